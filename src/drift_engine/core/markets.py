@@ -146,7 +146,9 @@ class MarketCatalog:
             oracle, oracle_source = account.oracle, account.oracle_source
         old = self._by_key.get(key)
         if old is None:
-            raise UnknownMarketError(f"market_index {key[1]} ({key[0].value}) is not in the catalog")
+            raise UnknownMarketError(
+                f"market_index {key[1]} ({key[0].value}) is not in the catalog"
+            )
         new = replace(
             old,
             order_step_size=step,
@@ -189,7 +191,8 @@ class MarketCatalog:
         )
 
     def __iter__(self):
-        return iter(sorted(self._by_key.values(), key=lambda m: (m.market_type.value, m.market_index)))
+        ordered = sorted(self._by_key.values(), key=lambda m: (m.market_type.value, m.market_index))
+        return iter(ordered)
 
     def __len__(self) -> int:
         return len(self._by_key)

@@ -254,9 +254,7 @@ class DriftPosition:
         from driftpy.math.spot_market import get_signed_token_amount, get_token_amount
 
         amount = get_signed_token_amount(
-            get_token_amount(
-                spot_position.scaled_balance, spot_market, spot_position.balance_type
-            ),
+            get_token_amount(spot_position.scaled_balance, spot_market, spot_position.balance_type),
             spot_position.balance_type,
         )
         return cls(
@@ -403,9 +401,7 @@ class OrderIntent:
                     object.__setattr__(self, name, enum_cls(value))
                 except ValueError:
                     allowed = ", ".join(m.value for m in enum_cls)
-                    raise OrderValidationError(
-                        name, f"{value!r} is not one of {allowed}"
-                    ) from None
+                    raise OrderValidationError(name, f"{value!r} is not one of {allowed}") from None
         _check_int("market_index", self.market_index, 0, 65535)
         _check_int("base_asset_amount", self.base_asset_amount, 1, U64_MAX)
         _check_int("price", self.price, 0, U64_MAX)
