@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from driftpy.addresses import get_user_account_public_key, get_user_stats_account_public_key
+from driftpy.addresses import (
+    get_insurance_fund_vault_public_key,
+    get_spot_market_vault_public_key,
+    get_user_account_public_key,
+    get_user_stats_account_public_key,
+)
 from driftpy.constants.numeric_constants import SPOT_CUMULATIVE_INTEREST_PRECISION
 from driftpy.types import ContractTier, MarketStatus, OraclePriceData
 
@@ -96,6 +101,10 @@ def make_spot_market(spec: MarketSpec, oracle_price: int, ts: int = 0) -> Any:
     if spec.mint is not None:
         m.mint = spec.mint
     m.decimals = spec.decimals
+    # The token vaults are PDAs of the program; driftpy's withdraw/transfer builders read
+    # `vault` from the account, so it must hold the chain's value.
+    m.vault = get_spot_market_vault_public_key(program_id(), spec.market_index)
+    m.insurance_fund.vault = get_insurance_fund_vault_public_key(program_id(), spec.market_index)
     m.order_step_size = spec.order_step_size
     m.order_tick_size = spec.order_tick_size
     m.min_order_size = spec.min_order_size
@@ -176,3 +185,53 @@ def default_markets(
         if s.symbol in prices
     }
     return perps, spots
+
+
+def _set_fee_structure(target: Any, params: dict[str, Any]) -> None:
+    tiers = params["fee_tiers"]
+    for i, tier in enumerate(target.fee_tiers):
+        values = tiers[i] if i < len(tiers) else None
+        for name in (
+            "fee_numerator",
+            "maker_rebate_numerator",
+            "referrer_reward_numerator",
+            "referee_fee_numerator",
+        ):
+            setattr(tier, name, values[name] if values else 0)
+        for name in (
+            "fee_denominator",
+            "maker_rebate_denominator",
+            "referrer_reward_denominator",
+            "referee_fee_denominator",
+        ):
+            # The program's FeeTier::default() has non-zero denominators; keep them so.
+            default = 100 if name.startswith("refer") else 100_000
+            setattr(tier, name, values[name] if values else default)
+    filler = params["filler_reward_structure"]
+    target.filler_reward_structure.reward_numerator = filler["reward_numerator"]
+    target.filler_reward_structure.reward_denominator = filler["reward_denominator"]
+    target.filler_reward_structure.time_based_reward_lower_bound = filler[
+        "time_based_reward_lower_bound"
+    ]
+    target.referrer_reward_epoch_upper_bound = params["referrer_reward_epoch_upper_bound"]
+    target.flat_filler_fee = params["flat_filler_fee"]
+
+
+def make_state(
+    number_of_markets: int = 0, number_of_spot_markets: int = 0, params: dict | None = None
+) -> Any:
+    """The State account with Drift's fee structures and liquidation settings.
+
+    Values come from the `state` section of params/markets.json (the program's
+    `FeeStructure::perps_default()` / `spot_default()` and initialize() defaults).
+    """
+    p = params if params is not None else load_market_params()["state"]
+    s = new_account("State")
+    _set_fee_structure(s.perp_fee_structure, p["perp_fee_structure"])
+    _set_fee_structure(s.spot_fee_structure, p["spot_fee_structure"])
+    s.liquidation_margin_buffer_ratio = p["liquidation_margin_buffer_ratio"]
+    s.initial_pct_to_liquidate = p["initial_pct_to_liquidate"]
+    s.liquidation_duration = p["liquidation_duration"]
+    s.number_of_markets = number_of_markets
+    s.number_of_spot_markets = number_of_spot_markets
+    return s

@@ -22,6 +22,7 @@ from driftpy.constants.numeric_constants import (
     QUOTE_PRECISION,
 )
 from driftpy.types import MarketType as _DpMarketType
+from driftpy.types import ModifyOrderParams as _DpModifyOrderParams
 from driftpy.types import OrderParams as _DpOrderParams
 from driftpy.types import OrderTriggerCondition as _DpTriggerCondition
 from driftpy.types import OrderType as _DpOrderType
@@ -308,6 +309,14 @@ class PositionRisk:
     liquidation_price: int | None  # PRICE 1e6; None when no price liquidates it
 
     @property
+    def distance(self) -> int | None:
+        """Signed distance from oracle to liquidation price (PRICE 1e6): negative when the
+        price must fall to liquidate (longs), positive when it must rise (shorts)."""
+        if self.liquidation_price is None:
+            return None
+        return self.liquidation_price - self.oracle_price
+
+    @property
     def distance_pct(self) -> Decimal | None:
         """Signed distance from oracle to liquidation price in percent of the oracle."""
         if self.liquidation_price is None or self.oracle_price == 0:
@@ -487,6 +496,89 @@ class OrderIntent:
         )
 
 
+class ModifyOrderPolicy(enum.IntFlag):
+    """Bits of `ModifyOrderParams.policy` (program: `state/order_params.rs`, a `u8`)."""
+
+    MUST_MODIFY = 1
+    EXCLUDE_PREVIOUS_FILL = 2
+
+
+@dataclass(frozen=True, slots=True)
+class OrderModification:
+    """Changes to a resting order (Drift's `ModifyOrderParams`); None leaves a field as is."""
+
+    direction: PositionDirection | None = None
+    base_asset_amount: int | None = None
+    price: int | None = None
+    reduce_only: bool | None = None
+    post_only: PostOnly | None = None
+    immediate_or_cancel: bool | None = None
+    max_ts: int | None = None
+    trigger_price: int | None = None
+    trigger_condition: TriggerCondition | None = None
+    oracle_price_offset: int | None = None
+    auction_duration: int | None = None
+    auction_start_price: int | None = None
+    auction_end_price: int | None = None
+    policy: ModifyOrderPolicy | None = None
+
+    def __post_init__(self) -> None:
+        for name, enum_cls in (
+            ("direction", PositionDirection),
+            ("post_only", PostOnly),
+            ("trigger_condition", TriggerCondition),
+        ):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, enum_cls):
+                try:
+                    object.__setattr__(self, name, enum_cls(value))
+                except ValueError:
+                    allowed = ", ".join(m.value for m in enum_cls)
+                    raise OrderValidationError(name, f"{value!r} is not one of {allowed}") from None
+        for name, lo, hi in (
+            ("base_asset_amount", 1, U64_MAX),
+            ("price", 0, U64_MAX),
+            ("max_ts", 0, I64_MAX),
+            ("trigger_price", 0, U64_MAX),
+            ("oracle_price_offset", -(2**31), 2**31 - 1),
+            ("auction_duration", 0, U8_MAX),
+            ("auction_start_price", -I64_MAX - 1, I64_MAX),
+            ("auction_end_price", -I64_MAX - 1, I64_MAX),
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                _check_int(name, value, lo, hi)
+        if self.policy is not None:
+            _check_int("policy", int(self.policy), 0, 3)
+            object.__setattr__(self, "policy", ModifyOrderPolicy(int(self.policy)))
+
+    def to_driftpy(self) -> _DpModifyOrderParams:
+        """driftpy's `ModifyOrderParams`, encodable with Drift's IDL.
+
+        `policy` goes out as the program's `u8` bit set: driftpy 0.8.89 types it as its old
+        `ModifyOrderPolicy` enum (TRY_MODIFY / MUST_MODIFY), which the IDL cannot encode.
+        """
+        bit_flags = None if self.immediate_or_cancel is None else int(self.immediate_or_cancel)
+        return _DpModifyOrderParams(
+            direction=None if self.direction is None else self.direction.to_driftpy(),
+            base_asset_amount=self.base_asset_amount,
+            price=self.price,
+            reduce_only=self.reduce_only,
+            post_only=None if self.post_only is None else self.post_only.to_driftpy(),
+            bit_flags=bit_flags,
+            max_ts=self.max_ts,
+            trigger_price=self.trigger_price,
+            trigger_condition=(
+                None if self.trigger_condition is None else self.trigger_condition.to_driftpy()
+            ),
+            oracle_price_offset=self.oracle_price_offset,
+            auction_duration=self.auction_duration,
+            auction_start_price=self.auction_start_price,
+            auction_end_price=self.auction_end_price,
+            policy=None if self.policy is None else int(self.policy),
+        )
+
+
 def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise OrderValidationError(name, f"must be an integer, got {value!r}")
@@ -511,8 +603,10 @@ __all__ = [
     "DriftMarginMetrics",
     "DriftPosition",
     "MarketType",
+    "ModifyOrderPolicy",
     "OpenOrder",
     "OrderIntent",
+    "OrderModification",
     "OrderType",
     "OrderValidationError",
     "PositionDirection",

@@ -1,0 +1,125 @@
+"""Clocks: the only way anything in drift-engine learns the time.
+
+Time is integer unix seconds (UTC), the unit Drift uses on chain (`ts` fields, funding
+period 3600 s) and the unit of every market data record. Strategies never read the wall
+clock; the simulator, the engine and the heartbeat take a `Clock`.
+
+- `SimulatedClock(start)`: backtests. `sleep_until(t)` jumps to t at once; time never goes
+  backwards (sleeping until the past is a no-op).
+- `AcceleratedClock(speed, start)`: demos. Simulated time runs `speed` times faster than
+  wall time from `start`; `sleep_until(t)` really sleeps (t - now) / speed seconds.
+- `WallClock()`: live. now() is the system time; sleep_until(t) sleeps until then.
+
+Every clock also has `async asleep_until(t)` for code running inside an event loop.
+Wall-time functions are injectable (`time_fn`, `sleep_fn`) so tests never really wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Clock(Protocol):
+    def now(self) -> int:
+        """Current time, unix seconds."""
+        ...
+
+    def sleep_until(self, t: int) -> None:
+        """Return once now() >= t (at once if t is not in the future)."""
+        ...
+
+
+class SimulatedClock:
+    """As fast as possible: time moves only when someone sleeps or advances it."""
+
+    def __init__(self, start: int = 0) -> None:
+        self._now = int(start)
+
+    def now(self) -> int:
+        return self._now
+
+    def sleep_until(self, t: int) -> None:
+        if t > self._now:
+            self._now = int(t)
+
+    async def asleep_until(self, t: int) -> None:
+        self.sleep_until(t)
+
+    def advance(self, seconds: int) -> int:
+        if seconds < 0:
+            raise ValueError("a simulated clock does not go backwards")
+        self._now += int(seconds)
+        return self._now
+
+    def __repr__(self) -> str:
+        return f"SimulatedClock(now={self._now})"
+
+
+class AcceleratedClock:
+    """Scaled wall time: `speed` simulated seconds pass per wall second, from `start`."""
+
+    def __init__(
+        self,
+        speed: float,
+        start: int | None = None,
+        *,
+        time_fn: Callable[[], float] = time.monotonic,
+        sleep_fn: Callable[[float], None] = time.sleep,
+        wall_now: Callable[[], float] = time.time,
+    ) -> None:
+        if not speed > 0:
+            raise ValueError("speed must be positive")
+        self.speed = float(speed)
+        self._time_fn = time_fn
+        self._sleep_fn = sleep_fn
+        self._start = int(wall_now()) if start is None else int(start)
+        self._t0 = time_fn()
+
+    def _sim_time(self) -> float:
+        return self._start + (self._time_fn() - self._t0) * self.speed
+
+    def now(self) -> int:
+        return math.floor(self._sim_time())
+
+    def _wait_for(self, t: int) -> float:
+        return max(0.0, (t - self._sim_time()) / self.speed)
+
+    def sleep_until(self, t: int) -> None:
+        while (wait := self._wait_for(t)) > 0:
+            self._sleep_fn(wait)
+
+    async def asleep_until(self, t: int) -> None:
+        while (wait := self._wait_for(t)) > 0:
+            await asyncio.sleep(wait)
+
+
+class WallClock:
+    """Real time."""
+
+    def __init__(
+        self,
+        *,
+        time_fn: Callable[[], float] = time.time,
+        sleep_fn: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._time_fn = time_fn
+        self._sleep_fn = sleep_fn
+
+    def now(self) -> int:
+        return math.floor(self._time_fn())
+
+    def sleep_until(self, t: int) -> None:
+        while (wait := t - self._time_fn()) > 0:
+            self._sleep_fn(wait)
+
+    async def asleep_until(self, t: int) -> None:
+        while (wait := t - self._time_fn()) > 0:
+            await asyncio.sleep(wait)
+
+
+__all__ = ["AcceleratedClock", "Clock", "SimulatedClock", "WallClock"]

@@ -1,0 +1,189 @@
+"""`drift-engine data ...`: import, list and synthesise market data in the local store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from drift_engine.data.csvformat import DataFileError
+from drift_engine.data.importer import import_paths
+from drift_engine.data.models import KIND_FUNDING, KIND_ORACLE, KIND_SPOT_RATE, is_perp
+from drift_engine.data.store import LocalStore, StoreEntry
+from drift_engine.data.synthetic import DEFAULT_ORIGIN, SyntheticMarket
+
+app = typer.Typer(
+    help="Market data: import Drift history, list what is stored, generate synthetic data.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+DATA_DIR_HELP = "Data directory; market data lives in <data-dir>/market_data/."
+
+
+def _console() -> Console:
+    console = Console()
+    if not console.is_terminal:
+        console.width = 160
+    return console
+
+
+def _fmt_ts(ts: int | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _kind(entry: StoreEntry) -> str:
+    return f"{entry.kind} {entry.resolution}s" if entry.resolution else entry.kind
+
+
+def entries_table(entries: list[StoreEntry], title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("market", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("first (UTC)", no_wrap=True)
+    table.add_column("last (UTC)", no_wrap=True)
+    table.add_column("rows", justify="right")
+    table.add_column("source", no_wrap=True)
+    table.add_column("label / note")
+    for e in entries:
+        note = e.label if not e.note else f"{e.label}; {e.note}"
+        table.add_row(
+            e.market,
+            _kind(e),
+            _fmt_ts(e.first_ts),
+            _fmt_ts(e.last_ts),
+            f"{e.rows:,}",
+            e.source,
+            note,
+        )
+    return table
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=1)
+
+
+@app.command("import")
+def import_cmd(
+    paths: list[Path] = typer.Argument(
+        ..., help="Files or folders: Drift historical CSV files or drift-engine CSV files."
+    ),
+    data_dir: Path = typer.Option(Path("var"), "--data-dir", help=DATA_DIR_HELP),
+    market: str | None = typer.Option(
+        None, "--market", help="Market symbol, when the files do not say (e.g. candle files)."
+    ),
+    resolution: int | None = typer.Option(
+        None, "--resolution", help="Candle resolution in seconds, when the files do not say."
+    ),
+) -> None:
+    """Validate and import market data files. All or nothing: a bad file imports nothing."""
+    store = LocalStore(data_dir)
+    try:
+        written = import_paths(store, paths, market=market, resolution=resolution)
+    except DataFileError as exc:
+        _fail(f"{exc}\nnothing was imported")
+    if not written:
+        typer.echo("no records found; nothing was imported")
+        return
+    _console().print(entries_table(written, f"imported into {store.root}"))
+
+
+@app.command("list")
+def list_cmd(
+    data_dir: Path = typer.Option(Path("var"), "--data-dir", help=DATA_DIR_HELP),
+) -> None:
+    """List stored series: market, kind, first/last time, rows, source (real/synthetic)."""
+    store = LocalStore(data_dir)
+    entries = store.entries()
+    if not entries:
+        typer.echo(f"no market data in {store.root}")
+        return
+    _console().print(entries_table(entries, f"market data in {store.root}"))
+
+
+def _parse_start(value: str | None) -> int:
+    if value is None:
+        return DEFAULT_ORIGIN
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise typer.BadParameter("expected YYYY-MM-DD", param_hint="--start") from None
+    return int(day.timestamp())
+
+
+@app.command("synth")
+def synth_cmd(
+    markets: list[str] = typer.Option(
+        ["SOL-PERP"], "--market", help="Market symbol (repeat for several), e.g. SOL-PERP, SOL."
+    ),
+    days: int = typer.Option(365, "--days", min=1, help="Length in days."),
+    seed: int = typer.Option(..., "--seed", help="Random seed: same seed, same data."),
+    interval: int = typer.Option(60, "--interval", help="Seconds between price ticks."),
+    start: str | None = typer.Option(
+        None, "--start", help="First day, YYYY-MM-DD (UTC). Default 2026-01-01."
+    ),
+    data_dir: Path = typer.Option(Path("var"), "--data-dir", help=DATA_DIR_HELP),
+) -> None:
+    """Generate seeded synthetic prices and hourly funding (labelled "synthetic") into the store."""
+    origin = _parse_start(start)
+    try:
+        sm = SyntheticMarket(seed, origin=origin, interval=interval)
+        end = origin + days * 86_400
+        note = f"{sm.describe()}; see drift_engine.data.synthetic"
+        store = LocalStore(data_dir)
+        with store.transaction() as txn:
+            written = []
+            for market in markets:
+                label = sm.label
+                if is_perp(market):
+                    written.append(
+                        txn.put(
+                            market,
+                            KIND_ORACLE,
+                            label,
+                            sm.oracle_events(market, origin, end),
+                            note=note,
+                        )
+                    )
+                    written.append(
+                        txn.put(
+                            market,
+                            KIND_FUNDING,
+                            label,
+                            sm.funding_events(market, origin, end),
+                            note=note,
+                        )
+                    )
+                else:
+                    if sm.spot_rates.covers(market):
+                        written.append(
+                            txn.put(
+                                market,
+                                KIND_SPOT_RATE,
+                                label,
+                                sm.spot_rates.events([market], origin, end),
+                                note="constant assumed rates (drift_engine.data.rates)",
+                            )
+                        )
+                    if market.upper() != "USDC":
+                        written.append(
+                            txn.put(
+                                market,
+                                KIND_ORACLE,
+                                label,
+                                sm.oracle_events(market, origin, end),
+                                note=note,
+                            )
+                        )
+    except (KeyError, ValueError) as exc:
+        _fail(str(exc.args[0]) if exc.args else str(exc))
+    _console().print(entries_table(written, f"synthetic data written to {store.root}"))
+
+
+__all__ = ["app"]

@@ -1,0 +1,1010 @@
+"""`DriftClient` (also `DriftAdapter`): one authority's Drift sub-account over a real RPC.
+
+It wraps driftpy's own `DriftClient` (cached account subscribers, fed by us) and adds
+what a trading engine needs from the chain:
+
+* **Reads, batched.** `refresh()` fetches the User, UserStats, State, every configured
+  market and every oracle in ONE `getMultipleAccounts` call, decodes them with Drift's
+  IDL (driftpy's decoders for oracles), pushes them into driftpy's cached subscribers
+  (so `adapter.driftpy.get_user()` math works) and returns a `DriftAccountState`:
+  positions, open orders, spot balances and `DriftMarginMetrics` from
+  `core.margin.DriftMarginMonitor`, the same math the simulator uses.
+* **Writes** with instructions from `core.builder` (initialize_user from driftpy's own
+  builder), compute-budget instructions from config, v0 (default) or legacy messages
+  signed with the keypair, sent with preflight and confirmed by polling
+  `getSignatureStatuses` with a timeout.
+* **Retries without duplicates.** Transient failures (HTTP 429/5xx, timeouts, dropped
+  connections) are retried with exponential backoff; an expired blockhash rebuilds the
+  transaction. A transaction is re-signed with a new blockhash only once the previous
+  one can no longer land (its blockhash expired, or preflight rejected it) *and* the
+  account shows it did not land: before any rebuild the client re-reads the account and
+  looks for the orders' user order ids among open orders and among orders placed since
+  the first attempt (`order_id >= next_order_id` before sending — filled orders keep
+  their slot), or for the deposit's change of `cumulative_deposits`. Until then it only
+  re-sends the same signed bytes, which the chain deduplicates by signature.
+* **Secrets.** The keypair is loaded from a Solana CLI file (JSON array of 64 bytes) into
+  a holder whose repr shows only the public key; no message, log line or exception of
+  this module contains the key material or the file's content. A read-only client (a
+  public key, no keypair) reads and refuses to sign.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+from driftpy.account_subscription_config import AccountSubscriptionConfig
+from driftpy.accounts.oracle import decode_oracle
+from driftpy.accounts.types import DataAndSlot
+from driftpy.addresses import (
+    get_state_public_key,
+    get_user_account_public_key,
+    get_user_stats_account_public_key,
+)
+from driftpy.drift_client import DriftClient as DriftpyClient
+from driftpy.drift_user import DriftUser
+from solana.exceptions import SolanaRpcException
+from solana.rpc.async_api import AsyncClient
+from solana.rpc.commitment import Confirmed
+from solana.rpc.core import RPCException
+from solana.rpc.types import TxOpts
+from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
+from solders.hash import Hash
+from solders.instruction import Instruction
+from solders.keypair import Keypair
+from solders.message import Message, MessageV0
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.transaction import VersionedTransaction
+from spl.token.instructions import (
+    create_idempotent_associated_token_account,
+    get_associated_token_address,
+)
+
+from drift_engine.core.builder import DriftInstructionBuilder, UserAccountsView
+from drift_engine.core.errors import DriftEngineError
+from drift_engine.core.margin import DriftMarginMonitor, MarginThresholds, snapshot_of
+from drift_engine.core.markets import MarketCatalog
+from drift_engine.core.program import drift_program, program_id
+from drift_engine.core.types import (
+    DriftMarginMetrics,
+    DriftPosition,
+    MarketType,
+    OpenOrder,
+    OrderIntent,
+    PositionDirection,
+    is_variant,
+    open_orders_from_user,
+    positions_from_user,
+)
+
+log = logging.getLogger("drift_engine.core.client")
+
+U8_MAX = 255
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class DriftClientError(DriftEngineError):
+    """Base of the live client's errors."""
+
+
+class KeypairFileError(DriftClientError):
+    """The keypair file is missing or malformed (the message never quotes its content)."""
+
+
+class ReadOnlyClientError(DriftClientError):
+    """A signing operation on a client built from a public key only."""
+
+
+class RpcUnavailableError(DriftClientError):
+    """The RPC kept failing with transient errors after every retry."""
+
+
+class TransactionFailedError(DriftClientError):
+    """The program rejected the transaction (nothing landed); `err` is the chain's error."""
+
+    def __init__(self, message: str, err: Any = None, logs: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.err = err
+        self.logs = list(logs)
+
+
+class TransactionUnconfirmedError(DriftClientError):
+    """Sent, but neither confirmed nor visible in the account after every attempt."""
+
+
+# --------------------------------------------------------------------------- keys
+
+
+class _Signer:
+    """Holds the keypair. Its repr/str show the public key only; it refuses pickling."""
+
+    __slots__ = ("_keypair",)
+
+    def __init__(self, keypair: Keypair) -> None:
+        self._keypair = keypair
+
+    @property
+    def pubkey(self) -> Pubkey:
+        return self._keypair.pubkey()
+
+    def sign(self, message: Any) -> VersionedTransaction:
+        return VersionedTransaction(message, [self._keypair])
+
+    def __repr__(self) -> str:
+        return f"<signer {self.pubkey}>"
+
+    __str__ = __repr__
+
+    def __reduce__(self):  # never serialize key material
+        raise TypeError("a keypair holder cannot be pickled")
+
+
+def load_keypair(path: str | os.PathLike[str]) -> Keypair:
+    """Read a Solana CLI keypair file (a JSON array of 64 integers)."""
+    p = Path(path)
+    try:
+        raw = p.read_text()
+    except OSError as exc:
+        raise KeypairFileError(f"cannot read keypair file {p}: {exc.strerror}") from None
+    try:
+        values = json.loads(raw)
+    except ValueError:
+        raise KeypairFileError(f"keypair file {p} is not JSON") from None
+    finally:
+        del raw
+    if (
+        not isinstance(values, list)
+        or len(values) != 64
+        or not all(isinstance(v, int) and 0 <= v <= 255 for v in values)
+    ):
+        raise KeypairFileError(f"keypair file {p} is not a JSON array of 64 bytes")
+    try:
+        return Keypair.from_bytes(bytes(values))
+    except Exception:  # noqa: BLE001 - the library's message may echo bytes
+        raise KeypairFileError(f"keypair file {p} does not hold a valid ed25519 keypair") from None
+
+
+# --------------------------------------------------------------------------- config / state
+
+
+@dataclass(frozen=True, slots=True)
+class DriftClientConfig:
+    """How to reach the chain and how hard to try. Times in seconds."""
+
+    rpc_url: str
+    ws_url: str | None = None
+    sub_account_id: int = 0
+    env: Literal["mainnet", "devnet"] = "mainnet"
+    compute_unit_limit: int | None = 600_000
+    compute_unit_price: int = 0  # micro-lamports per CU (priority fee)
+    tx_version: Literal["v0", "legacy"] = "v0"
+    request_timeout_s: float = 10.0
+    confirm_timeout_s: float = 30.0
+    confirm_poll_s: float = 0.4
+    max_attempts: int = 6
+    backoff_initial_s: float = 0.2
+    backoff_max_s: float = 5.0
+    perp_market_indexes: tuple[int, ...] | None = None  # None: every catalog perp market
+    spot_market_indexes: tuple[int, ...] | None = None  # None: every catalog spot market
+    margin_thresholds: MarginThresholds = field(default_factory=MarginThresholds)
+
+
+@dataclass(frozen=True, slots=True)
+class DriftAccountState:
+    """One consistent read (one slot) of a sub-account and the markets it trades."""
+
+    slot: int
+    authority: Pubkey
+    sub_account_id: int
+    user: Any | None  # driftpy User account, None if the sub-account does not exist
+    user_stats: Any | None
+    state: Any | None
+    perp_markets: dict[int, Any]
+    spot_markets: dict[int, Any]
+    perp_prices: dict[int, int]
+    spot_prices: dict[int, int]
+    positions: tuple[DriftPosition, ...] = ()
+    open_orders: tuple[OpenOrder, ...] = ()
+    margin: DriftMarginMetrics | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.user is not None
+
+    @property
+    def perp_positions(self) -> tuple[DriftPosition, ...]:
+        return tuple(p for p in self.positions if p.market_type is MarketType.PERP)
+
+    @property
+    def spot_balances(self) -> tuple[DriftPosition, ...]:
+        return tuple(p for p in self.positions if p.market_type is MarketType.SPOT)
+
+    def position(self, market_type: MarketType, market_index: int) -> DriftPosition | None:
+        for p in self.positions:
+            if p.market_type is MarketType(market_type) and p.market_index == market_index:
+                return p
+        return None
+
+    def spot_balance(self, market_index: int) -> int:
+        p = self.position(MarketType.SPOT, market_index)
+        return 0 if p is None else p.base_asset_amount
+
+    def orders_with_user_id(self, user_order_id: int, since_order_id: int = 0) -> list[Any]:
+        """Order slots (any status) carrying `user_order_id`, placed at or after an id."""
+        if self.user is None:
+            return []
+        return [
+            o
+            for o in self.user.orders
+            if o.user_order_id == user_order_id
+            and o.order_id >= since_order_id
+            and o.order_id != 0
+            and not is_variant(o.status, "Init")
+        ]
+
+    @property
+    def next_order_id(self) -> int:
+        return 0 if self.user is None else self.user.next_order_id
+
+    def cumulative_deposits(self, market_index: int) -> int:
+        if self.user is None:
+            return 0
+        return sum(
+            sp.cumulative_deposits
+            for sp in self.user.spot_positions
+            if sp.market_index == market_index
+            and (sp.scaled_balance != 0 or sp.cumulative_deposits != 0)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TxOutcome:
+    """How a write ended. `status` is "confirmed" (we saw our signature finalize) or
+    "already_landed" (a lost confirmation: the account shows the effect)."""
+
+    signature: str | None
+    slot: int
+    status: Literal["confirmed", "already_landed"]
+    attempts: int
+    user_order_ids: tuple[int, ...] = ()
+
+
+class _Transient(Exception):
+    def __init__(self, reason: str, *, maybe_processed: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.maybe_processed = maybe_processed
+
+
+# --------------------------------------------------------------------------- the client
+
+
+class DriftClient:
+    """A Drift sub-account of one authority, read and traded through an RPC."""
+
+    def __init__(
+        self,
+        config: DriftClientConfig,
+        *,
+        keypair: Keypair | None = None,
+        authority: Pubkey | None = None,
+        catalog: MarketCatalog | None = None,
+        now: Callable[[], int] | None = None,
+    ) -> None:
+        if keypair is None and authority is None:
+            raise DriftClientError("give a keypair (to trade) or an authority pubkey (to monitor)")
+        self.config = config
+        self._signer = _Signer(keypair) if keypair is not None else None
+        self.authority: Pubkey = authority if authority is not None else keypair.pubkey()
+        self.sub_account_id = config.sub_account_id
+        self.catalog = catalog or MarketCatalog.from_constants(config.env)
+        self._now = now or (lambda: 0)
+        self.monitor = DriftMarginMonitor(config.margin_thresholds)
+        self._conn: AsyncClient | None = None
+        self._driftpy: DriftpyClient | None = None
+        self._last_state: DriftAccountState | None = None
+        self._uid_cursor = 0
+        perp = config.perp_market_indexes
+        spot = config.spot_market_indexes
+        self._perp_indexes = tuple(
+            sorted(
+                perp if perp is not None else (m.market_index for m in self.catalog.perp_markets())
+            )
+        )
+        spot_all = (
+            spot if spot is not None else (m.market_index for m in self.catalog.spot_markets())
+        )
+        self._spot_indexes = tuple(sorted(set(spot_all) | {0}))
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def from_keypair_file(
+        cls, config: DriftClientConfig, keypair_path: str | os.PathLike[str], **kw: Any
+    ) -> DriftClient:
+        return cls(config, keypair=load_keypair(keypair_path), **kw)
+
+    @classmethod
+    def read_only(
+        cls, config: DriftClientConfig, authority: Pubkey | str, **kw: Any
+    ) -> DriftClient:
+        key = authority if isinstance(authority, Pubkey) else Pubkey.from_string(authority)
+        return cls(config, authority=key, **kw)
+
+    def __repr__(self) -> str:
+        mode = "read-only" if self._signer is None else "signing"
+        return (
+            f"DriftClient(authority={self.authority}, sub_account_id={self.sub_account_id}, "
+            f"rpc={self.config.rpc_url}, {mode})"
+        )
+
+    @property
+    def read_only_mode(self) -> bool:
+        return self._signer is None
+
+    @property
+    def user_pubkey(self) -> Pubkey:
+        return get_user_account_public_key(program_id(), self.authority, self.sub_account_id)
+
+    @property
+    def builder(self) -> DriftInstructionBuilder:
+        signer = self._signer.pubkey if self._signer is not None else None
+        return DriftInstructionBuilder(
+            self.catalog, self.authority, self.sub_account_id, program_id(), signer=signer
+        )
+
+    @property
+    def driftpy(self) -> DriftpyClient:
+        """driftpy's DriftClient, its caches holding the last `refresh()`."""
+        if self._driftpy is None:
+            raise DriftClientError("not connected: await connect() first")
+        return self._driftpy
+
+    @property
+    def last_state(self) -> DriftAccountState | None:
+        return self._last_state
+
+    async def connect(self) -> DriftAccountState:
+        """Open the RPC connection, build driftpy's client, read the account once."""
+        if self._conn is None:
+            self._conn = AsyncClient(
+                self.config.rpc_url, commitment=Confirmed, timeout=self.config.request_timeout_s
+            )
+            # driftpy needs a wallet object; a read-only client gets a throwaway key that
+            # never signs (every write checks `_signer`).
+            wallet = self._signer._keypair if self._signer is not None else Keypair()
+            self._driftpy = DriftpyClient(
+                self._conn,
+                wallet,
+                env=self.config.env,
+                authority=self.authority,
+                account_subscription=AccountSubscriptionConfig("cached"),
+                perp_market_indexes=list(self._perp_indexes),
+                spot_market_indexes=list(self._spot_indexes),
+                oracle_infos=[],
+                active_sub_account_id=self.sub_account_id,
+                sub_account_ids=[self.sub_account_id],
+                market_lookup_tables=[],
+            )
+        return await self.refresh()
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+        self._conn = None
+        self._driftpy = None
+
+    async def __aenter__(self) -> DriftClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ RPC plumbing
+
+    @property
+    def _rpc(self) -> AsyncClient:
+        if self._conn is None:
+            raise DriftClientError("not connected: await connect() first")
+        return self._conn
+
+    def _backoff(self, attempt: int) -> float:
+        return min(
+            self.config.backoff_max_s, self.config.backoff_initial_s * 2 ** max(0, attempt - 1)
+        )
+
+    @staticmethod
+    def _classify(exc: BaseException) -> _Transient | None:
+        """A transient failure (retry) or None (a real error)."""
+        cause = exc.__cause__ if isinstance(exc, SolanaRpcException) else exc
+        if isinstance(cause, httpx.HTTPStatusError):
+            code = cause.response.status_code
+            if code == 429:
+                return _Transient("HTTP 429", maybe_processed=False)
+            if code >= 500:
+                return _Transient(f"HTTP {code}", maybe_processed=True)
+            return None
+        if isinstance(cause, httpx.TimeoutException | httpx.TransportError | asyncio.TimeoutError):
+            return _Transient(type(cause).__name__, maybe_processed=True)
+        if isinstance(exc, RPCException):
+            err = exc.args[0] if exc.args else None
+            code = getattr(err, "code", None)
+            if code in (-32005, -32004, -32007, 429):  # node behind / block not available
+                return _Transient(f"RPC {code}", maybe_processed=False)
+        return None
+
+    async def _read(self, what: str, fn: Callable[[], Awaitable[Any]]) -> Any:
+        """Run a read with retries on transient failures."""
+        for attempt in range(1, self.config.max_attempts + 1):
+            try:
+                return await fn()
+            except Exception as exc:  # noqa: BLE001
+                transient = self._classify(exc)
+                if transient is None:
+                    raise
+                log.info(
+                    "%s: transient RPC failure (%s), attempt %d", what, transient.reason, attempt
+                )
+                if attempt == self.config.max_attempts:
+                    raise RpcUnavailableError(
+                        f"{what}: RPC unavailable after {attempt} attempts ({transient.reason})"
+                    ) from None
+                await asyncio.sleep(self._backoff(attempt))
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------------ reads
+
+    def _oracles(self) -> list[tuple[Pubkey, Any]]:
+        seen: dict[Pubkey, Any] = {}
+        for i in self._perp_indexes:
+            spec = self.catalog.get(MarketType.PERP, i)
+            seen.setdefault(spec.oracle, spec.oracle_source)
+        for i in self._spot_indexes:
+            spec = self.catalog.get(MarketType.SPOT, i)
+            seen.setdefault(spec.oracle, spec.oracle_source)
+        return list(seen.items())
+
+    async def refresh(self) -> DriftAccountState:
+        """Read the sub-account, its stats, State, markets and oracles in one batch."""
+        pid = program_id()
+        perp_keys = [
+            self.catalog.get(MarketType.PERP, i).account_pubkey for i in self._perp_indexes
+        ]
+        spot_keys = [
+            self.catalog.get(MarketType.SPOT, i).account_pubkey for i in self._spot_indexes
+        ]
+        oracles = self._oracles()
+        keys = [
+            self.user_pubkey,
+            get_user_stats_account_public_key(pid, self.authority),
+            get_state_public_key(pid),
+            *perp_keys,
+            *spot_keys,
+            *(o for o, _src in oracles),
+        ]
+        resp = await self._read(
+            "getMultipleAccounts",
+            lambda: self._rpc.get_multiple_accounts(keys, encoding="base64", commitment=Confirmed),
+        )
+        slot = resp.context.slot
+        values = list(resp.value)
+        coder = drift_program().coder.accounts
+
+        def dec(v: Any) -> Any:
+            return None if v is None else coder.decode(bytes(v.data))
+
+        user, user_stats, state = dec(values[0]), dec(values[1]), dec(values[2])
+        n_perp, n_spot = len(perp_keys), len(spot_keys)
+        perps = {
+            i: m
+            for i, v in zip(self._perp_indexes, values[3 : 3 + n_perp], strict=True)
+            if (m := dec(v)) is not None
+        }
+        spots = {
+            i: m
+            for i, v in zip(
+                self._spot_indexes, values[3 + n_perp : 3 + n_perp + n_spot], strict=True
+            )
+            if (m := dec(v)) is not None
+        }
+        oracle_prices: dict[Pubkey, Any] = {}
+        for (address, source), v in zip(oracles, values[3 + n_perp + n_spot :], strict=True):
+            if v is not None:
+                oracle_prices[address] = decode_oracle(bytes(v.data), source)
+        perp_prices = {
+            i: oracle_prices[m.amm.oracle].price
+            for i, m in perps.items()
+            if m.amm.oracle in oracle_prices
+        }
+        spot_prices = {
+            i: oracle_prices[m.oracle].price for i, m in spots.items() if m.oracle in oracle_prices
+        }
+        self._feed_driftpy(slot, state, perps, spots, oracle_prices, user)
+
+        positions: tuple[DriftPosition, ...] = ()
+        orders: tuple[OpenOrder, ...] = ()
+        margin = None
+        if user is not None:
+            positions = tuple(positions_from_user(user, spots))
+            orders = tuple(open_orders_from_user(user))
+            prices = {(MarketType.PERP, i): p for i, p in perp_prices.items()}
+            prices.update({(MarketType.SPOT, i): p for i, p in spot_prices.items()})
+            kwargs = {}
+            if state is not None:
+                kwargs["liquidation_margin_buffer_ratio"] = state.liquidation_margin_buffer_ratio
+            margin = self.monitor.compute_from(
+                user, snapshot_of(perps, spots, prices), self._now(), **kwargs
+            )
+        result = DriftAccountState(
+            slot=slot,
+            authority=self.authority,
+            sub_account_id=self.sub_account_id,
+            user=user,
+            user_stats=user_stats,
+            state=state,
+            perp_markets=perps,
+            spot_markets=spots,
+            perp_prices=perp_prices,
+            spot_prices=spot_prices,
+            positions=positions,
+            open_orders=orders,
+            margin=margin,
+        )
+        self._last_state = result
+        return result
+
+    def _feed_driftpy(self, slot, state, perps, spots, oracle_prices, user) -> None:
+        if self._driftpy is None:
+            return
+        from driftpy.oracles.oracle_id import get_oracle_id
+
+        cache = self._driftpy.account_subscriber.cache
+        cache["state"] = DataAndSlot(slot, state) if state is not None else None
+        cache["perp_markets"] = [DataAndSlot(slot, perps[i]) for i in sorted(perps)]
+        cache["spot_markets"] = [DataAndSlot(slot, spots[i]) for i in sorted(spots)]
+        prices: dict[str, Any] = {}
+        for m in perps.values():
+            if m.amm.oracle in oracle_prices:
+                data = oracle_prices[m.amm.oracle]
+                prices[get_oracle_id(m.amm.oracle, m.amm.oracle_source)] = DataAndSlot(slot, data)
+        for m in spots.values():
+            if m.oracle in oracle_prices:
+                data = oracle_prices[m.oracle]
+                prices[get_oracle_id(m.oracle, m.oracle_source)] = DataAndSlot(slot, data)
+        cache["oracle_price_data"] = prices
+        if user is not None:
+            du = self._driftpy.users.get(self.sub_account_id)
+            if du is None:
+                du = DriftUser(self._driftpy, self.user_pubkey, AccountSubscriptionConfig("cached"))
+                self._driftpy.users[self.sub_account_id] = du
+            du.account_subscriber.update_data(DataAndSlot(slot, user))
+
+    # ------------------------------------------------------------------ user order ids
+
+    def next_user_order_id(
+        self, state: DriftAccountState | None = None, taken: set[int] = frozenset()
+    ) -> int:
+        """A user order id in 1..255 not carried by any open order (rotating)."""
+        state = state or self._last_state
+        used = {o.user_order_id for o in (state.open_orders if state else ())} | set(taken)
+        for _ in range(U8_MAX):
+            self._uid_cursor = self._uid_cursor % U8_MAX + 1
+            if self._uid_cursor not in used:
+                return self._uid_cursor
+        raise DriftClientError("every user order id 1..255 is held by an open order")
+
+    # ------------------------------------------------------------------ writes
+
+    def _require_signer(self) -> _Signer:
+        if self._signer is None:
+            raise ReadOnlyClientError(f"client for {self.authority} is read-only; it cannot sign")
+        return self._signer
+
+    def _compile(self, ixs: Sequence[Instruction], blockhash: Hash) -> VersionedTransaction:
+        signer = self._require_signer()
+        budget: list[Instruction] = []
+        if self.config.compute_unit_limit is not None:
+            budget.append(set_compute_unit_limit(self.config.compute_unit_limit))
+        if self.config.compute_unit_price:
+            budget.append(set_compute_unit_price(self.config.compute_unit_price))
+        all_ixs = [*budget, *ixs]
+        if self.config.tx_version == "legacy":
+            msg: Any = Message.new_with_blockhash(all_ixs, signer.pubkey, blockhash)
+        else:
+            msg = MessageV0.try_compile(signer.pubkey, all_ixs, [], blockhash)
+        return signer.sign(msg)
+
+    async def _statuses(self, sigs: Sequence[Signature]) -> list[Any]:
+        resp = await self._read(
+            "getSignatureStatuses", lambda: self._rpc.get_signature_statuses(list(sigs))
+        )
+        return list(resp.value)
+
+    async def _block_height(self) -> int:
+        return (
+            await self._read("getBlockHeight", lambda: self._rpc.get_block_height(Confirmed))
+        ).value
+
+    async def _confirm(self, sig: Signature, last_valid: int) -> Any | None:
+        """Poll the signature until it has a status, its blockhash expires, or timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.confirm_timeout_s
+        while True:
+            status = (await self._statuses([sig]))[0]
+            if status is not None:
+                return status
+            if await self._block_height() > last_valid or loop.time() >= deadline:
+                return None
+            await asyncio.sleep(self.config.confirm_poll_s)
+
+    def _raise_for_status(self, status: Any, what: str) -> None:
+        if status.err is not None:
+            raise TransactionFailedError(
+                f"{what}: transaction failed on chain: {status.err}", status.err
+            )
+
+    async def _send(
+        self,
+        what: str,
+        ixs: Sequence[Instruction],
+        landed: Callable[[DriftAccountState], bool] | None,
+        user_order_ids: tuple[int, ...] = (),
+    ) -> TxOutcome:
+        """Sign, send and confirm `ixs`; retry without ever landing them twice.
+
+        `landed(state)` tells from a fresh account read whether an earlier attempt took
+        effect (lost confirmation). Without it, a transaction is only ever re-sent as the
+        same signed bytes (the chain deduplicates signatures), never rebuilt after an
+        ambiguous failure.
+        """
+        self._require_signer()
+        sent: list[Signature] = []
+        current: tuple[VersionedTransaction, int] | None = None  # (tx, last valid height)
+        attempts = 0
+        while attempts < self.config.max_attempts:
+            attempts += 1
+            if sent:
+                outcome = await self._check_landed(what, sent, landed, attempts, user_order_ids)
+                if outcome is not None:
+                    return outcome
+                if current is not None and await self._block_height() > current[1]:
+                    current = None  # its blockhash expired: it can never land now
+            if current is None:
+                bh = await self._read(
+                    "getLatestBlockhash", lambda: self._rpc.get_latest_blockhash(Confirmed)
+                )
+                current = (self._compile(ixs, bh.value.blockhash), bh.value.last_valid_block_height)
+            tx, last_valid = current
+            sig = tx.signatures[0]
+            if sig not in sent:
+                sent.append(sig)
+            try:
+                await self._rpc.send_raw_transaction(
+                    bytes(tx),
+                    TxOpts(
+                        skip_confirmation=True, skip_preflight=False, preflight_commitment=Confirmed
+                    ),
+                )
+            except RPCException as exc:
+                err_obj = exc.args[0] if exc.args else None
+                data = getattr(err_obj, "data", None)
+                err = getattr(data, "err", None)
+                name = str(err)
+                if "BlockhashNotFound" in name:
+                    log.info("%s: blockhash expired before processing; rebuilding", what)
+                    sent.remove(sig)  # preflight rejected it: it will never land
+                    current = None
+                    await asyncio.sleep(self._backoff(attempts))
+                    continue
+                if "AlreadyProcessed" in name:
+                    log.info("%s: the chain already processed %s", what, sig)
+                    status = await self._confirm(sig, last_valid)
+                    if status is not None:
+                        self._raise_for_status(status, what)
+                        return TxOutcome(
+                            str(sig), status.slot, "confirmed", attempts, user_order_ids
+                        )
+                    continue
+                transient = self._classify(exc)
+                if transient is None:
+                    logs = list(getattr(data, "logs", None) or [])
+                    message = getattr(err_obj, "message", None) or type(exc).__name__
+                    raise TransactionFailedError(f"{what}: {message}", err, logs) from None
+                log.info("%s: transient send failure (%s)", what, transient.reason)
+                await asyncio.sleep(self._backoff(attempts))
+                continue
+            except Exception as exc:  # noqa: BLE001
+                transient = self._classify(exc)
+                if transient is None:
+                    raise
+                log.info("%s: transient send failure (%s)", what, transient.reason)
+                if not transient.maybe_processed:
+                    await asyncio.sleep(self._backoff(attempts))
+                    continue
+                # the response was lost: the transaction may have landed; confirm it
+            status = await self._confirm(sig, last_valid)
+            if status is not None:
+                self._raise_for_status(status, what)
+                return TxOutcome(str(sig), status.slot, "confirmed", attempts, user_order_ids)
+            log.info("%s: %s not confirmed in time; checking the account", what, sig)
+        if sent:
+            outcome = await self._check_landed(what, sent, landed, attempts, user_order_ids)
+            if outcome is not None:
+                return outcome
+        raise TransactionUnconfirmedError(
+            f"{what}: not confirmed after {attempts} attempts "
+            f"(signatures: {', '.join(str(s) for s in sent) or 'none'})"
+        )
+
+    async def _check_landed(
+        self,
+        what: str,
+        sent: list[Signature],
+        landed: Callable[[DriftAccountState], bool] | None,
+        attempts: int,
+        user_order_ids: tuple[int, ...],
+    ) -> TxOutcome | None:
+        statuses = await self._statuses(sent)
+        for sig, status in zip(sent, statuses, strict=True):
+            if status is not None:
+                self._raise_for_status(status, what)
+                return TxOutcome(str(sig), status.slot, "confirmed", attempts, user_order_ids)
+        if landed is not None:
+            state = await self.refresh()
+            if landed(state):
+                log.info("%s: confirmation lost, but the account shows it landed", what)
+                return TxOutcome(None, state.slot, "already_landed", attempts, user_order_ids)
+        return None
+
+    async def _fresh(self) -> DriftAccountState:
+        return await self.refresh()
+
+    # ------------------------------------------------------------------ account setup
+
+    async def initialize_user(self, name: str | None = None) -> TxOutcome:
+        """Create UserStats (sub-account 0) and the User account."""
+        self._require_signer()
+        dp = self.driftpy
+        state = await self._fresh()
+        if state.exists:
+            raise DriftClientError(f"sub-account {self.sub_account_id} already exists")
+        ixs: list[Instruction] = []
+        if state.user_stats is None:
+            ixs.append(dp.get_initialize_user_stats())
+        default = (
+            "Main Account" if self.sub_account_id == 0 else f"Subaccount {self.sub_account_id + 1}"
+        )
+        ixs.append(dp.get_initialize_user_instructions(self.sub_account_id, name or default))
+        outcome = await self._send("initialize_user", ixs, lambda s: s.exists)
+        await self.refresh()
+        return outcome
+
+    # ------------------------------------------------------------------ collateral
+
+    async def deposit(
+        self,
+        amount: int,
+        spot_market_index: int,
+        user_token_account: Pubkey | None = None,
+        *,
+        reduce_only: bool = False,
+    ) -> TxOutcome:
+        """Deposit `amount` (token precision) from the wallet's token account."""
+        self._require_signer()
+        state = await self._fresh()
+        before = state.cumulative_deposits(spot_market_index)
+        ix = self.builder.deposit(
+            amount,
+            spot_market_index,
+            user_token_account,
+            UserAccountsView.of(state.user),
+            reduce_only=reduce_only,
+        )
+        outcome = await self._send(
+            "deposit", [ix], lambda s: s.cumulative_deposits(spot_market_index) != before
+        )
+        await self.refresh()
+        return outcome
+
+    async def withdraw(
+        self,
+        amount: int,
+        spot_market_index: int,
+        user_token_account: Pubkey | None = None,
+        *,
+        reduce_only: bool = False,
+    ) -> TxOutcome:
+        """Withdraw to the wallet's associated token account (created if missing)."""
+        signer = self._require_signer()
+        state = await self._fresh()
+        before = state.cumulative_deposits(spot_market_index)
+        ixs: list[Instruction] = []
+        if user_token_account is None:
+            mint = self.catalog.get(MarketType.SPOT, spot_market_index).mint
+            user_token_account = get_associated_token_address(signer.pubkey, mint)
+            ixs.append(
+                create_idempotent_associated_token_account(signer.pubkey, signer.pubkey, mint)
+            )
+        ixs.append(
+            self.builder.withdraw(
+                amount,
+                spot_market_index,
+                user_token_account,
+                UserAccountsView.of(state.user),
+                reduce_only=reduce_only,
+            )
+        )
+        outcome = await self._send(
+            "withdraw", ixs, lambda s: s.cumulative_deposits(spot_market_index) != before
+        )
+        await self.refresh()
+        return outcome
+
+    async def transfer_deposit(
+        self, amount: int, spot_market_index: int, to_sub_account_id: int
+    ) -> TxOutcome:
+        self._require_signer()
+        state = await self._fresh()
+        before = state.cumulative_deposits(spot_market_index)
+        to_user = await self._read(
+            "getAccountInfo",
+            lambda: self._rpc.get_account_info(
+                get_user_account_public_key(program_id(), self.authority, to_sub_account_id),
+                encoding="base64",
+            ),
+        )
+        to_view = None
+        if to_user.value is not None:
+            to_view = UserAccountsView.of(
+                drift_program().coder.accounts.decode(bytes(to_user.value.data))
+            )
+        ix = self.builder.transfer_deposit(
+            amount, spot_market_index, to_sub_account_id, UserAccountsView.of(state.user), to_view
+        )
+        outcome = await self._send(
+            "transfer_deposit", [ix], lambda s: s.cumulative_deposits(spot_market_index) != before
+        )
+        await self.refresh()
+        return outcome
+
+    # ------------------------------------------------------------------ orders
+
+    async def place_orders(self, intents: Sequence[OrderIntent]) -> TxOutcome:
+        """Place one or more orders in ONE transaction (e.g. both legs of a hedge).
+
+        Intents without a user order id get a fresh one; ids must be distinct and not
+        held by an open order. The outcome lists the ids used.
+        """
+        from dataclasses import replace
+
+        self._require_signer()
+        state = await self._fresh()
+        if not state.exists:
+            raise DriftClientError(f"sub-account {self.sub_account_id} does not exist")
+        taken: set[int] = set()
+        open_ids = {o.user_order_id for o in state.open_orders}
+        stamped: list[OrderIntent] = []
+        for intent in intents:
+            uid = intent.user_order_id
+            if uid == 0:
+                uid = self.next_user_order_id(state, taken)
+            elif uid in open_ids or uid in taken:
+                raise DriftClientError(f"user_order_id {uid} is already in use")
+            taken.add(uid)
+            stamped.append(replace(intent, user_order_id=uid))
+        uids = tuple(i.user_order_id for i in stamped)
+        since = state.next_order_id
+        ix = self.builder.place_orders(stamped, UserAccountsView.of(state.user))
+
+        def landed(s: DriftAccountState) -> bool:
+            hits = [bool(s.orders_with_user_id(uid, since)) for uid in uids]
+            if all(hits):
+                return True
+            if any(hits):  # a transaction lands whole or not at all
+                log.warning("place_orders: only some user order ids %s visible", uids)
+                return True
+            # Filled orders whose slots were since reused leave only the id counter.
+            return s.next_order_id >= since + len(uids) and s.next_order_id != since
+
+        outcome = await self._send("place_orders", [ix], landed, uids)
+        await self.refresh()
+        return outcome
+
+    async def place_order(self, intent: OrderIntent) -> TxOutcome:
+        return await self.place_orders([intent])
+
+    async def cancel_order(self, order_id: int) -> TxOutcome:
+        state = await self._fresh()
+        ix = self.builder.cancel_order(order_id, UserAccountsView.of(state.user))
+        outcome = await self._send(
+            "cancel_order",
+            [ix],
+            lambda s: not any(o.order_id == order_id for o in s.open_orders),
+        )
+        await self.refresh()
+        return outcome
+
+    async def cancel_order_by_user_id(self, user_order_id: int) -> TxOutcome:
+        state = await self._fresh()
+        ix = self.builder.cancel_order_by_user_id(user_order_id, UserAccountsView.of(state.user))
+        outcome = await self._send(
+            "cancel_order_by_user_id",
+            [ix],
+            lambda s: not any(o.user_order_id == user_order_id for o in s.open_orders),
+        )
+        await self.refresh()
+        return outcome
+
+    async def cancel_orders(
+        self,
+        market_type: MarketType | None = None,
+        market_index: int | None = None,
+        direction: PositionDirection | None = None,
+    ) -> TxOutcome:
+        state = await self._fresh()
+        ix = self.builder.cancel_orders(
+            market_type, market_index, direction, UserAccountsView.of(state.user)
+        )
+
+        def landed(s: DriftAccountState) -> bool:
+            return not any(
+                (market_type is None or o.market_type is MarketType(market_type))
+                and (market_index is None or o.market_index == market_index)
+                and (direction is None or o.direction is PositionDirection(direction))
+                for o in s.open_orders
+            )
+
+        outcome = await self._send("cancel_orders", [ix], landed)
+        await self.refresh()
+        return outcome
+
+    async def modify_order_by_user_id(self, user_order_id: int, modification: Any) -> TxOutcome:
+        """Modify a resting order (by user order id) with a builder `OrderModification`."""
+        state = await self._fresh()
+        ix = self.builder.modify_order_by_user_id(
+            user_order_id, modification, UserAccountsView.of(state.user)
+        )
+        want_size = getattr(modification, "base_asset_amount", None)
+        want_price = getattr(modification, "price", None)
+
+        def landed(s: DriftAccountState) -> bool:
+            for o in s.open_orders:
+                if o.user_order_id == user_order_id:
+                    return (want_size is None or o.base_asset_amount == want_size) and (
+                        want_price is None or o.price == want_price
+                    )
+            return False
+
+        outcome = await self._send("modify_order_by_user_id", [ix], landed)
+        await self.refresh()
+        return outcome
+
+
+#: The name the issue and the upper layers use.
+DriftAdapter = DriftClient
+
+__all__ = [
+    "DriftAccountState",
+    "DriftAdapter",
+    "DriftClient",
+    "DriftClientConfig",
+    "DriftClientError",
+    "KeypairFileError",
+    "ReadOnlyClientError",
+    "RpcUnavailableError",
+    "TransactionFailedError",
+    "TransactionUnconfirmedError",
+    "TxOutcome",
+    "load_keypair",
+]
