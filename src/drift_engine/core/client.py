@@ -16,12 +16,15 @@ what a trading engine needs from the chain:
 * **Retries without duplicates.** Transient failures (HTTP 429/5xx, timeouts, dropped
   connections) are retried with exponential backoff; an expired blockhash rebuilds the
   transaction. A transaction is re-signed with a new blockhash only once the previous
-  one can no longer land (its blockhash expired, or preflight rejected it) *and* the
-  account shows it did not land: before any rebuild the client re-reads the account and
-  looks for the orders' user order ids among open orders and among orders placed since
-  the first attempt (`order_id >= next_order_id` before sending — filled orders keep
-  their slot), or for the deposit's change of `cumulative_deposits`. Until then it only
-  re-sends the same signed bytes, which the chain deduplicates by signature.
+  one can no longer land (preflight rejected it, or its blockhash expired / its
+  confirmation timed out) *and* a fresh read shows it did not land. Until then only the
+  same signed bytes are re-sent, which the chain deduplicates by signature. "Did not
+  land" for orders: no order slot carries the user order ids with an order id at or
+  after the User's `next_order_id` before the first attempt, and no `OrderRecord` event
+  in the logs of the sub-account's transactions since then carries them (the program
+  frees a filled order's slot, so an immediately filled order shows only there; an RPC
+  without transaction history falls back to the order counter). For deposits and
+  withdrawals: the spot position's `cumulative_deposits` did not change.
 * **Secrets.** The keypair is loaded from a Solana CLI file (JSON array of 64 bytes) into
   a holder whose repr shows only the public key; no message, log line or exception of
   this module contains the key material or the file's content. A read-only client (a
@@ -31,6 +34,8 @@ what a trading engine needs from the chain:
 from __future__ import annotations
 
 import asyncio
+import base64
+import inspect
 import json
 import logging
 import os
@@ -122,6 +127,33 @@ class TransactionUnconfirmedError(DriftClientError):
     """Sent, but neither confirmed nor visible in the account after every attempt."""
 
 
+# --------------------------------------------------------------------------- events
+
+
+def drift_events(logs: Sequence[str]) -> list[tuple[str, Any]]:
+    """(name, data) of the Anchor events Drift logged ("Program data: ..." lines emitted
+    while the Drift program, not a CPI callee or another instruction, is executing)."""
+    coder = drift_program().coder.events
+    drift = str(program_id())
+    stack: list[str] = []
+    out: list[tuple[str, Any]] = []
+    for line in logs:
+        parts = line.split()
+        if len(parts) >= 3 and parts[0] == "Program" and parts[2] == "invoke":
+            stack.append(parts[1])
+        elif len(parts) >= 3 and parts[0] == "Program" and parts[2] in ("success", "failed:"):
+            if stack:
+                stack.pop()
+        elif line.startswith("Program data: ") and stack and stack[-1] == drift:
+            try:
+                event = coder.parse(base64.b64decode(line[len("Program data: ") :]))
+            except Exception:  # noqa: BLE001 - not an event of this IDL
+                continue
+            if event is not None:
+                out.append((event.name, event.data))
+    return out
+
+
 # --------------------------------------------------------------------------- keys
 
 
@@ -179,7 +211,13 @@ def load_keypair(path: str | os.PathLike[str]) -> Keypair:
 
 @dataclass(frozen=True, slots=True)
 class DriftClientConfig:
-    """How to reach the chain and how hard to try. Times in seconds."""
+    """How to reach the chain and how hard to try. Times in seconds.
+
+    `ws_url` is accepted for configuration compatibility but unused: reads are batched
+    HTTP `getMultipleAccounts` calls (see ADR 0009), confirmations are polled.
+    `compute_unit_price` is the priority fee in micro-lamports per compute unit (0: no
+    SetComputeUnitPrice instruction); `compute_unit_limit` None omits SetComputeUnitLimit.
+    """
 
     rpc_url: str
     ws_url: str | None = None
@@ -658,7 +696,7 @@ class DriftClient:
         self,
         what: str,
         ixs: Sequence[Instruction],
-        landed: Callable[[DriftAccountState], bool] | None,
+        landed: Callable[[DriftAccountState], bool | Awaitable[bool]] | None,
         user_order_ids: tuple[int, ...] = (),
     ) -> TxOutcome:
         """Sign, send and confirm `ixs`; retry without ever landing them twice.
@@ -751,7 +789,7 @@ class DriftClient:
         self,
         what: str,
         sent: list[Signature],
-        landed: Callable[[DriftAccountState], bool] | None,
+        landed: Callable[[DriftAccountState], bool | Awaitable[bool]] | None,
         attempts: int,
         user_order_ids: tuple[int, ...],
     ) -> TxOutcome | None:
@@ -762,13 +800,63 @@ class DriftClient:
                 return TxOutcome(str(sig), status.slot, "confirmed", attempts, user_order_ids)
         if landed is not None:
             state = await self.refresh()
-            if landed(state):
+            verdict = landed(state)
+            if inspect.isawaitable(verdict):
+                verdict = await verdict
+            if verdict:
                 log.info("%s: confirmation lost, but the account shows it landed", what)
                 return TxOutcome(None, state.slot, "already_landed", attempts, user_order_ids)
         return None
 
     async def _fresh(self) -> DriftAccountState:
         return await self.refresh()
+
+    async def _placed_in_history(
+        self, uids: set[int], since_order_id: int, since_slot: int
+    ) -> set[int] | None:
+        """User order ids among `uids` that the program's `OrderRecord` events (in the logs
+        of this sub-account's transactions since `since_slot`) show as placed with an
+        order id >= `since_order_id`. None when the RPC keeps no transaction history."""
+        found: set[int] = set()
+        before: Signature | None = None
+        try:
+            for _page in range(10):
+                resp = await self._read(
+                    "getSignaturesForAddress",
+                    lambda before=before: self._rpc.get_signatures_for_address(
+                        self.user_pubkey, before=before, limit=50, commitment=Confirmed
+                    ),
+                )
+                infos = list(resp.value)
+                for info in infos:
+                    if info.slot < since_slot:
+                        return found
+                    if info.err is not None:
+                        continue
+                    tx = await self._read(
+                        "getTransaction",
+                        lambda sig=info.signature: self._rpc.get_transaction(
+                            sig,
+                            encoding="base64",
+                            commitment=Confirmed,
+                            max_supported_transaction_version=0,
+                        ),
+                    )
+                    if tx.value is None or tx.value.transaction.meta is None:
+                        continue
+                    for name, data in drift_events(tx.value.transaction.meta.log_messages or []):
+                        if name != "OrderRecord" or data.user != self.user_pubkey:
+                            continue
+                        order = data.order
+                        if order.user_order_id in uids and order.order_id >= since_order_id:
+                            found.add(order.user_order_id)
+                if len(infos) < 50:
+                    return found
+                before = infos[-1].signature
+        except RPCException as exc:
+            log.info("transaction history unavailable (%s)", type(exc.args[0]).__name__)
+            return None
+        return found
 
     # ------------------------------------------------------------------ account setup
 
@@ -904,18 +992,20 @@ class DriftClient:
             taken.add(uid)
             stamped.append(replace(intent, user_order_id=uid))
         uids = tuple(i.user_order_id for i in stamped)
-        since = state.next_order_id
+        since, since_slot = state.next_order_id, state.slot
         ix = self.builder.place_orders(stamped, UserAccountsView.of(state.user))
 
-        def landed(s: DriftAccountState) -> bool:
-            hits = [bool(s.orders_with_user_id(uid, since)) for uid in uids]
-            if all(hits):
-                return True
-            if any(hits):  # a transaction lands whole or not at all
-                log.warning("place_orders: only some user order ids %s visible", uids)
-                return True
-            # Filled orders whose slots were since reused leave only the id counter.
-            return s.next_order_id >= since + len(uids) and s.next_order_id != since
+        async def landed(s: DriftAccountState) -> bool:
+            # A transaction lands whole or not at all: one id seen means all landed.
+            if any(s.orders_with_user_id(uid, since) for uid in uids):
+                return True  # resting (or partly filled) in the account's order slots
+            placed = await self._placed_in_history(set(uids), since, since_slot)
+            if placed is not None:
+                return bool(placed)  # OrderRecord events: fills leave no order slot
+            # No transaction history on this RPC: the account's order counter moved by at
+            # least our orders (assumes this client is the sub-account's only writer; a
+            # wrong guess means a missed order, never a duplicate).
+            return s.next_order_id >= since + len(uids)
 
         outcome = await self._send("place_orders", [ix], landed, uids)
         await self.refresh()
@@ -1006,5 +1096,6 @@ __all__ = [
     "TransactionFailedError",
     "TransactionUnconfirmedError",
     "TxOutcome",
+    "drift_events",
     "load_keypair",
 ]
