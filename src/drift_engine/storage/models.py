@@ -1,0 +1,174 @@
+"""SQLAlchemy models: vaults, their append-only ledger, and their snapshot time series.
+
+Money columns are BigInteger micro-USDC (QUOTE precision, 1e6): exact on SQLite and
+PostgreSQL alike. Nothing here stores a balance; balances are sums over `ledger_entries`
+(see `drift_engine.vaults.ledger`). The invariants the database itself must hold — one
+entry per idempotency key and vault, at most one active vault per engine, on-chain
+identity present exactly for ON_CHAIN vaults — are constraints here, so they hold under
+concurrent processes too, not only in Python.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from drift_engine.storage.enums import EntryKind, SnapshotSource, VaultStatus, VaultType
+
+# Named constraints so Alembic can alter them later (SQLite batch mode needs names).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias).
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes in, the same out, on SQLite (which keeps no zone) too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware UTC time")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _enum(cls: type) -> Enum:
+    """Store an enum's values (e.g. "on_chain") as a string, portable across databases."""
+    return Enum(
+        cls,
+        native_enum=False,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class VaultRow(Base):
+    """One engine vault: paper capital or a mirrored Drift sub-account."""
+
+    __tablename__ = "vaults"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    engine_id: Mapped[str] = mapped_column(String(64), index=True)
+    vault_type: Mapped[VaultType] = mapped_column(_enum(VaultType))
+    status: Mapped[VaultStatus] = mapped_column(_enum(VaultStatus))
+    quote_asset: Mapped[str] = mapped_column(String(16))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    network: Mapped[str | None] = mapped_column(String(16))
+    authority: Mapped[str | None] = mapped_column(String(44))
+    sub_account_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        # One vault per Drift sub-account: two mirrors of one account would count it twice.
+        UniqueConstraint("network", "authority", "sub_account_id"),
+        # At most one vault powers an engine at a time (the dashboard's ACTIVE badge).
+        Index(
+            "uq_vaults_one_active_per_engine",
+            "engine_id",
+            unique=True,
+            sqlite_where=text("is_active"),
+            postgresql_where=text("is_active"),
+        ),
+        CheckConstraint(
+            "(vault_type = 'on_chain') = "
+            "(network IS NOT NULL AND authority IS NOT NULL AND sub_account_id IS NOT NULL)",
+            name="on_chain_identity",
+        ),
+    )
+
+
+class LedgerEntryRow(Base):
+    """One booked event. Never updated or deleted (database triggers refuse both)."""
+
+    __tablename__ = "ledger_entries"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    vault_id: Mapped[int] = mapped_column(ForeignKey("vaults.id"), index=True)
+    kind: Mapped[EntryKind] = mapped_column(_enum(EntryKind))
+    # Signed cash effect before fees, micro-USDC; the balance counts `amount - fee`.
+    amount: Mapped[int] = mapped_column(BigInteger)
+    # Fee paid (positive) or rebate received (negative), micro-USDC.
+    fee: Mapped[int] = mapped_column(BigInteger, default=0)
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    counterparty_vault_id: Mapped[int | None] = mapped_column(ForeignKey("vaults.id"))
+    market_index: Mapped[int | None] = mapped_column(Integer)
+    memo: Mapped[str | None] = mapped_column(String(200))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    booked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("vault_id", "idempotency_key"),)
+
+
+class VaultSnapshotRow(Base):
+    """A point of a vault's equity/health/positions time series (the dashboard's charts).
+
+    `cash` is the ledger balance when recorded (for chain snapshots: the chain's cash);
+    `position_value` is what open positions add on top of cash (perp unrealized PnL plus
+    the value of non-quote spot holdings), so equity = cash + position_value.
+    """
+
+    __tablename__ = "vault_snapshots"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    vault_id: Mapped[int] = mapped_column(ForeignKey("vaults.id"))
+    source: Mapped[SnapshotSource] = mapped_column(_enum(SnapshotSource))
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    slot: Mapped[int | None] = mapped_column(BigInteger)
+    cash: Mapped[int] = mapped_column(BigInteger)
+    position_value: Mapped[int] = mapped_column(BigInteger)
+    equity: Mapped[int] = mapped_column(BigInteger)
+    unrealized_pnl: Mapped[int] = mapped_column(BigInteger)
+    health: Mapped[int | None] = mapped_column(Integer)
+    positions: Mapped[list[dict[str, Any]]] = mapped_column(Json)
+    cumulative_perp_funding: Mapped[int | None] = mapped_column(BigInteger)
+    settled_perp_pnl: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        # A chain snapshot is identified by its slot: reconciling it twice is one row.
+        UniqueConstraint("vault_id", "slot"),
+        Index("ix_vault_snapshots_vault_id_taken_at", "vault_id", "taken_at"),
+    )

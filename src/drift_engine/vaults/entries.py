@@ -1,0 +1,148 @@
+"""Ledger entry values: what a booking asks for (`NewEntry`) and what was booked
+(`LedgerEntry`), with the sign rules and the idempotency-key conventions.
+
+An entry's effect on the balance is `amount - fee`. `amount` is the signed cash effect
+before fees (a fill's realized cash: realized PnL for perps, -cost/+proceeds for spot);
+`fee` is what the event cost in fees (negative for a maker rebate).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from drift_engine.storage.enums import EntryKind
+from drift_engine.storage.models import LedgerEntryRow
+from drift_engine.vaults.errors import InvalidAmountError
+from drift_engine.vaults.money import check_amount
+
+MAX_KEY_LENGTH = 200
+
+
+class Sign(enum.Enum):
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+    ANY = "any"
+
+
+SIGN_RULES: dict[EntryKind, Sign] = {
+    EntryKind.DEPOSIT: Sign.POSITIVE,
+    EntryKind.WITHDRAW: Sign.NEGATIVE,
+    EntryKind.TRANSFER_IN: Sign.POSITIVE,
+    EntryKind.TRANSFER_OUT: Sign.NEGATIVE,
+    EntryKind.FILL: Sign.ANY,
+    EntryKind.FUNDING: Sign.ANY,
+    EntryKind.INTEREST: Sign.ANY,
+    EntryKind.LIQUIDATION: Sign.ANY,
+    EntryKind.SYNC_ADJUSTMENT: Sign.ANY,
+}
+
+# Only these events carry a fee; for the others the fee column is 0.
+KINDS_WITH_FEES = frozenset({EntryKind.FILL, EntryKind.LIQUIDATION})
+# Capital movements: what `net_deposits` sums, and what PnL excludes.
+CAPITAL_KINDS = frozenset(
+    {EntryKind.DEPOSIT, EntryKind.WITHDRAW, EntryKind.TRANSFER_IN, EntryKind.TRANSFER_OUT}
+)
+
+
+def fill_key(fill_id: str) -> str:
+    """A fill, by the venue's fill id (on chain: the fill record's signature and index)."""
+    return f"fill:{fill_id}"
+
+
+def funding_key(market_index: int, funding_ts: int) -> str:
+    """A funding payment of one perp market at one funding time (unix seconds, hourly)."""
+    return f"funding:{market_index}:{funding_ts}"
+
+
+def interest_key(spot_market_index: int, interest_ts: int) -> str:
+    return f"interest:{spot_market_index}:{interest_ts}"
+
+
+def signature_key(signature: str) -> str:
+    """A confirmed on-chain transaction (deposit, withdrawal, transfer)."""
+    return f"sig:{signature}"
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """A booking request; construction validates sign, fee and key."""
+
+    kind: EntryKind
+    amount: int
+    key: str
+    fee: int = 0
+    market_index: int | None = None
+    counterparty_vault_id: int | None = None
+    memo: str | None = None
+    occurred_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", EntryKind(self.kind))
+        check_amount(self.amount, allow_negative=True, allow_zero=True)
+        check_amount(self.fee, field="fee", allow_negative=True, allow_zero=True)
+        sign = SIGN_RULES[self.kind]
+        if sign is Sign.POSITIVE and self.amount <= 0:
+            raise InvalidAmountError("amount", f"a {self.kind.value} must be positive")
+        if sign is Sign.NEGATIVE and self.amount >= 0:
+            raise InvalidAmountError("amount", f"a {self.kind.value} must be negative")
+        if self.fee and self.kind not in KINDS_WITH_FEES:
+            raise InvalidAmountError("fee", f"a {self.kind.value} carries no fee")
+        if self.amount == 0 and self.fee == 0:
+            raise InvalidAmountError("amount", "an entry must move money (amount or fee)")
+        if not self.key or len(self.key) > MAX_KEY_LENGTH:
+            raise InvalidAmountError("key", f"must be 1..{MAX_KEY_LENGTH} characters")
+        if self.occurred_at is not None and self.occurred_at.tzinfo is None:
+            raise InvalidAmountError("occurred_at", "must be timezone-aware")
+
+    @property
+    def net(self) -> int:
+        return self.amount - self.fee
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """A booked entry, as stored."""
+
+    id: int
+    vault_id: int
+    kind: EntryKind
+    amount: int
+    fee: int
+    key: str
+    counterparty_vault_id: int | None
+    market_index: int | None
+    memo: str | None
+    occurred_at: datetime
+    booked_at: datetime
+
+    @property
+    def net(self) -> int:
+        """The entry's effect on the vault balance."""
+        return self.amount - self.fee
+
+    def describes(self, new: NewEntry) -> bool:
+        """True if `new` is the same event (a replay), False if the key was reused."""
+        return (
+            self.kind is new.kind
+            and self.amount == new.amount
+            and self.fee == new.fee
+            and self.counterparty_vault_id == new.counterparty_vault_id
+        )
+
+    @classmethod
+    def from_row(cls, row: LedgerEntryRow) -> LedgerEntry:
+        return cls(
+            id=row.id,
+            vault_id=row.vault_id,
+            kind=row.kind,
+            amount=row.amount,
+            fee=row.fee,
+            key=row.idempotency_key,
+            counterparty_vault_id=row.counterparty_vault_id,
+            market_index=row.market_index,
+            memo=row.memo,
+            occurred_at=row.occurred_at,
+            booked_at=row.booked_at,
+        )

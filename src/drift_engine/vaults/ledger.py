@@ -1,0 +1,220 @@
+"""The ledger as engines use it: book trading events into their own vault, read it back.
+
+Engines book only what trading produces — fills, funding, interest, liquidations.
+Capital moves (deposits, withdrawals, transfers) go through `VaultRegistry`, which checks
+balances and pairs transfers; SYNC_ADJUSTMENT is booked only by reconciliation. For
+ON_CHAIN vaults funding and interest come from the chain's counters at reconciliation,
+so engines may not book them there (it would count them twice).
+
+Each booking is one transaction and is idempotent on its key: booking the same event
+again returns the entry already booked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from drift_engine.storage.database import Database
+from drift_engine.storage.enums import EntryKind, VaultType
+from drift_engine.storage.models import LedgerEntryRow
+from drift_engine.vaults.booking import (
+    Clock,
+    VaultRef,
+    balance_of,
+    check_open,
+    check_owner,
+    find_vault,
+    in_write_transaction,
+    insert_entry,
+    summarize,
+    utc_now,
+)
+from drift_engine.vaults.entries import (
+    LedgerEntry,
+    NewEntry,
+    fill_key,
+    funding_key,
+    interest_key,
+)
+from drift_engine.vaults.errors import VaultStateError
+from drift_engine.vaults.vault import VaultSummary
+
+ENGINE_KINDS = frozenset(
+    {EntryKind.FILL, EntryKind.FUNDING, EntryKind.INTEREST, EntryKind.LIQUIDATION}
+)
+CHAIN_COUNTED_KINDS = frozenset({EntryKind.FUNDING, EntryKind.INTEREST})
+
+
+class Ledger:
+    """Engine-facing bookings and reads. `engine_id` must own the vault it books into."""
+
+    def __init__(self, db: Database, *, clock: Clock = utc_now) -> None:
+        self._db = db
+        self._clock = clock
+
+    # ------------------------------------------------------------------ booking
+
+    def book(self, engine_id: str, vault: VaultRef, entry: NewEntry) -> LedgerEntry:
+        """Book one trading event (idempotent on `entry.key`)."""
+        return self.book_many(engine_id, vault, [entry])[0]
+
+    def book_many(
+        self, engine_id: str, vault: VaultRef, entries: Sequence[NewEntry]
+    ) -> list[LedgerEntry]:
+        """Book several events in one transaction: all of them or none."""
+        for entry in entries:
+            if entry.kind not in ENGINE_KINDS:
+                raise VaultStateError(
+                    f"{entry.kind.value} entries are not booked by engines "
+                    "(capital moves go through VaultRegistry, adjustments through reconcile)"
+                )
+
+        def work(session: Session) -> list[LedgerEntry]:
+            row = find_vault(session, vault, lock=True)
+            check_owner(row, engine_id)
+            check_open(row, allow_frozen=False)
+            if row.vault_type is VaultType.ON_CHAIN:
+                for entry in entries:
+                    if entry.kind in CHAIN_COUNTED_KINDS:
+                        raise VaultStateError(
+                            f"vault {row.name!r} is ON_CHAIN: {entry.kind.value} is booked "
+                            "from the chain's counters by reconciliation"
+                        )
+            now = self._clock()
+            return [insert_entry(session, row, entry, now)[0] for entry in entries]
+
+        return in_write_transaction(self._db, work)
+
+    def book_fill(
+        self,
+        engine_id: str,
+        vault: VaultRef,
+        *,
+        fill_id: str,
+        amount: int,
+        fee: int,
+        market_index: int | None = None,
+        occurred_at: datetime | None = None,
+        memo: str | None = None,
+    ) -> LedgerEntry:
+        """A fill: `amount` is its realized cash effect before fees, `fee` what it cost."""
+        return self.book(
+            engine_id,
+            vault,
+            NewEntry(
+                kind=EntryKind.FILL,
+                amount=amount,
+                fee=fee,
+                key=fill_key(fill_id),
+                market_index=market_index,
+                occurred_at=occurred_at,
+                memo=memo,
+            ),
+        )
+
+    def book_funding(
+        self,
+        engine_id: str,
+        vault: VaultRef,
+        *,
+        market_index: int,
+        funding_ts: int,
+        amount: int,
+        occurred_at: datetime | None = None,
+    ) -> LedgerEntry:
+        """A perp funding payment (positive: received) of one market at one funding time."""
+        return self.book(
+            engine_id,
+            vault,
+            NewEntry(
+                kind=EntryKind.FUNDING,
+                amount=amount,
+                key=funding_key(market_index, funding_ts),
+                market_index=market_index,
+                occurred_at=occurred_at,
+            ),
+        )
+
+    def book_interest(
+        self,
+        engine_id: str,
+        vault: VaultRef,
+        *,
+        spot_market_index: int,
+        interest_ts: int,
+        amount: int,
+        occurred_at: datetime | None = None,
+    ) -> LedgerEntry:
+        """Spot interest (positive: earned on deposits; negative: paid on borrows)."""
+        return self.book(
+            engine_id,
+            vault,
+            NewEntry(
+                kind=EntryKind.INTEREST,
+                amount=amount,
+                key=interest_key(spot_market_index, interest_ts),
+                market_index=spot_market_index,
+                occurred_at=occurred_at,
+            ),
+        )
+
+    def book_liquidation(
+        self,
+        engine_id: str,
+        vault: VaultRef,
+        *,
+        liquidation_id: str,
+        amount: int,
+        fee: int = 0,
+        market_index: int | None = None,
+        occurred_at: datetime | None = None,
+    ) -> LedgerEntry:
+        """A liquidation's cash effect (`fee`: the liquidator and insurance fund fees)."""
+        return self.book(
+            engine_id,
+            vault,
+            NewEntry(
+                kind=EntryKind.LIQUIDATION,
+                amount=amount,
+                fee=fee,
+                key=f"liquidation:{liquidation_id}",
+                market_index=market_index,
+                occurred_at=occurred_at,
+            ),
+        )
+
+    # ------------------------------------------------------------------ reading
+
+    def entries(
+        self, vault: VaultRef, *, limit: int | None = None, newest_first: bool = False
+    ) -> list[LedgerEntry]:
+        with self._db.read() as session:
+            vault_id = find_vault(session, vault).id
+            order = LedgerEntryRow.id.desc() if newest_first else LedgerEntryRow.id
+            query = select(LedgerEntryRow).where(LedgerEntryRow.vault_id == vault_id)
+            query = query.order_by(order).limit(limit)
+            return [LedgerEntry.from_row(row) for row in session.scalars(query)]
+
+    def entry(self, vault: VaultRef, key: str) -> LedgerEntry | None:
+        """The entry booked under `key`, if any."""
+        with self._db.read() as session:
+            vault_id = find_vault(session, vault).id
+            row = session.scalars(
+                select(LedgerEntryRow).where(
+                    LedgerEntryRow.vault_id == vault_id, LedgerEntryRow.idempotency_key == key
+                )
+            ).one_or_none()
+            return LedgerEntry.from_row(row) if row else None
+
+    def balance(self, vault: VaultRef) -> int:
+        """Sum of (amount - fee) over the vault's entries, micro-USDC."""
+        with self._db.read() as session:
+            return balance_of(session, find_vault(session, vault).id)
+
+    def summary(self, vault: VaultRef) -> VaultSummary:
+        with self._db.read() as session:
+            return summarize(session, find_vault(session, vault))
