@@ -106,3 +106,22 @@ def test_positions_from_user_reads_perp_and_spot_with_driftpy_token_math():
     # entry price = |quote_entry| * BASE / |base| = 300e6 * 1e9 / 2e9 = 150e6 ($150)
     assert perp.entry_price == 150_000_000
     assert DriftPosition.from_perp(pp) == perp
+
+
+def test_spot_token_amount_is_the_programs_integer_not_driftpys_float():
+    """math/spot_balance.rs `get_token_amount`: scaled * cumulative / 10^(19 - decimals),
+    floored in integers. driftpy 0.8.89 divides in floats and is off on large balances."""
+    from driftpy.math.spot_market import get_token_amount
+
+    catalog = MarketCatalog.from_constants()
+    _, spots = default_markets(catalog, {"SOL": 150_000_000})
+    sol = spots[1]
+    sol.cumulative_deposit_interest = 10_123_456_789  # 1.0123456789 in 1e10 precision
+    user = make_user(catalog.by_symbol("SOL").mint, 0)
+    sp = user.spot_positions[0]
+    sp.market_index, sp.balance_type = 1, SpotBalanceType.Deposit()
+    sp.scaled_balance = 1_165_115_433_906_158_532
+    exact = 1_165_115_433_906_158_532 * 10_123_456_789 // 10**10  # SOL: 10^(19-9)
+    assert exact == 1_179_499_574_934_598_137
+    assert DriftPosition.from_spot(sp, sol).base_asset_amount == exact
+    assert get_token_amount(sp.scaled_balance, sol, sp.balance_type) == exact + 7  # float

@@ -251,13 +251,14 @@ class DriftPosition:
 
     @classmethod
     def from_spot(cls, spot_position: Any, spot_market: Any, symbol: str = "") -> DriftPosition:
-        """From a `SpotPosition` and its `SpotMarket` (token amount via driftpy's math)."""
-        from driftpy.math.spot_market import get_signed_token_amount, get_token_amount
+        """From a `SpotPosition` and its `SpotMarket`.
 
-        amount = get_signed_token_amount(
-            get_token_amount(spot_position.scaled_balance, spot_market, spot_position.balance_type),
-            spot_position.balance_type,
-        )
+        The token amount follows the program's integer rule (program_math), not driftpy's
+        float division, which is off by one on large deposits.
+        """
+        from drift_engine.core.program_math import signed_token_amount
+
+        amount = signed_token_amount(spot_position, spot_market)
         return cls(
             market_index=spot_position.market_index,
             market_type=MarketType.SPOT,
