@@ -1,0 +1,78 @@
+"""`drift-engine localnet`: a local Drift-compatible JSON-RPC server for live-mode testing.
+
+Serves the simulator (SOL, BTC, ETH perp and spot markets and USDC, at the bundled
+reference prices) on 127.0.0.1 until Ctrl-C. Point a live engine or driftpy at the
+printed URL. `--fund PUBKEY` gives a wallet SOL for fees and USDC in its associated
+token account; the fault flags make every n-th request fail the way real RPCs do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import typer
+from solders.pubkey import Pubkey
+
+from drift_engine.localnet.faults import FaultPlan
+from drift_engine.localnet.seed import bundled_prices, seeded_chain
+
+LAMPORTS_PER_SOL = 1_000_000_000
+
+
+def localnet(
+    port: int = typer.Option(8899, "--port", "-p", help="TCP port on 127.0.0.1."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (keep it local)."),
+    fund: list[str] = typer.Option(
+        [], "--fund", help="Wallet public key to fund with SOL and USDC (repeatable)."
+    ),
+    usdc: int = typer.Option(100_000, "--usdc", help="USDC per funded wallet."),
+    latency_ms: int = typer.Option(0, "--latency-ms", help="Delay every response."),
+    http_429_every: int = typer.Option(0, "--429-every", help="Every n-th request: HTTP 429."),
+    drop_every: int = typer.Option(
+        0, "--drop-every", help="Every n-th request is processed but its response is dropped."
+    ),
+    expire_every: int = typer.Option(
+        0, "--expire-every", help="Every n-th sendTransaction finds its blockhash expired."
+    ),
+    lose_confirmation_every: int = typer.Option(
+        0,
+        "--lose-confirmation-every",
+        help="Every n-th sendTransaction lands but never shows in getSignatureStatuses.",
+    ),
+) -> None:
+    """Serve a local Drift-compatible Solana JSON-RPC until Ctrl-C."""
+    from drift_engine.sim.rpc import LocalRpcServer
+
+    seeded = seeded_chain(ts=int(time.time()))
+    faults = FaultPlan(latency_s=latency_ms / 1000)
+    for kind, n in (
+        ("http_429", http_429_every),
+        ("drop_response", drop_every),
+        ("expired_blockhash", expire_every),
+        ("lost_confirmation", lose_confirmation_every),
+    ):
+        if n:
+            faults.every(kind, n)
+    usdc_mint = seeded.sim.spot_markets[0].mint
+    for key in fund:
+        try:
+            wallet = Pubkey.from_string(key)
+        except ValueError:
+            raise typer.BadParameter(
+                f"{key!r} is not a base58 public key", param_hint="--fund"
+            ) from None
+        seeded.chain.airdrop(wallet, 10 * LAMPORTS_PER_SOL)
+        ata = seeded.chain.mint_to(wallet, usdc_mint, usdc * 1_000_000)
+        typer.echo(f"funded {wallet}: 10 SOL, {usdc} USDC in {ata}")
+    try:
+        server = LocalRpcServer(seeded.chain, host=host, port=port, faults=faults)
+    except OSError as exc:
+        typer.echo(f"cannot listen on {host}:{port}: {exc.strerror}", err=True)
+        raise typer.Exit(code=1) from None
+    prices = ", ".join(f"{s} ${p / 1_000_000:,.2f}" for s, p in sorted(bundled_prices().items()))
+    typer.echo(f"drift-engine localnet: {server.url}  (markets: {prices})")
+    typer.echo("Ctrl-C to stop.")
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+    typer.echo("localnet stopped.")

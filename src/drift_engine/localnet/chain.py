@@ -1,0 +1,899 @@
+"""`LocalChain`: the validator half of the local Drift RPC.
+
+It keeps what a Solana node would answer from — accounts, slots, blockhashes,
+signature statuses — and executes transactions:
+
+* Drift accounts (State, User, UserStats, PerpMarket, SpotMarket) are *not* stored
+  here. A `DriftProgram` (the simulator, through `localnet.simulator`) owns the
+  driftpy account objects; they are encoded with Drift's IDL on every read, so what
+  the RPC serves is always exactly the simulator's state. Oracles are served as
+  Drift `PythLazerOracle` accounts built from the program's oracle prices.
+* SPL token accounts and SOL balances of wallets are kept here (deposits move tokens
+  from the wallet's token account into the spot market vault, withdrawals back).
+* `send_transaction` deserializes legacy and v0 transactions with solders, verifies
+  every signature and the recent blockhash (150 blocks of validity, like mainnet),
+  decodes Drift instructions with the IDL coder and applies them to the program
+  atomically: all instructions of a transaction land, or none do. ComputeBudget
+  instructions are accepted and ignored; the Associated Token program's create
+  instructions create token accounts; anything else fails `UnsupportedProgramId`.
+
+Errors use the JSON shapes of a real node (`TransactionError` values, `-32002`
+preflight failures) so solana-py and driftpy see what they would see on mainnet.
+Thread-safe: one re-entrant lock serializes every read and write.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import struct
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from driftpy.accounts.oracle import decode_pyth_lazer_price_info
+from driftpy.addresses import get_spot_market_vault_public_key, get_user_account_public_key
+from driftpy.constants.config import DRIFT_PROGRAM_ID
+from solders.compute_budget import ID as COMPUTE_BUDGET_PROGRAM_ID
+from solders.hash import Hash
+from solders.message import MessageV0
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.system_program import ID as SYSTEM_PROGRAM_ID
+from solders.transaction import VersionedTransaction
+from spl.token.constants import ASSOCIATED_TOKEN_PROGRAM_ID, TOKEN_PROGRAM_ID
+from spl.token.instructions import get_associated_token_address
+
+from drift_engine.core.program import drift_idl, drift_program, encode_account, new_account
+from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
+
+#: Blocks a blockhash stays valid (mainnet's MAX_PROCESSING_AGE).
+MAX_BLOCKHASH_AGE = 150
+#: Lamports per byte-year × 2 years, as `getMinimumBalanceForRentExemption` computes it.
+_RENT_LAMPORTS_PER_BYTE_YEAR = 3480
+_ACCOUNT_STORAGE_OVERHEAD = 128
+TOKEN_ACCOUNT_SIZE = 165
+U64_MAX = 2**64 - 1
+
+
+def rent_exempt_minimum(size: int) -> int:
+    return (size + _ACCOUNT_STORAGE_OVERHEAD) * _RENT_LAMPORTS_PER_BYTE_YEAR * 2
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class RpcError(Exception):
+    """A JSON-RPC error the server returns as `{"code", "message", "data"}`."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            out["data"] = self.data
+        return out
+
+
+class ProgramError(Exception):
+    """An instruction failed. `name` is a Drift IDL error name (e.g. "InsufficientCollateral")
+    or one of Anchor's / the token program's; `code` is the on-chain custom error number."""
+
+    #: Anchor framework errors the program raises before Drift's own code runs.
+    ANCHOR_CODES = {
+        "ConstraintHasOne": 2001,
+        "ConstraintSigner": 2002,
+        "ConstraintSeeds": 2006,
+        "AccountNotInitialized": 3012,
+        "AccountDidNotDeserialize": 3003,
+    }
+    #: SPL token program errors (token program custom codes).
+    TOKEN_CODES = {"InsufficientFunds": 1, "MintMismatch": 3, "OwnerMismatch": 4}
+
+    def __init__(self, name: str, message: str = "", code: int | None = None) -> None:
+        self.name = name
+        self.code = code if code is not None else _error_code(name)
+        super().__init__(f"{name}: {message}" if message else name)
+
+
+def _error_code(name: str) -> int:
+    if name in ProgramError.ANCHOR_CODES:
+        return ProgramError.ANCHOR_CODES[name]
+    if name in ProgramError.TOKEN_CODES:
+        return ProgramError.TOKEN_CODES[name]
+    for err in drift_idl().errors:
+        if err.name == name:
+            return err.code
+    return 6042  # InvalidOrder: Drift's generic "this order/instruction is not valid"
+
+
+class TransactionFailed(Exception):
+    """A transaction failed to execute; `err` is the JSON TransactionError value."""
+
+    def __init__(self, err: Any, logs: list[str]) -> None:
+        super().__init__(str(err))
+        self.err = err
+        self.logs = logs
+
+
+# --------------------------------------------------------------------------- the program
+
+
+class DriftProgram(Protocol):
+    """What the local chain needs from a Drift program implementation.
+
+    The real implementation is `localnet.simulator.SimulatorProgram` over the
+    `DriftSimulator`; tests may use a minimal one. Methods raise `ProgramError` (or any
+    exception, reported as a Drift error) to fail the instruction; the chain restores
+    `snapshot()` so a failed transaction changes nothing.
+    """
+
+    def accounts(self) -> Iterable[tuple[Pubkey, str, Any]]:
+        """Every Drift account: (address, IDL account name, driftpy account object)."""
+        ...
+
+    def oracles(self) -> Iterable[tuple[Pubkey, Any, int, int]]:
+        """Every oracle: (address, driftpy OracleSource, price in PRICE 1e6, slot)."""
+        ...
+
+    def snapshot(self) -> Any: ...
+
+    def restore(self, snapshot: Any) -> None: ...
+
+    def initialize_user_stats(self, authority: Pubkey) -> None: ...
+
+    def initialize_user(self, authority: Pubkey, sub_account_id: int, name: list[int]) -> None: ...
+
+    def deposit(
+        self,
+        authority: Pubkey,
+        sub_account_id: int,
+        market_index: int,
+        amount: int,
+        reduce_only: bool,
+    ) -> None: ...
+
+    def withdraw(
+        self,
+        authority: Pubkey,
+        sub_account_id: int,
+        market_index: int,
+        amount: int,
+        reduce_only: bool,
+    ) -> int:
+        """Withdraw; returns the token amount actually paid out."""
+        ...
+
+    def transfer_deposit(
+        self,
+        authority: Pubkey,
+        from_sub_account_id: int,
+        to_sub_account_id: int,
+        market_index: int,
+        amount: int,
+    ) -> None: ...
+
+    def place_orders(
+        self, authority: Pubkey, sub_account_id: int, intents: Sequence[OrderIntent]
+    ) -> None: ...
+
+    def place_and_take(
+        self, authority: Pubkey, sub_account_id: int, intent: OrderIntent
+    ) -> None: ...
+
+    def cancel_order(
+        self, authority: Pubkey, sub_account_id: int, order_id: int | None
+    ) -> None: ...
+
+    def cancel_order_by_user_id(
+        self, authority: Pubkey, sub_account_id: int, user_order_id: int
+    ) -> None: ...
+
+    def cancel_orders(
+        self,
+        authority: Pubkey,
+        sub_account_id: int,
+        market_type: MarketType | None,
+        market_index: int | None,
+        direction: PositionDirection | None,
+    ) -> None: ...
+
+    def modify_order(
+        self,
+        authority: Pubkey,
+        sub_account_id: int,
+        order_id: int | None,
+        user_order_id: int | None,
+        params: Any,
+    ) -> None: ...
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+@dataclass(frozen=True, slots=True)
+class ServedAccount:
+    """An account as the RPC returns it."""
+
+    data: bytes
+    owner: Pubkey
+    lamports: int
+    executable: bool = False
+
+
+@dataclass(slots=True)
+class TokenAccount:
+    mint: Pubkey
+    owner: Pubkey
+    amount: int = 0
+
+    def encode(self) -> bytes:
+        """SPL Token `Account` layout (165 bytes), initialized, no delegate, not native."""
+        return (
+            bytes(self.mint)
+            + bytes(self.owner)
+            + struct.pack("<Q", self.amount)
+            + bytes(36)  # delegate: COption<Pubkey> = None
+            + b"\x01"  # state: Initialized
+            + bytes(12)  # is_native: COption<u64> = None
+            + struct.pack("<Q", 0)  # delegated_amount
+            + bytes(36)  # close_authority: None
+        )
+
+
+def encode_lazer_oracle(price: int, slot: int, source: Any) -> bytes:
+    """A Drift `PythLazerOracle` account that driftpy decodes to exactly `price`.
+
+    driftpy decodes through floats (`price / 10**exp * 1e6`), so the stored integer is
+    chosen by trying the neighbours of the exact value until driftpy reads back `price`.
+    """
+    name = type(source).__name__
+    multiple = {"PythLazer1K": 1000, "PythLazer1M": 1_000_000}.get(name, 1)
+    stable = name == "PythLazerStableCoin"
+    exponent = -8
+    base = price * 100 // multiple
+    for delta in (0, 1, -1, 2, -2):
+        oracle = new_account("PythLazerOracle")
+        oracle.price = base + delta
+        oracle.exponent = exponent
+        oracle.posted_slot = slot
+        oracle.publish_time = 0
+        oracle.conf = 0
+        data = encode_account("PythLazerOracle", oracle)
+        if decode_pyth_lazer_price_info(data, multiple, stable).price == price:
+            return data
+    raise ValueError(f"cannot encode oracle price {price} for source {name}")
+
+
+def _is_lazer(source: Any) -> bool:
+    return type(source).__name__.startswith("PythLazer")
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(slots=True)
+class SignatureRecord:
+    slot: int
+    err: Any = None
+    logs: list[str] = field(default_factory=list)
+    instructions: list[str] = field(default_factory=list)
+    hidden: bool = False  # landed, but `getSignatureStatuses` does not report it (fault)
+    raw: bytes = b""  # the transaction as sent (wire format)
+    account_keys: tuple[Pubkey, ...] = ()
+    version: Any = 0  # 0 or "legacy"
+
+
+def encode_event(name: str, values: dict[str, Any]) -> str:
+    """A Drift (Anchor) event as the program logs it: base64 of discriminator + borsh."""
+    coder = drift_program().coder.events
+    disc = hashlib.sha256(f"event:{name}".encode()).digest()[:8]
+    return base64.b64encode(disc + coder.layouts[name].build(values)).decode()
+
+
+def _tx_fields(tx: VersionedTransaction, raw: bytes) -> dict[str, Any]:
+    msg = tx.message
+    version = 0 if isinstance(msg, MessageV0) else "legacy"
+    return {"raw": raw, "account_keys": tuple(msg.account_keys), "version": version}
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+
+@dataclass(frozen=True, slots=True)
+class _Ix:
+    program_id: Pubkey
+    accounts: list[Pubkey]
+    data: bytes
+
+
+class LocalChain:
+    """Accounts, blocks and transaction execution of a one-program local validator."""
+
+    def __init__(self, program: DriftProgram, *, start_slot: int = 1) -> None:
+        self.program = program
+        self._lock = threading.RLock()
+        self.slot = start_slot
+        self._blockhash_slot: dict[Hash, int] = {}
+        self.lamports: dict[Pubkey, int] = {}
+        self.tokens: dict[Pubkey, TokenAccount] = {}
+        self.signatures: dict[Signature, SignatureRecord] = {}
+        self._ix_accounts = {
+            _snake(ix.name): [_snake(a.name) for a in ix.accounts]
+            for ix in drift_idl().instructions
+        }
+        self._coder = drift_program().coder.instruction
+        self._logs: list[str] = []
+        self._remember_blockhash()
+
+    # ------------------------------------------------------------------ blocks
+
+    @property
+    def block_height(self) -> int:
+        return self.slot
+
+    def _hash_for(self, slot: int) -> Hash:
+        return Hash(hashlib.sha256(b"drift-engine-localnet:" + str(slot).encode()).digest())
+
+    def _remember_blockhash(self) -> Hash:
+        h = self._hash_for(self.slot)
+        self._blockhash_slot.setdefault(h, self.slot)
+        return h
+
+    def latest_blockhash(self) -> tuple[Hash, int]:
+        """(blockhash, last valid block height) of the current slot."""
+        with self._lock:
+            return self._remember_blockhash(), self.slot + MAX_BLOCKHASH_AGE
+
+    def is_blockhash_valid(self, blockhash: Hash) -> bool:
+        with self._lock:
+            issued = self._blockhash_slot.get(blockhash)
+            return issued is not None and self.slot - issued <= MAX_BLOCKHASH_AGE
+
+    def advance(self, slots: int = 1) -> None:
+        """Produce `slots` empty blocks."""
+        with self._lock:
+            self.slot += slots
+
+    def expire_blockhashes(self) -> None:
+        """Advance past the validity window: every blockhash handed out so far expires."""
+        self.advance(MAX_BLOCKHASH_AGE + 1)
+
+    # ------------------------------------------------------------------ accounts
+
+    def _sources(self) -> dict[Pubkey, Callable[[], ServedAccount]]:
+        """Every account address and how to produce its current bytes (encoded on read)."""
+        out: dict[Pubkey, Callable[[], ServedAccount]] = {}
+
+        def drift(name: str, obj: Any) -> Callable[[], ServedAccount]:
+            def make() -> ServedAccount:
+                data = encode_account(name, obj)
+                return ServedAccount(data, DRIFT_PROGRAM_ID, rent_exempt_minimum(len(data)))
+
+            return make
+
+        def oracle(price: int, slot: int, source: Any) -> Callable[[], ServedAccount]:
+            def make() -> ServedAccount:
+                data = encode_lazer_oracle(price, slot, source)
+                return ServedAccount(data, DRIFT_PROGRAM_ID, rent_exempt_minimum(len(data)))
+
+            return make
+
+        def token(acc: TokenAccount) -> Callable[[], ServedAccount]:
+            return lambda: ServedAccount(
+                acc.encode(), TOKEN_PROGRAM_ID, rent_exempt_minimum(TOKEN_ACCOUNT_SIZE)
+            )
+
+        for address, name, obj in self.program.accounts():
+            out[address] = drift(name, obj)
+        for address, source, price, slot in self.program.oracles():
+            if address in out:
+                continue
+            if not _is_lazer(source):
+                raise ValueError(f"oracle {address}: only Pyth Lazer oracles are served")
+            out[address] = oracle(price, slot, source)
+        for address, acc in self.tokens.items():
+            out[address] = token(acc)
+        for address, lamports in self.lamports.items():
+            base = out.get(address)
+
+            def with_lamports(base=base, lamports=lamports) -> ServedAccount:
+                if base is None:
+                    return ServedAccount(b"", SYSTEM_PROGRAM_ID, lamports)
+                acc = base()
+                return ServedAccount(acc.data, acc.owner, acc.lamports + lamports)
+
+            out[address] = with_lamports
+        return out
+
+    def get_account(self, address: Pubkey) -> ServedAccount | None:
+        return self.get_accounts([address])[0]
+
+    def get_accounts(self, addresses: Sequence[Pubkey]) -> list[ServedAccount | None]:
+        """The accounts at `addresses`, all read at one slot (under one lock)."""
+        with self._lock:
+            sources = self._sources()
+            return [sources[a]() if a in sources else None for a in addresses]
+
+    def program_accounts(
+        self, program_id: Pubkey, filters: Sequence[tuple[str, Any]] = ()
+    ) -> list[tuple[Pubkey, ServedAccount]]:
+        """Accounts owned by `program_id` passing every filter.
+
+        A filter is ("dataSize", n) or ("memcmp", (offset, bytes)).
+        """
+        with self._lock:
+            out = []
+            for address, make in self._sources().items():
+                acc = make()
+                if acc.owner != program_id:
+                    continue
+                if all(_passes(acc.data, f) for f in filters):
+                    out.append((address, acc))
+            return out
+
+    def balance(self, address: Pubkey) -> int:
+        acc = self.get_account(address)
+        return 0 if acc is None else acc.lamports
+
+    # ------------------------------------------------------------------ faucet
+
+    def airdrop(self, address: Pubkey, lamports: int) -> Signature:
+        with self._lock:
+            self.lamports[address] = self.lamports.get(address, 0) + lamports
+            sig = Signature(hashlib.sha512(f"airdrop:{address}:{self.slot}".encode()).digest())
+            self.slot += 1
+            self.signatures[sig] = SignatureRecord(self.slot, instructions=["airdrop"])
+            return sig
+
+    def mint_to(self, owner: Pubkey, mint: Pubkey, amount: int) -> Pubkey:
+        """Credit `amount` tokens of `mint` to `owner`'s associated token account."""
+        with self._lock:
+            ata = get_associated_token_address(owner, mint)
+            token = self.tokens.setdefault(ata, TokenAccount(mint, owner))
+            token.amount += amount
+            return ata
+
+    def token_balance(self, address: Pubkey) -> int:
+        with self._lock:
+            token = self.tokens.get(address)
+            return 0 if token is None else token.amount
+
+    # ------------------------------------------------------------------ signatures
+
+    def signature_statuses(self, signatures: Sequence[Signature]) -> list[dict[str, Any] | None]:
+        with self._lock:
+            out: list[dict[str, Any] | None] = []
+            for sig in signatures:
+                rec = self.signatures.get(sig)
+                if rec is None or rec.hidden:
+                    out.append(None)
+                    continue
+                out.append(
+                    {
+                        "slot": rec.slot,
+                        "confirmations": None,
+                        "err": rec.err,
+                        "status": {"Ok": None} if rec.err is None else {"Err": rec.err},
+                        "confirmationStatus": "finalized",
+                    }
+                )
+            return out
+
+    # ------------------------------------------------------------------ transactions
+
+    def decode_transaction(self, raw: bytes) -> VersionedTransaction:
+        try:
+            tx = VersionedTransaction.from_bytes(raw)
+            tx.sanitize()
+        except Exception as exc:  # noqa: BLE001 - any parse failure is the client's
+            raise RpcError(-32602, f"invalid transaction: failed to deserialize: {exc}") from None
+        return tx
+
+    def verify_signatures(self, tx: VersionedTransaction) -> None:
+        msg = tx.message
+        required = msg.header.num_required_signatures
+        if len(tx.signatures) != required or not all(tx.verify_with_results()):
+            raise RpcError(-32003, "Transaction signature verification failure")
+
+    def send_transaction(
+        self, raw: bytes, *, skip_preflight: bool = False, hide_status: bool = False
+    ) -> Signature:
+        """Verify and execute a transaction; returns its signature.
+
+        Preflight failures raise `RpcError(-32002)` with the simulation result as data,
+        as a real node does; with `skip_preflight` a failing transaction lands with its
+        error recorded (an expired blockhash is then dropped silently, like mainnet).
+        `hide_status` makes the landed transaction invisible to `getSignatureStatuses`.
+        """
+        tx = self.decode_transaction(raw)
+        self.verify_signatures(tx)
+        sig = tx.signatures[0]
+        with self._lock:
+            if sig in self.signatures:
+                if skip_preflight:
+                    return sig
+                raise _preflight_error("AlreadyProcessed", [])
+            if not self.is_blockhash_valid(tx.message.recent_blockhash):
+                if skip_preflight:
+                    return sig  # the leader drops it; the status stays unknown forever
+                raise _preflight_error("BlockhashNotFound", [])
+            try:
+                names, logs = self._execute(tx)
+            except TransactionFailed as failed:
+                if not skip_preflight:
+                    raise _preflight_error(failed.err, failed.logs) from None
+                self.slot += 1
+                self.signatures[sig] = SignatureRecord(
+                    self.slot, failed.err, failed.logs, **_tx_fields(tx, raw)
+                )
+                return sig
+            self.slot += 1
+            self.signatures[sig] = SignatureRecord(
+                self.slot, None, logs, names, hidden=hide_status, **_tx_fields(tx, raw)
+            )
+            return sig
+
+    def history(
+        self, address: Pubkey, limit: int = 1000, before: Signature | None = None
+    ) -> list[tuple[Signature, SignatureRecord]]:
+        """Landed transactions that reference `address`, newest first."""
+        with self._lock:
+            out = [
+                (sig, rec) for sig, rec in self.signatures.items() if address in rec.account_keys
+            ]
+            out.reverse()
+            if before is not None:
+                idx = next((i for i, (sig, _r) in enumerate(out) if sig == before), None)
+                out = out[idx + 1 :] if idx is not None else []
+            return out[:limit]
+
+    def simulate_transaction(
+        self, raw: bytes, *, sig_verify: bool = False, replace_recent_blockhash: bool = False
+    ) -> dict[str, Any]:
+        """Execute against the current state and roll back; the `simulateTransaction` value."""
+        tx = self.decode_transaction(raw)
+        if sig_verify:
+            self.verify_signatures(tx)
+        with self._lock:
+            if not replace_recent_blockhash and not self.is_blockhash_valid(
+                tx.message.recent_blockhash
+            ):
+                return _sim_result("BlockhashNotFound", [])
+            saved = self._save()
+            try:
+                _names, logs = self._execute(tx)
+                return _sim_result(None, logs)
+            except TransactionFailed as failed:
+                return _sim_result(failed.err, failed.logs)
+            finally:
+                self._load(saved)
+
+    def _save(self) -> Any:
+        return (
+            self.program.snapshot(),
+            copy.deepcopy(self.tokens),
+            dict(self.lamports),
+        )
+
+    def _load(self, saved: Any) -> None:
+        program_state, tokens, lamports = saved
+        self.program.restore(program_state)
+        self.tokens = tokens
+        self.lamports = lamports
+
+    def _execute(self, tx: VersionedTransaction) -> tuple[list[str], list[str]]:
+        msg = tx.message
+        if hasattr(msg, "address_table_lookups") and list(msg.address_table_lookups):
+            raise TransactionFailed("AddressLookupTableNotFound", [])
+        keys = list(msg.account_keys)
+        signers = {keys[i] for i in range(msg.header.num_required_signatures)}
+        ixs = [
+            _Ix(keys[ci.program_id_index], [keys[a] for a in bytes(ci.accounts)], bytes(ci.data))
+            for ci in msg.instructions
+        ]
+        saved = self._save()
+        logs: list[str] = []
+        names: list[str] = []
+        for index, ix in enumerate(ixs):
+            logs.append(f"Program {ix.program_id} invoke [1]")
+            try:
+                name = self._execute_one(ix, signers, logs)
+            except ProgramError as exc:
+                self._load(saved)
+                logs.append(f"Program log: AnchorError: {exc}")
+                logs.append(f"Program {ix.program_id} failed: custom program error: {exc.code:#x}")
+                raise TransactionFailed(
+                    {"InstructionError": [index, {"Custom": exc.code}]}, logs
+                ) from None
+            except _Fieldless as exc:
+                self._load(saved)
+                logs.append(f"Program {ix.program_id} failed: {exc.kind}")
+                raise TransactionFailed({"InstructionError": [index, exc.kind]}, logs) from None
+            except Exception as exc:  # noqa: BLE001 - the program's own failure
+                self._load(saved)
+                code = ProgramError(type(exc).__name__).code
+                logs.append(f"Program log: {type(exc).__name__}: {exc}")
+                logs.append(f"Program {ix.program_id} failed: custom program error: {code:#x}")
+                raise TransactionFailed(
+                    {"InstructionError": [index, {"Custom": code}]}, logs
+                ) from None
+            names.append(name)
+            logs.append(f"Program {ix.program_id} success")
+        return names, logs
+
+    def _execute_one(self, ix: _Ix, signers: set[Pubkey], logs: list[str]) -> str:
+        if ix.program_id == COMPUTE_BUDGET_PROGRAM_ID:
+            return "compute_budget"
+        if ix.program_id == ASSOCIATED_TOKEN_PROGRAM_ID:
+            return self._create_ata(ix, signers)
+        if ix.program_id != DRIFT_PROGRAM_ID:
+            raise _Fieldless("UnsupportedProgramId")
+        try:
+            parsed = self._coder.parse(ix.data)
+        except Exception:  # noqa: BLE001
+            raise ProgramError("InstructionFallbackNotFound", code=101) from None
+        name = parsed.name
+        pascal = "".join(part.capitalize() for part in name.split("_"))
+        logs.append(f"Program log: Instruction: {pascal}")
+        account_names = self._ix_accounts[name]
+        accounts = dict(zip(account_names, ix.accounts, strict=False))
+        handler = getattr(self, f"_ix_{name}", None)
+        if handler is None:
+            raise ProgramError("InstructionFallbackNotFound", f"{name} is not supported", 101)
+        self._logs = logs
+        handler(parsed.data, accounts, signers)
+        return name
+
+    # ------------------------------------------------------------------ helpers
+
+    def _create_ata(self, ix: _Ix, signers: set[Pubkey]) -> str:
+        if len(ix.accounts) < 4:
+            raise _Fieldless("NotEnoughAccountKeys")
+        payer, ata, owner, mint = ix.accounts[:4]
+        if payer not in signers:
+            raise _Fieldless("MissingRequiredSignature")
+        if ata != get_associated_token_address(owner, mint):
+            raise _Fieldless("InvalidSeeds")
+        idempotent = ix.data[:1] == b"\x01"
+        if ata in self.tokens:
+            if not idempotent:
+                raise ProgramError("AccountAlreadyInUse", code=0)
+            return "create_associated_token_account_idempotent"
+        self.tokens[ata] = TokenAccount(mint, owner)
+        return "create_associated_token_account"
+
+    def _drift_objects(self) -> dict[Pubkey, tuple[str, Any]]:
+        return {address: (name, obj) for address, name, obj in self.program.accounts()}
+
+    def _user(self, address: Pubkey, authority: Pubkey, signers: set[Pubkey]) -> int:
+        """Sub-account id of User `address`, checking `authority` signed and owns it."""
+        if authority not in signers:
+            raise ProgramError("ConstraintSigner", "authority must sign")
+        entry = self._drift_objects().get(address)
+        if entry is None or entry[0] != "User":
+            raise ProgramError("AccountNotInitialized", f"user {address} does not exist")
+        user = entry[1]
+        if user.authority != authority and user.delegate != authority:
+            raise ProgramError("ConstraintHasOne", "user.authority does not match the signer")
+        return user.sub_account_id
+
+    def _user_authority(self, address: Pubkey) -> Pubkey:
+        return self._drift_objects()[address][1].authority
+
+    def _spot_market(self, market_index: int) -> Any:
+        for _address, name, obj in self.program.accounts():
+            if name == "SpotMarket" and obj.market_index == market_index:
+                return obj
+        raise ProgramError("SpotMarketNotFound", f"spot market {market_index}")
+
+    # ------------------------------------------------------------------ Drift instructions
+
+    def _ix_initialize_user_stats(self, args: Any, acc: dict[str, Pubkey], signers: set) -> None:
+        authority = acc["authority"]
+        if authority not in signers:
+            raise ProgramError("ConstraintSigner", "authority must sign")
+        self.program.initialize_user_stats(authority)
+
+    def _ix_initialize_user(self, args: Any, acc: dict[str, Pubkey], signers: set) -> None:
+        authority = acc["authority"]
+        if authority not in signers:
+            raise ProgramError("ConstraintSigner", "authority must sign")
+        expected = get_user_account_public_key(DRIFT_PROGRAM_ID, authority, args.sub_account_id)
+        if acc["user"] != expected:
+            raise ProgramError("ConstraintSeeds", "user address is not the sub-account's PDA")
+        if acc["user"] in self._drift_objects():
+            raise ProgramError("AccountAlreadyInUse", code=0)
+        self.program.initialize_user(authority, args.sub_account_id, list(args.name))
+
+    def _ix_deposit(self, args: Any, acc: dict[str, Pubkey], signers: set) -> None:
+        authority = acc["authority"]
+        sub = self._user(acc["user"], authority, signers)
+        market = self._spot_market(args.market_index)
+        vault = get_spot_market_vault_public_key(DRIFT_PROGRAM_ID, args.market_index)
+        if acc["spot_market_vault"] != vault:
+            raise ProgramError("ConstraintSeeds", "spot_market_vault is not the market's vault")
+        source = self.tokens.get(acc["user_token_account"])
+        if source is None:
+            raise ProgramError("AccountNotInitialized", "user_token_account does not exist")
+        if source.mint != market.mint:
+            raise ProgramError("MintMismatch", "token account mint is not the market's mint")
+        if source.owner != authority:
+            raise ProgramError("OwnerMismatch", "token account is not the authority's")
+        if source.amount < args.amount:
+            raise ProgramError("InsufficientFunds", "token account balance is too low")
+        self.program.deposit(authority, sub, args.market_index, args.amount, args.reduce_only)
+        source.amount -= args.amount
+        self.tokens.setdefault(vault, TokenAccount(market.mint, vault)).amount += args.amount
+
+    def _ix_withdraw(self, args: Any, acc: dict[str, Pubkey], signers: set) -> None:
+        authority = acc["authority"]
+        self._user_authority_checked(acc["user"], authority, signers)
+        sub = self._drift_objects()[acc["user"]][1].sub_account_id
+        market = self._spot_market(args.market_index)
+        dest = self.tokens.get(acc["user_token_account"])
+        if dest is None:
+            raise ProgramError("AccountNotInitialized", "user_token_account does not exist")
+        if dest.mint != market.mint:
+            raise ProgramError("MintMismatch", "token account mint is not the market's mint")
+        paid = self.program.withdraw(
+            authority, sub, args.market_index, args.amount, args.reduce_only
+        )
+        paid = args.amount if paid is None else paid
+        vault = get_spot_market_vault_public_key(DRIFT_PROGRAM_ID, args.market_index)
+        self.tokens.setdefault(vault, TokenAccount(market.mint, vault)).amount -= paid
+        dest.amount += paid
+
+    def _user_authority_checked(self, user: Pubkey, authority: Pubkey, signers: set) -> Pubkey:
+        # withdraw/transfer require the account's authority itself (not a delegate)
+        if authority not in signers:
+            raise ProgramError("ConstraintSigner", "authority must sign")
+        entry = self._drift_objects().get(user)
+        if entry is None or entry[0] != "User":
+            raise ProgramError("AccountNotInitialized", f"user {user} does not exist")
+        if entry[1].authority != authority:
+            raise ProgramError("ConstraintHasOne", "user.authority does not match the signer")
+        return authority
+
+    def _ix_transfer_deposit(self, args: Any, acc: dict[str, Pubkey], signers: set) -> None:
+        authority = acc["authority"]
+        self._user_authority_checked(acc["from_user"], authority, signers)
+        self._user_authority_checked(acc["to_user"], authority, signers)
+        objs = self._drift_objects()
+        from_sub = objs[acc["from_user"]][1].sub_account_id
+        to_sub = objs[acc["to_user"]][1].sub_account_id
+        self.program.transfer_deposit(authority, from_sub, to_sub, args.market_index, args.amount)
+
+    def _place(self, acc: dict[str, Pubkey], signers: set, params: list[Any]) -> None:
+        authority = acc["authority"]
+        sub = self._user(acc["user"], authority, signers)
+        owner = self._user_authority(acc["user"])
+        intents = [OrderIntent.from_driftpy(p) for p in params]
+        placed = self.program.place_orders(owner, sub, intents)
+        self._log_order_records(acc["user"], placed)
+
+    def _log_order_records(self, user: Pubkey, placed: Sequence[Any] | None) -> None:
+        """Log one `OrderRecord` event per placed order, as the program does."""
+        clock = getattr(self.program, "clock", None)
+        ts = clock() if callable(clock) else 0
+        for order in placed or ():
+            data = encode_event("OrderRecord", {"ts": ts, "user": user, "order": order})
+            self._logs.append(f"Program data: {data}")
+
+    def _ix_place_perp_order(self, args: Any, acc: dict[str, Pubkey], signers: set) -> None:
+        if type(args.params.market_type).__name__ != "Perp":
+            raise ProgramError("InvalidOrderMarketType", "place_perp_order needs a perp order")
+        self._place(acc, signers, [args.params])
+
+    def _ix_place_spot_order(self, args: Any, acc: dict[str, Pubkey], signers: set) -> None:
+        if type(args.params.market_type).__name__ != "Spot":
+            raise ProgramError("InvalidOrderMarketType", "place_spot_order needs a spot order")
+        self._place(acc, signers, [args.params])
+
+    def _ix_place_orders(self, args: Any, acc: dict[str, Pubkey], signers: set) -> None:
+        self._place(acc, signers, list(args.params))
+
+    def _place_and_take(self, args: Any, acc: dict[str, Pubkey], signers: set) -> None:
+        authority = acc["authority"]
+        sub = self._user(acc["user"], authority, signers)
+        owner = self._user_authority(acc["user"])
+        placed = self.program.place_and_take(owner, sub, OrderIntent.from_driftpy(args.params))
+        self._log_order_records(acc["user"], placed)
+
+    _ix_place_and_take_perp_order = _place_and_take
+    _ix_place_and_take_spot_order = _place_and_take
+
+    def _ix_cancel_order(self, args: Any, acc: dict[str, Pubkey], signers: set) -> None:
+        sub = self._user(acc["user"], acc["authority"], signers)
+        self.program.cancel_order(self._user_authority(acc["user"]), sub, args.order_id)
+
+    def _ix_cancel_order_by_user_id(self, args: Any, acc: dict[str, Pubkey], signers: set) -> None:
+        sub = self._user(acc["user"], acc["authority"], signers)
+        owner = self._user_authority(acc["user"])
+        self.program.cancel_order_by_user_id(owner, sub, args.user_order_id)
+
+    def _ix_cancel_orders(self, args: Any, acc: dict[str, Pubkey], signers: set) -> None:
+        sub = self._user(acc["user"], acc["authority"], signers)
+        owner = self._user_authority(acc["user"])
+        market_type = (
+            None if args.market_type is None else MarketType.from_driftpy(args.market_type)
+        )
+        direction = (
+            None if args.direction is None else PositionDirection.from_driftpy(args.direction)
+        )
+        self.program.cancel_orders(owner, sub, market_type, args.market_index, direction)
+
+    def _ix_modify_order(self, args: Any, acc: dict[str, Pubkey], signers: set) -> None:
+        sub = self._user(acc["user"], acc["authority"], signers)
+        owner = self._user_authority(acc["user"])
+        self.program.modify_order(owner, sub, args.order_id, None, args.modify_order_params)
+
+    def _ix_modify_order_by_user_id(self, args: Any, acc: dict[str, Pubkey], signers: set) -> None:
+        sub = self._user(acc["user"], acc["authority"], signers)
+        owner = self._user_authority(acc["user"])
+        self.program.modify_order(owner, sub, None, args.user_order_id, args.modify_order_params)
+
+
+class _Fieldless(Exception):
+    """A fieldless InstructionError (e.g. "UnsupportedProgramId")."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+def _sim_result(err: Any, logs: list[str]) -> dict[str, Any]:
+    return {
+        "err": err,
+        "logs": logs,
+        "accounts": None,
+        "unitsConsumed": 0,
+        "returnData": None,
+    }
+
+
+def _preflight_error(err: Any, logs: list[str]) -> RpcError:
+    if err == "BlockhashNotFound":
+        text = "Blockhash not found"
+    elif err == "AlreadyProcessed":
+        text = "This transaction has already been processed"
+    elif isinstance(err, dict) and "InstructionError" in err:
+        index, inner = err["InstructionError"]
+        detail = f"custom program error: {inner['Custom']:#x}" if isinstance(inner, dict) else inner
+        text = f"Error processing Instruction {index}: {detail}"
+    else:
+        text = str(err)
+    return RpcError(-32002, f"Transaction simulation failed: {text}", _sim_result(err, logs))
+
+
+def _passes(data: bytes, flt: tuple[str, Any]) -> bool:
+    kind, value = flt
+    if kind == "dataSize":
+        return len(data) == value
+    if kind == "memcmp":
+        offset, expected = value
+        return data[offset : offset + len(expected)] == expected
+    raise RpcError(-32602, f"unsupported filter {kind!r}")
+
+
+__all__ = [
+    "MAX_BLOCKHASH_AGE",
+    "DriftProgram",
+    "LocalChain",
+    "ProgramError",
+    "RpcError",
+    "ServedAccount",
+    "SignatureRecord",
+    "TokenAccount",
+    "TransactionFailed",
+    "encode_event",
+    "encode_lazer_oracle",
+    "rent_exempt_minimum",
+]

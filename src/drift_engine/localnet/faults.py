@@ -1,0 +1,102 @@
+"""Fault injection for the local RPC: the failures a real Solana RPC shows.
+
+Faults are deterministic: each kind is armed for the next `count` requests of a method
+(or of any method with `method=None`), so a test says exactly what goes wrong, e.g.
+"the next sendTransaction lands but its confirmation is lost". `latency_s` delays every
+response. The CLI maps its flags onto a plan (`FaultPlan.every`) for manual soak runs.
+
+Kinds:
+  * ``http_429``       — answer HTTP 429 Too Many Requests; the request is not processed.
+  * ``drop_response``  — process the request, then answer HTTP 504 with no JSON body:
+                         the client cannot tell whether a sendTransaction landed.
+  * ``expired_blockhash`` — before a sendTransaction, advance the chain past every
+                         blockhash handed out so far: the node answers "Blockhash not found".
+  * ``lost_confirmation`` — the sendTransaction lands and its signature is returned, but
+                         `getSignatureStatuses` never reports it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+KINDS = ("http_429", "drop_response", "expired_blockhash", "lost_confirmation")
+
+
+@dataclass
+class _Armed:
+    kind: str
+    method: str | None
+    remaining: int
+    every: int = 0  # >0: fire on every n-th matching request instead of the next `remaining`
+    seen: int = 0
+
+
+@dataclass
+class FaultPlan:
+    latency_s: float = 0.0
+    _armed: list[_Armed] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: How many times each kind fired (tests assert a fault really happened).
+    fired: Counter = field(default_factory=Counter)
+    #: Called as on_fire(kind, method) when a fault fires (tests stage races with it).
+    on_fire: Callable[[str, str], None] | None = None
+
+    def arm(self, kind: str, method: str | None = None, count: int = 1) -> FaultPlan:
+        """Fail the next `count` requests of `method` (any method if None) with `kind`."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown fault {kind!r}; known: {', '.join(KINDS)}")
+        if kind in ("expired_blockhash", "lost_confirmation"):
+            method = "sendTransaction"
+        with self._lock:
+            self._armed.append(_Armed(kind, method, count))
+        return self
+
+    def every(self, kind: str, n: int, method: str | None = None) -> FaultPlan:
+        """Fail every n-th request of `method` with `kind`, forever (CLI soak runs)."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown fault {kind!r}; known: {', '.join(KINDS)}")
+        if n < 1:
+            raise ValueError("n must be >= 1")
+        if kind in ("expired_blockhash", "lost_confirmation"):
+            method = "sendTransaction"
+        with self._lock:
+            self._armed.append(_Armed(kind, method, -1, every=n))
+        return self
+
+    def clear(self) -> None:
+        with self._lock:
+            self._armed.clear()
+        self.latency_s = 0.0
+
+    def take(self, method: str) -> set[str]:
+        """The faults that fire for this request of `method` (consumed)."""
+        out: set[str] = set()
+        with self._lock:
+            for armed in list(self._armed):
+                if armed.method is not None and armed.method != method:
+                    continue
+                if armed.kind in out:
+                    continue
+                if armed.every:
+                    armed.seen += 1
+                    if armed.seen % armed.every == 0:
+                        out.add(armed.kind)
+                    continue
+                out.add(armed.kind)
+                armed.remaining -= 1
+                if armed.remaining <= 0:
+                    self._armed.remove(armed)
+            for kind in out:
+                self.fired[kind] += 1
+        if self.on_fire is not None:
+            for kind in sorted(out):
+                self.on_fire(kind, method)
+        return out
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return sum(1 for a in self._armed if not a.every)

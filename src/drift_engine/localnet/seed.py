@@ -1,0 +1,34 @@
+"""A seeded local chain: the simulator with SOL, BTC and ETH (perp + spot) and USDC."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from drift_engine.data.bundled import DEFAULT_REFERENCE_PRICES
+from drift_engine.localnet.chain import LocalChain
+from drift_engine.localnet.simulator import SimulatorProgram
+from drift_engine.sim.simulator import DriftSimulator
+
+#: Spot markets seeded at their asset's perp reference price.
+SPOT_OF_PERP = {"SOL-PERP": "SOL", "BTC-PERP": "wBTC", "ETH-PERP": "wETH"}
+
+
+def bundled_prices() -> dict[str, int]:
+    """Oracle prices (PRICE 1e6) of the seeded markets: the bundled data's reference prices."""
+    prices = dict(DEFAULT_REFERENCE_PRICES)
+    for perp, spot in SPOT_OF_PERP.items():
+        prices[spot] = prices[perp]
+    return prices
+
+
+@dataclass
+class SeededChain:
+    sim: DriftSimulator
+    program: SimulatorProgram
+    chain: LocalChain
+
+
+def seeded_chain(prices: dict[str, int] | None = None, ts: int = 0) -> SeededChain:
+    sim = DriftSimulator(prices or bundled_prices(), ts=ts)
+    program = SimulatorProgram(sim)
+    return SeededChain(sim, program, LocalChain(program))
