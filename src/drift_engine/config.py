@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Self
 
-from pydantic import AliasChoices, Field, ValidationError, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from drift_engine.core.errors import DriftEngineError
@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     keypair_path: Path | None = Field(
         default=None,
         description="Solana CLI keypair file for live transfers. Never logged, never stored.",
+    )
+    dashboard_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for the dashboard's control actions (start/pause/stop/kill); "
+        "without it control is refused and only a loopback bind is allowed.",
     )
     sqlite_busy_timeout_ms: int = Field(
         default=30_000, ge=0, description="How long a SQLite writer waits for the lock."

@@ -54,3 +54,19 @@ def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(ValueError):
         settings.data_dir = Path("/elsewhere")  # type: ignore[misc]
+
+
+def test_dashboard_token_comes_from_the_environment_and_never_prints(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DRIFT_ENGINE_DASHBOARD_TOKEN", "s3cret-token")
+    settings = load_settings()
+    assert settings.dashboard_token is not None
+    assert settings.dashboard_token.get_secret_value() == "s3cret-token"
+    assert "s3cret-token" not in repr(settings) and "s3cret-token" not in str(settings)
+
+    from drift_engine.dashboard.run import resolve_token
+
+    assert resolve_token(settings) == "s3cret-token"
+    monkeypatch.delenv("DRIFT_ENGINE_DASHBOARD_TOKEN")
+    assert resolve_token(load_settings()) is None
