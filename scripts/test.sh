@@ -7,5 +7,7 @@ PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+# The dashboard's browser tests drive Debian's chromium (Playwright never downloads one).
+command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 .venv/bin/ruff check src tests bench
 .venv/bin/python -m pytest -q "$@"

@@ -1,21 +1,113 @@
-"""The `drift-engine` command line. Each area registers its own sub-commands here."""
+"""The `drift-engine` command line.
+
+Commands are loaded lazily: importing every area (driftpy, SQLAlchemy, Alembic,
+FastAPI, numpy) costs seconds, and a user typing `drift-engine vaults list` should pay
+only for the vaults. Each entry below names the module and attribute that implements a
+command — a typer sub-app (`app`) or a single command function — plus the one-line help
+shown in `drift-engine --help`, so the top-level help imports nothing.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import NamedTuple
+
+import click
 import typer
+from typer.core import TyperGroup
 
 from drift_engine import __version__
-from drift_engine.commands import margin as margin_cmd
+
+
+class LazyCommand(NamedTuple):
+    target: str  # "module:attribute"
+    help: str
+
+
+#: Commands in the order `--help` lists them.
+COMMANDS: dict[str, LazyCommand] = {
+    "demo": LazyCommand(
+        "drift_engine.commands.demo:demo", "Offline paper demo: two engines, real data."
+    ),
+    "run": LazyCommand("drift_engine.commands.run:run", "Run the engines from the config file."),
+    "backtest": LazyCommand(
+        "drift_engine.commands.backtest:backtest", "Backtest a strategy on the simulated clock."
+    ),
+    "engines": LazyCommand(
+        "drift_engine.commands.engines:app", "List and control engines (start, stop, pause, kill)."
+    ),
+    "vaults": LazyCommand(
+        "drift_engine.commands.vaults:app", "Engine vaults: list, show, create, move capital."
+    ),
+    "data": LazyCommand(
+        "drift_engine.commands.data:app", "Market data: import Drift history, list, synthesize."
+    ),
+    "margin": LazyCommand(
+        "drift_engine.commands.margin:margin", "Margin reports for Drift sub-accounts."
+    ),
+    "dashboard": LazyCommand(
+        "drift_engine.commands.dashboard:dashboard", "Serve the web dashboard on 127.0.0.1."
+    ),
+    "localnet": LazyCommand(
+        "drift_engine.commands.localnet:localnet", "Local Drift-compatible JSON-RPC server."
+    ),
+    "init": LazyCommand(
+        "drift_engine.commands.init:init", "Write a commented example config file."
+    ),
+}
+
+
+def load_command(name: str) -> click.Command:
+    """Import the module behind `name` and turn its typer object into a click command."""
+    module_name, attr = COMMANDS[name].target.split(":")
+    obj = getattr(importlib.import_module(module_name), attr)
+    if isinstance(obj, typer.Typer):
+        obj._add_completion = False  # completion belongs to the top-level program only
+        command = typer.main.get_command(obj)
+    else:
+        single = typer.Typer(add_completion=False, pretty_exceptions_show_locals=False)
+        single.command(name, help=None)(obj)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class LazyGroup(TyperGroup):
+    """A typer group whose registered sub-commands are imported on first use."""
+
+    _listing_help = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*COMMANDS, *super().list_commands(ctx)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        if self._listing_help:  # the help page needs names and one-liners only
+            return click.Command(cmd_name, help=COMMANDS[cmd_name].help)
+        return load_command(cmd_name)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing_help = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing_help = False
+
 
 app = typer.Typer(
     name="drift-engine",
+    cls=LazyGroup,
     help="Trading engines on Drift Protocol v2: paper and live vaults, simulator, dashboard.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,  # never print locals: they may hold key material
 )
 
-app.command("margin")(margin_cmd.margin)
+
+@app.callback()
+def main() -> None:
+    """Trading engines on Drift Protocol v2: paper and live vaults, simulator, dashboard."""
 
 
 @app.command("version")

@@ -1,0 +1,210 @@
+"""`drift-engine run`: the engines of a config file, on the heartbeat, until stopped.
+
+Paper engines trade in the simulator on replayed market data (bundled real funding with
+synthetic prices, or synthetic) in accelerated time (`[data] speed`). Live mode comes
+with the live issue. Operator commands queued by `drift-engine engines start|stop|pause|
+kill` are applied at the next tick. A restart resumes every engine from its persisted
+record and continues the data after the last tick the engines saw.
+
+Paper positions live in the simulator of this process: after a restart the simulator is
+fresh, so each paper engine's sub-account is funded with its vault's cash and the
+strategy re-enters (logged as `paper-restart`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from drift_engine.engine.config_file import DEFAULT_CONFIG_PATH, ConfigFileError, load_config
+
+HOUR = 3600
+
+
+def _iso(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def apply_operator_commands(stack: Any) -> Callable[[int], None]:
+    """A heartbeat sync hook: apply commands queued with `drift-engine engines ...`."""
+
+    def hook(ts: int) -> None:
+        for engine in stack.engines:
+            cmd = stack.store.take_command(engine.engine_id)
+            if cmd == "start":
+                if engine.state.value in ("paused", "halted"):
+                    engine.resume(ts, "operator start")
+                else:
+                    engine.start(ts)
+            elif cmd == "stop":
+                engine.stop(ts, "operator stop")
+            elif cmd == "pause":
+                engine.pause(ts, "operator pause")
+            elif cmd == "kill":
+                engine.kill(ts, "operator kill")
+
+    hook.__name__ = "operator_commands"
+    return hook
+
+
+def progress_printer(stack: Any, console: Console, every_s: int) -> Callable[[Any], None]:
+    last = {"ts": None}
+
+    def on_tick(result: Any) -> None:
+        if last["ts"] is not None and result.ts - last["ts"] < every_s:
+            return
+        last["ts"] = result.ts
+        parts = []
+        for e in stack.engines:
+            side = getattr(e.strategy.state, "side", "")
+            parts.append(
+                f"{e.engine_id} {e.state.value} {side} equity {e.venue.equity() / 1e6:,.2f} "
+                f"funding {e.stats.funding / 1e6:+,.2f}"
+            )
+        err = f" errors: {len(result.errors)}" if result.errors else ""
+        console.print(f"[dim]{_iso(result.ts)}[/] " + " | ".join(parts) + err)
+
+    return on_tick
+
+
+def serve(
+    stack: Any,
+    events: Any,
+    *,
+    start: int,
+    until: int,
+    speed: float,
+    interval_s: int = 60,
+    snapshot_every_s: int = HOUR,
+    console: Console,
+    progress_every_s: int = 6 * HOUR,
+) -> Any:
+    """Run the heartbeat on an accelerated clock from `start` to `until`."""
+    from drift_engine.clock import AcceleratedClock
+
+    hb = stack.heartbeat(
+        events,
+        snapshot_every_s=snapshot_every_s,
+        # one heartbeat row per tick in real time; at most ~one per wall second when faster
+        record_every_s=int(max(interval_s, speed)) if speed > 1 else 0,
+        sync_hooks=[apply_operator_commands(stack)],
+        on_tick=progress_printer(stack, console, progress_every_s),
+    )
+    clock = AcceleratedClock(speed, start)
+    try:
+        hb.run(clock, start=start, until=until, interval_s=interval_s)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]: engines keep their persisted state")
+    return hb
+
+
+def start_dashboard(port: int, database_url: str, console: Console) -> None:
+    """Serve the dashboard on `port` in a background thread (if the dashboard is present)."""
+    try:
+        from drift_engine.dashboard.run import run_dashboard
+    except ImportError:  # pragma: no cover - the dashboard is another issue
+        console.print("[yellow]the dashboard is not available yet; --port ignored[/]")
+        return
+    thread = threading.Thread(
+        target=run_dashboard,
+        kwargs={"host": "127.0.0.1", "port": port, "database_url": database_url},
+        daemon=True,
+    )
+    thread.start()
+    console.print(f"dashboard: http://127.0.0.1:{port}/")
+
+
+def run(
+    config: Path = typer.Option(DEFAULT_CONFIG_PATH, "--config", "-c", help="Engines config."),
+    hours: float | None = typer.Option(None, "--hours", help="Stop after this much data time."),
+    speed: float | None = typer.Option(None, "--speed", help="Override [data] speed."),
+    port: int | None = typer.Option(None, "--port", help="Also serve the dashboard here."),
+) -> None:
+    """Run the engines of a config file (paper: simulator on replayed data)."""
+    from drift_engine.backtest.runner import market_events, parse_date
+    from drift_engine.config import load_settings
+    from drift_engine.data.bundled import BundledSource
+    from drift_engine.data.synthetic import DEFAULT_ORIGIN
+    from drift_engine.engine.paper import PaperStack
+    from drift_engine.storage.database import Database
+    from drift_engine.strategies import strategy_class
+
+    console = Console()
+    try:
+        cfg = load_config(config)
+    except ConfigFileError as exc:
+        console.print(f"[red]config error[/] {exc}")
+        raise typer.Exit(code=2) from None
+    specs = [s for s in cfg.engines if s.enabled]
+    if not specs:
+        console.print("no enabled engines in the config")
+        raise typer.Exit(code=1)
+    for i, s in enumerate(specs):
+        if s.mode == "live":
+            console.print(f"[red]config error[/] engines[{i}].mode: live engines come later")
+            raise typer.Exit(code=2)
+    settings = load_settings()
+    url = settings.resolved_database_url
+    db = Database.open(url)
+    perps = list(dict.fromkeys(s.strategy_config().market for s in specs))
+
+    if cfg.data.source == "bundled":
+        windows = BundledSource().windows()
+        data_start = max(windows[m][0] for m in perps)
+        data_end = min(windows[m][1] for m in perps) + HOUR - 1
+    else:
+        data_start, data_end = DEFAULT_ORIGIN, DEFAULT_ORIGIN + 365 * 24 * HOUR
+    if cfg.data.start:
+        data_start = parse_date(cfg.data.start)
+    from drift_engine.engine.store import SqlEngineStore
+
+    store = SqlEngineStore(db)
+    resumed = [r for r in (store.load(s.id) for s in specs) if r is not None and r.last_ts]
+    start = max([data_start] + [r.last_ts + 1 for r in resumed])
+    start -= start % 60
+    until = data_end if hours is None else min(data_end, start + int(hours * HOUR))
+    if start >= until:
+        console.print(f"the data ends at {_iso(data_end)}; nothing left to run")
+        raise typer.Exit(code=0)
+
+    stack = PaperStack(db, perps, start)
+    for s in specs:
+        strategy = strategy_class(s.strategy)(s.strategy_config())
+        engine = stack.add_engine(
+            s.id, strategy, int(round(s.capital_usdc * 1e6)), vault_name=s.vault_name, limits=s.risk
+        )
+        if engine.started:
+            engine._log(
+                start,
+                "paper-restart",
+                "fresh simulator: sub-account funded with the "
+                "vault's cash; the strategy re-enters if it should",
+            )
+        if engine.state.value == "stopped":
+            engine.start(start)
+    events, label = market_events(cfg.data.source, perps, start, until, cfg.data.seed)
+    console.print(
+        f"running {len(specs)} engine(s) on {label}, {_iso(start)} -> {_iso(until)}, "
+        f"x{speed or cfg.data.speed:g} speed; database {url}"
+    )
+    if port:
+        start_dashboard(port, url, console)
+    serve(
+        stack,
+        events,
+        start=start,
+        until=until,
+        speed=speed or cfg.data.speed,
+        interval_s=cfg.heartbeat.interval_s,
+        snapshot_every_s=cfg.heartbeat.snapshot_every_s,
+        console=console,
+    )
+    for e in stack.engines:
+        e.persist()
+    console.print("done")

@@ -1,0 +1,283 @@
+"""The dashboard's FastAPI app: JSON API, SSE stream, and the page (all assets local)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+from collections.abc import AsyncIterator
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from drift_engine.dashboard.control import (
+    ACTIONS,
+    Action,
+    ControlRejectedError,
+    EngineControl,
+    UnknownEngineError,
+)
+from drift_engine.dashboard.reader import DashboardReader
+from drift_engine.dashboard.schemas import (
+    ControlOut,
+    EngineDetailOut,
+    EngineSummaryOut,
+    ErrorBody,
+    HealthOut,
+    LedgerPageOut,
+    MarketOut,
+    SnapshotSeriesOut,
+    VaultOut,
+)
+
+STATIC_DIR = Path(str(resources.files("drift_engine.dashboard").joinpath("static")))
+
+_bearer = HTTPBearer(auto_error=False, description="The dashboard control token from config.")
+
+_ERRORS_404 = {404: {"model": ErrorBody, "description": "Unknown id"}}
+_ERRORS_CONTROL = {
+    401: {"model": ErrorBody, "description": "Missing or wrong bearer token"},
+    404: {"model": ErrorBody, "description": "Unknown engine"},
+    409: {"model": ErrorBody, "description": "The engine refused the action in its state"},
+    503: {"model": ErrorBody, "description": "No engine control attached (read-only)"},
+}
+
+IdParam = Annotated[str, PathParam(min_length=1, max_length=128)]
+
+
+class _Notifier:
+    """Wakes SSE streams at once after a control action (the stream also polls the DB)."""
+
+    def __init__(self) -> None:
+        self._waiters: set[asyncio.Event] = set()
+
+    def register(self) -> asyncio.Event:
+        event = asyncio.Event()
+        self._waiters.add(event)
+        return event
+
+    def unregister(self, event: asyncio.Event) -> None:
+        self._waiters.discard(event)
+
+    def notify(self) -> None:
+        for event in list(self._waiters):
+            event.set()
+
+
+def create_app(
+    reader: DashboardReader,
+    *,
+    control: EngineControl | None = None,
+    token: str | None = None,
+    poll_interval: float = 0.5,
+    keepalive_seconds: float = 15.0,
+) -> FastAPI:
+    """Build the app over `reader` (database read side) and optional engine `control`.
+
+    Control endpoints need `Authorization: Bearer <token>`; with no token configured they
+    always answer 401, so a dashboard without a token is read-only.
+    """
+    app = FastAPI(
+        title="drift-engine dashboard",
+        version="1",
+        docs_url=None,  # served below with local Swagger UI assets (FastAPI's uses a CDN)
+        redoc_url=None,
+        description="Engines, vaults, ledger, snapshots and markets of drift-engine. Money is "
+        "integer micro-USDC plus an exact decimal string; never a float.",
+    )
+    notifier = _Notifier()
+    app.state.reader = reader
+    app.state.control = control
+    app.state.notifier = notifier
+    app.state.closing = False  # set by the server on shutdown: open SSE streams end
+
+    def require_token(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> None:
+        challenge = {"WWW-Authenticate": "Bearer"}
+        if token is None:
+            raise HTTPException(
+                401, "control is disabled: no dashboard token configured", headers=challenge
+            )
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise HTTPException(401, "missing bearer token", headers=challenge)
+        if not secrets.compare_digest(credentials.credentials.encode(), token.encode()):
+            raise HTTPException(401, "wrong bearer token", headers=challenge)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:  # pragma: no cover
+        return JSONResponse({"detail": f"internal error: {type(exc).__name__}"}, status_code=500)
+
+    # ---- page ------------------------------------------------------------------------
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="drift-engine dashboard API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="data:,",
+        )
+
+    # ---- read API --------------------------------------------------------------------
+    @app.get("/api/health", response_model=HealthOut, tags=["status"])
+    def health() -> HealthOut:
+        """Heartbeat age, engines running, and whether the database answers."""
+        return reader.health()
+
+    @app.get("/api/engines", response_model=list[EngineSummaryOut], tags=["engines"])
+    def engines() -> list[EngineSummaryOut]:
+        """Every engine with its state, mode, strategy and active vault."""
+        return reader.list_engines()
+
+    @app.get(
+        "/api/engines/{engine_id}",
+        response_model=EngineDetailOut,
+        responses=_ERRORS_404,
+        tags=["engines"],
+    )
+    def engine(engine_id: IdParam) -> EngineDetailOut:
+        """State, mode, strategy and config, risk limits, positions, margin metrics."""
+        found = reader.get_engine(engine_id)
+        if found is None:
+            raise HTTPException(404, f"no engine with id {engine_id!r}")
+        return found
+
+    @app.get("/api/vaults", response_model=list[VaultOut], tags=["vaults"])
+    def vaults() -> list[VaultOut]:
+        """Every vault: type, engine, balance, equity, PnL, funding, fees, `active`."""
+        return reader.list_vaults()
+
+    @app.get(
+        "/api/vaults/{vault_id}/ledger",
+        response_model=LedgerPageOut,
+        responses=_ERRORS_404,
+        tags=["vaults"],
+    )
+    def ledger(
+        vault_id: IdParam,
+        limit: Annotated[int, Query(ge=1, le=500, description="Entries per page.")] = 50,
+        before: Annotated[
+            int | None,
+            Query(ge=1, le=2**62, description="Only entries with an id below this (paging)."),
+        ] = None,
+    ) -> LedgerPageOut:
+        """Ledger entries, newest first; page with `next_before`."""
+        page = reader.ledger(vault_id, limit=limit, before=before)
+        if page is None:
+            raise HTTPException(404, f"no vault with id {vault_id!r}")
+        return page
+
+    @app.get(
+        "/api/vaults/{vault_id}/snapshots",
+        response_model=SnapshotSeriesOut,
+        responses=_ERRORS_404,
+        tags=["vaults"],
+    )
+    def snapshots(
+        vault_id: IdParam,
+        since: Annotated[
+            datetime | None, Query(description="Only snapshots at or after this time (ISO 8601).")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=10_000, description="Most recent N points.")] = 2000,
+    ) -> SnapshotSeriesOut:
+        """Equity, cumulative funding and health over time, oldest first."""
+        series = reader.snapshots(vault_id, since=since, limit=limit)
+        if series is None:
+            raise HTTPException(404, f"no vault with id {vault_id!r}")
+        return series
+
+    @app.get("/api/markets", response_model=list[MarketOut], tags=["markets"])
+    def markets() -> list[MarketOut]:
+        """Oracle prices, funding rates and funding APRs."""
+        return reader.markets()
+
+    # ---- control ---------------------------------------------------------------------
+    def _register_control(action: Action) -> None:
+        def act(engine_id: IdParam) -> ControlOut:
+            if control is None:
+                raise HTTPException(503, "read-only dashboard: no engine control attached")
+            try:
+                state = control.control(engine_id, action)
+            except UnknownEngineError as exc:
+                raise HTTPException(404, f"no engine with id {engine_id!r}") from exc
+            except ControlRejectedError as exc:
+                raise HTTPException(409, str(exc)) from exc
+            notifier.notify()
+            pending = bool(getattr(control, "pending", False))
+            return ControlOut(engine_id=engine_id, action=action, state=state, pending=pending)
+
+        act.__name__ = f"{action}_engine"
+        act.__doc__ = f"{action.capitalize()} the engine (needs the bearer token)."
+        app.post(
+            f"/api/engines/{{engine_id}}/{action}",
+            response_model=ControlOut,
+            responses=_ERRORS_CONTROL,
+            tags=["control"],
+            name=f"{action}_engine",
+            dependencies=[Depends(require_token)],
+        )(act)
+
+    for action in ACTIONS:
+        _register_control(action)
+
+    # ---- live updates ----------------------------------------------------------------
+    @app.get(
+        "/api/stream",
+        tags=["status"],
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}, "description": "SSE stream"}},
+    )
+    async def stream(request: Request) -> StreamingResponse:
+        """Server-Sent Events: `heartbeat` on each new heartbeat row, `change` when engines
+        or vaults change otherwise (e.g. after a control action). Data is the health JSON."""
+
+        async def events() -> AsyncIterator[str]:
+            wake = notifier.register()
+            last_beat: object = None
+            last_marker: object = None
+            idle = 0.0
+            try:
+                yield "retry: 2000\n\n"
+                while not app.state.closing and not await request.is_disconnected():
+                    beat, marker = await run_in_threadpool(reader.change_marker)
+                    if beat != last_beat or marker != last_marker:
+                        kind = "heartbeat" if beat != last_beat and beat is not None else "change"
+                        last_beat, last_marker = beat, marker
+                        payload = (await run_in_threadpool(reader.health)).model_dump(mode="json")
+                        data = json.dumps(payload, separators=(",", ":"))
+                        yield f"event: {kind}\ndata: {data}\n\n"
+                        idle = 0.0
+                    elif idle >= keepalive_seconds:
+                        yield ": keepalive\n\n"
+                        idle = 0.0
+                    wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), timeout=poll_interval)
+                    idle += poll_interval
+            finally:
+                notifier.unregister(wake)
+
+        return StreamingResponse(
+            events(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    return app

@@ -1,0 +1,87 @@
+"""Wiring for the entry points: settings -> database -> reader -> app -> server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from drift_engine.dashboard.control import EngineControl
+from drift_engine.dashboard.reader import MarketFeed
+from drift_engine.dashboard.server import DEFAULT_HOST, DEFAULT_PORT, check_bind, serve
+
+
+class ServeError(RuntimeError):
+    """The dashboard cannot be served as asked (bad bind, bad config)."""
+
+
+def resolve_token(settings: Any) -> str | None:
+    """The control token from config (`Settings.dashboard_token`), or None when unset."""
+    value = getattr(settings, "dashboard_token", None)
+    if value is not None and hasattr(value, "get_secret_value"):
+        value = value.get_secret_value()
+    return str(value) if value else None
+
+
+def build_app(
+    database_url: str | None = None,
+    *,
+    control: EngineControl | None = None,
+    settings: Any = None,
+    markets: MarketFeed | None = None,
+    **app_options: Any,
+) -> tuple[FastAPI, str | None]:
+    """The app over the configured (or given) database, and the token it enforces.
+
+    `control` defaults to queueing commands in the engine store (applied by the process
+    running the engines); `markets` is a live market feed when the engines run in this
+    process (e.g. a `LatestMarkets` the heartbeat publishes to)."""
+    from drift_engine.config import ConfigError, load_settings
+    from drift_engine.dashboard.app import create_app
+    from drift_engine.dashboard.reader import DashboardReader
+    from drift_engine.storage import Database
+
+    try:
+        settings = settings or load_settings()
+    except ConfigError as exc:
+        raise ServeError(str(exc)) from None
+    url = database_url or settings.resolved_database_url
+    token = resolve_token(settings)
+    database = Database.open(url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    if control is None:
+        from drift_engine.dashboard.control import QueuedEngineControl
+        from drift_engine.engine.store import SqlEngineStore
+
+        control = QueuedEngineControl(SqlEngineStore(database))
+    reader = DashboardReader(database, markets=markets)
+    app = create_app(reader, control=control, token=token, **app_options)
+    return app, token
+
+
+def run_dashboard(
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    database_url: str | None = None,
+    control: EngineControl | None = None,
+    markets: MarketFeed | None = None,
+) -> None:
+    """Serve until interrupted (blocking; fine in a background thread too). Refuses a
+    non-loopback bind without a token."""
+    from drift_engine.config import ConfigError, load_settings
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise ServeError(str(exc)) from None
+    try:
+        check_bind(host, resolve_token(settings))
+    except ValueError as exc:
+        raise ServeError(str(exc)) from None
+    app, token = build_app(database_url, control=control, settings=settings, markets=markets)
+    try:
+        serve(app, host=host, port=port, token=token)
+    except OSError as exc:
+        raise ServeError(f"cannot bind {host}:{port}: {exc.strerror or exc}") from None
+    except KeyboardInterrupt:  # pragma: no cover - interactive stop
+        pass

@@ -1,0 +1,146 @@
+"""Serving the dashboard: loopback by default, a token required for anything else.
+
+`serve()` blocks (for `run_dashboard.py` / `drift-engine dashboard`); `DashboardServer`
+runs it in a background thread (for `drift-engine demo`, tests and the load bench) on a
+socket bound before the thread starts, so the URL is known and port 0 works.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+from fastapi import FastAPI
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+class UnsafeBindError(ValueError):
+    """A non-loopback bind was asked for without a control token configured."""
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and `localhost`; every other name or address is not."""
+    if host.strip().lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, token: str | None) -> None:
+    """Refuse to expose the dashboard beyond this machine unless a token protects control."""
+    if not is_loopback(host) and not token:
+        raise UnsafeBindError(
+            f"refusing to bind {host}: it is not a loopback address and no dashboard token is "
+            "configured (set one, or bind 127.0.0.1)"
+        )
+
+
+def url_for(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"http://{shown}:{port}/"
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host.strip("[]"), port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _config(app: FastAPI, host: str, port: int, log_level: str) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=2,  # SSE streams never end by themselves
+        lifespan="off",
+    )
+
+
+def serve(
+    app: FastAPI,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    token: str | None = None,
+    log_level: str = "warning",
+    announce: bool = True,
+) -> None:
+    """Serve `app` until interrupted. Raises UnsafeBindError before binding anything."""
+    check_bind(host, token)
+    sock = _bind(host, port)
+    actual_port = sock.getsockname()[1]
+    if announce:
+        print(f"drift-engine dashboard: {url_for(host, actual_port)}", flush=True)
+    server = uvicorn.Server(_config(app, host, actual_port, log_level))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+class DashboardServer:
+    """The dashboard in a background thread: `with DashboardServer(app) as srv: srv.url`."""
+
+    def __init__(
+        self,
+        app: FastAPI,
+        *,
+        host: str = DEFAULT_HOST,
+        port: int = 0,
+        token: str | None = None,
+        log_level: str = "warning",
+    ) -> None:
+        check_bind(host, token)
+        self._sock = _bind(host, port)
+        self._app = app
+        self.host = host
+        self.port: int = self._sock.getsockname()[1]
+        self.url = url_for(host, self.port).rstrip("/")
+        self._server = uvicorn.Server(_config(app, host, self.port, log_level))
+        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._sock]},
+            daemon=True,
+            name="drift-engine-dashboard",
+        )
+
+    def start(self, timeout: float = 10.0) -> DashboardServer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("dashboard server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._app.state.closing = True  # end SSE streams, so shutdown need not time out
+        self._server.should_exit = True
+        self._thread.join(timeout)
+        self._sock.close()
+
+    def __enter__(self) -> DashboardServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,456 @@
+"""`DriftEngine`: one strategy, one venue, one vault.
+
+Each `step(ts)`:
+1. book what happened at the venue since the last step (funding, interest,
+   liquidations, fills of resting orders) into the vault ledger, keyed by the record's
+   stable id, and tell the strategy (`on_fill`, `on_funding`);
+2. build the frozen snapshot (markets, vault, positions, margin);
+3. ask the risk plug-ins: a `Halt` (max drawdown) runs the kill switch; a `Deleverage`
+   (health below floor) puts the engine in REDUCING and sends reduce-only orders;
+4. if RUNNING (or REDUCING), ask the strategy for actions, check each against the risk
+   limits (REDUCING lets only reduce-only actions through), send the survivors to the
+   venue, book the fills;
+5. persist the engine record (state, strategy state, high-water mark).
+
+Every state transition and every rejection is logged and persisted through the store.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from drift_engine.core.errors import DriftEngineError
+from drift_engine.core.types import OrderIntent
+from drift_engine.engine.market_board import MarketBoard
+from drift_engine.engine.ports import (
+    EngineRecord,
+    EngineStore,
+    InterestEvent,
+    LedgerSink,
+    LiquidationEvent,
+    Posting,
+    Venue,
+    VenueEvent,
+)
+from drift_engine.risk import Deleverage, Halt, RiskManager, reduce_orders
+from drift_engine.strategies.base import (
+    Action,
+    CancelAllOrders,
+    DriftStrategy,
+    FillEvent,
+    FundingEvent,
+    PlaceOrders,
+    StrategySnapshot,
+    VaultSnapshot,
+)
+
+log = logging.getLogger("drift_engine.engine")
+
+QUOTE_SPOT_INDEX = 0
+
+
+class EngineMode(enum.StrEnum):
+    PAPER = "paper"
+    LIVE = "live"
+
+
+class EngineState(enum.StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    REDUCING = "reducing"
+    HALTED = "halted"
+    STOPPED = "stopped"
+
+
+class EngineError(DriftEngineError):
+    pass
+
+
+@dataclass
+class EngineStats:
+    """Running totals of what the engine booked (micro-USDC), for reports and the UI."""
+
+    fills: int = 0
+    trades: int = 0  # place actions that produced at least one fill
+    fees: int = 0
+    slippage: int = 0  # vs oracle, micro-USDC paid (+) or gained (-)
+    funding: int = 0
+    interest: int = 0
+    liquidations: int = 0
+    liquidation_fees: int = 0
+    rejections: int = 0
+    duplicates: int = 0
+    volume: int = 0
+    steps: int = 0
+    errors: int = 0
+    last_error: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class MemoryEngineStore:
+    """An in-process EngineStore (tests, backtests); `SqlEngineStore` persists."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, EngineRecord] = {}
+        self.events: list[tuple[str, int, str, str, dict]] = []
+
+    def load(self, engine_id: str) -> EngineRecord | None:
+        rec = self.records.get(engine_id)
+        if rec is None:
+            return None
+        return EngineRecord(**{**rec.__dict__, "extra": dict(rec.extra)})
+
+    def save(self, record: EngineRecord) -> None:
+        self.records[record.engine_id] = EngineRecord(
+            **{**record.__dict__, "extra": dict(record.extra)}
+        )
+
+    def log(self, engine_id: str, ts: int, kind: str, message: str, data: dict | None = None):
+        self.events.append((engine_id, ts, kind, message, data or {}))
+
+
+class DriftEngine:
+    """Runs one `DriftStrategy` against one `Venue`, booking into one vault ledger."""
+
+    def __init__(
+        self,
+        engine_id: str,
+        strategy: DriftStrategy,
+        venue: Venue,
+        ledger: LedgerSink,
+        board: MarketBoard,
+        *,
+        mode: EngineMode | str = EngineMode.PAPER,
+        risk: RiskManager | None = None,
+        store: EngineStore | None = None,
+        on_event: Callable[[str, int, str, str, dict], None] | None = None,
+        persist_every_s: int = 3600,
+    ) -> None:
+        self.engine_id = engine_id
+        self.strategy = strategy
+        self.venue = venue
+        self.ledger = ledger
+        self.board = board
+        self.mode = EngineMode(mode)
+        self.risk = risk or RiskManager()
+        self.store = store if store is not None else MemoryEngineStore()
+        self.on_event = on_event
+        self.state = EngineState.STOPPED
+        self.high_water_mark = 0
+        self.last_ts = 0
+        self.stats = EngineStats()
+        self.started = False
+        self.persist_every_s = persist_every_s
+        self._saved: tuple[Any, ...] = ()
+        self._saved_ts = 0
+        for symbol in strategy.markets():
+            board.add(symbol)
+        self._resume()
+
+    # ------------------------------------------------------------------ persistence
+    def _record(self) -> EngineRecord:
+        return EngineRecord(
+            engine_id=self.engine_id,
+            strategy=self.strategy.name,
+            config=self.strategy.config.model_dump(mode="json"),
+            mode=self.mode.value,
+            state=self.state.value,
+            strategy_state=self.strategy.dump_state(),
+            high_water_mark=self.high_water_mark,
+            last_ts=self.last_ts,
+            vault_id=str(self.ledger.vault_id),
+            extra={"started": self.started},
+        )
+
+    def _resume(self) -> None:
+        rec = self.store.load(self.engine_id)
+        if rec is None:
+            return
+        if rec.strategy != self.strategy.name:
+            raise EngineError(
+                f"engine {self.engine_id!r} was persisted running {rec.strategy!r}, "
+                f"not {self.strategy.name!r}"
+            )
+        self.strategy.load_state(rec.strategy_state)
+        self.state = EngineState(rec.state)
+        self.high_water_mark = rec.high_water_mark
+        self.last_ts = rec.last_ts
+        self.started = bool(rec.extra.get("started", False))
+        self._log(rec.last_ts, "resume", f"resumed in state {self.state.value}")
+
+    def persist(self) -> None:
+        """Save the engine record now."""
+        rec = self._record()
+        self.store.save(rec)
+        self._saved = (rec.state, rec.strategy_state, self.stats.fills + self.stats.funding)
+        self._saved_ts = self.last_ts
+
+    def _maybe_persist(self) -> None:
+        """Save when anything a restart needs changed (state, strategy state, bookings),
+        else at most every `persist_every_s` of engine time (last tick, high-water mark)."""
+        key = (self.state.value, self.strategy.dump_state(), self.stats.fills + self.stats.funding)
+        if key != self._saved or self.last_ts - self._saved_ts >= self.persist_every_s:
+            self.persist()
+
+    def _log(self, ts: int, kind: str, message: str, data: dict | None = None) -> None:
+        log.info("[%s] %s: %s", self.engine_id, kind, message)
+        self.store.log(self.engine_id, ts, kind, message, data)
+        if self.on_event is not None:
+            self.on_event(self.engine_id, ts, kind, message, data or {})
+
+    def _transition(self, new: EngineState, ts: int, reason: str) -> None:
+        if new is self.state:
+            return
+        old = self.state
+        self.state = new
+        self._log(
+            ts,
+            "transition",
+            f"{old.value} -> {new.value}: {reason}",
+            {"from": old.value, "to": new.value, "reason": reason},
+        )
+
+    def _reject(self, ts: int, check: str, reason: str, action: Action | None = None) -> None:
+        self.stats.rejections += 1
+        data: dict[str, Any] = {"check": check, "reason": reason}
+        if isinstance(action, PlaceOrders):
+            data["action"] = action.reason
+            data["orders"] = [_order_json(o) for o in action.orders]
+        self._log(ts, "rejection", f"{check}: {reason}", data)
+
+    # ------------------------------------------------------------------ controls
+    def start(self, ts: int) -> None:
+        """Start (or resume) trading: RUNNING; `on_start` runs once per engine lifetime."""
+        if self.state in (EngineState.RUNNING, EngineState.REDUCING):
+            return
+        self._transition(EngineState.RUNNING, ts, "start")
+        if not self.started:
+            self.started = True
+            self._drain(ts)
+            snap = self.snapshot(ts)
+            self._execute_all(self.strategy.on_start(snap), snap, ts)
+        self.persist()
+
+    def pause(self, ts: int, reason: str = "operator pause") -> None:
+        if self.state in (EngineState.RUNNING, EngineState.REDUCING):
+            self._transition(EngineState.PAUSED, ts, reason)
+            self.persist()
+
+    def resume(self, ts: int, reason: str = "operator resume") -> None:
+        if self.state in (EngineState.PAUSED, EngineState.HALTED):
+            self._transition(EngineState.RUNNING, ts, reason)
+            self.persist()
+
+    def stop(self, ts: int, reason: str = "operator stop") -> None:
+        """Stop stepping: `on_stop` may send final (e.g. closing) actions; positions stay."""
+        if self.state is EngineState.STOPPED:
+            return
+        self._drain(ts)
+        snap = self.snapshot(ts)
+        self._execute_all(self.strategy.on_stop(snap), snap, ts)
+        self._transition(EngineState.STOPPED, ts, reason)
+        self.persist()
+
+    def kill(self, ts: int, reason: str = "kill switch") -> None:
+        """Kill switch: cancel every open order, flatten every position, HALT."""
+        self._log(ts, "kill", reason)
+        try:
+            cancelled = self.venue.cancel_all(ts)
+        except Exception as exc:  # noqa: BLE001 - still try to flatten
+            cancelled = 0
+            self._log(ts, "error", f"cancel_all failed: {exc}")
+        self._drain(ts)
+        snap = self.snapshot(ts)
+        orders = reduce_orders(snap.positions, 1.0, snap)
+        if orders:
+            self._place(PlaceOrders(tuple(orders), reason=f"flatten: {reason}"), ts)
+        self._transition(EngineState.HALTED, ts, reason)
+        self._log(ts, "flatten", f"cancelled {cancelled} orders, sent {len(orders)} closes")
+        self.persist()
+
+    def mark_failed(self, ts: int, message: str) -> None:
+        """The heartbeat isolates an engine that raised: HALTED, error logged."""
+        self._log(ts, "error", message)
+        self._transition(EngineState.HALTED, ts, f"failed: {message}")
+        self.persist()
+
+    # ------------------------------------------------------------------ snapshot
+    def snapshot(self, ts: int) -> StrategySnapshot:
+        equity = self.venue.equity()
+        if equity > self.high_water_mark:
+            self.high_water_mark = equity
+        vault = VaultSnapshot(
+            vault_id=str(self.ledger.vault_id),
+            equity=equity,
+            balance=self.ledger.balance(),
+            high_water_mark=self.high_water_mark,
+        )
+        return StrategySnapshot(
+            ts=ts,
+            markets=MappingProxyType(self.board.snapshots(self.strategy.markets() or None)),
+            vault=vault,
+            positions=self.venue.positions(),
+            margin=self.venue.margin(ts),
+            open_orders=len(self.venue.open_orders()),
+        )
+
+    # ------------------------------------------------------------------ the step
+    def step(self, ts: int) -> None:
+        """One engine tick at time `ts` (unix seconds)."""
+        self.last_ts = ts
+        self.stats.steps += 1
+        if self.state is EngineState.STOPPED:
+            return
+        self._drain(ts)
+        snap = self.snapshot(ts)
+        if self.state is not EngineState.HALTED:
+            directive = self.risk.assess(snap)
+            if isinstance(directive, Halt):
+                self.kill(ts, directive.reason)
+                return
+            if isinstance(directive, Deleverage):
+                if self.state is EngineState.RUNNING:
+                    self._transition(EngineState.REDUCING, ts, directive.reason)
+                self._log(ts, "deleverage", directive.reason)
+                self._place(PlaceOrders(directive.orders, reason=directive.reason), ts)
+                snap = self.snapshot(ts)
+            elif self.state is EngineState.REDUCING and self.risk.recovered(snap):
+                self._transition(EngineState.RUNNING, ts, f"health {snap.margin.health} recovered")
+        if self.state in (EngineState.RUNNING, EngineState.REDUCING):
+            self._execute_all(self.strategy.on_tick(snap), snap, ts)
+        self._maybe_persist()
+
+    def _execute_all(self, actions: Sequence[Action], snap: StrategySnapshot, ts: int) -> None:
+        for action in actions:
+            if isinstance(action, CancelAllOrders):
+                n = self.venue.cancel_all(ts)
+                self._log(ts, "cancel", f"cancelled {n} orders: {action.reason}")
+                continue
+            if not isinstance(action, PlaceOrders):
+                self._reject(ts, "engine", f"unknown action {type(action).__name__}")
+                continue
+            if self.state is EngineState.REDUCING and not action.reduce_only:
+                self._reject(ts, "reducing", "engine is REDUCING: only reduce-only orders", action)
+                continue
+            rejection = self.risk.check(action.orders, snap)
+            if rejection is not None:
+                self._reject(ts, rejection.check, rejection.reason, action)
+                continue
+            self._place(action, ts)
+
+    def _place(self, action: PlaceOrders, ts: int) -> list[FillEvent]:
+        try:
+            fills = self.venue.place(action.orders, ts)
+        except Exception as exc:  # noqa: BLE001 - venue refusals are rejections, not crashes
+            partial = list(getattr(exc, "fills", ()) or ())
+            for fill in partial:  # orders before the refused one did fill: book them
+                self._handle(fill)
+            self._reject(ts, "venue", f"{type(exc).__name__}: {exc}", action)
+            return partial
+        self._log(
+            ts,
+            "orders",
+            f"{action.reason}: {len(action.orders)} orders, {len(fills)} fills",
+            {"orders": [_order_json(o) for o in action.orders]},
+        )
+        if fills:
+            self.stats.trades += 1
+        for fill in fills:
+            self._handle(fill)
+        return fills
+
+    # ------------------------------------------------------------------ booking
+    def _drain(self, ts: int) -> None:
+        for event in self.venue.poll_events(ts):
+            self._handle(event)
+
+    def _handle(self, event: VenueEvent) -> None:
+        """Book one venue event (once) and pass it to the strategy."""
+        if isinstance(event, FillEvent):
+            kind = "liquidation" if event.liquidation else "fill"
+            posting = Posting(
+                kind,
+                event.cash,
+                event.record_id,
+                event.ts,
+                fee=event.fee,
+                market_index=event.market_index,
+            )
+        elif isinstance(event, FundingEvent):
+            if self.mode is EngineMode.LIVE:
+                # ON_CHAIN vaults book funding from the chain's counters at reconciliation
+                # (vaults.ledger refuses it from engines): count it, tell the strategy.
+                self.stats.funding += event.amount
+                self.strategy.on_funding(event)
+                return
+            posting = Posting(
+                "funding", event.amount, event.record_id, event.ts, market_index=event.market_index
+            )
+        elif isinstance(event, InterestEvent):
+            if event.market_index != QUOTE_SPOT_INDEX or self.mode is EngineMode.LIVE:
+                # Token interest grows the token balance and reaches cash when the tokens
+                # are sold (booking it now would count it twice); live interest comes from
+                # reconciliation. Counted in the stats, valued at the oracle.
+                self.stats.interest += event.amount
+                return
+            posting = Posting(
+                "interest", event.amount, event.record_id, event.ts, market_index=event.market_index
+            )
+        elif isinstance(event, LiquidationEvent):
+            posting = Posting(
+                "liquidation",
+                event.amount,
+                event.record_id,
+                event.ts,
+                fee=event.fee,
+                market_index=event.market_index,
+                memo=event.detail[:200] or None,
+            )
+        else:  # pragma: no cover - protocol violation
+            raise EngineError(f"unknown venue event {event!r}")
+        if not self.ledger.book(posting):
+            self.stats.duplicates += 1
+            return
+        s = self.stats
+        if isinstance(event, FillEvent):
+            s.fills += 1
+            s.fees += event.fee
+            s.volume += abs(event.quote_asset_amount)
+            if event.liquidation:
+                s.liquidations += 1
+            s.slippage += event.slippage
+            self.strategy.on_fill(event)
+        elif isinstance(event, FundingEvent):
+            s.funding += event.amount
+            self.strategy.on_funding(event)
+        elif isinstance(event, InterestEvent):
+            s.interest += event.amount
+        elif isinstance(event, LiquidationEvent):
+            s.liquidations += 1
+            s.liquidation_fees += event.fee
+
+
+def _order_json(o: OrderIntent) -> dict[str, Any]:
+    return {
+        "market_type": o.market_type.value,
+        "market_index": o.market_index,
+        "direction": o.direction.value,
+        "base_asset_amount": o.base_asset_amount,
+        "order_type": o.order_type.value,
+        "reduce_only": o.reduce_only,
+    }
+
+
+__all__ = [
+    "DriftEngine",
+    "EngineError",
+    "EngineMode",
+    "EngineState",
+    "EngineStats",
+    "MemoryEngineStore",
+]

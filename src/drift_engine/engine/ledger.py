@@ -1,0 +1,124 @@
+"""Ledger sinks: where an engine books what its venue reports.
+
+`VaultLedgerSink` books into the real vault ledger (`vaults.ledger.Ledger`), keyed with
+the vault's own key conventions (`fill:<id>`, `funding:<market>:<ts>`, ...), so a replay
+of the same record is one entry. It remembers which keys it has booked (loaded from the
+database on first use), which is how the engine knows a record is a replay and must not
+reach the strategy twice. `MemoryLedgerSink` is the same contract in memory (unit tests).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from drift_engine.engine.ports import Posting
+
+
+def ledger_key(posting: Posting) -> str:
+    """The vault ledger's idempotency key for a posting (see vaults.entries)."""
+    from drift_engine.vaults.entries import fill_key, funding_key, interest_key
+
+    k = posting.idempotency_key
+    if posting.kind == "fill":
+        return fill_key(k)
+    if posting.kind == "funding":
+        return funding_key(posting.market_index or 0, posting.ts)
+    if posting.kind == "interest":
+        return interest_key(posting.market_index or 0, posting.ts)
+    if posting.kind == "liquidation":
+        return f"liquidation:{k}"
+    return k
+
+
+def _ts(ts: int) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+class MemoryLedgerSink:
+    """In-memory ledger with the sink contract (tests of the engine's own logic)."""
+
+    def __init__(self, vault_id: str = "memory", opening_balance: int = 0) -> None:
+        self.vault_id = vault_id
+        self.entries: list[Posting] = []
+        self._keys: set[str] = set()
+        self._balance = opening_balance
+        self._totals: dict[str, int] = defaultdict(int)
+
+    def book(self, posting: Posting) -> bool:
+        key = ledger_key(posting)
+        if key in self._keys:
+            return False
+        if posting.amount == 0 and posting.fee == 0:
+            self._keys.add(key)
+            return True
+        self._keys.add(key)
+        self.entries.append(posting)
+        self._balance += posting.amount - posting.fee
+        self._totals[posting.kind] += posting.amount
+        return True
+
+    def balance(self) -> int:
+        return self._balance
+
+    def total(self, kind: str) -> int:
+        return self._totals[kind]
+
+
+class VaultLedgerSink:
+    """Books an engine's events into its vault in the real, append-only ledger."""
+
+    def __init__(self, ledger: Any, engine_id: str, vault: int | str) -> None:
+        self.ledger = ledger  # drift_engine.vaults.ledger.Ledger
+        self.engine_id = engine_id
+        self.vault_id = vault
+        self._keys: set[str] | None = None
+        self._balance: int | None = None
+
+    def _known(self) -> set[str]:
+        if self._keys is None:
+            self._keys = {e.key for e in self.ledger.entries(self.vault_id)}
+        return self._keys
+
+    def book(self, posting: Posting) -> bool:
+        from drift_engine.vaults.entries import NewEntry
+
+        key = ledger_key(posting)
+        known = self._known()
+        if key in known:
+            return False
+        if posting.amount == 0 and posting.fee == 0:
+            # Nothing moved (e.g. opening a perp: no realized cash). The ledger refuses
+            # empty entries; remember the key so the record still counts as seen.
+            known.add(key)
+            return True
+        entry = NewEntry(
+            kind=posting.kind,
+            amount=posting.amount,
+            fee=posting.fee,
+            key=key,
+            market_index=posting.market_index,
+            memo=posting.memo,
+            occurred_at=_ts(posting.ts),
+        )
+        self.ledger.book(self.engine_id, self.vault_id, entry)
+        known.add(key)
+        if self._balance is not None:
+            self._balance += posting.amount - posting.fee
+        return True
+
+    def balance(self) -> int:
+        if self._balance is None:
+            self._balance = self.ledger.balance(self.vault_id)
+        return self._balance
+
+    def refresh(self) -> None:
+        """Forget cached reads (capital moved by someone else, e.g. a transfer)."""
+        self._balance = None
+
+    def total(self, kind: str) -> int:
+        return sum(e.amount for e in self.ledger.entries(self.vault_id) if e.kind.value == kind)
+
+
+__all__ = ["MemoryLedgerSink", "VaultLedgerSink", "ledger_key"]

@@ -1,0 +1,169 @@
+"""What engines know about markets: latest oracle prices, funding history, spot rates.
+
+The heartbeat (or the backtest) feeds every market data event into one `MarketBoard`;
+each engine reads `MarketSnapshot`s from it. Snapshots are cached per market and rebuilt
+only when something about that market changed, so a 1-minute replay does not rebuild
+the 7-day funding tuple on every tick.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from drift_engine.core.markets import MarketCatalog, UnknownMarketError
+from drift_engine.core.types import MarketType
+from drift_engine.strategies.base import HOURS_PER_YEAR, MarketSnapshot
+
+FUNDING_HISTORY_HOURS = 168
+FUNDING_RATE_BUFFER = 10**3
+
+#: Spot market that hedges each perp ("SOL-PERP" -> "SOL"; Drift lists BTC as wBTC).
+_SPOT_FOR_BASE = {"BTC": "wBTC", "ETH": "wETH"}
+
+
+def spot_symbol_for(perp_symbol: str) -> str:
+    base = perp_symbol.upper().removesuffix("-PERP")
+    return _SPOT_FOR_BASE.get(base, base)
+
+
+def hourly_rate(record: Any) -> float:
+    """A FundingRecord's hourly rate as a fraction of notional (for decisions, not money)."""
+    twap = record.oracle_price_twap
+    return record.funding_rate / (twap * FUNDING_RATE_BUFFER) if twap else 0.0
+
+
+@dataclass
+class _Market:
+    snapshot: MarketSnapshot
+    history: deque[tuple[int, float]] = field(
+        default_factory=lambda: deque(maxlen=FUNDING_HISTORY_HOURS)
+    )
+    dirty: bool = False
+    pending: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.values = {f.name: getattr(self.snapshot, f.name) for f in fields(self.snapshot)}
+
+
+class MarketBoard:
+    """Latest market state per perp symbol, fed with data events."""
+
+    def __init__(self, symbols: list[str], catalog: MarketCatalog | None = None) -> None:
+        self.catalog = catalog or MarketCatalog.from_constants()
+        self._markets: dict[str, _Market] = {}
+        self._spot_to_perp: dict[str, str] = {}
+        self.last_ts = 0
+        for symbol in symbols:
+            self.add(symbol)
+
+    def add(self, symbol: str) -> None:
+        if symbol in self._markets:
+            return
+        perp = self.catalog.by_symbol(symbol)
+        spot_sym = spot_symbol_for(perp.symbol)
+        try:
+            spot = self.catalog.by_symbol(spot_sym)
+        except UnknownMarketError:
+            spot = None
+        snap = MarketSnapshot(
+            symbol=perp.symbol,
+            perp_market_index=perp.market_index,
+            oracle_price=0,
+            spot_market_index=spot.market_index if spot else None,
+            spot_decimals=spot.decimals if spot else 9,
+            perp_step_size=perp.order_step_size,
+            perp_min_order_size=perp.min_order_size,
+            spot_step_size=spot.order_step_size if spot else 1,
+            spot_min_order_size=spot.min_order_size if spot else 1,
+        )
+        self._markets[perp.symbol] = _Market(snap)
+        if spot is not None:
+            self._spot_to_perp[spot.symbol.upper()] = perp.symbol
+            # Data sources name the spot leg by its asset ("BTC") as well as by Drift's
+            # spot symbol ("wBTC").
+            self._spot_to_perp[perp.symbol.removesuffix("-PERP")] = perp.symbol
+
+    @property
+    def symbols(self) -> list[str]:
+        return list(self._markets)
+
+    def _set(self, symbol: str, **changes: Any) -> None:
+        m = self._markets[symbol]
+        m.pending.update(changes)
+        m.dirty = True
+
+    # ------------------------------------------------------------------ feeding
+    def set_price(self, symbol: str, price: int, ts: int = 0) -> None:
+        """Oracle price of a perp symbol; the spot leg follows unless priced separately."""
+        self.last_ts = max(self.last_ts, ts)
+        if symbol in self._markets:
+            self._set(symbol, oracle_price=price, spot_oracle_price=price)
+            return
+        perp = self._spot_to_perp.get(symbol.upper())
+        if perp is not None:
+            self._set(perp, spot_oracle_price=price)
+
+    def add_funding(self, symbol: str, ts: int, rate: float) -> None:
+        m = self._markets.get(symbol)
+        if m is None:
+            return
+        self.last_ts = max(self.last_ts, ts)
+        m.history.append((ts, rate))
+        hist = tuple(m.history)
+        day = hist[-24:]
+        self._set(
+            symbol,
+            funding_rate=rate,
+            last_funding_ts=ts,
+            funding_history=hist,
+            funding_apr_24h=sum(r for _, r in day) / len(day) * HOURS_PER_YEAR,
+            funding_apr_7d=sum(r for _, r in hist) / len(hist) * HOURS_PER_YEAR,
+        )
+
+    def set_spot_rates(self, symbol: str, deposit_apr: float, borrow_apr: float) -> None:
+        perp = symbol if symbol in self._markets else self._spot_to_perp.get(symbol.upper())
+        if perp is not None:
+            self._set(perp, spot_deposit_apr=deposit_apr, spot_borrow_apr=borrow_apr)
+
+    def set_open_interest(self, symbol: str, open_interest: int) -> None:
+        if symbol in self._markets and self._markets[symbol].snapshot.open_interest != (
+            open_interest
+        ):
+            self._set(symbol, open_interest=open_interest)
+
+    def apply(self, event: Any) -> None:
+        """Feed one data event (OracleTick, FundingRecord, SpotRateRecord, Candle)."""
+        kind = getattr(event, "kind", None)
+        if kind == "oracle":
+            self.set_price(event.market, event.price, event.ts)
+        elif kind == "funding":
+            self.add_funding(event.market, event.ts, hourly_rate(event))
+        elif kind == "spot_rate":
+            self.set_spot_rates(event.market, float(event.deposit_rate), float(event.borrow_rate))
+        elif kind == "candle":
+            self.set_price(event.market, event.close, event.time)
+
+    # ------------------------------------------------------------------ reading
+    def snapshot(self, symbol: str) -> MarketSnapshot:
+        m = self._markets[symbol]
+        if m.dirty:
+            # Keep the current field values and build the frozen snapshot from them:
+            # several times faster than dataclasses.replace on every price tick.
+            m.values.update(m.pending)
+            m.snapshot = MarketSnapshot(**m.values)
+            m.pending.clear()
+            m.dirty = False
+        return m.snapshot
+
+    def snapshots(self, symbols: list[str] | None = None) -> dict[str, MarketSnapshot]:
+        return {s: self.snapshot(s) for s in (symbols or self.symbols)}
+
+    def market_index(self, symbol: str, market_type: MarketType = MarketType.PERP) -> int | None:
+        snap = self._markets[symbol].snapshot
+        return snap.perp_market_index if market_type is MarketType.PERP else snap.spot_market_index
+
+
+__all__ = ["MarketBoard", "hourly_rate", "spot_symbol_for"]

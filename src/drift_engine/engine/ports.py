@@ -1,0 +1,146 @@
+"""The engine's ports: what it needs from a venue, a ledger and a store.
+
+`DriftEngine` is written against these Protocols only. The real implementations are
+`venues.paper.PaperVenue` (the simulator), `engine.ledger.VaultLedgerSink` (the vault's
+append-only ledger) and `engine.store.SqlEngineStore`; unit tests of the engine's own
+logic may use small fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from drift_engine.core.types import DriftMarginMetrics, DriftPosition, OpenOrder, OrderIntent
+from drift_engine.strategies.base import FillEvent, FundingEvent
+
+
+@dataclass(frozen=True, slots=True)
+class InterestEvent:
+    """Spot interest accrued on a balance, valued in micro-USDC (+ earned, - paid)."""
+
+    record_id: str
+    ts: int
+    market_index: int
+    amount: int
+    token_amount: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationEvent:
+    """The account was liquidated: `amount` is the cash effect, `fee` what it cost."""
+
+    record_id: str
+    ts: int
+    market_index: int
+    amount: int
+    fee: int = 0
+    base_asset_amount: int = 0
+    detail: str = ""
+
+
+VenueEvent = FillEvent | FundingEvent | InterestEvent | LiquidationEvent
+
+
+class VenueError(RuntimeError):
+    """The venue refused or failed an order (the engine logs it as a rejection)."""
+
+
+@runtime_checkable
+class Venue(Protocol):
+    """One Drift sub-account where an engine trades (paper: the simulator; live: chain)."""
+
+    sub_account_id: int
+
+    def place(self, orders: Sequence[OrderIntent], ts: int) -> list[FillEvent]:
+        """Place orders together (one place_orders); return the fills they produced."""
+        ...
+
+    def cancel_all(self, ts: int) -> int:
+        """Cancel every open order; return how many were cancelled."""
+        ...
+
+    def positions(self) -> tuple[DriftPosition, ...]: ...
+
+    def open_orders(self) -> list[OpenOrder]: ...
+
+    def margin(self, ts: int) -> DriftMarginMetrics: ...
+
+    def equity(self) -> int:
+        """Net account value in micro-USDC: cash plus marked positions."""
+        ...
+
+    def poll_events(self, ts: int) -> list[VenueEvent]:
+        """Funding, interest, liquidations (and fills of resting orders) since last poll."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    """One ledger entry the engine wants booked (micro-USDC; balance counts amount - fee)."""
+
+    kind: str  # EntryKind value: fill, funding, interest, liquidation, ...
+    amount: int
+    idempotency_key: str
+    ts: int
+    fee: int = 0
+    market_index: int | None = None
+    memo: str | None = None
+
+
+@runtime_checkable
+class LedgerSink(Protocol):
+    """The engine's vault ledger: append-only, idempotent by key."""
+
+    vault_id: str
+
+    def book(self, posting: Posting) -> bool:
+        """Book once; False when the key was already booked (a replay)."""
+        ...
+
+    def balance(self) -> int: ...
+
+    def total(self, kind: str) -> int:
+        """Sum of `amount` over entries of one kind."""
+        ...
+
+
+@dataclass
+class EngineRecord:
+    """What the engine persists to resume after a restart."""
+
+    engine_id: str
+    strategy: str
+    config: dict[str, Any]
+    mode: str
+    state: str
+    strategy_state: str = "{}"
+    high_water_mark: int = 0
+    last_ts: int = 0
+    vault_id: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class EngineStore(Protocol):
+    def load(self, engine_id: str) -> EngineRecord | None: ...
+
+    def save(self, record: EngineRecord) -> None: ...
+
+    def log(
+        self, engine_id: str, ts: int, kind: str, message: str, data: dict | None = None
+    ) -> None: ...
+
+
+__all__ = [
+    "EngineRecord",
+    "EngineStore",
+    "InterestEvent",
+    "LedgerSink",
+    "LiquidationEvent",
+    "Posting",
+    "Venue",
+    "VenueError",
+    "VenueEvent",
+]

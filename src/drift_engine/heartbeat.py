@@ -1,0 +1,223 @@
+"""`HeartbeatDataCollector`: the one loop that drives markets, engines and vault snapshots.
+
+Each tick (`tick(until_ts)`):
+1. pull every market event with time <= until_ts from the source, feed it to the
+   simulated market (oracle prices, funding updates, spot interest) and to the
+   `MarketBoard` the engines read;
+2. step every engine; an engine that raises is isolated (marked HALTED with the error
+   logged) and the others go on;
+3. take vault snapshots (equity, health, positions) every `snapshot_every_s`;
+4. run the on-chain sync hooks (live vault reconciliation plugs in here);
+5. record a heartbeat row (time, duration, events, engines stepped, errors).
+
+`run(clock, ...)` repeats ticks every `interval_s` of clock time: a SimulatedClock makes a
+backtest, an AcceleratedClock a demo, a WallClock live trading.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from drift_engine.engine.engine import DriftEngine, EngineState
+from drift_engine.engine.market_board import MarketBoard
+
+log = logging.getLogger("drift_engine.heartbeat")
+
+
+class MarketSink(Protocol):
+    """Something the market data must reach before engines step (the simulator)."""
+
+    def apply(self, event: Any) -> None: ...
+
+
+class VaultSnapshotter(Protocol):
+    def snapshot(self, engine: DriftEngine, ts: int) -> None: ...
+
+
+class HeartbeatStore(Protocol):
+    def record_heartbeat(
+        self, ts: int, duration_ms: float, events: int, stepped: int, errors: list[dict]
+    ) -> None: ...
+
+
+@dataclass
+class HeartbeatResult:
+    ts: int
+    events: int
+    engines_stepped: int
+    duration_ms: float
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+class HeartbeatDataCollector:
+    def __init__(
+        self,
+        events: Iterable[Any],
+        board: MarketBoard,
+        engines: Iterable[DriftEngine] = (),
+        *,
+        markets: Iterable[MarketSink] = (),
+        snapshotter: VaultSnapshotter | None = None,
+        store: HeartbeatStore | None = None,
+        snapshot_every_s: int = 3600,
+        record_every_s: int = 0,
+        sync_hooks: Iterable[Callable[[int], None]] = (),
+        on_tick: Callable[[HeartbeatResult], None] | None = None,
+    ) -> None:
+        self._events: Iterator[Any] = iter(events)
+        self._pending: Any | None = None
+        self.exhausted = False
+        self.board = board
+        self.engines: list[DriftEngine] = list(engines)
+        self.markets = list(markets)
+        self.snapshotter = snapshotter
+        self.store = store
+        self.snapshot_every_s = snapshot_every_s
+        self.record_every_s = record_every_s
+        self.sync_hooks = list(sync_hooks)  # on-chain vault sync (live issue) plugs in here
+        self.on_tick = on_tick
+        self.events_processed = 0
+        self.ticks = 0
+        self.last_ts: int | None = None
+        self._last_snapshot: int | None = None
+        self._last_record: int | None = None
+        self.failed: dict[str, str] = {}
+
+    def add_engine(self, engine: DriftEngine) -> None:
+        self.engines.append(engine)
+
+    # ------------------------------------------------------------------ data
+    def next_event_time(self) -> int | None:
+        if self._pending is None and not self.exhausted:
+            try:
+                self._pending = next(self._events)
+            except StopIteration:
+                self.exhausted = True
+        return None if self._pending is None else self._pending.time
+
+    def _pull(self, until_ts: int) -> int:
+        n = 0
+        markets, board = self.markets, self.board
+        while True:
+            if self._pending is None:
+                if self.exhausted:
+                    break
+                try:
+                    self._pending = next(self._events)
+                except StopIteration:
+                    self.exhausted = True
+                    break
+            event = self._pending
+            if event.time > until_ts:
+                break
+            self._pending = None
+            for m in markets:
+                m.apply(event)
+            board.apply(event)
+            n += 1
+        self.events_processed += n
+        return n
+
+    # ------------------------------------------------------------------ the tick
+    def tick(self, until_ts: int) -> HeartbeatResult:
+        started = time.perf_counter()
+        n = self._pull(until_ts)
+        errors: list[dict[str, Any]] = []
+        stepped = 0
+        for engine in self.engines:
+            if engine.engine_id in self.failed:
+                if engine.state is EngineState.HALTED:
+                    continue  # isolated until an operator starts it again
+                del self.failed[engine.engine_id]
+            if engine.state is EngineState.STOPPED:
+                continue
+            try:
+                engine.step(until_ts)
+                stepped += 1
+            except Exception as exc:  # noqa: BLE001 - isolate the failing engine
+                errors.append(self._fail(engine, until_ts, exc))
+        for hook in self.sync_hooks:
+            try:
+                hook(until_ts)
+            except Exception as exc:  # noqa: BLE001
+                errors.append({"hook": getattr(hook, "__name__", str(hook)), "error": repr(exc)})
+        if self.snapshotter is not None and (
+            self._last_snapshot is None or until_ts - self._last_snapshot >= self.snapshot_every_s
+        ):
+            self._last_snapshot = until_ts
+            for engine in self.engines:
+                if engine.engine_id in self.failed:
+                    continue
+                try:
+                    self.snapshotter.snapshot(engine, until_ts)
+                except Exception as exc:  # noqa: BLE001
+                    errors.append({"engine": engine.engine_id, "snapshot": repr(exc)})
+        duration_ms = (time.perf_counter() - started) * 1000
+        result = HeartbeatResult(until_ts, n, stepped, duration_ms, errors)
+        self.ticks += 1
+        self.last_ts = until_ts
+        if self.store is not None and (
+            errors
+            or self._last_record is None
+            or until_ts - self._last_record >= self.record_every_s
+        ):
+            self._last_record = until_ts
+            self.store.record_heartbeat(until_ts, duration_ms, n, stepped, errors)
+        if self.on_tick is not None:
+            self.on_tick(result)
+        return result
+
+    def _fail(self, engine: DriftEngine, ts: int, exc: Exception) -> dict[str, Any]:
+        message = f"{type(exc).__name__}: {exc}"
+        log.exception("engine %s failed at %s", engine.engine_id, ts)
+        self.failed[engine.engine_id] = message
+        engine.stats.errors += 1
+        engine.stats.last_error = message
+        try:
+            engine.mark_failed(ts, message)
+        except Exception:  # noqa: BLE001 - the store itself may be what failed
+            log.exception("could not mark engine %s failed", engine.engine_id)
+        return {"engine": engine.engine_id, "error": message}
+
+    # ------------------------------------------------------------------ loops
+    def run(
+        self,
+        clock: Any,
+        *,
+        start: int | None = None,
+        until: int | None = None,
+        interval_s: int = 60,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
+        """Tick every `interval_s` of clock time from `start` (default: now) until `until`
+        or the data runs out. A tick whose time has passed runs at once (catch-up)."""
+        t = clock.now() if start is None else start
+        while True:
+            if should_stop is not None and should_stop():
+                return
+            if until is not None and t > until:
+                return
+            clock.sleep_until(t)
+            self.tick(t)
+            if self.exhausted and self._pending is None and until is None:
+                return
+            t += interval_s
+
+    def run_events(self, *, interval_s: int = 60, until: int | None = None) -> None:
+        """Backtest loop: tick at each `interval_s` boundary that has data, as fast as
+        possible (no clock waits; idle stretches without events are skipped)."""
+        while True:
+            nxt = self.next_event_time()
+            if nxt is None:
+                return
+            t = -(-nxt // interval_s) * interval_s  # the boundary at or after the event
+            if until is not None and t > until:
+                return
+            self.tick(t)
+
+
+__all__ = ["HeartbeatDataCollector", "HeartbeatResult", "MarketSink", "VaultSnapshotter"]

@@ -1,0 +1,238 @@
+"""Risk plug-ins. Each may veto an action (`check`) and/or demand something of the engine
+at a tick (`assess`): deleverage, or halt and flatten.
+
+A plug-in is any object with a `name` and either method; the `RiskManager` runs them in
+order. Notional estimates use oracle prices; they are limits, not accounting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from drift_engine.core.types import DriftPosition, MarketType, OrderIntent, PositionDirection
+from drift_engine.risk.limits import RiskLimits
+from drift_engine.strategies.base import StrategySnapshot
+
+BASE_PRECISION = 10**9
+QUOTE_SPOT_INDEX = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Deleverage:
+    """Bring health back to `target_health` with these reduce-only orders."""
+
+    orders: tuple[OrderIntent, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Halt:
+    """Stop trading and flatten (kill switch)."""
+
+    reason: str
+
+
+Directive = Deleverage | Halt
+
+
+class RiskCheck(Protocol):
+    name: str
+
+
+def _prices(snap: StrategySnapshot) -> dict[tuple[MarketType, int], tuple[int, int]]:
+    """(market type, index) -> (oracle price 1e6, token decimals) for known markets."""
+    out: dict[tuple[MarketType, int], tuple[int, int]] = {
+        (MarketType.SPOT, QUOTE_SPOT_INDEX): (1_000_000, 6)
+    }
+    for m in snap.markets.values():
+        out[(MarketType.PERP, m.perp_market_index)] = (m.oracle_price, 9)
+        if m.spot_market_index is not None:
+            out[(MarketType.SPOT, m.spot_market_index)] = (
+                m.spot_oracle_price or m.oracle_price,
+                m.spot_decimals,
+            )
+    return out
+
+
+def notional(market_type: MarketType, market_index: int, base: int, snap: StrategySnapshot) -> int:
+    """|value| in micro-USDC of `base` units (perp 1e9 / spot token decimals)."""
+    price, decimals = _prices(snap).get((market_type, market_index), (0, 9))
+    return abs(base) * price // 10**decimals
+
+
+def gross_exposure(holdings: dict[tuple[MarketType, int], int], snap: StrategySnapshot) -> int:
+    """Drift-style leverage numerator: |perp notionals| + spot liabilities (micro-USDC)."""
+    total = 0
+    for (mt, idx), base in holdings.items():
+        if mt is MarketType.PERP or base < 0:
+            total += notional(mt, idx, base, snap)
+    return total
+
+
+def holdings_of(positions: Sequence[DriftPosition]) -> dict[tuple[MarketType, int], int]:
+    return {(p.market_type, p.market_index): p.base_asset_amount for p in positions}
+
+
+def apply_orders(
+    holdings: dict[tuple[MarketType, int], int],
+    orders: Sequence[OrderIntent],
+    snap: StrategySnapshot,
+) -> dict[tuple[MarketType, int], int]:
+    """Holdings after the orders fill at oracle (spot trades settle against USDC)."""
+    out = dict(holdings)
+    for o in orders:
+        key = (o.market_type, o.market_index)
+        out[key] = out.get(key, 0) + o.signed_base
+        if o.market_type is MarketType.SPOT:
+            value = notional(o.market_type, o.market_index, o.base_asset_amount, snap)
+            usdc = (MarketType.SPOT, QUOTE_SPOT_INDEX)
+            out[usdc] = out.get(usdc, 0) - o.direction.sign * value
+    return out
+
+
+# --------------------------------------------------------------------------- plug-ins
+
+
+class MaxOrderNotional:
+    name = "max_order_notional"
+
+    def __init__(self, limits: RiskLimits) -> None:
+        self.limit = limits.max_order_notional
+
+    def check(self, orders: Sequence[OrderIntent], snap: StrategySnapshot) -> str | None:
+        for o in orders:
+            if o.reduce_only:
+                continue
+            value = notional(o.market_type, o.market_index, o.base_asset_amount, snap)
+            if value > self.limit:
+                return (
+                    f"order notional {value / 1e6:,.2f} USDC on {o.market_type.value} "
+                    f"{o.market_index} exceeds max_order_notional {self.limit / 1e6:,.2f}"
+                )
+        return None
+
+
+class MaxLeverage:
+    name = "max_leverage"
+
+    def __init__(self, limits: RiskLimits) -> None:
+        self.max_leverage = limits.max_leverage
+
+    def check(self, orders: Sequence[OrderIntent], snap: StrategySnapshot) -> str | None:
+        if all(o.reduce_only for o in orders):
+            return None
+        equity = snap.vault.equity
+        if equity <= 0:
+            return f"equity {equity} is not positive"
+        after = gross_exposure(apply_orders(holdings_of(snap.positions), orders, snap), snap)
+        before = gross_exposure(holdings_of(snap.positions), snap)
+        leverage = after / equity
+        if leverage > self.max_leverage and after > before:
+            return (
+                f"leverage after orders {leverage:.2f}x exceeds max_leverage {self.max_leverage}x"
+            )
+        return None
+
+
+class MaxDrawdown:
+    name = "max_drawdown"
+
+    def __init__(self, limits: RiskLimits) -> None:
+        self.max_drawdown = limits.max_drawdown
+
+    def assess(self, snap: StrategySnapshot) -> Directive | None:
+        hwm = snap.vault.high_water_mark
+        if hwm <= 0:
+            return None
+        drawdown = (hwm - snap.vault.equity) / hwm
+        if drawdown >= self.max_drawdown:
+            return Halt(f"drawdown {drawdown:.2%} from high-water mark >= {self.max_drawdown:.2%}")
+        return None
+
+
+class HealthFloor:
+    """Below `health_floor`, cut every position by the fraction that should restore
+    `target_health`, with reduce-only market orders.
+
+    Health = 100 x (1 - MM / MTC). Scaling all positions by (1 - f) scales the
+    maintenance requirement MM by about (1 - f) while the collateral MTC barely moves,
+    so f = 1 - (1 - target) / (1 - health). The next tick re-checks and cuts again if
+    the estimate fell short.
+    """
+
+    name = "health_floor"
+
+    def __init__(self, limits: RiskLimits) -> None:
+        self.floor = limits.health_floor
+        self.target = limits.target_health
+
+    def fraction(self, health: int) -> float:
+        h, t = health / 100, self.target / 100
+        if h >= 1:
+            return 0.0
+        return min(1.0, max(0.0, 1 - (1 - t) / (1 - h)))
+
+    def assess(self, snap: StrategySnapshot) -> Directive | None:
+        exposed = [
+            p
+            for p in snap.positions
+            if p.base_asset_amount != 0
+            and not (p.market_type is MarketType.SPOT and p.market_index == QUOTE_SPOT_INDEX)
+        ]
+        if not exposed or snap.margin.health >= self.floor:
+            return None
+        f = self.fraction(snap.margin.health)
+        orders = reduce_orders(exposed, f, snap)
+        if not orders:
+            return None
+        return Deleverage(
+            tuple(orders),
+            f"health {snap.margin.health} < floor {self.floor}: reduce {f:.0%} "
+            f"toward target {self.target}",
+        )
+
+
+def _steps(snap: StrategySnapshot) -> dict[tuple[MarketType, int], tuple[int, int]]:
+    out: dict[tuple[MarketType, int], tuple[int, int]] = {}
+    for m in snap.markets.values():
+        out[(MarketType.PERP, m.perp_market_index)] = (m.perp_step_size, m.perp_min_order_size)
+        if m.spot_market_index is not None:
+            out[(MarketType.SPOT, m.spot_market_index)] = (m.spot_step_size, m.spot_min_order_size)
+    return out
+
+
+def reduce_orders(
+    positions: Sequence[DriftPosition], fraction: float, snap: StrategySnapshot
+) -> list[OrderIntent]:
+    """Reduce-only market orders cutting each position by `fraction` (1.0 = flatten)."""
+    steps = _steps(snap)
+    orders: list[OrderIntent] = []
+    for p in positions:
+        if p.base_asset_amount == 0:
+            continue
+        if p.market_type is MarketType.SPOT and p.market_index == QUOTE_SPOT_INDEX:
+            continue
+        step, min_size = steps.get((p.market_type, p.market_index), (1, 1))
+        size = abs(p.base_asset_amount)
+        if fraction < 1.0:
+            size = int(size * fraction)
+            size = -(-size // step) * step  # round up to a step: cut at least `fraction`
+            size = min(size, abs(p.base_asset_amount))
+        elif p.market_type is MarketType.SPOT and p.base_asset_amount > 0:
+            size -= size % step  # sell whole steps; dust below a step stays
+        if size < min_size or size == 0:
+            continue
+        direction = PositionDirection.SHORT if p.base_asset_amount > 0 else PositionDirection.LONG
+        orders.append(
+            OrderIntent(
+                market_index=p.market_index,
+                market_type=p.market_type,
+                direction=direction,
+                base_asset_amount=size,
+                reduce_only=True,
+                tags=("risk", "reduce"),
+            )
+        )
+    return orders

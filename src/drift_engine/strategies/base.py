@@ -1,0 +1,261 @@
+"""The strategy interface: a strategy sees a read-only snapshot and proposes actions.
+
+Freqtrade-like callbacks (`on_start`, `on_tick`, `on_fill`, `on_funding`, `on_stop`),
+Hummingbot-like "strategy proposes, engine acts": a strategy never touches the network,
+the database or the clock. Its inputs are frozen snapshots and events; its outputs are
+actions (`PlaceOrders`, `CancelAllOrders`). Its own state is a pydantic model, dumped
+to JSON and persisted by the engine after every step, so a restarted engine resumes.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from drift_engine.core.types import DriftMarginMetrics, DriftPosition, MarketType, OrderIntent
+
+HOURS_PER_YEAR = 8760
+
+# --------------------------------------------------------------------------- snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSnapshot:
+    """One perp market and its spot counterpart as the strategy sees them.
+
+    Prices in PRICE precision (1e6). Funding rates are hourly fractions of notional
+    (Drift's `fundingRate / oraclePriceTwap`); APRs are fractions per year (0.1 = 10%).
+    `funding_history` holds (ts, hourly rate) of recent funding records, oldest first
+    (up to 7 days); the same tuple object is reused until a new record arrives.
+    """
+
+    symbol: str
+    perp_market_index: int
+    oracle_price: int
+    spot_market_index: int | None = None
+    spot_oracle_price: int = 0
+    spot_decimals: int = 9
+    funding_rate: float = 0.0
+    funding_apr_24h: float = 0.0
+    funding_apr_7d: float = 0.0
+    open_interest: int = 0  # perp base, BASE 1e9 (long side)
+    spot_deposit_apr: float = 0.0
+    spot_borrow_apr: float = 0.0
+    last_funding_ts: int = 0
+    perp_step_size: int = 1  # BASE 1e9
+    perp_min_order_size: int = 1
+    spot_step_size: int = 1  # spot token decimals
+    spot_min_order_size: int = 1
+    funding_history: tuple[tuple[int, float], ...] = ()
+
+    @property
+    def funding_apr(self) -> float:
+        return self.funding_rate * HOURS_PER_YEAR
+
+    def funding_apr_over(self, lookback_hours: int, now: int | None = None) -> float | None:
+        """Mean hourly funding over the last `lookback_hours` records, annualised.
+
+        None when fewer than `lookback_hours` records are known yet.
+        """
+        hist = self.funding_history
+        if lookback_hours <= 0 or len(hist) < lookback_hours:
+            return None
+        window = hist[-lookback_hours:]
+        return sum(r for _, r in window) / lookback_hours * HOURS_PER_YEAR
+
+
+@dataclass(frozen=True, slots=True)
+class VaultSnapshot:
+    """The engine's vault: amounts in micro-USDC integers."""
+
+    vault_id: str
+    equity: int  # net account value: cash + marked positions
+    balance: int  # ledger balance (sum of entries)
+    high_water_mark: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StrategySnapshot:
+    """Everything a strategy may read at one tick; all frozen."""
+
+    ts: int
+    markets: Mapping[str, MarketSnapshot]  # read-only (MappingProxyType from the engine)
+    vault: VaultSnapshot
+    positions: tuple[DriftPosition, ...]
+    margin: DriftMarginMetrics
+    open_orders: int = 0
+
+    def market(self, symbol: str) -> MarketSnapshot:
+        return self.markets[symbol]
+
+    def position(self, market_type: MarketType, market_index: int) -> DriftPosition | None:
+        for p in self.positions:
+            if p.market_type is market_type and p.market_index == market_index:
+                return p
+        return None
+
+    def base(self, market_type: MarketType, market_index: int) -> int:
+        p = self.position(market_type, market_index)
+        return p.base_asset_amount if p is not None else 0
+
+
+# --------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True, slots=True)
+class FillEvent:
+    """A fill of one of the engine's orders (or a liquidation), as the strategy sees it."""
+
+    record_id: str
+    ts: int
+    market_type: MarketType
+    market_index: int
+    base_asset_amount: int  # signed: + bought, - sold (perp 1e9, spot token decimals)
+    quote_asset_amount: int  # signed micro-USDC: - paid, + received
+    fee: int  # micro-USDC paid (negative = rebate)
+    price: int  # PRICE 1e6
+    cash: int = 0  # ledger cash effect before fees: perp realized PnL, spot -cost/+proceeds
+    oracle_price: int = 0  # oracle at fill time (slippage reference)
+    decimals: int = 9
+    liquidation: bool = False
+    order_id: int = 0
+
+    @property
+    def slippage(self) -> int:
+        """What the fill cost versus the oracle, micro-USDC (+ worse, - better)."""
+        if not self.oracle_price:
+            return 0
+        return (self.price - self.oracle_price) * self.base_asset_amount // 10**self.decimals
+
+
+@dataclass(frozen=True, slots=True)
+class FundingEvent:
+    """A settled funding payment: `amount` micro-USDC received (+) or paid (-)."""
+
+    record_id: str
+    ts: int
+    market_index: int
+    amount: int
+    rate: float = 0.0  # hourly fraction
+
+
+# --------------------------------------------------------------------------- actions
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrders:
+    """Place these orders together (one `place_orders` instruction on Drift)."""
+
+    orders: tuple[OrderIntent, ...]
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.orders:
+            raise ValueError("PlaceOrders needs at least one order")
+        object.__setattr__(self, "orders", tuple(self.orders))
+
+    @property
+    def reduce_only(self) -> bool:
+        return all(o.reduce_only for o in self.orders)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelAllOrders:
+    reason: str = ""
+
+
+Action = PlaceOrders | CancelAllOrders
+
+
+# --------------------------------------------------------------------------- config/state
+
+
+class StrategyConfig(BaseModel):
+    """Base of strategy configs: typed, validated, frozen; unknown keys are errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+class StrategyState(BaseModel):
+    """Base of a strategy's own state: JSON-serialisable, validated on load."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+C = TypeVar("C", bound=StrategyConfig)
+S = TypeVar("S", bound=StrategyState)
+
+
+class DriftStrategy(ABC, Generic[C, S]):
+    """Base class of every strategy.
+
+    Subclasses set `name`, `config_model` and `state_model` and implement `on_tick`.
+    Everything they need arrives as arguments; they must not read the clock, the
+    network or a database (so one strategy runs unchanged in backtest, paper and live).
+    """
+
+    name: ClassVar[str] = ""
+    config_model: ClassVar[type[StrategyConfig]] = StrategyConfig
+    state_model: ClassVar[type[StrategyState]] = StrategyState
+
+    def __init__(self, config: C | dict[str, Any] | None = None) -> None:
+        if config is None:
+            config = {}
+        if isinstance(config, dict):
+            config = self.config_model.model_validate(config)
+        elif not isinstance(config, self.config_model):
+            raise TypeError(f"{type(self).__name__} needs a {self.config_model.__name__}")
+        self.config: C = config  # type: ignore[assignment]
+        self.state: S = self.state_model()  # type: ignore[assignment]
+
+    # callbacks ---------------------------------------------------------------
+    def on_start(self, snapshot: StrategySnapshot) -> list[Action]:
+        return []
+
+    @abstractmethod
+    def on_tick(self, snapshot: StrategySnapshot) -> list[Action]: ...
+
+    def on_fill(self, fill: FillEvent) -> None:  # noqa: B027 - optional hook
+        pass
+
+    def on_funding(self, payment: FundingEvent) -> None:  # noqa: B027 - optional hook
+        pass
+
+    def on_stop(self, snapshot: StrategySnapshot) -> list[Action]:
+        return []
+
+    # state ---------------------------------------------------------------------
+    def dump_state(self) -> str:
+        return self.state.model_dump_json()
+
+    def load_state(self, data: str | dict[str, Any]) -> None:
+        if isinstance(data, str):
+            data = json.loads(data)
+        self.state = self.state_model.model_validate(data)  # type: ignore[assignment]
+
+    def markets(self) -> list[str]:
+        """Perp market symbols this strategy needs in its snapshot."""
+        return []
+
+    def describe(self) -> dict[str, Any]:
+        return {"strategy": self.name, "config": self.config.model_dump(mode="json")}
+
+
+__all__ = [
+    "Action",
+    "CancelAllOrders",
+    "DriftStrategy",
+    "FillEvent",
+    "FundingEvent",
+    "MarketSnapshot",
+    "PlaceOrders",
+    "StrategyConfig",
+    "StrategySnapshot",
+    "StrategyState",
+    "VaultSnapshot",
+]

@@ -1,0 +1,313 @@
+"""Delta-neutral funding carry on one asset in one Drift sub-account.
+
+Long carry (funding positive, longs pay shorts): spot long + perp short of the same
+asset; the short leg collects funding, the spot leg earns deposit interest, price moves
+cancel. Reverse carry (funding negative, only with `allow_borrow`): perp long + spot
+short (borrowed), entered only when the funding received beats the borrow cost.
+
+Both legs always go out together in one `PlaceOrders` action (one `place_orders`
+instruction on Drift). Sizing: each leg's notional = `target_leverage` x vault equity.
+Rebalance: when the net delta (spot + perp base, in BASE precision) is worth more than
+`rebalance_band` of the hedged notional, the perp leg is adjusted. Exit: when the carry
+(funding APR over `lookback_hours`, minus borrow cost for the reverse side) stays below
+`exit_apr` for `exit_window_hours`, or health falls below `min_health`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
+from drift_engine.strategies.base import (
+    Action,
+    DriftStrategy,
+    FillEvent,
+    FundingEvent,
+    MarketSnapshot,
+    PlaceOrders,
+    StrategyConfig,
+    StrategySnapshot,
+    StrategyState,
+)
+
+BASE_PRECISION = 10**9
+PRICE_PRECISION = 10**6
+
+Side = Literal["flat", "long_carry", "short_carry"]
+
+
+class DeltaNeutralConfig(StrategyConfig):
+    market: str = Field("SOL-PERP", pattern=r"^[A-Z0-9]+-PERP$", description="Perp market")
+    sub_account_id: int = Field(0, ge=0, le=65535)
+    entry_apr: float = Field(0.05, description="Enter when expected carry APR exceeds this")
+    exit_apr: float = Field(0.0, description="Exit when carry stays below this ...")
+    exit_window_hours: int = Field(24, ge=0, le=24 * 90, description="... for this long")
+    lookback_hours: int = Field(24, ge=1, le=168, description="Funding APR lookback")
+    target_leverage: float = Field(0.9, gt=0, le=5, description="Leg notional / equity")
+    rebalance_band: float = Field(0.02, gt=0, lt=1, description="Net delta / hedged notional")
+    min_health: int = Field(20, ge=0, le=100, description="Exit below this health")
+    allow_borrow: bool = Field(False, description="Allow the reverse carry (spot borrow)")
+    borrow_buffer_apr: float = Field(0.0, ge=0, description="Extra carry over borrow cost")
+    retry_after_s: int = Field(300, ge=0, description="Wait before re-sending an action")
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> DeltaNeutralConfig:
+        if self.exit_apr > self.entry_apr:
+            raise ValueError("exit_apr must not exceed entry_apr")
+        return self
+
+
+class DeltaNeutralState(StrategyState):
+    side: Side = "flat"
+    below_exit_since: int | None = None
+    entered_at: int | None = None
+    last_action_ts: int | None = None
+    last_action: str = ""
+    entries: int = 0
+    exits: int = 0
+    rebalances: int = 0
+    fills: int = 0
+    funding_earned: int = 0  # micro-USDC
+    fees_paid: int = 0  # micro-USDC
+
+
+def _round_down(value: int, step: int) -> int:
+    return value - value % step if step > 1 else value
+
+
+class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState]):
+    name: ClassVar[str] = "delta-neutral"
+    config_model = DeltaNeutralConfig
+    state_model = DeltaNeutralState
+
+    def markets(self) -> list[str]:
+        return [self.config.market]
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _spot_to_base(amount: int, m: MarketSnapshot) -> int:
+        """Spot token amount (market decimals) in BASE precision (1e9)."""
+        return amount * BASE_PRECISION // 10**m.spot_decimals
+
+    @staticmethod
+    def _base_to_spot(base: int, m: MarketSnapshot) -> int:
+        return base * 10**m.spot_decimals // BASE_PRECISION
+
+    def _legs(self, snap: StrategySnapshot, m: MarketSnapshot) -> tuple[int, int]:
+        """(spot, perp) holdings, both in BASE precision."""
+        perp = snap.base(MarketType.PERP, m.perp_market_index)
+        spot = 0
+        if m.spot_market_index is not None:
+            spot = self._spot_to_base(snap.base(MarketType.SPOT, m.spot_market_index), m)
+        return spot, perp
+
+    def _common_step(self, m: MarketSnapshot) -> int:
+        """A base step (1e9) that is a multiple of both legs' step sizes."""
+        spot_step_base = max(1, self._spot_to_base(m.spot_step_size, m))
+        a, b = max(1, m.perp_step_size), spot_step_base
+        big, small = max(a, b), min(a, b)
+        return big if big % small == 0 else a * b
+
+    def _funding_apr(self, m: MarketSnapshot) -> float | None:
+        # The history tuple is replaced only when a funding record arrives: memoise on it.
+        cache = self.__dict__.get("_apr_cache")
+        if cache is not None and cache[0] is m.funding_history:
+            return cache[1]
+        apr = m.funding_apr_over(self.config.lookback_hours)
+        self.__dict__["_apr_cache"] = (m.funding_history, apr)
+        return apr
+
+    def expected_carry(self, m: MarketSnapshot, side: Side) -> float | None:
+        apr = self._funding_apr(m)
+        if apr is None:
+            return None
+        if side == "long_carry":
+            return apr
+        if side == "short_carry":
+            return -apr - m.spot_borrow_apr - self.config.borrow_buffer_apr
+        return 0.0
+
+    def _can_act(self, ts: int) -> bool:
+        last = self.state.last_action_ts
+        return last is None or ts - last >= self.config.retry_after_s
+
+    def _mark(self, ts: int, what: str) -> None:
+        self.state.last_action_ts = ts
+        self.state.last_action = what
+
+    # ------------------------------------------------------------------ actions
+    def _entry(self, snap: StrategySnapshot, m: MarketSnapshot, side: Side) -> list[Action]:
+        notional = int(snap.vault.equity * self.config.target_leverage)  # micro-USDC
+        if notional <= 0 or m.oracle_price <= 0 or m.spot_market_index is None:
+            return []
+        base = _round_down(notional * BASE_PRECISION // m.oracle_price, self._common_step(m))
+        spot_amount = self._base_to_spot(base, m)
+        if base < m.perp_min_order_size or spot_amount < m.spot_min_order_size:
+            return []
+        spot_dir = PositionDirection.LONG if side == "long_carry" else PositionDirection.SHORT
+        orders = (
+            OrderIntent(
+                market_index=m.spot_market_index,
+                market_type=MarketType.SPOT,
+                direction=spot_dir,
+                base_asset_amount=spot_amount,
+                tags=("delta-neutral", "entry", "spot"),
+            ),
+            OrderIntent(
+                market_index=m.perp_market_index,
+                market_type=MarketType.PERP,
+                direction=spot_dir.opposite,
+                base_asset_amount=base,
+                tags=("delta-neutral", "entry", "perp"),
+            ),
+        )
+        return [PlaceOrders(orders, reason=f"enter {side}")]
+
+    def _exit_orders(self, snap: StrategySnapshot, m: MarketSnapshot, reason: str) -> list[Action]:
+        orders: list[OrderIntent] = []
+        if m.spot_market_index is not None:
+            spot = snap.base(MarketType.SPOT, m.spot_market_index)
+            # Sell whole steps of a deposit (interest dust below a step stays); buy back a
+            # borrow rounded up to a step so none of it is left owing.
+            size = (
+                spot - spot % m.spot_step_size
+                if spot > 0
+                else -(spot // m.spot_step_size) * m.spot_step_size
+            )
+            if spot != 0 and size >= m.spot_min_order_size:
+                orders.append(
+                    OrderIntent(
+                        market_index=m.spot_market_index,
+                        market_type=MarketType.SPOT,
+                        direction=PositionDirection.SHORT if spot > 0 else PositionDirection.LONG,
+                        base_asset_amount=size,
+                        reduce_only=True,
+                        tags=("delta-neutral", "exit", "spot"),
+                    )
+                )
+        perp = snap.base(MarketType.PERP, m.perp_market_index)
+        if perp != 0:
+            orders.append(
+                OrderIntent(
+                    market_index=m.perp_market_index,
+                    market_type=MarketType.PERP,
+                    direction=PositionDirection.LONG if perp < 0 else PositionDirection.SHORT,
+                    base_asset_amount=abs(perp),
+                    reduce_only=True,
+                    tags=("delta-neutral", "exit", "perp"),
+                )
+            )
+        return [PlaceOrders(tuple(orders), reason=reason)] if orders else []
+
+    def _rebalance(self, snap: StrategySnapshot, m: MarketSnapshot) -> list[Action]:
+        spot, perp = self._legs(snap, m)
+        net = spot + perp
+        hedged = max(abs(spot), abs(perp))
+        if hedged == 0 or abs(net) <= self.config.rebalance_band * hedged:
+            return []
+        size = _round_down(abs(net), m.perp_step_size)
+        if size < m.perp_min_order_size:
+            return []
+        # net > 0: too long -> sell perp; net < 0: too short -> buy perp.
+        direction = PositionDirection.SHORT if net > 0 else PositionDirection.LONG
+        reduce_only = (perp < 0 and direction is PositionDirection.LONG and size <= -perp) or (
+            perp > 0 and direction is PositionDirection.SHORT and size <= perp
+        )
+        order = OrderIntent(
+            market_index=m.perp_market_index,
+            market_type=MarketType.PERP,
+            direction=direction,
+            base_asset_amount=size,
+            reduce_only=reduce_only,
+            tags=("delta-neutral", "rebalance", "perp"),
+        )
+        return [PlaceOrders((order,), reason=f"rebalance net delta {net}")]
+
+    # ------------------------------------------------------------------ callbacks
+    def on_tick(self, snapshot: StrategySnapshot) -> list[Action]:
+        cfg, st = self.config, self.state
+        m = snapshot.markets.get(cfg.market)
+        if m is None:
+            return []
+        spot, perp = self._legs(snapshot, m)
+        # Dust below a leg's minimum order size (e.g. interest on a sold deposit) is flat.
+        holding = abs(perp) >= m.perp_min_order_size or abs(spot) >= self._spot_to_base(
+            m.spot_min_order_size, m
+        )
+        ts = snapshot.ts
+
+        if st.side == "flat":
+            if holding and self._can_act(ts):
+                # Leftovers of an exit that did not fully fill: close them.
+                self._mark(ts, "close leftovers")
+                return self._exit_orders(snapshot, m, "close leftovers")
+            if holding or not self._can_act(ts):
+                return []
+            if snapshot.margin.health < cfg.min_health and snapshot.margin.health != 0:
+                return []
+            long_carry = self.expected_carry(m, "long_carry")
+            if long_carry is None:
+                return []
+            if long_carry > cfg.entry_apr:
+                side: Side = "long_carry"
+            elif cfg.allow_borrow and (self.expected_carry(m, "short_carry") or 0) > cfg.entry_apr:
+                side = "short_carry"
+            else:
+                return []
+            actions = self._entry(snapshot, m, side)
+            if actions:
+                st.side = side
+                st.entered_at = ts
+                st.below_exit_since = None
+                st.entries += 1
+                self._mark(ts, f"enter {side}")
+            return actions
+
+        # In a carry position (or trying to be).
+        if holding and snapshot.margin.health < cfg.min_health:
+            return self._exit(snapshot, m, f"health {snapshot.margin.health} < {cfg.min_health}")
+        carry = self.expected_carry(m, st.side)
+        if carry is not None and carry < cfg.exit_apr:
+            if st.below_exit_since is None:
+                st.below_exit_since = ts
+            if ts - st.below_exit_since >= cfg.exit_window_hours * 3600:
+                return self._exit(snapshot, m, f"carry {carry:.2%} below {cfg.exit_apr:.2%}")
+        elif st.below_exit_since is not None:
+            st.below_exit_since = None
+        if not holding:
+            # Entry never filled: go back to flat and let the next tick decide again.
+            if self._can_act(ts):
+                st.side = "flat"
+                st.entered_at = None
+            return []
+        if not self._can_act(ts):
+            return []
+        actions = self._rebalance(snapshot, m)
+        if actions:
+            st.rebalances += 1
+            self._mark(ts, "rebalance")
+        return actions
+
+    def _exit(self, snap: StrategySnapshot, m: MarketSnapshot, reason: str) -> list[Action]:
+        st = self.state
+        st.side = "flat"
+        st.entered_at = None
+        st.below_exit_since = None
+        st.exits += 1
+        self._mark(snap.ts, f"exit: {reason}")
+        return self._exit_orders(snap, m, f"exit: {reason}")
+
+    def on_fill(self, fill: FillEvent) -> None:
+        self.state.fills += 1
+        self.state.fees_paid += fill.fee
+
+    def on_funding(self, payment: FundingEvent) -> None:
+        self.state.funding_earned += payment.amount
+
+    def on_stop(self, snapshot: StrategySnapshot) -> list[Action]:
+        return []
+
+
+__all__ = ["DeltaNeutralConfig", "DeltaNeutralState", "DeltaNeutralStrategy"]
