@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs into ./.venv and runs the whole suite.
 # This is the README's test command and the only thing .ci/run calls.
+#
+# With no arguments: lint, the whole suite (SQLite), then the vault/storage suite's
+# PostgreSQL variants against a throwaway cluster on 127.0.0.1 (scripts/with_postgres.sh
+# installs Debian's postgresql when missing). With arguments: lint, then pytest with them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}
@@ -9,5 +13,9 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 # The dashboard's browser tests drive Debian's chromium (Playwright never downloads one).
 command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
-.venv/bin/ruff check src tests bench
-.venv/bin/python -m pytest -q "$@"
+.venv/bin/ruff check src tests bench run_dashboard.py
+if [ "$#" -gt 0 ]; then
+    exec .venv/bin/python -m pytest -q "$@"
+fi
+.venv/bin/python -m pytest -q
+PYTHON=.venv/bin/python bash scripts/with_postgres.sh -k postgresql

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the vault and storage tests against a throwaway PostgreSQL cluster on 127.0.0.1
 # (installs Debian's postgresql if missing; the cluster is deleted afterwards).
-# Not part of CI: the SQLite run in scripts/test.sh is the suite; this shows the same
-# suite passing on PostgreSQL. Extra arguments go to pytest.
+# scripts/test.sh (and so CI) runs it with `-k postgresql` after the SQLite suite, so the
+# PostgreSQL variants that skip without DATABASE_URL run too. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}

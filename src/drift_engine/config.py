@@ -3,12 +3,20 @@
 Read from the environment (prefix `DRIFT_ENGINE_`, plus the conventional plain
 `DATABASE_URL`). A misspelt `DRIFT_ENGINE_*` variable is an error rather than silently
 ignored, because a typo in e.g. the database setting would otherwise point the ledger at
-a fresh, empty database. The engine issue extends this with a TOML file loader.
+a fresh, empty database.
+
+The engines' TOML config file (`drift_engine.engine.config_file`) is found through
+`DRIFT_ENGINE_CONFIG` (a path), and any of its keys can be overridden by a variable
+`DRIFT_ENGINE__<SECTION>__<KEY>...` (double underscores; list items by index, e.g.
+`DRIFT_ENGINE__ENGINES__0__PARAMS__ENTRY_APR=0.08`). Those override variables are not
+settings: this module only checks their shape and leaves their keys and values to the
+config file loader, which names the variable when one is unknown or bad.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Self
 
@@ -18,6 +26,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from drift_engine.core.errors import DriftEngineError
 
 ENV_PREFIX = "DRIFT_ENGINE_"
+#: Prefix of the variables that override keys of the TOML config file.
+CONFIG_OVERRIDE_PREFIX = "DRIFT_ENGINE__"
 DATABASE_FILE_NAME = "drift_engine.db"
 
 
@@ -57,12 +67,26 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(
         default=30_000, ge=0, description="How long a SQLite writer waits for the lock."
     )
+    config: Path | None = Field(
+        default=None,
+        description="The engines' TOML config file (`drift-engine run`); default: "
+        "./drift-engine.toml. Its keys can be overridden by DRIFT_ENGINE__SECTION__KEY.",
+    )
 
     @model_validator(mode="after")
     def _default_database_and_reject_unknown_env(self) -> Self:
         known = {f"{ENV_PREFIX}{name}".upper() for name in type(self).model_fields}
         for variable in os.environ:
-            if variable.upper().startswith(ENV_PREFIX) and variable.upper() not in known:
+            upper = variable.upper()
+            if upper.startswith(CONFIG_OVERRIDE_PREFIX):
+                if not all(config_override_path(variable)):
+                    raise ConfigError(
+                        variable,
+                        "a config override is DRIFT_ENGINE__<SECTION>__<KEY> with "
+                        "non-empty parts separated by double underscores",
+                    )
+                continue  # a config file key: checked by the config file loader
+            if upper.startswith(ENV_PREFIX) and upper not in known:
                 raise ConfigError(variable, "unknown setting in the environment")
         if self.database_url is None:
             url = f"sqlite:///{self.data_dir / DATABASE_FILE_NAME}"
@@ -74,6 +98,18 @@ class Settings(BaseSettings):
         """The database URL, never None after validation."""
         assert self.database_url is not None
         return self.database_url
+
+
+def config_override_path(variable: str) -> list[str]:
+    """`DRIFT_ENGINE__ENGINES__0__PARAMS__ENTRY_APR` -> ["engines", "0", "params",
+    "entry_apr"] (lower-cased; an empty part means a malformed name)."""
+    return variable[len(CONFIG_OVERRIDE_PREFIX) :].lower().split("__")
+
+
+def config_overrides(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The config file override variables in `environ` (default: the process's)."""
+    env = os.environ if environ is None else environ
+    return {k: v for k, v in env.items() if k.upper().startswith(CONFIG_OVERRIDE_PREFIX)}
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -8,7 +8,8 @@ Each tick (`tick(until_ts)`):
    logged) and the others go on;
 3. take vault snapshots (equity, health, positions) every `snapshot_every_s`;
 4. run the on-chain sync hooks (live vault reconciliation plugs in here);
-5. record a heartbeat row (time, duration, events, engines stepped, errors).
+5. record a heartbeat row (time, duration, events, engines stepped, errors, and the
+   market board's state, so a dashboard over the database alone shows the markets).
 
 `run(clock, ...)` repeats ticks every `interval_s` of clock time: a SimulatedClock makes a
 backtest, an AcceleratedClock a demo, a WallClock live trading.
@@ -16,14 +17,17 @@ backtest, an AcceleratedClock a demo, a WallClock live trading.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from drift_engine.engine.engine import DriftEngine, EngineState
 from drift_engine.engine.market_board import MarketBoard
+from drift_engine.strategies.base import MarketSnapshot
 
 log = logging.getLogger("drift_engine.heartbeat")
 
@@ -40,8 +44,37 @@ class VaultSnapshotter(Protocol):
 
 class HeartbeatStore(Protocol):
     def record_heartbeat(
-        self, ts: int, duration_ms: float, events: int, stepped: int, errors: list[dict]
+        self,
+        ts: int,
+        duration_ms: float,
+        events: int,
+        stepped: int,
+        errors: list[dict],
+        *,
+        market_state: dict[str, Any] | None = None,
     ) -> None: ...
+
+
+#: MarketSnapshot fields a heartbeat row keeps (not the funding history: the 24h/7d
+#: averages already summarise it).
+MARKET_STATE_FIELDS = tuple(
+    f.name for f in dataclasses.fields(MarketSnapshot) if f.name != "funding_history"
+)
+
+
+def market_state_json(snapshots: Mapping[str, MarketSnapshot]) -> dict[str, dict[str, Any]]:
+    """The board's snapshots as JSON for a heartbeat row: symbol -> MarketSnapshot fields
+    (prices PRICE 1e6 integers, rates as float fractions)."""
+    out: dict[str, dict[str, Any]] = {}
+    for symbol, snap in snapshots.items():
+        row = {}
+        for name in MARKET_STATE_FIELDS:
+            value = getattr(snap, name)
+            if isinstance(value, float) and not math.isfinite(value):
+                value = None  # JSON has no NaN/inf
+            row[name] = value
+        out[symbol] = row
+    return out
 
 
 @dataclass
@@ -85,6 +118,7 @@ class HeartbeatDataCollector:
         self.last_ts: int | None = None
         self._last_snapshot: int | None = None
         self._last_record: int | None = None
+        self._last_result: HeartbeatResult | None = None
         self.failed: dict[str, str] = {}
 
     def add_engine(self, engine: DriftEngine) -> None:
@@ -165,11 +199,35 @@ class HeartbeatDataCollector:
             or self._last_record is None
             or until_ts - self._last_record >= self.record_every_s
         ):
-            self._last_record = until_ts
-            self.store.record_heartbeat(until_ts, duration_ms, n, stepped, errors)
+            self._record(result)
+        self._last_result = result
         if self.on_tick is not None:
             self.on_tick(result)
         return result
+
+    def _record(self, result: HeartbeatResult) -> None:
+        assert self.store is not None
+        self._last_record = result.ts
+        try:
+            market_state: dict[str, Any] | None = market_state_json(self.board.snapshots())
+        except Exception:  # noqa: BLE001 - a board without data must not stop the beat
+            log.exception("could not serialise the market board")
+            market_state = None
+        self.store.record_heartbeat(
+            result.ts,
+            result.duration_ms,
+            result.events,
+            result.engines_stepped,
+            result.errors,
+            market_state=market_state,
+        )
+
+    def flush(self) -> None:
+        """Record the last tick's heartbeat row if `record_every_s` skipped it (call when a
+        run ends, so the database shows where it stopped)."""
+        result = self._last_result
+        if self.store is not None and result is not None and self._last_record != result.ts:
+            self._record(result)
 
     def _fail(self, engine: DriftEngine, ts: int, exc: Exception) -> dict[str, Any]:
         message = f"{type(exc).__name__}: {exc}"
@@ -220,4 +278,11 @@ class HeartbeatDataCollector:
             self.tick(t)
 
 
-__all__ = ["HeartbeatDataCollector", "HeartbeatResult", "MarketSink", "VaultSnapshotter"]
+__all__ = [
+    "MARKET_STATE_FIELDS",
+    "HeartbeatDataCollector",
+    "HeartbeatResult",
+    "MarketSink",
+    "VaultSnapshotter",
+    "market_state_json",
+]

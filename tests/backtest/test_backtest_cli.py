@@ -132,3 +132,39 @@ def test_bad_param_names_the_key():
     )
     assert result.exit_code == 2
     assert "entry_aprx" in result.output
+
+
+def test_png_plot_is_a_real_chart_of_the_right_size(tmp_path):
+    from PIL import Image
+
+    from drift_engine.backtest.report import PNG_DPI, PNG_SIZE_INCHES
+
+    plot = tmp_path / "chart.png"
+    result = _run(
+        "--market",
+        "SOL-PERP",
+        "--start",
+        "2026-01-12",
+        "--end",
+        "2026-01-20",
+        "--param",
+        "entry_apr=0",
+        "--param",
+        "lookback_hours=1",
+        "--plot",
+        str(plot),
+    )
+    assert f"chart written to {plot}" in " ".join(result.output.split())
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(plot) as img:
+        assert img.format == "PNG"
+        assert img.size == (int(PNG_SIZE_INCHES[0] * PNG_DPI), int(PNG_SIZE_INCHES[1] * PNG_DPI))
+        rgb = img.convert("RGB")
+        colors = rgb.getcolors(maxcolors=1 << 20)
+    assert colors is not None and len(colors) > 50  # text, axes, lines: not a blank image
+    counts = {c: n for n, c in colors}
+    white = counts.get((255, 255, 255), 0)
+    assert white < rgb.width * rgb.height * 0.98
+    # both series are drawn in their colours (equity blue, funding green)
+    assert counts.get((0x1F, 0x77, 0xB4), 0) > 200
+    assert counts.get((0x2C, 0xA0, 0x2C), 0) > 200

@@ -15,11 +15,12 @@ import time
 from datetime import UTC, datetime
 
 from drift_engine.backtest.runner import market_events
-from drift_engine.commands.demo import DEMO_ENGINES
+from drift_engine.commands.demo import DEMO_ENGINES, DEMO_NAMES
 from drift_engine.commands.run import apply_operator_commands
 from drift_engine.dashboard.reader import LatestMarkets
 from drift_engine.engine.engine import DriftEngine
 from drift_engine.engine.paper import PaperStack
+from drift_engine.risk import RiskLimits
 from drift_engine.storage import Database
 from drift_engine.strategies import DeltaNeutralStrategy
 
@@ -33,15 +34,26 @@ SOL_ENGINE, BTC_ENGINE = (engine_id for engine_id, _ in DEMO_ENGINES)
 class PaperEngines:
     """`with PaperEngines(db) as pe:` two engines trade; `pe.markets` feeds the dashboard."""
 
-    def __init__(self, db: Database, *, tick_s: int = 300, sleep_s: float = 0.02) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        tick_s: int = 300,
+        sleep_s: float = 0.02,
+        names: dict[str, str] | None = None,
+        limits: RiskLimits | None = None,
+    ) -> None:
         self.db = db
         self.stack = PaperStack(db, list(ENGINES.values()), START, epoch="dash")
         self.markets = LatestMarkets()
         self.engines: dict[str, DriftEngine] = {}
         for engine_id, market in ENGINES.items():
-            strategy = DeltaNeutralStrategy({"market": market, "entry_apr": 0.0,
-                                             "lookback_hours": 1})
-            self.engines[engine_id] = self.stack.add_engine(engine_id, strategy, CAPITAL)
+            strategy = DeltaNeutralStrategy(
+                {"market": market, "entry_apr": 0.0, "lookback_hours": 1}
+            )
+            engine = self.stack.add_engine(engine_id, strategy, CAPITAL, limits=limits)
+            engine.name = (names or DEMO_NAMES).get(engine_id)
+            self.engines[engine_id] = engine
         # a second, inactive vault of the SOL engine: the badge must not be on it
         reserve = self.stack.registry.create_vault("sol-reserve", SOL_ENGINE)
         self.reserve_vault_id = reserve.id

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from drift_engine.commands.demo import DEMO_NAMES
 from drift_engine.dashboard.app import create_app
 from drift_engine.dashboard.control import QueuedEngineControl
 from drift_engine.dashboard.reader import DashboardReader
@@ -85,7 +86,8 @@ def test_two_engines_two_tables_badges_and_live_removal(running, page) -> None:
 
     for engine_id in ENGINES:
         card = page.locator(f'article.engine[data-engine-id="{engine_id}"]')
-        assert card.locator(".engine-name").inner_text() == engine_id
+        # the display name the engine persisted, not its id
+        assert card.locator(".engine-name").inner_text() == DEMO_NAMES[engine_id]
         active = registry.active_vault(engine_id)
         assert active is not None
         badges = card.locator(".badge-active")

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from drift_engine.core.types import DriftMarginMetrics, DriftPosition, MarketType
 from drift_engine.engine.market_board import MarketBoard
+from drift_engine.engine.ports import VenueError
 from drift_engine.strategies.base import FillEvent, FundingEvent
+
+
+class PartialPlacement(VenueError):
+    """A non-atomic venue's refusal after some orders filled (`fills`): the engine books
+    them. The paper and live venues are atomic (one place_orders); this fake is not."""
+
+    def __init__(self, message: str, fills: list[FillEvent]) -> None:
+        super().__init__(message)
+        self.fills = fills
 
 
 class FakeVenue:
@@ -47,8 +57,6 @@ class FakeVenue:
             else:
                 self.perp_quote[o.market_index] = self.perp_quote.get(o.market_index, 0) + quote
             if self.fail_after_first and fills:
-                from drift_engine.venues.paper import PartialPlacement
-
                 self.fail_after_first = False
                 raise PartialPlacement("second leg refused", fills)
             self.seq += 1

@@ -102,6 +102,12 @@ def test_run_resumes_and_applies_operator_commands(env):
         store = SqlEngineStore(db)
         states = {r.engine_id: r.state for r in store.records()}
         assert states == {"dn-sol": "paused", "dn-btc": "halted"}
+        # what the dashboard reads: the config's display names, limits, margin, markets
+        records = {r.engine_id: r for r in store.records()}
+        assert records["dn-sol"].extra["name"] == "Delta-neutral SOL"
+        assert records["dn-sol"].extra["risk_limits"]["health_floor"] == 25
+        assert records["dn-btc"].extra["margin"]["health"] is not None
+        assert set(store.heartbeats()[-1].market_state) == {"SOL-PERP", "BTC-PERP"}
         kinds = {e.kind for e in store.events("dn-btc")}
         assert {"kill", "flatten", "transition"} <= kinds
         assert store.heartbeats()
@@ -110,11 +116,12 @@ def test_run_resumes_and_applies_operator_commands(env):
 
 
 def test_demo_runs_two_paper_engines_briefly(env):
-    r = invoke("demo", "--hours", "30", "--speed", "1e9")
+    r = invoke("demo", "--hours", "30", "--speed", "1e9", "--no-dashboard")
     assert r.exit_code == 0, r.output
-    out = r.output
-    assert "dn-sol" in out and "dn-btc" in out
-    assert "real funding" in out and "synthetic prices" in out
+    out = " ".join(r.output.split())  # rich wraps lines
+    assert "Delta-neutral SOL" in out and "Delta-neutral BTC" in out
+    assert "funding rates real" in out and "prices synthetic" in out
+    assert "dashboard:" not in out and "demo stopped" in out
     assert "summary" in out and "heartbeats" in out
 
     from drift_engine.storage.database import Database

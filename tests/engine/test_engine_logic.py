@@ -214,8 +214,8 @@ class RowStore:
     def __init__(self):
         self.rows = []
 
-    def record_heartbeat(self, ts, duration_ms, events, stepped, errors):
-        self.rows.append((ts, duration_ms, events, stepped, errors))
+    def record_heartbeat(self, ts, duration_ms, events, stepped, errors, *, market_state=None):
+        self.rows.append((ts, duration_ms, events, stepped, errors, market_state))
 
 
 def test_heartbeat_records_rows_and_feeds_markets():
@@ -237,6 +237,8 @@ def test_heartbeat_records_rows_and_feeds_markets():
     assert [(r[2], r[3], r[4]) for r in store.rows] == [(1, 1, []), (1, 1, [])]
     assert all(r[1] >= 0 for r in store.rows)
     assert fed == events and board.snapshot("SOL-PERP").oracle_price == 102 * USDC
+    # each row carries the board as it was at that tick
+    assert [r[5]["SOL-PERP"]["oracle_price"] for r in store.rows] == [101 * USDC, 102 * USDC]
 
 
 def test_live_mode_leaves_funding_to_reconciliation():

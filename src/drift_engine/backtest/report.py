@@ -169,27 +169,56 @@ def _svg_line(points: list[tuple[float, float]], w: int, h: int, color: str) -> 
     )
 
 
-def write_plot(report: BacktestReport, path: str) -> None:
-    """Equity and cumulative funding chart: `.html` (inline SVG, no dependency) or `.png`
-    (needs matplotlib, not a dependency of drift-engine)."""
-    if path.endswith(".png"):
-        try:
-            import matplotlib
+#: Size of the .png chart: inches at PNG_DPI, so 1200 x 700 pixels.
+PNG_SIZE_INCHES = (12.0, 7.0)
+PNG_DPI = 100
 
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError:
-            raise RuntimeError(
-                "a .png plot needs matplotlib (pip install matplotlib); .html needs nothing"
-            ) from None
-        fig, (a, b) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
-        t = [datetime.fromtimestamp(s.ts, UTC) for s in report.samples]
-        a.plot(t, [s.equity / 1e6 for s in report.samples])
-        a.set_ylabel("equity (USDC)")
-        b.plot(t, [s.funding / 1e6 for s in report.samples], color="green")
-        b.set_ylabel("funding earned (USDC)")
-        fig.suptitle(f"{report.strategy} {report.market} ({report.data_label})")
-        fig.savefig(path)
+
+def write_png(report: BacktestReport, path: str) -> None:
+    """The equity and cumulative funding chart as a PNG, rendered with matplotlib's Agg
+    backend (no display, no pyplot global state: safe in any thread)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=PNG_SIZE_INCHES, dpi=PNG_DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    equity_ax, funding_ax = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+    t = [datetime.fromtimestamp(s.ts, UTC) for s in report.samples]
+    equity_ax.plot(t, [s.equity / 1e6 for s in report.samples], color="#1f77b4", lw=1.5)
+    equity_ax.axhline(report.initial_equity / 1e6, color="#999999", lw=0.8, ls="--")
+    equity_ax.set_ylabel("equity (USDC)")
+    equity_ax.set_title(
+        f"net APR {report.net_apr:+.2%}, max drawdown {report.max_drawdown:.2%}, "
+        f"time in market {report.time_in_market:.0%}",
+        fontsize=10,
+    )
+    for start, stop in report.in_market_periods():
+        for ax in (equity_ax, funding_ax):
+            ax.axvspan(
+                datetime.fromtimestamp(start, UTC),
+                datetime.fromtimestamp(stop, UTC),
+                color="#2ca02c",
+                alpha=0.08,
+                lw=0,
+            )
+    funding_ax.plot(t, [s.funding / 1e6 for s in report.samples], color="#2ca02c", lw=1.5)
+    funding_ax.axhline(0, color="#999999", lw=0.8)
+    funding_ax.set_ylabel("cumulative funding (USDC)")
+    locator = AutoDateLocator()
+    funding_ax.xaxis.set_major_locator(locator)
+    funding_ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    for ax in (equity_ax, funding_ax):
+        ax.grid(True, color="#eeeeee")
+    fig.suptitle(f"{report.strategy} {report.market} - {report.data_label}")
+    fig.savefig(path, format="png", dpi=PNG_DPI)
+
+
+def write_plot(report: BacktestReport, path: str) -> None:
+    """Equity and cumulative funding chart: `.png` (matplotlib, Agg) or `.html` (inline
+    SVG)."""
+    if path.endswith(".png"):
+        write_png(report, path)
         return
     if not path.endswith(".html"):
         raise ValueError("--plot needs a .html or .png file name")
@@ -210,4 +239,12 @@ def write_plot(report: BacktestReport, path: str) -> None:
         f.write(doc)
 
 
-__all__ = ["BacktestReport", "Sample", "max_drawdown", "net_apr", "sharpe", "write_plot"]
+__all__ = [
+    "BacktestReport",
+    "Sample",
+    "max_drawdown",
+    "net_apr",
+    "sharpe",
+    "write_plot",
+    "write_png",
+]

@@ -1,45 +1,101 @@
-"""`drift-engine demo`: two paper delta-neutral engines (SOL, BTC) on Drift's real funding.
+"""`drift-engine demo`: two paper delta-neutral engines (SOL, BTC) on Drift's real funding,
+with the dashboard.
 
 No config needed. Each engine gets 10,000 virtual USDC in its own VIRTUAL vault and its
 own simulated sub-account; the bundled real funding history (Jan 10 - Feb 15 2026, daily
 averages expanded hourly) is replayed with synthetic 1-minute prices consistent with it
-(labelled as such), in accelerated time, printing progress. The demo keeps its data in
-`<data_dir>/demo.db`, reset at every start, which the dashboard can show.
+(labelled as such), in accelerated time, printing progress. The dashboard is served on
+http://127.0.0.1:8000/ (`--port`, `--no-dashboard`) from the start; when the replay ends
+(all the data, or `--hours`) it keeps serving until Ctrl-C, unless `--exit-when-done`.
+The demo keeps its data in `<data_dir>/demo.db`, reset at every start.
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 
 HOUR = 3600
 DEMO_ENGINES = (("dn-sol", "SOL-PERP"), ("dn-btc", "BTC-PERP"))
+#: Display names (the dashboard's vault table titles).
+DEMO_NAMES = {"dn-sol": "Delta-neutral SOL", "dn-btc": "Delta-neutral BTC"}
+DEFAULT_PORT = 8000
+
+
+class _Stop(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: stop the replay and the dashboard, exit 0."""
+
+
+def _on_sigterm(_signum: int, _frame: Any) -> None:
+    raise _Stop()
+
+
+def _start_dashboard(url: str, port: int, markets: Any, console: Console) -> Any:
+    """The dashboard in a background thread, bound before the replay starts so a taken
+    port fails at once, naming it."""
+    from drift_engine.dashboard.run import ServeError, build_app
+    from drift_engine.dashboard.server import DashboardServer
+
+    try:
+        app, token = build_app(url, markets=markets)
+    except ServeError as exc:
+        console.print(f"[red]error[/]: dashboard: {exc}")
+        raise typer.Exit(code=2) from None
+    try:
+        server = DashboardServer(app, host="127.0.0.1", port=port, token=token)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        console.print(
+            f"[red]error[/]: cannot serve the dashboard on 127.0.0.1:{port} ({reason}); "
+            f"is port {port} already in use? Pass --port to pick another, or --no-dashboard."
+        )
+        raise typer.Exit(code=2) from None
+    return server.start()
 
 
 def demo(
     hours: float | None = typer.Option(
-        None, "--hours", help="Data time to replay (default: all 37 days of the funding file)."
+        None,
+        "--hours",
+        help="Simulated hours to replay (default: all 37 days of the funding file).",
     ),
     speed: float = typer.Option(
         4 * HOUR, "--speed", help="Simulated seconds per wall second (default: 4 h a second)."
     ),
     capital: float = typer.Option(10_000.0, "--capital", help="Virtual USDC per engine."),
-    port: int | None = typer.Option(None, "--port", help="Also serve the dashboard here."),
+    port: int = typer.Option(
+        DEFAULT_PORT, "--port", min=0, max=65535, help="Dashboard port on 127.0.0.1."
+    ),
+    no_dashboard: bool = typer.Option(
+        False, "--no-dashboard", help="Do not serve the dashboard; exit when the replay ends."
+    ),
+    exit_when_done: bool = typer.Option(
+        False, "--exit-when-done", help="Stop serving and exit when the replay ends."
+    ),
     seed: int = typer.Option(7, "--seed", help="Seed of the synthetic prices."),
 ) -> None:
-    """Two paper delta-neutral engines (SOL, BTC) replaying Drift's real funding."""
+    """Two paper delta-neutral engines (SOL, BTC) replaying Drift's real funding, with the
+    dashboard on http://127.0.0.1:8000/."""
     from drift_engine.backtest.runner import market_events
-    from drift_engine.commands.run import serve, start_dashboard
-    from drift_engine.config import load_settings
+    from drift_engine.config import ConfigError, load_settings
+    from drift_engine.dashboard.reader import LatestMarkets
     from drift_engine.data.bundled import BundledSource
     from drift_engine.engine.paper import PaperStack
     from drift_engine.storage.database import Database
     from drift_engine.strategies import DeltaNeutralStrategy
 
     console = Console()
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        console.print(f"[red]config error[/] {exc}")
+        raise typer.Exit(code=2) from None
     path = Path(settings.data_dir) / "demo.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
@@ -57,33 +113,93 @@ def demo(
         engine = stack.add_engine(
             engine_id, DeltaNeutralStrategy({"market": market}), int(round(capital * 1e6))
         )
+        engine.name = DEMO_NAMES[engine_id]
         engine.start(start)
-    events, label = market_events("bundled", perps, start, end, seed)
-    console.print(
-        f"[bold]drift-engine demo[/]: paper engines {', '.join(e for e, _ in DEMO_ENGINES)}"
-        f" with {capital:,.0f} virtual USDC each"
-    )
-    console.print(f"data: {label}")
-    console.print(f"replaying {(end - start) / 86400:.1f} days at x{speed:g}; database {url}")
-    if port:
-        start_dashboard(port, url, console)
-    hb = serve(
-        stack,
+        engine.persist()
+    events, _label = market_events("bundled", perps, start, end, seed)
+
+    markets = LatestMarkets()
+    markets.publish(stack.board.snapshots())
+    server = None
+    if not no_dashboard:
+        server = _start_dashboard(url, port, markets, console)
+
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        console.print(
+            f"[bold]drift-engine demo[/]: paper engines "
+            f"{', '.join(DEMO_NAMES[e] for e, _ in DEMO_ENGINES)} "
+            f"with {capital:,.0f} virtual USDC each (VIRTUAL vaults)"
+        )
+        console.print(
+            "data: funding rates [bold]real[/] (Drift mainnet history, daily averages "
+            "expanded hourly); prices [bold]synthetic[/] (generated 1-minute ticks "
+            f"consistent with the funding, seed {seed})"
+        )
+        console.print(
+            f"replaying {(end - start) / 86400:.1f} days of simulated time at x{speed:g}; "
+            f"database {url}"
+        )
+        if server is not None:
+            console.print(f"dashboard: [bold]{server.url}/[/]  (Ctrl-C to stop)")
+        interrupted = _replay(stack, events, start, end, speed, markets, console)
+        _summary(stack, capital, console)
+        if server is not None and not interrupted and not exit_when_done:
+            console.print(
+                f"replay finished; the dashboard keeps serving at {server.url}/ (Ctrl-C to stop)"
+            )
+            with contextlib.suppress(KeyboardInterrupt):
+                threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if server is not None:
+            server.stop()
+        for e in stack.engines:
+            e.persist()
+        db.dispose()
+    console.print("demo stopped")
+
+
+def _replay(
+    stack: Any, events: Any, start: int, end: int, speed: float, markets: Any, console: Console
+) -> bool:
+    """Run the heartbeat to `end`; True when interrupted (Ctrl-C or SIGTERM)."""
+    from drift_engine.clock import AcceleratedClock
+    from drift_engine.commands.run import apply_operator_commands, progress_printer
+
+    hb = stack.heartbeat(
         events,
-        start=start,
-        until=end,
-        speed=speed,
-        console=console,
-        progress_every_s=12 * HOUR,
+        snapshot_every_s=HOUR,
+        # at most about one heartbeat row per wall second
+        record_every_s=int(max(60, speed)) if speed > 1 else 0,
+        sync_hooks=[
+            apply_operator_commands(stack),
+            # the heartbeat thread publishes market state for the dashboard's threads
+            lambda _ts: markets.publish(stack.board.snapshots()),
+        ],
+        on_tick=progress_printer(stack, console, 12 * HOUR),
     )
+    try:
+        hb.run(AcceleratedClock(speed, start), start=start, until=end, interval_s=60)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]: engines keep their persisted state")
+        return True
+    finally:
+        hb.flush()
+    console.print(f"{hb.events_processed:,} events, {hb.ticks:,} heartbeats")
+    return False
+
+
+def _summary(stack: Any, capital: float, console: Console) -> None:
     console.print("[bold]summary[/]")
     for e in stack.engines:
         eq = e.venue.equity()
         pnl = (eq - int(capital * 1e6)) / 1e6
         console.print(
-            f"  {e.engine_id}: {e.state.value}, equity {eq / 1e6:,.2f} USDC "
-            f"(pnl {pnl:+,.2f}), funding {e.stats.funding / 1e6:+,.2f}, "
+            f"  {e.name or e.engine_id}: {e.state.value}, equity {eq / 1e6:,.2f} USDC "
+            f"(pnl {pnl:+,.2f}), funding {e.stats.funding / 1e6:+,.2f} (real rates), "
             f"fees {e.stats.fees / 1e6:,.2f}, trades {e.stats.trades}, "
             f"side {getattr(e.strategy.state, 'side', '-')}"
         )
-    console.print(f"{hb.events_processed:,} events, {hb.ticks:,} heartbeats")

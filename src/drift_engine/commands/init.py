@@ -19,5 +19,5 @@ def init(
         raise typer.Exit(code=1)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(EXAMPLE_CONFIG)
-    load_config(path)  # the example must always be valid
+    load_config(path, environ={})  # the example itself must always be valid
     typer.echo(f"wrote {path}; edit it, then: drift-engine run --config {path}")

@@ -6,9 +6,10 @@ with the live issue. Operator commands queued by `drift-engine engines start|sto
 kill` are applied at the next tick. A restart resumes every engine from its persisted
 record and continues the data after the last tick the engines saw.
 
-Paper positions live in the simulator of this process: after a restart the simulator is
-fresh, so each paper engine's sub-account is funded with its vault's cash and the
-strategy re-enters (logged as `paper-restart`).
+Paper positions survive a restart: the paper stack checkpoints the simulator with the
+engines at each heartbeat (engine/paper.py), and a restart resumes from the last
+checkpoint and replays the data after it. Only an engine the checkpoint does not know
+gets a fresh sub-account funded with its vault's cash (logged as `paper-restart`).
 """
 
 from __future__ import annotations
@@ -121,7 +122,13 @@ def start_dashboard(port: int, database_url: str, console: Console) -> None:
 
 
 def run(
-    config: Path = typer.Option(DEFAULT_CONFIG_PATH, "--config", "-c", help="Engines config."),
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        "-c",
+        help=f"Engines config (default: $DRIFT_ENGINE_CONFIG, else {DEFAULT_CONFIG_PATH}); "
+        "keys can be overridden by DRIFT_ENGINE__SECTION__KEY variables.",
+    ),
     hours: float | None = typer.Option(None, "--hours", help="Stop after this much data time."),
     speed: float | None = typer.Option(None, "--speed", help="Override [data] speed."),
     port: int | None = typer.Option(None, "--port", help="Also serve the dashboard here."),
@@ -173,13 +180,16 @@ def run(
         console.print(f"the data ends at {_iso(data_end)}; nothing left to run")
         raise typer.Exit(code=0)
 
-    stack = PaperStack(db, perps, start)
+    stack = PaperStack(db, perps, start, persist=True)
+    if stack.restored_ts is not None:  # the tick after the checkpoint, on the same grid
+        start = stack.restored_ts + cfg.heartbeat.interval_s
     for s in specs:
         strategy = strategy_class(s.strategy)(s.strategy_config())
         engine = stack.add_engine(
             s.id, strategy, int(round(s.capital_usdc * 1e6)), vault_name=s.vault_name, limits=s.risk
         )
-        if engine.started:
+        engine.name = s.name or engine.name
+        if engine.started and not stack.was_restored(engine):
             engine._log(
                 start,
                 "paper-restart",
@@ -188,14 +198,16 @@ def run(
             )
         if engine.state.value == "stopped":
             engine.start(start)
-    events, label = market_events(cfg.data.source, perps, start, until, cfg.data.seed)
+    first = data_start if stack.restored_ts is not None else start
+    events, label = market_events(cfg.data.source, perps, first, until, cfg.data.seed)
+    events = stack.resume_events(events)
     console.print(
         f"running {len(specs)} engine(s) on {label}, {_iso(start)} -> {_iso(until)}, "
         f"x{speed or cfg.data.speed:g} speed; database {url}"
     )
     if port:
         start_dashboard(port, url, console)
-    serve(
+    hb = serve(
         stack,
         events,
         start=start,
@@ -207,4 +219,6 @@ def run(
     )
     for e in stack.engines:
         e.persist()
+    if hb.last_ts is not None and hb.last_ts + cfg.heartbeat.interval_s > until:
+        stack.checkpoint(hb.last_ts)  # ran to the end (not interrupted mid-tick)
     console.print("done")

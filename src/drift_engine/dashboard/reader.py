@@ -9,6 +9,7 @@ engines, heartbeats and markets through the engine package's persisted records.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -333,8 +334,9 @@ class DashboardReader:
 
     # ---------------------------------------------------------------- engines
     def _has_engine_tables(self) -> bool:
-        """The engine tables are created by the engine side on first use; until an engine
-        has ever run they may not exist, which reads as "no engines", not as an error."""
+        """Migration 0002 creates the engine tables; a database not yet upgraded (opened
+        without `Database.open`) may lack them, which reads as "no engines", not as an
+        error."""
         if not self._engine_tables:
             names = set(inspect(self.db.engine).get_table_names())
             self._engine_tables = {"engine_records", "heartbeats"} <= names
@@ -416,12 +418,32 @@ class DashboardReader:
 
     # ---------------------------------------------------------------- markets
     def _market_snapshots(self) -> dict[str, MarketSnapshot]:
-        if self._markets is None:
+        """The in-process feed's markets when one is attached and has data; otherwise the
+        market state the latest heartbeat row recorded (a dashboard over a database that
+        another process writes)."""
+        if self._markets is not None:
+            try:
+                live = dict(self._markets())
+            except Exception:  # noqa: BLE001 - a market feed hiccup must not break the page
+                live = {}
+            if live:
+                return live
+        return self._persisted_markets()
+
+    def _persisted_markets(self) -> dict[str, MarketSnapshot]:
+        if not self._has_engine_tables():
             return {}
         try:
-            return dict(self._markets())
-        except Exception:  # noqa: BLE001 - a market feed hiccup must not break the page
+            with self.db.read() as session:
+                state = session.scalars(
+                    select(HeartbeatRow.market_state)
+                    .where(HeartbeatRow.market_state.is_not(None))
+                    .order_by(HeartbeatRow.id.desc())
+                    .limit(1)
+                ).first()
+        except SQLAlchemyError:
             return {}
+        return _markets_from_state(state)
 
     def markets(self) -> list[MarketOut]:
         out = []
@@ -529,6 +551,26 @@ def _market_symbol(market_type: MarketType, market_index: int) -> str:
         except KeyError:
             pass
     return f"{market_type.value}-{market_index}"
+
+
+_MARKET_FIELDS = frozenset(f.name for f in dataclasses.fields(MarketSnapshot))
+
+
+def _markets_from_state(state: Any) -> dict[str, MarketSnapshot]:
+    """MarketSnapshots back from a heartbeat row's `market_state` (see
+    `heartbeat.market_state_json`); entries that do not parse are left out."""
+    if not isinstance(state, dict):
+        return {}
+    out: dict[str, MarketSnapshot] = {}
+    for symbol, fields in state.items():
+        if not isinstance(fields, dict):
+            continue
+        kwargs = {k: v for k, v in fields.items() if k in _MARKET_FIELDS and v is not None}
+        try:
+            out[symbol] = MarketSnapshot(**kwargs)
+        except TypeError:
+            continue
+    return out
 
 
 def _display_name(engine_id: str, extra: Any) -> str:

@@ -5,11 +5,21 @@ with pydantic (unknown keys and bad values are errors that name the key, e.g.
 `engines[0].params.entry_apr`); each engine's `params` are validated by its strategy's
 own config model, and its `risk` by `RiskLimits`. Database location and data directory
 come from `drift_engine.config.Settings` (environment), not from this file.
+
+Environment overrides: `DRIFT_ENGINE_CONFIG` names the file (default
+./drift-engine.toml), and a variable `DRIFT_ENGINE__<SECTION>__<KEY>...` replaces one
+key: parts separated by double underscores, case-insensitive, list items by their index
+(`DRIFT_ENGINE__DATA__SEED=11`, `DRIFT_ENGINE__ENGINES__0__PARAMS__ENTRY_APR=0.08`,
+`DRIFT_ENGINE__ENGINES__1__ENABLED=false`). The value is read as a TOML value (`0.08`,
+`true`, `"text"`), or as a plain string when it is not one (`SOL-PERP`). An override of
+an unknown key, or with a bad value, is an error naming the variable and the key.
 """
 
 from __future__ import annotations
 
+import copy
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,6 +46,9 @@ class _Strict(BaseModel):
 
 class EngineSpec(_Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    name: str | None = Field(
+        None, min_length=1, max_length=64, description="Display name; default: the id"
+    )
     strategy: str = "delta-neutral"
     mode: Literal["paper", "live"] = "paper"
     vault: str | None = Field(None, description="Vault name; default: the engine id")
@@ -114,15 +127,108 @@ def parse_config(data: dict[str, Any]) -> EnginesConfig:
     return cfg
 
 
-def load_config(path: Path | str) -> EnginesConfig:
-    path = Path(path)
+def resolve_config_path(path: Path | str | None = None) -> Path:
+    """`path` when given, else `DRIFT_ENGINE_CONFIG`, else ./drift-engine.toml."""
+    if path is not None:
+        return Path(path)
+    from drift_engine.config import ConfigError, load_settings
+
+    try:
+        configured = load_settings().config
+    except ConfigError as exc:
+        raise ConfigFileError(exc.key, str(exc).removeprefix(f"{exc.key}: ")) from None
+    return configured or DEFAULT_CONFIG_PATH
+
+
+def _override_value(raw: str) -> Any:
+    """A TOML value (`0.08`, `true`, `"x"`, `[1, 2]`), else the text itself."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def apply_overrides(
+    data: dict[str, Any], environ: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """`data` with the `DRIFT_ENGINE__...` variables of `environ` applied, and which
+    variable set which key (`engines[0].params.entry_apr` -> variable name)."""
+    from drift_engine.config import config_override_path, config_overrides
+
+    data = copy.deepcopy(data)
+    origins: dict[str, str] = {}
+    for variable, raw in sorted(config_overrides(environ).items()):
+        parts = config_override_path(variable)
+        if not all(parts):
+            raise ConfigFileError(variable, "malformed override name (empty part)")
+        node: Any = data
+        loc: list[Any] = []
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    where = _key(tuple(loc))
+                    raise ConfigFileError(
+                        variable,
+                        f"{where} has {len(node)} item(s); {part!r} is not one of their "
+                        "indexes (override list items by index: ..._ENGINES__0__...)",
+                    )
+                index = int(part)
+                loc.append(index)
+                if last:
+                    node[index] = _override_value(raw)
+                else:
+                    node = node[index]
+            elif isinstance(node, dict):
+                loc.append(part)
+                if last:
+                    node[part] = _override_value(raw)
+                else:
+                    child = node.setdefault(part, {})
+                    if not isinstance(child, (dict, list)):
+                        raise ConfigFileError(
+                            variable, f"{_key(tuple(loc))} is a value, not a table"
+                        )
+                    node = child
+            else:  # pragma: no cover - guarded above
+                raise ConfigFileError(variable, f"{_key(tuple(loc))} is not a table")
+        origins[_key(tuple(loc))] = variable
+    return data, origins
+
+
+def load_config(
+    path: Path | str | None = None, *, environ: Mapping[str, str] | None = None
+) -> EnginesConfig:
+    """The config file at `path` (default: `DRIFT_ENGINE_CONFIG`, else ./drift-engine.toml)
+    with the environment's `DRIFT_ENGINE__...` overrides applied, validated."""
+    path = resolve_config_path(path)
     if not path.exists():
         raise ConfigFileError("config", f"{path} does not exist (create it: drift-engine init)")
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigFileError("config", f"{path} is not valid TOML: {exc}") from None
-    return parse_config(data)
+    data, origins = apply_overrides(data, environ)
+    try:
+        return parse_config(data)
+    except ConfigFileError as exc:
+        variable = _origin(exc.key, origins)
+        if variable is None:
+            raise
+        message = str(exc).removeprefix(f"{exc.key}: ")
+        raise ConfigFileError(f"{variable} ({exc.key})", message) from None
+
+
+def _origin(key: str, origins: dict[str, str]) -> str | None:
+    """The override variable that set `key`, a table above it, or (a table the override
+    created, e.g. a misspelt section) a key below it."""
+    for set_key, variable in origins.items():
+        if key == set_key or key.startswith((set_key + ".", set_key + "[")):
+            return variable
+    for set_key, variable in origins.items():
+        if set_key.startswith((key + ".", key + "[")):
+            return variable
+    return None
 
 
 EXAMPLE_CONFIG = """\
@@ -130,6 +236,19 @@ EXAMPLE_CONFIG = """\
 # Unknown keys and bad values are errors that name the key.
 # Where the database lives comes from the environment (DATABASE_URL,
 # DRIFT_ENGINE_DATA_DIR), never from this file; keys never go in here either.
+#
+# Environment overrides:
+#   DRIFT_ENGINE_CONFIG=path/to/file.toml      which file `drift-engine run` reads
+#                                              (default: ./drift-engine.toml)
+#   DRIFT_ENGINE__<SECTION>__<KEY>=value        replaces one key of this file: parts
+#                                              joined by double underscores, any case,
+#                                              [[engines]] items by index from 0
+#   e.g. DRIFT_ENGINE__DATA__SEED=11
+#        DRIFT_ENGINE__DATA__SOURCE=synthetic
+#        DRIFT_ENGINE__ENGINES__0__PARAMS__ENTRY_APR=0.08
+#        DRIFT_ENGINE__ENGINES__1__ENABLED=false
+# Values are TOML values (0.08, true, "text"); anything else is taken as text.
+# An unknown key or a bad value is an error naming the variable and the key.
 
 [data]
 # Market data the paper engines trade on:
@@ -152,6 +271,7 @@ port = 8765
 # One [[engines]] table per engine. Each runs one strategy with its own vault.
 [[engines]]
 id = "dn-sol"
+name = "Delta-neutral SOL" # display name on the dashboard (default: the id)
 strategy = "delta-neutral"
 mode = "paper"           # "paper" (simulator, virtual USDC) or "live" (later)
 vault = "dn-sol"         # vault name (default: the engine id)
@@ -178,6 +298,7 @@ max_order_notional_usdc = 1000000.0
 
 [[engines]]
 id = "dn-btc"
+name = "Delta-neutral BTC"
 strategy = "delta-neutral"
 capital_usdc = 10000.0
 
@@ -193,6 +314,8 @@ __all__ = [
     "DataSpec",
     "EngineSpec",
     "EnginesConfig",
+    "apply_overrides",
     "load_config",
     "parse_config",
+    "resolve_config_path",
 ]

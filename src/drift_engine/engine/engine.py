@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 from drift_engine.core.errors import DriftEngineError
-from drift_engine.core.types import OrderIntent
+from drift_engine.core.types import DriftMarginMetrics, OrderIntent
 from drift_engine.engine.market_board import MarketBoard
 from drift_engine.engine.ports import (
     EngineRecord,
@@ -130,8 +130,11 @@ class DriftEngine:
         store: EngineStore | None = None,
         on_event: Callable[[str, int, str, str, dict], None] | None = None,
         persist_every_s: int = 3600,
+        name: str | None = None,
     ) -> None:
         self.engine_id = engine_id
+        #: Display name (the dashboard's); persisted in the record's `extra["name"]`.
+        self.name = name
         self.strategy = strategy
         self.venue = venue
         self.ledger = ledger
@@ -148,6 +151,7 @@ class DriftEngine:
         self.persist_every_s = persist_every_s
         self._saved: tuple[Any, ...] = ()
         self._saved_ts = 0
+        self._margin: DriftMarginMetrics | None = None  # the last snapshot's
         for symbol in strategy.markets():
             board.add(symbol)
         self._resume()
@@ -164,7 +168,12 @@ class DriftEngine:
             high_water_mark=self.high_water_mark,
             last_ts=self.last_ts,
             vault_id=str(self.ledger.vault_id),
-            extra={"started": self.started},
+            extra={
+                "started": self.started,
+                "name": self.name or self.engine_id,
+                "risk_limits": self.risk.limits.model_dump(mode="json"),
+                "margin": margin_json(self._margin) if self._margin is not None else None,
+            },
         )
 
     def _resume(self) -> None:
@@ -181,6 +190,8 @@ class DriftEngine:
         self.high_water_mark = rec.high_water_mark
         self.last_ts = rec.last_ts
         self.started = bool(rec.extra.get("started", False))
+        if self.name is None and isinstance(rec.extra.get("name"), str):
+            self.name = rec.extra["name"]
         self._log(rec.last_ts, "resume", f"resumed in state {self.state.value}")
 
     def persist(self) -> None:
@@ -290,12 +301,14 @@ class DriftEngine:
             balance=self.ledger.balance(),
             high_water_mark=self.high_water_mark,
         )
+        margin = self.venue.margin(ts)
+        self._margin = margin
         return StrategySnapshot(
             ts=ts,
             markets=MappingProxyType(self.board.snapshots(self.strategy.markets() or None)),
             vault=vault,
             positions=self.venue.positions(),
-            margin=self.venue.margin(ts),
+            margin=margin,
             open_orders=len(self.venue.open_orders()),
         )
 
@@ -453,4 +466,33 @@ __all__ = [
     "EngineState",
     "EngineStats",
     "MemoryEngineStore",
+    "margin_json",
 ]
+
+
+def margin_json(m: DriftMarginMetrics) -> dict[str, Any]:
+    """DriftMarginMetrics as persisted in the engine record (`extra["margin"]`): integers
+    at Drift precision (QUOTE 1e6, leverage and margin ratio 1e4, PRICE 1e6), the field
+    names the dashboard reads."""
+    return {
+        "total_collateral": m.total_collateral,
+        "maintenance_total_collateral": m.maintenance_total_collateral,
+        "initial_margin_requirement": m.initial_margin_requirement,
+        "maintenance_margin_requirement": m.maintenance_margin_requirement,
+        "free_collateral": m.free_collateral,
+        "health": m.health,
+        "leverage": m.leverage,
+        "margin_ratio": m.margin_ratio,
+        "unrealized_pnl": m.unrealized_pnl,
+        "risk_level": getattr(m.risk_level, "value", str(m.risk_level)),
+        "timestamp": m.timestamp,
+        "position_risks": [
+            {
+                "market_index": r.market_index,
+                "market_type": getattr(r.market_type, "value", str(r.market_type)),
+                "oracle_price": r.oracle_price,
+                "liquidation_price": r.liquidation_price,
+            }
+            for r in m.position_risks
+        ],
+    }

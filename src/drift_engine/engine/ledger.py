@@ -75,6 +75,17 @@ class VaultLedgerSink:
         self.vault_id = vault
         self._keys: set[str] | None = None
         self._balance: int | None = None
+        #: keys booked after the paper state this engine was restored from (see
+        #: `replay_after`): met again once by the replay, they are not booked twice
+        self._replay: set[str] = set()
+
+    def replay_after(self, mark: int) -> None:
+        """The venue and strategy were restored to a checkpoint taken when `mark` was the
+        highest ledger entry id: entries above it were booked by the heartbeat that the
+        crash interrupted, and the replay of that heartbeat reports their events again.
+        Each such key is then answered True once (the strategy hears of it, as it did
+        before the crash) without a second entry."""
+        self._replay = {e.key for e in self.ledger.entries(self.vault_id) if e.id > mark}
 
     def _known(self) -> set[str]:
         if self._keys is None:
@@ -85,6 +96,9 @@ class VaultLedgerSink:
         from drift_engine.vaults.entries import NewEntry
 
         key = ledger_key(posting)
+        if key in self._replay:
+            self._replay.discard(key)
+            return True
         known = self._known()
         if key in known:
             return False

@@ -161,6 +161,34 @@ class MarketBoard:
     def snapshots(self, symbols: list[str] | None = None) -> dict[str, MarketSnapshot]:
         return {s: self.snapshot(s) for s in (symbols or self.symbols)}
 
+    # ------------------------------------------------------------------ persistence
+    def dump(self) -> dict[str, Any]:
+        """Everything fed so far (JSON-able), for `load` after a restart: per market the
+        snapshot's values and the funding history (floats round-trip exactly in JSON)."""
+        out: dict[str, Any] = {"last_ts": self.last_ts, "markets": {}}
+        for symbol in self._markets:
+            snap = self.snapshot(symbol)
+            values = {f.name: getattr(snap, f.name) for f in fields(snap)}
+            values["funding_history"] = [list(h) for h in snap.funding_history]
+            history = [list(h) for h in self._markets[symbol].history]
+            out["markets"][symbol] = {"values": values, "history": history}
+        return out
+
+    def load(self, data: dict[str, Any]) -> None:
+        """Put back what `dump` saved (markets not on this board are added)."""
+        self.last_ts = data["last_ts"]
+        for symbol, saved in data["markets"].items():
+            self.add(symbol)
+            m = self._markets[symbol]
+            values = dict(saved["values"])
+            values["funding_history"] = tuple(tuple(h) for h in values["funding_history"])
+            m.snapshot = MarketSnapshot(**values)
+            m.values = dict(values)
+            m.history.clear()
+            m.history.extend(tuple(h) for h in saved["history"])
+            m.pending.clear()
+            m.dirty = False
+
     def market_index(self, symbol: str, market_type: MarketType = MarketType.PERP) -> int | None:
         snap = self._markets[symbol].snapshot
         return snap.perp_market_index if market_type is MarketType.PERP else snap.spot_market_index

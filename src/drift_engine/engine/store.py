@@ -1,9 +1,9 @@
 """Persistence of engines: their record (state, strategy state, high-water mark), their
 event log (transitions, rejections, orders) and the heartbeat rows.
 
-These tables live in the same database as the vaults but in their own metadata
-(`engine_*`, `heartbeats`), created on first use; they belong in the Alembic migrations
-once the storage owner takes them over (see the report of issue 5).
+The tables (`engine_records`, `engine_events`, `heartbeats`) are storage models
+(`drift_engine.storage.models`) created by the Alembic migrations (0002): open the
+database with `Database.open(url)`, which upgrades it, before building a store.
 """
 
 from __future__ import annotations
@@ -12,54 +12,27 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, Integer, String, Text, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import select
 
 from drift_engine.engine.ports import EngineRecord
+from drift_engine.storage.models import EngineEventRow, EngineRow, HeartbeatRow
 
 
-class EngineBase(DeclarativeBase):
-    pass
-
-
-class EngineRow(EngineBase):
-    __tablename__ = "engine_records"
-
-    engine_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    strategy: Mapped[str] = mapped_column(String(64))
-    config: Mapped[dict[str, Any]] = mapped_column(JSON)
-    mode: Mapped[str] = mapped_column(String(16))
-    state: Mapped[str] = mapped_column(String(16))
-    strategy_state: Mapped[str] = mapped_column(Text)
-    high_water_mark: Mapped[int] = mapped_column(BigInteger)
-    last_ts: Mapped[int] = mapped_column(BigInteger)
-    vault_id: Mapped[str] = mapped_column(String(64))
-    extra: Mapped[dict[str, Any]] = mapped_column(JSON)
-    # Operator command waiting for the running process (engines start/stop/pause/kill).
-    command: Mapped[str | None] = mapped_column(String(16), nullable=True)
-
-
-class EngineEventRow(EngineBase):
-    __tablename__ = "engine_events"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    engine_id: Mapped[str] = mapped_column(String(64), index=True)
-    ts: Mapped[int] = mapped_column(BigInteger)
-    kind: Mapped[str] = mapped_column(String(32))
-    message: Mapped[str] = mapped_column(Text)
-    data: Mapped[dict[str, Any]] = mapped_column(JSON)
-
-
-class HeartbeatRow(EngineBase):
-    __tablename__ = "heartbeats"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    ts: Mapped[int] = mapped_column(BigInteger, index=True)
-    recorded_at: Mapped[str] = mapped_column(String(40))
-    duration_ms: Mapped[float] = mapped_column(Float)
-    events: Mapped[int] = mapped_column(Integer)
-    engines_stepped: Mapped[int] = mapped_column(Integer)
-    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+def _put_record(s: Any, record: EngineRecord) -> None:
+    """Write an engine record into its row inside session `s` (the operator command stays)."""
+    row = s.get(EngineRow, record.engine_id)
+    if row is None:
+        row = EngineRow(engine_id=record.engine_id)
+        s.add(row)
+    row.strategy = record.strategy
+    row.config = record.config
+    row.mode = record.mode
+    row.state = record.state
+    row.strategy_state = record.strategy_state
+    row.high_water_mark = record.high_water_mark
+    row.last_ts = record.last_ts
+    row.vault_id = record.vault_id
+    row.extra = dict(record.extra)
 
 
 class SqlEngineStore:
@@ -67,7 +40,6 @@ class SqlEngineStore:
 
     def __init__(self, db: Any) -> None:
         self.db = db
-        EngineBase.metadata.create_all(db.engine)
 
     def load(self, engine_id: str) -> EngineRecord | None:
         with self.db.read() as s:
@@ -102,6 +74,54 @@ class SqlEngineStore:
             row.last_ts = record.last_ts
             row.vault_id = record.vault_id
             row.extra = dict(record.extra)
+
+    # paper checkpoints -----------------------------------------------------------
+    def save_checkpoint(
+        self,
+        name: str,
+        ts: int,
+        epoch: str,
+        state: dict[str, Any],
+        records: list[EngineRecord],
+    ) -> int:
+        """In ONE transaction: the paper stack's state (`paper_checkpoints`, zlib JSON) and
+        the engine records that go with it. Returns the ledger mark stored with it (the
+        highest ledger entry id, read in the same transaction)."""
+        import zlib
+
+        from sqlalchemy import func
+
+        from drift_engine.storage.models import LedgerEntryRow, PaperCheckpointRow
+
+        blob = zlib.compress(json.dumps(state, separators=(",", ":")).encode(), 1)
+        with self.db.write() as s:
+            mark = s.scalar(select(func.max(LedgerEntryRow.id))) or 0
+            row = s.get(PaperCheckpointRow, name)
+            if row is None:
+                row = PaperCheckpointRow(name=name)
+                s.add(row)
+            row.ts, row.epoch, row.ledger_mark, row.state = ts, epoch, mark, blob
+            row.saved_at = datetime.now(UTC)
+            for record in records:
+                _put_record(s, record)
+        return mark
+
+    def load_checkpoint(self, name: str) -> dict[str, Any] | None:
+        """{"ts", "epoch", "ledger_mark", "state"} of the last checkpoint, or None."""
+        import zlib
+
+        from drift_engine.storage.models import PaperCheckpointRow
+
+        with self.db.read() as s:
+            row = s.get(PaperCheckpointRow, name)
+            if row is None:
+                return None
+            return {
+                "ts": row.ts,
+                "epoch": row.epoch,
+                "ledger_mark": row.ledger_mark,
+                "state": json.loads(zlib.decompress(row.state)),
+            }
 
     def log(self, engine_id: str, ts: int, kind: str, message: str, data: dict | None = None):
         with self.db.write() as s:
@@ -150,8 +170,17 @@ class SqlEngineStore:
 
     # heartbeats ------------------------------------------------------------------
     def record_heartbeat(
-        self, ts: int, duration_ms: float, events: int, stepped: int, errors: list[dict]
+        self,
+        ts: int,
+        duration_ms: float,
+        events: int,
+        stepped: int,
+        errors: list[dict],
+        *,
+        market_state: dict[str, Any] | None = None,
     ) -> None:
+        """One heartbeat row; `market_state` is the market board at that tick (symbol ->
+        MarketSnapshot fields, see `heartbeat.market_state_json`)."""
         with self.db.write() as s:
             s.add(
                 HeartbeatRow(
@@ -161,6 +190,7 @@ class SqlEngineStore:
                     events=events,
                     engines_stepped=stepped,
                     errors=errors,
+                    market_state=market_state,
                 )
             )
 
@@ -173,4 +203,4 @@ class SqlEngineStore:
             return rows[::-1]
 
 
-__all__ = ["EngineBase", "EngineEventRow", "EngineRow", "HeartbeatRow", "SqlEngineStore"]
+__all__ = ["EngineEventRow", "EngineRow", "HeartbeatRow", "SqlEngineStore"]

@@ -10,7 +10,7 @@ Signs are from the user's side: positive = the user received.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from drift_engine.core.types import MarketType, PositionDirection
 
@@ -153,6 +153,12 @@ class LiquidationRecord:
     kind = "liquidation"
 
     @property
+    def cash(self) -> int:
+        """The liquidation's cash effect, QUOTE: realized PnL less both fees (what the
+        ledger books: amount `realized_pnl`, fee `liquidator_fee + if_fee`)."""
+        return self.realized_pnl - self.liquidator_fee - self.if_fee
+
+    @property
     def record_id(self) -> str:
         return f"{self.kind}:{self.seq}"
 
@@ -231,6 +237,49 @@ SimRecord = (
     | InterestRecord
     | OrderRecord
 )
+
+
+_RECORD_TYPES = {
+    cls.__name__: cls
+    for cls in (
+        FillRecord,
+        FundingRateRecord,
+        FundingPaymentRecord,
+        SettlePnlRecord,
+        LiquidationRecord,
+        DepositRecord,
+        InterestRecord,
+        OrderRecord,
+    )
+}
+_ENUMS = {"MarketType": MarketType, "PositionDirection": PositionDirection}
+
+
+def record_to_json(record: SimRecord) -> list:
+    """[type name, field values...] with enums as their values (for simulator dumps)."""
+    out: list = [type(record).__name__]
+    for f in fields(record):
+        value = getattr(record, f.name)
+        if isinstance(value, MarketType | PositionDirection):
+            value = value.value
+        elif isinstance(value, tuple):
+            value = list(value)
+        out.append(value)
+    return out
+
+
+def record_from_json(data: list) -> SimRecord:
+    """The record `record_to_json` wrote."""
+    cls = _RECORD_TYPES[data[0]]
+    values = []
+    for f, value in zip(fields(cls), data[1:], strict=True):
+        enum = _ENUMS.get(str(f.type))
+        if enum is not None:
+            value = enum(value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        values.append(value)
+    return cls(*values)
 
 
 @dataclass(frozen=True, slots=True)

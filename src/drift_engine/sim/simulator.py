@@ -38,6 +38,7 @@ resolution, auctions and trigger orders.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -85,6 +86,8 @@ from drift_engine.sim.records import (
     OrderRecord,
     OrderResult,
     SettlePnlRecord,
+    record_from_json,
+    record_to_json,
 )
 
 QUOTE_SPOT_MARKET_INDEX = 0
@@ -131,18 +134,34 @@ class _Rates:
 
 @dataclass
 class _Snapshot:
-    """Field values of the objects an action may change, to undo a refused action."""
+    """Field values of the objects an action may change, to undo a refused action.
+
+    `keep` saves an object's fields (shallow: for objects whose nested objects the action
+    does not replace); `keep_deep` saves a deep copy (an account with its positions and
+    orders). `restore` writes the values back *into the same objects*, which the
+    simulator's driftpy DriftClients and margin snapshot keep referencing. `extra` holds
+    the simulator's own bookkeeping for `DriftSimulator.restore`.
+    """
 
     saved: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
+    extra: dict[str, Any] | None = None
 
     def keep(self, *objs: Any) -> None:
         for obj in objs:
             self.saved.append((obj, dict(obj.__dict__)))
 
+    def keep_deep(self, *objs: Any) -> None:
+        for obj in objs:
+            self.saved.append((obj, copy.deepcopy(obj.__dict__)))
+
     def restore(self) -> None:
         for obj, values in reversed(self.saved):
             obj.__dict__.clear()
             obj.__dict__.update(values)
+
+
+def _model_json(model: PriceModel) -> list[int]:
+    return [model.half_spread_ppm, model.impact_ppm_at_reference, model.reference_notional]
 
 
 def _rate_to_spot_precision(rate: int | Decimal | float | str) -> int:
@@ -386,6 +405,128 @@ class DriftSimulator:
         for auth, stats in sorted(self._stats.items(), key=lambda kv: str(kv[0])):
             out[f"UserStats:{auth}"] = encode_account("UserStats", stats)
         return out
+
+    # ------------------------------------------------------------------ persistence
+
+    def dump(self, records_since: int | None = None) -> dict[str, Any]:
+        """The whole simulation as JSON-able data, for `DriftSimulator.load`.
+
+        Accounts are the program's bytes (`core.program.encode_account`, base64); besides
+        them: the clock, the record counter, oracle prices, resting orders and exposure
+        (in their order: iteration order decides the order of fills and records), spot
+        rates, price models, volume caps and PnL settings, so that a loaded simulator
+        continues exactly as this one would. Records are kept from `records_since` on
+        (default: none; `seq` keeps counting either way). The market catalog is not
+        dumped: load with the same one (the default).
+        """
+        import base64
+
+        def b64(data: bytes) -> str:
+            return base64.b64encode(data).decode()
+
+        def ukey(acct: _Account) -> list[Any]:
+            return [str(acct.key[0]), acct.key[1]]
+
+        def mkey(key: MarketKey) -> list[Any]:
+            return [key[0].value, key[1]]
+
+        since = len(self.records) if records_since is None else records_since
+        return {
+            "version": 1,
+            "now": self.now,
+            "seq": self._seq,
+            "symbols": [self._symbols[k] for k in self._symbols],
+            "prices": [[*mkey(k), p] for k, p in self._prices.items()],
+            "auto_settle_pnl": self.auto_settle_pnl,
+            "pnl_pool_excess": self.pnl_pool_excess,
+            "default_price_model": _model_json(self._default_price_model),
+            "price_models": [[*mkey(k), _model_json(m)] for k, m in self._price_models.items()],
+            "volume_caps": [[*mkey(k), cap] for k, cap in self._volume_caps.items()],
+            "rates": [[i, r.deposit, r.borrow] for i, r in self._rates.items()],
+            "state": b64(encode_account("State", self.state)),
+            "perp_markets": {
+                str(i): b64(encode_account("PerpMarket", m)) for i, m in self.perp_markets.items()
+            },
+            "spot_markets": {
+                str(i): b64(encode_account("SpotMarket", m)) for i, m in self.spot_markets.items()
+            },
+            "users": [
+                [*ukey(a), b64(encode_account("User", a.user)), a.liquidation_start_ts]
+                for a in self._accounts.values()
+            ],
+            "user_stats": [
+                [str(auth), b64(encode_account("UserStats", st))]
+                for auth, st in self._stats.items()
+            ],
+            "resting": [
+                [*mkey(k), [[*ukey(a), i] for a, i in v]] for k, v in self._resting.items()
+            ],
+            "exposed": [[*mkey(k), [ukey(a) for a in v]] for k, v in self._exposed.items()],
+            "records_since": since,
+            "records": [record_to_json(r) for r in self.records[since:]],
+        }
+
+    @classmethod
+    def load(cls, data: dict[str, Any], *, catalog: MarketCatalog | None = None) -> DriftSimulator:
+        """A simulator in exactly the state `dump()` saved (see there)."""
+        import base64
+
+        from drift_engine.core.program import decode_account
+
+        if data.get("version") != 1:
+            raise SimulationError(f"unknown simulator dump version {data.get('version')!r}")
+
+        def mkey(t: str, i: int) -> MarketKey:
+            return (MarketType(t), int(i))
+
+        def put(obj: Any, b64: str) -> None:
+            decoded = decode_account(base64.b64decode(b64))
+            obj.__dict__.clear()
+            obj.__dict__.update(decoded.__dict__)
+
+        catalog = catalog or MarketCatalog.from_constants()
+        by_key = {(s.market_type, s.market_index): s.symbol for s in catalog}
+        prices = {by_key[mkey(t, i)]: p for t, i, p in data["prices"]}
+        sim = cls(
+            prices,
+            ts=data["now"],
+            catalog=catalog,
+            default_price_model=PriceModel(*data["default_price_model"]),
+            auto_settle_pnl=data["auto_settle_pnl"],
+            pnl_pool_excess=data["pnl_pool_excess"],
+        )
+        sim._price_models = {mkey(t, i): PriceModel(*m) for t, i, m in data["price_models"]}
+        sim._volume_caps = {mkey(t, i): cap for t, i, cap in data["volume_caps"]}
+        sim._rates = {int(i): _Rates(d, b) for i, d, b in data["rates"]}
+        for auth, sub, _user, _liq in data["users"]:
+            sim.open_account(Pubkey.from_string(auth), sub)
+        put(sim.state, data["state"])
+        for i, raw in data["perp_markets"].items():
+            put(sim.perp_markets[int(i)], raw)
+        for i, raw in data["spot_markets"].items():
+            put(sim.spot_markets[int(i)], raw)
+        for auth, sub, raw, liq in data["users"]:
+            acct = sim._accounts[(Pubkey.from_string(auth), sub)]
+            put(acct.user, raw)
+            acct.liquidation_start_ts = liq
+        for auth, raw in data["user_stats"]:
+            put(sim._stats[Pubkey.from_string(auth)], raw)
+        for t, i, p in data["prices"]:
+            sim._set_price(mkey(t, i), p)
+
+        def acct_of(auth: str, sub: int) -> _Account:
+            return sim._accounts[(Pubkey.from_string(auth), sub)]
+
+        sim._resting = {
+            mkey(t, i): [(acct_of(a, s), slot) for a, s, slot in v] for t, i, v in data["resting"]
+        }
+        sim._exposed = {
+            mkey(t, i): {acct_of(a, s): None for a, s in v} for t, i, v in data["exposed"]
+        }
+        sim.now = data["now"]
+        sim._seq = data["seq"]
+        sim.records = [record_from_json(r) for r in data["records"]]
+        return sim
 
     # ------------------------------------------------------------------ positions (slots)
 
@@ -760,6 +901,92 @@ class DriftSimulator:
         self._rest_order(acct, mkey, intent, order_id, size, limit, ts)
         acct.user.next_order_id += 1
         return OrderResult(order_id, "open", fills)
+
+    def place_orders(
+        self, key: UserKey | None, intents: Iterable[OrderIntent], ts: int
+    ) -> list[OrderResult]:
+        """Drift's `place_orders`: place every order (in order, as `place_order` does) or
+        none. A refusal of any of them (`OrderValidationError`, `InsufficientCollateralError`
+        after any leg, any `SimulationError`) restores the state before the call (fills,
+        fees, funding settled, order ids, records) and re-raises; an order that ends
+        cancelled (e.g. a reduce-only with nothing to reduce) is not a refusal.
+        """
+        acct = self._account(key)
+        snap = self.snapshot([acct.key])
+        results: list[OrderResult] = []
+        try:
+            for intent in intents:
+                results.append(self.place_order(acct.key, intent, ts))
+        except BaseException:
+            self.restore(snap)
+            raise
+        return results
+
+    # ------------------------------------------------------------------ atomicity
+
+    def snapshot(self, accounts: Iterable[UserKey] | None = None) -> _Snapshot:
+        """Everything an instruction can change, to undo it with `restore`: the State, every
+        market, the Users (all, or those of `accounts`) and their UserStats (deep copies),
+        oracle prices and the simulator's bookkeeping (records, counters, resting orders).
+        """
+        keys = list(self._accounts) if accounts is None else list(accounts)
+        accts = [self._account(k) for k in keys]
+        snap = _Snapshot()
+        snap.keep_deep(self.state, *self.perp_markets.values(), *self.spot_markets.values())
+        snap.keep_deep(*(a.user for a in accts))
+        snap.keep_deep(*{id(a.stats): a.stats for a in accts}.values())
+        snap.extra = {
+            "accounts": dict(self._accounts),
+            "stats": dict(self._stats),
+            "drifts": dict(self._drifts),
+            "records": len(self.records),
+            "seq": self._seq,
+            "now": self.now,
+            "resting": {k: list(v) for k, v in self._resting.items()},
+            "exposed": {k: dict(v) for k, v in self._exposed.items()},
+            "rates": {i: _Rates(r.deposit, r.borrow) for i, r in self._rates.items()},
+            "prices": dict(self._prices),
+            "liquidation_start": {a.key: a.liquidation_start_ts for a in accts},
+        }
+        return snap
+
+    def restore(self, snap: _Snapshot) -> None:
+        """Put back the state of `snapshot()` (into the same account objects)."""
+        snap.restore()
+        e = snap.extra or {}
+        for name in ("accounts", "stats", "drifts"):
+            target = getattr(self, f"_{name}")
+            target.clear()
+            target.update(e[name])
+        del self.records[e["records"] :]
+        self._seq = e["seq"]
+        self.now = e["now"]
+        self._resting = {k: list(v) for k, v in e["resting"].items()}
+        self._exposed = {k: dict(v) for k, v in e["exposed"].items()}
+        self._rates = {i: _Rates(r.deposit, r.borrow) for i, r in e["rates"].items()}
+        for mkey, price in e["prices"].items():
+            if self._prices[mkey] != price:
+                self._set_price(mkey, price)
+        for key, start in e["liquidation_start"].items():
+            if key in self._accounts:
+                self._accounts[key].liquidation_start_ts = start
+        for acct in self._accounts.values():
+            acct.safe = None
+
+    def _set_price(self, key: MarketKey, price: int) -> None:
+        """One market's oracle price everywhere the simulator keeps it (no matching)."""
+        from driftpy.accounts.types import DataAndSlot
+
+        self._prices[key] = price
+        (self._perp_prices if key[0] is MarketType.PERP else self._spot_prices)[key[1]] = price
+        m = self._market(key)
+        hist = (
+            m.amm.historical_oracle_data if key[0] is MarketType.PERP else m.historical_oracle_data
+        )
+        hist.last_oracle_price = price
+        entry = DataAndSlot(0, oracle_price_data(price, 0))
+        for d in self._drifts.values():
+            d.client.account_subscriber.cache["oracle_price_data"][self._oracle_ids[key]] = entry
 
     def _order_end(self, acct, mkey, intent, order_id, ts, status, reason) -> OrderResult:
         acct.user.next_order_id += 1

@@ -1,4 +1,5 @@
-"""SQLAlchemy models: vaults, their append-only ledger, and their snapshot time series.
+"""SQLAlchemy models: vaults, their append-only ledger, their snapshot time series, and
+the engines' records, event log and heartbeat rows.
 
 Money columns are BigInteger micro-USDC (QUOTE precision, 1e6): exact on SQLite and
 PostgreSQL alike. Nothing here stores a balance; balances are sums over `ledger_entries`
@@ -21,11 +22,14 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
     text,
@@ -172,3 +176,79 @@ class VaultSnapshotRow(Base):
         UniqueConstraint("vault_id", "slot"),
         Index("ix_vault_snapshots_vault_id_taken_at", "vault_id", "taken_at"),
     )
+
+
+# ------------------------------------------------------------------------- engines
+class EngineRow(Base):
+    """One engine's persisted record: state, strategy state, high-water mark.
+
+    `extra` (JSON) carries what the dashboard shows about the engine and nothing the
+    engine needs to resume: `name` (display name), `margin` (the latest
+    DriftMarginMetrics, integers at Drift precision, with `position_risks`) and
+    `risk_limits` (the limits in force), rewritten on every persist.
+    """
+
+    __tablename__ = "engine_records"
+
+    engine_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    strategy: Mapped[str] = mapped_column(String(64))
+    config: Mapped[dict[str, Any]] = mapped_column(Json)
+    mode: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    strategy_state: Mapped[str] = mapped_column(Text)
+    high_water_mark: Mapped[int] = mapped_column(BigInteger)
+    last_ts: Mapped[int] = mapped_column(BigInteger)
+    vault_id: Mapped[str] = mapped_column(String(64))
+    extra: Mapped[dict[str, Any]] = mapped_column(Json)
+    # Operator command waiting for the running process (engines start/stop/pause/kill).
+    command: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class EngineEventRow(Base):
+    """An engine's log: transitions, rejections, orders."""
+
+    __tablename__ = "engine_events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    engine_id: Mapped[str] = mapped_column(String(64), index=True)
+    ts: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class HeartbeatRow(Base):
+    """One heartbeat tick. `market_state` is the market board at that tick (symbol ->
+    MarketSnapshot fields), so a dashboard over the database alone can show markets."""
+
+    __tablename__ = "heartbeats"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    ts: Mapped[int] = mapped_column(BigInteger, index=True)
+    recorded_at: Mapped[str] = mapped_column(String(40))
+    duration_ms: Mapped[float] = mapped_column(Float)
+    events: Mapped[int] = mapped_column(Integer)
+    engines_stepped: Mapped[int] = mapped_column(Integer)
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(Json)
+    market_state: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
+
+
+# ------------------------------------------------------------------------- paper state
+class PaperCheckpointRow(Base):
+    """A paper stack's simulated Drift and its engines as of one heartbeat (migration 0003).
+
+    `state` is zlib-compressed JSON: the simulator's `dump()` (accounts as the program's
+    bytes), the market board, and per engine its record, sub-account and venue cursor.
+    `ledger_mark` is the highest ledger entry id at that moment: entries above it were
+    booked by a heartbeat the checkpoint does not include, and are replayed, not rebooked.
+    One row per stack `name`, rewritten in one transaction at each checkpoint.
+    """
+
+    __tablename__ = "paper_checkpoints"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ts: Mapped[int] = mapped_column(BigInteger)
+    epoch: Mapped[str] = mapped_column(String(32))
+    ledger_mark: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime)

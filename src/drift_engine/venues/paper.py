@@ -14,9 +14,11 @@ whose value reaches cash when it is sold (booking it twice would double count); 
 reported, valued at the oracle, in `InterestEvent.amount` with `token_amount` set and
 `cash=False` semantics (the engine books only quote interest).
 
-A place of several orders is not atomic here (Drift's place_orders transaction is): the
-orders are placed in order and, when one is refused, the fills of those before it stand
-and `PartialPlacement` carries them so the engine books them before logging the refusal.
+A place of several orders is atomic, as Drift's `place_orders` instruction is
+(`DriftSimulator.place_orders`): both legs of a delta-neutral entry fill, or neither does
+and the venue raises `VenueError` with nothing changed. A liquidation is booked with the
+program's realized PnL of the position update (`LiquidationRecord.realized_pnl`) and the
+fees it paid, the same cash rule as a perp fill.
 """
 
 from __future__ import annotations
@@ -41,14 +43,6 @@ from drift_engine.strategies.base import FillEvent, FundingEvent
 
 QUOTE_INDEX = 0
 BASE_PRECISION = 10**9
-
-
-class PartialPlacement(VenueError):
-    """Some orders of a placement were refused; `fills` are those that happened."""
-
-    def __init__(self, message: str, fills: list[FillEvent]) -> None:
-        super().__init__(message)
-        self.fills = fills
 
 
 class PaperVenue:
@@ -79,7 +73,6 @@ class PaperVenue:
         self.monitor = monitor or DriftMarginMonitor()
         self._cursor = 0 if replay_from_start else len(sim.records)
         self._returned: set[int] = set()
-        self._entry: dict[int, tuple[int, int]] = {}  # perp index -> (base, quote_entry)
         #: Margin is recomputed when the account changed (a new record), when the time
         #: since the last computation reaches `margin_refresh_s`, or when any oracle
         #: price moved by more than `margin_refresh_move` (fraction) since then. The
@@ -99,20 +92,17 @@ class PaperVenue:
 
     # ------------------------------------------------------------------ orders
     def place(self, orders: Sequence[OrderIntent], ts: int) -> list[FillEvent]:
+        """All orders in one `place_orders`: all placed, or none (`VenueError`)."""
+        try:
+            results = self.sim.place_orders(self.key, orders, ts)
+        except Exception as exc:  # noqa: BLE001 - the simulator's refusal is the venue's
+            legs = ", ".join(f"{o.market_type.value} {o.market_index}" for o in orders)
+            raise VenueError(f"place_orders [{legs}] refused, nothing placed: {exc}") from exc
         fills: list[FillEvent] = []
-        for intent in orders:
-            try:
-                result = self.sim.place_order(self.key, intent, ts)
-            except Exception as exc:  # noqa: BLE001 - the simulator's refusal is the venue's
-                self._remember_entries()
-                msg = f"{intent.market_type.value} {intent.market_index}: {exc}"
-                if fills:
-                    raise PartialPlacement(msg, fills) from exc
-                raise VenueError(msg) from exc
+        for result in results:
             for rec in result.fills:
                 self._returned.add(rec.seq)
                 fills.append(self._fill(rec))
-        self._remember_entries()
         return fills
 
     def cancel_all(self, ts: int) -> int:
@@ -211,10 +201,6 @@ class PaperVenue:
             order_id=rec.order_id,
         )
 
-    def _remember_entries(self) -> None:
-        for p in self.sim.user(self.key).perp_positions:
-            self._entry[p.market_index] = (p.base_asset_amount, p.quote_entry_amount)
-
     def _ours(self, rec: Any) -> bool:
         return getattr(rec, "authority", None) == self._authority and (
             getattr(rec, "sub_account_id", None) == self.sub_account_id
@@ -242,7 +228,6 @@ class PaperVenue:
             elif kind == "liquidation":
                 out.append(self._liquidation(rec))
         self._cursor = end
-        self._remember_entries()
         return out
 
     def _interest(self, rec: Any) -> InterestEvent:
@@ -255,19 +240,13 @@ class PaperVenue:
         return InterestEvent(self._rid(rec), rec.ts, rec.market_index, value, rec.amount)
 
     def _liquidation(self, rec: Any) -> LiquidationEvent:
-        """Cash effect of a perp liquidation: realized PnL of the closed part (oracle
-        value received minus the entry value it carried), before the fees."""
-        base0, entry0 = self._entry.get(rec.market_index, (0, 0))
-        closed_entry = 0
-        if base0:
-            closed_entry = entry0 * abs(rec.base_asset_amount) // abs(base0)
-        pnl = rec.quote_asset_amount + closed_entry
-        # rec.quote_asset_amount is signed from the user's side (+ received on a sell).
+        """Cash effect of a perp liquidation: the program's realized PnL of the closed part
+        (computed by the simulator as `update_position_and_market` does), fees apart."""
         return LiquidationEvent(
             record_id=self._rid(rec),
             ts=rec.ts,
             market_index=rec.market_index,
-            amount=pnl,
+            amount=rec.realized_pnl,
             fee=rec.liquidator_fee + rec.if_fee,
             base_asset_amount=rec.base_asset_amount,
             detail=f"liquidation {rec.liquidation_id} at {rec.oracle_price}",
@@ -293,4 +272,4 @@ class SimulatorFeed:
             self.board.set_open_interest(event.market, market.amm.base_asset_amount_long)
 
 
-__all__ = ["PaperVenue", "PartialPlacement", "SimulatorFeed", "hourly_rate"]
+__all__ = ["PaperVenue", "SimulatorFeed", "hourly_rate"]

@@ -1,0 +1,125 @@
+"""`drift-engine demo` serves the dashboard: the real command in a subprocess, on a free
+loopback port, a short replay; the API shows the two demo engines' vaults, each with one
+active vault; SIGTERM stops it cleanly. A taken port is a clear error naming it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+DEMO = "from drift_engine.cli import app; app()"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFT_ENGINE_")}
+    env.pop("DATABASE_URL", None)
+    env["DRIFT_ENGINE_DATA_DIR"] = str(tmp_path / "var")
+    env["COLUMNS"] = "200"
+    return env
+
+
+def _get(url: str) -> object:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.status == 200
+        return json.loads(response.read())
+
+
+def _wait_for(url: str, proc: subprocess.Popen[str], ready, deadline_s: float = 120.0):
+    """Poll `url` until `ready(body)` holds (the replay runs while we wait)."""
+    deadline = time.monotonic() + deadline_s
+    last: object = None
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        try:
+            last = _get(url)
+            if ready(last):
+                return last
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} never became ready; last answer {last!r}")
+
+
+def test_demo_serves_the_dashboard_and_stops_on_sigterm(tmp_path: Path) -> None:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            DEMO,
+            "demo",
+            "--port",
+            str(port),
+            "--hours",
+            "6",
+            "--speed",
+            "20000",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_env(tmp_path),
+        cwd=tmp_path,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        health = _wait_for(f"{base}/api/health", proc, lambda h: h["db_ok"] and h["heartbeat_seq"])
+        assert health["engines_total"] == 2
+        vaults = _wait_for(
+            f"{base}/api/vaults",
+            proc,
+            lambda v: {x["engine_id"] for x in v} >= {"dn-sol", "dn-btc"},
+        )
+        engine_vaults = [v for v in vaults if v["engine_id"] in ("dn-sol", "dn-btc")]
+        assert sorted(v["engine_id"] for v in engine_vaults) == ["dn-btc", "dn-sol"]
+        assert all(v["active"] and v["type"] == "VIRTUAL" for v in engine_vaults)
+        names = {v["engine_id"]: v["engine_name"] for v in engine_vaults}
+        assert names == {"dn-sol": "Delta-neutral SOL", "dn-btc": "Delta-neutral BTC"}
+        # the replay ends after 6 simulated hours; the dashboard keeps serving
+        _wait_for(f"{base}/api/health", proc, lambda h: h["heartbeat_sim_time"] >= "2026-01-10T06")
+        assert _get(f"{base}/api/markets")
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, out
+    assert f"dashboard: http://127.0.0.1:{port}/" in out
+    assert "funding rates real" in out and "prices synthetic" in out
+    assert "demo stopped" in out
+    with socket.socket() as s:  # nothing listens on the port any more
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+
+
+def test_demo_on_a_taken_port_fails_naming_it(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-c", DEMO, "demo", "--port", str(port), "--hours", "1"],
+            capture_output=True,
+            text=True,
+            env=_env(tmp_path),
+            cwd=tmp_path,
+            timeout=120,
+        )
+    assert proc.returncode == 2
+    out = proc.stdout + proc.stderr
+    assert f"127.0.0.1:{port}" in out and "--port" in out
