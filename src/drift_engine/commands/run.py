@@ -152,11 +152,9 @@ def run(
     if not specs:
         console.print("no enabled engines in the config")
         raise typer.Exit(code=1)
-    for i, s in enumerate(specs):
-        if s.mode == "live":
-            console.print(f"[red]config error[/] engines[{i}].mode: live engines come later")
-            raise typer.Exit(code=2)
     settings = load_settings()
+    if any(s.mode == "live" for s in specs):
+        return _run_live(cfg, specs, settings, hours, console)
     url = settings.resolved_database_url
     db = Database.open(url)
     perps = list(dict.fromkeys(s.strategy_config().market for s in specs))
@@ -221,4 +219,49 @@ def run(
         e.persist()
     if hb.last_ts is not None and hb.last_ts + cfg.heartbeat.interval_s > until:
         stack.checkpoint(hb.last_ts)  # ran to the end (not interrupted mid-tick)
+    console.print("done")
+
+
+def _run_live(cfg: Any, specs: list[Any], settings: Any, hours: float | None, console: Any) -> None:
+    """LIVE engines (issue 7): refused unless `live = true` and a private keypair file."""
+    from drift_engine.clock import WallClock
+    from drift_engine.live_start import (
+        LiveNotAllowedError,
+        LiveStartError,
+        build_live_engines,
+        check_live_allowed,
+    )
+    from drift_engine.storage.database import Database
+
+    try:
+        keypair = check_live_allowed(cfg.live, settings.keypair_path)
+    except LiveNotAllowedError as exc:
+        console.print(f"[red]refusing LIVE mode[/] {exc}")
+        raise typer.Exit(code=2) from None
+    if any(s.mode != "live" for s in specs):
+        console.print("[red]config error[/] run paper and live engines in separate configs")
+        raise typer.Exit(code=2)
+    clock = WallClock()
+    start = clock.now()
+    try:
+        runner = build_live_engines(
+            Database.open(settings.resolved_database_url),
+            specs,
+            rpc_url=cfg.rpc.url,
+            keypair_path=keypair,
+            start_ts=start,
+            network=cfg.rpc.network,
+            client_options={"compute_unit_price": cfg.rpc.compute_unit_price},
+        )
+    except LiveStartError as exc:
+        console.print(f"[red]cannot start live engines[/] {exc}")
+        raise typer.Exit(code=1) from None
+    console.print(f"running {len(specs)} LIVE engine(s) on {cfg.rpc.url} ({cfg.rpc.network})")
+    until = None if hours is None else start + int(hours * HOUR)
+    try:
+        runner.run(clock, interval_s=cfg.heartbeat.interval_s, until=until)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]: engines keep their persisted state")
+    for stack in runner.stacks:
+        stack.engine.persist()
     console.print("done")

@@ -352,6 +352,7 @@ class DriftClient:
         self._driftpy: DriftpyClient | None = None
         self._last_state: DriftAccountState | None = None
         self._uid_cursor = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
         perp = config.perp_market_indexes
         spot = config.spot_market_indexes
         self._perp_indexes = tuple(
@@ -857,6 +858,67 @@ class DriftClient:
             log.info("transaction history unavailable (%s)", type(exc.args[0]).__name__)
             return None
         return found
+
+    async def history_since(
+        self, after: str | None = None, *, page: int = 100, max_pages: int = 50
+    ) -> list[tuple[str, int, list[str]]]:
+        """(signature, slot, log lines) of the sub-account's successful transactions that
+        landed after signature `after` (all of them when None), oldest first: what an
+        indexer reads to find the program's events for this account (`drift_events`)."""
+        infos: list[Any] = []
+        before: Signature | None = None
+        done = False
+        for _ in range(max_pages):
+            resp = await self._read(
+                "getSignaturesForAddress",
+                lambda before=before: self._rpc.get_signatures_for_address(
+                    self.user_pubkey, before=before, limit=page, commitment=Confirmed
+                ),
+            )
+            batch = list(resp.value)
+            for info in batch:
+                if after is not None and str(info.signature) == after:
+                    done = True
+                    break
+                infos.append(info)
+            if done or len(batch) < page:
+                break
+            before = batch[-1].signature
+        out: list[tuple[str, int, list[str]]] = []
+        for info in reversed(infos):
+            if info.err is not None:
+                continue
+            tx = await self._read(
+                "getTransaction",
+                lambda sig=info.signature: self._rpc.get_transaction(
+                    sig,
+                    encoding="base64",
+                    commitment=Confirmed,
+                    max_supported_transaction_version=0,
+                ),
+            )
+            if tx.value is None or tx.value.transaction.meta is None:
+                raise RpcUnavailableError(f"getTransaction: {info.signature} not available yet")
+            out.append(
+                (str(info.signature), info.slot, list(tx.value.transaction.meta.log_messages or []))
+            )
+        return out
+
+    # ------------------------------------------------------------------ blocking use
+
+    def run(self, coro: Awaitable[Any]) -> Any:
+        """Run one of this client's coroutines to completion from synchronous code (the
+        heartbeat thread): the client keeps one private event loop for its connection."""
+        if self._loop is None or self._loop.is_closed():
+            self._loop = asyncio.new_event_loop()
+        return self._loop.run_until_complete(coro)
+
+    def close_blocking(self) -> None:
+        """Close the connection and the private loop `run` uses."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.run_until_complete(self.close())
+            self._loop.close()
+        self._loop = None
 
     # ------------------------------------------------------------------ account setup
 

@@ -89,7 +89,15 @@ class DashboardSpec(_Strict):
     port: int = Field(8765, ge=1, le=65535)
 
 
+class RpcSpec(_Strict):
+    url: str = Field("http://127.0.0.1:8899", description="Solana JSON-RPC for live engines")
+    network: Literal["mainnet", "devnet", "localnet"] = "mainnet"
+    compute_unit_price: int = Field(0, ge=0, description="Priority fee, micro-lamports/CU")
+
+
 class EnginesConfig(_Strict):
+    live: bool = Field(False, description="Allow engines with mode = 'live' (real money)")
+    rpc: RpcSpec = Field(default_factory=RpcSpec)
     data: DataSpec = Field(default_factory=DataSpec)
     heartbeat: HeartbeatSpec = Field(default_factory=HeartbeatSpec)
     dashboard: DashboardSpec = Field(default_factory=DashboardSpec)

@@ -38,7 +38,9 @@ from driftpy.addresses import get_spot_market_vault_public_key, get_user_account
 from driftpy.constants.config import DRIFT_PROGRAM_ID
 from solders.compute_budget import ID as COMPUTE_BUDGET_PROGRAM_ID
 from solders.hash import Hash
-from solders.message import MessageV0
+from solders.instruction import AccountMeta, Instruction
+from solders.keypair import Keypair
+from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
@@ -332,6 +334,11 @@ class LocalChain:
         self._coder = drift_program().coder.instruction
         self._logs: list[str] = []
         self._remember_blockhash()
+        #: Signs the keeper transactions that carry events of what the program did outside
+        #: a user's transaction (funding settles, maker fills, liquidations).
+        self.keeper = Keypair.from_seed(hashlib.sha256(b"drift-engine-localnet:keeper").digest())
+        mark = getattr(program, "record_mark", None)
+        self._record_cursor: int | None = mark() if callable(mark) else None
 
     # ------------------------------------------------------------------ blocks
 
@@ -418,6 +425,7 @@ class LocalChain:
 
     def get_accounts(self, addresses: Sequence[Pubkey]) -> list[ServedAccount | None]:
         """The accounts at `addresses`, all read at one slot (under one lock)."""
+        self.crank()
         with self._lock:
             sources = self._sources()
             return [sources[a]() if a in sources else None for a in addresses]
@@ -516,6 +524,7 @@ class LocalChain:
         tx = self.decode_transaction(raw)
         self.verify_signatures(tx)
         sig = tx.signatures[0]
+        self.crank()
         with self._lock:
             if sig in self.signatures:
                 if skip_preflight:
@@ -535,16 +544,66 @@ class LocalChain:
                     self.slot, failed.err, failed.logs, **_tx_fields(tx, raw)
                 )
                 return sig
+            if self._record_cursor is not None:  # its events are in its own logs
+                self._record_cursor = self.program.record_mark()  # type: ignore[attr-defined]
             self.slot += 1
             self.signatures[sig] = SignatureRecord(
                 self.slot, None, logs, names, hidden=hide_status, **_tx_fields(tx, raw)
             )
             return sig
 
+    def crank(self) -> list[Signature]:
+        """Log what the program did outside transactions since the last call.
+
+        For each user with new events (funding settled by the hourly update, resting
+        orders filled by an oracle move, ...) one keeper transaction lands, signed by
+        `keeper`, with the user account among its keys and the events in its logs — what
+        a keeper's `settle_funding_payment` / `fill_perp_order` leaves on mainnet. Called
+        before every transaction and every history or account read, so events always
+        appear in the order they happened."""
+        with self._lock:
+            if self._record_cursor is None:
+                return []
+            mark = self.program.record_mark()  # type: ignore[attr-defined]
+            if mark == self._record_cursor:
+                return []
+            found = self.program.events_since(self._record_cursor)  # type: ignore[attr-defined]
+            self._record_cursor = mark
+            by_user: dict[Pubkey, list[tuple[str, dict[str, Any]]]] = {}
+            for user, name, values in found:
+                by_user.setdefault(user, []).append((name, values))
+            out = []
+            for user, events in by_user.items():
+                out.append(self._keeper_transaction(user, events))
+            return out
+
+    def _keeper_transaction(
+        self, user: Pubkey, events: list[tuple[str, dict[str, Any]]]
+    ) -> Signature:
+        names = {name for name, _ in events}
+        ix_name = "fill_perp_order" if "OrderActionRecord" in names else "settle_funding_payment"
+        disc = hashlib.sha256(f"global:{ix_name}".encode()).digest()[:8]
+        ix = Instruction(DRIFT_PROGRAM_ID, disc, [AccountMeta(user, False, True)])
+        blockhash = self._remember_blockhash()
+        msg = Message.new_with_blockhash([ix], self.keeper.pubkey(), blockhash)
+        tx = VersionedTransaction(msg, [self.keeper])
+        logs = [f"Program {DRIFT_PROGRAM_ID} invoke [1]"]
+        pascal = "".join(part.capitalize() for part in ix_name.split("_"))
+        logs.append(f"Program log: Instruction: {pascal}")
+        logs += [f"Program data: {encode_event(name, values)}" for name, values in events]
+        logs.append(f"Program {DRIFT_PROGRAM_ID} success")
+        self.slot += 1
+        sig = tx.signatures[0]
+        self.signatures[sig] = SignatureRecord(
+            self.slot, None, logs, [ix_name], **_tx_fields(tx, bytes(tx))
+        )
+        return sig
+
     def history(
         self, address: Pubkey, limit: int = 1000, before: Signature | None = None
     ) -> list[tuple[Signature, SignatureRecord]]:
         """Landed transactions that reference `address`, newest first."""
+        self.crank()
         with self._lock:
             out = [
                 (sig, rec) for sig, rec in self.signatures.items() if address in rec.account_keys
@@ -649,7 +708,12 @@ class LocalChain:
         if handler is None:
             raise ProgramError("InstructionFallbackNotFound", f"{name} is not supported", 101)
         self._logs = logs
+        mark_fn = getattr(self.program, "record_mark", None)
+        mark = mark_fn() if callable(mark_fn) else None
         handler(parsed.data, accounts, signers)
+        if mark is not None:
+            for _user, event, values in self.program.events_since(mark):  # type: ignore[attr-defined]
+                logs.append(f"Program data: {encode_event(event, values)}")
         return name
 
     # ------------------------------------------------------------------ helpers

@@ -110,6 +110,33 @@ class SimulatorProgram:
         for i, m in self.sim.spot_markets.items():
             yield m.oracle, m.oracle_source, self.sim.oracle_price((MarketType.SPOT, i)), 0
 
+    # ------------------------------------------------------------------ events
+
+    def record_mark(self) -> int:
+        """A position in the simulator's record stream (see `events_since`)."""
+        return len(self.sim.records)
+
+    def events_since(self, mark: int) -> list[tuple[Any, str, dict[str, Any]]]:
+        """Drift events (user account, event name, fields) for the records after `mark`:
+        fills, funding payments and PnL settlements of users (localnet/events.py)."""
+        from drift_engine.localnet import events as ev
+
+        out: list[tuple[Any, str, dict[str, Any]]] = []
+        for rec in self.sim.records[mark:]:
+            authority = getattr(rec, "authority", None)
+            if authority is None:
+                continue
+            user = ev.user_pubkey_of(authority, rec.sub_account_id)
+            if rec.kind == "fill":
+                out.append((user, "OrderActionRecord", ev.fill_event(rec, user)))
+            elif rec.kind == "funding":
+                out.append((user, "FundingPaymentRecord", ev.funding_payment_event(rec, user)))
+            elif rec.kind == "liquidation":
+                out.append((user, "LiquidationRecord", ev.liquidation_event(rec, user)))
+            elif rec.kind == "settle_pnl":
+                out.append((user, "SettlePnlRecord", ev.settle_pnl_event(rec, user)))
+        return out
+
     # ------------------------------------------------------------------ atomicity
 
     def _objects(self) -> list[Any]:

@@ -11,9 +11,11 @@ after a crash) changes nothing.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -56,6 +58,9 @@ from drift_engine.vaults.vault import (
     VaultSummary,
 )
 
+if TYPE_CHECKING:
+    from drift_engine.vaults.sync_status import SyncStatusStore
+
 _NAME = re.compile(r"^(?!\d+$)[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -83,6 +88,13 @@ class VaultRegistry:
         self.ledger = Ledger(db, clock=clock)
         self.snapshots = Snapshots(db, clock=clock)
         self.reconciler = Reconciler(db, clock=clock)
+
+    @functools.cached_property
+    def sync_status(self) -> SyncStatusStore:
+        """The stale flag of ON_CHAIN vaults (vaults/sync_status.py); table made on first use."""
+        from drift_engine.vaults.sync_status import SyncStatusStore
+
+        return SyncStatusStore(self.db)
 
     # ------------------------------------------------------------------ vaults
 

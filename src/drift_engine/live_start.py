@@ -1,0 +1,473 @@
+"""Starting a LIVE engine: the safety gate, the startup reconciliation, the assembly.
+
+* `check_live_allowed(live, keypair_path)` refuses LIVE unless the config says
+  `live = true` and the keypair file exists, is a regular file, and grants nothing to
+  group or other (0600-style). Errors name the setting and the file; they never contain
+  the key's bytes (the file is not even read here).
+* `reconcile_on_start(...)` applies the rules of docs/reconciliation.md every time a live
+  engine starts, before its first step: read the chain (refuse to start blind), cancel
+  orders the engine does not know, book fills the chain shows and the ledger misses,
+  reconcile the vault to the sub-account, report booked fills the chain does not know,
+  adopt the chain's positions, and point the venue's event cursor past everything
+  already accounted for.
+* `LiveEngineStack` wires one live engine: `DriftClient` -> `LiveVenue` -> `DriftEngine`
+  booking into its ON_CHAIN vault, plus the `OnChainVaultSync` heartbeat hook.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from drift_engine.core.errors import DriftEngineError
+from drift_engine.core.types import MarketType
+from drift_engine.vaults.entries import fill_key
+from drift_engine.vaults.reconcile import OnChainFill, ReconcileOutcome
+
+log = logging.getLogger("drift_engine.live_start")
+
+
+class LiveNotAllowedError(DriftEngineError):
+    """LIVE mode is refused; `key` names the setting or file at fault."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        super().__init__(f"{key}: {message}")
+
+
+class LiveStartError(DriftEngineError):
+    """A live engine cannot start safely (e.g. the chain cannot be read)."""
+
+
+# --------------------------------------------------------------------------- safety
+
+
+def check_live_allowed(live: Any, keypair_path: str | os.PathLike[str] | None) -> Path:
+    """Refuse LIVE unless `live` is true and the keypair file is private; return its path.
+
+    `live` is the config's `live` flag (a bool, or any object with a `live` attribute,
+    e.g. a settings object). The keypair file must exist, be a regular file owned by this
+    user, and have no group/other permission bits (chmod 600 or 400)."""
+    flag = getattr(live, "live", live)
+    if flag is not True:
+        raise LiveNotAllowedError(
+            "live", "LIVE mode needs `live = true` in the config (it is not set)"
+        )
+    if keypair_path is None or str(keypair_path) == "":
+        raise LiveNotAllowedError("keypair_path", "LIVE mode needs a keypair file path")
+    path = Path(keypair_path).expanduser()
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise LiveNotAllowedError("keypair_path", f"keypair file {path} does not exist") from None
+    except OSError as exc:
+        raise LiveNotAllowedError(
+            "keypair_path", f"keypair file {path} cannot be read: {exc.strerror}"
+        ) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise LiveNotAllowedError("keypair_path", f"keypair file {path} is not a regular file")
+    if st.st_mode & 0o077:
+        raise LiveNotAllowedError(
+            "keypair_path",
+            f"keypair file {path} is accessible by group/other (mode "
+            f"{stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}",
+        )
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        raise LiveNotAllowedError(
+            "keypair_path", f"keypair file {path} is not owned by the current user"
+        )
+    return path
+
+
+# --------------------------------------------------------------------------- startup
+
+
+@dataclass
+class StartReport:
+    """What the startup reconciliation found and did (also logged to the engine store)."""
+
+    slot: int = 0
+    cancelled_orders: list[int] = field(default_factory=list)  # user order ids
+    booked_fills: list[str] = field(default_factory=list)  # ledger keys booked now
+    unknown_booked_fills: list[str] = field(default_factory=list)  # booked, not on chain
+    adopted_positions: list[str] = field(default_factory=list)
+    outcome: str = ""
+    booked_entries: int = 0
+
+
+def _positions_key(positions: Iterable[Any]) -> dict[tuple[str, int], int]:
+    return {
+        (p.market_type.value, p.market_index): p.base_asset_amount
+        for p in positions
+        if p.base_asset_amount != 0
+        and not (p.market_type is MarketType.SPOT and p.market_index == 0)
+    }
+
+
+def reconcile_on_start(
+    *,
+    registry: Any,
+    venue: Any,
+    vault: int | str,
+    engine_id: str,
+    store: Any = None,
+    ts: int,
+    cancel_unknown_orders: bool = True,
+) -> StartReport:
+    """The startup rules of docs/reconciliation.md, applied before a live engine steps."""
+    report = StartReport()
+    the_vault = registry.get(vault)
+    at = datetime.fromtimestamp(ts, UTC)
+
+    def note(kind: str, message: str, data: dict | None = None) -> None:
+        log.info("[%s] %s: %s", engine_id, kind, message)
+        if store is not None:
+            store.log(engine_id, ts, kind, message, data)
+
+    # Rule 1: never start blind.
+    try:
+        state = venue.refresh()
+        history = venue.client.run(venue.client.history_since(None))
+    except Exception as exc:  # noqa: BLE001
+        registry.sync_status.mark_stale(the_vault.id, f"start: chain read failed: {exc}", at)
+        raise LiveStartError(f"cannot read the chain at start: {exc}") from None
+    # Rule 2: the sub-account must exist.
+    if not state.exists:
+        raise LiveStartError(
+            f"sub-account {venue.sub_account_id} of {state.authority} does not exist on chain"
+        )
+    report.slot = state.slot
+
+    # Rule 3: the engine keeps no local order book. An order being sent when the last
+    # process died either landed (the history below shows it: rules 4 and 6) or did not,
+    # and is then never re-sent: the strategy decides again from the chain's positions.
+    from drift_engine.strategies.base import FillEvent
+
+    def fills_in(txs: Iterable[tuple[str, int, list[str]]]) -> list[tuple[Any, int]]:
+        return [
+            (event, slot)
+            for signature, slot, logs in txs
+            for event in venue.events_of(signature, slot, logs)
+            if isinstance(event, FillEvent)
+        ]
+
+    chain_fills = fills_in(history)
+
+    # Rule 4: open orders on chain the engine does not know -> cancelled.
+    if state.open_orders and cancel_unknown_orders:
+        uids = [o.user_order_id for o in state.open_orders]
+        venue.cancel_all(ts)
+        report.cancelled_orders = uids
+        note("start-cancel", f"cancelled {len(uids)} open orders found on chain: {uids}")
+        state = venue.refresh()
+        more = venue.client.run(venue.client.history_since(history[-1][0] if history else None))
+        chain_fills += fills_in(more)
+        history += more
+
+    # Rule 6: fills on chain after the last reconciled slot and not booked -> FILL.
+    last = registry.snapshots.latest(the_vault.id)
+    last_slot = last.slot if last is not None and last.slot is not None else None
+    booked = {e.key for e in registry.ledger.entries(the_vault.id)}
+    chain_keys: set[str] = set()
+    fills: list[OnChainFill] = []
+    for event, slot in chain_fills:
+        key = fill_key(event.record_id)
+        chain_keys.add(key)
+        if last_slot is None or slot <= last_slot or key in booked:
+            continue  # in the opening balance / an earlier reconciliation, or booked
+        fills.append(
+            OnChainFill(
+                fill_id=event.record_id,
+                amount=event.cash,
+                fee=event.fee,
+                market_index=event.market_index,
+                occurred_at=datetime.fromtimestamp(event.ts, UTC),
+            )
+        )
+        report.booked_fills.append(key)
+    venue.fills_seen.clear()
+
+    # Rule 7: booked fills the chain does not know -> reported; reconciliation corrects.
+    report.unknown_booked_fills = sorted(
+        k for k in booked if k.startswith("fill:") and k not in chain_keys
+    )
+    if report.unknown_booked_fills:
+        note(
+            "start-unknown-fills",
+            f"{len(report.unknown_booked_fills)} booked fills are not on chain "
+            "(the ledger keeps them; a sync adjustment brings the balance to the chain)",
+            {"keys": report.unknown_booked_fills},
+        )
+
+    # Rule 5: positions the vault did not know -> adopted from the chain.
+    known = _positions_key(last.positions) if last is not None else {}
+    chain = _positions_key(state.positions)
+    if last is not None and known != chain:
+        report.adopted_positions = [
+            f"{k[0]}-{k[1]}: {known.get(k, 0)} -> {v}" for k, v in chain.items()
+        ]
+        report.adopted_positions += [
+            f"{k[0]}-{k[1]}: {v} -> 0" for k, v in known.items() if k not in chain
+        ]
+        note(
+            "start-adopt",
+            "positions differ from the vault's last snapshot; adopting the chain's",
+            {"changes": report.adopted_positions},
+        )
+
+    # Rules 6-8: one reconciliation books the fills, funding and what remains.
+    from drift_engine.vaults.onchain_sync import snapshot_of
+
+    result = registry.reconcile(the_vault.id, snapshot_of(state, at, fills))
+    report.outcome = result.outcome.value
+    report.booked_entries = len(result.booked)
+    if result.outcome is ReconcileOutcome.STALE:
+        registry.sync_status.mark_stale(the_vault.id, "start: chain read older than the vault", at)
+        raise LiveStartError(f"chain read at slot {state.slot} is older than the vault's")
+    registry.sync_status.mark_fresh(the_vault.id, state.slot, at)
+
+    # Rule 9: the venue's events start after what is accounted for.
+    if history:
+        venue.cursor = history[-1][0]
+    venue._state = state
+    note(
+        "start-reconciled",
+        f"slot {state.slot}: {report.outcome}, {report.booked_entries} entries booked",
+        {
+            "slot": state.slot,
+            "booked_fills": report.booked_fills,
+            "cancelled": report.cancelled_orders,
+        },
+    )
+    return report
+
+
+# --------------------------------------------------------------------------- assembly
+
+
+class LiveEngineStack:
+    """One live engine over a signing DriftClient, booking into its ON_CHAIN vault."""
+
+    def __init__(
+        self,
+        db: Any,
+        client: Any,
+        *,
+        engine_id: str,
+        vault_name: str | None = None,
+        network: str = "localnet",
+    ) -> None:
+        from drift_engine.engine.store import SqlEngineStore
+        from drift_engine.vaults.registry import VaultRegistry
+        from drift_engine.venues.live import LiveVenue
+
+        self.db = db
+        self.registry = VaultRegistry(db)
+        self.store = SqlEngineStore(db)
+        self.client = client
+        self.engine_id = engine_id
+        self.vault_name = vault_name or engine_id
+        self.network = network
+        self.venue = LiveVenue(client)
+        self.engine: Any = None
+        self.sync: Any = None
+        self.report: StartReport | None = None
+
+    def ensure_vault(self) -> Any:
+        from drift_engine.storage.enums import VaultType
+
+        try:
+            return self.registry.get(self.vault_name)
+        except LookupError:
+            return self.registry.create_vault(
+                self.vault_name,
+                self.engine_id,
+                vault_type=VaultType.ON_CHAIN,
+                network=self.network,
+                authority=str(self.client.authority),
+                sub_account_id=self.client.sub_account_id,
+                active=True,
+            )
+
+    def start(self, strategy: Any, board: Any, ts: int, *, risk: Any = None) -> Any:
+        """Connect, reconcile on start, build the engine (resumed from the store)."""
+        from drift_engine.engine.engine import DriftEngine, EngineMode
+        from drift_engine.engine.ledger import VaultLedgerSink
+        from drift_engine.vaults.onchain_sync import OnChainVaultSync
+
+        vault = self.ensure_vault()
+        try:
+            self.client.run(self.client.connect())
+        except Exception as exc:  # noqa: BLE001
+            self.registry.sync_status.mark_stale(
+                vault.id, f"start: connect failed: {exc}", datetime.fromtimestamp(ts, UTC)
+            )
+            raise LiveStartError(f"cannot connect to the chain: {exc}") from None
+        self.report = reconcile_on_start(
+            registry=self.registry,
+            venue=self.venue,
+            vault=vault.id,
+            engine_id=self.engine_id,
+            store=self.store,
+            ts=ts,
+        )
+        ledger = VaultLedgerSink(self.registry.ledger, self.engine_id, self.vault_name)
+        self.engine = DriftEngine(
+            self.engine_id,
+            strategy,
+            self.venue,
+            ledger,
+            board,
+            mode=EngineMode.LIVE,
+            risk=risk,
+            store=self.store,
+        )
+        self.sync = OnChainVaultSync(
+            self.registry, self.client, vault.id, self.engine_id, venue=self.venue
+        )
+        return self.engine
+
+
+class ChainMarketData:
+    """Market data for a live engine's board from the accounts the venue reads: oracle
+    prices and each perp market's hourly funding (`amm.last_funding_rate` over
+    `last_funding_oracle_twap`, recorded once per `last_funding_rate_ts`)."""
+
+    def __init__(self, board: Any) -> None:
+        self.board = board
+        self._seen: dict[int, int] = {}
+
+    def update(self, state: Any) -> int:
+        """Feed the board from one account read; returns the chain's latest funding ts."""
+        latest = 0
+        for symbol in self.board.symbols:
+            index = self.board.market_index(symbol)
+            market = state.perp_markets.get(index) if index is not None else None
+            if market is None:
+                continue
+            amm = market.amm
+            ts = amm.last_funding_rate_ts
+            latest = max(latest, ts)
+            if index in state.perp_prices:
+                self.board.set_price(symbol, state.perp_prices[index], ts)
+            if ts and self._seen.get(index) != ts and amm.last_funding_oracle_twap:
+                self._seen[index] = ts
+                rate = amm.last_funding_rate / (amm.last_funding_oracle_twap * 1000)
+                self.board.add_funding(symbol, ts, rate)
+        return latest
+
+
+class LiveRunner:
+    """The heartbeat of live engines: each tick feeds the board from the chain (the first
+    engine's account read carries the markets and oracles), steps the engines, then runs
+    each vault's on-chain sync. `run(clock, ...)` ticks every `interval_s` of clock time.
+    """
+
+    def __init__(
+        self,
+        stacks: list[LiveEngineStack],
+        board: Any,
+        *,
+        store: Any = None,
+        hooks: Iterable[Any] = (),
+        market_data: ChainMarketData | None = None,
+    ) -> None:
+        from drift_engine.heartbeat import HeartbeatDataCollector
+
+        self.stacks = stacks
+        self.board = board
+        self.market_data = market_data or ChainMarketData(board)
+        self.heartbeat = HeartbeatDataCollector(
+            [],
+            board,
+            [s.engine for s in stacks],
+            sync_hooks=[*(s.sync for s in stacks), *hooks],
+            store=store,
+        )
+
+    def feed(self) -> int:
+        """Update the board from a fresh read; 0 when the chain cannot be read now."""
+        try:
+            state = self.stacks[0].venue.refresh()
+        except DriftEngineError:
+            return 0
+        return self.market_data.update(state)
+
+    def tick(self, ts: int) -> Any:
+        self.feed()
+        return self.heartbeat.tick(ts)
+
+    def run(
+        self,
+        clock: Any,
+        *,
+        interval_s: int = 60,
+        until: int | None = None,
+        should_stop: Any = None,
+    ) -> None:
+        t = clock.now()
+        while (until is None or t <= until) and not (should_stop and should_stop()):
+            clock.sleep_until(t)
+            self.tick(t)
+            t += interval_s
+
+
+def build_live_engines(
+    db: Any,
+    specs: Iterable[Any],
+    *,
+    rpc_url: str,
+    keypair_path: str | os.PathLike[str],
+    start_ts: int,
+    client_options: dict[str, Any] | None = None,
+    network: str = "mainnet",
+) -> LiveRunner:
+    """Live engines for config `specs` (`engine.config_file.EngineSpec` with mode "live"):
+    one signing client per engine on its strategy's `sub_account_id`, startup
+    reconciliation, a board fed from the chain, and the runner that ticks them.
+
+    The caller has already passed `check_live_allowed`; the key is loaded once per client
+    from `keypair_path` and held only by the client's signer."""
+    from drift_engine.core.client import DriftClient, DriftClientConfig
+    from drift_engine.engine.market_board import MarketBoard
+    from drift_engine.risk import RiskManager
+    from drift_engine.strategies import strategy_class
+
+    specs = list(specs)
+    strategies = [strategy_class(s.strategy)(s.strategy_config()) for s in specs]
+    perps = list(dict.fromkeys(m for st in strategies for m in st.markets()))
+    board = MarketBoard(perps)
+    market_data = ChainMarketData(board)
+    stacks: list[LiveEngineStack] = []
+    for spec, strategy in zip(specs, strategies, strict=True):
+        sub = getattr(strategy.config, "sub_account_id", 0)
+        config = DriftClientConfig(rpc_url=rpc_url, sub_account_id=sub, **(client_options or {}))
+        client = DriftClient.from_keypair_file(config, keypair_path)
+        stack = LiveEngineStack(db, client, engine_id=spec.id, vault_name=spec.vault_name)
+        stack.network = network
+        if not stacks:
+            market_data.update(client.run(client.connect()))
+        stack.start(strategy, board, start_ts, risk=RiskManager(spec.risk))
+        if stack.engine.state.value == "stopped":
+            stack.engine.start(start_ts)
+        stacks.append(stack)
+    return LiveRunner(stacks, board, store=stacks[0].store, market_data=market_data)
+
+
+__all__ = [
+    "ChainMarketData",
+    "LiveEngineStack",
+    "LiveNotAllowedError",
+    "LiveRunner",
+    "LiveStartError",
+    "StartReport",
+    "build_live_engines",
+    "check_live_allowed",
+    "reconcile_on_start",
+]
