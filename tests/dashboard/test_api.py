@@ -152,8 +152,9 @@ def test_ledger_paging_newest_first(client: TestClient, scenario: Scenario) -> N
     _money(fill["net"], -5_002_500_000)
     assert fill["idempotency_key"] == "fill:s1"
     # every entry's net sums to the balance
-    assert sum(e["net"]["micro"] for e in first["entries"] + rest["entries"]) == (
-        scenario.expected["sol_balance"]
+    assert (
+        sum(e["net"]["micro"] for e in first["entries"] + rest["entries"])
+        == (scenario.expected["sol_balance"])
     )
 
 
@@ -165,7 +166,9 @@ def test_snapshots_series_with_cumulative_funding(client: TestClient, scenario: 
     assert [p["health"] for p in points] == [90, 88, 87]
     # funding booked by each snapshot time (00:30, 02:30, 03:30)
     assert [p["funding_cumulative"]["micro"] for p in points] == [
-        0, 1_234_567 + 2_000_001, scenario.expected["sol_funding"]
+        0,
+        1_234_567 + 2_000_001,
+        scenario.expected["sol_funding"],
     ]
     _money(points[-1]["equity"], scenario.expected["sol_equity"])
     since = (T0 + timedelta(hours=2)).isoformat()
@@ -251,8 +254,12 @@ def test_control_queues_the_command_for_the_engine_process(
 ) -> None:
     r = client.post("/api/engines/dn-btc/stop", headers=auth())
     assert r.status_code == 200
-    assert r.json() == {"engine_id": "dn-btc", "action": "stop", "state": "RUNNING",
-                        "pending": True}
+    assert r.json() == {
+        "engine_id": "dn-btc",
+        "action": "stop",
+        "state": "RUNNING",
+        "pending": True,
+    }
     assert client.get("/api/engines/dn-btc").json()["pending_command"] == "stop"
     assert scenario.store.take_command("dn-btc") == "stop"
 
@@ -298,8 +305,12 @@ def test_page_and_assets_are_local(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200
     assert "text/html" in page.headers["content-type"]
-    for ref in ("/static/app.js", "/static/app.css", "/static/vendor/uplot/uPlot.iife.min.js",
-                "/static/vendor/uplot/uPlot.min.css"):
+    for ref in (
+        "/static/app.js",
+        "/static/app.css",
+        "/static/vendor/uplot/uPlot.iife.min.js",
+        "/static/vendor/uplot/uPlot.min.css",
+    ):
         assert ref in page.text
         assert client.get(ref).status_code == 200
     assert "http://" not in page.text and "https://" not in page.text
@@ -310,9 +321,17 @@ def test_page_and_assets_are_local(client: TestClient) -> None:
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
         assert client.get(f"/static/vendor/swagger-ui/{asset}").status_code == 200
     spec = client.get("/openapi.json").json()
-    for path in ("/api/health", "/api/engines", "/api/engines/{engine_id}", "/api/vaults",
-                 "/api/vaults/{vault_id}/ledger", "/api/vaults/{vault_id}/snapshots",
-                 "/api/markets", "/api/stream", "/api/engines/{engine_id}/kill"):
+    for path in (
+        "/api/health",
+        "/api/engines",
+        "/api/engines/{engine_id}",
+        "/api/vaults",
+        "/api/vaults/{vault_id}/ledger",
+        "/api/vaults/{vault_id}/snapshots",
+        "/api/markets",
+        "/api/stream",
+        "/api/engines/{engine_id}/kill",
+    ):
         assert path in spec["paths"]
 
 
@@ -331,7 +350,11 @@ def test_vault_list_cache_never_serves_stale_figures(
     assert after_booking["funding"]["micro"] == before["funding"]["micro"] + 7
     assert after_booking["balance"]["micro"] == before["balance"]["micro"] + 7
     scenario.registry.snapshots.record(
-        "dn-sol", scenario.vaults["sol"], position_value=1, unrealized_pnl=1, health=42,
+        "dn-sol",
+        scenario.vaults["sol"],
+        position_value=1,
+        unrealized_pnl=1,
+        health=42,
         taken_at=T0 + timedelta(days=1),
     )
     after_snapshot = sol()
@@ -377,3 +400,27 @@ def test_engine_detail_uses_persisted_margin_and_risk_limits(
     _money(m["free_collateral"], 4_000 * USDC)
     _money(m["maintenance_margin"], 1_234 * USDC)
     assert m["liquidation_distance_pct"] == 60.0
+
+
+def test_a_stale_on_chain_vault_is_flagged_and_clears(
+    client: TestClient, scenario: Scenario
+) -> None:
+    """Issue 7: a failed chain read marks the ON_CHAIN vault stale on the dashboard."""
+    from datetime import UTC, datetime
+
+    chain_id = scenario.vaults["chain"]
+    since = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    before = {v["name"]: v for v in client.get("/api/vaults").json()}
+    assert before["sol-chain"]["stale"] is False
+
+    scenario.registry.sync_status.mark_stale(chain_id, "getMultipleAccounts: HTTP 429", since)
+    vaults = {v["name"]: v for v in client.get("/api/vaults").json()}
+    assert vaults["sol-chain"]["stale"] is True
+    assert vaults["sol-chain"]["stale_reason"] == "getMultipleAccounts: HTTP 429"
+    assert vaults["sol-chain"]["stale_since"].startswith("2026-01-02T03:04:05")
+    assert vaults["sol-chain"]["balance"] == before["sol-chain"]["balance"]  # nothing booked
+    assert not any(v["stale"] for name, v in vaults.items() if name != "sol-chain")
+
+    scenario.registry.sync_status.mark_fresh(chain_id, slot=10, at=since)
+    after = {v["name"]: v for v in client.get("/api/vaults").json()}
+    assert after["sol-chain"]["stale"] is False and after["sol-chain"]["stale_reason"] is None

@@ -41,7 +41,12 @@ from drift_engine.dashboard.schemas import (
 from drift_engine.engine.store import EngineRow, HeartbeatRow
 from drift_engine.storage import Database
 from drift_engine.storage.enums import EntryKind, VaultType
-from drift_engine.storage.models import LedgerEntryRow, VaultRow, VaultSnapshotRow
+from drift_engine.storage.models import (
+    LedgerEntryRow,
+    VaultRow,
+    VaultSnapshotRow,
+    VaultSyncStatusRow,
+)
 from drift_engine.strategies.base import MarketSnapshot
 from drift_engine.vaults.booking import latest_snapshot_row, summarize
 from drift_engine.vaults.snapshots import position_from_json
@@ -123,6 +128,8 @@ class DashboardReader:
     # ---------------------------------------------------------------- vaults
     def _vault_out(self, session: Session, row: VaultRow, engine_names: dict[str, str]) -> VaultOut:
         s = summarize(session, row)
+        sync = session.get(VaultSyncStatusRow, row.id)
+        stale = sync is not None and bool(sync.stale)
         return VaultOut(
             id=str(row.id),
             name=row.name,
@@ -143,6 +150,9 @@ class DashboardReader:
             snapshot_at=s.snapshot_at,
             authority=row.authority,
             sub_account_id=row.sub_account_id,
+            stale=stale,
+            stale_reason=sync.reason if stale else None,
+            stale_since=sync.stale_since if stale else None,
         )
 
     def _vault_rows(self, session: Session, engine_id: str | None = None) -> Sequence[VaultRow]:
@@ -201,6 +211,15 @@ class DashboardReader:
                 ).all()
             ),
             tuple(sorted(names.items())),
+            tuple(
+                session.execute(
+                    select(
+                        VaultSyncStatusRow.vault_id,
+                        VaultSyncStatusRow.stale,
+                        VaultSyncStatusRow.reason,
+                    ).order_by(VaultSyncStatusRow.vault_id)
+                ).all()
+            ),
         )
 
     def ledger(self, vault_id: str, *, limit: int, before: int | None) -> LedgerPageOut | None:

@@ -85,6 +85,13 @@ class VaultOut(BaseModel):
     snapshot_at: datetime | None = None
     authority: str | None = None
     sub_account_id: int | None = None
+    stale: bool = Field(
+        default=False,
+        description="ON_CHAIN only: the last chain read failed; figures are as of the last "
+        "good sync and nothing was booked since.",
+    )
+    stale_reason: str | None = None
+    stale_since: datetime | None = None
 
 
 class EngineSummaryOut(BaseModel):

@@ -252,3 +252,21 @@ class PaperCheckpointRow(Base):
     ledger_mark: Mapped[int] = mapped_column(BigInteger)
     state: Mapped[bytes] = mapped_column(LargeBinary)
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class VaultSyncStatusRow(Base):
+    """Whether an ON_CHAIN vault's mirror of the chain is current (migration 0004).
+
+    One row per vault, updated in place: the flag is not money and not history, so it is
+    neither a ledger entry nor a `VaultStatus` (see vaults/sync_status.py).
+    """
+
+    __tablename__ = "vault_sync_status"
+
+    vault_id: Mapped[int] = mapped_column(ForeignKey("vaults.id"), primary_key=True)
+    stale: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    stale_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_slot: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -91,7 +91,7 @@ class VaultRegistry:
 
     @functools.cached_property
     def sync_status(self) -> SyncStatusStore:
-        """The stale flag of ON_CHAIN vaults (vaults/sync_status.py); table made on first use."""
+        """The stale flag of ON_CHAIN vaults (vaults/sync_status.py, migration 0004)."""
         from drift_engine.vaults.sync_status import SyncStatusStore
 
         return SyncStatusStore(self.db)

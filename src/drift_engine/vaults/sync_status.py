@@ -7,7 +7,7 @@ next successful reconciliation clears it. The dashboard shows the flag next to t
 vault's figures, which are then as of `last_ok_at`.
 
 The flag is not money and not history, so it is one row per vault, updated in place, in
-its own table (`vault_sync_status`, created on first use in the vaults' database) rather
+its own table (`vault_sync_status`, migration 0004) rather
 than a ledger entry or a `VaultStatus` (FROZEN would also stop engines from booking the
 fills they see confirmed, which must go on while a read fails).
 """
@@ -17,26 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Integer, String
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-from drift_engine.storage.models import UTCDateTime
-
-
-class SyncStatusBase(DeclarativeBase):
-    pass
-
-
-class VaultSyncStatusRow(SyncStatusBase):
-    __tablename__ = "vault_sync_status"
-
-    vault_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    stale: Mapped[bool] = mapped_column(Boolean, default=False)
-    reason: Mapped[str | None] = mapped_column(String(300), nullable=True)
-    stale_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    last_slot: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+from drift_engine.storage.models import VaultSyncStatusRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +48,6 @@ class SyncStatusStore:
 
     def __init__(self, db: object) -> None:
         self.db = db
-        SyncStatusBase.metadata.create_all(db.engine)  # type: ignore[attr-defined]
 
     def get(self, vault_id: int) -> VaultSyncStatus | None:
         with self.db.read() as s:  # type: ignore[attr-defined]
