@@ -1,4 +1,7 @@
-"""Venues: where engines trade. PaperVenue (the simulator) and LiveVenue (venues/live.py, a Drift sub-account)."""
+"""Venues: where engines trade.
+
+PaperVenue trades on the simulator; LiveVenue (venues/live.py) on a Drift sub-account.
+"""
 
 from drift_engine.venues.paper import PaperVenue, SimulatorFeed
 
