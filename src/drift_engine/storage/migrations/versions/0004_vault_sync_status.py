@@ -20,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "vault_sync_status",
-        sa.Column("vault_id", sa.Integer(), nullable=False),
+        sa.Column("vault_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("stale", sa.Boolean(), nullable=False),
         sa.Column("reason", sa.String(length=300), nullable=True),
         sa.Column("stale_since", sa.DateTime(timezone=True), nullable=True),
