@@ -61,19 +61,7 @@ class SqlEngineStore:
 
     def save(self, record: EngineRecord) -> None:
         with self.db.write() as s:
-            row = s.get(EngineRow, record.engine_id)
-            if row is None:
-                row = EngineRow(engine_id=record.engine_id)
-                s.add(row)
-            row.strategy = record.strategy
-            row.config = record.config
-            row.mode = record.mode
-            row.state = record.state
-            row.strategy_state = record.strategy_state
-            row.high_water_mark = record.high_water_mark
-            row.last_ts = record.last_ts
-            row.vault_id = record.vault_id
-            row.extra = dict(record.extra)
+            _put_record(s, record)
 
     # paper checkpoints -----------------------------------------------------------
     def save_checkpoint(
