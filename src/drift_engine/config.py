@@ -120,12 +120,9 @@ class Settings(BaseSettings):
                     )
                 continue  # a config file key: checked by the config file loader
             if upper.startswith(ENV_PREFIX) and upper not in known:
-                close = difflib.get_close_matches(upper, sorted(known), n=1, cutoff=0.6)
-                hint = f"; did you mean {close[0]}?" if close else ""
-                raise ConfigError(
-                    variable,
-                    f"unknown setting in the environment{hint} (known: {', '.join(sorted(known))})",
-                )
+                close = suggest(upper, known)
+                hint = f"did you mean {close}?" if close else f"known: {', '.join(sorted(known))}"
+                raise ConfigError(variable, f"unknown setting in the environment; {hint}")
         if self.database_url is None:
             url = f"sqlite:///{self.data_dir / DATABASE_FILE_NAME}"
             object.__setattr__(self, "database_url", url)
@@ -136,6 +133,18 @@ class Settings(BaseSettings):
         """The database URL, never None after validation."""
         assert self.database_url is not None
         return self.database_url
+
+
+def suggest(name: str, known: set[str]) -> str | None:
+    """The known variable `name` was most likely meant to be: the one whose name contains
+    it (DRIFT_ENGINE_TOKEN -> ..._DASHBOARD_TOKEN), else the closest spelling."""
+    stems = {k.removeprefix(ENV_PREFIX): k for k in known}
+    stem = name.upper().removeprefix(ENV_PREFIX)
+    containing = sorted(k for s, k in stems.items() if stem and stem in s)
+    if len(containing) == 1:
+        return containing[0]
+    close = difflib.get_close_matches(stem, sorted(stems), n=1, cutoff=0.6)
+    return stems[close[0]] if close else None
 
 
 def config_override_path(variable: str) -> list[str]:

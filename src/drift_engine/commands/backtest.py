@@ -51,6 +51,22 @@ def _auto_source(market: str, start: int, end: int) -> str:
     return "synthetic"
 
 
+def _check_params(strategy: str, market: str, params: dict[str, Any]) -> None:
+    """The strategy's own config model validates `--param`s before the run starts."""
+    from drift_engine.strategies import strategy_class
+
+    model = strategy_class(strategy).config_model
+    values = dict(params)
+    if "market" in model.model_fields:
+        values.setdefault("market", market)
+    try:
+        model.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "params"
+        usage(f"--param {key}: {first['msg'].removeprefix('Value error, ')}")
+
+
 def _window(parse_date: Any, start: str, end: str) -> tuple[int, int]:
     """(start, end) in unix seconds: ISO dates from 2000 to 2100, end after start, at most
     `MAX_BACKTEST_DAYS` apart."""
@@ -131,6 +147,7 @@ def backtest(
         except DatabaseUrlError as exc:
             usage(exc, "--db")
     params = parse_params(param)
+    _check_params(strategy, market, params)
     if source == "auto":
         source = _auto_source(market, t0, t1)
 

@@ -105,7 +105,8 @@ def database_message(exc: Any) -> str:
 def describe(exc: BaseException) -> tuple[str, int] | None:
     """(one-line error, exit code) for an exception a user can cause, else None (a bug)."""
     if _click_kind(exc, "ClickException"):
-        return format_error(exc.format_message()), exc.exit_code  # type: ignore[attr-defined]
+        message = exc.format_message().replace("Value error, ", "")  # type: ignore[attr-defined]
+        return format_error(message), exc.exit_code  # type: ignore[attr-defined]
     if _is(exc, "drift_engine.core.errors", "DriftEngineError"):
         key_errors = (
             ("drift_engine.config", "ConfigError"),

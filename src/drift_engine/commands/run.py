@@ -175,9 +175,8 @@ def _data_window(cfg: Any, perps: list[str]) -> tuple[int, int]:
         start = parse_date(cfg.data.start)
         if not data_start <= start < data_end:
             usage(
-                f"{cfg.data.start} is outside the {cfg.data.source} data "
-                f"({_iso(data_start)} .. {_iso(data_end)})",
-                "data.start",
+                f"data.start: {cfg.data.start} is outside the {cfg.data.source} data "
+                f"({_iso(data_start)} .. {_iso(data_end)})"
             )
         data_start = start
     return data_start, data_end

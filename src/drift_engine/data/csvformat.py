@@ -163,7 +163,7 @@ class DataFileError(ValueError):
         self.line = line
         self.column = column
         self.message = message
-        where = f"{self.path}, line {line}"
+        where = f"{self.path}, line {line}" if line else self.path
         if column is not None:
             where += f", column {column!r}"
         super().__init__(f"{where}: {message}")

@@ -164,6 +164,10 @@ def _key(loc: tuple[Any, ...]) -> str:
     return out or "config"
 
 
+def _message(err: Any) -> str:
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
 def _non_finite(node: Any, loc: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
     """Keys holding `inf` or `nan` (TOML has both): no config value means either."""
     if isinstance(node, float) and not math.isfinite(node):
@@ -189,7 +193,7 @@ def parse_config(data: dict[str, Any]) -> EnginesConfig:
         cfg = EnginesConfig.model_validate(data, strict=True)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise ConfigFileError(_key(err["loc"]), err["msg"]) from None
+        raise ConfigFileError(_key(err["loc"]), _message(err)) from None
     ids: set[str] = set()
     vaults: dict[str, int] = {}
     for i, spec in enumerate(cfg.engines):
@@ -222,7 +226,7 @@ def parse_config(data: dict[str, Any]) -> EnginesConfig:
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = ("engines", i, "params", *err["loc"])
-            raise ConfigFileError(_key(loc), err["msg"]) from None
+            raise ConfigFileError(_key(loc), _message(err)) from None
         if "market" in model.model_fields and "market" not in spec.params:
             raise ConfigFileError(
                 f"engines[{i}].params.market",

@@ -51,7 +51,10 @@ def check_url(url: str | URL) -> URL:
             "not a database URL (e.g. sqlite:///var/drift_engine.db or "
             "postgresql://user@host/dbname)"
         ) from None
-    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    try:
+        backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    except (ArgumentError, ValueError):  # an unknown dialect: sqlalchemy cannot load it
+        backend, driver = parsed.drivername, ""
     if backend == "sqlite" and driver == "pysqlite":
         return parsed
     if backend == "postgresql" and driver == "psycopg":
