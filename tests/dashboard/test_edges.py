@@ -12,9 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from drift_engine.dashboard.app import create_app
-from drift_engine.dashboard.protect import allowed_hosts
 from drift_engine.dashboard.reader import DashboardReader
-from drift_engine.dashboard.server import DashboardServer, PortInUseError, bind_socket
+from drift_engine.dashboard.server import DashboardServer
 
 from .conftest import Scenario
 
@@ -68,6 +67,8 @@ def test_optional_parameters_absent_still_mean_everything(client: TestClient, sc
 
 # ---------------------------------------------------------------- Host header
 def test_allowed_hosts_are_the_loopback_names_and_the_bound_host_with_the_port() -> None:
+    from drift_engine.dashboard.protect import allowed_hosts
+
     hosts = allowed_hosts("127.0.0.1", 8123)
     assert {"127.0.0.1:8123", "localhost:8123", "[::1]:8123"} <= hosts
     assert "evil.example:8123" not in hosts and "127.0.0.1:8124" not in hosts
@@ -150,6 +151,8 @@ def test_live_streams_are_capped_with_a_clear_503(scenario: Scenario) -> None:
 
 # ---------------------------------------------------------------- binding
 def test_a_taken_port_is_named_when_binding() -> None:
+    from drift_engine.dashboard.server import PortInUseError, bind_socket
+
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
@@ -159,6 +162,8 @@ def test_a_taken_port_is_named_when_binding() -> None:
 
 
 def test_a_server_can_start_on_a_socket_bound_earlier(scenario: Scenario) -> None:
+    from drift_engine.dashboard.server import bind_socket
+
     sock = bind_socket("127.0.0.1", 0)
     port = sock.getsockname()[1]
     app = create_app(DashboardReader(scenario.db))

@@ -314,11 +314,14 @@ def _run_live(
         usage("run paper and live engines in separate configs", "engines[*].mode")
     check_rpc(cfg.rpc.url)
     dashboard = reserve_dashboard(cfg, port, settings)
+    db = Database.open(settings.resolved_database_url)
+    # serving before the clock starts: its start-up does not eat into --hours
+    server = start_dashboard(dashboard, settings.resolved_database_url, settings, console)
     clock = WallClock()
     start = clock.now()
     try:
         runner = build_live_engines(
-            Database.open(settings.resolved_database_url),
+            db,
             specs,
             rpc_url=cfg.rpc.url,
             keypair_path=keypair,
@@ -327,9 +330,10 @@ def _run_live(
             client_options={"compute_unit_price": cfg.rpc.compute_unit_price},
         )
     except LiveStartError as exc:
+        if server is not None:
+            server.stop()
         fail(f"cannot start live engines: {exc}")
     console.print(f"running {len(specs)} LIVE engine(s) on {cfg.rpc.url} ({cfg.rpc.network})")
-    server = start_dashboard(dashboard, settings.resolved_database_url, settings, console)
     until = None if hours is None else start + int(hours * HOUR)
     try:
         runner.run(clock, interval_s=cfg.heartbeat.interval_s, until=until)
