@@ -146,11 +146,15 @@ def test_two_engines_two_tables_badges_and_live_removal(running, page) -> None:
 def test_api_docs_render_offline(scenario, page) -> None:
     app = create_app(DashboardReader(scenario.db), token=TOKEN)
     outside: list[str] = []
+    console_errors: list[str] = []  # e.g. a script or style the page's CSP refused
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
     with DashboardServer(app) as server:
         page.on("request", lambda r: None if r.url.startswith(server.url) or r.url.startswith(
             "data:") else outside.append(r.url))
-        page.goto(server.url + "/docs")
+        response = page.goto(server.url + "/docs")
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
         page.locator(".swagger-ui .info .title").wait_for()
         assert "drift-engine dashboard" in page.locator(".swagger-ui .info .title").inner_text()
         page.locator("#operations-vaults-vaults_api_vaults_get").wait_for()
     assert outside == []
+    assert console_errors == []
