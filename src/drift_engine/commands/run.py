@@ -198,12 +198,12 @@ def run(
         help="Stop after this much data time (hours, > 0).",
     ),
     speed: float | None = typer.Option(
-        None, "--speed", parser=parse_speed, metavar="X", help="Override [data] speed (> 0)."
+        None, "--speed", parser=parse_speed, metavar="X", help="Override \\[data] speed (> 0)."
     ),
     port: int | None = port_option(
         None,
-        help="Serve the dashboard on this port ([dashboard] host); without it the dashboard "
-        "is served only when [dashboard] serve = true, on [dashboard] port. 0: any free port.",
+        help="Serve the dashboard on this port (\\[dashboard] host); without it the dashboard "
+        "is served only when \\[dashboard] serve = true, on its port. 0: any free port.",
     ),
 ) -> None:
     """Run the engines of a config file (paper: simulator on replayed data)."""
