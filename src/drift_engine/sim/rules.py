@@ -257,29 +257,7 @@ def funding_rate_from_hourly_fraction(numerator: int, denominator: int, oracle_t
 
 
 # --------------------------------------------------------------------------- fees
-
-
-def taker_fee(quote: int, tier: Any) -> int:
-    """`math/fees.rs::calculate_taker_fee` (no fee adjustment): ceil(quote x num / den)."""
-    return div_ceil(quote * tier.fee_numerator, tier.fee_denominator)
-
-
-def maker_rebate(quote: int, tier: Any) -> int:
-    """`math/fees.rs::calculate_maker_rebate` (no fee adjustment): floor(quote x num / den)."""
-    return quote * tier.maker_rebate_numerator // tier.maker_rebate_denominator
-
-
-def perp_fee_tier_index(stats: Any, thresholds: dict[str, list[int]]) -> int:
-    """`math/fees.rs::determine_perp_fee_tier`: tier by 30-day volume or insurance stake."""
-    volume = stats.taker_volume30d + stats.maker_volume30d
-    staked = stats.if_staked_quote_asset_amount
-    tier = 0
-    for i, (v, s) in enumerate(
-        zip(thresholds["volume_30d_quote"], thresholds["staked_quote"], strict=True)
-    ):
-        if volume >= v or staked >= s:
-            tier = i + 1
-    return tier
+# Fee tiers, taker fees and maker rebates: core/fees.py (math/fees.rs).
 
 
 def rolling_30d(previous: int, since_last: int, amount: int) -> int:

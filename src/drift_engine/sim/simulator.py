@@ -57,6 +57,7 @@ from driftpy.types import (
 )
 from solders.pubkey import Pubkey
 
+from drift_engine.core import fees
 from drift_engine.core.accounts import (
     default_markets,
     make_state,
@@ -66,10 +67,14 @@ from drift_engine.core.accounts import (
 )
 from drift_engine.core.errors import DriftEngineError, OrderValidationError
 from drift_engine.core.margin import DriftMarginMonitor
-from drift_engine.core.markets import MarketCatalog, load_market_params
+from drift_engine.core.markets import MarketCatalog
 from drift_engine.core.offline import OfflineDrift
 from drift_engine.core.program import encode_account
-from drift_engine.core.program_math import MarketSnapshot, calculate_margin
+from drift_engine.core.program_math import (
+    MarketSnapshot,
+    calculate_margin,
+    is_high_leverage_mode,
+)
 from drift_engine.core.types import MarketType, OrderIntent, PostOnly
 from drift_engine.core.types import OrderType as IntentOrderType
 from drift_engine.core.types import PositionDirection as Direction
@@ -191,6 +196,8 @@ class DriftSimulator:
         interest_rates: dict[str, tuple[Any, Any]] | None = None,
         auto_settle_pnl: bool = True,
         pnl_pool_excess: int = 0,
+        perp_fee_structure: fees.FeeStructure | None = None,
+        spot_fee_structure: fees.FeeStructure | None = None,
     ) -> None:
         self.catalog = catalog or MarketCatalog.from_constants()
         self.now = ts
@@ -199,13 +206,18 @@ class DriftSimulator:
             raise ValueError("the quote spot market (USDC) must be simulated")
         self.perp_markets: dict[int, Any] = perps
         self.spot_markets: dict[int, Any] = spots
-        self.state = make_state(len(perps), len(spots))
+        # fee structures: today's documented mainnet tiers unless given (core/fees.py)
+        self.state = make_state(
+            len(perps),
+            len(spots),
+            perp_fee_structure=perp_fee_structure,
+            spot_fee_structure=spot_fee_structure,
+        )
         for m in perps.values():
             # no funding applied yet: any funding time from `ts` on may be applied (once)
             m.amm.last_funding_rate_ts = ts - 1
         for m in spots.values():
             m.last_interest_ts = ts
-        self._fee_thresholds = load_market_params()["state"]["perp_fee_tier_thresholds"]
         self.auto_settle_pnl = auto_settle_pnl
         self.pnl_pool_excess = pnl_pool_excess
         self.records: list[Any] = []
@@ -1197,12 +1209,13 @@ class DriftSimulator:
 
     # ------------------------------------------------------------------ fills
 
-    def _perp_fee_tier(self, stats: Any, spot: bool) -> Any:
-        if spot:
-            return self.state.spot_fee_structure.fee_tiers[0]
-        return self.state.perp_fee_structure.fee_tiers[
-            rules.perp_fee_tier_index(stats, self._fee_thresholds)
-        ]
+    def _fee_tier(self, acct: _Account, spot: bool, high_leverage: bool) -> fees.FeeTier:
+        """`math/fees.rs::determine_user_fee_tier` over the State's fee structure: 30-day
+        volume and staked DRIFT pick the perp tier; spot and high leverage mode: tier 0."""
+        structure = self.state.spot_fee_structure if spot else self.state.perp_fee_structure
+        return fees.determine_user_fee_tier(
+            acct.stats, fees.FeeStructure.from_account(structure), spot, high_leverage
+        )
 
     def _execute_fill(
         self,
@@ -1233,14 +1246,19 @@ class DriftSimulator:
             pnl = rules.update_position_and_market(
                 pos, market, size if long else -size, -quote if long else quote
             )
-            tier = self._perp_fee_tier(stats, spot=False)
+            # math/fees.rs: the market's fee_adjustment scales both; a taker in high
+            # leverage mode takes tier 0 and pays twice its fee (controller/orders.rs reads
+            # the mode for the Initial requirement); a maker's tier ignores the mode.
+            hlm = is_high_leverage_mode(user, MarginCategory.INITIAL)
             if is_maker:
-                rebate = rules.maker_rebate(quote, tier)
+                tier = self._fee_tier(acct, spot=False, high_leverage=False)
+                rebate = fees.maker_rebate(quote, tier, market.fee_adjustment)
                 rules.update_quote_asset_and_break_even_amount(pos, market, rebate)
                 stats.fees.total_fee_rebate += rebate
                 fee = -rebate
             else:
-                fee = rules.taker_fee(quote, tier)
+                tier = self._fee_tier(acct, spot=False, high_leverage=hlm)
+                fee = fees.taker_fee(quote, tier, market.fee_adjustment) * (2 if hlm else 1)
                 rules.update_quote_asset_and_break_even_amount(pos, market, -fee)
                 stats.fees.total_fee_paid += fee
             market.amm.total_fee += fee
@@ -1262,16 +1280,16 @@ class DriftSimulator:
             quote = rules.quote_for_fill(size, price, market.decimals, long)
             rules.update_spot_balances(size, long, market, bpos)
             rules.update_spot_balances(quote, not long, usdc, qpos)
-            tier = self._perp_fee_tier(stats, spot=True)
+            tier = self._fee_tier(acct, spot=True, high_leverage=False)
             if is_maker:
-                rebate = rules.maker_rebate(quote, tier)
+                rebate = fees.maker_rebate(quote, tier, market.fee_adjustment)
                 if rebate:
                     rules.update_spot_balances(rebate, True, usdc, qpos)
                 user.cumulative_spot_fees += rebate
                 stats.fees.total_fee_rebate += rebate
                 fee = -rebate
             else:
-                fee = rules.taker_fee(quote, tier)
+                fee = fees.taker_fee(quote, tier, market.fee_adjustment)
                 if fee:
                     rules.update_spot_balances(fee, False, usdc, qpos)
                 user.cumulative_spot_fees -= fee
