@@ -381,6 +381,25 @@ def accrue_spot_interest(market: Any, now: int, deposit_rate: int, borrow_rate: 
 # --------------------------------------------------------------------------- liquidation
 
 
+def base_liquidator_fee(perp_market: Any, user_high_leverage_mode: bool) -> int:
+    """`state/perp_market.rs::get_base_liquidator_fee`: for a high-leverage-mode user of a
+    market with the mode enabled, at most 80 % of the HL maintenance ratio (LIQUIDATION_FEE
+    precision). The program then raises it with the user's inactivity
+    (`math/liquidation.rs::get_liquidation_fee`, after a ~10 minute grace period); the
+    simulator does not track user slots and keeps the base fee."""
+    fee = perp_market.liquidator_fee
+    enabled = (
+        perp_market.high_leverage_margin_ratio_initial > 0
+        and perp_market.high_leverage_margin_ratio_maintenance > 0
+    )
+    if user_high_leverage_mode and enabled:
+        ratio = perp_market.high_leverage_margin_ratio_maintenance * (
+            LIQUIDATION_FEE_TO_MARGIN_PRECISION_RATIO
+        )
+        fee = min(fee, ratio - ratio // 5)
+    return fee
+
+
 def base_to_cover_margin_shortage(
     margin_shortage: int,
     margin_ratio: int,

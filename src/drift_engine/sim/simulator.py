@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from driftpy.math.margin import MarginCategory, calculate_market_margin_ratio
+from driftpy.math.margin import MarginCategory
 from driftpy.oracles.oracle_id import get_oracle_id
 from driftpy.types import (
     MarketType as DpMarketType,
@@ -74,6 +74,7 @@ from drift_engine.core.program_math import (
     MarketSnapshot,
     calculate_margin,
     is_high_leverage_mode,
+    perp_margin_ratio,
 )
 from drift_engine.core.types import MarketType, OrderIntent, PostOnly
 from drift_engine.core.types import OrderType as IntentOrderType
@@ -109,6 +110,12 @@ class SimulationError(DriftEngineError):
 
 class InsufficientCollateralError(SimulationError):
     """The action would leave the account below its initial margin requirement."""
+
+
+def _margin_shortage(calc: Any) -> int:
+    """`MarginCalculation::cross_margin_margin_shortage`: requirement plus the liquidation
+    buffer above total collateral (0 when covered)."""
+    return max(0, calc.margin_requirement_plus_buffer - calc.total_collateral)
 
 
 def _asset_of(symbol: str) -> str:
@@ -387,6 +394,10 @@ class DriftSimulator:
         (`core/program_math.calculate_margin`, what `DriftMarginMonitor` reports)."""
         calc = calculate_margin(acct.user, self._snapshot, category)
         return calc.total_collateral, calc.margin_requirement
+
+    def market_snapshot(self) -> MarketSnapshot:
+        """The markets and oracle prices the margin math reads (live objects, not a copy)."""
+        return self._snapshot
 
     def margin_metrics(self, key: UserKey | None = None) -> Any:
         """`DriftMarginMetrics` of a sub-account from `DriftMarginMonitor`."""
@@ -1242,7 +1253,10 @@ class DriftSimulator:
             pos = self._perp_position(acct, key[1])
             snap.keep(pos, market, market.amm)
             base_before = pos.base_asset_amount
-            quote = rules.quote_for_fill(size, price, 9, long)
+            # math/matching.rs calculate_fill_for_matched_orders: one quote per match,
+            # rounded by the maker's direction (a taker's counterparty is the maker)
+            maker_long = long if is_maker else not long
+            quote = rules.quote_for_fill(size, price, 9, maker_long)
             pnl = rules.update_position_and_market(
                 pos, market, size if long else -size, -quote if long else quote
             )
@@ -1277,7 +1291,8 @@ class DriftSimulator:
             qpos = self._spot_position(acct, QUOTE_SPOT_MARKET_INDEX)
             snap.keep(bpos, qpos, market, usdc)
             base_before = rules.signed_token_amount(bpos, market)
-            quote = rules.quote_for_fill(size, price, market.decimals, long)
+            maker_long = long if is_maker else not long  # math/matching.rs, as for perps
+            quote = rules.quote_for_fill(size, price, market.decimals, maker_long)
             rules.update_spot_balances(size, long, market, bpos)
             rules.update_spot_balances(quote, not long, usdc, qpos)
             tier = self._fee_tier(acct, spot=True, high_leverage=False)
@@ -1681,24 +1696,28 @@ class DriftSimulator:
         for _ in range(16):
             positions = [p for p in user.perp_positions if p.base_asset_amount != 0]
             self._settle_all_funding(acct, ts)
+            open_orders = [
+                i for i, order in enumerate(user.orders) if rules.variant(order.status) == "Open"
+            ]
+            before_cancel = (
+                calculate_margin(
+                    user, self._snapshot, MarginCategory.MAINTENANCE, margin_buffer=buffer
+                )
+                if open_orders
+                else None
+            )
             canceled = []
-            for i, order in enumerate(user.orders):
-                if rules.variant(order.status) == "Open":
-                    canceled.append(order.order_id)
-                    self._close_order(acct, i, ts, "cancel", "liquidation")
+            for i in open_orders:
+                canceled.append(user.orders[i].order_id)
+                self._close_order(acct, i, ts, "cancel", "liquidation")
             calc = calculate_margin(
                 user, self._snapshot, MarginCategory.MAINTENANCE, margin_buffer=buffer
             )
             tc, req = calc.total_collateral, calc.margin_requirement
             req_plus_buffer = calc.margin_requirement_plus_buffer
             being = bool(user.status & UserStatus.BEING_LIQUIDATED)
-            if not being and tc >= req:
-                break
-            if being and tc >= req_plus_buffer:
-                user.status &= ~UserStatus.BEING_LIQUIDATED
-                break
-            if not positions:
-                break  # spot-only liquidation is not simulated
+            if not being and (tc >= req or not positions):
+                break  # healthy, or spot-only (spot liquidation is not simulated)
             if not being:
                 user.status |= UserStatus.BEING_LIQUIDATED
                 user.liquidation_margin_freed = 0
@@ -1707,6 +1726,16 @@ class DriftSimulator:
                 user.next_liquidation_id += 1
             else:
                 liquidation_id = user.next_liquidation_id - 1
+            shortage = max(0, req_plus_buffer - tc)
+            if before_cancel is not None:
+                # controller/liquidation.rs: the margin cancelling the orders freed
+                freed = _margin_shortage(before_cancel) - shortage
+                user.liquidation_margin_freed += max(0, freed)
+            if tc >= req_plus_buffer:
+                user.status &= ~UserStatus.BEING_LIQUIDATED
+                break
+            if not positions:
+                break  # spot-only liquidation is not simulated
             prices = self._prices
             pos = max(
                 positions,
@@ -1719,12 +1748,14 @@ class DriftSimulator:
             oracle = prices[(MarketType.PERP, pos.market_index)]
             step = market.amm.order_step_size
             user_base = abs(pos.base_asset_amount)
-            margin_ratio = calculate_market_margin_ratio(
-                market, user_base, MarginCategory.MAINTENANCE
-            )
+            # controller/liquidation.rs::liquidate_perp: the program's margin ratio
+            # (state/perp_market.rs get_margin_ratio, an integer, with the user's high
+            # leverage mode); driftpy's calculate_market_margin_ratio returns a float once
+            # the IMF size premium applies and ignores the mode.
+            hlm = is_high_leverage_mode(user, MarginCategory.MAINTENANCE)
+            margin_ratio = perp_margin_ratio(market, user_base, MarginCategory.MAINTENANCE, hlm)
             ratio_with_buffer = margin_ratio + buffer
-            shortage = max(0, req_plus_buffer - tc)
-            liquidator_fee = market.liquidator_fee
+            liquidator_fee = rules.base_liquidator_fee(market, hlm)
             if_fee_rate = rules.perp_if_fee(
                 shortage,
                 user_base,
@@ -1764,7 +1795,12 @@ class DriftSimulator:
             rules.update_quote_asset_and_break_even_amount(pos, market, -if_fee)
             market.amm.total_liquidation_fee += if_fee
             market.next_fill_record_id += 1
-            user.liquidation_margin_freed += max(0, shortage)
+            # controller/liquidation.rs calculate_margin_freed: the shortage this step
+            # removed (initial - new), not the whole shortage
+            after = calculate_margin(
+                user, self._snapshot, MarginCategory.MAINTENANCE, margin_buffer=buffer
+            )
+            user.liquidation_margin_freed += max(0, shortage - _margin_shortage(after))
             acct.safe = None
             bankrupt = False
             if amount >= to_cover:
