@@ -57,7 +57,7 @@ from driftpy.types import (
 )
 from solders.pubkey import Pubkey
 
-from drift_engine.core import fees
+from drift_engine.core import fees, funding
 from drift_engine.core.accounts import (
     default_markets,
     make_state,
@@ -205,8 +205,11 @@ class DriftSimulator:
         pnl_pool_excess: int = 0,
         perp_fee_structure: fees.FeeStructure | None = None,
         spot_fee_structure: fees.FeeStructure | None = None,
+        derive_funding: bool = False,
     ) -> None:
         self.catalog = catalog or MarketCatalog.from_constants()
+        #: compute every funding rate from its record's mark/oracle TWAPs (update_funding)
+        self.derive_funding = derive_funding
         self.now = ts
         perps, spots = default_markets(self.catalog, prices, ts)
         if QUOTE_SPOT_MARKET_INDEX not in spots:
@@ -462,6 +465,7 @@ class DriftSimulator:
             "prices": [[*mkey(k), p] for k, p in self._prices.items()],
             "auto_settle_pnl": self.auto_settle_pnl,
             "pnl_pool_excess": self.pnl_pool_excess,
+            "derive_funding": self.derive_funding,
             "default_price_model": _model_json(self._default_price_model),
             "price_models": [[*mkey(k), _model_json(m)] for k, m in self._price_models.items()],
             "volume_caps": [[*mkey(k), cap] for k, cap in self._volume_caps.items()],
@@ -517,6 +521,7 @@ class DriftSimulator:
             default_price_model=PriceModel(*data["default_price_model"]),
             auto_settle_pnl=data["auto_settle_pnl"],
             pnl_pool_excess=data["pnl_pool_excess"],
+            derive_funding=data.get("derive_funding", False),
         )
         sim._price_models = {mkey(t, i): PriceModel(*m) for t, i, m in data["price_models"]}
         sim._volume_caps = {mkey(t, i): cap for t, i, cap in data["volume_caps"]}
@@ -1449,6 +1454,7 @@ class DriftSimulator:
         funding_rate_short: int | None = None,
         oracle_price_twap: int | None = None,
         mark_price_twap: int | None = None,
+        derive: bool | None = None,
     ) -> list[FundingPaymentRecord]:
         """Apply one hourly funding update, then settle funding for the market's positions.
 
@@ -1458,6 +1464,13 @@ class DriftSimulator:
         `funding_rate`), as `controller/funding.rs::update_funding_rate` does with the
         rates it computes. Each funding time is applied once: `ts` must be later than the
         market's `last_funding_rate_ts`.
+
+        With no rate given, or with `derive` (default: the simulator's `derive_funding`),
+        the rate is computed from the period's mark and oracle TWAPs as the program does
+        (core/funding.py: offset, the contract tier's clamp, the period adjustment), and
+        split into long and short rates by the AMM's net position and fee pool
+        (`math/funding.rs::calculate_funding_rate_long_short`), which also books the
+        protocol's funding imbalance into `amm.net_unsettled_funding_pnl`.
         """
         key = self._key(market)
         if key[0] is not MarketType.PERP:
@@ -1471,27 +1484,43 @@ class DriftSimulator:
             return getattr(record, name, None) if record is not None else None
 
         ts = pick("ts", ts)
-        rate = pick("funding_rate", funding_rate)
-        if ts is None or rate is None:
-            raise SimulationError("a funding update needs ts and funding_rate")
-        rate_long = pick("funding_rate_long", funding_rate_long)
-        rate_short = pick("funding_rate_short", funding_rate_short)
-        rate_long = rate if rate_long is None else rate_long
-        rate_short = rate if rate_short is None else rate_short
+        derive = self.derive_funding if derive is None else derive
+        rate = None if derive else pick("funding_rate", funding_rate)
+        given_oracle = pick("oracle_price_twap", oracle_price_twap)
+        given_mark = pick("mark_price_twap", mark_price_twap)
+        if ts is None or (rate is None and not (given_oracle and given_mark)):
+            raise SimulationError(
+                "a funding update needs ts and a funding_rate, or mark and oracle TWAPs"
+            )
         if ts <= amm.last_funding_rate_ts:
             raise SimulationError(
                 f"funding for {self._symbols[key]} at {ts} is not after the last update "
                 f"({amm.last_funding_rate_ts}); each funding time applies once"
             )
         self._advance(ts)
-        oracle_twap = pick("oracle_price_twap", oracle_price_twap) or self._prices[key]
-        mark_twap = pick("mark_price_twap", mark_price_twap) or oracle_twap
+        oracle_twap = given_oracle or self._prices[key]
+        mark_twap = given_mark or oracle_twap
+        if rate is None:
+            # controller/funding.rs::update_funding_rate from the period's TWAPs
+            rate = funding.funding_rate(
+                mark_twap, oracle_twap, pm.contract_tier, amm.funding_period
+            )
+            split = funding.funding_rate_long_short(pm, rate)
+            rate_long, rate_short = split.long, split.short
+            amm.net_unsettled_funding_pnl -= split.imbalance_revenue
+        else:
+            rate_long = pick("funding_rate_long", funding_rate_long)
+            rate_short = pick("funding_rate_short", funding_rate_short)
+            rate_long = rate if rate_long is None else rate_long
+            rate_short = rate if rate_short is None else rate_short
         amm.cumulative_funding_rate_long += rate_long
         amm.cumulative_funding_rate_short += rate_short
         amm.last_funding_rate = rate
         amm.last_funding_rate_long = rate_long
         amm.last_funding_rate_short = rate_short
-        amm.last24h_avg_funding_rate = (amm.last24h_avg_funding_rate * 23 + rate) // 24
+        amm.last24h_avg_funding_rate = funding.new_twap(
+            rate, ts, amm.last24h_avg_funding_rate, amm.last_funding_rate_ts, 24 * 3600
+        )
         amm.last_funding_rate_ts = ts
         amm.last_funding_oracle_twap = oracle_twap
         amm.historical_oracle_data.last_oracle_price_twap = oracle_twap
