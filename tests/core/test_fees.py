@@ -353,3 +353,34 @@ def test_fee_structure_round_trips_through_the_state_account():
     # the program reads a fixed array of 10 tiers: the rest are FeeTier::default()
     assert state.perp_fee_structure.fee_tiers[6].fee_numerator == 0
     assert state.perp_fee_structure.fee_tiers[6].fee_denominator == FEE_DENOMINATOR
+
+
+def test_high_leverage_maintenance_mode_keeps_the_volume_tier_where_driftpy_drops_it():
+    """controller/orders.rs reads the user's mode for the Initial requirement:
+    `HighLeverageMaintenance` is not high leverage there, so the volume tier applies and
+    the fee is not doubled. driftpy's `get_user_fee_tier` asks with Maintenance and falls
+    back to tier 0."""
+    from driftpy.types import MarginMode
+    from driftpy.types import MarketType as DpMarketType
+
+    from drift_engine.sim import DriftSimulator
+    from drift_engine.sim.pricing import PriceModel
+
+    sim = DriftSimulator({"SOL-PERP": 100 * QUOTE}, ts=1_000, default_price_model=PriceModel(0, 0))
+    key = sim.open_account()
+    sim.deposit(key, "USDC", 10_000 * QUOTE, 1_000)
+    user_stats = sim.user_stats()
+    user_stats.taker_volume30d = 200_000_000 * QUOTE  # VIP: 2 bps
+    user_stats.last_taker_volume30d_ts = 1_000
+    sim.user(key).margin_mode = MarginMode.HighLeverageMaintenance()
+    from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
+
+    order = OrderIntent(0, MarketType.PERP, PositionDirection.LONG, 10 * 10**9)
+    (fill,) = sim.place_order(key, order, 1_000).fills
+    assert fill.fee == 1_000 * QUOTE * 200 // 1_000_000  # $0.20: the VIP tier, not doubled
+
+    drift_user = sim.drift_user(key)
+    client = drift_user.drift_client
+    client.user_stats[client.authority] = SimpleNamespace(get_account=lambda: user_stats)
+    theirs = drift_user.get_user_fee_tier(DpMarketType.Perp(), now=1_000)
+    assert (theirs.fee_numerator, theirs.fee_denominator) == (350, 1_000_000)  # tier 0
