@@ -11,6 +11,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from drift_engine.core.fees import (
     FEE_DENOMINATOR,
@@ -384,3 +386,27 @@ def test_high_leverage_maintenance_mode_keeps_the_volume_tier_where_driftpy_drop
     client.user_stats[client.authority] = SimpleNamespace(get_account=lambda: user_stats)
     theirs = drift_user.get_user_fee_tier(DpMarketType.Perp(), now=1_000)
     assert (theirs.fee_numerator, theirs.fee_denominator) == (350, 1_000_000)  # tier 0
+
+
+# --------------------------------------------------------------------- properties
+
+
+@given(
+    volume=st.integers(0, 10**15),
+    staked=st.integers(0, 10**12),
+    quote=st.integers(0, 10**13),
+    adjustment=st.integers(-100, 100),
+)
+def test_stake_never_raises_the_fee_and_fees_stay_in_bounds(volume, staked, quote, adjustment):
+    structure = mainnet_perp_fee_structure()
+    plain = determine_perp_fee_tier(volume, 0, structure)
+    staked_tier = determine_perp_fee_tier(volume, staked, structure)
+    assert staked_tier.fee_numerator <= plain.fee_numerator
+    assert staked_tier.maker_rebate_numerator >= plain.maker_rebate_numerator
+    fee = taker_fee(quote, staked_tier, adjustment)
+    base_fee = taker_fee(quote, staked_tier)
+    assert 0 <= fee <= 2 * base_fee
+    if adjustment == -100:
+        assert fee == 0
+    rebate = maker_rebate(quote, staked_tier, adjustment)
+    assert 0 <= rebate <= quote * staked_tier.maker_rebate_numerator * 2 // 10**6

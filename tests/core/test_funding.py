@@ -16,6 +16,8 @@ from importlib import resources
 
 import pytest
 from driftpy.types import ContractTier
+from hypothesis import given
+from hypothesis import strategies as st
 
 from drift_engine.core.funding import (
     FundingRates,
@@ -272,3 +274,32 @@ def test_every_shipped_hourly_rate_is_rederived_from_its_twaps():
         assert mismatched == [], f"{symbol}: {len(mismatched)} hours differ, e.g. {mismatched[:5]}"
         total += len(rows)
     assert total == 15_547
+
+
+# --------------------------------------------------------------------- properties
+
+
+TIERS = ("A", "B", "C", "Speculative", "HighlySpeculative", "Isolated")
+
+
+@given(
+    oracle=st.integers(1, 10**12),
+    spread_ppm=st.integers(-500_000, 500_000),
+    tier=st.sampled_from(TIERS),
+)
+def test_rate_is_bounded_by_the_tier_clamp_and_follows_the_premium(oracle, spread_ppm, tier):
+    mark = max(1, oracle + oracle * spread_ppm // 10**6)
+    rate = funding_rate(mark, oracle, tier)
+    bound = max_price_divergence_for_funding_rate(tier, oracle) * 1000 // 24
+    assert -bound <= rate <= bound
+    premium = mark - oracle + oracle // 5000
+    assert (rate > 0) <= (premium > 0) and (rate < 0) <= (premium < 0)
+
+
+@given(delta=st.integers(-(10**12), 10**12), base=st.integers(-(10**15), 10**15))
+def test_payment_is_an_integer_against_the_position_and_never_rounds_up(delta, base):
+    paid = funding_payment_in_quote_precision(delta, base) if delta else 0
+    exact = -delta * base  # in units of 1e-12 QUOTE
+    assert isinstance(paid, int)
+    assert abs(paid) * 10**12 <= abs(exact)  # the magnitude is floored
+    assert paid == 0 or (paid > 0) == (exact > 0)

@@ -238,16 +238,11 @@ def claimable_pnl(pos: Any, oracle_price: int, pnl_pool_excess: int) -> int:
 
 def funding_payment(amm_cumulative_funding_rate: int, pos: Any) -> int:
     """`math/funding.rs::calculate_funding_payment`: QUOTE the position receives (>0) or
-    pays (<0). magnitude = floor(|delta| x |base| / 1e6 / 1e3), longs pay when delta > 0,
-    then a truncating division by AMM_TO_QUOTE_PRECISION_RATIO: overall
-    -sign(base x delta) x floor(|delta x base| / 1e12)."""
-    delta = amm_cumulative_funding_rate - pos.last_cumulative_funding_rate
-    if delta == 0:
-        return 0
-    base = pos.base_asset_amount
-    magnitude = abs(delta) * abs(base) // PRICE_PRECISION // FUNDING_RATE_BUFFER
-    sign = (-1 if base > 0 else 1) * (1 if delta > 0 else -1)
-    return div_trunc(magnitude * sign, AMM_TO_QUOTE_PRECISION_RATIO)
+    pays (<0): -sign(base x delta) x floor(|delta x base| / 1e9), then a truncating
+    division by AMM_TO_QUOTE_PRECISION_RATIO. One implementation: core/funding.py."""
+    from drift_engine.core.funding import funding_payment as program_funding_payment
+
+    return program_funding_payment(amm_cumulative_funding_rate, pos)
 
 
 def funding_rate_from_hourly_fraction(numerator: int, denominator: int, oracle_twap: int) -> int:
