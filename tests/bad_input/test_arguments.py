@@ -184,6 +184,8 @@ OTHER_CASES = [
     arg("engines-demo-and-url", ["engines", "--demo", "--database-url", "sqlite://", "list"],
         "--demo"),
     arg("engines-unknown-command", ["engines", "restart", "eng-a"], "restart"),
+    arg("markets-unknown", ["markets", "--market", "FOO"], "--market", "'FOO'"),
+    arg("markets-bad-type", ["markets", "--type", "futures"], "--type"),
     arg("margin-no-demo", ["margin"], "--demo"),
     arg("margin-warning-200", ["margin", "--demo", "--warning-health", "200"],
         "--warning-health"),

@@ -129,7 +129,8 @@ def backtest(
     if 86_400 % interval:
         usage(f"{interval} does not divide a day (86400 s)", "--interval")
     try:
-        check_perp(market, source=None if source == "auto" else source)
+        # auto replays bundled or synthetic data; synthetic needs a perp's real funding too
+        check_perp(market, source="synthetic" if source == "auto" else source)
     except AdmissionError as exc:
         usage(exc, "--market")
     try:
