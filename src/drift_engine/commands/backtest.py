@@ -40,7 +40,11 @@ def _auto_source(market: str, start: int, end: int) -> str:
 
 
 def backtest(
-    strategy: str = typer.Option("delta-neutral", "--strategy", help="Strategy name."),
+    strategy: str = typer.Option(
+        "delta-neutral",
+        "--strategy",
+        help="Strategy: a name (drift-engine strategies list), module:Class or file.py:Class.",
+    ),
     market: str = typer.Option("SOL-PERP", "--market", help="Perp market, e.g. SOL-PERP."),
     start: str = typer.Option(..., "--start", help="Start date (UTC), e.g. 2026-01-10."),
     end: str = typer.Option(..., "--end", help="End date (UTC, exclusive)."),
@@ -60,13 +64,13 @@ def backtest(
     """Backtest a strategy on the simulator with the real engine and vault ledger."""
     from drift_engine.backtest import parse_date, run_backtest, write_plot
     from drift_engine.backtest.runner import Progress as BtProgress
-    from drift_engine.strategies import STRATEGIES
+    from drift_engine.strategies import StrategyLoadError, strategy_class
 
     err = Console(stderr=True)
-    if strategy not in STRATEGIES:
-        raise typer.BadParameter(
-            f"unknown strategy (known: {sorted(STRATEGIES)})", param_hint="--strategy"
-        )
+    try:
+        strategy_class(strategy)  # a built-in or installed name, module:Class, file.py:Class
+    except StrategyLoadError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--strategy") from None
     try:
         t0, t1 = parse_date(start), parse_date(end)
     except ValueError as exc:
