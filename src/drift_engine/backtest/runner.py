@@ -152,8 +152,7 @@ def run_backtest(
 
     params = dict(params or {})
     cls = strategy_class(strategy) if isinstance(strategy, str) else strategy
-    if not isinstance(strategy, str):
-        strategy = cls.name or cls.__name__
+    strategy = cls.name or cls.__name__  # a file spec is no engine id
     if "market" in cls.config_model.model_fields:
         params.setdefault("market", market)
     strat = cls(params)

@@ -68,7 +68,7 @@ def backtest(
 
     err = Console(stderr=True)
     try:
-        strategy_class(strategy)  # a built-in or installed name, module:Class, file.py:Class
+        cls = strategy_class(strategy)  # a built-in or installed name, module:Class, file.py
     except StrategyLoadError as exc:
         raise typer.BadParameter(str(exc), param_hint="--strategy") from None
     try:
@@ -80,6 +80,14 @@ def backtest(
     if plot and not (plot.endswith(".html") or plot.endswith(".png")):
         raise typer.BadParameter("needs a .html or .png file name", param_hint="--plot")
     params = parse_params(param)
+    try:  # before the progress bar: a bad parameter is one line
+        defaults = {"market": market} if "market" in cls.config_model.model_fields else {}
+        cls.config_model.model_validate({**defaults, **params})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        err.print(f"[red]error:[/] --param {key}: {first['msg']}")
+        raise typer.Exit(code=2) from None
     if source == "auto":
         source = _auto_source(market, t0, t1)
 

@@ -15,7 +15,7 @@ from rich.table import Table
 
 
 def _fail(err: Console, message: str) -> typer.Exit:
-    err.print(f"[red]error:[/] {message}", highlight=False)
+    err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
 
