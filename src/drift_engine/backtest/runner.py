@@ -247,6 +247,8 @@ def run_backtest(
             ledger_balance=engine.ledger.balance(),
             strategy_state=engine.strategy.state.model_dump(mode="json"),
             samples=samples,
+            errors=stats.errors,
+            last_error=stats.last_error,
         )
         return report
     finally:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from drift_engine.data.models import KIND_SPOT_RATE, event_sort_key
 
 
 @dataclass(frozen=True)
@@ -32,14 +34,27 @@ class MarketData:
             object.__setattr__(self, "_times", tuple(e.time for e in self.events))
 
     def window(self, start: int, end: int) -> Sequence[Any]:
-        """The events with start <= time < end (what a source yields for that window)."""
+        """What a source yields for [start, end): the events with start <= time < end,
+        and the spot rates prevailing at `start` stated at `start` (sources state the
+        rates in force when a window opens; a slice alone would lose them)."""
         if start < self.start or end > self.end:
             raise ValueError(
                 f"window {start}..{end} is outside the loaded data {self.start}..{self.end}"
             )
         lo = bisect.bisect_left(self._times, start)
         hi = bisect.bisect_left(self._times, end)
-        return self.events[lo:hi]
+        events = self.events[lo:hi]
+        if start == self.start:
+            return events
+        prevailing: dict[str, Any] = {}
+        for e in self.events[:lo]:
+            if e.kind == KIND_SPOT_RATE:
+                prevailing[e.market] = e
+        stated = {e.market for e in events if e.kind == KIND_SPOT_RATE and e.time == start}
+        restated = [replace(e, ts=start) for m, e in prevailing.items() if m not in stated]
+        if not restated or start >= end:
+            return events
+        return sorted([*events, *restated], key=event_sort_key)
 
 
 def resolve_source(source: str, market: str, start: int, end: int) -> str:

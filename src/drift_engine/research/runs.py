@@ -146,12 +146,15 @@ def execute(spec: RunSpec, data: Any) -> RunResult:
             wall_seconds=time.perf_counter() - t0,
             tag=spec.tag,
         )
+    # The heartbeat isolates an engine whose strategy raised (HALTED, error logged): for
+    # a sweep that run failed, whatever figures it left.
     return RunResult(
         spec.run_id,
         dict(spec.params),
         spec.start,
         spec.end,
-        ok=True,
+        ok=report.errors == 0,
+        error=report.last_error or None,
         metrics=report_metrics(report),
         wall_seconds=time.perf_counter() - t0,
         tag=spec.tag,
