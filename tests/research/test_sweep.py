@@ -170,8 +170,10 @@ def test_optuna_study_lives_beside_our_database_and_resumes(tmp_path, data):
     Database.open(url).dispose()  # still opens and migrates
 
 
-@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgres"),
-                    reason="needs DATABASE_URL=postgresql://... (scripts/with_postgres.sh)")  # fmt: skip
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="needs DATABASE_URL=postgresql://... (scripts/with_postgres.sh)",
+)
 def test_optuna_study_in_its_own_schema_postgresql(data):
     from sqlalchemy import text
 
@@ -191,8 +193,8 @@ def test_optuna_study_in_its_own_schema_postgresql(data):
         ours = conn.execute(text("select version_num from public.alembic_version")).scalar_one()
         theirs = conn.execute(text("select version_num from optuna.alembic_version")).scalar_one()
         studies = conn.execute(text("select count(*) from optuna.studies")).scalar_one()
-        public = {r[0] for r in conn.execute(text(
-            "select table_name from information_schema.tables where table_schema='public'"))}  # fmt: skip
+        tables = "select table_name from information_schema.tables where table_schema='public'"
+        public = {r[0] for r in conn.execute(text(tables))}
     db.dispose()
     assert ours != theirs and ours[:4].isdigit() and studies >= 1
     assert "trials" not in public and "studies" not in public
@@ -214,7 +216,7 @@ def test_sweep_cli_prints_table_statistics_and_writes_json_and_plot(tmp_path):
 
 
 def test_walk_forward_reports_in_and_out_of_sample_per_window(tmp_path):
-    start, end = parse_date("2026-01-13"), parse_date("2026-01-17")
+    start = parse_date("2026-01-13")
     r = runner.invoke(app, [
         "sweep", "--market", "SOL-PERP", "--start", "2026-01-13", "--end", "2026-01-17",
         "--grid", "entry_apr=0.0,0.2", "--param", "exit_apr=-1", "--param", "lookback_hours=6",
