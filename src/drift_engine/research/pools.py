@@ -226,6 +226,7 @@ class RayPool:
         if not ray.is_initialized():
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no phone-home
             os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
+            os.environ.setdefault("RAY_enable_metrics_collection", "0")  # no metrics agent
             kwargs: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
             if address == "local":
                 kwargs.update(
