@@ -6,7 +6,6 @@ reports in-sample and out-of-sample per window."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -168,36 +167,6 @@ def test_optuna_study_lives_beside_our_database_and_resumes(tmp_path, data):
     assert "studies" not in tables and "trials" not in tables
     assert rev[:4].isdigit()
     Database.open(url).dispose()  # still opens and migrates
-
-
-@pytest.mark.skipif(
-    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
-    reason="needs DATABASE_URL=postgresql://... (scripts/with_postgres.sh)",
-)
-def test_optuna_study_in_its_own_schema_postgresql(data):
-    from sqlalchemy import text
-
-    from drift_engine.research.study import open_storage
-    from drift_engine.storage.database import Database
-
-    url = os.environ["DATABASE_URL"]
-    db = Database.open(url)
-    storage, where = open_storage(url)
-    assert where == "schema optuna"
-    t = task(grid=["entry_apr=0.0:0.3:0.1"], exit_apr=-1.0)
-    with InProcessPool(data) as pool:
-        run_optuna(t, pool, 2, storage=storage, name="pg-study", seed=3)
-        again = run_optuna(t, pool, 3, storage=storage, name="pg-study", seed=3)
-    assert again.study["resumed_trials"] == 2 and len(again.results) == 3
-    with db.engine.connect() as conn:
-        ours = conn.execute(text("select version_num from public.alembic_version")).scalar_one()
-        theirs = conn.execute(text("select version_num from optuna.alembic_version")).scalar_one()
-        studies = conn.execute(text("select count(*) from optuna.studies")).scalar_one()
-        tables = "select table_name from information_schema.tables where table_schema='public'"
-        public = {r[0] for r in conn.execute(text(tables))}
-    db.dispose()
-    assert ours != theirs and ours[:4].isdigit() and studies >= 1
-    assert "trials" not in public and "studies" not in public
 
 
 def test_sweep_cli_prints_table_statistics_and_writes_json_and_plot(tmp_path):
