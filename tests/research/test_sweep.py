@@ -178,7 +178,7 @@ def test_sweep_cli_prints_table_statistics_and_writes_json_and_plot(tmp_path):
     ])  # fmt: skip
     assert r.exit_code == 0, r.output
     for needle in ("Sweep (grid)", "configurations tried: 4", "net_apr spread", "deflated Sharpe"):
-        assert needle in r.output.replace("\n", " "), needle
+        assert needle in " ".join(r.output.split()), needle
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     doc = json.loads(out.read_text())
     assert len(doc["runs"]) == 4 and doc["summary"]["deflated_sharpe"]["trials"] == 4
@@ -205,3 +205,35 @@ def test_walk_forward_reports_in_and_out_of_sample_per_window(tmp_path):
     assert w["out_of_sample"]["net_apr"] == alone.net_apr
     assert w["out_of_sample"]["funding"] == alone.funding
     assert doc["summary"]["windows"] == 2
+
+
+def test_optimize_cli_resumes_its_study_and_draws_parallel_coordinates(tmp_path, monkeypatch):
+    monkeypatch.setenv("DRIFT_ENGINE_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    args = [
+        "sweep", "--market", "SOL-PERP", "--start", "2026-01-15", "--end", "2026-01-16",
+        "--grid", "entry_apr=0.0:0.3:0.1", "--grid", "lookback_hours=6,12,24",
+        "--grid", "rebalance_band=0.02,0.05", "--param", "exit_apr=-1", "--workers", "1",
+        "--objective", "calmar", "--seed", "5",
+    ]  # fmt: skip
+    first = runner.invoke(app, [*args, "--optimize", "2", "--json"])
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["study"]["resumed_trials"] == 0
+    plot = tmp_path / "pc.png"
+    again = runner.invoke(app, [*args, "--optimize", "3", "--plot", str(plot)])
+    assert again.exit_code == 0, again.output
+    text = " ".join(again.output.split())
+    assert "Sweep (optuna)" in text and "(2 from earlier runs)" in text
+    assert "configurations tried: 3" in text
+    assert (tmp_path / "var" / "drift_engine.optuna.db").exists()
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_ray_address_comes_from_the_flag_or_the_environment(monkeypatch):
+    from drift_engine.research.pools import RAY_ADDRESS_ENV, ray_address
+
+    monkeypatch.delenv(RAY_ADDRESS_ENV, raising=False)
+    assert ray_address(False) is None and ray_address(True) == "local"
+    monkeypatch.setenv(RAY_ADDRESS_ENV, "ray://head:10001")
+    assert ray_address(False) == "ray://head:10001"
+    assert ray_address(True, "ray://other:10001") == "ray://other:10001"

@@ -145,8 +145,12 @@ def sweep(
     if wins is not None:
         per_window = optimize or planned_runs(task)
         total = len(wins) * (per_window + 1)
+    elif optimize:
+        from drift_engine.research.sweep import finished_trials
+
+        total = max(0, optimize - finished_trials(storage, name))  # a resumed study
     else:
-        total = optimize or planned_runs(task)
+        total = planned_runs(task)
     address = pick_ray(ray, ray_address)
     try:
         pool = open_pool(data, workers=workers, ray=address)

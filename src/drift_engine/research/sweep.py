@@ -137,6 +137,17 @@ def planned_runs(task: SweepTask) -> int:
     return sum(invalid_reason(cls, task.params(p)) is None for p in task.space.grid())
 
 
+def finished_trials(storage: Any, name: str) -> int:
+    """How many trials of study `name` are finished already (0 if it does not exist)."""
+    import optuna
+
+    try:
+        study = optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        return 0
+    return sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
+
+
 def run_optuna(
     task: SweepTask,
     pool: Any,
@@ -216,4 +227,11 @@ def run_optuna(
     return SweepResult(task, results, skipped, "optuna", study=info)
 
 
-__all__ = ["SweepResult", "SweepTask", "planned_runs", "run_grid", "run_optuna"]
+__all__ = [
+    "SweepResult",
+    "SweepTask",
+    "finished_trials",
+    "planned_runs",
+    "run_grid",
+    "run_optuna",
+]
