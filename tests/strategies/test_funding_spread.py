@@ -185,3 +185,32 @@ def test_wake_declarations_let_most_ticks_be_skipped():
             db.dispose()
     assert strat.state.entries == 1 and strat.state.exits == 1
     assert strat.skippable > 5 * strat.woken  # the promise covers most of the ticks
+
+
+def test_run_trades_both_perps_of_a_funding_spread_engine(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from drift_engine.cli import app
+    from drift_engine.config import load_settings
+    from drift_engine.engine.store import SqlEngineStore
+    from drift_engine.storage.database import Database
+
+    monkeypatch.setenv("DRIFT_ENGINE_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    config = tmp_path / "engines.toml"
+    config.write_text(
+        "[data]\nsource = 'bundled'\nstart = '2026-01-16'\n"
+        "[[engines]]\nid = 'spread'\nstrategy = 'funding-spread'\n"
+        "[engines.params]\nentry_apr = 0.0\nexit_apr = -1.0\nlookback_hours = 1\n"
+    )
+    r = CliRunner().invoke(app, ["run", "--config", str(config), "--hours", "3", "--speed", "1e9"])
+    assert r.exit_code == 0, r.output
+    db = Database.open(load_settings().resolved_database_url)
+    try:
+        store = SqlEngineStore(db)
+        assert set(store.heartbeats()[-1].market_state) == {SOL, BTC}
+        (record,) = store.records()
+        assert record.strategy == "funding-spread"
+        assert '"entries":1' in record.strategy_state.replace(" ", "")
+    finally:
+        db.dispose()
