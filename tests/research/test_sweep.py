@@ -237,3 +237,10 @@ def test_ray_address_comes_from_the_flag_or_the_environment(monkeypatch):
     monkeypatch.setenv(RAY_ADDRESS_ENV, "ray://head:10001")
     assert ray_address(False) == "ray://head:10001"
     assert ray_address(True, "ray://other:10001") == "ray://other:10001"
+
+
+def test_the_ray_address_variable_is_a_known_setting(monkeypatch):
+    from drift_engine.config import load_settings
+
+    monkeypatch.setenv("DRIFT_ENGINE_RAY_ADDRESS", "ray://head:10001")
+    assert load_settings().ray_address == "ray://head:10001"
