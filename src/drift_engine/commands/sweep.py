@@ -324,7 +324,8 @@ def _print_sweep(console: Console, result: Any, top: int) -> None:
         dsr = "n/a" if d["dsr"] is None else f"{d['dsr']:.1%}"
         psr = "n/a" if d["psr"] is None else f"{d['psr']:.1%}"
         console.print(
-            f"best {json.dumps(s['best']['params'])}: Sharpe {d['sharpe_annualised']:.2f} "
+            f"best {json.dumps({k: s['best']['params'][k] for k in names})}: "
+            f"Sharpe {d['sharpe_annualised']:.2f} "
             f"(annualised); the best of {d['trials']} no-edge trials would show "
             f"{d['expected_max_sharpe_annualised']:.2f}; deflated Sharpe ratio {dsr} "
             f"(probability the edge is real after trying {d['trials']}; without deflation "
@@ -353,7 +354,9 @@ def _print_walk_forward(console: Console, wf: Any) -> None:
             f"w{d['window']}",
             f"{_day(d['train'][0])} -> {_day(d['train'][1])}",
             f"{_day(d['test'][0])} -> {_day(d['test'][1])}",
-            json.dumps(d["best_params"]) if d["best_params"] else "-",
+            json.dumps({k: d["best_params"][k] for k in wf.task.space.names})
+            if d["best_params"]
+            else "-",
             _objective_text(obj, d["in_sample_objective"]),
             _objective_text(obj, d["out_of_sample_objective"])
             if oos
