@@ -81,7 +81,7 @@ ENGINES = [
     engine("enabled-string", 'enabled = "yes"', "engines[0].enabled"),
     engine("enabled-int", "enabled = 1", "engines[0].enabled"),
     engine("mode-misspelt", 'mode = "lvie"', "engines[0].mode"),
-    engine("strategy-unknown", 'strategy = "grid"', "engines[0].strategy", "unknown strategy"),
+    engine("strategy-unknown", 'strategy = "grid"', "engines[0].strategy", "known:"),
     engine("engine-unknown-key", "capitol_usdc = 5", "engines[0].capitol_usdc"),
     config("engines-not-a-list", "engines = 5\n", "engines"),
     config("no-engines", "[data]\nseed = 1\n", "no enabled engines", code=1),
@@ -106,6 +106,20 @@ MARKETS = [
     engine("market-spot", "", "engines[0].params.market", market="SOL"),
     engine("market-lowercase", "", "engines[0].params.market", market="sol-perp"),
     config("market-int", ENGINE.replace('"SOL-PERP"', "5"), "engines[0].params.market"),
+    config(
+        "spread-without-other-market",
+        ENGINE.replace('id = "dn-sol"', 'id = "dn-sol"\nstrategy = "funding-spread"'),
+        "engines[0].params.other_market",
+        "missing",
+    ),
+    config(
+        "spread-other-market-unknown",
+        ENGINE.replace('id = "dn-sol"', 'id = "dn-sol"\nstrategy = "funding-spread"')
+        + 'other_market = "FOO-PERP"\n',
+        "engines[0].params.market",
+        "FOO-PERP",
+    ),
+    engine("strategy-file-missing", 'strategy = "{in}/nope.py:Mine"', "engines[0].strategy"),
     config(
         "synthetic-market-without-data",
         "[data]\nsource = 'synthetic'\n" + ENGINE.replace("SOL-PERP", "LUNA-PERP"),

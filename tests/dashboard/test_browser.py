@@ -24,15 +24,21 @@ from .paper_engines import BTC_ENGINE, ENGINES, SOL_ENGINE, PaperEngines
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (scripts/test.sh "
-    "installs it)"
+    not Path(CHROMIUM).exists(),
+    reason="Debian's chromium is not installed (scripts/test.sh installs it)",
 )
 
 
@@ -62,9 +68,11 @@ def page(tmp_path: Path) -> Iterator[object]:
         # the page must not reach anything but the dashboard itself
         context.route(
             "**/*",
-            lambda route: route.continue_()
-            if route.request.url.startswith("http://127.0.0.1:")
-            else route.abort(),
+            lambda route: (
+                route.continue_()
+                if route.request.url.startswith("http://127.0.0.1:")
+                else route.abort()
+            ),
         )
         page = context.new_page()
         yield page
@@ -149,8 +157,14 @@ def test_api_docs_render_offline(scenario, page) -> None:
     console_errors: list[str] = []  # e.g. a script or style the page's CSP refused
     page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
     with DashboardServer(app) as server:
-        page.on("request", lambda r: None if r.url.startswith(server.url) or r.url.startswith(
-            "data:") else outside.append(r.url))
+        page.on(
+            "request",
+            lambda r: (
+                None
+                if r.url.startswith(server.url) or r.url.startswith("data:")
+                else outside.append(r.url)
+            ),
+        )
         response = page.goto(server.url + "/docs")
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
         page.locator(".swagger-ui .info .title").wait_for()

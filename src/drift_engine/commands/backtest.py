@@ -51,11 +51,9 @@ def _auto_source(market: str, start: int, end: int) -> str:
     return "synthetic"
 
 
-def _check_params(strategy: str, market: str, params: dict[str, Any]) -> None:
+def _check_params(cls: Any, market: str, params: dict[str, Any]) -> None:
     """The strategy's own config model validates `--param`s before the run starts."""
-    from drift_engine.strategies import strategy_class
-
-    model = strategy_class(strategy).config_model
+    model = cls.config_model
     values = dict(params)
     if "market" in model.model_fields:
         values.setdefault("market", market)
@@ -90,7 +88,11 @@ def _window(parse_date: Any, start: str, end: str) -> tuple[int, int]:
 
 
 def backtest(
-    strategy: str = typer.Option("delta-neutral", "--strategy", help="Strategy name."),
+    strategy: str = typer.Option(
+        "delta-neutral",
+        "--strategy",
+        help="Strategy: a name (drift-engine strategies list), module:Class or file.py:Class.",
+    ),
     market: str = typer.Option("SOL-PERP", "--market", help="Perp market, e.g. SOL-PERP."),
     start: str = typer.Option(..., "--start", help="Start date (UTC), e.g. 2026-01-10."),
     end: str = typer.Option(..., "--end", help="End date (UTC, exclusive)."),
@@ -119,13 +121,13 @@ def backtest(
     from drift_engine.backtest import parse_date, run_backtest, write_plot
     from drift_engine.backtest.runner import Progress as BtProgress
     from drift_engine.engine.admission import AdmissionError, check_capital, check_perp
-    from drift_engine.strategies import STRATEGIES
+    from drift_engine.strategies import StrategyLoadError, strategy_class
 
     err = Console(stderr=True)
-    if strategy not in STRATEGIES:
-        raise typer.BadParameter(
-            f"unknown strategy (known: {sorted(STRATEGIES)})", param_hint="--strategy"
-        )
+    try:
+        cls = strategy_class(strategy)  # a built-in or installed name, module:Class, file.py
+    except StrategyLoadError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--strategy") from None
     if 86_400 % interval:
         usage(f"{interval} does not divide a day (86400 s)", "--interval")
     try:
@@ -148,7 +150,7 @@ def backtest(
         except DatabaseUrlError as exc:
             usage(exc, "--db")
     params = parse_params(param)
-    _check_params(strategy, market, params)
+    _check_params(cls, market, params)  # before the progress bar: one line
     if source == "auto":
         source = _auto_source(market, t0, t1)
 

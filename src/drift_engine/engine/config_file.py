@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from drift_engine.core.errors import DriftEngineError
 from drift_engine.engine.admission import AdmissionError, check_capital, check_perp
 from drift_engine.risk.limits import RiskLimits
-from drift_engine.strategies import STRATEGIES, strategy_class
+from drift_engine.strategies import StrategyLoadError, strategy_class
 
 DEFAULT_CONFIG_PATH = Path("drift-engine.toml")
 #: A config file is a few kilobytes; anything this large is not one.
@@ -80,8 +80,11 @@ class EngineSpec(_Strict):
     @field_validator("strategy")
     @classmethod
     def _known_strategy(cls, v: str) -> str:
-        if v not in STRATEGIES:
-            raise ValueError(f"unknown strategy {v!r} (known: {sorted(STRATEGIES)})")
+        # a built-in or installed name, `module:Class` or `path/to/file.py:Class`
+        try:
+            strategy_class(v)
+        except StrategyLoadError as exc:
+            raise ValueError(str(exc).removeprefix(f"strategy {v!r}: ")) from None
         return v
 
     @property
@@ -227,11 +230,12 @@ def parse_config(data: dict[str, Any]) -> EnginesConfig:
             err = exc.errors()[0]
             loc = ("engines", i, "params", *err["loc"])
             raise ConfigFileError(_key(loc), _message(err)) from None
-        if "market" in model.model_fields and "market" not in spec.params:
-            raise ConfigFileError(
-                f"engines[{i}].params.market",
-                'missing: name the perp market this engine trades, e.g. market = "SOL-PERP"',
-            )
+        for name in model.model_fields:  # no silent default market: SOL-PERP, BTC-PERP ...
+            if (name == "market" or name.endswith("_market")) and name not in spec.params:
+                raise ConfigFileError(
+                    f"engines[{i}].params.{name}",
+                    f'missing: name the perp market this engine trades, e.g. {name} = "SOL-PERP"',
+                )
         markets = strategy_class(spec.strategy)(strategy_config).markets()
         source = cfg.data.source if spec.mode == "paper" else None
         for market in markets:
@@ -240,8 +244,9 @@ def parse_config(data: dict[str, Any]) -> EnginesConfig:
             except AdmissionError as exc:
                 raise ConfigFileError(f"engines[{i}].params.market", str(exc)) from None
         if spec.mode == "paper":
-            try:
-                check_capital(spec.capital_usdc, markets[0] if markets else None)
+            try:  # enough for the minimum order of every market it trades
+                for market in markets or [None]:
+                    check_capital(spec.capital_usdc, market)
             except AdmissionError as exc:
                 raise ConfigFileError(f"engines[{i}].capital_usdc", str(exc)) from None
     return cfg
