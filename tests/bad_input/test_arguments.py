@@ -89,6 +89,25 @@ BACKTEST_CASES = [
     arg("bt-db-mysql", [*BT, "--db", "mysql://u@h/db"], "--db"),
 ]  # fmt: skip
 
+SW = ["sweep", "--start", "2026-01-10", "--end", "2026-01-12", "--grid", "entry_apr=0.01,0.02"]
+SWEEP_CASES = [
+    arg("sweep-capital-inf", [*SW, "--capital", "inf"], "--capital"),
+    arg("sweep-capital-negative", [*SW, "--capital", "-5"], "--capital"),
+    arg("sweep-capital-below-btc-min", [*SW, "--capital", "5", "--market", "BTC-PERP"],
+        "--capital", "minimum order notional"),
+    arg("sweep-interval-zero", [*SW, "--interval", "0"], "--interval"),
+    arg("sweep-interval-7", [*SW, "--interval", "7"], "--interval"),
+    arg("sweep-seed-negative", [*SW, "--seed", "-1"], "--seed"),
+    arg("sweep-data-seed-negative", [*SW, "--data-seed", "-1"], "--data-seed"),
+    arg("sweep-market-unknown", [*SW, "--market", "FOO-PERP"], "FOO-PERP"),
+    arg("sweep-window-too-long", ["sweep", "--start", "2026-01-01", "--end", "2099-01-01",
+        "--grid", "entry_apr=0.01,0.02"], "--end"),
+    arg("sweep-no-grid", SW[:5], "--grid"),
+    arg("sweep-bad-grid", [*SW[:5], "--grid", "nonsense"], "--grid"),
+    arg("sweep-objective", [*SW, "--objective", "profit"], "--objective"),
+    arg("sweep-workers-zero", [*SW, "--workers", "0"], "--workers"),
+]  # fmt: skip
+
 DATA_CASES = [
     arg("synth-days-zero", [*SYNTH[:-1], "0"], "--days"),
     arg("synth-days-huge", [*SYNTH[:-1], "100000000"], "--days"),
@@ -204,6 +223,7 @@ CASES = (
     RUN_CASES
     + DEMO_CASES
     + BACKTEST_CASES
+    + SWEEP_CASES
     + DATA_CASES
     + LOCALNET_CASES
     + DASHBOARD_CASES
