@@ -1,15 +1,20 @@
 """`drift-engine run`: the engines of a config file, on the heartbeat, until stopped.
 
 Paper engines trade in the simulator on replayed market data (bundled real funding with
-synthetic prices, or synthetic) in accelerated time (`[data] speed`). Live mode comes
-with the live issue. Operator commands queued by `drift-engine engines start|stop|pause|
-kill` are applied at the next tick. A restart resumes every engine from its persisted
-record and continues the data after the last tick the engines saw.
+synthetic prices, or synthetic) in accelerated time (`[data] speed`); live engines trade
+a Drift sub-account. One runner per engine: `run` first takes a lease on every engine of
+the config (and, for paper, on the paper stack they share) and refuses to start, naming
+the holding process, while another runner holds one (`engine.lease`; `[heartbeat]
+lease_s`). Operator commands queued by `drift-engine engines start|stop|pause|kill`, the
+dashboard, and capital moves on the engines' vaults are applied at the start of the next
+tick (`engine.commands`). A stopped engine stays stopped across restarts (only an engine
+that never started is started); an engine with no capital refuses to run.
 
-Paper positions survive a restart: the paper stack checkpoints the simulator with the
-engines at each heartbeat (engine/paper.py), and a restart resumes from the last
-checkpoint and replays the data after it. Only an engine the checkpoint does not know
-gets a fresh sub-account funded with its vault's cash (logged as `paper-restart`).
+Paper positions survive a restart: each tick's writes commit in one transaction with a
+checkpoint of the simulator and the engines (engine/paper.py), and a restart resumes from
+the last checkpoint and replays the data after it. Only an engine the checkpoint does not
+know gets a fresh sub-account funded with its vault's cash (logged as `paper-restart`);
+a market the checkpoint does not have is added to the restored simulator.
 """
 
 from __future__ import annotations
@@ -33,25 +38,32 @@ def _iso(ts: int) -> str:
 
 
 def apply_operator_commands(stack: Any) -> Callable[[int], None]:
-    """A heartbeat sync hook: apply commands queued with `drift-engine engines ...`."""
+    """A heartbeat sync hook applying queued commands to `stack`'s engines (the same
+    `OperatorCommands` the stack's heartbeat already runs at the start of each tick)."""
 
     def hook(ts: int) -> None:
-        for engine in stack.engines:
-            cmd = stack.store.take_command(engine.engine_id)
-            if cmd == "start":
-                if engine.state.value in ("paused", "halted"):
-                    engine.resume(ts, "operator start")
-                else:
-                    engine.start(ts)
-            elif cmd == "stop":
-                engine.stop(ts, "operator stop")
-            elif cmd == "pause":
-                engine.pause(ts, "operator pause")
-            elif cmd == "kill":
-                engine.kill(ts, "operator kill")
+        stack.commands.apply(stack.engines, ts)
 
     hook.__name__ = "operator_commands"
     return hook
+
+
+def take_leases(db: Any, names: list[str], lease_s: float, console: Console) -> Any:
+    """This runner's leases on `names`, kept alive by a `LeaseKeeper`; exits 1 naming the
+    holder when another live runner holds one."""
+    from drift_engine.engine.lease import LeaseHeldError, LeaseKeeper, Leases
+
+    leases = Leases(db, ttl_s=lease_s)
+    try:
+        for info in leases.acquire(names):
+            console.print(
+                f"[yellow]took over[/] {info.name} from {info.holder.describe()} "
+                "(its lease had expired)"
+            )
+    except LeaseHeldError as exc:
+        console.print(f"[red]refusing to start[/] {exc}")
+        raise typer.Exit(code=1) from None
+    return leases, LeaseKeeper(leases).start()
 
 
 def progress_printer(stack: Any, console: Console, every_s: int) -> Callable[[Any], None]:
@@ -85,8 +97,10 @@ def serve(
     snapshot_every_s: int = HOUR,
     console: Console,
     progress_every_s: int = 6 * HOUR,
-) -> Any:
-    """Run the heartbeat on an accelerated clock from `start` to `until`."""
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[Any, bool]:
+    """Run the heartbeat on an accelerated clock from `start` to `until`; returns the
+    heartbeat and whether it was interrupted (Ctrl-C)."""
     from drift_engine.clock import AcceleratedClock
 
     hb = stack.heartbeat(
@@ -94,15 +108,15 @@ def serve(
         snapshot_every_s=snapshot_every_s,
         # one heartbeat row per tick in real time; at most ~one per wall second when faster
         record_every_s=int(max(interval_s, speed)) if speed > 1 else 0,
-        sync_hooks=[apply_operator_commands(stack)],
         on_tick=progress_printer(stack, console, progress_every_s),
     )
     clock = AcceleratedClock(speed, start)
     try:
-        hb.run(clock, start=start, until=until, interval_s=interval_s)
+        hb.run(clock, start=start, until=until, interval_s=interval_s, should_stop=should_stop)
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]: engines keep their persisted state")
-    return hb
+        console.print("[yellow]interrupted[/]: engines keep their last checkpoint")
+        return hb, True
+    return hb, False
 
 
 def start_dashboard(port: int, database_url: str, console: Console) -> None:
@@ -132,13 +146,19 @@ def run(
     hours: float | None = typer.Option(None, "--hours", help="Stop after this much data time."),
     speed: float | None = typer.Option(None, "--speed", help="Override [data] speed."),
     port: int | None = typer.Option(None, "--port", help="Also serve the dashboard here."),
+    until_date: str | None = typer.Option(
+        None,
+        "--until",
+        help="Stop at this data time (ISO date or date-time, UTC), wherever the run resumes.",
+    ),
 ) -> None:
     """Run the engines of a config file (paper: simulator on replayed data)."""
     from drift_engine.backtest.runner import market_events, parse_date
     from drift_engine.config import load_settings
     from drift_engine.data.bundled import BundledSource
     from drift_engine.data.synthetic import DEFAULT_ORIGIN
-    from drift_engine.engine.paper import PaperStack
+    from drift_engine.engine.lease import LeaseLostError, engine_lease, stack_lease
+    from drift_engine.engine.paper import NoCapitalError, PaperStack
     from drift_engine.storage.database import Database
     from drift_engine.strategies import strategy_class
 
@@ -167,64 +187,111 @@ def run(
         data_start, data_end = DEFAULT_ORIGIN, DEFAULT_ORIGIN + 365 * 24 * HOUR
     if cfg.data.start:
         data_start = parse_date(cfg.data.start)
-    from drift_engine.engine.store import SqlEngineStore
+    if until_date:
+        data_end = min(data_end, parse_date(until_date))
 
-    store = SqlEngineStore(db)
-    resumed = [r for r in (store.load(s.id) for s in specs) if r is not None and r.last_ts]
-    start = max([data_start] + [r.last_ts + 1 for r in resumed])
-    start -= start % 60
-    until = data_end if hours is None else min(data_end, start + int(hours * HOUR))
-    if start >= until:
-        console.print(f"the data ends at {_iso(data_end)}; nothing left to run")
-        raise typer.Exit(code=0)
+    stack_name = "paper"
+    leases, keeper = take_leases(
+        db,
+        [stack_lease(stack_name)] + [engine_lease(s.id) for s in specs],
+        cfg.heartbeat.lease_s,
+        console,
+    )
+    lost = False
+    try:
+        from drift_engine.engine.store import SqlEngineStore
 
-    stack = PaperStack(db, perps, start, persist=True)
-    if stack.restored_ts is not None:  # the tick after the checkpoint, on the same grid
-        start = stack.restored_ts + cfg.heartbeat.interval_s
-    for s in specs:
-        strategy = strategy_class(s.strategy)(s.strategy_config())
-        engine = stack.add_engine(
-            s.id, strategy, int(round(s.capital_usdc * 1e6)), vault_name=s.vault_name, limits=s.risk
-        )
-        engine.name = s.name or engine.name
-        if engine.started and not stack.was_restored(engine):
-            engine._log(
-                start,
-                "paper-restart",
-                "fresh simulator: sub-account funded with the "
-                "vault's cash; the strategy re-enters if it should",
+        store = SqlEngineStore(db)
+        resumed = [r for r in (store.load(s.id) for s in specs) if r is not None and r.last_ts]
+        start = max([data_start] + [r.last_ts + 1 for r in resumed])
+        start -= start % 60
+        until = data_end if hours is None else min(data_end, start + int(hours * HOUR))
+        if start >= until:
+            console.print(f"the data ends at {_iso(until)}; nothing left to run")
+            return
+
+        stack = PaperStack(db, perps, start, name=stack_name, persist=True)
+        stack.leases = leases
+        if stack.restored_ts is not None:  # the tick after the checkpoint, on the same grid
+            start = stack.restored_ts + cfg.heartbeat.interval_s
+        if stack.added_markets:
+            console.print(
+                f"added {', '.join(stack.added_markets)} to the saved paper state "
+                "(new markets start fresh)"
             )
-        if engine.state.value == "stopped":
-            engine.start(start)
-    first = data_start if stack.restored_ts is not None else start
-    events, label = market_events(cfg.data.source, perps, first, until, cfg.data.seed)
-    events = stack.resume_events(events)
-    console.print(
-        f"running {len(specs)} engine(s) on {label}, {_iso(start)} -> {_iso(until)}, "
-        f"x{speed or cfg.data.speed:g} speed; database {url}"
-    )
-    if port:
-        start_dashboard(port, url, console)
-    hb = serve(
-        stack,
-        events,
-        start=start,
-        until=until,
-        speed=speed or cfg.data.speed,
-        interval_s=cfg.heartbeat.interval_s,
-        snapshot_every_s=cfg.heartbeat.snapshot_every_s,
-        console=console,
-    )
-    for e in stack.engines:
-        e.persist()
-    if hb.last_ts is not None and hb.last_ts + cfg.heartbeat.interval_s > until:
-        stack.checkpoint(hb.last_ts)  # ran to the end (not interrupted mid-tick)
-    console.print("done")
+        for s in specs:
+            strategy = strategy_class(s.strategy)(s.strategy_config())
+            try:
+                engine = stack.add_engine(
+                    s.id,
+                    strategy,
+                    int(round(s.capital_usdc * 1e6)),
+                    vault_name=s.vault_name,
+                    limits=s.risk,
+                )
+            except NoCapitalError as exc:
+                console.print(f"[red]refusing to run[/] {exc}")
+                raise typer.Exit(code=1) from None
+            engine.name = s.name or engine.name
+            if engine.started and not stack.was_restored(engine):
+                engine._log(
+                    start,
+                    "paper-restart",
+                    "fresh simulator: sub-account funded with the "
+                    "vault's cash; the strategy re-enters if it should",
+                )
+            if not engine.started:
+                engine.start(start)
+            elif engine.state.value == "stopped":
+                console.print(
+                    f"{engine.engine_id} is stopped (operator stop); it stays stopped: "
+                    f"`drift-engine engines start {engine.engine_id}` starts it"
+                )
+        first = data_start if stack.restored_ts is not None else start
+        events, label = market_events(cfg.data.source, perps, first, until, cfg.data.seed)
+        events = stack.resume_events(events)
+        console.print(
+            f"running {len(specs)} engine(s) on {label}, {_iso(start)} -> {_iso(until)}, "
+            f"x{speed or cfg.data.speed:g} speed; database {url}"
+        )
+        if port:
+            start_dashboard(port, url, console)
+        try:
+            hb, interrupted = serve(
+                stack,
+                events,
+                start=start,
+                until=until,
+                speed=speed or cfg.data.speed,
+                interval_s=cfg.heartbeat.interval_s,
+                snapshot_every_s=cfg.heartbeat.snapshot_every_s,
+                console=console,
+                should_stop=keeper.lost.is_set,
+            )
+            if keeper.lost.is_set():
+                raise LeaseLostError(keeper.reason)
+            if interrupted or hb.last_ts is None:
+                stack.discard()  # a tick cut short: the restart replays it
+            else:
+                for e in stack.engines:
+                    e.persist()
+                stack.checkpoint(hb.last_ts)
+        except LeaseLostError as exc:
+            lost = True
+            stack.discard()
+            console.print(f"[red]stopped[/] {exc}; nothing more was written")
+            raise typer.Exit(code=1) from None
+        console.print("done")
+    finally:
+        keeper.stop()
+        if not lost:
+            leases.release()
 
 
 def _run_live(cfg: Any, specs: list[Any], settings: Any, hours: float | None, console: Any) -> None:
     """LIVE engines (issue 7): refused unless `live = true` and a private keypair file."""
     from drift_engine.clock import WallClock
+    from drift_engine.engine.lease import engine_lease
     from drift_engine.live_start import (
         LiveNotAllowedError,
         LiveStartError,
@@ -241,27 +308,44 @@ def _run_live(cfg: Any, specs: list[Any], settings: Any, hours: float | None, co
     if any(s.mode != "live" for s in specs):
         console.print("[red]config error[/] run paper and live engines in separate configs")
         raise typer.Exit(code=2)
-    clock = WallClock()
-    start = clock.now()
+    db = Database.open(settings.resolved_database_url)
+    leases, keeper = take_leases(
+        db, [engine_lease(s.id) for s in specs], cfg.heartbeat.lease_s, console
+    )
     try:
-        runner = build_live_engines(
-            Database.open(settings.resolved_database_url),
-            specs,
-            rpc_url=cfg.rpc.url,
-            keypair_path=keypair,
-            start_ts=start,
-            network=cfg.rpc.network,
-            client_options={"compute_unit_price": cfg.rpc.compute_unit_price},
-        )
-    except LiveStartError as exc:
-        console.print(f"[red]cannot start live engines[/] {exc}")
-        raise typer.Exit(code=1) from None
-    console.print(f"running {len(specs)} LIVE engine(s) on {cfg.rpc.url} ({cfg.rpc.network})")
-    until = None if hours is None else start + int(hours * HOUR)
-    try:
-        runner.run(clock, interval_s=cfg.heartbeat.interval_s, until=until)
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]: engines keep their persisted state")
-    for stack in runner.stacks:
-        stack.engine.persist()
-    console.print("done")
+        clock = WallClock()
+        start = clock.now()
+        try:
+            runner = build_live_engines(
+                db,
+                specs,
+                rpc_url=cfg.rpc.url,
+                keypair_path=keypair,
+                start_ts=start,
+                network=cfg.rpc.network,
+                client_options={"compute_unit_price": cfg.rpc.compute_unit_price},
+            )
+        except LiveStartError as exc:
+            console.print(f"[red]cannot start live engines[/] {exc}")
+            raise typer.Exit(code=1) from None
+        console.print(f"running {len(specs)} LIVE engine(s) on {cfg.rpc.url} ({cfg.rpc.network})")
+        until = None if hours is None else start + int(hours * HOUR)
+        try:
+            runner.run(
+                clock,
+                interval_s=cfg.heartbeat.interval_s,
+                until=until,
+                should_stop=keeper.lost.is_set,
+            )
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted[/]: engines keep their persisted state")
+        if keeper.lost.is_set():
+            console.print(f"[red]stopped[/] {keeper.reason}")
+            raise typer.Exit(code=1)
+        for stack in runner.stacks:
+            stack.engine.persist()
+        console.print("done")
+    finally:
+        keeper.stop()
+        if not keeper.lost.is_set():
+            leases.release()
