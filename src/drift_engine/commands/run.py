@@ -202,9 +202,13 @@ def run(
         from drift_engine.engine.store import SqlEngineStore
 
         store = SqlEngineStore(db)
-        resumed = [r for r in (store.load(s.id) for s in specs) if r is not None and r.last_ts]
-        start = max([data_start] + [r.last_ts + 1 for r in resumed])
-        start -= start % 60
+        checkpoint_ts = store.checkpoint_ts(stack_name)
+        if checkpoint_ts is not None:  # the tick after the checkpoint, on the same grid
+            start = checkpoint_ts + cfg.heartbeat.interval_s
+        else:
+            resumed = [r for r in (store.load(s.id) for s in specs) if r is not None and r.last_ts]
+            start = max([data_start] + [r.last_ts + 1 for r in resumed])
+            start -= start % 60
         until = data_end if hours is None else min(data_end, start + int(hours * HOUR))
         if start >= until:
             console.print(f"the data ends at {_iso(until)}; nothing left to run")

@@ -158,6 +158,13 @@ class SqlEngineStore:
             batch.clear()
         return mark
 
+    def checkpoint_ts(self, name: str) -> int | None:
+        """The heartbeat time of the last checkpoint of stack `name` (None: none yet)."""
+        from drift_engine.storage.models import PaperCheckpointRow
+
+        with self.db.read() as s:
+            return s.scalar(select(PaperCheckpointRow.ts).where(PaperCheckpointRow.name == name))
+
     def load_checkpoint(self, name: str) -> dict[str, Any] | None:
         """{"ts", "epoch", "ledger_mark", "state"} of the last checkpoint, or None."""
         import zlib
