@@ -218,6 +218,7 @@ def run(
         stack.leases = leases
         if stack.restored_ts is not None:  # the tick after the checkpoint, on the same grid
             start = stack.restored_ts + cfg.heartbeat.interval_s
+        begin = stack.start_ts  # engines (re)join the simulator as of its restored time
         if stack.added_markets:
             console.print(
                 f"added {', '.join(stack.added_markets)} to the saved paper state "
@@ -239,13 +240,13 @@ def run(
             engine.name = s.name or engine.name
             if engine.started and not stack.was_restored(engine):
                 engine._log(
-                    start,
+                    begin,
                     "paper-restart",
                     "fresh simulator: sub-account funded with the "
                     "vault's cash; the strategy re-enters if it should",
                 )
             if not engine.started:
-                engine.start(start)
+                engine.start(begin)
             elif engine.state.value == "stopped":
                 console.print(
                     f"{engine.engine_id} is stopped (operator stop); it stays stopped: "

@@ -178,7 +178,8 @@ class PaperStack:
             for info in self._restored.values():
                 self.store.save(EngineRecord(**info["record"]))
             self._checkpoint_ts = saved["ts"]
-            start_ts = max(start_ts, self.sim.now)
+            # new sub-accounts are funded as of the checkpoint: the data resumes after it
+            start_ts = max(saved["ts"], self.sim.now)
         else:
             self.added_markets = []
             self.sim = DriftSimulator(prices, ts=start_ts, interest_rates=interest_rates)
