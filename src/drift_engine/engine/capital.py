@@ -56,11 +56,18 @@ class PaperCapitalMoves:
                 f"engine {engine.engine_id!r} trades vault {engine.ledger.vault_id!r}, "
                 f"not {command.vault!r}"
             )
+        refusal = self._check_vault(str(engine.ledger.vault_id), engine.engine_id)
+        if refusal:
+            return REFUSED, refusal
         other = None
         if command.kind in ("transfer_in", "transfer_out"):
             other = self._engine_of(command.counterparty)
             if other is engine:
                 return REFUSED, "source and destination are the same vault"
+            if other is None:
+                refusal = self._check_vault(command.counterparty or "", None)
+                if refusal:
+                    return REFUSED, refusal
         source = engine if command.kind in ("withdraw", "transfer_out") else other
         if source is not None:
             refusal = self._check_out(source, amount)
@@ -74,6 +81,28 @@ class PaperCapitalMoves:
             return APPLIED, self._move(engine, other, command, ts)
         except SimulationError as exc:  # the sub-account's initial margin would break
             return REFUSED, f"refused by the sub-account's margin: {exc}"
+
+    def _check_vault(self, name: str, engine_id: str | None) -> str | None:
+        """Why the ledger would refuse to book into vault `name` in the tick's commit
+        (checked now: a refusal there would roll back the whole tick)."""
+        from drift_engine.storage.enums import VaultStatus, VaultType
+
+        registry = self.stack.registry
+        try:
+            vault = registry.get(name)
+        except VaultError as exc:
+            return str(exc)
+        if vault.status is VaultStatus.CLOSED:
+            return f"vault {name!r} is closed"
+        if vault.vault_type is not VaultType.VIRTUAL:
+            return f"vault {name!r} is ON_CHAIN: paper capital cannot move into or out of it"
+        bound = registry.bound_engine(name)
+        if bound is not None and bound != engine_id:
+            return (
+                f"vault {name!r} powers paper engine {bound!r}, which this runner does not "
+                "run: withdraw from one and deposit into the other instead"
+            )
+        return None
 
     def _check_out(self, engine: Any, amount: int) -> str | None:
         """Why `amount` cannot leave `engine`'s sub-account (None: the simulator decides
@@ -114,6 +143,8 @@ class PaperCapitalMoves:
         amount, key = command.amount or 0, command.key
         vault, counterparty = command.vault or "", command.counterparty or ""
         moved = [e for e in (engine, other) if e is not None]
+        for e in moved:  # read what the sinks need now: nothing may fail after the move
+            e.ledger.load()
         before = {e.engine_id: e.venue.equity() for e in moved}
         if command.kind in ("deposit", "withdraw"):
             sign = 1 if command.kind == "deposit" else -1

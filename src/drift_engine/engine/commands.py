@@ -20,9 +20,11 @@ between is harmless (a flat engine has nothing to close).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -261,7 +263,12 @@ def apply_control(engine: Any, kind: str, ts: int) -> str:
 
 
 class OperatorCommands:
-    """Applies the queued commands of a runner's engines at a tick boundary."""
+    """Applies the queued commands of a runner's engines at a tick boundary.
+
+    The queue is read at most every `poll_s` of wall time (a backtest ticks thousands of
+    times a second; a live or real-time tick is seconds apart, so each one reads it).
+    Commands read are kept until they apply, so one stamped for a later tick applies at
+    exactly that tick whether or not the queue is read then."""
 
     def __init__(
         self,
@@ -269,11 +276,17 @@ class OperatorCommands:
         outcomes: OutcomeStore,
         *,
         capital: CapitalMoves | None = None,
+        poll_s: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.queue = queue
         self.outcomes = outcomes
         self.capital = capital
+        self.poll_s = poll_s
+        self.clock = clock
         self.applied = 0
+        self._seen: list[Command] = []
+        self._polled_at: float | None = None
 
     @classmethod
     def for_store(cls, store: Any, *, capital: CapitalMoves | None = None) -> OperatorCommands:
@@ -281,17 +294,29 @@ class OperatorCommands:
         store, so a batching paper store commits them with the tick)."""
         return cls(CommandQueue(store.db), store, capital=capital)
 
+    def _poll(self, engine_ids: list[str], ts: int) -> None:
+        now = self.clock()
+        if self._polled_at is not None and now - self._polled_at < self.poll_s:
+            return
+        self._polled_at = now
+        pending = self.queue.pending(engine_ids)
+        fresh = [c.id for c in pending if c.due_ts is None]
+        self.queue.stamp_due(fresh, ts)
+        self._seen = [
+            c if c.due_ts is not None else dataclasses.replace(c, due_ts=ts) for c in pending
+        ]
+
     def apply(self, engines: Iterable[Any], ts: int) -> list[tuple[Command, str, str]]:
         by_id = {e.engine_id: e for e in engines}
         if not by_id:
             return []
-        pending = self.queue.pending(by_id)
-        self.queue.stamp_due([c.id for c in pending if c.due_ts is None], ts)
+        self._poll(list(by_id), ts)
+        due_now = [c for c in self._seen if (c.due_ts or 0) <= ts and c.engine_id in by_id]
+        if not due_now:
+            return []
+        self._seen = [c for c in self._seen if c not in due_now]
         done: list[tuple[Command, str, str]] = []
-        for command in pending:
-            due = ts if command.due_ts is None else command.due_ts
-            if due > ts:
-                continue  # stamped for a later tick (a replay after a crash)
+        for command in due_now:
             engine = by_id[command.engine_id]
             try:
                 if command.is_capital:
@@ -308,7 +333,8 @@ class OperatorCommands:
             except Exception as exc:  # noqa: BLE001 - one bad command must not stop the beat
                 log.exception("command %s (%s) for %s failed", command.id, command.kind, engine)
                 if command.kind == "kill":
-                    continue  # stays pending: the kill is tried again next tick
+                    self._seen.append(command)  # stays pending: tried again next tick
+                    continue
                 status, result = REFUSED, f"failed: {type(exc).__name__}: {exc}"
             engine._log(
                 ts,

@@ -133,12 +133,18 @@ class VaultLedgerSink:
             self._balance += posting.amount - posting.fee
         return True
 
+    def load(self) -> None:
+        """Read the balance and the booked keys now, so that what follows needs no
+        database read (and cannot fail half way)."""
+        self.balance()
+        self._known()
+
     def note_capital(self, key: str, amount: int) -> None:
         """A capital move the runner books into this vault itself (`engine.capital`):
         count it in the cached balance and known keys."""
-        self.balance()
-        self._known().add(key)
-        assert self._balance is not None
+        self.load()
+        assert self._balance is not None and self._keys is not None
+        self._keys.add(key)
         self._balance += amount
 
     def balance(self) -> int:
