@@ -392,7 +392,7 @@ class LiveRunner:
             [s.engine for s in stacks],
             sync_hooks=[*(s.sync for s in stacks), *hooks],
             store=store,
-            commands=OperatorCommands.for_store(store) if store is not None else None,
+            commands=OperatorCommands.for_store(store, poll_s=0) if store is not None else None,
         )
 
     def feed(self) -> int:

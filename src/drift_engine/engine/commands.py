@@ -266,7 +266,7 @@ class OperatorCommands:
     """Applies the queued commands of a runner's engines at a tick boundary.
 
     The queue is read at most every `poll_s` of wall time (a backtest ticks thousands of
-    times a second; a live or real-time tick is seconds apart, so each one reads it).
+    times a second; the live runner reads it at every tick, `poll_s=0`).
     Commands read are kept until they apply, so one stamped for a later tick applies at
     exactly that tick whether or not the queue is read then."""
 
@@ -276,7 +276,7 @@ class OperatorCommands:
         outcomes: OutcomeStore,
         *,
         capital: CapitalMoves | None = None,
-        poll_s: float = 0.25,
+        poll_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.queue = queue
@@ -289,10 +289,12 @@ class OperatorCommands:
         self._polled_at: float | None = None
 
     @classmethod
-    def for_store(cls, store: Any, *, capital: CapitalMoves | None = None) -> OperatorCommands:
+    def for_store(
+        cls, store: Any, *, capital: CapitalMoves | None = None, poll_s: float = 1.0
+    ) -> OperatorCommands:
         """Over an `SqlEngineStore` (its database holds the queue; outcomes go through the
         store, so a batching paper store commits them with the tick)."""
-        return cls(CommandQueue(store.db), store, capital=capital)
+        return cls(CommandQueue(store.db), store, capital=capital, poll_s=poll_s)
 
     def _poll(self, engine_ids: list[str], ts: int) -> None:
         now = self.clock()
