@@ -333,6 +333,14 @@ def _run_live(cfg: Any, specs: list[Any], settings: Any, hours: float | None, co
         except LiveStartError as exc:
             console.print(f"[red]cannot start live engines[/] {exc}")
             raise typer.Exit(code=1) from None
+        for stack in runner.stacks:
+            if stack.engine.venue.equity() <= 0:
+                console.print(
+                    f"[red]refusing to run[/] engine {stack.engine.engine_id!r}: its "
+                    f"sub-account holds no capital; deposit into vault {stack.vault_name!r} "
+                    "first"
+                )
+                raise typer.Exit(code=1)
         console.print(f"running {len(specs)} LIVE engine(s) on {cfg.rpc.url} ({cfg.rpc.network})")
         until = None if hours is None else start + int(hours * HOUR)
         try:
