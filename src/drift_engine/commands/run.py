@@ -177,7 +177,9 @@ def run(
         return _run_live(cfg, specs, settings, hours, console)
     url = settings.resolved_database_url
     db = Database.open(url)
-    perps = list(dict.fromkeys(s.strategy_config().market for s in specs))
+    # the markets every strategy trades (a strategy may need more than one perp)
+    strategies = {s.id: strategy_class(s.strategy)(s.strategy_config()) for s in specs}
+    perps = list(dict.fromkeys(m for st in strategies.values() for m in st.markets()))
 
     if cfg.data.source == "bundled":
         windows = BundledSource().windows()
@@ -225,7 +227,7 @@ def run(
                 "(new markets start fresh)"
             )
         for s in specs:
-            strategy = strategy_class(s.strategy)(s.strategy_config())
+            strategy = strategies[s.id]
             try:
                 engine = stack.add_engine(
                     s.id,
