@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from drift_engine.data.models import DEFAULT_SEED
 
 
 def parse_params(items: list[str]) -> dict[str, Any]:
@@ -28,17 +32,6 @@ def parse_params(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def _auto_source(market: str, start: int, end: int) -> str:
-    from drift_engine.data import BundledSource
-
-    bundled = BundledSource()
-    if market in bundled.funding_markets():
-        lo, hi = bundled.windows()[market]
-        if lo <= start and end <= hi + 3599:
-            return "bundled"
-    return "synthetic"
-
-
 def backtest(
     strategy: str = typer.Option("delta-neutral", "--strategy", help="Strategy name."),
     market: str = typer.Option("SOL-PERP", "--market", help="Perp market, e.g. SOL-PERP."),
@@ -46,9 +39,28 @@ def backtest(
     end: str = typer.Option(..., "--end", help="End date (UTC, exclusive)."),
     param: list[str] = typer.Option([], "--param", help="Strategy parameter key=value."),
     source: str = typer.Option(
-        "auto", "--source", help="bundled (real funding), synthetic, or auto."
+        "bundled",
+        "--source",
+        help="Market data: bundled (Drift's real hourly records shipped in the package; "
+        "markets without one: synthetic, labelled), store (the local store, see "
+        "`drift-engine data`), synthetic, or the path of a data file or folder.",
     ),
-    seed: int = typer.Option(7, "--seed", help="Seed of the synthetic prices/funding."),
+    seed: int = typer.Option(
+        DEFAULT_SEED, "--seed", help="Seed of every synthetic part (market, bridge)."
+    ),
+    bridge: int = typer.Option(
+        0,
+        "--bridge",
+        min=0,
+        max=3599,
+        help="Seconds between synthetic intra-hour prices bridged between the real hourly "
+        "ones (e.g. 60); 0 = none, prices change at the hourly records.",
+    ),
+    data_dir: Path | None = typer.Option(
+        None,
+        "--data-dir",
+        help="Data directory of --source store (default: $DRIFT_ENGINE_DATA_DIR, else ./var).",
+    ),
     capital: float = typer.Option(10_000.0, "--capital", help="Starting USDC."),
     interval: int = typer.Option(60, "--interval", help="Engine tick, seconds of data time."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object."),
@@ -76,8 +88,6 @@ def backtest(
     if plot and not (plot.endswith(".html") or plot.endswith(".png")):
         raise typer.BadParameter("needs a .html or .png file name", param_hint="--plot")
     params = parse_params(param)
-    if source == "auto":
-        source = _auto_source(market, t0, t1)
 
     with Progress(
         TextColumn("[bold]backtest[/] {task.description}"),
@@ -102,6 +112,8 @@ def backtest(
                 params,
                 source=source,
                 seed=seed,
+                bridge_s=bridge,
+                data_dir=data_dir,
                 capital=int(round(capital * 1_000_000)),
                 interval_s=interval,
                 progress=on_progress,
@@ -113,7 +125,8 @@ def backtest(
             err.print(f"[red]error:[/] --param {key}: {first['msg']}")
             raise typer.Exit(code=2) from None
         except (ValueError, KeyError) as exc:
-            err.print(f"[red]error:[/] {exc}")
+            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            err.print(f"[red]error:[/] {escape(str(message))}", highlight=False)
             raise typer.Exit(code=2) from None
 
     if plot:

@@ -1,4 +1,12 @@
-"""`drift-engine data ...`: import, list and synthesise market data in the local store."""
+"""`drift-engine data ...`: import, list and synthesise market data in the local store.
+
+Every command works on `<data dir>/market_data/`; the data dir is `--data-dir`, else
+`$DRIFT_ENGINE_DATA_DIR`, else `./var` (the settings' `data_dir`, as for every command).
+`import` reads Drift's S3 archive CSVs (gzip or not), Data API JSON pages and CSVs, Drift
+candle CSVs and our own files (`drift_engine.data.readers`); `list` shows the series
+bundled with the package beside the stored ones; `synth` uses the same default seed as
+`backtest`.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +18,14 @@ from rich.console import Console
 from rich.table import Table
 
 from drift_engine.data.csvformat import DataFileError
-from drift_engine.data.importer import import_paths
-from drift_engine.data.models import KIND_FUNDING, KIND_ORACLE, KIND_SPOT_RATE, is_perp
+from drift_engine.data.models import (
+    DEFAULT_SEED,
+    KIND_FUNDING,
+    KIND_ORACLE,
+    KIND_SPOT_RATE,
+    is_perp,
+)
 from drift_engine.data.store import LocalStore, StoreEntry
-from drift_engine.data.synthetic import DEFAULT_ORIGIN, SyntheticMarket
 
 app = typer.Typer(
     help="Market data: import Drift history, list what is stored, generate synthetic data.",
@@ -21,7 +33,22 @@ app = typer.Typer(
     add_completion=False,
 )
 
-DATA_DIR_HELP = "Data directory; market data lives in <data-dir>/market_data/."
+DATA_DIR_HELP = (
+    "Data directory; market data lives in <data-dir>/market_data/ "
+    "(default: $DRIFT_ENGINE_DATA_DIR, else ./var)."
+)
+
+
+def _store(data_dir: Path | None) -> LocalStore:
+    """The store of `--data-dir`, else of the settings (DRIFT_ENGINE_DATA_DIR)."""
+    from drift_engine.config import ConfigError
+    from drift_engine.data.pipeline import resolve_data_dir
+
+    try:
+        return LocalStore(resolve_data_dir(data_dir))
+    except ConfigError as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
 
 
 def _console() -> Console:
@@ -72,9 +99,11 @@ def _fail(message: str) -> None:
 @app.command("import")
 def import_cmd(
     paths: list[Path] = typer.Argument(
-        ..., help="Files or folders: Drift historical CSV files or drift-engine CSV files."
+        ...,
+        help="Files or folders: Drift S3 archive CSVs (fundingRateRecords, gzip or not), "
+        "Data API JSON pages or CSVs, Drift candle CSVs, drift-engine CSV files.",
     ),
-    data_dir: Path = typer.Option(Path("var"), "--data-dir", help=DATA_DIR_HELP),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     market: str | None = typer.Option(
         None, "--market", help="Market symbol, when the files do not say (e.g. candle files)."
     ),
@@ -83,7 +112,9 @@ def import_cmd(
     ),
 ) -> None:
     """Validate and import market data files. All or nothing: a bad file imports nothing."""
-    store = LocalStore(data_dir)
+    from drift_engine.data.readers import import_paths
+
+    store = _store(data_dir)
     try:
         written = import_paths(store, paths, market=market, resolution=resolution)
     except DataFileError as exc:
@@ -96,18 +127,25 @@ def import_cmd(
 
 @app.command("list")
 def list_cmd(
-    data_dir: Path = typer.Option(Path("var"), "--data-dir", help=DATA_DIR_HELP),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
 ) -> None:
-    """List stored series: market, kind, first/last time, rows, source (real/synthetic)."""
-    store = LocalStore(data_dir)
+    """List the bundled series and the stored ones: market, kind, first/last time, rows,
+    source (real/synthetic)."""
+    from drift_engine.data.catalog import bundled_series
+
+    store = _store(data_dir)
+    console = _console()
     entries = store.entries()
-    if not entries:
+    if entries:
+        console.print(entries_table(entries, f"market data in {store.root}"))
+    else:
         typer.echo(f"no market data in {store.root}")
-        return
-    _console().print(entries_table(entries, f"market data in {store.root}"))
+    console.print(entries_table(bundled_series(), "bundled with drift-engine (read-only)"))
 
 
 def _parse_start(value: str | None) -> int:
+    from drift_engine.data.synthetic import DEFAULT_ORIGIN
+
     if value is None:
         return DEFAULT_ORIGIN
     try:
@@ -123,20 +161,24 @@ def synth_cmd(
         ["SOL-PERP"], "--market", help="Market symbol (repeat for several), e.g. SOL-PERP, SOL."
     ),
     days: int = typer.Option(365, "--days", min=1, help="Length in days."),
-    seed: int = typer.Option(..., "--seed", help="Random seed: same seed, same data."),
+    seed: int = typer.Option(
+        DEFAULT_SEED, "--seed", help="Random seed: same seed, same data (default: backtest's)."
+    ),
     interval: int = typer.Option(60, "--interval", help="Seconds between price ticks."),
     start: str | None = typer.Option(
         None, "--start", help="First day, YYYY-MM-DD (UTC). Default 2026-01-01."
     ),
-    data_dir: Path = typer.Option(Path("var"), "--data-dir", help=DATA_DIR_HELP),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
 ) -> None:
     """Generate seeded synthetic prices and hourly funding (labelled "synthetic") into the store."""
+    from drift_engine.data.synthetic import SyntheticMarket
+
     origin = _parse_start(start)
+    store = _store(data_dir)
     try:
         sm = SyntheticMarket(seed, origin=origin, interval=interval)
         end = origin + days * 86_400
         note = f"{sm.describe()}; see drift_engine.data.synthetic"
-        store = LocalStore(data_dir)
         with store.transaction() as txn:
             written = []
             for market in markets:

@@ -1,7 +1,8 @@
 """`drift-engine run`: the engines of a config file, on the heartbeat, until stopped.
 
-Paper engines trade in the simulator on replayed market data (bundled real funding with
-synthetic prices, or synthetic) in accelerated time (`[data] speed`). Live mode comes
+Paper engines trade in the simulator on replayed market data (`drift_engine.data.pipeline`:
+the bundled real hourly Drift records, the local store, synthetic, or a data file;
+`[data] source`, or `--source`) in accelerated time (`[data] speed`). Live mode comes
 with the live issue. Operator commands queued by `drift-engine engines start|stop|pause|
 kill` are applied at the next tick. A restart resumes every engine from its persisted
 record and continues the data after the last tick the engines saw.
@@ -22,6 +23,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from drift_engine.engine.config_file import DEFAULT_CONFIG_PATH, ConfigFileError, load_config
 
@@ -132,12 +134,23 @@ def run(
     hours: float | None = typer.Option(None, "--hours", help="Stop after this much data time."),
     speed: float | None = typer.Option(None, "--speed", help="Override [data] speed."),
     port: int | None = typer.Option(None, "--port", help="Also serve the dashboard here."),
+    source: str | None = typer.Option(
+        None,
+        "--source",
+        help="Override [data] source: bundled, store, synthetic, or a data file/folder.",
+    ),
+    bridge: int = typer.Option(
+        0,
+        "--bridge",
+        min=0,
+        max=3599,
+        help="Seconds between synthetic intra-hour prices between the real hourly ones (0 = none).",
+    ),
 ) -> None:
     """Run the engines of a config file (paper: simulator on replayed data)."""
-    from drift_engine.backtest.runner import market_events, parse_date
+    from drift_engine.backtest.runner import parse_date
     from drift_engine.config import load_settings
-    from drift_engine.data.bundled import BundledSource
-    from drift_engine.data.synthetic import DEFAULT_ORIGIN
+    from drift_engine.data.pipeline import data_window, open_market_data
     from drift_engine.engine.paper import PaperStack
     from drift_engine.storage.database import Database
     from drift_engine.strategies import strategy_class
@@ -159,12 +172,12 @@ def run(
     db = Database.open(url)
     perps = list(dict.fromkeys(s.strategy_config().market for s in specs))
 
-    if cfg.data.source == "bundled":
-        windows = BundledSource().windows()
-        data_start = max(windows[m][0] for m in perps)
-        data_end = min(windows[m][1] for m in perps) + HOUR - 1
-    else:
-        data_start, data_end = DEFAULT_ORIGIN, DEFAULT_ORIGIN + 365 * 24 * HOUR
+    data_source = source or cfg.data.source
+    try:
+        data_start, data_end = data_window(data_source, perps, data_dir=settings.data_dir)
+    except (ValueError, KeyError) as exc:
+        console.print(f"[red]data error[/] {escape(str(exc))}")
+        raise typer.Exit(code=2) from None
     if cfg.data.start:
         data_start = parse_date(cfg.data.start)
     from drift_engine.engine.store import SqlEngineStore
@@ -197,8 +210,22 @@ def run(
         if engine.state.value == "stopped":
             engine.start(start)
     first = data_start if stack.restored_ts is not None else start
-    events, label = market_events(cfg.data.source, perps, first, until, cfg.data.seed)
-    events = stack.resume_events(events)
+    try:
+        data = open_market_data(
+            data_source,
+            perps,
+            first,
+            until,
+            seed=cfg.data.seed,
+            bridge_s=bridge,
+            data_dir=settings.data_dir,
+        )
+    except (ValueError, KeyError) as exc:
+        console.print(f"[red]data error[/] {escape(str(exc))}")
+        raise typer.Exit(code=2) from None
+    stack.board.data_sources = data.sources_by_market()
+    events = stack.resume_events(data.events)
+    label = data.label()
     console.print(
         f"running {len(specs)} engine(s) on {label}, {_iso(start)} -> {_iso(until)}, "
         f"x{speed or cfg.data.speed:g} speed; database {url}"
