@@ -4,9 +4,9 @@ market data, with the dashboard.
 No config needed. Each engine gets 10,000 virtual USDC in its own VIRTUAL vault and its
 own simulated sub-account. By default the bundled real Drift records are replayed (real
 hourly funding, real hourly oracle TWAPs as prices; `drift_engine.data.pipeline`) over
-`DEMO_WINDOW`, 2025-05-25 -> 2025-07-25 UTC: two months in which both engines act (SOL
-enters and exits several times as its funding flips, BTC exits in late May, re-enters
-in early June and holds through BTC's positive funding). `--source` replays other data
+`DEMO_WINDOW`, 2025-06-01 -> 2025-08-01 UTC: two months in which both engines act (SOL
+enters and exits four times as its funding flips; BTC enters on June 3 and holds through
+BTC's positive summer funding). `--source` replays other data
 (store, synthetic, a file), `--bridge` adds a labelled synthetic intra-hour path. The
 console says which series are real and which synthetic, and every heartbeat row records it
 for the dashboard (`market_state[symbol]["data_sources"]`). Time runs accelerated,
@@ -36,7 +36,7 @@ DEMO_ENGINES = (("dn-sol", "SOL-PERP"), ("dn-btc", "BTC-PERP"))
 DEMO_NAMES = {"dn-sol": "Delta-neutral SOL", "dn-btc": "Delta-neutral BTC"}
 DEFAULT_PORT = 8000
 #: The default replay window of the bundled real data (see the module docstring).
-DEMO_WINDOW = ("2025-05-25", "2025-07-25")
+DEMO_WINDOW = ("2025-06-01", "2025-08-01")
 
 
 class _Stop(KeyboardInterrupt):
