@@ -94,3 +94,20 @@ def test_s3_file_imported_then_backtested_from_the_store_pays_the_funding_by_han
     assert report["funding_payments"] == sum(
         1 for r in real_sol_records(JUL_1, HOURS) if r.ts > entered
     )
+
+
+def test_a_file_is_a_source_too_and_gives_the_same_run_as_the_store(tmp_path):
+    s3 = write_s3_funding(tmp_path / "s3" / "20250701", real_sol_records(JUL_1, 48))
+    var = tmp_path / "var"
+    assert runner.invoke(app, ["data", "import", str(s3), "--data-dir", str(var)]).exit_code == 0
+    common = ["backtest", "--market", "SOL-PERP", "--start", "2025-07-01", "--end",
+              "2025-07-03", "--json", "--param", "entry_apr=-10", "--param", "exit_apr=-20",
+              "--param", "lookback_hours=1"]  # fmt: skip
+    from_store = runner.invoke(app, [*common, "--source", "store", "--data-dir", str(var)])
+    from_file = runner.invoke(app, [*common, "--source", str(s3)])
+    assert from_store.exit_code == 0 and from_file.exit_code == 0, from_file.output
+    a, b = json.loads(from_store.stdout), json.loads(from_file.stdout)
+    assert b["data"]["funding"]["source"] == f"file {s3}"
+    for key in ("funding", "fees", "interest", "slippage", "price_basis", "net_pnl"):
+        assert a[key] == b[key]
+    assert a["funding"] != 0
