@@ -175,3 +175,23 @@ def test_windows_of_the_sources():
                                                                 ts("2026-02-03"))  # fmt: skip
     with pytest.raises(DataSourceError, match="unknown data source 'nope'"):
         data_window("nope", ["SOL-PERP"])
+
+
+def test_store_prices_real_funding_with_its_twaps_not_with_a_synthetic_series(tmp_path):
+    from drift_engine.data import LocalStore
+    from drift_engine.data.readers import import_paths
+
+    from .published import real_sol_records, write_s3_funding
+
+    start = ts("2025-07-01")
+    records = real_sol_records(start, 24)
+    store = LocalStore(tmp_path)
+    import_paths(store, [write_s3_funding(tmp_path / "in" / "20250701", records)])
+    with store.transaction() as txn:
+        ticks = [OracleTick(start + 60 * i, "SOL-PERP", 99_000_000, "synthetic") for i in range(9)]
+        txn.put("SOL-PERP", "oracle", "synthetic", ticks)
+    data = open_market_data("store", ["SOL-PERP"], start, start + 86_400, data_dir=tmp_path)
+    prices = [e for e in data.events if isinstance(e, OracleTick)]
+    assert {t.source for t in prices} == {TWAP_LABEL}
+    assert [t.price for t in prices] == [r.oracle_price_twap for r in records]
+    assert data.for_market("SOL-PERP")["prices"]["kind"] == "real"

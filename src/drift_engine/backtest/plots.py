@@ -25,9 +25,22 @@ DAY = 86_400
 
 
 def provenance(report: BacktestReport) -> str:
-    """'funding REAL (...); prices REAL (...); intra-hour none' for chart captions."""
-    rows = report.data_rows()
-    return "; ".join(f"{k.removeprefix('data: ')} {v.split(' - ')[0]}" for k, v in rows)
+    """'data: funding REAL, prices REAL, intra-hour none, spot interest ASSUMED'."""
+    names = (
+        ("funding", "funding"),
+        ("prices", "prices"),
+        ("intra_hour_prices", "intra-hour"),
+        ("spot_rates", "spot interest"),
+    )
+    parts = []
+    for key, name in names:
+        info = report.data.get(key)
+        if info is None:
+            if key == "intra_hour_prices" and report.data:
+                parts.append(f"{name} none")
+            continue
+        parts.append(f"{name} {info['kind'].upper()}")
+    return "data: " + (", ".join(parts) if parts else report.data_label)
 
 
 # --------------------------------------------------------------------------- png

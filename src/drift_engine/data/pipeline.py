@@ -13,8 +13,9 @@ Sources (`--source`):
   silent switch to synthetic data.
 - `store`: what `drift-engine data import` / `data synth` put in the local store
   (`<data dir>/market_data`): each perp's funding series (real preferred over synthetic)
-  and its prices: a stored oracle series of the market or its spot asset if there is one,
-  else the funding records' oracle TWAPs (hourly, with the funding series' label).
+  and its prices: a stored oracle series of the market or its spot asset if there is one
+  (a synthetic one only for synthetic funding), else the funding records' oracle TWAPs
+  (hourly, with the funding series' label).
 - `synthetic`: the seeded synthetic market (`synthetic.SyntheticMarket`), everything labelled
   synthetic.
 - a file or folder path: read with `readers.read_file` (S3 archive CSV, Data API JSON/CSV,
@@ -337,10 +338,12 @@ def open_market_data(
         return MarketData(source, merge_events(*streams), infos, bridge_s)
 
     provider = None if source == "bundled" else _provider(source, data_dir)
-    for perp, spot in zip(perps, spots, strict=True):
+    for perp in perps:
         if provider is None:
             if not has_real_data(perp):
-                streams.append(synthetic.events([perp, spot], start, end))
+                # the perp's ticks price its spot leg too (same asset, linked in the
+                # simulator); spot rates come once for all markets below
+                streams.append(synthetic.events([perp], start, end))
                 infos += _synthetic_infos(
                     perp,
                     f"{syn_where}; no bundled real file for {perp} "
@@ -361,6 +364,12 @@ def open_market_data(
             funding, funding_label = found
             where = provider.where
             prices = provider.oracle(perp, start, end)
+            if (
+                prices is not None
+                and source_class(prices[1]) != SOURCE_REAL
+                and source_class(funding_label) == SOURCE_REAL
+            ):
+                prices = None  # real funding carries real TWAPs: never price it synthetically
         span = hour_span(funding[0].ts, funding[-1].ts)
         if start < span[0] or end > span[1]:
             raise DataSourceError(

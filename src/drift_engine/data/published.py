@@ -302,7 +302,7 @@ def parse_api_json(path: str, text: str, market: str | None = None) -> list[Pars
         return DataRecordError(path, record, field, message)
 
     try:
-        data = json.loads(text)
+        data = json.loads(text.lstrip("\ufeff"))
     except json.JSONDecodeError as exc:
         raise DataFileError(path, exc.lineno, None, f"bad JSON: {exc.msg}") from None
     converter = _Converter(path, market, error)
