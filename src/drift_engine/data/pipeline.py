@@ -24,7 +24,8 @@ Sources (`--source`):
 Intra-hour prices: with `bridge_s` > 0, the hourly real prices (TWAPs) get a seeded Brownian
 bridge at that resolution (`bridge.BrownianBridge`), a separate series labelled synthetic.
 Without it (the default) prices change once an hour, all real. Stored or file oracle series
-are used at their own resolution and never bridged.
+are used at their own resolution and never bridged, nor is the synthetic market
+(already 1-minute).
 
 Spot interest rates have no real history here: the constant assumed rates of `rates`
 (labelled "assumed"; "synthetic" inside the synthetic market).
@@ -110,7 +111,7 @@ class MarketData:
     source: str
     events: Iterator[MarketEvent]
     series: list[SeriesInfo] = field(default_factory=list)
-    bridge_s: int = 0
+    bridge_s: int = 0  # the bridge actually applied (0: none; hourly real prices only)
 
     def for_market(self, market: str) -> dict[str, dict[str, Any] | None]:
         """series name -> SeriesInfo JSON for one perp (its spot leg shares its prices;
@@ -335,8 +336,9 @@ def open_market_data(
         for p in perps:
             infos += _synthetic_infos(p, syn_where)
         infos.append(SeriesInfo("*", SPOT_RATES, syn_where, SOURCE_SYNTHETIC, SOURCE_SYNTHETIC))
-        return MarketData(source, merge_events(*streams), infos, bridge_s)
+        return MarketData(source, merge_events(*streams), infos, 0)  # minute paths already
 
+    bridged = False
     provider = None if source == "bundled" else _provider(source, data_dir)
     for perp in perps:
         if provider is None:
@@ -422,6 +424,7 @@ def open_market_data(
             )
         )
         if bridge is not None:
+            bridged = True
             first = start + 1 if carried else start  # the carried real price holds `start`
             streams.append(
                 bridge.ticks(perp, [t.ts for t in anchors], [t.price for t in anchors], first, end)
@@ -440,7 +443,7 @@ def open_market_data(
     infos.append(
         SeriesInfo("*", SPOT_RATES, "drift_engine.data.rates (constant APR)", "assumed", "assumed")
     )
-    return MarketData(source, merge_events(*streams), infos, bridge_s)
+    return MarketData(source, merge_events(*streams), infos, bridge_s if bridged else 0)
 
 
 def _synthetic_infos(perp: str, where: str) -> list[SeriesInfo]:
