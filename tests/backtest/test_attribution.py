@@ -58,14 +58,8 @@ def _check(sim: DriftSimulator, venue: PaperVenue, pnl: PnlAttribution) -> None:
     assert parts.funding == sum(r.funding_payment for r in ours if r.kind == "funding")
     assert parts.fees == -sum(r.fee for r in ours if r.kind == "fill")
     assert pnl.holdings() == holdings_of(venue.positions())  # nothing missed
-    # the venue's own equity floors a negative leg where the program truncates: at most
-    # one micro-USDC per negative leg apart
-    negative = sum(
-        1
-        for (mt, index, dec), (amount, quote) in pnl.holdings().items()
-        if amount < 0 and (mt is MarketType.PERP or index != 0)
-    )
-    assert abs(venue.equity() - value) <= negative
+    # the same value as the venue's own equity (the program's user equity)
+    assert venue.equity() == value
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -123,9 +117,11 @@ def test_a_hedged_week_on_real_prices_and_funding():
     assert parts.funding == by_hand
 
 
-def test_leg_values_truncate_toward_zero_like_the_program():
-    # 1e-6 SOL at $1.5: 1.5 micro-USDC; the short's -1.5 truncates to -1, not -2
+def test_leg_values_follow_the_program_rounding():
+    # 1e-6 SOL at $1.5: 1.5 micro-USDC; a perp short's -1.5 goes toward zero (-1) ...
     assert leg_value(MarketType.PERP, 0, 9, -1_000, 0, 1_500_000) == -1
     assert leg_value(MarketType.PERP, 0, 9, 1_000, 7, 1_500_000) == 1 + 7
-    assert leg_value(MarketType.SPOT, 1, 9, -3, 0, 333_333_334) == -1  # -1.000000002
+    # ... a spot borrow's -1.000000002 floors to -2 (get_token_value), a deposit truncates
+    assert leg_value(MarketType.SPOT, 1, 9, -3, 0, 333_333_334) == -2
+    assert leg_value(MarketType.SPOT, 1, 9, 3, 0, 333_333_334) == 1
     assert leg_value(MarketType.SPOT, 0, 6, 123, 0, 1) == 123  # USDC: tokens are money

@@ -7,12 +7,12 @@ account. Funding received +, funding paid -; interest earned +, paid -; fees pai
 (a maker rebate +); slippage worse than the oracle -, better +.
 
 How it is measured (exactly, without floats). The account's value is its Drift holdings
-marked to the oracle with the program's integer rules (`account_value`): USDC tokens, plus
-each spot balance x oracle / 10^decimals, plus each perp's base x oracle / 1e9 +
-quote_asset_amount, every division truncated toward zero as the program's signed integer
-division does (`math/spot_balance.rs::get_token_value`,
-`math/position.rs::calculate_base_asset_value`). Funding in the simulator settles into
-every open position at each update, so no unsettled funding is left out.
+marked to the oracle with the program's integer rules (`leg_value`, through
+`core.program_math`): USDC tokens, plus each spot balance's token value
+(`math/spot_balance.rs::get_token_value`, a borrow floors), plus each perp's
+`trunc(base x oracle / 1e9) + quote_asset_amount` (`math/position.rs`). That is the
+program's user equity, `PaperVenue.equity()`: funding settles into every open position at
+each update, so no unsettled funding is left out (tested: the two are equal).
 
 `PnlAttribution` watches the simulator's records for one sub-account. Whenever records
 appear (after each market event and after each engine step) it
@@ -36,29 +36,32 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from drift_engine.core import program_math
 from drift_engine.core.types import MarketType
 
 QUOTE_INDEX = 0
-BASE_PRECISION = 10**9
 
 #: (market type, market index, decimals) -> (base or token amount, perp quote amount)
 Holdings = dict[tuple[MarketType, int, int], tuple[int, int]]
 
 
-def _tdiv(a: int, b: int) -> int:
-    """Integer division truncated toward zero (Rust's `/` on signed integers)."""
-    q = abs(a) // b
-    return q if a >= 0 else -q
+@dataclass(frozen=True, slots=True)
+class _Perp:
+    base_asset_amount: int
+    quote_asset_amount: int
 
 
 def leg_value(market_type: MarketType, index: int, decimals: int, amount: int, quote: int,
               price: int) -> int:  # fmt: skip
-    """One holding's value in micro-USDC at `price` (PRICE 1e6), program rounding."""
+    """One holding's value in micro-USDC at `price` (PRICE 1e6), by the program's rules as
+    `core.program_math` implements them (the same as `user_equity`): a perp's pnl
+    `trunc(base x price / 1e9) + quote`, a spot balance's `get_token_value` (a borrow
+    floors), USDC at $1."""
     if market_type is MarketType.PERP:
-        return _tdiv(amount * price, BASE_PRECISION) + quote
+        return program_math.perp_base_value_and_pnl(_Perp(amount, quote), price)[1]
     if index == QUOTE_INDEX:
         return amount
-    return _tdiv(amount * price, 10**decimals)
+    return program_math._token_value(amount, decimals, price)  # math/spot_balance.rs
 
 
 def holdings_of(positions: Any) -> Holdings:
