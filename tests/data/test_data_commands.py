@@ -47,7 +47,11 @@ def test_every_data_command_uses_drift_engine_data_dir(data_dir, tmp_path):
     # --data-dir still wins over the environment
     other = tmp_path / "other"
     result = runner.invoke(app, ["list", "--data-dir", str(other)])
-    assert f"no market data in {other / 'market_data'}" in " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert f"no market data in {other / 'market_data'}" in out
+    assert "does not exist yet" in out and "bundled with drift-engine" in out
+    assert not other.exists()  # listing never creates the data directory
 
 
 def test_list_shows_the_bundled_series_beside_the_store(data_dir):
@@ -92,5 +96,5 @@ def test_a_bad_environment_setting_is_one_line(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DRIFT_ENGINE_DATA_DIRR", "x")
     result = runner.invoke(app, ["list"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # fix the input (commands/errors.py)
     assert "DRIFT_ENGINE_DATA_DIRR" in result.output and "Traceback" not in result.output

@@ -32,6 +32,8 @@ def provenance(report: BacktestReport) -> str:
         ("intra_hour_prices", "intra-hour"),
         ("spot_rates", "spot interest"),
     )
+    if not any(key in report.data for key, _ in names):
+        return f"data: {report.data_label}"
     parts = []
     for key, name in names:
         info = report.data.get(key)

@@ -73,6 +73,9 @@ class BacktestReport:
     ledger_balance: int | None = None
     strategy_state: dict[str, Any] = field(default_factory=dict)
     samples: list[Sample] = field(default_factory=list)
+    #: steps in which the strategy or engine raised (the heartbeat halts the engine)
+    errors: int = 0
+    last_error: str = ""
 
     def in_market_periods(self) -> list[list[int]]:
         """[[first ts, last ts], ...] of the hourly samples with an open perp position."""
@@ -140,7 +143,7 @@ class BacktestReport:
             ("risk rejections", str(self.rejections)),
             ("events processed", f"{self.events:,}"),
             ("events/s", f"{self.events_per_second:,.0f} ({self.wall_seconds:.1f} s wall)"),
-        ]
+        ] + ([("engine errors", f"{self.errors}: {self.last_error}")] if self.errors else [])
 
     def data_rows(self) -> list[tuple[str, str]]:
         """One row per input series: 'REAL'/'SYNTHETIC'/'ASSUMED', its label and source."""
@@ -150,6 +153,8 @@ class BacktestReport:
             "intra_hour_prices": "data: intra-hour prices",
             "spot_rates": "data: spot interest",
         }
+        if not any(key in self.data for key in names):  # data handed in: its label only
+            return [("data", self.data_label)]
         rows = []
         for key, name in names.items():
             info = self.data.get(key)

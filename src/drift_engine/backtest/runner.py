@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -40,7 +40,7 @@ from drift_engine.backtest.report import (
 from drift_engine.data.pipeline import DEFAULT_SEED, SOURCES, MarketData, open_market_data
 from drift_engine.engine.paper import PaperStack
 from drift_engine.risk import RiskLimits
-from drift_engine.strategies import strategy_class
+from drift_engine.strategies import DriftStrategy, strategy_class
 
 HOUR = 3600
 
@@ -104,7 +104,7 @@ class Progress:
 
 
 def run_backtest(
-    strategy: str,
+    strategy: str | type[DriftStrategy],
     market: str,
     start: int,
     end: int,
@@ -121,19 +121,33 @@ def run_backtest(
     margin_refresh_move: float = 0.002,
     progress: Callable[[Progress], None] | None = None,
     progress_every_s: int = 6 * HOUR,
+    data: tuple[Iterable[Any], str] | None = None,
 ) -> BacktestReport:
-    """Run one strategy on one market from `start` to `end` (unix s) and report."""
+    """Run one strategy on one market from `start` to `end` (unix s) and report.
+
+    `strategy` is a spec (`strategy_class`) or a strategy class. A strategy that trades
+    more than one perp names them in `markets()`; `market` is its first. `data`, when
+    given, is (the time-ordered market events, their label) to use instead of loading
+    `source` (a sweep loads its data once and passes it to every run).
+    """
     from drift_engine.storage.database import Database
     from drift_engine.storage.enums import EntryKind
 
     params = dict(params or {})
-    cls = strategy_class(strategy)
+    cls = strategy_class(strategy) if isinstance(strategy, str) else strategy
+    strategy = cls.name or cls.__name__  # a file spec is no engine id
     if "market" in cls.config_model.model_fields:
         params.setdefault("market", market)
     strat = cls(params)
-    data: MarketData = open_market_data(
-        source, [market], start, end, seed=seed, bridge_s=bridge_s, data_dir=data_dir
-    )
+    markets = list(dict.fromkeys(strat.markets() or [market]))
+    opened: MarketData | None = None
+    if data is None:
+        opened = open_market_data(
+            source, markets, start, end, seed=seed, bridge_s=bridge_s, data_dir=data_dir
+        )
+        events, label = opened.events, opened.label()
+    else:
+        events, label = iter(data[0]), data[1]
     tmp = None
     if database_url is None:
         tmp = tempfile.TemporaryDirectory(prefix="drift-backtest-")
@@ -141,8 +155,9 @@ def run_backtest(
     db = Database.open(database_url)
     _fast_sqlite(db)
     try:
-        stack = PaperStack(db, [market], start, epoch="bt")
-        stack.board.data_sources = data.sources_by_market()
+        stack = PaperStack(db, markets, start, epoch="bt")
+        if opened is not None:
+            stack.board.data_sources = opened.sources_by_market()
         engine = stack.add_engine(f"backtest-{strategy}-{market}", strat, capital, limits=risk)
         engine.venue.margin_refresh_move = margin_refresh_move
         engine.persist_every_s = 24 * HOUR
@@ -174,7 +189,7 @@ def run_backtest(
                 progress(Progress(ts, start, end, hb.events_processed))
 
         hb = stack.heartbeat(
-            data.events,
+            events,
             snapshot_every_s=24 * HOUR,
             record_every_s=24 * HOUR,
             on_tick=on_tick,
@@ -202,8 +217,8 @@ def run_backtest(
             start=start,
             end=end,
             params=strat.config.model_dump(mode="json"),
-            data_label=data.label(),
-            data=_data_json(data, market, interval_s),
+            data_label=label,
+            data=_data_json(opened, label, source, market, interval_s),
             initial_equity=capital,
             final_equity=final_equity,
             net_pnl=final_equity - capital,
@@ -232,6 +247,8 @@ def run_backtest(
             ledger_balance=engine.ledger.balance(),
             strategy_state=engine.strategy.state.model_dump(mode="json"),
             samples=samples,
+            errors=stats.errors,
+            last_error=stats.last_error,
         )
         return report
     finally:
@@ -240,7 +257,14 @@ def run_backtest(
             tmp.cleanup()
 
 
-def _data_json(data: MarketData, market: str, interval_s: int) -> dict[str, Any]:
+def _data_json(
+    data: MarketData | None, label: str, source: str, market: str, interval_s: int
+) -> dict[str, Any]:
+    """The report's `data` object: each input series of `market` (funding, prices,
+    intra-hour prices, spot rates) with its source and kind. Data handed in by a caller
+    (a sweep's shared events) is known by its label only."""
+    if data is None:
+        return {"requested_source": source, "description": label, "engine_tick_s": interval_s}
     out: dict[str, Any] = {"requested_source": data.source, **data.for_market(market)}
     out["bridge_s"] = data.bridge_s or None
     out["engine_tick_s"] = interval_s

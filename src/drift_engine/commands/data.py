@@ -1,7 +1,8 @@
 """`drift-engine data ...`: import, list and synthesise market data in the local store.
 
-Every command works on `<data dir>/market_data/`; the data dir is `--data-dir`, else
-`$DRIFT_ENGINE_DATA_DIR`, else `./var` (the settings' `data_dir`, as for every command).
+The data directory is `--data-dir`, else `DRIFT_ENGINE_DATA_DIR` (default ./var). Every
+argument is checked before the store is touched (markets known to Drift, bounded days,
+an interval that divides an hour); `list` only reads and never creates the directory.
 `import` reads Drift's S3 archive CSVs (gzip or not), Data API JSON pages and CSVs, Drift
 candle CSVs and our own files (`drift_engine.data.readers`); `list` shows the series
 bundled with the package beside the stored ones; `synth` uses the same default seed as
@@ -17,6 +18,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from drift_engine.commands.errors import fail, usage
+from drift_engine.commands.params import MAX_SYNTH_DAYS, seed_option
 from drift_engine.data.csvformat import DataFileError
 from drift_engine.data.models import (
     DEFAULT_SEED,
@@ -26,6 +29,7 @@ from drift_engine.data.models import (
     is_perp,
 )
 from drift_engine.data.store import LocalStore, StoreEntry
+from drift_engine.data.synthetic import DEFAULT_ORIGIN, SyntheticMarket
 
 app = typer.Typer(
     help="Market data: import Drift history, list what is stored, generate synthetic data.",
@@ -34,21 +38,36 @@ app = typer.Typer(
 )
 
 DATA_DIR_HELP = (
-    "Data directory; market data lives in <data-dir>/market_data/ "
-    "(default: $DRIFT_ENGINE_DATA_DIR, else ./var)."
+    "Data directory (default: $DRIFT_ENGINE_DATA_DIR, else ./var); market data lives in "
+    "<data-dir>/market_data/."
 )
+#: Candle resolutions up to a year.
+MAX_RESOLUTION_S = 366 * 86_400
 
 
-def _store(data_dir: Path | None) -> LocalStore:
-    """The store of `--data-dir`, else of the settings (DRIFT_ENGINE_DATA_DIR)."""
-    from drift_engine.config import ConfigError
-    from drift_engine.data.pipeline import resolve_data_dir
+def _data_dir(given: Path | None, *, must_exist: bool = False) -> Path:
+    """`--data-dir`, else the settings' data directory; never a file."""
+    if given is None:
+        from drift_engine.config import ConfigError, load_settings
 
-    try:
-        return LocalStore(resolve_data_dir(data_dir))
-    except ConfigError as exc:
-        _fail(str(exc))
-        raise  # unreachable: _fail exits
+        try:
+            given = load_settings().data_dir
+        except ConfigError as exc:
+            usage(exc)
+    if given.exists() and not given.is_dir():
+        usage(f"{given} is a file, not a directory", "--data-dir")
+    if must_exist and not given.exists():
+        fail(f"the data directory {given} does not exist (nothing imported yet)", "--data-dir")
+    return given
+
+
+def _market(symbol: str, option: str = "--market") -> str:
+    """A symbol Drift knows (perp "SOL-PERP" or spot "SOL"), in Drift's spelling."""
+    from drift_engine.data import symbols
+
+    if symbols.market_index(symbol) is None:
+        usage(f"{symbol!r} is not a Drift market symbol (e.g. SOL-PERP, SOL, USDC)", option)
+    return symbols.canonical(symbol)
 
 
 def _console() -> Console:
@@ -92,8 +111,7 @@ def entries_table(entries: list[StoreEntry], title: str) -> Table:
 
 
 def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=1)
+    fail(message)
 
 
 @app.command("import")
@@ -108,17 +126,22 @@ def import_cmd(
         None, "--market", help="Market symbol, when the files do not say (e.g. candle files)."
     ),
     resolution: int | None = typer.Option(
-        None, "--resolution", help="Candle resolution in seconds, when the files do not say."
+        None,
+        "--resolution",
+        min=1,
+        max=MAX_RESOLUTION_S,
+        help="Candle resolution in seconds, when the files do not say.",
     ),
 ) -> None:
     """Validate and import market data files. All or nothing: a bad file imports nothing."""
     from drift_engine.data.readers import import_paths
 
-    store = _store(data_dir)
+    market = None if market is None else _market(market)
+    store = LocalStore(_data_dir(data_dir))
     try:
         written = import_paths(store, paths, market=market, resolution=resolution)
     except DataFileError as exc:
-        _fail(f"{exc}\nnothing was imported")
+        _fail(f"{exc} (nothing was imported)")
     if not written:
         typer.echo("no records found; nothing was imported")
         return
@@ -129,29 +152,32 @@ def import_cmd(
 def list_cmd(
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
 ) -> None:
-    """List the bundled series and the stored ones: market, kind, first/last time, rows,
-    source (real/synthetic)."""
+    """List the stored series and those bundled with the package: market, kind,
+    first/last time, rows, source (real/synthetic)."""
     from drift_engine.data.catalog import bundled_series
 
-    store = _store(data_dir)
+    folder = _data_dir(data_dir)  # read only: never created here
+    store = LocalStore(folder)
     console = _console()
     entries = store.entries()
     if entries:
         console.print(entries_table(entries, f"market data in {store.root}"))
+    elif not folder.exists():
+        typer.echo(f"no market data in {store.root} (the data directory does not exist yet)")
     else:
         typer.echo(f"no market data in {store.root}")
     console.print(entries_table(bundled_series(), "bundled with drift-engine (read-only)"))
 
 
 def _parse_start(value: str | None) -> int:
-    from drift_engine.data.synthetic import DEFAULT_ORIGIN
-
     if value is None:
         return DEFAULT_ORIGIN
     try:
         day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         raise typer.BadParameter("expected YYYY-MM-DD", param_hint="--start") from None
+    if not 2000 <= day.year <= 2100:
+        raise typer.BadParameter("expected a day from 2000 to 2100", param_hint="--start")
     return int(day.timestamp())
 
 
@@ -160,25 +186,43 @@ def synth_cmd(
     markets: list[str] = typer.Option(
         ["SOL-PERP"], "--market", help="Market symbol (repeat for several), e.g. SOL-PERP, SOL."
     ),
-    days: int = typer.Option(365, "--days", min=1, help="Length in days."),
-    seed: int = typer.Option(
-        DEFAULT_SEED, "--seed", help="Random seed: same seed, same data (default: backtest's)."
+    days: int = typer.Option(
+        365, "--days", min=1, max=MAX_SYNTH_DAYS, help=f"Length in days (1-{MAX_SYNTH_DAYS})."
     ),
-    interval: int = typer.Option(60, "--interval", help="Seconds between price ticks."),
+    seed: int = seed_option(
+        DEFAULT_SEED, help="Random seed: same seed, same data (default: backtest's)."
+    ),
+    interval: int = typer.Option(
+        60,
+        "--interval",
+        min=1,
+        max=3600,
+        help="Seconds between price ticks; divides an hour (1, 5, 60, 900, 3600, ...).",
+    ),
     start: str | None = typer.Option(
         None, "--start", help="First day, YYYY-MM-DD (UTC). Default 2026-01-01."
     ),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
 ) -> None:
     """Generate seeded synthetic prices and hourly funding (labelled "synthetic") into the store."""
-    from drift_engine.data.synthetic import SyntheticMarket
-
+    if 3600 % interval:
+        usage(f"{interval} does not divide an hour (3600 s)", "--interval")
     origin = _parse_start(start)
-    store = _store(data_dir)
+    markets = [_market(m) for m in dict.fromkeys(markets)]
+    target = _data_dir(data_dir)
     try:
         sm = SyntheticMarket(seed, origin=origin, interval=interval)
+        for market in markets:  # every market has a model, before the store is touched
+            if is_perp(market):
+                sm.funding_model(market)
+            if market.upper() != "USDC":
+                sm.price_model(market)
+    except (KeyError, ValueError) as exc:
+        usage(exc.args[0] if exc.args else exc, "--market")
+    try:
         end = origin + days * 86_400
         note = f"{sm.describe()}; see drift_engine.data.synthetic"
+        store = LocalStore(target)
         with store.transaction() as txn:
             written = []
             for market in markets:
