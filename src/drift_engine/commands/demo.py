@@ -104,8 +104,7 @@ def demo(
         "--bridge",
         min=0,
         max=3599,
-        help="Seconds between synthetic intra-hour prices between the real hourly ones "
-        "(0 = none).",
+        help="Seconds between synthetic intra-hour prices between the real hourly ones (0 = none).",
     ),
     speed: float = typer.Option(
         4 * HOUR,
@@ -154,10 +153,16 @@ def demo(
         usage(exc, "--capital")
     capital = float(capital)
     perps = [m for _, m in DEMO_ENGINES]
+    first_day = None
+    if start_day is not None:
+        try:
+            first_day = parse_date(start_day)
+        except (ValueError, OverflowError) as exc:
+            usage(f"{exc}, got {start_day!r}", "--start")
     try:
         lo, hi = data_window(source, perps, data_dir=settings.data_dir)
-        if start_day is not None:
-            start, end = parse_date(start_day), hi
+        if first_day is not None:
+            start, end = first_day, hi
         elif source in ("bundled", "auto"):
             start, end = (parse_date(d) for d in DEMO_WINDOW)
         else:
@@ -261,7 +266,8 @@ def _summary(stack: Any, capital_micro: int, console: Console) -> None:
     console.print("[bold]summary[/]")
     for e in stack.engines:
         eq = e.venue.equity()
-        pnl = (eq - capital_micro) / 1e6
+        # against the capital put in (net of any deposits/withdrawals), not the config's
+        pnl = (eq - stack.registry.summary(e.ledger.vault_id).net_deposits) / 1e6
         console.print(
             f"  {e.name or e.engine_id}: {e.state.value}, equity {eq / 1e6:,.2f} USDC "
             f"(pnl {pnl:+,.2f}), funding {e.stats.funding / 1e6:+,.2f}, "
