@@ -109,7 +109,12 @@ class SqlEngineStore:
 
     def save(self, record: EngineRecord) -> None:
         copy = EngineRecord(**{**record.__dict__, "extra": dict(record.extra)})
-        self._write(lambda s: _put_record(s, copy))
+
+        def write(s: Any) -> None:
+            _put_record(s, copy)
+
+        write.ledger_free = True  # type: ignore[attr-defined] - held ledger entries may pass it
+        self._write(write)
 
     # paper checkpoints -----------------------------------------------------------
     def save_checkpoint(

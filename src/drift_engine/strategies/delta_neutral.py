@@ -31,6 +31,13 @@ from drift_engine.strategies.base import (
     StrategySnapshot,
     StrategyState,
 )
+from drift_engine.strategies.wake import (
+    EVERY_TICK,
+    AtTime,
+    HealthBelow,
+    NextFunding,
+    WakeCondition,
+)
 
 BASE_PRECISION = 10**9
 PRICE_PRECISION = 10**6
@@ -308,6 +315,51 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
 
     def on_stop(self, snapshot: StrategySnapshot) -> list[Action]:
         return []
+
+    # ------------------------------------------------------------------ wake conditions
+    def _wants_entry(self, m: MarketSnapshot) -> bool:
+        cfg = self.config
+        long_carry = self.expected_carry(m, "long_carry")
+        if long_carry is None:
+            return False
+        if long_carry > cfg.entry_apr:
+            return True
+        return cfg.allow_borrow and (self.expected_carry(m, "short_carry") or 0) > cfg.entry_apr
+
+    def wake_conditions(self, snapshot: StrategySnapshot) -> tuple[WakeCondition, ...]:
+        """What `on_tick` reads that can change between funding records: the time (a
+        blocked retry, the exit window) and margin health. Everything else it reads (the
+        funding APR, both legs' base amounts) changes only with a funding record or a
+        fill, and both wake the engine. The rebalance rule compares base amounts, not
+        notionals, so no price band is needed. Anything not covered: every tick."""
+        cfg, st = self.config, self.state
+        m = snapshot.markets.get(cfg.market)
+        if m is None:
+            return EVERY_TICK
+        spot, perp = self._legs(snapshot, m)
+        holding = abs(perp) >= m.perp_min_order_size or abs(spot) >= self._spot_to_base(
+            m.spot_min_order_size, m
+        )
+        ts = snapshot.ts
+        out: list[WakeCondition] = [NextFunding(cfg.market)]
+        if not self._can_act(ts):
+            assert st.last_action_ts is not None
+            out.append(AtTime(st.last_action_ts + cfg.retry_after_s))
+        if st.side == "flat":
+            if holding:
+                return EVERY_TICK if self._can_act(ts) else tuple(out)
+            health = snapshot.margin.health
+            if health < cfg.min_health and health != 0:
+                return EVERY_TICK  # an entry may wait for health to come back
+            if self._can_act(ts) and self._wants_entry(m):
+                return EVERY_TICK  # an entry that did not size up (it may at a new price)
+            return tuple(out)
+        if not holding:
+            return EVERY_TICK if self._can_act(ts) else tuple(out)
+        out.append(HealthBelow(cfg.min_health))
+        if st.below_exit_since is not None:
+            out.append(AtTime(st.below_exit_since + cfg.exit_window_hours * 3600))
+        return tuple(out)
 
 
 __all__ = ["DeltaNeutralConfig", "DeltaNeutralState", "DeltaNeutralStrategy"]
