@@ -132,6 +132,8 @@ def plan_skip(
             if band is not None:
                 lo[sid] = max(lo[sid], band[0])
                 hi[sid] = min(hi[sid], band[1])
+    if due is not None:  # nothing at or after the first due tick needs scanning
+        n = min(n, start + int(np.searchsorted(tape.bound[start:n], due, "left")) + 1)
     bound = tape.bound[start:n]
     sym = tape.sym[start:n]
     safe_sym = np.where(sym < 0, 0, sym)
@@ -147,7 +149,7 @@ def plan_skip(
         bad |= over
     hit = int(np.argmax(bad)) if bad.any() else len(bad)
     if hit == len(bad) or (until is not None and bound[hit] > until):
-        past_end = True
+        past_end = True  # (the chunk's end: its last tick is stepped for real)
     if past_end:
         # the last tick before the end (of the run or of the chunk) is a real one
         if hit == 0:

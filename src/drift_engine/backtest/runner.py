@@ -175,6 +175,7 @@ def run_backtest(
         # one transaction per simulated day for bookings, records and snapshots
         batch = WriteBatch()
         stack.store.batch = batch
+        stack.store.coalesce_records = True
         engine.ledger.batch = batch
         engine.start(start)
         pnl = PnlAttribution(stack.sim, engine.venue, capital)
