@@ -79,9 +79,21 @@ def new_account(name: str) -> Any:
     return copy.deepcopy(_zeroed_template(name))
 
 
+def _plain(obj: Any) -> Any:
+    """A dataclass tree as the nested dicts/lists anchorpy's layouts build from. The same
+    as `dataclasses.asdict` (which anchorpy calls) without deep-copying every leaf value:
+    an encode only reads them. About twice as fast for a User."""
+    fields = getattr(obj, "__dataclass_fields__", None)
+    if fields is not None:
+        return {name: _plain(getattr(obj, name)) for name in fields}
+    if type(obj) is list:
+        return [_plain(x) for x in obj]
+    return obj
+
+
 def encode_account(name: str, account: Any) -> bytes:
     """Encode an account object to the exact bytes the program stores (with discriminator)."""
-    return _coder().build(AccountToSerialize(data=account, name=name))
+    return _coder().build(AccountToSerialize(data=_plain(account), name=name))
 
 
 def decode_account(data: bytes) -> Any:
