@@ -14,7 +14,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    Response,
+    StreamingResponse,
+)
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import AfterValidator
@@ -27,6 +33,7 @@ from drift_engine.dashboard.control import (
     EngineControl,
     UnknownEngineError,
 )
+from drift_engine.dashboard.jsoncache import JsonCache
 from drift_engine.dashboard.protect import EdgeGuard, StreamSlots
 from drift_engine.dashboard.reader import DashboardReader
 from drift_engine.dashboard.schemas import (
@@ -124,6 +131,10 @@ class _Notifier:
             event.set()
 
 
+def _json(body: bytes) -> Response:
+    return Response(content=body, media_type="application/json")
+
+
 def create_app(
     reader: DashboardReader,
     *,
@@ -189,15 +200,20 @@ def create_app(
         return HTMLResponse(DOCS_PAGE)
 
     # ---- read API --------------------------------------------------------------------
+    # the three endpoints every open page polls answer pre-serialised JSON (jsoncache.py)
+    cache = JsonCache()
+    app.state.json_cache = cache
+
     @app.get("/api/health", response_model=HealthOut, tags=["status"])
-    def health() -> HealthOut:
+    def health() -> Response:
         """Heartbeat age, engines running, and whether the database answers."""
-        return reader.health()
+        return _json(cache.dump(HealthOut, reader.health()))
 
     @app.get("/api/engines", response_model=list[EngineSummaryOut], tags=["engines"])
-    def engines() -> list[EngineSummaryOut]:
+    def engines() -> Response:
         """Every engine with its state, mode, strategy and active vault."""
-        return reader.list_engines()
+        marker = reader.engines_marker()
+        return _json(cache.get("engines", marker, list[EngineSummaryOut], reader.list_engines))
 
     @app.get(
         "/api/engines/{engine_id}",
@@ -213,9 +229,10 @@ def create_app(
         return found
 
     @app.get("/api/vaults", response_model=list[VaultOut], tags=["vaults"])
-    def vaults() -> list[VaultOut]:
+    def vaults() -> Response:
         """Every vault: type, engine, balance, equity, PnL, funding, fees, `active`."""
-        return reader.list_vaults()
+        marker = reader.vaults_marker()
+        return _json(cache.get("vaults", marker, list[VaultOut], reader.list_vaults))
 
     @app.get(
         "/api/vaults/{vault_id}/ledger",
@@ -274,6 +291,7 @@ def create_app(
                 raise HTTPException(404, f"no engine with id {engine_id!r}") from exc
             except ControlRejectedError as exc:
                 raise HTTPException(409, str(exc)) from exc
+            cache.clear()  # the action's effect shows on the next read
             notifier.notify()
             pending = bool(getattr(control, "pending", False))
             return ControlOut(engine_id=engine_id, action=action, state=state, pending=pending)

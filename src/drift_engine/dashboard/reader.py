@@ -187,6 +187,35 @@ class DashboardReader:
             self._vault_cache = (marker, vaults)
             return list(vaults)
 
+    def vaults_marker(self) -> tuple[Any, ...]:
+        """What `list_vaults` depends on (its own cache's marker): one cheap read."""
+        with self.db.read() as session:
+            return self._vault_marker(session, self._engine_names(session))
+
+    def engines_marker(self) -> tuple[Any, ...]:
+        """What `list_engines` depends on: the engine rows' listed columns, active vaults
+        and pending commands (narrow reads, no JSON decoding but the names)."""
+        with self.db.read() as session:
+            active = tuple(sorted(self._active_vaults(session).items()))
+            pending = tuple(sorted(self._pending_commands(session).items()))
+            if not self._has_engine_tables():
+                return (active, pending)
+            rows = tuple(
+                session.execute(
+                    select(
+                        EngineRow.engine_id,
+                        EngineRow.state,
+                        EngineRow.mode,
+                        EngineRow.strategy,
+                        EngineRow.last_ts,
+                        EngineRow.vault_id,
+                        EngineRow.config,
+                    ).order_by(EngineRow.engine_id)
+                ).all()
+            )
+            names = tuple(sorted(self._engine_names(session).items()))
+            return (active, pending, rows, names)
+
     def _cached_vaults(self) -> list[VaultOut] | None:
         cached = self._vault_cache
         if cached is None:
