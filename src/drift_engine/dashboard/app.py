@@ -33,7 +33,7 @@ from drift_engine.dashboard.control import (
     EngineControl,
     UnknownEngineError,
 )
-from drift_engine.dashboard.jsoncache import JsonCache
+from drift_engine.dashboard.jsoncache import MISSING, DataVersion, JsonCache
 from drift_engine.dashboard.protect import EdgeGuard, StreamSlots
 from drift_engine.dashboard.reader import DashboardReader
 from drift_engine.dashboard.schemas import (
@@ -47,6 +47,7 @@ from drift_engine.dashboard.schemas import (
     SnapshotSeriesOut,
     VaultOut,
 )
+from drift_engine.storage.engine import sqlite_file
 
 STATIC_DIR = Path(str(resources.files("drift_engine.dashboard").joinpath("static")))
 
@@ -201,19 +202,36 @@ def create_app(
 
     # ---- read API --------------------------------------------------------------------
     # the three endpoints every open page polls answer pre-serialised JSON (jsoncache.py)
-    cache = JsonCache()
+    version = DataVersion(sqlite_file(reader.db.engine.url))
+    cache = JsonCache(version)
     app.state.json_cache = cache
 
+    def _cached_json(name: str, marker: Any, type_: Any, compute: Any) -> bytes:
+        return cache.get(name, marker, lambda: cache.dump(type_, compute()))
+
     @app.get("/api/health", response_model=HealthOut, tags=["status"])
-    def health() -> Response:
+    async def health() -> Response:
         """Heartbeat age, engines running, and whether the database answers."""
-        return _json(cache.dump(HealthOut, reader.health()))
+        facts = cache.fresh("health")
+        if facts is MISSING:
+            facts = await run_in_threadpool(
+                cache.get, "health", reader.health_facts, reader.health_facts
+            )
+        return _json(cache.dump(HealthOut, reader.health_from(facts)))
 
     @app.get("/api/engines", response_model=list[EngineSummaryOut], tags=["engines"])
-    def engines() -> Response:
+    async def engines() -> Response:
         """Every engine with its state, mode, strategy and active vault."""
-        marker = reader.engines_marker()
-        return _json(cache.get("engines", marker, list[EngineSummaryOut], reader.list_engines))
+        body = cache.fresh("engines")
+        if body is MISSING:
+            body = await run_in_threadpool(
+                _cached_json,
+                "engines",
+                reader.engines_marker,
+                list[EngineSummaryOut],
+                reader.list_engines,
+            )
+        return _json(body)
 
     @app.get(
         "/api/engines/{engine_id}",
@@ -229,10 +247,14 @@ def create_app(
         return found
 
     @app.get("/api/vaults", response_model=list[VaultOut], tags=["vaults"])
-    def vaults() -> Response:
+    async def vaults() -> Response:
         """Every vault: type, engine, balance, equity, PnL, funding, fees, `active`."""
-        marker = reader.vaults_marker()
-        return _json(cache.get("vaults", marker, list[VaultOut], reader.list_vaults))
+        body = cache.fresh("vaults")
+        if body is MISSING:
+            body = await run_in_threadpool(
+                _cached_json, "vaults", reader.vaults_marker, list[VaultOut], reader.list_vaults
+            )
+        return _json(body)
 
     @app.get(
         "/api/vaults/{vault_id}/ledger",

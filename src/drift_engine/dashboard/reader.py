@@ -538,7 +538,11 @@ class DashboardReader:
 
     # ---------------------------------------------------------------- status
     def health(self) -> HealthOut:
-        now = self._clock()
+        return self.health_from(self.health_facts())
+
+    def health_facts(self) -> tuple[Any, ...] | None:
+        """What health reads from the database (None: the database did not answer); the
+        answer itself depends on the time too (`health_from`)."""
         try:
             with self.db.read() as session:
                 session.execute(select(1))
@@ -556,12 +560,19 @@ class DashboardReader:
                     else None
                 )
         except SQLAlchemyError:
-            return HealthOut(status="db_error", db_ok=False, server_time=now)
+            return None
         running = sum(1 for e in engines if e.state.upper() in RUNNING_STATES)
+        return running, len(engines), beat_info
+
+    def health_from(self, facts: tuple[Any, ...] | None) -> HealthOut:
+        now = self._clock()
+        if facts is None:
+            return HealthOut(status="db_error", db_ok=False, server_time=now)
+        running, total, beat_info = facts
         base = {
             "db_ok": True,
             "engines_running": running,
-            "engines_total": len(engines),
+            "engines_total": total,
             "server_time": now,
         }
         if beat_info is None:
