@@ -38,7 +38,13 @@ from drift_engine.core.types import (
     positions_from_user,
 )
 from drift_engine.engine.market_board import MarketBoard, hourly_rate
-from drift_engine.engine.ports import InterestEvent, LiquidationEvent, VenueError, VenueEvent
+from drift_engine.engine.ports import (
+    InterestEvent,
+    LiquidationEvent,
+    OrderUpdate,
+    VenueError,
+    VenueEvent,
+)
 from drift_engine.strategies.base import FillEvent, FundingEvent
 
 QUOTE_INDEX = 0
@@ -199,6 +205,7 @@ class PaperVenue:
             decimals=decimals,
             liquidation=liquidation,
             order_id=rec.order_id,
+            user_order_id=rec.user_order_id,
         )
 
     def _ours(self, rec: Any) -> bool:
@@ -227,8 +234,22 @@ class PaperVenue:
                 out.append(self._interest(rec))
             elif kind == "liquidation":
                 out.append(self._liquidation(rec))
+            elif kind == "order" and rec.action in ("cancel", "expire"):
+                out.append(
+                    OrderUpdate(
+                        self._rid(rec),
+                        rec.ts,
+                        rec.user_order_id,
+                        rec.order_id,
+                        "expired" if rec.action == "expire" else "cancelled",
+                        rec.reason,
+                    )
+                )
         self._cursor = end
         return out
+
+    def oracle_price(self, market_type: MarketType, market_index: int) -> int:
+        return self.sim.oracle_price((market_type, market_index))
 
     def _interest(self, rec: Any) -> InterestEvent:
         market = self.sim.spot_markets[rec.market_index]
