@@ -441,7 +441,12 @@ class LiveEngineStack:
             execution=execution,
         )
         self.sync = OnChainVaultSync(
-            self.registry, self.client, vault.id, self.engine_id, venue=self.venue
+            self.registry,
+            self.client,
+            vault.id,
+            self.engine_id,
+            venue=self.venue,
+            read=self.venue.read_for_sync,
         )
         return self.engine
 
@@ -539,13 +544,15 @@ def build_live_engines(
     start_ts: int,
     client_options: dict[str, Any] | None = None,
     network: str = "mainnet",
+    clock: Any = None,
 ) -> LiveRunner:
     """Live engines for config `specs` (`engine.config_file.EngineSpec` with mode "live"):
     one signing client per engine on its strategy's `sub_account_id`, startup
     reconciliation, a board fed from the chain, and the runner that ticks them.
 
     The caller has already passed `check_live_allowed`; the key is loaded once per client
-    from `keypair_path` and held only by the client's signer."""
+    from `keypair_path` and held only by the client's signer. `clock` is how the clients
+    wait (default: real time; tests pass the local chain's clock)."""
     from drift_engine.core.client import DriftClient, DriftClientConfig
     from drift_engine.engine.market_board import MarketBoard
     from drift_engine.risk import RiskManager
@@ -560,7 +567,7 @@ def build_live_engines(
     for spec, strategy in zip(specs, strategies, strict=True):
         sub = getattr(strategy.config, "sub_account_id", 0)
         config = DriftClientConfig(rpc_url=rpc_url, sub_account_id=sub, **(client_options or {}))
-        client = DriftClient.from_keypair_file(config, keypair_path)
+        client = DriftClient.from_keypair_file(config, keypair_path, clock=clock)
         stack = LiveEngineStack(db, client, engine_id=spec.id, vault_name=spec.vault_name)
         stack.network = network
         if not stacks:

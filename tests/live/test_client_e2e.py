@@ -45,7 +45,9 @@ def test_adapter_alias():
 
 
 def test_delta_neutral_round_trip(world, make_client):
-    """init -> deposit -> both legs in one tx -> funding -> read back -> cancel -> withdraw."""
+    """init -> deposit -> both legs in one tx, resting in their auctions, filled by the
+    keeper over the next slots -> funding, settled by settle_pnl -> read back -> cancel ->
+    close -> withdraw."""
 
     async def scenario():
         async with make_client(world.server, now=lambda: world.sim.now) as client:
@@ -66,20 +68,26 @@ def test_delta_neutral_round_trip(world, make_client):
             ]
             assert landed.instructions == ["compute_budget", "place_orders"]
             assert world.placements(1) and world.placements(2)
-
+            # on chain the legs rest with their auctions; the keeper fills them
+            world.wait(10)
             state = await client.refresh()
+            assert state.open_orders == ()
             sim_user = world.sim.user(world.key)
             assert list(state.positions) == positions_from_user(sim_user, world.sim.spot_markets)
             assert state.spot_balance(1) == SOL
             assert state.position(MarketType.PERP, 0).base_asset_amount == -SOL
             assert state.margin == sim_metrics(world)
 
-            # an hour of funding: positive rate, the short receives
+            # an hour of funding: positive rate, the short receives once it is settled
             world.sim.update_funding("SOL-PERP", ts=world.sim.now + 3600, funding_rate=50_000)
             before = state.position(MarketType.PERP, 0)
             state = await client.refresh()
+            assert state.position(MarketType.PERP, 0) == before  # nothing settles by itself
+            await client.settle_pnl(0)
+            state = await client.refresh()
             after = state.position(MarketType.PERP, 0)
             assert after.last_cumulative_funding_rate != before.last_cumulative_funding_rate
+            assert state.user.cumulative_perp_funding > 0
             assert list(state.positions) == positions_from_user(
                 world.sim.user(world.key), world.sim.spot_markets
             )
@@ -118,7 +126,8 @@ def test_delta_neutral_round_trip(world, make_client):
                     OrderIntent(0, MarketType.PERP, "long", SOL, user_order_id=4, reduce_only=True),
                 ]
             )
-            state = client.last_state
+            world.wait(10)
+            state = await client.refresh()
             assert state.position(MarketType.PERP, 0) is None or (
                 state.position(MarketType.PERP, 0).base_asset_amount == 0
             )

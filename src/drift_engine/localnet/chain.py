@@ -25,9 +25,12 @@ What makes it mainnet-like (`LocalnetConfig`; each can be switched off):
   transactions lands as keeper transactions in the user's history.
 * **Commitment**: a signature is "processed" in its slot, "confirmed" one slot later,
   "finalized" 32 slots later; history (`getSignaturesForAddress`, `getTransaction`)
-  shows a transaction only at the commitment asked; `getSignatureStatuses` forgets
-  statuses older than 300 slots unless `searchTransactionHistory` is set. (Account
-  reads serve the newest state at any commitment: a documented simplification.)
+  shows a transaction only at the commitment asked, and account reads serve the state
+  as of the slot that commitment has reached (the accounts a transaction or a keeper
+  fill is about to change are kept as they were, for the slots it is not yet confirmed
+  or finalized in); `getSignatureStatuses` forgets statuses older than 300 slots unless
+  `searchTransactionHistory` is set. (Market data a test feeds into the simulator
+  directly — oracle prices, funding rates — shows at every commitment at once.)
 * **Fees**: 5,000 lamports per signature plus the priority fee (compute-unit price x
   requested limit) charged to the fee payer whether the transaction succeeds or fails;
   rent-exempt lamports for every account created; a payer who cannot pay is refused.
@@ -330,6 +333,9 @@ def encode_lazer_oracle(price: int, slot: int, source: Any) -> bytes:
     raise ValueError(f"cannot encode oracle price {price} for source {name}")
 
 
+_MISSING = object()
+
+
 def _is_lazer(source: Any) -> bool:
     return type(source).__name__.startswith("PythLazer")
 
@@ -454,6 +460,11 @@ class LocalChain:
         self.keeper = Keypair.from_seed(hashlib.sha256(b"drift-engine-localnet:keeper").digest())
         mark = getattr(program, "record_mark", None)
         self._record_cursor: int | None = mark() if callable(mark) else None
+        #: (slot a change lands in, the accounts it changes as they were before it), for
+        #: reads at "confirmed" / "finalized" commitment
+        self._past: list[tuple[int, dict[Pubkey, ServedAccount | None]]] = []
+        if hasattr(program, "before_change"):
+            program.before_change = self._before_keeper_change  # type: ignore[attr-defined]
         self._begin(self.slot)
 
     # ------------------------------------------------------------------ blocks
@@ -510,9 +521,10 @@ class LocalChain:
     def _sync(self) -> None:
         """Bring the chain to the clock's slot, giving the program each slot's keeper work
         (every slot while it is busy, else one jump), and log what it did."""
-        target = self._clock_slot()
-        if target <= self.slot:
+        if self._clock_slot() <= self.slot:
             return
+        self._crank_locked()  # what the program did before this time passed lands first
+        target = self._clock_slot()
         on_slot = getattr(self.program, "on_slot", None)
         busy = getattr(self.program, "busy", None)
         while self.slot < target:
@@ -591,13 +603,70 @@ class LocalChain:
         """The accounts at `addresses`, all read at one slot (under one lock)."""
         return self.read_accounts(addresses)[1]
 
-    def read_accounts(self, addresses: Sequence[Pubkey]) -> tuple[int, list[ServedAccount | None]]:
-        """(slot, the accounts at `addresses`), read at that one slot."""
+    def _lag(self, commitment: str | None) -> int:
+        if commitment in ("processed", "recent"):
+            return 0
+        if commitment in ("confirmed", "single", "singleGossip"):
+            return self.config.confirm_after_slots
+        return self.config.finalize_after_slots  # the RPC's default: finalized
+
+    def read_accounts(
+        self, addresses: Sequence[Pubkey], commitment: str | None = "processed"
+    ) -> tuple[int, list[ServedAccount | None]]:
+        """(slot, the accounts at `addresses`) as of the newest slot `commitment` has
+        reached, all read at that one slot."""
         with self._lock:
             self._sync()
             self._crank_locked()
             sources = self._sources()
-            return self.slot, [sources[a]() if a in sources else None for a in addresses]
+            lag = self._lag(commitment)
+            target = max(self._genesis_slot, self.slot - lag)
+            out: list[ServedAccount | None] = []
+            for address in addresses:
+                past: Any = _MISSING
+                for landing, before in self._past:
+                    if landing > target and address in before:
+                        past = before[address]
+                        break
+                if past is not _MISSING:
+                    out.append(past)
+                else:
+                    out.append(sources[address]() if address in sources else None)
+            return (target if lag else self.slot), out
+
+    def _capture(self, keys: Iterable[Pubkey], landing: int) -> None:
+        """Keep the accounts a change landing in slot `landing` is about to touch as they
+        are, for reads at a commitment that has not reached that slot yet."""
+        keep = max(self.config.confirm_after_slots, self.config.finalize_after_slots)
+        if keep == 0:
+            return
+        if self._past and self._past[-1][0] == landing:
+            entry = self._past[-1][1]
+        else:
+            entry = {}
+            self._past.append((landing, entry))
+        missing = [k for k in keys if k not in entry]
+        if missing:
+            sources = self._sources()
+            for k in missing:
+                entry[k] = sources[k]() if k in sources else None
+        horizon = self.slot - keep - 1
+        while self._past and self._past[0][0] <= horizon:
+            self._past.pop(0)
+
+    def _before_keeper_change(self, users: Iterable[Pubkey]) -> None:
+        """The keeper is about to fill / expire / trigger orders of `users`: their
+        accounts, their stats and the markets change in the keeper transaction that
+        lands next slot."""
+        users = list(users)
+        objects = self._drift_objects()
+        authorities = {objects[u][1].authority for u in users if u in objects}
+        keys = list(users)
+        for address, (name, obj) in objects.items():
+            market = name in ("PerpMarket", "SpotMarket", "State")
+            if market or (name == "UserStats" and obj.authority in authorities):
+                keys.append(address)
+        self._capture(keys, self.slot + 1)
 
     def program_accounts(
         self, program_id: Pubkey, filters: Sequence[tuple[str, Any]] = ()
@@ -626,6 +695,7 @@ class LocalChain:
     def airdrop(self, address: Pubkey, lamports: int) -> Signature:
         with self._lock:
             self._sync()
+            self._capture([address], self.slot + 1)
             self.lamports[address] = self.lamports.get(address, 0) + lamports
             sig = Signature(hashlib.sha512(f"airdrop:{address}:{self.slot}".encode()).digest())
             self.signatures[sig] = SignatureRecord(self._land(), instructions=["airdrop"])
@@ -781,6 +851,7 @@ class LocalChain:
             if min_priority_fee is not None and budget.price < min_priority_fee:
                 self.dropped.add(sig)  # congestion: forwarded, never included in a block
                 return sig
+            self._capture(tx.message.account_keys, self.slot + 1)
             try:
                 names, logs, units = self._execute(tx, budget)
             except TransactionFailed as failed:

@@ -93,6 +93,13 @@ class Keeper:
         self.orders: list[tuple[UserKey, int]] = []
         #: called as on_trigger(account, order, ts) when a trigger order triggers
         self.on_trigger = on_trigger
+        #: called as before_change(account) before the keeper changes an account (the
+        #: chain keeps its state for reads at a commitment not reached yet)
+        self.before_change: Callable[[Any], None] | None = None
+
+    def _touch(self, acct: Any) -> None:
+        if self.before_change is not None:
+            self.before_change(acct)
 
     # ------------------------------------------------------------------ state
     def busy(self) -> bool:
@@ -331,6 +338,7 @@ class Keeper:
             for acct, index in list(resting):
                 order = acct.user.orders[index]
                 if is_variant(order.status, "Open") and order.max_ts and ts > order.max_ts:
+                    self._touch(acct)
                     sim._close_order(acct, index, ts, "expire", "max_ts passed")
 
     def _work(self, acct: Any, index: int, slot: int, ts: int) -> bool:
@@ -342,6 +350,7 @@ class Keeper:
             order.order_type, "TriggerLimit"
         )
         if order.max_ts and ts > order.max_ts and not trigger_type:  # should_expire_order
+            self._touch(acct)
             sim._close_order(acct, index, ts, "expire", "max_ts passed")
             return True
         oracle = sim.oracle_price(mkey)
@@ -362,6 +371,7 @@ class Keeper:
         size, quote_price = self._maker_fill(mkey, long, oracle, price, order, remaining)
         if size == 0:
             return False
+        self._touch(acct)
         if order.reduce_only:
             size = sim._reduce_only_size(acct, mkey, long, size)
             if size == 0:
@@ -452,6 +462,7 @@ class Keeper:
         above = is_variant(order.trigger_condition, "Above")
         if not ((oracle > order.trigger_price) if above else (oracle < order.trigger_price)):
             return False
+        self._touch(acct)
         long = is_variant(order.direction, "Long")
         d = PositionDirection.LONG if long else PositionDirection.SHORT
         start, end = default_auction_prices(oracle, d, order.price)

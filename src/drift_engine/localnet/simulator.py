@@ -101,12 +101,28 @@ class SimulatorProgram:
         self.state_pubkey = get_state_public_key(DRIFT_PROGRAM_ID)
         self._pending_stats: dict[Pubkey, Any] = {}  # initialize_user_stats before a User
         self.keeper = Keeper(sim, self.config, on_trigger=self._triggered)
+        self._before_change: Callable[[list[Pubkey]], None] | None = None
         #: order details by (user account, order id), kept while orders are open, for the
         #: cancel records the program logs with the order's fields
         self._shadow: dict[tuple[Pubkey, int], Any] = {}
         if not self.config.settle_automatically:
             sim.auto_settle_pnl = False
             sim.settle_funding_on_update = False
+
+    @property
+    def before_change(self) -> Callable[[list[Pubkey]], None] | None:
+        """Set by the chain: called with the User accounts the keeper is about to change."""
+        return self._before_change
+
+    @before_change.setter
+    def before_change(self, hook: Callable[[list[Pubkey]], None] | None) -> None:
+        from drift_engine.core.accounts import user_pubkey
+
+        self._before_change = hook
+        if hook is None:
+            self.keeper.before_change = None
+        else:
+            self.keeper.before_change = lambda acct: hook([user_pubkey(*acct.key)])
 
     def clock(self) -> int:
         if self._fixed_clock is not None:

@@ -163,15 +163,16 @@ class RpcMethods:
     # ------------------------------------------------------------------ accounts
 
     def get_account_info(self, params: list[Any], faults: set[str]) -> Any:
-        slot, (acc,) = self.chain.read_accounts([self._pubkey(params[0])])
-        return self._ctx(self._encode_account(acc, self._config(params, 1)), slot)
+        config = self._config(params, 1)
+        slot, (acc,) = self.chain.read_accounts([self._pubkey(params[0])], config.get("commitment"))
+        return self._ctx(self._encode_account(acc, config), slot)
 
     def get_multiple_accounts(self, params: list[Any], faults: set[str]) -> Any:
         keys = [self._pubkey(k) for k in params[0]]
         if len(keys) > 100:
             raise RpcError(-32602, "Too many inputs provided; max 100")
         config = self._config(params, 1)
-        slot, accounts = self.chain.read_accounts(keys)
+        slot, accounts = self.chain.read_accounts(keys, config.get("commitment"))
         return self._ctx([self._encode_account(a, config) for a in accounts], slot)
 
     def get_program_accounts(self, params: list[Any], faults: set[str]) -> Any:
@@ -199,7 +200,9 @@ class RpcMethods:
         return self._ctx(out) if config.get("withContext") else out
 
     def get_balance(self, params: list[Any], faults: set[str]) -> Any:
-        return self._ctx(self.chain.balance(self._pubkey(params[0])))
+        commitment = self._config(params, 1).get("commitment")
+        slot, (acc,) = self.chain.read_accounts([self._pubkey(params[0])], commitment)
+        return self._ctx(0 if acc is None else acc.lamports, slot)
 
     def get_token_account_balance(self, params: list[Any], faults: set[str]) -> Any:
         address = self._pubkey(params[0])

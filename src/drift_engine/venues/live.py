@@ -140,6 +140,7 @@ class LiveVenue:
         self._uids: dict[int, int] = {}
         #: the last confirmed send: {"signature", "slot"}
         self.last_send: dict[str, Any] = {}
+        self._scanned: list[str] = []  # signatures whose logs were read (recent)
 
     # ------------------------------------------------------------------ reading
     def connect(self) -> DriftAccountState:
@@ -248,8 +249,8 @@ class LiveVenue:
             outcome.status,
         )
         try:
-            self.refresh()
-            events = self._scan()
+            state = self.refresh()
+            events = self._scan(state.slot)
         except VenueUnavailableError:
             return []  # landed; its fills are found by the next poll
         fills = [e for e in events if isinstance(e, FillEvent)]
@@ -266,7 +267,7 @@ class LiveVenue:
     ) -> list[OrderUpdate]:
         """Orders the confirmed transaction did not place (the program skips an order
         whose max_ts has passed, without an error): no OrderRecord of theirs in its logs."""
-        if not signature or not any(e.record_id.startswith(signature) for e in events):
+        if not signature or signature not in self._scanned:
             return []  # the transaction's logs were not read: no evidence either way
         placed = {
             e.user_order_id
@@ -364,16 +365,26 @@ class LiveVenue:
         self._ts = ts
         try:
             self._remember_entries(self.state if self._state is not None else None)
-            self.refresh()
-            scanned = self._scan()
+            state = self.refresh()
+            scanned = self._scan(state.slot)
         except VenueUnavailableError:
             return []
         out, self._pending = self._pending + scanned, []
         return out
 
+    def read_for_sync(self) -> DriftAccountState:
+        """A read for the vault sync: the account at slot S and every event up to S (kept
+        for the engine's next poll), so the fills the sync books are exactly those in the
+        balance it reads — never one more, never one less."""
+        self._remember_entries(self.state if self._state is not None else None)
+        state = self.refresh()
+        self._pending.extend(self._scan(state.slot))
+        return state
+
     # ------------------------------------------------------------------ events
-    def _scan(self) -> list[VenueEvent]:
-        """Events of the transactions after the cursor, oldest first; moves the cursor."""
+    def _scan(self, until_slot: int | None = None) -> list[VenueEvent]:
+        """Events of the transactions after the cursor up to `until_slot` (the slot of the
+        account read they go with), oldest first; moves the cursor past them."""
         try:
             history = self.client.run(self.client.history_since(self.cursor))
         except Exception as exc:
@@ -383,8 +394,12 @@ class LiveVenue:
             raise VenueUnavailableError(str(exc)) from None
         out: list[VenueEvent] = []
         for signature, slot, logs in history:
+            if until_slot is not None and slot > until_slot:
+                break  # newer than the account read: the next read takes it
             out.extend(self.events_of(signature, slot, logs))
             self.cursor = signature
+            self._scanned.append(signature)
+        del self._scanned[:-100]
         return out
 
     def events_of(self, signature: str, slot: int, logs: Sequence[str]) -> list[VenueEvent]:
