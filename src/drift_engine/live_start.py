@@ -335,6 +335,18 @@ def resume_orders(book: Any, venue: Any, state: Any, events: Iterable[tuple[Any,
                 update.action,
                 update.reason,
             )
+    from drift_engine.engine.orders import OrderEvent, OrderEventKind
+
+    for o in book.working():
+        if o.status.value == "inflight":  # sent (or about to be) when the process died
+            book.apply(
+                o,
+                OrderEvent(
+                    OrderEventKind.UNKNOWN,
+                    ts,
+                    f"start at slot {state.slot}: no trace on chain yet",
+                ),
+            )
 
 
 #: Slots allowed between an engine's last read and its send (rule 3).

@@ -268,12 +268,11 @@ def test_server_stops_cleanly():
 def test_history_methods_parse_in_solana_py(server, version):
     """getSignaturesForAddress / getTransaction answers parse with solana-py + solders."""
     from solana.rpc.async_api import AsyncClient
+    from solana.rpc.commitment import Confirmed
     from solders.message import Message
 
     from drift_engine.core.client import drift_events
     from drift_engine.core.types import OrderIntent
-
-    from solana.rpc.commitment import Confirmed
 
     prog = server.chain.program
     kp = _payer(server)
