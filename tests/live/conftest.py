@@ -12,7 +12,9 @@ chain forward by exactly the time waited; nothing sleeps on wall time.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -131,6 +133,24 @@ class SimWorld:
     @property
     def key(self):
         return (self.keypair.pubkey(), 0)
+
+    @contextlib.contextmanager
+    def ticking(self, speed: float = 10.0) -> Iterator[None]:
+        """Chain time runs by itself, `speed` times wall time, for a client that waits in
+        real time (another process, the CLI): slots pass, the keeper works."""
+        stop = threading.Event()
+
+        def run() -> None:
+            while not stop.wait(0.02):
+                self.clock.advance(0.02 * speed)
+
+        thread = threading.Thread(target=run, name="chain-clock", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def wait(self, seconds: float) -> int:
         """Let `seconds` of chain time pass (the keeper works every slot); the slot."""

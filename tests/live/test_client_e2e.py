@@ -207,8 +207,12 @@ def test_read_only_client_monitors_and_refuses_to_sign(world, make_client):
             await trader.initialize_user()
             await trader.deposit(1_000 * USDC, 0)
             await trader.place_orders(hedge())
+        world.wait(10)  # the keeper fills the legs; the last fill confirms
         watcher = DriftClient.read_only(
-            fast_config(world.server.url), world.keypair.pubkey(), now=lambda: world.sim.now
+            fast_config(world.server.url),
+            world.keypair.pubkey(),
+            now=lambda: world.sim.now,
+            clock=world.clock,
         )
         async with watcher:
             state = await watcher.refresh()
@@ -230,6 +234,7 @@ def test_driftpy_math_over_fetched_accounts(world, make_client):
             await client.initialize_user()
             await client.deposit(2_000 * USDC, 0)
             await client.place_orders(hedge())
+            world.wait(10)  # the keeper fills the legs; the last fill confirms
             await client.refresh()
             mine = client.driftpy.get_user()
             theirs = world.sim.drift_user(world.key)
@@ -242,9 +247,11 @@ def test_driftpy_math_over_fetched_accounts(world, make_client):
 
 def test_transfer_between_sub_accounts(world, keypair_file):
     async def scenario():
-        main = DriftClient.from_keypair_file(fast_config(world.server.url), keypair_file)
+        main = DriftClient.from_keypair_file(
+            fast_config(world.server.url), keypair_file, clock=world.clock
+        )
         sub1 = DriftClient.from_keypair_file(
-            fast_config(world.server.url, sub_account_id=1), keypair_file
+            fast_config(world.server.url, sub_account_id=1), keypair_file, clock=world.clock
         )
         async with main, sub1:
             await main.initialize_user()
@@ -267,11 +274,18 @@ def test_wrong_signer_is_rejected_by_the_chain(world, make_client):
         async with make_client(world.server) as owner:
             await owner.initialize_user()
             await owner.deposit(100 * USDC, 0)
+        stranger = Keypair()
+        world.chain.airdrop(stranger.pubkey(), 10**9)  # it can pay its fees
         intruder = DriftClient(
-            fast_config(world.server.url), keypair=Keypair(), authority=world.keypair.pubkey()
+            fast_config(world.server.url),
+            keypair=stranger,
+            authority=world.keypair.pubkey(),
+            clock=world.clock,
         )
         async with intruder:
-            with pytest.raises(TransactionFailedError):
+            with pytest.raises(TransactionFailedError) as refused:
                 await intruder.place_order(OrderIntent(0, "perp", "short", SOL, user_order_id=3))
+            # the program's refusal (ConstraintHasOne, 2001), not a missing fee
+            assert refused.value.err.err.code == 2001
 
     run(scenario())

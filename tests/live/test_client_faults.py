@@ -238,9 +238,11 @@ def test_withdraw_and_transfer_with_lost_confirmations_happen_once(world, keypai
     from tests.live.conftest import fast_config
 
     async def scenario():
-        main = DriftClient.from_keypair_file(fast_config(world.server.url), keypair_file)
+        main = DriftClient.from_keypair_file(
+            fast_config(world.server.url), keypair_file, clock=world.clock
+        )
         sub1 = DriftClient.from_keypair_file(
-            fast_config(world.server.url, sub_account_id=1), keypair_file
+            fast_config(world.server.url, sub_account_id=1), keypair_file, clock=world.clock
         )
         async with main, sub1:
             await main.initialize_user()
