@@ -1234,12 +1234,26 @@ class DriftClient:
         return outcome
 
     async def recent_priority_fees(self) -> list[tuple[int, int]]:
-        """(slot, micro-lamports per compute unit) the RPC reports for recent slots."""
-        resp = await self._read(
-            "getRecentPrioritizationFees",
-            lambda: self._rpc.get_recent_prioritization_fees([self.user_pubkey]),
-        )
-        return [(f.slot, f.prioritization_fee) for f in resp.value]
+        """(slot, micro-lamports per compute unit) the RPC reports for recent slots
+        (`getRecentPrioritizationFees` for this sub-account; solana-py has no method for
+        it, so it is one plain JSON-RPC request)."""
+        body = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "getRecentPrioritizationFees",
+            "params": [[str(self.user_pubkey)]],
+        }
+
+        async def call() -> Any:
+            async with httpx.AsyncClient(timeout=self.config.request_timeout_s) as http:
+                response = await http.post(self.config.rpc_url, json=body)
+                response.raise_for_status()
+                return response.json()
+
+        data = await self._read("getRecentPrioritizationFees", call)
+        if "error" in data:
+            raise DriftClientError(f"getRecentPrioritizationFees: {data['error']}")
+        return [(int(f["slot"]), int(f["prioritizationFee"])) for f in data["result"]]
 
     async def resolve_orders(
         self,

@@ -379,6 +379,7 @@ class DriftEngine:
                 self._transition(EngineState.RUNNING, ts, f"health {snap.margin.health} recovered")
         if self.state in (EngineState.RUNNING, EngineState.REDUCING):
             self._execute_all(self.strategy.on_tick(snap), snap, ts)
+            self._unhedged = self.strategy.unhedged(snap)  # with what it decided to do
         self._maybe_persist()
 
     def _execute_all(self, actions: Sequence[Action], snap: StrategySnapshot, ts: int) -> None:

@@ -450,10 +450,14 @@ class OrderBook:
         return order
 
     def apply(self, order: OrderState, event: OrderEvent) -> OrderStatus | None:
-        """Apply evidence to one order; persist and log a change."""
+        """Apply evidence to one order; persist and log a change. Evidence that moves
+        nothing may still name the order's program id (kept: it identifies the order)."""
         before = order.status
         after = order.apply(event)
         if after is None:
+            if event.order_id is not None and order.order_id is None and order.working:
+                order.order_id = event.order_id
+                self.store.save(order)
             return None
         self.store.save(order)
         if after is not before or event.kind is OrderEventKind.FILL:
@@ -497,8 +501,8 @@ class OrderBook:
         program's order id). An order missing from the read is left alone: its fills or
         cancel arrive as events (history can lag the account)."""
         for chain_order in open_orders:
-            mine = self.by_uid(chain_order.user_order_id)
-            if mine is None or mine.status not in (OrderStatus.INFLIGHT, OrderStatus.UNKNOWN):
+            mine = self.find(chain_order.user_order_id, chain_order.order_id)
+            if mine is None:
                 continue
             self.apply(mine, OrderEvent(OrderEventKind.ACCEPT, ts, evidence, chain_order.order_id))
 
