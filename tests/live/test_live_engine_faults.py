@@ -100,7 +100,9 @@ def test_each_fault_during_entry_places_each_order_once(world, make_client, tmp_
     assert len(fills) == len(sim_fills) >= 2 and len({e.key for e in fills}) == len(fills)
 
 
-def test_vault_is_stale_while_reads_fail_and_recovers(world, make_client, tmp_path):
+def test_runtime_r3_failed_reads_book_nothing_and_mark_the_vault_stale(
+    world, make_client, tmp_path
+):
     stack, engine, hb, t0 = _stack(world, make_client, tmp_path, max_attempts=2)
     hb.tick(t0 + HOUR)  # enters
     vault = stack.registry.get("dn-live")
@@ -136,7 +138,7 @@ def test_vault_is_stale_while_reads_fail_and_recovers(world, make_client, tmp_pa
     assert sum(_placements(world).values()) == 2  # no order was sent while blind
 
 
-def test_venue_refuses_to_place_while_stale(world, make_client, tmp_path):
+def test_runtime_r4_the_venue_refuses_to_place_while_stale(world, make_client, tmp_path):
     from drift_engine.core.types import OrderIntent
     from drift_engine.venues.live import VenueUnavailableError
 

@@ -121,3 +121,29 @@ def test_liquidation_from_the_program_log(world, make_client):
         assert mine.amount == theirs.realized_pnl
         assert mine.fee == theirs.liquidator_fee + theirs.if_fee
         assert mine.base_asset_amount == theirs.base_asset_amount
+
+
+def test_runtime_r6_an_order_the_program_skipped_is_cancelled(world, make_client):
+    """A confirmed transaction whose order the program did not place (its max_ts had
+    passed: `place_perp_order` skips it without an error) is evidence: CANCELLED."""
+    from drift_engine.engine.ports import OrderUpdate
+
+    venue = _venue(world, make_client, 5_000 * USDC)
+    late = OrderIntent(
+        0,
+        MarketType.PERP,
+        "short",
+        SOL,
+        order_type="oracle",
+        oracle_price_offset=-750_000,
+        auction_start_price=0,
+        auction_end_price=-750_000,
+        auction_duration=10,
+        max_ts=world.sim.now - 1,
+        user_order_id=12,
+    )
+    assert venue.place([late], world.sim.now) == []
+    assert venue.client.last_state.open_orders == ()
+    updates = [e for e in venue.poll_events(world.sim.now) if isinstance(e, OrderUpdate)]
+    assert [(u.user_order_id, u.action) for u in updates] == [(12, "cancelled")]
+    assert "did not place" in updates[0].reason
