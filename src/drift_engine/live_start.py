@@ -326,7 +326,12 @@ def resume_orders(book: Any, venue: Any, state: Any, events: Iterable[tuple[Any,
                 ref = dict(o.send_ref)
                 ref["last_valid_block_height"] = ref["since_slot"] + 150 + START_SEND_MARGIN_SLOTS
                 book.set_send_ref([o], ref)
-        for update in venue.resolve_orders(pending, ts):
+        try:
+            updates = venue.resolve_orders(pending, ts)
+        except Exception as exc:  # noqa: BLE001 - unresolved: they stay unknown (rule 3)
+            log.info("orders with an unknown outcome not resolved at start: %s", exc)
+            updates = []
+        for update in updates:
             book.on_update(
                 update.record_id,
                 update.ts,
@@ -557,6 +562,7 @@ def build_live_engines(
     client_options: dict[str, Any] | None = None,
     network: str = "mainnet",
     clock: Any = None,
+    unknown_orders: str = "cancel",
 ) -> LiveRunner:
     """Live engines for config `specs` (`engine.config_file.EngineSpec` with mode "live"):
     one signing client per engine on its strategy's `sub_account_id`, startup
@@ -564,7 +570,9 @@ def build_live_engines(
 
     The caller has already passed `check_live_allowed`; the key is loaded once per client
     from `keypair_path` and held only by the client's signer. `clock` is how the clients
-    wait (default: real time; tests pass the local chain's clock)."""
+    wait (default: real time; tests pass the local chain's clock); `unknown_orders` what
+    startup reconciliation does with chain orders the engines do not know ("cancel" or
+    "adopt", docs/reconciliation.md rule 4)."""
     from drift_engine.core.client import DriftClient, DriftClientConfig
     from drift_engine.engine.market_board import MarketBoard
     from drift_engine.risk import RiskManager
@@ -580,7 +588,13 @@ def build_live_engines(
         sub = getattr(strategy.config, "sub_account_id", 0)
         config = DriftClientConfig(rpc_url=rpc_url, sub_account_id=sub, **(client_options or {}))
         client = DriftClient.from_keypair_file(config, keypair_path, clock=clock)
-        stack = LiveEngineStack(db, client, engine_id=spec.id, vault_name=spec.vault_name)
+        stack = LiveEngineStack(
+            db,
+            client,
+            engine_id=spec.id,
+            vault_name=spec.vault_name,
+            unknown_orders=unknown_orders,
+        )
         stack.network = network
         if not stacks:
             market_data.update(client.run(client.connect()))

@@ -98,3 +98,27 @@ def test_the_engine_record_shows_the_order_summary():
     engine.persist()
     summary = engine.store.load("e1").extra["orders"]
     assert summary["blocked"] is True and summary["by_status"] == {"unknown": 1}
+
+
+def test_a_paper_order_closed_short_of_its_size_is_not_left_working():
+    """A reduce-only exit larger than the position fills up to the position; the
+    simulator closes it, and the rest is cancelled — never a phantom working order that
+    would keep the strategy from acting."""
+    from drift_engine.engine.orders import OrderBook
+    from drift_engine.sim.simulator import DriftSimulator
+    from drift_engine.venues.paper import PaperVenue
+
+    sim = DriftSimulator({"SOL-PERP": 150 * USDC, "SOL": 150 * USDC}, ts=0)
+    venue = PaperVenue(sim)
+    venue.fund(10_000 * USDC, 0)
+    venue.place([OrderIntent(0, MarketType.PERP, "short", 2 * SOL)], 1)
+    book = OrderBook("p")
+    (exit_,) = book.create([OrderIntent(0, MarketType.PERP, "long", 3 * SOL, reduce_only=True)], 2)
+    fills = venue.place([exit_.intent], 2)
+    for f in fills:
+        book.on_fill(f.record_id, f.ts, f.user_order_id, f.order_id, f.base_asset_amount, 0)
+    assert exit_.status is OrderStatus.PARTIALLY_FILLED and exit_.base_filled == 2 * SOL
+    for u in venue.poll_events(3):
+        if isinstance(u, OrderUpdate):
+            book.on_update(u.record_id, u.ts, u.user_order_id, u.order_id, u.action, u.reason)
+    assert exit_.status is OrderStatus.CANCELLED and book.working() == []

@@ -513,6 +513,9 @@ class OrderBook:
         "cancelled": OrderEventKind.CANCEL,
         "expired": OrderEventKind.EXPIRE,
         "rejected": OrderEventKind.REJECT,
+        # the venue closed the order after its fills: a rest it did not fill is cancelled
+        # (a FILLED order is terminal and ignores it)
+        "closed": OrderEventKind.CANCEL,
     }
 
     def on_update(

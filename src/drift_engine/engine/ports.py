@@ -45,8 +45,9 @@ class OrderUpdate:
     """Evidence about one of the sub-account's orders (not a fill: fills are FillEvents).
 
     `action`: "placed" (the program logged its placement, or a chain read shows it),
-    "cancelled", "expired" (cancelled at max_ts), "triggered", or "rejected" (proven
-    never to land: its transaction failed, or its blockhash expired without a trace).
+    "cancelled", "expired" (cancelled at max_ts), "triggered", "closed" (ended after its
+    fills; any unfilled rest is cancelled), or "rejected" (proven never to land: its
+    transaction failed, or its blockhash expired without a trace).
     """
 
     record_id: str

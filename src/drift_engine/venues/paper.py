@@ -224,15 +224,19 @@ class PaperVenue:
                 out.append(self._interest(rec))
             elif kind == "liquidation":
                 out.append(self._liquidation(rec))
-            elif kind == "order" and rec.action in ("cancel", "expire"):
+            elif kind == "order" and rec.action in ("cancel", "expire", "fill"):
+                # "fill": the simulator closed the order after filling it; if it filled
+                # less than its size (a reduce-only order capped at the position) the rest
+                # is cancelled, as the program cancels it
+                action = {"expire": "expired", "cancel": "cancelled", "fill": "closed"}
                 out.append(
                     OrderUpdate(
                         self._rid(rec),
                         rec.ts,
                         rec.user_order_id,
                         rec.order_id,
-                        "expired" if rec.action == "expire" else "cancelled",
-                        rec.reason,
+                        action[rec.action],
+                        rec.reason or "closed after its fills",
                     )
                 )
         self._cursor = end
