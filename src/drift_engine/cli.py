@@ -33,6 +33,13 @@ COMMANDS: dict[str, LazyCommand] = {
     "backtest": LazyCommand(
         "drift_engine.commands.backtest:backtest", "Backtest a strategy on the simulated clock."
     ),
+    "sweep": LazyCommand(
+        "drift_engine.commands.sweep:sweep",
+        "Parameter sweeps, Optuna studies and walk-forward tests (local cores or Ray).",
+    ),
+    "strategies": LazyCommand(
+        "drift_engine.commands.strategies:app", "Strategies: list, show parameters, write new."
+    ),
     "engines": LazyCommand(
         "drift_engine.commands.engines:app", "List and control engines (start, stop, pause, kill)."
     ),

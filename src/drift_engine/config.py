@@ -72,6 +72,11 @@ class Settings(BaseSettings):
         description="The engines' TOML config file (`drift-engine run`); default: "
         "./drift-engine.toml. Its keys can be overridden by DRIFT_ENGINE__SECTION__KEY.",
     )
+    ray_address: str | None = Field(
+        default=None,
+        description="Ray cluster for `drift-engine sweep` (e.g. ray://host:10001); "
+        "setting it runs sweeps there.",
+    )
 
     @model_validator(mode="after")
     def _default_database_and_reject_unknown_env(self) -> Self:

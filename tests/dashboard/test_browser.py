@@ -24,14 +24,20 @@ from .paper_engines import BTC_ENGINE, ENGINES, SOL_ENGINE, PaperEngines
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (scripts/test.sh "
-    "installs it)"
+    not Path(CHROMIUM).exists(),
+    reason="Debian's chromium is not installed (scripts/test.sh installs it)",
 )
 
 
@@ -61,9 +67,11 @@ def page(tmp_path: Path) -> Iterator[object]:
         # the page must not reach anything but the dashboard itself
         context.route(
             "**/*",
-            lambda route: route.continue_()
-            if route.request.url.startswith("http://127.0.0.1:")
-            else route.abort(),
+            lambda route: (
+                route.continue_()
+                if route.request.url.startswith("http://127.0.0.1:")
+                else route.abort()
+            ),
         )
         page = context.new_page()
         yield page
@@ -106,9 +114,7 @@ def test_two_engines_two_tables_badges_and_live_removal(running, page) -> None:
     assert reserve.locator(".badge-active").count() == 0
     page.locator("#markets-table tbody tr[data-market]").first.wait_for()
     assert page.locator("#markets-table tbody tr[data-market]").count() == 2
-    page.wait_for_function(
-        "document.getElementById('heartbeat').dataset.status === 'ok'"
-    )
+    page.wait_for_function("document.getElementById('heartbeat').dataset.status === 'ok'")
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
@@ -154,8 +160,14 @@ def test_api_docs_render_offline(scenario, page) -> None:
     app = create_app(DashboardReader(scenario.db), token=TOKEN)
     outside: list[str] = []
     with DashboardServer(app) as server:
-        page.on("request", lambda r: None if r.url.startswith(server.url) or r.url.startswith(
-            "data:") else outside.append(r.url))
+        page.on(
+            "request",
+            lambda r: (
+                None
+                if r.url.startswith(server.url) or r.url.startswith("data:")
+                else outside.append(r.url)
+            ),
+        )
         page.goto(server.url + "/docs")
         page.locator(".swagger-ui .info .title").wait_for()
         assert "drift-engine dashboard" in page.locator(".swagger-ui .info .title").inner_text()

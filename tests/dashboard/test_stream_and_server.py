@@ -89,9 +89,17 @@ def test_server_binds_loopback_on_a_free_port(scenario: Scenario) -> None:
 
 @pytest.mark.parametrize(
     ("host", "loopback"),
-    [("127.0.0.1", True), ("127.8.9.1", True), ("::1", True), ("[::1]", True),
-     ("localhost", True), ("0.0.0.0", False), ("::", False), ("192.168.1.5", False),
-     ("example.org", False)],
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.1", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.5", False),
+        ("example.org", False),
+    ],
 )
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
@@ -110,8 +118,16 @@ def test_dashboard_command_refuses_a_public_bind_without_token(tmp_path: Path) -
     from drift_engine.cli import app
 
     result = CliRunner().invoke(
-        app, ["dashboard", "--host", "0.0.0.0", "--port", "0",
-              "--database-url", f"sqlite:///{tmp_path}/x.db"],
+        app,
+        [
+            "dashboard",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "0",
+            "--database-url",
+            f"sqlite:///{tmp_path}/x.db",
+        ],
     )
     assert result.exit_code == 2
     assert "refusing to bind 0.0.0.0" in result.output
@@ -123,9 +139,18 @@ def test_run_dashboard_serves_an_existing_database(scenario: Scenario, tmp_path:
     with socket_port() as port:
         pass
     proc = subprocess.Popen(
-        [sys.executable, str(REPO / "run_dashboard.py"), "--port", str(port),
-         "--database-url", url],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        [
+            sys.executable,
+            str(REPO / "run_dashboard.py"),
+            "--port",
+            str(port),
+            "--database-url",
+            url,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
     )
     try:
         line = proc.stdout.readline()
@@ -142,7 +167,8 @@ def test_run_dashboard_serves_an_existing_database(scenario: Scenario, tmp_path:
         assert by_name["sol-v2"]["balance"]["micro"] == scenario.expected["sol_balance"]
         engines = httpx.get(f"http://127.0.0.1:{port}/api/engines").json()
         assert {e["name"] for e in engines if e["active"]} == {
-            "delta-neutral SOL", "delta-neutral BTC"
+            "delta-neutral SOL",
+            "delta-neutral BTC",
         }
     finally:
         proc.terminate()

@@ -57,6 +57,9 @@ class BacktestReport:
     ledger_balance: int | None = None
     strategy_state: dict[str, Any] = field(default_factory=dict)
     samples: list[Sample] = field(default_factory=list)
+    #: steps in which the strategy or engine raised (the heartbeat halts the engine)
+    errors: int = 0
+    last_error: str = ""
 
     def in_market_periods(self) -> list[list[int]]:
         """[[first ts, last ts], ...] of the hourly samples with an open perp position."""
@@ -105,7 +108,7 @@ class BacktestReport:
             ("risk rejections", str(self.rejections)),
             ("events processed", f"{self.events:,}"),
             ("events/s", f"{self.events_per_second:,.0f} ({self.wall_seconds:.1f} s wall)"),
-        ]
+        ] + ([("engine errors", f"{self.errors}: {self.last_error}")] if self.errors else [])
 
 
 def _iso(ts: int) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -36,7 +36,7 @@ from drift_engine.backtest.report import (
 from drift_engine.engine.market_board import spot_symbol_for
 from drift_engine.engine.paper import PaperStack
 from drift_engine.risk import RiskLimits
-from drift_engine.strategies import strategy_class
+from drift_engine.strategies import DriftStrategy, strategy_class
 
 SOURCES = ("bundled", "synthetic")
 HOUR = 3600
@@ -124,7 +124,7 @@ class Progress:
 
 
 def run_backtest(
-    strategy: str,
+    strategy: str | type[DriftStrategy],
     market: str,
     start: int,
     end: int,
@@ -139,16 +139,28 @@ def run_backtest(
     margin_refresh_move: float = 0.002,
     progress: Callable[[Progress], None] | None = None,
     progress_every_s: int = 6 * HOUR,
+    data: tuple[Iterable[Any], str] | None = None,
 ) -> BacktestReport:
-    """Run one strategy on one market from `start` to `end` (unix s) and report."""
+    """Run one strategy on one market from `start` to `end` (unix s) and report.
+
+    `strategy` is a spec (`strategy_class`) or a strategy class. A strategy that trades
+    more than one perp names them in `markets()`; `market` is its first. `data`, when
+    given, is (the time-ordered market events, their label) to use instead of loading
+    `source` (a sweep loads its data once and passes it to every run).
+    """
     from drift_engine.storage.database import Database
 
     params = dict(params or {})
-    cls = strategy_class(strategy)
+    cls = strategy_class(strategy) if isinstance(strategy, str) else strategy
+    strategy = cls.name or cls.__name__  # a file spec is no engine id
     if "market" in cls.config_model.model_fields:
         params.setdefault("market", market)
     strat = cls(params)
-    events, label = market_events(source, [market], start, end, seed)
+    markets = list(dict.fromkeys(strat.markets() or [market]))
+    if data is None:
+        events, label = market_events(source, markets, start, end, seed)
+    else:
+        events, label = iter(data[0]), data[1]
     tmp = None
     if database_url is None:
         tmp = tempfile.TemporaryDirectory(prefix="drift-backtest-")
@@ -156,7 +168,7 @@ def run_backtest(
     db = Database.open(database_url)
     _fast_sqlite(db)
     try:
-        stack = PaperStack(db, [market], start, epoch="bt")
+        stack = PaperStack(db, markets, start, epoch="bt")
         engine = stack.add_engine(f"backtest-{strategy}-{market}", strat, capital, limits=risk)
         engine.venue.margin_refresh_move = margin_refresh_move
         engine.persist_every_s = 24 * HOUR
@@ -235,6 +247,8 @@ def run_backtest(
             ledger_balance=engine.ledger.balance(),
             strategy_state=engine.strategy.state.model_dump(mode="json"),
             samples=samples,
+            errors=stats.errors,
+            last_error=stats.last_error,
         )
         return report
     finally:

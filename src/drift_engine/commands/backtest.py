@@ -40,7 +40,11 @@ def _auto_source(market: str, start: int, end: int) -> str:
 
 
 def backtest(
-    strategy: str = typer.Option("delta-neutral", "--strategy", help="Strategy name."),
+    strategy: str = typer.Option(
+        "delta-neutral",
+        "--strategy",
+        help="Strategy: a name (drift-engine strategies list), module:Class or file.py:Class.",
+    ),
     market: str = typer.Option("SOL-PERP", "--market", help="Perp market, e.g. SOL-PERP."),
     start: str = typer.Option(..., "--start", help="Start date (UTC), e.g. 2026-01-10."),
     end: str = typer.Option(..., "--end", help="End date (UTC, exclusive)."),
@@ -60,13 +64,13 @@ def backtest(
     """Backtest a strategy on the simulator with the real engine and vault ledger."""
     from drift_engine.backtest import parse_date, run_backtest, write_plot
     from drift_engine.backtest.runner import Progress as BtProgress
-    from drift_engine.strategies import STRATEGIES
+    from drift_engine.strategies import StrategyLoadError, strategy_class
 
     err = Console(stderr=True)
-    if strategy not in STRATEGIES:
-        raise typer.BadParameter(
-            f"unknown strategy (known: {sorted(STRATEGIES)})", param_hint="--strategy"
-        )
+    try:
+        cls = strategy_class(strategy)  # a built-in or installed name, module:Class, file.py
+    except StrategyLoadError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--strategy") from None
     try:
         t0, t1 = parse_date(start), parse_date(end)
     except ValueError as exc:
@@ -76,6 +80,14 @@ def backtest(
     if plot and not (plot.endswith(".html") or plot.endswith(".png")):
         raise typer.BadParameter("needs a .html or .png file name", param_hint="--plot")
     params = parse_params(param)
+    try:  # before the progress bar: a bad parameter is one line
+        defaults = {"market": market} if "market" in cls.config_model.model_fields else {}
+        cls.config_model.model_validate({**defaults, **params})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        err.print(f"[red]error:[/] --param {key}: {first['msg']}")
+        raise typer.Exit(code=2) from None
     if source == "auto":
         source = _auto_source(market, t0, t1)
 

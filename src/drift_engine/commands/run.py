@@ -157,7 +157,9 @@ def run(
         return _run_live(cfg, specs, settings, hours, console)
     url = settings.resolved_database_url
     db = Database.open(url)
-    perps = list(dict.fromkeys(s.strategy_config().market for s in specs))
+    # the markets every strategy trades (a strategy may need more than one perp)
+    strategies = {s.id: strategy_class(s.strategy)(s.strategy_config()) for s in specs}
+    perps = list(dict.fromkeys(m for st in strategies.values() for m in st.markets()))
 
     if cfg.data.source == "bundled":
         windows = BundledSource().windows()
@@ -182,7 +184,7 @@ def run(
     if stack.restored_ts is not None:  # the tick after the checkpoint, on the same grid
         start = stack.restored_ts + cfg.heartbeat.interval_s
     for s in specs:
-        strategy = strategy_class(s.strategy)(s.strategy_config())
+        strategy = strategies[s.id]
         engine = stack.add_engine(
             s.id, strategy, int(round(s.capital_usdc * 1e6)), vault_name=s.vault_name, limits=s.risk
         )

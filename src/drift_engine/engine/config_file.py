@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from drift_engine.core.errors import DriftEngineError
 from drift_engine.risk.limits import RiskLimits
-from drift_engine.strategies import STRATEGIES, strategy_class
+from drift_engine.strategies import StrategyLoadError, strategy_class
 
 DEFAULT_CONFIG_PATH = Path("drift-engine.toml")
 
@@ -60,8 +60,11 @@ class EngineSpec(_Strict):
     @field_validator("strategy")
     @classmethod
     def _known_strategy(cls, v: str) -> str:
-        if v not in STRATEGIES:
-            raise ValueError(f"unknown strategy {v!r} (known: {sorted(STRATEGIES)})")
+        # a built-in or installed name, `module:Class` or `path/to/file.py:Class`
+        try:
+            strategy_class(v)
+        except StrategyLoadError as exc:
+            raise ValueError(str(exc).removeprefix(f"strategy {v!r}: ")) from None
         return v
 
     @property
