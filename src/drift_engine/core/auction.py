@@ -41,7 +41,7 @@ def standardize_price(price: int, tick_size: int, direction: PositionDirection) 
     return _dp_standardize_price(price, tick_size, PositionDirection(direction).to_driftpy())
 
 
-def _standardize_i64(price: int, tick_size: int, direction: PositionDirection) -> int:
+def standardize_price_i64(price: int, tick_size: int, direction: PositionDirection) -> int:
     """`standardize_price_i64`: the same rounding for signed values (offsets)."""
     if price == 0 or tick_size <= 1:
         return price
@@ -184,9 +184,9 @@ def oracle_auction(
     start, end, limit = derive_oracle_auction_params(
         d.to_driftpy(), oracle_price, start_price, worst_price, worst_price
     )
-    start = _standardize_i64(start, tick_size, d)
-    end = _standardize_i64(end, tick_size, d)
-    limit = _standardize_i64(limit, tick_size, d)
+    start = standardize_price_i64(start, tick_size, d)
+    end = standardize_price_i64(end, tick_size, d)
+    limit = standardize_price_i64(limit, tick_size, d)
     end = min(end, limit) if d is PositionDirection.LONG else max(end, limit)
     return OracleAuction(start, end, limit, duration)
 
@@ -201,4 +201,5 @@ __all__ = [
     "limit_price",
     "oracle_auction",
     "standardize_price",
+    "standardize_price_i64",
 ]

@@ -47,7 +47,7 @@ from driftpy.types import PositionDirection as DpDirection
 
 from drift_engine.core.auction import (
     AuctionOrder,
-    _standardize_i64,
+    standardize_price_i64,
     default_auction_prices,
     is_auction_complete,
     limit_price,
@@ -136,7 +136,7 @@ class Keeper:
             start, end = s - oracle, e - oracle
         else:
             start, end = default_auction_prices(oracle, d, intent.price)
-        return _standardize_i64(start, tick, d), _standardize_i64(end, tick, d), duration
+        return standardize_price_i64(start, tick, d), standardize_price_i64(end, tick, d), duration
 
     @staticmethod
     def _check_auction(intent: OrderIntent, start: int, end: int, oracle_offsets: bool) -> None:
@@ -472,8 +472,8 @@ class Keeper:
             else OrderTriggerCondition.TriggeredBelow()
         )
         order.slot = slot
-        order.auction_start_price = _standardize_i64(start, tick, d)
-        order.auction_end_price = _standardize_i64(end, tick, d)
+        order.auction_start_price = standardize_price_i64(start, tick, d)
+        order.auction_end_price = standardize_price_i64(end, tick, d)
         order.auction_duration = self._min_duration(mkey[0])
         pos = (
             self.sim._perp_position(acct, mkey[1])
