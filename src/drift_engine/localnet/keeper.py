@@ -47,10 +47,10 @@ from driftpy.types import PositionDirection as DpDirection
 
 from drift_engine.core.auction import (
     AuctionOrder,
-    standardize_price_i64,
     default_auction_prices,
     is_auction_complete,
     limit_price,
+    standardize_price_i64,
 )
 from drift_engine.core.errors import OrderValidationError
 from drift_engine.core.types import (
