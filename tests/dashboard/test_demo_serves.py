@@ -120,6 +120,8 @@ def test_demo_on_a_taken_port_fails_naming_it(tmp_path: Path) -> None:
             cwd=tmp_path,
             timeout=120,
         )
-    assert proc.returncode == 2
+    assert proc.returncode == 1  # a refusal: the arguments were fine, the port is not free
     out = proc.stdout + proc.stderr
     assert f"127.0.0.1:{port}" in out and "--port" in out
+    assert "Traceback" not in out and len(out.strip().splitlines()) == 1
+    assert not any(tmp_path.rglob("demo.db*"))  # checked before demo.db is reset

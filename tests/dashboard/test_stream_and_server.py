@@ -136,36 +136,28 @@ def test_dashboard_command_refuses_a_public_bind_without_token(tmp_path: Path) -
 
 def test_run_dashboard_serves_an_existing_database(scenario: Scenario, tmp_path: Path) -> None:
     url = str(scenario.db.url)
-    with socket_port() as port:
-        pass
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(REPO / "run_dashboard.py"),
-            "--port",
-            str(port),
-            "--database-url",
-            url,
-        ],
+    proc = subprocess.Popen(  # port 0: the server binds a free port and prints it (no race)
+        [sys.executable, str(REPO / "run_dashboard.py"), "--port", "0", "--database-url", url],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=REPO,
     )
     try:
-        line = proc.stdout.readline()
-        assert line.strip() == f"drift-engine dashboard: http://127.0.0.1:{port}/"
+        line = proc.stdout.readline().strip()
+        assert line.startswith("drift-engine dashboard: http://127.0.0.1:"), proc.stderr.read()
+        base = line.removeprefix("drift-engine dashboard: ").rstrip("/")
         deadline = time.monotonic() + 60
         while True:
             try:
-                vaults = httpx.get(f"http://127.0.0.1:{port}/api/vaults", timeout=2).json()
+                vaults = httpx.get(f"{base}/api/vaults", timeout=2).json()
                 break
             except httpx.TransportError:
                 assert time.monotonic() < deadline, proc.stderr.read()
                 time.sleep(0.1)
         by_name = {v["name"]: v for v in vaults}
         assert by_name["sol-v2"]["balance"]["micro"] == scenario.expected["sol_balance"]
-        engines = httpx.get(f"http://127.0.0.1:{port}/api/engines").json()
+        engines = httpx.get(f"{base}/api/engines").json()
         assert {e["name"] for e in engines if e["active"]} == {
             "delta-neutral SOL",
             "delta-neutral BTC",
@@ -173,20 +165,6 @@ def test_run_dashboard_serves_an_existing_database(scenario: Scenario, tmp_path:
     finally:
         proc.terminate()
         proc.wait(10)
-
-
-class socket_port:  # noqa: N801 - used as a tiny context manager
-    """A port that was free a moment ago (for a subprocess that must bind it itself)."""
-
-    def __enter__(self) -> int:
-        import socket
-
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        return self._sock.getsockname()[1]
-
-    def __exit__(self, *exc: object) -> None:
-        self._sock.close()
 
 
 def test_token_comes_from_settings_dashboard_token() -> None:

@@ -201,7 +201,8 @@ def test_run_trades_both_perps_of_a_funding_spread_engine(tmp_path, monkeypatch)
     config.write_text(
         "[data]\nsource = 'bundled'\nstart = '2026-01-16'\n"
         "[[engines]]\nid = 'spread'\nstrategy = 'funding-spread'\n"
-        "[engines.params]\nentry_apr = 0.0\nexit_apr = -1.0\nlookback_hours = 1\n"
+        "[engines.params]\nmarket = 'SOL-PERP'\nother_market = 'BTC-PERP'\n"  # explicit: ADR-0012
+        "entry_apr = 0.0\nexit_apr = -1.0\nlookback_hours = 1\n"
     )
     r = CliRunner().invoke(app, ["run", "--config", str(config), "--hours", "3", "--speed", "1e9"])
     assert r.exit_code == 0, r.output

@@ -1,16 +1,28 @@
-"""`drift-engine backtest`: one strategy on one market over a window, as fast as possible."""
+"""`drift-engine backtest`: one strategy on one market over a window, as fast as possible.
+
+Every argument is checked before the run starts (commands/params.py, engine/admission.py):
+a known perp with data, capital within bounds for it, a tick that divides a day, a window
+of at most `MAX_BACKTEST_DAYS`, a usable `--db` URL. Errors are one line
+(commands/errors.py).
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import Any, Literal
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from drift_engine.commands.errors import usage
+from drift_engine.commands.params import MAX_SYNTH_DAYS, parse_usdc, seed_option
+
+#: The longest window a backtest replays (synthetic data has no end; ten years is plenty).
+MAX_BACKTEST_DAYS = MAX_SYNTH_DAYS
 
 
 def parse_params(items: list[str]) -> dict[str, Any]:
@@ -39,6 +51,42 @@ def _auto_source(market: str, start: int, end: int) -> str:
     return "synthetic"
 
 
+def _check_params(cls: Any, market: str, params: dict[str, Any]) -> None:
+    """The strategy's own config model validates `--param`s before the run starts."""
+    model = cls.config_model
+    values = dict(params)
+    if "market" in model.model_fields:
+        values.setdefault("market", market)
+    try:
+        model.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "params"
+        usage(f"--param {key}: {first['msg'].removeprefix('Value error, ')}")
+
+
+def _window(parse_date: Any, start: str, end: str) -> tuple[int, int]:
+    """(start, end) in unix seconds: ISO dates from 2000 to 2100, end after start, at most
+    `MAX_BACKTEST_DAYS` apart."""
+    out = []
+    for text, option in ((start, "--start"), (end, "--end")):
+        try:
+            ts = parse_date(text)
+        except (ValueError, OverflowError) as exc:
+            raise typer.BadParameter(str(exc), param_hint=option) from None
+        if not 946_684_800 <= ts <= 4_102_444_800:  # 2000-01-01 .. 2100-01-01
+            raise typer.BadParameter("expected a date from 2000 to 2100", param_hint=option)
+        out.append(ts)
+    t0, t1 = out
+    if t1 <= t0:
+        raise typer.BadParameter("--end must be after --start", param_hint="--end")
+    if t1 - t0 > MAX_BACKTEST_DAYS * 86_400:
+        raise typer.BadParameter(
+            f"the window is longer than {MAX_BACKTEST_DAYS} days", param_hint="--end"
+        )
+    return t0, t1
+
+
 def backtest(
     strategy: str = typer.Option(
         "delta-neutral",
@@ -49,12 +97,20 @@ def backtest(
     start: str = typer.Option(..., "--start", help="Start date (UTC), e.g. 2026-01-10."),
     end: str = typer.Option(..., "--end", help="End date (UTC, exclusive)."),
     param: list[str] = typer.Option([], "--param", help="Strategy parameter key=value."),
-    source: str = typer.Option(
+    source: Literal["auto", "bundled", "synthetic"] = typer.Option(
         "auto", "--source", help="bundled (real funding), synthetic, or auto."
     ),
-    seed: int = typer.Option(7, "--seed", help="Seed of the synthetic prices/funding."),
-    capital: float = typer.Option(10_000.0, "--capital", help="Starting USDC."),
-    interval: int = typer.Option(60, "--interval", help="Engine tick, seconds of data time."),
+    seed: int = seed_option(7, help="Seed of the synthetic prices/funding."),
+    capital: Any = typer.Option(
+        "10000", "--capital", parser=parse_usdc, metavar="USDC", help="Starting USDC."
+    ),
+    interval: int = typer.Option(
+        60,
+        "--interval",
+        min=1,
+        max=86_400,
+        help="Engine tick, seconds of data time (divides a day: 1, 60, 300, 3600, ...).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object."),
     plot: str | None = typer.Option(None, "--plot", help="Write a chart: FILE.html or FILE.png."),
     database_url: str | None = typer.Option(
@@ -64,6 +120,7 @@ def backtest(
     """Backtest a strategy on the simulator with the real engine and vault ledger."""
     from drift_engine.backtest import parse_date, run_backtest, write_plot
     from drift_engine.backtest.runner import Progress as BtProgress
+    from drift_engine.engine.admission import AdmissionError, check_capital, check_perp
     from drift_engine.strategies import StrategyLoadError, strategy_class
 
     err = Console(stderr=True)
@@ -71,23 +128,29 @@ def backtest(
         cls = strategy_class(strategy)  # a built-in or installed name, module:Class, file.py
     except StrategyLoadError as exc:
         raise typer.BadParameter(str(exc), param_hint="--strategy") from None
+    if 86_400 % interval:
+        usage(f"{interval} does not divide a day (86400 s)", "--interval")
     try:
-        t0, t1 = parse_date(start), parse_date(end)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--start/--end") from None
-    if t1 <= t0:
-        raise typer.BadParameter("--end must be after --start", param_hint="--end")
+        # auto replays bundled or synthetic data; synthetic needs a perp's real funding too
+        check_perp(market, source="synthetic" if source == "auto" else source)
+    except AdmissionError as exc:
+        usage(exc, "--market")
+    try:
+        capital_micro = check_capital(capital, market)
+    except AdmissionError as exc:
+        usage(exc, "--capital")
+    t0, t1 = _window(parse_date, start, end)
     if plot and not (plot.endswith(".html") or plot.endswith(".png")):
         raise typer.BadParameter("needs a .html or .png file name", param_hint="--plot")
+    if database_url is not None:
+        from drift_engine.storage.engine import DatabaseUrlError, check_url
+
+        try:
+            check_url(database_url)
+        except DatabaseUrlError as exc:
+            usage(exc, "--db")
     params = parse_params(param)
-    try:  # before the progress bar: a bad parameter is one line
-        defaults = {"market": market} if "market" in cls.config_model.model_fields else {}
-        cls.config_model.model_validate({**defaults, **params})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        err.print(f"[red]error:[/] --param {key}: {first['msg']}")
-        raise typer.Exit(code=2) from None
+    _check_params(cls, market, params)  # before the progress bar: one line
     if source == "auto":
         source = _auto_source(market, t0, t1)
 
@@ -114,7 +177,7 @@ def backtest(
                 params,
                 source=source,
                 seed=seed,
-                capital=int(round(capital * 1_000_000)),
+                capital=capital_micro,
                 interval_s=interval,
                 progress=on_progress,
                 database_url=database_url,
@@ -122,11 +185,11 @@ def backtest(
         except ValidationError as exc:
             first = exc.errors()[0]
             key = ".".join(str(p) for p in first["loc"])
-            err.print(f"[red]error:[/] --param {key}: {first['msg']}")
-            raise typer.Exit(code=2) from None
+            bar.stop()
+            usage(f"--param {key}: {first['msg']}")
         except (ValueError, KeyError) as exc:
-            err.print(f"[red]error:[/] {exc}")
-            raise typer.Exit(code=2) from None
+            bar.stop()
+            usage(exc.args[0] if exc.args else exc)
 
     if plot:
         write_plot(report, plot)

@@ -7,7 +7,8 @@ averages expanded hourly) is replayed with synthetic 1-minute prices consistent 
 (labelled as such), in accelerated time, printing progress. The dashboard is served on
 http://127.0.0.1:8000/ (`--port`, `--no-dashboard`) from the start; when the replay ends
 (all the data, or `--hours`) it keeps serving until Ctrl-C, unless `--exit-when-done`.
-The demo keeps its data in `<data_dir>/demo.db`, reset at every start.
+The demo keeps its data in `<data_dir>/demo.db`, reset at every start. Arguments and the
+dashboard's port are checked first: a bad value or a taken port leaves demo.db as it was.
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ from typing import Any
 
 import typer
 from rich.console import Console
+
+from drift_engine.commands.errors import fail, usage
+from drift_engine.commands.params import (
+    parse_hours,
+    parse_speed,
+    parse_usdc,
+    port_option,
+    seed_option,
+)
 
 HOUR = 3600
 DEMO_ENGINES = (("dn-sol", "SOL-PERP"), ("dn-btc", "BTC-PERP"))
@@ -36,49 +46,59 @@ def _on_sigterm(_signum: int, _frame: Any) -> None:
     raise _Stop()
 
 
-def _start_dashboard(url: str, port: int, markets: Any, console: Console) -> Any:
-    """The dashboard in a background thread, bound before the replay starts so a taken
-    port fails at once, naming it."""
-    from drift_engine.dashboard.run import ServeError, build_app
-    from drift_engine.dashboard.server import DashboardServer
+def _reserve_dashboard(port: int, settings: Any) -> Any:
+    """The dashboard's port, taken before demo.db is reset, so a taken port fails at once,
+    naming it, and changes nothing."""
+    from drift_engine.dashboard.run import ServeError, reserve
 
     try:
-        app, token = build_app(url, markets=markets)
+        return reserve("127.0.0.1", port, settings)
     except ServeError as exc:
-        console.print(f"[red]error[/]: dashboard: {exc}")
-        raise typer.Exit(code=2) from None
-    try:
-        server = DashboardServer(app, host="127.0.0.1", port=port, token=token)
+        usage(f"dashboard: {exc}")
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        console.print(
-            f"[red]error[/]: cannot serve the dashboard on 127.0.0.1:{port} ({reason}); "
-            f"is port {port} already in use? Pass --port to pick another, or --no-dashboard."
+        fail(
+            f"{exc.strerror or exc}; is port {port} already in use? Pass --port to pick "
+            "another, or --no-dashboard",
+            "--port",
         )
-        raise typer.Exit(code=2) from None
-    return server.start()
+
+
+def _start_dashboard(sock: Any, url: str, settings: Any, markets: Any) -> Any:
+    from drift_engine.dashboard.run import serve_in_background
+
+    return serve_in_background(sock, "127.0.0.1", url, settings=settings, markets=markets)
 
 
 def demo(
     hours: float | None = typer.Option(
         None,
         "--hours",
+        parser=parse_hours,
+        metavar="HOURS",
         help="Simulated hours to replay (default: all 37 days of the funding file).",
     ),
     speed: float = typer.Option(
-        4 * HOUR, "--speed", help="Simulated seconds per wall second (default: 4 h a second)."
+        4 * HOUR,
+        "--speed",
+        parser=parse_speed,
+        metavar="X",
+        help="Simulated seconds per wall second (default: 4 h a second).",
     ),
-    capital: float = typer.Option(10_000.0, "--capital", help="Virtual USDC per engine."),
-    port: int = typer.Option(
-        DEFAULT_PORT, "--port", min=0, max=65535, help="Dashboard port on 127.0.0.1."
+    capital: Any = typer.Option(
+        "10000",
+        "--capital",
+        parser=parse_usdc,
+        metavar="USDC",
+        help="Virtual USDC per engine (at most 6 decimals).",
     ),
+    port: int = port_option(DEFAULT_PORT, help="Dashboard port on 127.0.0.1 (0: any free port)."),
     no_dashboard: bool = typer.Option(
         False, "--no-dashboard", help="Do not serve the dashboard; exit when the replay ends."
     ),
     exit_when_done: bool = typer.Option(
         False, "--exit-when-done", help="Stop serving and exit when the replay ends."
     ),
-    seed: int = typer.Option(7, "--seed", help="Seed of the synthetic prices."),
+    seed: int = seed_option(7, help="Seed of the synthetic prices."),
 ) -> None:
     """Two paper delta-neutral engines (SOL, BTC) replaying Drift's real funding, with the
     dashboard on http://127.0.0.1:8000/."""
@@ -86,6 +106,7 @@ def demo(
     from drift_engine.config import ConfigError, load_settings
     from drift_engine.dashboard.reader import LatestMarkets
     from drift_engine.data.bundled import BundledSource
+    from drift_engine.engine.admission import AdmissionError, check_capital
     from drift_engine.engine.paper import PaperStack
     from drift_engine.storage.database import Database
     from drift_engine.strategies import DeltaNeutralStrategy
@@ -94,8 +115,13 @@ def demo(
     try:
         settings = load_settings()
     except ConfigError as exc:
-        console.print(f"[red]config error[/] {exc}")
-        raise typer.Exit(code=2) from None
+        usage(exc)
+    try:
+        micro = max(check_capital(capital, market) for _, market in DEMO_ENGINES)
+    except AdmissionError as exc:
+        usage(exc, "--capital")
+    capital = float(capital)
+    sock = None if no_dashboard else _reserve_dashboard(port, settings)
     path = Path(settings.data_dir) / "demo.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
@@ -110,9 +136,7 @@ def demo(
         end = min(end, start + int(hours * HOUR))
     stack = PaperStack(db, perps, start)
     for engine_id, market in DEMO_ENGINES:
-        engine = stack.add_engine(
-            engine_id, DeltaNeutralStrategy({"market": market}), int(round(capital * 1e6))
-        )
+        engine = stack.add_engine(engine_id, DeltaNeutralStrategy({"market": market}), micro)
         engine.name = DEMO_NAMES[engine_id]
         engine.start(start)
         engine.persist()
@@ -121,8 +145,8 @@ def demo(
     markets = LatestMarkets()
     markets.publish(stack.board.snapshots())
     server = None
-    if not no_dashboard:
-        server = _start_dashboard(url, port, markets, console)
+    if sock is not None:
+        server = _start_dashboard(sock, url, settings, markets)
 
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
@@ -143,7 +167,7 @@ def demo(
         if server is not None:
             console.print(f"dashboard: [bold]{server.url}/[/]  (Ctrl-C to stop)")
         interrupted = _replay(stack, events, start, end, speed, markets, console)
-        _summary(stack, capital, console)
+        _summary(stack, micro, console)
         if server is not None and not interrupted and not exit_when_done:
             console.print(
                 f"replay finished; the dashboard keeps serving at {server.url}/ (Ctrl-C to stop)"
@@ -192,11 +216,11 @@ def _replay(
     return False
 
 
-def _summary(stack: Any, capital: float, console: Console) -> None:
+def _summary(stack: Any, capital_micro: int, console: Console) -> None:
     console.print("[bold]summary[/]")
     for e in stack.engines:
         eq = e.venue.equity()
-        pnl = (eq - int(capital * 1e6)) / 1e6
+        pnl = (eq - capital_micro) / 1e6
         console.print(
             f"  {e.name or e.engine_id}: {e.state.value}, equity {eq / 1e6:,.2f} USDC "
             f"(pnl {pnl:+,.2f}), funding {e.stats.funding / 1e6:+,.2f} (real rates), "

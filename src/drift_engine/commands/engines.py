@@ -3,7 +3,8 @@
 Engines live in the `drift-engine run` process; these commands read their persisted
 records and queue an operator command that the running process applies at its next
 heartbeat tick (start = resume a paused/halted engine; kill = cancel orders, flatten,
-halt).
+halt). None of them creates a database: with no database there is no engine to list or
+control, and they say so.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from drift_engine.commands.errors import fail, usage
 
 app = typer.Typer(help="List and control engines (start, stop, pause, kill).", no_args_is_help=True)
 
@@ -27,20 +30,28 @@ def _main(
     ),
     demo: bool = typer.Option(False, "--demo", help="The engines of `drift-engine demo`."),
 ) -> None:
+    if demo and database_url is not None:
+        usage("--demo and --database-url name two databases; give one", "--demo")
     if demo:
-        from drift_engine.config import load_settings
-
-        database_url = f"sqlite:///{load_settings().data_dir / 'demo.db'}"
+        database_url = f"sqlite:///{_settings().data_dir / 'demo.db'}"
     _options["database_url"] = database_url
 
 
+def _settings():
+    from drift_engine.config import ConfigError, load_settings
+
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        usage(exc)
+
+
 def _store():
-    from drift_engine.config import load_settings
     from drift_engine.engine.store import SqlEngineStore
     from drift_engine.storage.database import Database
 
-    url = _options["database_url"] or load_settings().resolved_database_url
-    return SqlEngineStore(Database.open(url))
+    url = _options["database_url"] or _settings().resolved_database_url
+    return SqlEngineStore(Database.open(url, create=False))
 
 
 @app.command("list")
@@ -73,8 +84,7 @@ def list_engines() -> None:
 def _queue(engine_id: str, command: str) -> None:
     store = _store()
     if not store.request(engine_id, command):
-        typer.echo(f"no engine {engine_id!r} (see: drift-engine engines list)", err=True)
-        raise typer.Exit(code=1)
+        fail(f"no engine {engine_id!r} (see: drift-engine engines list)", "ENGINE_ID")
     typer.echo(f"{command} queued for {engine_id}; the running process applies it next tick")
 
 

@@ -10,19 +10,28 @@ Paper positions survive a restart: the paper stack checkpoints the simulator wit
 engines at each heartbeat (engine/paper.py), and a restart resumes from the last
 checkpoint and replays the data after it. Only an engine the checkpoint does not know
 gets a fresh sub-account funded with its vault's cash (logged as `paper-restart`).
+
+Everything the user gave is checked before anything is written: the config file (keys,
+markets, capital: engine/config_file.py), the arguments (commands/params.py), the
+environment, the data window, the dashboard's port (bound first, then handed to the
+server) and, for live engines, that the RPC answers. A refusal is one line
+(commands/errors.py) and leaves no database or directory behind.
 """
 
 from __future__ import annotations
 
-import threading
+import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
 
+from drift_engine.commands.errors import fail, usage
+from drift_engine.commands.params import parse_hours, parse_speed, port_option
 from drift_engine.engine.config_file import DEFAULT_CONFIG_PATH, ConfigFileError, load_config
 
 HOUR = 3600
@@ -105,20 +114,72 @@ def serve(
     return hb
 
 
-def start_dashboard(port: int, database_url: str, console: Console) -> None:
-    """Serve the dashboard on `port` in a background thread (if the dashboard is present)."""
+def reserve_dashboard(
+    cfg: Any, port: int | None, settings: Any
+) -> tuple[str, socket.socket] | None:
+    """The dashboard's address taken now, before anything is written: `--port` (or, with
+    `[dashboard] serve = true`, `[dashboard] port`) on `[dashboard] host`. A taken port or
+    an address that may not be exposed is refused here, naming it."""
+    if port is None and not cfg.dashboard.serve:
+        return None
+    from drift_engine.dashboard.run import ServeError, reserve
+
+    host = cfg.dashboard.host
+    where = "--port" if port is not None else "dashboard.port"
+    port = cfg.dashboard.port if port is None else port
     try:
-        from drift_engine.dashboard.run import run_dashboard
-    except ImportError:  # pragma: no cover - the dashboard is another issue
-        console.print("[yellow]the dashboard is not available yet; --port ignored[/]")
-        return
-    thread = threading.Thread(
-        target=run_dashboard,
-        kwargs={"host": "127.0.0.1", "port": port, "database_url": database_url},
-        daemon=True,
-    )
-    thread.start()
-    console.print(f"dashboard: http://127.0.0.1:{port}/")
+        return host, reserve(host, port, settings)
+    except ServeError as exc:
+        usage(exc, "dashboard.host")
+    except OSError as exc:
+        fail(exc.strerror or exc, where)
+
+
+def start_dashboard(
+    reserved: tuple[str, socket.socket] | None, database_url: str, settings: Any, console: Console
+) -> Any:
+    """Serve the dashboard on the reserved socket in a background thread (None: not asked)."""
+    if reserved is None:
+        return None
+    from drift_engine.dashboard.run import serve_in_background
+
+    host, sock = reserved
+    server = serve_in_background(sock, host, database_url, settings=settings)
+    console.print(f"dashboard: {server.url}/")
+    return server
+
+
+def check_rpc(url: str, timeout_s: float = 3.0) -> None:
+    """A live run needs its RPC: refuse at once, in one line, when nothing answers."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout_s).close()
+    except OSError as exc:
+        fail(f"no Solana RPC answers at {url}: {exc.strerror or exc}", "rpc.url")
+
+
+def _data_window(cfg: Any, perps: list[str]) -> tuple[int, int]:
+    """[start, end] of the data the paper engines replay; `[data] start` must be in it."""
+    from drift_engine.backtest.runner import parse_date
+    from drift_engine.data.bundled import BundledSource
+    from drift_engine.data.synthetic import DEFAULT_ORIGIN
+
+    if cfg.data.source == "bundled":
+        windows = BundledSource().windows()
+        data_start = max(windows[m][0] for m in perps)
+        data_end = min(windows[m][1] for m in perps) + HOUR - 1
+    else:
+        data_start, data_end = DEFAULT_ORIGIN, DEFAULT_ORIGIN + 365 * 24 * HOUR
+    if cfg.data.start:
+        start = parse_date(cfg.data.start)
+        if not data_start <= start < data_end:
+            usage(
+                f"data.start: {cfg.data.start} is outside the {cfg.data.source} data "
+                f"({_iso(data_start)} .. {_iso(data_end)})"
+            )
+        data_start = start
+    return data_start, data_end
 
 
 def run(
@@ -129,15 +190,25 @@ def run(
         help=f"Engines config (default: $DRIFT_ENGINE_CONFIG, else {DEFAULT_CONFIG_PATH}); "
         "keys can be overridden by DRIFT_ENGINE__SECTION__KEY variables.",
     ),
-    hours: float | None = typer.Option(None, "--hours", help="Stop after this much data time."),
-    speed: float | None = typer.Option(None, "--speed", help="Override [data] speed."),
-    port: int | None = typer.Option(None, "--port", help="Also serve the dashboard here."),
+    hours: float | None = typer.Option(
+        None,
+        "--hours",
+        parser=parse_hours,
+        metavar="HOURS",
+        help="Stop after this much data time (hours, > 0).",
+    ),
+    speed: float | None = typer.Option(
+        None, "--speed", parser=parse_speed, metavar="X", help="Override \\[data] speed (> 0)."
+    ),
+    port: int | None = port_option(
+        None,
+        help="Serve the dashboard on this port (\\[dashboard] host); without it the dashboard "
+        "is served only when \\[dashboard] serve = true, on its port. 0: any free port.",
+    ),
 ) -> None:
     """Run the engines of a config file (paper: simulator on replayed data)."""
-    from drift_engine.backtest.runner import market_events, parse_date
-    from drift_engine.config import load_settings
-    from drift_engine.data.bundled import BundledSource
-    from drift_engine.data.synthetic import DEFAULT_ORIGIN
+    from drift_engine.backtest.runner import market_events
+    from drift_engine.config import ConfigError, load_settings
     from drift_engine.engine.paper import PaperStack
     from drift_engine.storage.database import Database
     from drift_engine.strategies import strategy_class
@@ -146,29 +217,23 @@ def run(
     try:
         cfg = load_config(config)
     except ConfigFileError as exc:
-        console.print(f"[red]config error[/] {exc}")
-        raise typer.Exit(code=2) from None
+        usage(exc)
     specs = [s for s in cfg.engines if s.enabled]
     if not specs:
-        console.print("no enabled engines in the config")
-        raise typer.Exit(code=1)
-    settings = load_settings()
+        fail("no enabled engines in the config", "engines")
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        usage(exc)
     if any(s.mode == "live" for s in specs):
-        return _run_live(cfg, specs, settings, hours, console)
+        return _run_live(cfg, specs, settings, hours, console, port)
     url = settings.resolved_database_url
-    db = Database.open(url)
     # the markets every strategy trades (a strategy may need more than one perp)
     strategies = {s.id: strategy_class(s.strategy)(s.strategy_config()) for s in specs}
     perps = list(dict.fromkeys(m for st in strategies.values() for m in st.markets()))
-
-    if cfg.data.source == "bundled":
-        windows = BundledSource().windows()
-        data_start = max(windows[m][0] for m in perps)
-        data_end = min(windows[m][1] for m in perps) + HOUR - 1
-    else:
-        data_start, data_end = DEFAULT_ORIGIN, DEFAULT_ORIGIN + 365 * 24 * HOUR
-    if cfg.data.start:
-        data_start = parse_date(cfg.data.start)
+    data_start, data_end = _data_window(cfg, perps)
+    dashboard = reserve_dashboard(cfg, port, settings)
+    db = Database.open(url)
     from drift_engine.engine.store import SqlEngineStore
 
     store = SqlEngineStore(db)
@@ -205,8 +270,7 @@ def run(
         f"running {len(specs)} engine(s) on {label}, {_iso(start)} -> {_iso(until)}, "
         f"x{speed or cfg.data.speed:g} speed; database {url}"
     )
-    if port:
-        start_dashboard(port, url, console)
+    server = start_dashboard(dashboard, url, settings, console)
     hb = serve(
         stack,
         events,
@@ -221,10 +285,19 @@ def run(
         e.persist()
     if hb.last_ts is not None and hb.last_ts + cfg.heartbeat.interval_s > until:
         stack.checkpoint(hb.last_ts)  # ran to the end (not interrupted mid-tick)
+    if server is not None:
+        server.stop()
     console.print("done")
 
 
-def _run_live(cfg: Any, specs: list[Any], settings: Any, hours: float | None, console: Any) -> None:
+def _run_live(
+    cfg: Any,
+    specs: list[Any],
+    settings: Any,
+    hours: float | None,
+    console: Any,
+    port: int | None = None,
+) -> None:
     """LIVE engines (issue 7): refused unless `live = true` and a private keypair file."""
     from drift_engine.clock import WallClock
     from drift_engine.live_start import (
@@ -238,16 +311,19 @@ def _run_live(cfg: Any, specs: list[Any], settings: Any, hours: float | None, co
     try:
         keypair = check_live_allowed(cfg.live, settings.keypair_path)
     except LiveNotAllowedError as exc:
-        console.print(f"[red]refusing LIVE mode[/] {exc}")
-        raise typer.Exit(code=2) from None
+        usage(f"refusing LIVE mode: {exc}")
     if any(s.mode != "live" for s in specs):
-        console.print("[red]config error[/] run paper and live engines in separate configs")
-        raise typer.Exit(code=2)
+        usage("run paper and live engines in separate configs", "engines[*].mode")
+    check_rpc(cfg.rpc.url)
+    dashboard = reserve_dashboard(cfg, port, settings)
+    db = Database.open(settings.resolved_database_url)
+    # serving before the clock starts: its start-up does not eat into --hours
+    server = start_dashboard(dashboard, settings.resolved_database_url, settings, console)
     clock = WallClock()
     start = clock.now()
     try:
         runner = build_live_engines(
-            Database.open(settings.resolved_database_url),
+            db,
             specs,
             rpc_url=cfg.rpc.url,
             keypair_path=keypair,
@@ -256,8 +332,9 @@ def _run_live(cfg: Any, specs: list[Any], settings: Any, hours: float | None, co
             client_options={"compute_unit_price": cfg.rpc.compute_unit_price},
         )
     except LiveStartError as exc:
-        console.print(f"[red]cannot start live engines[/] {exc}")
-        raise typer.Exit(code=1) from None
+        if server is not None:
+            server.stop()
+        fail(f"cannot start live engines: {exc}")
     console.print(f"running {len(specs)} LIVE engine(s) on {cfg.rpc.url} ({cfg.rpc.network})")
     until = None if hours is None else start + int(hours * HOUR)
     try:
@@ -266,4 +343,6 @@ def _run_live(cfg: Any, specs: list[Any], settings: Any, hours: float | None, co
         console.print("[yellow]interrupted[/]: engines keep their persisted state")
     for stack in runner.stacks:
         stack.engine.persist()
+    if server is not None:
+        server.stop()
     console.print("done")

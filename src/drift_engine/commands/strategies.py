@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from drift_engine.commands.errors import usage
+
 app = typer.Typer(
     help="Strategies: list built-in and installed ones, show parameters, write a new one.",
     no_args_is_help=True,
@@ -119,8 +121,7 @@ def show(
     try:
         cls = strategy_class(name)
     except StrategyLoadError as exc:
-        Console(stderr=True).print(f"[red]error:[/] {exc}")
-        raise typer.Exit(code=2) from None
+        usage(exc, "NAME")
     doc = (sys.modules[cls.__module__].__doc__ or cls.__doc__ or "").strip()
     params = parameters(cls)
     info = {
@@ -156,7 +157,6 @@ def new(
     """Write NAME's strategy module (commented, runnable) and its test."""
     from drift_engine.strategies.template import names, render
 
-    err = Console(stderr=True)
     try:
         files = render(name)
         _, module, cls = names(name)
@@ -166,8 +166,7 @@ def new(
         raise typer.BadParameter(f"{directory} is not a directory", param_hint="--dir")
     existing = [directory / f for f in files if (directory / f).exists()]
     if existing and not force:
-        err.print(f"[red]error:[/] {existing[0]} exists (use --force to overwrite)")
-        raise typer.Exit(code=2)
+        usage(f"{existing[0]} exists (use --force to overwrite)", "NAME")
     directory.mkdir(parents=True, exist_ok=True)
     for file_name, text in files.items():
         (directory / file_name).write_text(text)

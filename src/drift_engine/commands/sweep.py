@@ -13,9 +13,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from drift_engine.commands.errors import format_error
+from drift_engine.commands.params import MAX_SEED, parse_usdc
+
 
 def _fail(err: Console, message: str) -> typer.Exit:
-    err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    typer.echo(format_error(message), err=True)  # the CLI's one format (commands/errors.py)
     return typer.Exit(code=2)
 
 
@@ -60,11 +63,17 @@ def sweep(
     study: str | None = typer.Option(
         None, "--study", help="Optuna study name (default: derived from the question)."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of Optuna's sampler."),
+    seed: int = typer.Option(0, "--seed", min=0, max=MAX_SEED, help="Seed of Optuna's sampler."),
     source: str = typer.Option("auto", "--source", help="bundled, synthetic, or auto."),
-    data_seed: int = typer.Option(7, "--data-seed", help="Seed of synthetic prices/funding."),
-    capital: float = typer.Option(10_000.0, "--capital", help="Starting USDC of each run."),
-    interval: int = typer.Option(60, "--interval", help="Engine tick, seconds of data time."),
+    data_seed: int = typer.Option(
+        7, "--data-seed", min=0, max=MAX_SEED, help="Seed of synthetic prices/funding."
+    ),
+    capital: Any = typer.Option(
+        "10000", "--capital", parser=parse_usdc, metavar="USDC", help="Starting USDC of each run."
+    ),
+    interval: int = typer.Option(
+        60, "--interval", min=1, max=86_400, help="Engine tick, seconds of data time."
+    ),
     workers: int | None = typer.Option(
         None, "--workers", min=1, help="Parallel runs (default: all local cores)."
     ),
@@ -82,19 +91,22 @@ def sweep(
     """Sweep a strategy's parameters: every grid point, an Optuna study (--optimize N) or
     walk-forward (--walk-forward TRAIN:TEST), in parallel, with honest statistics."""
     from drift_engine.backtest.runner import parse_date
-    from drift_engine.commands.backtest import parse_params
+    from drift_engine.commands.backtest import _window, parse_params
+    from drift_engine.engine.admission import AdmissionError, check_capital, check_perp
     from drift_engine.research.space import SearchSpace, SpaceError, check_space
     from drift_engine.research.stats import OBJECTIVES
     from drift_engine.research.walkforward import parse_walk_forward, windows
     from drift_engine.strategies.loading import StrategyLoadError, StrategyRef
 
     err = Console(stderr=True)
+    t0, t1 = _window(parse_date, start, end)  # ISO dates, 2000-2100, end after start
+    if 86_400 % interval:
+        raise _fail(err, f"--interval: {interval} does not divide a day (86400 s)")
     try:
-        t0, t1 = parse_date(start), parse_date(end)
-    except ValueError as exc:
-        raise _fail(err, f"--start/--end: {exc}") from None
-    if t1 <= t0:
-        raise _fail(err, "--end must be after --start")
+        check_perp(market, source="synthetic" if source == "auto" else source)
+        capital_micro = check_capital(capital, market)
+    except AdmissionError as exc:
+        raise _fail(err, f"--market/--capital: {exc}") from None
     if objective not in OBJECTIVES:
         raise _fail(err, f"--objective {objective!r}: one of {', '.join(OBJECTIVES)}")
     if plot and not plot.endswith(".png"):
@@ -125,9 +137,7 @@ def sweep(
 
     from drift_engine.research.sweep import SweepTask, planned_runs
 
-    task = SweepTask(
-        ref, market, t0, t1, space, fixed, objective, int(round(capital * 1e6)), interval
-    )
+    task = SweepTask(ref, market, t0, t1, space, fixed, objective, capital_micro, interval)
     markets = _markets(task, cls)
     storage = name = where = None
     if optimize:

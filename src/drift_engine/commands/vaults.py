@@ -1,8 +1,9 @@
 """`drift-engine vaults ...`: list, inspect, create and fund engine vaults.
 
 Amounts are typed in USDC ("12.5") and converted exactly to micro-USDC; anything that
-would need rounding is refused. Usage errors (a bad amount) exit with code 2, refused
-operations (unknown vault, overdraw, missing keypair) with code 1.
+would need rounding is refused. Usage errors (a bad amount, a bad setting) exit with code
+2, refused operations (unknown vault, overdraw, missing keypair) with code 1, each as one
+line (commands/errors.py). `list` and `show` only read: they never create a database.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from drift_engine.commands.errors import fail, usage
 from drift_engine.config import ConfigError, Settings, load_settings
 from drift_engine.storage import Database
 from drift_engine.vaults import (
@@ -44,7 +46,6 @@ ACTIVE_BADGE = "⚡ ACTIVE"
 _AMOUNT_COMMAND = {"ignore_unknown_options": True}
 
 _out = Console()
-_err = Console(stderr=True)
 
 
 def live_transfers(settings: Settings) -> LiveTransfers | None:
@@ -54,13 +55,17 @@ def live_transfers(settings: Settings) -> LiveTransfers | None:
 
 
 @contextmanager
-def _registry() -> Iterator[tuple[VaultRegistry, Settings]]:
+def _registry(*, create: bool = True) -> Iterator[tuple[VaultRegistry, Settings]]:
+    """The registry over the configured database; `create=False` for commands that only
+    read (a missing database is then an error, not a new file)."""
     try:
         settings = load_settings()
     except ConfigError as exc:
-        _fail(f"configuration: {exc}")
+        usage(exc)
     db = Database.open(
-        settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+        settings.resolved_database_url,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        create=create,
     )
     try:
         yield VaultRegistry(db, live=live_transfers(settings)), settings
@@ -69,8 +74,7 @@ def _registry() -> Iterator[tuple[VaultRegistry, Settings]]:
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
-    _err.print(f"[bold red]Error:[/] {message}", highlight=False)
-    raise typer.Exit(code)
+    fail(message, code=code)
 
 
 def _run(action: Callable[[], T]) -> T:
@@ -82,8 +86,9 @@ def _run(action: Callable[[], T]) -> T:
 
 
 def _vault_ref(text: str) -> VaultRef:
-    """A vault id ("3") or name ("carry-paper"); names are never all digits."""
-    return int(text) if text.isdigit() else text
+    """A vault id ("3") or name ("carry-paper"); names are never all digits. An id no
+    database column can hold stays text, so it is simply not found."""
+    return int(text) if text.isascii() and text.isdigit() and int(text) < 2**63 else text
 
 
 def _amount(text: str) -> int:
@@ -113,7 +118,7 @@ def list_vaults(
     engine: str | None = typer.Option(None, "--engine", help="Only this engine's vaults."),
 ) -> None:
     """List vaults with their derived balance and equity."""
-    with _registry() as (registry, _settings):
+    with _registry(create=False) as (registry, _settings):
         summaries = registry.summaries(engine_id=engine)
     table = Table(title="Engine vaults")
     table.add_column("ID")
@@ -139,11 +144,13 @@ def list_vaults(
 @app.command("show")
 def show(
     vault: str = VaultArg,
-    entries: int = typer.Option(20, "--entries", min=0, help="How many recent entries to show."),
+    entries: int = typer.Option(
+        20, "--entries", min=0, max=10_000, help="How many recent entries to show."
+    ),
 ) -> None:
     """Show one vault: identity, derived money figures and recent ledger entries."""
     ref = _vault_ref(vault)
-    with _registry() as (registry, _settings):
+    with _registry(create=False) as (registry, _settings):
         summary = _run(lambda: registry.summary(ref))
         recent = registry.ledger.entries(ref, limit=entries, newest_first=True)
     _out.print(_summary_table(summary))
@@ -155,9 +162,13 @@ def create(
     name: str = typer.Argument(..., help="Unique vault name (letters, digits, _ . -)."),
     engine: str = typer.Option(..., "--engine", help="Engine this vault belongs to."),
     vault_type: VaultType = typer.Option(VaultType.VIRTUAL, "--type", help="Paper or on-chain."),
-    network: str | None = typer.Option(None, "--network", help="ON_CHAIN: mainnet/devnet."),
+    network: str | None = typer.Option(
+        None, "--network", help="ON_CHAIN: mainnet, devnet or localnet."
+    ),
     authority: str | None = typer.Option(None, "--authority", help="ON_CHAIN: wallet pubkey."),
-    sub_account: int | None = typer.Option(None, "--sub-account", help="ON_CHAIN: sub-account id."),
+    sub_account: int | None = typer.Option(
+        None, "--sub-account", min=0, max=65535, help="ON_CHAIN: sub-account id (0-65535)."
+    ),
     activate: bool = typer.Option(False, "--activate", help="Make it the engine's active vault."),
 ) -> None:
     """Create a vault for an engine."""
