@@ -220,7 +220,8 @@ def _summary(stack: Any, capital_micro: int, console: Console) -> None:
     console.print("[bold]summary[/]")
     for e in stack.engines:
         eq = e.venue.equity()
-        pnl = (eq - capital_micro) / 1e6
+        # against the capital put in (net of any deposits/withdrawals), not the config's
+        pnl = (eq - stack.registry.summary(e.ledger.vault_id).net_deposits) / 1e6
         console.print(
             f"  {e.name or e.engine_id}: {e.state.value}, equity {eq / 1e6:,.2f} USDC "
             f"(pnl {pnl:+,.2f}), funding {e.stats.funding / 1e6:+,.2f} (real rates), "

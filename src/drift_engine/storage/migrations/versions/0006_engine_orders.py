@@ -1,11 +1,9 @@
 """Engine orders: every order an engine sends, with its life cycle (engine/orders.py).
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-26 10:00:00
 
-Chained on 0004 while 0005 (i10-runtime) is not on main yet; the integrator re-chains
-it on 0005 (down_revision = "0005") when both land.
 """
 
 from collections.abc import Sequence
@@ -15,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0006"
-down_revision: str | Sequence[str] | None = "0004"
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
