@@ -5,7 +5,7 @@ to be a step that changes nothing but the engine's bookkeeping (step count, last
 time, high-water mark), or None when the next bar must be stepped:
 
 - the engine is RUNNING, its last step took no action (no order, rejection, transition
-  or log line) and it has no resting order;
+  or log line) and it has no resting, working or unknown-outcome order;
 - its risk checks are the built-in ones (`MaxDrawdown`, `HealthFloor`; order checks run
   only on actions), so their triggers are known: a health floor and a drawdown limit;
 - its strategy declares its wake conditions (strategies/wake.py) and none is
@@ -80,6 +80,8 @@ def quiet_after_step(engine: DriftEngine) -> Quiet | None:
     sim = getattr(venue, "sim", None)
     if sim is None or not hasattr(venue, "key") or venue.open_orders():
         return None
+    if getattr(snap, "orders", ()) or getattr(engine.orders, "blocked", False):
+        return None  # orders working or of unknown outcome: their events decide
     q = Quiet()
     floors: list[int] = []
     for check in engine.risk.checks:
