@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -143,16 +143,16 @@ def insert_entries(
             )
         ):
             booked[existing.idempotency_key] = LedgerEntry.from_row(existing)
-    out: list[LedgerEntry | LedgerEntryRow] = []
-    rows: list[LedgerEntryRow] = []
+    out: list[LedgerEntry | dict] = []
+    rows: list[dict] = []
     fresh: dict[str, NewEntry] = {}
     for new in entries:
         entry = booked.get(new.key)
         if entry is None and new.key in fresh:
             first = fresh[new.key]
-            if not (first.kind, first.amount, first.fee) == (new.kind, new.amount, new.fee):
+            if (first.kind, first.amount, first.fee) != (new.kind, new.amount, new.fee):
                 raise IdempotencyConflictError(vault.name, new.key, "twice in one batch")
-            out.append(next(r for r in rows if r.idempotency_key == new.key))
+            out.append(next(r for r in rows if r["idempotency_key"] == new.key))
             continue
         if entry is not None:
             if not entry.describes(new):
@@ -161,24 +161,46 @@ def insert_entries(
                 )
             out.append(entry)
             continue
-        row = LedgerEntryRow(
-            vault_id=vault.id,
-            kind=new.kind,
-            amount=new.amount,
-            fee=new.fee,
-            idempotency_key=new.key,
-            counterparty_vault_id=new.counterparty_vault_id,
-            market_index=new.market_index,
-            memo=new.memo,
-            occurred_at=new.occurred_at or now,
-            booked_at=now,
-        )
+        row = {
+            "vault_id": vault.id,
+            "kind": new.kind,
+            "amount": new.amount,
+            "fee": new.fee,
+            "idempotency_key": new.key,
+            "counterparty_vault_id": new.counterparty_vault_id,
+            "market_index": new.market_index,
+            "memo": new.memo,
+            "occurred_at": new.occurred_at or now,
+            "booked_at": now,
+        }
         fresh[new.key] = new
         rows.append(row)
         out.append(row)
-    session.add_all(rows)
-    session.flush()
-    return [LedgerEntry.from_row(e) if isinstance(e, LedgerEntryRow) else e for e in out]
+    if rows:
+        # one executemany (Core, no ORM object per row); ids come back in row order
+        ids = session.scalars(
+            insert(LedgerEntryRow).returning(LedgerEntryRow.id, sort_by_parameter_order=True),
+            rows,
+        ).all()
+        for row, id_ in zip(rows, ids, strict=True):
+            row["id"] = id_
+    return [_entry_of(e) if isinstance(e, dict) else e for e in out]
+
+
+def _entry_of(row: dict) -> LedgerEntry:
+    return LedgerEntry(
+        id=row["id"],
+        vault_id=row["vault_id"],
+        kind=EntryKind(row["kind"]),
+        amount=row["amount"],
+        fee=row["fee"],
+        key=row["idempotency_key"],
+        counterparty_vault_id=row["counterparty_vault_id"],
+        market_index=row["market_index"],
+        memo=row["memo"],
+        occurred_at=row["occurred_at"],
+        booked_at=row["booked_at"],
+    )
 
 
 def balance_of(session: Session, vault_id: int) -> int:
