@@ -17,6 +17,7 @@ decides. Per-bar stepping stays the reference; tests hold the two equal.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,37 +55,33 @@ class EventTape:
         """Keep at least `want` events ahead (unless the data ends) with their arrays."""
         if len(self) >= max(1, want // 4) or self.exhausted:
             return
-        rest = self.buf[self.pos :]
-        more: list[Any] = []
-        for _ in range(want):
-            try:
-                more.append(next(self._events))
-            except StopIteration:
-                self.exhausted = True
-                break
-        self.buf = rest + more
-        self.pos = 0
-        n = len(self.buf)
-        interval = self.interval_s
-        time = np.fromiter((e.time for e in self.buf), np.int64, n)
-        self.time = time
-        self.bound = -(-time // interval) * interval
+        pos = self.pos
+        more = list(itertools.islice(self._events, want))
+        if len(more) < want:
+            self.exhausted = True
+        # arrays of the new events only (list comprehensions: ~1 us per event), joined to
+        # the arrays of the events not consumed yet
+        kinds = [e.kind for e in more]
+        time = np.array([e.time for e in more], np.int64)
         ids = self.symbols
-        sym = np.empty(n, np.int32)
-        price = np.zeros(n, np.int64)
-        is_price = np.zeros(n, bool)
-        for i, e in enumerate(self.buf):
-            if e.kind == "oracle":
-                s = e.market
-                sid = ids.get(s)
-                if sid is None:
-                    sid = ids[s] = len(ids)
-                sym[i] = sid
-                price[i] = e.price
-                is_price[i] = True
-            else:
-                sym[i] = -1
-        self.sym, self.price, self.is_price = sym, price, is_price
+        sym = np.full(len(more), -1, np.int32)
+        price = np.zeros(len(more), np.int64)
+        oracle = [i for i, k in enumerate(kinds) if k == "oracle"]
+        if oracle:
+            markets = [more[i].market for i in oracle]
+            for m in set(markets):
+                if m not in ids:
+                    ids[m] = len(ids)
+            sym[oracle] = [ids[m] for m in markets]
+            price[oracle] = [more[i].price for i in oracle]
+        interval = self.interval_s
+        self.buf = self.buf[pos:] + more
+        self.pos = 0
+        self.time = np.concatenate([self.time[pos:], time])
+        self.bound = np.concatenate([self.bound[pos:], -(-time // interval) * interval])
+        self.sym = np.concatenate([self.sym[pos:], sym])
+        self.price = np.concatenate([self.price[pos:], price])
+        self.is_price = self.sym >= 0
 
 
 @dataclass
@@ -100,12 +97,18 @@ class Skip:
     apply: list[int]
 
 
-def _symbol_keys(sim: Any, symbols: dict[str, int]) -> dict[int, tuple[MarketKey, ...]]:
-    """Tape symbol id -> the simulator market keys an oracle tick of it moves."""
+def _symbol_keys(sim: Any, tape: EventTape) -> dict[int, tuple[MarketKey, ...]]:
+    """Tape symbol id -> the simulator market keys an oracle tick of it moves (kept on
+    the tape until it meets a new symbol)."""
+    symbols = tape.symbols
+    cached = tape.__dict__.get("_keys")
+    if cached is not None and cached[0] is sim and cached[1] == len(symbols):
+        return cached[2]
     out: dict[int, tuple[MarketKey, ...]] = {}
     for symbol, sid in symbols.items():
         linked = sim._link_symbol(symbol)
         out[sid] = tuple(sim._linked[sim._key(linked)]) if linked else ()
+    tape.__dict__["_keys"] = (sim, len(symbols), out)
     return out
 
 
@@ -122,7 +125,7 @@ def plan_skip(
     start, n = tape.pos, len(tape.buf)
     if n - start < 2:
         return None
-    keys = _symbol_keys(sim, tape.symbols)
+    keys = _symbol_keys(sim, tape)
     nsym = len(tape.symbols)
     lo = np.full(max(nsym, 1), I64_MIN, np.int64)
     hi = np.full(max(nsym, 1), I64_MAX, np.int64)
@@ -188,11 +191,16 @@ def truncate(tape: EventTape, skip: Skip, ticks: int) -> Skip | None:
 
 def key_prices(tape: EventTape, sim: Any, skip: Skip, key: MarketKey) -> np.ndarray:
     """The price of simulator market `key` at the end of each skipped bar."""
-    keys = _symbol_keys(sim, tape.symbols)
+    keys = _symbol_keys(sim, tape)
     movers = [sid for sid, ks in keys.items() if key in ks]
     start, stop = skip.start, skip.stop
     sym = tape.sym[start:stop]
-    mask = np.isin(sym, movers) if movers else np.zeros(stop - start, bool)
+    if not movers:
+        mask = np.zeros(stop - start, bool)
+    else:
+        mask = sym == movers[0]
+        for sid in movers[1:]:
+            mask |= sym == sid
     idx = np.where(mask, np.arange(stop - start), -1)
     np.maximum.accumulate(idx, out=idx)
     at_end = idx[skip.tick_ends - start]
