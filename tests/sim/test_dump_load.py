@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 
+from drift_engine.core.program import encode_account
 from drift_engine.core.types import MarketType, OrderIntent, OrderType, PositionDirection
 from drift_engine.data.synthetic import SyntheticMarket
 from drift_engine.sim import DriftSimulator, FillRecord, SimulationError
@@ -121,6 +123,12 @@ def test_dump_encodes_again_only_what_changed_and_equals_a_fresh_encoding():
             cached = sim.dump()
             sim._encoded.clear()
             sim._encoded_stats.clear()
+            sim._encoders.clear()  # and the per-field caches: all from scratch
             assert cached == sim.dump(), n
+            for acct in sim._accounts.values():  # the field-cached bytes are anchorpy's
+                assert (
+                    sim._user_b64(acct)
+                    == base64.b64encode(encode_account("User", acct.user)).decode()
+                )
             checked += 1
     assert checked > 50

@@ -69,7 +69,7 @@ from drift_engine.core.errors import DriftEngineError, OrderValidationError
 from drift_engine.core.margin import DriftMarginMonitor
 from drift_engine.core.markets import MarketCatalog
 from drift_engine.core.offline import OfflineDrift
-from drift_engine.core.program import encode_account
+from drift_engine.core.program import FieldCachedEncoder, encode_account
 from drift_engine.core.program_math import (
     MarketSnapshot,
     calculate_margin,
@@ -293,6 +293,8 @@ class DriftSimulator:
         #: (a checkpoint encodes only the accounts that changed: `_changed`)
         self._encoded: dict[UserKey, str] = {}
         self._encoded_stats: dict[str, str] = {}
+        #: per User: re-encodes only the fields that changed (core/program.py)
+        self._encoders: dict[UserKey, FieldCachedEncoder] = {}
 
     # ------------------------------------------------------------------ identity helpers
 
@@ -510,7 +512,10 @@ class DriftSimulator:
 
         out = self._encoded.get(acct.key)
         if out is None:
-            out = base64.b64encode(encode_account("User", acct.user)).decode()
+            encoder = self._encoders.get(acct.key)
+            if encoder is None:
+                encoder = self._encoders[acct.key] = FieldCachedEncoder("User")
+            out = base64.b64encode(encoder.encode(acct.user)).decode()
             self._encoded[acct.key] = out
         return out
 
