@@ -1,0 +1,187 @@
+"""The engine's money paths: the kill switch still flattens when cancelling fails, and an
+engine in REDUCING lets only reduce-only orders through.
+
+A scripted strategy (it proposes exactly what the test tells it) and a small venue that
+holds positions and can be told to fail; the real engine and risk manager in between.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drift_engine.core.types import (
+    DriftMarginMetrics,
+    DriftPosition,
+    MarketType,
+    OrderIntent,
+    PositionDirection,
+)
+from drift_engine.engine import DriftEngine, EngineState, MarketBoard, MemoryEngineStore
+from drift_engine.engine.ledger import MemoryLedgerSink
+from drift_engine.risk import RiskLimits, RiskManager
+from drift_engine.strategies.base import DriftStrategy, FillEvent, PlaceOrders
+
+USDC = 10**6
+SOL = 10**9
+PRICE = 100 * USDC
+
+
+class Scripted(DriftStrategy):
+    name = "scripted"
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.next: list[Any] = []
+
+    def markets(self) -> list[str]:
+        return ["SOL-PERP"]
+
+    def on_tick(self, snapshot):
+        out, self.next = self.next, []
+        return out
+
+
+class Venue:
+    """Perp 0 and spot 1 at $100; fills at the oracle with no fee."""
+
+    sub_account_id = 0
+
+    def __init__(self) -> None:
+        self.holdings: dict[tuple[MarketType, int], int] = {}
+        self.placed: list[tuple[OrderIntent, ...]] = []
+        self.open = 0
+        self.health = 100
+        self.cancel_fails = False
+        self.seq = 0
+
+    def place(self, orders, ts):
+        self.placed.append(tuple(orders))
+        fills = []
+        for o in orders:
+            key = (o.market_type, o.market_index)
+            self.holdings[key] = self.holdings.get(key, 0) + o.signed_base
+            self.seq += 1
+            quote = o.base_asset_amount * PRICE // SOL * -o.direction.sign
+            fills.append(
+                FillEvent(
+                    f"f{self.seq}",
+                    ts,
+                    o.market_type,
+                    o.market_index,
+                    o.signed_base,
+                    quote,
+                    0,
+                    PRICE,
+                    cash=quote if o.market_type is MarketType.SPOT else 0,
+                )
+            )
+        return fills
+
+    def cancel_all(self, ts):
+        if self.cancel_fails:
+            raise ConnectionError("rpc down while cancelling")
+        n, self.open = self.open, 0
+        return n
+
+    def positions(self):
+        return tuple(DriftPosition(i, mt, b) for (mt, i), b in self.holdings.items() if b)
+
+    def open_orders(self):
+        return [object()] * self.open
+
+    def margin(self, ts):
+        return DriftMarginMetrics(0, 0, 0, 0, 0, self.health, 0, 0, 0)
+
+    def equity(self):
+        return 10_000 * USDC
+
+    def poll_events(self, ts):
+        return []
+
+
+def engine_with(venue: Venue, store: MemoryEngineStore, limits: RiskLimits | None = None):
+    board = MarketBoard(["SOL-PERP"])
+    board.set_price("SOL-PERP", PRICE)
+    strategy = Scripted()
+    engine = DriftEngine(
+        "e1",
+        strategy,
+        venue,
+        MemoryLedgerSink("v", 10_000 * USDC),
+        board,
+        risk=RiskManager(limits or RiskLimits()),
+        store=store,
+    )
+    return engine, strategy
+
+
+def hedge(venue: Venue) -> None:
+    venue.holdings = {(MarketType.PERP, 0): -12_340_000_000, (MarketType.SPOT, 1): 12_340_000_000}
+
+
+def test_kill_switch_flattens_and_halts_even_when_cancel_all_fails():
+    venue, store = Venue(), MemoryEngineStore()
+    engine, _ = engine_with(venue, store)
+    engine.start(0)
+    hedge(venue)
+    venue.open, venue.cancel_fails = 2, True
+    engine.kill(60, "operator kill")
+    assert engine.state is EngineState.HALTED
+    # both legs closed with reduce-only orders despite the failed cancel
+    (closes,) = venue.placed
+    assert {(o.market_type, o.direction, o.base_asset_amount, o.reduce_only) for o in closes} == {
+        (MarketType.PERP, PositionDirection.LONG, 12_340_000_000, True),
+        (MarketType.SPOT, PositionDirection.SHORT, 12_340_000_000, True),
+    }
+    assert venue.positions() == ()
+    errors = [e for e in store.events if e[2] == "error"]
+    assert errors and "cancel_all failed" in errors[0][3] and "rpc down" in errors[0][3]
+
+
+def test_kill_switch_cancels_first_when_it_can():
+    venue, store = Venue(), MemoryEngineStore()
+    engine, _ = engine_with(venue, store)
+    engine.start(0)
+    hedge(venue)
+    venue.open = 3
+    engine.kill(60)
+    assert venue.open == 0 and venue.positions() == () and engine.state is EngineState.HALTED
+    assert any("cancelled 3 orders, sent 2 closes" in e[3] for e in store.events)
+
+
+def test_reducing_refuses_orders_that_are_not_reduce_only():
+    venue, store = Venue(), MemoryEngineStore()
+    engine, strategy = engine_with(venue, store, RiskLimits(health_floor=25, target_health=50))
+    engine.start(0)
+    hedge(venue)
+    venue.health = 24
+    opening = OrderIntent(0, MarketType.PERP, PositionDirection.SHORT, SOL)
+    closing = OrderIntent(0, MarketType.PERP, PositionDirection.LONG, SOL, reduce_only=True)
+    strategy.next = [PlaceOrders((opening,), "add"), PlaceOrders((closing,), "trim")]
+    engine.step(60)
+    assert engine.state is EngineState.REDUCING
+    placed = [o for batch in venue.placed for o in batch]
+    assert opening not in placed  # refused
+    assert closing in placed  # reduce-only goes through
+    rejections = [e for e in store.events if e[2] == "rejection"]
+    assert [r[4]["check"] for r in rejections] == ["reducing"]
+    assert all(o.reduce_only for o in placed)
+
+
+def test_reducing_ends_when_health_is_back_at_the_target():
+    venue, store = Venue(), MemoryEngineStore()
+    engine, strategy = engine_with(venue, store, RiskLimits(health_floor=25, target_health=50))
+    engine.start(0)
+    hedge(venue)
+    venue.health = 24
+    engine.step(60)
+    assert engine.state is EngineState.REDUCING
+    venue.health = 49
+    engine.step(120)
+    assert engine.state is EngineState.REDUCING
+    venue.health = 50
+    opening = OrderIntent(0, MarketType.PERP, PositionDirection.SHORT, SOL)
+    strategy.next = [PlaceOrders((opening,), "add")]
+    engine.step(180)
+    assert engine.state is EngineState.RUNNING
+    assert venue.placed[-1] == (opening,)
