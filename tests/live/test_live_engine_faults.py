@@ -91,7 +91,7 @@ def test_each_fault_during_entry_places_each_order_once(world, make_client, tmp_
     assert perp is not None and perp.base_asset_amount < 0
     assert state.spot_balance(1) == -perp.base_asset_amount
     vault = stack.registry.get("dn-live")
-    assert stack.registry.summary(vault.id).balance == chain_cash(state)
+    assert stack.registry.summary(vault.id).balance == chain_cash(world)
     assert not stack.registry.sync_status.is_stale(vault.id)
     # the entry's two fills are booked once each, at their chain ids
     fills = [e for e in stack.registry.ledger.entries(vault.id) if e.kind is EntryKind.FILL]
@@ -124,7 +124,7 @@ def test_vault_is_stale_while_reads_fail_and_recovers(world, make_client, tmp_pa
     assert not status.stale and status.failures == 0 and status.last_slot is not None
     assert not engine.venue.stale
     state = stack.client.run(stack.client.refresh())
-    assert stack.registry.summary(vault.id).balance == chain_cash(state)
+    assert stack.registry.summary(vault.id).balance == chain_cash(world)
     funding = [e for e in stack.registry.ledger.entries(vault.id) if e.kind is EntryKind.FUNDING]
     assert sum(e.amount for e in funding) == state.user.cumulative_perp_funding > 0
     kinds = {e.kind for e in stack.registry.ledger.entries(vault.id)}
