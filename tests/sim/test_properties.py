@@ -95,17 +95,11 @@ class Books:
         self.trade_cash += r.quote_asset_amount
         value = abs(r.quote_asset_amount)
         assert r.liquidator_fee == value * self.liquidator_fee_rate // 10**6
-        assert 0 <= r.if_fee
+        assert r.if_fee >= 0
         self.liquidation_fees += r.liquidator_fee + r.if_fee
 
     def cash(self) -> int:
-        return (
-            self.deposit
-            + self.trade_cash
-            - self.fees
-            + self.funding
-            - self.liquidation_fees
-        )
+        return self.deposit + self.trade_cash - self.fees + self.funding - self.liquidation_fees
 
 
 def account_cash(sim, k) -> tuple[int, int]:
