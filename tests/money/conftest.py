@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from drift_engine.core.types import MarketType, OrderIntent, OrderType, PositionDirection
 from drift_engine.sim import DriftSimulator, PriceModel
+from tests.live.conftest import keypair, keypair_file, make_client, world  # noqa: F401 - fixtures
 
 PRICE = 10**6  # PRICE precision
 QUOTE = 10**6  # QUOTE precision (micro-USDC)
