@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -120,16 +121,17 @@ def test_dashboard_command_refuses_a_public_bind_without_token(tmp_path: Path) -
 
 def test_run_dashboard_serves_an_existing_database(scenario: Scenario, tmp_path: Path) -> None:
     url = str(scenario.db.url)
-    with socket_port() as port:
-        pass
-    proc = subprocess.Popen(
-        [sys.executable, str(REPO / "run_dashboard.py"), "--port", str(port),
+    proc = subprocess.Popen(  # port 0: the server binds a free port itself and prints it
+        [sys.executable, str(REPO / "run_dashboard.py"), "--port", "0",
          "--database-url", url],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
     )
     try:
         line = proc.stdout.readline()
-        assert line.strip() == f"drift-engine dashboard: http://127.0.0.1:{port}/"
+        match = re.fullmatch(r"drift-engine dashboard: http://127\.0\.0\.1:(\d+)/", line.strip())
+        assert match, line
+        port = int(match.group(1))
+        assert port != 0
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -147,20 +149,6 @@ def test_run_dashboard_serves_an_existing_database(scenario: Scenario, tmp_path:
     finally:
         proc.terminate()
         proc.wait(10)
-
-
-class socket_port:  # noqa: N801 - used as a tiny context manager
-    """A port that was free a moment ago (for a subprocess that must bind it itself)."""
-
-    def __enter__(self) -> int:
-        import socket
-
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        return self._sock.getsockname()[1]
-
-    def __exit__(self, *exc: object) -> None:
-        self._sock.close()
 
 
 def test_token_comes_from_settings_dashboard_token() -> None:
