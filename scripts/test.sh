@@ -4,7 +4,10 @@
 #
 # With no arguments: lint, the whole suite (SQLite), then the vault/storage suite's
 # PostgreSQL variants against a throwaway cluster on 127.0.0.1 (scripts/with_postgres.sh
-# installs Debian's postgresql when missing). With arguments: lint, then pytest with them.
+# installs Debian's postgresql when missing), then the focused mutation run over the
+# money-critical code (scripts/mutation.sh --ci: the functions changed since
+# MUTATION_BASE, default HEAD~1, plus a fixed sample; fails on a new surviving mutant).
+# With arguments: lint, then pytest with them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}
@@ -19,3 +22,4 @@ if [ "$#" -gt 0 ]; then
 fi
 .venv/bin/python -m pytest -q
 PYTHON=.venv/bin/python bash scripts/with_postgres.sh -k postgresql
+bash scripts/mutation.sh --ci

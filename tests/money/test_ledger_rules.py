@@ -105,3 +105,60 @@ def test_a_fee_only_fill_and_signed_capital_moves_are_valid():
     assert NewEntry(kind=EntryKind.DEPOSIT, amount=1, key="k").net == 1
     assert NewEntry(kind=EntryKind.WITHDRAW, amount=-1, key="k").net == -1
     assert NewEntry(kind=EntryKind.LIQUIDATION, amount=-5, fee=2, key="k").net == -7
+
+
+@pytest.mark.parametrize(
+    ("kind", "amount", "fee", "field", "message"),
+    [
+        (EntryKind.DEPOSIT, 0, 0, "amount", "a deposit must be positive"),
+        (EntryKind.TRANSFER_IN, 0, 0, "amount", "a transfer_in must be positive"),
+        (EntryKind.WITHDRAW, 0, 0, "amount", "a withdraw must be negative"),
+        (EntryKind.TRANSFER_OUT, 0, 0, "amount", "a transfer_out must be negative"),
+        (EntryKind.INTEREST, 1, -1, "fee", "a interest carries no fee"),
+        (EntryKind.LIQUIDATION, 0, 0, "amount", "an entry must move money (amount or fee)"),
+        (EntryKind.FILL, 1, 1.5, "fee", ""),
+        (EntryKind.FILL, 1, True, "fee", ""),
+    ],
+)
+def test_each_refusal_names_its_field_and_reason(kind, amount, fee, field, message):
+    with pytest.raises(InvalidAmountError) as err:
+        NewEntry(kind=kind, amount=amount, fee=fee, key="k")
+    assert err.value.field == field
+    assert str(err.value) == f"{field}: {message}" or (not message and str(err.value))
+
+
+def test_keys_are_1_to_200_characters_and_times_timezone_aware():
+    from datetime import datetime
+
+    NewEntry(kind=EntryKind.FILL, amount=1, key="k" * 200)
+    for key in ("", "k" * 201):
+        with pytest.raises(InvalidAmountError) as err:
+            NewEntry(kind=EntryKind.FILL, amount=1, key=key)
+        assert str(err.value) == "key: must be 1..200 characters"
+    with pytest.raises(InvalidAmountError) as err:
+        NewEntry(kind=EntryKind.FILL, amount=1, key="k", occurred_at=datetime(2026, 1, 1))
+    assert str(err.value) == "occurred_at: must be timezone-aware"
+    assert NewEntry(kind="fill", amount=1, key="k").kind is EntryKind.FILL
+
+
+def test_a_booked_entry_reads_back_every_field(registry, vault_id):
+    from datetime import UTC, datetime
+
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    booked = registry.ledger.book_fill(
+        ENGINE,
+        vault_id,
+        fill_id="x",
+        amount=-7,
+        fee=3,
+        market_index=4,
+        occurred_at=when,
+        memo="hedge leg",
+    )
+    (read,) = [e for e in registry.ledger.entries(vault_id) if e.key == "fill:x"]
+    assert read == booked
+    assert read.id > 0 and read.vault_id == vault_id and read.kind is EntryKind.FILL
+    assert (read.amount, read.fee, read.net) == (-7, 3, -10)
+    assert (read.market_index, read.memo, read.counterparty_vault_id) == (4, "hedge leg", None)
+    assert read.occurred_at.replace(tzinfo=UTC) == when
+    assert read.booked_at.replace(tzinfo=UTC) > when  # booked now, after it happened
