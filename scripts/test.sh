@@ -16,7 +16,7 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 # The dashboard's browser tests drive Debian's chromium (Playwright never downloads one).
 command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
-.venv/bin/ruff check src tests bench run_dashboard.py
+.venv/bin/ruff check src tests bench scripts run_dashboard.py
 if [ "$#" -gt 0 ]; then
     exec .venv/bin/python -m pytest -q "$@"
 fi
