@@ -286,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
         for m in modules:
             funcs = {f for f in changed.get(m.path, set()) if wanted(m, f)}
             funcs |= {s.split("::", 1)[1] for s in sample if s.split("::", 1)[0] == m.path}
+            present = set(function_spans(ROOT / m.path)) if (ROOT / m.path).exists() else set()
+            for gone in sorted(funcs - present):
+                print(f"mutation: {m.path}::{gone} is not in the file (moved?); skipped")
+            funcs &= present
             if funcs:
                 plan.append((m, sorted(mangled_glob(m, f) for f in funcs)))
     else:

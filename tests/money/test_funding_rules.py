@@ -129,3 +129,23 @@ def test_open_then_close_between_funding_times_pays_no_funding():
         sim.perp_position(k, "SOL-PERP").base_asset_amount == 0
     )
     assert BASE  # (precision constant used by the helpers)
+
+
+def test_funding_payment_is_an_integer_and_tiny_rates_or_sizes_keep_their_sign():
+    sim, long_key, _ = _long_and_short()
+    pos = sim.perp_position(long_key, "SOL-PERP")
+    last = pos.last_cumulative_funding_rate
+    # the smallest rate step on 2,000 SOL: 1 x 2e12 / 1e12 = 2 micro-USDC, longs pay
+    pos.base_asset_amount = 2_000 * BASE
+    assert rules.funding_payment(last + 1, pos) == -2
+    assert rules.funding_payment(last - 1, pos) == 2
+    # the smallest position (1 base unit) at a huge rate: 2e15 x 1 / 1e12 = 2000
+    pos.base_asset_amount = 1
+    assert rules.funding_payment(last + 2 * 10**15, pos) == -2000
+    pos.base_asset_amount = -1
+    assert rules.funding_payment(last + 2 * 10**15, pos) == 2000
+    # money is integers: never a float, whatever the operands
+    pos.base_asset_amount = SIZE
+    for delta in (DELTA, -DELTA, 1, -1, 10**18):
+        assert type(rules.funding_payment(last + delta, pos)) is int
+    pos.base_asset_amount = SIZE
