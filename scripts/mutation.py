@@ -51,6 +51,7 @@ class Module:
     path: str
     tests: list[str]
     functions: list[str] = field(default_factory=list)  # empty: every function
+    ci_tests: list[str] = field(default_factory=list)  # the --ci run's tests (default: tests)
 
     @property
     def slug(self) -> str:
@@ -141,7 +142,7 @@ def function_spans(path: Path) -> dict[str, tuple[int, int]]:
 # --------------------------------------------------------------------------- running
 
 
-def workspace(module: Module, jobs: int) -> Path:
+def workspace(module: Module, tests: list[str]) -> Path:
     """A fresh scratch copy of the repository whose pyproject mutates just `module`."""
     ws = WORK / module.slug
     if ws.exists():
@@ -156,7 +157,7 @@ def workspace(module: Module, jobs: int) -> Path:
         "\n[tool.mutmut]\n"
         'source_paths = ["src/"]\n'
         f"only_mutate = [{json.dumps(module.path)}]\n"
-        f"pytest_add_cli_args_test_selection = {json.dumps(module.tests)}\n"
+        f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
         'pytest_add_cli_args = ["-p", "no:cacheprovider"]\n'
         'also_copy = ["tests/", "pyproject.toml"]\n'
     )
@@ -164,8 +165,8 @@ def workspace(module: Module, jobs: int) -> Path:
     return ws
 
 
-def run_mutmut(module: Module, names: list[str], jobs: int, log: Path) -> Path:
-    ws = workspace(module, jobs)
+def run_mutmut(module: Module, names: list[str], jobs: int, log: Path, tests: list[str]) -> Path:
+    ws = workspace(module, tests)
     mutmut = Path(sys.executable).with_name("mutmut")
     cmd = [str(mutmut), "run", "--max-children", str(jobs), *names]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -306,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"mutation: {module.path} ({'all functions' if not names else len(names)})", flush=True
         )
-        ws = run_mutmut(module, names, args.jobs, WORK / f"{module.slug}.log")
+        tests = (module.ci_tests or module.tests) if args.ci else module.tests
+        ws = run_mutmut(module, names, args.jobs, WORK / f"{module.slug}.log", tests)
         spans = function_spans(ROOT / module.path)
         mutants = [x for x in results(module, ws) if wanted(module, x.function)]
         if names:

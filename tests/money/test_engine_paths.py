@@ -53,8 +53,10 @@ class Venue:
         self.health = 100
         self.cancel_fails = False
         self.seq = 0
+        self.calls: list[tuple[str, int]] = []
 
     def place(self, orders, ts):
+        self.calls.append(("place", ts))
         self.placed.append(tuple(orders))
         fills = []
         for o in orders:
@@ -78,6 +80,7 @@ class Venue:
         return fills
 
     def cancel_all(self, ts):
+        self.calls.append(("cancel_all", ts))
         if self.cancel_fails:
             raise ConnectionError("rpc down while cancelling")
         n, self.open = self.open, 0
@@ -90,12 +93,14 @@ class Venue:
         return [object()] * self.open
 
     def margin(self, ts):
+        self.calls.append(("margin", ts))
         return DriftMarginMetrics(0, 0, 0, 0, 0, self.health, 0, 0, 0)
 
     def equity(self):
         return 10_000 * USDC
 
     def poll_events(self, ts):
+        self.calls.append(("poll_events", ts))
         return []
 
 
@@ -134,8 +139,17 @@ def test_kill_switch_flattens_and_halts_even_when_cancel_all_fails():
         (MarketType.SPOT, PositionDirection.SHORT, 12_340_000_000, True),
     }
     assert venue.positions() == ()
-    errors = [e for e in store.events if e[2] == "error"]
-    assert errors and "cancel_all failed" in errors[0][3] and "rpc down" in errors[0][3]
+    events = [(e[1], e[2], e[3]) for e in store.events if e[1] == 60]
+    assert events == [
+        (60, "kill", "operator kill"),
+        (60, "error", "cancel_all failed: rpc down while cancelling"),
+        (60, "orders", "flatten: operator kill: 2 orders, 2 fills"),
+        (60, "transition", "running -> halted: operator kill"),
+        (60, "flatten", "cancelled 0 orders, sent 2 closes"),
+    ]
+    # every venue call of the kill is at the kill's time
+    assert {ts for _, ts in venue.calls if ts != 0} == {60}
+    assert ("cancel_all", 60) in venue.calls and ("place", 60) in venue.calls
 
 
 def test_kill_switch_cancels_first_when_it_can():
@@ -144,9 +158,15 @@ def test_kill_switch_cancels_first_when_it_can():
     engine.start(0)
     hedge(venue)
     venue.open = 3
-    engine.kill(60)
+    engine.kill(60)  # the default reason
     assert venue.open == 0 and venue.positions() == () and engine.state is EngineState.HALTED
-    assert any("cancelled 3 orders, sent 2 closes" in e[3] for e in store.events)
+    events = [(e[2], e[3]) for e in store.events if e[1] == 60]
+    assert events == [
+        ("kill", "kill switch"),
+        ("orders", "flatten: kill switch: 2 orders, 2 fills"),
+        ("transition", "running -> halted: kill switch"),
+        ("flatten", "cancelled 3 orders, sent 2 closes"),
+    ]
 
 
 def test_reducing_refuses_orders_that_are_not_reduce_only():

@@ -110,3 +110,39 @@ def test_already_processed_resend_is_a_landing_not_a_rebuild(world, make_client,
         assert world.sim.token_amount(world.key, "USDC") == before + 1_234_567
     finally:
         client.close_blocking()
+
+
+def test_no_orders_before_the_sub_account_exists(world, make_client):
+    client = make_client(world.server, now=lambda: world.sim.now)
+    try:
+        client.run(client.connect())
+        with pytest.raises(DriftClientError, match="^sub-account 0 does not exist$"):
+            client.run(client.place_orders([resting(4, 100_000_000)]))
+        assert place_signatures(world) == 0
+    finally:
+        client.close_blocking()
+
+
+@pytest.mark.parametrize(
+    ("kind", "seen_by"),
+    [("resting", "its order slot"), ("filled", "the program's OrderRecord in the history")],
+)
+def test_a_lost_confirmation_is_recognised_as_landed_once(world, make_client, kind, seen_by):
+    """The send lands but its status never shows: the client finds the orders on chain
+    (a resting order in its slot; a filled one, which leaves no slot, in the logs) and
+    reports them landed, placed exactly once."""
+    client = ready(world, make_client, confirm_timeout_s=0.3)
+    try:
+        order = (
+            resting(11, 100_000_000)
+            if kind == "resting"
+            else OrderIntent(0, MarketType.PERP, "short", SOL, user_order_id=11)
+        )
+        world.server.faults.arm("lost_confirmation")
+        out = client.run(client.place_orders([order]))
+        assert out.status == "already_landed", seen_by
+        assert out.user_order_ids == (11,) and out.signature is None
+        assert len(world.placements(11)) == 1
+        assert place_signatures(world) == 1
+    finally:
+        client.close_blocking()
