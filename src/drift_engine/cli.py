@@ -45,6 +45,10 @@ COMMANDS: dict[str, LazyCommand] = {
     "margin": LazyCommand(
         "drift_engine.commands.margin:margin", "Margin reports for Drift sub-accounts."
     ),
+    "markets": LazyCommand(
+        "drift_engine.commands.markets:markets",
+        "Market parameters from mainnet accounts, with snapshot dates and sources.",
+    ),
     "dashboard": LazyCommand(
         "drift_engine.commands.dashboard:dashboard", "Serve the web dashboard on 127.0.0.1."
     ),

@@ -69,7 +69,7 @@ def test_unknown_perp_market(builder):
 
 def test_unknown_spot_market(builder):
     with raises_on("market_index"):
-        builder.place_spot_order(spot(index=2))  # index 2 is not in the catalog
+        builder.place_spot_order(spot(index=5))  # index 5 (USDT) is not in the catalog
 
 
 def test_unknown_market_in_a_leg_of_place_orders(builder):
@@ -151,12 +151,13 @@ def test_round_to_step_to_zero(builder, catalog):
 
 
 def test_round_to_step_in_place_orders(builder, catalog):
-    step = catalog.by_symbol("SOL").order_step_size
-    legs = [spot(base=7 * step + 3), perp(base=7 * 10**9, direction=SHORT)]
+    sol = catalog.by_symbol("SOL")
+    steps = sol.min_order_size // sol.order_step_size + 7
+    legs = [spot(base=steps * sol.order_step_size + 3), perp(base=7 * 10**9, direction=SHORT)]
     with raises_on("base_asset_amount"):
         builder.place_orders(legs)
     ix = builder.place_orders(legs, round_to_step=True)
-    assert ix == builder.place_orders([spot(base=7 * step), legs[1]])
+    assert ix == builder.place_orders([spot(base=steps * sol.order_step_size), legs[1]])
 
 
 # --------------------------------------------------------------------------- price
@@ -316,7 +317,7 @@ def test_collateral_inputs(builder):
     with raises_on("amount"):
         builder.withdraw(-5, 0)
     with raises_on("market_index"):
-        builder.deposit(1, 2)
+        builder.deposit(1, 5)
     with raises_on("user_token_account"):
         builder.deposit(10**9, 1, AUTHORITY)  # the wallet is not a wrapped-SOL token account
     with raises_on("to_sub_account_id"):
@@ -324,7 +325,7 @@ def test_collateral_inputs(builder):
     with raises_on("to_sub_account_id"):
         builder.transfer_deposit(1, 0, 70_000)
     with raises_on("market_index"):
-        builder.transfer_deposit(1, 2, 1)
+        builder.transfer_deposit(1, 5, 1)
 
 
 def test_sub_account_id_range(catalog):

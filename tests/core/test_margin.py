@@ -1,10 +1,12 @@
 """DriftMarginMonitor on hand-computed accounts (real market parameters).
 
-Parameters used below (core/params/markets.json): SOL-PERP margin_ratio_initial 500 (5%),
-maintenance 300 (3%), unrealized-pnl weights 1.0; USDC weights 1.0; SOL spot asset weights
-0.8 initial / 0.9 maintenance, liability weights 1.2 / 1.1, imf_factor 1250 (too small to
-bind at the sizes here: see test_spot_borrow). Precisions: USDC 1e6, SOL 1e9, price 1e6,
-leverage / margin ratio 1e4.
+Parameters used below (the catalog's mainnet snapshots, core/params/mainnet_markets.jsonl):
+SOL-PERP (2026-03-28) margin_ratio_initial 500 (5%), maintenance 300 (3%), imf_factor 50
+(too small to bind at these sizes), unrealized-pnl weights 0 initial / 1.0 maintenance
+(positive uPnL counts nothing toward initial collateral on mainnet); USDC weights 1.0;
+SOL spot (2025-06-24) asset weights 0.8 initial / 0.9 maintenance, liability weights
+1.2 / 1.1, imf_factor 1250 (too small to bind at the sizes here: see test_spot_borrow).
+Precisions: USDC 1e6, SOL 1e9, price 1e6, leverage / margin ratio 1e4.
 """
 
 from __future__ import annotations
@@ -64,14 +66,14 @@ def test_long_perp():
 
     m = DriftMarginMonitor().compute_for(user, perps, spots, now=NOW)
 
-    upnl = 10 * 160 - 10 * 150  # +$100: within the $100 initial cap, weight 1.0
+    upnl = 10 * 160 - 10 * 150  # +$100: weight 0 initial (mainnet), 1.0 maintenance
     assert m.unrealized_pnl == upnl * USDC
-    assert m.total_collateral == (1_000 + 100) * USDC
+    assert m.total_collateral == 1_000 * USDC
     assert m.maintenance_total_collateral == (1_000 + 100) * USDC
     notional = 10 * 160  # $1,600
     assert m.initial_margin_requirement == notional * 500 // 10_000 * USDC  # $80
     assert m.maintenance_margin_requirement == notional * 300 // 10_000 * USDC  # $48
-    assert m.free_collateral == (1_100 - 80) * USDC
+    assert m.free_collateral == (1_000 - 80) * USDC
     # health = round_half_up(100 * (1 - 48 / 1100)) = round(95.64) = 96
     assert m.health == 96
     assert m.leverage == 1_600 * 10_000 // 1_100  # 1.4545x -> 14545

@@ -20,6 +20,7 @@ from driftpy.math.spot_market import get_token_amount
 from driftpy.types import MarginMode, SpotBalanceType
 
 from drift_engine.core import program_math as pm
+from drift_engine.core.accounts import oracle_price_data
 from drift_engine.core.margin import DriftMarginMonitor, health
 from drift_engine.core.types import MarketType, RiskLevel
 from tests.core.test_margin_support import (
@@ -108,7 +109,10 @@ def test_same_numbers_as_driftpy_where_driftpy_follows_the_program(build):
 def test_initial_collateral_caps_positive_pnl_at_100_dollars_per_position():
     # math/margin.rs: weighted_unrealized_pnl.min(MAX_POSITIVE_UPNL_FOR_INITIAL_MARGIN).
     # $1,000 USDC, long 10 SOL-PERP from $150, SOL at $650: uPnL = 10 * 500 = +$5,000.
+    # On mainnet SOL-PERP's initial uPnL weight is 0 (test_mainnet_initial_upnl_weight_is_
+    # zero); the cap guards a market configured with weight 1.0, as here.
     perps, spots = markets(650 * PRICE)
+    perps[SOL_PERP].unrealized_pnl_initial_asset_weight = 10_000
     u = new_user()
     deposit(u, 0, spots[0], 1_000 * USDC)
     perp(u, 0, SOL_PERP, 10 * SOL, 150 * PRICE)
@@ -127,6 +131,7 @@ def test_initial_collateral_caps_positive_pnl_at_100_dollars_per_position():
 def test_positive_pnl_imf_discount_scales_pnl_by_1000():
     # state/perp_market.rs get_unrealized_asset_weight: the IMF size is pnl * 1000.
     perps, spots = markets(155 * PRICE)
+    perps[SOL_PERP].unrealized_pnl_initial_asset_weight = 10_000  # mainnet: 0 (see above)
     perps[SOL_PERP].unrealized_pnl_imf_factor = 100_000
     upnl = 50 * USDC  # long 10 SOL from $150 at $155
     # ours: isqrt(50e6 * 1000 * 10 + 1) = 707106; 707106 * 100000 // 100000 = 707106;
@@ -134,7 +139,7 @@ def test_positive_pnl_imf_discount_scales_pnl_by_1000():
     assert pm.unrealized_pnl_asset_weight(perps[SOL_PERP], upnl, INITIAL) == 6_443
     # driftpy: size 50e6 unscaled -> ceil(sqrt(5e8)) + 1 = 22362 -> weight 10760 -> min 10000
     driftpy_weight = calculate_unrealized_asset_weight(
-        perps[SOL_PERP], spots[0], upnl, INITIAL, None
+        perps[SOL_PERP], spots[0], upnl, INITIAL, oracle_price_data(155 * PRICE)
     )
     assert driftpy_weight == 10_000
 
@@ -262,17 +267,21 @@ def test_size_premium_liability_weight_uses_an_integer_square_root():
 
 def test_high_leverage_mode_uses_the_markets_high_leverage_ratios():
     # state/perp_market.rs get_margin_ratio with a HighLeverage user; driftpy's DriftUser
-    # does not pass the user's mode. $1,500 SOL-PERP notional, HL ratios 2% / 1%.
+    # does not pass the user's mode. $1,500 SOL-PERP notional; mainnet HL ratios 0.99% /
+    # 0.66%. The HL initial ratio is size-adjusted from the ordinary one (math/margin.rs
+    # calc_high_leverage_mode_initial_margin_ratio_from_size): imf 50 at 10 SOL gives
+    # 400 + isqrt(1e11 + 1) * 50 // 1e7 = 401 < 500, a discount factor of
+    # 1e6 - 99 * 1e6 // 100 = 10,000, and 99 + (500 - 99) * 10,000 // 1e6 = 103.
     perps, spots = markets(150 * PRICE)
-    perps[SOL_PERP].high_leverage_margin_ratio_initial = 200
-    perps[SOL_PERP].high_leverage_margin_ratio_maintenance = 100
+    assert perps[SOL_PERP].high_leverage_margin_ratio_initial == 99
+    assert perps[SOL_PERP].high_leverage_margin_ratio_maintenance == 66
     u = new_user()
     deposit(u, 0, spots[0], 1_000 * USDC)
     perp(u, 0, SOL_PERP, 10 * SOL, 150 * PRICE)
     u.margin_mode = MarginMode.HighLeverage()
     du, m = _both(u, perps, spots)
-    assert m.maintenance_margin_requirement == 1_500 * 100 // 10_000 * USDC  # $15
-    assert m.initial_margin_requirement == 1_500 * 200 // 10_000 * USDC  # $30
+    assert m.maintenance_margin_requirement == 1_500 * 66 * USDC // 10_000  # $9.90
+    assert m.initial_margin_requirement == 1_500 * 103 * USDC // 10_000  # $15.45
     assert du.get_margin_requirement(MAINTENANCE) == 45 * USDC  # 3%: mode ignored
     assert du.get_margin_requirement(INITIAL) == 75 * USDC  # 5%
 

@@ -1,6 +1,6 @@
 """Account builders shared by the margin tests (this module holds no tests).
 
-Everything is built from the real market parameters (core/params/markets.json) through
+Everything is built from the real market parameters (core/params/mainnet_markets.jsonl) through
 core/accounts.py; amounts are Drift integers: USDC = 1e6 (QUOTE), SOL = 1e9 (spot decimals
 and perp BASE), prices PRICE 1e6.
 """

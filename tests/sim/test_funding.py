@@ -135,3 +135,107 @@ def test_real_37_day_funding_file_hedged_sol_matches_direct_computation():
     assert len(payments(sim, n)) == 37 * 24
     # SOL funding turned negative in February 2026: this short paid on net
     assert direct < 0
+
+
+# --------------------------------------------------------------------- funding from TWAPs
+
+
+def _real_hours(n: int) -> list[dict[str, int]]:
+    """The first `n` shipped real SOL-PERP hours, in on-chain integers."""
+    import gzip
+    from importlib import resources
+
+    name = "bundled/real/drift_funding_hourly_SOL-PERP_2025-04-14_2026-04-01.csv.gz"
+    path = resources.files("drift_engine.data").joinpath(name)
+    out = []
+    with gzip.open(path.open("rb"), "rt", newline="") as fh:
+        for row in csv.DictReader(fh):
+            out.append(
+                {
+                    "ts": int(row["ts"]),
+                    "rate": int(Decimal(row["fundingRate"]) * 10**9),
+                    "oracle": int(Decimal(row["oraclePriceTwap"]) * PRICE),
+                    "mark": int(Decimal(row["markPriceTwap"]) * PRICE),
+                }
+            )
+            if len(out) == n:
+                break
+    return out
+
+
+def _hedged_short(first_ts: int):
+    sim = make_sim(ts=first_ts - H)
+    k = sim.open_account()
+    sim.deposit(k, "USDC", 20_000 * QUOTE, first_ts - H)
+    sim.place_order(k, perp("short", 10 * BASE), first_ts - H + 1)
+    return sim, k
+
+
+def test_simulator_derives_funding_from_a_price_path_of_twaps():
+    """A week of real hours given only as mark and oracle TWAPs: the simulator computes
+    each rate as the program does and books exactly the funding the real rates book."""
+    hours = _real_hours(24 * 7)
+    from_rates, k = _hedged_short(hours[0]["ts"])
+    from_twaps, k2 = _hedged_short(hours[0]["ts"])
+    n = len(from_rates.records)
+    for h in hours:
+        from_rates.update_funding("SOL-PERP", ts=h["ts"], funding_rate=h["rate"])
+        from_twaps.update_funding(
+            "SOL-PERP", ts=h["ts"], oracle_price_twap=h["oracle"], mark_price_twap=h["mark"]
+        )
+    derived = [
+        r.funding_rate for r in from_twaps.records if type(r).__name__ == "FundingRateRecord"
+    ]
+    assert derived == [h["rate"] for h in hours]
+    assert payments(from_twaps, n) == payments(from_rates, n)
+    assert from_twaps.user(k2).cumulative_perp_funding == from_rates.user(k).cumulative_perp_funding
+    amm = from_twaps.perp_market("SOL-PERP").amm
+    assert amm.last_funding_rate == hours[-1]["rate"]
+    assert amm.last_mark_price_twap == hours[-1]["mark"]
+
+
+def test_derive_mode_recomputes_a_records_rate_from_its_twaps():
+    hours = _real_hours(3)
+    sim, k = _hedged_short(hours[0]["ts"])
+    sim.derive_funding = True
+    # a record whose rate disagrees with its TWAPs: the TWAPs win in derive mode
+    h = hours[0]
+    sim.update_funding(
+        "SOL-PERP",
+        ts=h["ts"],
+        funding_rate=h["rate"] + 1_000,
+        oracle_price_twap=h["oracle"],
+        mark_price_twap=h["mark"],
+    )
+    assert sim.perp_market("SOL-PERP").amm.last_funding_rate == h["rate"]
+    restored = type(sim).load(sim.dump())
+    assert restored.derive_funding
+
+
+def test_imbalanced_market_caps_the_receiving_side_and_books_the_imbalance():
+    """math/funding.rs calculate_funding_rate_long_short through the simulator: the AMM
+    is net short, funding is positive, the fee pool is small; shorts receive the capped
+    rate (the Rust capped_sym_funding_test numbers), and what the protocol received is
+    booked in `net_unsettled_funding_pnl` (controller/funding.rs)."""
+    sim = make_sim(sol_price=49 * PRICE)
+    market = sim.perp_market("SOL-PERP")
+    market.contract_tier = type(market.contract_tier).__mro__[1].HighlySpeculative()
+    amm = market.amm
+    amm.base_asset_amount_with_amm = -12295081967
+    amm.base_asset_amount_long = 12295081967
+    amm.base_asset_amount_short = -12295081967 * 2
+    amm.total_exchange_fee = QUOTE // 2
+    amm.total_fee_minus_distributions = QUOTE // 2
+    # mark $50 vs oracle $49: spread 1 + 49/5000 = 1.0098 -> x 1000 / 24 = 42_075_000
+    sim.update_funding(
+        "SOL-PERP", ts=T0 + H, oracle_price_twap=49 * PRICE, mark_price_twap=50 * PRICE
+    )
+    assert amm.last_funding_rate == 42_075_000
+    assert amm.last_funding_rate_long == 42_075_000
+    assert 0 < amm.last_funding_rate_short < 42_075_000
+    assert amm.cumulative_funding_rate_short == amm.last_funding_rate_short
+    # the protocol paid a third of its fee pool (($0.50 - $0.25) / 3); the users' net
+    # short is owed the uncapped 42,075,000 x 12.295081967 / 1e12 = $0.517315, booked in
+    # net_unsettled_funding_pnl
+    assert amm.total_fee_minus_distributions == QUOTE // 2 - 83_333
+    assert amm.net_unsettled_funding_pnl == 517_315

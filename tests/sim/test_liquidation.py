@@ -3,8 +3,8 @@
 Trigger: maintenance total collateral < maintenance requirement (driftpy's DriftUser on
 the simulator's accounts). Then: margin shortage = requirement with the 2% liquidation
 buffer - collateral; the base to close covers it at the oracle price net of the
-liquidator fee (0.5%) and insurance-fund fee (up to 1%); the user pays both out of the
-position's quote.
+liquidator fee and insurance-fund fee (SOL-PERP's mainnet snapshot: 0.75% and up to
+0.75%); the user pays both out of the position's quote.
 """
 
 from __future__ import annotations
@@ -19,32 +19,33 @@ def test_hand_computed_perp_liquidation():
     sim = make_sim()
     k = sim.open_account()
     sim.deposit(k, "USDC", 100 * QUOTE, T0)
-    sim.place_order(k, perp("long", 5 * BASE), T0 + 1)  # $500 at $100: 5x; fee $0.50 settled
-    assert sim.token_amount(k, "USDC") == 99_500_000
+    sim.place_order(k, perp("long", 5 * BASE), T0 + 1)  # $500 at $100: 5x; fee $0.175 settled
+    assert sim.token_amount(k, "USDC") == 99_825_000
     assert sim.liquidate_if_needed(T0 + 2) == []
 
     sim.set_oracle_price("SOL", 82 * PRICE, T0 + 3)
-    # collateral = 99.50 + 5 x (82 - 100) = 9.50; requirement = 5 x 82 x 3% = 12.30 -> liquidatable
-    assert sim.maintenance(k) == (9_500_000, 12_300_000)
+    # collateral = 99.825 + 5 x (82 - 100) = 9.825; requirement = 5 x 82 x 3% = 12.30
+    assert sim.maintenance(k) == (9_825_000, 12_300_000)
     (rec,) = sim.liquidate_if_needed(T0 + 3)
-    # with buffer: 5 x 82 x (3% + 2%) = 20.50 -> shortage 20.50 - 9.50 = 11.00
-    assert (rec.margin_requirement, rec.total_collateral) == (20_500_000, 9_500_000)
-    # IF fee = min(1%, 5% - 0.5% - 11e6 x 1e9 / 5e9 x 1e6 / 82e6 [= 2.6829%]) = 1%
-    # base to cover = 11e6 x 1e9 / (82e6 x (50_000 - 5_000) / 1e6 - 82e6 x 10_000 / 1e6)
-    #               = 11e15 / (3_690_000 - 820_000) = 3_832_752_613 -> ceil to 0.01 SOL: 3.84 SOL
-    assert rec.base_asset_amount == -3_840_000_000
-    # value = 3.84 x 82 = 314.88; liquidator fee 0.5% = 1.5744; IF fee 1% = 3.1488
-    assert rec.quote_asset_amount == 314_880_000
-    assert (rec.liquidator_fee, rec.if_fee) == (1_574_400, 3_148_800)
-    # realized = 3.84 x (82 - 100) = -69.12
-    assert rec.realized_pnl == -69_120_000
+    # with buffer: 5 x 82 x (3% + 2%) = 20.50 -> shortage 20.50 - 9.825 = 10.675
+    assert (rec.margin_requirement, rec.total_collateral) == (20_500_000, 9_825_000)
+    # IF fee = min(0.75%, 5% - 0.75% - 10.675e6 x 1e9 / 5e9 x 1e6 / 82e6 [= 2.6036%]) = 0.75%
+    # base to cover = 10.675e6 x 1e9 / (82e6 x (50_000 - 7_500) / 1e6 - 82e6 x 7_500 / 1e6)
+    #               = 10.675e15 / (3_485_000_000 - 615_000_000) = 3_719_512_195
+    #               -> ceil to 0.01 SOL: 3.72 SOL
+    assert rec.base_asset_amount == -3_720_000_000
+    # value = 3.72 x 82 = 305.04; liquidator fee 0.75% = 2.2878; IF fee 0.75% = 2.2878
+    assert rec.quote_asset_amount == 305_040_000
+    assert (rec.liquidator_fee, rec.if_fee) == (2_287_800, 2_287_800)
+    # realized = 3.72 x (82 - 100) = -66.96
+    assert rec.realized_pnl == -66_960_000
     assert rec.oracle_price == 82 * PRICE and not rec.bankrupt
     pos = sim.perp_position(k, "SOL-PERP")
-    assert pos.base_asset_amount == 1_160_000_000
-    # left: 99.50 - 69.12 - 1.5744 - 3.1488 + 1.16 x (82 - 100) = 4.7768 of collateral,
-    # above requirement + buffer (1.16 x 82 x 5% = 4.756): the account left liquidation
+    assert pos.base_asset_amount == 1_280_000_000
+    # left: 99.825 - 66.96 - 2.2878 - 2.2878 + 1.28 x (82 - 100) = 5.2494 of collateral,
+    # above requirement + buffer (1.28 x 82 x 5% = 5.248): the account left liquidation
     tc, req = sim.maintenance(k)
-    assert tc == 4_776_800 and req == 2_853_600
+    assert tc == 5_249_400 and req == 3_148_800
     assert not sim.user(k).status & 1
     assert sim.user(k).next_liquidation_id == 2
     assert sim.liquidate_if_needed(T0 + 4) == []

@@ -46,9 +46,9 @@ def test_limit_rests_then_fills_as_maker_when_price_crosses(funded):
     fills = sim.set_oracle_price("SOL", 94_990_000, T0 + 4)
     assert len(fills) == 1
     f = fills[0]
-    # maker fill at the limit: quote 2 x 95 = 190_000_000, rebate floor(190e6 x 20/1e5) = 38_000
+    # maker fill at the limit: quote 2 x 95 = 190_000_000, rebate floor(190e6 x 25/1e6) = 4_750
     assert f.is_maker and f.fill_price == 95 * PRICE and f.quote_asset_amount == 190 * QUOTE
-    assert f.fee == -38_000
+    assert f.fee == -4_750
     assert sim.perp_position(k, "SOL-PERP").base_asset_amount == 2 * BASE
     assert sim.drift_user(k).get_open_orders() == []
     assert sim.user(k).open_orders == 0

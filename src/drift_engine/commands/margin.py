@@ -1,7 +1,8 @@
 """`drift-engine margin`: margin reports for Drift sub-accounts (core/margin.py).
 
 `--demo` builds two example accounts from the real market parameters shipped with the
-package (core/params/markets.json) and prints what `DriftMarginMonitor` says about them.
+package (core/params/mainnet_markets.jsonl) and prints what `DriftMarginMonitor` says
+about them.
 No network, no clock: the same command prints the same numbers everywhere.
 """
 

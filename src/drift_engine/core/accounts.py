@@ -8,6 +8,7 @@ and slots are arguments.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from driftpy.addresses import (
@@ -17,22 +18,42 @@ from driftpy.addresses import (
     get_user_stats_account_public_key,
 )
 from driftpy.constants.numeric_constants import SPOT_CUMULATIVE_INTEREST_PRECISION
-from driftpy.types import ContractTier, MarketStatus, OraclePriceData
+from driftpy.types import MarketStatus, OraclePriceData
 
-from drift_engine.core.markets import MarketCatalog, MarketSpec, load_market_params
+from drift_engine.core.fees import (
+    FeeStructure,
+    load_state_params,
+    mainnet_perp_fee_structure,
+    mainnet_spot_fee_structure,
+)
+from drift_engine.core.markets import MarketCatalog, MarketSpec, PerpParams
 from drift_engine.core.program import new_account, program_id
 from drift_engine.core.types import MarketType
 
 #: Drift's funding period, seconds (PerpMarket.amm.funding_period on mainnet).
 FUNDING_PERIOD_S = 3600
 
+#: PerpParams / SpotParams fields that are enums on the account (kept there by name).
+_ENUM_FIELDS = frozenset({"contract_tier", "contract_type", "asset_tier"})
 
-def _params_for(spec: MarketSpec) -> dict[str, Any]:
-    key = "perp" if spec.market_type is MarketType.PERP else "spot"
-    for p in load_market_params()[key]:
-        if p["market_index"] == spec.market_index:
-            return p
-    raise KeyError(f"no parameters for {spec.symbol} in params/markets.json")
+
+def _set_params(account: Any, params: Any, amm: Any = None) -> None:
+    """Copy a PerpParams/SpotParams onto an account. Enum names become variants of the
+    IDL's own enum type (the one the account's zeroed field already holds), which is what
+    the account coder encodes."""
+    for f in fields(params):
+        value = getattr(params, f.name)
+        owner = amm if amm is not None and f.name in PerpParams.AMM_FIELDS else account
+        if f.name in _ENUM_FIELDS:
+            enum_type = type(getattr(owner, f.name)).__mro__[1]
+            value = getattr(enum_type, value)()
+        setattr(owner, f.name, value)
+
+
+def _require(spec: MarketSpec, params: Any) -> Any:
+    if params is None:
+        raise ValueError(f"{spec.symbol} has no market parameters in the catalog")
+    return params
 
 
 def _name_bytes(symbol: str) -> list[int]:
@@ -50,33 +71,25 @@ def _set_oracle_history(hist: Any, price: int, ts: int) -> None:
 
 
 def make_perp_market(spec: MarketSpec, oracle_price: int, ts: int = 0) -> Any:
-    """A PerpMarket account for `spec`, Active, with its real margin and fee parameters."""
+    """A PerpMarket account for `spec` with the catalog's real (mainnet snapshot) margin,
+    fee and funding parameters and a fresh AMM state at `oracle_price`."""
     if spec.market_type is not MarketType.PERP:
         raise ValueError(f"{spec.symbol} is not a perp market")
-    p = _params_for(spec)
+    params = _require(spec, spec.perp)
     m = new_account("PerpMarket")
     m.pubkey = spec.account_pubkey
     m.market_index = spec.market_index
     m.name = _name_bytes(spec.symbol)
-    m.status = getattr(MarketStatus, p["status"])()
-    m.contract_tier = getattr(ContractTier, p["contract_tier"])()
-    m.margin_ratio_initial = p["margin_ratio_initial"]
-    m.margin_ratio_maintenance = p["margin_ratio_maintenance"]
-    m.imf_factor = p["imf_factor"]
-    m.unrealized_pnl_initial_asset_weight = p["unrealized_pnl_initial_asset_weight"]
-    m.unrealized_pnl_maintenance_asset_weight = p["unrealized_pnl_maintenance_asset_weight"]
-    m.unrealized_pnl_imf_factor = p["unrealized_pnl_imf_factor"]
-    m.liquidator_fee = p["liquidator_fee"]
-    m.if_liquidation_fee = p["if_liquidation_fee"]
-    m.quote_spot_market_index = 0
+    m.status = getattr(MarketStatus, spec.status)()
     amm = m.amm
+    _set_params(m, params, amm)
     amm.oracle = spec.oracle
     amm.oracle_source = spec.oracle_source
     amm.order_step_size = spec.order_step_size
     amm.order_tick_size = spec.order_tick_size
     amm.min_order_size = spec.min_order_size
-    amm.funding_period = FUNDING_PERIOD_S
-    amm.last_funding_rate_ts = ts - ts % FUNDING_PERIOD_S
+    period = amm.funding_period or FUNDING_PERIOD_S
+    amm.last_funding_rate_ts = ts - ts % period
     amm.last_mark_price_twap = oracle_price
     amm.last_mark_price_twap5min = oracle_price
     amm.last_mark_price_twap_ts = ts
@@ -87,15 +100,16 @@ def make_perp_market(spec: MarketSpec, oracle_price: int, ts: int = 0) -> Any:
 
 
 def make_spot_market(spec: MarketSpec, oracle_price: int, ts: int = 0) -> Any:
-    """A SpotMarket account for `spec` with real weights and unit cumulative interest."""
+    """A SpotMarket account for `spec` with the catalog's real weights, IMF and interest
+    curve, and unit cumulative interest (a fresh market: no deposits or borrows)."""
     if spec.market_type is not MarketType.SPOT:
         raise ValueError(f"{spec.symbol} is not a spot market")
-    p = _params_for(spec)
+    params = _require(spec, spec.spot)
     m = new_account("SpotMarket")
     m.pubkey = spec.account_pubkey
     m.market_index = spec.market_index
     m.name = _name_bytes(spec.symbol)
-    m.status = getattr(MarketStatus, p["status"])()
+    m.status = getattr(MarketStatus, spec.status)()
     m.oracle = spec.oracle
     m.oracle_source = spec.oracle_source
     if spec.mint is not None:
@@ -108,14 +122,7 @@ def make_spot_market(spec: MarketSpec, oracle_price: int, ts: int = 0) -> Any:
     m.order_step_size = spec.order_step_size
     m.order_tick_size = spec.order_tick_size
     m.min_order_size = spec.min_order_size
-    m.orders_enabled = spec.market_index != 0
-    m.initial_asset_weight = p["initial_asset_weight"]
-    m.maintenance_asset_weight = p["maintenance_asset_weight"]
-    m.initial_liability_weight = p["initial_liability_weight"]
-    m.maintenance_liability_weight = p["maintenance_liability_weight"]
-    m.imf_factor = p["imf_factor"]
-    m.liquidator_fee = p["liquidator_fee"]
-    m.if_liquidation_fee = p["if_liquidation_fee"]
+    _set_params(m, params)
     m.cumulative_deposit_interest = SPOT_CUMULATIVE_INTEREST_PRECISION
     m.cumulative_borrow_interest = SPOT_CUMULATIVE_INTEREST_PRECISION
     m.last_interest_ts = ts
@@ -187,51 +194,27 @@ def default_markets(
     return perps, spots
 
 
-def _set_fee_structure(target: Any, params: dict[str, Any]) -> None:
-    tiers = params["fee_tiers"]
-    for i, tier in enumerate(target.fee_tiers):
-        values = tiers[i] if i < len(tiers) else None
-        for name in (
-            "fee_numerator",
-            "maker_rebate_numerator",
-            "referrer_reward_numerator",
-            "referee_fee_numerator",
-        ):
-            setattr(tier, name, values[name] if values else 0)
-        for name in (
-            "fee_denominator",
-            "maker_rebate_denominator",
-            "referrer_reward_denominator",
-            "referee_fee_denominator",
-        ):
-            # The program's FeeTier::default() has non-zero denominators; keep them so.
-            default = 100 if name.startswith("refer") else 100_000
-            setattr(tier, name, values[name] if values else default)
-    filler = params["filler_reward_structure"]
-    target.filler_reward_structure.reward_numerator = filler["reward_numerator"]
-    target.filler_reward_structure.reward_denominator = filler["reward_denominator"]
-    target.filler_reward_structure.time_based_reward_lower_bound = filler[
-        "time_based_reward_lower_bound"
-    ]
-    target.referrer_reward_epoch_upper_bound = params["referrer_reward_epoch_upper_bound"]
-    target.flat_filler_fee = params["flat_filler_fee"]
-
-
 def make_state(
-    number_of_markets: int = 0, number_of_spot_markets: int = 0, params: dict | None = None
+    number_of_markets: int = 0,
+    number_of_spot_markets: int = 0,
+    params: dict | None = None,
+    *,
+    perp_fee_structure: FeeStructure | None = None,
+    spot_fee_structure: FeeStructure | None = None,
 ) -> Any:
     """The State account with Drift's fee structures and liquidation settings.
 
-    Values come from the `state` section of params/markets.json (the program's
-    `FeeStructure::perps_default()` / `spot_default()` and initialize() defaults).
+    Fee structures default to today's documented mainnet percentages
+    (`core.fees.mainnet_perp_fee_structure`, core/params/state.json says where each
+    number comes from); `params` overrides the `liquidation` section of state.json.
     """
-    p = params if params is not None else load_market_params()["state"]
+    liquidation = params if params is not None else load_state_params()["liquidation"]
     s = new_account("State")
-    _set_fee_structure(s.perp_fee_structure, p["perp_fee_structure"])
-    _set_fee_structure(s.spot_fee_structure, p["spot_fee_structure"])
-    s.liquidation_margin_buffer_ratio = p["liquidation_margin_buffer_ratio"]
-    s.initial_pct_to_liquidate = p["initial_pct_to_liquidate"]
-    s.liquidation_duration = p["liquidation_duration"]
+    (perp_fee_structure or mainnet_perp_fee_structure()).write_to(s.perp_fee_structure)
+    (spot_fee_structure or mainnet_spot_fee_structure()).write_to(s.spot_fee_structure)
+    s.liquidation_margin_buffer_ratio = liquidation["liquidation_margin_buffer_ratio"]
+    s.initial_pct_to_liquidate = liquidation["initial_pct_to_liquidate"]
+    s.liquidation_duration = liquidation["liquidation_duration"]
     s.number_of_markets = number_of_markets
     s.number_of_spot_markets = number_of_spot_markets
     return s

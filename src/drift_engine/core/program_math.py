@@ -20,13 +20,16 @@ Rust read (stored versions; commits as named by the source index):
 - state/spot_market.rs @ 0015e4a4288780b8ae46bdadc6d186e71878da4a (asset/liability weight)
 - math/spot_balance.rs @ 086891c7e58fbff5b8e1060994fb37ec6f64c45b (token amount/value)
 - math/funding.rs @ 027745731c4dbf2efb6812af5caaddb98217cab0 (funding payment)
+- math/amm.rs (net user pnl), state/oracle.rs (StrictOraclePrice), math/margin.rs
+  (`calculate_user_equity`, Settlement valuation) @ 0ae3e3b1 (2026-04-01)
 - math/position.rs @ 01b1f613d138e66e02713bdf167a5e1c64da00f6
 - math/constants.rs @ 01597ba434b0a335d59b071d98bcfff962de8d12
   (MAX_POSITIVE_UPNL_FOR_INITIAL_MARGIN = 100 * QUOTE_PRECISION, OPEN_ORDER_MARGIN_REQUIREMENT
   = QUOTE_PRECISION / 100, DEFAULT_LIQUIDATION_MARGIN_BUFFER_RATIO = MARGIN_PRECISION / 50)
 
 Not modelled (raise or ignore, as noted): LP shares (the program simulates settling them;
-we raise), oracle validity, isolated-tier checks, fuel. Nothing here reads a clock.
+we raise), oracle validity beyond non-positive prices and TWAPs (`InvalidOracleError`),
+isolated-tier checks, fuel. Nothing here reads a clock.
 """
 
 from __future__ import annotations
@@ -38,7 +41,6 @@ from typing import Any
 
 from driftpy.constants.numeric_constants import (
     AMM_RESERVE_PRECISION,
-    BASE_PRECISION,
     MARGIN_PRECISION,
     PRICE_PRECISION,
     QUOTE_PRECISION,
@@ -51,14 +53,16 @@ from driftpy.math.margin import (
 )
 from driftpy.math.perp_position import calculate_perp_liability_value
 from driftpy.math.spot_position import get_strict_token_value
-from driftpy.oracles.strict_oracle_price import StrictOraclePrice
 from driftpy.types import SpotBalanceType, UserStatus
 
+from drift_engine.core.errors import DriftEngineError
+from drift_engine.core.funding import funding_payment as _program_funding_payment
 from drift_engine.core.types import is_variant
 
 __all__ = [
     "AMM_TO_QUOTE_PRECISION_RATIO",
     "DEFAULT_LIQUIDATION_MARGIN_BUFFER_RATIO",
+    "InvalidOracleError",
     "MAX_POSITIVE_UPNL_FOR_INITIAL_MARGIN",
     "OPEN_ORDER_MARGIN_REQUIREMENT",
     "QUOTE_SPOT_MARKET_INDEX",
@@ -67,6 +71,7 @@ __all__ = [
     "MarketSnapshot",
     "OrderFillSimulation",
     "PerpPositionValue",
+    "StrictOraclePrice",
     "calculate_margin",
     "cap_initial_unrealized_pnl",
     "funding_payment",
@@ -84,15 +89,52 @@ __all__ = [
     "token_amount",
     "trunc_div",
     "unrealized_pnl_asset_weight",
+    "user_equity",
 ]
 
 # Integer constants (driftpy defines some of these as floats, e.g. 1000.0, 10000.0).
 QUOTE_SPOT_MARKET_INDEX = 0
 AMM_TO_QUOTE_PRECISION_RATIO = AMM_RESERVE_PRECISION // QUOTE_PRECISION  # 1e3
-FUNDING_PAYMENT_DIVISOR = PRICE_PRECISION * 1_000 * AMM_TO_QUOTE_PRECISION_RATIO  # 1e12
+PRICE_TIMES_AMM_TO_QUOTE_PRECISION_RATIO = PRICE_PRECISION * AMM_TO_QUOTE_PRECISION_RATIO  # 1e9
 OPEN_ORDER_MARGIN_REQUIREMENT = QUOTE_PRECISION // 100  # $0.01 per open order
 MAX_POSITIVE_UPNL_FOR_INITIAL_MARGIN = 100 * QUOTE_PRECISION  # $100 per position
 DEFAULT_LIQUIDATION_MARGIN_BUFFER_RATIO = MARGIN_PRECISION // 50  # 2%
+
+
+class InvalidOracleError(DriftEngineError):
+    """The program's `ErrorCode::InvalidOracle`: a price (or, in a strict calculation, a
+    5-minute TWAP) that is not positive. The program fails the instruction."""
+
+
+@dataclass(frozen=True, slots=True)
+class StrictOraclePrice:
+    """state/oracle.rs `StrictOraclePrice`: the current oracle price and, in a strict
+    calculation, the stored 5-minute TWAP; assets take the lower, liabilities the higher.
+
+    driftpy 0.8.89's class of the same name tests the TWAP for truthiness, so a TWAP of 0
+    silently means "no TWAP"; the program's `Option` means a strict TWAP of 0 is a value
+    (`min()` is 0) and `validate()` rejects it as an invalid oracle.
+    """
+
+    current: int
+    twap_5min: int | None = None
+
+    @classmethod
+    def of(cls, price: int, twap_5min: int, strict: bool) -> StrictOraclePrice:
+        return cls(price, twap_5min if strict else None)
+
+    def max(self) -> int:
+        return self.current if self.twap_5min is None else max(self.current, self.twap_5min)
+
+    def min(self) -> int:
+        return self.current if self.twap_5min is None else min(self.current, self.twap_5min)
+
+    def validate(self, what: str = "") -> None:
+        where = f" ({what})" if what else ""
+        if self.current <= 0:
+            raise InvalidOracleError(f"oracle price {self.current} <= 0{where}")
+        if self.twap_5min is not None and self.twap_5min <= 0:
+            raise InvalidOracleError(f"oracle price twap {self.twap_5min} <= 0{where}")
 
 
 def trunc_div(a: int, b: int) -> int:
@@ -339,17 +381,11 @@ def _apply_user_custom_margin_ratio(
 def funding_payment(amm_cumulative_funding_rate: int, perp_position: Any) -> int:
     """Unsettled funding of a perp position in QUOTE precision (negative: the user pays).
 
-    Program: math/funding.rs `calculate_funding_payment` —
+    Program: math/funding.rs `calculate_funding_payment` (core/funding.py) —
     `-sign(base) * sign(delta) * floor(|delta * base| / 1e9)` then `/ 1e3` toward zero,
     i.e. an integer. driftpy 0.8.89 (`calculate_position_funding_pnl`) returns a float.
     """
-    delta = amm_cumulative_funding_rate - perp_position.last_cumulative_funding_rate
-    base = perp_position.base_asset_amount
-    if delta == 0 or base == 0:
-        return 0
-    magnitude = abs(delta) * abs(base) // FUNDING_PAYMENT_DIVISOR
-    sign = (-1 if base > 0 else 1) * (1 if delta > 0 else -1)
-    return sign * magnitude
+    return _program_funding_payment(amm_cumulative_funding_rate, perp_position)
 
 
 def is_high_leverage_mode(user: Any, category: MarginCategory) -> bool:
@@ -407,12 +443,22 @@ def perp_margin_ratio(
 
 
 def _net_user_pnl(perp_market: Any) -> int:
-    """math/amm.rs `calculate_net_user_pnl` at the market's last oracle price."""
+    """math/amm.rs `calculate_net_user_pnl` at the market's last oracle price: the users'
+    base (incl. LPs' unsettled base) at the oracle plus their cost basis
+    (`calculate_net_user_cost_basis`: quote, LPs' unsettled quote and the funding users
+    are owed but have not settled, `amm.net_unsettled_funding_pnl`). driftpy 0.8.89's
+    version has only `base_asset_amount_with_amm` and `quote_asset_amount`."""
     amm = perp_market.amm
     price = amm.historical_oracle_data.last_oracle_price
-    return (
-        trunc_div(amm.base_asset_amount_with_amm * price, BASE_PRECISION) + amm.quote_asset_amount
+    if price <= 0:
+        raise InvalidOracleError(f"perp market {perp_market.market_index}: oracle_price <= 0")
+    base = amm.base_asset_amount_with_amm + amm.base_asset_amount_with_unsettled_lp
+    cost_basis = (
+        amm.quote_asset_amount
+        + amm.quote_asset_amount_with_unsettled_lp
+        + amm.net_unsettled_funding_pnl
     )
+    return trunc_div(base * price, PRICE_TIMES_AMM_TO_QUOTE_PRECISION_RATIO) + cost_basis
 
 
 def unrealized_pnl_asset_weight(
@@ -484,6 +530,18 @@ def _worst_case_base_asset_amount(pp: Any) -> int:
     return all_bids if abs(all_bids) > abs(all_asks) else all_asks
 
 
+def perp_base_value_and_pnl(perp_position: Any, oracle_price: int) -> tuple[int, int]:
+    """math/position.rs `calculate_base_asset_value_and_pnl_with_oracle_price`: |base| x
+    price and the pnl `trunc(base x price / 1e9) + quote` (signed division toward zero,
+    so a short's value rounds toward zero, not down)."""
+    base = perp_position.base_asset_amount
+    if base == 0:
+        return 0, perp_position.quote_asset_amount
+    price = max(oracle_price, 0)
+    signed_value = trunc_div(base * price, AMM_RESERVE_PRECISION)
+    return abs(signed_value), signed_value + perp_position.quote_asset_amount
+
+
 @dataclass(frozen=True, slots=True)
 class PerpPositionValue:
     """math/margin.rs `calculate_perp_position_value_and_pnl` for one position."""
@@ -508,6 +566,8 @@ def perp_position_value_and_pnl(
         raise NotImplementedError(
             f"perp market {perp_position.market_index}: LP shares are not modelled"
         )
+    # math/margin.rs: in Settlement the pnl is valued at the expiry price, but the
+    # (worst-case) liability stays at the oracle price.
     settlement = is_variant(perp_market.status, "Settlement")
     valuation_price = perp_market.expiry_price if settlement else oracle_price
     amm = perp_market.amm
@@ -518,16 +578,13 @@ def perp_position_value_and_pnl(
     )
     unrealized_funding = funding_payment(cumulative, perp_position)
 
-    base = perp_position.base_asset_amount
-    price = max(valuation_price, 0)
-    # math/position.rs calculate_base_asset_value_and_pnl_with_oracle_price: signed, toward 0.
-    base_value_signed = trunc_div(base * price, AMM_RESERVE_PRECISION) if base else 0
-    unrealized_pnl = base_value_signed + perp_position.quote_asset_amount
+    unrealized_pnl = perp_base_value_and_pnl(perp_position, valuation_price)[1]
+    base_value_signed = unrealized_pnl - perp_position.quote_asset_amount
     total_unrealized_pnl = unrealized_pnl + unrealized_funding
 
     worst_case_base = _worst_case_base_asset_amount(perp_position)
     liability_value = calculate_perp_liability_value(
-        worst_case_base, price, is_variant(perp_market.contract_type, "Prediction")
+        worst_case_base, max(oracle_price, 0), is_variant(perp_market.contract_type, "Prediction")
     )
     liability_value = liability_value * strict_quote_price.max() // PRICE_PRECISION
 
@@ -565,6 +622,40 @@ def perp_position_value_and_pnl(
 
 
 # --------------------------------------------------------------------------- account
+
+
+def user_equity(user: Any, markets: MarketSnapshot) -> int:
+    """Net account value in QUOTE (1e6), as the program computes it.
+
+    Program: math/margin.rs `calculate_user_equity` — every spot balance at its oracle
+    price (`get_token_value`: a borrow floors, a deposit truncates) plus every perp
+    position's pnl at the oracle (the expiry price in Settlement) *including its unsettled
+    funding*, times the quote oracle price. A short's value divides toward zero
+    (`perp_base_value_and_pnl`), not down.
+    """
+    total = 0
+    for sp in user.spot_positions:
+        if _spot_position_is_available(sp):
+            continue
+        market = markets.spot(sp.market_index)
+        amount = signed_token_amount(sp, market)
+        total += _token_value(amount, market.decimals, markets.spot_price(sp.market_index))
+    for pp in user.perp_positions:
+        if _perp_position_is_available(pp):
+            continue
+        market = markets.perp(pp.market_index)
+        settlement = is_variant(market.status, "Settlement")
+        price = market.expiry_price if settlement else markets.perp_price(pp.market_index)
+        amm = market.amm
+        cumulative = (
+            amm.cumulative_funding_rate_long
+            if pp.base_asset_amount > 0
+            else amm.cumulative_funding_rate_short
+        )
+        pnl = perp_base_value_and_pnl(pp, price)[1] + funding_payment(cumulative, pp)
+        quote_price = markets.spot_price(market.quote_spot_market_index)
+        total += trunc_div(pnl * quote_price, PRICE_PRECISION)
+    return total
 
 
 @dataclass(frozen=True, slots=True)
@@ -626,8 +717,11 @@ def calculate_margin(
             continue
         market = markets.spot(sp.market_index)
         price = markets.spot_price(sp.market_index)
-        twap = market.historical_oracle_data.last_oracle_price_twap5min if strict else None
-        strict_price = StrictOraclePrice(price, twap)
+        # math/margin.rs: StrictOraclePrice::new(price, twap_5min, strict).validate()?
+        strict_price = StrictOraclePrice.of(
+            price, market.historical_oracle_data.last_oracle_price_twap5min, strict
+        )
+        strict_price.validate(f"spot market {sp.market_index}")
         amount = signed_token_amount(sp, market)
         if market.market_index == QUOTE_SPOT_MARKET_INDEX:
             value = get_strict_token_value(amount, market.decimals, strict_price)
@@ -668,9 +762,12 @@ def calculate_margin(
             continue
         market = markets.perp(pp.market_index)
         quote_market = markets.spot(market.quote_spot_market_index)
-        quote_twap = quote_market.historical_oracle_data.last_oracle_price_twap5min
-        strict_quote = StrictOraclePrice(
-            markets.spot_price(market.quote_spot_market_index), quote_twap if strict else None
+        # math/margin.rs: the quote price is not validated here (a strict TWAP of 0 makes
+        # `min()` 0, so positive pnl counts nothing)
+        strict_quote = StrictOraclePrice.of(
+            markets.spot_price(market.quote_spot_market_index),
+            quote_market.historical_oracle_data.last_oracle_price_twap5min,
+            strict,
         )
         custom = custom_margin_ratio
         if category == MarginCategory.INITIAL:

@@ -238,16 +238,11 @@ def claimable_pnl(pos: Any, oracle_price: int, pnl_pool_excess: int) -> int:
 
 def funding_payment(amm_cumulative_funding_rate: int, pos: Any) -> int:
     """`math/funding.rs::calculate_funding_payment`: QUOTE the position receives (>0) or
-    pays (<0). magnitude = floor(|delta| x |base| / 1e6 / 1e3), longs pay when delta > 0,
-    then a truncating division by AMM_TO_QUOTE_PRECISION_RATIO: overall
-    -sign(base x delta) x floor(|delta x base| / 1e12)."""
-    delta = amm_cumulative_funding_rate - pos.last_cumulative_funding_rate
-    if delta == 0:
-        return 0
-    base = pos.base_asset_amount
-    magnitude = abs(delta) * abs(base) // PRICE_PRECISION // FUNDING_RATE_BUFFER
-    sign = (-1 if base > 0 else 1) * (1 if delta > 0 else -1)
-    return div_trunc(magnitude * sign, AMM_TO_QUOTE_PRECISION_RATIO)
+    pays (<0): -sign(base x delta) x floor(|delta x base| / 1e9), then a truncating
+    division by AMM_TO_QUOTE_PRECISION_RATIO. One implementation: core/funding.py."""
+    from drift_engine.core.funding import funding_payment as program_funding_payment
+
+    return program_funding_payment(amm_cumulative_funding_rate, pos)
 
 
 def funding_rate_from_hourly_fraction(numerator: int, denominator: int, oracle_twap: int) -> int:
@@ -257,29 +252,7 @@ def funding_rate_from_hourly_fraction(numerator: int, denominator: int, oracle_t
 
 
 # --------------------------------------------------------------------------- fees
-
-
-def taker_fee(quote: int, tier: Any) -> int:
-    """`math/fees.rs::calculate_taker_fee` (no fee adjustment): ceil(quote x num / den)."""
-    return div_ceil(quote * tier.fee_numerator, tier.fee_denominator)
-
-
-def maker_rebate(quote: int, tier: Any) -> int:
-    """`math/fees.rs::calculate_maker_rebate` (no fee adjustment): floor(quote x num / den)."""
-    return quote * tier.maker_rebate_numerator // tier.maker_rebate_denominator
-
-
-def perp_fee_tier_index(stats: Any, thresholds: dict[str, list[int]]) -> int:
-    """`math/fees.rs::determine_perp_fee_tier`: tier by 30-day volume or insurance stake."""
-    volume = stats.taker_volume30d + stats.maker_volume30d
-    staked = stats.if_staked_quote_asset_amount
-    tier = 0
-    for i, (v, s) in enumerate(
-        zip(thresholds["volume_30d_quote"], thresholds["staked_quote"], strict=True)
-    ):
-        if volume >= v or staked >= s:
-            tier = i + 1
-    return tier
+# Fee tiers, taker fees and maker rebates: core/fees.py (math/fees.rs).
 
 
 def rolling_30d(previous: int, since_last: int, amount: int) -> int:
@@ -401,6 +374,25 @@ def accrue_spot_interest(market: Any, now: int, deposit_rate: int, borrow_rate: 
 
 
 # --------------------------------------------------------------------------- liquidation
+
+
+def base_liquidator_fee(perp_market: Any, user_high_leverage_mode: bool) -> int:
+    """`state/perp_market.rs::get_base_liquidator_fee`: for a high-leverage-mode user of a
+    market with the mode enabled, at most 80 % of the HL maintenance ratio (LIQUIDATION_FEE
+    precision). The program then raises it with the user's inactivity
+    (`math/liquidation.rs::get_liquidation_fee`, after a ~10 minute grace period); the
+    simulator does not track user slots and keeps the base fee."""
+    fee = perp_market.liquidator_fee
+    enabled = (
+        perp_market.high_leverage_margin_ratio_initial > 0
+        and perp_market.high_leverage_margin_ratio_maintenance > 0
+    )
+    if user_high_leverage_mode and enabled:
+        ratio = perp_market.high_leverage_margin_ratio_maintenance * (
+            LIQUIDATION_FEE_TO_MARGIN_PRECISION_RATIO
+        )
+        fee = min(fee, ratio - ratio // 5)
+    return fee
 
 
 def base_to_cover_margin_shortage(

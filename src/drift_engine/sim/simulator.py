@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from driftpy.math.margin import MarginCategory, calculate_market_margin_ratio
+from driftpy.math.margin import MarginCategory
 from driftpy.oracles.oracle_id import get_oracle_id
 from driftpy.types import (
     MarketType as DpMarketType,
@@ -57,6 +57,7 @@ from driftpy.types import (
 )
 from solders.pubkey import Pubkey
 
+from drift_engine.core import fees, funding
 from drift_engine.core.accounts import (
     default_markets,
     make_state,
@@ -66,10 +67,15 @@ from drift_engine.core.accounts import (
 )
 from drift_engine.core.errors import DriftEngineError, OrderValidationError
 from drift_engine.core.margin import DriftMarginMonitor
-from drift_engine.core.markets import MarketCatalog, load_market_params
+from drift_engine.core.markets import MarketCatalog
 from drift_engine.core.offline import OfflineDrift
 from drift_engine.core.program import encode_account
-from drift_engine.core.program_math import MarketSnapshot, calculate_margin
+from drift_engine.core.program_math import (
+    MarketSnapshot,
+    calculate_margin,
+    is_high_leverage_mode,
+    perp_margin_ratio,
+)
 from drift_engine.core.types import MarketType, OrderIntent, PostOnly
 from drift_engine.core.types import OrderType as IntentOrderType
 from drift_engine.core.types import PositionDirection as Direction
@@ -104,6 +110,12 @@ class SimulationError(DriftEngineError):
 
 class InsufficientCollateralError(SimulationError):
     """The action would leave the account below its initial margin requirement."""
+
+
+def _margin_shortage(calc: Any) -> int:
+    """`MarginCalculation::cross_margin_margin_shortage`: requirement plus the liquidation
+    buffer above total collateral (0 when covered)."""
+    return max(0, calc.margin_requirement_plus_buffer - calc.total_collateral)
 
 
 def _asset_of(symbol: str) -> str:
@@ -191,21 +203,31 @@ class DriftSimulator:
         interest_rates: dict[str, tuple[Any, Any]] | None = None,
         auto_settle_pnl: bool = True,
         pnl_pool_excess: int = 0,
+        perp_fee_structure: fees.FeeStructure | None = None,
+        spot_fee_structure: fees.FeeStructure | None = None,
+        derive_funding: bool = False,
     ) -> None:
         self.catalog = catalog or MarketCatalog.from_constants()
+        #: compute every funding rate from its record's mark/oracle TWAPs (update_funding)
+        self.derive_funding = derive_funding
         self.now = ts
         perps, spots = default_markets(self.catalog, prices, ts)
         if QUOTE_SPOT_MARKET_INDEX not in spots:
             raise ValueError("the quote spot market (USDC) must be simulated")
         self.perp_markets: dict[int, Any] = perps
         self.spot_markets: dict[int, Any] = spots
-        self.state = make_state(len(perps), len(spots))
+        # fee structures: today's documented mainnet tiers unless given (core/fees.py)
+        self.state = make_state(
+            len(perps),
+            len(spots),
+            perp_fee_structure=perp_fee_structure,
+            spot_fee_structure=spot_fee_structure,
+        )
         for m in perps.values():
             # no funding applied yet: any funding time from `ts` on may be applied (once)
             m.amm.last_funding_rate_ts = ts - 1
         for m in spots.values():
             m.last_interest_ts = ts
-        self._fee_thresholds = load_market_params()["state"]["perp_fee_tier_thresholds"]
         self.auto_settle_pnl = auto_settle_pnl
         self.pnl_pool_excess = pnl_pool_excess
         self.records: list[Any] = []
@@ -376,6 +398,10 @@ class DriftSimulator:
         calc = calculate_margin(acct.user, self._snapshot, category)
         return calc.total_collateral, calc.margin_requirement
 
+    def market_snapshot(self) -> MarketSnapshot:
+        """The markets and oracle prices the margin math reads (live objects, not a copy)."""
+        return self._snapshot
+
     def margin_metrics(self, key: UserKey | None = None) -> Any:
         """`DriftMarginMetrics` of a sub-account from `DriftMarginMonitor`."""
         acct = self._account(key)
@@ -439,6 +465,7 @@ class DriftSimulator:
             "prices": [[*mkey(k), p] for k, p in self._prices.items()],
             "auto_settle_pnl": self.auto_settle_pnl,
             "pnl_pool_excess": self.pnl_pool_excess,
+            "derive_funding": self.derive_funding,
             "default_price_model": _model_json(self._default_price_model),
             "price_models": [[*mkey(k), _model_json(m)] for k, m in self._price_models.items()],
             "volume_caps": [[*mkey(k), cap] for k, cap in self._volume_caps.items()],
@@ -494,6 +521,7 @@ class DriftSimulator:
             default_price_model=PriceModel(*data["default_price_model"]),
             auto_settle_pnl=data["auto_settle_pnl"],
             pnl_pool_excess=data["pnl_pool_excess"],
+            derive_funding=data.get("derive_funding", False),
         )
         sim._price_models = {mkey(t, i): PriceModel(*m) for t, i, m in data["price_models"]}
         sim._volume_caps = {mkey(t, i): cap for t, i, cap in data["volume_caps"]}
@@ -1197,12 +1225,13 @@ class DriftSimulator:
 
     # ------------------------------------------------------------------ fills
 
-    def _perp_fee_tier(self, stats: Any, spot: bool) -> Any:
-        if spot:
-            return self.state.spot_fee_structure.fee_tiers[0]
-        return self.state.perp_fee_structure.fee_tiers[
-            rules.perp_fee_tier_index(stats, self._fee_thresholds)
-        ]
+    def _fee_tier(self, acct: _Account, spot: bool, high_leverage: bool) -> fees.FeeTier:
+        """`math/fees.rs::determine_user_fee_tier` over the State's fee structure: 30-day
+        volume and staked DRIFT pick the perp tier; spot and high leverage mode: tier 0."""
+        structure = self.state.spot_fee_structure if spot else self.state.perp_fee_structure
+        return fees.determine_user_fee_tier(
+            acct.stats, fees.FeeStructure.from_account(structure), spot, high_leverage
+        )
 
     def _execute_fill(
         self,
@@ -1229,18 +1258,26 @@ class DriftSimulator:
             pos = self._perp_position(acct, key[1])
             snap.keep(pos, market, market.amm)
             base_before = pos.base_asset_amount
-            quote = rules.quote_for_fill(size, price, 9, long)
+            # math/matching.rs calculate_fill_for_matched_orders: one quote per match,
+            # rounded by the maker's direction (a taker's counterparty is the maker)
+            maker_long = long if is_maker else not long
+            quote = rules.quote_for_fill(size, price, 9, maker_long)
             pnl = rules.update_position_and_market(
                 pos, market, size if long else -size, -quote if long else quote
             )
-            tier = self._perp_fee_tier(stats, spot=False)
+            # math/fees.rs: the market's fee_adjustment scales both; a taker in high
+            # leverage mode takes tier 0 and pays twice its fee (controller/orders.rs reads
+            # the mode for the Initial requirement); a maker's tier ignores the mode.
+            hlm = is_high_leverage_mode(user, MarginCategory.INITIAL)
             if is_maker:
-                rebate = rules.maker_rebate(quote, tier)
+                tier = self._fee_tier(acct, spot=False, high_leverage=False)
+                rebate = fees.maker_rebate(quote, tier, market.fee_adjustment)
                 rules.update_quote_asset_and_break_even_amount(pos, market, rebate)
                 stats.fees.total_fee_rebate += rebate
                 fee = -rebate
             else:
-                fee = rules.taker_fee(quote, tier)
+                tier = self._fee_tier(acct, spot=False, high_leverage=hlm)
+                fee = fees.taker_fee(quote, tier, market.fee_adjustment) * (2 if hlm else 1)
                 rules.update_quote_asset_and_break_even_amount(pos, market, -fee)
                 stats.fees.total_fee_paid += fee
             market.amm.total_fee += fee
@@ -1259,19 +1296,20 @@ class DriftSimulator:
             qpos = self._spot_position(acct, QUOTE_SPOT_MARKET_INDEX)
             snap.keep(bpos, qpos, market, usdc)
             base_before = rules.signed_token_amount(bpos, market)
-            quote = rules.quote_for_fill(size, price, market.decimals, long)
+            maker_long = long if is_maker else not long  # math/matching.rs, as for perps
+            quote = rules.quote_for_fill(size, price, market.decimals, maker_long)
             rules.update_spot_balances(size, long, market, bpos)
             rules.update_spot_balances(quote, not long, usdc, qpos)
-            tier = self._perp_fee_tier(stats, spot=True)
+            tier = self._fee_tier(acct, spot=True, high_leverage=False)
             if is_maker:
-                rebate = rules.maker_rebate(quote, tier)
+                rebate = fees.maker_rebate(quote, tier, market.fee_adjustment)
                 if rebate:
                     rules.update_spot_balances(rebate, True, usdc, qpos)
                 user.cumulative_spot_fees += rebate
                 stats.fees.total_fee_rebate += rebate
                 fee = -rebate
             else:
-                fee = rules.taker_fee(quote, tier)
+                fee = fees.taker_fee(quote, tier, market.fee_adjustment)
                 if fee:
                     rules.update_spot_balances(fee, False, usdc, qpos)
                 user.cumulative_spot_fees -= fee
@@ -1416,6 +1454,7 @@ class DriftSimulator:
         funding_rate_short: int | None = None,
         oracle_price_twap: int | None = None,
         mark_price_twap: int | None = None,
+        derive: bool | None = None,
     ) -> list[FundingPaymentRecord]:
         """Apply one hourly funding update, then settle funding for the market's positions.
 
@@ -1425,6 +1464,13 @@ class DriftSimulator:
         `funding_rate`), as `controller/funding.rs::update_funding_rate` does with the
         rates it computes. Each funding time is applied once: `ts` must be later than the
         market's `last_funding_rate_ts`.
+
+        With no rate given, or with `derive` (default: the simulator's `derive_funding`),
+        the rate is computed from the period's mark and oracle TWAPs as the program does
+        (core/funding.py: offset, the contract tier's clamp, the period adjustment), and
+        split into long and short rates by the AMM's net position and fee pool
+        (`math/funding.rs::calculate_funding_rate_long_short`), which also books the
+        protocol's funding imbalance into `amm.net_unsettled_funding_pnl`.
         """
         key = self._key(market)
         if key[0] is not MarketType.PERP:
@@ -1438,27 +1484,43 @@ class DriftSimulator:
             return getattr(record, name, None) if record is not None else None
 
         ts = pick("ts", ts)
-        rate = pick("funding_rate", funding_rate)
-        if ts is None or rate is None:
-            raise SimulationError("a funding update needs ts and funding_rate")
-        rate_long = pick("funding_rate_long", funding_rate_long)
-        rate_short = pick("funding_rate_short", funding_rate_short)
-        rate_long = rate if rate_long is None else rate_long
-        rate_short = rate if rate_short is None else rate_short
+        derive = self.derive_funding if derive is None else derive
+        rate = None if derive else pick("funding_rate", funding_rate)
+        given_oracle = pick("oracle_price_twap", oracle_price_twap)
+        given_mark = pick("mark_price_twap", mark_price_twap)
+        if ts is None or (rate is None and not (given_oracle and given_mark)):
+            raise SimulationError(
+                "a funding update needs ts and a funding_rate, or mark and oracle TWAPs"
+            )
         if ts <= amm.last_funding_rate_ts:
             raise SimulationError(
                 f"funding for {self._symbols[key]} at {ts} is not after the last update "
                 f"({amm.last_funding_rate_ts}); each funding time applies once"
             )
         self._advance(ts)
-        oracle_twap = pick("oracle_price_twap", oracle_price_twap) or self._prices[key]
-        mark_twap = pick("mark_price_twap", mark_price_twap) or oracle_twap
+        oracle_twap = given_oracle or self._prices[key]
+        mark_twap = given_mark or oracle_twap
+        if rate is None:
+            # controller/funding.rs::update_funding_rate from the period's TWAPs
+            rate = funding.funding_rate(
+                mark_twap, oracle_twap, pm.contract_tier, amm.funding_period
+            )
+            split = funding.funding_rate_long_short(pm, rate)
+            rate_long, rate_short = split.long, split.short
+            amm.net_unsettled_funding_pnl -= split.imbalance_revenue
+        else:
+            rate_long = pick("funding_rate_long", funding_rate_long)
+            rate_short = pick("funding_rate_short", funding_rate_short)
+            rate_long = rate if rate_long is None else rate_long
+            rate_short = rate if rate_short is None else rate_short
         amm.cumulative_funding_rate_long += rate_long
         amm.cumulative_funding_rate_short += rate_short
         amm.last_funding_rate = rate
         amm.last_funding_rate_long = rate_long
         amm.last_funding_rate_short = rate_short
-        amm.last24h_avg_funding_rate = (amm.last24h_avg_funding_rate * 23 + rate) // 24
+        amm.last24h_avg_funding_rate = funding.new_twap(
+            rate, ts, amm.last24h_avg_funding_rate, amm.last_funding_rate_ts, 24 * 3600
+        )
         amm.last_funding_rate_ts = ts
         amm.last_funding_oracle_twap = oracle_twap
         amm.historical_oracle_data.last_oracle_price_twap = oracle_twap
@@ -1663,24 +1725,28 @@ class DriftSimulator:
         for _ in range(16):
             positions = [p for p in user.perp_positions if p.base_asset_amount != 0]
             self._settle_all_funding(acct, ts)
+            open_orders = [
+                i for i, order in enumerate(user.orders) if rules.variant(order.status) == "Open"
+            ]
+            before_cancel = (
+                calculate_margin(
+                    user, self._snapshot, MarginCategory.MAINTENANCE, margin_buffer=buffer
+                )
+                if open_orders
+                else None
+            )
             canceled = []
-            for i, order in enumerate(user.orders):
-                if rules.variant(order.status) == "Open":
-                    canceled.append(order.order_id)
-                    self._close_order(acct, i, ts, "cancel", "liquidation")
+            for i in open_orders:
+                canceled.append(user.orders[i].order_id)
+                self._close_order(acct, i, ts, "cancel", "liquidation")
             calc = calculate_margin(
                 user, self._snapshot, MarginCategory.MAINTENANCE, margin_buffer=buffer
             )
             tc, req = calc.total_collateral, calc.margin_requirement
             req_plus_buffer = calc.margin_requirement_plus_buffer
             being = bool(user.status & UserStatus.BEING_LIQUIDATED)
-            if not being and tc >= req:
-                break
-            if being and tc >= req_plus_buffer:
-                user.status &= ~UserStatus.BEING_LIQUIDATED
-                break
-            if not positions:
-                break  # spot-only liquidation is not simulated
+            if not being and (tc >= req or not positions):
+                break  # healthy, or spot-only (spot liquidation is not simulated)
             if not being:
                 user.status |= UserStatus.BEING_LIQUIDATED
                 user.liquidation_margin_freed = 0
@@ -1689,6 +1755,16 @@ class DriftSimulator:
                 user.next_liquidation_id += 1
             else:
                 liquidation_id = user.next_liquidation_id - 1
+            shortage = max(0, req_plus_buffer - tc)
+            if before_cancel is not None:
+                # controller/liquidation.rs: the margin cancelling the orders freed
+                freed = _margin_shortage(before_cancel) - shortage
+                user.liquidation_margin_freed += max(0, freed)
+            if tc >= req_plus_buffer:
+                user.status &= ~UserStatus.BEING_LIQUIDATED
+                break
+            if not positions:
+                break  # spot-only liquidation is not simulated
             prices = self._prices
             pos = max(
                 positions,
@@ -1701,12 +1777,14 @@ class DriftSimulator:
             oracle = prices[(MarketType.PERP, pos.market_index)]
             step = market.amm.order_step_size
             user_base = abs(pos.base_asset_amount)
-            margin_ratio = calculate_market_margin_ratio(
-                market, user_base, MarginCategory.MAINTENANCE
-            )
+            # controller/liquidation.rs::liquidate_perp: the program's margin ratio
+            # (state/perp_market.rs get_margin_ratio, an integer, with the user's high
+            # leverage mode); driftpy's calculate_market_margin_ratio returns a float once
+            # the IMF size premium applies and ignores the mode.
+            hlm = is_high_leverage_mode(user, MarginCategory.MAINTENANCE)
+            margin_ratio = perp_margin_ratio(market, user_base, MarginCategory.MAINTENANCE, hlm)
             ratio_with_buffer = margin_ratio + buffer
-            shortage = max(0, req_plus_buffer - tc)
-            liquidator_fee = market.liquidator_fee
+            liquidator_fee = rules.base_liquidator_fee(market, hlm)
             if_fee_rate = rules.perp_if_fee(
                 shortage,
                 user_base,
@@ -1746,7 +1824,12 @@ class DriftSimulator:
             rules.update_quote_asset_and_break_even_amount(pos, market, -if_fee)
             market.amm.total_liquidation_fee += if_fee
             market.next_fill_record_id += 1
-            user.liquidation_margin_freed += max(0, shortage)
+            # controller/liquidation.rs calculate_margin_freed: the shortage this step
+            # removed (initial - new), not the whole shortage
+            after = calculate_margin(
+                user, self._snapshot, MarginCategory.MAINTENANCE, margin_buffer=buffer
+            )
+            user.liquidation_margin_freed += max(0, shortage - _margin_shortage(after))
             acct.safe = None
             bankrupt = False
             if amount >= to_cover:

@@ -40,6 +40,8 @@ from drift_engine.core.client import (
     RpcUnavailableError,
     drift_events,
 )
+from drift_engine.core.margin import snapshot_of
+from drift_engine.core.program_math import user_equity
 from drift_engine.core.types import (
     DriftMarginMetrics,
     DriftPosition,
@@ -180,21 +182,18 @@ class LiveVenue:
         return margin
 
     def equity(self) -> int:
-        """Net account value, micro-USDC: spot balances at oracle + perp (base x oracle +
-        quote_asset_amount), as PaperVenue computes it."""
+        """Net account value, micro-USDC, as the program computes it (math/margin.rs
+        `calculate_user_equity`, core/program_math.user_equity) over the last read: spot
+        balances at the oracle, perp pnl with its unsettled funding (on chain funding
+        settles only when the position is touched), a short's value divided toward zero.
+        The same rule as PaperVenue.equity."""
         state = self.state
-        total = 0
-        for p in state.positions:
-            if p.market_type is MarketType.SPOT:
-                if p.market_index == QUOTE_INDEX:
-                    total += p.base_asset_amount
-                else:
-                    price = state.spot_prices.get(p.market_index, 0)
-                    total += p.base_asset_amount * price // 10**p.decimals
-            else:
-                price = state.perp_prices.get(p.market_index, 0)
-                total += p.base_asset_amount * price // BASE_PRECISION + p.quote_asset_amount
-        return total
+        if state.user is None:
+            return 0
+        prices = {(MarketType.PERP, i): p for i, p in state.perp_prices.items()}
+        prices.update({(MarketType.SPOT, i): p for i, p in state.spot_prices.items()})
+        markets = snapshot_of(state.perp_markets, state.spot_markets, prices)
+        return user_equity(state.user, markets)
 
     def place(self, orders: Sequence[OrderIntent], ts: int) -> list[FillEvent]:
         self._ts = ts

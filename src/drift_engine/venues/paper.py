@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from drift_engine.core.margin import DriftMarginMonitor
+from drift_engine.core.program_math import user_equity
 from drift_engine.core.types import (
     DriftMarginMetrics,
     DriftPosition,
@@ -152,21 +153,10 @@ class PaperVenue:
         return metrics
 
     def equity(self) -> int:
-        """Net account value, micro-USDC: spot balances at oracle + perp (base x oracle +
-        quote_asset_amount)."""
-        sim = self.sim
-        total = 0
-        for p in self.positions():
-            if p.market_type is MarketType.SPOT:
-                if p.market_index == QUOTE_INDEX:
-                    total += p.base_asset_amount
-                else:
-                    price = sim.oracle_price((MarketType.SPOT, p.market_index))
-                    total += p.base_asset_amount * price // 10**p.decimals
-            else:
-                price = sim.oracle_price((MarketType.PERP, p.market_index))
-                total += p.base_asset_amount * price // BASE_PRECISION + p.quote_asset_amount
-        return total
+        """Net account value, micro-USDC, as the program computes it (math/margin.rs
+        `calculate_user_equity`, core/program_math.user_equity): spot balances at the
+        oracle, perp pnl with its unsettled funding, a short's value divided toward zero."""
+        return user_equity(self.sim.user(self.key), self.sim.market_snapshot())
 
     # ------------------------------------------------------------------ events
     def _rid(self, record: Any) -> str:
