@@ -16,22 +16,11 @@ shows). On the fill of test_fee_rules (quote 151_851_741):
 - 30 %: ceil(35 x 70 / 100) = ceil(24.5) = 25 -> ceil(37_962.93525) = 37_963  (floor: 24)
 - 40 %: ceil(35 x 60 / 100) = 21 -> ceil(31_888.86561) = 31_889
 - rebate 25 + 5 %: 25 + floor(25 / 20) = 26; 30 %: floor(25 x 130 / 100) = floor(32.5) = 32
-
-This is the rule i13-math (#13: core/fees.py) brings to the simulator; until that branch
-lands, main still picks tiers by the older volume/insurance-stake rule, so these tests are
-expected to fail here (strict: once the program rule is in, they pass and the marker must
-go).
 """
 
 from __future__ import annotations
 
-import pytest
-
 from .conftest import QUOTE, T0, ceil_div, funded, limit, perp
-
-pytestmark = pytest.mark.xfail(
-    strict=True, reason="program fee tiers and stake discounts arrive with i13-math (#13)"
-)
 
 QUOTE_X = 151_851_741
 SIZE = 1_230_000_000
