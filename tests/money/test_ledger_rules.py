@@ -6,12 +6,14 @@ never read back from the ledger's own sums.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from drift_engine.storage import Database
+from drift_engine.storage.testing import throwaway_database_url
 from drift_engine.vaults import (
     EntryKind,
     IdempotencyConflictError,
@@ -23,11 +25,15 @@ from drift_engine.vaults import (
 ENGINE = "carry"
 
 
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[VaultRegistry]:
-    db = Database.open(f"sqlite:///{tmp_path / 'ledger.db'}")
-    yield VaultRegistry(db)
-    db.dispose()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VaultRegistry]:
+    """SQLite, and PostgreSQL when DATABASE_URL is set (scripts/with_postgres.sh)."""
+    if request.param == "postgresql" and not os.environ.get("DATABASE_URL"):
+        pytest.skip("PostgreSQL variant runs when DATABASE_URL is set")
+    with throwaway_database_url(request.param, tmp_path) as url:
+        db = Database.open(url)
+        yield VaultRegistry(db)
+        db.dispose()
 
 
 @pytest.fixture
