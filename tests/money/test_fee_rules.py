@@ -102,3 +102,19 @@ def test_thirty_day_volume_decays_pro_rata_and_floors():
     assert kept == 998_611_111_112
     assert stats.taker_volume30d == kept + QUOTE_X
     assert stats.last_taker_volume30d_ts == T0 + 1
+
+
+def test_a_markets_fee_adjustment_rounds_each_way_against_the_user():
+    # math/fees.rs: +x % adds ceil(fee x x / 100); -x % removes floor(fee x x / 100); for the
+    # maker rebate a cut removes ceil(...) and a bonus adds floor(...). The smallest step:
+    # taker 151_852: +1 % -> + ceil(1518.52) = 153_371; -1 % -> - floor(1518.52) = 150_334
+    # rebate 30_370: +1 % -> + floor(303.7) = 30_673; -1 % -> - ceil(303.7) = 30_066
+    expected = {1: (153_371, -30_673), -1: (150_334, -30_066)}
+    for adjustment, (taker, maker) in expected.items():
+        sim, k = fee_sim(125 * 10**6)
+        sim.perp_market("SOL-PERP").fee_adjustment = adjustment
+        sim.place_order(k, limit("long", SIZE, PRICE_X), T0 + 1)
+        (made,) = sim.set_oracle_price("SOL", 123_400_000, T0 + 2)
+        sim.set_oracle_price("SOL", PRICE_X, T0 + 3)
+        (taken,) = sim.place_order(k, perp("short", SIZE), T0 + 4).fills
+        assert (taken.fee, made.fee) == (taker, maker), adjustment

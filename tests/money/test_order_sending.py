@@ -146,3 +146,17 @@ def test_a_lost_confirmation_is_recognised_as_landed_once(world, make_client, ki
         assert place_signatures(world) == 1
     finally:
         client.close_blocking()
+
+
+def test_an_order_the_program_refuses_is_an_error_naming_the_operation(world, make_client):
+    client = ready(world, make_client)
+    try:
+        from drift_engine.core.client import TransactionFailedError
+
+        huge = OrderIntent(0, MarketType.PERP, "long", 1_000_000 * SOL, user_order_id=12)
+        with pytest.raises(TransactionFailedError) as err:
+            client.run(client.place_orders([huge]))
+        assert str(err.value).startswith("place_orders: ")
+        assert world.placements(12) == set()
+    finally:
+        client.close_blocking()

@@ -134,3 +134,13 @@ def test_lp_shares_are_refused_not_guessed(position):
     pos.lp_shares = 1
     with pytest.raises(NotImplementedError, match="perp market 0: LP shares are not modelled"):
         perp_position_value_and_pnl(pos, market, 125_000_000, ONE, MAINT)
+
+
+def test_settlement_requires_nothing_even_under_a_custom_margin_ratio(position):
+    pos, market = position
+    market.status = MarketStatus.Settlement()
+    market.expiry_price = 140_000_000
+    v = perp_position_value_and_pnl(
+        pos, market, 125_000_000, ONE, MarginCategory.INITIAL, custom_margin_ratio=5_000
+    )
+    assert v.margin_requirement == 0
