@@ -21,5 +21,5 @@ if [ "$#" -gt 0 ]; then
     exec .venv/bin/python -m pytest -q "$@"
 fi
 .venv/bin/python -m pytest -q
-PYTHON=.venv/bin/python bash scripts/with_postgres.sh -k postgresql
+PYTHON=.venv/bin/python bash scripts/with_postgres.sh -k postgresql tests/money/test_ledger_rules.py
 bash scripts/mutation.sh --ci
