@@ -151,3 +151,23 @@ def test_token_amounts_floor_deposits_and_round_borrows_up():
     # and back: floor(1_000_000_006 x 1e13 / 10_000_000_057) = floor(1_000_000_000_299.99..)
     assert rules.get_spot_balance(1_000_000_006, usdc, True, round_up=False) == 1_000_000_000_299
     assert rules.get_spot_balance(1_000_000_006, usdc, True, round_up=True) == 1_000_000_000_300
+
+
+def test_interest_with_one_rate_and_going_back_in_time():
+    sim, _ = funded()
+    usdc = sim.spot_market("USDC")
+    start = usdc.last_interest_ts
+    assert not rules.accrue_spot_interest(usdc, start - 1, 50_000, 80_000)  # the past
+    assert usdc.last_interest_ts == start
+    # borrow rate only: floor(1e10 x 80_000 x 3_600 / 31_536_000 / 1e6) + 1 = 91_325
+    assert rules.accrue_spot_interest(usdc, start + H, 0, 80_000)
+    assert usdc.cumulative_deposit_interest == 10**10
+    assert usdc.cumulative_borrow_interest == 10**10 + 91_325
+    assert usdc.last_interest_ts == start + H
+    # deposit rate only (a negative borrow rate counts as none): + 57_077 over the next hour
+    assert rules.accrue_spot_interest(usdc, start + 2 * H, 50_000, -5)
+    assert usdc.cumulative_deposit_interest == 10**10 + 57_077
+    assert usdc.cumulative_borrow_interest == 10**10 + 91_325
+    # both rates non-positive: the clock moves, nothing accrues
+    assert not rules.accrue_spot_interest(usdc, start + 3 * H, -1, 0)
+    assert usdc.last_interest_ts == start + 3 * H
