@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "mutation" / "modules.toml"
 EQUIVALENT = ROOT / "mutation" / "equivalent.txt"
 SURVIVORS = ROOT / "mutation" / "survivors.txt"
-WORK = ROOT / "var" / "mutation"
+WORK = Path(os.environ.get("MUTATION_WORKDIR", ROOT / "var" / "mutation"))
 SEP = "ǁ"  # mutmut's class separator in mangled names
 
 KILLED = {"killed", "timeout", "segfault", "caught by type check"}

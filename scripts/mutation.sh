@@ -7,7 +7,7 @@
 #                                                 # sample; exit 1 on a new surviving mutant
 #
 # CPU-heavy: runs niced, MUTATION_JOBS (default 2) mutants at a time. Scratch copies and
-# logs go to var/mutation/ (report: var/mutation/report.txt). See ADR 0016.
+# logs go to var/mutation/ (MUTATION_WORKDIR; report: report.txt there). See ADR 0016.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || { echo "no .venv: run bash scripts/test.sh first" >&2; exit 2; }
