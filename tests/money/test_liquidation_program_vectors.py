@@ -99,3 +99,22 @@ def test_standardize_rounds_to_the_step_each_way():
     assert rules.standardize_ceil(1_230_000_000, 10**7) == 1_230_000_000
     assert rules.standardize(1_230_000_000, 10**7) == 1_230_000_000
     assert rules.standardize(9_999_999, 10**7) == 0 and rules.standardize_ceil(1, 10**7) == 10**7
+
+
+def test_liquidation_math_stays_in_integers():
+    """Money and percentages are integers: no operand mix may turn a result into a float
+    (a float that happens to equal the integer would pass an == check)."""
+    results = [
+        rules.perp_if_fee(20 * QUOTE, 10 * BASE, 500, 10_000, 100 * PRICE, 50_000),
+        rules.perp_if_fee(QUOTE, 3 * BASE, 500, 10_000, 123_456_789, 50_000, 999_987),
+        rules.max_pct_to_liquidate(100 * QUOTE, 30 * QUOTE, 2, PCT // 10, 10),
+        rules.max_pct_to_liquidate(77 * QUOTE, 0, 3, 0, 7),
+        rules.base_to_cover_margin_shortage(10 * QUOTE, 1000, 10_000, 10_000, 100 * PRICE),
+        rules.base_to_cover_margin_shortage(7 * QUOTE, 500, 5_000, 0, 123_456_789, 999_987),
+    ]
+    assert all(type(r) is int for r in results), results
+    # and the odd ones by hand: implied = 1e6 x 1e9 // 3e9 x 1e6 // floor(123_456_789 x
+    # 999_987 / 1e6) = 333_333 x 1e6 // 123_455_184 = 2_700; (50_000 - 10_000 - 2_700) x 19 // 20
+    assert results[1] == 35_435
+    # 3 of 7 slots: floor(30_000 / 7) = 4_285; 77e6 x 4_285 // 1e4 = 32_994_500 -> back: 4_285
+    assert results[3] == 4_285
