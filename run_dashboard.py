@@ -9,13 +9,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import typer
-
 try:
-    from drift_engine.commands.dashboard import dashboard
+    from drift_engine.cli import app
 except ModuleNotFoundError:  # a checkout that was not installed
     sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
-    from drift_engine.commands.dashboard import dashboard
+    from drift_engine.cli import app
 
 if __name__ == "__main__":
-    typer.run(dashboard)
+    # through the main CLI, so errors get its one-line format (commands/errors.py)
+    app(args=["dashboard", *sys.argv[1:]], prog_name="drift-engine")

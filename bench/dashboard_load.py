@@ -50,21 +50,53 @@ def populate(url: str, engines: int, entries: int) -> None:
         for i in range(entries):
             at = T0 + timedelta(hours=i)
             if i % 3 == 0:
-                batch.append(NewEntry(EntryKind.FILL, amount=-(i % 7) * USDC, fee=1_000 + i,
-                                      key=f"fill:{i}", market_index=0, occurred_at=at))
+                batch.append(
+                    NewEntry(
+                        EntryKind.FILL,
+                        amount=-(i % 7) * USDC,
+                        fee=1_000 + i,
+                        key=f"fill:{i}",
+                        market_index=0,
+                        occurred_at=at,
+                    )
+                )
             else:
-                batch.append(NewEntry(EntryKind.FUNDING, amount=(i % 11) * 1_000 - 3_500,
-                                      key=f"funding:0:{i}", market_index=0, occurred_at=at))
+                batch.append(
+                    NewEntry(
+                        EntryKind.FUNDING,
+                        amount=(i % 11) * 1_000 - 3_500,
+                        key=f"funding:0:{i}",
+                        market_index=0,
+                        occurred_at=at,
+                    )
+                )
         registry.ledger.book_many(engine_id, vault.id, batch)
-        position = DriftPosition(market_index=0, market_type=MarketType.PERP,
-                                 base_asset_amount=-10**9, quote_entry_amount=100 * USDC)
+        position = DriftPosition(
+            market_index=0,
+            market_type=MarketType.PERP,
+            base_asset_amount=-(10**9),
+            quote_entry_amount=100 * USDC,
+        )
         for h in range(0, entries, 8):
-            registry.snapshots.record(engine_id, vault.id, position_value=h * 1_000,
-                                      unrealized_pnl=h * 1_000, health=90,
-                                      positions=[position], taken_at=T0 + timedelta(hours=h))
-        store.save(EngineRecord(engine_id=engine_id, strategy="delta-neutral",
-                                config={"market": "SOL-PERP"}, mode="paper", state="running",
-                                vault_id=str(vault.id)))
+            registry.snapshots.record(
+                engine_id,
+                vault.id,
+                position_value=h * 1_000,
+                unrealized_pnl=h * 1_000,
+                health=90,
+                positions=[position],
+                taken_at=T0 + timedelta(hours=h),
+            )
+        store.save(
+            EngineRecord(
+                engine_id=engine_id,
+                strategy="delta-neutral",
+                config={"market": "SOL-PERP"},
+                mode="paper",
+                state="running",
+                vault_id=str(vault.id),
+            )
+        )
     db.dispose()
 
 
@@ -82,7 +114,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--max-seconds", type=float, default=120.0)
     parser.add_argument(
-        "--heartbeat-every", type=float, default=1.0,
+        "--heartbeat-every",
+        type=float,
+        default=1.0,
         help="seconds between writes (a funding entry and a snapshot, as a heartbeat "
         "books them) during the run; 0 = no writes (every request a cache hit)",
     )
@@ -92,14 +126,24 @@ def main() -> None:
     url = f"sqlite:///{Path(tmp.name) / 'bench.db'}"
     t = time.perf_counter()
     populate(url, args.engines, args.entries)
-    print(f"database: {args.engines} engines x {args.entries} entries "
-          f"({time.perf_counter() - t:.1f}s to build)")
+    print(
+        f"database: {args.engines} engines x {args.entries} entries "
+        f"({time.perf_counter() - t:.1f}s to build)"
+    )
 
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, str(REPO / "run_dashboard.py"), "--port", str(port),
-         "--database-url", url],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            str(REPO / "run_dashboard.py"),
+            "--port",
+            str(port),
+            "--database-url",
+            url,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -150,10 +194,16 @@ def main() -> None:
             registry = VaultRegistry(db)
             while not done_writing.wait(args.heartbeat_every):
                 writes += 1
-                registry.ledger.book_funding("engine-00", "vault-00", market_index=0,
-                                             funding_ts=2_000_000_000 + writes, amount=writes)
-                registry.snapshots.record("engine-00", "vault-00", position_value=writes,
-                                          unrealized_pnl=writes, health=90)
+                registry.ledger.book_funding(
+                    "engine-00",
+                    "vault-00",
+                    market_index=0,
+                    funding_ts=2_000_000_000 + writes,
+                    amount=writes,
+                )
+                registry.snapshots.record(
+                    "engine-00", "vault-00", position_value=writes, unrealized_pnl=writes, health=90
+                )
             db.dispose()
 
         writer = threading.Thread(target=heartbeat_writer, daemon=True)
@@ -174,11 +224,15 @@ def main() -> None:
     done = len(latencies)
     latencies.sort()
     p = lambda q: latencies[min(done - 1, int(q * done))] * 1000  # noqa: E731
-    print(f"GET /api/vaults, {args.engines} engines, concurrency {args.concurrency}: "
-          f"{done} ok, {errors} errors in {wall:.2f}s, {writes} heartbeat writes meanwhile")
+    print(
+        f"GET /api/vaults, {args.engines} engines, concurrency {args.concurrency}: "
+        f"{done} ok, {errors} errors in {wall:.2f}s, {writes} heartbeat writes meanwhile"
+    )
     print(f"requests/s: {done / wall:.1f}")
-    print(f"latency ms: p50 {p(0.50):.1f}  p90 {p(0.90):.1f}  p99 {p(0.99):.1f}  "
-          f"max {latencies[-1] * 1000:.1f}  mean {statistics.fmean(latencies) * 1000:.1f}")
+    print(
+        f"latency ms: p50 {p(0.50):.1f}  p90 {p(0.90):.1f}  p99 {p(0.99):.1f}  "
+        f"max {latencies[-1] * 1000:.1f}  mean {statistics.fmean(latencies) * 1000:.1f}"
+    )
 
 
 if __name__ == "__main__":

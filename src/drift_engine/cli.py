@@ -17,6 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from drift_engine import __version__
+from drift_engine.commands.errors import one_line_errors
 
 
 class LazyCommand(NamedTuple):
@@ -32,6 +33,13 @@ COMMANDS: dict[str, LazyCommand] = {
     "run": LazyCommand("drift_engine.commands.run:run", "Run the engines from the config file."),
     "backtest": LazyCommand(
         "drift_engine.commands.backtest:backtest", "Backtest a strategy on the simulated clock."
+    ),
+    "sweep": LazyCommand(
+        "drift_engine.commands.sweep:sweep",
+        "Parameter sweeps, Optuna studies and walk-forward tests (local cores or Ray).",
+    ),
+    "strategies": LazyCommand(
+        "drift_engine.commands.strategies:app", "Strategies: list, show parameters, write new."
     ),
     "engines": LazyCommand(
         "drift_engine.commands.engines:app", "List and control engines (start, stop, pause, kill)."
@@ -77,9 +85,24 @@ def load_command(name: str) -> click.Command:
 
 
 class LazyGroup(TyperGroup):
-    """A typer group whose registered sub-commands are imported on first use."""
+    """A typer group whose registered sub-commands are imported on first use, and the
+    guard that turns every error a user can cause into one line (commands/errors.py)."""
 
     _listing_help = False
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: object,
+    ) -> click.Context:
+        with one_line_errors():  # e.g. `drift-engine --bogus`
+            return super().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> object:
+        with one_line_errors():  # sub-command arguments, and the command itself
+            return super().invoke(ctx)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [*COMMANDS, *super().list_commands(ctx)]

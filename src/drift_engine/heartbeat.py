@@ -4,6 +4,9 @@ Each tick (`tick(until_ts)`):
 1. pull every market event with time <= until_ts from the source, feed it to the
    simulated market (oracle prices, funding updates, spot interest) and to the
    `MarketBoard` the engines read;
+1b. apply the operator commands queued for these engines (`engine.commands`: start,
+   stop, pause, kill, paper capital moves) — before the engines step, so a kill acts
+   within one tick, in paper and live alike;
 2. step every engine; an engine that raises is isolated (marked HALTED with the error
    logged) and the others go on;
 3. take vault snapshots (equity, health, positions) every `snapshot_every_s`;
@@ -62,9 +65,13 @@ MARKET_STATE_FIELDS = tuple(
 )
 
 
-def market_state_json(snapshots: Mapping[str, MarketSnapshot]) -> dict[str, dict[str, Any]]:
+def market_state_json(
+    snapshots: Mapping[str, MarketSnapshot],
+    data_sources: Mapping[str, Mapping[str, str]] | None = None,
+) -> dict[str, dict[str, Any]]:
     """The board's snapshots as JSON for a heartbeat row: symbol -> MarketSnapshot fields
-    (prices PRICE 1e6 integers, rates as float fractions)."""
+    (prices PRICE 1e6 integers, rates as float fractions), plus `data_sources` (which
+    series are real, which synthetic) when the board knows them."""
     out: dict[str, dict[str, Any]] = {}
     for symbol, snap in snapshots.items():
         row = {}
@@ -73,6 +80,8 @@ def market_state_json(snapshots: Mapping[str, MarketSnapshot]) -> dict[str, dict
             if isinstance(value, float) and not math.isfinite(value):
                 value = None  # JSON has no NaN/inf
             row[name] = value
+        if data_sources and symbol in data_sources:
+            row["data_sources"] = dict(data_sources[symbol])
         out[symbol] = row
     return out
 
@@ -100,6 +109,7 @@ class HeartbeatDataCollector:
         record_every_s: int = 0,
         sync_hooks: Iterable[Callable[[int], None]] = (),
         on_tick: Callable[[HeartbeatResult], None] | None = None,
+        commands: Any = None,
     ) -> None:
         self._events: Iterator[Any] = iter(events)
         self._pending: Any | None = None
@@ -113,6 +123,8 @@ class HeartbeatDataCollector:
         self.record_every_s = record_every_s
         self.sync_hooks = list(sync_hooks)  # on-chain vault sync (live issue) plugs in here
         self.on_tick = on_tick
+        #: `engine.commands.OperatorCommands` (or anything with `apply(engines, ts)`)
+        self.commands = commands
         self.events_processed = 0
         self.ticks = 0
         self.last_ts: int | None = None
@@ -162,6 +174,12 @@ class HeartbeatDataCollector:
         n = self._pull(until_ts)
         errors: list[dict[str, Any]] = []
         stepped = 0
+        if self.commands is not None:
+            try:
+                self.commands.apply(self.engines, until_ts)
+            except Exception as exc:  # noqa: BLE001 - e.g. the queue unreadable this tick
+                log.exception("operator commands at %s", until_ts)
+                errors.append({"hook": "operator_commands", "error": repr(exc)})
         for engine in self.engines:
             if engine.engine_id in self.failed:
                 if engine.state is EngineState.HALTED:
@@ -209,7 +227,9 @@ class HeartbeatDataCollector:
         assert self.store is not None
         self._last_record = result.ts
         try:
-            market_state: dict[str, Any] | None = market_state_json(self.board.snapshots())
+            market_state: dict[str, Any] | None = market_state_json(
+                self.board.snapshots(), getattr(self.board, "data_sources", None)
+            )
         except Exception:  # noqa: BLE001 - a board without data must not stop the beat
             log.exception("could not serialise the market board")
             market_state = None

@@ -53,9 +53,12 @@ def test_one_market_in_detail():
 def test_bad_arguments_are_one_clear_line():
     bad = runner.invoke(app, ["markets", "--market", "NOPE-PERP"])
     assert bad.exit_code == 2
-    assert bad.output.strip().startswith("--market: market 'NOPE-PERP' is not in the catalog")
+    line = bad.output.strip()  # the CLI's one error format (commands/errors.py)
+    assert line.startswith("error: market 'NOPE-PERP' is not in the catalog")
+    assert line.endswith("(--market)") and "\n" not in line
     assert "Traceback" not in bad.output
     bad = runner.invoke(app, ["markets", "--type", "future"])
-    assert bad.exit_code == 2 and "--type: expected perp or spot" in bad.output
+    assert bad.exit_code == 2 and "error: expected perp or spot" in bad.output
+    assert "(--type)" in bad.output
     only_spot = runner.invoke(app, ["markets", "--type", "spot", "--json"])
     assert {m["market_type"] for m in json.loads(only_spot.output)["markets"]} == {"spot"}

@@ -87,36 +87,90 @@ def build_scenario(db: Database) -> Scenario:
 
     ledger = registry.ledger
     # SOL: buy spot (cash -5000 USDC, fee 2.5), short perp (no realized cash, fee 1.25)
-    ledger.book_fill("dn-sol", sol.id, fill_id="s1", amount=-5_000 * USDC, fee=2_500_000,
-                     market_index=SOL_SPOT, occurred_at=T0)
-    ledger.book_fill("dn-sol", sol.id, fill_id="s2", amount=0, fee=1_250_000,
-                     market_index=SOL_PERP, occurred_at=T0)
+    ledger.book_fill(
+        "dn-sol",
+        sol.id,
+        fill_id="s1",
+        amount=-5_000 * USDC,
+        fee=2_500_000,
+        market_index=SOL_SPOT,
+        occurred_at=T0,
+    )
+    ledger.book_fill(
+        "dn-sol",
+        sol.id,
+        fill_id="s2",
+        amount=0,
+        fee=1_250_000,
+        market_index=SOL_PERP,
+        occurred_at=T0,
+    )
     for hour, amount in ((1, 1_234_567), (2, 2_000_001), (3, -34_568)):
-        ledger.book_funding("dn-sol", sol.id, market_index=SOL_PERP,
-                            funding_ts=int((T0 + timedelta(hours=hour)).timestamp()),
-                            amount=amount, occurred_at=T0 + timedelta(hours=hour))
-    ledger.book_interest("dn-sol", sol.id, spot_market_index=SOL_SPOT,
-                         interest_ts=int((T0 + timedelta(hours=3)).timestamp()), amount=111,
-                         occurred_at=T0 + timedelta(hours=3))
+        ledger.book_funding(
+            "dn-sol",
+            sol.id,
+            market_index=SOL_PERP,
+            funding_ts=int((T0 + timedelta(hours=hour)).timestamp()),
+            amount=amount,
+            occurred_at=T0 + timedelta(hours=hour),
+        )
+    ledger.book_interest(
+        "dn-sol",
+        sol.id,
+        spot_market_index=SOL_SPOT,
+        interest_ts=int((T0 + timedelta(hours=3)).timestamp()),
+        amount=111,
+        occurred_at=T0 + timedelta(hours=3),
+    )
     # BTC: one funding payment only
-    ledger.book_funding("dn-btc", btc.id, market_index=1,
-                        funding_ts=int((T0 + timedelta(hours=1)).timestamp()),
-                        amount=500_000, occurred_at=T0 + timedelta(hours=1))
+    ledger.book_funding(
+        "dn-btc",
+        btc.id,
+        market_index=1,
+        funding_ts=int((T0 + timedelta(hours=1)).timestamp()),
+        amount=500_000,
+        occurred_at=T0 + timedelta(hours=1),
+    )
 
     positions = (
-        DriftPosition(market_index=SOL_SPOT, market_type=MarketType.SPOT,
-                      base_asset_amount=50 * 10**9, decimals=9, symbol="SOL"),
-        DriftPosition(market_index=SOL_PERP, market_type=MarketType.PERP,
-                      base_asset_amount=-50 * 10**9, quote_asset_amount=5_000 * USDC,
-                      quote_entry_amount=5_000 * USDC, symbol="SOL-PERP"),
+        DriftPosition(
+            market_index=SOL_SPOT,
+            market_type=MarketType.SPOT,
+            base_asset_amount=50 * 10**9,
+            decimals=9,
+            symbol="SOL",
+        ),
+        DriftPosition(
+            market_index=SOL_PERP,
+            market_type=MarketType.PERP,
+            base_asset_amount=-50 * 10**9,
+            quote_asset_amount=5_000 * USDC,
+            quote_entry_amount=5_000 * USDC,
+            symbol="SOL-PERP",
+        ),
     )
-    for hour, value, upnl, health in ((0, 5_000 * USDC, 0, 90), (2, 5_010 * USDC, -20 * USDC, 88),
-                                      (3, 5_020 * USDC, -40 * USDC, 87)):
-        registry.snapshots.record("dn-sol", sol.id, position_value=value, unrealized_pnl=upnl,
-                                  health=health, positions=positions,
-                                  taken_at=T0 + timedelta(hours=hour, minutes=30))
-    registry.snapshots.record("dn-btc", btc.id, position_value=0, unrealized_pnl=0, health=100,
-                              taken_at=T0 + timedelta(hours=1, minutes=30))
+    for hour, value, upnl, health in (
+        (0, 5_000 * USDC, 0, 90),
+        (2, 5_010 * USDC, -20 * USDC, 88),
+        (3, 5_020 * USDC, -40 * USDC, 87),
+    ):
+        registry.snapshots.record(
+            "dn-sol",
+            sol.id,
+            position_value=value,
+            unrealized_pnl=upnl,
+            health=health,
+            positions=positions,
+            taken_at=T0 + timedelta(hours=hour, minutes=30),
+        )
+    registry.snapshots.record(
+        "dn-btc",
+        btc.id,
+        position_value=0,
+        unrealized_pnl=0,
+        health=100,
+        taken_at=T0 + timedelta(hours=1, minutes=30),
+    )
 
     store.save(_record("dn-sol", "delta-neutral SOL", "running", sol.id))
     store.save(_record("dn-btc", "delta-neutral BTC", "running", btc.id, market="BTC-PERP"))

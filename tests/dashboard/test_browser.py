@@ -24,14 +24,21 @@ from .paper_engines import BTC_ENGINE, ENGINES, SOL_ENGINE, PaperEngines
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 sync_api = pytest.importorskip("playwright.sync_api")
+expect = sync_api.expect
 pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (scripts/test.sh "
-    "installs it)"
+    not Path(CHROMIUM).exists(),
+    reason="Debian's chromium is not installed (scripts/test.sh installs it)",
 )
 
 
@@ -61,9 +68,11 @@ def page(tmp_path: Path) -> Iterator[object]:
         # the page must not reach anything but the dashboard itself
         context.route(
             "**/*",
-            lambda route: route.continue_()
-            if route.request.url.startswith("http://127.0.0.1:")
-            else route.abort(),
+            lambda route: (
+                route.continue_()
+                if route.request.url.startswith("http://127.0.0.1:")
+                else route.abort()
+            ),
         )
         page = context.new_page()
         yield page
@@ -78,11 +87,13 @@ def test_two_engines_two_tables_badges_and_live_removal(running, page) -> None:
     console_errors: list[str] = []
     page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
 
-    page.goto(server.url + "/")
+    response = page.goto(server.url + "/")
+    # the page runs under its Content-Security-Policy (own scripts and styles only), so
+    # the waits below use locators: a string predicate would need eval, which it forbids
+    assert "script-src 'self'" in response.headers["content-security-policy"]
     tables = page.locator("table.vault-table")
     tables.first.wait_for()
-    page.wait_for_function("document.querySelectorAll('table.vault-table').length === 2")
-    assert tables.count() == 2
+    expect(tables).to_have_count(2)
 
     for engine_id in ENGINES:
         card = page.locator(f'article.engine[data-engine-id="{engine_id}"]')
@@ -106,9 +117,7 @@ def test_two_engines_two_tables_badges_and_live_removal(running, page) -> None:
     assert reserve.locator(".badge-active").count() == 0
     page.locator("#markets-table tbody tr[data-market]").first.wait_for()
     assert page.locator("#markets-table tbody tr[data-market]").count() == 2
-    page.wait_for_function(
-        "document.getElementById('heartbeat').dataset.status === 'ok'"
-    )
+    expect(page.locator("#heartbeat")).to_have_attribute("data-status", "ok")
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
@@ -117,9 +126,7 @@ def test_two_engines_two_tables_badges_and_live_removal(running, page) -> None:
     page.evaluate("window.__sameDocument = true")
     r = httpx.post(f"{server.url}/api/engines/{BTC_ENGINE}/stop", headers=auth())
     assert r.status_code == 200, r.text
-    page.wait_for_function(
-        "document.querySelectorAll('table.vault-table').length === 1", timeout=30_000
-    )
+    expect(tables).to_have_count(1, timeout=30_000)
     assert page.evaluate("window.__sameDocument") is True
     assert page.locator(f'article.engine[data-engine-id="{BTC_ENGINE}"]').count() == 0
     assert page.locator(f'article.engine[data-engine-id="{SOL_ENGINE}"]').count() == 1
@@ -129,18 +136,12 @@ def test_two_engines_two_tables_badges_and_live_removal(running, page) -> None:
     # starting it again brings its table back, live
     r = httpx.post(f"{server.url}/api/engines/{BTC_ENGINE}/start", headers=auth())
     assert r.status_code == 200, r.text
-    page.wait_for_function(
-        "document.querySelectorAll('table.vault-table').length === 2", timeout=30_000
-    )
+    expect(tables).to_have_count(2, timeout=30_000)
 
     # the page's own Pause button, with the token the operator entered (kept locally)
     page.evaluate(f"localStorage.setItem('drift-engine.dashboard.token', '{TOKEN}')")
     sol.locator('button[data-action="pause"]').click()
-    page.wait_for_function(
-        f"""document.querySelector('article.engine[data-engine-id="{SOL_ENGINE}"] .pill.state')
-            ?.textContent === 'PAUSED'""",
-        timeout=30_000,
-    )
+    expect(sol.locator(".pill.state")).to_have_text("PAUSED", timeout=30_000)
     assert page.evaluate("window.__sameDocument") is True
 
     # a control action without the token is refused, not applied
@@ -153,11 +154,21 @@ def test_two_engines_two_tables_badges_and_live_removal(running, page) -> None:
 def test_api_docs_render_offline(scenario, page) -> None:
     app = create_app(DashboardReader(scenario.db), token=TOKEN)
     outside: list[str] = []
+    console_errors: list[str] = []  # e.g. a script or style the page's CSP refused
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
     with DashboardServer(app) as server:
-        page.on("request", lambda r: None if r.url.startswith(server.url) or r.url.startswith(
-            "data:") else outside.append(r.url))
-        page.goto(server.url + "/docs")
+        page.on(
+            "request",
+            lambda r: (
+                None
+                if r.url.startswith(server.url) or r.url.startswith("data:")
+                else outside.append(r.url)
+            ),
+        )
+        response = page.goto(server.url + "/docs")
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
         page.locator(".swagger-ui .info .title").wait_for()
         assert "drift-engine dashboard" in page.locator(".swagger-ui .info .title").inner_text()
         page.locator("#operations-vaults-vaults_api_vaults_get").wait_for()
     assert outside == []
+    assert console_errors == []

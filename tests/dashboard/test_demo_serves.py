@@ -118,7 +118,7 @@ def test_demo_serves_the_dashboard_and_stops_on_sigterm(tmp_path: Path) -> None:
         names = {v["engine_id"]: v["engine_name"] for v in engine_vaults}
         assert names == {"dn-sol": "Delta-neutral SOL", "dn-btc": "Delta-neutral BTC"}
         # the replay ends after 6 simulated hours; the dashboard keeps serving
-        _wait_for(f"{base}/api/health", proc, lambda h: h["heartbeat_sim_time"] >= "2026-01-10T06")
+        _wait_for(f"{base}/api/health", proc, lambda h: h["heartbeat_sim_time"] >= "2025-06-01T06")
         assert _get(f"{base}/api/markets")
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
@@ -129,8 +129,28 @@ def test_demo_serves_the_dashboard_and_stops_on_sigterm(tmp_path: Path) -> None:
     out = output.text()
     assert proc.returncode == 0, out
     assert f"dashboard: http://127.0.0.1:{port}/" in out
-    assert "funding rates real" in out and "prices synthetic" in out
+    # the console says what is real: the bundled hourly records, funding and prices
+    assert "SOL-PERP: funding REAL" in out and "BTC-PERP: funding REAL" in out
+    assert "prices REAL (real (hourly oracle TWAP)" in out
     assert "demo stopped" in out
+    # and so does every heartbeat row the dashboard reads the markets from
+    from sqlalchemy import select
+
+    from drift_engine.storage.database import Database
+    from drift_engine.storage.models import HeartbeatRow
+
+    db = Database.open(f"sqlite:///{tmp_path / 'var' / 'demo.db'}")
+    try:
+        with db.read() as session:
+            state = session.scalars(
+                select(HeartbeatRow.market_state)
+                .where(HeartbeatRow.market_state.is_not(None))
+                .order_by(HeartbeatRow.id.desc())
+            ).first()
+    finally:
+        db.dispose()
+    sources = state["SOL-PERP"]["data_sources"]
+    assert sources["funding"].startswith("real: ") and sources["prices"].startswith("real: ")
     with socket.socket() as s:  # nothing listens on the port any more
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", port))
@@ -149,6 +169,8 @@ def test_demo_on_a_taken_port_fails_naming_it(tmp_path: Path) -> None:
             cwd=tmp_path,
             timeout=120,
         )
-    assert proc.returncode == 2
+    assert proc.returncode == 1  # a refusal: the arguments were fine, the port is not free
     out = proc.stdout + proc.stderr
     assert f"127.0.0.1:{port}" in out and "--port" in out
+    assert "Traceback" not in out and len(out.strip().splitlines()) == 1
+    assert not any(tmp_path.rglob("demo.db*"))  # checked before demo.db is reset

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import queue
-import re
 import subprocess
 import sys
 import threading
@@ -90,9 +89,17 @@ def test_server_binds_loopback_on_a_free_port(scenario: Scenario) -> None:
 
 @pytest.mark.parametrize(
     ("host", "loopback"),
-    [("127.0.0.1", True), ("127.8.9.1", True), ("::1", True), ("[::1]", True),
-     ("localhost", True), ("0.0.0.0", False), ("::", False), ("192.168.1.5", False),
-     ("example.org", False)],
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.1", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.5", False),
+        ("example.org", False),
+    ],
 )
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
@@ -111,8 +118,16 @@ def test_dashboard_command_refuses_a_public_bind_without_token(tmp_path: Path) -
     from drift_engine.cli import app
 
     result = CliRunner().invoke(
-        app, ["dashboard", "--host", "0.0.0.0", "--port", "0",
-              "--database-url", f"sqlite:///{tmp_path}/x.db"],
+        app,
+        [
+            "dashboard",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "0",
+            "--database-url",
+            f"sqlite:///{tmp_path}/x.db",
+        ],
     )
     assert result.exit_code == 2
     assert "refusing to bind 0.0.0.0" in result.output
@@ -121,30 +136,31 @@ def test_dashboard_command_refuses_a_public_bind_without_token(tmp_path: Path) -
 
 def test_run_dashboard_serves_an_existing_database(scenario: Scenario, tmp_path: Path) -> None:
     url = str(scenario.db.url)
-    proc = subprocess.Popen(  # port 0: the server binds a free port itself and prints it
-        [sys.executable, str(REPO / "run_dashboard.py"), "--port", "0",
-         "--database-url", url],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+    proc = subprocess.Popen(  # port 0: the server binds a free port and prints it (no race)
+        [sys.executable, str(REPO / "run_dashboard.py"), "--port", "0", "--database-url", url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
     )
     try:
-        line = proc.stdout.readline()
-        match = re.fullmatch(r"drift-engine dashboard: http://127\.0\.0\.1:(\d+)/", line.strip())
-        assert match, line
-        port = int(match.group(1))
-        assert port != 0
+        line = proc.stdout.readline().strip()
+        assert line.startswith("drift-engine dashboard: http://127.0.0.1:"), proc.stderr.read()
+        base = line.removeprefix("drift-engine dashboard: ").rstrip("/")
         deadline = time.monotonic() + 60
         while True:
             try:
-                vaults = httpx.get(f"http://127.0.0.1:{port}/api/vaults", timeout=2).json()
+                vaults = httpx.get(f"{base}/api/vaults", timeout=2).json()
                 break
             except httpx.TransportError:
                 assert time.monotonic() < deadline, proc.stderr.read()
                 time.sleep(0.1)
         by_name = {v["name"]: v for v in vaults}
         assert by_name["sol-v2"]["balance"]["micro"] == scenario.expected["sol_balance"]
-        engines = httpx.get(f"http://127.0.0.1:{port}/api/engines").json()
+        engines = httpx.get(f"{base}/api/engines").json()
         assert {e["name"] for e in engines if e["active"]} == {
-            "delta-neutral SOL", "delta-neutral BTC"
+            "delta-neutral SOL",
+            "delta-neutral BTC",
         }
     finally:
         proc.terminate()

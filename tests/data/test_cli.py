@@ -78,6 +78,7 @@ def test_synth_writes_labelled_synthetic_series(tmp_path):
 def test_synth_unknown_market_fails_cleanly(tmp_path):
     args = ["synth", "--market", "DOGE-PERP", "--days", "1", "--seed", "1"]
     result = runner.invoke(app, [*args, "--data-dir", str(tmp_path)])
-    assert result.exit_code == 1
-    assert "no price model for 'DOGE'" in result.output
+    assert result.exit_code == 2  # a bad argument, refused before the store is touched
+    assert "'DOGE-PERP'" in result.output and "--market" in result.output
     assert LocalStore(tmp_path).entries() == []
+    assert list(tmp_path.iterdir()) == []

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drift_engine.data import DataFileError, LocalStore, import_paths
+from drift_engine.data import DataFileError, LocalStore, bounds, import_paths
 from drift_engine.data.csvformat import COLUMNS, format_lines, parse_file
 from drift_engine.data.models import (
     Candle,
@@ -20,8 +20,9 @@ from drift_engine.data.models import (
 )
 
 TS = st.integers(min_value=0, max_value=4_000_000_000)
-I64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
-POS = st.integers(min_value=1, max_value=2**63 - 1)
+# every value a sane market datum may hold (data/bounds.py), edges included
+POS = st.integers(min_value=1, max_value=bounds.MAX_PRICE)
+CUMULATIVE = st.integers(-bounds.MAX_CUMULATIVE_FUNDING, bounds.MAX_CUMULATIVE_FUNDING)
 RATE = st.decimals(min_value=0, max_value=10, places=8, allow_nan=False, allow_infinity=False)
 LABEL = st.sampled_from(["real", "synthetic", "real (daily average)", "assumed"])
 
@@ -39,18 +40,21 @@ def oracle_series(draw):
 def funding_series(draw):
     out = []
     for t in draw(strictly_increasing()):
+        twap = draw(POS)
+        limit = int(bounds.MAX_HOURLY_FUNDING * twap * 1000)  # of the twap, an hour
+        rate = st.integers(-limit, limit)
         out.append(
             FundingRecord(
                 t,
                 "SOL-PERP",
-                draw(st.none() | st.integers(0, 500)),
-                draw(I64),
-                draw(I64),
-                draw(I64),
-                draw(I64),
-                draw(I64),
-                draw(POS),
-                draw(st.integers(0, 2**63 - 1)),
+                draw(st.none() | st.just(0)),  # SOL-PERP's index, or none given
+                draw(rate),
+                draw(rate),
+                draw(rate),
+                draw(CUMULATIVE),
+                draw(CUMULATIVE),
+                twap,
+                draw(st.integers(0, bounds.MAX_PRICE)),
                 "",
             )
         )
@@ -65,7 +69,8 @@ def candle_series(draw):
         prices = sorted(draw(st.lists(POS, min_size=4, max_size=4)))
         low, a, b, high = prices
         o, c = (a, b) if draw(st.booleans()) else (b, a)
-        out.append(Candle(t, "SOL-PERP", resolution, o, high, low, c, draw(st.integers(0)), ""))
+        volume = draw(st.integers(0, bounds.MAX_VOLUME))
+        out.append(Candle(t, "SOL-PERP", resolution, o, high, low, c, volume, ""))
     return out
 
 
@@ -81,8 +86,8 @@ def spot_series(draw):
                 draw(RATE),
                 draw(RATE),
                 "",
-                draw(st.none() | st.integers(0, 2**63 - 1)),
-                draw(st.none() | st.integers(0, 2**63 - 1)),
+                draw(st.none() | st.integers(0, bounds.MAX_CUMULATIVE_INTEREST)),
+                draw(st.none() | st.integers(0, bounds.MAX_CUMULATIVE_INTEREST)),
             )
         )
     return out

@@ -4,6 +4,7 @@ the keypair file is private; when allowed, runs the live engines against the RPC
 from __future__ import annotations
 
 import json
+import re
 
 import base58
 import pytest
@@ -70,9 +71,10 @@ def test_run_live_trades_against_the_rpc(cli_env, world, make_client, keypair):
     client.close_blocking()
     with world.chain._lock:
         world.sim.update_funding("SOL-PERP", ts=world.sim.now + HOUR, funding_rate=2_000_000)
-    result = _run(cli_env, world.server.url, "live = true", "--hours", "0.0006")
+    result = _run(cli_env, world.server.url, "live = true", "--hours", "0.0006", "--port", "0")
     assert result.exit_code == 0, result.output
     assert "LIVE engine" in result.output
+    assert re.search(r"dashboard: http://127\.0\.0\.1:\d+/", result.output)  # --port honoured
     assert world.sim.perp_position(world.key, "SOL-PERP").base_asset_amount < 0
     db = Database.open(f"sqlite:///{cli_env / 'run.db'}")
     registry = VaultRegistry(db)

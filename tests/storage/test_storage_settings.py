@@ -47,7 +47,7 @@ def test_bad_values_are_errors_naming_the_key(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("DRIFT_ENGINE_SQLITE_BUSY_TIMEOUT_MS", "soon")
     with pytest.raises(ConfigError) as info:
         load_settings()
-    assert info.value.key == "sqlite_busy_timeout_ms"
+    assert info.value.key == "DRIFT_ENGINE_SQLITE_BUSY_TIMEOUT_MS"  # the variable to fix
 
 
 def test_settings_are_frozen() -> None:

@@ -79,6 +79,7 @@ def test_bad_amounts_exit_2_naming_amount(run, amount: str, message: str) -> Non
 
 
 def test_unknown_vault_exits_1_naming_it(run) -> None:
+    run("create", "carry-paper", "--engine", "carry")  # a database to look in
     for args in (["show", "ghost"], ["deposit", "ghost", "1"], ["transfer", "ghost", "x", "1"]):
         result = run(*args)
         assert result.exit_code == 1, result.output
@@ -117,5 +118,6 @@ def test_invalid_create_names_the_field(run) -> None:
 
 def test_bad_setting_is_reported(run) -> None:
     result = run("list", DRIFT_ENGINE_DATABSE_URL="sqlite://")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error: fix the environment
     assert "DRIFT_ENGINE_DATABSE_URL" in result.output
+    assert "did you mean DRIFT_ENGINE_DATABASE_URL?" in result.output

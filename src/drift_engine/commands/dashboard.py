@@ -1,8 +1,14 @@
-"""`drift-engine dashboard` (and `python run_dashboard.py`): serve the dashboard over a database."""
+"""`drift-engine dashboard` (and `python run_dashboard.py`): serve the dashboard over a database.
+
+The database must exist (the dashboard only reads; it never creates one). A public bind
+without a token is a usage error (2); a taken port is a refusal (1), naming it.
+"""
 
 from __future__ import annotations
 
 import typer
+
+from drift_engine.commands.errors import fail, usage
 
 # Same as drift_engine.dashboard.server's defaults; kept here so `--help` stays light.
 DEFAULT_HOST = "127.0.0.1"
@@ -11,7 +17,9 @@ DEFAULT_PORT = 8000
 
 def dashboard(
     host: str = typer.Option(DEFAULT_HOST, "--host", help="Address to bind (loopback by default)."),
-    port: int = typer.Option(DEFAULT_PORT, "--port", min=0, max=65535, help="Port to bind."),
+    port: int = typer.Option(
+        DEFAULT_PORT, "--port", min=0, max=65535, help="Port to bind (0: any free port)."
+    ),
     database_url: str | None = typer.Option(
         None, "--database-url", help="SQLAlchemy URL (default: from config / DATABASE_URL)."
     ),
@@ -22,5 +30,6 @@ def dashboard(
     try:
         run_dashboard(host=host, port=port, database_url=database_url)
     except ServeError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=2) from None
+        usage(exc)
+    except OSError as exc:
+        fail(exc.strerror or exc, "--port")

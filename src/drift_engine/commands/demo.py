@@ -1,13 +1,20 @@
-"""`drift-engine demo`: two paper delta-neutral engines (SOL, BTC) on Drift's real funding,
-with the dashboard.
+"""`drift-engine demo`: two paper delta-neutral engines (SOL, BTC) on Drift's real hourly
+market data, with the dashboard.
 
 No config needed. Each engine gets 10,000 virtual USDC in its own VIRTUAL vault and its
-own simulated sub-account; the bundled real funding history (Jan 10 - Feb 15 2026, daily
-averages expanded hourly) is replayed with synthetic 1-minute prices consistent with it
-(labelled as such), in accelerated time, printing progress. The dashboard is served on
-http://127.0.0.1:8000/ (`--port`, `--no-dashboard`) from the start; when the replay ends
-(all the data, or `--hours`) it keeps serving until Ctrl-C, unless `--exit-when-done`.
-The demo keeps its data in `<data_dir>/demo.db`, reset at every start.
+own simulated sub-account. By default the bundled real Drift records are replayed (real
+hourly funding, real hourly oracle TWAPs as prices; `drift_engine.data.pipeline`) over
+`DEMO_WINDOW`, 2025-06-01 -> 2025-08-01 UTC: two months in which both engines act (SOL
+enters and exits four times as its funding flips; BTC enters on June 3 and holds through
+BTC's positive summer funding). `--source` replays other data (store, synthetic, a file),
+`--bridge` adds a labelled synthetic intra-hour path. The console says which series are
+real and which synthetic, and every heartbeat row records it for the dashboard
+(`market_state[symbol]["data_sources"]`). Time runs accelerated, printing progress. The
+dashboard is served on http://127.0.0.1:8000/ (`--port`, `--no-dashboard`) from the start;
+when the replay ends (the window, or `--hours`) it keeps serving until Ctrl-C, unless
+`--exit-when-done`. The demo keeps its data in `<data_dir>/demo.db`, reset at every start.
+Arguments, the data and the dashboard's port are checked first: a bad value or a taken
+port leaves demo.db as it was.
 """
 
 from __future__ import annotations
@@ -20,12 +27,25 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+
+from drift_engine.commands.errors import fail, usage
+from drift_engine.commands.params import (
+    parse_hours,
+    parse_speed,
+    parse_usdc,
+    port_option,
+    seed_option,
+)
+from drift_engine.data.models import DEFAULT_SEED
 
 HOUR = 3600
 DEMO_ENGINES = (("dn-sol", "SOL-PERP"), ("dn-btc", "BTC-PERP"))
 #: Display names (the dashboard's vault table titles).
 DEMO_NAMES = {"dn-sol": "Delta-neutral SOL", "dn-btc": "Delta-neutral BTC"}
 DEFAULT_PORT = 8000
+#: The default replay window of the bundled real data (see the module docstring).
+DEMO_WINDOW = ("2025-06-01", "2025-08-01")
 
 
 class _Stop(KeyboardInterrupt):
@@ -36,56 +56,88 @@ def _on_sigterm(_signum: int, _frame: Any) -> None:
     raise _Stop()
 
 
-def _start_dashboard(url: str, port: int, markets: Any, console: Console) -> Any:
-    """The dashboard in a background thread, bound before the replay starts so a taken
-    port fails at once, naming it."""
-    from drift_engine.dashboard.run import ServeError, build_app
-    from drift_engine.dashboard.server import DashboardServer
+def _reserve_dashboard(port: int, settings: Any) -> Any:
+    """The dashboard's port, taken before demo.db is reset, so a taken port fails at once,
+    naming it, and changes nothing."""
+    from drift_engine.dashboard.run import ServeError, reserve
 
     try:
-        app, token = build_app(url, markets=markets)
+        return reserve("127.0.0.1", port, settings)
     except ServeError as exc:
-        console.print(f"[red]error[/]: dashboard: {exc}")
-        raise typer.Exit(code=2) from None
-    try:
-        server = DashboardServer(app, host="127.0.0.1", port=port, token=token)
+        usage(f"dashboard: {exc}")
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        console.print(
-            f"[red]error[/]: cannot serve the dashboard on 127.0.0.1:{port} ({reason}); "
-            f"is port {port} already in use? Pass --port to pick another, or --no-dashboard."
+        fail(
+            f"{exc.strerror or exc}; is port {port} already in use? Pass --port to pick "
+            "another, or --no-dashboard",
+            "--port",
         )
-        raise typer.Exit(code=2) from None
-    return server.start()
+
+
+def _start_dashboard(sock: Any, url: str, settings: Any, markets: Any) -> Any:
+    from drift_engine.dashboard.run import serve_in_background
+
+    return serve_in_background(sock, "127.0.0.1", url, settings=settings, markets=markets)
 
 
 def demo(
     hours: float | None = typer.Option(
         None,
         "--hours",
-        help="Simulated hours to replay (default: all 37 days of the funding file).",
+        parser=parse_hours,
+        metavar="HOURS",
+        help="Simulated hours to replay (default: the whole window).",
+    ),
+    start_day: str | None = typer.Option(
+        None,
+        "--start",
+        help=f"First day (UTC), e.g. 2025-09-01 (default: {DEMO_WINDOW[0]} for the bundled "
+        "data, else the start of the data).",
+    ),
+    source: str = typer.Option(
+        "bundled",
+        "--source",
+        help="Market data: bundled (real hourly Drift records), store, synthetic, or a "
+        "data file/folder.",
+    ),
+    bridge: int = typer.Option(
+        0,
+        "--bridge",
+        min=0,
+        max=3599,
+        help="Seconds between synthetic intra-hour prices between the real hourly ones (0 = none).",
     ),
     speed: float = typer.Option(
-        4 * HOUR, "--speed", help="Simulated seconds per wall second (default: 4 h a second)."
+        4 * HOUR,
+        "--speed",
+        parser=parse_speed,
+        metavar="X",
+        help="Simulated seconds per wall second (default: 4 h a second).",
     ),
-    capital: float = typer.Option(10_000.0, "--capital", help="Virtual USDC per engine."),
-    port: int = typer.Option(
-        DEFAULT_PORT, "--port", min=0, max=65535, help="Dashboard port on 127.0.0.1."
+    capital: Any = typer.Option(
+        "10000",
+        "--capital",
+        parser=parse_usdc,
+        metavar="USDC",
+        help="Virtual USDC per engine (at most 6 decimals).",
     ),
+    port: int = port_option(DEFAULT_PORT, help="Dashboard port on 127.0.0.1 (0: any free port)."),
     no_dashboard: bool = typer.Option(
         False, "--no-dashboard", help="Do not serve the dashboard; exit when the replay ends."
     ),
     exit_when_done: bool = typer.Option(
         False, "--exit-when-done", help="Stop serving and exit when the replay ends."
     ),
-    seed: int = typer.Option(7, "--seed", help="Seed of the synthetic prices."),
+    seed: int = seed_option(
+        DEFAULT_SEED, help="Seed of every synthetic part (bridge, synthetic market)."
+    ),
 ) -> None:
-    """Two paper delta-neutral engines (SOL, BTC) replaying Drift's real funding, with the
-    dashboard on http://127.0.0.1:8000/."""
-    from drift_engine.backtest.runner import market_events
+    """Two paper delta-neutral engines (SOL, BTC) replaying Drift's real hourly data, with
+    the dashboard on http://127.0.0.1:8000/."""
+    from drift_engine.backtest.runner import parse_date
     from drift_engine.config import ConfigError, load_settings
     from drift_engine.dashboard.reader import LatestMarkets
-    from drift_engine.data.bundled import BundledSource
+    from drift_engine.data.pipeline import data_window, open_market_data
+    from drift_engine.engine.admission import AdmissionError, check_capital
     from drift_engine.engine.paper import PaperStack
     from drift_engine.storage.database import Database
     from drift_engine.strategies import DeltaNeutralStrategy
@@ -94,35 +146,55 @@ def demo(
     try:
         settings = load_settings()
     except ConfigError as exc:
-        console.print(f"[red]config error[/] {exc}")
-        raise typer.Exit(code=2) from None
+        usage(exc)
+    try:
+        micro = max(check_capital(capital, market) for _, market in DEMO_ENGINES)
+    except AdmissionError as exc:
+        usage(exc, "--capital")
+    capital = float(capital)
+    perps = [m for _, m in DEMO_ENGINES]
+    first_day = None
+    if start_day is not None:
+        try:
+            first_day = parse_date(start_day)
+        except (ValueError, OverflowError) as exc:
+            usage(f"{exc}, got {start_day!r}", "--start")
+    try:
+        lo, hi = data_window(source, perps, data_dir=settings.data_dir)
+        if first_day is not None:
+            start, end = first_day, hi
+        elif source in ("bundled", "auto"):
+            start, end = (parse_date(d) for d in DEMO_WINDOW)
+        else:
+            start, end = lo, hi
+        if hours is not None:
+            end = min(hi, start + int(hours * HOUR))
+        data = open_market_data(
+            source, perps, start, end, seed=seed, bridge_s=bridge, data_dir=settings.data_dir
+        )
+    except (ValueError, KeyError) as exc:
+        usage(exc.args[0] if exc.args else exc, "--source")
+    sock = None if no_dashboard else _reserve_dashboard(port, settings)
     path = Path(settings.data_dir) / "demo.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{path}"
     db = Database.open(url)
-    perps = [m for _, m in DEMO_ENGINES]
-    windows = BundledSource().windows()
-    start = max(windows[m][0] for m in perps)
-    end = min(windows[m][1] for m in perps) + HOUR - 1
-    if hours is not None:
-        end = min(end, start + int(hours * HOUR))
     stack = PaperStack(db, perps, start)
+    stack.board.data_sources = data.sources_by_market()
     for engine_id, market in DEMO_ENGINES:
-        engine = stack.add_engine(
-            engine_id, DeltaNeutralStrategy({"market": market}), int(round(capital * 1e6))
-        )
+        engine = stack.add_engine(engine_id, DeltaNeutralStrategy({"market": market}), micro)
         engine.name = DEMO_NAMES[engine_id]
         engine.start(start)
         engine.persist()
-    events, _label = market_events("bundled", perps, start, end, seed)
+    events = data.events
 
     markets = LatestMarkets()
     markets.publish(stack.board.snapshots())
     server = None
-    if not no_dashboard:
-        server = _start_dashboard(url, port, markets, console)
+    if sock is not None:
+        server = _start_dashboard(sock, url, settings, markets)
 
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
@@ -131,11 +203,9 @@ def demo(
             f"{', '.join(DEMO_NAMES[e] for e, _ in DEMO_ENGINES)} "
             f"with {capital:,.0f} virtual USDC each (VIRTUAL vaults)"
         )
-        console.print(
-            "data: funding rates [bold]real[/] (Drift mainnet history, daily averages "
-            "expanded hourly); prices [bold]synthetic[/] (generated 1-minute ticks "
-            f"consistent with the funding, seed {seed})"
-        )
+        console.print(f"data ({escape(data.source)}):")
+        for line in data.describe().splitlines():
+            console.print(f"  {escape(line)}", highlight=False)
         console.print(
             f"replaying {(end - start) / 86400:.1f} days of simulated time at x{speed:g}; "
             f"database {url}"
@@ -143,7 +213,7 @@ def demo(
         if server is not None:
             console.print(f"dashboard: [bold]{server.url}/[/]  (Ctrl-C to stop)")
         interrupted = _replay(stack, events, start, end, speed, markets, console)
-        _summary(stack, capital, console)
+        _summary(stack, micro, console)
         if server is not None and not interrupted and not exit_when_done:
             console.print(
                 f"replay finished; the dashboard keeps serving at {server.url}/ (Ctrl-C to stop)"
@@ -192,14 +262,15 @@ def _replay(
     return False
 
 
-def _summary(stack: Any, capital: float, console: Console) -> None:
+def _summary(stack: Any, capital_micro: int, console: Console) -> None:
     console.print("[bold]summary[/]")
     for e in stack.engines:
         eq = e.venue.equity()
-        pnl = (eq - int(capital * 1e6)) / 1e6
+        # against the capital put in (net of any deposits/withdrawals), not the config's
+        pnl = (eq - stack.registry.summary(e.ledger.vault_id).net_deposits) / 1e6
         console.print(
             f"  {e.name or e.engine_id}: {e.state.value}, equity {eq / 1e6:,.2f} USDC "
-            f"(pnl {pnl:+,.2f}), funding {e.stats.funding / 1e6:+,.2f} (real rates), "
+            f"(pnl {pnl:+,.2f}), funding {e.stats.funding / 1e6:+,.2f}, "
             f"fees {e.stats.fees / 1e6:,.2f}, trades {e.stats.trades}, "
             f"side {getattr(e.strategy.state, 'side', '-')}"
         )

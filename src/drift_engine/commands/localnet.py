@@ -3,7 +3,8 @@
 Serves the simulator (SOL, BTC, ETH perp and spot markets and USDC, at the bundled
 reference prices) on 127.0.0.1 until Ctrl-C. Point a live engine or driftpy at the
 printed URL. `--fund PUBKEY` gives a wallet SOL for fees and USDC in its associated
-token account; the fault flags make every n-th request fail the way real RPCs do.
+token account; the fault flags make every n-th request fail the way real RPCs do. Every
+argument is checked (bounds, public keys) before the chain is seeded.
 """
 
 from __future__ import annotations
@@ -14,36 +15,55 @@ import time
 import typer
 from solders.pubkey import Pubkey
 
+from drift_engine.commands.errors import fail
+from drift_engine.commands.params import MAX_FUND_USDC, MAX_LATENCY_MS, port_option
 from drift_engine.localnet.faults import FaultPlan
 from drift_engine.localnet.seed import bundled_prices, seeded_chain
 
 LAMPORTS_PER_SOL = 1_000_000_000
+#: "Every n-th request" fault flags: 0 is off; beyond a million they never fire.
+MAX_EVERY = 1_000_000
+
+
+def _every(name: str, help: str) -> object:
+    return typer.Option(0, name, min=0, max=MAX_EVERY, help=f"{help} (0: never).")
 
 
 def localnet(
-    port: int = typer.Option(8899, "--port", "-p", help="TCP port on 127.0.0.1."),
+    port: int = port_option(8899, help="TCP port (0: any free port, printed)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (keep it local)."),
     fund: list[str] = typer.Option(
         [], "--fund", help="Wallet public key to fund with SOL and USDC (repeatable)."
     ),
-    usdc: int = typer.Option(100_000, "--usdc", help="USDC per funded wallet."),
-    latency_ms: int = typer.Option(0, "--latency-ms", help="Delay every response."),
-    http_429_every: int = typer.Option(0, "--429-every", help="Every n-th request: HTTP 429."),
-    drop_every: int = typer.Option(
-        0, "--drop-every", help="Every n-th request is processed but its response is dropped."
+    usdc: int = typer.Option(
+        100_000, "--usdc", min=0, max=MAX_FUND_USDC, help="USDC per funded wallet."
     ),
-    expire_every: int = typer.Option(
-        0, "--expire-every", help="Every n-th sendTransaction finds its blockhash expired."
+    latency_ms: int = typer.Option(
+        0, "--latency-ms", min=0, max=MAX_LATENCY_MS, help="Delay every response (ms)."
     ),
-    lose_confirmation_every: int = typer.Option(
-        0,
+    http_429_every: int = _every("--429-every", "Every n-th request: HTTP 429"),
+    drop_every: int = _every(
+        "--drop-every", "Every n-th request is processed but its response is dropped"
+    ),
+    expire_every: int = _every(
+        "--expire-every", "Every n-th sendTransaction finds its blockhash expired"
+    ),
+    lose_confirmation_every: int = _every(
         "--lose-confirmation-every",
-        help="Every n-th sendTransaction lands but never shows in getSignatureStatuses.",
+        "Every n-th sendTransaction lands but never shows in getSignatureStatuses",
     ),
 ) -> None:
     """Serve a local Drift-compatible Solana JSON-RPC until Ctrl-C."""
     from drift_engine.sim.rpc import LocalRpcServer
 
+    wallets = []
+    for key in fund:
+        try:
+            wallets.append(Pubkey.from_string(key))
+        except ValueError:
+            raise typer.BadParameter(
+                f"{key!r} is not a base58 public key", param_hint="--fund"
+            ) from None
     seeded = seeded_chain(ts=int(time.time()))
     faults = FaultPlan(latency_s=latency_ms / 1000)
     for kind, n in (
@@ -55,21 +75,14 @@ def localnet(
         if n:
             faults.every(kind, n)
     usdc_mint = seeded.sim.spot_markets[0].mint
-    for key in fund:
-        try:
-            wallet = Pubkey.from_string(key)
-        except ValueError:
-            raise typer.BadParameter(
-                f"{key!r} is not a base58 public key", param_hint="--fund"
-            ) from None
+    for wallet in wallets:
         seeded.chain.airdrop(wallet, 10 * LAMPORTS_PER_SOL)
         ata = seeded.chain.mint_to(wallet, usdc_mint, usdc * 1_000_000)
         typer.echo(f"funded {wallet}: 10 SOL, {usdc} USDC in {ata}")
     try:
         server = LocalRpcServer(seeded.chain, host=host, port=port, faults=faults)
     except OSError as exc:
-        typer.echo(f"cannot listen on {host}:{port}: {exc.strerror}", err=True)
-        raise typer.Exit(code=1) from None
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", "--port")
     prices = ", ".join(f"{s} ${p / 1_000_000:,.2f}" for s, p in sorted(bundled_prices().items()))
     typer.echo(f"drift-engine localnet: {server.url}  (markets: {prices})")
     typer.echo("Ctrl-C to stop.")

@@ -17,6 +17,7 @@ from driftpy.types import SpotBalanceType
 from rich.console import Console
 from rich.table import Table
 
+from drift_engine.commands.errors import usage
 from drift_engine.core.accounts import default_markets, make_user
 from drift_engine.core.margin import UNBOUNDED, DriftMarginMonitor, MarginThresholds
 from drift_engine.core.markets import MarketCatalog
@@ -199,23 +200,29 @@ def _positions_table(account: DemoAccount, metrics: DriftMarginMetrics) -> Table
 def margin(
     demo: bool = typer.Option(False, "--demo", help="Report on built-in example accounts."),
     warning_health: int = typer.Option(
-        _DEFAULT_THRESHOLDS.warning_health, help="Health at or below which an account is WARNING."
+        _DEFAULT_THRESHOLDS.warning_health,
+        min=0,
+        max=100,
+        help="Health (0-100) at or below which an account is WARNING.",
     ),
     critical_health: int = typer.Option(
-        _DEFAULT_THRESHOLDS.critical_health, help="Health at or below which it is CRITICAL."
+        _DEFAULT_THRESHOLDS.critical_health,
+        min=0,
+        max=100,
+        help="Health (0-100) at or below which it is CRITICAL.",
     ),
 ) -> None:
     """Print a margin report (collateral, requirements, health, leverage, liquidation prices)."""
     console = Console(width=None if Console().is_terminal else 140)
     if not demo:
-        console.print(
-            "Only [bold]--demo[/] is available offline; live accounts come with the data sources."
+        usage(
+            "only --demo is available offline; live accounts come with the data sources",
+            "--demo",
         )
-        raise typer.Exit(code=2)
     try:
         thresholds = MarginThresholds(warning_health, critical_health)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+        usage(exc, "--warning-health/--critical-health")
     monitor = DriftMarginMonitor(thresholds)
     console.print(
         "[bold]Drift margin report[/] (demo accounts built from the real market parameters; "

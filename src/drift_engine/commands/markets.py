@@ -17,6 +17,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from drift_engine.commands.errors import usage
+
 MARGIN = 10_000  # MARGIN / SPOT_WEIGHT precision
 MILLION = 1_000_000  # IMF, liquidation fee, SPOT_RATE precision
 
@@ -229,16 +231,14 @@ def markets(
     from drift_engine.core.types import MarketType
 
     if market_type is not None and market_type.lower() not in ("perp", "spot"):
-        typer.echo(f"--type: expected perp or spot, got {market_type!r}", err=True)
-        raise typer.Exit(code=2)
+        usage(f"expected perp or spot, got {market_type!r}", "--type")
     catalog = MarketCatalog.from_constants()
     console = Console()
     if market is not None:
         try:
             spec = catalog.by_symbol(market)
         except UnknownMarketError as exc:
-            typer.echo(f"--market: {exc}", err=True)
-            raise typer.Exit(code=2) from None
+            usage(exc, "--market")
         if as_json:
             typer.echo(json.dumps(_market_json(spec), indent=2))
         else:

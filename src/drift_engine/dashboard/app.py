@@ -6,18 +6,18 @@ import asyncio
 import contextlib
 import json
 import secrets
-from collections.abc import AsyncIterator
-from datetime import datetime
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
+from pydantic import AfterValidator
 from starlette.concurrency import run_in_threadpool
 
 from drift_engine.dashboard.control import (
@@ -27,6 +27,7 @@ from drift_engine.dashboard.control import (
     EngineControl,
     UnknownEngineError,
 )
+from drift_engine.dashboard.protect import EdgeGuard, StreamSlots
 from drift_engine.dashboard.reader import DashboardReader
 from drift_engine.dashboard.schemas import (
     ControlOut,
@@ -53,6 +54,55 @@ _ERRORS_CONTROL = {
 }
 
 IdParam = Annotated[str, PathParam(min_length=1, max_length=128)]
+
+#: Live streams (SSE) open at once; past it a new one gets 503 (dashboard/protect.py).
+DEFAULT_MAX_STREAMS = 16
+
+
+def _as_utc(value: datetime) -> datetime:
+    """A query time in UTC (naive: taken as UTC); one that UTC cannot hold (year 1 at
+    +14:00 is in year 0) is a 422, not an OverflowError."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("time is out of range once converted to UTC") from None
+
+
+UtcTime = Annotated[datetime, AfterValidator(_as_utc)]
+
+DOCS_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css">
+<link rel="icon" href="data:,">
+<title>drift-engine dashboard API</title>
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="/static/docs.js"></script>
+</body>
+</html>
+"""
+
+
+class _SlotStream(StreamingResponse):
+    """A streaming response that gives its stream slot back however the stream ends
+    (finished, client gone, server shutting down), even if it never started."""
+
+    def __init__(self, slots: StreamSlots, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slots = slots
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._slots.release()
 
 
 class _Notifier:
@@ -81,11 +131,15 @@ def create_app(
     token: str | None = None,
     poll_interval: float = 0.5,
     keepalive_seconds: float = 15.0,
+    max_streams: int = DEFAULT_MAX_STREAMS,
+    hosts: Iterable[str] | None = None,
 ) -> FastAPI:
     """Build the app over `reader` (database read side) and optional engine `control`.
 
     Control endpoints need `Authorization: Bearer <token>`; with no token configured they
-    always answer 401, so a dashboard without a token is read-only.
+    always answer 401, so a dashboard without a token is read-only. `hosts`: the Host
+    header values answered (default: set by the server from its bound address; an app
+    not served by `server.py` answers any, e.g. under a test client).
     """
     app = FastAPI(
         title="drift-engine dashboard",
@@ -100,6 +154,9 @@ def create_app(
     app.state.control = control
     app.state.notifier = notifier
     app.state.closing = False  # set by the server on shutdown: open SSE streams end
+    app.state.allowed_hosts = None if hosts is None else frozenset(h.lower() for h in hosts)
+    app.state.stream_slots = slots = StreamSlots(max_streams)
+    app.add_middleware(EdgeGuard, state=app.state)
 
     def require_token(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -127,13 +184,9 @@ def create_app(
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="drift-engine dashboard API",
-            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="data:,",
-        )
+        # local Swagger UI assets, started by static/docs.js: no inline script, so the
+        # page's Content-Security-Policy allows only our own files
+        return HTMLResponse(DOCS_PAGE)
 
     # ---- read API --------------------------------------------------------------------
     @app.get("/api/health", response_model=HealthOut, tags=["status"])
@@ -173,10 +226,11 @@ def create_app(
     def ledger(
         vault_id: IdParam,
         limit: Annotated[int, Query(ge=1, le=500, description="Entries per page.")] = 50,
+        # absent means "from the newest"; not declared nullable: a query value is never null
         before: Annotated[
-            int | None,
+            int,
             Query(ge=1, le=2**62, description="Only entries with an id below this (paging)."),
-        ] = None,
+        ] = None,  # type: ignore[assignment]
     ) -> LedgerPageOut:
         """Ledger entries, newest first; page with `next_before`."""
         page = reader.ledger(vault_id, limit=limit, before=before)
@@ -193,8 +247,9 @@ def create_app(
     def snapshots(
         vault_id: IdParam,
         since: Annotated[
-            datetime | None, Query(description="Only snapshots at or after this time (ISO 8601).")
-        ] = None,
+            UtcTime,
+            Query(description="Only snapshots at or after this time (ISO 8601; naive = UTC)."),
+        ] = None,  # type: ignore[assignment]
         limit: Annotated[int, Query(ge=1, le=10_000, description="Most recent N points.")] = 2000,
     ) -> SnapshotSeriesOut:
         """Equity, cumulative funding and health over time, oldest first."""
@@ -242,11 +297,21 @@ def create_app(
         "/api/stream",
         tags=["status"],
         response_class=StreamingResponse,
-        responses={200: {"content": {"text/event-stream": {}}, "description": "SSE stream"}},
+        responses={
+            200: {"content": {"text/event-stream": {}}, "description": "SSE stream"},
+            503: {"model": ErrorBody, "description": "Too many streams open; retry later"},
+        },
     )
     async def stream(request: Request) -> StreamingResponse:
         """Server-Sent Events: `heartbeat` on each new heartbeat row, `change` when engines
-        or vaults change otherwise (e.g. after a control action). Data is the health JSON."""
+        or vaults change otherwise (e.g. after a control action). Data is the health JSON.
+        At most `max_streams` are open at once; past that: 503 with Retry-After."""
+        if not slots.take():
+            raise HTTPException(
+                503,
+                f"too many live streams open ({slots.limit}); close a dashboard tab or retry",
+                headers={"Retry-After": "5"},
+            )
 
         async def events() -> AsyncIterator[str]:
             wake = notifier.register()
@@ -274,7 +339,8 @@ def create_app(
             finally:
                 notifier.unregister(wake)
 
-        return StreamingResponse(
+        return _SlotStream(
+            slots,
             events(),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

@@ -42,6 +42,7 @@ from drift_engine.engine.store import EngineRow, HeartbeatRow
 from drift_engine.storage import Database
 from drift_engine.storage.enums import EntryKind, VaultType
 from drift_engine.storage.models import (
+    EngineCommandRow,
     LedgerEntryRow,
     VaultRow,
     VaultSnapshotRow,
@@ -122,6 +123,7 @@ class DashboardReader:
         self._clock = clock
         self._markets = markets
         self._engine_tables = False
+        self._commands_table: bool | None = None
         self._compute_lock = threading.Lock()
         self._vault_cache: tuple[Any, list[VaultOut]] | None = None  # swapped atomically
 
@@ -379,8 +381,24 @@ class DashboardReader:
         ).all()
         return {engine_id: vault_id for engine_id, vault_id in rows}
 
+    def _pending_commands(self, session: Session) -> dict[str, str]:
+        """Engine id -> its oldest operator command still waiting for the runner
+        (`engine_commands`, migration 0005; none on an older database)."""
+        if self._commands_table is None:
+            self._commands_table = "engine_commands" in inspect(self.db.engine).get_table_names()
+        if not self._commands_table:
+            return {}
+        rows = session.execute(
+            select(EngineCommandRow.engine_id, EngineCommandRow.kind)
+            .where(EngineCommandRow.status == "pending")
+            .order_by(EngineCommandRow.id.desc())
+        ).all()
+        return {engine_id: kind for engine_id, kind in rows}  # the oldest wins
+
     @staticmethod
-    def _summary(row: EngineRow, active_vaults: dict[str, int]) -> EngineSummaryOut:
+    def _summary(
+        row: EngineRow, active_vaults: dict[str, int], pending: dict[str, str] | None = None
+    ) -> EngineSummaryOut:
         state = row.state.upper()
         vault_id = active_vaults.get(row.engine_id)
         return EngineSummaryOut(
@@ -392,14 +410,15 @@ class DashboardReader:
             market=_config_market(row.config),
             active=state != "STOPPED",
             active_vault_id=str(vault_id) if vault_id is not None else (row.vault_id or None),
-            pending_command=row.command,
+            pending_command=(pending or {}).get(row.engine_id),
             sim_time=datetime.fromtimestamp(row.last_ts, UTC) if row.last_ts else None,
         )
 
     def list_engines(self) -> list[EngineSummaryOut]:
         with self.db.read() as session:
             active = self._active_vaults(session)
-            return [self._summary(row, active) for row in self._engine_rows(session)]
+            pending = self._pending_commands(session)
+            return [self._summary(row, active, pending) for row in self._engine_rows(session)]
 
     def get_engine(self, engine_id: str) -> EngineDetailOut | None:
         if not self._has_engine_tables():
@@ -408,7 +427,9 @@ class DashboardReader:
             row = session.get(EngineRow, engine_id)
             if row is None:
                 return None
-            summary = self._summary(row, self._active_vaults(session))
+            summary = self._summary(
+                row, self._active_vaults(session), self._pending_commands(session)
+            )
             names = {row.engine_id: summary.name}
             vault_rows = self._vault_rows(session, engine_id)
             vaults = [self._vault_out(session, v, names) for v in vault_rows]
@@ -542,12 +563,9 @@ class DashboardReader:
             if not self._has_engine_tables():
                 return None, (vaults, last_entry)
             beat = session.scalar(select(func.max(HeartbeatRow.id)))
-            engines = tuple(
-                session.execute(
-                    select(EngineRow.engine_id, EngineRow.state, EngineRow.command)
-                ).all()
-            )
-        return beat, (engines, vaults, last_entry)
+            engines = tuple(session.execute(select(EngineRow.engine_id, EngineRow.state)).all())
+            pending = tuple(sorted(self._pending_commands(session).items()))
+        return beat, (engines, pending, vaults, last_entry)
 
 
 RUNNING_STATES = frozenset({"RUNNING", "REDUCING"})

@@ -1,14 +1,27 @@
-"""Wiring for the entry points: settings -> database -> reader -> app -> server."""
+"""Wiring for the entry points: settings -> database -> reader -> app -> server.
+
+The dashboard only reads: it opens an existing database (`create=False`) and says so
+when there is none, rather than leaving a new empty one behind.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import socket
 from typing import Any
 
 from fastapi import FastAPI
 
 from drift_engine.dashboard.control import EngineControl
 from drift_engine.dashboard.reader import MarketFeed
-from drift_engine.dashboard.server import DEFAULT_HOST, DEFAULT_PORT, check_bind, serve
+from drift_engine.dashboard.server import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DashboardServer,
+    bind_socket,
+    check_bind,
+    serve,
+)
 
 
 class ServeError(RuntimeError):
@@ -47,7 +60,7 @@ def build_app(
         raise ServeError(str(exc)) from None
     url = database_url or settings.resolved_database_url
     token = resolve_token(settings)
-    database = Database.open(url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    database = Database.open(url, busy_timeout_ms=settings.sqlite_busy_timeout_ms, create=False)
     if control is None:
         from drift_engine.dashboard.control import QueuedEngineControl
         from drift_engine.engine.store import SqlEngineStore
@@ -56,6 +69,40 @@ def build_app(
     reader = DashboardReader(database, markets=markets)
     app = create_app(reader, control=control, token=token, **app_options)
     return app, token
+
+
+def _settings(settings: Any) -> Any:
+    from drift_engine.config import ConfigError, load_settings
+
+    try:
+        return settings or load_settings()
+    except ConfigError as exc:
+        raise ServeError(str(exc)) from None
+
+
+def reserve(host: str, port: int, settings: Any = None) -> socket.socket:
+    """Take `host`:`port` now (ServeError: not a loopback address and no token; OSError
+    (`server.PortInUseError`): taken), so a caller can refuse before it writes anything."""
+    try:
+        check_bind(host, resolve_token(_settings(settings)))
+    except ValueError as exc:
+        raise ServeError(str(exc)) from None
+    return bind_socket(host, port)
+
+
+def serve_in_background(
+    sock: socket.socket,
+    host: str,
+    database_url: str | None = None,
+    *,
+    settings: Any = None,
+    control: EngineControl | None = None,
+    markets: MarketFeed | None = None,
+) -> DashboardServer:
+    """The dashboard on a socket from `reserve()`, in a background thread, started."""
+    settings = _settings(settings)
+    app, token = build_app(database_url, control=control, settings=settings, markets=markets)
+    return DashboardServer(app, host=host, token=token, sock=sock).start()
 
 
 def run_dashboard(
@@ -79,9 +126,5 @@ def run_dashboard(
     except ValueError as exc:
         raise ServeError(str(exc)) from None
     app, token = build_app(database_url, control=control, settings=settings, markets=markets)
-    try:
-        serve(app, host=host, port=port, token=token)
-    except OSError as exc:
-        raise ServeError(f"cannot bind {host}:{port}: {exc.strerror or exc}") from None
-    except KeyboardInterrupt:  # pragma: no cover - interactive stop
-        pass
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: an interactive stop
+        serve(app, host=host, port=port, token=token)  # a taken port: server.PortInUseError

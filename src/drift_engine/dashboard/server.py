@@ -2,7 +2,11 @@
 
 `serve()` blocks (for `run_dashboard.py` / `drift-engine dashboard`); `DashboardServer`
 runs it in a background thread (for `drift-engine demo`, tests and the load bench) on a
-socket bound before the thread starts, so the URL is known and port 0 works.
+socket bound before the thread starts, so the URL is known and port 0 works. A caller
+that must know the port is free before doing anything else (`drift-engine run` checks it
+before it writes to the database) binds it first with `bind_socket()` and hands the
+socket over. Once bound, the app answers only Host headers naming that address
+(dashboard/protect.py: DNS rebinding).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from types import TracebackType
 
 import uvicorn
 from fastapi import FastAPI
+
+from drift_engine.dashboard.protect import allowed_hosts
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -48,14 +54,32 @@ def url_for(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
-def _bind(host: str, port: int) -> socket.socket:
+class PortInUseError(OSError):
+    """The dashboard's address cannot be bound (taken, not local, not permitted)."""
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening socket on `host`:`port` (0: any free port); PortInUseError names the
+    address when it cannot be had."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host.strip("[]"), port))
-    sock.listen(128)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        raise PortInUseError(
+            exc.errno, f"cannot serve the dashboard on {host}:{port}: {reason}"
+        ) from None
     sock.set_inheritable(True)
     return sock
+
+
+def _answer_only_bound_address(app: FastAPI, host: str, port: int) -> None:
+    if getattr(app.state, "allowed_hosts", None) is None:
+        app.state.allowed_hosts = allowed_hosts(host, port)
 
 
 def _config(app: FastAPI, host: str, port: int, log_level: str) -> uvicorn.Config:
@@ -81,8 +105,9 @@ def serve(
 ) -> None:
     """Serve `app` until interrupted. Raises UnsafeBindError before binding anything."""
     check_bind(host, token)
-    sock = _bind(host, port)
+    sock = bind_socket(host, port)
     actual_port = sock.getsockname()[1]
+    _answer_only_bound_address(app, host, actual_port)
     if announce:
         print(f"drift-engine dashboard: {url_for(host, actual_port)}", flush=True)
     server = uvicorn.Server(_config(app, host, actual_port, log_level))
@@ -103,12 +128,14 @@ class DashboardServer:
         port: int = 0,
         token: str | None = None,
         log_level: str = "warning",
+        sock: socket.socket | None = None,
     ) -> None:
         check_bind(host, token)
-        self._sock = _bind(host, port)
+        self._sock = sock if sock is not None else bind_socket(host, port)
         self._app = app
         self.host = host
         self.port: int = self._sock.getsockname()[1]
+        _answer_only_bound_address(app, host, self.port)
         self.url = url_for(host, self.port).rstrip("/")
         self._server = uvicorn.Server(_config(app, host, self.port, log_level))
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

@@ -40,7 +40,9 @@ Drift's historical CSV files
   caller, else from a path component `perp_<index>`/`spot_<index>` or a known symbol.
 
 Every bad value, missing column or out-of-order row raises `DataFileError` naming the file,
-the line (1-based, physical) and the column.
+the line (1-based, physical) and the column. Values must also be sane for their field and
+market (data/bounds.py: magnitudes, digits, decimal places, the market's own index), and
+a market symbol is letters, digits, `_` and `-` (it becomes a file name in the store).
 """
 
 from __future__ import annotations
@@ -54,6 +56,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from drift_engine.data import symbols
+from drift_engine.data.bounds import (
+    FieldBoundsError,
+    check_decimal,
+    check_int_text,
+    check_record,
+)
 from drift_engine.data.models import (
     BASE_PRECISION,
     KIND_CANDLE,
@@ -133,6 +141,18 @@ CANDLE_RESOLUTIONS = {
 
 _INT_RE = re.compile(r"[+-]?\d+\Z")
 _MAX_SECONDS = 10**11  # beyond year 5000: a millisecond timestamp, not seconds
+#: A market symbol: it names the store's files, so no path separators, no dots.
+SYMBOL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}\Z")
+
+
+def check_symbol(market: str) -> str | None:
+    """Why `market` cannot name a series (None: it can)."""
+    if not SYMBOL_RE.match(market):
+        return (
+            f"{market!r} is not a market symbol (letters, digits, _ and -, at most 40; "
+            "e.g. SOL-PERP, SOL, USDC)"
+        )
+    return None
 
 
 class DataFileError(ValueError):
@@ -143,7 +163,7 @@ class DataFileError(ValueError):
         self.line = line
         self.column = column
         self.message = message
-        where = f"{self.path}, line {line}"
+        where = f"{self.path}, line {line}" if line else self.path
         if column is not None:
             where += f", column {column!r}"
         super().__init__(f"{where}: {message}")
@@ -184,7 +204,10 @@ class _Row:
         if text == "" and optional:
             return None
         if not _INT_RE.match(text):
-            raise self.error(name, f"expected an integer, got {text!r}")
+            raise self.error(name, f"expected an integer, got {_short(text)}")
+        too_long = check_int_text(text)
+        if too_long is not None:
+            raise self.error(name, too_long)
         value = int(text)
         if minimum is not None and value < minimum:
             raise self.error(name, f"must be >= {minimum}, got {value}")
@@ -192,12 +215,17 @@ class _Row:
 
     def decimal(self, name: str, *, minimum: Decimal | None = None) -> Decimal:
         text = self.raw(name)
+        if len(text) > 100:
+            raise self.error(name, f"expected a decimal number, got {len(text):,} characters")
         try:
             value = Decimal(text)
         except InvalidOperation:
-            raise self.error(name, f"expected a decimal number, got {text!r}") from None
+            raise self.error(name, f"expected a decimal number, got {_short(text)}") from None
         if not value.is_finite():
             raise self.error(name, f"expected a finite number, got {text!r}")
+        insane = check_decimal(value)
+        if insane is not None:
+            raise self.error(name, f"{insane}, got {text!r}")
         if minimum is not None and value < minimum:
             raise self.error(name, f"must be >= {minimum}, got {text}")
         return value
@@ -215,6 +243,25 @@ class _Row:
         if value >= _MAX_SECONDS:
             raise self.error(name, f"{value} looks like milliseconds; expected unix seconds")
         return value
+
+
+def _short(text: str) -> str:
+    """A cell for a message: quoted, and cut when long (a bad cell may be megabytes)."""
+    return repr(text) if len(text) <= 40 else f"{text[:30]!r}... ({len(text):,} characters)"
+
+
+def _checked(row: _Row, record: Any, columns: dict[str, str] | None = None) -> Any:
+    """`record` if its fields are sane (data/bounds.py); else the row's error, naming the
+    column (`columns` maps a record field to the file's column when they differ)."""
+    try:
+        check_record(record)
+    except FieldBoundsError as exc:
+        raise row.error((columns or {}).get(exc.field, exc.field), exc.message) from None
+    return record
+
+
+#: Record fields -> Drift's funding CSV columns.
+DRIFT_FUNDING_FIELDS = dict(zip(COLUMNS[KIND_FUNDING], DRIFT_FUNDING_COLUMNS, strict=True))
 
 
 def _header_index(path: str, line: int, header: list[str], required: Iterable[str]) -> dict:
@@ -270,6 +317,9 @@ def parse_meta(path: str, first_line: str) -> dict[str, str]:
             raise DataFileError(path, 1, None, f"metadata has no {key}=")
     if meta["kind"] not in KINDS:
         raise DataFileError(path, 1, None, f"unknown kind {meta['kind']!r} (known: {KINDS})")
+    bad_symbol = check_symbol(meta["market"])
+    if bad_symbol is not None:
+        raise DataFileError(path, 1, None, f"market={meta['market']}: {bad_symbol}")
     return meta
 
 
@@ -322,7 +372,7 @@ def iter_own_records(path: str, fh: IO[str]) -> tuple[dict[str, str], Iterator[t
                     cumulative_deposit_interest=_optional_int(row, "cumulative_deposit_interest"),
                     cumulative_borrow_interest=_optional_int(row, "cumulative_borrow_interest"),
                 )
-            yield line, rec
+            yield line, _checked(row, rec)
 
     return meta, records()
 
@@ -395,7 +445,13 @@ def sniff(path: str, first_line: str) -> str:
     )
 
 
+def _check_given_market(path: str, market: str | None) -> None:
+    if market is not None and check_symbol(market) is not None:
+        raise DataFileError(path, 0, None, f"--market: {check_symbol(market)}")
+
+
 def parse_drift_funding(path: str, fh: IO[str], market: str | None = None) -> list[ParsedSeries]:
+    _check_given_market(path, market)
     header = next(csv.reader([fh.readline()]))
     index = _header_index(path, 1, header, DRIFT_FUNDING_COLUMNS)
     by_index: dict[int, ParsedSeries] = {}
@@ -421,7 +477,8 @@ def parse_drift_funding(path: str, fh: IO[str], market: str | None = None) -> li
         prev = last.get(market_index)
         _check_order(row, ts, prev[0] if prev else None, prev[1] if prev else None)
         last[market_index] = (ts, line)
-        series.records.append(_funding(row, ts, series.market, SOURCE_REAL, own=False))
+        record = _funding(row, ts, series.market, SOURCE_REAL, own=False)
+        series.records.append(_checked(row, record, DRIFT_FUNDING_FIELDS))
         series.lines.append(line)
     return list(by_index.values())
 
@@ -440,6 +497,7 @@ def _market_from_path(path: Path) -> str | None:
 def parse_drift_candles(
     path: str, fh: IO[str], market: str | None = None, resolution: int | None = None
 ) -> list[ParsedSeries]:
+    _check_given_market(path, market)
     header = next(csv.reader([fh.readline()]))
     names = {c.strip().lstrip("\ufeff") for c in header}
     time_col = "ts" if "ts" in names else "start"
@@ -471,10 +529,13 @@ def parse_drift_candles(
             raise DataFileError(path, 1, None, "cannot tell the candle resolution; pass it")
         res = min(gaps)
     series = ParsedSeries(path, symbol, KIND_CANDLE, SOURCE_REAL, resolution=res)
+    fields = dict(zip(("open", "high", "low", "close"), cols, strict=True))
+    fields |= {"volume": "baseVolume", "resolution": time_col}
     for line, row, ts in pending:
         ohlc = [row.scaled(c, PRICE_PRECISION, minimum=1) for c in cols]
         volume = row.scaled("baseVolume", BASE_PRECISION, minimum=0) if "baseVolume" in names else 0
-        series.records.append(_candle(row, ts, symbol, SOURCE_REAL, res, ohlc, volume, cols))
+        candle = _candle(row, ts, symbol, SOURCE_REAL, res, ohlc, volume, cols)
+        series.records.append(_checked(row, candle, fields))
         series.lines.append(line)
     return [series] if series.records else []
 
@@ -586,6 +647,7 @@ __all__ = [
     "COLUMNS",
     "DRIFT_FUNDING_COLUMNS",
     "FORMAT_MAGIC",
+    "SYMBOL_RE",
     "DataFileError",
     "ParsedSeries",
     "format_lines",
@@ -593,5 +655,6 @@ __all__ = [
     "meta_line",
     "parse_file",
     "record_cells",
+    "check_symbol",
     "sniff",
 ]

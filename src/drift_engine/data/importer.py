@@ -10,7 +10,9 @@ day is Drift's layout) and from what is already stored are merged by `ts`. A row
 is already present with different values is a conflict and fails the import; an
 identical row is a harmless duplicate (re-importing a file changes nothing). Only when all
 of that succeeded does `import_into` write, in one store transaction: either every series
-of the invocation is stored or none is.
+of the invocation is stored or none is. Two series whose store file names would be the
+same (they differ only in letter case, which a case-insensitive disk cannot tell apart)
+are refused rather than let one overwrite the other.
 
 The importer is also a `MarketDataSource` over its files, for replaying them without a
 store.
@@ -25,7 +27,7 @@ from pathlib import Path
 
 from drift_engine.data.csvformat import DataFileError, ParsedSeries, parse_file, record_cells
 from drift_engine.data.models import MarketEvent, check_window, merge_events, source_class
-from drift_engine.data.store import LocalStore, StoreEntry, window_slice
+from drift_engine.data.store import LocalStore, StoreEntry, series_file_name, window_slice
 
 SeriesKey = tuple[str, str, int | None, str]
 
@@ -158,6 +160,7 @@ class DriftHistoricalImporter:
             if any((s.market, s.kind, s.resolution, source_class(s.label)) == key for s in parsed):
                 existing[key] = (entry, list(store.read(entry)), str(store.path_of(entry)))
         merged = merge_series(parsed, existing)
+        check_file_names(merged.values(), store.entries())
         written: list[StoreEntry] = []
         with store.transaction() as txn:
             for series in merged.values():
@@ -175,6 +178,28 @@ class DriftHistoricalImporter:
         return written
 
 
+def check_file_names(series: Iterable[MergedSeries], stored: Iterable[StoreEntry] = ()) -> None:
+    """Refuse two different series that would share a store file (the name is the market
+    symbol, so e.g. `sol-perp` and `SOL-PERP` on a case-insensitive disk)."""
+    owners: dict[str, tuple[SeriesKey, str]] = {}
+    candidates = [(e.key, e.file, "the store") for e in stored]
+    for m in series:
+        name = series_file_name(m.market, m.kind, source_class(m.label), m.resolution)
+        candidates.append((m.key, name, m.files[0] if m.files else "?"))
+    for key, name, where in candidates:
+        folded = name.casefold()
+        if folded in owners and owners[folded][0] != key:
+            other_key, other_where = owners[folded]
+            raise DataFileError(
+                where,
+                0,
+                None,
+                f"market {key[0]!r} would share the store file {name!r} with market "
+                f"{other_key[0]!r} (from {other_where}); rename one of them",
+            )
+        owners.setdefault(folded, (key, where))
+
+
 def import_paths(
     store: LocalStore,
     paths: Iterable[str | os.PathLike[str]],
@@ -189,6 +214,7 @@ def import_paths(
 __all__ = [
     "DriftHistoricalImporter",
     "MergedSeries",
+    "check_file_names",
     "expand_paths",
     "import_paths",
     "merge_series",

@@ -18,18 +18,29 @@ an unknown key, or with a bad value, is an error naming the variable and the key
 from __future__ import annotations
 
 import copy
+import math
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from drift_engine.core.errors import DriftEngineError
+from drift_engine.engine.admission import AdmissionError, check_capital, check_perp
 from drift_engine.risk.limits import RiskLimits
-from drift_engine.strategies import STRATEGIES, strategy_class
+from drift_engine.strategies import StrategyLoadError, strategy_class
 
 DEFAULT_CONFIG_PATH = Path("drift-engine.toml")
+#: A config file is a few kilobytes; anything this large is not one.
+MAX_CONFIG_BYTES = 1_000_000
+#: The vault registry's names (vaults/registry.py): never all digits, so "3" is an id.
+VAULT_NAME = re.compile(r"^(?!\d+$)[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: Reserved by the Global Vault System for the paper treasury (vaults/vault.py).
+TREASURY = "treasury"
 
 
 class ConfigFileError(DriftEngineError, ValueError):
@@ -41,7 +52,10 @@ class ConfigFileError(DriftEngineError, ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Config tables: unknown keys are errors, and `load_config` validates in strict mode
+    (a boolean is not a number, a float is not an integer, text is not a number)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class EngineSpec(_Strict):
@@ -52,7 +66,13 @@ class EngineSpec(_Strict):
     strategy: str = "delta-neutral"
     mode: Literal["paper", "live"] = "paper"
     vault: str | None = Field(None, description="Vault name; default: the engine id")
-    capital_usdc: float = Field(10_000.0, gt=0, description="Virtual USDC for a new vault")
+    capital_usdc: float = Field(
+        10_000.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Virtual USDC for a new vault (finite, at most 6 decimals, at least "
+        "the market's minimum order notional, at most 1e9)",
+    )
     enabled: bool = True
     params: dict[str, Any] = Field(default_factory=dict)
     risk: RiskLimits = Field(default_factory=RiskLimits)
@@ -60,8 +80,11 @@ class EngineSpec(_Strict):
     @field_validator("strategy")
     @classmethod
     def _known_strategy(cls, v: str) -> str:
-        if v not in STRATEGIES:
-            raise ValueError(f"unknown strategy {v!r} (known: {sorted(STRATEGIES)})")
+        # a built-in or installed name, `module:Class` or `path/to/file.py:Class`
+        try:
+            strategy_class(v)
+        except StrategyLoadError as exc:
+            raise ValueError(str(exc).removeprefix(f"strategy {v!r}: ")) from None
         return v
 
     @property
@@ -73,24 +96,57 @@ class EngineSpec(_Strict):
 
 
 class DataSpec(_Strict):
-    source: Literal["bundled", "synthetic"] = "bundled"
+    source: Literal["bundled", "store", "synthetic"] = "bundled"
     start: str | None = Field(None, description="ISO date; default: start of the data")
-    seed: int = 7
-    speed: float = Field(3600.0, gt=0, description="Simulated seconds per wall second")
+    seed: int = Field(7, ge=0, le=2**63 - 1)
+    speed: float = Field(3600.0, gt=0, le=1e12, description="Simulated seconds per wall second")
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _iso_date(cls, v: Any) -> Any:
+        if isinstance(v, (date, datetime)):  # TOML's own date: start = 2026-01-10
+            return v.isoformat()
+        if not isinstance(v, str):
+            return v
+        try:
+            datetime.fromisoformat(v)
+        except ValueError:
+            try:
+                date.fromisoformat(v)
+            except ValueError:
+                raise ValueError(f"{v!r} is not an ISO date (YYYY-MM-DD)") from None
+        return v
 
 
 class HeartbeatSpec(_Strict):
-    interval_s: int = Field(60, ge=1)
-    snapshot_every_s: int = Field(3600, ge=1)
+    interval_s: int = Field(60, ge=1, le=86_400)
+    snapshot_every_s: int = Field(3600, ge=1, le=30 * 86_400)
+    lease_s: float = Field(
+        30.0, ge=1, le=3600, description="How long a runner's lease on its engines lives"
+    )
 
 
 class DashboardSpec(_Strict):
-    host: str = "127.0.0.1"
+    serve: bool = Field(False, description="`drift-engine run` also serves the dashboard")
+    host: str = Field("127.0.0.1", min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\[\]-]+$")
     port: int = Field(8765, ge=1, le=65535)
 
 
 class RpcSpec(_Strict):
     url: str = Field("http://127.0.0.1:8899", description="Solana JSON-RPC for live engines")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{v!r} is not an http(s) URL, e.g. http://127.0.0.1:8899")
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError as exc:
+            raise ValueError(f"{v!r} has a bad port: {exc}") from None
+        return v
+
     network: Literal["mainnet", "devnet", "localnet"] = "mainnet"
     compute_unit_price: int = Field(0, ge=0, description="Priority fee, micro-lamports/CU")
 
@@ -114,24 +170,88 @@ def _key(loc: tuple[Any, ...]) -> str:
     return out or "config"
 
 
+def _message(err: Any) -> str:
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
+def _non_finite(node: Any, loc: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """Keys holding `inf` or `nan` (TOML has both): no config value means either."""
+    if isinstance(node, float) and not math.isfinite(node):
+        yield loc
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            yield from _non_finite(v, (*loc, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _non_finite(v, (*loc, i))
+
+
 def parse_config(data: dict[str, Any]) -> EnginesConfig:
-    """Validate a parsed TOML document; the first error names its key."""
+    """Validate a parsed TOML document; the first error names its key.
+
+    Strict types (a boolean is not a number), finite numbers only, and the checks that
+    span keys: engine ids and vault names unique, no engine on the treasury, each
+    engine's market named explicitly, known, and covered by `[data] source`, its capital
+    within bounds for that market (engine/admission.py)."""
+    for loc in _non_finite(data):
+        raise ConfigFileError(_key(loc), "must be a finite number (not inf or nan)")
     try:
-        cfg = EnginesConfig.model_validate(data)
+        cfg = EnginesConfig.model_validate(data, strict=True)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise ConfigFileError(_key(err["loc"]), err["msg"]) from None
-    seen: set[str] = set()
+        raise ConfigFileError(_key(err["loc"]), _message(err)) from None
+    ids: set[str] = set()
+    vaults: dict[str, int] = {}
     for i, spec in enumerate(cfg.engines):
-        if spec.id in seen:
+        if spec.id in ids:
             raise ConfigFileError(f"engines[{i}].id", f"duplicate engine id {spec.id!r}")
-        seen.add(spec.id)
+        ids.add(spec.id)
+        if spec.id == TREASURY:
+            raise ConfigFileError(f"engines[{i}].id", f"{TREASURY!r} is reserved for the treasury")
+        vault_key = f"engines[{i}].vault" if spec.vault is not None else f"engines[{i}].id"
+        if spec.vault_name == TREASURY:
+            raise ConfigFileError(vault_key, f"vault {TREASURY!r} is reserved for the treasury")
+        if not VAULT_NAME.match(spec.vault_name):
+            raise ConfigFileError(
+                vault_key,
+                f"vault name {spec.vault_name!r} must be letters, digits, _ . - and not all "
+                "digits (set `vault` to a name)",
+            )
+        if spec.vault_name in vaults:
+            other = vaults[spec.vault_name]
+            raise ConfigFileError(
+                vault_key,
+                f"vault {spec.vault_name!r} is already engines[{other}]'s; each engine needs "
+                "its own vault",
+            )
+        vaults[spec.vault_name] = i
+    for i, spec in enumerate(cfg.engines):
+        model = strategy_class(spec.strategy).config_model
         try:
-            spec.strategy_config()
+            strategy_config = model.model_validate(spec.params, strict=True)
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = ("engines", i, "params", *err["loc"])
-            raise ConfigFileError(_key(loc), err["msg"]) from None
+            raise ConfigFileError(_key(loc), _message(err)) from None
+        for name in model.model_fields:  # no silent default market: SOL-PERP, BTC-PERP ...
+            if (name == "market" or name.endswith("_market")) and name not in spec.params:
+                raise ConfigFileError(
+                    f"engines[{i}].params.{name}",
+                    f'missing: name the perp market this engine trades, e.g. {name} = "SOL-PERP"',
+                )
+        markets = strategy_class(spec.strategy)(strategy_config).markets()
+        source = cfg.data.source if spec.mode == "paper" else None
+        for market in markets:
+            try:
+                check_perp(market, source=source)
+            except AdmissionError as exc:
+                raise ConfigFileError(f"engines[{i}].params.market", str(exc)) from None
+        if spec.mode == "paper":
+            try:  # enough for the minimum order of every market it trades
+                for market in markets or [None]:
+                    check_capital(spec.capital_usdc, market)
+            except AdmissionError as exc:
+                raise ConfigFileError(f"engines[{i}].capital_usdc", str(exc)) from None
     return cfg
 
 
@@ -210,12 +330,7 @@ def load_config(
     """The config file at `path` (default: `DRIFT_ENGINE_CONFIG`, else ./drift-engine.toml)
     with the environment's `DRIFT_ENGINE__...` overrides applied, validated."""
     path = resolve_config_path(path)
-    if not path.exists():
-        raise ConfigFileError("config", f"{path} does not exist (create it: drift-engine init)")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigFileError("config", f"{path} is not valid TOML: {exc}") from None
+    data = _read_toml(path)
     data, origins = apply_overrides(data, environ)
     try:
         return parse_config(data)
@@ -225,6 +340,31 @@ def load_config(
             raise
         message = str(exc).removeprefix(f"{exc.key}: ")
         raise ConfigFileError(f"{variable} ({exc.key})", message) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The TOML document at `path`; every way a file can be wrong is one ConfigFileError
+    naming it (missing, a directory, unreadable, too large, not UTF-8, not TOML)."""
+    if not path.exists():
+        raise ConfigFileError("config", f"{path} does not exist (create it: drift-engine init)")
+    if path.is_dir():
+        raise ConfigFileError("config", f"{path} is a directory, not a TOML file")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigFileError("config", f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigFileError("config", f"{path} is {len(raw):,} bytes; not a config file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigFileError(
+            "config", f"{path} is not UTF-8 text (byte {exc.start}: {raw[exc.start]:#04x})"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigFileError("config", f"{path} is not valid TOML: {exc}") from None
 
 
 def _origin(key: str, origins: dict[str, str]) -> str | None:
@@ -260,20 +400,27 @@ EXAMPLE_CONFIG = """\
 
 [data]
 # Market data the paper engines trade on:
-#   "bundled"   - Drift's real daily funding (Jan-Feb 2026, SOL/BTC/ETH) replayed hourly,
-#                 with synthetic 1-minute prices consistent with it (labelled synthetic)
+#   "bundled"   - Drift's real hourly funding records with their hourly oracle TWAPs as
+#                 prices (SOL-PERP 2025-04-14..2026-04-01, BTC-PERP ..2026-02-02); other
+#                 markets: the synthetic market, labelled synthetic
+#   "store"     - what `drift-engine data import` / `data synth` stored in the data dir
 #   "synthetic" - seeded synthetic prices and funding
+# (`drift-engine run --source PATH` replays a data file or folder; `--bridge 60` adds a
+# labelled synthetic 1-minute path between the real hourly prices.)
 source = "bundled"
-# start = "2026-01-10"   # ISO date; default: the start of the data
+# start = "2025-06-01"   # ISO date; default: the start of the data
 seed = 7
 speed = 3600.0           # simulated seconds per wall-clock second (1.0 = real time)
 
 [heartbeat]
 interval_s = 60          # one tick per simulated minute
 snapshot_every_s = 3600  # vault snapshots (equity, health, positions) every hour
+# lease_s = 30.0         # one runner per engine: a second `run` waits this long after
+                         # the first one died before it takes the engines over
 
 [dashboard]
-host = "127.0.0.1"
+serve = false            # true: `drift-engine run` also serves the dashboard here
+host = "127.0.0.1"       # (`run --port P` serves it on port P whatever `serve` says)
 port = 8765
 
 # One [[engines]] table per engine. Each runs one strategy with its own vault.

@@ -18,6 +18,9 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from drift_engine.core.errors import DriftEngineError
 
 DEFAULT_BUSY_TIMEOUT_MS = 30_000
 
@@ -33,6 +36,62 @@ def normalize_url(url: str | URL) -> URL:
     return parsed
 
 
+class DatabaseUrlError(DriftEngineError, ValueError):
+    """A database URL drift-engine cannot use (unparseable, another database, no driver)."""
+
+
+def check_url(url: str | URL) -> URL:
+    """`url` parsed and normalised, if it is SQLite or PostgreSQL with psycopg installed;
+    else DatabaseUrlError saying why (the URL itself is not echoed: it may hold a
+    password)."""
+    try:
+        parsed = normalize_url(url)
+    except (ArgumentError, ValueError):
+        raise DatabaseUrlError(
+            "not a database URL (e.g. sqlite:///var/drift_engine.db or "
+            "postgresql://user@host/dbname)"
+        ) from None
+    try:
+        backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    except (ArgumentError, ValueError):  # an unknown dialect: sqlalchemy cannot load it
+        backend, driver = parsed.drivername, ""
+    if backend == "sqlite" and driver == "pysqlite":
+        return parsed
+    if backend == "postgresql" and driver == "psycopg":
+        try:
+            import psycopg  # noqa: F401 - only whether it is there
+        except ImportError:
+            raise DatabaseUrlError(
+                "a PostgreSQL URL needs psycopg, which is not installed "
+                "(pip install 'drift-engine[postgres]')"
+            ) from None
+        return parsed
+    raise DatabaseUrlError(
+        f"unsupported database {parsed.drivername!r}: use sqlite:///FILE or postgresql://..."
+    )
+
+
+def shown_url(url: str | URL) -> str:
+    """`url` fit for a message: the password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "(unparseable URL)"
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file a SQLite URL names (None: in memory, or not SQLite)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database.startswith("file:"):  # sqlite:///file:PATH?mode=ro&uri=true
+        database = database[len("file:") :]
+    if not database or database == ":memory:" or "mode=memory" in str(parsed.query):
+        return None
+    return Path(database)
+
+
 def make_engine(url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Engine:
     """A SQLAlchemy engine for `url`; SQLite files get WAL, busy timeout and IMMEDIATE writes."""
     parsed = normalize_url(url)
@@ -45,9 +104,9 @@ def make_engine(url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_M
 
 
 def _create_sqlite_parent_dir(url: URL) -> None:
-    database = url.database
-    if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    path = sqlite_file(url)
+    if path is not None and not path.parent.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
 
 
 def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:

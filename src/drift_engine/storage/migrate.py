@@ -58,6 +58,13 @@ def _run(
         engine.dispose()
 
 
+def head_revision() -> str | None:
+    """The newest migration shipped with the package."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
 def current_revision(url: str) -> str | None:
     """The revision the database is at (None for an empty database)."""
     from alembic.migration import MigrationContext

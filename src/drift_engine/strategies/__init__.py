@@ -1,4 +1,5 @@
-"""Strategies: the `DriftStrategy` interface and the strategies built on it."""
+"""Strategies: the `DriftStrategy` interface, the built-in strategies, and finding a
+strategy by name, module or file (`strategies/loading.py`)."""
 
 from __future__ import annotations
 
@@ -20,33 +21,71 @@ from drift_engine.strategies.delta_neutral import (
     DeltaNeutralState,
     DeltaNeutralStrategy,
 )
+from drift_engine.strategies.funding_spread import (
+    FundingSpreadConfig,
+    FundingSpreadState,
+    FundingSpreadStrategy,
+)
+from drift_engine.strategies.loading import (
+    ENTRY_POINT_GROUP,
+    StrategyLoadError,
+    StrategyRef,
+    builtin_strategies,
+    installed_strategies,
+    resolve_strategy,
+)
+from drift_engine.strategies.wake import (
+    EVERY_TICK,
+    AtTime,
+    EveryTick,
+    HealthBelow,
+    NextFunding,
+    PriceOutside,
+    WakeCondition,
+)
 
-#: Strategy classes by the name used in config files and on the command line.
-STRATEGIES: dict[str, type[DriftStrategy]] = {DeltaNeutralStrategy.name: DeltaNeutralStrategy}
+#: The built-in strategy classes by the name used in config files and on the command
+#: line. Installed and file strategies are found by `strategy_class`.
+STRATEGIES: dict[str, type[DriftStrategy]] = builtin_strategies()
 
 
-def strategy_class(name: str) -> type[DriftStrategy]:
-    try:
-        return STRATEGIES[name]
-    except KeyError:
-        raise KeyError(f"unknown strategy {name!r} (known: {sorted(STRATEGIES)})") from None
+def strategy_class(spec: str) -> type[DriftStrategy]:
+    """The class a strategy spec names: a built-in or installed name, `module:Class` or
+    `path/to/file.py:Class`. Raises `StrategyLoadError` (a ValueError) naming the spec."""
+    return resolve_strategy(spec)
 
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
+    "EVERY_TICK",
     "STRATEGIES",
     "Action",
+    "AtTime",
     "CancelAllOrders",
     "DeltaNeutralConfig",
     "DeltaNeutralState",
     "DeltaNeutralStrategy",
     "DriftStrategy",
+    "EveryTick",
     "FillEvent",
     "FundingEvent",
+    "FundingSpreadConfig",
+    "FundingSpreadState",
+    "FundingSpreadStrategy",
+    "HealthBelow",
     "MarketSnapshot",
+    "NextFunding",
     "PlaceOrders",
+    "PriceOutside",
     "StrategyConfig",
+    "StrategyLoadError",
+    "StrategyRef",
     "StrategySnapshot",
     "StrategyState",
     "VaultSnapshot",
+    "WakeCondition",
+    "builtin_strategies",
+    "installed_strategies",
+    "resolve_strategy",
     "strategy_class",
 ]

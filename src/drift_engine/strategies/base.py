@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from drift_engine.core.types import DriftMarginMetrics, DriftPosition, MarketType, OrderIntent
+from drift_engine.strategies.wake import EVERY_TICK, WakeCondition
 
 HOURS_PER_YEAR = 8760
 
@@ -241,6 +242,11 @@ class DriftStrategy(ABC, Generic[C, S]):
     def markets(self) -> list[str]:
         """Perp market symbols this strategy needs in its snapshot."""
         return []
+
+    def wake_conditions(self, snapshot: StrategySnapshot) -> tuple[WakeCondition, ...]:
+        """When this strategy next needs `on_tick` (strategies/wake.py), given the snapshot
+        after the last step. The default promises nothing: wake on every tick."""
+        return EVERY_TICK
 
     def describe(self) -> dict[str, Any]:
         return {"strategy": self.name, "config": self.config.model_dump(mode="json")}

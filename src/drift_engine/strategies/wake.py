@@ -1,0 +1,120 @@
+"""Wake conditions: when a strategy next needs to be asked for a decision.
+
+A strategy declares them with `DriftStrategy.wake_conditions(snapshot)`, called after a
+step with the snapshot as it stands after that step's actions. The declaration is a
+promise: *until one of these conditions fires, `on_tick` would return no action and
+leave the strategy's state as it is.* The default is `EVERY_TICK` (no promise), so a
+strategy that says nothing is stepped on every tick, exactly as today.
+
+Conditions (prices PRICE 1e6 integers, times unix seconds, health 0-100):
+- `EveryTick()`              - no promise: wake on every tick;
+- `AtTime(ts)`               - wake at or after `ts` (a retry, a time-based exit);
+- `NextFunding(market)`      - wake when `market` gets a funding record newer than the
+                               one in the snapshot (the hourly funding update);
+- `PriceOutside(market, low, high)` - wake when the oracle price of `market` leaves
+                               [low, high] (a rebalance or stop band);
+- `HealthBelow(health)`      - wake when the account's margin health falls below it.
+
+Today the engine steps every strategy on every tick (per-bar stepping is the reference).
+A later issue (#14, "step when something can happen") uses these declarations to jump
+from one wake to the next; `fired` is the reference check of when a condition holds, so
+a strategy's declarations can be tested now against per-tick stepping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from drift_engine.strategies.base import StrategySnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class EveryTick:
+    """Wake on every tick: the safe default."""
+
+
+@dataclass(frozen=True, slots=True)
+class AtTime:
+    """Wake at or after `ts` (unix seconds)."""
+
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class NextFunding:
+    """Wake when `market` gets a funding record newer than the declaring snapshot's."""
+
+    market: str
+
+
+@dataclass(frozen=True, slots=True)
+class PriceOutside:
+    """Wake when the oracle price of perp `market` leaves [low, high] (PRICE 1e6)."""
+
+    market: str
+    low: int
+    high: int
+
+    def __post_init__(self) -> None:
+        if self.low > self.high:
+            raise ValueError(f"PriceOutside({self.market}): low {self.low} > high {self.high}")
+
+
+@dataclass(frozen=True, slots=True)
+class HealthBelow:
+    """Wake when margin health (0-100) falls below `health`."""
+
+    health: int
+
+
+WakeCondition = EveryTick | AtTime | NextFunding | PriceOutside | HealthBelow
+
+#: The default declaration: no promise, step on every tick.
+EVERY_TICK: tuple[WakeCondition, ...] = (EveryTick(),)
+
+
+def fired(
+    conditions: Iterable[WakeCondition], declared: StrategySnapshot, now: StrategySnapshot
+) -> bool:
+    """True if any of `conditions`, declared at `declared`, holds at `now`.
+
+    A market missing from a snapshot counts as fired (the strategy should look).
+    Prices and health are checked at `now` only: with per-bar data that is every price
+    the engine saw; the fast stepping of #14 checks the bars in between.
+    """
+    for c in conditions:
+        if isinstance(c, EveryTick):
+            return True
+        if isinstance(c, AtTime):
+            if now.ts >= c.ts:
+                return True
+        elif isinstance(c, NextFunding):
+            before = declared.markets.get(c.market)
+            after = now.markets.get(c.market)
+            if before is None or after is None or after.last_funding_ts > before.last_funding_ts:
+                return True
+        elif isinstance(c, PriceOutside):
+            m = now.markets.get(c.market)
+            if m is None or not c.low <= m.oracle_price <= c.high:
+                return True
+        elif isinstance(c, HealthBelow):
+            if now.margin.health < c.health:
+                return True
+        else:
+            raise TypeError(f"unknown wake condition {c!r}")
+    return False
+
+
+__all__ = [
+    "EVERY_TICK",
+    "AtTime",
+    "EveryTick",
+    "HealthBelow",
+    "NextFunding",
+    "PriceOutside",
+    "WakeCondition",
+    "fired",
+]
