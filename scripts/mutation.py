@@ -80,7 +80,13 @@ class Mutant:
 def load_config() -> tuple[list[Module], list[str]]:
     data = tomllib.loads(CONFIG.read_text())
     modules = [
-        Module(m["path"], list(m["tests"]), list(m.get("functions", []))) for m in data["module"]
+        Module(
+            m["path"],
+            list(m["tests"]),
+            list(m.get("functions", [])),
+            list(m.get("ci_tests", [])),
+        )
+        for m in data["module"]
     ]
     return modules, list(data.get("ci", {}).get("sample", []))
 
