@@ -118,3 +118,21 @@ def test_a_markets_fee_adjustment_rounds_each_way_against_the_user():
         sim.set_oracle_price("SOL", PRICE_X, T0 + 3)
         (taken,) = sim.place_order(k, perp("short", SIZE), T0 + 4).fills
         assert (taken.fee, made.fee) == (taker, maker), adjustment
+
+
+def test_fee_adjustment_rule_at_a_third_off_a_third_on_and_a_full_waiver():
+    # core.fees directly (math/fees.rs), tier 100 / 20 per 100_000, quote 151_851_741:
+    # taker 151_852, rebate 30_370 before the adjustment (module docstring).
+    # -37 %: taker - floor(151_852 x 37 / 100 = 56_185.24) = 95_667;
+    #        rebate - ceil(30_370 x 37 / 100 = 11_236.9) = 19_133
+    # +37 %: taker + ceil(56_185.24) = 208_038; rebate + floor(11_236.9) = 41_606
+    # -100 %: both waived entirely: 0 (never below, never a 1-unit remainder)
+    from drift_engine.core.fees import FeeTier, maker_rebate, taker_fee
+
+    tier = FeeTier(100, 100_000, 20, 100_000)
+    expected = {0: (151_852, 30_370), -37: (95_667, 19_133), 37: (208_038, 41_606), -100: (0, 0)}
+    assert discriminates(151_852 * 37, 100) and discriminates(30_370 * 37, 100)
+    for adjustment, (taker, rebate) in expected.items():
+        got = (taker_fee(QUOTE_X, tier, adjustment), maker_rebate(QUOTE_X, tier, adjustment))
+        assert got == (taker, rebate), adjustment
+        assert all(type(v) is int for v in got), got  # integers, never a float on the way
