@@ -61,16 +61,21 @@ def test_live_venue_books_the_realized_pnl_of_a_long_closed_by_a_sell(world, mak
     venue = LiveVenue(client)
     venue.connect()
     venue.poll_events(world.sim.now)
-    t = world.sim.now
-    (opened,) = venue.place([OrderIntent(0, MarketType.PERP, "long", 3 * SOL)], t)
+
+    def filled(order: OrderIntent) -> FillEvent:
+        """Place; the local chain's keeper fills the auction over the next slots."""
+        assert venue.place([order], world.sim.now) == []  # auctions: nothing fills at once
+        world.wait(8.0)
+        (fill,) = [e for e in venue.poll_events(world.sim.now) if isinstance(e, FillEvent)]
+        return fill
+
+    opened = filled(OrderIntent(0, MarketType.PERP, "long", 3 * SOL))
+    world.clock.advance(60)
     with world.chain._lock:
-        world.sim.set_oracle_price("SOL-PERP", 161_234_500, t + 60)
-    (reduced,) = venue.place(
-        [OrderIntent(0, MarketType.PERP, "short", 2 * SOL, reduce_only=True)], t + 60
-    )
-    (closed,) = venue.place(
-        [OrderIntent(0, MarketType.PERP, "short", SOL, reduce_only=True)], t + 60
-    )
+        world.chain.sync()
+        world.sim.set_oracle_price("SOL-PERP", 161_234_500, world.sim.now)
+    reduced = filled(OrderIntent(0, MarketType.PERP, "short", 2 * SOL, reduce_only=True))
+    closed = filled(OrderIntent(0, MarketType.PERP, "short", SOL, reduce_only=True))
     assert all(isinstance(f, FillEvent) for f in (opened, reduced, closed))
     entry = -opened.quote_asset_amount  # what the long paid (> 0)
     assert opened.cash == 0
