@@ -203,3 +203,12 @@ def test_on_the_hour_update_timing():
     assert f.on_the_hour_update(hour + 9000, hour, 3600) == 0  # overdue: now
     # a 2 s period, last update at an odd second: 1 > 2 // 3 = 0 -> late: wait 4 - 1 = 3
     assert f.on_the_hour_update(101, 101, 2) == 3
+
+
+def test_an_unknown_contract_tier_is_named_with_the_known_ones():
+    with pytest.raises(
+        ValueError,
+        match=r"unknown contract tier 'Z' \(known: A, B, C, Speculative, HighlySpeculative, "
+        r"Isolated\)",
+    ):
+        f.max_price_divergence_for_funding_rate("Z", 100_000_000)
