@@ -148,15 +148,42 @@ def function_spans(path: Path) -> dict[str, tuple[int, int]]:
 # --------------------------------------------------------------------------- running
 
 
-def workspace(module: Module, tests: list[str]) -> Path:
-    """A fresh scratch copy of the repository whose pyproject mutates just `module`."""
+def workspace(module: Module, tests: list[str], recheck: bool = False) -> Path:
+    """A fresh scratch copy of the repository whose pyproject mutates just `module`.
+
+    `recheck`: keep the last full run's copy (and mutmut's results in it), refresh its
+    tests only; refused when the module's source or its test list changed since, because
+    then earlier verdicts no longer hold.
+    """
     ws = WORK / module.slug
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", "*.egg-info")
+    pyproject = _pyproject(module, tests)
+    if recheck:
+        meta = ws / "mutants" / (module.path + ".meta")
+        if not meta.exists():
+            raise SystemExit(f"--recheck: no earlier run of {module.path} in {ws}")
+        if (ws / module.path).read_bytes() != (ROOT / module.path).read_bytes():
+            raise SystemExit(f"--recheck: {module.path} changed since the last run; run it in full")
+        if _mutmut_section((ws / "pyproject.toml").read_text()) != _mutmut_section(pyproject):
+            raise SystemExit(f"--recheck: the tests of {module.path} changed; run it in full")
+        shutil.rmtree(ws / "tests")
+        shutil.copytree(ROOT / "tests", ws / "tests", ignore=ignore)
+        (ws / "pyproject.toml").write_text(pyproject)
+        return ws
     if ws.exists():
         shutil.rmtree(ws)
     ws.mkdir(parents=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", "*.egg-info")
     shutil.copytree(ROOT / "src", ws / "src", ignore=ignore)
     shutil.copytree(ROOT / "tests", ws / "tests", ignore=ignore)
+    (ws / "pyproject.toml").write_text(pyproject)
+    return ws
+
+
+def _mutmut_section(pyproject: str) -> str:
+    return pyproject[pyproject.index("[tool.mutmut]") :]
+
+
+def _pyproject(module: Module, tests: list[str]) -> str:
     pyproject = (ROOT / "pyproject.toml").read_text()
     pyproject = re.sub(r"(?ms)^\[tool\.mutmut\].*?(?=^\[|\Z)", "", pyproject)
     pyproject += (
@@ -167,12 +194,29 @@ def workspace(module: Module, tests: list[str]) -> Path:
         'pytest_add_cli_args = ["-p", "no:cacheprovider"]\n'
         'also_copy = ["tests/", "pyproject.toml"]\n'
     )
-    (ws / "pyproject.toml").write_text(pyproject)
-    return ws
+    return pyproject
 
 
-def run_mutmut(module: Module, names: list[str], jobs: int, log: Path, tests: list[str]) -> Path:
-    ws = workspace(module, tests)
+def not_killed(module: Module, ws: Path) -> list[str]:
+    """Names of the mutants of the last run that no test killed (survived, no tests)."""
+    data = json.loads((ws / "mutants" / (module.path + ".meta")).read_text())
+    from mutmut.stats import status_by_exit_code
+
+    return sorted(
+        name
+        for name, code in data["exit_code_by_key"].items()
+        if code is None or status_by_exit_code[code] not in KILLED
+    )
+
+
+def run_mutmut(
+    module: Module, names: list[str], jobs: int, log: Path, tests: list[str], recheck: bool = False
+) -> Path:
+    ws = workspace(module, tests, recheck)
+    if recheck:
+        names = not_killed(module, ws)
+        if not names:
+            return ws
     mutmut = Path(sys.executable).with_name("mutmut")
     cmd = [str(mutmut), "run", "--max-children", str(jobs), *names]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -277,6 +321,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="*", help="module paths or globs (default: all)")
     parser.add_argument("--ci", action="store_true", help="changed functions + fixed sample")
     parser.add_argument("--base", default=os.environ.get("MUTATION_BASE", "HEAD~1"))
+    parser.add_argument(
+        "--recheck",
+        action="store_true",
+        help="re-run only the mutants the last full run left alive (source unchanged)",
+    )
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("MUTATION_JOBS", "2")))
     args = parser.parse_args(argv)
 
@@ -314,7 +363,8 @@ def main(argv: list[str] | None = None) -> int:
             f"mutation: {module.path} ({'all functions' if not names else len(names)})", flush=True
         )
         tests = (module.ci_tests or module.tests) if args.ci else module.tests
-        ws = run_mutmut(module, names, args.jobs, WORK / f"{module.slug}.log", tests)
+        log = WORK / f"{module.slug}{'.recheck' if args.recheck else ''}.log"
+        ws = run_mutmut(module, names, args.jobs, log, tests, args.recheck and not args.ci)
         spans = function_spans(ROOT / module.path)
         mutants = [x for x in results(module, ws) if wanted(module, x.function)]
         if names:
