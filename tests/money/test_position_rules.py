@@ -183,3 +183,48 @@ def test_unrealized_pnl_of_a_flat_position_and_a_negative_price(fresh):
     pos.base_asset_amount = -1_230_000_000
     assert rules.unrealized_pnl(pos, 1) == -101  # trunc(-1.23) = -1, toward zero
     pos.base_asset_amount, pos.quote_asset_amount = 0, 0
+
+
+def test_a_one_micro_quote_update_and_the_user_count_it_adds_to(fresh):
+    pos, market = fresh
+    market.number_of_users = 5  # others are in the market
+    rules.update_quote_asset_amount(pos, market, 1)  # even 1 micro-USDC opens the slot
+    assert pos.quote_asset_amount == 1 and market.number_of_users == 6
+    rules.update_quote_asset_amount(pos, market, -1)
+    assert pos.quote_asset_amount == 0 and market.number_of_users == 5
+
+
+def test_high_leverage_mode_at_the_smallest_ratios_and_the_fee_stays_an_integer():
+    sim, _ = funded()
+    market = sim.perp_market("SOL-PERP")
+    market.liquidator_fee = 30_000
+    # ratios of 1 (0.01 %) still enable the mode: 50 x 100 = 5_000 -> 5_000 - 1_000
+    market.high_leverage_margin_ratio_initial = 1
+    market.high_leverage_margin_ratio_maintenance = 50
+    assert rules.base_liquidator_fee(market, True) == 4_000
+    # 1 x 100 = 100 -> 100 - 20 = 80
+    market.high_leverage_margin_ratio_initial = 50
+    market.high_leverage_margin_ratio_maintenance = 1
+    fee = rules.base_liquidator_fee(market, True)
+    assert fee == 80 and type(fee) is int
+
+
+def test_unrealized_pnl_of_one_base_unit_at_a_high_price(fresh):
+    pos, _ = fresh
+    pos.base_asset_amount, pos.quote_asset_amount = 1, 5
+    assert rules.unrealized_pnl(pos, 2_000 * 10**6) == 7  # trunc(1 x 2e9 / 1e9) + 5
+    pos.base_asset_amount, pos.quote_asset_amount = 0, 0
+
+
+def test_claimable_pnl_of_one_micro_is_capped_at_the_realized_part(fresh):
+    pos, _ = fresh
+    # flat, quote 1 all of it entry: nothing realized, no pool excess -> 0 claimable
+    pos.quote_asset_amount, pos.quote_entry_amount = 1, 1
+    assert rules.claimable_pnl(pos, 100 * 10**6, 0) == 0
+    assert rules.claimable_pnl(pos, 100 * 10**6, 1) == 1  # the pool's excess pays it
+    pos.quote_asset_amount, pos.quote_entry_amount = 0, 0
+
+
+def test_div_trunc_by_one():
+    assert rules.div_trunc(7, 1) == 7
+    assert rules.div_trunc(-7, 1) == -7
