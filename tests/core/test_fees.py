@@ -613,3 +613,35 @@ def test_fee_structure_checks_with_their_messages():
     with pytest.raises(ValueError, match="fee tier fee_denominator must be positive"):
         FeeTier(1, fee_denominator=0)
     assert FeeTier(1, fee_denominator=1).fee_denominator == 1
+
+
+def test_filler_reward_by_hand():
+    from drift_engine.core.fees import filler_reward
+
+    # age 160 - 100 = 60 slots: fourth root of 60e8 = 278 (floor of 278.3)
+    # multiplier 12_345 (between TEN_BPS and its 100x cap): 7 x 12_345 / 1_000 = 86.4 -> 86;
+    # 278 x 86 / 100 = 239.08 -> 239, below the 100 % size share
+    got = filler_reward(123_457, 100, 160, 12_345, FillerRewardStructure(1, 1, 7))
+    assert got == 239 and type(got) is int
+    # a multiplier above 100 x TEN_BPS is capped: 7 x 100_000 / 1_000 = 700 -> 278 x 7 = 1_946
+    assert filler_reward(123_457, 100, 160, 250_000, FillerRewardStructure(1, 1, 7)) == 1_946
+    # the size share binds: 100 x 1 / 3 = 33.3 -> 33
+    got = filler_reward(100, 100, 160, 0, FillerRewardStructure(1, 3, 10**12))
+    assert got == 33 and type(got) is int
+
+
+def test_perp_fee_tier_stake_discounts_on_an_odd_numerator():
+    structure = FeeStructure((FeeTier(33, maker_rebate_numerator=100),))
+    drift = QUOTE  # DRIFT has 6 decimals
+    # 10 %: 33 - ceil(3.3) = 29 (the program's fast path; 90 % rounded up would be 30)
+    tier = determine_perp_fee_tier(0, 10_000 * drift, structure)
+    assert (tier.fee_numerator, tier.maker_rebate_numerator) == (29, 110)
+    # 20 %: 33 - ceil(6.6) = 26 (80 % rounded up would be 27)
+    tier = determine_perp_fee_tier(0, 50_000 * drift, structure)
+    assert (tier.fee_numerator, tier.maker_rebate_numerator) == (26, 120)
+    # 30 %: ceil(33 x 70 / 100) = ceil(23.1) = 24; rebate 100 x 130 / 100 = 130
+    tier = determine_perp_fee_tier(0, 100_000 * drift, structure)
+    assert (tier.fee_numerator, tier.maker_rebate_numerator) == (24, 130)
+    # a free tier stays free with a stake discount
+    free = FeeStructure((FeeTier(0, maker_rebate_numerator=0),))
+    assert determine_perp_fee_tier(0, 1_000 * drift, free).fee_numerator == 0
