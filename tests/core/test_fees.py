@@ -574,21 +574,23 @@ def test_fee_structure_from_a_params_section_with_and_without_the_optional_keys(
         (FeeTier(100),), FillerRewardStructure(7, 70, 123), 9_999, 42, "test"
     )
     bare = _structure_from_params(
-        {"source": "pct", "taker_fee_pct": ["0.0350"], "maker_rebate_pct": ["0.0025"],
-         "denominator": 1_000_000}
+        {"source": "pct", "taker_fee_pct": ["0.0350"], "maker_rebate_pct": ["0.0020"],
+         "denominator": 100_000}
     )  # fmt: skip
     assert bare == FeeStructure(
-        (FeeTier(350, 1_000_000, 25, 1_000_000),),
+        (FeeTier(35, 100_000, 2, 100_000),),
         FillerRewardStructure(10, 100, 10_000),
         10_000,
         150_000 * QUOTE,
         "pct",
     )
     referred = _structure_from_params(
-        {"source": "pct", "taker_fee_pct": ["0.0350"], "maker_rebate_pct": ["0.0025"],
-         "denominator": 1_000_000, "referrer_reward_pct": 15, "referee_discount_pct": 5}
+        {"source": "pct", "taker_fee_pct": ["0.0350"], "maker_rebate_pct": ["0.0020"],
+         "denominator": 100_000, "referrer_reward_pct": 15, "referee_discount_pct": 5,
+         "flat_filler_fee": 9_999}
     )  # fmt: skip
-    assert referred.tier(0) == FeeTier(350, 1_000_000, 25, 1_000_000, 15, 100, 5, 100)
+    assert referred.tier(0) == FeeTier(35, 100_000, 2, 100_000, 15, 100, 5, 100)
+    assert referred.flat_filler_fee == 9_999
 
 
 def test_fee_structure_checks_with_their_messages():
@@ -645,3 +647,19 @@ def test_perp_fee_tier_stake_discounts_on_an_odd_numerator():
     # a free tier stays free with a stake discount
     free = FeeStructure((FeeTier(0, maker_rebate_numerator=0),))
     assert determine_perp_fee_tier(0, 1_000 * drift, free).fee_numerator == 0
+
+
+def test_fee_structure_from_the_state_account_keeps_one_tier_and_the_filler_bound():
+    from drift_engine.core.accounts import make_state
+    from drift_engine.core.fees import EMPTY_TIER
+
+    one = FeeStructure((TIER0,), FillerRewardStructure(10, 100, 7_777), 9_000, 42)
+    back = FeeStructure.from_account(make_state(perp_fee_structure=one).perp_fee_structure)
+    # the 9 default slots after it are dropped; the source defaults to "account"
+    assert back == FeeStructure(
+        (TIER0,), FillerRewardStructure(10, 100, 7_777), 9_000, 42, "account"
+    )
+    # an all-default array still keeps its first tier
+    empty = FeeStructure((EMPTY_TIER,))
+    back = FeeStructure.from_account(make_state(perp_fee_structure=empty).perp_fee_structure)
+    assert back.fee_tiers == (EMPTY_TIER,)
