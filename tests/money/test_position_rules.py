@@ -228,3 +228,38 @@ def test_claimable_pnl_of_one_micro_is_capped_at_the_realized_part(fresh):
 def test_div_trunc_by_one():
     assert rules.div_trunc(7, 1) == 7
     assert rules.div_trunc(-7, 1) == -7
+
+
+def test_a_quote_only_fill_settles_into_quote_and_is_all_realized(fresh):
+    pos, market = fresh
+    amm = market.amm
+    amm.quote_asset_amount = 1_000
+    users = market.number_of_users
+    # no base change: the whole quote delta is realized and lands on the quote amounts
+    assert rules.update_position_and_market(pos, market, 0, 123) == 123
+    assert pos.quote_asset_amount == 123 and amm.quote_asset_amount == 1_123
+    assert market.number_of_users == users + 1
+    assert (pos.base_asset_amount, pos.quote_entry_amount) == (0, 0)
+    rules.update_quote_asset_amount(pos, market, -123)
+    assert amm.quote_asset_amount == 1_000 and market.number_of_users == users
+
+
+def test_break_even_of_one_micro_and_one_base_unit_adds_to_the_side(fresh):
+    pos, market = fresh
+    amm = market.amm
+    amm.quote_break_even_amount_long, amm.quote_break_even_amount_short = 500, -700
+    pos.base_asset_amount = 1  # the smallest long
+    rules.update_quote_break_even_amount(pos, market, 1)
+    assert pos.quote_break_even_amount == 1 and amm.quote_break_even_amount_long == 501
+    pos.base_asset_amount = -1
+    rules.update_quote_break_even_amount(pos, market, -3)
+    assert amm.quote_break_even_amount_short == -703 and amm.quote_break_even_amount_long == 501
+    pos.base_asset_amount, pos.quote_break_even_amount = 0, 0
+
+
+def test_rolling_30d_volume_decay_at_the_edges():
+    window = 30 * 24 * 3600
+    # an update in the same second counts as 1 s: 1000 x window x (window - 1) / window
+    assert rules.rolling_30d(1_000 * window, 0, 5) == 1_000 * (window - 1) + 5
+    # a whole window (or more) later nothing of the old sum is kept
+    assert rules.rolling_30d(3 * window, window + 10, 7) == 7
