@@ -30,6 +30,13 @@ from drift_engine.commands.params import (
     port_option,
     seed_option,
 )
+from drift_engine.commands.runinfo import (
+    begin_session,
+    controls_line,
+    end_session,
+    print_summary,
+    token_configured,
+)
 
 HOUR = 3600
 DEMO_ENGINES = (("dn-sol", "SOL-PERP"), ("dn-btc", "BTC-PERP"))
@@ -140,7 +147,18 @@ def demo(
         engine.name = DEMO_NAMES[engine_id]
         engine.start(start)
         engine.persist()
-    events, _label = market_events("bundled", perps, start, end, seed)
+    events, label = market_events("bundled", perps, start, end, seed)
+    session = begin_session(
+        db,
+        kind="demo",
+        engines=[e for e, _ in DEMO_ENGINES],
+        speed=speed,
+        start=start,
+        end=end,
+        source="bundled",
+        label=label,
+        controls=sock is not None and token_configured(settings),
+    )
 
     markets = LatestMarkets()
     markets.publish(stack.board.snapshots())
@@ -166,8 +184,10 @@ def demo(
         )
         if server is not None:
             console.print(f"dashboard: [bold]{server.url}/[/]  (Ctrl-C to stop)")
+        console.print(controls_line(settings, server is not None), highlight=False)
         interrupted = _replay(stack, events, start, end, speed, markets, console)
-        _summary(stack, micro, console)
+        end_session(session, interrupted=interrupted)
+        print_summary(stack, console)
         if server is not None and not interrupted and not exit_when_done:
             console.print(
                 f"replay finished; the dashboard keeps serving at {server.url}/ (Ctrl-C to stop)"
@@ -177,6 +197,7 @@ def demo(
     except KeyboardInterrupt:
         pass
     finally:
+        end_session(session, interrupted=True)  # no-op once the replay closed it
         signal.signal(signal.SIGTERM, previous)
         if server is not None:
             server.stop()
@@ -214,16 +235,3 @@ def _replay(
         hb.flush()
     console.print(f"{hb.events_processed:,} events, {hb.ticks:,} heartbeats")
     return False
-
-
-def _summary(stack: Any, capital_micro: int, console: Console) -> None:
-    console.print("[bold]summary[/]")
-    for e in stack.engines:
-        eq = e.venue.equity()
-        pnl = (eq - capital_micro) / 1e6
-        console.print(
-            f"  {e.name or e.engine_id}: {e.state.value}, equity {eq / 1e6:,.2f} USDC "
-            f"(pnl {pnl:+,.2f}), funding {e.stats.funding / 1e6:+,.2f} (real rates), "
-            f"fees {e.stats.fees / 1e6:,.2f}, trades {e.stats.trades}, "
-            f"side {getattr(e.strategy.state, 'side', '-')}"
-        )

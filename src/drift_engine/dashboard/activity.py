@@ -97,8 +97,12 @@ def activity(
     limit: int,
     categories: Iterable[str] | None = None,
     has_commands: bool = False,
+    ledger_capital: bool = True,
 ) -> list[ActivityOut]:
-    """The engine's newest `limit` activity entries, newest first."""
+    """The engine's newest `limit` activity entries, newest first. `ledger_capital`:
+    include the vaults' capital entries (a paper engine's are booked at wall-clock time,
+    not engine time, so they would sort above everything; its runner logs capital moves
+    in engine time instead)."""
     wanted = set(categories or CATEGORIES)
     out: list[ActivityOut] = []
     rows = s.scalars(
@@ -122,7 +126,7 @@ def activity(
     kinds = []
     if "funding" in wanted:
         kinds.append(EntryKind.FUNDING)
-    if "capital" in wanted:
+    if "capital" in wanted and ledger_capital:
         kinds += sorted(_CAPITAL_KINDS, key=lambda k: k.value)
     if kinds and vault_ids:
         entries = s.execute(

@@ -546,7 +546,8 @@ class DashboardReader:
         if not self._has_engine_tables():
             return None
         with self.db.read() as session:
-            if session.get(EngineRow, engine_id) is None:
+            row = session.get(EngineRow, engine_id)
+            if row is None:
                 return None
             vault_ids = list(
                 session.scalars(select(VaultRow.id).where(VaultRow.engine_id == engine_id))
@@ -558,6 +559,7 @@ class DashboardReader:
                 limit=limit,
                 categories=categories,
                 has_commands=bool(self._commands_table),
+                ledger_capital=row.mode != "paper",
             )
         return ActivityPageOut(engine_id=engine_id, entries=entries)
 

@@ -1,0 +1,133 @@
+"""What `demo` and `run` tell the user and record about themselves.
+
+- a run session row (drift_engine.sessions): the dashboard's banner and liveness read it;
+- whether the dashboard accepts control actions, said once at start;
+- the closing summary, one line per engine, the same for `demo` and `run`;
+- which queued operator commands a tick applied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from drift_engine.sessions import FAILED, FINISHED, INTERRUPTED, RunSession
+
+#: What each market data source is made of (`[data] source`, `demo`): series -> kind.
+SOURCE_KINDS = {
+    "bundled": {"funding": "real", "prices": "synthetic"},
+    "synthetic": {"funding": "synthetic", "prices": "synthetic"},
+}
+
+
+def token_configured(settings: Any) -> bool:
+    from drift_engine.dashboard.run import resolve_token
+
+    return resolve_token(settings) is not None
+
+
+def controls_line(settings: Any, serving: bool) -> str:
+    """One line: whether the dashboard's buttons work, and how to turn them on."""
+    if not serving:
+        return (
+            "controls: dashboard not served; `drift-engine engines pause|stop|kill ID` "
+            "queues commands for this run"
+        )
+    if token_configured(settings):
+        return (
+            "controls: ON — the dashboard's start/pause/stop/kill need the token in "
+            "DRIFT_ENGINE_DASHBOARD_TOKEN"
+        )
+    return (
+        "controls: OFF — read-only dashboard; set DRIFT_ENGINE_DASHBOARD_TOKEN to enable "
+        "start/pause/stop/kill (`drift-engine engines pause|stop|kill ID` works either way)"
+    )
+
+
+def begin_session(
+    db: Any,
+    *,
+    kind: str,
+    engines: Iterable[str],
+    speed: float | None,
+    start: int | None,
+    end: int | None,
+    source: str | None,
+    label: str | None = None,
+    controls: bool = False,
+) -> RunSession | None:
+    """The run session row, or None on a database without the table (never fatal: the
+    run matters more than its banner)."""
+    from drift_engine.sessions import has_sessions_table
+
+    try:
+        if not has_sessions_table(db):
+            return None
+        return RunSession.begin(
+            db,
+            kind=kind,
+            engines=engines,
+            speed=speed,
+            sim_start=start,
+            sim_end=end,
+            data={"source": source, "label": label, "sources": SOURCE_KINDS.get(source or "", {})},
+            controls=controls,
+        )
+    except Exception:  # noqa: BLE001 - see the docstring
+        return None
+
+
+def end_session(
+    session: RunSession | None, *, interrupted: bool, failed: str | None = None
+) -> None:
+    """Close the session (once; later calls change nothing). A closing write that fails
+    must not hide the run's own outcome, so it is not raised."""
+    if session is None:
+        return
+    status = FAILED if failed else INTERRUPTED if interrupted else FINISHED
+    with contextlib.suppress(Exception):
+        session.end(status, failed)
+
+
+def print_summary(stack: Any, console: Console, title: str = "summary") -> None:
+    """Per engine: state, equity, PnL against the capital put in (net deposits), funding,
+    fees, trades and the strategy's side."""
+    console.print(f"[bold]{title}[/]")
+    for e in stack.engines:
+        eq = e.venue.equity()
+        try:
+            net_in = stack.registry.summary(e.ledger.vault_id).net_deposits
+        except Exception:  # noqa: BLE001 - a summary line without PnL beats none
+            net_in = None
+        pnl = f"pnl {(eq - net_in) / 1e6:+,.2f}" if net_in is not None else "pnl unknown"
+        console.print(
+            f"  {escape(e.name or e.engine_id)}: {e.state.value}, equity {eq / 1e6:,.2f} USDC "
+            f"({pnl}), funding {e.stats.funding / 1e6:+,.2f}, "
+            f"fees {e.stats.fees / 1e6:,.2f}, trades {e.stats.trades}, "
+            f"side {getattr(e.strategy.state, 'side', '-')}",
+            highlight=False,
+        )
+
+
+def print_applied(console: Console, engine_id: str, command: str, outcome: str) -> None:
+    """A queued operator command applied at a tick: `applied: stop for dn-sol (...)`."""
+    console.print(
+        f"[cyan]applied[/] queued command {escape(command)} for {escape(engine_id)}: "
+        f"{escape(outcome)}",
+        highlight=False,
+    )
+
+
+__all__ = [
+    "SOURCE_KINDS",
+    "begin_session",
+    "controls_line",
+    "end_session",
+    "print_applied",
+    "print_summary",
+    "token_configured",
+]
