@@ -4,6 +4,9 @@ Each tick (`tick(until_ts)`):
 1. pull every market event with time <= until_ts from the source, feed it to the
    simulated market (oracle prices, funding updates, spot interest) and to the
    `MarketBoard` the engines read;
+1b. apply the operator commands queued for these engines (`engine.commands`: start,
+   stop, pause, kill, paper capital moves) — before the engines step, so a kill acts
+   within one tick, in paper and live alike;
 2. step every engine; an engine that raises is isolated (marked HALTED with the error
    logged) and the others go on;
 3. take vault snapshots (equity, health, positions) every `snapshot_every_s`;
@@ -100,6 +103,7 @@ class HeartbeatDataCollector:
         record_every_s: int = 0,
         sync_hooks: Iterable[Callable[[int], None]] = (),
         on_tick: Callable[[HeartbeatResult], None] | None = None,
+        commands: Any = None,
     ) -> None:
         self._events: Iterator[Any] = iter(events)
         self._pending: Any | None = None
@@ -113,6 +117,8 @@ class HeartbeatDataCollector:
         self.record_every_s = record_every_s
         self.sync_hooks = list(sync_hooks)  # on-chain vault sync (live issue) plugs in here
         self.on_tick = on_tick
+        #: `engine.commands.OperatorCommands` (or anything with `apply(engines, ts)`)
+        self.commands = commands
         self.events_processed = 0
         self.ticks = 0
         self.last_ts: int | None = None
@@ -162,6 +168,12 @@ class HeartbeatDataCollector:
         n = self._pull(until_ts)
         errors: list[dict[str, Any]] = []
         stepped = 0
+        if self.commands is not None:
+            try:
+                self.commands.apply(self.engines, until_ts)
+            except Exception as exc:  # noqa: BLE001 - e.g. the queue unreadable this tick
+                log.exception("operator commands at %s", until_ts)
+                errors.append({"hook": "operator_commands", "error": repr(exc)})
         for engine in self.engines:
             if engine.engine_id in self.failed:
                 if engine.state is EngineState.HALTED:

@@ -365,8 +365,10 @@ class ChainMarketData:
 
 class LiveRunner:
     """The heartbeat of live engines: each tick feeds the board from the chain (the first
-    engine's account read carries the markets and oracles), steps the engines, then runs
-    each vault's on-chain sync. `run(clock, ...)` ticks every `interval_s` of clock time.
+    engine's account read carries the markets and oracles), applies the operator commands
+    queued for the engines (`engine.commands`, as the paper runner does: a kill acts within
+    one tick), steps the engines, then runs each vault's on-chain sync. `run(clock, ...)`
+    ticks every `interval_s` of clock time.
     """
 
     def __init__(
@@ -378,6 +380,7 @@ class LiveRunner:
         hooks: Iterable[Any] = (),
         market_data: ChainMarketData | None = None,
     ) -> None:
+        from drift_engine.engine.commands import OperatorCommands
         from drift_engine.heartbeat import HeartbeatDataCollector
 
         self.stacks = stacks
@@ -389,6 +392,7 @@ class LiveRunner:
             [s.engine for s in stacks],
             sync_hooks=[*(s.sync for s in stacks), *hooks],
             store=store,
+            commands=OperatorCommands.for_store(store, poll_s=0) if store is not None else None,
         )
 
     def feed(self) -> int:
@@ -454,7 +458,7 @@ def build_live_engines(
         if not stacks:
             market_data.update(client.run(client.connect()))
         stack.start(strategy, board, start_ts, risk=RiskManager(spec.risk))
-        if stack.engine.state.value == "stopped":
+        if not stack.engine.started:  # an operator's stop survives a restart
             stack.engine.start(start_ts)
         stacks.append(stack)
     return LiveRunner(stacks, board, store=stacks[0].store, market_data=market_data)

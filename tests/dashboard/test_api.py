@@ -263,7 +263,10 @@ def test_control_queues_the_command_for_the_engine_process(
         "pending": True,
     }
     assert client.get("/api/engines/dn-btc").json()["pending_command"] == "stop"
-    assert scenario.store.take_command("dn-btc") == "stop"
+    from drift_engine.engine.commands import CommandQueue
+
+    (queued,) = CommandQueue(scenario.db).pending(["dn-btc"])
+    assert (queued.kind, queued.source) == ("stop", "dashboard")
 
 
 def test_control_unknown_engine_is_404(client: TestClient) -> None:

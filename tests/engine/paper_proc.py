@@ -6,9 +6,9 @@ Runs one delta-neutral paper engine (PaperStack on synthetic data, simulated clo
 tick per 5 minutes) from the synthetic origin — or, on a database holding a paper
 checkpoint, from the tick after it — until HOURS after the origin, then writes a final
 checkpoint. With DIE_AFTER_BOOKINGS > 0 the process SIGKILLs itself right after that
-many ledger entries were committed (mid-tick: before the engine tells its strategy and
-before the tick's checkpoint). Prints one JSON line "RESTORED ..." when it resumed and
-one "TICK ts side" line per tick.
+many ledger entries were booked (mid-tick: before the engine tells its strategy and
+before the tick's commit, which holds the entries with the checkpoint). Prints one JSON
+line "RESTORED ..." when it resumed and one "TICK ts side" line per tick.
 """
 
 from __future__ import annotations

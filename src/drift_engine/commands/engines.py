@@ -1,10 +1,13 @@
-"""`drift-engine engines list|start|stop|pause|kill`: look at and control engines.
+"""`drift-engine engines list|start|stop|pause|kill|commands`: look at and control engines.
 
-Engines live in the `drift-engine run` process; these commands read their persisted
-records and queue an operator command that the running process applies at its next
-heartbeat tick (start = resume a paused/halted engine; kill = cancel orders, flatten,
-halt). None of them creates a database: with no database there is no engine to list or
-control, and they say so.
+Engines live in the `drift-engine run` process that holds their lease; these commands
+read their persisted records and append an operator command to the engine's queue
+(`engine.commands`), which that runner applies at the start of its next heartbeat tick —
+paper or live (start = resume a paused/halted engine; kill = cancel orders, flatten,
+halt). Nothing is overwritten: `kill` then `pause` keeps the kill. With no runner holding
+the engine, the command waits for the next `drift-engine run`. `commands` shows an
+engine's queue and what each command did. None of them creates a database: with no
+database there is no engine to list or control, and they say so.
 """
 
 from __future__ import annotations
@@ -82,10 +85,22 @@ def list_engines() -> None:
 
 
 def _queue(engine_id: str, command: str) -> None:
+    from drift_engine.engine.lease import engine_lease, live_holder
+
     store = _store()
     if not store.request(engine_id, command):
         fail(f"no engine {engine_id!r} (see: drift-engine engines list)", "ENGINE_ID")
-    typer.echo(f"{command} queued for {engine_id}; the running process applies it next tick")
+    holder = live_holder(store.db, engine_lease(engine_id))
+    if holder is None:
+        typer.echo(
+            f"{command} queued for {engine_id}; no runner holds it now: the next "
+            "`drift-engine run` applies it at its first tick"
+        )
+    else:
+        typer.echo(
+            f"{command} queued for {engine_id}; its runner ({holder.holder.describe()}) "
+            "applies it at its next tick"
+        )
 
 
 @app.command("start")
@@ -96,7 +111,7 @@ def start(engine_id: str) -> None:
 
 @app.command("stop")
 def stop(engine_id: str) -> None:
-    """Stop an engine (STOPPED; positions stay as they are)."""
+    """Stop an engine (STOPPED, across restarts too; positions stay as they are)."""
     _queue(engine_id, "stop")
 
 
@@ -110,3 +125,36 @@ def pause(engine_id: str) -> None:
 def kill(engine_id: str) -> None:
     """Kill switch: cancel every order, flatten every position, HALT."""
     _queue(engine_id, "kill")
+
+
+@app.command("commands")
+def commands(
+    engine_id: str,
+    limit: int = typer.Option(20, "--limit", min=1, help="How many recent commands."),
+) -> None:
+    """An engine's operator commands, newest first: pending, applied or refused."""
+    from drift_engine.engine.commands import CommandQueue
+
+    store = _store()
+    if store.load(engine_id) is None:
+        typer.echo(f"no engine {engine_id!r} (see: drift-engine engines list)", err=True)
+        raise typer.Exit(code=1)
+    rows = CommandQueue(store.db).history(engine_id, limit=limit)
+    if not rows:
+        typer.echo(f"no commands for {engine_id}")
+        return
+    table = Table("#", "command", "source", "requested (UTC)", "status", "tick", "result")
+    from datetime import UTC, datetime
+
+    for c in rows:
+        tick = datetime.fromtimestamp(c.due_ts, UTC).strftime("%Y-%m-%d %H:%M") if c.due_ts else "-"
+        table.add_row(
+            str(c.id),
+            c.describe(),
+            c.source,
+            c.requested_at.strftime("%Y-%m-%d %H:%M:%S"),
+            c.status,
+            tick if c.status != "pending" else "-",
+            c.result or "",
+        )
+    Console().print(table)

@@ -1,15 +1,20 @@
 """`drift-engine run`: the engines of a config file, on the heartbeat, until stopped.
 
 Paper engines trade in the simulator on replayed market data (bundled real funding with
-synthetic prices, or synthetic) in accelerated time (`[data] speed`). Live mode comes
-with the live issue. Operator commands queued by `drift-engine engines start|stop|pause|
-kill` are applied at the next tick. A restart resumes every engine from its persisted
-record and continues the data after the last tick the engines saw.
+synthetic prices, or synthetic) in accelerated time (`[data] speed`); live engines trade
+a Drift sub-account. One runner per engine: `run` first takes a lease on every engine of
+the config (and, for paper, on the paper stack they share) and refuses to start, naming
+the holding process, while another runner holds one (`engine.lease`; `[heartbeat]
+lease_s`). Operator commands queued by `drift-engine engines start|stop|pause|kill`, the
+dashboard, and capital moves on the engines' vaults are applied at the start of the next
+tick (`engine.commands`). A stopped engine stays stopped across restarts (only an engine
+that never started is started); an engine with no capital refuses to run.
 
-Paper positions survive a restart: the paper stack checkpoints the simulator with the
-engines at each heartbeat (engine/paper.py), and a restart resumes from the last
-checkpoint and replays the data after it. Only an engine the checkpoint does not know
-gets a fresh sub-account funded with its vault's cash (logged as `paper-restart`).
+Paper positions survive a restart: each tick's writes commit in one transaction with a
+checkpoint of the simulator and the engines (engine/paper.py), and a restart resumes from
+the last checkpoint and replays the data after it. Only an engine the checkpoint does not
+know gets a fresh sub-account funded with its vault's cash (logged as `paper-restart`);
+a market the checkpoint does not have is added to the restored simulator.
 
 Everything the user gave is checked before anything is written: the config file (keys,
 markets, capital: engine/config_file.py), the arguments (commands/params.py), the
@@ -32,6 +37,7 @@ from rich.console import Console
 
 from drift_engine.commands.errors import fail, usage
 from drift_engine.commands.params import parse_hours, parse_speed, port_option
+from drift_engine.engine.admission import check_capital
 from drift_engine.engine.config_file import DEFAULT_CONFIG_PATH, ConfigFileError, load_config
 
 HOUR = 3600
@@ -42,25 +48,31 @@ def _iso(ts: int) -> str:
 
 
 def apply_operator_commands(stack: Any) -> Callable[[int], None]:
-    """A heartbeat sync hook: apply commands queued with `drift-engine engines ...`."""
+    """A heartbeat sync hook applying queued commands to `stack`'s engines (the same
+    `OperatorCommands` the stack's heartbeat already runs at the start of each tick)."""
 
     def hook(ts: int) -> None:
-        for engine in stack.engines:
-            cmd = stack.store.take_command(engine.engine_id)
-            if cmd == "start":
-                if engine.state.value in ("paused", "halted"):
-                    engine.resume(ts, "operator start")
-                else:
-                    engine.start(ts)
-            elif cmd == "stop":
-                engine.stop(ts, "operator stop")
-            elif cmd == "pause":
-                engine.pause(ts, "operator pause")
-            elif cmd == "kill":
-                engine.kill(ts, "operator kill")
+        stack.commands.apply(stack.engines, ts)
 
     hook.__name__ = "operator_commands"
     return hook
+
+
+def take_leases(db: Any, names: list[str], lease_s: float, console: Console) -> Any:
+    """This runner's leases on `names`, kept alive by a `LeaseKeeper`; exits 1 naming the
+    holder when another live runner holds one."""
+    from drift_engine.engine.lease import LeaseHeldError, LeaseKeeper, Leases
+
+    leases = Leases(db, ttl_s=lease_s)
+    try:
+        for info in leases.acquire(names):
+            console.print(
+                f"[yellow]took over[/] {info.name} from {info.holder.describe()} "
+                "(its lease had expired)"
+            )
+    except LeaseHeldError as exc:
+        fail(f"refusing to start: {exc}")
+    return leases, LeaseKeeper(leases).start()
 
 
 def progress_printer(stack: Any, console: Console, every_s: int) -> Callable[[Any], None]:
@@ -94,8 +106,10 @@ def serve(
     snapshot_every_s: int = HOUR,
     console: Console,
     progress_every_s: int = 6 * HOUR,
-) -> Any:
-    """Run the heartbeat on an accelerated clock from `start` to `until`."""
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[Any, bool]:
+    """Run the heartbeat on an accelerated clock from `start` to `until`; returns the
+    heartbeat and whether it was interrupted (Ctrl-C)."""
     from drift_engine.clock import AcceleratedClock
 
     hb = stack.heartbeat(
@@ -103,15 +117,15 @@ def serve(
         snapshot_every_s=snapshot_every_s,
         # one heartbeat row per tick in real time; at most ~one per wall second when faster
         record_every_s=int(max(interval_s, speed)) if speed > 1 else 0,
-        sync_hooks=[apply_operator_commands(stack)],
         on_tick=progress_printer(stack, console, progress_every_s),
     )
     clock = AcceleratedClock(speed, start)
     try:
-        hb.run(clock, start=start, until=until, interval_s=interval_s)
+        hb.run(clock, start=start, until=until, interval_s=interval_s, should_stop=should_stop)
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]: engines keep their persisted state")
-    return hb
+        console.print("[yellow]interrupted[/]: engines keep their last checkpoint")
+        return hb, True
+    return hb, False
 
 
 def reserve_dashboard(
@@ -157,6 +171,16 @@ def check_rpc(url: str, timeout_s: float = 3.0) -> None:
         socket.create_connection((parts.hostname, port), timeout=timeout_s).close()
     except OSError as exc:
         fail(f"no Solana RPC answers at {url}: {exc.strerror or exc}", "rpc.url")
+
+
+def _until(text: str) -> int:
+    """`--until DATE` as unix seconds (a usage error naming the option when it is no date)."""
+    from drift_engine.backtest.runner import parse_date
+
+    try:
+        return parse_date(text)
+    except (ValueError, OverflowError) as exc:
+        usage(f"{exc}, got {text!r}", "--until")
 
 
 def _data_window(cfg: Any, perps: list[str]) -> tuple[int, int]:
@@ -205,11 +229,18 @@ def run(
         help="Serve the dashboard on this port (\\[dashboard] host); without it the dashboard "
         "is served only when \\[dashboard] serve = true, on its port. 0: any free port.",
     ),
+    until_date: str | None = typer.Option(
+        None,
+        "--until",
+        metavar="DATE",
+        help="Stop at this data time (ISO date or date-time, UTC), wherever the run resumes.",
+    ),
 ) -> None:
     """Run the engines of a config file (paper: simulator on replayed data)."""
     from drift_engine.backtest.runner import market_events
     from drift_engine.config import ConfigError, load_settings
-    from drift_engine.engine.paper import PaperStack
+    from drift_engine.engine.lease import LeaseLostError, engine_lease, stack_lease
+    from drift_engine.engine.paper import NoCapitalError, PaperStack
     from drift_engine.storage.database import Database
     from drift_engine.strategies import strategy_class
 
@@ -232,62 +263,113 @@ def run(
     strategies = {s.id: strategy_class(s.strategy)(s.strategy_config()) for s in specs}
     perps = list(dict.fromkeys(m for st in strategies.values() for m in st.markets()))
     data_start, data_end = _data_window(cfg, perps)
+    if until_date:
+        data_end = min(data_end, _until(until_date))
+    capital = {s.id: check_capital(s.capital_usdc) for s in specs}  # checked with the config
     dashboard = reserve_dashboard(cfg, port, settings)
     db = Database.open(url)
-    from drift_engine.engine.store import SqlEngineStore
 
-    store = SqlEngineStore(db)
-    resumed = [r for r in (store.load(s.id) for s in specs) if r is not None and r.last_ts]
-    start = max([data_start] + [r.last_ts + 1 for r in resumed])
-    start -= start % 60
-    until = data_end if hours is None else min(data_end, start + int(hours * HOUR))
-    if start >= until:
-        console.print(f"the data ends at {_iso(data_end)}; nothing left to run")
-        raise typer.Exit(code=0)
+    stack_name = "paper"
+    leases, keeper = take_leases(
+        db,
+        [stack_lease(stack_name)] + [engine_lease(s.id) for s in specs],
+        cfg.heartbeat.lease_s,
+        console,
+    )
+    lost = False
+    server = None
+    try:
+        from drift_engine.engine.store import SqlEngineStore
 
-    stack = PaperStack(db, perps, start, persist=True)
-    if stack.restored_ts is not None:  # the tick after the checkpoint, on the same grid
-        start = stack.restored_ts + cfg.heartbeat.interval_s
-    for s in specs:
-        strategy = strategies[s.id]
-        engine = stack.add_engine(
-            s.id, strategy, int(round(s.capital_usdc * 1e6)), vault_name=s.vault_name, limits=s.risk
-        )
-        engine.name = s.name or engine.name
-        if engine.started and not stack.was_restored(engine):
-            engine._log(
-                start,
-                "paper-restart",
-                "fresh simulator: sub-account funded with the "
-                "vault's cash; the strategy re-enters if it should",
+        store = SqlEngineStore(db)
+        checkpoint_ts = store.checkpoint_ts(stack_name)
+        if checkpoint_ts is not None:  # the tick after the checkpoint, on the same grid
+            start = checkpoint_ts + cfg.heartbeat.interval_s
+        else:
+            resumed = [r for r in (store.load(s.id) for s in specs) if r is not None and r.last_ts]
+            start = max([data_start] + [r.last_ts + 1 for r in resumed])
+            start -= start % 60
+        until = data_end if hours is None else min(data_end, start + int(hours * HOUR))
+        if start >= until:
+            console.print(f"the data ends at {_iso(until)}; nothing left to run")
+            return
+
+        stack = PaperStack(db, perps, start, name=stack_name, persist=True)
+        stack.leases = leases
+        if stack.restored_ts is not None:  # the tick after the checkpoint, on the same grid
+            start = stack.restored_ts + cfg.heartbeat.interval_s
+        begin = stack.start_ts  # engines (re)join the simulator as of its restored time
+        if stack.added_markets:
+            console.print(
+                f"added {', '.join(stack.added_markets)} to the saved paper state "
+                "(new markets start fresh)"
             )
-        if engine.state.value == "stopped":
-            engine.start(start)
-    first = data_start if stack.restored_ts is not None else start
-    events, label = market_events(cfg.data.source, perps, first, until, cfg.data.seed)
-    events = stack.resume_events(events)
-    console.print(
-        f"running {len(specs)} engine(s) on {label}, {_iso(start)} -> {_iso(until)}, "
-        f"x{speed or cfg.data.speed:g} speed; database {url}"
-    )
-    server = start_dashboard(dashboard, url, settings, console)
-    hb = serve(
-        stack,
-        events,
-        start=start,
-        until=until,
-        speed=speed or cfg.data.speed,
-        interval_s=cfg.heartbeat.interval_s,
-        snapshot_every_s=cfg.heartbeat.snapshot_every_s,
-        console=console,
-    )
-    for e in stack.engines:
-        e.persist()
-    if hb.last_ts is not None and hb.last_ts + cfg.heartbeat.interval_s > until:
-        stack.checkpoint(hb.last_ts)  # ran to the end (not interrupted mid-tick)
-    if server is not None:
-        server.stop()
-    console.print("done")
+        for s in specs:
+            strategy = strategies[s.id]
+            try:
+                engine = stack.add_engine(
+                    s.id,
+                    strategy,
+                    capital[s.id],
+                    vault_name=s.vault_name,
+                    limits=s.risk,
+                )
+            except NoCapitalError as exc:
+                fail(f"refusing to run: {exc}", f"engines[{s.id}]")
+            engine.name = s.name or engine.name
+            if engine.started and not stack.was_restored(engine):
+                engine._log(
+                    begin,
+                    "paper-restart",
+                    "fresh simulator: sub-account funded with the "
+                    "vault's cash; the strategy re-enters if it should",
+                )
+            if not engine.started:
+                engine.start(begin)
+            elif engine.state.value == "stopped":
+                console.print(
+                    f"{engine.engine_id} is stopped (operator stop); it stays stopped: "
+                    f"`drift-engine engines start {engine.engine_id}` starts it"
+                )
+        first = data_start if stack.restored_ts is not None else start
+        events, label = market_events(cfg.data.source, perps, first, until, cfg.data.seed)
+        events = stack.resume_events(events)
+        console.print(
+            f"running {len(specs)} engine(s) on {label}, {_iso(start)} -> {_iso(until)}, "
+            f"x{speed or cfg.data.speed:g} speed; database {url}"
+        )
+        server = start_dashboard(dashboard, url, settings, console)
+        try:
+            hb, interrupted = serve(
+                stack,
+                events,
+                start=start,
+                until=until,
+                speed=speed or cfg.data.speed,
+                interval_s=cfg.heartbeat.interval_s,
+                snapshot_every_s=cfg.heartbeat.snapshot_every_s,
+                console=console,
+                should_stop=keeper.lost.is_set,
+            )
+            if keeper.lost.is_set():
+                raise LeaseLostError(keeper.reason)
+            if interrupted or hb.last_ts is None:
+                stack.discard()  # a tick cut short: the restart replays it
+            else:
+                for e in stack.engines:
+                    e.persist()
+                stack.checkpoint(hb.last_ts)
+        except LeaseLostError as exc:
+            lost = True
+            stack.discard()
+            fail(f"stopped: {exc}; nothing more was written")
+        console.print("done")
+    finally:
+        keeper.stop()
+        if not lost:
+            leases.release()
+        if server is not None:
+            server.stop()
 
 
 def _run_live(
@@ -300,6 +382,7 @@ def _run_live(
 ) -> None:
     """LIVE engines (issue 7): refused unless `live = true` and a private keypair file."""
     from drift_engine.clock import WallClock
+    from drift_engine.engine.lease import engine_lease
     from drift_engine.live_start import (
         LiveNotAllowedError,
         LiveStartError,
@@ -317,32 +400,52 @@ def _run_live(
     check_rpc(cfg.rpc.url)
     dashboard = reserve_dashboard(cfg, port, settings)
     db = Database.open(settings.resolved_database_url)
+    leases, keeper = take_leases(
+        db, [engine_lease(s.id) for s in specs], cfg.heartbeat.lease_s, console
+    )
     # serving before the clock starts: its start-up does not eat into --hours
     server = start_dashboard(dashboard, settings.resolved_database_url, settings, console)
-    clock = WallClock()
-    start = clock.now()
     try:
-        runner = build_live_engines(
-            db,
-            specs,
-            rpc_url=cfg.rpc.url,
-            keypair_path=keypair,
-            start_ts=start,
-            network=cfg.rpc.network,
-            client_options={"compute_unit_price": cfg.rpc.compute_unit_price},
-        )
-    except LiveStartError as exc:
+        clock = WallClock()
+        start = clock.now()
+        try:
+            runner = build_live_engines(
+                db,
+                specs,
+                rpc_url=cfg.rpc.url,
+                keypair_path=keypair,
+                start_ts=start,
+                network=cfg.rpc.network,
+                client_options={"compute_unit_price": cfg.rpc.compute_unit_price},
+            )
+        except LiveStartError as exc:
+            fail(f"cannot start live engines: {exc}")
+        for stack in runner.stacks:
+            if stack.engine.venue.equity() <= 0:
+                fail(
+                    f"refusing to run engine {stack.engine.engine_id!r}: its sub-account "
+                    f"holds no capital; deposit into vault {stack.vault_name!r} first",
+                    f"engines[{stack.engine.engine_id}]",
+                )
+        console.print(f"running {len(specs)} LIVE engine(s) on {cfg.rpc.url} ({cfg.rpc.network})")
+        until = None if hours is None else start + int(hours * HOUR)
+        try:
+            runner.run(
+                clock,
+                interval_s=cfg.heartbeat.interval_s,
+                until=until,
+                should_stop=keeper.lost.is_set,
+            )
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted[/]: engines keep their persisted state")
+        if keeper.lost.is_set():
+            fail(f"stopped: {keeper.reason}")
+        for stack in runner.stacks:
+            stack.engine.persist()
+        console.print("done")
+    finally:
+        keeper.stop()
+        if not keeper.lost.is_set():
+            leases.release()
         if server is not None:
             server.stop()
-        fail(f"cannot start live engines: {exc}")
-    console.print(f"running {len(specs)} LIVE engine(s) on {cfg.rpc.url} ({cfg.rpc.network})")
-    until = None if hours is None else start + int(hours * HOUR)
-    try:
-        runner.run(clock, interval_s=cfg.heartbeat.interval_s, until=until)
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]: engines keep their persisted state")
-    for stack in runner.stacks:
-        stack.engine.persist()
-    if server is not None:
-        server.stop()
-    console.print("done")

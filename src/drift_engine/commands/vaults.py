@@ -4,6 +4,14 @@ Amounts are typed in USDC ("12.5") and converted exactly to micro-USDC; anything
 would need rounding is refused. Usage errors (a bad amount, a bad setting) exit with code
 2, refused operations (unknown vault, overdraw, missing keypair) with code 1, each as one
 line (commands/errors.py). `list` and `show` only read: they never create a database.
+
+A VIRTUAL vault that powers a paper engine mirrors the engine's simulated sub-account, so
+a deposit, withdrawal or transfer on it is not booked here: it is queued for the engine's
+runner (`engine.commands`), which applies it to the sub-account at a tick boundary and
+books it in the same transaction (`engine.capital`), or refuses it (e.g. a withdrawal the
+sub-account could only pay by borrowing). When a runner holds the engine, the command
+waits up to `--wait` seconds for the outcome; otherwise the next `drift-engine run`
+applies it. `vaults show` lists the moves still waiting.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from drift_engine.commands.errors import fail, usage
 from drift_engine.config import ConfigError, Settings, load_settings
 from drift_engine.storage import Database
 from drift_engine.vaults import (
+    EngineBoundVaultError,
     EngineVault,
     LedgerEntry,
     LiveTransfers,
@@ -81,6 +90,8 @@ def _run(action: Callable[[], T]) -> T:
     """Run a vault operation; its refusals become a one-line error and exit code 1."""
     try:
         return action()
+    except EngineBoundVaultError:
+        raise  # the caller queues the move for the engine's runner
     except VaultError as exc:
         _fail(str(exc))
 
@@ -149,11 +160,16 @@ def show(
     ),
 ) -> None:
     """Show one vault: identity, derived money figures and recent ledger entries."""
+    from drift_engine.engine.commands import CommandQueue
+
     ref = _vault_ref(vault)
     with _registry(create=False) as (registry, _settings):
         summary = _run(lambda: registry.summary(ref))
         recent = registry.ledger.entries(ref, limit=entries, newest_first=True)
+        waiting = CommandQueue(registry.db).pending_capital(summary.vault.name)
     _out.print(_summary_table(summary))
+    for c in waiting:
+        _out.print(f"waiting for engine {c.engine_id!r}'s runner: #{c.id} {c.describe()}")
     _out.print(_entries_table(summary.vault, recent))
 
 
@@ -196,26 +212,56 @@ def activate(vault: str = VaultArg) -> None:
     _out.print(f"{active.name!r} now powers engine {active.engine_id!r} {ACTIVE_BADGE}")
 
 
+WaitOption = typer.Option(
+    30.0,
+    "--wait",
+    min=0,
+    help="For a vault powering a paper engine: seconds to wait for its runner to apply the "
+    "move (0: just queue it).",
+)
+
+
 @app.command("deposit", context_settings=_AMOUNT_COMMAND)
-def deposit(vault: str = VaultArg, amount: str = AmountArg, key: str | None = KeyOption) -> None:
-    """Add capital to a vault (paper: a DEPOSIT entry)."""
+def deposit(
+    vault: str = VaultArg,
+    amount: str = AmountArg,
+    key: str | None = KeyOption,
+    wait: float = WaitOption,
+) -> None:
+    """Add capital to a vault (paper: a DEPOSIT entry; a paper engine's vault: into its
+    simulated sub-account, by the engine's runner)."""
     micro = _amount(amount)
     with _registry() as (registry, settings):
         target = _run(lambda: registry.get(_vault_ref(vault)))
         _require_keypair(settings, target, "depositing")
-        entry = _run(lambda: registry.deposit(target.id, micro, key=key))
+        try:
+            entry = _run(lambda: registry.deposit(target.id, micro, key=key))
+        except EngineBoundVaultError as exc:
+            _queue_move(registry, exc.engine_id, "deposit", micro, target.name, None, key, wait)
+            return
         balance = registry.ledger.balance(target.id)
     _report(f"Deposited into {target.name!r}", entry, balance)
 
 
 @app.command("withdraw", context_settings=_AMOUNT_COMMAND)
-def withdraw(vault: str = VaultArg, amount: str = AmountArg, key: str | None = KeyOption) -> None:
-    """Take capital out of a vault (paper: refused beyond its balance)."""
+def withdraw(
+    vault: str = VaultArg,
+    amount: str = AmountArg,
+    key: str | None = KeyOption,
+    wait: float = WaitOption,
+) -> None:
+    """Take capital out of a vault (paper: refused beyond its balance; a paper engine's
+    vault: refused beyond what its sub-account can pay without borrowing)."""
     micro = _amount(amount)
     with _registry() as (registry, settings):
         target = _run(lambda: registry.get(_vault_ref(vault)))
         _require_keypair(settings, target, "withdrawing")
-        entry = _run(lambda: registry.withdraw(target.id, micro, key=key))
+        try:
+            entry = _run(lambda: registry.withdraw(target.id, micro, key=key))
+        except EngineBoundVaultError as exc:
+            _check_cash(registry, target.name, micro)
+            _queue_move(registry, exc.engine_id, "withdraw", micro, target.name, None, key, wait)
+            return
         balance = registry.ledger.balance(target.id)
     _report(f"Withdrew from {target.name!r}", entry, balance)
 
@@ -226,6 +272,7 @@ def transfer(
     destination: str = typer.Argument(..., help="Vault to give to (name or id)."),
     amount: str = AmountArg,
     key: str | None = KeyOption,
+    wait: float = WaitOption,
 ) -> None:
     """Move capital between two vaults of the same type, atomically."""
     micro = _amount(amount)
@@ -233,11 +280,87 @@ def transfer(
         src = _run(lambda: registry.get(_vault_ref(source)))
         dst = _run(lambda: registry.get(_vault_ref(destination)))
         _require_keypair(settings, src, "transferring")
-        moved = _run(lambda: registry.transfer(src.id, dst.id, micro, key=key))
+        try:
+            moved = _run(lambda: registry.transfer(src.id, dst.id, micro, key=key))
+        except EngineBoundVaultError:
+            _check_cash(registry, src.name, micro)
+            src_engine = registry.bound_engine(src.id)
+            if src_engine is not None:
+                _queue_move(
+                    registry, src_engine, "transfer_out", micro, src.name, dst.name, key, wait
+                )
+            else:
+                dst_engine = registry.bound_engine(dst.id)
+                assert dst_engine is not None
+                _queue_move(
+                    registry, dst_engine, "transfer_in", micro, dst.name, src.name, key, wait
+                )
+            return
     _out.print(
         f"Transferred {format_usdc(moved.amount)} USDC from {src.name!r} to {dst.name!r} "
         f"(key {moved.in_entry.key})"
     )
+
+
+def _check_cash(registry: VaultRegistry, vault: str, amount: int) -> None:
+    """Refuse at once what the vault's ledger cannot pay (its runner would refuse too)."""
+    balance = registry.ledger.balance(vault)
+    if amount > balance:
+        _fail(
+            f"vault {vault!r} holds {format_usdc(balance)} USDC; "
+            f"cannot take {format_usdc(amount)} USDC"
+        )
+
+
+def _queue_move(
+    registry: VaultRegistry,
+    engine_id: str,
+    kind: str,
+    amount: int,
+    vault: str,
+    counterparty: str | None,
+    key: str | None,
+    wait_s: float,
+) -> None:
+    """Queue a capital move for a paper engine's runner and report what became of it."""
+    import time
+
+    from drift_engine.engine.commands import CommandError, CommandQueue
+    from drift_engine.engine.lease import engine_lease, live_holder
+
+    queue = CommandQueue(registry.db)
+    try:
+        command = queue.enqueue(
+            engine_id, kind, amount=amount, vault=vault, counterparty=counterparty, key=key
+        )
+    except CommandError as exc:
+        _fail(str(exc))
+    holder = live_holder(registry.db, engine_lease(engine_id))
+    deadline = time.monotonic() + wait_s
+    while command.status == "pending" and holder is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+        command = queue.get(command.id) or command
+    what = command.describe()
+    if command.status == "refused":
+        _fail(f"{what} refused by engine {engine_id!r}: {command.result}")
+    if command.status == "applied":
+        balance = registry.ledger.balance(vault)
+        _out.print(
+            f"{what}: applied by engine {engine_id!r} ({command.result}; command "
+            f"#{command.id}). Balance of {vault!r}: {format_usdc(balance)} USDC"
+        )
+        return
+    if holder is None:
+        _out.print(
+            f"{what}: queued as command #{command.id} for paper engine {engine_id!r}, which "
+            "no runner holds now; the next `drift-engine run` applies it at its first tick"
+        )
+    else:
+        _out.print(
+            f"{what}: queued as command #{command.id}; engine {engine_id!r}'s runner "
+            f"({holder.holder.describe()}) has not applied it yet — see "
+            f"`drift-engine engines commands {engine_id}`"
+        )
 
 
 def _report(what: str, entry: LedgerEntry, balance: int) -> None:

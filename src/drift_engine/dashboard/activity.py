@@ -59,6 +59,8 @@ def _event_category(row: EngineEventRow) -> str:
         return "error"
     if kind == "capital":
         return "capital"
+    if kind == "command":
+        return "operator"
     return "state"
 
 
@@ -160,32 +162,29 @@ def activity(
 
 
 def _commands(s: Session, engine_id: str, limit: int) -> list[ActivityOut]:
-    """Operator commands from the durable queue (migration 0005), when it exists."""
-    from sqlalchemy import MetaData, Table
+    """Operator commands still waiting in the queue (migration 0005). Applied and refused
+    ones are in the engine's log (`command` events, in engine time)."""
+    from drift_engine.storage.models import EngineCommandRow
 
-    table = Table("engine_commands", MetaData(), autoload_with=s.connection())
-    rows = s.execute(
-        select(table).where(table.c.engine_id == engine_id).order_by(table.c.id.desc()).limit(limit)
-    ).mappings()
+    rows = s.scalars(
+        select(EngineCommandRow)
+        .where(EngineCommandRow.engine_id == engine_id, EngineCommandRow.status == "pending")
+        .order_by(EngineCommandRow.id.desc())
+        .limit(limit)
+    ).all()
     out = []
     for r in rows:
-        when = r.get("applied_at") or r.get("requested_at")
-        if when is None:
-            continue
+        when = _at(r.due_ts) if r.due_ts else r.requested_at
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        if r.get("due_ts"):
-            when = _at(int(r["due_ts"]))
-        status = r.get("status") or "pending"
-        result = f": {r['result']}" if r.get("result") else ""
-        source = r.get("source") or "operator"
         out.append(
             ActivityOut(
-                id=f"c{r['id']}",
+                id=f"c{r.id}",
                 at=when,
                 category="operator",
-                kind=f"command-{status}",
-                text=f"{r['kind']} from {source} — {status}{result}",
+                kind="command-pending",
+                text=f"{r.describe() if hasattr(r, 'describe') else r.kind} from {r.source} "
+                "— pending: waits for the engine's runner",
             )
         )
     return out

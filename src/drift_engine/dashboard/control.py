@@ -39,13 +39,14 @@ class CommandStore(Protocol):
 
     def load(self, engine_id: str) -> Any: ...
 
-    def request(self, engine_id: str, command: str) -> bool: ...
+    def request(self, engine_id: str, command: str, *, source: str = ...) -> bool: ...
 
 
 class QueuedEngineControl:
-    """Control through the database: the action is queued on the engine's record
-    (`SqlEngineStore.request`) and the process running the engine applies it on its next
-    tick (`take_command`). Works whether or not that process is this one."""
+    """Control through the database: the action is appended to the engine's command queue
+    (`SqlEngineStore.request`, `engine.commands`) and the runner holding the engine — paper
+    or live, this process or another — applies it at the start of its next tick. Queued
+    actions never replace each other (a kill stays a kill)."""
 
     pending = True
 
@@ -56,6 +57,6 @@ class QueuedEngineControl:
         if action not in ACTIONS:  # pragma: no cover - the API only routes the four
             raise ControlRejectedError(f"unknown action {action!r}")
         record = self.store.load(engine_id)
-        if record is None or not self.store.request(engine_id, action):
+        if record is None or not self.store.request(engine_id, action, source="dashboard"):
             raise UnknownEngineError(engine_id)
         return str(record.state).upper()

@@ -56,6 +56,7 @@ from drift_engine.sessions import (
 from drift_engine.storage import Database
 from drift_engine.storage.enums import EntryKind, VaultType
 from drift_engine.storage.models import (
+    EngineCommandRow,
     EngineEventRow,
     EngineRow,
     HeartbeatRow,
@@ -417,7 +418,7 @@ class DashboardReader:
             active_vault_id=(str(active.id) if active is not None else (str(row.vault_id) or None)),
             active_vault_name=active.name if active is not None else None,
             booking_vault=booking.name if booking is not None else (row.vault_id or None),
-            pending_command=pending.get(row.engine_id) or getattr(row, "command", None),
+            pending_command=pending.get(row.engine_id),
             actions=allowed_actions(state, holds),
             sim_time=datetime.fromtimestamp(row.last_ts, UTC) if row.last_ts else None,
         )
@@ -428,13 +429,10 @@ class DashboardReader:
         (`engine_commands`, migration 0005; none on an older database)."""
         if not self._commands_table:
             return {}
-        from sqlalchemy import MetaData, Table
-
-        table = Table("engine_commands", MetaData(), autoload_with=session.connection())
         rows = session.execute(
-            select(table.c.engine_id, table.c.kind)
-            .where(table.c.status == "pending")
-            .order_by(table.c.id.desc())
+            select(EngineCommandRow.engine_id, EngineCommandRow.kind)
+            .where(EngineCommandRow.status == "pending")
+            .order_by(EngineCommandRow.id.desc())
         ).all()
         return {engine_id: kind for engine_id, kind in rows}  # the oldest wins
 
@@ -780,10 +778,7 @@ class DashboardReader:
             if not self._has_engine_tables():
                 return None, (vaults, last_entry)
             beat = session.scalar(select(func.max(HeartbeatRow.id)))
-            columns = [EngineRow.engine_id, EngineRow.state]
-            if hasattr(EngineRow, "command"):  # the one-slot queue before migration 0005
-                columns.append(EngineRow.command)
-            engines = tuple(session.execute(select(*columns)).all())
+            engines = tuple(session.execute(select(EngineRow.engine_id, EngineRow.state)).all())
             live = self._liveness(session, [e[0] for e in engines])
             processes = tuple(sorted((k, v.process) for k, v in live.items()))
             pending = tuple(sorted(self._pending_commands(session).items()))

@@ -121,6 +121,9 @@ class DataSpec(_Strict):
 class HeartbeatSpec(_Strict):
     interval_s: int = Field(60, ge=1, le=86_400)
     snapshot_every_s: int = Field(3600, ge=1, le=30 * 86_400)
+    lease_s: float = Field(
+        30.0, ge=1, le=3600, description="How long a runner's lease on its engines lives"
+    )
 
 
 class DashboardSpec(_Strict):
@@ -408,6 +411,8 @@ speed = 3600.0           # simulated seconds per wall-clock second (1.0 = real t
 [heartbeat]
 interval_s = 60          # one tick per simulated minute
 snapshot_every_s = 3600  # vault snapshots (equity, health, positions) every hour
+# lease_s = 30.0         # one runner per engine: a second `run` waits this long after
+                         # the first one died before it takes the engines over
 
 [dashboard]
 serve = false            # true: `drift-engine run` also serves the dashboard here

@@ -284,6 +284,27 @@ class DriftEngine:
         self._log(ts, "flatten", f"cancelled {cancelled} orders, sent {len(orders)} closes")
         self.persist()
 
+    def capital_moved(self, ts: int, equity_before: int, equity_after: int, reason: str) -> None:
+        """Capital came into or went out of the sub-account (an operator's deposit,
+        withdrawal or transfer): neither profit nor loss. The high-water mark scales with
+        the equity, so the drawdown the risk checks see is what it was before the move."""
+        hwm = self.high_water_mark
+        if equity_before > 0 and hwm > 0:
+            self.high_water_mark = max(0, hwm * max(equity_after, 0) // equity_before)
+        else:
+            self.high_water_mark = max(equity_after, 0)
+        self._log(
+            ts,
+            "capital",
+            reason,
+            {
+                "equity_before": equity_before,
+                "equity_after": equity_after,
+                "high_water_mark": self.high_water_mark,
+            },
+        )
+        self.persist()
+
     def mark_failed(self, ts: int, message: str) -> None:
         """The heartbeat isolates an engine that raised: HALTED, error logged."""
         self._log(ts, "error", message)

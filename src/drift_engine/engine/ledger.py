@@ -5,6 +5,10 @@ the vault's own key conventions (`fill:<id>`, `funding:<market>:<ts>`, ...), so 
 of the same record is one entry. It remembers which keys it has booked (loaded from the
 database on first use), which is how the engine knows a record is a replay and must not
 reach the strategy twice. `MemoryLedgerSink` is the same contract in memory (unit tests).
+
+With a `WriteBatch` (`sink.batch`, set by a persisting paper stack) a booking is held in
+the batch and committed with the stack's next checkpoint; the sink's balance and known
+keys already count it (ADR-0011).
 """
 
 from __future__ import annotations
@@ -78,6 +82,8 @@ class VaultLedgerSink:
         #: keys booked after the paper state this engine was restored from (see
         #: `replay_after`): met again once by the replay, they are not booked twice
         self._replay: set[str] = set()
+        #: `engine.store.WriteBatch`: bookings wait for the paper stack's next checkpoint
+        self.batch: Any = None
 
     def replay_after(self, mark: int) -> None:
         """The venue and strategy were restored to a checkpoint taken when `mark` was the
@@ -116,11 +122,30 @@ class VaultLedgerSink:
             memo=posting.memo,
             occurred_at=_ts(posting.ts),
         )
-        self.ledger.book(self.engine_id, self.vault_id, entry)
+        if self.batch is not None:
+            self.balance()  # the committed balance, read before this entry is pending
+            ledger, engine_id, vault = self.ledger, self.engine_id, self.vault_id
+            self.batch.add(lambda s: ledger.book_in(s, engine_id, vault, [entry]))
+        else:
+            self.ledger.book(self.engine_id, self.vault_id, entry)
         known.add(key)
         if self._balance is not None:
             self._balance += posting.amount - posting.fee
         return True
+
+    def load(self) -> None:
+        """Read the balance and the booked keys now, so that what follows needs no
+        database read (and cannot fail half way)."""
+        self.balance()
+        self._known()
+
+    def note_capital(self, key: str, amount: int) -> None:
+        """A capital move the runner books into this vault itself (`engine.capital`):
+        count it in the cached balance and known keys."""
+        self.load()
+        assert self._balance is not None and self._keys is not None
+        self._keys.add(key)
+        self._balance += amount
 
     def balance(self) -> int:
         if self._balance is None:
@@ -128,7 +153,7 @@ class VaultLedgerSink:
         return self._balance
 
     def refresh(self) -> None:
-        """Forget cached reads (capital moved by someone else, e.g. a transfer)."""
+        """Forget cached reads (nothing may be pending in a batch)."""
         self._balance = None
 
     def total(self, kind: str) -> int:

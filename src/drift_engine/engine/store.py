@@ -1,25 +1,64 @@
 """Persistence of engines: their record (state, strategy state, high-water mark), their
-event log (transitions, rejections, orders) and the heartbeat rows.
+event log (transitions, rejections, orders), the heartbeat rows, the paper checkpoints and
+the operator commands' outcomes.
 
-The tables (`engine_records`, `engine_events`, `heartbeats`) are storage models
-(`drift_engine.storage.models`) created by the Alembic migrations (0002): open the
-database with `Database.open(url)`, which upgrades it, before building a store.
+The tables (`engine_records`, `engine_events`, `heartbeats`, `paper_checkpoints`,
+`engine_commands`) are storage models (`drift_engine.storage.models`) created by the
+Alembic migrations: open the database with `Database.open(url)`, which upgrades it,
+before building a store.
+
+A store with a `WriteBatch` (`store.batch`, set by a persisting `PaperStack`) does not
+write at once: each write is held in the batch and committed with the next paper
+checkpoint, in the same transaction (`save_checkpoint`), so a tick's ledger entries,
+engine records and events, applied commands and the simulator state are all in the
+database or none is (ADR-0011). Without a batch every write is its own transaction.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from drift_engine.engine.ports import EngineRecord
-from drift_engine.storage.models import EngineEventRow, EngineRow, HeartbeatRow
+from drift_engine.storage.models import (
+    EngineCommandRow,
+    EngineEventRow,
+    EngineRow,
+    HeartbeatRow,
+)
+
+Write = Callable[[Session], Any]
+
+
+class WriteBatch:
+    """Writes held in memory until the next paper checkpoint commits them, in order, in
+    one transaction with it. Each write is a function of the session that builds its
+    rows itself, so the commit can run again after a retried transaction."""
+
+    def __init__(self) -> None:
+        self.writes: list[Write] = []
+
+    def add(self, write: Write) -> None:
+        self.writes.append(write)
+
+    def run(self, session: Session) -> None:
+        for write in self.writes:
+            write(session)
+
+    def clear(self) -> None:
+        self.writes.clear()
+
+    def __len__(self) -> int:
+        return len(self.writes)
 
 
 def _put_record(s: Any, record: EngineRecord) -> None:
-    """Write an engine record into its row inside session `s` (the operator command stays)."""
+    """Write an engine record into its row inside session `s`."""
     row = s.get(EngineRow, record.engine_id)
     if row is None:
         row = EngineRow(engine_id=record.engine_id)
@@ -40,6 +79,15 @@ class SqlEngineStore:
 
     def __init__(self, db: Any) -> None:
         self.db = db
+        #: set by a persisting paper stack: writes wait for its next checkpoint
+        self.batch: WriteBatch | None = None
+
+    def _write(self, write: Write) -> None:
+        if self.batch is not None:
+            self.batch.add(write)
+            return
+        with self.db.write() as s:
+            write(s)
 
     def load(self, engine_id: str) -> EngineRecord | None:
         with self.db.read() as s:
@@ -60,8 +108,8 @@ class SqlEngineStore:
             )
 
     def save(self, record: EngineRecord) -> None:
-        with self.db.write() as s:
-            _put_record(s, record)
+        copy = EngineRecord(**{**record.__dict__, "extra": dict(record.extra)})
+        self._write(lambda s: _put_record(s, copy))
 
     # paper checkpoints -----------------------------------------------------------
     def save_checkpoint(
@@ -71,18 +119,29 @@ class SqlEngineStore:
         epoch: str,
         state: dict[str, Any],
         records: list[EngineRecord],
+        *,
+        batch: WriteBatch | None = None,
+        fence: Write | None = None,
     ) -> int:
-        """In ONE transaction: the paper stack's state (`paper_checkpoints`, zlib JSON) and
-        the engine records that go with it. Returns the ledger mark stored with it (the
-        highest ledger entry id, read in the same transaction)."""
+        """In ONE transaction: `fence` (the runner's lease check: raising rolls everything
+        back), the writes held in `batch` (ledger entries, events, commands, snapshots...),
+        the paper stack's state (`paper_checkpoints`, zlib JSON) and the engine records
+        that go with it. Returns the ledger mark stored with it (the highest ledger entry
+        id, read in the same transaction). The batch is emptied once committed."""
         import zlib
 
         from sqlalchemy import func
 
         from drift_engine.storage.models import LedgerEntryRow, PaperCheckpointRow
+        from drift_engine.vaults.booking import in_write_transaction
 
         blob = zlib.compress(json.dumps(state, separators=(",", ":")).encode(), 1)
-        with self.db.write() as s:
+
+        def work(s: Session) -> int:
+            if fence is not None:
+                fence(s)
+            if batch is not None:
+                batch.run(s)
             mark = s.scalar(select(func.max(LedgerEntryRow.id))) or 0
             row = s.get(PaperCheckpointRow, name)
             if row is None:
@@ -92,7 +151,19 @@ class SqlEngineStore:
             row.saved_at = datetime.now(UTC)
             for record in records:
                 _put_record(s, record)
+            return mark
+
+        mark = in_write_transaction(self.db, work)
+        if batch is not None:
+            batch.clear()
         return mark
+
+    def checkpoint_ts(self, name: str) -> int | None:
+        """The heartbeat time of the last checkpoint of stack `name` (None: none yet)."""
+        from drift_engine.storage.models import PaperCheckpointRow
+
+        with self.db.read() as s:
+            return s.scalar(select(PaperCheckpointRow.ts).where(PaperCheckpointRow.name == name))
 
     def load_checkpoint(self, name: str) -> dict[str, Any] | None:
         """{"ts", "epoch", "ledger_mark", "state"} of the last checkpoint, or None."""
@@ -112,16 +183,12 @@ class SqlEngineStore:
             }
 
     def log(self, engine_id: str, ts: int, kind: str, message: str, data: dict | None = None):
-        with self.db.write() as s:
-            s.add(
-                EngineEventRow(
-                    engine_id=engine_id,
-                    ts=ts,
-                    kind=kind,
-                    message=message,
-                    data=json.loads(json.dumps(data or {}, default=str)),
-                )
+        payload = json.loads(json.dumps(data or {}, default=str))
+        self._write(
+            lambda s: s.add(
+                EngineEventRow(engine_id=engine_id, ts=ts, kind=kind, message=message, data=payload)
             )
+        )
 
     def events(self, engine_id: str | None = None, kind: str | None = None) -> list[EngineEventRow]:
         with self.db.read() as s:
@@ -140,21 +207,21 @@ class SqlEngineStore:
         return [r for r in (self.load(i) for i in ids) if r is not None]
 
     # operator commands ---------------------------------------------------------
-    def request(self, engine_id: str, command: str) -> bool:
-        with self.db.write() as s:
-            row = s.get(EngineRow, engine_id)
-            if row is None:
-                return False
-            row.command = command
-            return True
+    def request(self, engine_id: str, command: str, *, source: str = "cli") -> bool:
+        """Queue an operator command (start, stop, pause, kill) for a known engine; False
+        when no engine has that id. Commands are never overwritten (`engine.commands`)."""
+        from drift_engine.engine.commands import CommandQueue
 
-    def take_command(self, engine_id: str) -> str | None:
-        with self.db.write() as s:
-            row = s.get(EngineRow, engine_id)
-            if row is None or row.command is None:
-                return None
-            cmd, row.command = row.command, None
-            return cmd
+        if self.load(engine_id) is None:
+            return False
+        CommandQueue(self.db).enqueue(engine_id, command, source=source)
+        return True
+
+    def command_done(self, command_id: int, status: str, result: str, ts: int) -> None:
+        """Record what applying a queued command did (with the tick's other writes)."""
+        from drift_engine.engine.commands import finish_command
+
+        self._write(lambda s: finish_command(s, command_id, status, result, ts))
 
     # heartbeats ------------------------------------------------------------------
     def record_heartbeat(
@@ -169,11 +236,13 @@ class SqlEngineStore:
     ) -> None:
         """One heartbeat row; `market_state` is the market board at that tick (symbol ->
         MarketSnapshot fields, see `heartbeat.market_state_json`)."""
-        with self.db.write() as s:
-            s.add(
+        recorded_at = datetime.now(UTC).isoformat()
+        errors = [dict(e) for e in errors]
+        self._write(
+            lambda s: s.add(
                 HeartbeatRow(
                     ts=ts,
-                    recorded_at=datetime.now(UTC).isoformat(),
+                    recorded_at=recorded_at,
                     duration_ms=duration_ms,
                     events=events,
                     engines_stepped=stepped,
@@ -181,6 +250,7 @@ class SqlEngineStore:
                     market_state=market_state,
                 )
             )
+        )
 
     def heartbeats(self, limit: int = 100) -> list[HeartbeatRow]:
         with self.db.read() as s:
@@ -191,4 +261,11 @@ class SqlEngineStore:
             return rows[::-1]
 
 
-__all__ = ["EngineEventRow", "EngineRow", "HeartbeatRow", "SqlEngineStore"]
+__all__ = [
+    "EngineCommandRow",
+    "EngineEventRow",
+    "EngineRow",
+    "HeartbeatRow",
+    "SqlEngineStore",
+    "WriteBatch",
+]

@@ -200,8 +200,53 @@ class EngineRow(Base):
     last_ts: Mapped[int] = mapped_column(BigInteger)
     vault_id: Mapped[str] = mapped_column(String(64))
     extra: Mapped[dict[str, Any]] = mapped_column(Json)
-    # Operator command waiting for the running process (engines start/stop/pause/kill).
-    command: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class EngineCommandRow(Base):
+    """One operator command for an engine (migration 0005): a durable queue, never
+    overwritten. Controls (`start`, `stop`, `pause`, `kill`) and paper capital moves
+    (`deposit`, `withdraw`, `transfer_in`, `transfer_out`: `amount` micro-USDC into or out
+    of the engine's vault `vault`, `counterparty` the other vault of a transfer) are applied
+    by the engine's runner in `id` order at a tick boundary. `due_ts` is the engine time of
+    the tick that applies it (stamped when a runner first sees it, so a replay after a
+    crash applies it at the same tick); `status` goes pending -> applied | refused, with
+    `result` saying what happened. `key` makes a request idempotent."""
+
+    __tablename__ = "engine_commands"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    engine_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    vault: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    counterparty: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    source: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    due_ts: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_engine_commands_engine_id_status", "engine_id", "status"),)
+
+
+class LeaseRow(Base):
+    """Who holds a resource (migration 0005): `engine:<id>` for one engine, or
+    `paper-stack:<name>` for a paper stack's shared simulator checkpoint. A runner takes a
+    lease with one conditional write (free, its own, or expired) and renews it while it
+    runs; another runner takes it over only after `expires_at_ms` (wall clock, ms)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    host: Mapped[str] = mapped_column(String(128))
+    pid: Mapped[int] = mapped_column(Integer)
+    holder_started_ms: Mapped[int] = mapped_column(BigInteger)
+    acquired_ms: Mapped[int] = mapped_column(BigInteger)
+    renewed_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_at_ms: Mapped[int] = mapped_column(BigInteger)
 
 
 class EngineEventRow(Base):

@@ -16,6 +16,7 @@ from drift_engine.vaults.entries import (
     signature_key,
 )
 from drift_engine.vaults.errors import (
+    EngineBoundVaultError,
     IdempotencyConflictError,
     InsufficientFundsError,
     InvalidAmountError,
@@ -44,6 +45,7 @@ from drift_engine.vaults.vault import TREASURY_ENGINE_ID, EngineVault, VaultSumm
 __all__ = [
     "TREASURY_ENGINE_ID",
     "Clock",
+    "EngineBoundVaultError",
     "EngineVault",
     "EntryKind",
     "IdempotencyConflictError",

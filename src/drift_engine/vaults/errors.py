@@ -49,6 +49,20 @@ class VaultStateError(VaultError):
     """The vault's status or type does not allow the operation."""
 
 
+class EngineBoundVaultError(VaultStateError):
+    """A capital move on a VIRTUAL vault that powers a paper engine: the engine's runner
+    applies it to the simulated sub-account (queued as an operator command)."""
+
+    def __init__(self, vault_name: str, engine_id: str) -> None:
+        self.vault_name = vault_name
+        self.engine_id = engine_id
+        super().__init__(
+            f"vault {vault_name!r} powers paper engine {engine_id!r}: its capital moves are "
+            "applied by the engine's runner (drift-engine vaults deposit|withdraw|transfer "
+            "queue them for it)"
+        )
+
+
 class InsufficientFundsError(VaultError):
     def __init__(self, vault_name: str, balance: int, amount: int) -> None:
         from drift_engine.vaults.money import format_usdc

@@ -66,28 +66,28 @@ class Ledger:
         self, engine_id: str, vault: VaultRef, entries: Sequence[NewEntry]
     ) -> list[LedgerEntry]:
         """Book several events in one transaction: all of them or none."""
-        for entry in entries:
-            if entry.kind not in ENGINE_KINDS:
-                raise VaultStateError(
-                    f"{entry.kind.value} entries are not booked by engines "
-                    "(capital moves go through VaultRegistry, adjustments through reconcile)"
-                )
+        _check_engine_kinds(entries)
+        return in_write_transaction(
+            self._db, lambda session: self.book_in(session, engine_id, vault, entries)
+        )
 
-        def work(session: Session) -> list[LedgerEntry]:
-            row = find_vault(session, vault, lock=True)
-            check_owner(row, engine_id)
-            check_open(row, allow_frozen=False)
-            if row.vault_type is VaultType.ON_CHAIN:
-                for entry in entries:
-                    if entry.kind in CHAIN_COUNTED_KINDS:
-                        raise VaultStateError(
-                            f"vault {row.name!r} is ON_CHAIN: {entry.kind.value} is booked "
-                            "from the chain's counters by reconciliation"
-                        )
-            now = self._clock()
-            return [insert_entry(session, row, entry, now)[0] for entry in entries]
-
-        return in_write_transaction(self._db, work)
+    def book_in(
+        self, session: Session, engine_id: str, vault: VaultRef, entries: Sequence[NewEntry]
+    ) -> list[LedgerEntry]:
+        """`book_many` inside the caller's transaction (a paper tick's commit)."""
+        _check_engine_kinds(entries)
+        row = find_vault(session, vault, lock=True)
+        check_owner(row, engine_id)
+        check_open(row, allow_frozen=False)
+        if row.vault_type is VaultType.ON_CHAIN:
+            for entry in entries:
+                if entry.kind in CHAIN_COUNTED_KINDS:
+                    raise VaultStateError(
+                        f"vault {row.name!r} is ON_CHAIN: {entry.kind.value} is booked "
+                        "from the chain's counters by reconciliation"
+                    )
+        now = self._clock()
+        return [insert_entry(session, row, entry, now)[0] for entry in entries]
 
     def book_fill(
         self,
@@ -218,3 +218,12 @@ class Ledger:
     def summary(self, vault: VaultRef) -> VaultSummary:
         with self._db.read() as session:
             return summarize(session, find_vault(session, vault))
+
+
+def _check_engine_kinds(entries: Sequence[NewEntry]) -> None:
+    for entry in entries:
+        if entry.kind not in ENGINE_KINDS:
+            raise VaultStateError(
+                f"{entry.kind.value} entries are not booked by engines "
+                "(capital moves go through VaultRegistry, adjustments through reconcile)"
+            )

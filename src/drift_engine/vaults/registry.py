@@ -7,6 +7,15 @@ engine inside its own vaults. Paper moves are ledger entries only. ON_CHAIN move
 a Drift transaction through `LiveTransfers` first and are booked once it is confirmed,
 keyed by its signature — so booking a confirmed signature again (a retry, a recovery
 after a crash) changes nothing.
+
+A VIRTUAL vault that powers a paper engine (`bound_engine`: an engine record names it)
+mirrors a simulated sub-account: booking a deposit into its ledger alone would leave the
+engine trading money that is not there, or missing money that is. `deposit`, `withdraw`
+and `transfer` refuse such a vault (`EngineBoundVaultError`, checked inside the booking
+transaction); the CLI queues the move for the engine's runner instead, which applies it
+to the sub-account and books it with the `*_in` helpers in the same transaction as its
+tick (ADR-0011). `create_funded_vault` creates a paper engine's vault and funds it in one
+transaction, so no crash leaves an engine with an empty vault.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from __future__ import annotations
 import functools
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -22,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from drift_engine.storage.database import Database
 from drift_engine.storage.enums import EntryKind, VaultStatus, VaultType
-from drift_engine.storage.models import VaultRow
+from drift_engine.storage.models import EngineRow, VaultRow
 from drift_engine.vaults.booking import (
     Clock,
     VaultRef,
@@ -38,6 +48,7 @@ from drift_engine.vaults.booking import (
 )
 from drift_engine.vaults.entries import LedgerEntry, NewEntry, signature_key
 from drift_engine.vaults.errors import (
+    EngineBoundVaultError,
     InsufficientFundsError,
     LiveTransfersUnavailableError,
     VaultConfigError,
@@ -134,6 +145,70 @@ class VaultRegistry:
             return self._create(TREASURY_VAULT_NAME, TREASURY_ENGINE_ID)
         except VaultExistsError:  # another process created it meanwhile
             return self.get(TREASURY_VAULT_NAME)
+
+    def create_funded_vault(
+        self,
+        name: str,
+        engine_id: str,
+        capital: int,
+        *,
+        also: Callable[[Session], None] | None = None,
+    ) -> EngineVault:
+        """A paper engine's VIRTUAL vault, active, funded with `capital` from the paper
+        treasury — created, funded (treasury DEPOSIT `paper-capital:<name>`, transfer
+        `transfer:allocate:<name>`) and `also` (e.g. the engine's first record) in ONE
+        transaction: a crash leaves all of it or none."""
+        if engine_id == TREASURY_ENGINE_ID:
+            raise VaultConfigError("engine_id", f"{engine_id!r} is reserved for the treasury")
+        if name == TREASURY_VAULT_NAME:
+            raise VaultConfigError("name", f"{name!r} is reserved for the treasury")
+        _check_name("name", name)
+        _check_name("engine_id", engine_id)
+        check_amount(capital)
+
+        def work(session: Session) -> EngineVault:
+            treasury = session.scalars(
+                select(VaultRow).where(VaultRow.name == TREASURY_VAULT_NAME)
+            ).one_or_none()
+            if treasury is None:
+                treasury = self._insert_vault(session, TREASURY_VAULT_NAME, TREASURY_ENGINE_ID)
+            vault = self._insert_vault(session, name, engine_id, active=True)
+            now = self._clock()
+            deposit = NewEntry(kind=EntryKind.DEPOSIT, amount=capital, key=f"paper-capital:{name}")
+            insert_entry(session, treasury, deposit, now)
+            key = f"transfer:allocate:{name}"
+            insert_entry(
+                session,
+                treasury,
+                NewEntry(
+                    kind=EntryKind.TRANSFER_OUT,
+                    amount=-capital,
+                    key=key,
+                    counterparty_vault_id=vault.id,
+                ),
+                now,
+            )
+            insert_entry(
+                session,
+                vault,
+                NewEntry(
+                    kind=EntryKind.TRANSFER_IN,
+                    amount=capital,
+                    key=key,
+                    counterparty_vault_id=treasury.id,
+                ),
+                now,
+            )
+            if also is not None:
+                also(session)
+            return EngineVault.from_row(vault)
+
+        return in_write_transaction(self.db, work)
+
+    def bound_engine(self, vault: VaultRef) -> str | None:
+        """The paper engine whose sub-account this VIRTUAL vault's cash is in, if any."""
+        with self.db.read() as session:
+            return _bound_engine(session, find_vault(session, vault))
 
     def get(self, vault: VaultRef) -> EngineVault:
         with self.db.read() as session:
@@ -324,39 +399,70 @@ class VaultRegistry:
             )
 
         def work(session: Session) -> EngineVault:
-            if session.scalars(select(VaultRow.id).where(VaultRow.name == name)).first():
-                raise VaultExistsError(f"name {name!r}")
-            if (
-                vault_type is VaultType.ON_CHAIN
-                and session.scalars(
-                    select(VaultRow.name).where(
-                        VaultRow.network == network,
-                        VaultRow.authority == authority,
-                        VaultRow.sub_account_id == sub_account_id,
-                    )
-                ).first()
-            ):
-                raise VaultExistsError(f"sub-account {authority}/{sub_account_id} on {network}")
-            now = self._clock()
-            row = VaultRow(
-                name=name,
-                engine_id=engine_id,
+            row = self._insert_vault(
+                session,
+                name,
+                engine_id,
                 vault_type=vault_type,
-                status=VaultStatus.OPEN,
-                quote_asset=QUOTE_ASSET,
-                is_active=False,
                 network=network,
                 authority=authority,
                 sub_account_id=sub_account_id,
-                created_at=now,
-                updated_at=now,
             )
-            session.add(row)
-            session.flush()
             return EngineVault.from_row(row)
 
         created = in_write_transaction(self.db, work)
         return self.set_active(created.id) if active else created
+
+    def _insert_vault(
+        self,
+        session: Session,
+        name: str,
+        engine_id: str,
+        *,
+        vault_type: VaultType = VaultType.VIRTUAL,
+        network: str | None = None,
+        authority: str | None = None,
+        sub_account_id: int | None = None,
+        active: bool = False,
+    ) -> VaultRow:
+        """Insert an OPEN vault inside `session` (with `active`: the engine's others stop
+        being active)."""
+        if session.scalars(select(VaultRow.id).where(VaultRow.name == name)).first():
+            raise VaultExistsError(f"name {name!r}")
+        if (
+            vault_type is VaultType.ON_CHAIN
+            and session.scalars(
+                select(VaultRow.name).where(
+                    VaultRow.network == network,
+                    VaultRow.authority == authority,
+                    VaultRow.sub_account_id == sub_account_id,
+                )
+            ).first()
+        ):
+            raise VaultExistsError(f"sub-account {authority}/{sub_account_id} on {network}")
+        now = self._clock()
+        if active:
+            session.execute(
+                update(VaultRow)
+                .where(VaultRow.engine_id == engine_id, VaultRow.is_active.is_(True))
+                .values(is_active=False, updated_at=now)
+            )
+        row = VaultRow(
+            name=name,
+            engine_id=engine_id,
+            vault_type=vault_type,
+            status=VaultStatus.OPEN,
+            quote_asset=QUOTE_ASSET,
+            is_active=active,
+            network=network,
+            authority=authority,
+            sub_account_id=sub_account_id,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        session.flush()
+        return row
 
     @staticmethod
     def _rows(session: Session, engine_id: str | None) -> list[VaultRow]:
@@ -366,39 +472,70 @@ class VaultRegistry:
         return list(session.scalars(query))
 
     def _book_single(self, vault: VaultRef, kind: EntryKind, amount: int, key: str) -> LedgerEntry:
+        return in_write_transaction(
+            self.db, lambda session: self.book_single_in(session, vault, kind, amount, key)
+        )
+
+    def book_single_in(
+        self,
+        session: Session,
+        vault: VaultRef,
+        kind: EntryKind,
+        amount: int,
+        key: str,
+        *,
+        engine_id: str | None = None,
+    ) -> LedgerEntry:
+        """A deposit or withdrawal inside the caller's transaction. A vault that powers a
+        paper engine is refused unless `engine_id` is that engine (its runner, applying
+        the move to the sub-account in the same transaction)."""
         entry = NewEntry(kind=kind, amount=amount, key=key)
-
-        def work(session: Session) -> LedgerEntry:
-            row = find_vault(session, vault, lock=True)
-            check_open(row, allow_frozen=True)
-            if amount < 0 and row.vault_type is VaultType.VIRTUAL:
-                _check_funds(session, row, -amount, key)
-            return insert_entry(session, row, entry, self._clock())[0]
-
-        return in_write_transaction(self.db, work)
+        row = find_vault(session, vault, lock=True)
+        check_open(row, allow_frozen=True)
+        _check_binding(session, row, engine_id)
+        if amount < 0 and row.vault_type is VaultType.VIRTUAL:
+            _check_funds(session, row, -amount, key)
+        return insert_entry(session, row, entry, self._clock())[0]
 
     def _book_transfer(
         self, source_id: int, destination_id: int, amount: int, key: str
     ) -> Transfer:
-        def work(session: Session) -> Transfer:
-            src, dst = lock_vaults(session, [source_id, destination_id])
-            for row in (src, dst):
-                check_open(row, allow_frozen=True)
-            if src.vault_type is VaultType.VIRTUAL:
-                _check_funds(session, src, amount, key)
-            now = self._clock()
-            out_entry = NewEntry(
-                kind=EntryKind.TRANSFER_OUT, amount=-amount, key=key, counterparty_vault_id=dst.id
-            )
-            in_entry = NewEntry(
-                kind=EntryKind.TRANSFER_IN, amount=amount, key=key, counterparty_vault_id=src.id
-            )
-            return Transfer(
-                out_entry=insert_entry(session, src, out_entry, now)[0],
-                in_entry=insert_entry(session, dst, in_entry, now)[0],
-            )
+        return in_write_transaction(
+            self.db,
+            lambda session: self.book_transfer_in(session, source_id, destination_id, amount, key),
+        )
 
-        return in_write_transaction(self.db, work)
+    def book_transfer_in(
+        self,
+        session: Session,
+        source: VaultRef,
+        destination: VaultRef,
+        amount: int,
+        key: str,
+        *,
+        engine_ids: tuple[str, ...] = (),
+    ) -> Transfer:
+        """Both legs of a transfer inside the caller's transaction; vaults that power
+        paper engines are refused unless their engines are in `engine_ids`."""
+        src, dst = lock_vaults(session, [source, destination])
+        for row in (src, dst):
+            check_open(row, allow_frozen=True)
+            bound = _bound_engine(session, row) if row.vault_type is VaultType.VIRTUAL else None
+            if bound is not None and bound not in engine_ids:
+                raise EngineBoundVaultError(row.name, bound)
+        if src.vault_type is VaultType.VIRTUAL:
+            _check_funds(session, src, amount, key)
+        now = self._clock()
+        out_entry = NewEntry(
+            kind=EntryKind.TRANSFER_OUT, amount=-amount, key=key, counterparty_vault_id=dst.id
+        )
+        in_entry = NewEntry(
+            kind=EntryKind.TRANSFER_IN, amount=amount, key=key, counterparty_vault_id=src.id
+        )
+        return Transfer(
+            out_entry=insert_entry(session, src, out_entry, now)[0],
+            in_entry=insert_entry(session, dst, in_entry, now)[0],
+        )
 
     def _transfer_live(self, src: EngineVault, dst: EngineVault, amount: int) -> Transfer:
         if (src.network, src.authority) != (dst.network, dst.authority):
@@ -447,6 +584,25 @@ def _usdc(amount: int) -> dict[str, int]:
 def _fresh_key() -> str:
     """A key for a one-off operator action that the caller did not key itself."""
     return f"op:{uuid.uuid4().hex}"
+
+
+def _bound_engine(session: Session, vault: VaultRow) -> str | None:
+    """The paper engine whose record names `vault` as its vault (None for ON_CHAIN)."""
+    if vault.vault_type is not VaultType.VIRTUAL:
+        return None
+    return session.scalars(
+        select(EngineRow.engine_id).where(
+            EngineRow.engine_id == vault.engine_id,
+            EngineRow.vault_id.in_([vault.name, str(vault.id)]),
+            EngineRow.mode == "paper",
+        )
+    ).first()
+
+
+def _check_binding(session: Session, vault: VaultRow, engine_id: str | None) -> None:
+    bound = _bound_engine(session, vault)
+    if bound is not None and bound != engine_id:
+        raise EngineBoundVaultError(vault.name, bound)
 
 
 def _check_funds(session: Session, vault: VaultRow, amount: int, key: str) -> None:

@@ -137,23 +137,47 @@ class Snapshots:
         taken_at: datetime | None = None,
     ) -> VaultSnapshot:
         """Record a point: cash = the ledger balance now, equity = cash + position_value."""
-
-        def work(session: Session) -> VaultSnapshot:
-            row = find_vault(session, vault, lock=True)
-            check_owner(row, engine_id)
-            return insert_snapshot(
+        return in_write_transaction(
+            self._db,
+            lambda session: self.record_in(
                 session,
-                row,
-                source=SnapshotSource.ENGINE,
-                taken_at=taken_at or self._clock(),
-                cash=balance_of(session, row.id),
+                engine_id,
+                vault,
                 position_value=position_value,
                 unrealized_pnl=unrealized_pnl,
                 health=health,
                 positions=positions,
-            )
+                taken_at=taken_at,
+            ),
+        )
 
-        return in_write_transaction(self._db, work)
+    def record_in(
+        self,
+        session: Session,
+        engine_id: str,
+        vault: VaultRef,
+        *,
+        position_value: int,
+        unrealized_pnl: int,
+        health: int | None = None,
+        positions: Sequence[DriftPosition] = (),
+        taken_at: datetime | None = None,
+    ) -> VaultSnapshot:
+        """`record` inside the caller's transaction (a paper tick's commit): the cash is
+        the ledger balance as that transaction sees it."""
+        row = find_vault(session, vault, lock=True)
+        check_owner(row, engine_id)
+        return insert_snapshot(
+            session,
+            row,
+            source=SnapshotSource.ENGINE,
+            taken_at=taken_at or self._clock(),
+            cash=balance_of(session, row.id),
+            position_value=position_value,
+            unrealized_pnl=unrealized_pnl,
+            health=health,
+            positions=positions,
+        )
 
     def latest(self, vault: VaultRef) -> VaultSnapshot | None:
         with self._db.read() as session:
