@@ -122,7 +122,47 @@ def print_applied(console: Console, engine_id: str, command: str, outcome: str) 
     )
 
 
+class AnnouncedCommands:
+    """Wraps a runner's `OperatorCommands`: each command a tick applies (or refuses) is
+    printed, so `run` says what it did with commands queued while nothing ran them."""
+
+    def __init__(self, inner: Any, console: Console) -> None:
+        self.inner = inner
+        self.console = console
+
+    def apply(self, engines: Iterable[Any], ts: int) -> list[Any]:
+        done = self.inner.apply(engines, ts)
+        for command, status, result in done or ():
+            what = command.describe() if hasattr(command, "describe") else str(command)
+            print_applied(
+                self.console, command.engine_id, f"#{command.id} {what}", f"{status}: {result}"
+            )
+        return done
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def announce_pending(db: Any, engine_ids: Iterable[str], console: Console) -> None:
+    """Commands queued while no runner held these engines: said before the first tick
+    applies them (a stop queued yesterday must not take effect silently)."""
+    try:
+        from drift_engine.engine.commands import CommandQueue
+
+        waiting = CommandQueue(db).pending(list(engine_ids))
+    except Exception:  # noqa: BLE001 - a database without the queue has nothing waiting
+        return
+    for c in waiting:
+        console.print(
+            f"[yellow]queued while no runner held it[/]: #{c.id} {escape(c.describe())} for "
+            f"{escape(c.engine_id)} (from {escape(c.source)}); applied at the first tick",
+            highlight=False,
+        )
+
+
 __all__ = [
+    "AnnouncedCommands",
+    "announce_pending",
     "SOURCE_KINDS",
     "begin_session",
     "controls_line",

@@ -176,8 +176,7 @@ def create_app(
         if token is None:
             raise HTTPException(
                 401,
-                f"control is disabled: no dashboard token configured; to enable it, "
-                f"{NO_TOKEN_FIX}",
+                f"control is disabled: no dashboard token configured; to enable it, {NO_TOKEN_FIX}",
                 headers=challenge,
             )
         if credentials is None or credentials.scheme.lower() != "bearer":
