@@ -304,11 +304,15 @@ def test_control_rejected_is_409(scenario: Scenario) -> None:
     with TestClient(app) as c:
         r = c.post("/api/engines/dn-sol/stop", headers=auth())
         assert r.status_code == 409
-        assert r.json()["detail"] == "cannot stop delta-neutral SOL: dn-sol is HALTED: reset before stop"
+        assert r.json()["detail"] == (
+            "cannot stop delta-neutral SOL: dn-sol is HALTED: reset before stop"
+        )
         # an action the engine's state makes pointless is refused before it is queued
         r = c.post("/api/engines/dn-sol/start", headers=auth())
         assert r.status_code == 409
-        assert r.json()["detail"] == "cannot start delta-neutral SOL: already RUNNING: nothing to start"
+        assert r.json()["detail"] == (
+            "cannot start delta-neutral SOL: already RUNNING: nothing to start"
+        )
 
 
 # ---------------------------------------------------------------- page, docs, stream
