@@ -21,7 +21,10 @@ def dashboard(
         DEFAULT_PORT, "--port", min=0, max=65535, help="Port to bind (0: any free port)."
     ),
     database_url: str | None = typer.Option(
-        None, "--database-url", help="SQLAlchemy URL (default: from config / DATABASE_URL)."
+        None,
+        "--database-url",
+        metavar="URL",
+        help="SQLAlchemy URL (default: from config / DATABASE_URL).",
     ),
     demo: bool = typer.Option(
         False, "--demo", help="The database of `drift-engine demo` (<data_dir>/demo.db)."

@@ -29,6 +29,7 @@ def _main(
     database_url: str | None = typer.Option(
         None,
         "--database-url",
+        metavar="URL",
         help="SQLAlchemy URL (default: from the environment; the demo uses <data_dir>/demo.db).",
     ),
     demo: bool = typer.Option(False, "--demo", help="The engines of `drift-engine demo`."),

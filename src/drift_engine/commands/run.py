@@ -231,12 +231,12 @@ def run(
         help="Stop after this much data time (hours, > 0).",
     ),
     speed: float | None = typer.Option(
-        None, "--speed", parser=parse_speed, metavar="X", help="Override \\[data] speed (> 0)."
+        None, "--speed", parser=parse_speed, metavar="X", help="Override [data] speed (> 0)."
     ),
     port: int | None = port_option(
         None,
-        help="Serve the dashboard on this port (\\[dashboard] host); without it the dashboard "
-        "is served only when \\[dashboard] serve = true, on its port. 0: any free port.",
+        help="Serve the dashboard on this port ([dashboard] host); without it the dashboard "
+        "is served only when [dashboard] serve = true, on its port. 0: any free port.",
     ),
     until_date: str | None = typer.Option(
         None,

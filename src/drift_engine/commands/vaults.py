@@ -71,6 +71,7 @@ def _main(
     database_url: str | None = typer.Option(
         None,
         "--database-url",
+        metavar="URL",
         help="SQLAlchemy URL (default: from the environment; the demo uses <data_dir>/demo.db).",
     ),
     demo: bool = typer.Option(False, "--demo", help="The vaults of `drift-engine demo`."),
@@ -210,6 +211,24 @@ def create(
     activate: bool = typer.Option(False, "--activate", help="Make it the engine's active vault."),
 ) -> None:
     """Create a vault for an engine."""
+    if vault_type is VaultType.ON_CHAIN:
+        missing = [
+            flag
+            for flag, value in (
+                ("--network", network),
+                ("--authority", authority),
+                ("--sub-account", sub_account),
+            )
+            if value is None
+        ]
+        if missing:
+            usage(
+                "an ON_CHAIN vault is a Drift sub-account: give "
+                + ", ".join(missing)
+                + " (network: mainnet, devnet or localnet; authority: the wallet's pubkey; "
+                "sub-account: 0-65535)",
+                missing[0],
+            )
     with _registry() as (registry, _settings):
         created = _run(
             lambda: registry.create_vault(

@@ -473,7 +473,6 @@ class DriftEngine:
             s.liquidations += 1
             s.liquidation_fees += event.fee
 
-
     def _log_fill(self, fill: FillEvent) -> None:
         """A fill in the engine's log: the activity feed shows it, and the dashboard
         derives a spot leg's entry price from these (Drift keeps none for spot)."""
