@@ -47,11 +47,11 @@ def dashboard(
     from drift_engine.config import ConfigError, load_settings
 
     try:
-        typer.echo(controls_line(load_settings(), True))
+        note = controls_line(load_settings(), True)
     except ConfigError as exc:
         usage(exc)
     try:
-        run_dashboard(host=host, port=port, database_url=database_url)
+        run_dashboard(host=host, port=port, database_url=database_url, note=note)
     except ServeError as exc:
         usage(exc)
     except OSError as exc:

@@ -104,12 +104,12 @@ def database_message(exc: Any) -> str:
 
 def _did_you_mean(message: str) -> str:
     """click's suggestions in the one voice: `No such option: --prot (Possible options:
-    --port)` -> `no such option: --prot; did you mean --port?`."""
+    --port)` -> `No such option: --prot; did you mean --port?`."""
     import re
 
     message = re.sub(r"\s*\(Possible options: ([^)]*)\)", r"; did you mean \1?", message)
     message = re.sub(r"\.?\s*Did you mean ([^?]*)\?", r"; did you mean \1?", message)
-    return message[:1].lower() + message[1:] if message[:2] == "No" else message
+    return message
 
 
 def describe(exc: BaseException) -> tuple[str, int] | None:
