@@ -92,11 +92,14 @@ def _plain_metavars(command: click.Command) -> None:
     """Options show a name for their value (`--host HOST`), not typer's type labels
     (`<str>`, `<int range>`), and flags show none (no `<bool>`)."""
     for param in command.params:
-        if getattr(param, "param_type_name", "") != "option" or param.metavar is not None:
+        kind = getattr(param, "param_type_name", "")
+        if kind not in ("option", "argument") or param.metavar is not None:
             continue
         if getattr(param, "is_flag", False) or getattr(param, "count", False):
             continue
         param.metavar = (param.name or "value").upper()
+        if kind == "argument":  # no `<str>` / `<list[Path]>` beside an argument's name
+            param.display_type_rich = lambda ctx=None: None  # type: ignore[method-assign]
     for sub in getattr(command, "commands", {}).values():
         _plain_metavars(sub)
 
