@@ -97,9 +97,10 @@ def _plain_metavars(command: click.Command) -> None:
             continue
         if getattr(param, "is_flag", False) or getattr(param, "count", False):
             continue
-        param.metavar = (param.name or "value").upper()
         if kind == "argument":  # no `<str>` / `<list[Path]>` beside an argument's name
             param.display_type_rich = lambda ctx=None: None  # type: ignore[method-assign]
+        else:
+            param.metavar = (param.name or "value").upper()
     for sub in getattr(command, "commands", {}).values():
         _plain_metavars(sub)
 
