@@ -16,8 +16,8 @@ from drift_engine.dashboard.money import money
 from drift_engine.dashboard.schemas import KpisOut, LimitOut, MarginOut, PositionOut
 
 DAY = 86_400
-#: Below this much simulated time an APR says more about noise than about the engine.
-MIN_APR_SECONDS = 3600
+#: Below a simulated day an annualised figure says more about the entry fees than the engine.
+MIN_APR_SECONDS = DAY
 
 
 def kpis(
