@@ -17,11 +17,15 @@ from rich.markup import escape
 
 from drift_engine.sessions import FAILED, FINISHED, INTERRUPTED, RunSession
 
-#: What each market data source is made of (`[data] source`, `demo`): series -> kind.
-SOURCE_KINDS = {
-    "bundled": {"funding": "real", "prices": "synthetic"},
-    "synthetic": {"funding": "synthetic", "prices": "synthetic"},
-}
+
+def data_kinds(data: Any) -> dict[str, str]:
+    """series -> real | synthetic | assumed | mixed, from the series a run actually opened
+    (`drift_engine.data.pipeline.MarketData`): the banner's fallback before the first
+    heartbeat row names them per market."""
+    kinds: dict[str, set[str]] = {}
+    for s in getattr(data, "series", ()):
+        kinds.setdefault(str(s.series), set()).add(str(s.kind))
+    return {k: v.pop() if len(v) == 1 else "mixed" for k, v in kinds.items()}
 
 
 def token_configured(settings: Any) -> bool:
@@ -58,6 +62,7 @@ def begin_session(
     end: int | None,
     source: str | None,
     label: str | None = None,
+    sources: dict[str, str] | None = None,
     controls: bool = False,
 ) -> RunSession | None:
     """The run session row, or None on a database without the table (never fatal: the
@@ -74,7 +79,7 @@ def begin_session(
             speed=speed,
             sim_start=start,
             sim_end=end,
-            data={"source": source, "label": label, "sources": SOURCE_KINDS.get(source or "", {})},
+            data={"source": source, "label": label, "sources": dict(sources or {})},
             controls=controls,
         )
     except Exception:  # noqa: BLE001 - see the docstring
@@ -163,7 +168,7 @@ def announce_pending(db: Any, engine_ids: Iterable[str], console: Console) -> No
 __all__ = [
     "AnnouncedCommands",
     "announce_pending",
-    "SOURCE_KINDS",
+    "data_kinds",
     "begin_session",
     "controls_line",
     "end_session",
