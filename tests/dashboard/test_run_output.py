@@ -58,6 +58,11 @@ def test_run_announces_and_applies_queued_commands_and_ends_with_a_summary(
             ]
             assert sessions[-1].speed == 1e9
             assert sessions[-1].engines == ["dn-sol", "dn-btc"]
-            assert sessions[-1].data["sources"] == {"funding": "real", "prices": "synthetic"}
+            # the series the run opened: real hourly Drift records by default
+            assert sessions[-1].data["sources"] == {
+                "funding": "real",
+                "prices": "real",
+                "spot_rates": "assumed",
+            }
     finally:
         db.dispose()
