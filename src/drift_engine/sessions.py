@@ -287,16 +287,17 @@ def engine_liveness(
 def source_kinds(
     sources: Mapping[str, Any] | None, by_market: Mapping[str, Mapping[str, str]] | None = None
 ) -> dict[str, str]:
-    """series -> REAL | SYNTHETIC | MIXED. `by_market`: the heartbeat's per-market labels
-    (`market_state[symbol]["data_sources"]`: series -> "real: label (source)"), which
-    win; else `sources` (series -> real | synthetic) as the run recorded them."""
+    """series -> REAL | SYNTHETIC | ASSUMED | MIXED. `by_market`: the heartbeat's
+    per-market labels (`market_state[symbol]["data_sources"]`: series -> "real: label
+    (source)"), which win; `sources` (series -> real | synthetic | assumed, as the run
+    recorded them) fills in the series no market names (the run-wide spot rates)."""
     kinds: dict[str, set[str]] = {}
     for labels in (by_market or {}).values():
         for series, text in (labels or {}).items():
             kinds.setdefault(str(series), set()).add(str(text).split(":", 1)[0].strip().lower())
-    if not kinds:
-        for series, kind in (sources or {}).items():
-            kinds.setdefault(str(series), set()).add(str(kind).lower())
+    for series, kind in (sources or {}).items():
+        if str(series) not in kinds:
+            kinds[str(series)] = {str(kind).lower()}
     out = {}
     for series, found in kinds.items():
         out[series] = found.pop().upper() if len(found) == 1 else "MIXED"

@@ -125,6 +125,12 @@ def test_banner_prefers_the_heartbeats_data_labels() -> None:
     }
     kinds = source_kinds({"funding": "synthetic"}, by_market)
     assert kinds == {"funding": "REAL", "prices": "MIXED"}
+    # a series no market names (the run-wide spot rates) comes from the run's record
+    with_rates = source_kinds({"funding": "synthetic", "spot_rates": "assumed"}, by_market)
+    assert with_rates == {"funding": "REAL", "prices": "MIXED", "spot_rates": "ASSUMED"}
+    assert banner_text(None, 14_400, with_rates).endswith(
+        "funding REAL, prices MIXED, spot rates ASSUMED"
+    )
     assert banner_text(None, 1.0, kinds, mode="Live") == (
         "Live time unknown · real time · funding REAL, prices MIXED"
     )
