@@ -220,6 +220,16 @@ class Liveness:
         return f"not running — {ago}"
 
 
+def engine_status(state: str, live: Liveness) -> str:
+    """What an engine is doing, for the dashboard's pill and `engines list`: its stored
+    state while its process runs (and STOPPED, which holds either way), else NOT RUNNING
+    or REPLAY FINISHED — never RUNNING for an engine nothing runs."""
+    state = state.upper()
+    if state == "STOPPED" or live.running:
+        return state
+    return "REPLAY FINISHED" if live.process == "finished" else "NOT RUNNING"
+
+
 def format_age(seconds: float | None) -> str:
     """`just now`, `45 s ago`, `8 m ago`, `3 h ago`, `2 d ago`."""
     if seconds is None:
@@ -357,6 +367,7 @@ __all__ = [
     "RunSession",
     "SessionInfo",
     "engine_liveness",
+    "engine_status",
     "format_age",
     "has_sessions_table",
     "latest_heartbeat_at",

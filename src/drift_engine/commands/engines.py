@@ -86,15 +86,21 @@ def _engine_ids(db) -> list[str]:
 
 @app.command("list")
 def list_engines() -> None:
-    """Engines known to the database: state, whether a process runs them, the vault that
-    powers them (⚡), last tick, high-water mark."""
+    """Engines known to the database: status (RUNNING only while a process runs them),
+    the vault that powers them (⚡), last tick, high-water mark."""
     # Read through the storage models only: no engine, strategy or driftpy import, so
     # this answers in well under a second (bench/cli_latency.py).
     from datetime import UTC, datetime
 
     from sqlalchemy import select
 
-    from drift_engine.sessions import engine_liveness, has_sessions_table, read_sessions
+    from drift_engine.sessions import (
+        engine_liveness,
+        engine_status,
+        format_age,
+        has_sessions_table,
+        read_sessions,
+    )
     from drift_engine.storage.models import EngineRow, VaultRow
 
     db = _database()
@@ -106,16 +112,14 @@ def list_engines() -> None:
     if not rows:
         typer.echo("no engines yet (drift-engine demo, or drift-engine run --config FILE)")
         return
-    table = Table(
-        "engine",
-        "strategy",
-        "mode",
-        "state",
-        "process",
-        "vault",
-        "last tick (engine time)",
-        "HWM (USDC)",
-    )
+    table = Table()
+    table.add_column("engine", no_wrap=True)
+    table.add_column("strategy")
+    table.add_column("mode")
+    table.add_column("status")
+    table.add_column("vault", overflow="fold")
+    table.add_column("last tick", min_width=10)
+    table.add_column("HWM (USDC)", justify="right", no_wrap=True)
     for r in rows:
         own = [v for v in vaults if v.engine_id == r.engine_id]
         booking = next((v for v in own if r.vault_id in (str(v.id), v.name)), None)
@@ -129,12 +133,19 @@ def list_engines() -> None:
         when = (
             datetime.fromtimestamp(r.last_ts, UTC).strftime("%Y-%m-%d %H:%M") if r.last_ts else "-"
         )
+        liveness = live[r.engine_id]
+        if liveness.last_tick_at is not None:
+            when += f" ({format_age(liveness.last_tick_age_s)})"  # engine time (wall age)
+        state = r.state.upper()
+        # never RUNNING for an engine nothing runs (the process decides, not the row)
+        status = engine_status(state, liveness)
+        if status != state and state not in ("RUNNING", "STOPPED"):
+            status = f"{status} ({state})"  # e.g. NOT RUNNING (PAUSED): the next run keeps it
         table.add_row(
             r.engine_id,
             r.strategy,
             r.mode,
-            r.state.upper(),
-            live[r.engine_id].describe(),
+            status,
             vault,
             when,
             f"{r.high_water_mark / 1e6:,.2f}",

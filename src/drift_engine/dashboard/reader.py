@@ -50,6 +50,7 @@ from drift_engine.sessions import (
     SessionInfo,
     banner_text,
     engine_liveness,
+    engine_status,
     read_sessions,
     source_kinds,
 )
@@ -395,11 +396,7 @@ class DashboardReader:
         booking = self._booking_vault(row, vaults)
         snapshot = latest_snapshot_row(session, booking.id) if booking is not None else None
         holds = holds_positions(snapshot.positions) if snapshot is not None else False
-        alive = live.process == "running"
-        if state == "STOPPED" or alive:
-            status = state
-        else:
-            status = "REPLAY FINISHED" if live.process == "finished" else "NOT RUNNING"
+        status = engine_status(state, live)
         summary = EngineSummaryOut(
             id=row.engine_id,
             name=_engine_name(row),

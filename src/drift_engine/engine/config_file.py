@@ -477,7 +477,7 @@ market = "BTC-PERP"
 # compute_unit_price = 0   # priority fee, micro-lamports per compute unit
 #
 # 3. The engine, booking into an ON_CHAIN vault (created with
-#    drift-engine vaults create carry-live --engine dn-sol-live --type on_chain \
+#    drift-engine vaults create carry-live --engine dn-sol-live --type on_chain \\
 #      --network mainnet --authority <YOUR WALLET PUBKEY> --sub-account 1
 #    and funded with drift-engine vaults deposit carry-live 1,000):
 # [[engines]]
