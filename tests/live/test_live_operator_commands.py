@@ -81,6 +81,8 @@ def test_pause_and_kill_reach_a_running_live_engine(
         DRIFT_ENGINE_KEYPAIR_PATH=str(keypair_file),
         PYTHONPATH=os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(REPO)) if p),
     )
+    ticking = world.ticking()  # the runner waits in real time: chain time runs by itself
+    ticking.__enter__()
     proc = subprocess.Popen(
         [sys.executable, "-m", "drift_engine.cli", "run", "-c", str(config), "--hours", "1"],
         cwd=REPO,
@@ -109,6 +111,8 @@ def test_pause_and_kill_reach_a_running_live_engine(
         assert QueuedEngineControl(store).control("dn-live", "kill") == "PAUSED"
         _until("the kill", lambda: store.load("dn-live").state == "halted")
         _until("the flatten on chain", lambda: _perp_base(world) == 0)
+        # the outcome is written after the kill's own writes (state, flatten): wait for it
+        _until("the kill's outcome", lambda: _history(db)[-1].status != "pending")
         history = [(c.kind, c.source, c.status) for c in _history(db)]
         assert history == [("pause", "cli", "applied"), ("kill", "dashboard", "applied")]
         kinds = {e.kind for e in store.events("dn-live")}
@@ -116,6 +120,7 @@ def test_pause_and_kill_reach_a_running_live_engine(
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=120)
+        ticking.__exit__(None, None, None)
         if db is not None:
             db.dispose()
     assert proc.returncode == 0, out[-3000:]

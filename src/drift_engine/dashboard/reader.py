@@ -520,6 +520,8 @@ class DashboardReader:
                 margin=margin,
                 positions=positions,
             ),
+            unhedged=_unhedged(extra.get("unhedged")),
+            orders=dict(extra.get("orders") or {}),
         )
 
     def _market_spans(self, session: Session, vault_id: int) -> tuple[list[Any], float | None]:
@@ -864,6 +866,21 @@ def _markets_from_state(state: Any) -> dict[str, MarketSnapshot]:
         except TypeError:
             continue
     return out
+
+
+def _unhedged(value: Any) -> Any:
+    """The engine record's `extra["unhedged"]` as the API's UnhedgedOut (None if none)."""
+    from drift_engine.dashboard.schemas import UnhedgedOut
+
+    if not isinstance(value, dict):
+        return None
+    return UnhedgedOut(
+        market=str(value.get("market", "")),
+        base=int(value.get("base", 0)),
+        notional=money(int(value.get("notional", 0))),
+        since=datetime.fromtimestamp(int(value.get("since", 0)), UTC),
+        action=str(value.get("action", "")),
+    )
 
 
 def _display_name(engine_id: str, extra: Any) -> str:

@@ -276,6 +276,17 @@ class EngineSummaryOut(BaseModel):
     sim_time: datetime | None = Field(default=None, description="The engine's last step time.")
 
 
+class UnhedgedOut(BaseModel):
+    """Exposure a hedged strategy holds without its hedge (legs that did not fill
+    together), while it exists."""
+
+    market: str
+    base: int = Field(description="Signed net base, BASE 1e9 (spot + perp).")
+    notional: Money = Field(description="|base| at the oracle.")
+    since: datetime
+    action: str = Field(default="", description='What the strategy does: "hedge" or "unwind".')
+
+
 class EngineDetailOut(EngineSummaryOut):
     strategy_config: dict[str, Any] = Field(default_factory=dict)
     risk_limits: dict[str, Any] = Field(default_factory=dict)
@@ -288,6 +299,14 @@ class EngineDetailOut(EngineSummaryOut):
     vaults: list[VaultOut] = Field(default_factory=list)
     kpis: KpisOut | None = None
     limits: list[LimitOut] = Field(default_factory=list)
+    unhedged: UnhedgedOut | None = Field(
+        default=None, description="Unhedged exposure right now; null when the legs match."
+    )
+    orders: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The engine's orders: working count, count by status, whether new "
+        "exposure is blocked by orders with an unknown outcome.",
+    )
 
 
 class LedgerEntryOut(BaseModel):

@@ -325,11 +325,29 @@
       el("dl", { class: "margin" },
         el("div", {}, el("dt", {}, "Leverage"), el("dd", {}, m.leverage === null || m.leverage === undefined ? "—" : F.num(m.leverage) + "×")),
         el("div", {}, el("dt", {}, "Liq. distance"), el("dd", {}, F.pct(m.liquidation_distance_pct))),
-        m.free_collateral ? el("div", {}, el("dt", {}, "Free collateral"), el("dd", {}, F.usd(m.free_collateral))) : null),
+        m.free_collateral ? el("div", {}, el("dt", {}, "Free collateral"), el("dd", {}, F.usd(m.free_collateral))) : null,
+        ordersItem(detail.orders), unhedgedItem(detail.unhedged)),
       el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Risk limits of " + detail.name + " (scrolls sideways)" },
         el("table", { class: "data limits-table" },
           el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Limit"), el("th", { scope: "col", class: "num" }, "Set at"), el("th", { scope: "col", class: "num" }, "Now"), el("th", { scope: "col" }, "Means"))),
           el("tbody", {}, rows))));
+  }
+
+  // working orders, and BLOCKED while an order's send outcome is unknown (issue 11)
+  function ordersItem(o) {
+    if (!o || !(o.working || o.blocked)) return null;
+    return el("div", {}, el("dt", {}, "Working orders"), el("dd", {}, String(o.working || 0),
+      o.blocked ? el("span", { class: "badge-stale", title: "An order's send outcome is not known yet: no new exposure until the chain resolves it." }, " BLOCKED") : null));
+  }
+
+  // one leg filled without the other: size (BASE 1e9, display only) and notional
+  function unhedgedItem(u) {
+    if (!u) return null;
+    const size = (u.base / 1e9).toFixed(4);
+    return el("div", {}, el("dt", {}, "Unhedged"), el("dd", {}, el("span", {
+      class: "badge-stale unhedged",
+      title: "One leg filled without the other since " + u.since + (u.action ? "; the strategy will " + u.action + " it" : "") + ".",
+    }, size + " " + u.market + " · " + F.usd(u.notional) + (u.action ? " · " + u.action : ""))));
   }
 
   function vaultTable(detail) {
