@@ -38,6 +38,16 @@ from rich.console import Console
 
 from drift_engine.commands.errors import fail, usage
 from drift_engine.commands.params import parse_hours, parse_speed, port_option
+from drift_engine.commands.runinfo import (
+    AnnouncedCommands,
+    announce_pending,
+    begin_session,
+    controls_line,
+    data_kinds,
+    end_session,
+    print_summary,
+    token_configured,
+)
 from drift_engine.engine.admission import check_capital
 from drift_engine.engine.config_file import DEFAULT_CONFIG_PATH, ConfigFileError, load_config
 
@@ -221,12 +231,12 @@ def run(
         help="Stop after this much data time (hours, > 0).",
     ),
     speed: float | None = typer.Option(
-        None, "--speed", parser=parse_speed, metavar="X", help="Override \\[data] speed (> 0)."
+        None, "--speed", parser=parse_speed, metavar="X", help="Override [data] speed (> 0)."
     ),
     port: int | None = port_option(
         None,
-        help="Serve the dashboard on this port (\\[dashboard] host); without it the dashboard "
-        "is served only when \\[dashboard] serve = true, on its port. 0: any free port.",
+        help="Serve the dashboard on this port ([dashboard] host); without it the dashboard "
+        "is served only when [dashboard] serve = true, on its port. 0: any free port.",
     ),
     until_date: str | None = typer.Option(
         None,
@@ -363,6 +373,21 @@ def run(
             f"x{speed or cfg.data.speed:g} speed; database {url}"
         )
         server = start_dashboard(dashboard, url, settings, console)
+        console.print(controls_line(settings, server is not None), highlight=False)
+        announce_pending(db, [s.id for s in specs], console)
+        stack.commands = AnnouncedCommands(stack.commands, console)
+        session = begin_session(
+            db,
+            kind="run",
+            engines=[s.id for s in specs],
+            speed=speed or cfg.data.speed,
+            start=start,
+            end=until,
+            source=data.source,
+            label=label,
+            sources=data_kinds(data),
+            controls=server is not None and token_configured(settings),
+        )
         try:
             hb, interrupted = serve(
                 stack,
@@ -383,10 +408,15 @@ def run(
                 for e in stack.engines:
                     e.persist()
                 stack.checkpoint(hb.last_ts)
+            end_session(session, interrupted=interrupted)
         except LeaseLostError as exc:
             lost = True
             stack.discard()
+            end_session(session, interrupted=True, failed=str(exc))
             fail(f"stopped: {exc}; nothing more was written")
+        finally:
+            end_session(session, interrupted=True)  # no-op once closed above
+        print_summary(stack, console)
         console.print("done")
     finally:
         keeper.stop()
@@ -452,7 +482,21 @@ def _run_live(
                     f"engines[{stack.engine.engine_id}]",
                 )
         console.print(f"running {len(specs)} LIVE engine(s) on {cfg.rpc.url} ({cfg.rpc.network})")
+        console.print(controls_line(settings, server is not None), highlight=False)
+        announce_pending(db, [s.id for s in specs], console)
         until = None if hours is None else start + int(hours * HOUR)
+        session = begin_session(
+            db,
+            kind="live",
+            engines=[s.id for s in specs],
+            speed=1.0,
+            start=start,
+            end=until,
+            source="chain",
+            label=f"live {cfg.rpc.network}",
+            controls=server is not None and token_configured(settings),
+        )
+        interrupted = False
         try:
             runner.run(
                 clock,
@@ -461,11 +505,15 @@ def _run_live(
                 should_stop=keeper.lost.is_set,
             )
         except KeyboardInterrupt:
+            interrupted = True
             console.print("[yellow]interrupted[/]: engines keep their persisted state")
+        finally:
+            end_session(session, interrupted=interrupted or keeper.lost.is_set())
         if keeper.lost.is_set():
             fail(f"stopped: {keeper.reason}")
         for stack in runner.stacks:
             stack.engine.persist()
+        print_summary(_Engines([stack.engine for stack in runner.stacks], db), console)
         console.print("done")
     finally:
         keeper.stop()
@@ -473,3 +521,13 @@ def _run_live(
             leases.release()
         if server is not None:
             server.stop()
+
+
+class _Engines:
+    """What `print_summary` reads of a paper stack, for the live runner's engines."""
+
+    def __init__(self, engines: list[Any], db: Any) -> None:
+        from drift_engine.vaults.registry import VaultRegistry
+
+        self.engines = engines
+        self.registry = VaultRegistry(db)

@@ -112,6 +112,7 @@ def run_dashboard(
     database_url: str | None = None,
     control: EngineControl | None = None,
     markets: MarketFeed | None = None,
+    note: str | None = None,
 ) -> None:
     """Serve until interrupted (blocking; fine in a background thread too). Refuses a
     non-loopback bind without a token."""
@@ -127,4 +128,5 @@ def run_dashboard(
         raise ServeError(str(exc)) from None
     app, token = build_app(database_url, control=control, settings=settings, markets=markets)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: an interactive stop
-        serve(app, host=host, port=port, token=token)  # a taken port: server.PortInUseError
+        # a taken port: server.PortInUseError; `note` is printed once the port is bound
+        serve(app, host=host, port=port, token=token, note=note)

@@ -275,6 +275,8 @@ class PaperStack:
             # known equity (cash + position value of its latest snapshot).
             summary = summarize(s, row)
             put(s)
+            if not row.is_active:  # the vault it books into is the one ⚡ ACTIVE (ADR-0018)
+                _make_active(s, row)
             return summary.equity if summary.snapshot_at is not None else summary.balance
 
         try:
@@ -376,3 +378,22 @@ __all__ = [
     "VaultSnapshotter",
     "sim_symbols",
 ]
+
+
+def _make_active(s: Any, row: Any) -> None:
+    """`row` becomes its engine's active vault, in the caller's transaction."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from drift_engine.storage.models import VaultRow
+
+    now = datetime.now(UTC)
+    s.execute(
+        update(VaultRow)
+        .where(VaultRow.engine_id == row.engine_id, VaultRow.is_active.is_(True))
+        .values(is_active=False, updated_at=now)
+    )
+    s.flush()
+    row.is_active = True
+    row.updated_at = now
