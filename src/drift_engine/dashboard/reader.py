@@ -34,6 +34,7 @@ from drift_engine.dashboard.schemas import (
     MarginOut,
     MarketOut,
     PositionOut,
+    RunnerOut,
     SnapshotOut,
     SnapshotSeriesOut,
     VaultOut,
@@ -124,6 +125,7 @@ class DashboardReader:
         self._markets = markets
         self._engine_tables = False
         self._commands_table: bool | None = None
+        self._leases_table: bool | None = None
         self._compute_lock = threading.Lock()
         self._vault_cache: tuple[Any, list[VaultOut]] | None = None  # swapped atomically
 
@@ -395,9 +397,35 @@ class DashboardReader:
         ).all()
         return {engine_id: kind for engine_id, kind in rows}  # the oldest wins
 
+    def _runners(self, session: Session) -> dict[str, RunnerOut]:
+        """Engine id -> the runner holding its lease now (`leases`, migration 0005); an
+        expired lease is no runner (its engines wait to be picked up)."""
+        from drift_engine.storage.models import LeaseRow
+
+        if self._leases_table is None:
+            self._leases_table = "leases" in inspect(self.db.engine).get_table_names()
+        if not self._leases_table:
+            return {}
+        now_ms = int(self._clock().timestamp() * 1000)
+        out = {}
+        for row in session.scalars(select(LeaseRow).where(LeaseRow.name.like("engine:%"))):
+            if row.expires_at_ms < now_ms:
+                continue
+            out[row.name.removeprefix("engine:")] = RunnerOut(
+                id=f"{row.host}:{row.pid}",
+                host=row.host,
+                pid=row.pid,
+                started_at=datetime.fromtimestamp(row.holder_started_ms / 1000, UTC),
+                lease_expires_at=datetime.fromtimestamp(row.expires_at_ms / 1000, UTC),
+            )
+        return out
+
     @staticmethod
     def _summary(
-        row: EngineRow, active_vaults: dict[str, int], pending: dict[str, str] | None = None
+        row: EngineRow,
+        active_vaults: dict[str, int],
+        pending: dict[str, str] | None = None,
+        runners: dict[str, RunnerOut] | None = None,
     ) -> EngineSummaryOut:
         state = row.state.upper()
         vault_id = active_vaults.get(row.engine_id)
@@ -412,13 +440,17 @@ class DashboardReader:
             active_vault_id=str(vault_id) if vault_id is not None else (row.vault_id or None),
             pending_command=(pending or {}).get(row.engine_id),
             sim_time=datetime.fromtimestamp(row.last_ts, UTC) if row.last_ts else None,
+            runner=(runners or {}).get(row.engine_id),
         )
 
     def list_engines(self) -> list[EngineSummaryOut]:
         with self.db.read() as session:
             active = self._active_vaults(session)
             pending = self._pending_commands(session)
-            return [self._summary(row, active, pending) for row in self._engine_rows(session)]
+            runners = self._runners(session)
+            return [
+                self._summary(row, active, pending, runners) for row in self._engine_rows(session)
+            ]
 
     def get_engine(self, engine_id: str) -> EngineDetailOut | None:
         if not self._has_engine_tables():
@@ -428,7 +460,10 @@ class DashboardReader:
             if row is None:
                 return None
             summary = self._summary(
-                row, self._active_vaults(session), self._pending_commands(session)
+                row,
+                self._active_vaults(session),
+                self._pending_commands(session),
+                self._runners(session),
             )
             names = {row.engine_id: summary.name}
             vault_rows = self._vault_rows(session, engine_id)
@@ -681,22 +716,13 @@ def _margin(
 
 
 def _liquidation_distance(m: dict[str, Any], markets: dict[str, MarketSnapshot]) -> float | None:
-    """Smallest |oracle - liquidation price| / oracle over the persisted position risks."""
-    risks = m.get("position_risks")
-    if not isinstance(risks, list):
-        return None
-    by_index = {s.perp_market_index: s.oracle_price for s in markets.values()}
-    distances = []
-    for r in risks:
-        if not isinstance(r, dict):
-            continue
-        liq, price = (
-            r.get("liquidation_price"),
-            r.get("oracle_price") or by_index.get(r.get("market_index")),
-        )
-        if isinstance(liq, int) and liq > 0 and isinstance(price, int) and price > 0:
-            distances.append(abs(price - liq) / price * 100)
-    return round(min(distances), 2) if distances else None
+    """Smallest |oracle - liquidation price| / oracle over the persisted position risks
+    (the same function the runner's metrics use)."""
+    from drift_engine.metrics.figures import liquidation_distance_pct
+
+    return liquidation_distance_pct(
+        m, {s.perp_market_index: s.oracle_price for s in markets.values()}
+    )
 
 
 __all__ = ["DashboardReader", "LatestMarkets", "MarketFeed", "parse_vault_id"]

@@ -209,7 +209,13 @@ class DriftEngine:
             self.persist()
 
     def _log(self, ts: int, kind: str, message: str, data: dict | None = None) -> None:
-        log.info("[%s] %s: %s", self.engine_id, kind, message)
+        log.info(
+            "[%s] %s: %s",
+            self.engine_id,
+            kind,
+            message,
+            extra={"engine": self.engine_id, "vault": str(self.ledger.vault_id), "event": kind},
+        )
         self.store.log(self.engine_id, ts, kind, message, data)
         if self.on_event is not None:
             self.on_event(self.engine_id, ts, kind, message, data or {})
@@ -390,7 +396,7 @@ class DriftEngine:
             ts,
             "orders",
             f"{action.reason}: {len(action.orders)} orders, {len(fills)} fills",
-            {"orders": [_order_json(o) for o in action.orders]},
+            {"orders": [_order_json(o) for o in action.orders], "fills": len(fills)},
         )
         if fills:
             self.stats.trades += 1
@@ -467,6 +473,18 @@ class DriftEngine:
         elif isinstance(event, LiquidationEvent):
             s.liquidations += 1
             s.liquidation_fees += event.fee
+        if posting.kind == "liquidation":  # told once, when booked (notify: liquidation)
+            self._log(
+                event.ts,
+                "liquidation",
+                f"market {posting.market_index}: cash {posting.amount / 1e6:+,.2f} USDC, "
+                f"fee {posting.fee / 1e6:,.2f} USDC",
+                {
+                    "market_index": posting.market_index,
+                    "amount": posting.amount,
+                    "fee": posting.fee,
+                },
+            )
 
 
 def _order_json(o: OrderIntent) -> dict[str, Any]:
