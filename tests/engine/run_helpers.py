@@ -98,7 +98,7 @@ def restart_cmd(env: dict[str, str], *args: str, **kw: Any) -> subprocess.Comple
 
     for _ in range(240):
         done = run_cmd(env, *args, **kw)
-        if done.returncode == 1 and "refusing to start" in done.stdout + done.stderr:
+        if done.returncode == 1 and "refusing to start" in done.stderr:
             time.sleep(0.25)
             continue
         return done
@@ -126,14 +126,12 @@ def open_db(url: str) -> Any:
     return Database.open(url)
 
 
-def checkpoint(url: str, engine_id: str) -> dict | None:
-    """The last checkpoint of an engine's paper cell (its own simulator, ADR-0019)."""
-    from drift_engine.engine.paper import cell_checkpoint
+def checkpoint(url: str) -> dict | None:
     from drift_engine.engine.store import SqlEngineStore
 
     db = open_db(url)
     try:
-        return SqlEngineStore(db).load_checkpoint(cell_checkpoint(engine_id))
+        return SqlEngineStore(db).load_checkpoint("paper")
     finally:
         db.dispose()
 
@@ -144,7 +142,7 @@ def engine_account(url: str, engine_id: str) -> dict[str, Any]:
     from drift_engine.sim import DriftSimulator
     from drift_engine.venues.paper import PaperVenue
 
-    ck = checkpoint(url, engine_id)
+    ck = checkpoint(url)
     assert ck is not None, "no paper checkpoint"
     info = ck["state"]["engines"][engine_id]
     sim = DriftSimulator.load(ck["state"]["sim"])

@@ -92,7 +92,8 @@ def test_an_engine_without_capital_refuses_to_run(setup):
         db.dispose()
     r = run_cmd(env, "run", "--config", str(write_config(tmp)), "--hours", "1")
     assert r.returncode == 1
-    out = " ".join((r.stdout + r.stderr).split())  # the one-line error is on stderr
+    out = " ".join(r.stderr.split())  # the one error line (commands/errors.py)
+    assert out.startswith("error: refusing to run") and len(r.stderr.splitlines()) == 1
     assert "refusing to run" in out and "'dn-sol' holds no capital" in out
     assert "Traceback" not in r.stdout + r.stderr
     assert records(url)["dn-sol"].state == "stopped"  # bound, never started
@@ -114,9 +115,7 @@ def test_adding_a_market_to_an_existing_paper_database(setup):
     both = write_config(tmp, ("dn-sol", "dn-btc"), name="both.toml")
     r = run_cmd(env, "run", "--config", str(both), "--hours", "6")
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    # the new engine trades in a simulator of its own (ADR-0019): nothing is added to
-    # dn-sol's saved simulator, which carries on untouched
-    assert "added" not in r.stdout
+    assert "added BTC-PERP, wBTC to the saved paper state" in " ".join(r.stdout.split())
     sol_after, btc = engine_account(url, "dn-sol"), engine_account(url, "dn-btc")
     assert sol_after["perp_base"] == sol["perp_base"]  # the SOL carry carried on
     assert btc["state"] == "running"
