@@ -489,6 +489,10 @@ class DashboardReader:
             positions=positions,
             margin=margin,
             vaults=vaults,
+            open_orders=extra.get("open_orders")
+            if isinstance(extra.get("open_orders"), int)
+            else None,
+            unhedged_exposure=_unhedged_exposure(positions),
         )
 
     # ---------------------------------------------------------------- markets
@@ -713,6 +717,24 @@ def _margin(
         maintenance_margin=_m("maintenance_margin_requirement"),
         liquidation_distance_pct=distance,
     )
+
+
+def _unhedged_exposure(positions: list[PositionOut]) -> Money | None:
+    """Per asset (a perp and its spot leg, `spot_symbol_for`), |net notional|, summed: zero
+    for a perfect delta-neutral pair, the whole notional of a leg left alone."""
+    from drift_engine.engine.market_board import spot_symbol_for
+
+    if any(p.notional is None for p in positions):
+        return None
+    leg_of = {}
+    for p in positions:
+        if p.market_type == "perp":
+            leg_of[spot_symbol_for(p.market)] = p.market
+    net: dict[str, int] = {}
+    for p in positions:
+        asset = p.market if p.market_type == "perp" else leg_of.get(p.market, p.market)
+        net[asset] = net.get(asset, 0) + p.notional.micro  # type: ignore[union-attr]
+    return money(sum(abs(v) for v in net.values()))
 
 
 def _liquidation_distance(m: dict[str, Any], markets: dict[str, MarketSnapshot]) -> float | None:

@@ -132,6 +132,14 @@ class EngineDetailOut(EngineSummaryOut):
     positions: list[PositionOut] = Field(default_factory=list)
     margin: MarginOut = Field(default_factory=MarginOut)
     vaults: list[VaultOut] = Field(default_factory=list)
+    open_orders: int | None = Field(
+        default=None, description="Orders working at the venue as of the engine's last snapshot."
+    )
+    unhedged_exposure: Money | None = Field(
+        default=None,
+        description="What the hedge does not cover: per asset, |sum of the perp and spot "
+        "positions' notional at the oracle|, added up (null: a position has no price).",
+    )
 
 
 class LedgerEntryOut(BaseModel):

@@ -152,6 +152,7 @@ class DriftEngine:
         self._saved: tuple[Any, ...] = ()
         self._saved_ts = 0
         self._margin: DriftMarginMetrics | None = None  # the last snapshot's
+        self._open_orders: int | None = None  # the last snapshot's
         for symbol in strategy.markets():
             board.add(symbol)
         self._resume()
@@ -173,6 +174,8 @@ class DriftEngine:
                 "name": self.name or self.engine_id,
                 "risk_limits": self.risk.limits.model_dump(mode="json"),
                 "margin": margin_json(self._margin) if self._margin is not None else None,
+                # orders working at the venue as of the last snapshot (dashboard, /metrics)
+                "open_orders": self._open_orders,
             },
         )
 
@@ -330,13 +333,14 @@ class DriftEngine:
         )
         margin = self.venue.margin(ts)
         self._margin = margin
+        self._open_orders = len(self.venue.open_orders())
         return StrategySnapshot(
             ts=ts,
             markets=MappingProxyType(self.board.snapshots(self.strategy.markets() or None)),
             vault=vault,
             positions=self.venue.positions(),
             margin=margin,
-            open_orders=len(self.venue.open_orders()),
+            open_orders=self._open_orders,
         )
 
     # ------------------------------------------------------------------ the step

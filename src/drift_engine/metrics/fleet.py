@@ -91,23 +91,14 @@ class FleetCollector(Collector):
 
 
 def _orders(detail: Any, key: str) -> int | None:
-    """From the API's `orders` (the engine record's order book summary) when it has them."""
-    orders = getattr(detail, "orders", None)
-    if not isinstance(orders, dict):
-        return None
-    if key == "unknown":
-        by_status = orders.get("by_status") or {}
-        value = orders.get("unknown", by_status.get("unknown") if by_status else None)
-    else:
-        value = orders.get(key)
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    """The API's order counts (`open_orders`; UNKNOWN ones where the API has them)."""
+    value = getattr(detail, "open_orders" if key == "working" else f"{key}_orders", None)
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _unhedged(detail: Any) -> int | None:
-    if not hasattr(detail, "unhedged"):
-        return None
-    value = detail.unhedged
-    return 0 if value is None else abs(int(value.notional.micro))
+    value = getattr(detail, "unhedged_exposure", None)
+    return None if value is None else abs(int(value.micro))
 
 
 def entry_counts(db: Any) -> dict[int, dict[str, int]]:
