@@ -726,7 +726,7 @@ def _unhedged_exposure(positions: list[PositionOut]) -> Money | None:
 
     if any(p.notional is None for p in positions):
         return None
-    leg_of = {}
+    leg_of: dict[str, str] = {}
     for p in positions:
         if p.market_type == "perp":
             leg_of[spot_symbol_for(p.market)] = p.market
