@@ -94,6 +94,8 @@ class StartReport:
 
     slot: int = 0
     cancelled_orders: list[int] = field(default_factory=list)  # user order ids
+    adopted_orders: list[int] = field(default_factory=list)  # user order ids (EXTERNAL)
+    resumed_orders: dict[int, str] = field(default_factory=dict)  # uid -> status now
     booked_fills: list[str] = field(default_factory=list)  # ledger keys booked now
     unknown_booked_fills: list[str] = field(default_factory=list)  # booked, not on chain
     adopted_positions: list[str] = field(default_factory=list)
@@ -119,8 +121,17 @@ def reconcile_on_start(
     store: Any = None,
     ts: int,
     cancel_unknown_orders: bool = True,
+    orders: Any = None,
+    unknown_orders: str | None = None,
 ) -> StartReport:
-    """The startup rules of docs/reconciliation.md, applied before a live engine steps."""
+    """The startup rules of docs/reconciliation.md, applied before a live engine steps.
+
+    `orders` is the engine's `OrderBook` (its working orders are resumed from the chain's
+    evidence); `unknown_orders` says what to do with chain orders it does not know:
+    "cancel" (default) or "adopt" (as EXTERNAL)."""
+    policy = unknown_orders or ("cancel" if cancel_unknown_orders else "keep")
+    if policy not in ("cancel", "adopt", "keep"):
+        raise ValueError(f"unknown_orders must be 'cancel' or 'adopt', not {policy!r}")
     report = StartReport()
     the_vault = registry.get(vault)
     at = datetime.fromtimestamp(ts, UTC)
@@ -144,31 +155,56 @@ def reconcile_on_start(
         )
     report.slot = state.slot
 
-    # Rule 3: the engine keeps no local order book. An order being sent when the last
-    # process died either landed (the history below shows it: rules 4 and 6) or did not,
-    # and is then never re-sent: the strategy decides again from the chain's positions.
     from drift_engine.strategies.base import FillEvent
 
-    def fills_in(txs: Iterable[tuple[str, int, list[str]]]) -> list[tuple[Any, int]]:
-        return [
+    events: list[tuple[Any, int]] = []
+
+    def read_events(txs: Iterable[tuple[str, int, list[str]]]) -> list[tuple[Any, int]]:
+        found = [
             (event, slot)
             for signature, slot, logs in txs
             for event in venue.events_of(signature, slot, logs)
-            if isinstance(event, FillEvent)
         ]
+        events.extend(found)
+        return [(e, slot) for e, slot in found if isinstance(e, FillEvent)]
 
-    chain_fills = fills_in(history)
+    chain_fills = read_events(history)
 
-    # Rule 4: open orders on chain the engine does not know -> cancelled.
-    if state.open_orders and cancel_unknown_orders:
-        uids = [o.user_order_id for o in state.open_orders]
-        venue.cancel_all(ts)
+    # Rule 3: the engine's own working orders are resumed from the chain, never re-sent:
+    # resting -> OPEN (read); fills / cancels / expiries in the history -> applied (each
+    # fill once); an order whose send outcome was unknown is looked for (resolve).
+    if orders is not None:
+        resume_orders(orders, venue, state, events, ts)
+        report.resumed_orders = {o.user_order_id: o.status.value for o in orders.working()}
+
+    # Rule 4: open orders on chain the engine does not know -> cancelled, or adopted as
+    # EXTERNAL orders (config `unknown_orders`).
+    known = {o.user_order_id for o in orders.working()} if orders is not None else set()
+    strangers = [o for o in state.open_orders if o.user_order_id not in known]
+    if strangers and policy == "adopt" and orders is not None:
+        for o in strangers:
+            orders.adopt(o, ts, f"resting on chain at start (slot {state.slot})")
+        report.adopted_orders = [o.user_order_id for o in strangers]
+        note(
+            "start-adopt-orders",
+            f"adopted {len(strangers)} open orders found on chain as EXTERNAL: "
+            f"{report.adopted_orders}",
+        )
+    elif strangers and policy != "keep":
+        uids = [o.user_order_id for o in strangers]
+        if orders is None:
+            venue.cancel_all(ts)
+        else:
+            for uid in uids:
+                venue.client.run(venue.client.cancel_order_by_user_id(uid))
         report.cancelled_orders = uids
         note("start-cancel", f"cancelled {len(uids)} open orders found on chain: {uids}")
         state = venue.refresh()
         more = venue.client.run(venue.client.history_since(history[-1][0] if history else None))
-        chain_fills += fills_in(more)
+        chain_fills += read_events(more)
         history += more
+        if orders is not None:
+            resume_orders(orders, venue, state, events, ts)
 
     # Rule 6: fills on chain after the last reconciled slot and not booked -> FILL.
     last = registry.snapshots.latest(the_vault.id)
@@ -248,6 +284,80 @@ def reconcile_on_start(
     return report
 
 
+def resume_orders(book: Any, venue: Any, state: Any, events: Iterable[tuple[Any, int]], ts: int):
+    """Rule 3: move the engine's working orders by what the chain shows (see
+    `reconcile_on_start`): the account's open orders, the history's order events and
+    fills, then a resolution of those whose send outcome is still unknown."""
+    from drift_engine.engine.ports import OrderUpdate
+    from drift_engine.strategies.base import FillEvent
+
+    book.on_chain_read(state.open_orders, ts, f"start read at slot {state.slot}")
+    for event, _slot in events:
+        if isinstance(event, OrderUpdate):
+            book.on_update(
+                event.record_id,
+                event.ts,
+                event.user_order_id,
+                event.order_id,
+                event.action,
+                event.reason,
+            )
+        elif isinstance(event, FillEvent) and not event.liquidation:
+            book.on_fill(
+                event.record_id,
+                event.ts,
+                event.user_order_id,
+                event.order_id,
+                event.base_asset_amount,
+                event.quote_asset_amount,
+            )
+    book.on_chain_read(state.open_orders, ts, f"start read at slot {state.slot}")
+    pending = [
+        o
+        for o in book.working()
+        if o.status.value in ("inflight", "unknown") and o.order_id is None
+    ]
+    if pending:
+        for o in pending:
+            if not o.send_ref.get("last_valid_block_height") and o.send_ref.get("since_slot"):
+                # A crash between the record and the send's answer: the blockhash was taken
+                # just after the last read, so it expires within 150 slots of it; allow a
+                # margin for the time between the read and the send.
+                ref = dict(o.send_ref)
+                ref["last_valid_block_height"] = ref["since_slot"] + 150 + START_SEND_MARGIN_SLOTS
+                book.set_send_ref([o], ref)
+        try:
+            updates = venue.resolve_orders(pending, ts)
+        except Exception as exc:  # noqa: BLE001 - unresolved: they stay unknown (rule 3)
+            log.info("orders with an unknown outcome not resolved at start: %s", exc)
+            updates = []
+        for update in updates:
+            book.on_update(
+                update.record_id,
+                update.ts,
+                update.user_order_id,
+                update.order_id,
+                update.action,
+                update.reason,
+            )
+    from drift_engine.engine.orders import OrderEvent, OrderEventKind
+
+    for o in book.working():
+        if o.status.value == "inflight":  # sent (or about to be) when the process died
+            book.apply(
+                o,
+                OrderEvent(
+                    OrderEventKind.UNKNOWN,
+                    ts,
+                    f"start at slot {state.slot}: no trace on chain yet",
+                ),
+            )
+
+
+#: Slots allowed between an engine's last read and its send (rule 3).
+START_SEND_MARGIN_SLOTS = 300
+
+
 # --------------------------------------------------------------------------- assembly
 
 
@@ -262,10 +372,15 @@ class LiveEngineStack:
         engine_id: str,
         vault_name: str | None = None,
         network: str = "localnet",
+        unknown_orders: str = "cancel",
     ) -> None:
         from drift_engine.engine.store import SqlEngineStore
         from drift_engine.vaults.registry import VaultRegistry
         from drift_engine.venues.live import LiveVenue
+
+        if unknown_orders not in ("cancel", "adopt"):
+            raise ValueError(f"unknown_orders must be 'cancel' or 'adopt', not {unknown_orders!r}")
+        self.unknown_orders = unknown_orders
 
         self.db = db
         self.registry = VaultRegistry(db)
@@ -275,6 +390,7 @@ class LiveEngineStack:
         self.vault_name = vault_name or engine_id
         self.network = network
         self.venue = LiveVenue(client)
+        self.orders: Any = None
         self.engine: Any = None
         self.sync: Any = None
         self.report: StartReport | None = None
@@ -295,11 +411,20 @@ class LiveEngineStack:
                 active=True,
             )
 
-    def start(self, strategy: Any, board: Any, ts: int, *, risk: Any = None) -> Any:
+    def start(
+        self, strategy: Any, board: Any, ts: int, *, risk: Any = None, execution: Any = None
+    ) -> Any:
         """Connect, reconcile on start, build the engine (resumed from the store)."""
         from drift_engine.engine.engine import DriftEngine, EngineMode
         from drift_engine.engine.ledger import VaultLedgerSink
+        from drift_engine.engine.order_store import SqlOrderStore
+        from drift_engine.engine.orders import OrderBook
         from drift_engine.vaults.onchain_sync import OnChainVaultSync
+
+        def log_order(at: int, kind: str, message: str, data: dict) -> None:
+            self.store.log(self.engine_id, at, kind, message, data)
+
+        self.orders = OrderBook(self.engine_id, SqlOrderStore(self.db), log=log_order)
 
         vault = self.ensure_vault()
         try:
@@ -316,6 +441,8 @@ class LiveEngineStack:
             engine_id=self.engine_id,
             store=self.store,
             ts=ts,
+            orders=self.orders,
+            unknown_orders=self.unknown_orders,
         )
         ledger = VaultLedgerSink(self.registry.ledger, self.engine_id, self.vault_name)
         self.engine = DriftEngine(
@@ -327,9 +454,16 @@ class LiveEngineStack:
             mode=EngineMode.LIVE,
             risk=risk,
             store=self.store,
+            orders=self.orders,
+            execution=execution,
         )
         self.sync = OnChainVaultSync(
-            self.registry, self.client, vault.id, self.engine_id, venue=self.venue
+            self.registry,
+            self.client,
+            vault.id,
+            self.engine_id,
+            venue=self.venue,
+            read=self.venue.read_for_sync,
         )
         return self.engine
 
@@ -432,13 +566,19 @@ def build_live_engines(
     start_ts: int,
     client_options: dict[str, Any] | None = None,
     network: str = "mainnet",
+    clock: Any = None,
+    unknown_orders: str | None = None,
 ) -> LiveRunner:
     """Live engines for config `specs` (`engine.config_file.EngineSpec` with mode "live"):
     one signing client per engine on its strategy's `sub_account_id`, startup
     reconciliation, a board fed from the chain, and the runner that ticks them.
 
     The caller has already passed `check_live_allowed`; the key is loaded once per client
-    from `keypair_path` and held only by the client's signer."""
+    from `keypair_path` and held only by the client's signer. `clock` is how the clients
+    wait (default: real time; tests pass the local chain's clock); `unknown_orders` what
+    startup reconciliation does with chain orders the engines do not know ("cancel" or
+    "adopt", docs/reconciliation.md rule 4; default: each spec's `unknown_orders`). Each
+    engine prices its takers with its spec's `execution`."""
     from drift_engine.core.client import DriftClient, DriftClientConfig
     from drift_engine.engine.market_board import MarketBoard
     from drift_engine.risk import RiskManager
@@ -453,12 +593,24 @@ def build_live_engines(
     for spec, strategy in zip(specs, strategies, strict=True):
         sub = getattr(strategy.config, "sub_account_id", 0)
         config = DriftClientConfig(rpc_url=rpc_url, sub_account_id=sub, **(client_options or {}))
-        client = DriftClient.from_keypair_file(config, keypair_path)
-        stack = LiveEngineStack(db, client, engine_id=spec.id, vault_name=spec.vault_name)
+        client = DriftClient.from_keypair_file(config, keypair_path, clock=clock)
+        stack = LiveEngineStack(
+            db,
+            client,
+            engine_id=spec.id,
+            vault_name=spec.vault_name,
+            unknown_orders=unknown_orders or getattr(spec, "unknown_orders", "cancel"),
+        )
         stack.network = network
         if not stacks:
             market_data.update(client.run(client.connect()))
-        stack.start(strategy, board, start_ts, risk=RiskManager(spec.risk))
+        stack.start(
+            strategy,
+            board,
+            start_ts,
+            risk=RiskManager(spec.risk),
+            execution=getattr(spec, "execution", None),
+        )
         if not stack.engine.started:  # an operator's stop survives a restart
             stack.engine.start(start_ts)
         stacks.append(stack)
@@ -475,4 +627,5 @@ __all__ = [
     "build_live_engines",
     "check_live_allowed",
     "reconcile_on_start",
+    "resume_orders",
 ]

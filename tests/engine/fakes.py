@@ -73,6 +73,8 @@ class FakeVenue:
                     cash=quote if o.market_type is MarketType.SPOT else 0,
                     oracle_price=price,
                     decimals=dec,
+                    order_id=self.seq,
+                    user_order_id=o.user_order_id,
                 )
             )
         return fills

@@ -1,9 +1,20 @@
 """Fixtures for the live path: a local RPC server on a free 127.0.0.1 port, a funded
-wallet with a Solana CLI keypair file, and adapter factories with short timeouts."""
+wallet with a Solana CLI keypair file, and adapter factories.
+
+The local chain is as unkind as mainnet (`LocalnetConfig()`: auctions filled by the
+keeper over slots, commitment levels, fees, rent, compute limits, account checks, no
+automatic settlement) unless a test marks it otherwise with
+`@pytest.mark.localnet(...)` (keyword arguments of `LocalnetConfig.kind()` or
+`LocalnetConfig`, e.g. `localnet(auctions=False)`). Its slots follow a `ManualClock`
+that the client shares (`DriftClient(clock=...)`): waiting for a confirmation moves the
+chain forward by exactly the time waited; nothing sleeps on wall time.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -11,10 +22,20 @@ from solders.keypair import Keypair
 
 from drift_engine.core.client import DriftClient, DriftClientConfig
 from drift_engine.localnet.chain import LocalChain
+from drift_engine.localnet.clock import ManualClock
+from drift_engine.localnet.config import LocalnetConfig
 from drift_engine.sim.rpc import LocalRpcServer
 from tests.live.minimal_program import MinimalProgram
 
 USDC = 1_000_000  # one USDC in QUOTE precision
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "localnet(kind=False, **flags): the local chain's LocalnetConfig for this test "
+        "(kind=True starts from every unkind behaviour off)",
+    )
 
 
 @pytest.fixture
@@ -35,9 +56,20 @@ def minimal_program() -> MinimalProgram:
     return MinimalProgram()
 
 
+def localnet_config(request) -> LocalnetConfig:
+    """The chain's config: all unkind, or what the test's `localnet` mark says."""
+    mark = request.node.get_closest_marker("localnet")
+    if mark is None:
+        return LocalnetConfig()
+    kw = dict(mark.kwargs)
+    if kw.pop("kind", False):
+        return LocalnetConfig.kind(**kw)
+    return LocalnetConfig(**kw)
+
+
 @pytest.fixture
-def minimal_server(minimal_program, keypair) -> Iterator[LocalRpcServer]:
-    chain = LocalChain(minimal_program)
+def minimal_server(minimal_program, keypair, request) -> Iterator[LocalRpcServer]:
+    chain = LocalChain(minimal_program, clock=ManualClock(T0), config=localnet_config(request))
     chain.airdrop(keypair.pubkey(), 10**9)
     chain.mint_to(keypair.pubkey(), minimal_program.spots[0].mint, 10_000 * USDC)
     with LocalRpcServer(chain) as server:
@@ -45,13 +77,14 @@ def minimal_server(minimal_program, keypair) -> Iterator[LocalRpcServer]:
 
 
 def fast_config(url: str, **kw) -> DriftClientConfig:
-    """Short timeouts: retries exercise their paths quickly (nothing asserts on time)."""
+    """Mainnet-like waits on the chain's clock (a poll every slot, confirmations given
+    5 s), backoffs short: retries exercise their paths quickly (nothing asserts on time)."""
     base = dict(
         rpc_url=url,
-        confirm_timeout_s=1.0,
-        confirm_poll_s=0.05,
-        backoff_initial_s=0.01,
-        backoff_max_s=0.05,
+        confirm_timeout_s=5.0,
+        confirm_poll_s=0.4,
+        backoff_initial_s=0.05,
+        backoff_max_s=0.4,
         request_timeout_s=5.0,
         max_attempts=6,
     )
@@ -64,8 +97,9 @@ def make_client(keypair_file) -> Callable[..., DriftClient]:
     def make(server: LocalRpcServer, **kw) -> DriftClient:
         catalog = kw.pop("catalog", None)
         now = kw.pop("now", None)
+        clock = kw.pop("clock", server.chain.clock)
         return DriftClient.from_keypair_file(
-            fast_config(server.url, **kw), keypair_file, catalog=catalog, now=now
+            fast_config(server.url, **kw), keypair_file, catalog=catalog, now=now, clock=clock
         )
 
     return make
@@ -78,15 +112,18 @@ SIM_PRICES = {"SOL-PERP": 150_000_000, "SOL": 150_000_000, "BTC-PERP": 90_000_00
 
 
 class SimWorld:
-    """The simulator behind a local chain and RPC server, and a funded wallet."""
+    """The simulator behind a local chain and RPC server (on a `ManualClock` at T0), and
+    a funded wallet."""
 
-    def __init__(self, keypair: Keypair) -> None:
+    def __init__(self, keypair: Keypair, config: LocalnetConfig | None = None) -> None:
         from drift_engine.localnet.simulator import SimulatorProgram
         from drift_engine.sim.simulator import DriftSimulator
 
+        self.config = config or LocalnetConfig()
+        self.clock = ManualClock(T0)
         self.sim = DriftSimulator(dict(SIM_PRICES), ts=T0)
-        self.program = SimulatorProgram(self.sim)
-        self.chain = LocalChain(self.program)
+        self.program = SimulatorProgram(self.sim, config=self.config)
+        self.chain = LocalChain(self.program, clock=self.clock, config=self.config)
         self.keypair = keypair
         self.usdc_mint = self.sim.spot_markets[0].mint
         self.chain.airdrop(keypair.pubkey(), 10**9)
@@ -96,6 +133,29 @@ class SimWorld:
     @property
     def key(self):
         return (self.keypair.pubkey(), 0)
+
+    @contextlib.contextmanager
+    def ticking(self, speed: float = 10.0) -> Iterator[None]:
+        """Chain time runs by itself, `speed` times wall time, for a client that waits in
+        real time (another process, the CLI): slots pass, the keeper works."""
+        stop = threading.Event()
+
+        def run() -> None:
+            while not stop.wait(0.02):
+                self.clock.advance(0.02 * speed)
+
+        thread = threading.Thread(target=run, name="chain-clock", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+    def wait(self, seconds: float) -> int:
+        """Let `seconds` of chain time pass (the keeper works every slot); the slot."""
+        self.clock.advance(seconds)
+        return self.chain.sync()
 
     def placements(self, user_order_id: int) -> set[int]:
         """Program order ids the simulator assigned to orders carrying `user_order_id`."""
@@ -110,8 +170,8 @@ class SimWorld:
 
 
 @pytest.fixture
-def world(keypair) -> Iterator[SimWorld]:
-    w = SimWorld(keypair)
+def world(keypair, request) -> Iterator[SimWorld]:
+    w = SimWorld(keypair, localnet_config(request))
     w.server.start()
     try:
         yield w

@@ -14,14 +14,25 @@ USDC = 1_000_000
 
 
 class ChainMarketFeed:
-    """A heartbeat `MarketSink`: market data moves the simulator that *is* the chain."""
+    """A heartbeat `MarketSink`: market data moves the simulator that *is* the chain.
+
+    Chain time moves to each event's time first (the keeper works the slots in
+    between), then the event applies — at the chain's time if that is later."""
 
     def __init__(self, chain: Any, sim: Any) -> None:
         self.chain = chain
         self.sim = sim
 
     def apply(self, event: Any) -> None:
+        import dataclasses
+
+        clock = self.chain.clock
+        if hasattr(clock, "sleep_until"):
+            clock.sleep_until(event.ts)
         with self.chain._lock:
+            self.chain.sync()
+            if event.ts < self.sim.now:
+                event = dataclasses.replace(event, ts=self.sim.now)
             self.sim.apply(event)
 
 

@@ -45,7 +45,9 @@ def test_adapter_alias():
 
 
 def test_delta_neutral_round_trip(world, make_client):
-    """init -> deposit -> both legs in one tx -> funding -> read back -> cancel -> withdraw."""
+    """init -> deposit -> both legs in one tx, resting in their auctions, filled by the
+    keeper over the next slots -> funding, settled by settle_pnl -> read back -> cancel ->
+    close -> withdraw."""
 
     async def scenario():
         async with make_client(world.server, now=lambda: world.sim.now) as client:
@@ -66,20 +68,26 @@ def test_delta_neutral_round_trip(world, make_client):
             ]
             assert landed.instructions == ["compute_budget", "place_orders"]
             assert world.placements(1) and world.placements(2)
-
+            # on chain the legs rest with their auctions; the keeper fills them
+            world.wait(10)
             state = await client.refresh()
+            assert state.open_orders == ()
             sim_user = world.sim.user(world.key)
             assert list(state.positions) == positions_from_user(sim_user, world.sim.spot_markets)
             assert state.spot_balance(1) == SOL
             assert state.position(MarketType.PERP, 0).base_asset_amount == -SOL
             assert state.margin == sim_metrics(world)
 
-            # an hour of funding: positive rate, the short receives
+            # an hour of funding: positive rate, the short receives once it is settled
             world.sim.update_funding("SOL-PERP", ts=world.sim.now + 3600, funding_rate=50_000)
             before = state.position(MarketType.PERP, 0)
             state = await client.refresh()
+            assert state.position(MarketType.PERP, 0) == before  # nothing settles by itself
+            await client.settle_pnl(0)
+            state = await client.refresh()
             after = state.position(MarketType.PERP, 0)
             assert after.last_cumulative_funding_rate != before.last_cumulative_funding_rate
+            assert state.user.cumulative_perp_funding > 0
             assert list(state.positions) == positions_from_user(
                 world.sim.user(world.key), world.sim.spot_markets
             )
@@ -118,7 +126,8 @@ def test_delta_neutral_round_trip(world, make_client):
                     OrderIntent(0, MarketType.PERP, "long", SOL, user_order_id=4, reduce_only=True),
                 ]
             )
-            state = client.last_state
+            world.wait(10)
+            state = await client.refresh()
             assert state.position(MarketType.PERP, 0) is None or (
                 state.position(MarketType.PERP, 0).base_asset_amount == 0
             )
@@ -198,8 +207,12 @@ def test_read_only_client_monitors_and_refuses_to_sign(world, make_client):
             await trader.initialize_user()
             await trader.deposit(1_000 * USDC, 0)
             await trader.place_orders(hedge())
+        world.wait(10)  # the keeper fills the legs; the last fill confirms
         watcher = DriftClient.read_only(
-            fast_config(world.server.url), world.keypair.pubkey(), now=lambda: world.sim.now
+            fast_config(world.server.url),
+            world.keypair.pubkey(),
+            now=lambda: world.sim.now,
+            clock=world.clock,
         )
         async with watcher:
             state = await watcher.refresh()
@@ -221,6 +234,7 @@ def test_driftpy_math_over_fetched_accounts(world, make_client):
             await client.initialize_user()
             await client.deposit(2_000 * USDC, 0)
             await client.place_orders(hedge())
+            world.wait(10)  # the keeper fills the legs; the last fill confirms
             await client.refresh()
             mine = client.driftpy.get_user()
             theirs = world.sim.drift_user(world.key)
@@ -233,9 +247,11 @@ def test_driftpy_math_over_fetched_accounts(world, make_client):
 
 def test_transfer_between_sub_accounts(world, keypair_file):
     async def scenario():
-        main = DriftClient.from_keypair_file(fast_config(world.server.url), keypair_file)
+        main = DriftClient.from_keypair_file(
+            fast_config(world.server.url), keypair_file, clock=world.clock
+        )
         sub1 = DriftClient.from_keypair_file(
-            fast_config(world.server.url, sub_account_id=1), keypair_file
+            fast_config(world.server.url, sub_account_id=1), keypair_file, clock=world.clock
         )
         async with main, sub1:
             await main.initialize_user()
@@ -258,11 +274,18 @@ def test_wrong_signer_is_rejected_by_the_chain(world, make_client):
         async with make_client(world.server) as owner:
             await owner.initialize_user()
             await owner.deposit(100 * USDC, 0)
+        stranger = Keypair()
+        world.chain.airdrop(stranger.pubkey(), 10**9)  # it can pay its fees
         intruder = DriftClient(
-            fast_config(world.server.url), keypair=Keypair(), authority=world.keypair.pubkey()
+            fast_config(world.server.url),
+            keypair=stranger,
+            authority=world.keypair.pubkey(),
+            clock=world.clock,
         )
         async with intruder:
-            with pytest.raises(TransactionFailedError):
+            with pytest.raises(TransactionFailedError) as refused:
                 await intruder.place_order(OrderIntent(0, "perp", "short", SOL, user_order_id=3))
+            # the program's refusal (ConstraintHasOne, 2001), not a missing fee
+            assert refused.value.err.err.code == 2001
 
     run(scenario())

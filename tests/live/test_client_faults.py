@@ -207,8 +207,10 @@ def test_another_writer_does_not_fool_the_landed_check(world, make_client):
     assert len(world.placements(71)) == 1
 
 
+@pytest.mark.localnet(auctions=False)
 def test_fills_are_found_in_order_records(world, make_client):
-    """A market order fills at once and leaves no order slot: its OrderRecord event in the
+    """An order that fills inside its transaction (here: the chain without auctions; on
+    mainnet: place_and_take) leaves no order slot: its OrderRecord event in the
     transaction's logs is what shows it landed."""
     from drift_engine.core.client import drift_events
 
@@ -236,9 +238,11 @@ def test_withdraw_and_transfer_with_lost_confirmations_happen_once(world, keypai
     from tests.live.conftest import fast_config
 
     async def scenario():
-        main = DriftClient.from_keypair_file(fast_config(world.server.url), keypair_file)
+        main = DriftClient.from_keypair_file(
+            fast_config(world.server.url), keypair_file, clock=world.clock
+        )
         sub1 = DriftClient.from_keypair_file(
-            fast_config(world.server.url, sub_account_id=1), keypair_file
+            fast_config(world.server.url, sub_account_id=1), keypair_file, clock=world.clock
         )
         async with main, sub1:
             await main.initialize_user()

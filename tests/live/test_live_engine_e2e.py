@@ -1,17 +1,25 @@
-"""Issue 7 acceptance, end to end: a LIVE engine (DeltaNeutralStrategy) trading through
-LiveVenue -> our DriftClient -> driftpy -> the local RPC -> the simulator, with the
-heartbeat's on-chain vault sync reconciling its ON_CHAIN vault every tick."""
+"""Issue 11 acceptance, end to end on the unkind local chain (every mainnet-like behaviour
+on): a LIVE engine running DeltaNeutralStrategy through LiveVenue -> our DriftClient ->
+driftpy -> the local RPC -> the simulator. Deposit; a delta-neutral carry entered with
+both legs through auctions the keeper fills over several slots; funding over simulated
+hours, settled by settle_pnl; exit. The ON_CHAIN vault's ledger equals the chain to the
+micro-USDC — the chain's side computed independently, from the raw account bytes
+decoded by driftpy (tests/live/independent.py) — and the program's orders counted by
+user order id show no duplicate."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from drift_engine.core.client import drift_events
-from drift_engine.core.margin import DriftMarginMonitor
-from drift_engine.core.types import MarketType, positions_from_user
+from drift_engine.core.types import MarketType
 from drift_engine.engine.engine import EngineState
+from drift_engine.engine.orders import OrderStatus
 from drift_engine.heartbeat import HeartbeatDataCollector
 from drift_engine.live_start import LiveEngineStack
 from drift_engine.storage.database import Database
 from drift_engine.storage.enums import EntryKind
+from tests.live import independent
 from tests.live.live_helpers import (
     HOUR,
     USDC,
@@ -34,14 +42,35 @@ def _setup(world, make_client, tmp_path, deposit=5_000 * USDC):
     return client, db
 
 
-def test_live_engine_carry_round_trip_reconciles_to_the_micro_usdc(world, make_client, tmp_path):
+def _keeper_fills(world, market_type: str) -> list[tuple[int, int]]:
+    """(slot, base) of the keeper's fills of this wallet's orders in one market type."""
+    user = world.client_user
+    out = []
+    for rec in world.chain.signatures.values():
+        if rec.instructions != ["fill_perp_order"]:
+            continue
+        for name, data in drift_events(rec.logs):
+            if (
+                name == "OrderActionRecord"
+                and type(data.action).__name__ == "Fill"
+                and data.taker == user
+                and type(data.market_type).__name__ == market_type
+            ):
+                out.append((rec.slot, data.base_asset_amount_filled))
+    return out
+
+
+def test_live_carry_through_auctions_funding_settle_exit_ledger_equals_chain(
+    world, make_client, tmp_path
+):
     client, db = _setup(world, make_client, tmp_path)
+    world.client_user = client.user_pubkey
     t0 = world.sim.now
     stack = LiveEngineStack(db, client, engine_id="dn-live")
     board = board_for(world)
-    engine = stack.start(dn_strategy(), board, t0)
+    engine = stack.start(dn_strategy(settle_every_s=HOUR), board, t0)
     engine.start(t0)
-    hours_in, hours_out = 6, 2
+    hours_in, hours_out = 6, 3
     events = hourly_events(t0, hours_in + hours_out, [RATE] * hours_in + [-RATE] * hours_out)
     hb = HeartbeatDataCollector(
         events,
@@ -51,82 +80,91 @@ def test_live_engine_carry_round_trip_reconciles_to_the_micro_usdc(world, make_c
         sync_hooks=[stack.sync],
     )
     vault = stack.registry.get("dn-live")
-    saw_position = False
-    for h in range(1, hours_in + hours_out + 1):
+    held = False
+    for h in range(1, hours_in + hours_out + 2):
         result = hb.tick(t0 + h * HOUR)
         assert result.errors == []
-        state = client.run(client.refresh())
-        # the venue's margin is the simulator's own, at every tick
-        assert engine.venue.margin(t0) == DriftMarginMonitor().compute(
-            world.sim.drift(world.keypair.pubkey()), 0, world.sim.now
-        )
-        assert list(state.positions) == positions_from_user(
-            world.sim.user(world.key), world.sim.spot_markets
-        )
-        # the ledger mirrors the sub-account to the micro-USDC after every sync
-        assert stack.registry.summary(vault.id).balance == chain_cash(state)
         assert not stack.registry.sync_status.is_stale(vault.id)
+        # the ledger mirrors the chain to the micro-USDC after every sync — the chain's
+        # side from its raw bytes, decoded by driftpy
+        raw = independent.chain_cash(world.server.url, world.keypair.pubkey())
+        assert raw["slot"] == stack.registry.sync_status.get(vault.id).last_slot
+        assert stack.registry.summary(vault.id).balance == raw["cash"]
+        state = client.run(client.refresh())
+        assert chain_cash(state) == raw["cash"]  # our reading agrees with it too
         perp = state.position(MarketType.PERP, 0)
-        if h <= hours_in and h >= 2:
-            assert perp is not None and perp.base_asset_amount < 0
+        if perp is not None and perp.base_asset_amount < 0 and not state.open_orders:
             assert state.spot_balance(1) == -perp.base_asset_amount  # delta neutral
-            saw_position = True
+            held = True
+    assert held and engine.state is EngineState.RUNNING
 
-    assert saw_position and engine.state is EngineState.RUNNING
     # closed by the strategy once the carry turned negative
     final = client.run(client.refresh())
     assert final.position(MarketType.PERP, 0) is None or (
         final.position(MarketType.PERP, 0).base_asset_amount == 0
     )
-    assert final.spot_balance(1) == 0
+    assert final.spot_balance(1) == 0 and final.open_orders == ()
 
-    # both legs in one transaction, entry and exit: one place_orders each, spot + perp
+    # both legs of the entry went out in ONE transaction, as auctioned oracle orders ...
     placements = [
         rec for rec in world.chain.signatures.values() if "place_orders" in rec.instructions
     ]
-    assert len(placements) == 2
-    for rec in placements:
-        orders = [d.order for name, d in drift_events(rec.logs) if name == "OrderRecord"]
-        kinds = sorted(type(o.market_type).__name__ for o in orders)
-        assert kinds == ["Perp", "Spot"]
+    entry = [d.order for n, d in drift_events(placements[0].logs) if n == "OrderRecord"]
+    assert sorted(type(o.market_type).__name__ for o in entry) == ["Perp", "Spot"]
+    for o in entry:
+        assert type(o.order_type).__name__ == "Oracle" and o.price == 0
+        assert o.auction_duration >= 10 and o.oracle_price_offset != 0 and o.max_ts > 0
+    # ... and the keeper filled each leg over several slots, never inside the placing tx
+    for kind in ("Perp", "Spot"):
+        fills = _keeper_fills(world, kind)
+        assert len({slot for slot, _ in fills}) >= 2, (kind, fills)
+    placing = {rec.slot for rec in placements}
+    assert not any(
+        n == "OrderActionRecord" and type(d.action).__name__ == "Fill"
+        for rec in placements
+        for n, d in drift_events(rec.logs)
+    ), placing
 
-    # funding: received over the carry hours, paid after; booked from the chain counter
+    # the engine's order book: every order ended FILLED, each with its evidence
+    orders = stack.orders.store.all("dn-live")
+    assert len(orders) == 4 and {o.status for o in orders} == {OrderStatus.FILLED}
+    assert all(o.order_id is not None and o.fill_ids for o in orders)
+
+    # no duplicate: the program placed each user order id exactly once
+    records = independent.order_records(world.chain, client.user_pubkey)
+    by_uid = Counter(o.user_order_id for o in records)
+    assert set(by_uid.values()) == {1} and sorted(by_uid) == sorted(o.user_order_id for o in orders)
+
+    # funding: nothing settled by itself; settle_pnl settled it; booked from the counter
     entries = stack.registry.ledger.entries(vault.id)
     funding = sum(e.amount for e in entries if e.kind is EntryKind.FUNDING)
-    assert funding == world.sim.user(world.key).cumulative_perp_funding
-    assert engine.stats.funding == funding  # the venue's FundingPaymentRecord events agree
-    received = [r for r in world.sim.records if r.kind == "funding"]
-    assert sum(r.funding_payment for r in received) == funding and len(received) >= 4
+    assert funding == world.sim.user(world.key).cumulative_perp_funding > 0
+    settles = [r for r in world.chain.signatures.values() if "settle_pnl" in r.instructions]
+    assert len(settles) >= 3
+    assert engine.stats.funding == funding  # the FundingPaymentRecord events agree
     # fills: booked by the engine at their chain ids, with the program's realized PnL
     fills = [e for e in entries if e.kind is EntryKind.FILL]
     sim_fills = [r for r in world.sim.records if r.kind == "fill"]
-    assert len(fills) == len(sim_fills) == 4
+    assert len(fills) == len(sim_fills) >= 6
     assert sum(e.fee for e in fills) == sum(r.fee for r in sim_fills)
-    perp_pnl = sum(r.realized_pnl for r in sim_fills if r.market_type is MarketType.PERP)
-    spot_cash = sum(
-        (r.quote_asset_amount if r.direction.value == "short" else -r.quote_asset_amount)
-        for r in sim_fills
-        if r.market_type is MarketType.SPOT
-    )
-    assert sum(e.amount for e in fills) == perp_pnl + spot_cash
-    assert all(e.key.startswith("fill:") and ":" in e.key[5:] for e in fills)
     # nothing needed adjusting: fills, fees and funding explain every micro-USDC
-    kinds = {e.kind for e in entries}
-    assert EntryKind.SYNC_ADJUSTMENT not in kinds
-    assert [e.kind for e in entries if e.kind is EntryKind.DEPOSIT] == [EntryKind.DEPOSIT]
-    summary = stack.registry.summary(vault.id)
-    assert summary.balance == chain_cash(final) == world.sim.token_amount(world.key, "USDC")
+    adj = [(e.amount, e.memo, e.key) for e in entries if e.kind is EntryKind.SYNC_ADJUSTMENT]
+    assert adj == [], [(e.kind.value, e.amount, e.fee, e.key) for e in entries]
+    raw = independent.chain_cash(world.server.url, world.keypair.pubkey())
+    assert stack.registry.summary(vault.id).balance == raw["cash"]
     assert not world.server.stats.unknown
+    # fees and rent were charged in SOL (the payer paid for every transaction it sent)
+    assert world.chain.lamports[world.keypair.pubkey()] < 10**9
 
 
 def test_live_runner_trades_on_market_data_read_from_the_chain(world, make_client, tmp_path):
-    from drift_engine.clock import SimulatedClock
     from drift_engine.engine.market_board import MarketBoard
     from drift_engine.live_start import ChainMarketData, LiveRunner
 
     client, db = _setup(world, make_client, tmp_path)
     with world.chain._lock:  # an hour of positive funding, known only to the chain
         world.sim.update_funding("SOL-PERP", ts=world.sim.now + HOUR, funding_rate=RATE)
+    world.clock.sleep_until(world.sim.now)  # chain time is the funding update's
     board = MarketBoard(["SOL-PERP"])
     market_data = ChainMarketData(board)
     market_data.update(client.run(client.refresh()))
@@ -138,7 +176,7 @@ def test_live_runner_trades_on_market_data_read_from_the_chain(world, make_clien
     engine.start(world.sim.now)
     runner = LiveRunner([stack], board, store=stack.store, market_data=market_data)
     t = world.sim.now
-    runner.run(SimulatedClock(t), interval_s=60, until=t + 180)
+    runner.run(world.clock, interval_s=60, until=t + 180)  # the chain's own clock
     state = client.run(client.refresh())
     assert state.position(MarketType.PERP, 0).base_asset_amount < 0
     assert state.spot_balance(1) == -state.position(MarketType.PERP, 0).base_asset_amount
@@ -150,7 +188,6 @@ def test_live_runner_trades_on_market_data_read_from_the_chain(world, make_clien
 
 def test_engines_config_with_live_mode_builds_and_runs(world, make_client, keypair_file, tmp_path):
     """What `drift-engine run` does for `mode = "live"` engines (build_live_engines)."""
-    from drift_engine.clock import SimulatedClock
     from drift_engine.engine.config_file import parse_config
     from drift_engine.live_start import build_live_engines
 
@@ -158,6 +195,7 @@ def test_engines_config_with_live_mode_builds_and_runs(world, make_client, keypa
     client.close_blocking()
     with world.chain._lock:
         world.sim.update_funding("SOL-PERP", ts=world.sim.now + HOUR, funding_rate=RATE)
+    world.clock.sleep_until(world.sim.now)
     cfg = parse_config(
         {
             "engines": [
@@ -170,7 +208,7 @@ def test_engines_config_with_live_mode_builds_and_runs(world, make_client, keypa
             ]
         }
     )
-    fast = dict(confirm_timeout_s=1.0, confirm_poll_s=0.05, backoff_initial_s=0.01)
+    fast = dict(confirm_timeout_s=5.0, confirm_poll_s=0.4, backoff_initial_s=0.05)
     runner = build_live_engines(
         db,
         cfg.engines,
@@ -179,9 +217,10 @@ def test_engines_config_with_live_mode_builds_and_runs(world, make_client, keypa
         start_ts=world.sim.now,
         client_options=fast,
         network="localnet",
+        clock=world.clock,
     )
     t = world.sim.now
-    runner.run(SimulatedClock(t), interval_s=60, until=t + 120)
+    runner.run(world.clock, interval_s=60, until=t + 120)
     (stack,) = runner.stacks
     assert stack.engine.mode.value == "live" and stack.engine.state.value == "running"
     vault = stack.registry.get("dn-live-vault")
@@ -189,4 +228,59 @@ def test_engines_config_with_live_mode_builds_and_runs(world, make_client, keypa
     state = stack.client.run(stack.client.refresh())
     assert state.position(MarketType.PERP, 0).base_asset_amount < 0
     assert stack.registry.summary(vault.id).balance == chain_cash(state)
+    stack.client.close_blocking()
+
+
+def test_engines_config_sets_the_price_band_and_adopts_strangers(
+    world, make_client, keypair_file, tmp_path
+):
+    """`[engines.execution]` prices the engine's takers and `unknown_orders = "adopt"`
+    adopts a chain order the engine does not know as EXTERNAL (docs/reconciliation.md
+    rule 4), both from the config file as `drift-engine run` reads it."""
+    from drift_engine.core.types import OrderIntent
+    from drift_engine.engine.config_file import parse_config
+    from drift_engine.live_start import build_live_engines
+
+    client, db = _setup(world, make_client, tmp_path)
+    stranger = OrderIntent(
+        0, MarketType.PERP, "long", 10**9, order_type="limit", price=100_000_000, user_order_id=78
+    )
+    client.run(client.place_order(stranger))  # placed by hand, before the engine starts
+    client.close_blocking()
+    cfg = parse_config(
+        {
+            "engines": [
+                {
+                    "id": "dn-live",
+                    "mode": "live",
+                    "params": {"market": "SOL-PERP", "lookback_hours": 1},
+                    "execution": {"worst_price_bps": 30, "auction_duration": 15},
+                    "unknown_orders": "adopt",
+                }
+            ]
+        }
+    )
+    runner = build_live_engines(
+        db,
+        cfg.engines,
+        rpc_url=world.server.url,
+        keypair_path=keypair_file,
+        start_ts=world.sim.now,
+        client_options=dict(confirm_timeout_s=5.0, confirm_poll_s=0.4, backoff_initial_s=0.05),
+        network="localnet",
+        clock=world.clock,
+    )
+    (stack,) = runner.stacks
+    assert stack.report.adopted_orders == [78] and stack.report.cancelled_orders == []
+    (adopted,) = stack.orders.working()
+    assert adopted.external and adopted.user_order_id == 78
+    pricer = stack.engine.pricer
+    assert (pricer.config.worst_price_bps, pricer.config.auction_duration) == (30, 15)
+    short = OrderIntent(0, MarketType.PERP, "short", 10**9)
+    priced = pricer.price(short, 150_000_000, world.sim.now)
+    # an oracle auction ending at the worst price a short accepts: 30 bps under the oracle
+    assert priced.auction_duration == 15 and priced.auction_end_price == -450_000
+    assert priced.oracle_price_offset == -450_000
+    state = stack.client.run(stack.client.refresh())
+    assert [o.user_order_id for o in state.open_orders] == [78]  # adopted, not cancelled
     stack.client.close_blocking()

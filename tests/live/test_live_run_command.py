@@ -71,7 +71,8 @@ def test_run_live_trades_against_the_rpc(cli_env, world, make_client, keypair):
     client.close_blocking()
     with world.chain._lock:
         world.sim.update_funding("SOL-PERP", ts=world.sim.now + HOUR, funding_rate=2_000_000)
-    result = _run(cli_env, world.server.url, "live = true", "--hours", "0.0006", "--port", "0")
+    with world.ticking():  # the CLI's engine waits in real time: let chain time run
+        result = _run(cli_env, world.server.url, "live = true", "--hours", "0.0006", "--port", "0")
     assert result.exit_code == 0, result.output
     assert "LIVE engine" in result.output
     assert re.search(r"dashboard: http://127\.0\.0\.1:\d+/", result.output)  # --port honoured

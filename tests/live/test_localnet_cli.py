@@ -95,7 +95,13 @@ def test_localnet_serves_seeded_markets_and_trades(keypair, keypair_file):
                         OrderIntent(2, MarketType.PERP, "short", 10**8, user_order_id=2),
                     ]
                 )
-                state = await client.refresh()
+                # the legs rest in their auctions; the keeper fills them over the next
+                # slots (400 ms each on the localnet's wall clock)
+                for _ in range(150):
+                    state = await client.refresh()
+                    if not state.open_orders:
+                        break
+                    await asyncio.sleep(0.2)
                 assert state.spot_balance(4) == 10**7  # 0.1 wETH (8 decimals)
                 assert state.position(MarketType.PERP, 2).base_asset_amount == -(10**8)
                 assert state.margin.health > 90

@@ -111,9 +111,16 @@ def _signed(kp, ixs, blockhash):
     return VersionedTransaction(MessageV0.try_compile(kp.pubkey(), ixs, [], blockhash), [kp])
 
 
+def _payer(server) -> Keypair:
+    """A wallet with SOL for fees (the local chain charges them, as mainnet does)."""
+    kp = Keypair()
+    server.chain.airdrop(kp.pubkey(), 10**9)
+    return kp
+
+
 def test_send_verifies_signatures_blockhash_and_dedupes(server):
     prog = server.chain.program
-    kp = Keypair()
+    kp = _payer(server)
     prog.initialize_user_stats(kp.pubkey())
     prog.initialize_user(kp.pubkey(), 0, [32] * 32)
     builder = DriftInstructionBuilder(prog.catalog, kp.pubkey())
@@ -141,8 +148,19 @@ def test_send_verifies_signatures_blockhash_and_dedupes(server):
     again = rpc(server.url, "sendTransaction", [b64, {"encoding": "base64"}])
     assert again["error"]["data"]["err"] == "AlreadyProcessed"
     assert prog.placed == [(0, 9)]
-    st = rpc(server.url, "getSignatureStatuses", [[ok["result"]]])["result"]["value"][0]
-    assert st["err"] is None and st["confirmationStatus"] == "finalized"
+    # processed in its slot, confirmed a slot later, finalized 32 slots after landing
+    status = lambda: rpc(server.url, "getSignatureStatuses", [[ok["result"]]])["result"][  # noqa: E731
+        "value"
+    ][0]
+    st = status()
+    assert st["err"] is None and st["confirmationStatus"] == "processed"
+    assert st["confirmations"] == 0
+    server.chain.advance(1)
+    assert status()["confirmationStatus"] == "confirmed"
+    server.chain.advance(31)
+    assert status()["confirmationStatus"] == "finalized" and status()["confirmations"] is None
+    # the base fee (one signature) and the priority fee were charged to the payer
+    assert rpc(server.url, "getBalance", [str(kp.pubkey())])["result"]["value"] == 10**9 - 5000
     # an expired blockhash is rejected with the node's error shape
     server.chain.expire_blockhashes()
     tx2 = _signed(kp, [builder.cancel_order_by_user_id(9)], bh)
@@ -157,7 +175,7 @@ def test_send_verifies_signatures_blockhash_and_dedupes(server):
 
 def test_failed_instruction_rolls_back_whole_transaction(server):
     prog = server.chain.program
-    kp = Keypair()
+    kp = _payer(server)
     prog.initialize_user_stats(kp.pubkey())
     prog.initialize_user(kp.pubkey(), 0, [32] * 32)
     builder = DriftInstructionBuilder(prog.catalog, kp.pubkey())
@@ -200,7 +218,7 @@ def test_faults_429_and_dropped_response(server):
 
 def test_lost_confirmation_lands_but_hides_status(server):
     prog = server.chain.program
-    kp = Keypair()
+    kp = _payer(server)
     prog.initialize_user_stats(kp.pubkey())
     prog.initialize_user(kp.pubkey(), 0, [32] * 32)
     builder = DriftInstructionBuilder(prog.catalog, kp.pubkey())
@@ -250,13 +268,14 @@ def test_server_stops_cleanly():
 def test_history_methods_parse_in_solana_py(server, version):
     """getSignaturesForAddress / getTransaction answers parse with solana-py + solders."""
     from solana.rpc.async_api import AsyncClient
+    from solana.rpc.commitment import Confirmed
     from solders.message import Message
 
     from drift_engine.core.client import drift_events
     from drift_engine.core.types import OrderIntent
 
     prog = server.chain.program
-    kp = Keypair()
+    kp = _payer(server)
     prog.initialize_user_stats(kp.pubkey())
     prog.initialize_user(kp.pubkey(), 0, [32] * 32)
     builder = DriftInstructionBuilder(prog.catalog, kp.pubkey())
@@ -271,11 +290,26 @@ def test_history_methods_parse_in_solana_py(server, version):
     else:
         tx = VersionedTransaction(Message.new_with_blockhash([ix], kp.pubkey(), bh), [kp])
     sig = server.chain.send_transaction(bytes(tx))
+    user = user_pubkey(kp.pubkey(), 0)
+
+    async def listed(commitment=None):
+        conn = AsyncClient(server.url)
+        try:
+            got = await conn.get_signatures_for_address(user, limit=10, commitment=commitment)
+            return [s.signature for s in got.value]
+        finally:
+            await conn.close()
+
+    # history shows a transaction only at the commitment asked (default: finalized)
+    assert asyncio.run(listed(Confirmed)) == []
+    server.chain.advance(1)
+    assert asyncio.run(listed(Confirmed)) == [sig] and asyncio.run(listed()) == []
+    server.chain.advance(31)
 
     async def read():
         conn = AsyncClient(server.url)
         try:
-            sigs = await conn.get_signatures_for_address(user_pubkey(kp.pubkey(), 0), limit=10)
+            sigs = await conn.get_signatures_for_address(user, limit=10)
             assert [s.signature for s in sigs.value] == [sig]
             got = await conn.get_transaction(
                 sig, encoding="base64", max_supported_transaction_version=0

@@ -52,7 +52,9 @@ def test_no_secret_in_logs_errors_reprs_or_server_state(
     texts: list[str] = []
 
     async def scenario():
-        client = DriftClient.from_keypair_file(fast_config(world.server.url), keypair_file)
+        client = DriftClient.from_keypair_file(
+            fast_config(world.server.url), keypair_file, clock=world.clock
+        )
         texts.extend([repr(client), str(client), repr(client._signer), str(client._signer)])
         async with client:
             await client.initialize_user()

@@ -120,13 +120,14 @@ def test_metrics_during_a_paper_run_equal_the_api(database_url, tmp_path):
         one(found, "drift_engine_liquidation_distance_pct", **e)
         == (margin["liquidation_distance_pct"])
     )
-    # orders and the hedge
-    assert detail["open_orders"] is not None
-    assert one(found, "drift_engine_open_orders", **e) == detail["open_orders"]
-    assert detail["unhedged_exposure"] is not None
-    assert one(found, "drift_engine_unhedged_exposure_usdc", **e) == (
-        detail["unhedged_exposure"]["micro"] / 1e6
-    )
+    # orders and the hedge (the engine's order book; no unhedged leg is 0)
+    orders = detail["orders"]
+    assert isinstance(orders.get("working"), int)
+    assert one(found, "drift_engine_open_orders", **e) == orders["working"]
+    assert one(found, "drift_engine_unknown_orders", **e) == orders["by_status"].get("unknown", 0)
+    unhedged = detail["unhedged"]
+    expected_unhedged = 0 if unhedged is None else abs(unhedged["notional"]["micro"]) / 1e6
+    assert one(found, "drift_engine_unhedged_exposure_usdc", **e) == expected_unhedged
     # ledger entries by kind
     kinds = {k: api["kinds"].count(k) for k in set(api["kinds"])}
     assert {"transfer_in", "fill", "funding"} <= set(kinds)  # capital in, a carry

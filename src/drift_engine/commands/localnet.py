@@ -10,7 +10,6 @@ argument is checked (bounds, public keys) before the chain is seeded.
 from __future__ import annotations
 
 import contextlib
-import time
 
 import typer
 from solders.pubkey import Pubkey
@@ -23,6 +22,9 @@ from drift_engine.localnet.seed import bundled_prices, seeded_chain
 LAMPORTS_PER_SOL = 1_000_000_000
 #: "Every n-th request" fault flags: 0 is off; beyond a million they never fire.
 MAX_EVERY = 1_000_000
+#: The congestion floor's bound (micro-lamports per compute unit; mainnet's busiest
+#: hours see fees of the order of 10^6).
+MAX_CONGESTION_FEE = 10**9
 
 
 def _every(name: str, help: str) -> object:
@@ -52,8 +54,38 @@ def localnet(
         "--lose-confirmation-every",
         "Every n-th sendTransaction lands but never shows in getSignatureStatuses",
     ),
+    congestion: int = typer.Option(
+        0,
+        "--congestion",
+        min=0,
+        max=MAX_CONGESTION_FEE,
+        help="Drop transactions paying less than this priority fee (micro-lamports/CU; "
+        "0: no congestion).",
+    ),
+    no_auctions: bool = typer.Option(
+        False, "--no-auctions", help="Taker orders fill inside the placing transaction."
+    ),
+    auto_settle: bool = typer.Option(
+        False, "--auto-settle", help="Settle PnL and funding by themselves (not mainnet)."
+    ),
+    no_fees: bool = typer.Option(False, "--no-fees", help="Charge no fees and no rent."),
+    no_compute_limits: bool = typer.Option(
+        False, "--no-compute-limits", help="Do not enforce compute-unit limits."
+    ),
+    any_sub_account: bool = typer.Option(
+        False, "--any-sub-account", help="Allow sub-account ids out of sequence."
+    ),
+    no_account_checks: bool = typer.Option(
+        False, "--no-account-checks", help="Do not check the markets and oracles passed."
+    ),
 ) -> None:
-    """Serve a local Drift-compatible Solana JSON-RPC until Ctrl-C."""
+    """Serve a local Drift-compatible Solana JSON-RPC until Ctrl-C.
+
+    The chain is as unkind as mainnet by default (slots every 400 ms of wall time,
+    auctions filled by a built-in keeper, commitment levels, fees, rent, compute limits,
+    account checks, no automatic settlement); each flag switches one behaviour off."""
+    from drift_engine.localnet.clock import WallChainClock
+    from drift_engine.localnet.config import LocalnetConfig
     from drift_engine.sim.rpc import LocalRpcServer
 
     wallets = []
@@ -64,8 +96,19 @@ def localnet(
             raise typer.BadParameter(
                 f"{key!r} is not a base58 public key", param_hint="--fund"
             ) from None
-    seeded = seeded_chain(ts=int(time.time()))
+    config = LocalnetConfig(
+        auctions=not no_auctions,
+        settle_automatically=auto_settle,
+        fees=not no_fees,
+        compute_limits=not no_compute_limits,
+        sequential_sub_accounts=not any_sub_account,
+        check_accounts=not no_account_checks,
+    )
+    clock = WallChainClock()
+    seeded = seeded_chain(ts=clock.now(), clock=clock, config=config)
     faults = FaultPlan(latency_s=latency_ms / 1000)
+    if congestion:
+        faults.congest(congestion)
     for kind, n in (
         ("http_429", http_429_every),
         ("drop_response", drop_every),

@@ -422,6 +422,41 @@ class DriftInstructionBuilder:
         )
         return self._order_ix("place_orders", [i.to_driftpy() for i in checked], remaining)
 
+    def place_and_take_perp_order(
+        self, intent: OrderIntent, user: UserLike = None, *, round_to_step: bool = False
+    ) -> Instruction:
+        """Place a perp order and fill it in the same instruction (no maker accounts: it
+        takes from the AMM and resting orders; the unfilled rest is cancelled). Same
+        accounts as driftpy's `get_place_and_take_perp_order_ix` without makers."""
+        self._expect_type(intent, MarketType.PERP)
+        view = UserAccountsView.of(user)
+        intent = self.validate(intent, view, round_to_step=round_to_step)
+        remaining = self.remaining_accounts([view], writable_perp=[intent.market_index])
+        accounts = {
+            "state": self.state_pubkey,
+            "user": self.user_pubkey,
+            "user_stats": self.user_stats_pubkey,
+            "authority": self.signer,
+        }
+        return self._ix(
+            "place_and_take_perp_order", (intent.to_driftpy(), None), accounts, remaining
+        )
+
+    def settle_pnl(self, market_index: int, user: UserLike = None) -> Instruction:
+        """Settle a perp position's funding and PnL into USDC (driftpy's
+        `get_settle_pnl_ix`: the perp market and the quote spot market writable)."""
+        market_for(self.catalog, MarketType.PERP, market_index)
+        remaining = self.remaining_accounts(
+            [user], writable_perp=[market_index], writable_spot=[QUOTE_SPOT_MARKET_INDEX]
+        )
+        accounts = {
+            "state": self.state_pubkey,
+            "user": self.user_pubkey,
+            "authority": self.signer,
+            "spot_market_vault": self.spot_market_vault(QUOTE_SPOT_MARKET_INDEX),
+        }
+        return self._ix("settle_pnl", (market_index,), accounts, remaining)
+
     def cancel_order(self, order_id: int | None = None, user: UserLike = None) -> Instruction:
         """Cancel an order by its program-assigned id (None: the user's most recent)."""
         if order_id is not None:

@@ -39,6 +39,7 @@ import inspect
 import json
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,7 +125,30 @@ class TransactionFailedError(DriftClientError):
 
 
 class TransactionUnconfirmedError(DriftClientError):
-    """Sent, but neither confirmed nor visible in the account after every attempt."""
+    """Sent, and whether it landed cannot be known now: neither confirmed nor visible in
+    the account after every attempt, or the RPC stopped answering after the send. It is
+    NOT a rejection: the transaction may still land until its blockhash expires.
+
+    `signatures` are the signatures sent, `last_valid_block_height` the height after
+    which none of them can land, `since_order_id` / `since_slot` the User's next order id
+    and the slot before the first send (what `resolve_orders` needs to look for them)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        signatures: Sequence[str] = (),
+        last_valid_block_height: int | None = None,
+        since_order_id: int | None = None,
+        since_slot: int | None = None,
+        user_order_ids: Sequence[int] = (),
+    ) -> None:
+        super().__init__(message)
+        self.signatures = tuple(signatures)
+        self.last_valid_block_height = last_valid_block_height
+        self.since_order_id = since_order_id
+        self.since_slot = since_slot
+        self.user_order_ids = tuple(user_order_ids)
 
 
 # --------------------------------------------------------------------------- events
@@ -152,6 +176,14 @@ def drift_events(logs: Sequence[str]) -> list[tuple[str, Any]]:
             if event is not None:
                 out.append((event.name, event.data))
     return out
+
+
+def _confirmed(status: Any) -> bool:
+    """A signature status at "confirmed" or "finalized" commitment."""
+    level = getattr(status, "confirmation_status", None)
+    if level is None:  # an old node without commitment levels: a status means landed
+        return True
+    return str(level).split(".")[-1].lower() in ("confirmed", "finalized")
 
 
 # --------------------------------------------------------------------------- keys
@@ -317,6 +349,35 @@ class TxOutcome:
     user_order_ids: tuple[int, ...] = ()
 
 
+class _RealWait:
+    """How the client waits without an injected clock: the event loop's own time."""
+
+    @staticmethod
+    def monotonic() -> float:
+        return time.monotonic()
+
+    @staticmethod
+    async def asleep(seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderResolution:
+    """What the chain says about an order whose send outcome was unknown.
+
+    `status`: "open" (resting: `order` is its slot), "placed" (the program logged its
+    placement: `order_id`; fills or cancels follow in the history), "failed" (its
+    transaction landed with an error: nothing placed), "not_landed" (its blockhash
+    expired and no trace of it exists: it can never land) or "unknown" (not yet known).
+    """
+
+    user_order_id: int
+    status: Literal["open", "placed", "failed", "not_landed", "unknown"]
+    order_id: int | None = None
+    order: Any = None
+    reason: str = ""
+
+
 class _Transient(Exception):
     def __init__(self, reason: str, *, maybe_processed: bool) -> None:
         super().__init__(reason)
@@ -338,7 +399,11 @@ class DriftClient:
         authority: Pubkey | None = None,
         catalog: MarketCatalog | None = None,
         now: Callable[[], int] | None = None,
+        clock: Any = None,
     ) -> None:
+        """`clock`: how the client waits (`monotonic()`, `async asleep(s)`); tests inject
+        the local chain's `ManualClock`, so waiting moves the chain's time and nothing
+        sleeps on wall time. Default: real time."""
         if keypair is None and authority is None:
             raise DriftClientError("give a keypair (to trade) or an authority pubkey (to monitor)")
         self.config = config
@@ -347,6 +412,7 @@ class DriftClient:
         self.sub_account_id = config.sub_account_id
         self.catalog = catalog or MarketCatalog.from_constants(config.env)
         self._now = now or (lambda: 0)
+        self._wait = clock if clock is not None else _RealWait()
         self.monitor = DriftMarginMonitor(config.margin_thresholds)
         self._conn: AsyncClient | None = None
         self._driftpy: DriftpyClient | None = None
@@ -499,7 +565,7 @@ class DriftClient:
                     raise RpcUnavailableError(
                         f"{what}: RPC unavailable after {attempt} attempts ({transient.reason})"
                     ) from None
-                await asyncio.sleep(self._backoff(attempt))
+                await self._wait.asleep(self._backoff(attempt))
         raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ reads
@@ -676,16 +742,19 @@ class DriftClient:
         ).value
 
     async def _confirm(self, sig: Signature, last_valid: int) -> Any | None:
-        """Poll the signature until it has a status, its blockhash expires, or timeout."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.config.confirm_timeout_s
+        """Poll the signature until it is confirmed (or failed), its blockhash expires, or
+        the timeout passes. A "processed" status is not enough: on mainnet a processed
+        transaction can still be dropped with its fork."""
+        deadline = self._wait.monotonic() + self.config.confirm_timeout_s
         while True:
             status = (await self._statuses([sig]))[0]
-            if status is not None:
+            if status is not None and (status.err is not None or _confirmed(status)):
                 return status
-            if await self._block_height() > last_valid or loop.time() >= deadline:
+            if status is None and await self._block_height() > last_valid:
                 return None
-            await asyncio.sleep(self.config.confirm_poll_s)
+            if self._wait.monotonic() >= deadline:
+                return None
+            await self._wait.asleep(self.config.confirm_poll_s)
 
     def _raise_for_status(self, status: Any, what: str) -> None:
         if status.err is not None:
@@ -709,6 +778,28 @@ class DriftClient:
         """
         self._require_signer()
         sent: list[Signature] = []
+        last_valid_seen: list[int] = []
+        try:
+            return await self._send_loop(what, ixs, landed, user_order_ids, sent, last_valid_seen)
+        except RpcUnavailableError as exc:
+            if not sent:
+                raise  # nothing was sent: the caller may retry freely
+            raise TransactionUnconfirmedError(
+                f"{what}: sent, then the RPC stopped answering ({exc})",
+                signatures=[str(s) for s in sent],
+                last_valid_block_height=max(last_valid_seen) if last_valid_seen else None,
+                user_order_ids=user_order_ids,
+            ) from None
+
+    async def _send_loop(
+        self,
+        what: str,
+        ixs: Sequence[Instruction],
+        landed: Callable[[DriftAccountState], bool | Awaitable[bool]] | None,
+        user_order_ids: tuple[int, ...],
+        sent: list[Signature],
+        last_valid_seen: list[int],
+    ) -> TxOutcome:
         current: tuple[VersionedTransaction, int] | None = None  # (tx, last valid height)
         attempts = 0
         while attempts < self.config.max_attempts:
@@ -724,6 +815,7 @@ class DriftClient:
                     "getLatestBlockhash", lambda: self._rpc.get_latest_blockhash(Confirmed)
                 )
                 current = (self._compile(ixs, bh.value.blockhash), bh.value.last_valid_block_height)
+                last_valid_seen.append(bh.value.last_valid_block_height)
             tx, last_valid = current
             sig = tx.signatures[0]
             if sig not in sent:
@@ -744,7 +836,7 @@ class DriftClient:
                     log.info("%s: blockhash expired before processing; rebuilding", what)
                     sent.remove(sig)  # preflight rejected it: it will never land
                     current = None
-                    await asyncio.sleep(self._backoff(attempts))
+                    await self._wait.asleep(self._backoff(attempts))
                     continue
                 if "AlreadyProcessed" in name:
                     log.info("%s: the chain already processed %s", what, sig)
@@ -761,7 +853,7 @@ class DriftClient:
                     message = getattr(err_obj, "message", None) or type(exc).__name__
                     raise TransactionFailedError(f"{what}: {message}", err, logs) from None
                 log.info("%s: transient send failure (%s)", what, transient.reason)
-                await asyncio.sleep(self._backoff(attempts))
+                await self._wait.asleep(self._backoff(attempts))
                 continue
             except Exception as exc:  # noqa: BLE001
                 transient = self._classify(exc)
@@ -769,7 +861,7 @@ class DriftClient:
                     raise
                 log.info("%s: transient send failure (%s)", what, transient.reason)
                 if not transient.maybe_processed:
-                    await asyncio.sleep(self._backoff(attempts))
+                    await self._wait.asleep(self._backoff(attempts))
                     continue
                 # the response was lost: the transaction may have landed; confirm it
             status = await self._confirm(sig, last_valid)
@@ -783,7 +875,10 @@ class DriftClient:
                 return outcome
         raise TransactionUnconfirmedError(
             f"{what}: not confirmed after {attempts} attempts "
-            f"(signatures: {', '.join(str(s) for s in sent) or 'none'})"
+            f"(signatures: {', '.join(str(s) for s in sent) or 'none'})",
+            signatures=[str(s) for s in sent],
+            last_valid_block_height=max(last_valid_seen) if last_valid_seen else None,
+            user_order_ids=user_order_ids,
         )
 
     async def _check_landed(
@@ -796,7 +891,7 @@ class DriftClient:
     ) -> TxOutcome | None:
         statuses = await self._statuses(sent)
         for sig, status in zip(sent, statuses, strict=True):
-            if status is not None:
+            if status is not None and (status.err is not None or _confirmed(status)):
                 self._raise_for_status(status, what)
                 return TxOutcome(str(sig), status.slot, "confirmed", attempts, user_order_ids)
         if landed is not None:
@@ -818,7 +913,14 @@ class DriftClient:
         """User order ids among `uids` that the program's `OrderRecord` events (in the logs
         of this sub-account's transactions since `since_slot`) show as placed with an
         order id >= `since_order_id`. None when the RPC keeps no transaction history."""
-        found: set[int] = set()
+        found = await self._order_ids_in_history(uids, since_order_id, since_slot)
+        return None if found is None else set(found)
+
+    async def _order_ids_in_history(
+        self, uids: set[int], since_order_id: int, since_slot: int
+    ) -> dict[int, int] | None:
+        """{user order id: program order id} of `_placed_in_history`'s orders."""
+        found: dict[int, int] = {}
         before: Signature | None = None
         try:
             for _page in range(10):
@@ -850,7 +952,7 @@ class DriftClient:
                             continue
                         order = data.order
                         if order.user_order_id in uids and order.order_id >= since_order_id:
-                            found.add(order.user_order_id)
+                            found.setdefault(order.user_order_id, order.order_id)
                 if len(infos) < 50:
                     return found
                 before = infos[-1].signature
@@ -1069,12 +1171,146 @@ class DriftClient:
             # wrong guess means a missed order, never a duplicate).
             return s.next_order_id >= since + len(uids)
 
-        outcome = await self._send("place_orders", [ix], landed, uids)
+        try:
+            outcome = await self._send("place_orders", [ix], landed, uids)
+        except TransactionUnconfirmedError as exc:
+            exc.since_order_id, exc.since_slot = since, since_slot
+            raise
         await self.refresh()
         return outcome
 
     async def place_order(self, intent: OrderIntent) -> TxOutcome:
         return await self.place_orders([intent])
+
+    async def place_and_take(self, intent: OrderIntent) -> TxOutcome:
+        """Place a perp order and fill it in the same transaction as far as the market
+        allows within its limit (`place_and_take_perp_order`); nothing rests."""
+        from dataclasses import replace
+
+        self._require_signer()
+        state = await self._fresh()
+        if not state.exists:
+            raise DriftClientError(f"sub-account {self.sub_account_id} does not exist")
+        uid = intent.user_order_id or self.next_user_order_id(state)
+        if uid in {o.user_order_id for o in state.open_orders}:
+            raise DriftClientError(f"user_order_id {uid} is already in use")
+        intent = replace(intent, user_order_id=uid)
+        since, since_slot = state.next_order_id, state.slot
+        ix = self.builder.place_and_take_perp_order(intent, UserAccountsView.of(state.user))
+
+        async def landed(s: DriftAccountState) -> bool:
+            placed = await self._placed_in_history({uid}, since, since_slot)
+            if placed is not None:
+                return bool(placed)
+            return s.next_order_id >= since + 1
+
+        try:
+            outcome = await self._send("place_and_take", [ix], landed, (uid,))
+        except TransactionUnconfirmedError as exc:
+            exc.since_order_id, exc.since_slot = since, since_slot
+            raise
+        await self.refresh()
+        return outcome
+
+    async def settle_pnl(self, market_index: int) -> TxOutcome:
+        """Settle the perp position's funding and PnL into USDC (on chain nothing settles
+        by itself). Landed-check: the position's `last_cumulative_funding_rate` or the
+        User's `settled_perp_pnl` moved, or the transaction confirmed."""
+        self._require_signer()
+        state = await self._fresh()
+        if not state.exists:
+            raise DriftClientError(f"sub-account {self.sub_account_id} does not exist")
+        before = (state.user.settled_perp_pnl, state.user.cumulative_perp_funding)
+        ix = self.builder.settle_pnl(market_index, UserAccountsView.of(state.user))
+        outcome = await self._send(
+            "settle_pnl",
+            [ix],
+            lambda s: (
+                s.user is not None
+                and (s.user.settled_perp_pnl, s.user.cumulative_perp_funding) != before
+            ),
+        )
+        await self.refresh()
+        return outcome
+
+    async def recent_priority_fees(self) -> list[tuple[int, int]]:
+        """(slot, micro-lamports per compute unit) the RPC reports for recent slots
+        (`getRecentPrioritizationFees` for this sub-account; solana-py has no method for
+        it, so it is one plain JSON-RPC request)."""
+        body = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "getRecentPrioritizationFees",
+            "params": [[str(self.user_pubkey)]],
+        }
+
+        async def call() -> Any:
+            async with httpx.AsyncClient(timeout=self.config.request_timeout_s) as http:
+                response = await http.post(self.config.rpc_url, json=body)
+                response.raise_for_status()
+                return response.json()
+
+        data = await self._read("getRecentPrioritizationFees", call)
+        if "error" in data:
+            raise DriftClientError(f"getRecentPrioritizationFees: {data['error']}")
+        return [(int(f["slot"]), int(f["prioritizationFee"])) for f in data["result"]]
+
+    async def resolve_orders(
+        self,
+        user_order_ids: Sequence[int],
+        *,
+        since_order_id: int,
+        since_slot: int,
+        last_valid_block_height: int | None = None,
+        signatures: Sequence[str] = (),
+    ) -> dict[int, OrderResolution]:
+        """What the chain says about orders whose send outcome was unknown.
+
+        Evidence, strongest first: the signatures' statuses (searching the node's whole
+        history: an error means nothing was placed); the account's open orders (resting
+        with the user order id at or after `since_order_id`); the program's `OrderRecord`
+        events in the sub-account's history since `since_slot`. With none of these, the
+        order did not land if every signature's blockhash has expired
+        (`last_valid_block_height` passed); else it is still unknown."""
+        uids = [int(u) for u in user_order_ids]
+        if signatures:
+            sigs = [Signature.from_string(x) for x in signatures]
+            resp = await self._read(
+                "getSignatureStatuses",
+                lambda: self._rpc.get_signature_statuses(sigs, search_transaction_history=True),
+            )
+            for status in resp.value:
+                if status is not None and status.err is not None and _confirmed(status):
+                    reason = f"transaction failed on chain: {status.err}"
+                    return {u: OrderResolution(u, "failed", reason=reason) for u in uids}
+        height = await self._block_height()
+        state = await self.refresh()
+        out: dict[int, OrderResolution] = {}
+        for uid in uids:
+            slots = state.orders_with_user_id(uid, since_order_id)
+            resting = [o for o in slots if is_variant(o.status, "Open")]
+            if resting:
+                o = resting[0]
+                out[uid] = OrderResolution(uid, "open", o.order_id, o)
+        missing = {u for u in uids if u not in out}
+        if missing:
+            placed = await self._order_ids_in_history(missing, since_order_id, since_slot)
+            for uid, order_id in (placed or {}).items():
+                out[uid] = OrderResolution(uid, "placed", order_id)
+        expired = last_valid_block_height is not None and height > last_valid_block_height
+        for uid in uids:
+            if uid not in out:
+                out[uid] = OrderResolution(
+                    uid,
+                    "not_landed" if expired else "unknown",
+                    reason=(
+                        f"no trace on chain and its blockhash expired at height "
+                        f"{last_valid_block_height} (now {height})"
+                        if expired
+                        else "no trace on chain yet; its transaction may still land"
+                    ),
+                )
+        return out
 
     async def cancel_order(self, order_id: int) -> TxOutcome:
         state = await self._fresh()
@@ -1148,6 +1384,7 @@ DriftAdapter = DriftClient
 
 __all__ = [
     "DriftAccountState",
+    "OrderResolution",
     "DriftAdapter",
     "DriftClient",
     "DriftClientConfig",

@@ -489,10 +489,8 @@ class DashboardReader:
             positions=positions,
             margin=margin,
             vaults=vaults,
-            open_orders=extra.get("open_orders")
-            if isinstance(extra.get("open_orders"), int)
-            else None,
-            unhedged_exposure=_unhedged_exposure(positions),
+            unhedged=_unhedged(extra.get("unhedged")),
+            orders=dict(extra.get("orders") or {}),
         )
 
     # ---------------------------------------------------------------- markets
@@ -649,6 +647,21 @@ def _markets_from_state(state: Any) -> dict[str, MarketSnapshot]:
     return out
 
 
+def _unhedged(value: Any) -> Any:
+    """The engine record's `extra["unhedged"]` as the API's UnhedgedOut (None if none)."""
+    from drift_engine.dashboard.schemas import UnhedgedOut
+
+    if not isinstance(value, dict):
+        return None
+    return UnhedgedOut(
+        market=str(value.get("market", "")),
+        base=int(value.get("base", 0)),
+        notional=money(int(value.get("notional", 0))),
+        since=datetime.fromtimestamp(int(value.get("since", 0)), UTC),
+        action=str(value.get("action", "")),
+    )
+
+
 def _display_name(engine_id: str, extra: Any) -> str:
     name = extra.get("name") if isinstance(extra, dict) else None
     return str(name) if name else engine_id
@@ -717,24 +730,6 @@ def _margin(
         maintenance_margin=_m("maintenance_margin_requirement"),
         liquidation_distance_pct=distance,
     )
-
-
-def _unhedged_exposure(positions: list[PositionOut]) -> Money | None:
-    """Per asset (a perp and its spot leg, `spot_symbol_for`), |net notional|, summed: zero
-    for a perfect delta-neutral pair, the whole notional of a leg left alone."""
-    from drift_engine.engine.market_board import spot_symbol_for
-
-    if any(p.notional is None for p in positions):
-        return None
-    leg_of: dict[str, str] = {}
-    for p in positions:
-        if p.market_type == "perp":
-            leg_of[spot_symbol_for(p.market)] = p.market
-    net: dict[str, int] = {}
-    for p in positions:
-        asset = p.market if p.market_type == "perp" else leg_of.get(p.market, p.market)
-        net[asset] = net.get(asset, 0) + p.notional.micro  # type: ignore[union-attr]
-    return money(sum(abs(v) for v in net.values()))
 
 
 def _liquidation_distance(m: dict[str, Any], markets: dict[str, MarketSnapshot]) -> float | None:

@@ -125,6 +125,17 @@ class EngineSummaryOut(BaseModel):
     )
 
 
+class UnhedgedOut(BaseModel):
+    """Exposure a hedged strategy holds without its hedge (legs that did not fill
+    together), while it exists."""
+
+    market: str
+    base: int = Field(description="Signed net base, BASE 1e9 (spot + perp).")
+    notional: Money = Field(description="|base| at the oracle.")
+    since: datetime
+    action: str = Field(default="", description='What the strategy does: "hedge" or "unwind".')
+
+
 class EngineDetailOut(EngineSummaryOut):
     strategy_config: dict[str, Any] = Field(default_factory=dict)
     risk_limits: dict[str, Any] = Field(default_factory=dict)
@@ -132,13 +143,13 @@ class EngineDetailOut(EngineSummaryOut):
     positions: list[PositionOut] = Field(default_factory=list)
     margin: MarginOut = Field(default_factory=MarginOut)
     vaults: list[VaultOut] = Field(default_factory=list)
-    open_orders: int | None = Field(
-        default=None, description="Orders working at the venue as of the engine's last snapshot."
+    unhedged: UnhedgedOut | None = Field(
+        default=None, description="Unhedged exposure right now; null when the legs match."
     )
-    unhedged_exposure: Money | None = Field(
-        default=None,
-        description="What the hedge does not cover: per asset, |sum of the perp and spot "
-        "positions' notional at the oracle|, added up (null: a position has no price).",
+    orders: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The engine's orders: working count, count by status, whether new "
+        "exposure is blocked by orders with an unknown outcome.",
     )
 
 

@@ -8,9 +8,17 @@ Each `step(ts)`:
 3. ask the risk plug-ins: a `Halt` (max drawdown) runs the kill switch; a `Deleverage`
    (health below floor) puts the engine in REDUCING and sends reduce-only orders;
 4. if RUNNING (or REDUCING), ask the strategy for actions, check each against the risk
-   limits (REDUCING lets only reduce-only actions through), send the survivors to the
+   limits (REDUCING lets only reduce-only actions through), price each order
+   (`engine.execution`: no order without a worst price and an auction leaves the
+   engine), record it INFLIGHT in the order book (`engine.orders`), send it to the
    venue, book the fills;
 5. persist the engine record (state, strategy state, high-water mark).
+
+Orders have a life cycle (`engine.orders.OrderBook`): evidence from the venue (the send's
+outcome, chain reads, the program's events) moves them; a send whose outcome is unknown
+leaves them UNKNOWN — logged as such, never as a rejection — and blocks new exposure
+until a chain read resolves them (cancels and reduce-only orders stay allowed). The
+strategy's snapshot carries the working orders.
 
 Every state transition and every rejection is logged and persisted through the store.
 """
@@ -26,13 +34,23 @@ from typing import Any
 
 from drift_engine.core.errors import DriftEngineError
 from drift_engine.core.types import DriftMarginMetrics, OrderIntent
+from drift_engine.engine.execution import ExecutionConfig, OrderPricer, UnpricedOrderError
 from drift_engine.engine.market_board import MarketBoard
+from drift_engine.engine.orders import (
+    OrderBook,
+    OrderEvent,
+    OrderEventKind,
+    OrderStatus,
+    OrderStore,
+)
 from drift_engine.engine.ports import (
     EngineRecord,
     EngineStore,
     InterestEvent,
     LedgerSink,
     LiquidationEvent,
+    OrderOutcomeUnknown,
+    OrderUpdate,
     Posting,
     Venue,
     VenueEvent,
@@ -44,7 +62,9 @@ from drift_engine.strategies.base import (
     DriftStrategy,
     FillEvent,
     FundingEvent,
+    OrderRejected,
     PlaceOrders,
+    SettlePnl,
     StrategySnapshot,
     VaultSnapshot,
 )
@@ -131,6 +151,8 @@ class DriftEngine:
         on_event: Callable[[str, int, str, str, dict], None] | None = None,
         persist_every_s: int = 3600,
         name: str | None = None,
+        orders: OrderBook | OrderStore | None = None,
+        execution: ExecutionConfig | None = None,
     ) -> None:
         self.engine_id = engine_id
         #: Display name (the dashboard's); persisted in the record's `extra["name"]`.
@@ -152,7 +174,12 @@ class DriftEngine:
         self._saved: tuple[Any, ...] = ()
         self._saved_ts = 0
         self._margin: DriftMarginMetrics | None = None  # the last snapshot's
-        self._open_orders: int | None = None  # the last snapshot's
+        #: the engine's orders and their life cycle (durable with an SQL order store)
+        self.orders = (
+            orders if isinstance(orders, OrderBook) else OrderBook(engine_id, orders, log=self._log)
+        )
+        self.pricer = OrderPricer(execution, catalog=board.catalog)
+        self._unhedged: Any = None
         for symbol in strategy.markets():
             board.add(symbol)
         self._resume()
@@ -174,8 +201,8 @@ class DriftEngine:
                 "name": self.name or self.engine_id,
                 "risk_limits": self.risk.limits.model_dump(mode="json"),
                 "margin": margin_json(self._margin) if self._margin is not None else None,
-                # orders working at the venue as of the last snapshot (dashboard, /metrics)
-                "open_orders": self._open_orders,
+                "orders": self.orders.summary(),
+                "unhedged": _unhedged_json(self._unhedged),
             },
         )
 
@@ -201,13 +228,23 @@ class DriftEngine:
         """Save the engine record now."""
         rec = self._record()
         self.store.save(rec)
-        self._saved = (rec.state, rec.strategy_state, self.stats.fills + self.stats.funding)
+        self._saved = (
+            rec.state,
+            rec.strategy_state,
+            self.stats.fills + self.stats.funding,
+            repr(rec.extra.get("unhedged")),
+        )
         self._saved_ts = self.last_ts
 
     def _maybe_persist(self) -> None:
         """Save when anything a restart needs changed (state, strategy state, bookings),
         else at most every `persist_every_s` of engine time (last tick, high-water mark)."""
-        key = (self.state.value, self.strategy.dump_state(), self.stats.fills + self.stats.funding)
+        key = (
+            self.state.value,
+            self.strategy.dump_state(),
+            self.stats.fills + self.stats.funding,
+            repr(_unhedged_json(self._unhedged)),
+        )
         if key != self._saved or self.last_ts - self._saved_ts >= self.persist_every_s:
             self.persist()
 
@@ -333,14 +370,14 @@ class DriftEngine:
         )
         margin = self.venue.margin(ts)
         self._margin = margin
-        self._open_orders = len(self.venue.open_orders())
         return StrategySnapshot(
             ts=ts,
             markets=MappingProxyType(self.board.snapshots(self.strategy.markets() or None)),
             vault=vault,
             positions=self.venue.positions(),
             margin=margin,
-            open_orders=self._open_orders,
+            open_orders=len(self.venue.open_orders()),
+            orders=self.orders.views(),
         )
 
     # ------------------------------------------------------------------ the step
@@ -351,7 +388,9 @@ class DriftEngine:
         if self.state is EngineState.STOPPED:
             return
         self._drain(ts)
+        self._sync_orders(ts)
         snap = self.snapshot(ts)
+        self._unhedged = self.strategy.unhedged(snap)
         if self.state is not EngineState.HALTED:
             directive = self.risk.assess(snap)
             if isinstance(directive, Halt):
@@ -367,6 +406,7 @@ class DriftEngine:
                 self._transition(EngineState.RUNNING, ts, f"health {snap.margin.health} recovered")
         if self.state in (EngineState.RUNNING, EngineState.REDUCING):
             self._execute_all(self.strategy.on_tick(snap), snap, ts)
+            self._unhedged = self.strategy.unhedged(snap)  # with what it decided to do
         self._maybe_persist()
 
     def _execute_all(self, actions: Sequence[Action], snap: StrategySnapshot, ts: int) -> None:
@@ -375,11 +415,24 @@ class DriftEngine:
                 n = self.venue.cancel_all(ts)
                 self._log(ts, "cancel", f"cancelled {n} orders: {action.reason}")
                 continue
+            if isinstance(action, SettlePnl):
+                self._settle_pnl(action, ts)
+                continue
             if not isinstance(action, PlaceOrders):
                 self._reject(ts, "engine", f"unknown action {type(action).__name__}")
                 continue
             if self.state is EngineState.REDUCING and not action.reduce_only:
                 self._reject(ts, "reducing", "engine is REDUCING: only reduce-only orders", action)
+                continue
+            if self.orders.blocked and not action.reduce_only:
+                unknown = [o.user_order_id for o in self.orders.unknown()]
+                self._log(
+                    ts,
+                    "blocked",
+                    f"{action.reason}: new orders wait until the chain resolves orders "
+                    f"with unknown outcome (user order ids {unknown})",
+                    {"unknown": unknown, "orders": [_order_json(o) for o in action.orders]},
+                )
                 continue
             rejection = self.risk.check(action.orders, snap)
             if rejection is not None:
@@ -387,26 +440,109 @@ class DriftEngine:
                 continue
             self._place(action, ts)
 
+    def _settle_pnl(self, action: SettlePnl, ts: int) -> None:
+        settle = getattr(self.venue, "settle_pnl", None)
+        if settle is None:
+            return
+        try:
+            settle(action.market_index, ts)
+        except Exception as exc:  # noqa: BLE001 - a failed settle changes nothing
+            self._log(ts, "settle-failed", f"settle_pnl {action.market_index}: {exc}")
+            return
+        self._log(ts, "settle", f"settle_pnl perp {action.market_index}: {action.reason}")
+
+    def _oracle(self, intent: OrderIntent) -> int:
+        """The oracle price a taker order is priced at: the board's, else the venue's."""
+        perp = intent.market_type.value == "perp"
+        for m in self.board.snapshots().values():
+            if perp and m.perp_market_index == intent.market_index and m.oracle_price:
+                return m.oracle_price
+            price = m.spot_oracle_price or m.oracle_price
+            if not perp and m.spot_market_index == intent.market_index and price:
+                return price
+        read = getattr(self.venue, "oracle_price", None)
+        return int(read(intent.market_type, intent.market_index)) if read is not None else 0
+
     def _place(self, action: PlaceOrders, ts: int) -> list[FillEvent]:
         try:
-            fills = self.venue.place(action.orders, ts)
+            priced = [self.pricer.price(o, self._oracle(o), ts) for o in action.orders]
+        except UnpricedOrderError as exc:
+            self._reject(ts, "pricing", str(exc), action)
+            return []
+        taken = {o.user_order_id for o in self.venue.open_orders()}
+        tracked = self.orders.create(priced, ts, taken=taken)
+        marks = getattr(self.venue, "order_marks", None)
+        if marks is not None:  # where to look for them on chain should the process die
+            self.orders.set_send_ref(tracked, marks())
+        sent = [t.intent for t in tracked]
+        try:
+            fills = self.venue.place(sent, ts)
+        except OrderOutcomeUnknown as exc:
+            ref = {**tracked[0].send_ref, **{k: v for k, v in exc.ref.items() if v is not None}}
+            self.orders.set_send_ref(tracked, ref)
+            for order in tracked:
+                self.orders.apply(order, OrderEvent(OrderEventKind.UNKNOWN, ts, str(exc)))
+            self._log(
+                ts,
+                "orders-unknown",
+                f"{action.reason}: outcome of {len(sent)} orders unknown; new exposure "
+                f"blocked until the chain shows them: {exc}",
+                {"orders": [_order_json(o) for o in sent], "ref": exc.ref},
+            )
+            return []
         except Exception as exc:  # noqa: BLE001 - venue refusals are rejections, not crashes
             partial = list(getattr(exc, "fills", ()) or ())
             for fill in partial:  # orders before the refused one did fill: book them
                 self._handle(fill)
-            self._reject(ts, "venue", f"{type(exc).__name__}: {exc}", action)
+            reason = f"{type(exc).__name__}: {exc}"
+            for order in tracked:
+                self.orders.apply(
+                    order, OrderEvent(OrderEventKind.REJECT, ts, "venue", reason=reason)
+                )
+            self._reject(ts, "venue", reason, action)
+            self.strategy.on_rejected(
+                OrderRejected(ts, reason, tuple(sent), tuple(t.user_order_id for t in tracked))
+            )
             return partial
+        ref = dict(getattr(self.venue, "last_send", None) or {})
+        evidence = ref.get("signature") or "venue accepted"
+        for order in tracked:
+            self.orders.apply(order, OrderEvent(OrderEventKind.ACCEPT, ts, str(evidence)))
         self._log(
             ts,
             "orders",
-            f"{action.reason}: {len(action.orders)} orders, {len(fills)} fills",
-            {"orders": [_order_json(o) for o in action.orders], "fills": len(fills)},
+            f"{action.reason}: {len(sent)} orders, {len(fills)} fills",
+            {"orders": [_order_json(o) for o in sent], "fills": len(fills)},
         )
         if fills:
             self.stats.trades += 1
         for fill in fills:
             self._handle(fill)
         return fills
+
+    # ------------------------------------------------------------------ orders
+    def _sync_orders(self, ts: int) -> None:
+        """Chain reads as evidence: orders resting on the account are OPEN; orders with an
+        unknown outcome are looked for on chain (venue.resolve_orders)."""
+        try:
+            self.orders.on_chain_read(self.venue.open_orders(), ts, "account read")
+        except Exception as exc:  # noqa: BLE001 - no read, no evidence
+            log.info("[%s] open orders unreadable: %s", self.engine_id, exc)
+            return
+        unknown = self.orders.unknown()
+        resolve = getattr(self.venue, "resolve_orders", None)
+        if not unknown or resolve is None:
+            return
+        try:
+            updates = resolve(unknown, ts)
+        except Exception as exc:  # noqa: BLE001 - still unknown; try again next step
+            log.info("[%s] unknown orders not resolved yet: %s", self.engine_id, exc)
+            return
+        for update in updates:
+            self._handle(update)
+
+    def _order_update(self, u: OrderUpdate) -> None:
+        self.orders.on_update(u.record_id, u.ts, u.user_order_id, u.order_id, u.action, u.reason)
 
     # ------------------------------------------------------------------ booking
     def _drain(self, ts: int) -> None:
@@ -415,6 +551,18 @@ class DriftEngine:
 
     def _handle(self, event: VenueEvent) -> None:
         """Book one venue event (once) and pass it to the strategy."""
+        if isinstance(event, OrderUpdate):
+            self._order_update(event)
+            return
+        if isinstance(event, FillEvent) and not event.liquidation:
+            self.orders.on_fill(
+                event.record_id,
+                event.ts,
+                event.user_order_id,
+                event.order_id,
+                event.base_asset_amount,
+                event.quote_asset_amount,
+            )
         if isinstance(event, FillEvent):
             kind = "liquidation" if event.liquidation else "fill"
             posting = Posting(
@@ -492,13 +640,39 @@ class DriftEngine:
 
 
 def _order_json(o: OrderIntent) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "market_type": o.market_type.value,
         "market_index": o.market_index,
         "direction": o.direction.value,
         "base_asset_amount": o.base_asset_amount,
         "order_type": o.order_type.value,
         "reduce_only": o.reduce_only,
+    }
+    for name in (
+        "user_order_id",
+        "price",
+        "oracle_price_offset",
+        "auction_start_price",
+        "auction_end_price",
+        "auction_duration",
+        "max_ts",
+    ):
+        value = getattr(o, name)
+        if value:
+            out[name] = value
+    return out
+
+
+def _unhedged_json(u: Any) -> dict[str, Any] | None:
+    """A strategy's `UnhedgedExposure` as the engine record keeps it (dashboard, API)."""
+    if u is None:
+        return None
+    return {
+        "market": u.market,
+        "base": u.base,
+        "notional": u.notional,
+        "since": u.since,
+        "action": u.action,
     }
 
 
@@ -509,6 +683,7 @@ __all__ = [
     "EngineState",
     "EngineStats",
     "MemoryEngineStore",
+    "OrderStatus",
     "margin_json",
 ]
 

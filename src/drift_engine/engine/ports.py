@@ -40,11 +40,40 @@ class LiquidationEvent:
     detail: str = ""
 
 
-VenueEvent = FillEvent | FundingEvent | InterestEvent | LiquidationEvent
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """Evidence about one of the sub-account's orders (not a fill: fills are FillEvents).
+
+    `action`: "placed" (the program logged its placement, or a chain read shows it),
+    "cancelled", "expired" (cancelled at max_ts), "triggered", "closed" (ended after its
+    fills; any unfilled rest is cancelled), or "rejected" (proven never to land: its
+    transaction failed, or its blockhash expired without a trace).
+    """
+
+    record_id: str
+    ts: int
+    user_order_id: int
+    order_id: int
+    action: str
+    reason: str = ""
+
+
+VenueEvent = FillEvent | FundingEvent | InterestEvent | LiquidationEvent | OrderUpdate
 
 
 class VenueError(RuntimeError):
     """The venue refused or failed an order (the engine logs it as a rejection)."""
+
+
+class OrderOutcomeUnknown(VenueError):
+    """Orders were sent and whether they landed cannot be known now (confirmation lost,
+    RPC down after the send). NOT a rejection: the orders are UNKNOWN until a chain read
+    resolves them. `ref` says how to find them (signatures, last valid block height,
+    the User's next order id and slot before the send)."""
+
+    def __init__(self, message: str, ref: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.ref = dict(ref or {})
 
 
 @runtime_checkable
@@ -139,6 +168,8 @@ __all__ = [
     "InterestEvent",
     "LedgerSink",
     "LiquidationEvent",
+    "OrderOutcomeUnknown",
+    "OrderUpdate",
     "Posting",
     "Venue",
     "VenueError",

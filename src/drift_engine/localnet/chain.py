@@ -1,4 +1,4 @@
-"""`LocalChain`: the validator half of the local Drift RPC.
+"""`LocalChain`: the validator half of the local Drift RPC — as unkind as mainnet.
 
 It keeps what a Solana node would answer from — accounts, slots, blockhashes,
 signature statuses — and executes transactions:
@@ -11,11 +11,37 @@ signature statuses — and executes transactions:
 * SPL token accounts and SOL balances of wallets are kept here (deposits move tokens
   from the wallet's token account into the spot market vault, withdrawals back).
 * `send_transaction` deserializes legacy and v0 transactions with solders, verifies
-  every signature and the recent blockhash (150 blocks of validity, like mainnet),
-  decodes Drift instructions with the IDL coder and applies them to the program
-  atomically: all instructions of a transaction land, or none do. ComputeBudget
-  instructions are accepted and ignored; the Associated Token program's create
-  instructions create token accounts; anything else fails `UnsupportedProgramId`.
+  every signature and the recent blockhash, decodes Drift instructions with the IDL
+  coder and applies them to the program atomically: all instructions of a transaction
+  land, or none do. The Associated Token program's create instructions create token
+  accounts; anything else fails `UnsupportedProgramId`.
+
+What makes it mainnet-like (`LocalnetConfig`; each can be switched off):
+
+* **Slots follow the clock** (`clock.now_ms()`, ~400 ms a slot; every landed
+  transaction also opens a new slot, so a slot's state never changes once read). A
+  blockhash is valid for 150 slots. Each new slot gives the program its keeper work
+  (`on_slot`: auction fills, triggers, expiries); what the program did outside users'
+  transactions lands as keeper transactions in the user's history.
+* **Commitment**: a signature is "processed" in its slot, "confirmed" one slot later,
+  "finalized" 32 slots later; history (`getSignaturesForAddress`, `getTransaction`)
+  shows a transaction only at the commitment asked, and account reads serve the state
+  as of the slot that commitment has reached (the accounts a transaction or a keeper
+  fill is about to change are kept as they were, for the slots it is not yet confirmed
+  or finalized in); `getSignatureStatuses` forgets statuses older than 300 slots unless
+  `searchTransactionHistory` is set. (Market data a test feeds into the simulator
+  directly — oracle prices, funding rates — shows at every commitment at once.)
+* **Fees**: 5,000 lamports per signature plus the priority fee (compute-unit price x
+  requested limit) charged to the fee payer whether the transaction succeeds or fails;
+  rent-exempt lamports for every account created; a payer who cannot pay is refused.
+* **Compute**: each instruction consumes compute units (`COMPUTE_UNITS`); a
+  transaction over its limit (SetComputeUnitLimit, default 200,000 per instruction)
+  fails with `ComputationalBudgetExceeded`.
+* **Accounts an instruction passes**: the markets and oracles it needs must be in its
+  remaining accounts, or it fails as the program fails (`PerpMarketNotFound`,
+  `SpotMarketNotFound`, `OracleNotFound`).
+* **Congestion**: a send whose priority fee is below the congestion floor is accepted
+  and never lands; `getRecentPrioritizationFees` reports the fees that did land.
 
 Errors use the JSON shapes of a real node (`TransactionError` values, `-32002`
 preflight failures) so solana-py and driftpy see what they would see on mainnet.
@@ -25,7 +51,9 @@ Thread-safe: one re-entrant lock serializes every read and write.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
+import functools
 import hashlib
 import struct
 import threading
@@ -50,9 +78,40 @@ from spl.token.instructions import get_associated_token_address
 
 from drift_engine.core.program import drift_idl, drift_program, encode_account, new_account
 from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
+from drift_engine.localnet.clock import ChainClock, ManualClock
+from drift_engine.localnet.config import LocalnetConfig
 
 #: Blocks a blockhash stays valid (mainnet's MAX_PROCESSING_AGE).
 MAX_BLOCKHASH_AGE = 150
+#: Compute units a transaction may use when it sets no limit: per instruction, capped.
+DEFAULT_UNITS_PER_INSTRUCTION = 200_000
+MAX_COMPUTE_UNIT_LIMIT = 1_400_000
+#: Compute units each instruction consumes: base + per remaining account (+ per order
+#: for place_orders). Figures of the order of what mainnet's explorers show for Drift's
+#: instructions; modelling assumptions, not measurements.
+COMPUTE_UNITS: dict[str, tuple[int, int]] = {
+    "compute_budget": (150, 0),
+    "create_associated_token_account": (25_000, 0),
+    "create_associated_token_account_idempotent": (25_000, 0),
+    "initialize_user_stats": (30_000, 0),
+    "initialize_user": (40_000, 0),
+    "deposit": (45_000, 3_000),
+    "withdraw": (60_000, 3_000),
+    "transfer_deposit": (60_000, 3_000),
+    "place_perp_order": (45_000, 3_000),
+    "place_spot_order": (50_000, 3_000),
+    "place_orders": (30_000, 3_000),
+    "place_and_take_perp_order": (110_000, 3_000),
+    "place_and_take_spot_order": (110_000, 3_000),
+    "cancel_order": (20_000, 1_000),
+    "cancel_order_by_user_id": (20_000, 1_000),
+    "cancel_orders": (25_000, 1_000),
+    "modify_order": (60_000, 3_000),
+    "modify_order_by_user_id": (60_000, 3_000),
+    "settle_pnl": (70_000, 3_000),
+}
+#: place_orders: units per order it places.
+PLACE_ORDERS_UNITS_PER_ORDER = 25_000
 #: Lamports per byte-year × 2 years, as `getMinimumBalanceForRentExemption` computes it.
 _RENT_LAMPORTS_PER_BYTE_YEAR = 3480
 _ACCOUNT_STORAGE_OVERHEAD = 128
@@ -118,10 +177,11 @@ def _error_code(name: str) -> int:
 class TransactionFailed(Exception):
     """A transaction failed to execute; `err` is the JSON TransactionError value."""
 
-    def __init__(self, err: Any, logs: list[str]) -> None:
+    def __init__(self, err: Any, logs: list[str], units: int = 0) -> None:
         super().__init__(str(err))
         self.err = err
         self.logs = logs
+        self.units = units
 
 
 # --------------------------------------------------------------------------- the program
@@ -273,6 +333,9 @@ def encode_lazer_oracle(price: int, slot: int, source: Any) -> bytes:
     raise ValueError(f"cannot encode oracle price {price} for source {name}")
 
 
+_MISSING = object()
+
+
 def _is_lazer(source: Any) -> bool:
     return type(source).__name__.startswith("PythLazer")
 
@@ -290,6 +353,47 @@ class SignatureRecord:
     raw: bytes = b""  # the transaction as sent (wire format)
     account_keys: tuple[Pubkey, ...] = ()
     version: Any = 0  # 0 or "legacy"
+    fee: int = 0  # lamports charged to the fee payer
+    units: int = 0  # compute units consumed
+    unit_price: int = 0  # priority fee, micro-lamports per compute unit
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """A transaction's compute budget: its unit limit and priority fee."""
+
+    limit: int
+    price: int  # micro-lamports per compute unit
+
+    @property
+    def priority_fee(self) -> int:
+        """Lamports: ceil(price x limit / 1e6), as the runtime charges it."""
+        return -(-self.price * self.limit // 1_000_000)
+
+
+def _budget(keys: Sequence[Pubkey], instructions: Sequence[Any]) -> Budget:
+    """The compute budget a transaction asks for (ComputeBudget instructions 2 and 3)."""
+    limit: int | None = None
+    price = 0
+    others = 0
+    for ci in instructions:
+        if keys[ci.program_id_index] != COMPUTE_BUDGET_PROGRAM_ID:
+            others += 1
+            continue
+        data = bytes(ci.data)
+        if data[:1] == b"\x02" and len(data) >= 5:
+            limit = struct.unpack("<I", data[1:5])[0]
+        elif data[:1] == b"\x03" and len(data) >= 9:
+            price = struct.unpack("<Q", data[1:9])[0]
+    if limit is None:
+        limit = min(MAX_COMPUTE_UNIT_LIMIT, DEFAULT_UNITS_PER_INSTRUCTION * max(others, 1))
+    return Budget(min(limit, MAX_COMPUTE_UNIT_LIMIT), price)
+
+
+@functools.cache
+def account_size(name: str) -> int:
+    """Bytes of a Drift account type (its rent-exempt size)."""
+    return len(encode_account(name, new_account(name)))
 
 
 def encode_event(name: str, values: dict[str, Any]) -> str:
@@ -319,14 +423,31 @@ class _Ix:
 class LocalChain:
     """Accounts, blocks and transaction execution of a one-program local validator."""
 
-    def __init__(self, program: DriftProgram, *, start_slot: int = 1) -> None:
+    def __init__(
+        self,
+        program: DriftProgram,
+        *,
+        start_slot: int = 1,
+        clock: ChainClock | None = None,
+        config: LocalnetConfig | None = None,
+    ) -> None:
         self.program = program
+        self.config = config or getattr(program, "config", None) or LocalnetConfig()
+        self.clock = clock if clock is not None else ManualClock(0)
         self._lock = threading.RLock()
         self.slot = start_slot
+        self._genesis_ms = self.clock.now_ms()
+        self._genesis_slot = start_slot
+        #: slots added without time passing: one per landed transaction, and `advance`
+        self._extra_slots = 0
         self._blockhash_slot: dict[Hash, int] = {}
         self.lamports: dict[Pubkey, int] = {}
         self.tokens: dict[Pubkey, TokenAccount] = {}
         self.signatures: dict[Signature, SignatureRecord] = {}
+        #: priority fees (micro-lamports per CU) of the transactions landed per slot
+        self._slot_fees: dict[int, list[int]] = {}
+        #: signatures accepted but never landed (congestion drops them)
+        self.dropped: set[Signature] = set()
         self._ix_accounts = {
             _snake(ix.name): [_snake(a.name) for a in ix.accounts]
             for ix in drift_idl().instructions
@@ -335,10 +456,16 @@ class LocalChain:
         self._logs: list[str] = []
         self._remember_blockhash()
         #: Signs the keeper transactions that carry events of what the program did outside
-        #: a user's transaction (funding settles, maker fills, liquidations).
+        #: a user's transaction (funding settles, auction fills, expiries, liquidations).
         self.keeper = Keypair.from_seed(hashlib.sha256(b"drift-engine-localnet:keeper").digest())
         mark = getattr(program, "record_mark", None)
         self._record_cursor: int | None = mark() if callable(mark) else None
+        #: (slot a change lands in, the accounts it changes as they were before it), for
+        #: reads at "confirmed" / "finalized" commitment
+        self._past: list[tuple[int, dict[Pubkey, ServedAccount | None]]] = []
+        if hasattr(program, "before_change"):
+            program.before_change = self._before_keeper_change  # type: ignore[attr-defined]
+        self._begin(self.slot)
 
     # ------------------------------------------------------------------ blocks
 
@@ -357,21 +484,70 @@ class LocalChain:
     def latest_blockhash(self) -> tuple[Hash, int]:
         """(blockhash, last valid block height) of the current slot."""
         with self._lock:
+            self._sync()
             return self._remember_blockhash(), self.slot + MAX_BLOCKHASH_AGE
 
     def is_blockhash_valid(self, blockhash: Hash) -> bool:
         with self._lock:
+            self._sync()
             issued = self._blockhash_slot.get(blockhash)
             return issued is not None and self.slot - issued <= MAX_BLOCKHASH_AGE
 
     def advance(self, slots: int = 1) -> None:
-        """Produce `slots` empty blocks."""
+        """Produce `slots` blocks without time passing (the keeper works each of them)."""
         with self._lock:
-            self.slot += slots
+            self._sync()
+            self._extra_slots += slots
+            self._sync()
 
     def expire_blockhashes(self) -> None:
         """Advance past the validity window: every blockhash handed out so far expires."""
         self.advance(MAX_BLOCKHASH_AGE + 1)
+
+    def _clock_slot(self) -> int:
+        elapsed = max(0, self.clock.now_ms() - self._genesis_ms)
+        return self._genesis_slot + elapsed // self.config.slot_ms + self._extra_slots
+
+    def _slot_ts(self, slot: int, target: int) -> int:
+        """Unix seconds of `slot` when the clock's slot is `target`."""
+        ms = self.clock.now_ms() - (target - slot) * self.config.slot_ms
+        return max(ms, self._genesis_ms) // 1000
+
+    def _begin(self, slot: int, target: int | None = None) -> None:
+        begin = getattr(self.program, "begin", None)
+        if callable(begin):
+            begin(slot, self._slot_ts(slot, slot if target is None else target))
+
+    def _sync(self) -> None:
+        """Bring the chain to the clock's slot, giving the program each slot's keeper work
+        (every slot while it is busy, else one jump), and log what it did."""
+        if self._clock_slot() <= self.slot:
+            return
+        self._crank_locked()  # what the program did before this time passed lands first
+        target = self._clock_slot()
+        on_slot = getattr(self.program, "on_slot", None)
+        busy = getattr(self.program, "busy", None)
+        while self.slot < target:
+            step_by_step = callable(busy) and busy()
+            self.slot = self.slot + 1 if step_by_step else target
+            if callable(on_slot):
+                on_slot(self.slot, self._slot_ts(self.slot, target))
+                self._crank_locked()
+        self._begin(self.slot)
+
+    def _land(self) -> int:
+        """A transaction lands: it opens a new slot (so a slot read once never changes)."""
+        self._extra_slots += 1
+        self.slot += 1
+        self._begin(self.slot)
+        return self.slot
+
+    def sync(self) -> int:
+        """Bring the chain up to its clock now; returns the slot."""
+        with self._lock:
+            self._sync()
+            self._crank_locked()
+            return self.slot
 
     # ------------------------------------------------------------------ accounts
 
@@ -425,10 +601,72 @@ class LocalChain:
 
     def get_accounts(self, addresses: Sequence[Pubkey]) -> list[ServedAccount | None]:
         """The accounts at `addresses`, all read at one slot (under one lock)."""
-        self.crank()
+        return self.read_accounts(addresses)[1]
+
+    def _lag(self, commitment: str | None) -> int:
+        if commitment in ("processed", "recent"):
+            return 0
+        if commitment in ("confirmed", "single", "singleGossip"):
+            return self.config.confirm_after_slots
+        return self.config.finalize_after_slots  # the RPC's default: finalized
+
+    def read_accounts(
+        self, addresses: Sequence[Pubkey], commitment: str | None = "processed"
+    ) -> tuple[int, list[ServedAccount | None]]:
+        """(slot, the accounts at `addresses`) as of the newest slot `commitment` has
+        reached, all read at that one slot."""
         with self._lock:
+            self._sync()
+            self._crank_locked()
             sources = self._sources()
-            return [sources[a]() if a in sources else None for a in addresses]
+            lag = self._lag(commitment)
+            target = max(self._genesis_slot, self.slot - lag)
+            out: list[ServedAccount | None] = []
+            for address in addresses:
+                past: Any = _MISSING
+                for landing, before in self._past:
+                    if landing > target and address in before:
+                        past = before[address]
+                        break
+                if past is not _MISSING:
+                    out.append(past)
+                else:
+                    out.append(sources[address]() if address in sources else None)
+            return (target if lag else self.slot), out
+
+    def _capture(self, keys: Iterable[Pubkey], landing: int) -> None:
+        """Keep the accounts a change landing in slot `landing` is about to touch as they
+        are, for reads at a commitment that has not reached that slot yet."""
+        keep = max(self.config.confirm_after_slots, self.config.finalize_after_slots)
+        if keep == 0:
+            return
+        if self._past and self._past[-1][0] == landing:
+            entry = self._past[-1][1]
+        else:
+            entry = {}
+            self._past.append((landing, entry))
+        missing = [k for k in keys if k not in entry]
+        if missing:
+            sources = self._sources()
+            for k in missing:
+                entry[k] = sources[k]() if k in sources else None
+        horizon = self.slot - keep - 1
+        while self._past and self._past[0][0] <= horizon:
+            self._past.pop(0)
+
+    def _before_keeper_change(self, users: Iterable[Pubkey]) -> None:
+        """The keeper is about to fill / expire / trigger orders of `users`: their
+        accounts, their stats and the markets change in the keeper transaction that
+        lands next slot."""
+        users = list(users)
+        objects = self._drift_objects()
+        authorities = {objects[u][1].authority for u in users if u in objects}
+        keys = list(users)
+        for address, (name, obj) in objects.items():
+            market = name in ("PerpMarket", "SpotMarket", "State")
+            if market or (name == "UserStats" and obj.authority in authorities):
+                keys.append(address)
+        self._capture(keys, self.slot + 1)
 
     def program_accounts(
         self, program_id: Pubkey, filters: Sequence[tuple[str, Any]] = ()
@@ -438,6 +676,7 @@ class LocalChain:
         A filter is ("dataSize", n) or ("memcmp", (offset, bytes)).
         """
         with self._lock:
+            self._sync()
             out = []
             for address, make in self._sources().items():
                 acc = make()
@@ -455,10 +694,11 @@ class LocalChain:
 
     def airdrop(self, address: Pubkey, lamports: int) -> Signature:
         with self._lock:
+            self._sync()
+            self._capture([address], self.slot + 1)
             self.lamports[address] = self.lamports.get(address, 0) + lamports
             sig = Signature(hashlib.sha512(f"airdrop:{address}:{self.slot}".encode()).digest())
-            self.slot += 1
-            self.signatures[sig] = SignatureRecord(self.slot, instructions=["airdrop"])
+            self.signatures[sig] = SignatureRecord(self._land(), instructions=["airdrop"])
             return sig
 
     def mint_to(self, owner: Pubkey, mint: Pubkey, amount: int) -> Pubkey:
@@ -476,24 +716,75 @@ class LocalChain:
 
     # ------------------------------------------------------------------ signatures
 
-    def signature_statuses(self, signatures: Sequence[Signature]) -> list[dict[str, Any] | None]:
+    def commitment_of(self, rec: SignatureRecord) -> str:
+        """ "processed", "confirmed" or "finalized", by the slots since it landed."""
+        age = self.slot - rec.slot
+        if age >= self.config.finalize_after_slots:
+            return "finalized"
+        if age >= self.config.confirm_after_slots:
+            return "confirmed"
+        return "processed"
+
+    def _visible(self, rec: SignatureRecord, commitment: str | None) -> bool:
+        """Whether a landed transaction shows at `commitment` (default: finalized)."""
+        level = {"processed": 0, "confirmed": 1, "finalized": 2}
+        have = level[self.commitment_of(rec)]
+        return have >= level.get(commitment or "finalized", 2)
+
+    def signature_statuses(
+        self, signatures: Sequence[Signature], *, search_history: bool = False
+    ) -> list[dict[str, Any] | None]:
         with self._lock:
+            self._sync()
             out: list[dict[str, Any] | None] = []
             for sig in signatures:
                 rec = self.signatures.get(sig)
                 if rec is None or rec.hidden:
                     out.append(None)
                     continue
+                age = self.slot - rec.slot
+                if not search_history and age > self.config.status_cache_slots:
+                    out.append(None)  # out of the node's status cache
+                    continue
+                commitment = self.commitment_of(rec)
                 out.append(
                     {
                         "slot": rec.slot,
-                        "confirmations": None,
+                        "confirmations": None if commitment == "finalized" else age,
                         "err": rec.err,
                         "status": {"Ok": None} if rec.err is None else {"Err": rec.err},
-                        "confirmationStatus": "finalized",
+                        "confirmationStatus": commitment,
                     }
                 )
             return out
+
+    # ------------------------------------------------------------------ fees
+
+    def congestion_fees(self, floor: int | None = None) -> list[tuple[int, int]]:
+        """(slot, priority fee) for the last 150 slots: the lowest fee that landed in the
+        slot, at least the congestion floor (what `getRecentPrioritizationFees` serves)."""
+        with self._lock:
+            self._sync()
+            out = []
+            for slot in range(max(self._genesis_slot, self.slot - 149), self.slot + 1):
+                fees = self._slot_fees.get(slot)
+                fee = min(fees) if fees else 0
+                out.append((slot, max(fee, floor or 0)))
+            return out
+
+    def _charge(self, payer: Pubkey, lamports: int) -> None:
+        have = self.lamports.get(payer, 0)
+        if have < lamports:
+            raise ProgramError(
+                "InsufficientLamports",
+                f"{payer} has {have} lamports, needs {lamports}",
+                code=1,
+            )
+        self.lamports[payer] = have - lamports
+
+    def _pay_rent(self, payer: Pubkey, size: int) -> None:
+        if self.config.fees:
+            self._charge(payer, rent_exempt_minimum(size))
 
     # ------------------------------------------------------------------ transactions
 
@@ -511,21 +802,38 @@ class LocalChain:
         if len(tx.signatures) != required or not all(tx.verify_with_results()):
             raise RpcError(-32003, "Transaction signature verification failure")
 
+    def fee_of(self, tx: VersionedTransaction) -> tuple[int, Budget]:
+        """(lamports the payer is charged, the compute budget) of a transaction."""
+        msg = tx.message
+        budget = _budget(list(msg.account_keys), list(msg.instructions))
+        if not self.config.fees:
+            return 0, budget
+        base = self.config.lamports_per_signature * msg.header.num_required_signatures
+        return base + budget.priority_fee, budget
+
     def send_transaction(
-        self, raw: bytes, *, skip_preflight: bool = False, hide_status: bool = False
+        self,
+        raw: bytes,
+        *,
+        skip_preflight: bool = False,
+        hide_status: bool = False,
+        min_priority_fee: int | None = None,
     ) -> Signature:
         """Verify and execute a transaction; returns its signature.
 
         Preflight failures raise `RpcError(-32002)` with the simulation result as data,
         as a real node does; with `skip_preflight` a failing transaction lands with its
-        error recorded (an expired blockhash is then dropped silently, like mainnet).
-        `hide_status` makes the landed transaction invisible to `getSignatureStatuses`.
+        error recorded and its fee charged (an expired blockhash is then dropped
+        silently, like mainnet). `hide_status` makes the landed transaction invisible to
+        `getSignatureStatuses`. With `min_priority_fee` (congestion) a transaction paying
+        less per compute unit is accepted and never lands.
         """
         tx = self.decode_transaction(raw)
         self.verify_signatures(tx)
         sig = tx.signatures[0]
-        self.crank()
         with self._lock:
+            self._sync()
+            self._crank_locked()
             if sig in self.signatures:
                 if skip_preflight:
                     return sig
@@ -534,48 +842,77 @@ class LocalChain:
                 if skip_preflight:
                     return sig  # the leader drops it; the status stays unknown forever
                 raise _preflight_error("BlockhashNotFound", [])
+            fee, budget = self.fee_of(tx)
+            payer = tx.message.account_keys[0]
+            if fee and self.lamports.get(payer, 0) < fee:
+                if skip_preflight:
+                    return sig  # the leader cannot charge it: dropped
+                raise _preflight_error("InsufficientFundsForFee", [])
+            if min_priority_fee is not None and budget.price < min_priority_fee:
+                self.dropped.add(sig)  # congestion: forwarded, never included in a block
+                return sig
+            self._capture(tx.message.account_keys, self.slot + 1)
             try:
-                names, logs = self._execute(tx)
+                names, logs, units = self._execute(tx, budget)
             except TransactionFailed as failed:
                 if not skip_preflight:
-                    raise _preflight_error(failed.err, failed.logs) from None
-                self.slot += 1
+                    raise _preflight_error(failed.err, failed.logs, failed.units) from None
+                self.lamports[payer] = self.lamports.get(payer, 0) - fee
+                slot = self._land()
                 self.signatures[sig] = SignatureRecord(
-                    self.slot, failed.err, failed.logs, **_tx_fields(tx, raw)
+                    slot,
+                    failed.err,
+                    failed.logs,
+                    fee=fee,
+                    units=failed.units,
+                    unit_price=budget.price,
+                    **_tx_fields(tx, raw),
                 )
+                self._slot_fees.setdefault(slot, []).append(budget.price)
                 return sig
+            self.lamports[payer] = self.lamports.get(payer, 0) - fee
             if self._record_cursor is not None:  # its events are in its own logs
                 self._record_cursor = self.program.record_mark()  # type: ignore[attr-defined]
-            self.slot += 1
+            slot = self._land()
             self.signatures[sig] = SignatureRecord(
-                self.slot, None, logs, names, hidden=hide_status, **_tx_fields(tx, raw)
+                slot,
+                None,
+                logs,
+                names,
+                hidden=hide_status,
+                fee=fee,
+                units=units,
+                unit_price=budget.price,
+                **_tx_fields(tx, raw),
             )
+            self._slot_fees.setdefault(slot, []).append(budget.price)
             return sig
 
     def crank(self) -> list[Signature]:
-        """Log what the program did outside transactions since the last call.
+        """Bring the chain to its clock and log what the program did outside transactions.
 
-        For each user with new events (funding settled by the hourly update, resting
+        For each user with new events (auction fills, expiries, funding settled, resting
         orders filled by an oracle move, ...) one keeper transaction lands, signed by
         `keeper`, with the user account among its keys and the events in its logs — what
-        a keeper's `settle_funding_payment` / `fill_perp_order` leaves on mainnet. Called
+        a keeper's `fill_perp_order` / `settle_funding_payment` leaves on mainnet. Run
         before every transaction and every history or account read, so events always
         appear in the order they happened."""
         with self._lock:
-            if self._record_cursor is None:
-                return []
-            mark = self.program.record_mark()  # type: ignore[attr-defined]
-            if mark == self._record_cursor:
-                return []
-            found = self.program.events_since(self._record_cursor)  # type: ignore[attr-defined]
-            self._record_cursor = mark
-            by_user: dict[Pubkey, list[tuple[str, dict[str, Any]]]] = {}
-            for user, name, values in found:
-                by_user.setdefault(user, []).append((name, values))
-            out = []
-            for user, events in by_user.items():
-                out.append(self._keeper_transaction(user, events))
-            return out
+            self._sync()
+            return self._crank_locked()
+
+    def _crank_locked(self) -> list[Signature]:
+        if self._record_cursor is None:
+            return []
+        mark = self.program.record_mark()  # type: ignore[attr-defined]
+        if mark == self._record_cursor:
+            return []
+        found = self.program.events_since(self._record_cursor)  # type: ignore[attr-defined]
+        self._record_cursor = mark
+        by_user: dict[Pubkey, list[tuple[str, dict[str, Any]]]] = {}
+        for user, name, values in found:
+            by_user.setdefault(user, []).append((name, values))
+        return [self._keeper_transaction(user, events) for user, events in by_user.items()]
 
     def _keeper_transaction(
         self, user: Pubkey, events: list[tuple[str, dict[str, Any]]]
@@ -592,27 +929,43 @@ class LocalChain:
         logs.append(f"Program log: Instruction: {pascal}")
         logs += [f"Program data: {encode_event(name, values)}" for name, values in events]
         logs.append(f"Program {DRIFT_PROGRAM_ID} success")
-        self.slot += 1
         sig = tx.signatures[0]
         self.signatures[sig] = SignatureRecord(
-            self.slot, None, logs, [ix_name], **_tx_fields(tx, bytes(tx))
+            self._land(), None, logs, [ix_name], **_tx_fields(tx, bytes(tx))
         )
         return sig
 
     def history(
-        self, address: Pubkey, limit: int = 1000, before: Signature | None = None
+        self,
+        address: Pubkey,
+        limit: int = 1000,
+        before: Signature | None = None,
+        commitment: str | None = "confirmed",
     ) -> list[tuple[Signature, SignatureRecord]]:
-        """Landed transactions that reference `address`, newest first."""
-        self.crank()
+        """Landed transactions that reference `address`, newest first, as far as they
+        are visible at `commitment`."""
         with self._lock:
+            self._sync()
+            self._crank_locked()
             out = [
-                (sig, rec) for sig, rec in self.signatures.items() if address in rec.account_keys
+                (sig, rec)
+                for sig, rec in self.signatures.items()
+                if address in rec.account_keys and self._visible(rec, commitment)
             ]
             out.reverse()
             if before is not None:
                 idx = next((i for i, (sig, _r) in enumerate(out) if sig == before), None)
                 out = out[idx + 1 :] if idx is not None else []
             return out[:limit]
+
+    def transaction(self, sig: Signature, commitment: str | None = "confirmed") -> Any:
+        """The landed transaction's record if it is visible at `commitment`, else None."""
+        with self._lock:
+            self._sync()
+            rec = self.signatures.get(sig)
+            if rec is None or not rec.raw or not self._visible(rec, commitment):
+                return None
+            return rec
 
     def simulate_transaction(
         self, raw: bytes, *, sig_verify: bool = False, replace_recent_blockhash: bool = False
@@ -622,16 +975,19 @@ class LocalChain:
         if sig_verify:
             self.verify_signatures(tx)
         with self._lock:
+            self._sync()
+            self._crank_locked()
             if not replace_recent_blockhash and not self.is_blockhash_valid(
                 tx.message.recent_blockhash
             ):
                 return _sim_result("BlockhashNotFound", [])
+            fee, budget = self.fee_of(tx)
             saved = self._save()
             try:
-                _names, logs = self._execute(tx)
-                return _sim_result(None, logs)
+                _names, logs, units = self._execute(tx, budget)
+                return _sim_result(None, logs, units)
             except TransactionFailed as failed:
-                return _sim_result(failed.err, failed.logs)
+                return _sim_result(failed.err, failed.logs, failed.units)
             finally:
                 self._load(saved)
 
@@ -648,7 +1004,9 @@ class LocalChain:
         self.tokens = tokens
         self.lamports = lamports
 
-    def _execute(self, tx: VersionedTransaction) -> tuple[list[str], list[str]]:
+    def _execute(
+        self, tx: VersionedTransaction, budget: Budget
+    ) -> tuple[list[str], list[str], int]:
         msg = tx.message
         if hasattr(msg, "address_table_lookups") and list(msg.address_table_lookups):
             raise TransactionFailed("AddressLookupTableNotFound", [])
@@ -661,32 +1019,57 @@ class LocalChain:
         saved = self._save()
         logs: list[str] = []
         names: list[str] = []
+        units = 0
         for index, ix in enumerate(ixs):
             logs.append(f"Program {ix.program_id} invoke [1]")
             try:
                 name = self._execute_one(ix, signers, logs)
+                used = self._units(name, ix)
+                if self.config.compute_limits and units + used > budget.limit:
+                    logs.append(
+                        f"Program {ix.program_id} consumed {budget.limit - units} of "
+                        f"{budget.limit - units} compute units"
+                    )
+                    units = budget.limit
+                    raise _Fieldless("ComputationalBudgetExceeded")
+                units += used
+                logs.append(
+                    f"Program {ix.program_id} consumed {used} of {budget.limit} compute units"
+                )
             except ProgramError as exc:
                 self._load(saved)
                 logs.append(f"Program log: AnchorError: {exc}")
                 logs.append(f"Program {ix.program_id} failed: custom program error: {exc.code:#x}")
                 raise TransactionFailed(
-                    {"InstructionError": [index, {"Custom": exc.code}]}, logs
+                    {"InstructionError": [index, {"Custom": exc.code}]}, logs, units
                 ) from None
             except _Fieldless as exc:
                 self._load(saved)
                 logs.append(f"Program {ix.program_id} failed: {exc.kind}")
-                raise TransactionFailed({"InstructionError": [index, exc.kind]}, logs) from None
+                raise TransactionFailed(
+                    {"InstructionError": [index, exc.kind]}, logs, units
+                ) from None
             except Exception as exc:  # noqa: BLE001 - the program's own failure
                 self._load(saved)
                 code = ProgramError(type(exc).__name__).code
                 logs.append(f"Program log: {type(exc).__name__}: {exc}")
                 logs.append(f"Program {ix.program_id} failed: custom program error: {code:#x}")
                 raise TransactionFailed(
-                    {"InstructionError": [index, {"Custom": code}]}, logs
+                    {"InstructionError": [index, {"Custom": code}]}, logs, units
                 ) from None
             names.append(name)
             logs.append(f"Program {ix.program_id} success")
-        return names, logs
+        return names, logs, units
+
+    def _units(self, name: str, ix: _Ix) -> int:
+        base, per_account = COMPUTE_UNITS.get(name, (50_000, 3_000))
+        named = len(self._ix_accounts.get(name, ()))
+        extra = max(0, len(ix.accounts) - named)
+        used = base + per_account * extra
+        if name == "place_orders":
+            with contextlib.suppress(Exception):
+                used += PLACE_ORDERS_UNITS_PER_ORDER * len(self._coder.parse(ix.data).data.params)
+        return used
 
     def _execute_one(self, ix: _Ix, signers: set[Pubkey], logs: list[str]) -> str:
         if ix.program_id == COMPUTE_BUDGET_PROGRAM_ID:
@@ -707,6 +1090,8 @@ class LocalChain:
         handler = getattr(self, f"_ix_{name}", None)
         if handler is None:
             raise ProgramError("InstructionFallbackNotFound", f"{name} is not supported", 101)
+        if self.config.check_accounts:
+            self._check_remaining(name, parsed.data, accounts, ix.accounts[len(account_names) :])
         self._logs = logs
         mark_fn = getattr(self.program, "record_mark", None)
         mark = mark_fn() if callable(mark_fn) else None
@@ -715,6 +1100,94 @@ class LocalChain:
             for _user, event, values in self.program.events_since(mark):  # type: ignore[attr-defined]
                 logs.append(f"Program data: {encode_event(event, values)}")
         return name
+
+    # ------------------------------------------------------------------ account checks
+
+    #: instructions whose markets (and the user's) must come with their oracles
+    _MARKET_IXS = frozenset(
+        {
+            "place_perp_order",
+            "place_spot_order",
+            "place_orders",
+            "place_and_take_perp_order",
+            "place_and_take_spot_order",
+            "deposit",
+            "withdraw",
+            "transfer_deposit",
+            "settle_pnl",
+        }
+    )
+
+    def _check_remaining(
+        self, name: str, args: Any, accounts: dict[str, Pubkey], remaining: Sequence[Pubkey]
+    ) -> None:
+        """The program loads markets and oracles from the remaining accounts
+        (`instructions/optional_accounts.rs::load_maps`) and fails when one it needs is
+        missing: the instruction's markets, and for anything that checks margin every
+        market the user holds (`PerpMarketNotFound`, `SpotMarketNotFound`,
+        `OracleNotFound` — a wrong oracle leaves the right one missing)."""
+        if name not in self._MARKET_IXS:
+            return
+        objects = self._drift_objects()
+        perps: dict[int, Any] = {}
+        spots: dict[int, Any] = {}
+        by_index_perp: dict[int, Any] = {}
+        by_index_spot: dict[int, Any] = {}
+        for _address, kind, obj in self.program.accounts():
+            if kind == "PerpMarket":
+                by_index_perp[obj.market_index] = obj
+            elif kind == "SpotMarket":
+                by_index_spot[obj.market_index] = obj
+        passed = set(remaining)
+        for address in remaining:
+            entry = objects.get(address)
+            if entry is None:
+                continue
+            if entry[0] == "PerpMarket":
+                perps[entry[1].market_index] = entry[1]
+            elif entry[0] == "SpotMarket":
+                spots[entry[1].market_index] = entry[1]
+        need_perp: set[int] = set()
+        need_spot: set[int] = set()
+        if name in ("deposit", "withdraw", "transfer_deposit"):
+            need_spot.add(args.market_index)
+        elif name == "settle_pnl":
+            need_perp.add(args.market_index)
+        else:
+            params = args.params if hasattr(args, "params") else args
+            for p in params if isinstance(params, list) else [params]:
+                if type(p.market_type).__name__ == "Perp":
+                    need_perp.add(p.market_index)
+                else:
+                    need_spot.update({p.market_index, 0})
+        if name != "deposit":
+            user_key = accounts.get("user") or accounts.get("from_user")
+            user = objects.get(user_key) if user_key is not None else None
+            if user is not None and user[0] == "User":
+                for pp in user[1].perp_positions:
+                    if pp.base_asset_amount or pp.open_orders or pp.quote_asset_amount:
+                        need_perp.add(pp.market_index)
+                for sp in user[1].spot_positions:
+                    if sp.scaled_balance or sp.open_orders:
+                        need_spot.add(sp.market_index)
+        if need_perp:
+            need_spot.add(0)  # perp markets settle in the quote spot market
+        for index in sorted(need_perp):
+            if index not in perps:
+                raise ProgramError("PerpMarketNotFound", f"perp market {index} not passed")
+            oracle = perps[index].amm.oracle
+            if oracle not in passed:
+                raise ProgramError(
+                    "OracleNotFound", f"oracle pubkey not found in oracle_map: {oracle}"
+                )
+        for index in sorted(need_spot):
+            if index not in spots:
+                raise ProgramError("SpotMarketNotFound", f"spot market {index} not passed")
+            oracle = spots[index].oracle
+            if oracle != Pubkey.default() and oracle not in passed:
+                raise ProgramError(
+                    "OracleNotFound", f"oracle pubkey not found in oracle_map: {oracle}"
+                )
 
     # ------------------------------------------------------------------ helpers
 
@@ -731,6 +1204,7 @@ class LocalChain:
             if not idempotent:
                 raise ProgramError("AccountAlreadyInUse", code=0)
             return "create_associated_token_account_idempotent"
+        self._pay_rent(payer, TOKEN_ACCOUNT_SIZE)
         self.tokens[ata] = TokenAccount(mint, owner)
         return "create_associated_token_account"
 
@@ -765,6 +1239,7 @@ class LocalChain:
         if authority not in signers:
             raise ProgramError("ConstraintSigner", "authority must sign")
         self.program.initialize_user_stats(authority)
+        self._pay_rent(acc.get("payer", authority), account_size("UserStats"))
 
     def _ix_initialize_user(self, args: Any, acc: dict[str, Pubkey], signers: set) -> None:
         authority = acc["authority"]
@@ -776,6 +1251,7 @@ class LocalChain:
         if acc["user"] in self._drift_objects():
             raise ProgramError("AccountAlreadyInUse", code=0)
         self.program.initialize_user(authority, args.sub_account_id, list(args.name))
+        self._pay_rent(acc.get("payer", authority), account_size("User"))
 
     def _ix_deposit(self, args: Any, acc: dict[str, Pubkey], signers: set) -> None:
         authority = acc["authority"]
@@ -904,6 +1380,19 @@ class LocalChain:
         owner = self._user_authority(acc["user"])
         self.program.modify_order(owner, sub, None, args.user_order_id, args.modify_order_params)
 
+    def _ix_settle_pnl(self, args: Any, acc: dict[str, Pubkey], signers: set) -> None:
+        # permissionless: any signer may settle any user's PnL (keepers do)
+        if acc["authority"] not in signers:
+            raise ProgramError("ConstraintSigner", "authority must sign")
+        entry = self._drift_objects().get(acc["user"])
+        if entry is None or entry[0] != "User":
+            raise ProgramError("AccountNotInitialized", f"user {acc['user']} does not exist")
+        owner, sub = entry[1].authority, entry[1].sub_account_id
+        settle = getattr(self.program, "settle_pnl", None)
+        if settle is None:
+            raise ProgramError("InstructionFallbackNotFound", "settle_pnl is not supported", 101)
+        settle(owner, sub, args.market_index)
+
 
 class _Fieldless(Exception):
     """A fieldless InstructionError (e.g. "UnsupportedProgramId")."""
@@ -913,28 +1402,30 @@ class _Fieldless(Exception):
         self.kind = kind
 
 
-def _sim_result(err: Any, logs: list[str]) -> dict[str, Any]:
+def _sim_result(err: Any, logs: list[str], units: int = 0) -> dict[str, Any]:
     return {
         "err": err,
         "logs": logs,
         "accounts": None,
-        "unitsConsumed": 0,
+        "unitsConsumed": units,
         "returnData": None,
     }
 
 
-def _preflight_error(err: Any, logs: list[str]) -> RpcError:
+def _preflight_error(err: Any, logs: list[str], units: int = 0) -> RpcError:
     if err == "BlockhashNotFound":
         text = "Blockhash not found"
     elif err == "AlreadyProcessed":
         text = "This transaction has already been processed"
+    elif err == "InsufficientFundsForFee":
+        text = "Attempt to debit an account but found no record of a prior credit."
     elif isinstance(err, dict) and "InstructionError" in err:
         index, inner = err["InstructionError"]
         detail = f"custom program error: {inner['Custom']:#x}" if isinstance(inner, dict) else inner
         text = f"Error processing Instruction {index}: {detail}"
     else:
         text = str(err)
-    return RpcError(-32002, f"Transaction simulation failed: {text}", _sim_result(err, logs))
+    return RpcError(-32002, f"Transaction simulation failed: {text}", _sim_result(err, logs, units))
 
 
 def _passes(data: bytes, flt: tuple[str, Any]) -> bool:
@@ -948,7 +1439,9 @@ def _passes(data: bytes, flt: tuple[str, Any]) -> bool:
 
 
 __all__ = [
+    "COMPUTE_UNITS",
     "MAX_BLOCKHASH_AGE",
+    "Budget",
     "DriftProgram",
     "LocalChain",
     "ProgramError",
@@ -957,6 +1450,7 @@ __all__ = [
     "SignatureRecord",
     "TokenAccount",
     "TransactionFailed",
+    "account_size",
     "encode_event",
     "encode_lazer_oracle",
     "rent_exempt_minimum",

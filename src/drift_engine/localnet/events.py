@@ -20,6 +20,7 @@ indexer needs to compute realized PnL.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 from driftpy.addresses import get_user_account_public_key
@@ -132,6 +133,142 @@ def fill_event(rec: Any, user: Pubkey) -> dict[str, Any]:
     return values
 
 
+#: Why the program cancelled an order, by the simulator's reason text.
+_CANCEL_EXPLANATIONS = (
+    ("max_ts", "OrderExpired"),
+    ("reduce-only", "ReduceOnlyOrderIncreasedPosition"),
+    ("insufficient collateral", "InsufficientFreeCollateral"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerRecord:
+    """The keeper triggered a trigger order (the program's `trigger_order`)."""
+
+    seq: int
+    ts: int
+    authority: str
+    sub_account_id: int
+    order: Any
+    oracle_price: int
+
+    kind = "trigger"
+
+    @property
+    def record_id(self) -> str:
+        return f"{self.kind}:{self.seq}"
+
+
+def _order_side(order: Any | None, rec: Any) -> dict[str, Any]:
+    """The taker_/maker_ order fields of an `OrderActionRecord` for one order."""
+    if order is None:
+        return {
+            "order_id": rec.order_id,
+            "order_direction": None,
+            "order_base_asset_amount": None,
+            "order_cumulative_base_asset_amount_filled": None,
+            "order_cumulative_quote_asset_amount_filled": None,
+        }
+    return {
+        "order_id": order.order_id,
+        "order_direction": variant(
+            "PositionDirection", "Long" if type(order.direction).__name__ == "Long" else "Short"
+        ),
+        "order_base_asset_amount": order.base_asset_amount,
+        "order_cumulative_base_asset_amount_filled": order.base_asset_amount_filled,
+        "order_cumulative_quote_asset_amount_filled": order.quote_asset_amount_filled,
+    }
+
+
+def _action_record(
+    ts: int,
+    action: str,
+    explanation: str,
+    market_index: int,
+    market_type: MarketType,
+    user: Pubkey,
+    side: dict[str, Any],
+    oracle_price: int,
+    maker: bool,
+) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "ts": ts,
+        "action": variant("OrderAction", action),
+        "action_explanation": variant("OrderActionExplanation", explanation),
+        "market_index": market_index,
+        "market_type": _market_type(market_type),
+        "filler": None,
+        "filler_reward": None,
+        "fill_record_id": None,
+        "base_asset_amount_filled": None,
+        "quote_asset_amount_filled": None,
+        "taker_fee": None,
+        "maker_fee": None,
+        "referrer_reward": None,
+        "quote_asset_amount_surplus": None,
+        "spot_fulfillment_method_fee": None,
+        "oracle_price": oracle_price,
+        "bit_flags": 0,
+        "trigger_price": None,
+        "builder_idx": None,
+        "builder_fee": None,
+    }
+    for role in ("taker", "maker"):
+        mine = (role == "maker") == maker
+        values[role] = user if mine else None
+        for k, v in side.items():
+            values[f"{role}_{k}"] = v if mine else None
+        values[f"{role}_existing_quote_entry_amount"] = None
+        values[f"{role}_existing_base_asset_amount"] = None
+    return values
+
+
+def cancel_event(rec: Any, user: Pubkey, order: Any | None, oracle_price: int) -> dict[str, Any]:
+    """`OrderActionRecord` (action Cancel) for a simulator order record that cancelled or
+    expired an order (`controller/orders.rs::cancel_order`: an expired order is cancelled
+    with explanation `OrderExpired`). A post-only order is on the maker side."""
+    explanation = "None"
+    reason = (getattr(rec, "reason", "") or "").lower()
+    if rec.action == "expire":
+        explanation = "OrderExpired"
+    else:
+        for text, name in _CANCEL_EXPLANATIONS:
+            if text in reason:
+                explanation = name
+                break
+    maker = bool(order is not None and getattr(order, "post_only", False))
+    return _action_record(
+        rec.ts,
+        "Cancel",
+        explanation,
+        rec.market_index,
+        rec.market_type,
+        user,
+        _order_side(order, rec),
+        oracle_price,
+        maker,
+    )
+
+
+def trigger_event(rec: TriggerRecord, user: Pubkey) -> dict[str, Any]:
+    """`OrderActionRecord` (action Trigger) when a trigger order's price was crossed."""
+    order = rec.order
+    market_type = MarketType.PERP if type(order.market_type).__name__ == "Perp" else MarketType.SPOT
+    values = _action_record(
+        rec.ts,
+        "Trigger",
+        "None",
+        order.market_index,
+        market_type,
+        user,
+        _order_side(order, order),
+        rec.oracle_price,
+        False,
+    )
+    values["trigger_price"] = order.trigger_price
+    return values
+
+
 def funding_payment_event(rec: Any, user: Pubkey) -> dict[str, Any]:
     return {
         "ts": rec.ts,
@@ -238,7 +375,10 @@ def liquidation_event(rec: Any, user: Pubkey, fill_record_id: int = 0) -> dict[s
 
 
 __all__ = [
+    "TriggerRecord",
+    "cancel_event",
     "fill_event",
+    "trigger_event",
     "funding_payment_event",
     "liquidation_event",
     "settle_pnl_event",

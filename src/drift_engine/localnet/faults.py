@@ -5,6 +5,12 @@ Faults are deterministic: each kind is armed for the next `count` requests of a 
 "the next sendTransaction lands but its confirmation is lost". `latency_s` delays every
 response. The CLI maps its flags onto a plan (`FaultPlan.every`) for manual soak runs.
 
+Faults can also hold for a span of chain time (`arm_for(kind, seconds)`, on the
+chain's clock): "every confirmation lost for 60 s". `congest(min_fee)` is the congestion
+fault: transactions paying a priority fee below `min_fee` (micro-lamports per compute
+unit) are accepted and never land, and `getRecentPrioritizationFees` reports at least
+that fee.
+
 Kinds:
   * ``http_429``       — answer HTTP 429 Too Many Requests; the request is not processed.
   * ``drop_response``  — process the request, then answer HTTP 504 with no JSON body:
@@ -19,8 +25,9 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 KINDS = ("http_429", "drop_response", "expired_blockhash", "lost_confirmation")
 
@@ -35,6 +42,13 @@ class _Armed:
 
 
 @dataclass
+class _Window:
+    kind: str
+    methods: frozenset[str] | None
+    until_ms: int
+
+
+@dataclass
 class FaultPlan:
     latency_s: float = 0.0
     _armed: list[_Armed] = field(default_factory=list)
@@ -43,6 +57,48 @@ class FaultPlan:
     fired: Counter = field(default_factory=Counter)
     #: Called as on_fire(kind, method) when a fault fires (tests stage races with it).
     on_fire: Callable[[str, str], None] | None = None
+    #: The chain's clock (set by the server): time windows and congestion end on it.
+    clock: Any = None
+    _windows: list[_Window] = field(default_factory=list)
+    _congestion: tuple[int, int | None] | None = None
+
+    def _now_ms(self) -> int:
+        return self.clock.now_ms() if self.clock is not None else 0
+
+    def arm_for(self, kind: str, seconds: float, methods: Iterable[str] | None = None) -> FaultPlan:
+        """Fail every request of `methods` (all if None) with `kind` for `seconds` of
+        chain time from now."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown fault {kind!r}; known: {', '.join(KINDS)}")
+        if kind in ("expired_blockhash", "lost_confirmation"):
+            methods = ["sendTransaction"]
+        until = self._now_ms() + round(seconds * 1000)
+        with self._lock:
+            self._windows.append(
+                _Window(kind, None if methods is None else frozenset(methods), until)
+            )
+        return self
+
+    def congest(self, min_priority_fee: int, seconds: float | None = None) -> FaultPlan:
+        """Congestion: sends paying less than `min_priority_fee` micro-lamports per compute
+        unit are dropped (for `seconds` of chain time, or until `clear`)."""
+        if min_priority_fee < 0:
+            raise ValueError("min_priority_fee must be >= 0")
+        until = None if seconds is None else self._now_ms() + round(seconds * 1000)
+        with self._lock:
+            self._congestion = (min_priority_fee, until)
+        return self
+
+    def congestion_floor(self) -> int | None:
+        """The priority fee a send needs now, or None without congestion."""
+        with self._lock:
+            if self._congestion is None:
+                return None
+            floor, until = self._congestion
+            if until is not None and self._now_ms() >= until:
+                self._congestion = None
+                return None
+            return floor
 
     def arm(self, kind: str, method: str | None = None, count: int = 1) -> FaultPlan:
         """Fail the next `count` requests of `method` (any method if None) with `kind`."""
@@ -69,12 +125,20 @@ class FaultPlan:
     def clear(self) -> None:
         with self._lock:
             self._armed.clear()
+            self._windows.clear()
+            self._congestion = None
         self.latency_s = 0.0
 
     def take(self, method: str) -> set[str]:
         """The faults that fire for this request of `method` (consumed)."""
         out: set[str] = set()
         with self._lock:
+            if self._windows:
+                now = self._now_ms()
+                self._windows = [w for w in self._windows if w.until_ms > now]
+                for w in self._windows:
+                    if w.methods is None or method in w.methods:
+                        out.add(w.kind)
             for armed in list(self._armed):
                 if armed.method is not None and armed.method != method:
                     continue

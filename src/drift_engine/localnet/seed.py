@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from drift_engine.data.bundled import DEFAULT_REFERENCE_PRICES
 from drift_engine.localnet.chain import LocalChain
+from drift_engine.localnet.clock import ChainClock, ManualClock
+from drift_engine.localnet.config import LocalnetConfig
 from drift_engine.localnet.simulator import SimulatorProgram
 from drift_engine.sim.simulator import DriftSimulator
 
@@ -28,7 +30,17 @@ class SeededChain:
     chain: LocalChain
 
 
-def seeded_chain(prices: dict[str, int] | None = None, ts: int = 0) -> SeededChain:
+def seeded_chain(
+    prices: dict[str, int] | None = None,
+    ts: int = 0,
+    *,
+    clock: ChainClock | None = None,
+    config: LocalnetConfig | None = None,
+) -> SeededChain:
+    """The simulator at `ts` behind a local chain on `clock` (default: a manual clock at
+    `ts`), as unkind as `config` says (default: all of it)."""
+    config = config or LocalnetConfig()
     sim = DriftSimulator(prices or bundled_prices(), ts=ts)
-    program = SimulatorProgram(sim)
-    return SeededChain(sim, program, LocalChain(program))
+    program = SimulatorProgram(sim, config=config)
+    chain = LocalChain(program, clock=clock or ManualClock(ts), config=config)
+    return SeededChain(sim, program, chain)

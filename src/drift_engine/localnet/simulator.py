@@ -16,6 +16,14 @@ simulated market (protocol-v2, `controller/orders.rs`):
   missing order is a no-op unless the policy says MustModify (`OrderDoesNotExist`);
 * `place_and_take` never rests: the unfilled rest is cancelled (immediate-or-cancel).
 
+The unkind parts (`LocalnetConfig`, all on by default): taker orders rest with auctions
+and the keeper (`localnet.keeper.Keeper`) fills them over the following slots, trigger
+orders wait for their trigger price, `place_and_take` fills at once or not at all; PnL
+and funding are not settled by themselves (`settle_pnl` is an instruction); cancels and
+expiries are logged as the program logs them (`OrderActionRecord` Cancel, with
+`OrderExpired` for an order past its `max_ts`). `begin(slot, ts)` tells the program the
+Clock sysvar of the next instruction; `on_slot(slot, ts)` runs one slot of keeper work.
+
 Atomicity: `snapshot()` deep-copies the fields of every account object and the
 simulator's bookkeeping; `restore()` writes them back *into the same objects* (the
 simulator's driftpy DriftClients keep referencing them).
@@ -46,6 +54,8 @@ from drift_engine.core.types import (
     is_variant,
 )
 from drift_engine.localnet.chain import ProgramError
+from drift_engine.localnet.config import LocalnetConfig
+from drift_engine.localnet.keeper import Keeper
 from drift_engine.sim.simulator import DriftSimulator, InsufficientCollateralError, SimulationError
 
 _VALIDATION_ERRORS = {
@@ -73,15 +83,96 @@ def _program_error(exc: Exception) -> ProgramError:
 class SimulatorProgram:
     """Adapts a `DriftSimulator` to the local chain's `DriftProgram` protocol.
 
-    `clock()` gives the timestamp of each instruction (default: the simulator's own
-    `now`, i.e. chain time only moves when the simulation moves it).
+    `clock()` gives the timestamp of each instruction: the chain's time (`begin`), never
+    before the simulator's own `now` (market data may have moved it on).
     """
 
-    def __init__(self, sim: DriftSimulator, clock: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        sim: DriftSimulator,
+        clock: Callable[[], int] | None = None,
+        config: LocalnetConfig | None = None,
+    ) -> None:
         self.sim = sim
-        self.clock = clock or (lambda: sim.now)
+        self.config = config or LocalnetConfig()
+        self._fixed_clock = clock
+        self.slot = 0
+        self._ts: int | None = None
         self.state_pubkey = get_state_public_key(DRIFT_PROGRAM_ID)
         self._pending_stats: dict[Pubkey, Any] = {}  # initialize_user_stats before a User
+        self.keeper = Keeper(sim, self.config, on_trigger=self._triggered)
+        self._before_change: Callable[[list[Pubkey]], None] | None = None
+        #: order details by (user account, order id), kept while orders are open, for the
+        #: cancel records the program logs with the order's fields
+        self._shadow: dict[tuple[Pubkey, int], Any] = {}
+        if not self.config.settle_automatically:
+            sim.auto_settle_pnl = False
+            sim.settle_funding_on_update = False
+
+    @property
+    def before_change(self) -> Callable[[list[Pubkey]], None] | None:
+        """Set by the chain: called with the User accounts the keeper is about to change."""
+        return self._before_change
+
+    @before_change.setter
+    def before_change(self, hook: Callable[[list[Pubkey]], None] | None) -> None:
+        from drift_engine.core.accounts import user_pubkey
+
+        self._before_change = hook
+        if hook is None:
+            self.keeper.before_change = None
+        else:
+            self.keeper.before_change = lambda acct: hook([user_pubkey(*acct.key)])
+
+    def clock(self) -> int:
+        if self._fixed_clock is not None:
+            return self._fixed_clock()
+        if self._ts is None:
+            return self.sim.now
+        return max(self.sim.now, self._ts)
+
+    # ------------------------------------------------------------------ chain time
+
+    def begin(self, slot: int, ts: int) -> None:
+        """The Clock sysvar (slot, unix timestamp) of what runs next."""
+        self.slot = slot
+        self._ts = ts
+        self._remember_orders()
+
+    def busy(self) -> bool:
+        """True while the keeper has work in every slot (auctions, triggers)."""
+        return self.keeper.busy()
+
+    def on_slot(self, slot: int, ts: int) -> None:
+        """One slot of keeper work (fills, triggers, expiries) at the chain's time."""
+        self.begin(slot, ts)
+        now = self.clock()
+        if now > self.sim.now:
+            self.sim.now = now
+        self.keeper.on_slot(slot, now)
+
+    def _remember_orders(self) -> None:
+        from drift_engine.core.accounts import user_pubkey
+
+        for authority, sub in self.sim.accounts:
+            user = user_pubkey(authority, sub)
+            for o in self.sim.user((authority, sub)).orders:
+                if is_variant(o.status, "Open"):
+                    self._shadow[(user, o.order_id)] = copy.copy(o)
+
+    def _triggered(self, acct: Any, order: Any, ts: int) -> None:
+        from drift_engine.localnet.events import TriggerRecord
+
+        self.sim._emit(
+            TriggerRecord(
+                self.sim._next_seq(),
+                ts,
+                acct.authority,
+                acct.key[1],
+                copy.copy(order),
+                self.sim.oracle_price(self.sim._order_market_key(order)),
+            )
+        )
 
     # ------------------------------------------------------------------ served state
 
@@ -135,6 +226,14 @@ class SimulatorProgram:
                 out.append((user, "LiquidationRecord", ev.liquidation_event(rec, user)))
             elif rec.kind == "settle_pnl":
                 out.append((user, "SettlePnlRecord", ev.settle_pnl_event(rec, user)))
+            elif rec.kind == "order" and rec.action in ("cancel", "expire"):
+                order = self._shadow.pop((user, rec.order_id), None)
+                market = (rec.market_type, rec.market_index)
+                oracle = self.sim.oracle_price(market) if market in self.sim._symbols else 0
+                values = ev.cancel_event(rec, user, order, oracle)
+                out.append((user, "OrderActionRecord", values))
+            elif rec.kind == "trigger":
+                out.append((user, "OrderActionRecord", ev.trigger_event(rec, user)))
         return out
 
     # ------------------------------------------------------------------ atomicity
@@ -158,7 +257,8 @@ class SimulatorProgram:
             "seq": sim._seq,
             "now": sim.now,
             "resting": {k: list(v) for k, v in sim._resting.items()},
-            "exposed": {k: set(v) for k, v in sim._exposed.items()},
+            "exposed": {k: dict(v) for k, v in sim._exposed.items()},
+            "keeper": self.keeper.save(),
         }
 
     def restore(self, snap: Any) -> None:
@@ -174,8 +274,9 @@ class SimulatorProgram:
         del sim.records[snap["records"] :]
         sim._seq = snap["seq"]
         sim.now = snap["now"]
-        sim._resting = snap["resting"]
-        sim._exposed = snap["exposed"]
+        sim._resting = {k: list(v) for k, v in snap["resting"].items()}
+        sim._exposed = {k: dict(v) for k, v in snap["exposed"].items()}
+        self.keeper.load(snap["keeper"])
         for acct in sim._accounts.values():
             acct.safe = None
 
@@ -204,8 +305,19 @@ class SimulatorProgram:
         self._pending_stats[authority] = make_user_stats(authority)
 
     def initialize_user(self, authority: Pubkey, sub_account_id: int, name: list[int]) -> None:
-        if authority not in self._stats():
+        stats = self._stats().get(authority)
+        if stats is None:
             raise ProgramError("AccountNotInitialized", "initialize user stats first")
+        if (
+            self.config.sequential_sub_accounts
+            and sub_account_id != stats.number_of_sub_accounts_created
+        ):
+            # instructions/user.rs::handle_initialize_user
+            raise ProgramError(
+                "InvalidUserSubAccountId",
+                f"sub-account id {sub_account_id} is not the next one "
+                f"({stats.number_of_sub_accounts_created})",
+            )
         self._call(self.sim.open_account, authority, sub_account_id)
         self._pending_stats.pop(authority, None)
         self.sim.user((authority, sub_account_id)).name = list(name)
@@ -257,9 +369,44 @@ class SimulatorProgram:
                 raise ProgramError(
                     "UserOrderIdAlreadyInUse", f"user order id {intent.user_order_id} is open"
                 )
-            result = self._call(self.sim.place_order, key, intent, self.clock())
-            placed.append(self._order_of(key, intent, result))
+            if self.config.auctions and self._trigger(intent):
+                order = self._call(self.keeper.place_trigger, key, intent, self.slot, self.clock())
+            elif self.config.auctions and self._auctioned(intent):
+                order = self._call(self.keeper.place_taker, key, intent, self.slot, self.clock())
+            else:
+                result = self._call(self.sim.place_order, key, intent, self.clock())
+                order = self._order_of(key, intent, result)
+            if order is not None:
+                placed.append(order)
         return placed
+
+    @staticmethod
+    def _trigger(intent: OrderIntent) -> bool:
+        return intent.order_type in (OrderType.TRIGGER_MARKET, OrderType.TRIGGER_LIMIT)
+
+    def _auctioned(self, intent: OrderIntent) -> bool:
+        """Orders that take liquidity: market and oracle orders, limit orders with an
+        auction, and limit orders (not post-only) that cross the market when placed
+        (the program gives those an auction: `update_perp_auction_params_limit_orders`)."""
+        if intent.order_type in (OrderType.MARKET, OrderType.ORACLE):
+            return not intent.immediate_or_cancel
+        if intent.order_type is not OrderType.LIMIT or intent.post_only is not PostOnly.NONE:
+            return False
+        if intent.immediate_or_cancel:
+            return False
+        if intent.auction_duration and intent.auction_start_price is not None:
+            return True
+        market = (intent.market_type, intent.market_index)
+        if market not in self.sim._symbols:
+            return False
+        oracle = self.sim.oracle_price(market)
+        limit = (
+            oracle + intent.oracle_price_offset
+            if intent.oracle_price_offset is not None
+            else intent.price
+        )
+        bid, ask = self.sim._price_model(market).best_bid_ask(oracle, self.sim._tick(market))
+        return limit >= ask if intent.direction is PositionDirection.LONG else limit <= bid
 
     def _order_of(self, key: tuple[Pubkey, int], intent: OrderIntent, result: Any) -> Any:
         """The placed order: its slot if it rests, else rebuilt from the intent and fills."""
@@ -283,12 +430,28 @@ class SimulatorProgram:
         return order
 
     def place_and_take(self, authority: Pubkey, sub_account_id: int, intent: OrderIntent) -> list:
-        ioc = (
-            intent
-            if intent.order_type is OrderType.MARKET
-            else replace(intent, immediate_or_cancel=True)
-        )
-        return self.place_orders(authority, sub_account_id, [ioc])
+        """Place and fill in the same instruction against the market (the AMM / resting
+        makers) up to the order's limit; the rest is cancelled, nothing rests."""
+        key = self._key(authority, sub_account_id)
+        if intent.user_order_id and any(
+            o.user_order_id == intent.user_order_id for o in self._open_orders(key)
+        ):
+            raise ProgramError(
+                "UserOrderIdAlreadyInUse", f"user order id {intent.user_order_id} is open"
+            )
+        ioc = replace(intent, immediate_or_cancel=True)
+        if intent.order_type is OrderType.MARKET:
+            ioc = intent  # a market order without a limit never rests in the simulator
+        result = self._call(self.sim.place_order, key, ioc, self.clock())
+        return [self._order_of(key, intent, result)]
+
+    def settle_pnl(self, authority: Pubkey, sub_account_id: int, market_index: int) -> None:
+        """`controller/pnl.rs::settle_pnl`: funding first, then the PnL the pool allows."""
+        key = self._key(authority, sub_account_id)
+        market = (MarketType.PERP, market_index)
+        if self.sim.perp_position(key, market) is None:
+            raise ProgramError("UserHasNoPositionInMarket", f"no position in perp {market_index}")
+        self._call(self.sim.settle_pnl, key, market, self.clock())
 
     def cancel_order(self, authority: Pubkey, sub_account_id: int, order_id: int | None) -> None:
         key = self._key(authority, sub_account_id)

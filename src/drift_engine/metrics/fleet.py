@@ -91,14 +91,25 @@ class FleetCollector(Collector):
 
 
 def _orders(detail: Any, key: str) -> int | None:
-    """The API's order counts (`open_orders`; UNKNOWN ones where the API has them)."""
-    value = getattr(detail, "open_orders" if key == "working" else f"{key}_orders", None)
-    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+    """From the API's `orders` (the engine's order book summary): working orders, and
+    those whose outcome is UNKNOWN (by status)."""
+    orders = getattr(detail, "orders", None)
+    if not isinstance(orders, dict) or not orders:
+        return None
+    if key == "unknown":
+        by_status = orders.get("by_status")
+        value = by_status.get("unknown", 0) if isinstance(by_status, dict) else None
+    else:
+        value = orders.get(key)
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _unhedged(detail: Any) -> int | None:
-    value = getattr(detail, "unhedged_exposure", None)
-    return None if value is None else abs(int(value.micro))
+    """The API's `unhedged` notional; none (the legs match) is 0."""
+    if not hasattr(detail, "unhedged"):
+        return None
+    value = detail.unhedged
+    return 0 if value is None else abs(int(value.notional.micro))
 
 
 def entry_counts(db: Any) -> dict[int, dict[str, int]]:

@@ -276,7 +276,8 @@ def _orders(engine: Any) -> Mapping[str, int]:
     if callable(summary):
         try:
             s = summary()
-            return {"working": int(s.get("working", 0)), "unknown": int(s.get("unknown", 0))}
+            unknown = (s.get("by_status") or {}).get("unknown", 0)
+            return {"working": int(s.get("working", 0)), "unknown": int(unknown)}
         except Exception:  # noqa: BLE001 - figures are best effort
             pass
     try:
@@ -286,12 +287,16 @@ def _orders(engine: Any) -> Mapping[str, int]:
 
 
 def _unhedged(engine: Any) -> int | None:
-    value = getattr(engine, "unhedged", None)
-    if isinstance(value, Mapping):
-        return abs(int(value.get("notional", 0)))
-    if value is None and hasattr(engine, "unhedged"):
+    """The engine's unhedged exposure (the strategy's view at its last step; 0: none)."""
+    if not hasattr(engine, "_unhedged"):
+        return None
+    value = engine._unhedged
+    if value is None:
         return 0
-    return None
+    notional = (
+        value.get("notional", 0) if isinstance(value, Mapping) else getattr(value, "notional", 0)
+    )
+    return abs(int(notional or 0))
 
 
 __all__ = ["RunnerMetrics", "engine_figures"]

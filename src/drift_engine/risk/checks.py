@@ -3,6 +3,10 @@ at a tick (`assess`): deleverage, or halt and flatten.
 
 A plug-in is any object with a `name` and either method; the `RiskManager` runs them in
 order. Notional estimates use oracle prices; they are limits, not accounting.
+
+Open and in-flight orders count: an order resting in its auction, or one whose send's
+outcome is unknown, may still fill, so exposure limits are checked against the positions
+plus what the engine's working orders would add (`holdings_with_orders`).
 """
 
 from __future__ import annotations
@@ -75,6 +79,22 @@ def holdings_of(positions: Sequence[DriftPosition]) -> dict[tuple[MarketType, in
     return {(p.market_type, p.market_index): p.base_asset_amount for p in positions}
 
 
+def holdings_with_orders(snap: StrategySnapshot) -> dict[tuple[MarketType, int], int]:
+    """Positions plus what the engine's working (open, in-flight, unknown) orders would
+    add if they filled at the oracle; reduce-only orders never add exposure."""
+    pending = [
+        OrderIntent(
+            market_index=o.market_index,
+            market_type=o.market_type,
+            direction=o.direction,
+            base_asset_amount=o.remaining,
+        )
+        for o in snap.orders
+        if o.remaining > 0 and not o.reduce_only
+    ]
+    return apply_orders(holdings_of(snap.positions), pending, snap)
+
+
 def apply_orders(
     holdings: dict[tuple[MarketType, int], int],
     orders: Sequence[OrderIntent],
@@ -126,12 +146,15 @@ class MaxLeverage:
         equity = snap.vault.equity
         if equity <= 0:
             return f"equity {equity} is not positive"
-        after = gross_exposure(apply_orders(holdings_of(snap.positions), orders, snap), snap)
-        before = gross_exposure(holdings_of(snap.positions), snap)
+        held = holdings_with_orders(snap)
+        after = gross_exposure(apply_orders(held, orders, snap), snap)
+        before = gross_exposure(held, snap)
         leverage = after / equity
         if leverage > self.max_leverage and after > before:
+            pending = " (with the working orders)" if snap.orders else ""
             return (
-                f"leverage after orders {leverage:.2f}x exceeds max_leverage {self.max_leverage}x"
+                f"leverage after orders{pending} {leverage:.2f}x exceeds max_leverage "
+                f"{self.max_leverage}x"
             )
         return None
 

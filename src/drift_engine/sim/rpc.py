@@ -71,8 +71,8 @@ class RpcMethods:
             "getProgramAccounts": self.get_program_accounts,
             "getLatestBlockhash": self.get_latest_blockhash,
             "isBlockhashValid": self.is_blockhash_valid,
-            "getSlot": lambda p, f: self.chain.slot,
-            "getBlockHeight": lambda p, f: self.chain.block_height,
+            "getSlot": lambda p, f: self.chain.sync(),
+            "getBlockHeight": lambda p, f: (self.chain.sync(), self.chain.block_height)[1],
             "getEpochInfo": self.get_epoch_info,
             "getBalance": self.get_balance,
             "getSignatureStatuses": self.get_signature_statuses,
@@ -81,8 +81,8 @@ class RpcMethods:
             "sendTransaction": self.send_transaction,
             "simulateTransaction": self.simulate_transaction,
             "getMinimumBalanceForRentExemption": lambda p, f: rent_exempt_minimum(int(p[0])),
-            "getFeeForMessage": lambda p, f: self._ctx(FEE_LAMPORTS_PER_SIGNATURE),
-            "getRecentPrioritizationFees": lambda p, f: [],
+            "getFeeForMessage": self.get_fee_for_message,
+            "getRecentPrioritizationFees": self.get_recent_prioritization_fees,
             "requestAirdrop": self.request_airdrop,
             "getTokenAccountBalance": self.get_token_account_balance,
             "getHealth": lambda p, f: "ok",
@@ -100,8 +100,9 @@ class RpcMethods:
 
     # ------------------------------------------------------------------ helpers
 
-    def _ctx(self, value: Any) -> dict[str, Any]:
-        return {"context": {"slot": self.chain.slot, "apiVersion": API_VERSION}, "value": value}
+    def _ctx(self, value: Any, slot: int | None = None) -> dict[str, Any]:
+        slot = self.chain.slot if slot is None else slot
+        return {"context": {"slot": slot, "apiVersion": API_VERSION}, "value": value}
 
     @staticmethod
     def _config(params: list[Any], index: int) -> dict[str, Any]:
@@ -162,15 +163,17 @@ class RpcMethods:
     # ------------------------------------------------------------------ accounts
 
     def get_account_info(self, params: list[Any], faults: set[str]) -> Any:
-        acc = self.chain.get_account(self._pubkey(params[0]))
-        return self._ctx(self._encode_account(acc, self._config(params, 1)))
+        config = self._config(params, 1)
+        slot, (acc,) = self.chain.read_accounts([self._pubkey(params[0])], config.get("commitment"))
+        return self._ctx(self._encode_account(acc, config), slot)
 
     def get_multiple_accounts(self, params: list[Any], faults: set[str]) -> Any:
         keys = [self._pubkey(k) for k in params[0]]
         if len(keys) > 100:
             raise RpcError(-32602, "Too many inputs provided; max 100")
         config = self._config(params, 1)
-        return self._ctx([self._encode_account(a, config) for a in self.chain.get_accounts(keys)])
+        slot, accounts = self.chain.read_accounts(keys, config.get("commitment"))
+        return self._ctx([self._encode_account(a, config) for a in accounts], slot)
 
     def get_program_accounts(self, params: list[Any], faults: set[str]) -> Any:
         program = self._pubkey(params[0])
@@ -197,7 +200,9 @@ class RpcMethods:
         return self._ctx(out) if config.get("withContext") else out
 
     def get_balance(self, params: list[Any], faults: set[str]) -> Any:
-        return self._ctx(self.chain.balance(self._pubkey(params[0])))
+        commitment = self._config(params, 1).get("commitment")
+        slot, (acc,) = self.chain.read_accounts([self._pubkey(params[0])], commitment)
+        return self._ctx(0 if acc is None else acc.lamports, slot)
 
     def get_token_account_balance(self, params: list[Any], faults: set[str]) -> Any:
         address = self._pubkey(params[0])
@@ -233,7 +238,7 @@ class RpcMethods:
         return self._ctx(self.chain.is_blockhash_valid(blockhash))
 
     def get_epoch_info(self, params: list[Any], faults: set[str]) -> Any:
-        slot = self.chain.slot
+        slot = self.chain.sync()
         return {
             "absoluteSlot": slot,
             "blockHeight": self.chain.block_height,
@@ -252,7 +257,8 @@ class RpcMethods:
             raise RpcError(-32602, "Invalid param: not a signature") from None
         if len(sigs) > 256:
             raise RpcError(-32602, "Too many inputs provided; max 256")
-        return self._ctx(self.chain.signature_statuses(sigs))
+        search = bool(self._config(params, 1).get("searchTransactionHistory", False))
+        return self._ctx(self.chain.signature_statuses(sigs, search_history=search))
 
     def get_signatures_for_address(self, params: list[Any], faults: set[str]) -> Any:
         address = self._pubkey(params[0])
@@ -263,6 +269,9 @@ class RpcMethods:
             before_sig = Signature.from_string(before) if before else None
         except Exception:  # noqa: BLE001
             raise RpcError(-32602, "Invalid param: before is not a signature") from None
+        commitment = config.get("commitment") or "finalized"
+        if commitment == "processed":
+            raise RpcError(-32602, "Method does not support commitment below `confirmed`")
         return [
             {
                 "signature": str(sig),
@@ -270,9 +279,9 @@ class RpcMethods:
                 "err": rec.err,
                 "memo": None,
                 "blockTime": None,
-                "confirmationStatus": "finalized",
+                "confirmationStatus": self.chain.commitment_of(rec),
             }
-            for sig, rec in self.chain.history(address, limit, before_sig)
+            for sig, rec in self.chain.history(address, limit, before_sig, commitment)
         ]
 
     def get_transaction(self, params: list[Any], faults: set[str]) -> Any:
@@ -284,8 +293,11 @@ class RpcMethods:
         encoding = config.get("encoding", "json")
         if encoding not in ("base64", "base58"):
             raise RpcError(-32602, f"unsupported encoding {encoding!r} (use base64)")
-        rec = self.chain.signatures.get(sig)
-        if rec is None or not rec.raw:
+        commitment = config.get("commitment") or "finalized"
+        if commitment == "processed":
+            raise RpcError(-32602, "Method does not support commitment below `confirmed`")
+        rec = self.chain.transaction(sig, commitment)
+        if rec is None:
             return None
         if rec.version == 0 and config.get("maxSupportedTransactionVersion") is None:
             raise RpcError(
@@ -307,7 +319,7 @@ class RpcMethods:
             "meta": {
                 "err": rec.err,
                 "status": {"Ok": None} if rec.err is None else {"Err": rec.err},
-                "fee": FEE_LAMPORTS_PER_SIGNATURE,
+                "fee": rec.fee,
                 "preBalances": [0] * n,
                 "postBalances": [0] * n,
                 "innerInstructions": [],
@@ -316,7 +328,7 @@ class RpcMethods:
                 "postTokenBalances": [],
                 "rewards": [],
                 "loadedAddresses": {"writable": [], "readonly": []},
-                "computeUnitsConsumed": 0,
+                "computeUnitsConsumed": rec.units,
             },
         }
         if rec.version == 0:
@@ -334,8 +346,40 @@ class RpcMethods:
             raw,
             skip_preflight=bool(config.get("skipPreflight", False)),
             hide_status="lost_confirmation" in faults,
+            min_priority_fee=self.faults.congestion_floor(),
         )
         return str(sig)
+
+    def get_fee_for_message(self, params: list[Any], faults: set[str]) -> Any:
+        """Base fee for the message's signatures plus its priority fee (None if its
+        blockhash is no longer valid, as a node answers)."""
+        from solders.message import Message, MessageV0
+
+        try:
+            raw = base64.b64decode(params[0])
+            msg = MessageV0.from_bytes(raw[1:]) if raw[0] & 0x80 else Message.from_bytes(raw)
+        except Exception:  # noqa: BLE001
+            raise RpcError(-32602, "Invalid param: not a base64 message") from None
+        if not self.chain.is_blockhash_valid(msg.recent_blockhash):
+            return self._ctx(None)
+        from drift_engine.localnet.chain import _budget
+
+        budget = _budget(list(msg.account_keys), list(msg.instructions))
+        if not self.chain.config.fees:
+            return self._ctx(0)
+        sigs = msg.header.num_required_signatures  # the rule LocalChain.fee_of charges
+        return self._ctx(self.chain.config.lamports_per_signature * sigs + budget.priority_fee)
+
+    def get_recent_prioritization_fees(self, params: list[Any], faults: set[str]) -> Any:
+        """Per recent slot, the lowest priority fee that landed (at least the congestion
+        floor): [{"slot", "prioritizationFee"}], oldest first, up to 150 slots."""
+        for key in params[0] if params and isinstance(params[0], list) else []:
+            self._pubkey(key)
+        floor = self.faults.congestion_floor()
+        return [
+            {"slot": slot, "prioritizationFee": fee}
+            for slot, fee in self.chain.congestion_fees(floor)
+        ]
 
     def simulate_transaction(self, params: list[Any], faults: set[str]) -> Any:
         config = self._config(params, 1)
@@ -364,6 +408,8 @@ def create_app(
 ) -> Starlette:
     """The JSON-RPC app (POST / with one request object or a batch array)."""
     faults = faults if faults is not None else FaultPlan()
+    if faults.clock is None:
+        faults.clock = chain.clock
     stats = stats if stats is not None else RpcStats()
     methods = RpcMethods(chain, faults)
 
@@ -447,6 +493,8 @@ class LocalRpcServer:
     ) -> None:
         self.chain = chain
         self.faults = faults if faults is not None else FaultPlan()
+        if self.faults.clock is None:
+            self.faults.clock = chain.clock
         self.stats = RpcStats()
         self.host = host
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

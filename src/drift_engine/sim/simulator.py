@@ -229,6 +229,10 @@ class DriftSimulator:
         for m in spots.values():
             m.last_interest_ts = ts
         self.auto_settle_pnl = auto_settle_pnl
+        #: Settle every position's funding at each funding update (paper, backtests). The
+        #: local chain turns it off: on chain funding reaches a position only when it is
+        #: settled (a fill in the market, `settle_pnl`, `settle_funding_payment`).
+        self.settle_funding_on_update = True
         self.pnl_pool_excess = pnl_pool_excess
         self.records: list[Any] = []
         self._seq = 0
@@ -1543,6 +1547,8 @@ class DriftSimulator:
             )
         )
         out: list[FundingPaymentRecord] = []
+        if not self.settle_funding_on_update:
+            return out  # as on chain: settled at the position's next fill or settle_pnl
         for acct in list(self._exposed.get(key, ())):
             rec = self._settle_funding(acct, pm, ts)
             if rec is not None:

@@ -315,3 +315,50 @@ class VaultSyncStatusRow(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_slot: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+# ------------------------------------------------------------------------- orders
+class EngineOrderRow(Base):
+    """One order an engine sent (or adopted), with its life cycle (migration 0006).
+
+    Keyed by (engine, user order id) while it is working: the partial unique index
+    allows one working order per user order id and engine (ids 1..255 are reused once
+    an order is done; `seq` numbers an engine's orders for good). Written INFLIGHT
+    before the order is sent, updated in place as evidence moves it (engine/orders.py).
+    `intent` is what was sent (JSON); `send_ref` how to find the send on chain
+    (signatures, last valid block height, the User's next order id and slot before it).
+    """
+
+    __tablename__ = "engine_orders"
+    __table_args__ = (
+        UniqueConstraint("engine_id", "seq", name="uq_engine_orders_engine_id_seq"),
+        Index(
+            "uq_engine_orders_working_user_order_id",
+            "engine_id",
+            "user_order_id",
+            unique=True,
+            sqlite_where=text("working"),
+            postgresql_where=text("working"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    engine_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    user_order_id: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    working: Mapped[bool] = mapped_column(Boolean)
+    external: Mapped[bool] = mapped_column(Boolean, default=False)
+    market_type: Mapped[str] = mapped_column(String(8))
+    market_index: Mapped[int] = mapped_column(Integer)
+    direction: Mapped[str] = mapped_column(String(8))
+    base_asset_amount: Mapped[int] = mapped_column(BigInteger)
+    base_filled: Mapped[int] = mapped_column(BigInteger, default=0)
+    quote_filled: Mapped[int] = mapped_column(BigInteger, default=0)
+    order_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    intent: Mapped[dict[str, Any]] = mapped_column(Json)
+    send_ref: Mapped[dict[str, Any]] = mapped_column(Json)
+    fill_ids: Mapped[list[str]] = mapped_column(Json)
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    created_ts: Mapped[int] = mapped_column(BigInteger)
+    updated_ts: Mapped[int] = mapped_column(BigInteger)

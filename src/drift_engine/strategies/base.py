@@ -17,7 +17,13 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from drift_engine.core.types import DriftMarginMetrics, DriftPosition, MarketType, OrderIntent
+from drift_engine.core.types import (
+    DriftMarginMetrics,
+    DriftPosition,
+    MarketType,
+    OrderIntent,
+    PositionDirection,
+)
 from drift_engine.strategies.wake import EVERY_TICK, WakeCondition
 
 HOURS_PER_YEAR = 8760
@@ -81,8 +87,43 @@ class VaultSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderView:
+    """One of the engine's working orders (in flight, resting, partly filled, or with an
+    unknown outcome) as the strategy and the risk checks see it. Sizes in the market's
+    base precision; `status` is the engine's order status (engine/orders.py)."""
+
+    user_order_id: int
+    market_type: MarketType
+    market_index: int
+    direction: PositionDirection
+    base_asset_amount: int
+    base_filled: int
+    status: str
+    reduce_only: bool = False
+    tags: tuple[str, ...] = ()
+    external: bool = False
+    created_ts: int = 0
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.base_asset_amount - self.base_filled)
+
+    @property
+    def signed_remaining(self) -> int:
+        """What the order would still add to the position if it filled (signed base)."""
+        return self.remaining * self.direction.sign
+
+    @property
+    def unknown(self) -> bool:
+        return self.status == "unknown"
+
+
+@dataclass(frozen=True, slots=True)
 class StrategySnapshot:
-    """Everything a strategy may read at one tick; all frozen."""
+    """Everything a strategy may read at one tick; all frozen.
+
+    `orders` are the engine's working orders; `open_orders` counts the sub-account's
+    resting orders (what the venue shows)."""
 
     ts: int
     markets: Mapping[str, MarketSnapshot]  # read-only (MappingProxyType from the engine)
@@ -90,9 +131,29 @@ class StrategySnapshot:
     positions: tuple[DriftPosition, ...]
     margin: DriftMarginMetrics
     open_orders: int = 0
+    orders: tuple[OrderView, ...] = ()
 
     def market(self, symbol: str) -> MarketSnapshot:
         return self.markets[symbol]
+
+    def working_orders(
+        self, market_type: MarketType | None = None, market_index: int | None = None
+    ) -> tuple[OrderView, ...]:
+        """The engine's working orders, optionally of one market."""
+        return tuple(
+            o
+            for o in self.orders
+            if (market_type is None or o.market_type is market_type)
+            and (market_index is None or o.market_index == market_index)
+        )
+
+    def pending_base(self, market_type: MarketType, market_index: int) -> int:
+        """Signed base the working orders in a market would still add if they filled."""
+        return sum(o.signed_remaining for o in self.working_orders(market_type, market_index))
+
+    @property
+    def has_unknown_orders(self) -> bool:
+        return any(o.unknown for o in self.orders)
 
     def position(self, market_type: MarketType, market_index: int) -> DriftPosition | None:
         for p in self.positions:
@@ -125,6 +186,7 @@ class FillEvent:
     decimals: int = 9
     liquidation: bool = False
     order_id: int = 0
+    user_order_id: int = 0
 
     @property
     def slippage(self) -> int:
@@ -170,7 +232,40 @@ class CancelAllOrders:
     reason: str = ""
 
 
-Action = PlaceOrders | CancelAllOrders
+@dataclass(frozen=True, slots=True)
+class SettlePnl:
+    """Settle a perp position's funding and PnL into USDC (Drift's `settle_pnl`; on
+    chain nothing settles by itself)."""
+
+    market_index: int
+    reason: str = ""
+
+
+Action = PlaceOrders | CancelAllOrders | SettlePnl
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRejected:
+    """The venue or the program refused orders the strategy proposed (nothing placed).
+    `user_order_ids` are the ids they were sent with; `reason` is the refusal."""
+
+    ts: int
+    reason: str
+    orders: tuple[OrderIntent, ...] = ()
+    user_order_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UnhedgedExposure:
+    """Exposure a hedged strategy holds without its hedge (legs that did not fill
+    together): `base` signed in BASE 1e9, `notional` micro-USDC at the oracle, since
+    `since` (unix s). Shown in the engine record and the API while it exists."""
+
+    market: str
+    base: int
+    notional: int
+    since: int
+    action: str = ""  # what the strategy does about it: "hedge" or "unwind"
 
 
 # --------------------------------------------------------------------------- config/state
@@ -227,6 +322,14 @@ class DriftStrategy(ABC, Generic[C, S]):
     def on_funding(self, payment: FundingEvent) -> None:  # noqa: B027 - optional hook
         pass
 
+    def on_rejected(self, rejection: OrderRejected) -> None:  # noqa: B027 - optional hook
+        """The venue said no (nothing was placed). Not called for an unknown outcome."""
+
+    def unhedged(self, snapshot: StrategySnapshot) -> UnhedgedExposure | None:
+        """Exposure held without its hedge right now (None: none, or not a hedged
+        strategy). The engine records it for the report and the dashboard."""
+        return None
+
     def on_stop(self, snapshot: StrategySnapshot) -> list[Action]:
         return []
 
@@ -255,6 +358,10 @@ class DriftStrategy(ABC, Generic[C, S]):
 __all__ = [
     "Action",
     "CancelAllOrders",
+    "OrderRejected",
+    "OrderView",
+    "SettlePnl",
+    "UnhedgedExposure",
     "DriftStrategy",
     "FillEvent",
     "FundingEvent",

@@ -7,10 +7,21 @@ short (borrowed), entered only when the funding received beats the borrow cost.
 
 Both legs always go out together in one `PlaceOrders` action (one `place_orders`
 instruction on Drift). Sizing: each leg's notional = `target_leverage` x vault equity.
-Rebalance: when the net delta (spot + perp base, in BASE precision) is worth more than
-`rebalance_band` of the hedged notional, the perp leg is adjusted. Exit: when the carry
-(funding APR over `lookback_hours`, minus borrow cost for the reverse side) stays below
-`exit_apr` for `exit_window_hours`, or health falls below `min_health`.
+Exit: when the carry (funding APR over `lookback_hours`, minus borrow cost for the
+reverse side) stays below `exit_apr` for `exit_window_hours`, or health falls below
+`min_health`.
+
+Legs that do not fill together. On chain each leg is its own auctioned order: one may
+fill and the other expire, or fill only in part. While the engine has working orders in
+the strategy's markets it proposes nothing (it never re-enters on top of open orders);
+once they are done, a net delta (spot + perp base) beyond `rebalance_band` of the hedged
+size is a residual: for `hedge_timeout_s` the strategy hedges it by trading the lagging
+leg toward the target, after that it unwinds it by reducing the leading leg
+(reduce-only). The whole entry is never re-sent while a leg is held, so exposure is
+never doubled. While a residual exists `unhedged()` reports it (engine record, API).
+
+Funding and PnL do not settle by themselves on chain: while holding the perp leg the
+strategy asks for `settle_pnl` every `settle_every_s`.
 """
 
 from __future__ import annotations
@@ -26,10 +37,13 @@ from drift_engine.strategies.base import (
     FillEvent,
     FundingEvent,
     MarketSnapshot,
+    OrderRejected,
     PlaceOrders,
+    SettlePnl,
     StrategyConfig,
     StrategySnapshot,
     StrategyState,
+    UnhedgedExposure,
 )
 
 BASE_PRECISION = 10**9
@@ -51,6 +65,12 @@ class DeltaNeutralConfig(StrategyConfig):
     allow_borrow: bool = Field(False, description="Allow the reverse carry (spot borrow)")
     borrow_buffer_apr: float = Field(0.0, ge=0, description="Extra carry over borrow cost")
     retry_after_s: int = Field(300, ge=0, description="Wait before re-sending an action")
+    hedge_timeout_s: int = Field(
+        600, ge=0, description="Hedge a residual (legs not filled together) this long, then unwind"
+    )
+    settle_every_s: int = Field(
+        3600, ge=0, description="Settle the perp leg's funding and PnL this often (0: never)"
+    )
 
     @model_validator(mode="after")
     def _thresholds(self) -> DeltaNeutralConfig:
@@ -71,6 +91,12 @@ class DeltaNeutralState(StrategyState):
     fills: int = 0
     funding_earned: int = 0  # micro-USDC
     fees_paid: int = 0  # micro-USDC
+    residual_since: int | None = None  # legs out of balance since (unix s)
+    residual_action: str = ""  # "hedge" | "unwind" while a residual exists
+    hedges: int = 0
+    unwinds: int = 0
+    rejections: int = 0
+    last_settle_ts: int | None = None
 
 
 def _round_down(value: int, step: int) -> int:
@@ -201,29 +227,106 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
             )
         return [PlaceOrders(tuple(orders), reason=reason)] if orders else []
 
-    def _rebalance(self, snap: StrategySnapshot, m: MarketSnapshot) -> list[Action]:
-        spot, perp = self._legs(snap, m)
+    def _residual_order(
+        self, snap: StrategySnapshot, m: MarketSnapshot, spot: int, perp: int, unwind: bool
+    ) -> OrderIntent | None:
+        """The order that hedges (trade the lagging leg) or unwinds (reduce the leading
+        leg, reduce-only) a net delta `spot + perp` (BASE 1e9)."""
         net = spot + perp
-        hedged = max(abs(spot), abs(perp))
-        if hedged == 0 or abs(net) <= self.config.rebalance_band * hedged:
-            return []
-        size = _round_down(abs(net), m.perp_step_size)
-        if size < m.perp_min_order_size:
-            return []
-        # net > 0: too long -> sell perp; net < 0: too short -> buy perp.
         direction = PositionDirection.SHORT if net > 0 else PositionDirection.LONG
-        reduce_only = (perp < 0 and direction is PositionDirection.LONG and size <= -perp) or (
-            perp > 0 and direction is PositionDirection.SHORT and size <= perp
-        )
-        order = OrderIntent(
-            market_index=m.perp_market_index,
-            market_type=MarketType.PERP,
+        lagging_is_perp = abs(perp) < abs(spot)
+        use_perp = lagging_is_perp != unwind or m.spot_market_index is None
+        tag = ("delta-neutral", "unwind" if unwind else "hedge")
+        if use_perp:
+            size = _round_down(abs(net), m.perp_step_size)
+            if unwind:
+                size = min(size, abs(perp))
+            if size < m.perp_min_order_size and not unwind:
+                return None
+            if size == 0:
+                return None
+            reduce = unwind or (perp != 0 and (perp > 0) != (net < 0) and size <= abs(perp))
+            return OrderIntent(
+                market_index=m.perp_market_index,
+                market_type=MarketType.PERP,
+                direction=direction,
+                base_asset_amount=size,
+                reduce_only=reduce,
+                tags=(*tag, "perp"),
+            )
+        size = _round_down(self._base_to_spot(abs(net), m), m.spot_step_size)
+        held = abs(snap.base(MarketType.SPOT, m.spot_market_index))
+        if unwind:
+            size = min(size, held - held % m.spot_step_size)
+        if size == 0 or (size < m.spot_min_order_size and not unwind):
+            return None
+        return OrderIntent(
+            market_index=m.spot_market_index,
+            market_type=MarketType.SPOT,
             direction=direction,
             base_asset_amount=size,
-            reduce_only=reduce_only,
-            tags=("delta-neutral", "rebalance", "perp"),
+            reduce_only=unwind,
+            tags=(*tag, "spot"),
         )
-        return [PlaceOrders((order,), reason=f"rebalance net delta {net}")]
+
+    def _out_of_balance(self, m: MarketSnapshot, spot: int, perp: int) -> bool:
+        net = spot + perp
+        hedged = max(abs(spot), abs(perp))
+        step = self._common_step(m)
+        return hedged > 0 and abs(net) > self.config.rebalance_band * hedged and abs(net) >= step
+
+    def _residual(self, snap: StrategySnapshot, m: MarketSnapshot) -> list[Action]:
+        """Hedge a residual for `hedge_timeout_s`, then unwind it (see module docstring)."""
+        st, cfg, ts = self.state, self.config, snap.ts
+        spot, perp = self._legs(snap, m)
+        if not self._out_of_balance(m, spot, perp):
+            st.residual_since = None
+            st.residual_action = ""
+            return []
+        if st.residual_since is None:
+            st.residual_since = ts
+        unwind = ts - st.residual_since >= cfg.hedge_timeout_s
+        order = self._residual_order(snap, m, spot, perp, unwind)
+        if order is None and not unwind:
+            unwind = True
+            order = self._residual_order(snap, m, spot, perp, True)
+        st.residual_action = "unwind" if unwind else "hedge"
+        if order is None:
+            return []
+        if unwind:
+            st.unwinds += 1
+        else:
+            st.hedges += 1
+        self._mark(ts, f"{st.residual_action} residual {spot + perp}")
+        return [PlaceOrders((order,), reason=f"{st.residual_action} residual delta {spot + perp}")]
+
+    def _maybe_settle(self, snap: StrategySnapshot, m: MarketSnapshot) -> list[Action]:
+        cfg, st = self.config, self.state
+        if not cfg.settle_every_s or snap.base(MarketType.PERP, m.perp_market_index) == 0:
+            return []
+        if st.last_settle_ts is not None and snap.ts - st.last_settle_ts < cfg.settle_every_s:
+            return []
+        if st.last_settle_ts is None:
+            st.last_settle_ts = snap.ts  # the first settle comes one period after entry
+            return []
+        st.last_settle_ts = snap.ts
+        return [SettlePnl(m.perp_market_index, reason="periodic settle_pnl")]
+
+    def unhedged(self, snapshot: StrategySnapshot) -> UnhedgedExposure | None:
+        m = snapshot.markets.get(self.config.market)
+        if m is None:
+            return None
+        spot, perp = self._legs(snapshot, m)
+        if not self._out_of_balance(m, spot, perp):
+            return None
+        net = spot + perp
+        return UnhedgedExposure(
+            market=m.symbol,
+            base=net,
+            notional=abs(net) * m.oracle_price // BASE_PRECISION,
+            since=self.state.residual_since or snapshot.ts,
+            action=self.state.residual_action,
+        )
 
     # ------------------------------------------------------------------ callbacks
     def on_tick(self, snapshot: StrategySnapshot) -> list[Action]:
@@ -237,6 +340,13 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
             m.spot_min_order_size, m
         )
         ts = snapshot.ts
+        mine = snapshot.working_orders(MarketType.PERP, m.perp_market_index)
+        if m.spot_market_index is not None:
+            mine += snapshot.working_orders(MarketType.SPOT, m.spot_market_index)
+        if mine:
+            # Orders still working (resting in their auctions, or with an unknown
+            # outcome): never act on top of them; only settle what is held.
+            return self._maybe_settle(snapshot, m)
 
         if st.side == "flat":
             if holding and self._can_act(ts):
@@ -277,24 +387,25 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
         elif st.below_exit_since is not None:
             st.below_exit_since = None
         if not holding:
-            # Entry never filled: go back to flat and let the next tick decide again.
-            if self._can_act(ts):
-                st.side = "flat"
-                st.entered_at = None
+            # Entry never filled (both legs expired): back to flat; the next tick decides.
+            st.side = "flat"
+            st.entered_at = None
+            st.residual_since = None
+            st.residual_action = ""
             return []
-        if not self._can_act(ts):
-            return []
-        actions = self._rebalance(snapshot, m)
+        actions = self._residual(snapshot, m)
         if actions:
             st.rebalances += 1
-            self._mark(ts, "rebalance")
-        return actions
+            return actions
+        return self._maybe_settle(snapshot, m)
 
     def _exit(self, snap: StrategySnapshot, m: MarketSnapshot, reason: str) -> list[Action]:
         st = self.state
         st.side = "flat"
         st.entered_at = None
         st.below_exit_since = None
+        st.residual_since = None
+        st.residual_action = ""
         st.exits += 1
         self._mark(snap.ts, f"exit: {reason}")
         return self._exit_orders(snap, m, f"exit: {reason}")
@@ -305,6 +416,14 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
 
     def on_funding(self, payment: FundingEvent) -> None:
         self.state.funding_earned += payment.amount
+
+    def on_rejected(self, rejection: OrderRejected) -> None:
+        """An entry the venue refused placed nothing: back to flat (retry after
+        `retry_after_s`). Other refusals are retried by the next ticks' checks."""
+        self.state.rejections += 1
+        if any("entry" in o.tags for o in rejection.orders):
+            self.state.side = "flat"
+            self.state.entered_at = None
 
     def on_stop(self, snapshot: StrategySnapshot) -> list[Action]:
         return []

@@ -19,6 +19,13 @@ client's private event loop (`DriftClient.run`):
 * A failed read does not crash the engine: the venue keeps its last state, reports no
   new events, flags itself `stale` and refuses to place orders until a read succeeds
   (trading blind is how duplicates and bad hedges happen); it recovers by itself.
+* Orders have evidence, not assumptions: `place` returns once the transaction is
+  confirmed (the orders then rest with their auctions; their fills come later, from the
+  keeper's transactions); a send whose outcome cannot be known raises
+  `OrderOutcomeUnknown` (never a plain rejection) with what is needed to find it;
+  `resolve_orders` looks for such orders on chain. The program's `OrderRecord` and
+  `OrderActionRecord` cancel/expire/trigger events become `OrderUpdate`s; each fill
+  carries its order's user order id.
 
 Cash effects follow `vaults.entries` as PaperVenue's do: a perp fill's cash is its
 realized PnL, computed as an indexer does from the record's `existing_quote_entry_amount`
@@ -38,6 +45,7 @@ from drift_engine.core.client import (
     DriftClient,
     DriftClientError,
     RpcUnavailableError,
+    TransactionUnconfirmedError,
     drift_events,
 )
 from drift_engine.core.margin import snapshot_of
@@ -50,7 +58,15 @@ from drift_engine.core.types import (
     OrderIntent,
     is_variant,
 )
-from drift_engine.engine.ports import InterestEvent, LiquidationEvent, VenueError, VenueEvent
+from drift_engine.engine.execution import PLACE_AND_TAKE
+from drift_engine.engine.ports import (
+    InterestEvent,
+    LiquidationEvent,
+    OrderOutcomeUnknown,
+    OrderUpdate,
+    VenueError,
+    VenueEvent,
+)
 from drift_engine.strategies.base import FillEvent, FundingEvent
 
 log = logging.getLogger("drift_engine.venues.live")
@@ -122,6 +138,11 @@ class LiveVenue:
         self._entry: dict[int, tuple[int, int]] = {}  # perp index -> (base, quote_entry)
         self.fills_seen: list[ChainFill] = []
         self._ts = 0
+        #: program order id -> user order id, from OrderRecords and account reads
+        self._uids: dict[int, int] = {}
+        #: the last confirmed send: {"signature", "slot"}
+        self.last_send: dict[str, Any] = {}
+        self._scanned: list[str] = []  # signatures whose logs were read (recent)
 
     # ------------------------------------------------------------------ reading
     def connect(self) -> DriftAccountState:
@@ -154,6 +175,8 @@ class LiveVenue:
         self.stale = False
         self.last_error = ""
         self._pending.extend(self._interest(state))
+        for o in state.open_orders:
+            self._uids[o.order_id] = o.user_order_id
         self._state = state
 
     def _mark_stale(self, reason: str) -> None:
@@ -191,16 +214,33 @@ class LiveVenue:
         return user_equity(state.user, markets)
 
     def place(self, orders: Sequence[OrderIntent], ts: int) -> list[FillEvent]:
+        """Send the orders in one transaction (a single `place_and_take`-tagged perp
+        order: `place_and_take_perp_order`). Returns once it is confirmed, with the fills
+        it already shows; raises `OrderOutcomeUnknown` when its outcome cannot be known,
+        `VenueError` when it was refused (or never sent)."""
         self._ts = ts
+        self.last_send = {}
         if self.stale:
             self.refresh()  # raises VenueUnavailableError while the chain stays unreadable
         self._remember_entries(self.state)
         try:
-            outcome = self.client.run(self.client.place_orders(list(orders)))
+            if len(orders) == 1 and PLACE_AND_TAKE in orders[0].tags:
+                outcome = self.client.run(self.client.place_and_take(orders[0]))
+            else:
+                outcome = self.client.run(self.client.place_orders(list(orders)))
+        except TransactionUnconfirmedError as exc:
+            ref = {
+                "signatures": list(exc.signatures),
+                "last_valid_block_height": exc.last_valid_block_height,
+                "since_order_id": exc.since_order_id,
+                "since_slot": exc.since_slot,
+            }
+            raise OrderOutcomeUnknown(f"{type(exc).__name__}: {exc}", ref) from None
         except DriftClientError as exc:
             if isinstance(exc, RpcUnavailableError):
-                self._mark_stale(str(exc))
+                self._mark_stale(str(exc))  # nothing was sent
             raise VenueError(f"{type(exc).__name__}: {exc}") from None
+        self.last_send = {"signature": outcome.signature, "slot": outcome.slot}
         log.info(
             "placed %d orders (user order ids %s): %s",
             len(orders),
@@ -208,13 +248,45 @@ class LiveVenue:
             outcome.status,
         )
         try:
-            self.refresh()
-            events = self._scan()
+            state = self.refresh()
+            events = self._scan(state.slot)
         except VenueUnavailableError:
             return []  # landed; its fills are found by the next poll
         fills = [e for e in events if isinstance(e, FillEvent)]
         self._pending.extend(e for e in events if not isinstance(e, FillEvent))
+        self._pending.extend(self._skipped(outcome.signature, orders, events, ts))
         return fills
+
+    def _skipped(
+        self,
+        signature: str | None,
+        orders: Sequence[OrderIntent],
+        events: Sequence[VenueEvent],
+        ts: int,
+    ) -> list[OrderUpdate]:
+        """Orders the confirmed transaction did not place (the program skips an order
+        whose max_ts has passed, without an error): no OrderRecord of theirs in its logs."""
+        if not signature or signature not in self._scanned:
+            return []  # the transaction's logs were not read: no evidence either way
+        placed = {
+            e.user_order_id
+            for e in events
+            if isinstance(e, OrderUpdate)
+            and e.action == "placed"
+            and e.record_id.startswith(f"{signature}:")
+        }
+        return [
+            OrderUpdate(
+                f"{signature}:skipped:{o.user_order_id}",
+                ts,
+                o.user_order_id,
+                0,
+                "cancelled",
+                "the program did not place it (no OrderRecord in its transaction)",
+            )
+            for o in orders
+            if o.user_order_id not in placed
+        ]
 
     def cancel_all(self, ts: int) -> int:
         self._ts = ts
@@ -228,20 +300,90 @@ class LiveVenue:
         self._state = self.client.last_state or self._state
         return n
 
+    def order_marks(self) -> dict[str, Any]:
+        """Where orders sent now will be found on chain: the User's next order id and the
+        slot of the last read (they come after both)."""
+        state = self._state
+        if state is None:
+            return {}
+        return {"since_order_id": state.next_order_id, "since_slot": state.slot}
+
+    def settle_pnl(self, market_index: int, ts: int) -> None:
+        """Settle the perp position's funding and PnL into USDC (`settle_pnl`)."""
+        self._ts = ts
+        try:
+            self.client.run(self.client.settle_pnl(market_index))
+        except DriftClientError as exc:
+            raise VenueError(f"{type(exc).__name__}: {exc}") from None
+
+    def oracle_price(self, market_type: MarketType, market_index: int) -> int:
+        state = self.state
+        prices = state.perp_prices if market_type is MarketType.PERP else state.spot_prices
+        return prices.get(market_index, 0)
+
+    def resolve_orders(self, orders: Sequence[Any], ts: int) -> list[OrderUpdate]:
+        """Look on chain for orders whose send outcome was unknown (engine `OrderState`s
+        with a `send_ref`): placed (resting, or logged by the program) -> "placed"; its
+        transaction failed, or its blockhash expired with no trace -> "rejected"; else
+        nothing yet. Raises while the chain cannot be read (they stay unknown)."""
+        groups: dict[tuple, list[Any]] = {}
+        for o in orders:
+            ref = o.send_ref or {}
+            key = (
+                tuple(ref.get("signatures") or ()),
+                ref.get("last_valid_block_height"),
+                ref.get("since_order_id"),
+                ref.get("since_slot"),
+            )
+            groups.setdefault(key, []).append(o)
+        out: list[OrderUpdate] = []
+        for (sigs, last_valid, since_order_id, since_slot), group in groups.items():
+            found = self.client.run(
+                self.client.resolve_orders(
+                    [o.user_order_id for o in group],
+                    since_order_id=since_order_id or 0,
+                    since_slot=since_slot or 0,
+                    last_valid_block_height=last_valid,
+                    signatures=sigs,
+                )
+            )
+            for o in group:
+                r = found.get(o.user_order_id)
+                if r is None or r.status == "unknown":
+                    continue
+                rid = f"resolve:{o.user_order_id}:{ts}"
+                if r.status in ("open", "placed"):
+                    if r.order_id is not None:
+                        self._uids[r.order_id] = o.user_order_id
+                    out.append(OrderUpdate(rid, ts, o.user_order_id, r.order_id or 0, "placed"))
+                else:
+                    out.append(OrderUpdate(rid, ts, o.user_order_id, 0, "rejected", r.reason))
+        return out
+
     def poll_events(self, ts: int) -> list[VenueEvent]:
         self._ts = ts
         try:
             self._remember_entries(self.state if self._state is not None else None)
-            self.refresh()
-            scanned = self._scan()
+            state = self.refresh()
+            scanned = self._scan(state.slot)
         except VenueUnavailableError:
             return []
         out, self._pending = self._pending + scanned, []
         return out
 
+    def read_for_sync(self) -> DriftAccountState:
+        """A read for the vault sync: the account at slot S and every event up to S (kept
+        for the engine's next poll), so the fills the sync books are exactly those in the
+        balance it reads — never one more, never one less."""
+        self._remember_entries(self.state if self._state is not None else None)
+        state = self.refresh()
+        self._pending.extend(self._scan(state.slot))
+        return state
+
     # ------------------------------------------------------------------ events
-    def _scan(self) -> list[VenueEvent]:
-        """Events of the transactions after the cursor, oldest first; moves the cursor."""
+    def _scan(self, until_slot: int | None = None) -> list[VenueEvent]:
+        """Events of the transactions after the cursor up to `until_slot` (the slot of the
+        account read they go with), oldest first; moves the cursor past them."""
         try:
             history = self.client.run(self.client.history_since(self.cursor))
         except Exception as exc:
@@ -251,8 +393,12 @@ class LiveVenue:
             raise VenueUnavailableError(str(exc)) from None
         out: list[VenueEvent] = []
         for signature, slot, logs in history:
+            if until_slot is not None and slot > until_slot:
+                break  # newer than the account read: the next read takes it
             out.extend(self.events_of(signature, slot, logs))
             self.cursor = signature
+            self._scanned.append(signature)
+        del self._scanned[:-100]
         return out
 
     def events_of(self, signature: str, slot: int, logs: Sequence[str]) -> list[VenueEvent]:
@@ -263,6 +409,20 @@ class LiveVenue:
             rid = f"{signature}:{index}"
             if name == "OrderRecord" and data.user == self.user:
                 uids[data.order.order_id] = data.order.user_order_id
+                self._uids[data.order.order_id] = data.order.user_order_id
+                out.append(
+                    OrderUpdate(
+                        rid,
+                        data.ts,
+                        data.order.user_order_id,
+                        data.order.order_id,
+                        "placed",
+                    )
+                )
+            elif name == "OrderActionRecord" and not is_variant(data.action, "Fill"):
+                update = self._order_action(rid, data)
+                if update is not None:
+                    out.append(update)
             elif name == "OrderActionRecord" and is_variant(data.action, "Fill"):
                 fill = self._fill(rid, data)
                 if fill is not None:
@@ -279,6 +439,27 @@ class LiveVenue:
                 if liq is not None:
                     out.append(liq)
         return out
+
+    def _order_action(self, rid: str, d: Any) -> OrderUpdate | None:
+        """A cancel (expired or not) or trigger of one of this sub-account's orders."""
+        if d.taker == self.user:
+            order_id = d.taker_order_id
+        elif d.maker == self.user:
+            order_id = d.maker_order_id
+        else:
+            return None
+        if is_variant(d.action, "Cancel") or is_variant(d.action, "Expire"):
+            expired = is_variant(d.action, "Expire") or is_variant(
+                d.action_explanation, "OrderExpired"
+            )
+            action = "expired" if expired else "cancelled"
+        elif is_variant(d.action, "Trigger"):
+            action = "triggered"
+        else:
+            return None
+        uid = self._uids.get(order_id or 0, 0)
+        reason = type(d.action_explanation).__name__
+        return OrderUpdate(rid, d.ts, uid, order_id or 0, action, reason)
 
     def _fill(self, rid: str, d: Any) -> FillEvent | None:
         if d.taker == self.user:
@@ -319,6 +500,7 @@ class LiveVenue:
             oracle_price=d.oracle_price,
             decimals=decimals,
             order_id=getattr(d, f"{role}_order_id") or 0,
+            user_order_id=self._uids.get(getattr(d, f"{role}_order_id") or 0, 0),
         )
 
     def _liquidation(self, rid: str, d: Any) -> LiquidationEvent | None:

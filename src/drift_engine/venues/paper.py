@@ -39,7 +39,13 @@ from drift_engine.core.types import (
     positions_from_user,
 )
 from drift_engine.engine.market_board import MarketBoard, hourly_rate
-from drift_engine.engine.ports import InterestEvent, LiquidationEvent, VenueError, VenueEvent
+from drift_engine.engine.ports import (
+    InterestEvent,
+    LiquidationEvent,
+    OrderUpdate,
+    VenueError,
+    VenueEvent,
+)
 from drift_engine.strategies.base import FillEvent, FundingEvent
 
 QUOTE_INDEX = 0
@@ -189,6 +195,7 @@ class PaperVenue:
             decimals=decimals,
             liquidation=liquidation,
             order_id=rec.order_id,
+            user_order_id=rec.user_order_id,
         )
 
     def _ours(self, rec: Any) -> bool:
@@ -217,8 +224,26 @@ class PaperVenue:
                 out.append(self._interest(rec))
             elif kind == "liquidation":
                 out.append(self._liquidation(rec))
+            elif kind == "order" and rec.action in ("cancel", "expire", "fill"):
+                # "fill": the simulator closed the order after filling it; if it filled
+                # less than its size (a reduce-only order capped at the position) the rest
+                # is cancelled, as the program cancels it
+                action = {"expire": "expired", "cancel": "cancelled", "fill": "closed"}
+                out.append(
+                    OrderUpdate(
+                        self._rid(rec),
+                        rec.ts,
+                        rec.user_order_id,
+                        rec.order_id,
+                        action[rec.action],
+                        rec.reason or "closed after its fills",
+                    )
+                )
         self._cursor = end
         return out
+
+    def oracle_price(self, market_type: MarketType, market_index: int) -> int:
+        return self.sim.oracle_price((market_type, market_index))
 
     def _interest(self, rec: Any) -> InterestEvent:
         market = self.sim.spot_markets[rec.market_index]
