@@ -124,7 +124,7 @@ def test_a_runner_that_lost_its_lease_commits_nothing(db):
     with pytest.raises(LeaseLostError):
         stack.checkpoint(DEFAULT_ORIGIN + 60)
     assert VaultRegistry(db).ledger.entries("dn-sol") == entries
-    assert stack.store.load_checkpoint("paper")["ts"] == DEFAULT_ORIGIN
+    assert stack.store.load_checkpoint(engine_lease("dn-sol"))["ts"] == DEFAULT_ORIGIN
     assert stack.store.load("dn-sol").state == "running"
 
 

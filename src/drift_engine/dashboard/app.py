@@ -14,7 +14,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    StreamingResponse,
+)
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import AfterValidator
@@ -144,6 +150,8 @@ def create_app(
     keepalive_seconds: float = 15.0,
     max_streams: int = DEFAULT_MAX_STREAMS,
     hosts: Iterable[str] | None = None,
+    collectors: Iterable[Any] = (),
+    notifier: Any = None,
 ) -> FastAPI:
     """Build the app over `reader` (database read side) and optional engine `control`.
 
@@ -151,6 +159,13 @@ def create_app(
     always answer 401, so a dashboard without a token is read-only. `hosts`: the Host
     header values answered (default: set by the server from its bound address; an app
     not served by `server.py` answers any, e.g. under a test client).
+
+    `/metrics` serves the database's engines and vaults as Prometheus metrics (the API's
+    values, `metrics.fleet`) plus any `collectors` (a runner serving its dashboard adds
+    its heartbeat and RPC metrics); `/healthz` and `/readyz` answer a supervisor.
+    `notifier` (`drift_engine.notify.Notifier`) is the fan-out the SSE wake-up joins as a
+    sink: control actions, and the engines' notices when they run in this process, wake
+    the open streams at once.
     """
     app = FastAPI(
         title="drift-engine dashboard",
@@ -160,7 +175,19 @@ def create_app(
         description="Engines, vaults, ledger, snapshots and markets of drift-engine. Money is "
         "integer micro-USDC plus an exact decimal string; never a float.",
     )
-    notifier = _Notifier()
+    from prometheus_client import CollectorRegistry
+
+    from drift_engine.metrics.fleet import FleetCollector
+    from drift_engine.notify import CallbackSink, NoticeKind, Notifier
+
+    waker = _Notifier()
+    notifier = notifier if notifier is not None else Notifier()
+    notifier.add(CallbackSink("dashboard-sse", lambda _notice: waker.notify()))
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(FleetCollector(reader))
+    for collector in collectors:
+        registry.register(collector)
+    app.state.metrics_registry = registry
     app.state.reader = reader
     app.state.control = control
     app.state.notifier = notifier
@@ -204,6 +231,28 @@ def create_app(
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    # ---- operations --------------------------------------------------------------
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> PlainTextResponse:
+        """Prometheus metrics: every engine and vault of the database (the API's values),
+        with this process's runner metrics when it runs engines."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        """Liveness: the server answers."""
+        return JSONResponse({"status": "alive"})
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        """Readiness: the database answers (503 while it does not)."""
+        health = reader.health()
+        ready = bool(health.db_ok)
+        body = {"status": "ready" if ready else "not_ready", "db_ok": health.db_ok}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -356,7 +405,7 @@ def create_app(
                 raise HTTPException(404, f"no engine with id {engine_id!r}") from exc
             except ControlRejectedError as exc:
                 raise HTTPException(409, f"cannot {action} {engine.name}: {exc}") from exc
-            notifier.notify()
+            notifier.send(NoticeKind.CONTROL, engine_id, f"{engine_id}: {action} ({state})")
             pending = bool(getattr(control, "pending", False))
             if not pending:
                 message = f"{action} applied to {engine.name}: now {state}"
@@ -407,7 +456,7 @@ def create_app(
             )
 
         async def events() -> AsyncIterator[str]:
-            wake = notifier.register()
+            wake = waker.register()
             last_beat: object = None
             last_marker: object = None
             idle = 0.0
@@ -430,7 +479,7 @@ def create_app(
                         await asyncio.wait_for(wake.wait(), timeout=poll_interval)
                     idle += poll_interval
             finally:
-                notifier.unregister(wake)
+                waker.unregister(wake)
 
         return _SlotStream(
             slots,

@@ -39,6 +39,7 @@ from drift_engine.dashboard.schemas import (
     PortfolioOut,
     PortfolioRowOut,
     PositionOut,
+    RunnerOut,
     RunOut,
     SnapshotOut,
     SnapshotSeriesOut,
@@ -135,6 +136,7 @@ class DashboardReader:
         self._engine_tables = False
         self._sessions_table = False
         self._commands_table = False
+        self._leases_table: bool | None = None
         self._spans_cache: dict[int, tuple[Any, Any]] = {}
         self._compute_lock = threading.Lock()
         self._vault_cache: tuple[Any, list[VaultOut]] | None = None  # swapped atomically
@@ -390,6 +392,7 @@ class DashboardReader:
         vaults: list[VaultRow],
         live: Liveness,
         pending: dict[str, str],
+        runners: dict[str, RunnerOut] | None = None,
     ) -> tuple[EngineSummaryOut, VaultRow | None, VaultSnapshotRow | None]:
         state = row.state.upper()
         active = next((v for v in vaults if v.is_active), None)
@@ -418,6 +421,7 @@ class DashboardReader:
             pending_command=pending.get(row.engine_id),
             actions=allowed_actions(state, holds),
             sim_time=datetime.fromtimestamp(row.last_ts, UTC) if row.last_ts else None,
+            runner=(runners or {}).get(row.engine_id),
         )
         return summary, booking, snapshot
 
@@ -433,6 +437,29 @@ class DashboardReader:
         ).all()
         return {engine_id: kind for engine_id, kind in rows}  # the oldest wins
 
+    def _runners(self, session: Session) -> dict[str, RunnerOut]:
+        """Engine id -> the runner holding its lease now (`leases`, migration 0005); an
+        expired lease is no runner (its engines wait to be picked up)."""
+        from drift_engine.storage.models import LeaseRow
+
+        if self._leases_table is None:
+            self._leases_table = "leases" in inspect(self.db.engine).get_table_names()
+        if not self._leases_table:
+            return {}
+        now_ms = int(self._clock().timestamp() * 1000)
+        out = {}
+        for row in session.scalars(select(LeaseRow).where(LeaseRow.name.like("engine:%"))):
+            if row.expires_at_ms < now_ms:
+                continue
+            out[row.name.removeprefix("engine:")] = RunnerOut(
+                id=f"{row.host}:{row.pid}",
+                host=row.host,
+                pid=row.pid,
+                started_at=datetime.fromtimestamp(row.holder_started_ms / 1000, UTC),
+                lease_expires_at=datetime.fromtimestamp(row.expires_at_ms / 1000, UTC),
+            )
+        return out
+
     def list_engines(self) -> list[EngineSummaryOut]:
         """Every engine, in a stable order (by id), with its liveness and exposure."""
         with self.db.read() as session:
@@ -440,10 +467,11 @@ class DashboardReader:
             live = self._liveness(session, [r.engine_id for r in rows])
             vaults = self._vault_rows_by_engine(session)
             pending = self._pending_commands(session)
+            runners = self._runners(session)
             return [
-                self._summary(session, r, vaults.get(r.engine_id, []), live[r.engine_id], pending)[
-                    0
-                ]
+                self._summary(
+                    session, r, vaults.get(r.engine_id, []), live[r.engine_id], pending, runners
+                )[0]
                 for r in rows
             ]
 
@@ -460,7 +488,7 @@ class DashboardReader:
             own = self._vault_rows_by_engine(session).get(engine_id, [])
             live = self._liveness(session, [engine_id])[engine_id]
             summary, booking, snapshot = self._summary(
-                session, row, own, live, self._pending_commands(session)
+                session, row, own, live, self._pending_commands(session), self._runners(session)
             )
             names = {row.engine_id: summary.name}
             vaults = [self._vault_out(session, v, names) for v in own]
@@ -954,22 +982,13 @@ def _margin(
 
 
 def _liquidation_distance(m: dict[str, Any], markets: dict[str, MarketSnapshot]) -> float | None:
-    """Smallest |oracle - liquidation price| / oracle over the persisted position risks."""
-    risks = m.get("position_risks")
-    if not isinstance(risks, list):
-        return None
-    by_index = {s.perp_market_index: s.oracle_price for s in markets.values()}
-    distances = []
-    for r in risks:
-        if not isinstance(r, dict):
-            continue
-        liq, price = (
-            r.get("liquidation_price"),
-            r.get("oracle_price") or by_index.get(r.get("market_index")),
-        )
-        if isinstance(liq, int) and liq > 0 and isinstance(price, int) and price > 0:
-            distances.append(abs(price - liq) / price * 100)
-    return round(min(distances), 2) if distances else None
+    """Smallest |oracle - liquidation price| / oracle over the persisted position risks
+    (the same function the runner's metrics use)."""
+    from drift_engine.metrics.figures import liquidation_distance_pct
+
+    return liquidation_distance_pct(
+        m, {s.perp_market_index: s.oracle_price for s in markets.values()}
+    )
 
 
 __all__ = ["DashboardReader", "LatestMarkets", "MarketFeed", "parse_vault_id"]

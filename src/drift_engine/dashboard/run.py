@@ -98,10 +98,14 @@ def serve_in_background(
     settings: Any = None,
     control: EngineControl | None = None,
     markets: MarketFeed | None = None,
+    **app_options: Any,
 ) -> DashboardServer:
-    """The dashboard on a socket from `reserve()`, in a background thread, started."""
+    """The dashboard on a socket from `reserve()`, in a background thread, started;
+    `app_options` reach `create_app` (e.g. a runner's metrics `collectors`, `notifier`)."""
     settings = _settings(settings)
-    app, token = build_app(database_url, control=control, settings=settings, markets=markets)
+    app, token = build_app(
+        database_url, control=control, settings=settings, markets=markets, **app_options
+    )
     return DashboardServer(app, host=host, token=token, sock=sock).start()
 
 

@@ -233,6 +233,19 @@ class VaultOut(BaseModel):
     stale_since: datetime | None = None
 
 
+class RunnerOut(BaseModel):
+    """The `drift-engine run` process holding an engine's lease (ADR-0011, ADR-0019)."""
+
+    id: str = Field(description="host:pid, as the metrics label it.")
+    host: str
+    pid: int
+    started_at: datetime = Field(description="When that runner process started.")
+    lease_expires_at: datetime = Field(
+        description="When its lease runs out unless renewed (a dead runner's engines are "
+        "picked up by another one after this)."
+    )
+
+
 class EngineSummaryOut(BaseModel):
     id: str
     name: str
@@ -274,6 +287,9 @@ class EngineSummaryOut(BaseModel):
         default=None, description="A control action queued for the engine's process."
     )
     sim_time: datetime | None = Field(default=None, description="The engine's last step time.")
+    runner: RunnerOut | None = Field(
+        default=None, description="The runner holding the engine now; null: none holds it."
+    )
 
 
 class UnhedgedOut(BaseModel):

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from drift_engine.core.errors import DriftEngineError
 from drift_engine.engine.admission import AdmissionError, check_capital, check_perp
 from drift_engine.engine.execution import ExecutionConfig
+from drift_engine.notify import NotifyConfig
 from drift_engine.risk.limits import RiskLimits
 from drift_engine.strategies import StrategyLoadError, strategy_class
 
@@ -167,6 +168,7 @@ class EnginesConfig(_Strict):
     data: DataSpec = Field(default_factory=DataSpec)
     heartbeat: HeartbeatSpec = Field(default_factory=HeartbeatSpec)
     dashboard: DashboardSpec = Field(default_factory=DashboardSpec)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
     engines: list[EngineSpec] = Field(default_factory=list)
 
 

@@ -249,7 +249,13 @@ class DriftEngine:
             self.persist()
 
     def _log(self, ts: int, kind: str, message: str, data: dict | None = None) -> None:
-        log.info("[%s] %s: %s", self.engine_id, kind, message)
+        log.info(
+            "[%s] %s: %s",
+            self.engine_id,
+            kind,
+            message,
+            extra={"engine": self.engine_id, "vault": str(self.ledger.vault_id), "event": kind},
+        )
         self.store.log(self.engine_id, ts, kind, message, data)
         if self.on_event is not None:
             self.on_event(self.engine_id, ts, kind, message, data or {})
@@ -624,6 +630,18 @@ class DriftEngine:
         elif isinstance(event, LiquidationEvent):
             s.liquidations += 1
             s.liquidation_fees += event.fee
+        if posting.kind == "liquidation":  # told once, when booked (notify: liquidation)
+            self._log(
+                event.ts,
+                "liquidation",
+                f"market {posting.market_index}: cash {posting.amount / 1e6:+,.2f} USDC, "
+                f"fee {posting.fee / 1e6:,.2f} USDC",
+                {
+                    "market_index": posting.market_index,
+                    "amount": posting.amount,
+                    "fee": posting.fee,
+                },
+            )
 
     def _log_fill(self, fill: FillEvent) -> None:
         """A fill in the engine's log: the activity feed shows it, and the dashboard
