@@ -152,7 +152,7 @@ def workspace(module: Module, tests: list[str], recheck: bool = False) -> Path:
     """A fresh scratch copy of the repository whose pyproject mutates just `module`.
 
     `recheck`: keep the last full run's copy (and mutmut's results in it), refresh its
-    tests only; refused when the module's source or its test list changed since, because
+    src and tests; refused when the module's source or its test list changed since, because
     then earlier verdicts no longer hold.
     """
     ws = WORK / module.slug
@@ -166,8 +166,9 @@ def workspace(module: Module, tests: list[str], recheck: bool = False) -> Path:
             raise SystemExit(f"--recheck: {module.path} changed since the last run; run it in full")
         if _mutmut_section((ws / "pyproject.toml").read_text()) != _mutmut_section(pyproject):
             raise SystemExit(f"--recheck: the tests of {module.path} changed; run it in full")
-        shutil.rmtree(ws / "tests")
-        shutil.copytree(ROOT / "tests", ws / "tests", ignore=ignore)
+        for tree in ("src", "tests"):  # the module itself is unchanged (checked above)
+            shutil.rmtree(ws / tree)
+            shutil.copytree(ROOT / tree, ws / tree, ignore=ignore)
         (ws / "pyproject.toml").write_text(pyproject)
         return ws
     if ws.exists():
