@@ -537,9 +537,9 @@ class LiveRunner:
             return 0
         return self.market_data.update(state)
 
-    def tick(self, ts: int) -> Any:
+    def tick(self, ts: int, *, lag_s: float = 0.0) -> Any:
         self.feed()
-        return self.heartbeat.tick(ts)
+        return self.heartbeat.tick(ts, lag_s=lag_s)
 
     def run(
         self,
@@ -552,7 +552,8 @@ class LiveRunner:
         t = clock.now()
         while (until is None or t <= until) and not (should_stop and should_stop()):
             clock.sleep_until(t)
-            self.tick(t)
+            lag = getattr(clock, "lag", None)
+            self.tick(t, lag_s=lag(t) if lag is not None else 0.0)
             t += interval_s
 
 

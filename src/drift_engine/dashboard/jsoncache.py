@@ -12,8 +12,9 @@ does. So each endpoint's answer is kept, as JSON bytes, with two keys:
   (a few narrow columns: engine states and times, pending commands, vault rows, the
   newest ledger entry and snapshot): if that did not move either, the bytes still stand.
 
-So an answer is never stale. Health carries the heartbeat's age: its database facts are
-kept the same way and the answer is made from them at each request's time.
+So an answer is never stale. Only what depends on the database alone is kept this way
+(`/api/vaults`); health and the engine list carry liveness and lease expiry, which change
+with the wall clock, and are computed at each request.
 """
 
 from __future__ import annotations
