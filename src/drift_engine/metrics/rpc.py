@@ -7,8 +7,11 @@
   `sendTransaction` also feeds the send-latency histogram.
 * `meter_client(client, metrics, engine_id)` times each transaction from its first send
   to its outcome (`confirmed`, `already_landed`, `failed`, `unconfirmed`) and adds the
-  priority fee a landed transaction reports (`TxOutcome.priority_fee_lamports`, when the
-  client provides it).
+  priority fee of the transaction that landed: `TxOutcome.priority_fee_lamports` when the
+  client reports it, else read from the landed signature's own compiled message (its
+  ComputeBudget instructions: ceil(unit price x unit limit / 1e6) lamports, the runtime's
+  rule). A transaction whose outcome the client never learns (`unconfirmed`) adds
+  nothing: whether it paid is not known here.
 
 Both wrap instance attributes, once; the wrapped objects behave exactly as before.
 """
@@ -21,6 +24,36 @@ from typing import Any
 
 _METHODS: dict[type, str] = {}
 _MARK = "_drift_engine_metered"
+#: Solana's compute budget rules (a transaction without SetComputeUnitLimit gets the
+#: default units per non-budget instruction, capped at the maximum).
+DEFAULT_UNITS_PER_INSTRUCTION = 200_000
+MAX_COMPUTE_UNIT_LIMIT = 1_400_000
+#: Compiled transactions remembered per client for their priority fee (oldest dropped).
+_FEES_KEPT = 256
+
+
+def priority_fee_lamports(tx: Any) -> int:
+    """Lamports of priority fee a signed transaction pays if it lands: from its
+    SetComputeUnitLimit / SetComputeUnitPrice instructions."""
+    from solders.compute_budget import ID as COMPUTE_BUDGET
+
+    msg = tx.message
+    keys = list(msg.account_keys)
+    limit: int | None = None
+    price = others = 0
+    for ix in msg.instructions:
+        if keys[ix.program_id_index] != COMPUTE_BUDGET:
+            others += 1
+            continue
+        data = bytes(ix.data)
+        if data[:1] == b"\x02" and len(data) >= 5:
+            limit = int.from_bytes(data[1:5], "little")
+        elif data[:1] == b"\x03" and len(data) >= 9:
+            price = int.from_bytes(data[1:9], "little")
+    if limit is None:
+        limit = DEFAULT_UNITS_PER_INSTRUCTION * max(others, 1)
+    limit = min(limit, MAX_COMPUTE_UNIT_LIMIT)
+    return -(-price * limit // 1_000_000)
 
 
 def rpc_method(body: Any) -> str:
@@ -107,6 +140,33 @@ def meter_client(client: Any, metrics: Any, engine_id: str) -> Any:
     send = getattr(client, "_send", None)
     if send is None or getattr(client, _MARK, False):
         return client
+    compile_tx = getattr(client, "_compile", None)
+    fees: dict[str, int] = {}  # signature -> priority fee of every transaction compiled
+
+    if compile_tx is not None:
+
+        def remembering_compile(*args: Any, **kwargs: Any) -> Any:
+            tx = compile_tx(*args, **kwargs)
+            try:
+                fees[str(tx.signatures[0])] = priority_fee_lamports(tx)
+                while len(fees) > _FEES_KEPT:
+                    fees.pop(next(iter(fees)))
+            except Exception:  # noqa: BLE001 - a figure is best effort, never a send failure
+                pass
+            return tx
+
+        client._compile = remembering_compile
+
+    def fee_of(result: Any) -> int | None:
+        fee = getattr(result, "priority_fee_lamports", None)
+        if isinstance(fee, int):
+            return fee
+        sig = getattr(result, "signature", None)
+        if sig is not None:
+            return fees.get(str(sig))
+        # landed, but which of its signatures is not known: only a fee they all share
+        candidates = {fees.get(str(s)) for s in getattr(result, "signatures", ()) or ()}
+        return candidates.pop() if len(candidates) == 1 else None
 
     async def timed_send(*args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
@@ -114,7 +174,7 @@ def meter_client(client: Any, metrics: Any, engine_id: str) -> Any:
         try:
             result = await send(*args, **kwargs)
             outcome = str(getattr(result, "status", "confirmed") or "confirmed")
-            fee = getattr(result, "priority_fee_lamports", None)
+            fee = fee_of(result)
             if isinstance(fee, int) and fee > 0:
                 metrics.priority_fee.labels(engine_id).inc(fee)
             return result
@@ -130,4 +190,4 @@ def meter_client(client: Any, metrics: Any, engine_id: str) -> Any:
     return client
 
 
-__all__ = ["meter_client", "meter_connection", "rpc_method"]
+__all__ = ["meter_client", "meter_connection", "priority_fee_lamports", "rpc_method"]
