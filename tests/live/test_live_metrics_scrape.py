@@ -1,18 +1,22 @@
 """`/metrics` of a LIVE `drift-engine run` against the unkind local chain (issue 17): the
 live metrics are checked against independent readings, never against the metrics code.
 
-* RPC calls and errors by method: between two quiet moments (no call started or received
-  in either), each method's counter moved exactly as much as the local server's own count
-  of requests it received (`RpcStats.calls`), and each error counter as much as the
-  server's log of the errors it answered (faults it fired, JSON-RPC errors) — with a
-  lost sendTransaction response and lost account reads injected in between.
+The engine idles, then a carry appears; the node refuses its entry's send and then every
+request for 120 s of chain time (HTTP 429), and loses two account reads' answers. Then:
+
+* RPC calls and errors by method: between a quiet moment before the carry and one after
+  (no call started, none received, over 0.3 s), each method's counter moved exactly as
+  much as the requests the local server received (`RpcStats.calls`, plus the ones it
+  refused unprocessed, from its log), and each error counter as much as the errors the
+  server's log says it answered.
 * send/confirm latency: one send-latency observation per sendTransaction the server
-  received, one confirm-latency observation per transaction of the engine's key that
-  landed on chain.
+  received; one "confirmed" confirm-latency observation per transaction of the engine's
+  key that landed on chain, and one "unconfirmed" for the send lost in the blackout.
 * priority fee paid, with the engine's label: what the chain charged the engine's key
-  beyond the base fee, summed over its landed transactions.
-* UNKNOWN orders, with the engine's label: the count of the engine's rows in the
-  `engine_orders` table with status `unknown`, read in the same quiet moment.
+  beyond the base fee, over its landed transactions.
+* UNKNOWN orders, with the engine's label: the engine's rows of the `engine_orders`
+  table with status `unknown` (read before and after the scrape), while the blackout
+  leaves the entry's outcome unknown and once the chain has resolved it.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ mode = "live"
 market = "SOL-PERP"
 lookback_hours = 1
 target_leverage = 0.5
+retry_after_s = 0
 """
 
 
@@ -83,11 +88,14 @@ def value(found: dict, name: str, **labels: str) -> float | None:
 
 
 class ServerErrors(logging.Handler):
-    """The local server's own log of the errors it answered, counted by method."""
+    """The local server's own log of the errors it answered, counted by method; and of
+    the requests it refused with HTTP 429 before processing them (which its
+    `RpcStats.calls` does not count)."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.by_method: Counter = Counter()
+        self.refused: Counter = Counter()
         self._lock2 = threading.Lock()
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -98,10 +106,12 @@ class ServerErrors(logging.Handler):
             elif msg.startswith(("local RPC fault: response to", "local RPC fault: HTTP 429")):
                 for name in args[0]:
                     self.by_method[str(name)] += 1
+                    if "HTTP 429" in msg:
+                        self.refused[str(name)] += 1
 
-    def snapshot(self) -> Counter:
+    def snapshot(self) -> tuple[Counter, Counter]:
         with self._lock2:
-            return Counter(self.by_method)
+            return Counter(self.by_method), Counter(self.refused)
 
 
 def unknown_rows(db_url: str) -> int:
@@ -184,7 +194,9 @@ def test_live_metrics_equal_the_chain_and_the_orders_table(
     faults = world.server.faults
 
     def server() -> tuple[Counter, Counter]:
-        return Counter(stats.calls), errors.snapshot()
+        """(requests received by method, errors answered by method)."""
+        failed, refused = errors.snapshot()
+        return Counter(stats.calls) + refused, failed
 
     out: list[str] = []
     ticking = world.ticking()  # the runner waits in real time: chain time runs by itself
@@ -201,7 +213,11 @@ def test_live_metrics_equal_the_chain_and_the_orders_table(
     reader = threading.Thread(target=lambda: out.extend(proc.stdout), daemon=True)
     reader.start()
     try:
-        _until("the metrics address", lambda: re.search(r"metrics: (http://\S+?)/metrics", "".join(out)), out)
+        _until(
+            "the metrics address",
+            lambda: re.search(r"metrics: (http://\S+?)/metrics", "".join(out)),
+            out,
+        )
         url = re.search(r"metrics: (http://\S+?)/metrics", "".join(out)).group(1)
         http = httpx.Client(base_url=url, timeout=30)
 
@@ -224,19 +240,46 @@ def test_live_metrics_equal_the_chain_and_the_orders_table(
         # the engine idles (no funding to carry) with its RPC traffic metered
         _until("a tick", lambda: (value(scrape(), "drift_engine_ticks_total") or 0) >= 2, out)
         m1, (calls1, errors1) = quiet()
-        print("Q1", calls1, errors1, by_label(m1, "drift_engine_rpc_calls_total", "method"))
-        # then a carry appears; its entry's send answer is lost (it lands), and two
-        # account reads are lost on the way
-        faults.arm("drop_response", "sendTransaction")
+        before = engine_transactions(world)
+        # then a carry appears. The node refuses its entry's send (HTTP 429, not
+        # processed) and then every request for 120 s of chain time: the client cannot
+        # learn the send's outcome, so the engine's orders go UNKNOWN; when the node
+        # answers again they resolve (never landed) and the entry is sent again. Two
+        # account reads lose their answers on the way.
+        blackout: list[int] = []  # when it ends (chain ms)
+
+        def on_fire(kind: str, method: str) -> None:
+            if kind == "http_429" and method == "sendTransaction" and not blackout:
+                blackout.append(world.clock.now_ms() + 120_000)
+                faults.arm_for("http_429", 120)
+
+        faults.on_fire = on_fire
+        faults.arm("http_429", "sendTransaction")
         faults.arm("drop_response", "getMultipleAccounts", count=2)
         with world.chain._lock:
             world.sim.update_funding("SOL-PERP", ts=world.sim.now + HOUR, funding_rate=2_000_000)
+
+        # while the orders are UNKNOWN: the gauge equals the table (read before and after)
+        seen_unknown: list[tuple[float, int]] = []
+
+        def unknown_agrees() -> bool:
+            rows = unknown_rows(db_url)
+            gauge = value(scrape(), "drift_engine_unknown_orders", engine=ENGINE)
+            if rows > 0 and rows == unknown_rows(db_url) and gauge is not None:
+                seen_unknown.append((gauge, rows))
+                return gauge == rows
+            return False
+
+        _until("UNKNOWN orders in the table and the gauge", unknown_agrees, out)
         _until("the short perp", lambda: _perp_base(world) < 0, out)
-        _until("the faults", lambda: faults.pending == 0, out)
+        _until("the blackout's end", lambda: world.clock.now_ms() > blackout[0], out)
+        _until("the lost reads", lambda: faults.pending == 0, out)
+        _until("no order UNKNOWN", lambda: unknown_rows(db_url) == 0, out)
         m2, (calls2, errors2) = quiet()
-        print("Q2", calls2, errors2, by_label(m2, "drift_engine_rpc_calls_total", "method"))
-        unknown = unknown_rows(db_url)
-        landed = engine_transactions(world)
+        unknown_after = unknown_rows(db_url)
+        landed = {s: fee for s, fee in engine_transactions(world).items() if s not in before}
+        fee_paid = sum(engine_transactions(world).values())
+        http.close()
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
@@ -245,8 +288,44 @@ def test_live_metrics_equal_the_chain_and_the_orders_table(
         ticking.__exit__(None, None, None)
         rpc_log.removeHandler(errors)
         rpc_log.setLevel(level)
-    print("".join(out)[-3000:])
-    for k, v in m2.items():
-        if "rpc" in k or "tx_" in k or "priority" in k or "unknown" in k:
-            print(k, v)
-    print(landed, setup_txs, unknown)
+    assert proc.returncode == 0, "".join(out)[-3000:]
+    assert blackout and faults.fired["drop_response"] >= 2 and faults.fired["http_429"] > 2
+
+    # RPC calls and errors by method: the metered deltas are the server's deltas
+    def delta(found_a, found_b, name):
+        return by_label(found_b, name, "method") - by_label(found_a, name, "method")
+
+    called = delta(m1, m2, "drift_engine_rpc_calls_total")
+    failed = delta(m1, m2, "drift_engine_rpc_errors_total")
+    assert called == Counter(calls2 - calls1), (called, calls2 - calls1)
+    assert failed == Counter(errors2 - errors1), (failed, errors2 - errors1)
+    assert called["sendTransaction"] >= 2 and called["getMultipleAccounts"] > 0
+    assert failed["sendTransaction"] >= 1 and failed["getMultipleAccounts"] >= 2
+    durations = delta(m1, m2, "drift_engine_rpc_duration_seconds_count")
+    assert durations == called
+
+    # send latency: one observation per sendTransaction the server received
+    sends = value(m2, "drift_engine_tx_send_seconds_count") - (
+        value(m1, "drift_engine_tx_send_seconds_count") or 0
+    )
+    assert sends == called["sendTransaction"] and value(m2, "drift_engine_tx_send_seconds_sum") > 0
+    # confirm latency: the blacked-out send ended unconfirmed; one confirmed observation
+    # per transaction of the engine's key that landed on chain
+    outcomes = by_label(m2, "drift_engine_tx_confirm_seconds_count", "outcome") - by_label(
+        m1, "drift_engine_tx_confirm_seconds_count", "outcome"
+    )
+    assert landed and outcomes["confirmed"] + outcomes["already_landed"] == len(landed), (
+        outcomes,
+        landed,
+    )
+    assert outcomes["unconfirmed"] == 1, outcomes
+    assert value(m2, "drift_engine_tx_confirm_seconds_sum", outcome="confirmed") > 0
+
+    # priority fee paid, by engine: what the chain charged the engine's key beyond the
+    # base fee, over all its landed transactions (the setup's own paid none)
+    assert fee_paid > 0 and all(fee == 0 for s, fee in before.items() if s in setup_txs)
+    assert value(m2, "drift_engine_priority_fee_lamports_total", engine=ENGINE) == fee_paid
+
+    # UNKNOWN orders, by engine: the engine_orders table, during the blackout and after
+    assert seen_unknown[-1][0] == seen_unknown[-1][1] > 0
+    assert value(m2, "drift_engine_unknown_orders", engine=ENGINE) == unknown_after == 0
