@@ -1,8 +1,9 @@
 """`/metrics` of a LIVE `drift-engine run` against the unkind local chain (issue 17): the
 live metrics are checked against independent readings, never against the metrics code.
 
-The engine idles, then a carry appears; the node refuses its entry's send and then every
-request for 120 s of chain time (HTTP 429), and loses two account reads' answers. Then:
+The engine idles, then a carry appears; a congested node accepts its entry's transaction
+without ever landing it, then refuses every request for 120 s of chain time (HTTP 429),
+and loses two account reads' answers. Then:
 
 * RPC calls and errors by method: between a quiet moment before the carry and one after
   (no call started, none received, over 0.3 s), each method's counter moved exactly as
@@ -241,20 +242,23 @@ def test_live_metrics_equal_the_chain_and_the_orders_table(
         _until("a tick", lambda: (value(scrape(), "drift_engine_ticks_total") or 0) >= 2, out)
         m1, (calls1, errors1) = quiet()
         before = engine_transactions(world)
-        # then a carry appears. The node refuses its entry's send (HTTP 429, not
-        # processed) and then every request for 120 s of chain time: the client cannot
-        # learn the send's outcome, so the engine's orders go UNKNOWN; when the node
-        # answers again they resolve (never landed) and the entry is sent again. Two
-        # account reads lose their answers on the way.
+        # then a carry appears. Its entry's transaction is accepted by a congested node
+        # and never lands (its priority fee is below the floor), and from then on the
+        # node refuses every request for 120 s of chain time (HTTP 429): the client
+        # cannot learn the send's outcome, so the engine's orders go UNKNOWN. When the
+        # node answers again (congestion over) they resolve — the entry never landed —
+        # and the entry is sent again. Two account reads lose their answers on the way.
         blackout: list[int] = []  # when it ends (chain ms)
 
         def on_fire(kind: str, method: str) -> None:
-            if kind == "http_429" and method == "sendTransaction" and not blackout:
+            if kind == "lost_confirmation" and not blackout:  # the entry's first send
                 blackout.append(world.clock.now_ms() + 120_000)
+                faults.congest(2 * UNIT_PRICE, seconds=120)
                 faults.arm_for("http_429", 120)
 
         faults.on_fire = on_fire
-        faults.arm("http_429", "sendTransaction")
+        faults.congest(2 * UNIT_PRICE)
+        faults.arm("lost_confirmation")  # the trigger (the entry never lands anyway)
         faults.arm("drop_response", "getMultipleAccounts", count=2)
         with world.chain._lock:
             world.sim.update_funding("SOL-PERP", ts=world.sim.now + HOUR, funding_rate=2_000_000)
@@ -290,6 +294,7 @@ def test_live_metrics_equal_the_chain_and_the_orders_table(
         rpc_log.setLevel(level)
     assert proc.returncode == 0, "".join(out)[-3000:]
     assert blackout and faults.fired["drop_response"] >= 2 and faults.fired["http_429"] > 2
+    assert faults.fired["lost_confirmation"] == 1
 
     # RPC calls and errors by method: the metered deltas are the server's deltas
     def delta(found_a, found_b, name):
@@ -300,7 +305,8 @@ def test_live_metrics_equal_the_chain_and_the_orders_table(
     assert called == Counter(calls2 - calls1), (called, calls2 - calls1)
     assert failed == Counter(errors2 - errors1), (failed, errors2 - errors1)
     assert called["sendTransaction"] >= 2 and called["getMultipleAccounts"] > 0
-    assert failed["sendTransaction"] >= 1 and failed["getMultipleAccounts"] >= 2
+    # the lost reads, and the status polls the blackout refused
+    assert failed["getMultipleAccounts"] >= 2 and failed["getSignatureStatuses"] >= 1
     durations = delta(m1, m2, "drift_engine_rpc_duration_seconds_count")
     assert durations == called
 

@@ -1,5 +1,10 @@
 """Counting and timing the live path's Solana traffic without touching the client's code.
 
+* `metered_process(metrics)` (what `drift-engine run` uses for live engines) does the
+  same as `meter_connection` for every solana-py `AsyncClient` of the process while
+  inside — the engines' clients and every other connection a live runner opens (a
+  market reader, control clients, start-up reads) — so the counts are what the RPC
+  received from this process.
 * `meter_connection(conn, metrics)` wraps the JSON-RPC provider of a solana-py
   `AsyncClient` (the one our `DriftClient` and driftpy share): every call is counted and
   timed by method (`getAccountInfo`, `sendTransaction` ...), and counted as an error when
@@ -13,13 +18,17 @@
   rule). A transaction whose outcome the client never learns (`unconfirmed`) adds
   nothing: whether it paid is not known here.
 
-Both wrap instance attributes, once; the wrapped objects behave exactly as before.
+`meter_connection` and `meter_client` wrap instance attributes, once; `metered_process`
+patches solana-py's `AsyncHTTPProvider` for its duration and restores it. The wrapped
+objects behave exactly as before.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 _METHODS: dict[type, str] = {}
@@ -83,20 +92,17 @@ def _json_error(raw: Any) -> bool:
     return isinstance(doc, dict) and "error" in doc
 
 
-def meter_connection(conn: Any, metrics: Any) -> Any:
-    """Count and time every JSON-RPC call made through `conn` (an AsyncClient)."""
-    provider = getattr(conn, "_provider", None)
-    if provider is None or getattr(provider, _MARK, False):
-        return conn
-    one = provider.make_request_unparsed
-    batch = provider.make_batch_request_unparsed
+def _metered(one: Any, batch: Any, metrics: Any) -> tuple[Any, Any]:
+    """Counting, timing versions of a provider's `make_request_unparsed(body)` and
+    `make_batch_request_unparsed(reqs)` (`one`, `batch`: the originals, same arguments)."""
 
-    async def make_request_unparsed(body: Any) -> Any:
+    async def make_request_unparsed(*args: Any) -> Any:
+        body = args[-1]
         method = rpc_method(body)
         metrics.rpc_calls.labels(method).inc()
         started = time.perf_counter()
         try:
-            raw = await one(body)
+            raw = await one(*args)
         except BaseException:
             metrics.rpc_errors.labels(method).inc()
             raise
@@ -109,13 +115,13 @@ def meter_connection(conn: Any, metrics: Any) -> Any:
             metrics.rpc_errors.labels(method).inc()
         return raw
 
-    async def make_batch_request_unparsed(reqs: Any) -> Any:
-        methods = [rpc_method(b) for b in reqs]
+    async def make_batch_request_unparsed(*args: Any) -> Any:
+        methods = [rpc_method(b) for b in args[-1]]
         for m in methods:
             metrics.rpc_calls.labels(m).inc()
         started = time.perf_counter()
         try:
-            raw = await batch(reqs)
+            raw = await batch(*args)
         except BaseException:
             for m in methods:
                 metrics.rpc_errors.labels(m).inc()
@@ -129,10 +135,52 @@ def meter_connection(conn: Any, metrics: Any) -> Any:
                 metrics.rpc_errors.labels(m).inc()
         return raw
 
-    provider.make_request_unparsed = make_request_unparsed
-    provider.make_batch_request_unparsed = make_batch_request_unparsed
+    return make_request_unparsed, make_batch_request_unparsed
+
+
+def meter_connection(conn: Any, metrics: Any) -> Any:
+    """Count and time every JSON-RPC call made through `conn` (an AsyncClient)."""
+    provider = getattr(conn, "_provider", None)
+    if provider is None or getattr(provider, _MARK, False) or _process_metered():
+        return conn
+    one, batch = _metered(
+        provider.make_request_unparsed, provider.make_batch_request_unparsed, metrics
+    )
+    provider.make_request_unparsed = one
+    provider.make_batch_request_unparsed = batch
     setattr(provider, _MARK, True)
     return conn
+
+
+def _process_metered() -> bool:
+    from solana.rpc.providers.async_http import AsyncHTTPProvider
+
+    return bool(getattr(AsyncHTTPProvider, _MARK, False))
+
+
+@contextlib.contextmanager
+def metered_process(metrics: Any) -> Iterator[None]:
+    """Count and time every JSON-RPC call of every solana-py `AsyncClient` of this
+    process while inside: the engines' clients, and the ones a live runner opens beside
+    them (a market reader, a control client, a reconnect) or before them (start-up
+    reconciliation). A runner's RPC metrics are its process's traffic, by method.
+    `meter_connection` does nothing meanwhile (no call counted twice)."""
+    from solana.rpc.providers.async_http import AsyncHTTPProvider as provider
+
+    if getattr(provider, _MARK, False):  # an outer run already meters: it counts these
+        yield
+        return
+    one, batch = provider.make_request_unparsed, provider.make_batch_request_unparsed
+    metered_one, metered_batch = _metered(one, batch, metrics)
+    provider.make_request_unparsed = metered_one  # type: ignore[method-assign]
+    provider.make_batch_request_unparsed = metered_batch  # type: ignore[method-assign]
+    setattr(provider, _MARK, True)
+    try:
+        yield
+    finally:
+        provider.make_request_unparsed = one  # type: ignore[method-assign]
+        provider.make_batch_request_unparsed = batch  # type: ignore[method-assign]
+        delattr(provider, _MARK)
 
 
 def meter_client(client: Any, metrics: Any, engine_id: str) -> Any:
@@ -190,4 +238,10 @@ def meter_client(client: Any, metrics: Any, engine_id: str) -> Any:
     return client
 
 
-__all__ = ["meter_client", "meter_connection", "priority_fee_lamports", "rpc_method"]
+__all__ = [
+    "meter_client",
+    "meter_connection",
+    "metered_process",
+    "priority_fee_lamports",
+    "rpc_method",
+]
