@@ -1,6 +1,7 @@
-"""The priority fee the live metrics add for a landed transaction is what the local
-chain charges for it (`localnet.chain`'s compute-budget reading, the runtime's rule):
-with and without SetComputeUnitLimit, legacy and v0 messages."""
+"""Live RPC metering (metrics/rpc.py): the priority fee added for a landed transaction is
+what the local chain charges for it (`localnet.chain`'s compute-budget reading, the
+runtime's rule) with and without SetComputeUnitLimit, legacy and v0 messages; the
+process-wide meter counts each connection once and leaves solana-py as it found it."""
 
 from __future__ import annotations
 
@@ -50,3 +51,23 @@ def test_priority_fee_equals_what_the_chain_charges(version, limit, price, other
     tx = VersionedTransaction(msg, [payer])
     charged = _budget(list(tx.message.account_keys), list(tx.message.instructions)).priority_fee
     assert priority_fee_lamports(tx) == charged
+
+
+def test_metered_process_covers_every_connection_once_and_restores_the_provider():
+    from solana.rpc.async_api import AsyncClient
+    from solana.rpc.providers.async_http import AsyncHTTPProvider
+
+    from drift_engine.metrics.rpc import meter_connection, metered_process
+    from drift_engine.metrics.runner import RunnerMetrics
+
+    original = AsyncHTTPProvider.make_request_unparsed
+    metrics = RunnerMetrics()
+    with metered_process(metrics):
+        patched = AsyncHTTPProvider.make_request_unparsed
+        assert patched is not original
+        conn = AsyncClient("http://127.0.0.1:1")
+        meter_connection(conn, metrics)  # the process meter counts it: not wrapped twice
+        assert "make_request_unparsed" not in vars(conn._provider)
+        with metered_process(RunnerMetrics()):  # nested: the outer one keeps counting
+            assert AsyncHTTPProvider.make_request_unparsed is patched
+    assert AsyncHTTPProvider.make_request_unparsed is original
