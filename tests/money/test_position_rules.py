@@ -263,3 +263,57 @@ def test_rolling_30d_volume_decay_at_the_edges():
     assert rules.rolling_30d(1_000 * window, 0, 5) == 1_000 * (window - 1) + 5
     # a whole window (or more) later nothing of the old sum is kept
     assert rules.rolling_30d(3 * window, window + 10, 7) == 7
+
+
+def test_aggregates_add_to_other_users_through_a_short_to_long_flip(fresh):
+    pos, market = fresh
+    amm = market.amm
+    amm.base_asset_amount_long, amm.base_asset_amount_short = 10 * BASE, -20 * BASE
+    amm.quote_entry_amount_long, amm.quote_entry_amount_short = -1_000, 2_000
+    amm.quote_break_even_amount_long, amm.quote_break_even_amount_short = -1_100, 2_100
+    market.number_of_users, market.number_of_users_with_base = 7, 4
+    pos.quote_asset_amount = 50  # settled pnl: this user is already one of the 7
+
+    # open short 3 for +300_000_001: counted once already, now also with a base
+    assert rules.update_position_and_market(pos, market, -3 * BASE, 300_000_001) == 0
+    assert (market.number_of_users, market.number_of_users_with_base) == (7, 5)
+    assert amm.base_asset_amount_short == -23 * BASE
+    assert amm.quote_entry_amount_short == 2_000 + 300_000_001
+    assert amm.quote_break_even_amount_short == 2_100 + 300_000_001
+    assert pos.quote_asset_amount == 50 + 300_000_001
+
+    # buy 5 for -600_000_003 with 3 short: the new long 2 starts at
+    # -600_000_003 - trunc(-600_000_003 x 3 / 5) = -600_000_003 + 360_000_001 = -240_000_002;
+    # realized 300_000_001 + (-600_000_003 + 240_000_002) = -60_000_000
+    assert rules.update_position_and_market(pos, market, 5 * BASE, -600_000_003) == -60_000_000
+    assert pos.base_asset_amount == 2 * BASE
+    assert pos.quote_entry_amount == pos.quote_break_even_amount == -240_000_002
+    assert pos.last_cumulative_funding_rate == 1_111
+    assert (amm.base_asset_amount_long, amm.base_asset_amount_short) == (12 * BASE, -20 * BASE)
+    assert (amm.quote_entry_amount_long, amm.quote_entry_amount_short) == (-240_001_002, 2_000)
+    assert amm.quote_break_even_amount_long == -240_001_102
+    assert amm.quote_break_even_amount_short == 2_100
+    assert (market.number_of_users, market.number_of_users_with_base) == (7, 5)
+
+
+def test_positions_of_one_base_unit_stay_on_their_side(fresh):
+    pos, market = fresh
+    amm = market.amm
+    amm.order_step_size = 1  # a market whose step is one base unit
+    market.number_of_users, market.number_of_users_with_base = 7, 4
+    # open long 1 for -1 from an empty slot: one more user, one more with a base
+    rules.update_position_and_market(pos, market, 1, -1)
+    assert (market.number_of_users, market.number_of_users_with_base) == (8, 5)
+    assert (amm.base_asset_amount_long, amm.base_asset_amount_short) == (1, 0)
+    assert (amm.quote_entry_amount_long, amm.quote_break_even_amount_long) == (-1, -1)
+    # close it for +1: quote back to 0, the slot is free again
+    assert rules.update_position_and_market(pos, market, -1, 1) == 0
+    assert (market.number_of_users, market.number_of_users_with_base) == (7, 4)
+    assert (amm.base_asset_amount_long, amm.base_asset_amount_short) == (0, 0)
+    assert (amm.quote_entry_amount_long, amm.quote_entry_amount_short) == (0, 0)
+    # short 2 for +2, then buy 3 for -3: a flip to a long of 1
+    rules.update_position_and_market(pos, market, -2, 2)
+    assert rules.update_position_and_market(pos, market, 3, -3) == 0  # 2 + (-3 + 1)
+    assert (amm.base_asset_amount_long, amm.base_asset_amount_short) == (1, 0)
+    assert (amm.quote_entry_amount_long, amm.quote_entry_amount_short) == (-1, 0)
+    assert pos.last_cumulative_funding_rate == 1_111
