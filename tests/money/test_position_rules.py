@@ -295,6 +295,21 @@ def test_aggregates_add_to_other_users_through_a_short_to_long_flip(fresh):
     assert amm.quote_break_even_amount_short == 2_100
     assert (market.number_of_users, market.number_of_users_with_base) == (7, 5)
 
+    # and back: sell 3 for +330_000_003 with 2 long: the new short 1 starts at
+    # 330_000_003 - trunc(330_000_003 x 2 / 3) = 110_000_001; realized
+    # -240_000_002 + (330_000_003 - 110_000_001) = -20_000_000
+    assert rules.update_position_and_market(pos, market, -3 * BASE, 330_000_003) == -20_000_000
+    assert pos.last_cumulative_funding_rate == -2_222
+    assert (amm.base_asset_amount_long, amm.base_asset_amount_short) == (10 * BASE, -21 * BASE)
+    assert (amm.quote_entry_amount_long, amm.quote_entry_amount_short) == (-1_000, 110_002_001)
+    assert amm.quote_break_even_amount_long == -1_100
+    assert amm.quote_break_even_amount_short == 110_002_101
+    amm.cumulative_funding_rate_short -= 1  # unsettled funding on the short side
+    with pytest.raises(
+        AssertionError, match=r"^funding must be settled before a position changes \(short\)$"
+    ):
+        rules.update_position_and_market(pos, market, BASE, -110_000_000)
+
 
 def test_positions_of_one_base_unit_stay_on_their_side(fresh):
     pos, market = fresh
@@ -317,3 +332,9 @@ def test_positions_of_one_base_unit_stay_on_their_side(fresh):
     assert (amm.base_asset_amount_long, amm.base_asset_amount_short) == (1, 0)
     assert (amm.quote_entry_amount_long, amm.quote_entry_amount_short) == (-1, 0)
     assert pos.last_cumulative_funding_rate == 1_111
+    # even a one-unit long must settle its funding before it changes
+    amm.cumulative_funding_rate_long += 1
+    with pytest.raises(
+        AssertionError, match=r"^funding must be settled before a position changes \(long\)$"
+    ):
+        rules.update_position_and_market(pos, market, 1, -1)
