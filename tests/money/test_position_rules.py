@@ -338,3 +338,21 @@ def test_positions_of_one_base_unit_stay_on_their_side(fresh):
         AssertionError, match=r"^funding must be settled before a position changes \(long\)$"
     ):
         rules.update_position_and_market(pos, market, 1, -1)
+
+
+def test_position_update_types_at_one_base_unit():
+    assert rules.position_update_type(1, 5) == rules.INCREASE
+    assert rules.position_update_type(10, 1) == rules.INCREASE
+    assert rules.position_update_type(-10, -1) == rules.INCREASE
+    assert rules.position_update_type(1, -1) == rules.CLOSE
+
+
+def test_a_deposit_scaled_balance_uses_the_deposit_index():
+    sim, _ = funded()
+    usdc = sim.spot_market("USDC")
+    usdc.cumulative_deposit_interest = 10_300_000_000
+    usdc.cumulative_borrow_interest = 10_500_000_000
+    # 1e6 x 1e13 / 1.03e10 = 970_873_786.4 -> 970_873_786 (the borrow index: 952_380_952)
+    assert rules.get_spot_balance(10**6, usdc, True, False) == 970_873_786
+    assert rules.get_spot_balance(10**6, usdc, False, False) == 952_380_952
+    assert rules.get_spot_balance(10**6, usdc, False, True) == 952_380_953  # rounded up
