@@ -356,3 +356,72 @@ def test_a_deposit_scaled_balance_uses_the_deposit_index():
     assert rules.get_spot_balance(10**6, usdc, True, False) == 970_873_786
     assert rules.get_spot_balance(10**6, usdc, False, False) == 952_380_952
     assert rules.get_spot_balance(10**6, usdc, False, True) == 952_380_953  # rounded up
+
+
+# --------------------------------------------------------------------------- spot balances
+# controller/spot_balance.rs::update_spot_balances with deposit index 1.03 and borrow
+# index 1.05 (USDC: token = scaled x index / 1e13), so using the wrong index, side or
+# rounding gives a different integer.
+
+DEP, BOR = 10_300_000_000, 10_500_000_000
+
+
+def _usdc_position(scaled: int, deposit: bool):
+    from driftpy.types import SpotBalanceType
+
+    sim, k = funded()
+    usdc = sim.spot_market("USDC")
+    usdc.cumulative_deposit_interest, usdc.cumulative_borrow_interest = DEP, BOR
+    usdc.deposit_balance, usdc.borrow_balance = 10**15, 10**14
+    pos = sim.user(k).spot_positions[0]
+    pos.scaled_balance = scaled
+    pos.balance_type = SpotBalanceType.Deposit() if deposit else SpotBalanceType.Borrow()
+    return pos, usdc
+
+
+def test_get_spot_balance_rounds_up_only_a_non_zero_balance():
+    _, usdc = _usdc_position(0, True)
+    assert rules.get_spot_balance(0, usdc, True, True) == 0
+    # 1 x 1e13 / 1.03e10 = 970.9 -> 970, rounded up 971
+    assert rules.get_spot_balance(1, usdc, True, True) == 971
+
+
+def test_spot_deposit_and_borrow_on_their_own_side():
+    pos, usdc = _usdc_position(10**9, True)
+    # deposit 1_234_567 more: 1_234_567 x 1e13 / 1.03e10 = 1_198_608_737.8 -> floor
+    rules.update_spot_balances(1_234_567, True, usdc, pos)
+    assert pos.scaled_balance == 10**9 + 1_198_608_737
+    assert (usdc.deposit_balance, usdc.borrow_balance) == (10**15 + 1_198_608_737, 10**14)
+    pos, usdc = _usdc_position(10**9, False)
+    # borrow 1_234_567 more: / 1.05e10 = 1_175_778_095.2 -> rounded up 1_175_778_096
+    rules.update_spot_balances(1_234_567, False, usdc, pos)
+    assert pos.scaled_balance == 10**9 + 1_175_778_096
+    assert (usdc.deposit_balance, usdc.borrow_balance) == (10**15, 10**14 + 1_175_778_096)
+
+
+def test_spot_withdrawal_leaving_drift_rounds_the_scaled_amount_up():
+    pos, usdc = _usdc_position(10**13, True)  # 10_300_000_000 tokens
+    rules.update_spot_balances(1_234_567, False, usdc, pos, is_leaving_drift=True)
+    # 1_198_608_737.8 rounded up: the user's balance loses 1_198_608_738
+    assert pos.scaled_balance == 10**13 - 1_198_608_738
+    assert (usdc.deposit_balance, usdc.borrow_balance) == (10**15 - 1_198_608_738, 10**14)
+    pos, usdc = _usdc_position(10**13, True)
+    rules.update_spot_balances(1_234_567, False, usdc, pos)  # staying in Drift: floor
+    assert pos.scaled_balance == 10**13 - 1_198_608_737
+
+
+def test_spot_withdrawal_of_everything_and_past_it():
+    from driftpy.types import SpotBalanceType
+
+    # 1_000_000_003 scaled = floor(1_030_000.003) = 1_030_000 tokens: taking all of them
+    # clears the whole scaled balance (1_030_000 would only scale back to 1_000_000_000)
+    pos, usdc = _usdc_position(1_000_000_003, True)
+    rules.update_spot_balances(1_030_000, False, usdc, pos)
+    assert pos.scaled_balance == 0 and usdc.deposit_balance == 10**15 - 1_000_000_003
+    # a deposit of exactly 1 token (971 scaled: 1.0001) and a withdrawal of 5: the token
+    # goes, then 4 are borrowed: ceil(4 x 1e13 / 1.05e10) = 3_810 scaled
+    pos, usdc = _usdc_position(971, True)
+    rules.update_spot_balances(5, False, usdc, pos)
+    assert type(pos.balance_type) is SpotBalanceType.Borrow
+    assert pos.scaled_balance == 3_810
+    assert (usdc.deposit_balance, usdc.borrow_balance) == (10**15 - 971, 10**14 + 3_810)
