@@ -425,3 +425,15 @@ def test_spot_withdrawal_of_everything_and_past_it():
     assert type(pos.balance_type) is SpotBalanceType.Borrow
     assert pos.scaled_balance == 3_810
     assert (usdc.deposit_balance, usdc.borrow_balance) == (10**15 - 971, 10**14 + 3_810)
+
+
+def test_spot_repayment_past_a_one_token_borrow_leaves_a_one_token_deposit():
+    from driftpy.types import SpotBalanceType
+
+    # 1 scaled of borrow is ceil(1.05e10 / 1e13) = 1 token; repaying 2 clears it and
+    # deposits the 1 left: 1 x 1e13 / 1.03e10 = 970.9 -> 970 scaled (a deposit floors)
+    pos, usdc = _usdc_position(1, False)
+    rules.update_spot_balances(2, True, usdc, pos)
+    assert type(pos.balance_type) is SpotBalanceType.Deposit
+    assert pos.scaled_balance == 970
+    assert (usdc.deposit_balance, usdc.borrow_balance) == (10**15 + 970, 10**14 - 1)
