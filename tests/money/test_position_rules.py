@@ -437,3 +437,14 @@ def test_spot_repayment_past_a_one_token_borrow_leaves_a_one_token_deposit():
     assert type(pos.balance_type) is SpotBalanceType.Deposit
     assert pos.scaled_balance == 970
     assert (usdc.deposit_balance, usdc.borrow_balance) == (10**15 + 970, 10**14 - 1)
+
+
+def test_opening_a_long_adds_to_other_users_long_aggregates(fresh):
+    pos, market = fresh
+    amm = market.amm
+    amm.base_asset_amount_long, amm.quote_entry_amount_long = 10 * BASE, -1_000
+    amm.quote_break_even_amount_long = -1_100
+    rules.update_position_and_market(pos, market, BASE, -100_000_001)
+    assert amm.base_asset_amount_long == 11 * BASE
+    assert amm.quote_entry_amount_long == -1_000 - 100_000_001
+    assert amm.quote_break_even_amount_long == -1_100 - 100_000_001
