@@ -273,7 +273,8 @@ def test_a_payer_without_sol_cannot_send(world, make_client):
 
     broke = DriftClient(fast_config(world.server.url), keypair=Keypair(), clock=world.clock)
     broke.run(broke.connect())
-    with pytest.raises(TransactionFailedError, match="prior credit"):
+    # refused by the simulation (rent) or by preflight (fee): nothing lands
+    with pytest.raises(TransactionFailedError, match="prior credit|simulation failed"):
         broke.run(broke.initialize_user())
     broke.close_blocking()
 

@@ -90,10 +90,18 @@ from drift_engine.core.types import (
     open_orders_from_user,
     positions_from_user,
 )
+from drift_engine.live.fees import (
+    MAX_COMPUTE_UNIT_LIMIT,
+    compute_unit_limit,
+    priority_fee,
+    writable_accounts,
+)
 
 log = logging.getLogger("drift_engine.core.client")
 
 U8_MAX = 255
+#: Recent slots whose fees price a transaction (the last ~8 s on mainnet).
+PRIORITY_FEE_SLOTS = 20
 
 
 # --------------------------------------------------------------------------- errors
@@ -122,6 +130,11 @@ class TransactionFailedError(DriftClientError):
         super().__init__(message)
         self.err = err
         self.logs = list(logs)
+
+
+class TransactionExpiredError(TransactionFailedError):
+    """Proven never to land: every blockhash it was signed with expired (the chain's block
+    height passed their last valid height) and no trace of it exists. A rejection."""
 
 
 class TransactionUnconfirmedError(DriftClientError):
@@ -178,12 +191,16 @@ def drift_events(logs: Sequence[str]) -> list[tuple[str, Any]]:
     return out
 
 
-def _confirmed(status: Any) -> bool:
-    """A signature status at "confirmed" or "finalized" commitment."""
+_LEVELS = {"processed": 0, "confirmed": 1, "finalized": 2}
+
+
+def _confirmed(status: Any, commitment: str = "confirmed") -> bool:
+    """A signature status at `commitment` or higher ("confirmed" or "finalized"): the
+    level the caller asked for is checked, never assumed from a status being present."""
     level = getattr(status, "confirmation_status", None)
     if level is None:  # an old node without commitment levels: a status means landed
         return True
-    return str(level).split(".")[-1].lower() in ("confirmed", "finalized")
+    return _LEVELS.get(str(level).split(".")[-1].lower(), -1) >= _LEVELS[commitment]
 
 
 # --------------------------------------------------------------------------- keys
@@ -247,20 +264,37 @@ class DriftClientConfig:
 
     `ws_url` is accepted for configuration compatibility but unused: reads are batched
     HTTP `getMultipleAccounts` calls (see ADR 0009), confirmations are polled.
-    `compute_unit_price` is the priority fee in micro-lamports per compute unit (0: no
-    SetComputeUnitPrice instruction); `compute_unit_limit` None omits SetComputeUnitLimit.
+
+    What a transaction pays (ADR 0021, `live.fees`): `compute_unit_price` is the priority
+    fee in micro-lamports per compute unit — None (default): the `priority_fee_percentile`
+    of the recent fees on the transaction's writable accounts, at most
+    `max_compute_unit_price`; an integer fixes it (0: no SetComputeUnitPrice).
+    `compute_unit_limit` None (default): what `simulateTransaction` consumed plus
+    `compute_unit_margin_pct`; an integer fixes it.
+
+    How long it tries: the same signed bytes are re-broadcast every `rebroadcast_s` until
+    the signature reaches `commitment`, fails, or the chain's block height passes the
+    transaction's last valid block height (only then, with no trace of it, is it
+    re-signed with a new blockhash: at most `max_attempts` blockhashes);
+    `confirm_timeout_s` bounds one send call — past it the outcome is unknown
+    (`TransactionUnconfirmedError`) and left to `resolve_orders`.
     """
 
     rpc_url: str
     ws_url: str | None = None
     sub_account_id: int = 0
     env: Literal["mainnet", "devnet"] = "mainnet"
-    compute_unit_limit: int | None = 600_000
-    compute_unit_price: int = 0  # micro-lamports per CU (priority fee)
+    compute_unit_limit: int | None = None  # None: simulated units + margin
+    compute_unit_margin_pct: int = 20
+    compute_unit_price: int | None = None  # None: dynamic (micro-lamports per CU)
+    priority_fee_percentile: int = 75
+    max_compute_unit_price: int = 2_000_000
     tx_version: Literal["v0", "legacy"] = "v0"
+    commitment: Literal["confirmed", "finalized"] = "confirmed"
     request_timeout_s: float = 10.0
-    confirm_timeout_s: float = 30.0
+    confirm_timeout_s: float = 90.0
     confirm_poll_s: float = 0.4
+    rebroadcast_s: float = 2.0
     max_attempts: int = 6
     backoff_initial_s: float = 0.2
     backoff_max_s: float = 5.0
@@ -716,13 +750,19 @@ class DriftClient:
             raise ReadOnlyClientError(f"client for {self.authority} is read-only; it cannot sign")
         return self._signer
 
-    def _compile(self, ixs: Sequence[Instruction], blockhash: Hash) -> VersionedTransaction:
+    def _compile(
+        self,
+        ixs: Sequence[Instruction],
+        blockhash: Hash,
+        unit_limit: int | None = None,
+        unit_price: int = 0,
+    ) -> VersionedTransaction:
         signer = self._require_signer()
         budget: list[Instruction] = []
-        if self.config.compute_unit_limit is not None:
-            budget.append(set_compute_unit_limit(self.config.compute_unit_limit))
-        if self.config.compute_unit_price:
-            budget.append(set_compute_unit_price(self.config.compute_unit_price))
+        if unit_limit is not None:
+            budget.append(set_compute_unit_limit(unit_limit))
+        if unit_price:
+            budget.append(set_compute_unit_price(unit_price))
         all_ixs = [*budget, *ixs]
         if self.config.tx_version == "legacy":
             msg: Any = Message.new_with_blockhash(all_ixs, signer.pubkey, blockhash)
@@ -741,26 +781,53 @@ class DriftClient:
             await self._read("getBlockHeight", lambda: self._rpc.get_block_height(Confirmed))
         ).value
 
-    async def _confirm(self, sig: Signature, last_valid: int) -> Any | None:
-        """Poll the signature until it is confirmed (or failed), its blockhash expires, or
-        the timeout passes. A "processed" status is not enough: on mainnet a processed
-        transaction can still be dropped with its fork."""
-        deadline = self._wait.monotonic() + self.config.confirm_timeout_s
-        while True:
-            status = (await self._statuses([sig]))[0]
-            if status is not None and (status.err is not None or _confirmed(status)):
-                return status
-            if status is None and await self._block_height() > last_valid:
-                return None
-            if self._wait.monotonic() >= deadline:
-                return None
-            await self._wait.asleep(self.config.confirm_poll_s)
-
     def _raise_for_status(self, status: Any, what: str) -> None:
         if status.err is not None:
             raise TransactionFailedError(
                 f"{what}: transaction failed on chain: {status.err}", status.err
             )
+
+    async def unit_price_for(self, ixs: Sequence[Instruction]) -> int:
+        """The priority fee (micro-lamports per CU) for these instructions: fixed by
+        config, or the configured percentile of the recent fees on their writable
+        accounts, capped (`live.fees.priority_fee`)."""
+        if self.config.compute_unit_price is not None:
+            return self.config.compute_unit_price
+        fees = await self.recent_priority_fees(writable_accounts(ixs))
+        recent = [fee for _slot, fee in sorted(fees)[-PRIORITY_FEE_SLOTS:]]
+        return priority_fee(
+            recent, self.config.priority_fee_percentile, self.config.max_compute_unit_price
+        )
+
+    async def _prepare(
+        self, what: str, ixs: Sequence[Instruction], unit_price: int
+    ) -> tuple[VersionedTransaction, int, int]:
+        """(signed transaction, its last valid block height, its unit limit) with a fresh
+        blockhash. Without a configured limit the transaction is simulated first: a
+        program error there raises `TransactionFailedError` and nothing is sent."""
+        bh = await self._read(
+            "getLatestBlockhash", lambda: self._rpc.get_latest_blockhash(Confirmed)
+        )
+        blockhash, last_valid = bh.value.blockhash, bh.value.last_valid_block_height
+        limit = self.config.compute_unit_limit
+        if limit is None:
+            probe = self._compile(ixs, blockhash, MAX_COMPUTE_UNIT_LIMIT, unit_price)
+            sim = await self._read(
+                "simulateTransaction",
+                lambda: self._rpc.simulate_transaction(probe, commitment=Confirmed),
+            )
+            value = sim.value
+            if value.err is not None and "BlockhashNotFound" not in str(value.err):
+                logs = list(value.logs or [])
+                failed = [line for line in logs if " failed: " in line]
+                reason = failed[-1].split(" failed: ", 1)[1] if failed else str(value.err)
+                raise TransactionFailedError(
+                    f"{what}: simulation failed (nothing sent): {reason}", value.err, logs
+                )
+            limit = compute_unit_limit(
+                int(value.units_consumed or 0), self.config.compute_unit_margin_pct
+            )
+        return self._compile(ixs, blockhash, limit, unit_price), last_valid, limit
 
     async def _send(
         self,
@@ -769,12 +836,14 @@ class DriftClient:
         landed: Callable[[DriftAccountState], bool | Awaitable[bool]] | None,
         user_order_ids: tuple[int, ...] = (),
     ) -> TxOutcome:
-        """Sign, send and confirm `ixs`; retry without ever landing them twice.
+        """Price, sign, broadcast and confirm `ixs`; never land them twice.
 
-        `landed(state)` tells from a fresh account read whether an earlier attempt took
-        effect (lost confirmation). Without it, a transaction is only ever re-sent as the
-        same signed bytes (the chain deduplicates signatures), never rebuilt after an
-        ambiguous failure.
+        The same signed bytes are re-broadcast every `rebroadcast_s` (the chain
+        deduplicates by signature) until the signature reaches the configured commitment,
+        fails, or the block height passes its last valid block height. Only then —
+        expiry proven, and `landed(state)` on a fresh read showing no effect — is a new
+        transaction signed with a new blockhash and a fresh fee. Past `confirm_timeout_s`
+        the outcome is unknown: `TransactionUnconfirmedError` (never a rejection).
         """
         self._require_signer()
         sent: list[Signature] = []
@@ -800,86 +869,133 @@ class DriftClient:
         sent: list[Signature],
         last_valid_seen: list[int],
     ) -> TxOutcome:
-        current: tuple[VersionedTransaction, int] | None = None  # (tx, last valid height)
+        deadline = self._wait.monotonic() + self.config.confirm_timeout_s
         attempts = 0
         while attempts < self.config.max_attempts:
             attempts += 1
-            if sent:
-                outcome = await self._check_landed(what, sent, landed, attempts, user_order_ids)
-                if outcome is not None:
-                    return outcome
-                if current is not None and await self._block_height() > current[1]:
-                    current = None  # its blockhash expired: it can never land now
-            if current is None:
-                bh = await self._read(
-                    "getLatestBlockhash", lambda: self._rpc.get_latest_blockhash(Confirmed)
-                )
-                current = (self._compile(ixs, bh.value.blockhash), bh.value.last_valid_block_height)
-                last_valid_seen.append(bh.value.last_valid_block_height)
-            tx, last_valid = current
+            unit_price = await self.unit_price_for(ixs)
+            tx, last_valid, limit = await self._prepare(what, ixs, unit_price)
             sig = tx.signatures[0]
-            if sig not in sent:
-                sent.append(sig)
-            try:
-                await self._rpc.send_raw_transaction(
-                    bytes(tx),
-                    TxOpts(
-                        skip_confirmation=True, skip_preflight=False, preflight_commitment=Confirmed
-                    ),
-                )
-            except RPCException as exc:
-                err_obj = exc.args[0] if exc.args else None
-                data = getattr(err_obj, "data", None)
-                err = getattr(data, "err", None)
-                name = str(err)
-                if "BlockhashNotFound" in name:
-                    log.info("%s: blockhash expired before processing; rebuilding", what)
-                    sent.remove(sig)  # preflight rejected it: it will never land
-                    current = None
-                    await self._wait.asleep(self._backoff(attempts))
-                    continue
-                if "AlreadyProcessed" in name:
-                    log.info("%s: the chain already processed %s", what, sig)
-                    status = await self._confirm(sig, last_valid)
-                    if status is not None:
-                        self._raise_for_status(status, what)
-                        return TxOutcome(
-                            str(sig), status.slot, "confirmed", attempts, user_order_ids
-                        )
-                    continue
-                transient = self._classify(exc)
-                if transient is None:
-                    logs = list(getattr(data, "logs", None) or [])
-                    message = getattr(err_obj, "message", None) or type(exc).__name__
-                    raise TransactionFailedError(f"{what}: {message}", err, logs) from None
-                log.info("%s: transient send failure (%s)", what, transient.reason)
-                await self._wait.asleep(self._backoff(attempts))
-                continue
-            except Exception as exc:  # noqa: BLE001
-                transient = self._classify(exc)
-                if transient is None:
-                    raise
-                log.info("%s: transient send failure (%s)", what, transient.reason)
-                if not transient.maybe_processed:
-                    await self._wait.asleep(self._backoff(attempts))
-                    continue
-                # the response was lost: the transaction may have landed; confirm it
-            status = await self._confirm(sig, last_valid)
+            sent.append(sig)
+            last_valid_seen.append(last_valid)
+            log.info(
+                "%s: signed %s (priority fee %d uL/CU, limit %d CU, valid to height %d)",
+                what,
+                sig,
+                unit_price,
+                limit,
+                last_valid,
+            )
+            status = await self._broadcast(what, tx, last_valid, deadline)
+            if status == "timeout":
+                break
             if status is not None:
                 self._raise_for_status(status, what)
                 return TxOutcome(str(sig), status.slot, "confirmed", attempts, user_order_ids)
-            log.info("%s: %s not confirmed in time; checking the account", what, sig)
+            # its blockhash expired (proven from the block height): did any attempt land?
+            outcome = await self._check_landed(what, sent, landed, attempts, user_order_ids)
+            if outcome is not None:
+                return outcome
+            log.info("%s: %s expired without a trace; re-signing", what, sig)
         if sent:
             outcome = await self._check_landed(what, sent, landed, attempts, user_order_ids)
             if outcome is not None:
                 return outcome
+            height = await self._block_height()
+            if height > max(last_valid_seen):
+                raise TransactionExpiredError(
+                    f"{what}: never landed: {len(sent)} signed transaction(s) expired "
+                    f"(block height {height} > {max(last_valid_seen)}) without a trace"
+                )
         raise TransactionUnconfirmedError(
-            f"{what}: not confirmed after {attempts} attempts "
+            f"{what}: not confirmed within {self.config.confirm_timeout_s:g} s "
             f"(signatures: {', '.join(str(s) for s in sent) or 'none'})",
             signatures=[str(s) for s in sent],
             last_valid_block_height=max(last_valid_seen) if last_valid_seen else None,
             user_order_ids=user_order_ids,
         )
+
+    async def _broadcast(
+        self, what: str, tx: VersionedTransaction, last_valid: int, deadline: float
+    ) -> Any:
+        """Broadcast `tx` every `rebroadcast_s` and poll its status every
+        `confirm_poll_s`. Returns its status once it reached the commitment or failed,
+        None once its blockhash expired (block height > `last_valid`), "timeout" at the
+        deadline. The first broadcast runs preflight (a program error raises
+        `TransactionFailedError`); re-broadcasts skip it."""
+        sig = tx.signatures[0]
+        raw = bytes(tx)
+        preflight = True
+        refused = 0
+        while True:
+            result = await self._broadcast_once(what, raw, sig, preflight=preflight)
+            if result == "expired":
+                return None  # preflight: its blockhash is already unknown to the node
+            if result == "refused":  # not processed (HTTP 429, node behind): soon again
+                refused += 1
+                if self._wait.monotonic() >= deadline:
+                    return "timeout"
+                await self._wait.asleep(self._backoff(refused))
+                continue
+            refused = 0
+            preflight = False
+            next_send = self._wait.monotonic() + self.config.rebroadcast_s
+            while True:
+                status = (await self._statuses([sig]))[0]
+                if status is not None and (
+                    status.err is not None or _confirmed(status, self.config.commitment)
+                ):
+                    return status
+                if status is None and await self._block_height() > last_valid:
+                    return None
+                now = self._wait.monotonic()
+                if now >= deadline:
+                    return "timeout"
+                if now >= next_send:
+                    break
+                await self._wait.asleep(min(self.config.confirm_poll_s, deadline - now))
+
+    async def _broadcast_once(
+        self, what: str, raw: bytes, sig: Signature, preflight: bool
+    ) -> Literal["sent", "expired", "refused"]:
+        """Send the bytes once: "sent" (or maybe sent: a lost response), "expired" when
+        preflight proves they can never land (blockhash not found), "refused" when the
+        node did not process the request (send again soon). A program error raises
+        `TransactionFailedError`."""
+        try:
+            await self._rpc.send_raw_transaction(
+                raw,
+                TxOpts(
+                    skip_confirmation=True,
+                    skip_preflight=not preflight,
+                    preflight_commitment=Confirmed,
+                    max_retries=0,
+                ),
+            )
+        except RPCException as exc:
+            err_obj = exc.args[0] if exc.args else None
+            data = getattr(err_obj, "data", None)
+            err = getattr(data, "err", None)
+            name = str(err)
+            if "BlockhashNotFound" in name:
+                log.info("%s: %s refused: blockhash not found", what, sig)
+                return "expired"
+            if "AlreadyProcessed" in name:
+                return "sent"
+            transient = self._classify(exc)
+            if transient is None:
+                logs = list(getattr(data, "logs", None) or [])
+                message = getattr(err_obj, "message", None) or type(exc).__name__
+                raise TransactionFailedError(f"{what}: {message}", err, logs) from None
+            log.info("%s: transient send failure (%s)", what, transient.reason)
+            return "sent" if transient.maybe_processed else "refused"
+        except Exception as exc:  # noqa: BLE001
+            transient = self._classify(exc)
+            if transient is None:
+                raise
+            log.info("%s: transient send failure (%s)", what, transient.reason)
+            return "sent" if transient.maybe_processed else "refused"
+        return "sent"
 
     async def _check_landed(
         self,
@@ -891,7 +1007,9 @@ class DriftClient:
     ) -> TxOutcome | None:
         statuses = await self._statuses(sent)
         for sig, status in zip(sent, statuses, strict=True):
-            if status is not None and (status.err is not None or _confirmed(status)):
+            if status is not None and (
+                status.err is not None or _confirmed(status, self.config.commitment)
+            ):
                 self._raise_for_status(status, what)
                 return TxOutcome(str(sig), status.slot, "confirmed", attempts, user_order_ids)
         if landed is not None:
@@ -1233,22 +1351,26 @@ class DriftClient:
         await self.refresh()
         return outcome
 
-    async def recent_priority_fees(self) -> list[tuple[int, int]]:
-        """(slot, micro-lamports per compute unit) the RPC reports for recent slots
-        (`getRecentPrioritizationFees` for this sub-account; solana-py has no method for
-        it, so it is one plain JSON-RPC request)."""
+    async def recent_priority_fees(
+        self, accounts: Sequence[Pubkey] | None = None
+    ) -> list[tuple[int, int]]:
+        """(slot, micro-lamports per compute unit) the RPC reports for recent slots on
+        `accounts` (default: this sub-account) — `getRecentPrioritizationFees`, which
+        solana-py lacks: one JSON-RPC request over the connection's own HTTP session, as
+        driftpy's `PriorityFeeSubscriber.load` sends it."""
+        keys = [str(k) for k in (accounts if accounts else [self.user_pubkey])][:128]
         body = {
             "jsonrpc": "2.0",
             "id": 1,
             "method": "getRecentPrioritizationFees",
-            "params": [[str(self.user_pubkey)]],
+            "params": [keys],
         }
+        provider = self._rpc._provider
 
         async def call() -> Any:
-            async with httpx.AsyncClient(timeout=self.config.request_timeout_s) as http:
-                response = await http.post(self.config.rpc_url, json=body)
-                response.raise_for_status()
-                return response.json()
+            response = await provider.session.post(provider.endpoint_uri, json=body)
+            response.raise_for_status()
+            return response.json()
 
         data = await self._read("getRecentPrioritizationFees", call)
         if "error" in data:
