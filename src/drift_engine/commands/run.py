@@ -416,7 +416,11 @@ def _run_live(
                 keypair_path=keypair,
                 start_ts=start,
                 network=cfg.rpc.network,
-                client_options={"compute_unit_price": cfg.rpc.compute_unit_price},
+                client_options={
+                    "compute_unit_price": cfg.rpc.compute_unit_price,
+                    "priority_fee_percentile": cfg.rpc.priority_fee_percentile,
+                    "max_compute_unit_price": cfg.rpc.max_compute_unit_price,
+                },
             )
         except LiveStartError as exc:
             fail(f"cannot start live engines: {exc}")

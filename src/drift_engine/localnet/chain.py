@@ -448,6 +448,9 @@ class LocalChain:
         self._slot_fees: dict[int, list[int]] = {}
         #: signatures accepted but never landed (congestion drops them)
         self.dropped: set[Signature] = set()
+        #: every sendTransaction received: (signature, block height then, the last valid
+        #: block height of its blockhash or None if unknown) — tests read re-broadcasts
+        self.received: list[tuple[Signature, int, int | None]] = []
         self._ix_accounts = {
             _snake(ix.name): [_snake(a.name) for a in ix.accounts]
             for ix in drift_idl().instructions
@@ -834,6 +837,10 @@ class LocalChain:
         with self._lock:
             self._sync()
             self._crank_locked()
+            issued = self._blockhash_slot.get(tx.message.recent_blockhash)
+            self.received.append(
+                (sig, self.block_height, None if issued is None else issued + MAX_BLOCKHASH_AGE)
+            )
             if sig in self.signatures:
                 if skip_preflight:
                     return sig
