@@ -65,9 +65,13 @@ MARKET_STATE_FIELDS = tuple(
 )
 
 
-def market_state_json(snapshots: Mapping[str, MarketSnapshot]) -> dict[str, dict[str, Any]]:
+def market_state_json(
+    snapshots: Mapping[str, MarketSnapshot],
+    data_sources: Mapping[str, Mapping[str, str]] | None = None,
+) -> dict[str, dict[str, Any]]:
     """The board's snapshots as JSON for a heartbeat row: symbol -> MarketSnapshot fields
-    (prices PRICE 1e6 integers, rates as float fractions)."""
+    (prices PRICE 1e6 integers, rates as float fractions), plus `data_sources` (which
+    series are real, which synthetic) when the board knows them."""
     out: dict[str, dict[str, Any]] = {}
     for symbol, snap in snapshots.items():
         row = {}
@@ -76,6 +80,8 @@ def market_state_json(snapshots: Mapping[str, MarketSnapshot]) -> dict[str, dict
             if isinstance(value, float) and not math.isfinite(value):
                 value = None  # JSON has no NaN/inf
             row[name] = value
+        if data_sources and symbol in data_sources:
+            row["data_sources"] = dict(data_sources[symbol])
         out[symbol] = row
     return out
 
@@ -221,7 +227,9 @@ class HeartbeatDataCollector:
         assert self.store is not None
         self._last_record = result.ts
         try:
-            market_state: dict[str, Any] | None = market_state_json(self.board.snapshots())
+            market_state: dict[str, Any] | None = market_state_json(
+                self.board.snapshots(), getattr(self.board, "data_sources", None)
+            )
         except Exception:  # noqa: BLE001 - a board without data must not stop the beat
             log.exception("could not serialise the market board")
             market_state = None

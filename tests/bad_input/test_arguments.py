@@ -117,7 +117,6 @@ DATA_CASES = [
     arg("synth-interval-negative", [*SYNTH, "--interval", "-1"], "--interval"),
     arg("synth-interval-4000", [*SYNTH, "--interval", "4000"], "--interval"),
     arg("synth-seed-negative", ["data", "synth", "--seed", "-1"], "--seed"),
-    arg("synth-seed-missing", ["data", "synth"], "--seed"),
     arg("synth-market-unknown", [*SYNTH, "--market", "FOO-PERP"], "--market"),
     arg("synth-market-slash", [*SYNTH, "--market", "SOL/PERP"], "--market"),
     arg("synth-market-no-model", [*SYNTH, "--market", "DOGE-PERP"], "--market"),

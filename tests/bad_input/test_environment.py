@@ -111,7 +111,6 @@ READ_NOTHING = [
     Case("engines-demo-no-db", ["engines", "--demo", "list"], ["demo.db"], code=1, empty=True),
     Case("dashboard-no-db", ["dashboard", "--port", "0"], ["does not exist"], code=1,
          empty=True),
-    Case("data-list-no-dir", ["data", "list"], ["does not exist"], code=1, empty=True),
     Case("vaults-list-no-pg-tables", LIST, ["does not exist"], code=1, empty=True,
          env={"DATABASE_URL": "sqlite:///{var}/sub/x.db"}),
 ]  # fmt: skip

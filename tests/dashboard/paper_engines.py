@@ -2,7 +2,7 @@
 
 Built the way `drift-engine demo` builds them: its engine ids and markets, `PaperStack`
 (simulator, vault registry, engine store), `DeltaNeutralStrategy`, the bundled real
-funding with synthetic prices, and the `HeartbeatDataCollector` with the `run` command's
+hourly funding and prices, and the `HeartbeatDataCollector` with the `run` command's
 `apply_operator_commands` hook, which applies what the control API queues. One change:
 the strategies enter at any positive carry over a 1-hour lookback (the demo: 5% APR over
 24 h) so that positions exist within the few simulated hours a test runs.
@@ -25,7 +25,7 @@ from drift_engine.storage import Database
 from drift_engine.strategies import DeltaNeutralStrategy
 
 START = int(datetime(2026, 1, 12, tzinfo=UTC).timestamp())
-END = int(datetime(2026, 2, 12, tzinfo=UTC).timestamp())
+END = int(datetime(2026, 2, 2, tzinfo=UTC).timestamp())  # inside BTC-PERP's real data
 CAPITAL = 10_000_000_000  # 10,000 USDC each
 ENGINES = dict(DEMO_ENGINES)  # engine id -> perp market: dn-sol, dn-btc
 SOL_ENGINE, BTC_ENGINE = (engine_id for engine_id, _ in DEMO_ENGINES)

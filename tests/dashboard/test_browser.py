@@ -172,3 +172,38 @@ def test_api_docs_render_offline(scenario, page) -> None:
         page.locator("#operations-vaults-vaults_api_vaults_get").wait_for()
     assert outside == []
     assert console_errors == []
+
+
+def test_unhedged_exposure_and_blocked_orders_show_on_the_card(scenario, page) -> None:
+    """Two legs that did not fill together (issue 11): while the engine record holds an
+    unhedged exposure and orders whose outcome is unknown, the card's risk panel says
+    so; once they are gone, so is the row."""
+    record = scenario.store.load("dn-sol")
+    record.extra = {
+        **record.extra,
+        "unhedged": {
+            "market": "SOL-PERP",
+            "base": 1_500_000_000,
+            "notional": 225 * 10**6,
+            "since": 1_700_000_000,
+            "action": "hedge",
+        },
+        "orders": {"working": 1, "by_status": {"unknown": 1}, "blocked": True},
+    }
+    scenario.store.save(record)
+    app = create_app(DashboardReader(scenario.db, stale_after=1e12), token=TOKEN)
+    with DashboardServer(app) as server:
+        page.goto(server.url + "/")
+        card = page.locator('article.engine[data-engine-id="dn-sol"]')
+        unhedged = card.locator(".risk-slot .unhedged")
+        unhedged.wait_for()
+        assert unhedged.inner_text() == "1.5000 SOL-PERP · $225.00 · hedge"
+        assert "BLOCKED" in card.locator(".risk-slot").inner_text()
+        assert "Working orders" in card.locator(".risk-slot").inner_text()
+        # the legs match again: the row is gone
+        record.extra = {**record.extra, "unhedged": None, "orders": {"working": 0}}
+        scenario.store.save(record)
+        page.reload()
+        card.locator(".risk-slot .gauge").wait_for()
+        assert card.locator(".risk-slot .unhedged").count() == 0
+        assert "BLOCKED" not in card.locator(".risk-slot").inner_text()

@@ -90,7 +90,7 @@ def test_demo_serves_the_dashboard_and_stops_on_sigterm(tmp_path: Path) -> None:
         names = {v["engine_id"]: v["engine_name"] for v in engine_vaults}
         assert names == {"dn-sol": "Delta-neutral SOL", "dn-btc": "Delta-neutral BTC"}
         # the replay ends after 6 simulated hours; the dashboard keeps serving
-        _wait_for(f"{base}/api/health", proc, lambda h: h["heartbeat_sim_time"] >= "2026-01-10T06")
+        _wait_for(f"{base}/api/health", proc, lambda h: h["heartbeat_sim_time"] >= "2025-06-01T06")
         assert _get(f"{base}/api/markets")
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
@@ -100,8 +100,28 @@ def test_demo_serves_the_dashboard_and_stops_on_sigterm(tmp_path: Path) -> None:
             proc.communicate()
     assert proc.returncode == 0, out
     assert f"dashboard: http://127.0.0.1:{port}/" in out
-    assert "funding rates real" in out and "prices synthetic" in out
+    # the console says what is real: the bundled hourly records, funding and prices
+    assert "SOL-PERP: funding REAL" in out and "BTC-PERP: funding REAL" in out
+    assert "prices REAL (real (hourly oracle TWAP)" in out
     assert "demo stopped" in out
+    # and so does every heartbeat row the dashboard reads the markets from
+    from sqlalchemy import select
+
+    from drift_engine.storage.database import Database
+    from drift_engine.storage.models import HeartbeatRow
+
+    db = Database.open(f"sqlite:///{tmp_path / 'var' / 'demo.db'}")
+    try:
+        with db.read() as session:
+            state = session.scalars(
+                select(HeartbeatRow.market_state)
+                .where(HeartbeatRow.market_state.is_not(None))
+                .order_by(HeartbeatRow.id.desc())
+            ).first()
+    finally:
+        db.dispose()
+    sources = state["SOL-PERP"]["data_sources"]
+    assert sources["funding"].startswith("real: ") and sources["prices"].startswith("real: ")
     with socket.socket() as s:  # nothing listens on the port any more
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", port))

@@ -98,7 +98,7 @@ def restart_cmd(env: dict[str, str], *args: str, **kw: Any) -> subprocess.Comple
 
     for _ in range(240):
         done = run_cmd(env, *args, **kw)
-        if done.returncode == 1 and "refusing to start" in done.stdout:
+        if done.returncode == 1 and "refusing to start" in done.stderr:
             time.sleep(0.25)
             continue
         return done

@@ -92,7 +92,8 @@ def test_an_engine_without_capital_refuses_to_run(setup):
         db.dispose()
     r = run_cmd(env, "run", "--config", str(write_config(tmp)), "--hours", "1")
     assert r.returncode == 1
-    out = " ".join(r.stdout.split())
+    out = " ".join(r.stderr.split())  # the one error line (commands/errors.py)
+    assert out.startswith("error: refusing to run") and len(r.stderr.splitlines()) == 1
     assert "refusing to run" in out and "'dn-sol' holds no capital" in out
     assert "Traceback" not in r.stdout + r.stderr
     assert records(url)["dn-sol"].state == "stopped"  # bound, never started

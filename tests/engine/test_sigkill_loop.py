@@ -148,7 +148,7 @@ def test_random_sigkills_around_commands_and_capital_moves_change_nothing(tmp_pa
             out, err = proc.communicate(timeout=120)
             if proc.returncode == 0:
                 break  # it finished first
-            if proc.returncode == 1 and "refusing to start" in out:
+            if proc.returncode == 1 and "refusing to start" in err:
                 time.sleep(1)  # the last one's lease had not expired yet
                 continue
             assert proc.returncode == -signal.SIGKILL, out[-2000:] + err[-2000:]

@@ -81,6 +81,8 @@ def test_pause_and_kill_reach_a_running_live_engine(
         DRIFT_ENGINE_KEYPAIR_PATH=str(keypair_file),
         PYTHONPATH=os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(REPO)) if p),
     )
+    ticking = world.ticking()  # the runner waits in real time: chain time runs by itself
+    ticking.__enter__()
     proc = subprocess.Popen(
         [sys.executable, "-m", "drift_engine.cli", "run", "-c", str(config), "--hours", "1"],
         cwd=REPO,
@@ -116,6 +118,7 @@ def test_pause_and_kill_reach_a_running_live_engine(
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=120)
+        ticking.__exit__(None, None, None)
         if db is not None:
             db.dispose()
     assert proc.returncode == 0, out[-3000:]

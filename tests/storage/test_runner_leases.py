@@ -144,7 +144,7 @@ def test_two_runners_on_one_database(database_url, tmp_path):
                 break
         second = run_cmd(env, *args, "--hours", "1", "--speed", "1e9")
         assert second.returncode == 1, second.stdout + second.stderr
-        out = " ".join(second.stdout.split())
+        out = " ".join(second.stderr.split())
         assert "refusing to start" in out and f"pid {first.pid} on" in out
         assert "Traceback" not in second.stdout + second.stderr
     finally:

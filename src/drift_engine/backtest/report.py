@@ -1,13 +1,23 @@
-"""Backtest report: figures computed from the engine's booked totals and an equity series.
+"""Backtest report: where the PnL came from, on which data, and an equity series.
 
-Money figures are micro-USDC integers (shown as USDC); ratios are floats. `funding` is
-the sum of the funding the engine booked into the vault ledger, so it equals the
-ledger's FUNDING total to the micro-USDC (tested).
+Money figures are micro-USDC integers (shown as USDC); ratios are floats.
+
+One sign convention for every money figure: its signed contribution to the net PnL
+(+ gained, - cost). `funding` (+ received), `interest` (+ earned), `fees` (- paid, + a
+maker rebate), `slippage` (- worse than the oracle) and `price_basis` (mark-to-oracle
+change of the held positions, incl. Drift's integer `rounding`) add up to `net_pnl` =
+`final_equity` - `initial_equity` exactly (`backtest.attribution`). `funding` equals the
+vault ledger's FUNDING entries (`ledger_funding`) and `-fees` the ledger's fill and
+liquidation fees (`ledger_fees`), to the micro-USDC.
+
+`data` names every input series (funding, prices, intra-hour prices, spot rates): where it
+comes from, whether it is real, synthetic or assumed, and how many records the window has;
+`funding_hours` counts the hourly funding updates the run applied (booked into the
+simulated market), `funding_payments` those that settled into the account.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -42,6 +52,7 @@ class BacktestReport:
     interest: int
     fees: int
     slippage: int
+    price_basis: int
     max_drawdown: float
     sharpe: float
     time_in_market: float
@@ -53,7 +64,12 @@ class BacktestReport:
     ticks: int
     wall_seconds: float
     events_per_second: float
+    data: dict[str, Any] = field(default_factory=dict)
+    rounding: int = 0  # part of price_basis
+    funding_hours: int = 0
+    funding_payments: int = 0
     ledger_funding: int | None = None
+    ledger_fees: int | None = None
     ledger_balance: int | None = None
     strategy_state: dict[str, Any] = field(default_factory=dict)
     samples: list[Sample] = field(default_factory=list)
@@ -74,13 +90,29 @@ class BacktestReport:
             prev_ts = s.ts
         return out
 
+    @property
+    def attribution(self) -> dict[str, int]:
+        """The parts of the net PnL (signed contributions, micro-USDC) and their sum."""
+        parts = {
+            "funding": self.funding,
+            "interest": self.interest,
+            "fees": self.fees,
+            "slippage": self.slippage,
+            "price_basis": self.price_basis,
+        }
+        return {**parts, "total": sum(parts.values()), "rounding_in_price_basis": self.rounding}
+
     def to_json_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("samples")
+        d["attribution"] = self.attribution
         d["in_market_periods"] = self.in_market_periods()
         d["start_iso"] = _iso(self.start)
         d["end_iso"] = _iso(self.end)
-        d["units"] = "money fields are micro-USDC integers; ratios are fractions"
+        d["units"] = (
+            "money fields are micro-USDC integers, signed as contributions to net_pnl "
+            "(+ gained, - cost); ratios are fractions"
+        )
         return d
 
     def to_json(self) -> str:
@@ -91,15 +123,18 @@ class BacktestReport:
         return [
             ("strategy", f"{self.strategy} on {self.market}"),
             ("window", f"{_iso(self.start)} -> {_iso(self.end)}"),
-            ("data", self.data_label),
+            *self.data_rows(),
             ("initial equity", u(self.initial_equity)),
             ("final equity", u(self.final_equity)),
-            ("net PnL", u(self.net_pnl)),
+            ("net PnL", u(self.net_pnl, sign=True)),
             ("net APR", f"{self.net_apr:.2%}"),
-            ("funding earned", u(self.funding)),
-            ("interest", u(self.interest)),
-            ("fees", u(self.fees)),
-            ("slippage", u(self.slippage)),
+            ("  funding", u(self.funding, sign=True)),
+            ("  interest", u(self.interest, sign=True)),
+            ("  fees", u(self.fees, sign=True)),
+            ("  slippage", u(self.slippage, sign=True)),
+            ("  price/basis", u(self.price_basis, sign=True)),
+            ("  = sum of the parts", u(sum(self.attribution[k] for k in _PARTS), sign=True)),
+            ("funding hours (payments)", f"{self.funding_hours:,} ({self.funding_payments:,})"),
             ("max drawdown", f"{self.max_drawdown:.2%}"),
             ("Sharpe (hourly, annualised)", f"{self.sharpe:.2f}"),
             ("time in market", f"{self.time_in_market:.1%}"),
@@ -110,13 +145,46 @@ class BacktestReport:
             ("events/s", f"{self.events_per_second:,.0f} ({self.wall_seconds:.1f} s wall)"),
         ] + ([("engine errors", f"{self.errors}: {self.last_error}")] if self.errors else [])
 
+    def data_rows(self) -> list[tuple[str, str]]:
+        """One row per input series: 'REAL'/'SYNTHETIC'/'ASSUMED', its label and source."""
+        names = {
+            "funding": "data: funding",
+            "prices": "data: prices",
+            "intra_hour_prices": "data: intra-hour prices",
+            "spot_rates": "data: spot interest",
+        }
+        if not any(key in self.data for key in names):  # data handed in: its label only
+            return [("data", self.data_label)]
+        rows = []
+        for key, name in names.items():
+            info = self.data.get(key)
+            if info is None:
+                if key == "intra_hour_prices" and self.data:
+                    rows.append((name, "none (prices change at the hourly records)"))
+                continue
+            count = f", {info['records']:,} records" if info.get("records") else ""
+            kind, label, where = info["kind"].upper(), info["label"], info["source"]
+            rows.append((name, f"{kind}: {label}{count} - {where}"))
+        return rows or [("data", self.data_label)]
+
+
+_PARTS = ("funding", "interest", "fees", "slippage", "price_basis")
+
 
 def _iso(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
 
 
-def _usdc(micro: int) -> str:
-    return f"{micro / 1_000_000:,.2f} USDC"
+def _usdc(micro: int, *, sign: bool = False) -> str:
+    """Exact micro-USDC integer as USDC text (no float rounding)."""
+    negative = micro < 0
+    whole, frac = divmod(abs(micro), 1_000_000)
+    text = f"{whole:,}.{frac:06d}".rstrip("0")
+    text = text + "00" if text.endswith(".") else text
+    if "." in text and len(text.split(".")[1]) == 1:
+        text += "0"
+    prefix = "-" if negative else ("+" if sign and micro > 0 else "")
+    return f"{prefix}{text} USDC"
 
 
 def max_drawdown(equities: list[int]) -> float:
@@ -145,104 +213,16 @@ def net_apr(initial: int, final: int, seconds: int) -> float:
     return (final / initial - 1) * SECONDS_PER_YEAR / seconds
 
 
-# --------------------------------------------------------------------------- plots
-
-
-def _svg_line(points: list[tuple[float, float]], w: int, h: int, color: str) -> str:
-    if len(points) < 2:
-        return ""
-    xs = [p[0] for p in points]
-    ys = [p[1] for p in points]
-    x0, x1 = min(xs), max(xs)
-    y0, y1 = min(ys), max(ys)
-    if y1 == y0:
-        y0, y1 = y0 - 1, y1 + 1
-    sx = (w - 60) / ((x1 - x0) or 1)
-    sy = (h - 30) / (y1 - y0)
-    path = " ".join(
-        f"{'M' if i == 0 else 'L'}{50 + (x - x0) * sx:.1f},{h - 20 - (y - y0) * sy:.1f}"
-        for i, (x, y) in enumerate(points)
-    )
-    return (
-        f'<svg width="{w}" height="{h}" xmlns="http://www.w3.org/2000/svg">'
-        f'<rect width="{w}" height="{h}" fill="#fff" stroke="#ccc"/>'
-        f'<text x="4" y="14" font-size="11">{y1:,.2f}</text>'
-        f'<text x="4" y="{h - 22}" font-size="11">{y0:,.2f}</text>'
-        f'<path d="{path}" fill="none" stroke="{color}" stroke-width="1.5"/></svg>'
-    )
-
-
-#: Size of the .png chart: inches at PNG_DPI, so 1200 x 700 pixels.
-PNG_SIZE_INCHES = (12.0, 7.0)
-PNG_DPI = 100
-
-
-def write_png(report: BacktestReport, path: str) -> None:
-    """The equity and cumulative funding chart as a PNG, rendered with matplotlib's Agg
-    backend (no display, no pyplot global state: safe in any thread)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=PNG_SIZE_INCHES, dpi=PNG_DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    equity_ax, funding_ax = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
-    t = [datetime.fromtimestamp(s.ts, UTC) for s in report.samples]
-    equity_ax.plot(t, [s.equity / 1e6 for s in report.samples], color="#1f77b4", lw=1.5)
-    equity_ax.axhline(report.initial_equity / 1e6, color="#999999", lw=0.8, ls="--")
-    equity_ax.set_ylabel("equity (USDC)")
-    equity_ax.set_title(
-        f"net APR {report.net_apr:+.2%}, max drawdown {report.max_drawdown:.2%}, "
-        f"time in market {report.time_in_market:.0%}",
-        fontsize=10,
-    )
-    for start, stop in report.in_market_periods():
-        for ax in (equity_ax, funding_ax):
-            ax.axvspan(
-                datetime.fromtimestamp(start, UTC),
-                datetime.fromtimestamp(stop, UTC),
-                color="#2ca02c",
-                alpha=0.08,
-                lw=0,
-            )
-    funding_ax.plot(t, [s.funding / 1e6 for s in report.samples], color="#2ca02c", lw=1.5)
-    funding_ax.axhline(0, color="#999999", lw=0.8)
-    funding_ax.set_ylabel("cumulative funding (USDC)")
-    locator = AutoDateLocator()
-    funding_ax.xaxis.set_major_locator(locator)
-    funding_ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-    for ax in (equity_ax, funding_ax):
-        ax.grid(True, color="#eeeeee")
-    fig.suptitle(f"{report.strategy} {report.market} - {report.data_label}")
-    fig.savefig(path, format="png", dpi=PNG_DPI)
-
-
-def write_plot(report: BacktestReport, path: str) -> None:
-    """Equity and cumulative funding chart: `.png` (matplotlib, Agg) or `.html` (inline
-    SVG)."""
-    if path.endswith(".png"):
-        write_png(report, path)
-        return
-    if not path.endswith(".html"):
-        raise ValueError("--plot needs a .html or .png file name")
-    eq = [(s.ts, s.equity / 1e6) for s in report.samples]
-    fu = [(s.ts, s.funding / 1e6) for s in report.samples]
-    rows = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in report.rows()
-    )
-    doc = f"""<!doctype html><html><head><meta charset="utf-8">
-<title>Backtest {html.escape(report.strategy)} {html.escape(report.market)}</title>
-<style>body{{font-family:sans-serif;margin:2em}}th{{text-align:left;padding-right:1em}}</style>
-</head><body><h1>{html.escape(report.strategy)} on {html.escape(report.market)}</h1>
-<p>Data: {html.escape(report.data_label)}</p>
-<h2>Equity (USDC)</h2>{_svg_line(eq, 900, 260, "#1f77b4")}
-<h2>Cumulative funding (USDC)</h2>{_svg_line(fu, 900, 200, "#2ca02c")}
-<h2>Report</h2><table>{rows}</table></body></html>"""
-    with open(path, "w") as f:
-        f.write(doc)
-
+from drift_engine.backtest.plots import (  # noqa: E402 - plots need the report type
+    PNG_DPI,
+    PNG_SIZE_INCHES,
+    write_plot,
+    write_png,
+)
 
 __all__ = [
+    "PNG_DPI",
+    "PNG_SIZE_INCHES",
     "BacktestReport",
     "Sample",
     "max_drawdown",

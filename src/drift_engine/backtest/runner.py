@@ -3,21 +3,24 @@ simulated clock, as fast as possible.
 
 `run_backtest` builds a throw-away database (SQLite in a temporary directory unless a URL
 is given), a `PaperStack` with one engine, and replays market data through the
-`HeartbeatDataCollector` (one tick per `interval_s` of data time). The report's money
-figures come from what the engine booked; `ledger_funding` is read back from the vault
-ledger so the two can be compared.
+`HeartbeatDataCollector` (one tick per `interval_s` boundary that has data). Money figures
+come from what happened to the engine's simulated sub-account: `backtest.attribution`
+splits its value change into funding, interest, fees, slippage and price/basis, which add
+up to the net PnL exactly; `ledger_funding` and `ledger_fees` are read back from the vault
+ledger so the parts can be checked against what was booked.
 
-Data (`source`):
-- "bundled": Drift's real funding for the market (daily averages, Jan 10 - Feb 15 2026,
-  expanded hourly) with synthetic 1-minute prices from `SyntheticMarket` (seeded; SOL
-  starts at the bundled file's $100 reference price, so the funding paid per base unit
-  and the synthetic price agree). Labelled "real funding + synthetic prices".
-- "synthetic": seeded synthetic prices and funding (`SyntheticMarket`), any window from
-  2026-01-01 on. Labelled "synthetic".
+Data (`source`, see `drift_engine.data.pipeline`): "bundled" (default) replays Drift's real
+hourly funding records shipped in the package, with the records' hourly oracle TWAPs as the
+price path (markets without a real file: the synthetic market, labelled); "store" the local
+store; "synthetic" the seeded synthetic market; or the path of a data file or folder.
+`bridge_s` adds a labelled synthetic intra-hour path (a seeded Brownian bridge) between the
+real hourly prices. The report's `data` object names each input series, where it comes
+from and whether it is real.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -26,6 +29,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from drift_engine.backtest.attribution import PnlAttribution
 from drift_engine.backtest.report import (
     BacktestReport,
     Sample,
@@ -33,12 +37,11 @@ from drift_engine.backtest.report import (
     net_apr,
     sharpe,
 )
-from drift_engine.engine.market_board import spot_symbol_for
+from drift_engine.data.pipeline import DEFAULT_SEED, SOURCES, MarketData, open_market_data
 from drift_engine.engine.paper import PaperStack
 from drift_engine.risk import RiskLimits
 from drift_engine.strategies import DriftStrategy, strategy_class
 
-SOURCES = ("bundled", "synthetic")
 HOUR = 3600
 
 
@@ -54,43 +57,20 @@ def parse_date(text: str) -> int:
 
 
 def market_events(
-    source: str, markets: list[str], start: int, end: int, seed: int = 7
+    source: str,
+    markets: list[str],
+    start: int,
+    end: int,
+    seed: int = DEFAULT_SEED,
+    *,
+    bridge_s: int = 0,
+    data_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[Iterator[Any], str]:
     """(ordered market events for the perps in `markets` and their spot legs, label)."""
-    from drift_engine.data import BundledSource, SyntheticMarket
-    from drift_engine.data.models import merge_events
-
-    symbols: list[str] = []
-    for m in markets:
-        symbols += [m, spot_symbol_for(m)]
-    symbols.append("USDC")
-    syn = SyntheticMarket(seed)
-    if source == "synthetic":
-        return syn.events(symbols, start, end), f"synthetic (seed {seed})"
-    if source == "bundled":
-        bundled = BundledSource()
-        have = set(bundled.funding_markets())
-        missing = [m for m in markets if m not in have]
-        if missing:
-            raise ValueError(f"the bundled funding file has no {missing} (it has {sorted(have)})")
-        lo, hi = (
-            min(bundled.windows()[m][0] for m in markets),
-            max(bundled.windows()[m][1] for m in markets),
-        )
-        hi += HOUR - 1  # the last hourly record covers the hour after it
-        if start < lo or end > hi:
-            raise ValueError(
-                f"the bundled funding covers {_iso(lo)} .. {_iso(hi)}; "
-                f"asked for {_iso(start)} .. {_iso(end)}"
-            )
-        # Prices: synthetic 1-minute ticks of each perp (the spot leg follows the same
-        # oracle in the simulator). Funding + spot rates: the bundled source.
-        streams = [syn.oracle_events(m, start, end) for m in markets]
-        streams.append(bundled.events(symbols, start, end))
-        return merge_events(*streams), (
-            f"real funding (Drift daily averages, expanded hourly) + synthetic prices (seed {seed})"
-        )
-    raise ValueError(f"unknown source {source!r} (known: {', '.join(SOURCES)})")
+    data = open_market_data(
+        source, markets, start, end, seed=seed, bridge_s=bridge_s, data_dir=data_dir
+    )
+    return data.events, data.label()
 
 
 def _iso(ts: int) -> str:
@@ -131,7 +111,9 @@ def run_backtest(
     params: dict[str, Any] | None = None,
     *,
     source: str = "bundled",
-    seed: int = 7,
+    seed: int = DEFAULT_SEED,
+    bridge_s: int = 0,
+    data_dir: str | os.PathLike[str] | None = None,
     capital: int = 10_000_000_000,
     risk: RiskLimits | None = None,
     interval_s: int = 60,
@@ -149,6 +131,7 @@ def run_backtest(
     `source` (a sweep loads its data once and passes it to every run).
     """
     from drift_engine.storage.database import Database
+    from drift_engine.storage.enums import EntryKind
 
     params = dict(params or {})
     cls = strategy_class(strategy) if isinstance(strategy, str) else strategy
@@ -157,8 +140,12 @@ def run_backtest(
         params.setdefault("market", market)
     strat = cls(params)
     markets = list(dict.fromkeys(strat.markets() or [market]))
+    opened: MarketData | None = None
     if data is None:
-        events, label = market_events(source, markets, start, end, seed)
+        opened = open_market_data(
+            source, markets, start, end, seed=seed, bridge_s=bridge_s, data_dir=data_dir
+        )
+        events, label = opened.events, opened.label()
     else:
         events, label = iter(data[0]), data[1]
     tmp = None
@@ -169,14 +156,18 @@ def run_backtest(
     _fast_sqlite(db)
     try:
         stack = PaperStack(db, markets, start, epoch="bt")
+        if opened is not None:
+            stack.board.data_sources = opened.sources_by_market()
         engine = stack.add_engine(f"backtest-{strategy}-{market}", strat, capital, limits=risk)
         engine.venue.margin_refresh_move = margin_refresh_move
         engine.persist_every_s = 24 * HOUR
         engine.start(start)
+        pnl = PnlAttribution(stack.sim, engine.venue, capital)
         samples: list[Sample] = []
         last = {"sample": None, "progress": start}
 
         def on_tick(result: Any) -> None:
+            pnl.check()  # what the engines' steps did
             ts = result.ts
             if last["sample"] is None or ts - last["sample"] >= HOUR:
                 last["sample"] = ts
@@ -187,8 +178,8 @@ def run_backtest(
                 samples.append(
                     Sample(
                         ts,
-                        engine.venue.equity(),
-                        engine.stats.funding,
+                        pnl.value(),
+                        pnl.parts.funding,
                         in_market,
                         engine.venue.margin(ts).health,
                     )
@@ -203,6 +194,7 @@ def run_backtest(
             record_every_s=24 * HOUR,
             on_tick=on_tick,
         )
+        hb.markets.append(pnl)  # after the simulator: sees each event's records at once
         wall0 = time.perf_counter()
         hb.run_events(interval_s=interval_s, until=end)
         wall = time.perf_counter() - wall0
@@ -210,13 +202,15 @@ def run_backtest(
             progress(Progress(end, start, end, hb.events_processed))
         final_ts = hb.last_ts or start
         engine.persist()
-        final_equity = engine.venue.equity()
+        final_equity = pnl.finish()
         equities = [s.equity for s in samples] + [final_equity]
-        from drift_engine.storage.enums import EntryKind
-
         entries = stack.registry.ledger.entries(engine.ledger.vault_id)
         ledger_funding = sum(e.amount for e in entries if e.kind is EntryKind.FUNDING)
+        ledger_fees = sum(
+            e.fee for e in entries if e.kind in (EntryKind.FILL, EntryKind.LIQUIDATION)
+        )
         stats = engine.stats
+        parts = pnl.parts
         report = BacktestReport(
             strategy=strategy,
             market=market,
@@ -224,14 +218,19 @@ def run_backtest(
             end=end,
             params=strat.config.model_dump(mode="json"),
             data_label=label,
+            data=_data_json(opened, label, source, market, interval_s),
             initial_equity=capital,
             final_equity=final_equity,
             net_pnl=final_equity - capital,
             net_apr=net_apr(capital, final_equity, max(1, final_ts - start)),
-            funding=stats.funding,
-            interest=stats.interest,
-            fees=stats.fees,
-            slippage=stats.slippage,
+            funding=parts.funding,
+            interest=parts.interest,
+            fees=parts.fees,
+            slippage=parts.slippage,
+            price_basis=parts.price_basis,
+            rounding=parts.rounding,
+            funding_hours=pnl.funding_hours,
+            funding_payments=pnl.funding_payments,
             max_drawdown=max_drawdown(equities),
             sharpe=sharpe(equities, 24 * 365),
             time_in_market=(sum(s.in_market for s in samples) / len(samples)) if samples else 0.0,
@@ -244,6 +243,7 @@ def run_backtest(
             wall_seconds=wall,
             events_per_second=hb.events_processed / wall if wall > 0 else 0.0,
             ledger_funding=ledger_funding,
+            ledger_fees=ledger_fees,
             ledger_balance=engine.ledger.balance(),
             strategy_state=engine.strategy.state.model_dump(mode="json"),
             samples=samples,
@@ -257,4 +257,26 @@ def run_backtest(
             tmp.cleanup()
 
 
-__all__ = ["SOURCES", "Progress", "market_events", "parse_date", "run_backtest"]
+def _data_json(
+    data: MarketData | None, label: str, source: str, market: str, interval_s: int
+) -> dict[str, Any]:
+    """The report's `data` object: each input series of `market` (funding, prices,
+    intra-hour prices, spot rates) with its source and kind. Data handed in by a caller
+    (a sweep's shared events) is known by its label only."""
+    if data is None:
+        return {"requested_source": source, "description": label, "engine_tick_s": interval_s}
+    out: dict[str, Any] = {"requested_source": data.source, **data.for_market(market)}
+    out["bridge_s"] = data.bridge_s or None
+    out["engine_tick_s"] = interval_s
+    out["description"] = data.describe()
+    return out
+
+
+__all__ = [
+    "DEFAULT_SEED",
+    "SOURCES",
+    "Progress",
+    "market_events",
+    "parse_date",
+    "run_backtest",
+]

@@ -4,13 +4,18 @@ Every argument is checked before the run starts (commands/params.py, engine/admi
 a known perp with data, capital within bounds for it, a tick that divides a day, a window
 of at most `MAX_BACKTEST_DAYS`, a usable `--db` URL. Errors are one line
 (commands/errors.py).
+
+Market data comes from `drift_engine.data.pipeline` (`--source`, default `bundled`: Drift's
+real hourly records shipped in the package; `auto`: the bundled real data when it covers
+the window, else the synthetic market; `store`, `synthetic`, or a data file/folder).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any
 
 import typer
 from pydantic import ValidationError
@@ -20,6 +25,7 @@ from rich.table import Table
 
 from drift_engine.commands.errors import usage
 from drift_engine.commands.params import MAX_SYNTH_DAYS, parse_usdc, seed_option
+from drift_engine.data.models import DEFAULT_SEED
 
 #: The longest window a backtest replays (synthetic data has no end; ten years is plenty).
 MAX_BACKTEST_DAYS = MAX_SYNTH_DAYS
@@ -41,12 +47,14 @@ def parse_params(items: list[str]) -> dict[str, Any]:
 
 
 def _auto_source(market: str, start: int, end: int) -> str:
-    from drift_engine.data import BundledSource
+    """`auto`: the bundled real data when it has the market and covers the window, else
+    the synthetic market (labelled)."""
+    from drift_engine.data.pipeline import real_span
+    from drift_engine.data.real_hourly import has_real_data
 
-    bundled = BundledSource()
-    if market in bundled.funding_markets():
-        lo, hi = bundled.windows()[market]
-        if lo <= start and end <= hi + 3599:
+    if has_real_data(market):
+        lo, hi = real_span(market)
+        if lo <= start and end <= hi:
             return "bundled"
     return "synthetic"
 
@@ -97,10 +105,28 @@ def backtest(
     start: str = typer.Option(..., "--start", help="Start date (UTC), e.g. 2026-01-10."),
     end: str = typer.Option(..., "--end", help="End date (UTC, exclusive)."),
     param: list[str] = typer.Option([], "--param", help="Strategy parameter key=value."),
-    source: Literal["auto", "bundled", "synthetic"] = typer.Option(
-        "auto", "--source", help="bundled (real funding), synthetic, or auto."
+    source: str = typer.Option(
+        "bundled",
+        "--source",
+        help="Market data: bundled (Drift's real hourly records shipped in the package; "
+        "markets without one: synthetic, labelled), auto (bundled if it covers the window, "
+        "else synthetic), store (the local store, see `drift-engine data`), synthetic, or "
+        "the path of a data file or folder.",
     ),
-    seed: int = seed_option(7, help="Seed of the synthetic prices/funding."),
+    seed: int = seed_option(DEFAULT_SEED, help="Seed of every synthetic part (market, bridge)."),
+    bridge: int = typer.Option(
+        0,
+        "--bridge",
+        min=0,
+        max=3599,
+        help="Seconds between synthetic intra-hour prices bridged between the real hourly "
+        "ones (e.g. 60); 0 = none, prices change at the hourly records.",
+    ),
+    data_dir: Path | None = typer.Option(
+        None,
+        "--data-dir",
+        help="Data directory of --source store (default: $DRIFT_ENGINE_DATA_DIR, else ./var).",
+    ),
     capital: Any = typer.Option(
         "10000", "--capital", parser=parse_usdc, metavar="USDC", help="Starting USDC."
     ),
@@ -130,9 +156,17 @@ def backtest(
         raise typer.BadParameter(str(exc), param_hint="--strategy") from None
     if 86_400 % interval:
         usage(f"{interval} does not divide a day (86400 s)", "--interval")
+    if source not in ("auto", "bundled", "store", "synthetic") and not Path(source).exists():
+        usage(
+            f"unknown data source {source!r}: use bundled, auto, store, synthetic or the path "
+            "of a data file or folder",
+            "--source",
+        )
     try:
-        # auto replays bundled or synthetic data; synthetic needs a perp's real funding too
-        check_perp(market, source="synthetic" if source == "auto" else source)
+        # bundled/auto/synthetic replay real or synthetic data of the markets the synthetic
+        # market models; a store or a file says itself what it has (checked when opened)
+        known = source in ("auto", "bundled", "synthetic")
+        check_perp(market, source="synthetic" if known else None)
     except AdmissionError as exc:
         usage(exc, "--market")
     try:
@@ -177,6 +211,8 @@ def backtest(
                 params,
                 source=source,
                 seed=seed,
+                bridge_s=bridge,
+                data_dir=data_dir,
                 capital=capital_micro,
                 interval_s=interval,
                 progress=on_progress,

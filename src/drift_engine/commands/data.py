@@ -3,6 +3,10 @@
 The data directory is `--data-dir`, else `DRIFT_ENGINE_DATA_DIR` (default ./var). Every
 argument is checked before the store is touched (markets known to Drift, bounded days,
 an interval that divides an hour); `list` only reads and never creates the directory.
+`import` reads Drift's S3 archive CSVs (gzip or not), Data API JSON pages and CSVs, Drift
+candle CSVs and our own files (`drift_engine.data.readers`); `list` shows the series
+bundled with the package beside the stored ones; `synth` uses the same default seed as
+`backtest`.
 """
 
 from __future__ import annotations
@@ -17,8 +21,13 @@ from rich.table import Table
 from drift_engine.commands.errors import fail, usage
 from drift_engine.commands.params import MAX_SYNTH_DAYS, seed_option
 from drift_engine.data.csvformat import DataFileError
-from drift_engine.data.importer import import_paths
-from drift_engine.data.models import KIND_FUNDING, KIND_ORACLE, KIND_SPOT_RATE, is_perp
+from drift_engine.data.models import (
+    DEFAULT_SEED,
+    KIND_FUNDING,
+    KIND_ORACLE,
+    KIND_SPOT_RATE,
+    is_perp,
+)
 from drift_engine.data.store import LocalStore, StoreEntry
 from drift_engine.data.synthetic import DEFAULT_ORIGIN, SyntheticMarket
 
@@ -108,7 +117,9 @@ def _fail(message: str) -> None:
 @app.command("import")
 def import_cmd(
     paths: list[Path] = typer.Argument(
-        ..., help="Files or folders: Drift historical CSV files or drift-engine CSV files."
+        ...,
+        help="Files or folders: Drift S3 archive CSVs (fundingRateRecords, gzip or not), "
+        "Data API JSON pages or CSVs, Drift candle CSVs, drift-engine CSV files.",
     ),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     market: str | None = typer.Option(
@@ -123,6 +134,8 @@ def import_cmd(
     ),
 ) -> None:
     """Validate and import market data files. All or nothing: a bad file imports nothing."""
+    from drift_engine.data.readers import import_paths
+
     market = None if market is None else _market(market)
     store = LocalStore(_data_dir(data_dir))
     try:
@@ -139,13 +152,21 @@ def import_cmd(
 def list_cmd(
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
 ) -> None:
-    """List stored series: market, kind, first/last time, rows, source (real/synthetic)."""
-    store = LocalStore(_data_dir(data_dir, must_exist=True))
+    """List the stored series and those bundled with the package: market, kind,
+    first/last time, rows, source (real/synthetic)."""
+    from drift_engine.data.catalog import bundled_series
+
+    folder = _data_dir(data_dir)  # read only: never created here
+    store = LocalStore(folder)
+    console = _console()
     entries = store.entries()
-    if not entries:
+    if entries:
+        console.print(entries_table(entries, f"market data in {store.root}"))
+    elif not folder.exists():
+        typer.echo(f"no market data in {store.root} (the data directory does not exist yet)")
+    else:
         typer.echo(f"no market data in {store.root}")
-        return
-    _console().print(entries_table(entries, f"market data in {store.root}"))
+    console.print(entries_table(bundled_series(), "bundled with drift-engine (read-only)"))
 
 
 def _parse_start(value: str | None) -> int:
@@ -168,7 +189,9 @@ def synth_cmd(
     days: int = typer.Option(
         365, "--days", min=1, max=MAX_SYNTH_DAYS, help=f"Length in days (1-{MAX_SYNTH_DAYS})."
     ),
-    seed: int = seed_option(..., help="Random seed: same seed, same data."),
+    seed: int = seed_option(
+        DEFAULT_SEED, help="Random seed: same seed, same data (default: backtest's)."
+    ),
     interval: int = typer.Option(
         60,
         "--interval",

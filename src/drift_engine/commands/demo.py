@@ -1,14 +1,20 @@
-"""`drift-engine demo`: two paper delta-neutral engines (SOL, BTC) on Drift's real funding,
-with the dashboard.
+"""`drift-engine demo`: two paper delta-neutral engines (SOL, BTC) on Drift's real hourly
+market data, with the dashboard.
 
 No config needed. Each engine gets 10,000 virtual USDC in its own VIRTUAL vault and its
-own simulated sub-account; the bundled real funding history (Jan 10 - Feb 15 2026, daily
-averages expanded hourly) is replayed with synthetic 1-minute prices consistent with it
-(labelled as such), in accelerated time, printing progress. The dashboard is served on
-http://127.0.0.1:8000/ (`--port`, `--no-dashboard`) from the start; when the replay ends
-(all the data, or `--hours`) it keeps serving until Ctrl-C, unless `--exit-when-done`.
-The demo keeps its data in `<data_dir>/demo.db`, reset at every start. Arguments and the
-dashboard's port are checked first: a bad value or a taken port leaves demo.db as it was.
+own simulated sub-account. By default the bundled real Drift records are replayed (real
+hourly funding, real hourly oracle TWAPs as prices; `drift_engine.data.pipeline`) over
+`DEMO_WINDOW`, 2025-06-01 -> 2025-08-01 UTC: two months in which both engines act (SOL
+enters and exits four times as its funding flips; BTC enters on June 3 and holds through
+BTC's positive summer funding). `--source` replays other data (store, synthetic, a file),
+`--bridge` adds a labelled synthetic intra-hour path. The console says which series are
+real and which synthetic, and every heartbeat row records it for the dashboard
+(`market_state[symbol]["data_sources"]`). Time runs accelerated, printing progress. The
+dashboard is served on http://127.0.0.1:8000/ (`--port`, `--no-dashboard`) from the start;
+when the replay ends (the window, or `--hours`) it keeps serving until Ctrl-C, unless
+`--exit-when-done`. The demo keeps its data in `<data_dir>/demo.db`, reset at every start.
+Arguments, the data and the dashboard's port are checked first: a bad value or a taken
+port leaves demo.db as it was.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from drift_engine.commands.errors import fail, usage
 from drift_engine.commands.params import (
@@ -30,12 +37,15 @@ from drift_engine.commands.params import (
     port_option,
     seed_option,
 )
+from drift_engine.data.models import DEFAULT_SEED
 
 HOUR = 3600
 DEMO_ENGINES = (("dn-sol", "SOL-PERP"), ("dn-btc", "BTC-PERP"))
 #: Display names (the dashboard's vault table titles).
 DEMO_NAMES = {"dn-sol": "Delta-neutral SOL", "dn-btc": "Delta-neutral BTC"}
 DEFAULT_PORT = 8000
+#: The default replay window of the bundled real data (see the module docstring).
+DEMO_WINDOW = ("2025-06-01", "2025-08-01")
 
 
 class _Stop(KeyboardInterrupt):
@@ -75,7 +85,26 @@ def demo(
         "--hours",
         parser=parse_hours,
         metavar="HOURS",
-        help="Simulated hours to replay (default: all 37 days of the funding file).",
+        help="Simulated hours to replay (default: the whole window).",
+    ),
+    start_day: str | None = typer.Option(
+        None,
+        "--start",
+        help=f"First day (UTC), e.g. 2025-09-01 (default: {DEMO_WINDOW[0]} for the bundled "
+        "data, else the start of the data).",
+    ),
+    source: str = typer.Option(
+        "bundled",
+        "--source",
+        help="Market data: bundled (real hourly Drift records), store, synthetic, or a "
+        "data file/folder.",
+    ),
+    bridge: int = typer.Option(
+        0,
+        "--bridge",
+        min=0,
+        max=3599,
+        help="Seconds between synthetic intra-hour prices between the real hourly ones (0 = none).",
     ),
     speed: float = typer.Option(
         4 * HOUR,
@@ -98,14 +127,16 @@ def demo(
     exit_when_done: bool = typer.Option(
         False, "--exit-when-done", help="Stop serving and exit when the replay ends."
     ),
-    seed: int = seed_option(7, help="Seed of the synthetic prices."),
+    seed: int = seed_option(
+        DEFAULT_SEED, help="Seed of every synthetic part (bridge, synthetic market)."
+    ),
 ) -> None:
-    """Two paper delta-neutral engines (SOL, BTC) replaying Drift's real funding, with the
-    dashboard on http://127.0.0.1:8000/."""
-    from drift_engine.backtest.runner import market_events
+    """Two paper delta-neutral engines (SOL, BTC) replaying Drift's real hourly data, with
+    the dashboard on http://127.0.0.1:8000/."""
+    from drift_engine.backtest.runner import parse_date
     from drift_engine.config import ConfigError, load_settings
     from drift_engine.dashboard.reader import LatestMarkets
-    from drift_engine.data.bundled import BundledSource
+    from drift_engine.data.pipeline import data_window, open_market_data
     from drift_engine.engine.admission import AdmissionError, check_capital
     from drift_engine.engine.paper import PaperStack
     from drift_engine.storage.database import Database
@@ -121,6 +152,28 @@ def demo(
     except AdmissionError as exc:
         usage(exc, "--capital")
     capital = float(capital)
+    perps = [m for _, m in DEMO_ENGINES]
+    first_day = None
+    if start_day is not None:
+        try:
+            first_day = parse_date(start_day)
+        except (ValueError, OverflowError) as exc:
+            usage(f"{exc}, got {start_day!r}", "--start")
+    try:
+        lo, hi = data_window(source, perps, data_dir=settings.data_dir)
+        if first_day is not None:
+            start, end = first_day, hi
+        elif source in ("bundled", "auto"):
+            start, end = (parse_date(d) for d in DEMO_WINDOW)
+        else:
+            start, end = lo, hi
+        if hours is not None:
+            end = min(hi, start + int(hours * HOUR))
+        data = open_market_data(
+            source, perps, start, end, seed=seed, bridge_s=bridge, data_dir=settings.data_dir
+        )
+    except (ValueError, KeyError) as exc:
+        usage(exc.args[0] if exc.args else exc, "--source")
     sock = None if no_dashboard else _reserve_dashboard(port, settings)
     path = Path(settings.data_dir) / "demo.db"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -128,19 +181,14 @@ def demo(
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{path}"
     db = Database.open(url)
-    perps = [m for _, m in DEMO_ENGINES]
-    windows = BundledSource().windows()
-    start = max(windows[m][0] for m in perps)
-    end = min(windows[m][1] for m in perps) + HOUR - 1
-    if hours is not None:
-        end = min(end, start + int(hours * HOUR))
     stack = PaperStack(db, perps, start)
+    stack.board.data_sources = data.sources_by_market()
     for engine_id, market in DEMO_ENGINES:
         engine = stack.add_engine(engine_id, DeltaNeutralStrategy({"market": market}), micro)
         engine.name = DEMO_NAMES[engine_id]
         engine.start(start)
         engine.persist()
-    events, _label = market_events("bundled", perps, start, end, seed)
+    events = data.events
 
     markets = LatestMarkets()
     markets.publish(stack.board.snapshots())
@@ -155,11 +203,9 @@ def demo(
             f"{', '.join(DEMO_NAMES[e] for e, _ in DEMO_ENGINES)} "
             f"with {capital:,.0f} virtual USDC each (VIRTUAL vaults)"
         )
-        console.print(
-            "data: funding rates [bold]real[/] (Drift mainnet history, daily averages "
-            "expanded hourly); prices [bold]synthetic[/] (generated 1-minute ticks "
-            f"consistent with the funding, seed {seed})"
-        )
+        console.print(f"data ({escape(data.source)}):")
+        for line in data.describe().splitlines():
+            console.print(f"  {escape(line)}", highlight=False)
         console.print(
             f"replaying {(end - start) / 86400:.1f} days of simulated time at x{speed:g}; "
             f"database {url}"
@@ -224,7 +270,7 @@ def _summary(stack: Any, capital_micro: int, console: Console) -> None:
         pnl = (eq - stack.registry.summary(e.ledger.vault_id).net_deposits) / 1e6
         console.print(
             f"  {e.name or e.engine_id}: {e.state.value}, equity {eq / 1e6:,.2f} USDC "
-            f"(pnl {pnl:+,.2f}), funding {e.stats.funding / 1e6:+,.2f} (real rates), "
+            f"(pnl {pnl:+,.2f}), funding {e.stats.funding / 1e6:+,.2f}, "
             f"fees {e.stats.fees / 1e6:,.2f}, trades {e.stats.trades}, "
             f"side {getattr(e.strategy.state, 'side', '-')}"
         )

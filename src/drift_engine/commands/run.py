@@ -1,7 +1,8 @@
 """`drift-engine run`: the engines of a config file, on the heartbeat, until stopped.
 
-Paper engines trade in the simulator on replayed market data (bundled real funding with
-synthetic prices, or synthetic) in accelerated time (`[data] speed`); live engines trade
+Paper engines trade in the simulator on replayed market data (`drift_engine.data.pipeline`:
+the bundled real hourly Drift records, the local store, synthetic, or a data file;
+`[data] source`, or `--source`) in accelerated time (`[data] speed`); live engines trade
 a Drift sub-account. One runner per engine: `run` first takes a lease on every engine of
 the config (and, for paper, on the paper stack they share) and refuses to start, naming
 the holding process, while another runner holds one (`engine.lease`; `[heartbeat]
@@ -183,23 +184,21 @@ def _until(text: str) -> int:
         usage(f"{exc}, got {text!r}", "--until")
 
 
-def _data_window(cfg: Any, perps: list[str]) -> tuple[int, int]:
-    """[start, end] of the data the paper engines replay; `[data] start` must be in it."""
+def _data_window(cfg: Any, perps: list[str], source: str, data_dir: Any) -> tuple[int, int]:
+    """[start, end) of the data the paper engines replay (`data.pipeline.data_window`);
+    `[data] start` must be in it."""
     from drift_engine.backtest.runner import parse_date
-    from drift_engine.data.bundled import BundledSource
-    from drift_engine.data.synthetic import DEFAULT_ORIGIN
+    from drift_engine.data.pipeline import data_window
 
-    if cfg.data.source == "bundled":
-        windows = BundledSource().windows()
-        data_start = max(windows[m][0] for m in perps)
-        data_end = min(windows[m][1] for m in perps) + HOUR - 1
-    else:
-        data_start, data_end = DEFAULT_ORIGIN, DEFAULT_ORIGIN + 365 * 24 * HOUR
+    try:
+        data_start, data_end = data_window(source, perps, data_dir=data_dir)
+    except (ValueError, KeyError) as exc:
+        usage(exc.args[0] if exc.args else exc, "--source")
     if cfg.data.start:
         start = parse_date(cfg.data.start)
         if not data_start <= start < data_end:
             usage(
-                f"data.start: {cfg.data.start} is outside the {cfg.data.source} data "
+                f"data.start: {cfg.data.start} is outside the {source} data "
                 f"({_iso(data_start)} .. {_iso(data_end)})"
             )
         data_start = start
@@ -235,10 +234,22 @@ def run(
         metavar="DATE",
         help="Stop at this data time (ISO date or date-time, UTC), wherever the run resumes.",
     ),
+    source: str | None = typer.Option(
+        None,
+        "--source",
+        help="Override \\[data] source: bundled, store, synthetic, or a data file/folder.",
+    ),
+    bridge: int = typer.Option(
+        0,
+        "--bridge",
+        min=0,
+        max=3599,
+        help="Seconds between synthetic intra-hour prices between the real hourly ones (0 = none).",
+    ),
 ) -> None:
     """Run the engines of a config file (paper: simulator on replayed data)."""
-    from drift_engine.backtest.runner import market_events
     from drift_engine.config import ConfigError, load_settings
+    from drift_engine.data.pipeline import open_market_data
     from drift_engine.engine.lease import LeaseLostError, engine_lease, stack_lease
     from drift_engine.engine.paper import NoCapitalError, PaperStack
     from drift_engine.storage.database import Database
@@ -262,7 +273,8 @@ def run(
     # the markets every strategy trades (a strategy may need more than one perp)
     strategies = {s.id: strategy_class(s.strategy)(s.strategy_config()) for s in specs}
     perps = list(dict.fromkeys(m for st in strategies.values() for m in st.markets()))
-    data_start, data_end = _data_window(cfg, perps)
+    data_source = source or cfg.data.source
+    data_start, data_end = _data_window(cfg, perps, data_source, settings.data_dir)
     if until_date:
         data_end = min(data_end, _until(until_date))
     capital = {s.id: check_capital(s.capital_usdc) for s in specs}  # checked with the config
@@ -332,8 +344,20 @@ def run(
                     f"`drift-engine engines start {engine.engine_id}` starts it"
                 )
         first = data_start if stack.restored_ts is not None else start
-        events, label = market_events(cfg.data.source, perps, first, until, cfg.data.seed)
-        events = stack.resume_events(events)
+        try:
+            data = open_market_data(
+                data_source,
+                perps,
+                first,
+                until,
+                seed=cfg.data.seed,
+                bridge_s=bridge,
+                data_dir=settings.data_dir,
+            )
+        except (ValueError, KeyError) as exc:
+            usage(exc.args[0] if exc.args else exc, "--source")
+        stack.board.data_sources = data.sources_by_market()
+        events, label = stack.resume_events(data.events), data.label()
         console.print(
             f"running {len(specs)} engine(s) on {label}, {_iso(start)} -> {_iso(until)}, "
             f"x{speed or cfg.data.speed:g} speed; database {url}"

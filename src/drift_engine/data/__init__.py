@@ -1,8 +1,12 @@
-"""Market data: real bundled history, Drift CSV import, a local store, synthetic and live sources.
+"""Market data: real bundled history, Drift file import, a local store, synthetic and live sources.
 
 Every source implements `MarketDataSource.events(markets, start, end)` and yields
 `OracleTick`, `Candle`, `FundingRecord` and `SpotRateRecord` in time order; see
-`drift_engine.data.source` for how to consume them with a clock.
+`drift_engine.data.source` for how to consume them with a clock. What a run replays, and
+which part of it is real, is decided in one place: `drift_engine.data.pipeline`
+(`open_market_data`: bundled real hourly records by default, the store, synthetic, or a
+file). Drift's published formats (S3 archive CSVs, Data API pages) are read by
+`drift_engine.data.readers` / `published`.
 """
 
 from drift_engine.data.bundled import BundledSource

@@ -30,6 +30,9 @@ BASE_PRECISION = 10**9
 SPOT_CUMULATIVE_INTEREST_PRECISION = 10**10
 FUNDING_PERIOD = 3600  # seconds; Drift updates funding hourly, aligned on the hour
 
+#: The seed of every synthetic part when none is given (backtest, demo, run, data synth).
+DEFAULT_SEED = 7
+
 #: Source labels. `real*` labels are measured data; everything else is modelled.
 SOURCE_REAL = "real"
 SOURCE_REAL_DAILY = "real (daily average)"
@@ -223,6 +226,7 @@ def check_window(start: int, end: int) -> None:
 
 __all__ = [
     "BASE_PRECISION",
+    "DEFAULT_SEED",
     "FUNDING_PERIOD",
     "FUNDING_RATE_BUFFER",
     "FUNDING_RATE_PRECISION",

@@ -96,7 +96,7 @@ class EngineSpec(_Strict):
 
 
 class DataSpec(_Strict):
-    source: Literal["bundled", "synthetic"] = "bundled"
+    source: Literal["bundled", "store", "synthetic"] = "bundled"
     start: str | None = Field(None, description="ISO date; default: start of the data")
     seed: int = Field(7, ge=0, le=2**63 - 1)
     speed: float = Field(3600.0, gt=0, le=1e12, description="Simulated seconds per wall second")
@@ -410,11 +410,15 @@ EXAMPLE_CONFIG = """\
 
 [data]
 # Market data the paper engines trade on:
-#   "bundled"   - Drift's real daily funding (Jan-Feb 2026, SOL/BTC/ETH) replayed hourly,
-#                 with synthetic 1-minute prices consistent with it (labelled synthetic)
+#   "bundled"   - Drift's real hourly funding records with their hourly oracle TWAPs as
+#                 prices (SOL-PERP 2025-04-14..2026-04-01, BTC-PERP ..2026-02-02); other
+#                 markets: the synthetic market, labelled synthetic
+#   "store"     - what `drift-engine data import` / `data synth` stored in the data dir
 #   "synthetic" - seeded synthetic prices and funding
+# (`drift-engine run --source PATH` replays a data file or folder; `--bridge 60` adds a
+# labelled synthetic 1-minute path between the real hourly prices.)
 source = "bundled"
-# start = "2026-01-10"   # ISO date; default: the start of the data
+# start = "2025-06-01"   # ISO date; default: the start of the data
 seed = 7
 speed = 3600.0           # simulated seconds per wall-clock second (1.0 = real time)
 

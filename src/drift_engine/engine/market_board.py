@@ -56,6 +56,10 @@ class MarketBoard:
         self._markets: dict[str, _Market] = {}
         self._spot_to_perp: dict[str, str] = {}
         self.last_ts = 0
+        #: perp -> {series: "real: label (source)"}: what the data feeding this board is,
+        #: set by whoever opened it (`data.pipeline.MarketData.sources_by_market`) and
+        #: written into heartbeat rows for the dashboard.
+        self.data_sources: dict[str, dict[str, str]] = {}
         for symbol in symbols:
             self.add(symbol)
 

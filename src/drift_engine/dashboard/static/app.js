@@ -174,6 +174,18 @@
     if (m.total_collateral) items.push(["Collateral", fmtUsd(m.total_collateral)]);
     if (m.free_collateral) items.push(["Free collateral", fmtUsd(m.free_collateral)]);
     for (const [k, v] of Object.entries(limits)) items.push([k.replace(/_/g, " "), String(v)]);
+    const o = detail.orders || {};
+    if (o.working || o.blocked) {
+      items.push(["Working orders", el("span", {}, String(o.working || 0),
+        o.blocked ? el("span", { class: "badge-stale", title: "An order's send outcome is not known yet: no new exposure until the chain resolves it." }, " BLOCKED") : null)]);
+    }
+    const u = detail.unhedged;
+    if (u) {
+      // base is BASE 1e9 (display only); notional is Money
+      const size = (u.base / 1e9).toFixed(4);
+      items.push(["Unhedged", el("span", { class: "badge-stale unhedged", title: "One leg filled without the other since " + u.since + (u.action ? "; the strategy will " + u.action + " it" : "") + "." },
+        size + " " + u.market + " · " + fmtUsd(u.notional) + (u.action ? " · " + u.action : ""))]);
+    }
     return el("div", { class: "risk" }, el("dl", {}, items.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])));
   }
 

@@ -1,0 +1,234 @@
+"""Where a backtest's PnL came from, to the micro-USDC: funding + interest + fees + slippage
++ price/basis = net PnL.
+
+Sign convention (one, for every figure): each part is its signed contribution to the net
+PnL in micro-USDC integers: positive = the account gained it, negative = it cost the
+account. Funding received +, funding paid -; interest earned +, paid -; fees paid -
+(a maker rebate +); slippage worse than the oracle -, better +.
+
+How it is measured (exactly, without floats). The account's value is its Drift holdings
+marked to the oracle with the program's integer rules (`leg_value`, through
+`core.program_math`): USDC tokens, plus each spot balance's token value
+(`math/spot_balance.rs::get_token_value`, a borrow floors), plus each perp's
+`trunc(base x oracle / 1e9) + quote_asset_amount` (`math/position.rs`). That is the
+program's user equity, `PaperVenue.equity()`: funding settles into every open position at
+each update, so no unsettled funding is left out (tested: the two are equal).
+
+`PnlAttribution` watches the simulator's records for one sub-account. Whenever records
+appear (after each market event and after each engine step) it
+1. marks the holdings it last saw to the current oracle prices: that change is
+   price/basis PnL (prices moved, holdings did not);
+2. reads the new holdings and values them at the same prices: that jump is what the
+   records did, split by record: funding payments (their amounts), quote interest (its
+   amount), token interest (the value of the tokens it added), fees (the fills' and
+   liquidations' fees); what is left of a jump with fills is the fills' slippage against
+   the oracle (including Drift's rounding of the balances they moved); what is left of a
+   jump without fills (Drift's integer rounding when settled PnL or interest lands in a
+   spot balance) is counted in price/basis as `rounding` (shown on its own too).
+At the end, price/basis gets the last marks. So the five parts add up to the final value
+minus the initial capital exactly, by construction; what the tests check is that each
+part also equals what was booked elsewhere (funding = the vault ledger's FUNDING entries,
+fees = the ledger's fill fees) and that the tracked holdings are the account's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from drift_engine.core import program_math
+from drift_engine.core.types import MarketType
+
+QUOTE_INDEX = 0
+
+#: (market type, market index, decimals) -> (base or token amount, perp quote amount)
+Holdings = dict[tuple[MarketType, int, int], tuple[int, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Perp:
+    base_asset_amount: int
+    quote_asset_amount: int
+
+
+def leg_value(market_type: MarketType, index: int, decimals: int, amount: int, quote: int,
+              price: int) -> int:  # fmt: skip
+    """One holding's value in micro-USDC at `price` (PRICE 1e6), by the program's rules as
+    `core.program_math` implements them (the same as `user_equity`): a perp's pnl
+    `trunc(base x price / 1e9) + quote`, a spot balance's `get_token_value` (a borrow
+    floors), USDC at $1."""
+    if market_type is MarketType.PERP:
+        return program_math.perp_base_value_and_pnl(_Perp(amount, quote), price)[1]
+    if index == QUOTE_INDEX:
+        return amount
+    return program_math._token_value(amount, decimals, price)  # math/spot_balance.rs
+
+
+def holdings_of(positions: Any) -> Holdings:
+    """The value-bearing part of a venue's positions (`DriftPosition`s)."""
+    out: Holdings = {}
+    for p in positions:
+        quote = p.quote_asset_amount if p.market_type is MarketType.PERP else 0
+        if p.base_asset_amount == 0 and quote == 0:
+            continue
+        out[(p.market_type, p.market_index, p.decimals)] = (p.base_asset_amount, quote)
+    return out
+
+
+@dataclass
+class Attribution:
+    """The parts of the net PnL (micro-USDC, signed contributions; see module docstring)."""
+
+    funding: int = 0
+    interest: int = 0
+    fees: int = 0
+    slippage: int = 0
+    price_basis: int = 0
+    #: part of price_basis: Drift's integer rounding when amounts land in spot balances
+    rounding: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.funding + self.interest + self.fees + self.slippage + self.price_basis
+
+    def to_json(self) -> dict[str, int]:
+        d = asdict(self)
+        d["total"] = self.total
+        return d
+
+
+class PnlAttribution:
+    """Splits one simulated sub-account's value change into the parts of `Attribution`.
+
+    Feed it as a heartbeat market sink (`apply(event)` runs after the simulator applied
+    the event) and call `check()` after engines step; `finish()` at the end."""
+
+    def __init__(self, sim: Any, venue: Any, capital: int) -> None:
+        self.sim = sim
+        self.venue = venue
+        self.capital = capital
+        self.parts = Attribution()
+        self.funding_hours = 0  # funding updates applied to the markets it holds or trades
+        self.funding_payments = 0
+        self._authority = str(venue.key[0])
+        self._sub = venue.sub_account_id
+        self._cursor = len(sim.records)
+        self._holdings = holdings_of(venue.positions())
+        self._marks = self._prices(self._holdings)
+        self.initial_value = self.value()
+        # depositing the capital may already round (scaled spot balances)
+        self.parts.rounding += self.initial_value - capital
+        self.parts.price_basis += self.initial_value - capital
+
+    # ------------------------------------------------------------------ prices
+    def _price(self, key: tuple[MarketType, int, int]) -> int:
+        market_type, index, _ = key
+        if market_type is MarketType.SPOT and index == QUOTE_INDEX:
+            return 1
+        return self.sim.oracle_price((market_type, index))
+
+    def _prices(self, holdings: Holdings) -> dict[tuple[MarketType, int, int], int]:
+        return {k: self._price(k) for k in holdings}
+
+    def _value(self, holdings: Holdings, prices: dict) -> int:
+        return sum(
+            leg_value(k[0], k[1], k[2], amount, quote, prices[k])
+            for k, (amount, quote) in holdings.items()
+        )
+
+    def value(self) -> int:
+        """The account's value now (the holdings last seen, at the current prices)."""
+        return self._value(self._holdings, self._prices(self._holdings))
+
+    # ------------------------------------------------------------------ feeding
+    def apply(self, event: Any) -> None:
+        """Heartbeat market sink: runs after the simulator applied `event`."""
+        if getattr(event, "kind", None) == "funding":
+            self.funding_hours += 1
+        self.check()
+
+    def check(self) -> None:
+        records = self.sim.records
+        n = len(records)
+        if n == self._cursor:
+            return
+        if n < self._cursor:  # a rolled-back place_orders removed records it had not kept
+            self._cursor = n
+            return
+        ours = [
+            r
+            for r in records[self._cursor : n]
+            if getattr(r, "authority", None) == self._authority
+            and getattr(r, "sub_account_id", None) == self._sub
+        ]
+        self._cursor = n
+        if ours:
+            self._book(ours)
+
+    def _book(self, records: list[Any]) -> None:
+        parts = self.parts
+        before = self._holdings
+        now = self._prices(before)
+        parts.price_basis += self._value(before, now) - self._value(before, self._marks)
+        after = holdings_of(self.venue.positions())
+        prices = {**now, **self._prices({k: v for k, v in after.items() if k not in now})}
+        jump = self._value(after, prices) - self._value(before, prices)
+        explained = 0
+        trading = False
+        for r in records:
+            kind = r.kind
+            if kind == "funding":
+                parts.funding += r.funding_payment
+                explained += r.funding_payment
+                self.funding_payments += 1
+            elif kind == "interest":
+                value = self._interest_value(r, before, prices)
+                parts.interest += value
+                explained += value
+            elif kind == "fill":
+                parts.fees -= r.fee
+                explained -= r.fee
+                trading = True
+            elif kind == "liquidation":
+                fee = r.liquidator_fee + r.if_fee
+                parts.fees -= fee
+                explained -= fee
+                trading = True
+        rest = jump - explained
+        if trading:
+            parts.slippage += rest
+        else:
+            parts.rounding += rest
+            parts.price_basis += rest
+        self._holdings = after
+        self._marks = self._prices(after)
+
+    def _interest_value(self, record: Any, before: Holdings, prices: dict) -> int:
+        if record.market_index == QUOTE_INDEX:
+            return record.amount
+        key = next(
+            (k for k in before if k[0] is MarketType.SPOT and k[1] == record.market_index), None
+        )
+        if key is None:
+            return 0
+        amount, _ = before[key]
+        price = prices[key]
+        return leg_value(
+            MarketType.SPOT, key[1], key[2], amount + record.amount, 0, price
+        ) - leg_value(MarketType.SPOT, key[1], key[2], amount, 0, price)
+
+    def finish(self) -> int:
+        """Book what is pending and the last marks; returns the final account value."""
+        self.check()
+        now = self._prices(self._holdings)
+        self.parts.price_basis += self._value(self._holdings, now) - self._value(
+            self._holdings, self._marks
+        )
+        self._marks = now
+        return self._value(self._holdings, now)
+
+    def holdings(self) -> Holdings:
+        return dict(self._holdings)
+
+
+__all__ = ["Attribution", "Holdings", "PnlAttribution", "holdings_of", "leg_value"]
