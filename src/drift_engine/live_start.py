@@ -27,6 +27,7 @@ from typing import Any
 
 from drift_engine.core.errors import DriftEngineError
 from drift_engine.core.types import MarketType
+from drift_engine.live.runner import LiveRunner
 from drift_engine.vaults.entries import fill_key
 from drift_engine.vaults.reconcile import OnChainFill, ReconcileOutcome
 
@@ -497,65 +498,6 @@ class ChainMarketData:
         return latest
 
 
-class LiveRunner:
-    """The heartbeat of live engines: each tick feeds the board from the chain (the first
-    engine's account read carries the markets and oracles), applies the operator commands
-    queued for the engines (`engine.commands`, as the paper runner does: a kill acts within
-    one tick), steps the engines, then runs each vault's on-chain sync. `run(clock, ...)`
-    ticks every `interval_s` of clock time.
-    """
-
-    def __init__(
-        self,
-        stacks: list[LiveEngineStack],
-        board: Any,
-        *,
-        store: Any = None,
-        hooks: Iterable[Any] = (),
-        market_data: ChainMarketData | None = None,
-    ) -> None:
-        from drift_engine.engine.commands import OperatorCommands
-        from drift_engine.heartbeat import HeartbeatDataCollector
-
-        self.stacks = stacks
-        self.board = board
-        self.market_data = market_data or ChainMarketData(board)
-        self.heartbeat = HeartbeatDataCollector(
-            [],
-            board,
-            [s.engine for s in stacks],
-            sync_hooks=[*(s.sync for s in stacks), *hooks],
-            store=store,
-            commands=OperatorCommands.for_store(store, poll_s=0) if store is not None else None,
-        )
-
-    def feed(self) -> int:
-        """Update the board from a fresh read; 0 when the chain cannot be read now."""
-        try:
-            state = self.stacks[0].venue.refresh()
-        except DriftEngineError:
-            return 0
-        return self.market_data.update(state)
-
-    def tick(self, ts: int) -> Any:
-        self.feed()
-        return self.heartbeat.tick(ts)
-
-    def run(
-        self,
-        clock: Any,
-        *,
-        interval_s: int = 60,
-        until: int | None = None,
-        should_stop: Any = None,
-    ) -> None:
-        t = clock.now()
-        while (until is None or t <= until) and not (should_stop and should_stop()):
-            clock.sleep_until(t)
-            self.tick(t)
-            t += interval_s
-
-
 def build_live_engines(
     db: Any,
     specs: Iterable[Any],
@@ -606,7 +548,10 @@ def build_live_engines(
         if not stack.engine.started:  # an operator's stop survives a restart
             stack.engine.start(start_ts)
         stacks.append(stack)
-    return LiveRunner(stacks, board, store=stacks[0].store, market_data=market_data)
+    controls = {s.engine_id: s.client.twin() for s in stacks}
+    return LiveRunner(
+        stacks, board, store=stacks[0].store, market_data=market_data, controls=controls
+    )
 
 
 __all__ = [

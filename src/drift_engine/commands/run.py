@@ -470,6 +470,7 @@ def _run_live(
             fail(f"stopped: {keeper.reason}")
         for stack in runner.stacks:
             stack.engine.persist()
+        runner.close()
         console.print("done")
     finally:
         keeper.stop()

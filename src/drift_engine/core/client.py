@@ -480,6 +480,23 @@ class DriftClient:
         key = authority if isinstance(authority, Pubkey) else Pubkey.from_string(authority)
         return cls(config, authority=key, **kw)
 
+    def twin(self, *, read_only: bool = False, **config: Any) -> DriftClient:
+        """Another client of the same sub-account with its own connection and event loop
+        (a live engine's control client, the runner's market reader); `config` overrides
+        fields of this one's config."""
+        from dataclasses import replace
+
+        cfg = replace(self.config, **config) if config else self.config
+        keypair = None if read_only or self._signer is None else self._signer._keypair
+        return DriftClient(
+            cfg,
+            keypair=keypair,
+            authority=self.authority,
+            catalog=self.catalog,
+            now=self._now,
+            clock=self._wait if not isinstance(self._wait, _RealWait) else None,
+        )
+
     def __repr__(self) -> str:
         mode = "read-only" if self._signer is None else "signing"
         return (
