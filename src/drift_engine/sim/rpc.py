@@ -449,6 +449,12 @@ def create_app(
         every = set().union(*fired) if fired else set()
         if faults.latency_s > 0:
             await asyncio.sleep(faults.latency_s)
+        for r in reqs:
+            name = r.get("method", "") if isinstance(r, dict) else ""
+            hang = faults.take_hang(name, lambda r=r: _tx_accounts(r))
+            if hang > 0:
+                log.info("local RPC fault: %s hangs %.1f s", name, hang)
+                await asyncio.sleep(hang)
         if "http_429" in every:
             log.info("local RPC fault: HTTP 429 for %s", names)
             return JSONResponse(
@@ -471,6 +477,22 @@ def create_app(
     app.state.faults = faults
     app.state.stats = stats
     return app
+
+
+def _tx_accounts(req: dict[str, Any]) -> set[str]:
+    """The account keys of a sendTransaction request's transaction (empty if unreadable)."""
+    from solders.transaction import VersionedTransaction
+
+    try:
+        params = req.get("params") or []
+        config = params[1] if len(params) > 1 and isinstance(params[1], dict) else {}
+        data = params[0]
+        raw = (
+            base58.b58decode(data) if config.get("encoding") == "base58" else base64.b64decode(data)
+        )
+        return {str(k) for k in VersionedTransaction.from_bytes(raw).message.account_keys}
+    except Exception:  # noqa: BLE001 - not a transaction: matches no account
+        return set()
 
 
 def _error(rid: Any, exc: RpcError) -> dict[str, Any]:
