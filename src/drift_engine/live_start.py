@@ -400,17 +400,33 @@ class LiveEngineStack:
         from drift_engine.storage.enums import VaultType
 
         try:
-            return self.registry.get(self.vault_name)
+            vault = self.registry.get(self.vault_name)
         except LookupError:
-            return self.registry.create_vault(
-                self.vault_name,
-                self.engine_id,
-                vault_type=VaultType.ON_CHAIN,
-                network=self.network,
-                authority=str(self.client.authority),
-                sub_account_id=self.client.sub_account_id,
-                active=True,
-            )
+            vault = None
+        if vault is not None:
+            want = (self.network, str(self.client.authority), self.client.sub_account_id)
+            have = (vault.network, vault.authority, vault.sub_account_id)
+            if not vault.is_on_chain or have != want:
+                what = (
+                    "a paper vault"
+                    if not vault.is_on_chain
+                    else f"network {have[0]}, {have[1]}, sub-account {have[2]}"
+                )
+                raise LiveStartError(
+                    f"vault {self.vault_name!r} is bound to {what}; engine {self.engine_id!r} "
+                    f"trades network {want[0]}, {want[1]}, sub-account {want[2]} — a vault is "
+                    "never reused for another sub-account (name another vault)"
+                )
+            return vault
+        return self.registry.create_vault(
+            self.vault_name,
+            self.engine_id,
+            vault_type=VaultType.ON_CHAIN,
+            network=self.network,
+            authority=str(self.client.authority),
+            sub_account_id=self.client.sub_account_id,
+            active=True,
+        )
 
     def start(
         self, strategy: Any, board: Any, ts: int, *, risk: Any = None, execution: Any = None

@@ -100,6 +100,8 @@ from drift_engine.live.fees import (
 log = logging.getLogger("drift_engine.core.client")
 
 U8_MAX = 255
+#: `getMultipleAccounts` takes at most this many keys per call.
+MAX_ACCOUNTS_PER_CALL = 100
 #: Recent slots whose fees price a transaction (the last ~8 s on mainnet).
 PRIORITY_FEE_SLOTS = 20
 
@@ -381,6 +383,8 @@ class TxOutcome:
     status: Literal["confirmed", "already_landed"]
     attempts: int
     user_order_ids: tuple[int, ...] = ()
+    #: every signature sent for it (one of them landed when `signature` is None)
+    signatures: tuple[str, ...] = ()
 
 
 class _RealWait:
@@ -649,12 +653,7 @@ class DriftClient:
             *spot_keys,
             *(o for o, _src in oracles),
         ]
-        resp = await self._read(
-            "getMultipleAccounts",
-            lambda: self._rpc.get_multiple_accounts(keys, encoding="base64", commitment=Confirmed),
-        )
-        slot = resp.context.slot
-        values = list(resp.value)
+        slot, values = await self.read_accounts(keys)
         coder = drift_program().coder.accounts
 
         def dec(v: Any) -> Any:
@@ -719,6 +718,49 @@ class DriftClient:
         )
         self._last_state = result
         return result
+
+    async def read_accounts(
+        self, keys: Sequence[Pubkey], *, min_context_slot: int | None = None
+    ) -> tuple[int, list[Any]]:
+        """(slot, raw account values) of `keys` in `getMultipleAccounts` calls of at most
+        100 keys each (the RPC's limit): one round trip per 100 accounts. The slot is the
+        lowest of the calls' context slots; with `min_context_slot` a node behind that
+        slot is an error to retry, not a stale answer."""
+        slot: int | None = None
+        values: list[Any] = []
+        for start in range(0, len(keys), MAX_ACCOUNTS_PER_CALL):
+            chunk = list(keys[start : start + MAX_ACCOUNTS_PER_CALL])
+            resp = await self._read(
+                "getMultipleAccounts",
+                lambda chunk=chunk: self._rpc.get_multiple_accounts(
+                    chunk, encoding="base64", commitment=Confirmed
+                ),
+            )
+            ctx = resp.context.slot
+            if min_context_slot is not None and ctx < min_context_slot:
+                raise RpcUnavailableError(
+                    f"getMultipleAccounts: the node is at slot {ctx}, behind {min_context_slot}"
+                )
+            slot = ctx if slot is None else min(slot, ctx)
+            values.extend(resp.value)
+        return (slot or 0), values
+
+    async def read_sub_accounts(self, ids: Sequence[int]) -> tuple[int, dict[int, Any]]:
+        """(slot, {sub-account id: decoded User or None}) of this authority, batched."""
+        pid = program_id()
+        keys = [get_user_account_public_key(pid, self.authority, i) for i in ids]
+        slot, values = await self.read_accounts(keys)
+        coder = drift_program().coder.accounts
+        return slot, {
+            i: None if v is None else coder.decode(bytes(v.data))
+            for i, v in zip(ids, values, strict=True)
+        }
+
+    async def read_user_stats(self) -> Any | None:
+        """This authority's UserStats account (None before its first sub-account)."""
+        key = get_user_stats_account_public_key(program_id(), self.authority)
+        _slot, (value,) = await self.read_accounts([key])
+        return None if value is None else drift_program().coder.accounts.decode(bytes(value.data))
 
     def _feed_driftpy(self, slot, state, perps, spots, oracle_prices, user) -> None:
         if self._driftpy is None:
@@ -1036,7 +1078,14 @@ class DriftClient:
                 verdict = await verdict
             if verdict:
                 log.info("%s: confirmation lost, but the account shows it landed", what)
-                return TxOutcome(None, state.slot, "already_landed", attempts, user_order_ids)
+                return TxOutcome(
+                    None,
+                    state.slot,
+                    "already_landed",
+                    attempts,
+                    user_order_ids,
+                    tuple(str(s) for s in sent),
+                )
         return None
 
     async def _fresh(self) -> DriftAccountState:
