@@ -524,7 +524,7 @@ def build_live_engines(
     client_options: dict[str, Any] | None = None,
     network: str = "mainnet",
     clock: Any = None,
-    unknown_orders: str = "cancel",
+    unknown_orders: str | None = None,
 ) -> LiveRunner:
     """Live engines for config `specs` (`engine.config_file.EngineSpec` with mode "live"):
     one signing client per engine on its strategy's `sub_account_id`, startup
@@ -534,7 +534,8 @@ def build_live_engines(
     from `keypair_path` and held only by the client's signer. `clock` is how the clients
     wait (default: real time; tests pass the local chain's clock); `unknown_orders` what
     startup reconciliation does with chain orders the engines do not know ("cancel" or
-    "adopt", docs/reconciliation.md rule 4)."""
+    "adopt", docs/reconciliation.md rule 4; default: each spec's `unknown_orders`). Each
+    engine prices its takers with its spec's `execution`."""
     from drift_engine.core.client import DriftClient, DriftClientConfig
     from drift_engine.engine.market_board import MarketBoard
     from drift_engine.risk import RiskManager
@@ -555,12 +556,18 @@ def build_live_engines(
             client,
             engine_id=spec.id,
             vault_name=spec.vault_name,
-            unknown_orders=unknown_orders,
+            unknown_orders=unknown_orders or getattr(spec, "unknown_orders", "cancel"),
         )
         stack.network = network
         if not stacks:
             market_data.update(client.run(client.connect()))
-        stack.start(strategy, board, start_ts, risk=RiskManager(spec.risk))
+        stack.start(
+            strategy,
+            board,
+            start_ts,
+            risk=RiskManager(spec.risk),
+            execution=getattr(spec, "execution", None),
+        )
         if not stack.engine.started:  # an operator's stop survives a restart
             stack.engine.start(start_ts)
         stacks.append(stack)

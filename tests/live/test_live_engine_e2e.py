@@ -229,3 +229,58 @@ def test_engines_config_with_live_mode_builds_and_runs(world, make_client, keypa
     assert state.position(MarketType.PERP, 0).base_asset_amount < 0
     assert stack.registry.summary(vault.id).balance == chain_cash(state)
     stack.client.close_blocking()
+
+
+def test_engines_config_sets_the_price_band_and_adopts_strangers(
+    world, make_client, keypair_file, tmp_path
+):
+    """`[engines.execution]` prices the engine's takers and `unknown_orders = "adopt"`
+    adopts a chain order the engine does not know as EXTERNAL (docs/reconciliation.md
+    rule 4), both from the config file as `drift-engine run` reads it."""
+    from drift_engine.core.types import OrderIntent
+    from drift_engine.engine.config_file import parse_config
+    from drift_engine.live_start import build_live_engines
+
+    client, db = _setup(world, make_client, tmp_path)
+    stranger = OrderIntent(
+        0, MarketType.PERP, "long", 10**9, order_type="limit", price=100_000_000, user_order_id=78
+    )
+    client.run(client.place_order(stranger))  # placed by hand, before the engine starts
+    client.close_blocking()
+    cfg = parse_config(
+        {
+            "engines": [
+                {
+                    "id": "dn-live",
+                    "mode": "live",
+                    "params": {"market": "SOL-PERP", "lookback_hours": 1},
+                    "execution": {"worst_price_bps": 30, "auction_duration": 15},
+                    "unknown_orders": "adopt",
+                }
+            ]
+        }
+    )
+    runner = build_live_engines(
+        db,
+        cfg.engines,
+        rpc_url=world.server.url,
+        keypair_path=keypair_file,
+        start_ts=world.sim.now,
+        client_options=dict(confirm_timeout_s=5.0, confirm_poll_s=0.4, backoff_initial_s=0.05),
+        network="localnet",
+        clock=world.clock,
+    )
+    (stack,) = runner.stacks
+    assert stack.report.adopted_orders == [78] and stack.report.cancelled_orders == []
+    (adopted,) = stack.orders.working()
+    assert adopted.external and adopted.user_order_id == 78
+    pricer = stack.engine.pricer
+    assert (pricer.config.worst_price_bps, pricer.config.auction_duration) == (30, 15)
+    short = OrderIntent(0, MarketType.PERP, "short", 10**9)
+    priced = pricer.price(short, 150_000_000, world.sim.now)
+    # an oracle auction ending at the worst price a short accepts: 30 bps under the oracle
+    assert priced.auction_duration == 15 and priced.auction_end_price == -450_000
+    assert priced.oracle_price_offset == -450_000
+    state = stack.client.run(stack.client.refresh())
+    assert [o.user_order_id for o in state.open_orders] == [78]  # adopted, not cancelled
+    stack.client.close_blocking()

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from drift_engine.core.errors import DriftEngineError
 from drift_engine.engine.admission import AdmissionError, check_capital, check_perp
+from drift_engine.engine.execution import ExecutionConfig
 from drift_engine.risk.limits import RiskLimits
 from drift_engine.strategies import StrategyLoadError, strategy_class
 
@@ -76,6 +77,15 @@ class EngineSpec(_Strict):
     enabled: bool = True
     params: dict[str, Any] = Field(default_factory=dict)
     risk: RiskLimits = Field(default_factory=RiskLimits)
+    execution: ExecutionConfig = Field(
+        default_factory=ExecutionConfig,
+        description="Live engines: how takers are priced (worst-price band, auction, max_ts)",
+    )
+    unknown_orders: Literal["cancel", "adopt"] = Field(
+        "cancel",
+        description="Live engines, at start: chain orders the engine does not know are "
+        "cancelled, or adopted as EXTERNAL (docs/reconciliation.md rule 4)",
+    )
 
     @field_validator("strategy")
     @classmethod
