@@ -134,6 +134,11 @@ class TransactionFailedError(DriftClientError):
         self.logs = list(logs)
 
 
+class MarketRefusedError(DriftClientError):
+    """An order in a market whose on-chain identity conflicts with the configured
+    expectation (e.g. another oracle): refused before anything is sent."""
+
+
 class TransactionExpiredError(TransactionFailedError):
     """Proven never to land: every blockhash it was signed with expired (the chain's block
     height passed their last valid height) and no trace of it exists. A rejection."""
@@ -303,6 +308,8 @@ class DriftClientConfig:
     perp_market_indexes: tuple[int, ...] | None = None  # None: every catalog perp market
     spot_market_indexes: tuple[int, ...] | None = None  # None: every catalog spot market
     margin_thresholds: MarginThresholds = field(default_factory=MarginThresholds)
+    #: build the market catalog from the chain's market accounts at connect (live.markets)
+    markets_from_chain: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,6 +456,10 @@ class DriftClient:
         self.authority: Pubkey = authority if authority is not None else keypair.pubkey()
         self.sub_account_id = config.sub_account_id
         self.catalog = catalog or MarketCatalog.from_constants(config.env)
+        #: the configured catalog: what the chain's markets are checked against
+        self.expected_catalog = self.catalog
+        #: (market type, index) -> why new orders in it are refused (live.markets)
+        self.refused_markets: dict[tuple[MarketType, int], str] = {}
         self._now = now or (lambda: 0)
         self._wait = clock if clock is not None else _RealWait()
         self.monitor = DriftMarginMonitor(config.margin_thresholds)
@@ -556,7 +567,49 @@ class DriftClient:
                 sub_account_ids=[self.sub_account_id],
                 market_lookup_tables=[],
             )
+            if self.config.markets_from_chain:
+                await self.load_markets()
         return await self.refresh()
+
+    async def load_markets(self) -> None:
+        """Replace the catalog by the chain's markets (`live.markets`): every PerpMarket
+        and SpotMarket account, checked against the configured catalog; a market whose
+        oracle conflicts is refused for new orders (`refused_markets`)."""
+        from driftpy.accounts.get_accounts import (
+            get_all_perp_market_accounts,
+            get_all_spot_market_accounts,
+        )
+
+        from drift_engine.live.markets import catalog_from_accounts
+
+        program = self.driftpy.program
+        perps = await self._read(
+            "getProgramAccounts", lambda: get_all_perp_market_accounts(program)
+        )
+        spots = await self._read(
+            "getProgramAccounts", lambda: get_all_spot_market_accounts(program)
+        )
+        chain = catalog_from_accounts(
+            [p.account for p in perps], [s.account for s in spots], self.expected_catalog
+        )
+        self.catalog = chain.catalog
+        self.refused_markets = chain.refused
+        for reason in chain.refused.values():
+            log.warning("%s", reason)
+        on_chain = {(m.market_type, m.market_index) for m in self.catalog}
+        self._perp_indexes = tuple(
+            i for i in self._perp_indexes if (MarketType.PERP, i) in on_chain
+        )
+        self._spot_indexes = tuple(
+            i for i in self._spot_indexes if (MarketType.SPOT, i) in on_chain
+        )
+
+    def check_tradable(self, intents: Sequence[OrderIntent]) -> None:
+        """Refuse orders in a market the chain catalog refused (nothing is sent)."""
+        for intent in intents:
+            reason = self.refused_markets.get((MarketType(intent.market_type), intent.market_index))
+            if reason is not None:
+                raise MarketRefusedError(reason)
 
     async def close(self) -> None:
         if self._conn is not None:
@@ -685,6 +738,8 @@ class DriftClient:
         spot_prices = {
             i: oracle_prices[m.oracle].price for i, m in spots.items() if m.oracle in oracle_prices
         }
+        if user is not None and self._read_held_markets(user):
+            return await self.refresh()  # a market the sub-account holds was not read
         self._feed_driftpy(slot, state, perps, spots, oracle_prices, user)
 
         positions: tuple[DriftPosition, ...] = ()
@@ -718,6 +773,29 @@ class DriftClient:
         )
         self._last_state = result
         return result
+
+    def _read_held_markets(self, user: Any) -> bool:
+        """Add the markets the sub-account holds (positions, open orders) that this
+        client does not read yet and the catalog knows; True if any was added."""
+        perp = {
+            p.market_index
+            for p in user.perp_positions
+            if p.base_asset_amount or p.quote_asset_amount or p.open_orders
+        }
+        spot = {s.market_index for s in user.spot_positions if s.scaled_balance or s.open_orders}
+        known = {(m.market_type, m.market_index) for m in self.catalog}
+        new_perp = {i for i in perp - set(self._perp_indexes) if (MarketType.PERP, i) in known}
+        new_spot = {i for i in spot - set(self._spot_indexes) if (MarketType.SPOT, i) in known}
+        if not new_perp and not new_spot:
+            return False
+        self._perp_indexes = tuple(sorted(set(self._perp_indexes) | new_perp))
+        self._spot_indexes = tuple(sorted(set(self._spot_indexes) | new_spot))
+        log.info(
+            "reading the markets the sub-account holds too: perp %s, spot %s",
+            sorted(new_perp),
+            sorted(new_spot),
+        )
+        return True
 
     async def read_accounts(
         self, keys: Sequence[Pubkey], *, min_context_slot: int | None = None
@@ -1339,6 +1417,7 @@ class DriftClient:
                 raise DriftClientError(f"user_order_id {uid} is already in use")
             taken.add(uid)
             stamped.append(replace(intent, user_order_id=uid))
+        self.check_tradable(stamped)
         uids = tuple(i.user_order_id for i in stamped)
         since, since_slot = state.next_order_id, state.slot
         ix = self.builder.place_orders(stamped, UserAccountsView.of(state.user))
@@ -1379,6 +1458,7 @@ class DriftClient:
         if uid in {o.user_order_id for o in state.open_orders}:
             raise DriftClientError(f"user_order_id {uid} is already in use")
         intent = replace(intent, user_order_id=uid)
+        self.check_tradable([intent])
         since, since_slot = state.next_order_id, state.slot
         ix = self.builder.place_and_take_perp_order(intent, UserAccountsView.of(state.user))
 
@@ -1578,6 +1658,7 @@ __all__ = [
     "DriftClientConfig",
     "DriftClientError",
     "KeypairFileError",
+    "MarketRefusedError",
     "ReadOnlyClientError",
     "RpcUnavailableError",
     "TransactionFailedError",
