@@ -124,8 +124,12 @@ def reconcile_on_start(
     cancel_unknown_orders: bool = True,
     orders: Any = None,
     unknown_orders: str | None = None,
+    cursor: Any = None,
 ) -> StartReport:
     """The startup rules of docs/reconciliation.md, applied before a live engine steps.
+
+    `cursor` (live/cursor.py `Cursor`): the history is read from `venue.cursor` (set from
+    it), not from the beginning; rule 7 then checks the fills booked after it.
 
     `orders` is the engine's `OrderBook` (its working orders are resumed from the chain's
     evidence); `unknown_orders` says what to do with chain orders it does not know:
@@ -145,7 +149,10 @@ def reconcile_on_start(
     # Rule 1: never start blind.
     try:
         state = venue.refresh()
-        history = venue.client.run(venue.client.history_since(None))
+        # from the persisted cursor (live/cursor.py), not from the beginning
+        history = venue.client.run(
+            venue.client.history_since(venue.cursor, after_slot=venue.cursor_slot)
+        )
     except Exception as exc:  # noqa: BLE001
         registry.sync_status.mark_stale(the_vault.id, f"start: chain read failed: {exc}", at)
         raise LiveStartError(f"cannot read the chain at start: {exc}") from None
@@ -231,8 +238,15 @@ def reconcile_on_start(
     venue.fills_seen.clear()
 
     # Rule 7: booked fills the chain does not know -> reported; reconciliation corrects.
+    # With a history cursor only the fills booked after it was saved are checked: the
+    # history before it was read (and its fills booked) by earlier runs.
+    checked = (
+        booked
+        if cursor is None
+        else {e.key for e in registry.ledger.entries(the_vault.id) if e.id > cursor.ledger_mark}
+    )
     report.unknown_booked_fills = sorted(
-        k for k in booked if k.startswith("fill:") and k not in chain_keys
+        k for k in checked if k.startswith("fill:") and k not in chain_keys
     )
     if report.unknown_booked_fills:
         note(
@@ -271,7 +285,7 @@ def reconcile_on_start(
 
     # Rule 9: the venue's events start after what is accounted for.
     if history:
-        venue.cursor = history[-1][0]
+        venue.cursor, venue.cursor_slot = history[-1][0], history[-1][1]
     venue._state = state
     note(
         "start-reconciled",
@@ -396,6 +410,14 @@ class LiveEngineStack:
         self.sync: Any = None
         self.report: StartReport | None = None
 
+    def save_cursor(self, consumed: tuple[str | None, int | None] | None = None) -> None:
+        """Persist the history cursor: `consumed` (signature, slot) the engine consumed
+        events up to (default: the venue's cursor now)."""
+        signature, slot = consumed or (self.venue.cursor, self.venue.cursor_slot)
+        if signature is None or slot is None or getattr(self, "cursors", None) is None:
+            return
+        self.cursors.save(self.vault_id, str(self.client.user_pubkey), signature, slot)
+
     def ensure_vault(self) -> Any:
         from drift_engine.storage.enums import VaultType
 
@@ -451,6 +473,13 @@ class LiveEngineStack:
                 vault.id, f"start: connect failed: {exc}", datetime.fromtimestamp(ts, UTC)
             )
             raise LiveStartError(f"cannot connect to the chain: {exc}") from None
+        from drift_engine.live.cursor import CursorStore
+
+        self.cursors = CursorStore(self.db)
+        self.vault_id = vault.id
+        cursor = self.cursors.get(vault.id, str(self.client.user_pubkey))
+        if cursor is not None:
+            self.venue.cursor, self.venue.cursor_slot = cursor.signature, cursor.slot
         self.report = reconcile_on_start(
             registry=self.registry,
             venue=self.venue,
@@ -460,7 +489,9 @@ class LiveEngineStack:
             ts=ts,
             orders=self.orders,
             unknown_orders=self.unknown_orders,
+            cursor=cursor,
         )
+        self.save_cursor()
         ledger = VaultLedgerSink(self.registry.ledger, self.engine_id, self.vault_name)
         self.engine = DriftEngine(
             self.engine_id,

@@ -1224,11 +1224,18 @@ class DriftClient:
         return found
 
     async def history_since(
-        self, after: str | None = None, *, page: int = 100, max_pages: int = 50
+        self,
+        after: str | None = None,
+        *,
+        after_slot: int | None = None,
+        page: int = 100,
+        max_pages: int = 50,
     ) -> list[tuple[str, int, list[str]]]:
         """(signature, slot, log lines) of the sub-account's successful transactions that
         landed after signature `after` (all of them when None), oldest first: what an
-        indexer reads to find the program's events for this account (`drift_events`)."""
+        indexer reads to find the program's events for this account (`drift_events`).
+        With `after_slot` (the cursor's slot) the walk also stops at older transactions,
+        so a cursor the node no longer lists never turns into a full rescan."""
         infos: list[Any] = []
         before: Signature | None = None
         done = False
@@ -1242,6 +1249,9 @@ class DriftClient:
             batch = list(resp.value)
             for info in batch:
                 if after is not None and str(info.signature) == after:
+                    done = True
+                    break
+                if after_slot is not None and info.slot < after_slot:
                     done = True
                     break
                 infos.append(info)

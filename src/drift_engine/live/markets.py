@@ -108,9 +108,9 @@ def catalog_from_accounts(
             single = MarketCatalog([want], network).with_account(account)
             spec = single.get(mtype, index)
             spec = replace(spec, symbol=want.symbol, decimals=want.decimals, mint=want.mint)
-            if str(holder.oracle) != str(want.oracle) or _variant(
-                holder.oracle_source
-            ) != _variant(want.oracle_source):
+            if str(holder.oracle) != str(want.oracle) or _variant(holder.oracle_source) != _variant(
+                want.oracle_source
+            ):
                 refused[(mtype, index)] = (
                     f"market {want.symbol} ({mtype.value} {index}): the chain reads oracle "
                     f"{holder.oracle} ({_variant(holder.oracle_source)}), the configured "

@@ -102,8 +102,12 @@ class EngineLane(Lane):
         if self.engine.state is not EngineState.STOPPED:
             self.engine.step(ts)
             stepped = True
+        venue = getattr(self.stack, "venue", None)
+        consumed = None if venue is None else (venue.cursor, venue.cursor_slot)
         if self.stack.sync is not None:
             self.stack.sync(ts)
+        if consumed is not None and hasattr(self.stack, "save_cursor"):
+            self.stack.save_cursor(consumed)  # what the engine consumed, not the sync
         return stepped
 
     def control_lane(self) -> Lane:

@@ -127,8 +127,10 @@ class LiveVenue:
         self.client = client
         self.sub_account_id = client.sub_account_id
         self.user = client.user_pubkey
-        #: Last transaction of the sub-account whose events were processed (None: none).
+        #: Last transaction of the sub-account whose events were processed (None: none),
+        #: and its slot (live/cursor.py keeps it across restarts).
         self.cursor = start_after
+        self.cursor_slot: int | None = None
         self.stale = False
         self.last_error = ""
         self.on_stale = on_stale
@@ -385,7 +387,9 @@ class LiveVenue:
         """Events of the transactions after the cursor up to `until_slot` (the slot of the
         account read they go with), oldest first; moves the cursor past them."""
         try:
-            history = self.client.run(self.client.history_since(self.cursor))
+            history = self.client.run(
+                self.client.history_since(self.cursor, after_slot=self.cursor_slot)
+            )
         except Exception as exc:
             if not _transient(exc) and not isinstance(exc, DriftClientError):
                 raise
@@ -396,7 +400,7 @@ class LiveVenue:
             if until_slot is not None and slot > until_slot:
                 break  # newer than the account read: the next read takes it
             out.extend(self.events_of(signature, slot, logs))
-            self.cursor = signature
+            self.cursor, self.cursor_slot = signature, slot
             self._scanned.append(signature)
         del self._scanned[:-100]
         return out
