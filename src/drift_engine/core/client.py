@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import inspect
 import json
 import logging
@@ -329,6 +330,8 @@ class DriftAccountState:
     positions: tuple[DriftPosition, ...] = ()
     open_orders: tuple[OpenOrder, ...] = ()
     margin: DriftMarginMetrics | None = None
+    #: a digest of the User account's bytes: equal digests, no new events (live venue)
+    user_digest: str = ""
 
     @property
     def exists(self) -> bool:
@@ -688,8 +691,36 @@ class DriftClient:
             seen.setdefault(spec.oracle, spec.oracle_source)
         return list(seen.items())
 
+    def refresh_keys(self) -> list[Pubkey]:
+        """The accounts `refresh` reads: User, UserStats, State, markets, oracles."""
+        pid = program_id()
+        return [
+            self.user_pubkey,
+            get_user_stats_account_public_key(pid, self.authority),
+            get_state_public_key(pid),
+            *(self.catalog.get(MarketType.PERP, i).account_pubkey for i in self._perp_indexes),
+            *(self.catalog.get(MarketType.SPOT, i).account_pubkey for i in self._spot_indexes),
+            *(o for o, _src in self._oracles()),
+        ]
+
     async def refresh(self) -> DriftAccountState:
         """Read the sub-account, its stats, State, markets and oracles in one batch."""
+        keys = self.refresh_keys()
+        slot, values = await self.read_accounts(keys)
+        state = self.state_from(slot, dict(zip(keys, values, strict=True)))
+        if state is None:
+            return await self.refresh()  # a market the sub-account holds was not read
+        return state
+
+    def state_from(self, slot: int, accounts: dict[Pubkey, Any]) -> DriftAccountState | None:
+        """This sub-account's state from raw account values read at `slot` (by
+        `refresh`, or by `live.reads.BatchedReads` for many sub-accounts in one round
+        trip). None when the sub-account holds a market not read yet (it is added to
+        `refresh_keys`: read again)."""
+        keys = self.refresh_keys()
+        if any(k not in accounts for k in keys):
+            return None
+        values = [accounts[k] for k in keys]
         pid = program_id()
         perp_keys = [
             self.catalog.get(MarketType.PERP, i).account_pubkey for i in self._perp_indexes
@@ -706,7 +737,6 @@ class DriftClient:
             *spot_keys,
             *(o for o, _src in oracles),
         ]
-        slot, values = await self.read_accounts(keys)
         coder = drift_program().coder.accounts
 
         def dec(v: Any) -> Any:
@@ -739,7 +769,7 @@ class DriftClient:
             i: oracle_prices[m.oracle].price for i, m in spots.items() if m.oracle in oracle_prices
         }
         if user is not None and self._read_held_markets(user):
-            return await self.refresh()  # a market the sub-account holds was not read
+            return None
         self._feed_driftpy(slot, state, perps, spots, oracle_prices, user)
 
         positions: tuple[DriftPosition, ...] = ()
@@ -770,6 +800,9 @@ class DriftClient:
             positions=positions,
             open_orders=orders,
             margin=margin,
+            user_digest=""
+            if values[0] is None
+            else hashlib.blake2b(bytes(values[0].data), digest_size=16).hexdigest(),
         )
         self._last_state = result
         return result
