@@ -120,7 +120,9 @@ def test_one_engine_hanging_30s_never_delays_the_other_and_a_kill_cancels_within
     # one row per scheduled tick, none late: the ticks kept their schedule while B hung
     assert [r.ts for r in rows] == list(range(start, start + 41, INTERVAL))
     for r in rows:
-        assert r.duration_ms < 1.5 * 1000 + 1000  # each tick waited its budget at most
+        # each tick waited about its budget (1.5 s) — never B's 30 s (slack for a loaded
+        # machine: this bounds blocking, it does not measure speed)
+        assert r.duration_ms < 5_000
 
     def busy(r, engine):
         return any(e.get("engine") == engine and "busy" in e for e in r.errors)
@@ -131,8 +133,8 @@ def test_one_engine_hanging_30s_never_delays_the_other_and_a_kill_cancels_within
     assert len(a_stepped) >= len(b_busy) - 2  # A stepped in (nearly) every one of them
     recorded = [datetime.fromisoformat(r.recorded_at).timestamp() for r in rows]
     gaps = [b_ - a_ for a_, b_ in zip(recorded, recorded[1:], strict=False)]
-    assert max(gaps) < INTERVAL + 2.5, gaps  # wall spacing stays at the interval
-    assert wall < 40 + 10
+    assert max(gaps) < INTERVAL + 5, gaps  # wall spacing stays near the interval
+    assert wall < 40 + 20  # 21 ticks of 2 s; a blocked heartbeat would add B's 30 s
     # A traded: it entered while B's send hung
     state_a = a.run(a.refresh())
     assert state_a.position(MarketType.PERP, 0) is not None
