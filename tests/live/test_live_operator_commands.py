@@ -111,6 +111,8 @@ def test_pause_and_kill_reach_a_running_live_engine(
         assert QueuedEngineControl(store).control("dn-live", "kill") == "PAUSED"
         _until("the kill", lambda: store.load("dn-live").state == "halted")
         _until("the flatten on chain", lambda: _perp_base(world) == 0)
+        # the outcome is written after the kill's own writes (state, flatten): wait for it
+        _until("the kill's outcome", lambda: _history(db)[-1].status != "pending")
         history = [(c.kind, c.source, c.status) for c in _history(db)]
         assert history == [("pause", "cli", "applied"), ("kill", "dashboard", "applied")]
         kinds = {e.kind for e in store.events("dn-live")}

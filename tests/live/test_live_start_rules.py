@@ -11,6 +11,7 @@ from drift_engine.live_start import LiveEngineStack, LiveStartError
 from drift_engine.storage.database import Database
 from drift_engine.storage.enums import EntryKind
 from drift_engine.vaults.entries import NewEntry, fill_key
+from tests.live import independent
 from tests.live.live_helpers import (
     HOUR,
     USDC,
@@ -283,3 +284,58 @@ def test_rule10_fills_before_the_vault_existed_are_in_its_opening_balance(env):
     assert entries[0].key.startswith("opening:")
     assert entries[0].amount == chain_cash(_chain(world, client))
     assert stack.report.booked_fills == []
+
+
+def _die_during_the_send(stack, engine, world, client, *, lands: bool):
+    """What the engine writes before a send (its orders INFLIGHT, with where to find them
+    on chain), then the process dies: the transaction landed or never left."""
+    ts = world.sim.now
+    priced = [engine.pricer.price(o, engine._oracle(o), ts) for o in hedge()]
+    tracked = stack.orders.create(priced, ts)
+    stack.orders.set_send_ref(tracked, engine.venue.order_marks())
+    if lands:
+        client.run(client.place_orders([t.intent for t in tracked]))
+    return sorted(t.user_order_id for t in tracked)
+
+
+def test_rule3_an_order_whose_process_died_during_the_send_is_found_on_chain(env):
+    from drift_engine.engine.orders import OrderStatus
+
+    world, client, db, start = env
+    stack, engine = start()
+    uids = _die_during_the_send(stack, engine, world, client, lands=True)
+    stack2, engine2 = start()  # the restart finds them resting in their auction
+    assert sorted(stack2.report.resumed_orders) == uids
+    assert set(stack2.report.resumed_orders.values()) == {"open"}
+    assert stack2.report.cancelled_orders == [] and not stack2.orders.blocked
+    engine2.start(world.sim.now)
+    world.wait(30)  # the keeper fills them
+    engine2.step(world.sim.now)
+    orders = stack2.orders.store.all("dn-live")
+    assert {o.user_order_id: o.status for o in orders if o.user_order_id in uids} == {
+        uid: OrderStatus.FILLED for uid in uids
+    }
+    # nothing re-sent: anything the engine sent after the restart only reduces (with no
+    # market data on the board the strategy closes what it holds)
+    assert all(o.intent.reduce_only for o in orders if o.user_order_id not in uids)
+    placed = [o.user_order_id for o in independent.order_records(world.chain, client.user_pubkey)]
+    assert len(placed) == len(set(placed)) and set(uids) <= set(placed)
+
+
+def test_rule3_an_order_whose_send_never_left_is_unknown_then_rejected(env):
+    from drift_engine.engine.orders import OrderStatus
+
+    world, client, db, start = env
+    stack, engine = start()
+    uids = _die_during_the_send(stack, engine, world, client, lands=False)
+    stack2, engine2 = start()
+    assert set(stack2.report.resumed_orders.values()) == {"unknown"}
+    assert stack2.orders.blocked  # no new exposure while the outcome is unknown
+    engine2.start(world.sim.now)
+    engine2.step(world.sim.now)
+    assert stack2.orders.blocked and not independent.order_records(world.chain, client.user_pubkey)
+    world.wait(200)  # every blockhash the send could have used has expired (450 slots)
+    engine2.step(world.sim.now)
+    done = {o.user_order_id: o.status for o in stack2.orders.store.all("dn-live")}
+    assert done == {uid: OrderStatus.REJECTED for uid in uids}
+    assert not stack2.orders.blocked
