@@ -23,13 +23,13 @@ import time
 
 from solders.keypair import Keypair
 
-from drift_engine.core.client import DriftClient, DriftClientConfig
+from drift_engine.live.client import DriftClient, DriftClientConfig
 from drift_engine.live.reads import read_all
 from drift_engine.localnet.chain import LocalChain
 from drift_engine.localnet.clock import ManualClock
 from drift_engine.localnet.config import LocalnetConfig
-from drift_engine.localnet.simulator import SimulatorProgram
-from drift_engine.sim.rpc import LocalRpcServer
+from drift_engine.localnet.program import SimulatorProgram
+from drift_engine.localnet.rpc import LocalRpcServer
 from drift_engine.sim.simulator import DriftSimulator
 
 T0 = 1_767_225_600

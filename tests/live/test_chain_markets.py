@@ -11,12 +11,12 @@ from dataclasses import replace
 import pytest
 from solders.pubkey import Pubkey
 
-from drift_engine.core.client import MarketRefusedError
 from drift_engine.core.markets import MarketCatalog
 from drift_engine.core.types import MarketType, OrderIntent
 from drift_engine.engine.execution import ExecutionConfig, OrderPricer
 from drift_engine.engine.market_board import MarketBoard
-from drift_engine.live_start import ChainMarketData, LiveEngineStack, LiveRunner
+from drift_engine.live.client import MarketRefusedError
+from drift_engine.live.start import ChainMarketData, LiveEngineStack, LiveRunner
 from drift_engine.storage.database import Database
 from tests.live import conftest
 from tests.live.conftest import USDC, SimWorld

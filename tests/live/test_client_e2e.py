@@ -7,18 +7,18 @@ import asyncio
 import pytest
 from solders.keypair import Keypair
 
-from drift_engine.core.client import (
-    DriftAdapter,
-    DriftClient,
-    ReadOnlyClientError,
-    TransactionFailedError,
-)
 from drift_engine.core.margin import DriftMarginMonitor
 from drift_engine.core.types import (
     MarketType,
     OrderIntent,
     OrderModification,
     positions_from_user,
+)
+from drift_engine.live.client import (
+    DriftAdapter,
+    DriftClient,
+    ReadOnlyClientError,
+    TransactionFailedError,
 )
 from tests.live.conftest import USDC, fast_config
 
@@ -189,7 +189,7 @@ def test_user_order_id_in_use_is_refused(world, make_client):
                 0, "perp", "long", SOL, order_type="limit", price=100_000_000, user_order_id=7
             )
             await client.place_order(rest)
-            from drift_engine.core.client import DriftClientError
+            from drift_engine.live.client import DriftClientError
 
             with pytest.raises(DriftClientError, match="already in use"):
                 await client.place_order(rest)

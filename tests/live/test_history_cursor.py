@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from drift_engine.engine.market_board import MarketBoard
 from drift_engine.live.cursor import CursorStore
-from drift_engine.live_start import ChainMarketData, LiveEngineStack
+from drift_engine.live.start import ChainMarketData, LiveEngineStack
 from drift_engine.storage.database import Database
 from tests.live.conftest import USDC
 from tests.live.live_helpers import dn_strategy

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from drift_engine.core.client import (
+from drift_engine.core.types import MarketType, OrderIntent
+from drift_engine.engine.execution import ExecutionConfig, OrderPricer
+from drift_engine.live.client import (
     TransactionExpiredError,
     TransactionUnconfirmedError,
 )
-from drift_engine.core.types import MarketType, OrderIntent
-from drift_engine.engine.execution import ExecutionConfig, OrderPricer
 from drift_engine.live.fees import MAX_COMPUTE_UNIT_LIMIT, compute_unit_limit, priority_fee
 from drift_engine.localnet.chain import MAX_BLOCKHASH_AGE
 from tests.live.conftest import USDC

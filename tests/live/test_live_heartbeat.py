@@ -11,7 +11,7 @@ from datetime import datetime
 from drift_engine.core.types import MarketType, OrderIntent
 from drift_engine.engine.commands import CommandQueue
 from drift_engine.live.runner import LiveRunner
-from drift_engine.live_start import ChainMarketData, LiveEngineStack
+from drift_engine.live.start import ChainMarketData, LiveEngineStack
 from drift_engine.storage.database import Database
 from tests.live.live_helpers import HOUR, USDC, dn_strategy
 

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from drift_engine.cli import app
-from drift_engine.core.client import DriftClient
+from drift_engine.live.client import DriftClient
 from drift_engine.storage.database import Database
 from drift_engine.vaults import VaultRegistry
 from drift_engine.vaults.onchain_sync import snapshot_of
@@ -126,8 +126,8 @@ def test_on_chain_vault_of_another_network_is_refused(world, cli):
 def test_a_vault_is_never_reused_for_another_sub_account(tmp_path):
     from solders.keypair import Keypair
 
-    from drift_engine.core.client import DriftClientConfig
-    from drift_engine.live_start import LiveEngineStack, LiveStartError
+    from drift_engine.live.client import DriftClientConfig
+    from drift_engine.live.start import LiveEngineStack, LiveStartError
 
     db = Database.open(f"sqlite:///{tmp_path / 'bind.db'}")
     wallet = Keypair().pubkey()

@@ -45,7 +45,7 @@ def _settings(*, keypair: bool) -> Settings:
 
 
 def _client(settings: Settings, sub_account_id: int = 0, authority: str | None = None) -> Any:
-    from drift_engine.core.client import DriftClient, DriftClientConfig, DriftClientError
+    from drift_engine.live.client import DriftClient, DriftClientConfig, DriftClientError
 
     config = DriftClientConfig(
         rpc_url=str(settings.rpc_url),
@@ -73,7 +73,7 @@ def create(
     name: str | None = typer.Option(None, "--name", help="Account name (max 32 bytes)."),
 ) -> None:
     """Create the wallet's next Drift sub-account (and fund it with --deposit)."""
-    from drift_engine.core.client import DriftClientError
+    from drift_engine.live.client import DriftClientError
     from drift_engine.vaults import format_usdc, parse_positive_usdc
     from drift_engine.vaults.errors import InvalidAmountError
 
@@ -133,8 +133,8 @@ def list_accounts(
     ),
 ) -> None:
     """The wallet's sub-accounts: address, USDC, perp positions, open orders."""
-    from drift_engine.core.client import DriftClientError
     from drift_engine.core.types import open_orders_from_user
+    from drift_engine.live.client import DriftClientError
     from drift_engine.vaults import format_usdc
 
     settings = _settings(keypair=authority is None)

@@ -407,7 +407,7 @@ def _run_live(
     """LIVE engines (issue 7): refused unless `live = true` and a private keypair file."""
     from drift_engine.clock import WallClock
     from drift_engine.engine.lease import engine_lease
-    from drift_engine.live_start import (
+    from drift_engine.live.start import (
         LiveNotAllowedError,
         LiveStartError,
         build_live_engines,

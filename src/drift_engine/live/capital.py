@@ -94,7 +94,7 @@ class ChainMoveSender:
         clock: Any = None,
         client_options: dict[str, Any] | None = None,
     ) -> None:
-        from drift_engine.core.client import load_keypair
+        from drift_engine.live.client import load_keypair
 
         self.rpc_url = rpc_url
         self._keypair = load_keypair(keypair_path)
@@ -107,7 +107,7 @@ class ChainMoveSender:
         return str(self._keypair.pubkey())
 
     def client(self, sub_account_id: int) -> Any:
-        from drift_engine.core.client import DriftClient, DriftClientConfig
+        from drift_engine.live.client import DriftClient, DriftClientConfig
 
         config = DriftClientConfig(
             rpc_url=self.rpc_url,
@@ -118,7 +118,7 @@ class ChainMoveSender:
         return DriftClient(config, keypair=self._keypair, clock=self.clock)
 
     def send_and_confirm(self, instructions: Sequence[Any]) -> str:
-        from drift_engine.core.client import DriftClientError
+        from drift_engine.live.client import DriftClientError
 
         (move,) = instructions
         if not isinstance(move, ChainMove):

@@ -143,7 +143,7 @@ class LiveRunner:
         step_budget_s: float | None = None,
     ) -> None:
         from drift_engine.engine.commands import OperatorCommands
-        from drift_engine.live_start import ChainMarketData
+        from drift_engine.live.start import ChainMarketData
 
         self.stacks = stacks
         self.board = board

@@ -40,14 +40,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from drift_engine.core.client import (
-    DriftAccountState,
-    DriftClient,
-    DriftClientError,
-    RpcUnavailableError,
-    TransactionUnconfirmedError,
-    drift_events,
-)
 from drift_engine.core.margin import snapshot_of
 from drift_engine.core.program_math import user_equity
 from drift_engine.core.types import (
@@ -66,6 +58,14 @@ from drift_engine.engine.ports import (
     OrderUpdate,
     VenueError,
     VenueEvent,
+)
+from drift_engine.live.client import (
+    DriftAccountState,
+    DriftClient,
+    DriftClientError,
+    RpcUnavailableError,
+    TransactionUnconfirmedError,
+    drift_events,
 )
 from drift_engine.strategies.base import FillEvent, FundingEvent
 
