@@ -78,13 +78,51 @@ def load_command(name: str) -> click.Command:
     obj = getattr(importlib.import_module(module_name), attr)
     if isinstance(obj, typer.Typer):
         obj._add_completion = False  # completion belongs to the top-level program only
+        obj.rich_markup_mode = None  # help text as written: "[data]" is not markup
         command = typer.main.get_command(obj)
     else:
-        single = typer.Typer(add_completion=False, pretty_exceptions_show_locals=False)
+        single = typer.Typer(
+            add_completion=False, pretty_exceptions_show_locals=False, rich_markup_mode=None
+        )
         single.command(name, help=None)(obj)
         command = typer.main.get_command(single)
     command.name = name
+    _plain_metavars(command)
     return command
+
+
+def _plain_metavars(command: click.Command) -> None:
+    """Options show a name for their value (`--host HOST`), not typer's type labels
+    (`<str>`, `<int range>`), and flags show none (no `<bool>`)."""
+    for param in command.params:
+        kind = getattr(param, "param_type_name", "")
+        if kind not in ("option", "argument") or param.metavar is not None:
+            continue
+        if getattr(param, "is_flag", False) or getattr(param, "count", False):
+            continue
+        if kind == "argument":  # no `<str>` / `<list[Path]>` beside an argument's name
+            param.display_type_rich = lambda ctx=None: None  # type: ignore[method-assign]
+        else:
+            param.metavar = (param.name or "value").upper()
+    for sub in getattr(command, "commands", {}).values():
+        _plain_metavars(sub)
+
+
+def _asks_for_help(ctx: click.Context) -> bool:
+    protected = getattr(ctx, "_protected_args", None) or getattr(ctx, "protected_args", ())
+    args = [*protected, *ctx.args]
+    return any(a in ("--help", "-h") for a in args) or not args
+
+
+def _check_environment() -> None:
+    """A misspelt DRIFT_ENGINE_* variable fails every command the same way, before the
+    command runs (settings are only imported when such a variable is set)."""
+    import os
+
+    if any(k.upper().startswith("DRIFT_ENGINE_") for k in os.environ):
+        from drift_engine.config import check_environment
+
+        check_environment()
 
 
 class LazyGroup(TyperGroup):
@@ -105,6 +143,8 @@ class LazyGroup(TyperGroup):
 
     def invoke(self, ctx: click.Context) -> object:
         with one_line_errors():  # sub-command arguments, and the command itself
+            if not _asks_for_help(ctx):
+                _check_environment()
             return super().invoke(ctx)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -132,6 +172,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,  # never print locals: they may hold key material
+    # Plain help (click's): text renders literally ("[data] speed" stays; rich markup
+    # would eat it) and flags show no "<bool>" type.
+    rich_markup_mode=None,
 )
 
 

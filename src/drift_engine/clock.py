@@ -50,6 +50,10 @@ class SimulatedClock:
     async def asleep_until(self, t: int) -> None:
         self.sleep_until(t)
 
+    def lag(self, t: int) -> float:
+        """Wall seconds a tick due at `t` started late: never, on a simulated clock."""
+        return 0.0
+
     def advance(self, seconds: int) -> int:
         if seconds < 0:
             raise ValueError("a simulated clock does not go backwards")
@@ -93,6 +97,10 @@ class AcceleratedClock:
         while (wait := self._wait_for(t)) > 0:
             self._sleep_fn(wait)
 
+    def lag(self, t: int) -> float:
+        """Wall seconds by which now is past `t` (a tick due at `t` running late)."""
+        return max(0.0, (self._sim_time() - t) / self.speed)
+
     async def asleep_until(self, t: int) -> None:
         while (wait := self._wait_for(t)) > 0:
             await asyncio.sleep(wait)
@@ -116,6 +124,10 @@ class WallClock:
     def sleep_until(self, t: int) -> None:
         while (wait := t - self._time_fn()) > 0:
             self._sleep_fn(wait)
+
+    def lag(self, t: int) -> float:
+        """Seconds by which now is past `t` (a tick due at `t` running late)."""
+        return max(0.0, self._time_fn() - t)
 
     async def asleep_until(self, t: int) -> None:
         while (wait := t - self._time_fn()) > 0:

@@ -121,21 +121,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _default_database_and_reject_unknown_env(self) -> Self:
-        known = {f"{ENV_PREFIX}{name}".upper() for name in type(self).model_fields}
-        for variable in os.environ:
-            upper = variable.upper()
-            if upper.startswith(CONFIG_OVERRIDE_PREFIX):
-                if not all(config_override_path(variable)):
-                    raise ConfigError(
-                        variable,
-                        "a config override is DRIFT_ENGINE__<SECTION>__<KEY> with "
-                        "non-empty parts separated by double underscores",
-                    )
-                continue  # a config file key: checked by the config file loader
-            if upper.startswith(ENV_PREFIX) and upper not in known:
-                close = suggest(upper, known)
-                hint = f"did you mean {close}?" if close else f"known: {', '.join(sorted(known))}"
-                raise ConfigError(variable, f"unknown setting in the environment; {hint}")
+        check_environment()
         if self.database_url is None:
             url = f"sqlite:///{self.data_dir / DATABASE_FILE_NAME}"
             object.__setattr__(self, "database_url", url)
@@ -146,6 +132,29 @@ class Settings(BaseSettings):
         """The database URL, never None after validation."""
         assert self.database_url is not None
         return self.database_url
+
+
+def check_environment(environ: Mapping[str, str] | None = None) -> None:
+    """A `DRIFT_ENGINE_*` variable that is no setting (a misspelling) is a ConfigError
+    naming it and the setting it most likely meant; a malformed `DRIFT_ENGINE__...`
+    config override too. Every command checks this first (cli.py), so a misspelt
+    variable is the same one-line error whatever the command."""
+    env = os.environ if environ is None else environ
+    known = {f"{ENV_PREFIX}{name}".upper() for name in Settings.model_fields}
+    for variable in env:
+        upper = variable.upper()
+        if upper.startswith(CONFIG_OVERRIDE_PREFIX):
+            if not all(config_override_path(variable)):
+                raise ConfigError(
+                    variable,
+                    "a config override is DRIFT_ENGINE__<SECTION>__<KEY> with "
+                    "non-empty parts separated by double underscores",
+                )
+            continue  # a config file key: checked by the config file loader
+        if upper.startswith(ENV_PREFIX) and upper not in known:
+            close = suggest(upper, known)
+            hint = f"did you mean {close}?" if close else f"known: {', '.join(sorted(known))}"
+            raise ConfigError(variable, f"unknown setting in the environment; {hint}")
 
 
 def suggest(name: str, known: set[str]) -> str | None:

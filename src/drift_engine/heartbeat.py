@@ -93,6 +93,9 @@ class HeartbeatResult:
     engines_stepped: int
     duration_ms: float
     errors: list[dict[str, Any]] = field(default_factory=list)
+    #: wall seconds this tick started after its scheduled time (`run` on a real or
+    #: accelerated clock; 0 for backtests)
+    lag_s: float = 0.0
 
 
 class HeartbeatDataCollector:
@@ -169,7 +172,7 @@ class HeartbeatDataCollector:
         return n
 
     # ------------------------------------------------------------------ the tick
-    def tick(self, until_ts: int) -> HeartbeatResult:
+    def tick(self, until_ts: int, *, lag_s: float = 0.0) -> HeartbeatResult:
         started = time.perf_counter()
         n = self._pull(until_ts)
         errors: list[dict[str, Any]] = []
@@ -209,7 +212,7 @@ class HeartbeatDataCollector:
                 except Exception as exc:  # noqa: BLE001
                     errors.append({"engine": engine.engine_id, "snapshot": repr(exc)})
         duration_ms = (time.perf_counter() - started) * 1000
-        result = HeartbeatResult(until_ts, n, stepped, duration_ms, errors)
+        result = HeartbeatResult(until_ts, n, stepped, duration_ms, errors, lag_s)
         self.ticks += 1
         self.last_ts = until_ts
         if self.store is not None and (
@@ -280,7 +283,8 @@ class HeartbeatDataCollector:
             if until is not None and t > until:
                 return
             clock.sleep_until(t)
-            self.tick(t)
+            lag = getattr(clock, "lag", None)
+            self.tick(t, lag_s=lag(t) if lag is not None else 0.0)
             if self.exhausted and self._pending is None and until is None:
                 return
             t += interval_s

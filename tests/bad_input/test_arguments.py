@@ -187,7 +187,7 @@ VAULT_CASES = [
     arg("vault-create-type", ["vaults", "create", "v", "--engine", "e", "--type", "gold"],
         "--type"),
     arg("vault-create-onchain-no-network", ["vaults", "create", "v", "--engine", "e",
-        "--type", "on_chain"], "network", code=1),
+        "--type", "on_chain"], "give --network, --authority, --sub-account", code=2),
     arg("vault-create-bad-network", ["vaults", "create", "v", "--engine", "e", "--type",
         "on_chain", "--network", "testnet", "--authority", "11111111111111111111111111111111",
         "--sub-account", "1"], "network", code=1),

@@ -126,12 +126,14 @@ def open_db(url: str) -> Any:
     return Database.open(url)
 
 
-def checkpoint(url: str) -> dict | None:
+def checkpoint(url: str, engine_id: str) -> dict | None:
+    """The last checkpoint of an engine's paper cell (its own simulator, ADR-0019)."""
+    from drift_engine.engine.paper import cell_checkpoint
     from drift_engine.engine.store import SqlEngineStore
 
     db = open_db(url)
     try:
-        return SqlEngineStore(db).load_checkpoint("paper")
+        return SqlEngineStore(db).load_checkpoint(cell_checkpoint(engine_id))
     finally:
         db.dispose()
 
@@ -142,7 +144,7 @@ def engine_account(url: str, engine_id: str) -> dict[str, Any]:
     from drift_engine.sim import DriftSimulator
     from drift_engine.venues.paper import PaperVenue
 
-    ck = checkpoint(url)
+    ck = checkpoint(url, engine_id)
     assert ck is not None, "no paper checkpoint"
     info = ck["state"]["engines"][engine_id]
     sim = DriftSimulator.load(ck["state"]["sim"])

@@ -35,7 +35,7 @@ def state_of(url: str) -> tuple[dict, list, int]:
     """(last checkpoint, ledger entries of the engine's vault, ledger balance)."""
     db = Database.open(url)
     try:
-        ck = SqlEngineStore(db).load_checkpoint("paper")
+        ck = SqlEngineStore(db).load_checkpoint("engine:dn")
         reg = VaultRegistry(db)
         return ck, reg.ledger.entries("dn"), reg.ledger.balance("dn")
     finally:

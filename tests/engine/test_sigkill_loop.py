@@ -76,13 +76,14 @@ def _prepare(url: str) -> None:
 
 
 def _end_state(url: str) -> dict:
-    """Everything the comparison looks at, with the run's epoch taken out of the keys."""
+    """Everything the comparison looks at, with each engine's epoch taken out of its
+    vault's keys (each paper engine has its own simulator and checkpoint, ADR-0019)."""
     from drift_engine.engine.commands import CommandQueue
     from drift_engine.vaults.registry import VaultRegistry
 
-    ck = checkpoint(url)
-    assert ck is not None
-    epoch = ck["epoch"]
+    cks = {e: checkpoint(url, e) for e in ("dn-sol", "dn-btc")}
+    assert all(ck is not None for ck in cks.values())
+    epochs = {e: ck["epoch"] for e, ck in cks.items()}
     db = open_db(url)
     try:
         reg = VaultRegistry(db)
@@ -91,27 +92,29 @@ def _end_state(url: str) -> dict:
             entries = reg.ledger.entries(vault)
             keys = Counter(e.key for e in entries)
             assert max(keys.values()) == 1, f"{vault}: a key booked twice"
+            epoch = epochs.get(vault)
             ledgers[vault] = sorted(
-                (e.key.replace(epoch, "EPOCH"), e.kind.value, e.amount, e.fee) for e in entries
+                (e.key.replace(epoch, "EPOCH") if epoch else e.key, e.kind.value, e.amount, e.fee)
+                for e in entries
             )
         commands = [
             (c.key, c.kind, c.status, c.due_ts, c.result) for c in CommandQueue(db).history()
         ]
     finally:
         db.dispose()
-    engines = ck["state"]["engines"]
     return {
-        "ts": ck["ts"],
-        "users": ck["state"]["sim"]["users"],
-        "perp_markets": ck["state"]["sim"]["perp_markets"],
-        "spot_markets": ck["state"]["sim"]["spot_markets"],
+        "ts": {e: ck["ts"] for e, ck in cks.items()},
+        "users": {e: ck["state"]["sim"]["users"] for e, ck in cks.items()},
+        "perp_markets": {e: ck["state"]["sim"]["perp_markets"] for e, ck in cks.items()},
+        "spot_markets": {e: ck["state"]["sim"]["spot_markets"] for e, ck in cks.items()},
         "engines": {
             e: (
                 info["record"]["state"],
                 json.loads(info["record"]["strategy_state"]),
                 info["record"]["high_water_mark"],
             )
-            for e, info in engines.items()
+            for ck in cks.values()
+            for e, info in ck["state"]["engines"].items()
         },
         "ledgers": ledgers,
         "commands": sorted(commands),

@@ -71,8 +71,10 @@ def test_run_live_trades_against_the_rpc(cli_env, world, make_client, keypair):
     client.close_blocking()
     with world.chain._lock:
         world.sim.update_funding("SOL-PERP", ts=world.sim.now + HOUR, funding_rate=2_000_000)
-    with world.ticking():  # the CLI's engine waits in real time: let chain time run
-        result = _run(cli_env, world.server.url, "live = true", "--hours", "0.0006", "--port", "0")
+    # the CLI's engine waits in real time: let chain time run, long enough (~11 s) for the
+    # auction and the keeper's fill even on a loaded machine
+    with world.ticking():
+        result = _run(cli_env, world.server.url, "live = true", "--hours", "0.003", "--port", "0")
     assert result.exit_code == 0, result.output
     assert "LIVE engine" in result.output
     assert re.search(r"dashboard: http://127\.0\.0\.1:\d+/", result.output)  # --port honoured

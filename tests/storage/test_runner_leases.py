@@ -124,7 +124,7 @@ def test_a_runner_that_lost_its_lease_commits_nothing(db):
     with pytest.raises(LeaseLostError):
         stack.checkpoint(DEFAULT_ORIGIN + 60)
     assert VaultRegistry(db).ledger.entries("dn-sol") == entries
-    assert stack.store.load_checkpoint("paper")["ts"] == DEFAULT_ORIGIN
+    assert stack.store.load_checkpoint(engine_lease("dn-sol"))["ts"] == DEFAULT_ORIGIN
     assert stack.store.load("dn-sol").state == "running"
 
 
@@ -144,7 +144,7 @@ def test_two_runners_on_one_database(database_url, tmp_path):
                 break
         second = run_cmd(env, *args, "--hours", "1", "--speed", "1e9")
         assert second.returncode == 1, second.stdout + second.stderr
-        out = " ".join(second.stderr.split())
+        out = " ".join(second.stderr.split())  # the refusal is on stderr
         assert "refusing to start" in out and f"pid {first.pid} on" in out
         assert "Traceback" not in second.stdout + second.stderr
     finally:

@@ -112,7 +112,7 @@ def test_on_chain_withdrawal_needs_a_keypair(run, tmp_path) -> None:
 
 def test_invalid_create_names_the_field(run) -> None:
     result = run("create", "live", "--engine", "carry", "--type", "on_chain")
-    assert result.exit_code == 1 and "network" in result.output
+    assert result.exit_code == 2 and "--network" in result.output  # a usage error
     dup = [run("create", "same", "--engine", "carry") for _ in range(2)][-1]
     assert dup.exit_code == 1 and "'same' already exists" in dup.output.replace("name ", "")
 

@@ -21,14 +21,37 @@ def dashboard(
         DEFAULT_PORT, "--port", min=0, max=65535, help="Port to bind (0: any free port)."
     ),
     database_url: str | None = typer.Option(
-        None, "--database-url", help="SQLAlchemy URL (default: from config / DATABASE_URL)."
+        None,
+        "--database-url",
+        metavar="URL",
+        help="SQLAlchemy URL (default: from config / DATABASE_URL).",
+    ),
+    demo: bool = typer.Option(
+        False, "--demo", help="The database of `drift-engine demo` (<data_dir>/demo.db)."
     ),
 ) -> None:
     """Serve the web dashboard over an existing drift-engine database."""
     from drift_engine.dashboard.run import ServeError, run_dashboard
 
+    if demo and database_url is not None:
+        usage("--demo and --database-url name two databases; give one", "--demo")
+    if demo:
+        from drift_engine.config import ConfigError, load_settings
+
+        try:
+            database_url = f"sqlite:///{load_settings().data_dir / 'demo.db'}"
+        except ConfigError as exc:
+            usage(exc)
+
+    from drift_engine.commands.runinfo import controls_line
+    from drift_engine.config import ConfigError, load_settings
+
     try:
-        run_dashboard(host=host, port=port, database_url=database_url)
+        note = controls_line(load_settings(), True)
+    except ConfigError as exc:
+        usage(exc)
+    try:
+        run_dashboard(host=host, port=port, database_url=database_url, note=note)
     except ServeError as exc:
         usage(exc)
     except OSError as exc:

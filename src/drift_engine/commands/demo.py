@@ -37,6 +37,14 @@ from drift_engine.commands.params import (
     port_option,
     seed_option,
 )
+from drift_engine.commands.runinfo import (
+    begin_session,
+    controls_line,
+    data_kinds,
+    end_session,
+    print_summary,
+    token_configured,
+)
 from drift_engine.data.models import DEFAULT_SEED
 
 HOUR = 3600
@@ -189,6 +197,18 @@ def demo(
         engine.start(start)
         engine.persist()
     events = data.events
+    session = begin_session(
+        db,
+        kind="demo",
+        engines=[e for e, _ in DEMO_ENGINES],
+        speed=speed,
+        start=start,
+        end=end,
+        source=data.source,
+        label=data.label(),
+        sources=data_kinds(data),
+        controls=sock is not None and token_configured(settings),
+    )
 
     markets = LatestMarkets()
     markets.publish(stack.board.snapshots())
@@ -212,8 +232,10 @@ def demo(
         )
         if server is not None:
             console.print(f"dashboard: [bold]{server.url}/[/]  (Ctrl-C to stop)")
+        console.print(controls_line(settings, server is not None), highlight=False)
         interrupted = _replay(stack, events, start, end, speed, markets, console)
-        _summary(stack, micro, console)
+        end_session(session, interrupted=interrupted)
+        print_summary(stack, console)
         if server is not None and not interrupted and not exit_when_done:
             console.print(
                 f"replay finished; the dashboard keeps serving at {server.url}/ (Ctrl-C to stop)"
@@ -223,6 +245,7 @@ def demo(
     except KeyboardInterrupt:
         pass
     finally:
+        end_session(session, interrupted=True)  # no-op once the replay closed it
         signal.signal(signal.SIGTERM, previous)
         if server is not None:
             server.stop()
@@ -260,17 +283,3 @@ def _replay(
         hb.flush()
     console.print(f"{hb.events_processed:,} events, {hb.ticks:,} heartbeats")
     return False
-
-
-def _summary(stack: Any, capital_micro: int, console: Console) -> None:
-    console.print("[bold]summary[/]")
-    for e in stack.engines:
-        eq = e.venue.equity()
-        # against the capital put in (net of any deposits/withdrawals), not the config's
-        pnl = (eq - stack.registry.summary(e.ledger.vault_id).net_deposits) / 1e6
-        console.print(
-            f"  {e.name or e.engine_id}: {e.state.value}, equity {eq / 1e6:,.2f} USDC "
-            f"(pnl {pnl:+,.2f}), funding {e.stats.funding / 1e6:+,.2f}, "
-            f"fees {e.stats.fees / 1e6:,.2f}, trades {e.stats.trades}, "
-            f"side {getattr(e.strategy.state, 'side', '-')}"
-        )

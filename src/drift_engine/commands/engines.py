@@ -29,6 +29,7 @@ def _main(
     database_url: str | None = typer.Option(
         None,
         "--database-url",
+        metavar="URL",
         help="SQLAlchemy URL (default: from the environment; the demo uses <data_dir>/demo.db).",
     ),
     demo: bool = typer.Option(False, "--demo", help="The engines of `drift-engine demo`."),
@@ -49,35 +50,103 @@ def _settings():
         usage(exc)
 
 
-def _store():
-    from drift_engine.engine.store import SqlEngineStore
+def _url() -> str:
+    return _options["database_url"] or _settings().resolved_database_url
+
+
+def _database():
     from drift_engine.storage.database import Database
 
-    url = _options["database_url"] or _settings().resolved_database_url
-    return SqlEngineStore(Database.open(url, create=False))
+    return Database.open(_url(), create=False)
+
+
+def _store():
+    from drift_engine.engine.store import SqlEngineStore
+
+    return SqlEngineStore(_database())
+
+
+def _unknown_engine(engine_id: str, known: list[str]) -> None:
+    """One line naming the unknown engine and the closest known id, if any."""
+    import difflib
+
+    close = difflib.get_close_matches(engine_id, known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else "see: drift-engine engines list"
+    fail(f"no engine {engine_id!r}; {hint}", "ENGINE_ID")
+
+
+def _engine_ids(db) -> list[str]:
+    from sqlalchemy import select
+
+    from drift_engine.storage.models import EngineRow
+
+    with db.read() as s:
+        return list(s.scalars(select(EngineRow.engine_id).order_by(EngineRow.engine_id)))
 
 
 @app.command("list")
 def list_engines() -> None:
-    """Engines known to the database: state, mode, strategy, vault, last tick."""
-    store = _store()
-    records = store.records()
-    if not records:
-        typer.echo("no engines yet (drift-engine demo, or drift-engine run --config FILE)")
-        return
-    table = Table("engine", "strategy", "mode", "state", "vault", "last tick", "HWM (USDC)")
+    """Engines known to the database: status (RUNNING only while a process runs them),
+    the vault that powers them (⚡), last tick, high-water mark."""
+    # Read through the storage models only: no engine, strategy or driftpy import, so
+    # this answers in well under a second (bench/cli_latency.py).
     from datetime import UTC, datetime
 
-    for r in records:
+    from sqlalchemy import select
+
+    from drift_engine.sessions import (
+        engine_liveness,
+        engine_status,
+        format_age,
+        has_sessions_table,
+        read_sessions,
+    )
+    from drift_engine.storage.models import EngineRow, VaultRow
+
+    db = _database()
+    with db.read() as s:
+        rows = list(s.scalars(select(EngineRow).order_by(EngineRow.engine_id)))
+        vaults = list(s.scalars(select(VaultRow).order_by(VaultRow.id)))
+        sessions = read_sessions(s) if has_sessions_table(db) else None
+        live = engine_liveness(s, [r.engine_id for r in rows], sessions=sessions)
+    if not rows:
+        typer.echo("no engines yet (drift-engine demo, or drift-engine run --config FILE)")
+        return
+    table = Table()
+    table.add_column("engine", no_wrap=True)
+    table.add_column("strategy")
+    table.add_column("mode")
+    table.add_column("status")
+    table.add_column("vault", overflow="fold")
+    table.add_column("last tick", min_width=10)
+    table.add_column("HWM (USDC)", justify="right", no_wrap=True)
+    for r in rows:
+        own = [v for v in vaults if v.engine_id == r.engine_id]
+        booking = next((v for v in own if r.vault_id in (str(v.id), v.name)), None)
+        active = next((v for v in own if v.is_active), None)
+        if booking is not None and active is not None and booking.id != active.id:
+            vault = f"books into {booking.name}; {active.name} ⚡ ACTIVE"
+        elif active is not None:
+            vault = f"{active.name} ⚡ ACTIVE"
+        else:
+            vault = booking.name if booking is not None else r.vault_id
         when = (
             datetime.fromtimestamp(r.last_ts, UTC).strftime("%Y-%m-%d %H:%M") if r.last_ts else "-"
         )
+        liveness = live[r.engine_id]
+        if liveness.last_tick_at is not None:
+            when += f" ({format_age(liveness.last_tick_age_s)})"  # engine time (wall age)
+        state = r.state.upper()
+        # never RUNNING for an engine nothing runs (the process decides, not the row)
+        status = engine_status(state, liveness)
+        if status != state and state not in ("RUNNING", "STOPPED"):
+            status = f"{status} ({state})"  # e.g. NOT RUNNING (PAUSED): the next run keeps it
         table.add_row(
             r.engine_id,
             r.strategy,
             r.mode,
-            r.state,
-            r.vault_id,
+            status,
+            vault,
             when,
             f"{r.high_water_mark / 1e6:,.2f}",
         )
@@ -86,21 +155,31 @@ def list_engines() -> None:
 
 def _queue(engine_id: str, command: str) -> None:
     from drift_engine.engine.lease import engine_lease, live_holder
+    from drift_engine.sessions import engine_liveness, has_sessions_table, read_sessions
 
     store = _store()
     if not store.request(engine_id, command):
-        fail(f"no engine {engine_id!r} (see: drift-engine engines list)", "ENGINE_ID")
+        _unknown_engine(engine_id, _engine_ids(store.db))
     holder = live_holder(store.db, engine_lease(engine_id))
-    if holder is None:
-        typer.echo(
-            f"{command} queued for {engine_id}; no runner holds it now: the next "
-            "`drift-engine run` applies it at its first tick"
-        )
-    else:
+    if holder is not None:
         typer.echo(
             f"{command} queued for {engine_id}; its runner ({holder.holder.describe()}) "
             "applies it at its next tick"
         )
+        return
+    with store.db.read() as s:
+        sessions = read_sessions(s) if has_sessions_table(store.db) else None
+        live = engine_liveness(s, [engine_id], sessions=sessions)[engine_id]
+    if live.running:  # e.g. `drift-engine demo`, which runs its engines in-process
+        typer.echo(f"{command} queued for {engine_id}; its process applies it at its next tick")
+        return
+    typer.echo(f"{command} queued for {engine_id}")
+    typer.echo(
+        f"warning: no process runs {engine_id} ({live.describe()}): the {command} waits in "
+        "its queue and the next `drift-engine run` applies it at its first tick "
+        f"(see: drift-engine engines commands {engine_id})",
+        err=True,
+    )
 
 
 @app.command("start")
@@ -137,8 +216,7 @@ def commands(
 
     store = _store()
     if store.load(engine_id) is None:
-        typer.echo(f"no engine {engine_id!r} (see: drift-engine engines list)", err=True)
-        raise typer.Exit(code=1)
+        _unknown_engine(engine_id, _engine_ids(store.db))
     rows = CommandQueue(store.db).history(engine_id, limit=limit)
     if not rows:
         typer.echo(f"no commands for {engine_id}")

@@ -102,11 +102,21 @@ def database_message(exc: Any) -> str:
     return f"database: {first}"
 
 
+def _did_you_mean(message: str) -> str:
+    """click's suggestions in the one voice: `No such option: --prot (Possible options:
+    --port)` -> `No such option: --prot; did you mean --port?`."""
+    import re
+
+    message = re.sub(r"\s*\(Possible options: ([^)]*)\)", r"; did you mean \1?", message)
+    message = re.sub(r"\.?\s*Did you mean ([^?]*)\?", r"; did you mean \1?", message)
+    return message
+
+
 def describe(exc: BaseException) -> tuple[str, int] | None:
     """(one-line error, exit code) for an exception a user can cause, else None (a bug)."""
     if _click_kind(exc, "ClickException"):
         message = exc.format_message().replace("Value error, ", "")  # type: ignore[attr-defined]
-        return format_error(message), exc.exit_code  # type: ignore[attr-defined]
+        return format_error(_did_you_mean(message)), exc.exit_code  # type: ignore[attr-defined]
     if _is(exc, "drift_engine.core.errors", "DriftEngineError"):
         key_errors = (
             ("drift_engine.config", "ConfigError"),

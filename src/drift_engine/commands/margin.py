@@ -216,7 +216,9 @@ def margin(
     console = Console(width=None if Console().is_terminal else 140)
     if not demo:
         usage(
-            "only --demo is available offline; live accounts come with the data sources",
+            "margin reports on built-in example accounts only: pass --demo. A running "
+            "engine's margin (health, leverage, liquidation prices) is on the dashboard "
+            "(drift-engine dashboard)",
             "--demo",
         )
     try:

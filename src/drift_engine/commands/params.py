@@ -58,18 +58,37 @@ PositiveHours = Annotated[float, Field(gt=0, le=MAX_HOURS, allow_inf_nan=False)]
 PositiveSpeed = Annotated[float, Field(gt=0, le=MAX_SPEED, allow_inf_nan=False)]
 UsdcAmount = Annotated[Decimal, Field(gt=0, allow_inf_nan=False, decimal_places=6)]
 
+_parse_usdc_decimal = pydantic_parser(UsdcAmount, "usdc")
+
+
+def parse_usdc(value: Any) -> Any:
+    """A USDC amount (`10000`, `10,000`, `1,000.50`): thousands separators accepted in
+    whole groups of three, then checked as `UsdcAmount`."""
+    if not isinstance(value, str):
+        return value
+    from drift_engine.vaults.errors import InvalidAmountError
+    from drift_engine.vaults.money import without_thousands
+
+    try:
+        plain = without_thousands(value)
+    except InvalidAmountError as exc:
+        raise typer.BadParameter(str(exc).removeprefix("amount: ")) from None
+    return _parse_usdc_decimal(plain)
+
+
 parse_hours = pydantic_parser(PositiveHours, "hours")
 parse_speed = pydantic_parser(PositiveSpeed, "speed")
-parse_usdc = pydantic_parser(UsdcAmount, "usdc")
 
 
 def port_option(default: int | None, *, help: str, any_port: bool = True) -> Any:
     """`--port`: 1..65535 (0: any free port, printed, when `any_port`)."""
-    return typer.Option(default, "--port", min=0 if any_port else 1, max=65535, help=help)
+    return typer.Option(
+        default, "--port", min=0 if any_port else 1, max=65535, metavar="PORT", help=help
+    )
 
 
 def seed_option(default: int | None, *, help: str) -> Any:
-    return typer.Option(default, "--seed", min=0, max=MAX_SEED, help=help)
+    return typer.Option(default, "--seed", min=0, max=MAX_SEED, metavar="SEED", help=help)
 
 
 __all__ = [

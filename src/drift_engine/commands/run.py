@@ -38,6 +38,16 @@ from rich.console import Console
 
 from drift_engine.commands.errors import fail, usage
 from drift_engine.commands.params import parse_hours, parse_speed, port_option
+from drift_engine.commands.runinfo import (
+    AnnouncedCommands,
+    announce_pending,
+    begin_session,
+    controls_line,
+    data_kinds,
+    end_session,
+    print_summary,
+    token_configured,
+)
 from drift_engine.engine.admission import check_capital
 from drift_engine.engine.config_file import DEFAULT_CONFIG_PATH, ConfigFileError, load_config
 
@@ -59,21 +69,29 @@ def apply_operator_commands(stack: Any) -> Callable[[int], None]:
     return hook
 
 
-def take_leases(db: Any, names: list[str], lease_s: float, console: Console) -> Any:
-    """This runner's leases on `names`, kept alive by a `LeaseKeeper`; exits 1 naming the
-    holder when another live runner holds one."""
-    from drift_engine.engine.lease import LeaseHeldError, LeaseKeeper, Leases
+def take_engine_leases(
+    db: Any, engine_ids: list[str], lease_s: float, console: Console, *, standby: bool = False
+) -> tuple[Any, Any, list[str]]:
+    """This runner's leases on the engines no live runner holds (kept alive by a
+    `LeaseKeeper`), and the engine ids left to other runners (it waits for them). Exits
+    1 naming a holder when every engine is held elsewhere, unless `standby`."""
+    from drift_engine.engine.lease import LeaseHeldError, LeaseKeeper, Leases, engine_lease
 
     leases = Leases(db, ttl_s=lease_s)
-    try:
-        for info in leases.acquire(names):
-            console.print(
-                f"[yellow]took over[/] {info.name} from {info.holder.describe()} "
-                "(its lease had expired)"
-            )
-    except LeaseHeldError as exc:
-        fail(f"refusing to start: {exc}")
-    return leases, LeaseKeeper(leases).start()
+    taken, held = leases.acquire_free([engine_lease(e) for e in engine_ids])
+    for info in leases.taken_over:
+        console.print(
+            f"[yellow]took over[/] {info.name} from {info.holder.describe()} "
+            "(its lease had expired)"
+        )
+    if not taken and not standby:
+        first = held[min(held)]
+        fail(f"refusing to start: {LeaseHeldError(first, leases.now_ms())}")
+    waiting = [e for e in engine_ids if engine_lease(e) in held]
+    for e in waiting:
+        info = held[engine_lease(e)]
+        console.print(f"{e} is held by {info.holder.describe()}: left to that runner")
+    return leases, LeaseKeeper(leases).start(), waiting
 
 
 def progress_printer(stack: Any, console: Console, every_s: int) -> Callable[[Any], None]:
@@ -108,17 +126,26 @@ def serve(
     console: Console,
     progress_every_s: int = 6 * HOUR,
     should_stop: Callable[[], bool] | None = None,
+    on_tick: Callable[[Any], None] | None = None,
 ) -> tuple[Any, bool]:
     """Run the heartbeat on an accelerated clock from `start` to `until`; returns the
-    heartbeat and whether it was interrupted (Ctrl-C)."""
+    heartbeat and whether it was interrupted (Ctrl-C). `on_tick` runs after each tick
+    (after the progress line): the runner's pick-ups, metrics and alerts."""
     from drift_engine.clock import AcceleratedClock
+
+    progress = progress_printer(stack, console, progress_every_s)
+
+    def tick_done(result: Any) -> None:
+        progress(result)
+        if on_tick is not None:
+            on_tick(result)
 
     hb = stack.heartbeat(
         events,
         snapshot_every_s=snapshot_every_s,
         # one heartbeat row per tick in real time; at most ~one per wall second when faster
         record_every_s=int(max(interval_s, speed)) if speed > 1 else 0,
-        on_tick=progress_printer(stack, console, progress_every_s),
+        on_tick=tick_done,
     )
     clock = AcceleratedClock(speed, start)
     try:
@@ -151,15 +178,20 @@ def reserve_dashboard(
 
 
 def start_dashboard(
-    reserved: tuple[str, socket.socket] | None, database_url: str, settings: Any, console: Console
+    reserved: tuple[str, socket.socket] | None,
+    database_url: str,
+    settings: Any,
+    console: Console,
+    **app_options: Any,
 ) -> Any:
-    """Serve the dashboard on the reserved socket in a background thread (None: not asked)."""
+    """Serve the dashboard on the reserved socket in a background thread (None: not asked);
+    `app_options` reach `create_app` (the runner's metrics collectors and notifier)."""
     if reserved is None:
         return None
     from drift_engine.dashboard.run import serve_in_background
 
     host, sock = reserved
-    server = serve_in_background(sock, host, database_url, settings=settings)
+    server = serve_in_background(sock, host, database_url, settings=settings, **app_options)
     console.print(f"dashboard: {server.url}/")
     return server
 
@@ -205,6 +237,56 @@ def _data_window(cfg: Any, perps: list[str], source: str, data_dir: Any) -> tupl
     return data_start, data_end
 
 
+def reserve_metrics(host: str, port: int | None) -> Any:
+    """`--metrics-port` bound now, before anything is written (None: not asked)."""
+    if port is None:
+        return None
+    from drift_engine.dashboard.server import is_loopback
+    from drift_engine.metrics.server import MetricsBindError, bind
+
+    try:
+        sock = bind(host, port)
+    except MetricsBindError as exc:
+        fail(exc.strerror or exc, "--metrics-port")
+    if not is_loopback(host):
+        Console(stderr=True).print(
+            f"[yellow]note[/]: metrics on {host} are readable by anyone who can reach it "
+            "(equity, PnL, positions' health): keep the port on a private network"
+        )
+    return host, sock
+
+
+def start_ops(cfg: Any, metrics: Any, holder: Any, console: Console, interval_wall_s: float) -> Any:
+    """The runner's alerts, metrics and health (drift_engine.ops), serving `metrics` when
+    `--metrics-port` reserved it."""
+    from drift_engine.notify import Notifier
+    from drift_engine.ops import RunnerOps
+
+    ops = RunnerOps(
+        runner=f"{holder.host}:{holder.pid}",
+        notifier=Notifier.from_config(cfg.notify),
+        stall_after_s=max(120.0, 10 * interval_wall_s),
+    )
+    if metrics is not None:
+        host, sock = metrics
+        server = ops.serve(sock, host)
+        console.print(f"metrics: {server.url}/metrics")
+    return ops
+
+
+def _selection(specs: list[Any], engines: str | None, shard: str | None) -> list[Any]:
+    from drift_engine.engine.sharing import SelectionError, select_engines
+
+    try:
+        chosen = set(select_engines([s.id for s in specs], engines=engines, shard=shard))
+    except SelectionError as exc:
+        usage(exc, exc.key)
+    picked = [s for s in specs if s.id in chosen]
+    if not picked:
+        fail(f"shard {shard} holds none of the config's enabled engines", "--shard")
+    return picked
+
+
 def run(
     config: Path | None = typer.Option(
         None,
@@ -221,12 +303,12 @@ def run(
         help="Stop after this much data time (hours, > 0).",
     ),
     speed: float | None = typer.Option(
-        None, "--speed", parser=parse_speed, metavar="X", help="Override \\[data] speed (> 0)."
+        None, "--speed", parser=parse_speed, metavar="X", help="Override [data] speed (> 0)."
     ),
     port: int | None = port_option(
         None,
-        help="Serve the dashboard on this port (\\[dashboard] host); without it the dashboard "
-        "is served only when \\[dashboard] serve = true, on its port. 0: any free port.",
+        help="Serve the dashboard on this port ([dashboard] host); without it the dashboard "
+        "is served only when [dashboard] serve = true, on its port. 0: any free port.",
     ),
     until_date: str | None = typer.Option(
         None,
@@ -246,32 +328,87 @@ def run(
         max=3599,
         help="Seconds between synthetic intra-hour prices between the real hourly ones (0 = none).",
     ),
+    engines_opt: str | None = typer.Option(
+        None,
+        "--engines",
+        metavar="ID,ID",
+        help="Run only these engines of the config (several runners can share a database).",
+    ),
+    shard: str | None = typer.Option(
+        None,
+        "--shard",
+        metavar="I/N",
+        help="Run shard I of N of the config's engines (a stable hash of each engine id).",
+    ),
+    standby: bool = typer.Option(
+        False,
+        "--standby",
+        help="When other runners hold every selected engine, wait and pick up those whose "
+        "runner dies instead of refusing to start.",
+    ),
+    metrics_port: int | None = typer.Option(
+        None,
+        "--metrics-port",
+        min=0,
+        max=65535,
+        help="Serve Prometheus metrics, /healthz and /readyz on this port (0: any free "
+        "port). Default: off.",
+    ),
+    metrics_host: str = typer.Option(
+        "127.0.0.1", "--metrics-host", help="Address for --metrics-port (default 127.0.0.1)."
+    ),
+    log_format: str = typer.Option(
+        "human", "--log-format", help="Log lines on stderr: human, or json (one object a line)."
+    ),
+    log_level: str | None = typer.Option(
+        None,
+        "--log-level",
+        help="debug, info, warning or error (default: warning for human, info for json).",
+    ),
 ) -> None:
     """Run the engines of a config file (paper: simulator on replayed data)."""
     from drift_engine.config import ConfigError, load_settings
     from drift_engine.data.pipeline import open_market_data
-    from drift_engine.engine.lease import LeaseLostError, engine_lease, stack_lease
+    from drift_engine.engine.lease import LeaseLostError
     from drift_engine.engine.paper import NoCapitalError, PaperStack
+    from drift_engine.engine.sharing import PaperPickup
+    from drift_engine.logs import configure_logging
     from drift_engine.storage.database import Database
     from drift_engine.strategies import strategy_class
 
     console = Console()
     try:
+        configure_logging(log_format, log_level)
+    except ValueError as exc:
+        usage(exc, "--log-format" if log_format not in ("human", "json") else "--log-level")
+    try:
         cfg = load_config(config)
     except ConfigFileError as exc:
         usage(exc)
-    specs = [s for s in cfg.engines if s.enabled]
-    if not specs:
+    enabled = [s for s in cfg.engines if s.enabled]
+    if not enabled:
         fail("no enabled engines in the config", "engines")
+    specs = _selection(enabled, engines_opt, shard)
     try:
         settings = load_settings()
     except ConfigError as exc:
         usage(exc)
-    if any(s.mode == "live" for s in specs):
-        return _run_live(cfg, specs, settings, hours, console, port)
+    if any(s.mode == "live" for s in enabled):
+        return _run_live(
+            cfg,
+            specs,
+            settings,
+            hours,
+            console,
+            port,
+            metrics=(metrics_host, metrics_port),
+            standby=standby,
+            enabled=enabled,
+        )
     url = settings.resolved_database_url
-    # the markets every strategy trades (a strategy may need more than one perp)
-    strategies = {s.id: strategy_class(s.strategy)(s.strategy_config()) for s in specs}
+    # every runner of the config reads the same data stream (all enabled engines'
+    # markets), so an engine carries on identically whichever runner holds it
+    strategies = {s.id: strategy_class(s.strategy)(s.strategy_config()) for s in enabled}
     perps = list(dict.fromkeys(m for st in strategies.values() for m in st.markets()))
     data_source = source or cfg.data.source
     data_start, data_end = _data_window(cfg, perps, data_source, settings.data_dir)
@@ -279,101 +416,174 @@ def run(
         data_end = min(data_end, _until(until_date))
     capital = {s.id: check_capital(s.capital_usdc) for s in specs}  # checked with the config
     dashboard = reserve_dashboard(cfg, port, settings)
+    metrics = reserve_metrics(metrics_host, metrics_port)
     db = Database.open(url)
 
-    stack_name = "paper"
-    leases, keeper = take_leases(
-        db,
-        [stack_lease(stack_name)] + [engine_lease(s.id) for s in specs],
-        cfg.heartbeat.lease_s,
-        console,
+    leases, keeper, waiting = take_engine_leases(
+        db, [s.id for s in specs], cfg.heartbeat.lease_s, console, standby=standby
     )
+    run_speed = speed or cfg.data.speed
+    ops = start_ops(cfg, metrics, leases.holder, console, cfg.heartbeat.interval_s / run_speed)
     lost = False
     server = None
+    stack = None
     try:
         from drift_engine.engine.store import SqlEngineStore
 
         store = SqlEngineStore(db)
-        checkpoint_ts = store.checkpoint_ts(stack_name)
-        if checkpoint_ts is not None:  # the tick after the checkpoint, on the same grid
-            start = checkpoint_ts + cfg.heartbeat.interval_s
+        held = [s for s in specs if s.id not in waiting]
+        stack = PaperStack(db, perps, data_start, persist=True)
+        stack.leases = leases
+        restored = stack.restore([s.id for s in held])
+        if restored is not None:  # the tick after the newest checkpoint, on the same grid
+            start = restored + cfg.heartbeat.interval_s
         else:
-            resumed = [r for r in (store.load(s.id) for s in specs) if r is not None and r.last_ts]
+            resumed = [r for r in (store.load(s.id) for s in held) if r is not None and r.last_ts]
             start = max([data_start] + [r.last_ts + 1 for r in resumed])
             start -= start % 60
+            stack.start_ts = start
         until = data_end if hours is None else min(data_end, start + int(hours * HOUR))
         if start >= until:
             console.print(f"the data ends at {_iso(until)}; nothing left to run")
             return
+        begin = stack.start_ts  # engines (re)join the simulators as of the stack's time
+        by_id = {s.id: s for s in specs}
 
-        stack = PaperStack(db, perps, start, name=stack_name, persist=True)
-        stack.leases = leases
-        if stack.restored_ts is not None:  # the tick after the checkpoint, on the same grid
-            start = stack.restored_ts + cfg.heartbeat.interval_s
-        begin = stack.start_ts  # engines (re)join the simulator as of its restored time
-        if stack.added_markets:
-            console.print(
-                f"added {', '.join(stack.added_markets)} to the saved paper state "
-                "(new markets start fresh)"
-            )
-        for s in specs:
-            strategy = strategies[s.id]
+        def add(engine_id: str, ts: int) -> Any:
+            s = by_id[engine_id]
             try:
                 engine = stack.add_engine(
-                    s.id,
-                    strategy,
-                    capital[s.id],
-                    vault_name=s.vault_name,
-                    limits=s.risk,
+                    s.id, strategies[s.id], capital[s.id], vault_name=s.vault_name, limits=s.risk
                 )
             except NoCapitalError as exc:
                 fail(f"refusing to run: {exc}", f"engines[{s.id}]")
             engine.name = s.name or engine.name
+            ops.attach(engine)
             if engine.started and not stack.was_restored(engine):
                 engine._log(
-                    begin,
+                    ts,
                     "paper-restart",
                     "fresh simulator: sub-account funded with the "
                     "vault's cash; the strategy re-enters if it should",
                 )
             if not engine.started:
-                engine.start(begin)
+                engine.start(ts)
             elif engine.state.value == "stopped":
                 console.print(
                     f"{engine.engine_id} is stopped (operator stop); it stays stopped: "
                     f"`drift-engine engines start {engine.engine_id}` starts it"
                 )
-        first = data_start if stack.restored_ts is not None else start
-        try:
-            data = open_market_data(
-                data_source,
-                perps,
-                first,
-                until,
-                seed=cfg.data.seed,
-                bridge_s=bridge,
-                data_dir=settings.data_dir,
+            return engine
+
+        for s in held:
+            add(s.id, begin)
+        if stack.added_markets:
+            console.print(
+                f"added {', '.join(stack.added_markets)} to the saved paper state "
+                "(new markets start fresh)"
             )
-        except (ValueError, KeyError) as exc:
-            usage(exc.args[0] if exc.args else exc, "--source")
+
+        def market_data(first_ts: int, end_ts: int) -> Any:
+            try:
+                return open_market_data(
+                    data_source,
+                    perps,
+                    first_ts,
+                    end_ts,
+                    seed=cfg.data.seed,
+                    bridge_s=bridge,
+                    data_dir=settings.data_dir,
+                )
+            except (ValueError, KeyError) as exc:
+                usage(exc.args[0] if exc.args else exc, "--source")
+
+        def events_until(ts: int) -> Any:
+            return market_data(data_start, ts).events
+
+        for cell in stack.lagging():
+            ticks = stack.catch_up(
+                cell,
+                events_until(begin),
+                begin,
+                interval_s=cfg.heartbeat.interval_s,
+                snapshot_every_s=cfg.heartbeat.snapshot_every_s,
+            )
+            console.print(f"{cell.engine_id} caught up {ticks} tick(s) to {_iso(begin)}")
+        first = data_start if restored is not None else start
+        data = market_data(first, until)
         stack.board.data_sources = data.sources_by_market()
         events, label = stack.resume_events(data.events), data.label()
+        names = ", ".join(s.id for s in held) or "none yet"
         console.print(
-            f"running {len(specs)} engine(s) on {label}, {_iso(start)} -> {_iso(until)}, "
-            f"x{speed or cfg.data.speed:g} speed; database {url}"
+            f"running {len(held)} engine(s) on {label}, {_iso(start)} -> {_iso(until)}, "
+            f"x{run_speed:g} speed; database {url}"
         )
-        server = start_dashboard(dashboard, url, settings, console)
+        if waiting:
+            console.print(
+                f"waiting for {', '.join(waiting)} (held by other runners): picked up if "
+                "their runner stops renewing its lease"
+            )
+        ops.say(f"runner {ops.runner} started: {names}")
+
+        def on_taken(engine_id: str, _engine: Any, ticks: int) -> None:
+            console.print(f"[yellow]picked up[/] {engine_id} (caught up {ticks} tick(s))")
+            ops.say(f"runner {ops.runner} picked up {engine_id}", engine_id)
+            ops.metrics.engines_held.set(len(stack.engines))
+
+        pickup = PaperPickup(
+            stack,
+            leases,
+            waiting,
+            add=add,
+            events_until=events_until,
+            interval_s=cfg.heartbeat.interval_s,
+            snapshot_every_s=cfg.heartbeat.snapshot_every_s,
+            every_s=max(0.5, cfg.heartbeat.lease_s / 3),
+            on_taken=on_taken,
+        )
+        ops.metrics.engines_held.set(len(stack.engines))
+        server = start_dashboard(
+            dashboard,
+            url,
+            settings,
+            console,
+            collectors=[ops.process_collector()],
+            notifier=ops.notifier,
+        )
+        console.print(controls_line(settings, server is not None), highlight=False)
+        announce_pending(db, [s.id for s in specs], console)
+        stack.commands = AnnouncedCommands(stack.commands, console)
+        session = begin_session(
+            db,
+            kind="run",
+            engines=[s.id for s in specs],
+            speed=run_speed,
+            start=start,
+            end=until,
+            source=data.source,
+            label=label,
+            sources=data_kinds(data),
+            controls=server is not None and token_configured(settings),
+        )
+        ops.status.ready = True
+        ops.status.reason = "running"
+
+        def on_tick(result: Any) -> None:
+            pickup(result)
+            ops.on_tick(result, stack.engines)
+
         try:
             hb, interrupted = serve(
                 stack,
                 events,
                 start=start,
                 until=until,
-                speed=speed or cfg.data.speed,
+                speed=run_speed,
                 interval_s=cfg.heartbeat.interval_s,
                 snapshot_every_s=cfg.heartbeat.snapshot_every_s,
                 console=console,
                 should_stop=keeper.lost.is_set,
+                on_tick=on_tick,
             )
             if keeper.lost.is_set():
                 raise LeaseLostError(keeper.reason)
@@ -383,10 +593,19 @@ def run(
                 for e in stack.engines:
                     e.persist()
                 stack.checkpoint(hb.last_ts)
+                ops.finish(stack.engines)
+            end_session(session, interrupted=interrupted)
         except LeaseLostError as exc:
             lost = True
             stack.discard()
+            end_session(session, interrupted=True, failed=str(exc))
+            ops.status.reason = "lease lost"
+            ops.say(f"runner {ops.runner} stopped: {exc}")
             fail(f"stopped: {exc}; nothing more was written")
+        finally:
+            end_session(session, interrupted=True)  # no-op once closed above
+        ops.say(f"runner {ops.runner} stopped: {_iso(until) if not interrupted else 'interrupted'}")
+        print_summary(stack, console)
         console.print("done")
     finally:
         keeper.stop()
@@ -394,6 +613,7 @@ def run(
             leases.release()
         if server is not None:
             server.stop()
+        ops.close()
 
 
 def _run_live(
@@ -403,51 +623,87 @@ def _run_live(
     hours: float | None,
     console: Any,
     port: int | None = None,
+    *,
+    metrics: tuple[str, int | None] = ("127.0.0.1", None),
+    standby: bool = False,
+    enabled: list[Any] | None = None,
 ) -> None:
     """LIVE engines (issue 7): refused unless `live = true` and a private keypair file."""
     from drift_engine.clock import WallClock
-    from drift_engine.engine.lease import engine_lease
+    from drift_engine.engine.sharing import LivePickup
     from drift_engine.live.start import (
         LiveNotAllowedError,
         LiveStartError,
         build_live_engines,
         check_live_allowed,
     )
+    from drift_engine.metrics.rpc import meter_client, meter_connection
+    from drift_engine.notify import NoticeKind
     from drift_engine.storage.database import Database
 
     try:
         keypair = check_live_allowed(cfg.live, settings.keypair_path)
     except LiveNotAllowedError as exc:
         usage(f"refusing LIVE mode: {exc}")
-    if any(s.mode != "live" for s in specs):
+    if any(s.mode != "live" for s in (enabled or specs)):
         usage("run paper and live engines in separate configs", "engines[*].mode")
     check_rpc(cfg.rpc.url)
     dashboard = reserve_dashboard(cfg, port, settings)
+    reserved_metrics = reserve_metrics(*metrics)
     db = Database.open(settings.resolved_database_url)
-    leases, keeper = take_leases(
-        db, [engine_lease(s.id) for s in specs], cfg.heartbeat.lease_s, console
+    leases, keeper, waiting = take_engine_leases(
+        db, [s.id for s in specs], cfg.heartbeat.lease_s, console, standby=False
     )
+    ops = start_ops(cfg, reserved_metrics, leases.holder, console, cfg.heartbeat.interval_s)
+    held = [s for s in specs if s.id not in waiting]
     # serving before the clock starts: its start-up does not eat into --hours
-    server = start_dashboard(dashboard, settings.resolved_database_url, settings, console)
+    server = start_dashboard(
+        dashboard,
+        settings.resolved_database_url,
+        settings,
+        console,
+        collectors=[ops.process_collector()],
+        notifier=ops.notifier,
+    )
+
+    def instrument(stack: Any) -> None:
+        """Alerts and metrics for one live engine: its events, its vault going stale, its
+        RPC traffic and transactions."""
+        engine_id = stack.engine.engine_id
+        ops.attach(stack.engine)
+        stack.venue.on_stale = lambda reason: ops.say(
+            f"{engine_id}: vault is stale, nothing is booked until the chain reads again: {reason}",
+            engine_id,
+            NoticeKind.VAULT_STALE,
+        )
+        conn = getattr(stack.client, "_conn", None)
+        if conn is not None:
+            meter_connection(conn, ops.metrics)
+        meter_client(stack.client, ops.metrics, engine_id)
+
     try:
         clock = WallClock()
         start = clock.now()
-        try:
-            runner = build_live_engines(
-                db,
-                specs,
-                rpc_url=cfg.rpc.url,
-                keypair_path=keypair,
-                start_ts=start,
-                network=cfg.rpc.network,
-                client_options={
-                    "compute_unit_price": cfg.rpc.compute_unit_price,
-                    "priority_fee_percentile": cfg.rpc.priority_fee_percentile,
-                    "max_compute_unit_price": cfg.rpc.max_compute_unit_price,
-                },
-            )
-        except LiveStartError as exc:
-            fail(f"cannot start live engines: {exc}")
+
+        def build(chosen: list[Any], ts: int) -> Any:
+            try:
+                return build_live_engines(
+                    db,
+                    chosen,
+                    rpc_url=cfg.rpc.url,
+                    keypair_path=keypair,
+                    start_ts=ts,
+                    network=cfg.rpc.network,
+                    client_options={
+                        "compute_unit_price": cfg.rpc.compute_unit_price,
+                        "priority_fee_percentile": cfg.rpc.priority_fee_percentile,
+                        "max_compute_unit_price": cfg.rpc.max_compute_unit_price,
+                    },
+                )
+            except LiveStartError as exc:
+                fail(f"cannot start live engines: {exc}")
+
+        runner = build(held, start)
         for stack in runner.stacks:
             if stack.engine.venue.equity() <= 0:
                 fail(
@@ -455,8 +711,51 @@ def _run_live(
                     f"holds no capital; deposit into vault {stack.vault_name!r} first",
                     f"engines[{stack.engine.engine_id}]",
                 )
-        console.print(f"running {len(specs)} LIVE engine(s) on {cfg.rpc.url} ({cfg.rpc.network})")
+            instrument(stack)
+        console.print(f"running {len(held)} LIVE engine(s) on {cfg.rpc.url} ({cfg.rpc.network})")
+        console.print(controls_line(settings, server is not None), highlight=False)
+        announce_pending(db, [s.id for s in specs], console)
+        if waiting:
+            console.print(f"waiting for {', '.join(waiting)} (held by other runners)")
+        ops.say(f"runner {ops.runner} started (live): {', '.join(s.id for s in held)}")
+        by_id = {s.id: s for s in specs}
+
+        def taken(engine_id: str, stack: Any) -> None:
+            instrument(stack)
+            console.print(f"[yellow]picked up[/] {engine_id}")
+            ops.say(f"runner {ops.runner} picked up {engine_id}", engine_id)
+
+        pickup = LivePickup(
+            runner,
+            leases,
+            waiting,
+            build=lambda engine_id, ts: build([by_id[engine_id]], ts),
+            every_s=max(0.5, cfg.heartbeat.lease_s / 3),
+            on_taken=taken,
+        )
+
+        def on_tick(result: Any) -> None:
+            engines = [st.engine for st in runner.stacks]
+            ops.on_tick(result, engines)
+            pickup(result)
+
+        runner.heartbeat.on_tick = on_tick
+        ops.metrics.engines_held.set(len(runner.stacks))
+        ops.status.ready = True
+        ops.status.reason = "running"
         until = None if hours is None else start + int(hours * HOUR)
+        session = begin_session(
+            db,
+            kind="live",
+            engines=[s.id for s in specs],
+            speed=1.0,
+            start=start,
+            end=until,
+            source="chain",
+            label=f"live {cfg.rpc.network}",
+            controls=server is not None and token_configured(settings),
+        )
+        interrupted = False
         try:
             runner.run(
                 clock,
@@ -465,11 +764,19 @@ def _run_live(
                 should_stop=keeper.lost.is_set,
             )
         except KeyboardInterrupt:
+            interrupted = True
             console.print("[yellow]interrupted[/]: engines keep their persisted state")
+        finally:
+            end_session(session, interrupted=interrupted or keeper.lost.is_set())
         if keeper.lost.is_set():
+            ops.status.reason = "lease lost"
+            ops.say(f"runner {ops.runner} stopped: {keeper.reason}")
             fail(f"stopped: {keeper.reason}")
         for stack in runner.stacks:
             stack.engine.persist()
+        ops.finish([st.engine for st in runner.stacks])
+        ops.say(f"runner {ops.runner} stopped")
+        print_summary(_Engines([stack.engine for stack in runner.stacks], db), console)
         runner.close()
         console.print("done")
     finally:
@@ -478,3 +785,14 @@ def _run_live(
             leases.release()
         if server is not None:
             server.stop()
+        ops.close()
+
+
+class _Engines:
+    """What `print_summary` reads of a paper stack, for the live runner's engines."""
+
+    def __init__(self, engines: list[Any], db: Any) -> None:
+        from drift_engine.vaults.registry import VaultRegistry
+
+        self.engines = engines
+        self.registry = VaultRegistry(db)

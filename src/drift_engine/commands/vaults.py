@@ -68,6 +68,29 @@ def live_transfers(settings: Settings) -> LiveTransfers | None:
     return chain_transfers(settings.rpc_url, settings.keypair_path, env=settings.network)
 
 
+_options: dict[str, str | None] = {"database_url": None}
+
+
+@app.callback()
+def _main(
+    database_url: str | None = typer.Option(
+        None,
+        "--database-url",
+        metavar="URL",
+        help="SQLAlchemy URL (default: from the environment; the demo uses <data_dir>/demo.db).",
+    ),
+    demo: bool = typer.Option(False, "--demo", help="The vaults of `drift-engine demo`."),
+) -> None:
+    if demo and database_url is not None:
+        usage("--demo and --database-url name two databases; give one", "--demo")
+    if demo:
+        try:
+            database_url = f"sqlite:///{load_settings().data_dir / 'demo.db'}"
+        except ConfigError as exc:
+            usage(exc)
+    _options["database_url"] = database_url
+
+
 @contextmanager
 def _registry(*, create: bool = True) -> Iterator[tuple[VaultRegistry, Settings]]:
     """The registry over the configured database; `create=False` for commands that only
@@ -77,7 +100,7 @@ def _registry(*, create: bool = True) -> Iterator[tuple[VaultRegistry, Settings]
     except ConfigError as exc:
         usage(exc)
     db = Database.open(
-        settings.resolved_database_url,
+        _options["database_url"] or settings.resolved_database_url,
         busy_timeout_ms=settings.sqlite_busy_timeout_ms,
         create=create,
     )
@@ -221,6 +244,24 @@ def create(
     activate: bool = typer.Option(False, "--activate", help="Make it the engine's active vault."),
 ) -> None:
     """Create a vault for an engine."""
+    if vault_type is VaultType.ON_CHAIN:
+        missing = [
+            flag
+            for flag, value in (
+                ("--network", network),
+                ("--authority", authority),
+                ("--sub-account", sub_account),
+            )
+            if value is None
+        ]
+        if missing:
+            usage(
+                "an ON_CHAIN vault is a Drift sub-account: give "
+                + ", ".join(missing)
+                + " (network: mainnet, devnet or localnet; authority: the wallet's pubkey; "
+                "sub-account: 0-65535)",
+                missing[0],
+            )
     with _registry() as (registry, _settings):
         created = _run(
             lambda: registry.create_vault(
@@ -239,10 +280,50 @@ def create(
 
 @app.command("activate")
 def activate(vault: str = VaultArg) -> None:
-    """Mark a vault as the one powering its engine now."""
+    """Mark a vault as the one powering its engine. Refused when the engine already books
+    into another vault: the ⚡ ACTIVE badge, `engines list` and the bookings must name the
+    same vault (the engine's config picks its vault; capital moves with `transfer`)."""
     with _registry() as (registry, _settings):
-        active = _run(lambda: registry.set_active(_vault_ref(vault)))
+        target = _run(lambda: registry.get(_vault_ref(vault)))
+        refusal = _activation_refusal(registry, target)
+        if refusal is not None:
+            _fail(refusal)
+        active = _run(lambda: registry.set_active(target.id))
     _out.print(f"{active.name!r} now powers engine {active.engine_id!r} {ACTIVE_BADGE}")
+
+
+def _activation_refusal(registry: VaultRegistry, target: EngineVault) -> str | None:
+    """Why `target` cannot become its engine's active vault: the engine has run and books
+    into another vault (its record), so the badge would name a vault nothing books into."""
+    from sqlalchemy import select
+
+    from drift_engine.storage.models import EngineRow, VaultRow
+
+    with registry.db.read() as s:
+        row = s.get(EngineRow, target.engine_id)
+        if row is None:
+            return None  # no engine has run with these vaults yet
+        booking = next(
+            (
+                v
+                for v in s.scalars(select(VaultRow).where(VaultRow.engine_id == target.engine_id))
+                if row.vault_id in (str(v.id), v.name)
+            ),
+            None,
+        )
+    if booking is None or booking.id == target.id:
+        return None
+    here = registry.summary(booking.id)
+    there = registry.summary(target.id)
+    empty = " (it is empty)" if there.equity == 0 else f" ({format_usdc(there.equity)} USDC)"
+    return (
+        f"vault {target.name!r}{empty} cannot power engine {target.engine_id!r}: the engine "
+        f"({row.state.upper()}) books into {booking.name!r} ({format_usdc(here.equity)} USDC "
+        "equity, its positions and cash). An engine's vault is set by its config (`vault = "
+        f'"{target.name}"` in its [[engines]] entry, used from the next `drift-engine run` '
+        f"with the engine stopped and flat); move capital with `drift-engine vaults transfer "
+        f"{booking.name} {target.name} AMOUNT`"
+    )
 
 
 WaitOption = typer.Option(

@@ -10,16 +10,23 @@ from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    StreamingResponse,
+)
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import AfterValidator
 from starlette.concurrency import run_in_threadpool
 
+from drift_engine.dashboard.actions import NO_TOKEN_FIX, refusal
 from drift_engine.dashboard.control import (
     ACTIONS,
     Action,
@@ -30,6 +37,7 @@ from drift_engine.dashboard.control import (
 from drift_engine.dashboard.protect import EdgeGuard, StreamSlots
 from drift_engine.dashboard.reader import DashboardReader
 from drift_engine.dashboard.schemas import (
+    ActivityPageOut,
     ControlOut,
     EngineDetailOut,
     EngineSummaryOut,
@@ -37,7 +45,10 @@ from drift_engine.dashboard.schemas import (
     HealthOut,
     LedgerPageOut,
     MarketOut,
+    PortfolioOut,
+    RunOut,
     SnapshotSeriesOut,
+    TimelineOut,
     VaultOut,
 )
 
@@ -49,9 +60,15 @@ _ERRORS_404 = {404: {"model": ErrorBody, "description": "Unknown id"}}
 _ERRORS_CONTROL = {
     401: {"model": ErrorBody, "description": "Missing or wrong bearer token"},
     404: {"model": ErrorBody, "description": "Unknown engine"},
-    409: {"model": ErrorBody, "description": "The engine refused the action in its state"},
+    409: {
+        "model": ErrorBody,
+        "description": "The action does not apply to the engine's state (the reason and "
+        "what to do instead)",
+    },
     503: {"model": ErrorBody, "description": "No engine control attached (read-only)"},
 }
+
+Category = Literal["decision", "fill", "funding", "risk", "operator", "state", "error", "capital"]
 
 IdParam = Annotated[str, PathParam(min_length=1, max_length=128)]
 
@@ -133,6 +150,8 @@ def create_app(
     keepalive_seconds: float = 15.0,
     max_streams: int = DEFAULT_MAX_STREAMS,
     hosts: Iterable[str] | None = None,
+    collectors: Iterable[Any] = (),
+    notifier: Any = None,
 ) -> FastAPI:
     """Build the app over `reader` (database read side) and optional engine `control`.
 
@@ -140,6 +159,13 @@ def create_app(
     always answer 401, so a dashboard without a token is read-only. `hosts`: the Host
     header values answered (default: set by the server from its bound address; an app
     not served by `server.py` answers any, e.g. under a test client).
+
+    `/metrics` serves the database's engines and vaults as Prometheus metrics (the API's
+    values, `metrics.fleet`) plus any `collectors` (a runner serving its dashboard adds
+    its heartbeat and RPC metrics); `/healthz` and `/readyz` answer a supervisor.
+    `notifier` (`drift_engine.notify.Notifier`) is the fan-out the SSE wake-up joins as a
+    sink: control actions, and the engines' notices when they run in this process, wake
+    the open streams at once.
     """
     app = FastAPI(
         title="drift-engine dashboard",
@@ -149,7 +175,19 @@ def create_app(
         description="Engines, vaults, ledger, snapshots and markets of drift-engine. Money is "
         "integer micro-USDC plus an exact decimal string; never a float.",
     )
-    notifier = _Notifier()
+    from prometheus_client import CollectorRegistry
+
+    from drift_engine.metrics.fleet import FleetCollector
+    from drift_engine.notify import CallbackSink, NoticeKind, Notifier
+
+    waker = _Notifier()
+    notifier = notifier if notifier is not None else Notifier()
+    notifier.add(CallbackSink("dashboard-sse", lambda _notice: waker.notify()))
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(FleetCollector(reader))
+    for collector in collectors:
+        registry.register(collector)
+    app.state.metrics_registry = registry
     app.state.reader = reader
     app.state.control = control
     app.state.notifier = notifier
@@ -164,12 +202,24 @@ def create_app(
         challenge = {"WWW-Authenticate": "Bearer"}
         if token is None:
             raise HTTPException(
-                401, "control is disabled: no dashboard token configured", headers=challenge
+                401,
+                f"control is disabled: no dashboard token configured; to enable it, {NO_TOKEN_FIX}",
+                headers=challenge,
             )
         if credentials is None or credentials.scheme.lower() != "bearer":
-            raise HTTPException(401, "missing bearer token", headers=challenge)
+            raise HTTPException(
+                401,
+                "missing bearer token: enter the dashboard's control token (the value of "
+                "DRIFT_ENGINE_DASHBOARD_TOKEN) on the page",
+                headers=challenge,
+            )
         if not secrets.compare_digest(credentials.credentials.encode(), token.encode()):
-            raise HTTPException(401, "wrong bearer token", headers=challenge)
+            raise HTTPException(
+                401,
+                "wrong bearer token: enter the value of DRIFT_ENGINE_DASHBOARD_TOKEN that the "
+                "dashboard's process was started with",
+                headers=challenge,
+            )
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:  # pragma: no cover
@@ -181,6 +231,28 @@ def create_app(
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    # ---- operations --------------------------------------------------------------
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> PlainTextResponse:
+        """Prometheus metrics: every engine and vault of the database (the API's values),
+        with this process's runner metrics when it runs engines."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        """Liveness: the server answers."""
+        return JSONResponse({"status": "alive"})
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        """Readiness: the database answers (503 while it does not)."""
+        health = reader.health()
+        ready = bool(health.db_ok)
+        body = {"status": "ready" if ready else "not_ready", "db_ok": health.db_ok}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -258,6 +330,59 @@ def create_app(
             raise HTTPException(404, f"no vault with id {vault_id!r}")
         return series
 
+    @app.get(
+        "/api/engines/{engine_id}/activity",
+        response_model=ActivityPageOut,
+        responses=_ERRORS_404,
+        tags=["engines"],
+    )
+    def engine_activity(
+        engine_id: IdParam,
+        limit: Annotated[int, Query(ge=1, le=500, description="Entries, newest first.")] = 100,
+        category: Annotated[
+            list[Category],
+            Query(description="Only these categories (default: all)."),
+        ] = None,  # type: ignore[assignment]
+    ) -> ActivityPageOut:
+        """Strategy decisions with their reasons, fills, funding payments, risk rejections,
+        operator commands, state changes and capital moves, newest first."""
+        page = reader.activity(engine_id, limit=limit, categories=category or None)
+        if page is None:
+            raise HTTPException(404, f"no engine with id {engine_id!r}")
+        return page
+
+    @app.get(
+        "/api/engines/{engine_id}/timeline",
+        response_model=TimelineOut,
+        responses=_ERRORS_404,
+        tags=["engines"],
+    )
+    def engine_timeline(engine_id: IdParam) -> TimelineOut:
+        """What the equity chart marks: entries, exits and halts, and in-market periods."""
+        found = reader.timeline(engine_id)
+        if found is None:
+            raise HTTPException(404, f"no engine with id {engine_id!r}")
+        return found
+
+    @app.get("/api/portfolio", response_model=PortfolioOut, tags=["vaults"])
+    def portfolio() -> PortfolioOut:
+        """Each engine's booking vault, their total, the treasury and unassigned vaults."""
+        return reader.portfolio()
+
+    @app.get("/api/run", response_model=RunOut, tags=["status"])
+    def run_info() -> RunOut:
+        """The banner: simulated time, speed, data sources (real or synthetic), whether the
+        replay finished, and whether this dashboard accepts control actions."""
+        info = reader.run_info()
+        if control is None:
+            info.controls_reason = "read-only dashboard: no engine control attached"
+        elif token is None:
+            info.controls_reason = f"read-only: no control token; {NO_TOKEN_FIX}"
+        else:
+            info.controls_enabled = True
+            info.controls_reason = "controls on: actions need the dashboard token"
+        return info
+
     @app.get("/api/markets", response_model=list[MarketOut], tags=["markets"])
     def markets() -> list[MarketOut]:
         """Oracle prices, funding rates and funding APRs."""
@@ -268,15 +393,32 @@ def create_app(
         def act(engine_id: IdParam) -> ControlOut:
             if control is None:
                 raise HTTPException(503, "read-only dashboard: no engine control attached")
+            engine = reader.engine_summary(engine_id)
+            if engine is None:
+                raise HTTPException(404, f"no engine with id {engine_id!r}")
+            why = refusal(action, engine.state, engine.holds_positions)
+            if why is not None:
+                raise HTTPException(409, f"cannot {action} {engine.name}: {why}")
             try:
                 state = control.control(engine_id, action)
             except UnknownEngineError as exc:
                 raise HTTPException(404, f"no engine with id {engine_id!r}") from exc
             except ControlRejectedError as exc:
-                raise HTTPException(409, str(exc)) from exc
-            notifier.notify()
+                raise HTTPException(409, f"cannot {action} {engine.name}: {exc}") from exc
+            notifier.send(NoticeKind.CONTROL, engine_id, f"{engine_id}: {action} ({state})")
             pending = bool(getattr(control, "pending", False))
-            return ControlOut(engine_id=engine_id, action=action, state=state, pending=pending)
+            if not pending:
+                message = f"{action} applied to {engine.name}: now {state}"
+            elif engine.process == "running":
+                message = f"{action} queued for {engine.name}: its process applies it next tick"
+            else:
+                message = (
+                    f"{action} queued for {engine.name}, but no process runs it "
+                    f"({engine.liveness}): it applies when `drift-engine run` next runs it"
+                )
+            return ControlOut(
+                engine_id=engine_id, action=action, state=state, pending=pending, message=message
+            )
 
         act.__name__ = f"{action}_engine"
         act.__doc__ = f"{action.capitalize()} the engine (needs the bearer token)."
@@ -314,7 +456,7 @@ def create_app(
             )
 
         async def events() -> AsyncIterator[str]:
-            wake = notifier.register()
+            wake = waker.register()
             last_beat: object = None
             last_marker: object = None
             idle = 0.0
@@ -337,7 +479,7 @@ def create_app(
                         await asyncio.wait_for(wake.wait(), timeout=poll_interval)
                     idle += poll_interval
             finally:
-                notifier.unregister(wake)
+                waker.unregister(wake)
 
         return _SlotStream(
             slots,

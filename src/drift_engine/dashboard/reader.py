@@ -15,17 +15,20 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import cache
 from typing import Any
 
 from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from drift_engine.core.markets import MarketCatalog
-from drift_engine.core.types import MarketType
+from drift_engine.dashboard.actions import allowed_actions
+from drift_engine.dashboard.activity import activity as activity_feed
+from drift_engine.dashboard.activity import holds_positions, markers, market_spans
+from drift_engine.dashboard.kpis import kpis, limits
 from drift_engine.dashboard.money import Money, money
+from drift_engine.dashboard.positions import decimal_str, hedge_pairs, positions_of
 from drift_engine.dashboard.schemas import (
+    ActivityPageOut,
     EngineDetailOut,
     EngineSummaryOut,
     HealthOut,
@@ -33,16 +36,32 @@ from drift_engine.dashboard.schemas import (
     LedgerPageOut,
     MarginOut,
     MarketOut,
+    PortfolioOut,
+    PortfolioRowOut,
     PositionOut,
+    RunnerOut,
+    RunOut,
     SnapshotOut,
     SnapshotSeriesOut,
+    TimelineOut,
     VaultOut,
 )
-from drift_engine.engine.store import EngineRow, HeartbeatRow
+from drift_engine.sessions import (
+    Liveness,
+    SessionInfo,
+    banner_text,
+    engine_liveness,
+    engine_status,
+    read_sessions,
+    source_kinds,
+)
 from drift_engine.storage import Database
 from drift_engine.storage.enums import EntryKind, VaultType
 from drift_engine.storage.models import (
     EngineCommandRow,
+    EngineEventRow,
+    EngineRow,
+    HeartbeatRow,
     LedgerEntryRow,
     VaultRow,
     VaultSnapshotRow,
@@ -50,7 +69,7 @@ from drift_engine.storage.models import (
 )
 from drift_engine.strategies.base import MarketSnapshot
 from drift_engine.vaults.booking import latest_snapshot_row, summarize
-from drift_engine.vaults.snapshots import position_from_json
+from drift_engine.vaults.vault import TREASURY_ENGINE_ID
 
 Clock = Callable[[], datetime]
 #: Where live market state comes from when the engines run in this process: e.g. the
@@ -99,14 +118,6 @@ def parse_vault_id(value: str) -> int | None:
     return number if 0 < number < 2**63 else None
 
 
-def _decimal_str(value: int, decimals: int) -> str:
-    """An integer in 10^-decimals units as an exact, normalized decimal string."""
-    text = format(Decimal(value).scaleb(-decimals), "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text or "0"
-
-
 class DashboardReader:
     """Read-only queries behind the API. Each method opens one read transaction."""
 
@@ -123,7 +134,10 @@ class DashboardReader:
         self._clock = clock
         self._markets = markets
         self._engine_tables = False
-        self._commands_table: bool | None = None
+        self._sessions_table = False
+        self._commands_table = False
+        self._leases_table: bool | None = None
+        self._spans_cache: dict[int, tuple[Any, Any]] = {}
         self._compute_lock = threading.Lock()
         self._vault_cache: tuple[Any, list[VaultOut]] | None = None  # swapped atomically
 
@@ -132,6 +146,12 @@ class DashboardReader:
         s = summarize(session, row)
         sync = session.get(VaultSyncStatusRow, row.id)
         stale = sync is not None and bool(sync.stale)
+        if row.engine_id == TREASURY_ENGINE_ID:
+            role = "treasury"
+        elif row.engine_id in engine_names:
+            role = "engine"
+        else:
+            role = "unassigned"
         return VaultOut(
             id=str(row.id),
             name=row.name,
@@ -140,6 +160,8 @@ class DashboardReader:
             type=_VAULT_TYPE_NAMES[row.vault_type],  # type: ignore[arg-type]
             status=row.status.value,
             active=row.is_active,
+            role=role,  # type: ignore[arg-type]
+            cash=money(s.balance),
             balance=money(s.balance),
             equity=money(s.equity),
             pnl=money(s.total_pnl),
@@ -301,57 +323,14 @@ class DashboardReader:
     # ---------------------------------------------------------------- positions
     @staticmethod
     def positions_of(
-        snapshot: VaultSnapshotRow | None, markets: dict[str, MarketSnapshot] | None = None
+        snapshot: VaultSnapshotRow | None,
+        markets: dict[str, MarketSnapshot] | None = None,
+        *,
+        margin: Any = None,
+        fills: Sequence[dict[str, Any]] = (),
     ) -> list[PositionOut]:
-        """Open positions of the latest snapshot, marked at the oracle when prices are known."""
-        if snapshot is None:
-            return []
-        prices: dict[tuple[str, int], int] = {}
-        for snap in (markets or {}).values():
-            if snap.oracle_price:
-                prices[("perp", snap.perp_market_index)] = snap.oracle_price
-            if snap.spot_market_index is not None and (snap.spot_oracle_price or snap.oracle_price):
-                prices[("spot", snap.spot_market_index)] = (
-                    snap.spot_oracle_price or snap.oracle_price
-                )
-        out = []
-        for data in snapshot.positions:
-            p = position_from_json(data)
-            if p.base_asset_amount == 0:
-                continue
-            if p.market_type is MarketType.SPOT and p.market_index == QUOTE_SPOT_INDEX:
-                continue  # USDC in the sub-account is the vault's cash, not a position
-            is_perp = p.market_type is MarketType.PERP
-            decimals = 9 if is_perp else p.decimals
-            entry = None
-            if is_perp and p.quote_entry_amount:
-                # |quote_entry| / |base| in USDC per base unit (QUOTE 1e6, BASE 1e9)
-                price = (
-                    Decimal(abs(p.quote_entry_amount)) * Decimal(10**9) / abs(p.base_asset_amount)
-                )
-                entry = format((price / Decimal(10**6)).quantize(Decimal("0.0001")), "f")
-            price = prices.get((p.market_type.value, p.market_index))
-            notional = upnl = None
-            if price:
-                # base (10^decimals) * price (1e6) -> micro-USDC
-                notional = p.base_asset_amount * price // 10**decimals
-                if is_perp:
-                    upnl = notional + p.quote_entry_amount
-            out.append(
-                PositionOut(
-                    market=p.symbol or _market_symbol(p.market_type, p.market_index),
-                    market_type=p.market_type.value,
-                    market_index=p.market_index,
-                    size=_decimal_str(p.base_asset_amount, decimals),
-                    side="long" if p.base_asset_amount > 0 else "short",
-                    entry_price=entry,
-                    oracle_price=_decimal_str(price, 6) if price else None,
-                    quote_entry=money(p.quote_entry_amount) if is_perp else None,
-                    notional=money(notional) if notional is not None else None,
-                    unrealized_pnl=money(upnl) if upnl is not None else None,
-                )
-            )
-        return out
+        """Open positions of the latest snapshot (dashboard/positions.py)."""
+        return positions_of(snapshot, markets, margin=margin, fills=fills)
 
     # ---------------------------------------------------------------- engines
     def _has_engine_tables(self) -> bool:
@@ -361,6 +340,8 @@ class DashboardReader:
         if not self._engine_tables:
             names = set(inspect(self.db.engine).get_table_names())
             self._engine_tables = {"engine_records", "heartbeats"} <= names
+            self._sessions_table = "run_sessions" in names
+            self._commands_table = "engine_commands" in names
         return self._engine_tables
 
     def _engine_rows(self, session: Session) -> list[EngineRow]:
@@ -374,18 +355,79 @@ class DashboardReader:
         rows = session.execute(select(EngineRow.engine_id, EngineRow.extra)).all()
         return {engine_id: _display_name(engine_id, extra) for engine_id, extra in rows}
 
+    def _sessions(self, session: Session) -> list[SessionInfo] | None:
+        if not self._has_engine_tables() or not self._sessions_table:
+            return None
+        return read_sessions(session)
+
+    def _liveness(self, session: Session, ids: Sequence[str]) -> dict[str, Liveness]:
+        return engine_liveness(
+            session,
+            ids,
+            sessions=self._sessions(session),
+            now=self._clock(),
+            stale_after=self.stale_after,
+        )
+
     @staticmethod
-    def _active_vaults(session: Session) -> dict[str, int]:
-        rows = session.execute(
-            select(VaultRow.engine_id, VaultRow.id).where(VaultRow.is_active.is_(True))
-        ).all()
-        return {engine_id: vault_id for engine_id, vault_id in rows}
+    def _vault_rows_by_engine(session: Session) -> dict[str, list[VaultRow]]:
+        out: dict[str, list[VaultRow]] = {}
+        for row in session.scalars(select(VaultRow).order_by(VaultRow.id)):
+            out.setdefault(row.engine_id, []).append(row)
+        return out
+
+    @staticmethod
+    def _booking_vault(row: EngineRow, vaults: list[VaultRow]) -> VaultRow | None:
+        """The vault the engine books into: its record's `vault_id` (an id or a name)."""
+        ref = str(row.vault_id or "")
+        for v in vaults:
+            if str(v.id) == ref or v.name == ref:
+                return v
+        return next((v for v in vaults if v.is_active), None)
+
+    def _summary(
+        self,
+        session: Session,
+        row: EngineRow,
+        vaults: list[VaultRow],
+        live: Liveness,
+        pending: dict[str, str],
+        runners: dict[str, RunnerOut] | None = None,
+    ) -> tuple[EngineSummaryOut, VaultRow | None, VaultSnapshotRow | None]:
+        state = row.state.upper()
+        active = next((v for v in vaults if v.is_active), None)
+        booking = self._booking_vault(row, vaults)
+        snapshot = latest_snapshot_row(session, booking.id) if booking is not None else None
+        holds = holds_positions(snapshot.positions) if snapshot is not None else False
+        status = engine_status(state, live)
+        summary = EngineSummaryOut(
+            id=row.engine_id,
+            name=_engine_name(row),
+            state=state,
+            mode=row.mode.upper(),
+            strategy=row.strategy,
+            market=_config_market(row.config),
+            active=state != "STOPPED",
+            visible=state != "STOPPED" or holds,
+            holds_positions=holds,
+            process=live.process,
+            status=status,
+            liveness=live.describe(),
+            last_tick_at=live.last_tick_at,
+            last_tick_age_seconds=live.last_tick_age_s,
+            active_vault_id=(str(active.id) if active is not None else (str(row.vault_id) or None)),
+            active_vault_name=active.name if active is not None else None,
+            booking_vault=booking.name if booking is not None else (row.vault_id or None),
+            pending_command=pending.get(row.engine_id),
+            actions=allowed_actions(state, holds),
+            sim_time=datetime.fromtimestamp(row.last_ts, UTC) if row.last_ts else None,
+            runner=(runners or {}).get(row.engine_id),
+        )
+        return summary, booking, snapshot
 
     def _pending_commands(self, session: Session) -> dict[str, str]:
-        """Engine id -> its oldest operator command still waiting for the runner
+        """Engine id -> its oldest operator command still waiting for a runner
         (`engine_commands`, migration 0005; none on an older database)."""
-        if self._commands_table is None:
-            self._commands_table = "engine_commands" in inspect(self.db.engine).get_table_names()
         if not self._commands_table:
             return {}
         rows = session.execute(
@@ -395,30 +437,46 @@ class DashboardReader:
         ).all()
         return {engine_id: kind for engine_id, kind in rows}  # the oldest wins
 
-    @staticmethod
-    def _summary(
-        row: EngineRow, active_vaults: dict[str, int], pending: dict[str, str] | None = None
-    ) -> EngineSummaryOut:
-        state = row.state.upper()
-        vault_id = active_vaults.get(row.engine_id)
-        return EngineSummaryOut(
-            id=row.engine_id,
-            name=_engine_name(row),
-            state=state,
-            mode=row.mode.upper(),
-            strategy=row.strategy,
-            market=_config_market(row.config),
-            active=state != "STOPPED",
-            active_vault_id=str(vault_id) if vault_id is not None else (row.vault_id or None),
-            pending_command=(pending or {}).get(row.engine_id),
-            sim_time=datetime.fromtimestamp(row.last_ts, UTC) if row.last_ts else None,
-        )
+    def _runners(self, session: Session) -> dict[str, RunnerOut]:
+        """Engine id -> the runner holding its lease now (`leases`, migration 0005); an
+        expired lease is no runner (its engines wait to be picked up)."""
+        from drift_engine.storage.models import LeaseRow
+
+        if self._leases_table is None:
+            self._leases_table = "leases" in inspect(self.db.engine).get_table_names()
+        if not self._leases_table:
+            return {}
+        now_ms = int(self._clock().timestamp() * 1000)
+        out = {}
+        for row in session.scalars(select(LeaseRow).where(LeaseRow.name.like("engine:%"))):
+            if row.expires_at_ms < now_ms:
+                continue
+            out[row.name.removeprefix("engine:")] = RunnerOut(
+                id=f"{row.host}:{row.pid}",
+                host=row.host,
+                pid=row.pid,
+                started_at=datetime.fromtimestamp(row.holder_started_ms / 1000, UTC),
+                lease_expires_at=datetime.fromtimestamp(row.expires_at_ms / 1000, UTC),
+            )
+        return out
 
     def list_engines(self) -> list[EngineSummaryOut]:
+        """Every engine, in a stable order (by id), with its liveness and exposure."""
         with self.db.read() as session:
-            active = self._active_vaults(session)
+            rows = self._engine_rows(session)
+            live = self._liveness(session, [r.engine_id for r in rows])
+            vaults = self._vault_rows_by_engine(session)
             pending = self._pending_commands(session)
-            return [self._summary(row, active, pending) for row in self._engine_rows(session)]
+            runners = self._runners(session)
+            return [
+                self._summary(
+                    session, r, vaults.get(r.engine_id, []), live[r.engine_id], pending, runners
+                )[0]
+                for r in rows
+            ]
+
+    def engine_summary(self, engine_id: str) -> EngineSummaryOut | None:
+        return next((e for e in self.list_engines() if e.id == engine_id), None)
 
     def get_engine(self, engine_id: str) -> EngineDetailOut | None:
         if not self._has_engine_tables():
@@ -427,35 +485,213 @@ class DashboardReader:
             row = session.get(EngineRow, engine_id)
             if row is None:
                 return None
-            summary = self._summary(
-                row, self._active_vaults(session), self._pending_commands(session)
+            own = self._vault_rows_by_engine(session).get(engine_id, [])
+            live = self._liveness(session, [engine_id])[engine_id]
+            summary, booking, snapshot = self._summary(
+                session, row, own, live, self._pending_commands(session), self._runners(session)
             )
             names = {row.engine_id: summary.name}
-            vault_rows = self._vault_rows(session, engine_id)
-            vaults = [self._vault_out(session, v, names) for v in vault_rows]
-            active_id = (
-                int(summary.active_vault_id)
-                if (summary.active_vault_id and summary.active_vault_id.isdigit())
-                else None
-            )
-            snapshot = latest_snapshot_row(session, active_id) if active_id else None
+            vaults = [self._vault_out(session, v, names) for v in own]
             config = dict(row.config or {})
             extra = dict(row.extra or {})
+            fills = [
+                e.data
+                for e in session.scalars(
+                    select(EngineEventRow)
+                    .where(EngineEventRow.engine_id == engine_id, EngineEventRow.kind == "fill")
+                    .order_by(EngineEventRow.id)
+                )
+                if isinstance(e.data, dict)
+            ]
+            booked = summarize(session, booking) if booking is not None else None
+            first_at = (
+                session.scalar(
+                    select(func.min(VaultSnapshotRow.taken_at)).where(
+                        VaultSnapshotRow.vault_id == booking.id
+                    )
+                )
+                if booking is not None
+                else None
+            )
+            in_market = self._market_spans(session, booking.id)[1] if booking else None
         markets = self._market_snapshots()
-        positions = self.positions_of(snapshot, markets)
-        equity = next((v.equity.micro for v in vaults if v.active), None)
-        margin = _margin(extra.get("margin"), snapshot, positions, equity, markets)
+        margin_json = extra.get("margin")
+        positions = self.positions_of(snapshot, markets, margin=margin_json, fills=fills)
+        equity = booked.equity if booked is not None else None
+        margin = _margin(margin_json, snapshot, positions, equity, markets)
         risk = config.pop("risk", None) or extra.get("risk_limits") or {}
+        risk = dict(risk) if isinstance(risk, dict) else {}
         return EngineDetailOut(
             **summary.model_dump(),
             strategy_config=config,
-            risk_limits=dict(risk) if isinstance(risk, dict) else {},
+            risk_limits=risk,
             high_water_mark=money(row.high_water_mark),
             positions=positions,
+            pairs=hedge_pairs(positions, markets=markets, strategy_config=config),
             margin=margin,
             vaults=vaults,
+            kpis=(
+                kpis(
+                    booked,
+                    high_water_mark=row.high_water_mark,
+                    first_at=_aware(first_at),
+                    last_ts=row.last_ts,
+                    time_in_market_pct=in_market,
+                )
+                if booked is not None
+                else None
+            ),
+            limits=limits(
+                risk,
+                equity=equity,
+                high_water_mark=row.high_water_mark,
+                margin=margin,
+                positions=positions,
+            ),
             unhedged=_unhedged(extra.get("unhedged")),
             orders=dict(extra.get("orders") or {}),
+        )
+
+    def _market_spans(self, session: Session, vault_id: int) -> tuple[list[Any], float | None]:
+        """`activity.market_spans`, cached per vault under its newest snapshot id."""
+        marker = session.scalar(
+            select(func.max(VaultSnapshotRow.id)).where(VaultSnapshotRow.vault_id == vault_id)
+        )
+        cached = self._spans_cache.get(vault_id)
+        if cached is not None and cached[0] == marker:
+            return cached[1]
+        value = market_spans(session, vault_id)
+        self._spans_cache[vault_id] = (marker, value)
+        return value
+
+    # ---------------------------------------------------------------- activity
+    def activity(
+        self, engine_id: str, *, limit: int, categories: Sequence[str] | None = None
+    ) -> ActivityPageOut | None:
+        if not self._has_engine_tables():
+            return None
+        with self.db.read() as session:
+            row = session.get(EngineRow, engine_id)
+            if row is None:
+                return None
+            vault_ids = list(
+                session.scalars(select(VaultRow.id).where(VaultRow.engine_id == engine_id))
+            )
+            entries = activity_feed(
+                session,
+                engine_id,
+                vault_ids,
+                limit=limit,
+                categories=categories,
+                has_commands=bool(self._commands_table),
+                ledger_capital=row.mode != "paper",
+            )
+        return ActivityPageOut(engine_id=engine_id, entries=entries)
+
+    def timeline(self, engine_id: str) -> TimelineOut | None:
+        if not self._has_engine_tables():
+            return None
+        with self.db.read() as session:
+            row = session.get(EngineRow, engine_id)
+            if row is None:
+                return None
+            booking = self._booking_vault(
+                row, self._vault_rows_by_engine(session).get(engine_id, [])
+            )
+            spans = self._market_spans(session, booking.id)[0] if booking else []
+            marks = markers(session, engine_id)
+        return TimelineOut(
+            vault_id=str(booking.id) if booking is not None else None,
+            markers=marks,
+            in_market=spans,
+        )
+
+    # ---------------------------------------------------------------- portfolio
+    def portfolio(self) -> PortfolioOut:
+        """Every engine's booking vault, a total row, the treasury and unassigned vaults."""
+        vaults = self.list_vaults()
+        engines = {e.id: e for e in self.list_engines()}
+        by_name = {(v.engine_id, v.name): v for v in vaults}
+        by_id = {v.id: v for v in vaults}
+        rows = []
+        used: set[str] = set()
+        for engine in engines.values():
+            v = by_id.get(engine.booking_vault or "") or by_name.get(
+                (engine.id, engine.booking_vault)
+            )
+            if v is None:
+                continue
+            used.add(v.id)
+            rows.append(_portfolio_row(engine.id, engine.name, engine.status, [v]))
+        total = _portfolio_row(None, "Total", None, [by_id[i] for i in used])
+        treasury = sum(v.cash.micro for v in vaults if v.role == "treasury")
+        unassigned = sum(
+            v.equity.micro for v in vaults if v.role != "treasury" and v.id not in used
+        )
+        return PortfolioOut(
+            rows=rows, total=total, treasury=money(treasury), unassigned=money(unassigned)
+        )
+
+    # ---------------------------------------------------------------- run banner
+    def run_info(self) -> RunOut:
+        """The newest run session with the newest heartbeat: the page's banner."""
+        now = self._clock()
+        with self.db.read() as session:
+            if not self._has_engine_tables():
+                return RunOut(banner="no engine has run on this database yet")
+            sessions = self._sessions(session) or []
+            beat = session.execute(
+                select(HeartbeatRow.ts, HeartbeatRow.recorded_at)
+                .order_by(HeartbeatRow.id.desc())
+                .limit(1)
+            ).first()
+            state = session.scalars(
+                select(HeartbeatRow.market_state)
+                .where(HeartbeatRow.market_state.is_not(None))
+                .order_by(HeartbeatRow.id.desc())
+                .limit(1)
+            ).first()
+            modes = set(session.scalars(select(EngineRow.mode)))
+        current = sessions[0] if sessions else None
+        sim_time = datetime.fromtimestamp(beat[0], UTC) if beat and beat[0] else None
+        at = _parse_time(beat[1]) if beat else None
+        age = max(0.0, (now - at).total_seconds()) if at else None
+        by_market = {
+            symbol: fields.get("data_sources")
+            for symbol, fields in (state or {}).items()
+            if isinstance(fields, dict) and isinstance(fields.get("data_sources"), dict)
+        }
+        kinds = source_kinds(current.data.get("sources") if current else None, by_market)
+        if current is None:
+            fresh = age is not None and age <= self.stale_after
+            replay = "none" if beat is None else ("running" if fresh else "not_running")
+        elif current.status == "running" and current.alive is False:
+            replay = "not_running"
+        elif current.status == "running" and current.alive is None:
+            fresh = age is not None and age <= self.stale_after
+            replay = "running" if fresh else "not_running"
+        else:
+            replay = current.status
+        live = modes == {"live"}
+        return RunOut(
+            banner=banner_text(
+                sim_time,
+                current.speed if current else None,
+                kinds,
+                mode="Live" if live else "Sim",
+                replay=replay,
+                age_s=age,
+            ),
+            sim_time=sim_time,
+            speed=current.speed if current else None,
+            data_sources=kinds,
+            replay=replay,  # type: ignore[arg-type]
+            replay_end=(
+                datetime.fromtimestamp(current.sim_end, UTC)
+                if current and current.sim_end
+                else None
+            ),
+            process=current.describe() if current else None,
         )
 
     # ---------------------------------------------------------------- markets
@@ -497,7 +733,7 @@ class DashboardReader:
                     symbol=snap.symbol,
                     market_index=snap.perp_market_index,
                     market_type="perp",
-                    oracle_price=_decimal_str(snap.oracle_price, 6) if has_price else None,
+                    oracle_price=decimal_str(snap.oracle_price, 6) if has_price else None,
                     funding_rate_hourly=_rate_str(snap.funding_rate) if funded else None,
                     funding_apr=_pct(snap.funding_apr) if funded else None,
                     funding_apr_24h=_pct(snap.funding_apr_24h) if funded else None,
@@ -515,7 +751,6 @@ class DashboardReader:
         try:
             with self.db.read() as session:
                 session.execute(select(1))
-                engines = self._engine_rows(session)
                 beat = (
                     session.scalars(
                         select(HeartbeatRow).order_by(HeartbeatRow.id.desc()).limit(1)
@@ -528,13 +763,16 @@ class DashboardReader:
                     if beat is not None
                     else None
                 )
+            engines = self.list_engines()
         except SQLAlchemyError:
             return HealthOut(status="db_error", db_ok=False, server_time=now)
-        running = sum(1 for e in engines if e.state.upper() in RUNNING_STATES)
+        counts = engine_counts(engines)
         base = {
             "db_ok": True,
-            "engines_running": running,
+            "engines_running": counts.get("running", 0) + counts.get("reducing", 0),
             "engines_total": len(engines),
+            "engine_counts": counts,
+            "engine_summary": counts_text(counts),
             "server_time": now,
         }
         if beat_info is None:
@@ -554,7 +792,9 @@ class DashboardReader:
         )
 
     def change_marker(self) -> tuple[Any, Any]:
-        """(latest heartbeat id, everything else the page shows changing) — cheap to read."""
+        """(latest heartbeat id, everything else the page shows changing) — cheap to read.
+        Engine liveness is part of it: a runner that dies changes the marker although no
+        row changes, so the page learns at the next poll."""
         with self.db.read() as session:
             vaults = tuple(
                 session.execute(
@@ -566,30 +806,74 @@ class DashboardReader:
                 return None, (vaults, last_entry)
             beat = session.scalar(select(func.max(HeartbeatRow.id)))
             engines = tuple(session.execute(select(EngineRow.engine_id, EngineRow.state)).all())
+            live = self._liveness(session, [e[0] for e in engines])
+            processes = tuple(sorted((k, v.process) for k, v in live.items()))
             pending = tuple(sorted(self._pending_commands(session).items()))
-        return beat, (engines, pending, vaults, last_entry)
+            sessions = tuple((x.id, x.status, x.alive) for x in self._sessions(session) or ())
+        return beat, (engines, processes, pending, sessions, vaults, last_entry)
 
 
-RUNNING_STATES = frozenset({"RUNNING", "REDUCING"})
-QUOTE_SPOT_INDEX = 0
+#: What the header counts, in the order it says them.
+COUNT_LABELS = (
+    ("running", "running"),
+    ("reducing", "reducing"),
+    ("paused", "paused"),
+    ("halted", "halted"),
+    ("not_running", "not running"),
+    ("finished", "replay finished"),
+    ("stopped_with_positions", "stopped with open positions"),
+    ("stopped", "stopped"),
+)
 
 
-@cache
-def _catalog() -> MarketCatalog | None:
-    try:
-        return MarketCatalog.from_constants()
-    except Exception:  # noqa: BLE001 - names are cosmetic; never fail a page over them
-        return None
+def engine_bucket(e: EngineSummaryOut) -> str:
+    """Which header count an engine falls in."""
+    if e.state == "STOPPED":
+        return "stopped_with_positions" if e.holds_positions else "stopped"
+    if e.process == "finished":
+        return "finished"
+    if e.process != "running":
+        return "not_running"
+    return e.state.lower()
 
 
-def _market_symbol(market_type: MarketType, market_index: int) -> str:
-    catalog = _catalog()
-    if catalog is not None:
-        try:
-            return catalog.get(market_type, market_index).symbol
-        except KeyError:
-            pass
-    return f"{market_type.value}-{market_index}"
+def engine_counts(engines: Sequence[EngineSummaryOut]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for e in engines:
+        bucket = engine_bucket(e)
+        counts[bucket] = counts.get(bucket, 0) + 1
+    return counts
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    """ "1 running · 1 paused · 1 stopped with open positions"."""
+    parts = [f"{counts[key]} {label}" for key, label in COUNT_LABELS if counts.get(key)]
+    return " · ".join(parts) if parts else "no engines"
+
+
+def _portfolio_row(
+    engine_id: str | None, name: str, state: str | None, vaults: Sequence[VaultOut]
+) -> PortfolioRowOut:
+    def total(field: str) -> Money:
+        return money(sum(getattr(v, field).micro for v in vaults))
+
+    return PortfolioRowOut(
+        engine_id=engine_id,
+        name=name,
+        state=state,
+        cash=total("cash"),
+        equity=total("equity"),
+        pnl=total("pnl"),
+        funding=total("funding"),
+        interest=total("interest"),
+        fees=total("fees"),
+    )
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
 
 
 _MARKET_FIELDS = frozenset(f.name for f in dataclasses.fields(MarketSnapshot))
@@ -698,22 +982,13 @@ def _margin(
 
 
 def _liquidation_distance(m: dict[str, Any], markets: dict[str, MarketSnapshot]) -> float | None:
-    """Smallest |oracle - liquidation price| / oracle over the persisted position risks."""
-    risks = m.get("position_risks")
-    if not isinstance(risks, list):
-        return None
-    by_index = {s.perp_market_index: s.oracle_price for s in markets.values()}
-    distances = []
-    for r in risks:
-        if not isinstance(r, dict):
-            continue
-        liq, price = (
-            r.get("liquidation_price"),
-            r.get("oracle_price") or by_index.get(r.get("market_index")),
-        )
-        if isinstance(liq, int) and liq > 0 and isinstance(price, int) and price > 0:
-            distances.append(abs(price - liq) / price * 100)
-    return round(min(distances), 2) if distances else None
+    """Smallest |oracle - liquidation price| / oracle over the persisted position risks
+    (the same function the runner's metrics use)."""
+    from drift_engine.metrics.figures import liquidation_distance_pct
+
+    return liquidation_distance_pct(
+        m, {s.perp_market_index: s.oracle_price for s in markets.values()}
+    )
 
 
 __all__ = ["DashboardReader", "LatestMarkets", "MarketFeed", "parse_vault_id"]

@@ -98,10 +98,14 @@ def serve_in_background(
     settings: Any = None,
     control: EngineControl | None = None,
     markets: MarketFeed | None = None,
+    **app_options: Any,
 ) -> DashboardServer:
-    """The dashboard on a socket from `reserve()`, in a background thread, started."""
+    """The dashboard on a socket from `reserve()`, in a background thread, started;
+    `app_options` reach `create_app` (e.g. a runner's metrics `collectors`, `notifier`)."""
     settings = _settings(settings)
-    app, token = build_app(database_url, control=control, settings=settings, markets=markets)
+    app, token = build_app(
+        database_url, control=control, settings=settings, markets=markets, **app_options
+    )
     return DashboardServer(app, host=host, token=token, sock=sock).start()
 
 
@@ -112,6 +116,7 @@ def run_dashboard(
     database_url: str | None = None,
     control: EngineControl | None = None,
     markets: MarketFeed | None = None,
+    note: str | None = None,
 ) -> None:
     """Serve until interrupted (blocking; fine in a background thread too). Refuses a
     non-loopback bind without a token."""
@@ -127,4 +132,5 @@ def run_dashboard(
         raise ServeError(str(exc)) from None
     app, token = build_app(database_url, control=control, settings=settings, markets=markets)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: an interactive stop
-        serve(app, host=host, port=port, token=token)  # a taken port: server.PortInUseError
+        # a taken port: server.PortInUseError; `note` is printed once the port is bound
+        serve(app, host=host, port=port, token=token, note=note)

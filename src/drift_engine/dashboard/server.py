@@ -102,6 +102,7 @@ def serve(
     token: str | None = None,
     log_level: str = "warning",
     announce: bool = True,
+    note: str | None = None,
 ) -> None:
     """Serve `app` until interrupted. Raises UnsafeBindError before binding anything."""
     check_bind(host, token)
@@ -110,6 +111,8 @@ def serve(
     _answer_only_bound_address(app, host, actual_port)
     if announce:
         print(f"drift-engine dashboard: {url_for(host, actual_port)}", flush=True)
+        if note:
+            print(note, flush=True)
     server = uvicorn.Server(_config(app, host, actual_port, log_level))
     try:
         server.run(sockets=[sock])

@@ -1,41 +1,41 @@
-"""The engine layer: DriftEngine runs a strategy against a venue and books into a vault."""
+"""The engine layer: DriftEngine runs a strategy against a venue and books into a vault.
+
+Names are imported on first use (PEP 562): `drift_engine.engine.commands`, `.lease` or
+`.store` are reached through this package by commands that only read, and importing
+`engine.engine` (strategies, risk, driftpy) would cost them seconds.
+"""
 
 from __future__ import annotations
 
-from drift_engine.engine.engine import (
-    DriftEngine,
-    EngineError,
-    EngineMode,
-    EngineState,
-    EngineStats,
-    MemoryEngineStore,
-)
-from drift_engine.engine.market_board import MarketBoard
-from drift_engine.engine.ports import (
-    EngineRecord,
-    EngineStore,
-    InterestEvent,
-    LedgerSink,
-    LiquidationEvent,
-    Posting,
-    Venue,
-    VenueError,
-)
+import importlib
+from typing import Any
 
-__all__ = [
-    "DriftEngine",
-    "EngineError",
-    "EngineMode",
-    "EngineRecord",
-    "EngineState",
-    "EngineStats",
-    "EngineStore",
-    "InterestEvent",
-    "LedgerSink",
-    "LiquidationEvent",
-    "MarketBoard",
-    "MemoryEngineStore",
-    "Posting",
-    "Venue",
-    "VenueError",
-]
+_NAMES = {
+    "DriftEngine": "drift_engine.engine.engine",
+    "EngineError": "drift_engine.engine.engine",
+    "EngineMode": "drift_engine.engine.engine",
+    "EngineState": "drift_engine.engine.engine",
+    "EngineStats": "drift_engine.engine.engine",
+    "MemoryEngineStore": "drift_engine.engine.engine",
+    "MarketBoard": "drift_engine.engine.market_board",
+    "EngineRecord": "drift_engine.engine.ports",
+    "EngineStore": "drift_engine.engine.ports",
+    "InterestEvent": "drift_engine.engine.ports",
+    "LedgerSink": "drift_engine.engine.ports",
+    "LiquidationEvent": "drift_engine.engine.ports",
+    "Posting": "drift_engine.engine.ports",
+    "Venue": "drift_engine.engine.ports",
+    "VenueError": "drift_engine.engine.ports",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = sorted(_NAMES)

@@ -11,9 +11,10 @@ tick boundary:
   deposit (no borrowing), the vault's ledger holds that much cash, and the sub-account's
   initial margin still holds afterwards (the simulator checks it as the program does);
   then USDC leaves the sub-account and the WITHDRAW / TRANSFER_OUT entry is booked;
-* a transfer between two engines of the same stack moves the USDC between their
-  sub-accounts (`transfer_deposit`); with a vault that powers no engine, only its ledger
-  leg is booked.
+* a transfer between two engines of the same runner withdraws the USDC from one
+  simulated sub-account and deposits it into the other (each engine has its own
+  simulator, ADR-0019); with a vault that powers no engine, only its ledger leg is
+  booked.
 
 The ledger entries go into the stack's write batch and commit with the tick's checkpoint
 and the command's outcome, so the move is in the database exactly once, together with the
@@ -107,7 +108,7 @@ class PaperCapitalMoves:
     def _check_out(self, engine: Any, amount: int) -> str | None:
         """Why `amount` cannot leave `engine`'s sub-account (None: the simulator decides
         the margin when it moves)."""
-        usdc = self.stack.sim.token_amount(engine.venue.key, "USDC")
+        usdc = engine.venue.sim.token_amount(engine.venue.key, "USDC")
         if amount > usdc:
             return (
                 f"the sub-account holds {_usdc(max(usdc, 0))} as a USDC deposit; taking "
@@ -130,8 +131,11 @@ class PaperCapitalMoves:
         return None
 
     def _engine_of(self, vault: str | None) -> Any:
-        for e in self.stack.engines:
-            if str(e.ledger.vault_id) == vault:
+        """The engine of this runner, in step with the heartbeat, that books into `vault`
+        (a lagging one, still catching up, is not moved into)."""
+        for cell in self.stack.cells.values():
+            e = cell.engine
+            if e is not None and not cell.lagging and str(e.ledger.vault_id) == vault:
                 return e
         return None
 
@@ -139,7 +143,7 @@ class PaperCapitalMoves:
     def _move(self, engine: Any, other: Any, command: Command, ts: int) -> str:
         """Move the USDC in the simulator first (it may refuse: nothing changed then),
         then queue the ledger entries and tell the engines."""
-        sim, registry = self.stack.sim, self.stack.registry
+        registry = self.stack.registry
         amount, key = command.amount or 0, command.key
         vault, counterparty = command.vault or "", command.counterparty or ""
         moved = [e for e in (engine, other) if e is not None]
@@ -149,9 +153,9 @@ class PaperCapitalMoves:
         if command.kind in ("deposit", "withdraw"):
             sign = 1 if command.kind == "deposit" else -1
             if sign > 0:
-                sim.deposit(engine.venue.key, "USDC", amount, ts)
+                engine.venue.sim.deposit(engine.venue.key, "USDC", amount, ts)
             else:
-                sim.withdraw(engine.venue.key, "USDC", amount, ts)
+                engine.venue.sim.withdraw(engine.venue.key, "USDC", amount, ts)
             kind = EntryKind.DEPOSIT if sign > 0 else EntryKind.WITHDRAW
             engine_id = engine.engine_id
             self._write(
@@ -159,28 +163,30 @@ class PaperCapitalMoves:
                     s, vault, kind, sign * amount, key, engine_id=engine_id
                 )
             )
-            engine.ledger.note_capital(key, sign * amount)
+            engine.ledger.note_capital(key, sign * amount, kind)
             what = f"{'deposited' if sign > 0 else 'withdrew'} {_usdc(amount)}"
         else:
             tkey = f"transfer:{key}"
             out = command.kind == "transfer_out"
             src, dst = (vault, counterparty) if out else (counterparty, vault)
             src_engine, dst_engine = (engine, other) if out else (other, engine)
-            if src_engine is not None and dst_engine is not None:
-                sim.transfer_deposit(src_engine.venue.key, dst_engine.venue.key, "USDC", amount, ts)
-            elif src_engine is not None:
-                sim.withdraw(src_engine.venue.key, "USDC", amount, ts)
-            else:
-                sim.deposit(dst_engine.venue.key, "USDC", amount, ts)
+            # each engine trades in its own simulator (ADR-0019): the USDC leaves one
+            # sub-account (the simulator may refuse: nothing changed then) and enters the
+            # other, which cannot refuse a deposit
+            if src_engine is not None:
+                src_engine.venue.sim.withdraw(src_engine.venue.key, "USDC", amount, ts)
+            if dst_engine is not None:
+                dst_engine.venue.sim.deposit(dst_engine.venue.key, "USDC", amount, ts)
+            if src_engine is None:
                 self._reserved[src] = self._reserved.get(src, 0) + amount
             ids = tuple(e.engine_id for e in moved)
             self._write(
                 lambda s: registry.book_transfer_in(s, src, dst, amount, tkey, engine_ids=ids)
             )
             if src_engine is not None:
-                src_engine.ledger.note_capital(tkey, -amount)
+                src_engine.ledger.note_capital(tkey, -amount, EntryKind.TRANSFER_OUT)
             if dst_engine is not None:
-                dst_engine.ledger.note_capital(tkey, amount)
+                dst_engine.ledger.note_capital(tkey, amount, EntryKind.TRANSFER_IN)
             what = f"moved {_usdc(amount)} from {src!r} to {dst!r}"
         for e in moved:
             e.capital_moved(ts, before[e.engine_id], e.venue.equity(), f"#{command.id}: {what}")

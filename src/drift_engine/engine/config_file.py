@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from drift_engine.core.errors import DriftEngineError
 from drift_engine.engine.admission import AdmissionError, check_capital, check_perp
 from drift_engine.engine.execution import ExecutionConfig
+from drift_engine.notify import NotifyConfig
 from drift_engine.risk.limits import RiskLimits
 from drift_engine.strategies import StrategyLoadError, strategy_class
 
@@ -177,6 +178,7 @@ class EnginesConfig(_Strict):
     data: DataSpec = Field(default_factory=DataSpec)
     heartbeat: HeartbeatSpec = Field(default_factory=HeartbeatSpec)
     dashboard: DashboardSpec = Field(default_factory=DashboardSpec)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
     engines: list[EngineSpec] = Field(default_factory=list)
 
 
@@ -448,7 +450,7 @@ port = 8765
 id = "dn-sol"
 name = "Delta-neutral SOL" # display name on the dashboard (default: the id)
 strategy = "delta-neutral"
-mode = "paper"           # "paper" (simulator, virtual USDC) or "live" (later)
+mode = "paper"           # "paper" (simulator, virtual USDC) or "live" (see the end)
 vault = "dn-sol"         # vault name (default: the engine id)
 capital_usdc = 10000.0   # virtual USDC allocated when the vault is created
 enabled = true
@@ -479,6 +481,38 @@ capital_usdc = 10000.0
 
 [engines.params]
 market = "BTC-PERP"
+
+# ---------------------------------------------------------------------------- LIVE
+# Real money: a live engine trades a Drift sub-account on chain. Everything below is
+# commented out; read it all before uncommenting. Live and paper engines run in
+# separate configs (a second file, e.g. drift-engine-live.toml).
+#
+# 1. The keypair that signs is a Solana CLI keypair file, named by the environment and
+#    never by this file (keys and their paths stay out of configs and the database):
+#      export DRIFT_ENGINE_KEYPAIR_PATH=~/.config/solana/id.json   # chmod 600 it
+# 2. The RPC (a read+write Solana JSON-RPC endpoint of your own provider):
+# live = true              # without it, mode = "live" is refused
+#
+# [rpc]
+# url = "https://your-rpc.example"   # default http://127.0.0.1:8899 (drift-engine localnet)
+# network = "mainnet"      # mainnet, devnet or localnet
+# compute_unit_price = 0   # priority fee, micro-lamports per compute unit
+#
+# 3. The engine, booking into an ON_CHAIN vault (created with
+#    drift-engine vaults create carry-live --engine dn-sol-live --type on_chain \\
+#      --network mainnet --authority <YOUR WALLET PUBKEY> --sub-account 1
+#    and funded with drift-engine vaults deposit carry-live 1,000):
+# [[engines]]
+# id = "dn-sol-live"
+# strategy = "delta-neutral"
+# mode = "live"
+# vault = "carry-live"
+#
+# [engines.params]
+# market = "SOL-PERP"
+#
+# Try it first against the local chain: `drift-engine localnet` serves a simulated
+# Drift on http://127.0.0.1:8899 (network = "localnet").
 """
 
 

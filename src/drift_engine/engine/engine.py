@@ -249,7 +249,13 @@ class DriftEngine:
             self.persist()
 
     def _log(self, ts: int, kind: str, message: str, data: dict | None = None) -> None:
-        log.info("[%s] %s: %s", self.engine_id, kind, message)
+        log.info(
+            "[%s] %s: %s",
+            self.engine_id,
+            kind,
+            message,
+            extra={"engine": self.engine_id, "vault": str(self.ledger.vault_id), "event": kind},
+        )
         self.store.log(self.engine_id, ts, kind, message, data)
         if self.on_event is not None:
             self.on_event(self.engine_id, ts, kind, message, data or {})
@@ -506,7 +512,11 @@ class DriftEngine:
             ts,
             "orders",
             f"{action.reason}: {len(sent)} orders, {len(fills)} fills",
-            {"orders": [_order_json(o) for o in sent]},
+            {
+                "reason": action.reason,
+                "fills": len(fills),
+                "orders": [_order_json(o) for o in sent],
+            },
         )
         if fills:
             self.stats.trades += 1
@@ -610,6 +620,7 @@ class DriftEngine:
             if event.liquidation:
                 s.liquidations += 1
             s.slippage += event.slippage
+            self._log_fill(event)
             self.strategy.on_fill(event)
         elif isinstance(event, FundingEvent):
             s.funding += event.amount
@@ -619,6 +630,51 @@ class DriftEngine:
         elif isinstance(event, LiquidationEvent):
             s.liquidations += 1
             s.liquidation_fees += event.fee
+        if posting.kind == "liquidation":  # told once, when booked (notify: liquidation)
+            self._log(
+                event.ts,
+                "liquidation",
+                f"market {posting.market_index}: cash {posting.amount / 1e6:+,.2f} USDC, "
+                f"fee {posting.fee / 1e6:,.2f} USDC",
+                {
+                    "market_index": posting.market_index,
+                    "amount": posting.amount,
+                    "fee": posting.fee,
+                },
+            )
+
+    def _log_fill(self, fill: FillEvent) -> None:
+        """A fill in the engine's log: the activity feed shows it, and the dashboard
+        derives a spot leg's entry price from these (Drift keeps none for spot)."""
+        kind = fill.market_type.value
+        name = next(
+            (
+                symbol if kind == "perp" else symbol.removesuffix("-PERP")
+                for symbol, m in self.board.snapshots().items()
+                if (m.perp_market_index if kind == "perp" else m.spot_market_index)
+                == fill.market_index
+            ),
+            f"{kind}-{fill.market_index}",
+        )
+        size = abs(fill.base_asset_amount) / 10**fill.decimals
+        verb = "bought" if fill.base_asset_amount > 0 else "sold"
+        what = "liquidated: " if fill.liquidation else ""
+        self._log(
+            fill.ts,
+            "fill",
+            f"{what}{verb} {size:,.6g} {name} @ {fill.price / 1e6:,.4f} "
+            f"(fee {fill.fee / 1e6:,.4f} USDC)",
+            {
+                "market_type": kind,
+                "market_index": fill.market_index,
+                "base": fill.base_asset_amount,
+                "quote": fill.quote_asset_amount,
+                "price": fill.price,
+                "fee": fill.fee,
+                "decimals": fill.decimals,
+                "liquidation": fill.liquidation,
+            },
+        )
 
 
 def _order_json(o: OrderIntent) -> dict[str, Any]:

@@ -15,6 +15,12 @@ UPDATE is conditional on still being the holder, so a runner whose lease was tak
 after it expired (a process paused for longer than the lease) writes nothing more.
 A clean exit releases the leases; a killed runner's leases are taken over only after they
 expire.
+
+Several runners share the engines of one database (ADR-0019): `acquire_free` takes the
+leases no live runner holds and leaves the others, and a runner retries it for the
+engines it waits for, so it picks up the engines of a runner that died once their leases
+expired. Each paper engine's simulator checkpoint is keyed by its engine lease
+(`engine.paper`), so whoever holds the lease can carry the engine on.
 """
 
 from __future__ import annotations
@@ -141,6 +147,8 @@ class Leases:
         self.clock = clock
         #: names this runner holds (what `renew` and `release` act on)
         self.names: list[str] = []
+        #: the expired leases of other runners the last `acquire_free` took over
+        self.taken_over: list[LeaseInfo] = []
 
     def now_ms(self) -> int:
         return _ms(self.clock())
@@ -162,6 +170,38 @@ class Leases:
         for info in taken:
             log.warning("took over %s from %s (expired)", info.name, info.holder.describe())
         return taken
+
+    def acquire_free(self, names: Iterable[str]) -> tuple[list[str], dict[str, LeaseInfo]]:
+        """Take every lease in `names` that no live runner holds, in one transaction; the
+        others are left to their holders. Returns (names taken, name -> the live holder's
+        lease for those left). Several runners share the engines of one database this way
+        (ADR-0019): each takes what is free, and later what a dead runner let expire."""
+        wanted = sorted(dict.fromkeys(names))
+        for attempt in range(3):
+            taken: list[str] = []
+            held: dict[str, LeaseInfo] = {}
+            over: list[LeaseInfo] = []
+            try:
+                with self.db.write() as s:
+                    for name in wanted:
+                        try:
+                            with s.begin_nested():
+                                before = self._take(s, name)
+                        except LeaseHeldError as exc:
+                            held[name] = exc.info
+                            continue
+                        taken.append(name)
+                        if before is not None:
+                            over.append(before)
+                break
+            except IntegrityError:  # another runner inserted the same name just now
+                if attempt == 2:
+                    raise
+        self.names = sorted(set(self.names) | set(taken))
+        for info in over:
+            log.warning("took over %s from %s (expired)", info.name, info.holder.describe())
+        self.taken_over = over
+        return taken, held
 
     def _take(self, s: Session, name: str) -> LeaseInfo | None:
         now = self.now_ms()

@@ -79,6 +79,9 @@ class VaultLedgerSink:
         self.vault_id = vault
         self._keys: set[str] | None = None
         self._balance: int | None = None
+        #: kind -> [amount, fee, entries] over the vault's ledger, loaded with the keys
+        #: and kept up to date by what books through this sink (metrics read it)
+        self._totals: dict[str, list[int]] | None = None
         #: keys booked after the paper state this engine was restored from (see
         #: `replay_after`): met again once by the replay, they are not booked twice
         self._replay: set[str] = set()
@@ -95,8 +98,28 @@ class VaultLedgerSink:
 
     def _known(self) -> set[str]:
         if self._keys is None:
-            self._keys = {e.key for e in self.ledger.entries(self.vault_id)}
+            entries = self.ledger.entries(self.vault_id)
+            totals: dict[str, list[int]] = {}
+            for e in entries:
+                self._count(totals, e.kind, e.amount, e.fee)
+            self._keys = {e.key for e in entries}
+            self._totals = totals
         return self._keys
+
+    @staticmethod
+    def _count(totals: dict[str, list[int]], kind: Any, amount: int, fee: int) -> None:
+        row = totals.setdefault(getattr(kind, "value", str(kind)), [0, 0, 0])
+        row[0] += amount
+        row[1] += fee
+        row[2] += 1
+
+    def totals(self) -> dict[str, tuple[int, int, int]]:
+        """kind -> (amount, fee, entries) of the vault's ledger as this sink knows it: the
+        entries read at first use plus everything booked through it since (held in a
+        batch included)."""
+        self._known()
+        assert self._totals is not None
+        return {kind: (a, f, n) for kind, (a, f, n) in list(self._totals.items())}
 
     def book(self, posting: Posting) -> bool:
         from drift_engine.vaults.entries import NewEntry
@@ -129,6 +152,8 @@ class VaultLedgerSink:
         else:
             self.ledger.book(self.engine_id, self.vault_id, entry)
         known.add(key)
+        if self._totals is not None:
+            self._count(self._totals, entry.kind, posting.amount, posting.fee)
         if self._balance is not None:
             self._balance += posting.amount - posting.fee
         return True
@@ -139,13 +164,15 @@ class VaultLedgerSink:
         self.balance()
         self._known()
 
-    def note_capital(self, key: str, amount: int) -> None:
+    def note_capital(self, key: str, amount: int, kind: Any = None) -> None:
         """A capital move the runner books into this vault itself (`engine.capital`):
-        count it in the cached balance and known keys."""
+        count it in the cached balance, known keys and (with its `kind`) the totals."""
         self.load()
         assert self._balance is not None and self._keys is not None
         self._keys.add(key)
         self._balance += amount
+        if kind is not None and self._totals is not None:
+            self._count(self._totals, kind, amount, 0)
 
     def balance(self) -> int:
         if self._balance is None:
@@ -155,6 +182,8 @@ class VaultLedgerSink:
     def refresh(self) -> None:
         """Forget cached reads (nothing may be pending in a batch)."""
         self._balance = None
+        self._keys = None
+        self._totals = None
 
     def total(self, kind: str) -> int:
         return sum(e.amount for e in self.ledger.entries(self.vault_id) if e.kind.value == kind)

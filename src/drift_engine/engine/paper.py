@@ -1,37 +1,50 @@
-"""Assembling paper engines for real: simulator, vaults in the database, engines, heartbeat.
+"""Assembling paper engines for real: simulators, vaults in the database, engines, heartbeat.
 
-`PaperStack` is what `backtest`, `demo` and `run` share: one `DriftSimulator` (each
-engine trades in its own sub-account), one `MarketBoard`, the project's database with
-the `VaultRegistry` (each engine's VIRTUAL vault funded from the paper treasury, created
-and funded in one transaction) and the engine store, and a `HeartbeatDataCollector` over
-a market data stream that applies the operator commands queued for the engines
-(`engine.commands`, with `engine.capital` moving capital into and out of sub-accounts).
+`PaperStack` is what `backtest`, `demo` and `run` share: one `MarketBoard` the engines
+read, the project's database with the `VaultRegistry` (each engine's VIRTUAL vault funded
+from the paper treasury, created and funded in one transaction) and the engine store, and
+a `HeartbeatDataCollector` over a market data stream that applies the operator commands
+queued for the engines (`engine.commands`, with `engine.capital` moving capital into and
+out of sub-accounts).
+
+Each paper engine trades alone in its own simulated Drift — a `PaperCell`: its own
+`DriftSimulator` (the markets its strategy trades, their spot legs and USDC), its
+sub-account, its own checkpoint named after its lease (`engine:<id>`, ADR-0019). An
+engine's results therefore never depend on which other engines share its runner, and any
+runner holding the engine's lease can carry it on: several `drift-engine run` processes
+share the engines of one database, a runner picks up an engine whose runner died and
+carries it on from its checkpoint, exactly as the dead runner would have.
 
 Paper state survives a restart (`persist=True`, what `drift-engine run` uses; backtests
 and the demo start fresh and save nothing). A persisting stack writes nothing while a
 tick runs: the ledger entries, engine records and events, the outcomes of the operator
 commands, the vault snapshots and the heartbeat row go into a `WriteBatch`, and at the
 end of a tick in which anything happened (and at least every `checkpoint_every_s`) the
-stack commits them in ONE transaction with its checkpoint
-(`SqlEngineStore.save_checkpoint`): the simulator's `dump()` (accounts as the program's
-bytes, resting orders, counters, prices), the market board, every engine's record and its
-venue's cursor, and the ledger's highest entry id — and, first, a renewal of the runner's
-leases, so a runner that lost them commits nothing (ADR-0011). A new `PaperStack` on the
-same database loads the checkpoint (`restored_ts`): the same sub-accounts with the same
-positions, the engines' records as of that tick; the data resumes after it
-(`resume_events`). A crash mid-tick loses that tick and nothing else: it is replayed from
-the checkpoint (the simulator is deterministic, and a command is stamped with the tick
-that applies it), producing the same entries, which are booked then.
+stack commits them in ONE transaction with the checkpoint of every cell it ticked
+(`SqlEngineStore.save_checkpoint`): the simulator's `dump()`, the market board, the
+engine's record and its venue's cursor, and the ledger's highest entry id — and, first, a
+renewal of the runner's leases, so a runner that lost them commits nothing (ADR-0011).
 
-A checkpoint made before some of the config's markets existed is extended with them
-(fresh markets at the catalog's parameters): adding a market to a paper database works.
+`restore(engine_ids)` reads the engines' checkpoints before they are added: the stack
+resumes at the newest one (`restored_ts`); a cell whose checkpoint is older (an engine
+taken over from a runner that died, or one that was not run for a while) is *lagging* and
+`catch_up` replays the data it missed through its own small heartbeat — its strategy,
+commands and checkpoints tick by tick — before it joins the others. A crash mid-tick
+loses that tick and nothing else: it is replayed from the checkpoint (the simulator is
+deterministic, and a command is stamped with the tick that applies it), producing the
+same entries, which are booked then.
+
+A checkpoint written before ADR-0019 (`paper`, one simulator for all the engines of a
+database) is split on first use: each engine's cell starts from it with only its own
+sub-account. A checkpoint made before some of the config's markets existed is extended
+with them (fresh markets at the catalog's parameters).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -112,8 +125,65 @@ class VaultSnapshotter:
         snapshots.record(engine.engine_id, ledger.vault_id, **point)
 
 
+@dataclass
+class PaperCell:
+    """One engine's simulated Drift and what its checkpoint says about it."""
+
+    engine_id: str
+    sim: Any
+    feed: SimulatorFeed
+    epoch: str
+    #: the heartbeat time of the checkpoint it resumed from (None: fresh)
+    restored_ts: int | None = None
+    #: what the checkpoint holds about the engine (record, sub-account, venue cursor)
+    saved: dict[str, Any] | None = None
+    #: the board as of its checkpoint (a lagging cell reads it while it catches up)
+    board_state: dict[str, Any] | None = None
+    ledger_mark: int = 0
+    engine: DriftEngine | None = None
+    #: ticked since its last checkpoint / when that was / what the state looked like
+    checkpoint_ts: int | None = None
+    checkpointed: tuple[Any, ...] | None = None
+    lagging: bool = False
+    added_markets: list[str] = field(default_factory=list)
+
+    @property
+    def checkpoint_name(self) -> str:
+        return cell_checkpoint(self.engine_id)
+
+    def fingerprint(self) -> tuple[Any, ...]:
+        state = self.engine.state.value if self.engine is not None else None
+        return (self.sim._seq, state)
+
+
+def cell_checkpoint(engine_id: str) -> str:
+    """The checkpoint of an engine's cell is named after its lease (ADR-0019)."""
+    from drift_engine.engine.lease import engine_lease
+
+    return engine_lease(engine_id)
+
+
+#: The checkpoint name of the one-simulator stacks written before ADR-0019.
+LEGACY_CHECKPOINT = "paper"
+
+
+def _only_account(dump: dict[str, Any], sub_account_id: int) -> dict[str, Any]:
+    """A simulator dump with one sub-account: the others (engines of a pre-ADR-0019
+    shared simulator) are left out with their resting orders and exposure."""
+    out = dict(dump)
+
+    def mine(entry: list[Any]) -> bool:
+        return entry[1] == sub_account_id
+
+    out["users"] = [u for u in dump["users"] if mine(u)]
+    out["resting"] = [[t, i, [r for r in v if mine(r)]] for t, i, v in dump["resting"]]
+    out["exposed"] = [[t, i, [a for a in v if mine(a)]] for t, i, v in dump["exposed"]]
+    return out
+
+
 class PaperStack:
-    """One simulator + database + heartbeat hosting any number of paper engines."""
+    """Paper engines, each in its own simulator (`PaperCell`), sharing one database,
+    one market board and one heartbeat."""
 
     def __init__(
         self,
@@ -123,72 +193,35 @@ class PaperStack:
         *,
         interest_rates: dict[str, tuple[Any, Any]] | None = None,
         epoch: str | None = None,
-        name: str = "paper",
+        name: str = LEGACY_CHECKPOINT,
         persist: bool = False,
         checkpoint_every_s: int = 3600,
     ) -> None:
-        from drift_engine.sim import DriftSimulator
         from drift_engine.vaults.registry import VaultRegistry
 
         self.db = db
         self.name = name
         self.registry = VaultRegistry(db)
         self.store = SqlEngineStore(db)
-        perps = list(dict.fromkeys(perps))
-        symbols = sim_symbols(perps)
-        prices = {s: DEFAULT_PRICES.get(_asset(s), 1_000_000) for s in symbols if s != "USDC"}
-        self.board = MarketBoard(perps)
-        for s, p in prices.items():
+        self.perps = list(dict.fromkeys(perps))
+        self.interest_rates = interest_rates
+        self.board = MarketBoard(self.perps)
+        for s, p in self._default_prices(sim_symbols(self.perps)).items():
             self.board.set_price(s, p, start_ts)
         self.engines: list[DriftEngine] = []
+        self.cells: dict[str, PaperCell] = {}
         self.persist = persist
         self.checkpoint_every_s = checkpoint_every_s
-        self._checkpointed: tuple[Any, ...] | None = None
-        self._checkpoint_ts: int | None = None
-        #: engine id -> what the checkpoint holds about it (sub-account, venue cursor)
-        self._restored: dict[str, dict[str, Any]] = {}
-        self.ledger_mark = 0
-        #: the heartbeat time of the checkpoint this stack resumed from (None: fresh)
+        #: the epoch of every cell this stack creates (None: a random one per cell, so
+        #: record ids stay unique in a vault's ledger whatever simulators came before)
+        self.epoch = epoch
+        #: the heartbeat time of the newest checkpoint this stack resumed from (None: fresh)
         self.restored_ts: int | None = None
-        saved = self.store.load_checkpoint(name) if persist else None
-        if saved is not None:
-            state = saved["state"]
-            from drift_engine.core.markets import MarketCatalog
-
-            catalog = MarketCatalog.from_constants()
-            have = {tuple(p[:2]) for p in state["sim"]["prices"]}
-            #: markets the config trades that the saved simulator did not (added now)
-            self.added_markets = [
-                s
-                for s in symbols
-                if s != "USDC"
-                and (catalog.by_symbol(s).market_type.value, catalog.by_symbol(s).market_index)
-                not in have
-            ]
-            _with_markets(state["sim"], self.added_markets, prices)
-            self.sim = DriftSimulator.load(state["sim"])
-            self.sim.state.number_of_markets = len(self.sim.perp_markets)
-            self.sim.state.number_of_spot_markets = len(self.sim.spot_markets)
-            self.board.load(state["board"])
-            self.epoch = saved["epoch"]
-            self.restored_ts = saved["ts"]
-            self.ledger_mark = saved["ledger_mark"]
-            self._restored = state["engines"]
-            # the engine records as of the checkpoint (a crash may have left newer ones)
-            for info in self._restored.values():
-                self.store.save(EngineRecord(**info["record"]))
-            self._checkpoint_ts = saved["ts"]
-            # new sub-accounts are funded as of the checkpoint: the data resumes after it
-            start_ts = max(saved["ts"], self.sim.now)
-        else:
-            self.added_markets = []
-            self.sim = DriftSimulator(prices, ts=start_ts, interest_rates=interest_rates)
-            # A fresh simulator numbers its records from 1: the epoch keeps ids unique.
-            self.epoch = epoch or uuid.uuid4().hex[:8]
-        self.feed = SimulatorFeed(self.sim, self.board)
         self.start_ts = start_ts
-        used = {sub for _, sub in self.sim.accounts}
-        self._next_sub = max(used) + 1 if used else 0
+        self._saved: dict[str, PaperCell] = {}
+        self._restored_ids: set[str] = set()
+        #: markets the config trades that a restored simulator did not (added now)
+        self.added_markets: list[str] = []
         #: a persisting stack holds its writes until the next checkpoint (module docstring)
         self.batch: WriteBatch | None = WriteBatch() if persist else None
         self.store.batch = self.batch
@@ -196,7 +229,126 @@ class PaperStack:
         self.leases: Any = None
         self.capital = PaperCapitalMoves(self)
         self.commands = OperatorCommands.for_store(self.store, capital=self.capital)
+        #: set by `heartbeat()`: the main heartbeat, which cells join once caught up
+        self.main: HeartbeatDataCollector | None = None
 
+    @staticmethod
+    def _default_prices(symbols: Iterable[str]) -> dict[str, int]:
+        return {s: DEFAULT_PRICES.get(_asset(s), 1_000_000) for s in symbols if s != "USDC"}
+
+    # ------------------------------------------------------------------ the one-cell view
+    @property
+    def sim(self) -> Any:
+        """The simulator of a stack with one engine (backtests, tests)."""
+        if len(self.cells) != 1:
+            raise DriftEngineError(
+                f"this paper stack has {len(self.cells)} simulators (one per engine): "
+                "use engine.venue.sim"
+            )
+        return next(iter(self.cells.values())).sim
+
+    @property
+    def feed(self) -> SimulatorFeed:
+        if len(self.cells) != 1:
+            raise DriftEngineError("this paper stack has one feed per engine")
+        return next(iter(self.cells.values())).feed
+
+    # ------------------------------------------------------------------ restoring
+    def now(self) -> int:
+        """The stack's heartbeat time: the main heartbeat's last tick, else its start."""
+        if self.main is not None and self.main.last_ts is not None:
+            return self.main.last_ts
+        return self.start_ts
+
+    def restore(self, engine_ids: Iterable[str], *, advance: bool = True) -> int | None:
+        """Read the checkpoints of these engines' cells (a pre-ADR-0019 shared checkpoint
+        for those that have none); with `advance` (before the heartbeat starts) the stack
+        resumes at the newest (`restored_ts`, the board as of then). Returns it (None:
+        nothing to resume)."""
+        if not self.persist:
+            return self.restored_ts
+        legacy: dict[str, Any] | None | bool = False
+        for engine_id in engine_ids:
+            if engine_id in self._saved or engine_id in self.cells:
+                continue
+            saved = self.store.load_checkpoint(cell_checkpoint(engine_id))
+            if saved is None:
+                if legacy is False:
+                    legacy = self.store.load_checkpoint(LEGACY_CHECKPOINT)
+                saved = _legacy_part(legacy, engine_id) if legacy else None
+            if saved is None:
+                continue
+            state = saved["state"]
+            info = state["engines"][engine_id]
+            self._saved[engine_id] = PaperCell(
+                engine_id,
+                sim=None,
+                feed=None,  # type: ignore[arg-type]
+                epoch=saved["epoch"],
+                restored_ts=saved["ts"],
+                saved={"sim": state["sim"], **info},
+                board_state=state["board"],
+                ledger_mark=saved["ledger_mark"],
+            )
+            if advance and (self.restored_ts is None or saved["ts"] > self.restored_ts):
+                self.restored_ts = saved["ts"]
+                self.board.load(state["board"])
+        if advance and self.restored_ts is not None:
+            self.start_ts = max(self.start_ts, self.restored_ts)
+        return self.restored_ts
+
+    def _cell(self, engine_id: str, strategy: DriftStrategy) -> PaperCell:
+        """The engine's cell: restored from its checkpoint, or a fresh simulator at the
+        stack's time and the board's prices."""
+        from drift_engine.core.markets import MarketCatalog
+        from drift_engine.sim import DriftSimulator
+
+        symbols = sim_symbols(strategy.markets() or self.perps)
+        saved = self._saved.pop(engine_id, None)
+        if saved is not None:
+            catalog = MarketCatalog.from_constants()
+            dump = saved.saved["sim"]  # type: ignore[index]
+            have = {tuple(p[:2]) for p in dump["prices"]}
+            added = [
+                s
+                for s in symbols
+                if s != "USDC"
+                and (catalog.by_symbol(s).market_type.value, catalog.by_symbol(s).market_index)
+                not in have
+            ]
+            _with_markets(dump, added, self._prices_now(added))
+            sim = DriftSimulator.load(dump)
+            sim.state.number_of_markets = len(sim.perp_markets)
+            sim.state.number_of_spot_markets = len(sim.spot_markets)
+            saved.sim = sim
+            saved.feed = SimulatorFeed(sim)
+            saved.added_markets = added
+            saved.checkpoint_ts = saved.restored_ts
+            saved.lagging = saved.restored_ts is not None and saved.restored_ts < self.now()
+            self.added_markets += [m for m in added if m not in self.added_markets]
+            self._restored_ids.add(engine_id)
+            return saved
+        sim = DriftSimulator(
+            self._prices_now(symbols), ts=self.now(), interest_rates=self.interest_rates
+        )
+        # a fresh simulator numbers its records from 1: the epoch keeps ids unique
+        epoch = self.epoch or uuid.uuid4().hex[:8]
+        return PaperCell(engine_id, sim, SimulatorFeed(sim), epoch)
+
+    def _prices_now(self, symbols: Iterable[str]) -> dict[str, int]:
+        """First oracle prices of a new simulator: the board's (what the data said last),
+        the defaults before any data."""
+        out = self._default_prices(symbols)
+        snaps = self.board.snapshots()
+        for snap in snaps.values():
+            spot = spot_symbol_for(snap.symbol)
+            if snap.symbol in out and snap.oracle_price:
+                out[snap.symbol] = snap.oracle_price
+            if spot in out and (snap.spot_oracle_price or snap.oracle_price):
+                out[spot] = snap.spot_oracle_price or snap.oracle_price
+        return out
+
+    # ------------------------------------------------------------------ engines
     def add_engine(
         self,
         engine_id: str,
@@ -207,40 +359,48 @@ class PaperStack:
         limits: RiskLimits | None = None,
         ts: int | None = None,
     ) -> DriftEngine:
-        """A paper engine with its VIRTUAL vault and its own simulated sub-account.
+        """A paper engine with its VIRTUAL vault and its own simulated Drift.
 
         A new vault is created, funded with `capital` from the paper treasury and bound to
-        the engine (its first record) in one transaction. An engine the checkpoint knows
-        resumes its sub-account; any other gets a fresh one funded with its vault's cash
-        (read in the transaction that binds them). An engine with nothing to trade — no
-        equity and no deposit queued for it — raises `NoCapitalError`."""
-        ts = self.start_ts if ts is None else ts
+        the engine (its first record) in one transaction. An engine whose checkpoint the
+        stack restored resumes its sub-account (a lagging one reads its own board until
+        `catch_up`); any other gets a fresh simulator whose sub-account is funded with its
+        vault's cash (read in the transaction that binds them). An engine with nothing to
+        trade — no equity and no deposit queued for it — raises `NoCapitalError`."""
+        if self.persist and engine_id not in self._saved:
+            self.restore([engine_id], advance=self.main is None)
+        ts = self.now() if ts is None else ts
         name = vault_name or engine_id
-        reg = self.registry
-        ledger = VaultLedgerSink(reg.ledger, engine_id, name)
-        saved = self._restored.get(engine_id)
-        if saved is not None:
+        ledger = VaultLedgerSink(self.registry.ledger, engine_id, name)
+        cell = self._cell(engine_id, strategy)
+        board = self.board
+        if cell.saved is not None:
             # the sub-account as checkpointed: its positions, orders and unread records
-            key = next(k for k in self.sim.accounts if k[1] == saved["sub_account_id"])
-            venue = PaperVenue(self.sim, key, epoch=self.epoch)
+            saved = cell.saved
+            key = next(k for k in cell.sim.accounts if k[1] == saved["sub_account_id"])
+            venue = PaperVenue(cell.sim, key, epoch=cell.epoch)
             venue._cursor = saved["cursor"]
             venue._returned = set(saved["returned"])
-            ledger.replay_after(self.ledger_mark)
+            ledger.replay_after(cell.ledger_mark)
+            if cell.lagging:
+                board = MarketBoard(self.perps)
+                board.load(cell.board_state or {})
+            # the engine record as of the checkpoint (a crash may have left a newer one)
+            with self.db.write() as s:
+                _put_record(s, EngineRecord(**saved["record"]))
         else:
-            sub = self._next_sub
-            self._next_sub += 1
-            venue = PaperVenue(self.sim, sub_account_id=sub, epoch=self.epoch)
+            venue = PaperVenue(cell.sim, sub_account_id=0, epoch=cell.epoch)
         engine = DriftEngine(
             engine_id,
             strategy,
             venue,
             ledger,
-            self.board,
+            board,
             mode=EngineMode.PAPER,
             risk=RiskManager(limits or RiskLimits()),
             store=self.store,
         )
-        if saved is None:
+        if cell.saved is None:
             cash = self._bind(engine, name, capital)
             if cash > 0:
                 venue.fund(cash, ts)
@@ -251,7 +411,11 @@ class PaperStack:
                 f"{venue.equity() / 1e6:,.2f} USDC) — refusing to run it. Deposit with "
                 f"`drift-engine vaults deposit {name} AMOUNT`, or disable the engine"
             )
+        cell.engine = engine
+        self.cells[engine_id] = cell
         self.engines.append(engine)
+        if self.main is not None and not cell.lagging:
+            self._join(cell)
         return engine
 
     def _bind(self, engine: DriftEngine, name: str, capital: int) -> int:
@@ -275,6 +439,8 @@ class PaperStack:
             # known equity (cash + position value of its latest snapshot).
             summary = summarize(s, row)
             put(s)
+            if not row.is_active:  # the vault it books into is the one ⚡ ACTIVE (ADR-0018)
+                _make_active(s, row)
             return summary.equity if summary.snapshot_at is not None else summary.balance
 
         try:
@@ -298,37 +464,45 @@ class PaperStack:
         return (e for e in events if e.time > ts)
 
     def was_restored(self, engine: DriftEngine) -> bool:
-        """True if `engine` resumed its sub-account from the saved paper state."""
-        return engine.engine_id in self._restored
+        """True if `engine` resumed its sub-account from saved paper state."""
+        return engine.engine_id in self._restored_ids
+
+    def lagging(self) -> list[PaperCell]:
+        """Cells restored from a checkpoint older than the stack's time (see `catch_up`)."""
+        return [c for c in self.cells.values() if c.lagging]
 
     # ------------------------------------------------------------------ checkpoints
-    def checkpoint(self, ts: int) -> None:
-        """Commit the held writes and the paper state now, in one transaction."""
-        sim = self.sim
-        venues = [e.venue for e in self.engines]
-        since = min([v._cursor for v in venues], default=len(sim.records))
-        engines = {}
-        for e in self.engines:
-            v = e.venue
-            engines[e.engine_id] = {
-                "record": asdict(e._record()),
-                "sub_account_id": v.sub_account_id,
-                "cursor": v._cursor - since,
-                "returned": sorted(s for s in v._returned),
+    def checkpoint(self, ts: int, cells: Iterable[PaperCell] | None = None) -> None:
+        """Commit the held writes and the state of `cells` (default: every cell in step
+        with the stack) as of heartbeat time `ts`, in one transaction."""
+        chosen = [c for c in self.cells.values() if not c.lagging] if cells is None else list(cells)
+        checkpoints = []
+        for cell in chosen:
+            engine, sim = cell.engine, cell.sim
+            assert engine is not None
+            v = engine.venue
+            since = min(v._cursor, len(sim.records))
+            state = {
+                "sim": sim.dump(records_since=since),
+                "board": (engine.board.dump()),
+                "engines": {
+                    engine.engine_id: {
+                        "record": asdict(engine._record()),
+                        "sub_account_id": v.sub_account_id,
+                        "cursor": v._cursor - since,
+                        "returned": sorted(v._returned),
+                    }
+                },
             }
-        state = {
-            "sim": sim.dump(records_since=since),
-            "board": self.board.dump(),
-            "engines": engines,
-        }
-        records = [EngineRecord(**info["record"]) for info in engines.values()]
+            checkpoints.append((cell.checkpoint_name, ts, cell.epoch, state))
+        records = [c.engine._record() for c in chosen if c.engine is not None]
         fence = self.leases.renew_in if self.leases is not None else None
-        self.ledger_mark = self.store.save_checkpoint(
-            self.name, ts, self.epoch, state, records, batch=self.batch, fence=fence
-        )
+        mark = self.store.save_checkpoints(checkpoints, records, batch=self.batch, fence=fence)
         self.capital.committed()
-        self._checkpoint_ts = ts
-        self._checkpointed = self._fingerprint()
+        for cell in chosen:
+            cell.ledger_mark = mark
+            cell.checkpoint_ts = ts
+            cell.checkpointed = cell.fingerprint()
 
     def discard(self) -> None:
         """Drop the writes held since the last checkpoint (an interrupted tick: a restart
@@ -336,24 +510,28 @@ class PaperStack:
         if self.batch is not None:
             self.batch.clear()
 
-    def _fingerprint(self) -> tuple[Any, ...]:
-        return (self.sim._seq, tuple((e.engine_id, e.state.value) for e in self.engines))
-
-    def maybe_checkpoint(self, ts: int) -> bool:
+    def maybe_checkpoint(self, ts: int, cells: Iterable[PaperCell] | None = None) -> bool:
         """Checkpoint when something happened since the last one, or every
         `checkpoint_every_s` of heartbeat time (prices alone replay from the data)."""
         if not self.persist:
             return False
-        due = self._checkpoint_ts is None or ts - self._checkpoint_ts >= self.checkpoint_every_s
+        chosen = [c for c in self.cells.values() if not c.lagging] if cells is None else list(cells)
         held = self.batch is not None and len(self.batch) > 0
-        if not due and not held and self._fingerprint() == self._checkpointed:
+        due = any(
+            c.checkpoint_ts is None or ts - c.checkpoint_ts >= self.checkpoint_every_s
+            for c in chosen
+        )
+        changed = any(c.fingerprint() != c.checkpointed for c in chosen)
+        if not (held or due or changed):
             return False
-        self.checkpoint(ts)
+        self.checkpoint(ts, chosen)
         return True
 
+    # ------------------------------------------------------------------ heartbeats
     def heartbeat(self, events: Iterable[Any], **kw: Any) -> HeartbeatDataCollector:
-        """The heartbeat over this stack; with `persist` it checkpoints the paper state at
-        the end of ticks (after engines, operator hooks, snapshots and the heartbeat row)."""
+        """The heartbeat over this stack's engines (lagging cells join once caught up);
+        with `persist` it checkpoints at the end of ticks (after engines, operator hooks,
+        snapshots and the heartbeat row)."""
         kw.setdefault("snapshotter", VaultSnapshotter(self.registry, batch=self.batch))
         kw.setdefault("store", self.store)
         kw.setdefault("commands", self.commands)
@@ -364,15 +542,116 @@ class PaperStack:
             if then is not None:
                 then(result)
 
-        return HeartbeatDataCollector(
-            events, self.board, self.engines, markets=[self.feed], on_tick=on_tick, **kw
+        cells = [c for c in self.cells.values() if not c.lagging]
+        lagging = {c.engine_id for c in self.cells.values() if c.lagging}
+        hb = HeartbeatDataCollector(
+            events,
+            self.board,
+            [e for e in self.engines if e.engine_id not in lagging],
+            markets=[c.feed for c in cells],
+            on_tick=on_tick,
+            **kw,
         )
+        self.main = hb
+        return hb
+
+    def _join(self, cell: PaperCell) -> None:
+        """A cell in step with the stack joins the main heartbeat and its board."""
+        assert cell.engine is not None
+        cell.lagging = False
+        cell.engine.board = self.board
+        for symbol in cell.engine.strategy.markets():
+            self.board.add(symbol)
+        if self.main is not None:
+            if cell.engine not in self.main.engines:
+                self.main.add_engine(cell.engine)
+            if cell.feed not in self.main.markets:
+                self.main.markets.append(cell.feed)
+
+    def catch_up(
+        self,
+        cell: PaperCell,
+        events: Iterable[Any],
+        until_ts: int,
+        *,
+        interval_s: int,
+        snapshot_every_s: int = 3600,
+    ) -> int:
+        """Tick a lagging cell alone from its checkpoint up to `until_ts` (the stack's
+        time) over `events` (the run's data stream), as the runner it lost would have —
+        commands, snapshots and checkpoints included — then join it to the others.
+        Returns the ticks run."""
+        from drift_engine.clock import SimulatedClock
+
+        assert cell.engine is not None and cell.restored_ts is not None
+        start = cell.restored_ts + interval_s
+        ticks = 0
+        if start <= until_ts:
+            seen = cell.restored_ts
+            hb = HeartbeatDataCollector(
+                (e for e in events if e.time > seen),
+                cell.engine.board,
+                [cell.engine],
+                markets=[cell.feed],
+                snapshotter=VaultSnapshotter(self.registry, batch=self.batch),
+                snapshot_every_s=snapshot_every_s,
+                commands=self.commands,
+                on_tick=lambda r: self.maybe_checkpoint(r.ts, [cell]),
+            )
+            hb.run(SimulatedClock(start), start=start, until=until_ts, interval_s=interval_s)
+            ticks = hb.ticks
+            if self.persist and hb.last_ts is not None:
+                cell.engine.persist()
+                self.checkpoint(hb.last_ts, [cell])
+        self._join(cell)
+        return ticks
+
+
+def _legacy_part(legacy: dict[str, Any], engine_id: str) -> dict[str, Any] | None:
+    """An engine's share of a pre-ADR-0019 shared checkpoint: the same shape as a cell's
+    checkpoint, its simulator holding only this engine's sub-account."""
+    state = legacy["state"]
+    info = state["engines"].get(engine_id)
+    if info is None:
+        return None
+    return {
+        "ts": legacy["ts"],
+        "epoch": legacy["epoch"],
+        "ledger_mark": legacy["ledger_mark"],
+        "state": {
+            "sim": _only_account(state["sim"], info["sub_account_id"]),
+            "board": state["board"],
+            "engines": {engine_id: info},
+        },
+    }
 
 
 __all__ = [
     "DEFAULT_PRICES",
+    "LEGACY_CHECKPOINT",
     "NoCapitalError",
+    "PaperCell",
     "PaperStack",
     "VaultSnapshotter",
+    "cell_checkpoint",
     "sim_symbols",
 ]
+
+
+def _make_active(s: Any, row: Any) -> None:
+    """`row` becomes its engine's active vault, in the caller's transaction."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from drift_engine.storage.models import VaultRow
+
+    now = datetime.now(UTC)
+    s.execute(
+        update(VaultRow)
+        .where(VaultRow.engine_id == row.engine_id, VaultRow.is_active.is_(True))
+        .values(is_active=False, updated_at=now)
+    )
+    s.flush()
+    row.is_active = True
+    row.updated_at = now

@@ -158,6 +158,52 @@ class SqlEngineStore:
             batch.clear()
         return mark
 
+    def save_checkpoints(
+        self,
+        checkpoints: list[tuple[str, int, str, dict[str, Any]]],
+        records: list[EngineRecord],
+        *,
+        batch: WriteBatch | None = None,
+        fence: Write | None = None,
+    ) -> int:
+        """`save_checkpoint` for several checkpoints — (name, ts, epoch, state) each, the
+        paper cells of one runner (ADR-0019) — in ONE transaction with the fence, the
+        batch and the engine records. Returns the ledger mark stored with them."""
+        import zlib
+
+        from sqlalchemy import func
+
+        from drift_engine.storage.models import LedgerEntryRow, PaperCheckpointRow
+        from drift_engine.vaults.booking import in_write_transaction
+
+        blobs = [
+            (name, ts, epoch, zlib.compress(json.dumps(state, separators=(",", ":")).encode(), 1))
+            for name, ts, epoch, state in checkpoints
+        ]
+
+        def work(s: Session) -> int:
+            if fence is not None:
+                fence(s)
+            if batch is not None:
+                batch.run(s)
+            mark = s.scalar(select(func.max(LedgerEntryRow.id))) or 0
+            now = datetime.now(UTC)
+            for name, ts, epoch, blob in blobs:
+                row = s.get(PaperCheckpointRow, name)
+                if row is None:
+                    row = PaperCheckpointRow(name=name)
+                    s.add(row)
+                row.ts, row.epoch, row.ledger_mark, row.state = ts, epoch, mark, blob
+                row.saved_at = now
+            for record in records:
+                _put_record(s, record)
+            return mark
+
+        mark = in_write_transaction(self.db, work)
+        if batch is not None:
+            batch.clear()
+        return mark
+
     def checkpoint_ts(self, name: str) -> int | None:
         """The heartbeat time of the last checkpoint of stack `name` (None: none yet)."""
         from drift_engine.storage.models import PaperCheckpointRow

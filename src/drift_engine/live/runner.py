@@ -48,6 +48,8 @@ class LiveTickResult:
     engines_stepped: int
     duration_ms: float
     errors: list[dict[str, Any]] = field(default_factory=list)
+    #: wall seconds this tick started after its scheduled time
+    lag_s: float = 0.0
     busy: list[str] = field(default_factory=list)
 
 
@@ -157,14 +159,12 @@ class LiveRunner:
         )
         self.step_budget_s = step_budget_s
         controls = controls or {}
-        self.lanes = [
-            EngineLane(
-                s,
-                OperatorCommands.for_store(store, poll_s=0) if store is not None else None,
-                controls.get(s.engine_id),
-            )
-            for s in stacks
-        ]
+        self._commands = lambda: (
+            OperatorCommands.for_store(store, poll_s=0) if store is not None else None
+        )
+        self.lanes = [EngineLane(s, self._commands(), controls.get(s.engine_id)) for s in stacks]
+        #: called with each tick's result (metrics, alerts, picking up engines)
+        self.on_tick: Callable[[LiveTickResult], None] | None = None
         self._feed_lane = Lane("feed")
         self.failed: dict[str, str] = {}
         self.ticks = 0
@@ -176,6 +176,17 @@ class LiveRunner:
     def heartbeat(self) -> LiveRunner:
         """Compatibility: `runner.heartbeat.tick(ts)` is `runner.tick(ts)`."""
         return self
+
+    def add_stack(self, stack: Any, control: Any = None) -> None:
+        """A live engine joins this runner (e.g. picked up from another runner): its own
+        lane, and a control client of its own (a twin of its client by default)."""
+        if stack not in self.stacks:
+            self.stacks.append(stack)
+        if any(lane.stack is stack for lane in self.lanes):
+            return
+        if control is None and hasattr(stack.client, "twin"):
+            control = stack.client.twin()
+        self.lanes.append(EngineLane(stack, self._commands(), control))
 
     # ------------------------------------------------------------------ market data
     def feed(self, lanes: Iterable[EngineLane] = (), token: int | None = None) -> int:
@@ -206,7 +217,9 @@ class LiveRunner:
             return self.step_budget_s
         return 30.0 if interval_s is None else max(0.2, 0.5 * interval_s)
 
-    def tick(self, ts: int, *, interval_s: float | None = None) -> LiveTickResult:
+    def tick(
+        self, ts: int, *, interval_s: float | None = None, lag_s: float = 0.0
+    ) -> LiveTickResult:
         started = time.perf_counter()
         deadline = time.monotonic() + self._budget(interval_s)
         errors: list[dict[str, Any]] = []
@@ -256,11 +269,17 @@ class LiveRunner:
             stepped,
             (time.perf_counter() - started) * 1000,
             errors,
+            lag_s,
             [lane.name for lane in still],
         )
         self.ticks += 1
         self.last_ts = ts
         self._record(result)
+        if self.on_tick is not None:
+            try:
+                self.on_tick(result)
+            except Exception:  # noqa: BLE001 - a hook must not stop the beat
+                log.exception("on_tick hook at %s", ts)
         return result
 
     def _collect(self, lane: EngineLane, errors: list[dict[str, Any]]) -> bool:
@@ -339,7 +358,9 @@ class LiveRunner:
         from drift_engine.heartbeat import market_state_json
 
         try:
-            market_state: dict[str, Any] | None = market_state_json(self.board.snapshots())
+            market_state: dict[str, Any] | None = market_state_json(
+                self.board.snapshots(), getattr(self.board, "data_sources", None)
+            )
         except Exception:  # noqa: BLE001
             market_state = None
         self.store.record_heartbeat(
@@ -375,7 +396,8 @@ class LiveRunner:
         try:
             while (until is None or t <= until) and not (should_stop and should_stop()):
                 clock.sleep_until(t)
-                self.tick(t, interval_s=interval_s)
+                lag = getattr(clock, "lag", None)
+                self.tick(t, interval_s=interval_s, lag_s=lag(t) if lag is not None else 0.0)
                 t += interval_s
         finally:
             self.drain()

@@ -11,6 +11,7 @@ from drift_engine.risk.checks import (
     Directive,
     Halt,
     HealthFloor,
+    HealthHalt,
     MaxDrawdown,
     MaxLeverage,
     MaxOrderNotional,
@@ -35,6 +36,7 @@ class RiskManager:
         if checks is None:
             checks = [
                 MaxDrawdown(self.limits),
+                HealthHalt(self.limits),
                 HealthFloor(self.limits),
                 MaxOrderNotional(self.limits),
                 MaxLeverage(self.limits),
@@ -74,6 +76,7 @@ __all__ = [
     "Directive",
     "Halt",
     "HealthFloor",
+    "HealthHalt",
     "MaxDrawdown",
     "MaxLeverage",
     "MaxOrderNotional",

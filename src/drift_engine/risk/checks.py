@@ -217,6 +217,29 @@ class HealthFloor:
         )
 
 
+class HealthHalt:
+    """Below `halt_health` (the hard floor under `health_floor`): halt and flatten. Off
+    at 0. Reducing toward `target_health` comes first; this is for when it did not help
+    (a fast move, a market that would not fill)."""
+
+    name = "halt_health"
+
+    def __init__(self, limits: RiskLimits) -> None:
+        self.halt_health = limits.halt_health
+
+    def assess(self, snap: StrategySnapshot) -> Directive | None:
+        if not self.halt_health or snap.margin.health >= self.halt_health:
+            return None
+        exposed = any(
+            p.base_asset_amount != 0
+            and not (p.market_type is MarketType.SPOT and p.market_index == QUOTE_SPOT_INDEX)
+            for p in snap.positions
+        )
+        if not exposed:
+            return None
+        return Halt(f"health {snap.margin.health} below the halt floor {self.halt_health}")
+
+
 def _steps(snap: StrategySnapshot) -> dict[tuple[MarketType, int], tuple[int, int]]:
     out: dict[tuple[MarketType, int], tuple[int, int]] = {}
     for m in snap.markets.values():

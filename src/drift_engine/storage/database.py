@@ -31,7 +31,13 @@ from drift_engine.storage.engine import (
     shown_url,
     sqlite_file,
 )
-from drift_engine.storage.migrate import current_revision, head_revision, upgrade
+from drift_engine.storage.migrate import (
+    current_revision,
+    head_revision,
+    shipped_head,
+    stored_revision,
+    upgrade,
+)
 
 
 class DatabaseError(DriftEngineError):
@@ -102,6 +108,9 @@ class Database:
                 f"the database {path} {what}; nothing has run here yet "
                 "(drift-engine run / demo), or set DATABASE_URL / DRIFT_ENGINE_DATA_DIR"
             )
+        revision = stored_revision(url)
+        if revision is not None and revision == shipped_head():
+            return  # current: opened without importing Alembic (fast read-only commands)
         revision = current_revision(url)
         if revision is None:
             raise DatabaseMissingError(

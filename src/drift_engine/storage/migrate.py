@@ -7,13 +7,16 @@ finds the schema current); on PostgreSQL `env.py` takes an advisory lock first.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
-
-from alembic import command
-from alembic.config import Config
+from typing import TYPE_CHECKING
 
 from drift_engine.storage.engine import DEFAULT_BUSY_TIMEOUT_MS, make_engine
+
+if TYPE_CHECKING:  # Alembic is imported only when a migration may run (it costs ~0.2 s)
+    from alembic.config import Config
 
 STORAGE_DIR = Path(__file__).resolve().parent
 MIGRATIONS_DIR = STORAGE_DIR / "migrations"
@@ -22,6 +25,8 @@ ALEMBIC_INI = STORAGE_DIR / "alembic.ini"
 
 def alembic_config(url: str | None = None) -> Config:
     """Alembic config with the packaged script location (and `url`, when given)."""
+    from alembic.config import Config
+
     config = Config(str(ALEMBIC_INI))
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if url is not None:
@@ -34,11 +39,15 @@ def upgrade(
     url: str, revision: str = "head", *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
 ) -> None:
     """Bring the database at `url` up to `revision` (default: the newest)."""
+    from alembic import command
+
     _run(command.upgrade, url, revision, busy_timeout_ms)
 
 
 def downgrade(url: str, revision: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
     """Take the database at `url` back to `revision` ("base": empty). For development."""
+    from alembic import command
+
     _run(command.downgrade, url, revision, busy_timeout_ms)
 
 
@@ -73,5 +82,42 @@ def current_revision(url: str) -> str | None:
     try:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+_REVISION = re.compile(r'^revision(?:: [^=]+)? = "([^"]+)"$', re.M)
+_DOWN = re.compile(r'^down_revision(?:: [^=]+)? = (None|"[^"]+")$', re.M)
+
+
+@cache
+def shipped_head() -> str | None:
+    """The newest shipped migration, read from the files' `revision` / `down_revision`
+    lines without importing Alembic (the read-only commands' fast path). None when the
+    files do not form one simple chain; callers then ask Alembic (`head_revision`)."""
+    revisions: dict[str, str | None] = {}
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        rev, down = _REVISION.search(text), _DOWN.search(text)
+        if rev is None or down is None:
+            return None
+        revisions[rev.group(1)] = None if down.group(1) == "None" else down.group(1).strip('"')
+    parents = {d for d in revisions.values() if d is not None}
+    heads = [r for r in revisions if r not in parents]
+    return heads[0] if len(heads) == 1 and parents <= set(revisions) else None
+
+
+def stored_revision(url: str) -> str | None:
+    """The revision recorded in the database's `alembic_version` (None: no such table or
+    no row), read with plain SQL."""
+    from sqlalchemy import inspect, text
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            if "alembic_version" not in inspect(connection).get_table_names():
+                return None
+            rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+            return rows[0][0] if len(rows) == 1 else None
     finally:
         engine.dispose()

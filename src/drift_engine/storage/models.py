@@ -334,6 +334,37 @@ class LiveCursorRow(Base):
     updated_at: Mapped[str] = mapped_column(String(40))
 
 
+# ------------------------------------------------------------------------- run sessions
+class RunSessionRow(Base):
+    """One `drift-engine demo` or `run` process, from start to end (migration 0008).
+
+    What the dashboard's banner and its liveness need and nothing else holds: which
+    process runs which engines (`host`, `pid`, `engines`), how fast simulated time goes
+    (`speed`; None: wall-clock time), the replay's window (`sim_start`, `sim_end`; None:
+    open-ended), the data sources' labels (`data`: which series are real, which
+    synthetic), whether its dashboard accepts control actions (`controls`), and how it
+    ended (`status`: running -> finished | interrupted | failed, with `ended_at`). A
+    process killed outright leaves `running`; readers check the process itself.
+    """
+
+    __tablename__ = "run_sessions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    host: Mapped[str] = mapped_column(String(128))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    speed: Mapped[float | None] = mapped_column(Float, nullable=True)
+    sim_start: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    sim_end: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    engines: Mapped[list[str]] = mapped_column(Json)
+    data: Mapped[dict[str, Any]] = mapped_column(Json)
+    controls: Mapped[bool] = mapped_column(Boolean, default=False)
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 # ------------------------------------------------------------------------- orders
 class EngineOrderRow(Base):
     """One order an engine sent (or adopted), with its life cycle (migration 0006).

@@ -164,7 +164,9 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
         self.state.last_action = what
 
     # ------------------------------------------------------------------ actions
-    def _entry(self, snap: StrategySnapshot, m: MarketSnapshot, side: Side) -> list[Action]:
+    def _entry(
+        self, snap: StrategySnapshot, m: MarketSnapshot, side: Side, why: str = ""
+    ) -> list[Action]:
         notional = int(snap.vault.equity * self.config.target_leverage)  # micro-USDC
         if notional <= 0 or m.oracle_price <= 0 or m.spot_market_index is None:
             return []
@@ -189,7 +191,7 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
                 tags=("delta-neutral", "entry", "perp"),
             ),
         )
-        return [PlaceOrders(orders, reason=f"enter {side}")]
+        return [PlaceOrders(orders, reason=f"enter {side}" + (f": {why}" if why else ""))]
 
     def _exit_orders(self, snap: StrategySnapshot, m: MarketSnapshot, reason: str) -> list[Action]:
         orders: list[OrderIntent] = []
@@ -366,7 +368,12 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
                 side = "short_carry"
             else:
                 return []
-            actions = self._entry(snapshot, m, side)
+            carry = long_carry if side == "long_carry" else self.expected_carry(m, side)
+            why = (
+                f"expected carry {carry:.2%} APR over {cfg.lookback_hours}h "
+                f"> entry {cfg.entry_apr:.2%}"
+            )
+            actions = self._entry(snapshot, m, side, why)
             if actions:
                 st.side = side
                 st.entered_at = ts

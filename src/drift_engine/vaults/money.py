@@ -7,6 +7,7 @@ a rounding, so what the user typed is what gets booked.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from drift_engine.vaults.errors import InvalidAmountError
@@ -16,10 +17,29 @@ USDC_DECIMALS = 6
 MAX_AMOUNT = 2**63 - 1  # the BigInteger column's range
 
 
+_GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
+
+
+def without_thousands(text: str, field: str = "amount") -> str:
+    """`"1,000.50"` -> `"1000.50"`: commas are accepted only as thousands separators in
+    whole groups of three; any other comma (a decimal comma, `1,00`) is refused rather
+    than guessed."""
+    text = text.strip()
+    if "," not in text:
+        return text
+    if _GROUPED.match(text):
+        return text.replace(",", "")
+    raise InvalidAmountError(
+        field,
+        f"{text!r}: a comma may only separate thousands (1,000 or 1,000.50); decimals take a point",
+    )
+
+
 def parse_usdc(text: str | Decimal, *, field: str = "amount") -> int:
-    """`"12.5"` -> 12_500_000. Rejects non-numbers, infinities and > 6 decimals."""
+    """`"12.5"` -> 12_500_000, `"1,000"` -> 1_000_000_000. Rejects non-numbers,
+    infinities, > 6 decimals and commas that are not thousands separators."""
     try:
-        value = text if isinstance(text, Decimal) else Decimal(str(text).strip())
+        value = text if isinstance(text, Decimal) else Decimal(without_thousands(str(text), field))
     except InvalidOperation:
         raise InvalidAmountError(field, f"{text!r} is not a decimal number") from None
     if not value.is_finite():
