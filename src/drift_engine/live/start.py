@@ -580,7 +580,10 @@ def build_live_engines(
     stacks: list[LiveEngineStack] = []
     for spec, strategy in zip(specs, strategies, strict=True):
         sub = getattr(strategy.config, "sub_account_id", 0)
-        config = DriftClientConfig(rpc_url=rpc_url, sub_account_id=sub, **(client_options or {}))
+        # `[rpc] network` selects driftpy's constants (devnet indexes and mints on devnet;
+        # the local chain serves mainnet's); the markets themselves come from the chain
+        options = {"env": "devnet" if network == "devnet" else "mainnet", **(client_options or {})}
+        config = DriftClientConfig(rpc_url=rpc_url, sub_account_id=sub, **options)
         client = DriftClient.from_keypair_file(config, keypair_path, clock=clock)
         stack = LiveEngineStack(
             db,
