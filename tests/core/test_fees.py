@@ -410,3 +410,256 @@ def test_stake_never_raises_the_fee_and_fees_stay_in_bounds(volume, staked, quot
         assert fee == 0
     rebate = maker_rebate(quote, staked_tier, adjustment)
     assert 0 <= rebate <= quote * staked_tier.maker_rebate_numerator * 2 // 10**6
+
+
+# ------------------------------------------- by hand: tiers by volume, referrer cap, post-only
+
+TIER0 = FeeTier(100, maker_rebate_numerator=60, referrer_reward_numerator=10,
+                referee_fee_numerator=10)  # fmt: skip
+TIER1 = FeeTier(80, maker_rebate_numerator=70, referrer_reward_numerator=20,
+                referee_fee_numerator=5)  # fmt: skip
+FILLER = FillerRewardStructure(10, 100, 10_000)
+ODD_QUOTE = 123_456_789  # $123.456789: no fee below divides exactly
+
+
+def two_tiers(**kw) -> FeeStructure:
+    return FeeStructure((TIER0, TIER1), FILLER, **kw)
+
+
+def tier1_stats():
+    # 1.5M + 0.6M = $2.1M of 30-day volume: tier 1 (from $2M); taker - maker would be tier 0
+    return stats(taker_volume=1_500_000 * QUOTE, maker_volume=600_000 * QUOTE)
+
+
+def test_amm_fill_with_only_the_required_arguments():
+    # ceil(100e6 x 100 / 1e5) = 100_000, all to the market (and its LP share)
+    got = fee_for_fulfillment_with_amm(stats(), 100 * QUOTE, two_tiers())
+    assert got == FillFees(100_000, 0, 100_000, 100_000, 0, 0, 0)
+
+
+def test_amm_fill_by_volume_tier_with_a_surplus():
+    # tier 1: ceil(123_456_789 x 80 / 1e5) = ceil(98_765.43) = 98_766; the AMM's surplus
+    # 3_333 goes to the market on top, not to its LP share
+    got = fee_for_fulfillment_with_amm(
+        tier1_stats(), ODD_QUOTE, two_tiers(), quote_asset_amount_surplus=3_333
+    )
+    assert got == FillFees(98_766, 0, 102_099, 98_766, 0, 0, 0)
+    # high leverage mode: tier 0 whatever the volume, doubled: 2 x ceil(123_456.789)
+    got = fee_for_fulfillment_with_amm(
+        tier1_stats(),
+        ODD_QUOTE,
+        two_tiers(),
+        quote_asset_amount_surplus=3_333,
+        user_high_leverage_mode=True,
+    )
+    assert got == FillFees(246_914, 0, 250_247, 246_914, 0, 0, 0)
+
+
+def test_amm_fill_referrer_reward_capped_by_the_epoch_room():
+    structure = two_tiers()
+    bound = structure.referrer_reward_epoch_upper_bound
+    # tier 1 fee 98_766: referee discount floor(5 %) = 4_938 -> 93_828; the referrer's 20 %
+    # (19_753) is capped at the 3_000 left in the epoch
+    got = fee_for_fulfillment_with_amm(
+        tier1_stats(),
+        ODD_QUOTE,
+        structure,
+        reward_referrer=True,
+        referrer_current_epoch_reward=bound - 3_000,
+    )
+    assert got == FillFees(93_828, 0, 90_828, 90_828, 0, 3_000, 4_938)
+    # an epoch already past its bound leaves no room (not a negative one)
+    got = fee_for_fulfillment_with_amm(
+        tier1_stats(),
+        ODD_QUOTE,
+        structure,
+        reward_referrer=True,
+        referrer_current_epoch_reward=bound + 5,
+    )
+    assert got == FillFees(93_828, 0, 93_828, 93_828, 0, 0, 4_938)
+
+
+def test_post_only_order_filled_by_the_amm_earns_the_rebate_from_the_surplus():
+    # tier 1 rebate floor(123_456_789 x 70 / 1e5) = 86_419; surplus 100_000 -> 13_581 to the
+    # market; the filler takes min(10 % = 1_358, time reward 278 x 10_000 / 100 = 27_800)
+    got = fee_for_fulfillment_with_amm(
+        tier1_stats(),
+        ODD_QUOTE,
+        two_tiers(),
+        quote_asset_amount_surplus=100_000,
+        is_post_only=True,
+        reward_filler=True,
+        order_slot=0,
+        clock_slot=60,
+    )
+    assert got == FillFees(0, 86_419, 12_223, 0, 1_358, 0, 0)
+    got = fee_for_fulfillment_with_amm(
+        tier1_stats(), ODD_QUOTE, two_tiers(), quote_asset_amount_surplus=100_000, is_post_only=True
+    )
+    assert got == FillFees(0, 86_419, 13_581, 0, 0, 0, 0)
+    # a surplus exactly the rebate leaves the market nothing; one less fails like the program
+    got = fee_for_fulfillment_with_amm(
+        tier1_stats(), ODD_QUOTE, two_tiers(), quote_asset_amount_surplus=86_419, is_post_only=True
+    )
+    assert got == FillFees(0, 86_419, 0, 0, 0, 0, 0)
+    with pytest.raises(ValueError, match="surplus 86418 below the maker rebate 86419"):
+        fee_for_fulfillment_with_amm(
+            tier1_stats(),
+            ODD_QUOTE,
+            two_tiers(),
+            quote_asset_amount_surplus=86_418,
+            is_post_only=True,
+        )
+
+
+def test_match_with_only_the_required_arguments_uses_the_takers_stats_for_the_maker():
+    # both tier 1: fee 80_000, rebate 70_000, 10_000 to the market
+    got = fee_for_fulfillment_with_match(tier1_stats(), None, 100 * QUOTE, two_tiers())
+    assert got == FillFees(80_000, 70_000, 10_000, 0, 0, 0, 0)
+
+
+def test_match_taker_and_maker_each_on_their_own_tier():
+    # taker tier 0 (no volume): 100_000; maker tier 1: 70_000
+    got = fee_for_fulfillment_with_match(stats(), tier1_stats(), 100 * QUOTE, two_tiers())
+    assert got == FillFees(100_000, 70_000, 30_000, 0, 0, 0, 0)
+    # spot: both tier 0 whatever their volume
+    got = fee_for_fulfillment_with_match(
+        tier1_stats(), tier1_stats(), 100 * QUOTE, two_tiers(), spot=True
+    )
+    assert got == FillFees(100_000, 60_000, 40_000, 0, 0, 0, 0)
+    # a high-leverage taker: tier 0 doubled; the maker keeps its volume tier
+    got = fee_for_fulfillment_with_match(
+        tier1_stats(), None, 100 * QUOTE, two_tiers(), user_high_leverage_mode=True
+    )
+    assert got == FillFees(200_000, 70_000, 130_000, 0, 0, 0, 0)
+
+
+def test_match_referrer_reward_capped_by_the_epoch_room():
+    structure = two_tiers()
+    # tier 1 taker 80_000: discount 4_000 -> 76_000; reward min(16_000, room 2_500)
+    got = fee_for_fulfillment_with_match(
+        tier1_stats(),
+        None,
+        100 * QUOTE,
+        structure,
+        reward_referrer=True,
+        referrer_current_epoch_reward=structure.referrer_reward_epoch_upper_bound - 2_500,
+    )
+    assert got == FillFees(76_000, 70_000, 3_500, 0, 0, 2_500, 4_000)
+
+
+def test_match_refuses_a_rebate_above_the_fee():
+    structure = FeeStructure((FeeTier(50, maker_rebate_numerator=60),), FILLER)
+    with pytest.raises(ValueError, match=r"fee to market would be negative \(-10000\)"):
+        fee_for_fulfillment_with_match(stats(), None, 100 * QUOTE, structure)
+
+
+def test_fee_structure_from_a_params_section_with_and_without_the_optional_keys():
+    from drift_engine.core.fees import _structure_from_params
+
+    full = _structure_from_params(
+        {
+            "source": "test",
+            "fee_tiers": [{"fee_numerator": 100}],
+            "filler_reward_structure": {
+                "reward_numerator": 7,
+                "reward_denominator": 70,
+                "time_based_reward_lower_bound": 123,
+            },
+            "flat_filler_fee": 9_999,
+            "referrer_reward_epoch_upper_bound": 42,
+        }
+    )
+    assert full == FeeStructure(
+        (FeeTier(100),), FillerRewardStructure(7, 70, 123), 9_999, 42, "test"
+    )
+    bare = _structure_from_params(
+        {"source": "pct", "taker_fee_pct": ["0.0350"], "maker_rebate_pct": ["0.0020"],
+         "denominator": 100_000}
+    )  # fmt: skip
+    assert bare == FeeStructure(
+        (FeeTier(35, 100_000, 2, 100_000),),
+        FillerRewardStructure(10, 100, 10_000),
+        10_000,
+        150_000 * QUOTE,
+        "pct",
+    )
+    referred = _structure_from_params(
+        {"source": "pct", "taker_fee_pct": ["0.0350"], "maker_rebate_pct": ["0.0020"],
+         "denominator": 100_000, "referrer_reward_pct": 15, "referee_discount_pct": 5,
+         "flat_filler_fee": 9_999}
+    )  # fmt: skip
+    assert referred.tier(0) == FeeTier(35, 100_000, 2, 100_000, 15, 100, 5, 100)
+    assert referred.flat_filler_fee == 9_999
+
+
+def test_fee_structure_checks_with_their_messages():
+    with pytest.raises(ValueError, match="give as many maker rebates as taker fees"):
+        FeeStructure.from_percentages(["0.1"], [])
+    with pytest.raises(ValueError, match=r"taker fee 0.00001% is not a whole number"):
+        FeeStructure.from_percentages(["0.00001"], ["0"])
+    with pytest.raises(ValueError, match=r"maker rebate 0.00001% is not a whole number"):
+        FeeStructure.from_percentages(["0.1"], ["0.00001"])
+    zero = FeeStructure.from_percentages(["0"], ["0"])  # a free tier is allowed
+    assert zero.tier(0) == FeeTier(0, 1_000_000, 0, 1_000_000)
+    assert zero.source == "" and zero.flat_filler_fee == 10_000
+    assert len(FeeStructure((TIER0,) * 10).fee_tiers) == 10
+    with pytest.raises(ValueError, match="a fee structure has 1 to 10 tiers, got 11"):
+        FeeStructure((TIER0,) * 11)
+    with pytest.raises(ValueError, match="fee tier fee_numerator must be a non-negative integer"):
+        FeeTier(-1)
+    with pytest.raises(ValueError, match="fee tier fee_numerator must be a non-negative integer"):
+        FeeTier(True)
+    with pytest.raises(ValueError, match="fee tier fee_numerator must be a non-negative integer"):
+        FeeTier(1.5)
+    with pytest.raises(ValueError, match="fee tier fee_denominator must be positive"):
+        FeeTier(1, fee_denominator=0)
+    assert FeeTier(1, fee_denominator=1).fee_denominator == 1
+
+
+def test_filler_reward_by_hand():
+    from drift_engine.core.fees import filler_reward
+
+    # age 160 - 100 = 60 slots: fourth root of 60e8 = 278 (floor of 278.3)
+    # multiplier 12_345 (between TEN_BPS and its 100x cap): 7 x 12_345 / 1_000 = 86.4 -> 86;
+    # 278 x 86 / 100 = 239.08 -> 239, below the 100 % size share
+    got = filler_reward(123_457, 100, 160, 12_345, FillerRewardStructure(1, 1, 7))
+    assert got == 239 and type(got) is int
+    # a multiplier above 100 x TEN_BPS is capped: 7 x 100_000 / 1_000 = 700 -> 278 x 7 = 1_946
+    assert filler_reward(123_457, 100, 160, 250_000, FillerRewardStructure(1, 1, 7)) == 1_946
+    # the size share binds: 100 x 1 / 3 = 33.3 -> 33
+    got = filler_reward(100, 100, 160, 0, FillerRewardStructure(1, 3, 10**12))
+    assert got == 33 and type(got) is int
+
+
+def test_perp_fee_tier_stake_discounts_on_an_odd_numerator():
+    structure = FeeStructure((FeeTier(33, maker_rebate_numerator=100),))
+    drift = QUOTE  # DRIFT has 6 decimals
+    # 10 %: 33 - ceil(3.3) = 29 (the program's fast path; 90 % rounded up would be 30)
+    tier = determine_perp_fee_tier(0, 10_000 * drift, structure)
+    assert (tier.fee_numerator, tier.maker_rebate_numerator) == (29, 110)
+    # 20 %: 33 - ceil(6.6) = 26 (80 % rounded up would be 27)
+    tier = determine_perp_fee_tier(0, 50_000 * drift, structure)
+    assert (tier.fee_numerator, tier.maker_rebate_numerator) == (26, 120)
+    # 30 %: ceil(33 x 70 / 100) = ceil(23.1) = 24; rebate 100 x 130 / 100 = 130
+    tier = determine_perp_fee_tier(0, 100_000 * drift, structure)
+    assert (tier.fee_numerator, tier.maker_rebate_numerator) == (24, 130)
+    # a free tier stays free with a stake discount
+    free = FeeStructure((FeeTier(0, maker_rebate_numerator=0),))
+    assert determine_perp_fee_tier(0, 1_000 * drift, free).fee_numerator == 0
+
+
+def test_fee_structure_from_the_state_account_keeps_one_tier_and_the_filler_bound():
+    from drift_engine.core.accounts import make_state
+    from drift_engine.core.fees import EMPTY_TIER
+
+    one = FeeStructure((TIER0,), FillerRewardStructure(10, 100, 7_777), 9_000, 42)
+    back = FeeStructure.from_account(make_state(perp_fee_structure=one).perp_fee_structure)
+    # the 9 default slots after it are dropped; the source defaults to "account"
+    assert back == FeeStructure(
+        (TIER0,), FillerRewardStructure(10, 100, 7_777), 9_000, 42, "account"
+    )
+    # an all-default array still keeps its first tier
+    empty = FeeStructure((EMPTY_TIER,))
+    back = FeeStructure.from_account(make_state(perp_fee_structure=empty).perp_fee_structure)
+    assert back.fee_tiers == (EMPTY_TIER,)

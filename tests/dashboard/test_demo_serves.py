@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -18,10 +20,35 @@ from pathlib import Path
 DEMO = "from drift_engine.cli import app; app()"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class _Output:
+    """Reads a subprocess's stdout in a thread: lines so far, and the first match of a
+    pattern (the port the server bound itself, announced on stdout)."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._proc = proc
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            self.lines.append(line)
+
+    def wait_for(self, pattern: str, deadline_s: float = 120.0) -> re.Match[str]:
+        deadline = time.monotonic() + deadline_s
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                match = re.search(pattern, line)
+                if match:
+                    return match
+            assert self._proc.poll() is None, "".join(self.lines)
+            time.sleep(0.05)
+        raise AssertionError(f"no line matched {pattern!r}: {''.join(self.lines)}")
+
+    def text(self) -> str:
+        self._thread.join(timeout=30)
+        return "".join(self.lines)
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -43,7 +70,7 @@ def _wait_for(url: str, proc: subprocess.Popen[str], ready, deadline_s: float = 
     deadline = time.monotonic() + deadline_s
     last: object = None
     while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        assert proc.poll() is None, f"exited with {proc.returncode}"
         try:
             last = _get(url)
             if ready(last):
@@ -55,7 +82,6 @@ def _wait_for(url: str, proc: subprocess.Popen[str], ready, deadline_s: float = 
 
 
 def test_demo_serves_the_dashboard_and_stops_on_sigterm(tmp_path: Path) -> None:
-    port = _free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -63,7 +89,7 @@ def test_demo_serves_the_dashboard_and_stops_on_sigterm(tmp_path: Path) -> None:
             DEMO,
             "demo",
             "--port",
-            str(port),
+            "0",  # the demo binds a free port itself and prints it
             "--hours",
             "6",
             "--speed",
@@ -75,7 +101,9 @@ def test_demo_serves_the_dashboard_and_stops_on_sigterm(tmp_path: Path) -> None:
         env=_env(tmp_path),
         cwd=tmp_path,
     )
+    output = _Output(proc)
     try:
+        port = int(output.wait_for(r"dashboard: http://127\.0\.0\.1:(\d+)/").group(1))
         base = f"http://127.0.0.1:{port}"
         health = _wait_for(f"{base}/api/health", proc, lambda h: h["db_ok"] and h["heartbeat_seq"])
         assert health["engines_total"] == 2
@@ -93,11 +121,12 @@ def test_demo_serves_the_dashboard_and_stops_on_sigterm(tmp_path: Path) -> None:
         _wait_for(f"{base}/api/health", proc, lambda h: h["heartbeat_sim_time"] >= "2025-06-01T06")
         assert _get(f"{base}/api/markets")
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate()
+            proc.wait()
+    out = output.text()
     assert proc.returncode == 0, out
     assert f"dashboard: http://127.0.0.1:{port}/" in out
     # the console says what is real: the bundled hourly records, funding and prices

@@ -3,7 +3,10 @@ a market sink that applies them under the chain's lock, and engine assembly."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import driftpy
 
 from drift_engine.data.models import FundingRecord, OracleTick
 from drift_engine.engine.market_board import MarketBoard
@@ -84,10 +87,64 @@ def dn_strategy(**kw: Any) -> DeltaNeutralStrategy:
     return DeltaNeutralStrategy(cfg)
 
 
-def chain_cash(state: Any) -> int:
-    """What the ON_CHAIN vault's ledger balance mirrors (ADR 0008)."""
-    from datetime import UTC, datetime
+def chain_cash(world: Any, sub_account_id: int = 0) -> int:
+    """What an ON_CHAIN vault's ledger balance must equal (ADR 0008), computed from the
+    chain's raw account bytes: the User account decoded by driftpy's own decoder
+    (`driftpy.decode.user`), the USDC SpotMarket by driftpy's IDL, and the arithmetic
+    done here. Independent of `vaults.onchain_sync.snapshot_of` and of the client's read
+    path, which are what reconciliation books towards.
 
-    from drift_engine.vaults.onchain_sync import snapshot_of
+    cash = USDC token amount (scaled balance x cumulative interest / 1e13: floored for a
+    deposit, rounded up for a borrow, `math/spot_balance.rs::get_token_amount`)
+    + sum over perp positions of (quote_asset_amount - quote_entry_amount).
+    """
+    from anchorpy import Idl
+    from anchorpy.coder.accounts import AccountsCoder
+    from driftpy.addresses import get_spot_market_public_key, get_user_account_public_key
+    from driftpy.constants.config import DRIFT_PROGRAM_ID
+    from driftpy.decode.user import decode_user
 
-    return snapshot_of(state, datetime.now(UTC)).cash
+    authority = world.keypair.pubkey()
+    raw_user = world.chain.get_account(
+        get_user_account_public_key(DRIFT_PROGRAM_ID, authority, sub_account_id)
+    )
+    user = decode_user(bytes(raw_user.data))
+    idl = Idl.from_json((Path(next(iter(driftpy.__path__))) / "idl" / "drift.json").read_text())
+    raw_usdc = world.chain.get_account(get_spot_market_public_key(DRIFT_PROGRAM_ID, 0))
+    usdc_market = AccountsCoder(idl).decode(bytes(raw_usdc.data))
+    scale = 10 ** (19 - usdc_market.decimals)  # SPOT_BALANCE x CUMULATIVE_INTEREST / 10^dec
+    cash = 0
+    for sp in user.spot_positions:
+        if sp.market_index != 0 or sp.scaled_balance == 0:
+            continue
+        if type(sp.balance_type).__name__ == "Deposit":
+            cash += sp.scaled_balance * usdc_market.cumulative_deposit_interest // scale
+        else:
+            cash -= -(-sp.scaled_balance * usdc_market.cumulative_borrow_interest // scale)
+    for pp in user.perp_positions:
+        cash += pp.quote_asset_amount - pp.quote_entry_amount
+    return cash
+
+
+def expected_taker_fee(world: Any, fill: Any) -> int:
+    """The taker fee of a simulator fill record by the program's rule, written out here:
+    ceil(quote x numerator / denominator) with the State's tier-0 numerators (these
+    accounts trade far below the first volume tier), then the market's `fee_adjustment`
+    (percent: a cut rounds the cut down, a surcharge rounds it up; `math/fees.rs`)."""
+    from drift_engine.core.types import MarketType
+
+    spot = fill.market_type is MarketType.SPOT
+    structure = world.sim.state.spot_fee_structure if spot else world.sim.state.perp_fee_structure
+    tier = structure.fee_tiers[0]
+    fee = -(-fill.quote_asset_amount * tier.fee_numerator // tier.fee_denominator)
+    market = (
+        world.sim.spot_markets[fill.market_index]
+        if spot
+        else world.sim.perp_markets[fill.market_index]
+    )
+    adjustment = getattr(market, "fee_adjustment", 0)
+    if adjustment < 0:
+        fee -= fee * -adjustment // 100
+    elif adjustment > 0:
+        fee += -(-fee * adjustment // 100)
+    return fee

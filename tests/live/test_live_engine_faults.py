@@ -91,7 +91,7 @@ def test_each_fault_during_entry_places_each_order_once(world, make_client, tmp_
     assert perp is not None and perp.base_asset_amount < 0
     assert state.spot_balance(1) == -perp.base_asset_amount
     vault = stack.registry.get("dn-live")
-    assert stack.registry.summary(vault.id).balance == chain_cash(state)
+    assert stack.registry.summary(vault.id).balance == chain_cash(world)
     assert not stack.registry.sync_status.is_stale(vault.id)
     # the keeper's fills of the two legs (several slots each) are booked once each, at
     # their chain ids
@@ -130,7 +130,7 @@ def test_runtime_r3_failed_reads_book_nothing_and_mark_the_vault_stale(
     assert not engine.venue.stale
     hb.tick(t0 + 5 * HOUR)
     state = stack.client.run(stack.client.refresh())
-    assert stack.registry.summary(vault.id).balance == chain_cash(state)
+    assert stack.registry.summary(vault.id).balance == chain_cash(world)
     funding = [e for e in stack.registry.ledger.entries(vault.id) if e.kind is EntryKind.FUNDING]
     assert sum(e.amount for e in funding) == state.user.cumulative_perp_funding > 0
     kinds = {e.kind for e in stack.registry.ledger.entries(vault.id)}

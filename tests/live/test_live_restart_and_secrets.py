@@ -165,7 +165,7 @@ def test_sigkill_mid_position_then_restart_reconciles_and_no_secret_leaks(
     state = reader.run(reader.connect())
     reader.close_blocking()
     assert state.position(MarketType.PERP, 0).base_asset_amount == position
-    assert registry.summary(vault.id).balance == chain_cash(state)
+    assert registry.summary(vault.id).balance == chain_cash(world)
     funding = sum(e.amount for e in entries if e.kind is EntryKind.FUNDING)
     assert funding == state.user.cumulative_perp_funding > 0
     assert EntryKind.SYNC_ADJUSTMENT not in {e.kind for e in entries}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,12 +19,6 @@ from drift_engine.core.types import MarketType, OrderIntent
 from drift_engine.live.client import DriftClient
 from drift_engine.localnet.seed import bundled_prices
 from tests.live.conftest import USDC, fast_config
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen) -> None:
@@ -41,9 +35,20 @@ def _wait_healthy(url: str, proc: subprocess.Popen) -> None:
     raise AssertionError("localnet did not come up")
 
 
+def _announced_url(proc: subprocess.Popen) -> tuple[str, str]:
+    """The URL the server printed once it had bound its port (it binds port 0 itself, so
+    no other process can take the port between choosing and binding it)."""
+    for _ in range(1_000):
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"localnet exited before announcing its URL: {proc.poll()}")
+        match = re.search(r"drift-engine localnet: (http://127\.0\.0\.1:\d+)", line)
+        if match:
+            return match.group(1), line
+    raise AssertionError("localnet never announced its URL")
+
+
 def test_localnet_serves_seeded_markets_and_trades(keypair, keypair_file):
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -51,7 +56,7 @@ def test_localnet_serves_seeded_markets_and_trades(keypair, keypair_file):
             "drift_engine.cli",
             "localnet",
             "--port",
-            str(port),
+            "0",
             "--fund",
             str(keypair.pubkey()),
             "--usdc",
@@ -62,7 +67,9 @@ def test_localnet_serves_seeded_markets_and_trades(keypair, keypair_file):
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+    announced = ""
     try:
+        url, announced = _announced_url(proc)
         _wait_healthy(url, proc)
         res = httpx.post(
             url,
@@ -115,6 +122,7 @@ def test_localnet_serves_seeded_markets_and_trades(keypair, keypair_file):
         except subprocess.TimeoutExpired:
             proc.kill()
             out, _ = proc.communicate()
+    out = announced + out
     assert proc.returncode == 0, out
     assert f"drift-engine localnet: {url}" in out
     assert "localnet stopped." in out

@@ -87,3 +87,34 @@ def test_transfer_deposit_between_sub_accounts():
     assert sim.token_amount(a, "USDC") == 600 * QUOTE
     assert sim.token_amount(b, "USDC") == 400 * QUOTE
     assert sim.oracle_price("SOL") == 100 * PRICE
+
+
+def test_accrual_with_a_deposit_rate_and_no_borrow_rate():
+    from drift_engine.sim import rules
+
+    sim = make_sim()
+    usdc = sim.spot_market("USDC")
+    usdc.cumulative_deposit_interest = usdc.cumulative_borrow_interest = 10**10
+    usdc.last_interest_ts = T0
+    # deposit: 1e10 x (50_000 x 3600) / YEAR / 1e6 = 57_077.6 -> 57_077; no borrow rate:
+    # the borrow index stays (no "+1")
+    assert rules.accrue_spot_interest(usdc, T0 + 3600, 50_000, 0) is True
+    assert usdc.cumulative_deposit_interest == 10**10 + 57_077
+    assert usdc.cumulative_borrow_interest == 10**10
+    assert usdc.last_interest_ts == T0 + 3600
+
+
+def test_a_borrow_increment_of_two_is_applied():
+    from drift_engine.sim import rules
+
+    sim = make_sim()
+    usdc = sim.spot_market("USDC")
+    usdc.cumulative_deposit_interest = usdc.cumulative_borrow_interest = 10**10
+    usdc.last_interest_ts = T0
+    # borrow: 1e10 x (1_000 x 4) / YEAR = 1_268_391.68 -> 1_268_391; / 1e6 -> 1; + 1 = 2 > 1
+    assert rules.accrue_spot_interest(usdc, T0 + 4, 0, 1_000) is True
+    assert usdc.cumulative_borrow_interest == 10**10 + 2
+    assert usdc.last_interest_ts == T0 + 4
+    # 2 s later: 1e10 x 2_000 / YEAR = 634_195 -> 0; + 1 = 1: not yet, time accumulates
+    assert rules.accrue_spot_interest(usdc, T0 + 6, 0, 1_000) is False
+    assert usdc.cumulative_borrow_interest == 10**10 + 2 and usdc.last_interest_ts == T0 + 4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from pathlib import Path
@@ -25,29 +26,51 @@ def test_sqlite_connections_get_wal_busy_timeout_fk_and_full_sync(tmp_path: Path
     engine.dispose()
 
 
+def _inside_begin(thread: threading.Thread) -> bool:
+    """True while `thread` is executing the SQLite BEGIN of a write transaction (the
+    engine's "begin" hook), read from its live Python stack."""
+    frame = sys._current_frames().get(thread.ident)
+    while frame is not None:
+        if frame.f_code.co_name == "_on_begin":
+            return True
+        frame = frame.f_back
+    return False
+
+
 def test_write_transactions_take_the_lock_at_begin(tmp_path: Path) -> None:
-    """A second writer waits for the first (busy_timeout) instead of failing midway."""
+    """A second writer waits for the first (busy_timeout) instead of failing midway.
+
+    No timing: the first writer holds the lock until the second is seen *inside* its
+    BEGIN IMMEDIATE (its stack), then commits; the second then proceeds and sees the
+    first's row, so its transaction began after the first one ended."""
     url = f"sqlite:///{tmp_path}/x.db"
-    first, second = Database(url), Database(url, busy_timeout_ms=5_000)
+    first, second = Database(url), Database(url, busy_timeout_ms=60_000)
     with first.write() as session:
         session.execute(text("CREATE TABLE t (v INTEGER)"))
-    waited: list[float] = []
+    seen_at_start: list[int] = []
+    errors: list[BaseException] = []
 
     def second_writer() -> None:
-        start = time.monotonic()
-        with second.write() as session:
-            session.execute(text("INSERT INTO t VALUES (2)"))  # BEGIN IMMEDIATE waits here
-            waited.append(time.monotonic() - start)
+        try:
+            with second.write() as session:  # BEGIN IMMEDIATE waits here
+                seen_at_start.append(session.execute(text("SELECT count(*) FROM t")).scalar())
+                session.execute(text("INSERT INTO t VALUES (2)"))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
 
     with first.write() as session:
         session.execute(text("SELECT count(*) FROM t"))  # holds the write lock from BEGIN
         thread = threading.Thread(target=second_writer)
         thread.start()
-        time.sleep(0.3)
-        assert thread.is_alive(), "the second writer should be waiting for the lock"
+        for _ in range(100_000):  # until the second writer is blocked in BEGIN
+            if _inside_begin(thread) or not thread.is_alive():
+                break
+            time.sleep(0.001)
+        assert _inside_begin(thread), "the second writer should be waiting in BEGIN"
         session.execute(text("INSERT INTO t VALUES (1)"))
-    thread.join(timeout=10)
-    assert waited and waited[0] >= 0.25
+    thread.join(timeout=60)
+    assert not thread.is_alive() and errors == []
+    assert seen_at_start == [1]  # it began after the first writer committed
     with first.read() as session:
         assert session.execute(text("SELECT v FROM t ORDER BY rowid")).scalars().all() == [1, 2]
     first.dispose()

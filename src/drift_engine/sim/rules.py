@@ -427,15 +427,16 @@ def perp_if_fee(
     quote_oracle_price: int = PRICE_PRECISION,
 ) -> int:
     """`math/liquidation.rs::calculate_perp_if_fee`: the insurance fee shrinks so that the
-    liquidation does not by itself make the user bankrupt."""
+    liquidation does not by itself make the user bankrupt, and takes 95 % of what is left
+    ("to avoid situation where fee leads to deposits == negative pnl")."""
     mr = margin_ratio * LIQUIDATION_FEE_TO_MARGIN_PRECISION_RATIO
-    if oracle_price == 0 or mr <= liquidator_fee:
+    if oracle_price == 0 or quote_oracle_price == 0 or mr <= liquidator_fee:
         return 0
     if user_base_asset_amount == 0:
         return 0
     price = oracle_price * quote_oracle_price // PRICE_PRECISION
     implied = margin_shortage * BASE_PRECISION // user_base_asset_amount * PRICE_PRECISION // price
-    implied_if_fee = max(0, mr - liquidator_fee - min(implied, 2**32 - 1))
+    implied_if_fee = max(0, mr - liquidator_fee - min(implied, 2**32 - 1)) * 19 // 20
     return min(max_if_liquidation_fee, implied_if_fee)
 
 
@@ -446,14 +447,15 @@ def max_pct_to_liquidate(
     initial_pct_to_liquidate: int,
     liquidation_duration: int,
 ) -> int:
-    """`math/liquidation.rs::calculate_max_pct_to_liquidate` (LIQUIDATION_PCT precision)."""
+    """`math/liquidation.rs::calculate_max_pct_to_liquidate` (LIQUIDATION_PCT precision):
+    a shortage under $50 is liquidated at once."""
+    if margin_shortage < 50 * QUOTE_PRECISION:
+        return LIQUIDATION_PCT_PRECISION
     if liquidation_duration == 0:
         pct = LIQUIDATION_PCT_PRECISION
     else:
         pct = slots_elapsed * LIQUIDATION_PCT_PRECISION // liquidation_duration
         pct = min(pct + initial_pct_to_liquidate, LIQUIDATION_PCT_PRECISION)
-    if margin_shortage == 0:
-        return LIQUIDATION_PCT_PRECISION
     total = margin_shortage + liquidation_margin_freed
     max_freed = total * pct // LIQUIDATION_PCT_PRECISION
     freeable = max(0, max_freed - liquidation_margin_freed)

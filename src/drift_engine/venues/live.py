@@ -99,13 +99,18 @@ def realized_pnl_of(
     existing_base: int | None,
 ) -> int:
     """Realized PnL of a perp fill from an `OrderActionRecord` (before fees): the quote
-    of the closed part against the entry it removes (`controller/position.rs`)."""
-    if not existing_base:
-        return 0
-    closed_quote = quote_filled * existing_base // base_filled
+    of the closed part against the entry it removes (`controller/position.rs`).
+
+    The program sets `existing_quote_entry_amount` only when the fill reduces: on a reduce
+    or close it is the entry removed and `existing_base_asset_amount` is None (the whole
+    fill closes); on a flip both are the old position's (`math/orders.rs::
+    calculate_existing_position_fields_for_order_action`)."""
+    if existing_entry is None:
+        return 0  # opened or increased: nothing realized
+    closed_quote = quote_filled * existing_base // base_filled if existing_base else quote_filled
     if buying:  # buying back a short: pays the quote, releases a positive entry
-        return (existing_entry or 0) - closed_quote
-    return closed_quote - (existing_entry or 0)
+        return existing_entry - closed_quote
+    return closed_quote - existing_entry
 
 
 def _transient(exc: BaseException) -> bool:

@@ -1,0 +1,162 @@
+"""Order sending on the local chain: no user order id twice in one send, and a resend
+the chain answers "AlreadyProcessed" is a landing, not a failure and not a rebuild.
+
+Counts come from the chain itself (the simulator behind the local RPC: its own order
+records and token balances), not from the client's view.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from drift_engine.core.client import DriftClientError
+from drift_engine.core.types import MarketType, OrderIntent, OrderType
+from tests.live.conftest import USDC
+
+SOL = 10**9
+
+
+def resting(uid: int, price: int) -> OrderIntent:
+    return OrderIntent(
+        0, MarketType.PERP, "long", SOL, order_type=OrderType.LIMIT, price=price, user_order_id=uid
+    )
+
+
+def ready(world, make_client, **kw):
+    client = make_client(world.server, now=lambda: world.sim.now, **kw)
+    client.run(client.connect())
+    client.run(client.initialize_user())
+    client.run(client.deposit(5_000 * USDC, 0))
+    return client
+
+
+def place_signatures(world) -> int:
+    return sum(1 for rec in world.chain.signatures.values() if "place_orders" in rec.instructions)
+
+
+def test_two_orders_with_one_user_order_id_in_one_send_are_refused_before_signing(
+    world, make_client
+):
+    client = ready(world, make_client)
+    try:
+        with pytest.raises(DriftClientError, match="user_order_id 7 is already in use"):
+            client.run(client.place_orders([resting(7, 100_000_000), resting(7, 99_000_000)]))
+        assert place_signatures(world) == 0
+        assert world.placements(7) == set()
+        # an id held by an open order is refused too; a fresh one is fine
+        client.run(client.place_orders([resting(8, 100_000_000)]))
+        with pytest.raises(DriftClientError, match="user_order_id 8 is already in use"):
+            client.run(client.place_orders([resting(8, 99_000_000)]))
+        assert len(world.placements(8)) == 1
+    finally:
+        client.close_blocking()
+
+
+def test_ids_given_to_unnumbered_orders_skip_the_ones_taken_in_the_same_send(world, make_client):
+    client = ready(world, make_client)
+    try:
+        auto = OrderIntent(
+            0, MarketType.PERP, "long", SOL, order_type=OrderType.LIMIT, price=98_000_000
+        )
+        out = client.run(
+            client.place_orders([resting(1, 100_000_000), auto, resting(3, 99_000_000)])
+        )
+        assert out.user_order_ids[0] == 1 and out.user_order_ids[2] == 3
+        assert out.user_order_ids[1] not in (0, 1, 3)
+        assert len(set(out.user_order_ids)) == 3
+        state = client.run(client.refresh())
+        assert sorted(o.user_order_id for o in state.open_orders) == sorted(out.user_order_ids)
+    finally:
+        client.close_blocking()
+
+
+def test_already_processed_resend_is_a_landing_not_a_rebuild(world, make_client, caplog):
+    """The deposit lands but its status never shows (lost confirmation) and the next
+    account read comes from a node one step behind: the client resends the same signed
+    bytes, the chain answers AlreadyProcessed, and the deposit counts exactly once."""
+    client = ready(world, make_client, confirm_timeout_s=0.3)
+    try:
+        rpc = client._rpc  # the solana AsyncClient: we stand between it and the node
+        real_read, real_send = rpc.get_multiple_accounts, rpc.send_raw_transaction
+        last: dict = {}
+        lag = {"armed": False}
+        sent: list[bytes] = []
+
+        async def lagging_read(*a, **kw):
+            if lag["armed"] and "resp" in last:
+                lag["armed"] = False
+                return last["resp"]  # one stale answer from a node behind
+            resp = await real_read(*a, **kw)
+            last["resp"] = resp
+            return resp
+
+        async def recording_send(raw, *a, **kw):
+            sent.append(bytes(raw))
+            if len(sent) == 1:
+                lag["armed"] = True
+            return await real_send(raw, *a, **kw)
+
+        rpc.get_multiple_accounts, rpc.send_raw_transaction = lagging_read, recording_send
+        before = world.sim.token_amount(world.key, "USDC")
+        world.server.faults.arm("lost_confirmation")
+        with caplog.at_level(logging.INFO, logger="drift_engine.core.client"):
+            out = client.run(client.deposit(1_234_567, 0))
+        assert any("already processed" in r.getMessage() for r in caplog.records)
+        assert world.server.faults.fired["lost_confirmation"] == 1
+        assert len(sent) >= 2 and sent[0] == sent[1]  # the same bytes, never rebuilt
+        assert out.status == "already_landed"
+        assert world.sim.token_amount(world.key, "USDC") == before + 1_234_567
+    finally:
+        client.close_blocking()
+
+
+def test_no_orders_before_the_sub_account_exists(world, make_client):
+    client = make_client(world.server, now=lambda: world.sim.now)
+    try:
+        client.run(client.connect())
+        with pytest.raises(DriftClientError, match="^sub-account 0 does not exist$"):
+            client.run(client.place_orders([resting(4, 100_000_000)]))
+        assert place_signatures(world) == 0
+    finally:
+        client.close_blocking()
+
+
+@pytest.mark.parametrize(
+    ("kind", "seen_by"),
+    [("resting", "its order slot"), ("filled", "the program's OrderRecord in the history")],
+)
+def test_a_lost_confirmation_is_recognised_as_landed_once(world, make_client, kind, seen_by):
+    """The send lands but its status never shows: the client finds the orders on chain
+    (a resting order in its slot; a filled one, which leaves no slot, in the logs) and
+    reports them landed, placed exactly once."""
+    client = ready(world, make_client, confirm_timeout_s=0.3)
+    try:
+        order = (
+            resting(11, 100_000_000)
+            if kind == "resting"
+            else OrderIntent(0, MarketType.PERP, "short", SOL, user_order_id=11)
+        )
+        world.server.faults.arm("lost_confirmation")
+        out = client.run(client.place_orders([order]))
+        assert out.status == "already_landed", seen_by
+        assert out.user_order_ids == (11,) and out.signature is None
+        assert len(world.placements(11)) == 1
+        assert place_signatures(world) == 1
+    finally:
+        client.close_blocking()
+
+
+def test_an_order_the_program_refuses_is_an_error_naming_the_operation(world, make_client):
+    client = ready(world, make_client)
+    try:
+        from drift_engine.core.client import TransactionFailedError
+
+        huge = OrderIntent(0, MarketType.PERP, "long", 1_000_000 * SOL, user_order_id=12)
+        with pytest.raises(TransactionFailedError) as err:
+            client.run(client.place_orders([huge]))
+        assert str(err.value).startswith("place_orders: ")
+        assert world.placements(12) == set()
+    finally:
+        client.close_blocking()

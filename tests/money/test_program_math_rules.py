@@ -1,0 +1,270 @@
+"""The program's account-level numbers in core/program_math.py, worked out by hand:
+user equity (math/margin.rs `calculate_user_equity`), token values
+(math/spot_balance.rs `get_token_value`), the users' net pnl a pnl-pool imbalance is
+measured by (math/amm.rs `calculate_net_user_pnl`) and the scaled initial asset weight
+(state/spot_market.rs `get_scaled_initial_asset_weight`).
+
+Every case has an inexact division (`discriminates`), a non-unit quote price and
+positions on both sides, so a wrong rounding, sign, side or skipped position gives a
+different integer.
+"""
+
+from __future__ import annotations
+
+import pytest
+from driftpy.types import MarketStatus, SpotBalanceType
+
+from drift_engine.core import program_math as pm
+
+from .conftest import PRICE, discriminates, funded
+
+SOL_PRICE = 101_234_567
+USDC_PRICE = 999_999  # a quote oracle slightly under $1: every perp pnl is rescaled
+
+
+def _equity_world():
+    """A user with: USDC deposit (slot 0), an empty spot slot, a SOL borrow (slot 2); an
+    empty perp slot, a 2.5 SOL long and a 1 SOL short, each with unsettled funding."""
+    sim, k = funded()
+    user = sim.user(k)
+    usdc, sol = sim.spot_markets[0], sim.spot_markets[1]
+    usdc.cumulative_deposit_interest = 10_300_000_000  # 1.03 (1e10 precision)
+    sol.cumulative_borrow_interest = 10_500_000_000  # 1.05
+    user.spot_positions[0].scaled_balance = 5 * 10**12
+    assert user.spot_positions[1].scaled_balance == 0 and user.spot_positions[1].open_orders == 0
+    borrow = user.spot_positions[2]
+    borrow.market_index = 1
+    borrow.balance_type = SpotBalanceType.Borrow()
+    borrow.scaled_balance = 3_000_000_001
+    market = sim.perp_markets[0]
+    market.amm.cumulative_funding_rate_long = 1_000 + 123_456_789
+    market.amm.cumulative_funding_rate_short = -2_000 + 7_777_777
+    empty, long, short = user.perp_positions[0], user.perp_positions[1], user.perp_positions[2]
+    assert empty.base_asset_amount == 0 and empty.quote_asset_amount == 0
+    long.market_index, long.base_asset_amount = 0, 2_500_000_000
+    long.quote_asset_amount, long.last_cumulative_funding_rate = -250_000_003, 1_000
+    short.market_index, short.base_asset_amount = 0, -1_000_000_000
+    short.quote_asset_amount, short.last_cumulative_funding_rate = 101_000_000, -2_000
+    snapshot = pm.MarketSnapshot(
+        perp_markets=sim.perp_markets,
+        spot_markets=sim.spot_markets,
+        perp_prices={0: SOL_PRICE},
+        spot_prices={0: USDC_PRICE, 1: SOL_PRICE},
+    )
+    return user, market, snapshot
+
+
+# USDC: 5e12 x 1.03e10 / 1e13 = 5_150_000_000 tokens, x 0.999999 = 5_149_994_850 (exact)
+USDC_VALUE = 5_149_994_850
+# SOL borrow: ceil(3_000_000_001 x 1.05e10 / 1e10) = ceil(3_150_000_001.05) = 3_150_000_002
+# lamports; value floors: floor(-3_150_000_002 x 101_234_567 / 1e9) = floor(-318_888_886.25)
+SOL_VALUE = -318_888_887
+# long 2.5 SOL: trunc(2.5e9 x 101_234_567 / 1e9) = 253_086_417 - 250_000_003 = 3_086_414;
+# funding: the long pays floor(123_456_789 x 2.5e9 / 1e9) = 308_641_972 / 1e3 -> -308_641;
+# (3_086_414 - 308_641) x 0.999999 = 2_777_770.22 -> 2_777_770
+LONG_VALUE = 2_777_770
+# short 1 SOL: -101_234_567 + 101_000_000 = -234_567; receives 7_777_777 / 1e3 -> +7_777;
+# -226_790 x 0.999999 = -226_789.77 -> toward zero -226_789 (floor would be -226_790)
+SHORT_VALUE = -226_789
+
+
+def test_user_equity_by_hand_every_position_at_its_price_with_unsettled_funding():
+    user, _, snapshot = _equity_world()
+    assert discriminates(3_000_000_001 * 10_500_000_000, 10**10)
+    assert discriminates(-226_790 * USDC_PRICE, 10**6)
+    assert pm.user_equity(user, snapshot) == USDC_VALUE + SOL_VALUE + LONG_VALUE + SHORT_VALUE
+
+
+def test_user_equity_of_a_settled_market_uses_the_expiry_price():
+    user, market, snapshot = _equity_world()
+    market.status = MarketStatus.Settlement()
+    market.expiry_price = 95_000_001
+    # long: trunc(2.5e9 x 95_000_001 / 1e9) = 237_500_002 - 250_000_003 = -12_500_001,
+    # - 308_641 funding = -12_808_642; x 0.999999 = -12_808_629.19 -> -12_808_629
+    # short: -95_000_001 + 101_000_000 = 5_999_999 + 7_777 = 6_007_776; x 0.999999 -> 6_007_769
+    assert pm.user_equity(user, snapshot) == USDC_VALUE + SOL_VALUE - 12_808_629 + 6_007_769
+
+
+def test_token_value_floors_negative_and_truncates_positive_in_integers():
+    assert pm._token_value(0, 6, 2 * PRICE) == 0
+    assert pm._token_value(1, 6, 2 * PRICE) == 2  # 1 x 2e6 / 1e6
+    assert discriminates(3 * 1_500_001, 10**6)
+    value = pm._token_value(-3, 6, 1_500_001)  # floor(-4.500003) = -5
+    assert value == -5 and type(value) is int
+    assert pm._token_value(3, 6, 1_500_001) == 4
+
+
+def test_spot_size_in_amm_precision_from_more_and_fewer_decimals():
+    size = pm.spot_size_in_amm_precision(25, 10)  # 25 / (1e10 / 1e9) = 2.5 -> 2
+    assert size == 2 and type(size) is int
+    assert pm.spot_size_in_amm_precision(25, 9) == 25
+    assert pm.spot_size_in_amm_precision(25, 6) == 25_000
+
+
+def _perp_market_with_users_pnl():
+    sim, _ = funded()
+    market = sim.perp_markets[0]
+    amm = market.amm
+    amm.historical_oracle_data.last_oracle_price = SOL_PRICE
+    amm.base_asset_amount_with_amm = -3_000_000_000
+    amm.base_asset_amount_with_unsettled_lp = 500_000_001
+    amm.quote_asset_amount = 300_000_007
+    amm.quote_asset_amount_with_unsettled_lp = -40_000_011
+    amm.net_unsettled_funding_pnl = 1_234_567
+    return market
+
+
+def test_net_user_pnl_counts_lp_base_lp_quote_and_unsettled_funding():
+    market = _perp_market_with_users_pnl()
+    # base -3e9 + 500_000_001 = -2_499_999_999; x 101_234_567 / 1e9 = -253_086_417.4 ->
+    # toward zero -253_086_417; cost basis 300_000_007 - 40_000_011 + 1_234_567 = 261_234_563
+    assert discriminates(-2_499_999_999 * SOL_PRICE, 10**9)
+    assert pm._net_user_pnl(market) == -253_086_417 + 261_234_563
+    market.amm.historical_oracle_data.last_oracle_price = 1  # tiny but valid
+    # trunc(-2_499_999_999 x 1 / 1e9) = -2 (toward zero)
+    assert pm._net_user_pnl(market) == -2 + 261_234_563
+
+
+def test_net_user_pnl_refuses_a_zero_oracle_price():
+    market = _perp_market_with_users_pnl()
+    market.amm.historical_oracle_data.last_oracle_price = 0
+    with pytest.raises(pm.InvalidOracleError, match="perp market 0: oracle_price <= 0"):
+        pm._net_user_pnl(market)
+
+
+def _sol_spot_with_deposits(start: int):
+    sim, _ = funded()
+    sol = sim.spot_markets[1]
+    sol.initial_asset_weight = 8_000
+    sol.imf_factor = 0
+    sol.cumulative_deposit_interest = 10_000_000_001  # a hair over 1.0
+    sol.deposit_balance = 30_000 * 10**9  # 30_000 SOL scaled
+    sol.scale_initial_asset_weight_start = start
+    return sol
+
+
+def test_scaled_initial_asset_weight_above_the_start_value():
+    sol = _sol_spot_with_deposits(start=1_000_000 * 10**6)  # $1M
+    # deposits: 3e13 x 10_000_000_001 / 1e10 = 30_000_000_003_000 lamports (30_000.000003 SOL)
+    # value: 30_000_000_003_000 x 101_234_567 / 1e9 = 3_037_037_010_303 (floor of ...303.70)
+    # weight: 8_000 x 1e12 / 3_037_037_010_303 = 2_634.15 -> 2_634
+    assert discriminates(8_000 * 10**12, 3_037_037_010_303)
+    weight = pm._scaled_initial_asset_weight(sol, SOL_PRICE)
+    assert weight == 2_634 and type(weight) is int
+    # through the asset weight (Initial): the scaled weight, with the oracle price
+    assert pm.spot_asset_weight(sol, 10**9, SOL_PRICE, pm.MarginCategory.INITIAL) == 2_634
+    # Maintenance ignores the scaling
+    sol.maintenance_asset_weight = 9_000
+    assert pm.spot_asset_weight(sol, 10**9, SOL_PRICE, pm.MarginCategory.MAINTENANCE) == 9_000
+
+
+def test_scaled_initial_asset_weight_below_the_start_or_without_one():
+    sol = _sol_spot_with_deposits(start=5_000_000 * 10**6)  # $5M > $3.04M of deposits
+    assert pm._scaled_initial_asset_weight(sol, SOL_PRICE) == 8_000
+    sol.scale_initial_asset_weight_start = 0  # no scaling
+    assert pm._scaled_initial_asset_weight(sol, SOL_PRICE) == 8_000
+
+
+# --------------------------------------------------------------------------- spot orders
+
+
+def _sol_weights(sol):
+    sol.initial_asset_weight, sol.maintenance_asset_weight = 8_000, 9_000
+    sol.initial_liability_weight, sol.maintenance_liability_weight = 12_000, 11_000
+    sol.imf_factor = 0
+    return sol
+
+
+def _spot_position(bids: int, asks: int):
+    sim, k = funded()
+    sp = sim.user(k).spot_positions[1]
+    sp.market_index, sp.open_bids, sp.open_asks = 1, bids, asks
+    return sp
+
+
+PRICE_NOW = pm.StrictOraclePrice(SOL_PRICE)
+
+
+def test_spot_fill_without_orders_is_the_position_at_the_scaled_weight():
+    sol = _sol_weights(_sol_spot_with_deposits(start=1_000_000 * 10**6))  # weight 2_634
+    sim = pm.spot_fill_simulation(
+        _spot_position(0, 0), sol, PRICE_NOW, 2_000_000_001, pm.MarginCategory.INITIAL
+    )
+    # value floor(2_000_000_001 x 101_234_567 / 1e9) = 202_469_134;
+    # weighted trunc(202_469_134 x 2_634 / 1e4) = 53_330_369
+    assert sim == pm.OrderFillSimulation(2_000_000_001, 0, 202_469_134, 53_330_369, 53_330_369)
+
+
+def test_spot_fill_with_bids_counts_the_bought_tokens_and_the_quote_paid():
+    sol = _sol_weights(_sol_spot_with_deposits(start=1_000_000 * 10**6))  # weight 2_634
+    sim = pm.spot_fill_simulation(
+        _spot_position(10**9, 0), sol, PRICE_NOW, 2_000_000_001, pm.MarginCategory.INITIAL
+    )
+    # all bids fill: +1 SOL for -101_234_567 of quote (weight 1); 303_703_701 of SOL at
+    # 0.2634 -> 79_995_554; contribution 79_995_554 - 101_234_567 = -21_239_013, riskier
+    # than the no-fill side (53_330_369)
+    assert sim == pm.OrderFillSimulation(
+        3_000_000_001, -101_234_567, 303_703_701, 79_995_554, -21_239_013
+    )
+
+
+def test_spot_fill_with_asks_on_a_borrow_takes_the_riskier_ask_side():
+    sol = _sol_weights(_sol_spot_with_deposits(start=0))
+    sim = pm.spot_fill_simulation(
+        _spot_position(0, -(10**9)), sol, PRICE_NOW, -2_000_000_001, pm.MarginCategory.INITIAL
+    )
+    # borrow value floor(-202_469_134.2) = -202_469_135; all asks fill: -1 SOL more, +101_234_567
+    # of quote; -303_703_702 x 1.2 = -364_444_442; contribution -263_209_875 < -242_962_962
+    assert sim == pm.OrderFillSimulation(
+        -3_000_000_001, 101_234_567, -303_703_702, -364_444_442, -263_209_875
+    )
+
+
+def _fill(amount, value, weighted, orders_value=0):
+    return pm.OrderFillSimulation(amount, orders_value, value, weighted, weighted + orders_value)
+
+
+def test_custom_margin_ratio_raises_a_liability_weight_to_one_plus_the_ratio():
+    sol = _sol_weights(_sol_spot_with_deposits(start=0))
+    borrow = _fill(-3_000_000_001, -303_703_701, -364_444_441, orders_value=-7)
+    # max(1.2, 1 + 0.5) = 1.5: trunc(-303_703_701 x 1.5) = -455_555_551 (floor: ...552)
+    out = pm._apply_user_custom_margin_ratio(borrow, sol, SOL_PRICE, 5_000)
+    assert out == _fill(-3_000_000_001, -303_703_701, -455_555_551, orders_value=-7)
+    # max(1.2, 1 + 0.1) = 1.2: the market's weight stays
+    out = pm._apply_user_custom_margin_ratio(borrow, sol, SOL_PRICE, 1_000)
+    assert out == _fill(-3_000_000_001, -303_703_701, -364_444_441, orders_value=-7)
+
+
+def test_custom_margin_ratio_lowers_an_asset_weight_to_one_minus_the_ratio():
+    sol = _sol_weights(_sol_spot_with_deposits(start=0))
+    deposit = _fill(2_000_000_001, 202_469_134, 161_975_307)
+    # min(0.8, 1 - 0.3) = 0.7: trunc(202_469_134 x 0.7) = 141_728_393
+    out = pm._apply_user_custom_margin_ratio(deposit, sol, SOL_PRICE, 3_000)
+    assert out == _fill(2_000_000_001, 202_469_134, 141_728_393)
+    # min(0.8, 1 - 0.1) = 0.8 stays; a ratio above 100 % leaves no asset weight
+    assert pm._apply_user_custom_margin_ratio(deposit, sol, SOL_PRICE, 1_000) == deposit
+    assert pm._apply_user_custom_margin_ratio(deposit, sol, SOL_PRICE, 12_000) == _fill(
+        2_000_000_001, 202_469_134, 0
+    )
+    # a weighted value of one micro-USDC is still re-weighted: trunc(2 x 0.4) = 0
+    tiny = _fill(20, 2, 1)
+    assert pm._apply_user_custom_margin_ratio(tiny, sol, SOL_PRICE, 6_000) == _fill(20, 2, 0)
+
+
+def test_no_custom_margin_ratio_or_nothing_weighted_changes_nothing():
+    sol = _sol_weights(_sol_spot_with_deposits(start=0))
+    deposit = _fill(2_000_000_001, 202_469_134, 161_975_307)
+    assert pm._apply_user_custom_margin_ratio(deposit, sol, SOL_PRICE, 0) is deposit
+    zero = _fill(0, 0, 0)
+    assert pm._apply_user_custom_margin_ratio(zero, sol, SOL_PRICE, 5_000) is zero
+
+
+def test_weighted_token_value_of_one_micro_usdc_and_of_nothing():
+    sim, _ = funded()
+    usdc = sim.spot_markets[0]
+    assert usdc.initial_asset_weight == 10_000  # USDC counts at 100 %
+    # 1 x 1e4 / 1e4 = 1: the smallest positive value keeps its weight
+    assert pm._weighted_token_value(usdc, 1, 1, PRICE, pm.MarginCategory.INITIAL) == 1
+    assert pm._weighted_token_value(usdc, 0, 0, PRICE, pm.MarginCategory.INITIAL) == 0
+    # a one-micro borrow at the 100 % liability weight
+    assert pm._weighted_token_value(usdc, -1, -1, PRICE, pm.MarginCategory.INITIAL) == -1
