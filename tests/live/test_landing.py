@@ -104,7 +104,7 @@ def test_resigned_only_after_expiry_is_proven_and_no_duplicate(world, make_clien
 
 
 def test_unconfirmed_within_the_timeout_is_unknown_not_rejected(world, make_client):
-    client = _ready(world, make_client, compute_unit_price=0, confirm_timeout_s=10)
+    client = _ready(world, make_client, compute_unit_price=0, confirm_timeout_s=10, max_attempts=1)
     world.server.faults.congest(FLOOR)
     with pytest.raises(TransactionUnconfirmedError) as unknown:
         client.run(client.place_orders([_taker(world, 11)]))

@@ -284,8 +284,8 @@ class DriftClientConfig:
     the signature reaches `commitment`, fails, or the chain's block height passes the
     transaction's last valid block height (only then, with no trace of it, is it
     re-signed with a new blockhash: at most `max_attempts` blockhashes);
-    `confirm_timeout_s` bounds one send call — past it the outcome is unknown
-    (`TransactionUnconfirmedError`) and left to `resolve_orders`.
+    `confirm_timeout_s` × `max_attempts` bounds one send call — past it the outcome is
+    unknown (`TransactionUnconfirmedError`) and left to `resolve_orders`.
     """
 
     rpc_url: str
@@ -300,7 +300,7 @@ class DriftClientConfig:
     tx_version: Literal["v0", "legacy"] = "v0"
     commitment: Literal["confirmed", "finalized"] = "confirmed"
     request_timeout_s: float = 10.0
-    confirm_timeout_s: float = 90.0
+    confirm_timeout_s: float = 15.0
     confirm_poll_s: float = 0.4
     rebroadcast_s: float = 2.0
     max_attempts: int = 6
@@ -1039,7 +1039,7 @@ class DriftClient:
         sent: list[Signature],
         last_valid_seen: list[int],
     ) -> TxOutcome:
-        deadline = self._wait.monotonic() + self.config.confirm_timeout_s
+        deadline = self._wait.monotonic() + self.config.confirm_timeout_s * self.config.max_attempts
         attempts = 0
         while attempts < self.config.max_attempts:
             attempts += 1
@@ -1056,7 +1056,21 @@ class DriftClient:
                 limit,
                 last_valid,
             )
-            status = await self._broadcast(what, tx, last_valid, deadline)
+            # after `confirm_timeout_s` without a status, each re-broadcast window also
+            # asks the account whether it landed (a lost confirmation)
+            check_at = self._wait.monotonic() + self.config.confirm_timeout_s
+            first = True
+            while True:
+                status = await self._broadcast(
+                    what, tx, last_valid, deadline, check_at, preflight=first
+                )
+                first = False  # a copy may be in flight: never preflight it again
+                if status != "check":
+                    break
+                outcome = await self._check_landed(what, sent, landed, attempts, user_order_ids)
+                if outcome is not None:
+                    return outcome
+                check_at = self._wait.monotonic() + self._rebroadcast_s
             if status == "timeout":
                 break
             if status is not None:
@@ -1078,15 +1092,27 @@ class DriftClient:
                     f"(block height {height} > {max(last_valid_seen)}) without a trace"
                 )
         raise TransactionUnconfirmedError(
-            f"{what}: not confirmed within {self.config.confirm_timeout_s:g} s "
+            f"{what}: not confirmed within "
+            f"{self.config.confirm_timeout_s * self.config.max_attempts:g} s "
             f"(signatures: {', '.join(str(s) for s in sent) or 'none'})",
             signatures=[str(s) for s in sent],
             last_valid_block_height=max(last_valid_seen) if last_valid_seen else None,
             user_order_ids=user_order_ids,
         )
 
+    @property
+    def _rebroadcast_s(self) -> float:
+        return min(self.config.rebroadcast_s, self.config.confirm_timeout_s)
+
     async def _broadcast(
-        self, what: str, tx: VersionedTransaction, last_valid: int, deadline: float
+        self,
+        what: str,
+        tx: VersionedTransaction,
+        last_valid: int,
+        deadline: float,
+        check_at: float | None = None,
+        *,
+        preflight: bool = True,
     ) -> Any:
         """Broadcast `tx` every `rebroadcast_s` and poll its status every
         `confirm_poll_s`. Returns its status once it reached the commitment or failed,
@@ -1095,10 +1121,9 @@ class DriftClient:
         `TransactionFailedError`); re-broadcasts skip it."""
         sig = tx.signatures[0]
         raw = bytes(tx)
-        preflight = True
         refused = 0
         while True:
-            result = await self._broadcast_once(what, raw, sig, preflight=preflight)
+            result = await self._broadcast_once(what, raw, sig, first=preflight)
             if result == "expired":
                 return None  # preflight: its blockhash is already unknown to the node
             if result == "refused":  # not processed (HTTP 429, node behind): soon again
@@ -1109,7 +1134,7 @@ class DriftClient:
                 continue
             refused = 0
             preflight = False
-            next_send = self._wait.monotonic() + self.config.rebroadcast_s
+            next_send = self._wait.monotonic() + self._rebroadcast_s
             while True:
                 status = (await self._statuses([sig]))[0]
                 if status is not None and (
@@ -1122,22 +1147,26 @@ class DriftClient:
                 if now >= deadline:
                     return "timeout"
                 if now >= next_send:
+                    if check_at is not None and now >= check_at:
+                        return "check"  # the caller looks at the account, then goes on
                     break
                 await self._wait.asleep(min(self.config.confirm_poll_s, deadline - now))
 
     async def _broadcast_once(
-        self, what: str, raw: bytes, sig: Signature, preflight: bool
+        self, what: str, raw: bytes, sig: Signature, first: bool
     ) -> Literal["sent", "expired", "refused"]:
-        """Send the bytes once: "sent" (or maybe sent: a lost response), "expired" when
-        preflight proves they can never land (blockhash not found), "refused" when the
-        node did not process the request (send again soon). A program error raises
-        `TransactionFailedError`."""
+        """Send the bytes once, with preflight: "sent" (or maybe sent: a lost response;
+        or the chain already processed them), "expired" when preflight proves they can
+        never land (blockhash not found), "refused" when the node did not process the
+        request (send again soon). A program error on the `first` send raises
+        `TransactionFailedError`; on a re-broadcast it only means this copy was not
+        forwarded (the first may still land: the block height decides)."""
         try:
             await self._rpc.send_raw_transaction(
                 raw,
                 TxOpts(
                     skip_confirmation=True,
-                    skip_preflight=not preflight,
+                    skip_preflight=False,
                     preflight_commitment=Confirmed,
                     max_retries=0,
                 ),
@@ -1151,11 +1180,15 @@ class DriftClient:
                 log.info("%s: %s refused: blockhash not found", what, sig)
                 return "expired"
             if "AlreadyProcessed" in name:
+                log.info("%s: the chain already processed %s", what, sig)
                 return "sent"
             transient = self._classify(exc)
             if transient is None:
                 logs = list(getattr(data, "logs", None) or [])
                 message = getattr(err_obj, "message", None) or type(exc).__name__
+                if not first:
+                    log.info("%s: preflight refused a re-broadcast of %s: %s", what, sig, message)
+                    return "sent"
                 raise TransactionFailedError(f"{what}: {message}", err, logs) from None
             log.info("%s: transient send failure (%s)", what, transient.reason)
             return "sent" if transient.maybe_processed else "refused"
