@@ -637,7 +637,7 @@ def _run_live(
         build_live_engines,
         check_live_allowed,
     )
-    from drift_engine.metrics.rpc import meter_client, meter_connection
+    from drift_engine.metrics.rpc import meter_client, meter_connection, metered_process
     from drift_engine.notify import NoticeKind
     from drift_engine.storage.database import Database
 
@@ -681,6 +681,10 @@ def _run_live(
             meter_connection(conn, ops.metrics)
         meter_client(stack.client, ops.metrics, engine_id)
 
+    # every RPC call of this process from here on: start-up reads, the engines' clients
+    # and any other connection the runner opens (issue 17)
+    rpc_meter = metered_process(ops.metrics)
+    rpc_meter.__enter__()
     try:
         clock = WallClock()
         start = clock.now()
@@ -780,6 +784,7 @@ def _run_live(
         runner.close()
         console.print("done")
     finally:
+        rpc_meter.__exit__(None, None, None)
         keeper.stop()
         if not keeper.lost.is_set():
             leases.release()
