@@ -84,7 +84,7 @@ SEEDED = [
     ),
     Seeded(
         "no-duplicate send forgets user order ids taken in the same send (`uid in taken`)",
-        "src/drift_engine/core/client.py",
+        "src/drift_engine/live/client.py",
         "elif uid in open_ids or uid in taken:",
         "elif uid in open_ids:",
         "tests/money/test_order_sending.py::"
@@ -92,7 +92,7 @@ SEEDED = [
     ),
     Seeded(
         "automatic user order ids forget the ones taken in the same send",
-        "src/drift_engine/core/client.py",
+        "src/drift_engine/live/client.py",
         "used = {o.user_order_id for o in (state.open_orders if state else ())} | set(taken)",
         "used = {o.user_order_id for o in (state.open_orders if state else ())}",
         "tests/money/test_order_sending.py::"

@@ -44,6 +44,9 @@ COMMANDS: dict[str, LazyCommand] = {
     "engines": LazyCommand(
         "drift_engine.commands.engines:app", "List and control engines (start, stop, pause, kill)."
     ),
+    "account": LazyCommand(
+        "drift_engine.commands.account:app", "Drift sub-accounts of the wallet: create, list."
+    ),
     "vaults": LazyCommand(
         "drift_engine.commands.vaults:app", "Engine vaults: list, show, create, move capital."
     ),

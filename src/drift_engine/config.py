@@ -21,7 +21,7 @@ import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import (
     AliasChoices,
@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     keypair_path: Path | None = Field(
         default=None,
         description="Solana CLI keypair file for live transfers. Never logged, never stored.",
+    )
+    rpc_url: str | None = Field(
+        default=None,
+        description="Solana JSON-RPC for ON_CHAIN vault moves and `drift-engine account`.",
+    )
+    network: Literal["mainnet", "devnet", "localnet"] = Field(
+        default="mainnet",
+        description="The chain `rpc_url` serves; ON_CHAIN vaults of another network are refused.",
     )
     dashboard_token: SecretStr | None = Field(
         default=None,

@@ -20,11 +20,11 @@ from collections.abc import Callable, Iterator
 import pytest
 from solders.keypair import Keypair
 
-from drift_engine.core.client import DriftClient, DriftClientConfig
+from drift_engine.live.client import DriftClient, DriftClientConfig
 from drift_engine.localnet.chain import LocalChain
 from drift_engine.localnet.clock import ManualClock
 from drift_engine.localnet.config import LocalnetConfig
-from drift_engine.sim.rpc import LocalRpcServer
+from drift_engine.localnet.rpc import LocalRpcServer
 from tests.live.minimal_program import MinimalProgram
 
 USDC = 1_000_000  # one USDC in QUOTE precision
@@ -116,7 +116,7 @@ class SimWorld:
     a funded wallet."""
 
     def __init__(self, keypair: Keypair, config: LocalnetConfig | None = None) -> None:
-        from drift_engine.localnet.simulator import SimulatorProgram
+        from drift_engine.localnet.program import SimulatorProgram
         from drift_engine.sim.simulator import DriftSimulator
 
         self.config = config or LocalnetConfig()

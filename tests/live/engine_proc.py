@@ -12,9 +12,9 @@ import logging
 import sys
 import time
 
-from drift_engine.core.client import DriftClient, DriftClientConfig
 from drift_engine.engine.market_board import MarketBoard
-from drift_engine.live_start import (
+from drift_engine.live.client import DriftClient, DriftClientConfig
+from drift_engine.live.start import (
     ChainMarketData,
     LiveEngineStack,
     LiveRunner,

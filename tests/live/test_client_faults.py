@@ -11,8 +11,8 @@ import asyncio
 
 import pytest
 
-from drift_engine.core.client import RpcUnavailableError
 from drift_engine.core.types import MarketType, OrderIntent
+from drift_engine.live.client import RpcUnavailableError
 from tests.live.conftest import USDC
 
 SOL = 10**9
@@ -212,7 +212,7 @@ def test_fills_are_found_in_order_records(world, make_client):
     """An order that fills inside its transaction (here: the chain without auctions; on
     mainnet: place_and_take) leaves no order slot: its OrderRecord event in the
     transaction's logs is what shows it landed."""
-    from drift_engine.core.client import drift_events
+    from drift_engine.live.client import drift_events
 
     async def scenario():
         client = await _ready(world, make_client)
@@ -234,7 +234,7 @@ def test_fills_are_found_in_order_records(world, make_client):
 
 
 def test_withdraw_and_transfer_with_lost_confirmations_happen_once(world, keypair_file):
-    from drift_engine.core.client import DriftClient
+    from drift_engine.live.client import DriftClient
     from tests.live.conftest import fast_config
 
     async def scenario():

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections import Counter
 
-from drift_engine.core.client import drift_events
 from drift_engine.core.types import MarketType
 from drift_engine.engine.engine import EngineState
 from drift_engine.engine.orders import OrderStatus
 from drift_engine.heartbeat import HeartbeatDataCollector
-from drift_engine.live_start import LiveEngineStack
+from drift_engine.live.client import drift_events
+from drift_engine.live.start import LiveEngineStack
 from drift_engine.storage.database import Database
 from drift_engine.storage.enums import EntryKind
 from tests.live import independent
@@ -162,7 +162,7 @@ def test_live_carry_through_auctions_funding_settle_exit_ledger_equals_chain(
 
 def test_live_runner_trades_on_market_data_read_from_the_chain(world, make_client, tmp_path):
     from drift_engine.engine.market_board import MarketBoard
-    from drift_engine.live_start import ChainMarketData, LiveRunner
+    from drift_engine.live.start import ChainMarketData, LiveRunner
 
     client, db = _setup(world, make_client, tmp_path)
     with world.chain._lock:  # an hour of positive funding, known only to the chain
@@ -192,7 +192,7 @@ def test_live_runner_trades_on_market_data_read_from_the_chain(world, make_clien
 def test_engines_config_with_live_mode_builds_and_runs(world, make_client, keypair_file, tmp_path):
     """What `drift-engine run` does for `mode = "live"` engines (build_live_engines)."""
     from drift_engine.engine.config_file import parse_config
-    from drift_engine.live_start import build_live_engines
+    from drift_engine.live.start import build_live_engines
 
     client, db = _setup(world, make_client, tmp_path)
     client.close_blocking()
@@ -242,7 +242,7 @@ def test_engines_config_sets_the_price_band_and_adopts_strangers(
     rule 4), both from the config file as `drift-engine run` reads it."""
     from drift_engine.core.types import OrderIntent
     from drift_engine.engine.config_file import parse_config
-    from drift_engine.live_start import build_live_engines
+    from drift_engine.live.start import build_live_engines
 
     client, db = _setup(world, make_client, tmp_path)
     stranger = OrderIntent(

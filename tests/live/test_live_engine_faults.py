@@ -11,7 +11,7 @@ import pytest
 from drift_engine.core.types import MarketType
 from drift_engine.engine.engine import EngineState
 from drift_engine.heartbeat import HeartbeatDataCollector
-from drift_engine.live_start import LiveEngineStack
+from drift_engine.live.start import LiveEngineStack
 from drift_engine.storage.database import Database
 from drift_engine.storage.enums import EntryKind
 from tests.live.live_helpers import (

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from drift_engine.core.types import MarketType, OrderIntent
 from drift_engine.engine.orders import OrderStatus
-from drift_engine.live_start import LiveEngineStack
+from drift_engine.live.start import LiveEngineStack
 from drift_engine.sim.pricing import PriceModel
 from drift_engine.storage.database import Database
 from drift_engine.strategies.base import (

@@ -11,8 +11,8 @@ import pytest
 from solders.keypair import Keypair
 
 from drift_engine.config import load_settings
-from drift_engine.core.client import DriftClient, KeypairFileError
-from drift_engine.live_start import LiveNotAllowedError, check_live_allowed
+from drift_engine.live.client import DriftClient, KeypairFileError
+from drift_engine.live.start import LiveNotAllowedError, check_live_allowed
 from tests.live.conftest import fast_config
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from drift_engine.core.types import MarketType, OrderIntent
 from drift_engine.heartbeat import HeartbeatDataCollector
-from drift_engine.live_start import LiveEngineStack, LiveStartError
+from drift_engine.live.start import LiveEngineStack, LiveStartError
 from drift_engine.storage.database import Database
 from drift_engine.storage.enums import EntryKind
 from drift_engine.vaults.entries import NewEntry, fill_key

@@ -14,9 +14,9 @@ import time
 import httpx
 from driftpy.constants.config import DRIFT_PROGRAM_ID
 
-from drift_engine.core.client import DriftClient
 from drift_engine.core.program import account_name_of, decode_account
 from drift_engine.core.types import MarketType, OrderIntent
+from drift_engine.live.client import DriftClient
 from drift_engine.localnet.seed import bundled_prices
 from tests.live.conftest import USDC, fast_config
 

@@ -16,7 +16,7 @@ from drift_engine.core.accounts import user_pubkey
 from drift_engine.core.builder import DriftInstructionBuilder
 from drift_engine.core.program import account_name_of, decode_account
 from drift_engine.localnet.chain import LocalChain
-from drift_engine.sim.rpc import LocalRpcServer
+from drift_engine.localnet.rpc import LocalRpcServer
 from tests.live.minimal_program import MinimalProgram
 
 
@@ -271,8 +271,8 @@ def test_history_methods_parse_in_solana_py(server, version):
     from solana.rpc.commitment import Confirmed
     from solders.message import Message
 
-    from drift_engine.core.client import drift_events
     from drift_engine.core.types import OrderIntent
+    from drift_engine.live.client import drift_events
 
     prog = server.chain.program
     kp = _payer(server)

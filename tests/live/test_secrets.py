@@ -14,13 +14,13 @@ import httpx
 import pytest
 from driftpy.constants.config import DRIFT_PROGRAM_ID
 
-from drift_engine.core.client import (
+from drift_engine.core.types import MarketType, OrderIntent
+from drift_engine.live.client import (
     DriftClient,
     KeypairFileError,
     TransactionFailedError,
     load_keypair,
 )
-from drift_engine.core.types import MarketType, OrderIntent
 from tests.live.conftest import USDC, fast_config
 
 
@@ -124,7 +124,7 @@ def test_no_secret_in_logs_errors_reprs_or_server_state(
     texts.extend([out, err_out])
     texts.extend(r.getMessage() for r in caplog.records)
     texts.append(caplog.text)
-    assert any(r.name == "drift_engine.core.client" for r in caplog.records)  # logs were live
+    assert any(r.name == "drift_engine.live.client" for r in caplog.records)  # logs were live
     assert any(r.name == "drift_engine.localnet.rpc" for r in caplog.records)
     assert_clean("\n".join(texts), keypair)
 

@@ -101,7 +101,7 @@ def test_already_processed_resend_is_a_landing_not_a_rebuild(world, make_client,
         rpc.get_multiple_accounts, rpc.send_raw_transaction = lagging_read, recording_send
         before = world.sim.token_amount(world.key, "USDC")
         world.server.faults.arm("lost_confirmation")
-        with caplog.at_level(logging.INFO, logger="drift_engine.core.client"):
+        with caplog.at_level(logging.INFO, logger="drift_engine.live.client"):
             out = client.run(client.deposit(1_234_567, 0))
         assert any("already processed" in r.getMessage() for r in caplog.records)
         assert world.server.faults.fired["lost_confirmation"] == 1

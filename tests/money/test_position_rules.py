@@ -263,3 +263,188 @@ def test_rolling_30d_volume_decay_at_the_edges():
     assert rules.rolling_30d(1_000 * window, 0, 5) == 1_000 * (window - 1) + 5
     # a whole window (or more) later nothing of the old sum is kept
     assert rules.rolling_30d(3 * window, window + 10, 7) == 7
+
+
+def test_aggregates_add_to_other_users_through_a_short_to_long_flip(fresh):
+    pos, market = fresh
+    amm = market.amm
+    amm.base_asset_amount_long, amm.base_asset_amount_short = 10 * BASE, -20 * BASE
+    amm.quote_entry_amount_long, amm.quote_entry_amount_short = -1_000, 2_000
+    amm.quote_break_even_amount_long, amm.quote_break_even_amount_short = -1_100, 2_100
+    market.number_of_users, market.number_of_users_with_base = 7, 4
+    pos.quote_asset_amount = 50  # settled pnl: this user is already one of the 7
+
+    # open short 3 for +300_000_001: counted once already, now also with a base
+    assert rules.update_position_and_market(pos, market, -3 * BASE, 300_000_001) == 0
+    assert (market.number_of_users, market.number_of_users_with_base) == (7, 5)
+    assert amm.base_asset_amount_short == -23 * BASE
+    assert amm.quote_entry_amount_short == 2_000 + 300_000_001
+    assert amm.quote_break_even_amount_short == 2_100 + 300_000_001
+    assert pos.quote_asset_amount == 50 + 300_000_001
+
+    # buy 5 for -600_000_003 with 3 short: the new long 2 starts at
+    # -600_000_003 - trunc(-600_000_003 x 3 / 5) = -600_000_003 + 360_000_001 = -240_000_002;
+    # realized 300_000_001 + (-600_000_003 + 240_000_002) = -60_000_000
+    assert rules.update_position_and_market(pos, market, 5 * BASE, -600_000_003) == -60_000_000
+    assert pos.base_asset_amount == 2 * BASE
+    assert pos.quote_entry_amount == pos.quote_break_even_amount == -240_000_002
+    assert pos.last_cumulative_funding_rate == 1_111
+    assert (amm.base_asset_amount_long, amm.base_asset_amount_short) == (12 * BASE, -20 * BASE)
+    assert (amm.quote_entry_amount_long, amm.quote_entry_amount_short) == (-240_001_002, 2_000)
+    assert amm.quote_break_even_amount_long == -240_001_102
+    assert amm.quote_break_even_amount_short == 2_100
+    assert (market.number_of_users, market.number_of_users_with_base) == (7, 5)
+
+    # and back: sell 3 for +330_000_003 with 2 long: the new short 1 starts at
+    # 330_000_003 - trunc(330_000_003 x 2 / 3) = 110_000_001; realized
+    # -240_000_002 + (330_000_003 - 110_000_001) = -20_000_000
+    assert rules.update_position_and_market(pos, market, -3 * BASE, 330_000_003) == -20_000_000
+    assert pos.last_cumulative_funding_rate == -2_222
+    assert (amm.base_asset_amount_long, amm.base_asset_amount_short) == (10 * BASE, -21 * BASE)
+    assert (amm.quote_entry_amount_long, amm.quote_entry_amount_short) == (-1_000, 110_002_001)
+    assert amm.quote_break_even_amount_long == -1_100
+    assert amm.quote_break_even_amount_short == 110_002_101
+    amm.cumulative_funding_rate_short -= 1  # unsettled funding on the short side
+    with pytest.raises(
+        AssertionError, match=r"^funding must be settled before a position changes \(short\)$"
+    ):
+        rules.update_position_and_market(pos, market, BASE, -110_000_000)
+
+
+def test_positions_of_one_base_unit_stay_on_their_side(fresh):
+    pos, market = fresh
+    amm = market.amm
+    amm.order_step_size = 1  # a market whose step is one base unit
+    market.number_of_users, market.number_of_users_with_base = 7, 4
+    # open long 1 for -1 from an empty slot: one more user, one more with a base
+    rules.update_position_and_market(pos, market, 1, -1)
+    assert (market.number_of_users, market.number_of_users_with_base) == (8, 5)
+    assert (amm.base_asset_amount_long, amm.base_asset_amount_short) == (1, 0)
+    assert (amm.quote_entry_amount_long, amm.quote_break_even_amount_long) == (-1, -1)
+    # close it for +1: quote back to 0, the slot is free again
+    assert rules.update_position_and_market(pos, market, -1, 1) == 0
+    assert (market.number_of_users, market.number_of_users_with_base) == (7, 4)
+    assert (amm.base_asset_amount_long, amm.base_asset_amount_short) == (0, 0)
+    assert (amm.quote_entry_amount_long, amm.quote_entry_amount_short) == (0, 0)
+    # short 2 for +2, then buy 3 for -3: a flip to a long of 1
+    rules.update_position_and_market(pos, market, -2, 2)
+    assert rules.update_position_and_market(pos, market, 3, -3) == 0  # 2 + (-3 + 1)
+    assert (amm.base_asset_amount_long, amm.base_asset_amount_short) == (1, 0)
+    assert (amm.quote_entry_amount_long, amm.quote_entry_amount_short) == (-1, 0)
+    assert pos.last_cumulative_funding_rate == 1_111
+    # even a one-unit long must settle its funding before it changes
+    amm.cumulative_funding_rate_long += 1
+    with pytest.raises(
+        AssertionError, match=r"^funding must be settled before a position changes \(long\)$"
+    ):
+        rules.update_position_and_market(pos, market, 1, -1)
+
+
+def test_position_update_types_at_one_base_unit():
+    assert rules.position_update_type(1, 5) == rules.INCREASE
+    assert rules.position_update_type(10, 1) == rules.INCREASE
+    assert rules.position_update_type(-10, -1) == rules.INCREASE
+    assert rules.position_update_type(1, -1) == rules.CLOSE
+
+
+def test_a_deposit_scaled_balance_uses_the_deposit_index():
+    sim, _ = funded()
+    usdc = sim.spot_market("USDC")
+    usdc.cumulative_deposit_interest = 10_300_000_000
+    usdc.cumulative_borrow_interest = 10_500_000_000
+    # 1e6 x 1e13 / 1.03e10 = 970_873_786.4 -> 970_873_786 (the borrow index: 952_380_952)
+    assert rules.get_spot_balance(10**6, usdc, True, False) == 970_873_786
+    assert rules.get_spot_balance(10**6, usdc, False, False) == 952_380_952
+    assert rules.get_spot_balance(10**6, usdc, False, True) == 952_380_953  # rounded up
+
+
+# --------------------------------------------------------------------------- spot balances
+# controller/spot_balance.rs::update_spot_balances with deposit index 1.03 and borrow
+# index 1.05 (USDC: token = scaled x index / 1e13), so using the wrong index, side or
+# rounding gives a different integer.
+
+DEP, BOR = 10_300_000_000, 10_500_000_000
+
+
+def _usdc_position(scaled: int, deposit: bool):
+    from driftpy.types import SpotBalanceType
+
+    sim, k = funded()
+    usdc = sim.spot_market("USDC")
+    usdc.cumulative_deposit_interest, usdc.cumulative_borrow_interest = DEP, BOR
+    usdc.deposit_balance, usdc.borrow_balance = 10**15, 10**14
+    pos = sim.user(k).spot_positions[0]
+    pos.scaled_balance = scaled
+    pos.balance_type = SpotBalanceType.Deposit() if deposit else SpotBalanceType.Borrow()
+    return pos, usdc
+
+
+def test_get_spot_balance_rounds_up_only_a_non_zero_balance():
+    _, usdc = _usdc_position(0, True)
+    assert rules.get_spot_balance(0, usdc, True, True) == 0
+    # 1 x 1e13 / 1.03e10 = 970.9 -> 970, rounded up 971
+    assert rules.get_spot_balance(1, usdc, True, True) == 971
+
+
+def test_spot_deposit_and_borrow_on_their_own_side():
+    pos, usdc = _usdc_position(10**9, True)
+    # deposit 1_234_567 more: 1_234_567 x 1e13 / 1.03e10 = 1_198_608_737.8 -> floor
+    rules.update_spot_balances(1_234_567, True, usdc, pos)
+    assert pos.scaled_balance == 10**9 + 1_198_608_737
+    assert (usdc.deposit_balance, usdc.borrow_balance) == (10**15 + 1_198_608_737, 10**14)
+    pos, usdc = _usdc_position(10**9, False)
+    # borrow 1_234_567 more: / 1.05e10 = 1_175_778_095.2 -> rounded up 1_175_778_096
+    rules.update_spot_balances(1_234_567, False, usdc, pos)
+    assert pos.scaled_balance == 10**9 + 1_175_778_096
+    assert (usdc.deposit_balance, usdc.borrow_balance) == (10**15, 10**14 + 1_175_778_096)
+
+
+def test_spot_withdrawal_leaving_drift_rounds_the_scaled_amount_up():
+    pos, usdc = _usdc_position(10**13, True)  # 10_300_000_000 tokens
+    rules.update_spot_balances(1_234_567, False, usdc, pos, is_leaving_drift=True)
+    # 1_198_608_737.8 rounded up: the user's balance loses 1_198_608_738
+    assert pos.scaled_balance == 10**13 - 1_198_608_738
+    assert (usdc.deposit_balance, usdc.borrow_balance) == (10**15 - 1_198_608_738, 10**14)
+    pos, usdc = _usdc_position(10**13, True)
+    rules.update_spot_balances(1_234_567, False, usdc, pos)  # staying in Drift: floor
+    assert pos.scaled_balance == 10**13 - 1_198_608_737
+
+
+def test_spot_withdrawal_of_everything_and_past_it():
+    from driftpy.types import SpotBalanceType
+
+    # 1_000_000_003 scaled = floor(1_030_000.003) = 1_030_000 tokens: taking all of them
+    # clears the whole scaled balance (1_030_000 would only scale back to 1_000_000_000)
+    pos, usdc = _usdc_position(1_000_000_003, True)
+    rules.update_spot_balances(1_030_000, False, usdc, pos)
+    assert pos.scaled_balance == 0 and usdc.deposit_balance == 10**15 - 1_000_000_003
+    # a deposit of exactly 1 token (971 scaled: 1.0001) and a withdrawal of 5: the token
+    # goes, then 4 are borrowed: ceil(4 x 1e13 / 1.05e10) = 3_810 scaled
+    pos, usdc = _usdc_position(971, True)
+    rules.update_spot_balances(5, False, usdc, pos)
+    assert type(pos.balance_type) is SpotBalanceType.Borrow
+    assert pos.scaled_balance == 3_810
+    assert (usdc.deposit_balance, usdc.borrow_balance) == (10**15 - 971, 10**14 + 3_810)
+
+
+def test_spot_repayment_past_a_one_token_borrow_leaves_a_one_token_deposit():
+    from driftpy.types import SpotBalanceType
+
+    # 1 scaled of borrow is ceil(1.05e10 / 1e13) = 1 token; repaying 2 clears it and
+    # deposits the 1 left: 1 x 1e13 / 1.03e10 = 970.9 -> 970 scaled (a deposit floors)
+    pos, usdc = _usdc_position(1, False)
+    rules.update_spot_balances(2, True, usdc, pos)
+    assert type(pos.balance_type) is SpotBalanceType.Deposit
+    assert pos.scaled_balance == 970
+    assert (usdc.deposit_balance, usdc.borrow_balance) == (10**15 + 970, 10**14 - 1)
+
+
+def test_opening_a_long_adds_to_other_users_long_aggregates(fresh):
+    pos, market = fresh
+    amm = market.amm
+    amm.base_asset_amount_long, amm.quote_entry_amount_long = 10 * BASE, -1_000
+    amm.quote_break_even_amount_long = -1_100
+    rules.update_position_and_market(pos, market, BASE, -100_000_001)
+    assert amm.base_asset_amount_long == 11 * BASE
+    assert amm.quote_entry_amount_long == -1_000 - 100_000_001
+    assert amm.quote_break_even_amount_long == -1_100 - 100_000_001

@@ -104,9 +104,10 @@ def test_on_chain_withdrawal_needs_a_keypair(run, tmp_path) -> None:
     result = run("withdraw", "live", "5")
     assert result.exit_code == 1
     assert "'live' is ON_CHAIN" in result.output and "keypair" in result.output
-    # With a keypair but no live client in this build, it is still refused, clearly.
+    # With a keypair but no RPC configured, it is still refused, clearly (live moves:
+    # tests/live/test_onchain_capital.py).
     keyed = run("withdraw", "live", "5", DRIFT_ENGINE_KEYPAIR_PATH=str(tmp_path / "id.json"))
-    assert keyed.exit_code == 1 and "no live Drift client" in keyed.output
+    assert keyed.exit_code == 1 and "DRIFT_ENGINE_RPC_URL" in keyed.output
 
 
 def test_invalid_create_names_the_field(run) -> None:

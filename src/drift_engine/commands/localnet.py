@@ -86,7 +86,7 @@ def localnet(
     account checks, no automatic settlement); each flag switches one behaviour off."""
     from drift_engine.localnet.clock import WallChainClock
     from drift_engine.localnet.config import LocalnetConfig
-    from drift_engine.sim.rpc import LocalRpcServer
+    from drift_engine.localnet.rpc import LocalRpcServer
 
     wallets = []
     for key in fund:

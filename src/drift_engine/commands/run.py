@@ -631,7 +631,7 @@ def _run_live(
     """LIVE engines (issue 7): refused unless `live = true` and a private keypair file."""
     from drift_engine.clock import WallClock
     from drift_engine.engine.sharing import LivePickup
-    from drift_engine.live_start import (
+    from drift_engine.live.start import (
         LiveNotAllowedError,
         LiveStartError,
         build_live_engines,
@@ -698,7 +698,11 @@ def _run_live(
                     keypair_path=keypair,
                     start_ts=ts,
                     network=cfg.rpc.network,
-                    client_options={"compute_unit_price": cfg.rpc.compute_unit_price},
+                    client_options={
+                        "compute_unit_price": cfg.rpc.compute_unit_price,
+                        "priority_fee_percentile": cfg.rpc.priority_fee_percentile,
+                        "max_compute_unit_price": cfg.rpc.max_compute_unit_price,
+                    },
                 )
             except LiveStartError as exc:
                 fail(f"cannot start live engines: {exc}")
@@ -777,6 +781,7 @@ def _run_live(
         ops.finish([st.engine for st in runner.stacks])
         ops.say(f"runner {ops.runner} stopped")
         print_summary(_Engines([stack.engine for stack in runner.stacks], db), console)
+        runner.close()
         console.print("done")
     finally:
         rpc_meter.__exit__(None, None, None)

@@ -58,9 +58,14 @@ _out = Console()
 
 
 def live_transfers(settings: Settings) -> LiveTransfers | None:
-    """The live Drift path for ON_CHAIN moves. The live client (core.client) plugs in here;
-    until it does, ON_CHAIN deposits, withdrawals and transfers are refused clearly."""
-    return None
+    """The live Drift path for ON_CHAIN moves (`live.capital`): with a keypair and an RPC
+    (DRIFT_ENGINE_KEYPAIR_PATH, DRIFT_ENGINE_RPC_URL) moves land on chain and are booked
+    from the confirmed transaction; without them they are refused clearly."""
+    if settings.keypair_path is None or settings.rpc_url is None:
+        return None
+    from drift_engine.live.capital import chain_transfers
+
+    return chain_transfers(settings.rpc_url, settings.keypair_path, env=settings.network)
 
 
 _options: dict[str, str | None] = {"database_url": None}
@@ -132,11 +137,39 @@ def _amount(text: str) -> int:
         raise typer.BadParameter(str(exc).removeprefix("amount: "), param_hint="AMOUNT") from None
 
 
-def _require_keypair(settings: Settings, vault: EngineVault, action: str) -> None:
+def _require_keypair(
+    settings: Settings, vault: EngineVault, action: str, db: Database | None = None
+) -> None:
     if vault.is_on_chain and settings.keypair_path is None:
         _fail(
             f"vault {vault.name!r} is ON_CHAIN: {action} needs a keypair "
             "(set DRIFT_ENGINE_KEYPAIR_PATH to a Solana keypair file)"
+        )
+    if vault.is_on_chain and settings.rpc_url is None:
+        _fail(
+            f"vault {vault.name!r} is ON_CHAIN: {action} needs an RPC "
+            "(set DRIFT_ENGINE_RPC_URL, e.g. https://api.devnet.solana.com)"
+        )
+    if vault.is_on_chain and vault.network != settings.network:
+        _fail(
+            f"vault {vault.name!r} is on {vault.network}; the RPC is configured for "
+            f"{settings.network} (set DRIFT_ENGINE_NETWORK={vault.network})"
+        )
+    if vault.is_on_chain and db is not None:
+        _refuse_while_a_runner_holds(db, vault)
+
+
+def _refuse_while_a_runner_holds(db: Database, vault: EngineVault) -> None:
+    """An ON_CHAIN vault whose live engine is running: its vault sync reconciles the
+    sub-account while the move lands, and could book it a second time as a sync
+    adjustment. Moves wait until the engine's runner is stopped."""
+    from drift_engine.engine.lease import engine_lease, live_holder
+
+    holder = live_holder(db, engine_lease(vault.engine_id))
+    if holder is not None:
+        _fail(
+            f"vault {vault.name!r} powers live engine {vault.engine_id!r}, held by "
+            f"{holder.holder.describe()}: stop its runner before moving capital on chain"
         )
 
 
@@ -314,12 +347,13 @@ def deposit(
     micro = _amount(amount)
     with _registry() as (registry, settings):
         target = _run(lambda: registry.get(_vault_ref(vault)))
-        _require_keypair(settings, target, "depositing")
+        _require_keypair(settings, target, "depositing", registry.db)
         try:
             entry = _run(lambda: registry.deposit(target.id, micro, key=key))
         except EngineBoundVaultError as exc:
             _queue_move(registry, exc.engine_id, "deposit", micro, target.name, None, key, wait)
             return
+        _after_chain_move(registry, target)
         balance = registry.ledger.balance(target.id)
     _report(f"Deposited into {target.name!r}", entry, balance)
 
@@ -336,13 +370,14 @@ def withdraw(
     micro = _amount(amount)
     with _registry() as (registry, settings):
         target = _run(lambda: registry.get(_vault_ref(vault)))
-        _require_keypair(settings, target, "withdrawing")
+        _require_keypair(settings, target, "withdrawing", registry.db)
         try:
             entry = _run(lambda: registry.withdraw(target.id, micro, key=key))
         except EngineBoundVaultError as exc:
             _check_cash(registry, target.name, micro)
             _queue_move(registry, exc.engine_id, "withdraw", micro, target.name, None, key, wait)
             return
+        _after_chain_move(registry, target)
         balance = registry.ledger.balance(target.id)
     _report(f"Withdrew from {target.name!r}", entry, balance)
 
@@ -360,7 +395,7 @@ def transfer(
     with _registry() as (registry, settings):
         src = _run(lambda: registry.get(_vault_ref(source)))
         dst = _run(lambda: registry.get(_vault_ref(destination)))
-        _require_keypair(settings, src, "transferring")
+        _require_keypair(settings, src, "transferring", registry.db)
         try:
             moved = _run(lambda: registry.transfer(src.id, dst.id, micro, key=key))
         except EngineBoundVaultError:
@@ -377,10 +412,24 @@ def transfer(
                     registry, dst_engine, "transfer_in", micro, dst.name, src.name, key, wait
                 )
             return
+        _after_chain_move(registry, src, dst)
     _out.print(
         f"Transferred {format_usdc(moved.amount)} USDC from {src.name!r} to {dst.name!r} "
         f"(key {moved.in_entry.key})"
     )
+
+
+def _after_chain_move(registry: VaultRegistry, *vaults: EngineVault) -> None:
+    """After an ON_CHAIN move: reconcile the vaults with the chain (live.capital)."""
+    on_chain = [v for v in vaults if v.is_on_chain]
+    if not on_chain:
+        return
+    from drift_engine.live.capital import reconcile_vaults
+
+    try:
+        reconcile_vaults(registry, on_chain)
+    except Exception as exc:  # noqa: BLE001 - the move is booked; the next sync catches up
+        _out.print(f"[yellow]booked; reconciling with the chain failed[/] ({exc})")
 
 
 def _check_cash(registry: VaultRegistry, vault: str, amount: int) -> None:

@@ -159,7 +159,17 @@ class RpcSpec(_Strict):
         return v
 
     network: Literal["mainnet", "devnet", "localnet"] = "mainnet"
-    compute_unit_price: int = Field(0, ge=0, description="Priority fee, micro-lamports/CU")
+    compute_unit_price: int | None = Field(
+        None,
+        ge=0,
+        description="Fixed priority fee, micro-lamports/CU (unset: from recent fees)",
+    )
+    priority_fee_percentile: int = Field(
+        75, ge=1, le=100, description="Percentile of recent fees on the written accounts"
+    )
+    max_compute_unit_price: int = Field(
+        2_000_000, ge=0, description="Cap on the dynamic priority fee, micro-lamports/CU"
+    )
 
 
 class EnginesConfig(_Strict):

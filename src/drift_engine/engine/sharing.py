@@ -197,11 +197,16 @@ class LivePickup:
                 stack.engine.board = main.board
                 for symbol in stack.engine.strategy.markets():
                     main.board.add(symbol)
-                main.stacks.append(stack)
-                main.heartbeat.add_engine(stack.engine)
-                main.heartbeat.sync_hooks.append(stack.sync)
+                if hasattr(main, "add_stack"):  # live.runner.LiveRunner: its own lane
+                    main.add_stack(stack)
+                else:
+                    main.stacks.append(stack)
+                    main.heartbeat.add_engine(stack.engine)
+                    main.heartbeat.sync_hooks.append(stack.sync)
                 if self.on_taken is not None:
                     self.on_taken(engine_id, stack)
+            if hasattr(built, "close") and hasattr(main, "add_stack"):
+                built.close()  # its stacks now run on `main`'s lanes
 
 
 __all__ = [

@@ -4,7 +4,7 @@ It keeps what a Solana node would answer from — accounts, slots, blockhashes,
 signature statuses — and executes transactions:
 
 * Drift accounts (State, User, UserStats, PerpMarket, SpotMarket) are *not* stored
-  here. A `DriftProgram` (the simulator, through `localnet.simulator`) owns the
+  here. A `DriftProgram` (the simulator, through `localnet.program`) owns the
   driftpy account objects; they are encoded with Drift's IDL on every read, so what
   the RPC serves is always exactly the simulator's state. Oracles are served as
   Drift `PythLazerOracle` accounts built from the program's oracle prices.
@@ -190,7 +190,7 @@ class TransactionFailed(Exception):
 class DriftProgram(Protocol):
     """What the local chain needs from a Drift program implementation.
 
-    The real implementation is `localnet.simulator.SimulatorProgram` over the
+    The real implementation is `localnet.program.SimulatorProgram` over the
     `DriftSimulator`; tests may use a minimal one. Methods raise `ProgramError` (or any
     exception, reported as a Drift error) to fail the instruction; the chain restores
     `snapshot()` so a failed transaction changes nothing.
@@ -448,6 +448,9 @@ class LocalChain:
         self._slot_fees: dict[int, list[int]] = {}
         #: signatures accepted but never landed (congestion drops them)
         self.dropped: set[Signature] = set()
+        #: every sendTransaction received: (signature, block height then, the last valid
+        #: block height of its blockhash or None if unknown) — tests read re-broadcasts
+        self.received: list[tuple[Signature, int, int | None]] = []
         self._ix_accounts = {
             _snake(ix.name): [_snake(a.name) for a in ix.accounts]
             for ix in drift_idl().instructions
@@ -834,6 +837,10 @@ class LocalChain:
         with self._lock:
             self._sync()
             self._crank_locked()
+            issued = self._blockhash_slot.get(tx.message.recent_blockhash)
+            self.received.append(
+                (sig, self.block_height, None if issued is None else issued + MAX_BLOCKHASH_AGE)
+            )
             if sig in self.signatures:
                 if skip_preflight:
                     return sig

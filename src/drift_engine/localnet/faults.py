@@ -61,6 +61,7 @@ class FaultPlan:
     clock: Any = None
     _windows: list[_Window] = field(default_factory=list)
     _congestion: tuple[int, int | None] | None = None
+    _hangs: list[list[Any]] = field(default_factory=list)
 
     def _now_ms(self) -> int:
         return self.clock.now_ms() if self.clock is not None else 0
@@ -88,6 +89,37 @@ class FaultPlan:
         with self._lock:
             self._congestion = (min_priority_fee, until)
         return self
+
+    def hang(
+        self,
+        seconds: float,
+        method: str = "sendTransaction",
+        count: int = 1,
+        account: str | None = None,
+    ) -> FaultPlan:
+        """The next `count` requests of `method` (sendTransaction: only transactions that
+        reference `account`, if given) are answered after `seconds` of wall time — a node
+        that hangs; other requests are served meanwhile. The request is processed after
+        the wait."""
+        if seconds < 0 or count < 1:
+            raise ValueError("seconds must be >= 0 and count >= 1")
+        with self._lock:
+            self._hangs.append([method, account, count, seconds])
+        return self
+
+    def take_hang(self, method: str, accounts: Callable[[], set[str]]) -> float:
+        """Seconds to hang this request (consumes one armed hang), 0 for none."""
+        with self._lock:
+            for hang in self._hangs:
+                m, account, _count, seconds = hang
+                if m != method or (account is not None and account not in accounts()):
+                    continue
+                hang[2] -= 1
+                if hang[2] <= 0:
+                    self._hangs.remove(hang)
+                self.fired["hang"] += 1
+                return seconds
+        return 0.0
 
     def congestion_floor(self) -> int | None:
         """The priority fee a send needs now, or None without congestion."""
@@ -127,6 +159,7 @@ class FaultPlan:
             self._armed.clear()
             self._windows.clear()
             self._congestion = None
+            self._hangs.clear()
         self.latency_s = 0.0
 
     def take(self, method: str) -> set[str]:

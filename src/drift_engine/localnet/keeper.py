@@ -31,7 +31,7 @@ the market, and it is cancelled as expired once `max_ts` has passed
   cancels the order, as the program does.
 
 The keeper reaches into the simulator's internals (its accounts, fill and order-slot
-helpers) the way `localnet.simulator` already does: it is the program, not a client.
+helpers) the way `localnet.program` already does: it is the program, not a client.
 """
 
 from __future__ import annotations

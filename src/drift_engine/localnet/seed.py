@@ -8,7 +8,7 @@ from drift_engine.data.bundled import DEFAULT_REFERENCE_PRICES
 from drift_engine.localnet.chain import LocalChain
 from drift_engine.localnet.clock import ChainClock, ManualClock
 from drift_engine.localnet.config import LocalnetConfig
-from drift_engine.localnet.simulator import SimulatorProgram
+from drift_engine.localnet.program import SimulatorProgram
 from drift_engine.sim.simulator import DriftSimulator
 
 #: Spot markets seeded at their asset's perp reference price.

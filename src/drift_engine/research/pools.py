@@ -11,9 +11,9 @@ worker's start costs a fork, not a fresh import); the Ray pool puts it in Ray's 
 store once and each Ray worker process fetches it on its first run and keeps it.
 
 A run that raises is reported by `runs.execute` itself. A worker process that dies
-(killed, out of memory) breaks a process pool: the pool is rebuilt and the runs that
-were in flight are sent once more; a run whose worker dies twice is reported failed with
-its parameters. Ray retries a task whose worker died on its own (`max_retries`); if it
+(killed, out of memory) breaks a process pool: the pool is rebuilt, and each run that
+was in flight runs once more alone in a pool of its own, so a run that only shared the
+pool with the culprit completes and the culprit is reported failed with its parameters. Ray retries a task whose worker died on its own (`max_retries`); if it
 still fails, the error comes back as that run's result.
 """
 
@@ -115,7 +115,6 @@ class ProcessPool:
         self.data = data
         self.workers = workers or local_cores()
         self._futures: dict[Future[RunResult], RunSpec] = {}
-        self._deaths: dict[int, int] = {}
         self._ready: deque[RunResult] = deque()
         self._executor = self._start()
 
@@ -155,19 +154,29 @@ class ProcessPool:
         return self._ready.popleft()
 
     def _recover(self, broken: list[RunSpec]) -> None:
-        """A worker died: every in-flight run lost its pool. Rebuild it and send each
-        such run once more; the second death of the same run is its result."""
+        """A worker died: every in-flight run lost its pool, and which one killed it is
+        unknown. Rebuild the pool for the runs still to come, and run each lost run once
+        more alone, in a pool of its own: a death then is that run's own result, and a run
+        that merely shared the pool with it completes."""
         lost = broken + list(self._futures.values())
         self._futures.clear()
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._executor = self._start()
         for spec in lost:
-            deaths = self._deaths.get(spec.run_id, 0) + 1
-            self._deaths[spec.run_id] = deaths
-            if deaths >= 2:
-                self._ready.append(failed(spec, "its worker process died (twice)"))
-            else:
-                self.submit(spec)
+            self._ready.append(self._run_alone(spec))
+
+    def _run_alone(self, spec: RunSpec) -> RunResult:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(WORKER_PRELOAD)
+        with ProcessPoolExecutor(
+            max_workers=1, mp_context=ctx, initializer=_init_worker, initargs=(self.data,)
+        ) as alone:
+            try:
+                return alone.submit(_run_in_worker, spec).result()
+            except BrokenProcessPool:
+                return failed(spec, "its worker process died (run again alone: died again)")
+            except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot pickle
+                return failed(spec, f"{type(exc).__name__}: {exc}")
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

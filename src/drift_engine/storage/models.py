@@ -317,6 +317,23 @@ class VaultSyncStatusRow(Base):
     last_slot: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
+class LiveCursorRow(Base):
+    """Where an ON_CHAIN vault's transaction history was read up to (migration 0007): the
+    newest signature of its sub-account (`account`) whose events the engine consumed.
+    One row per vault, updated in place (live/cursor.py)."""
+
+    __tablename__ = "live_cursors"
+
+    vault_id: Mapped[int] = mapped_column(ForeignKey("vaults.id"), primary_key=True)
+    account: Mapped[str] = mapped_column(String(44))
+    signature: Mapped[str] = mapped_column(String(88))
+    slot: Mapped[int] = mapped_column(BigInteger)
+    #: the vault's highest ledger entry id when the cursor was saved: fills booked after
+    #: it come from transactions after the cursor (start rule 7 checks only those)
+    ledger_mark: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[str] = mapped_column(String(40))
+
+
 # ------------------------------------------------------------------------- run sessions
 class RunSessionRow(Base):
     """One `drift-engine demo` or `run` process, from start to end (migration 0008).

@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from drift_engine.core.client import DriftAccountState
 from drift_engine.core.types import MarketType
+from drift_engine.live.client import DriftAccountState
 from drift_engine.vaults.reconcile import (
     OnChainFill,
     OnChainSnapshot,

@@ -40,14 +40,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from drift_engine.core.client import (
-    DriftAccountState,
-    DriftClient,
-    DriftClientError,
-    RpcUnavailableError,
-    TransactionUnconfirmedError,
-    drift_events,
-)
 from drift_engine.core.margin import snapshot_of
 from drift_engine.core.program_math import user_equity
 from drift_engine.core.types import (
@@ -66,6 +58,14 @@ from drift_engine.engine.ports import (
     OrderUpdate,
     VenueError,
     VenueEvent,
+)
+from drift_engine.live.client import (
+    DriftAccountState,
+    DriftClient,
+    DriftClientError,
+    RpcUnavailableError,
+    TransactionUnconfirmedError,
+    drift_events,
 )
 from drift_engine.strategies.base import FillEvent, FundingEvent
 
@@ -132,8 +132,10 @@ class LiveVenue:
         self.client = client
         self.sub_account_id = client.sub_account_id
         self.user = client.user_pubkey
-        #: Last transaction of the sub-account whose events were processed (None: none).
+        #: Last transaction of the sub-account whose events were processed (None: none),
+        #: and its slot (live/cursor.py keeps it across restarts).
         self.cursor = start_after
+        self.cursor_slot: int | None = None
         self.stale = False
         self.last_error = ""
         self.on_stale = on_stale
@@ -148,6 +150,16 @@ class LiveVenue:
         #: the last confirmed send: {"signature", "slot"}
         self.last_send: dict[str, Any] = {}
         self._scanned: list[str] = []  # signatures whose logs were read (recent)
+        #: a read made for this venue by the runner's batched read (used once)
+        self._preloaded: DriftAccountState | None = None
+        #: the User digest at the last history scan that found nothing new: the vault
+        #: sync may reuse a read at that state (the history is not skipped: an RPC's
+        #: history index can lag its account reads)
+        self._scanned_digest: str | None = None
+        #: something was sent since the last read (the account may have changed)
+        self._dirty = False
+        #: RPC round trips saved (reads reused, scans skipped): for the bench and logs
+        self.reads_saved = 0
 
     # ------------------------------------------------------------------ reading
     def connect(self) -> DriftAccountState:
@@ -162,8 +174,20 @@ class LiveVenue:
         assert self._state is not None
         return self._state
 
+    def preload(self, state: DriftAccountState) -> None:
+        """A read of this sub-account made by the runner's batched read this tick: the
+        next `refresh` uses it instead of reading (`live.reads`)."""
+        self._preloaded = state
+
     def refresh(self) -> DriftAccountState:
-        """Read the account now; on failure mark the venue stale and raise."""
+        """Read the account now (or take this tick's batched read); on failure mark the
+        venue stale and raise."""
+        if self._preloaded is not None and not self._dirty:
+            state, self._preloaded = self._preloaded, None
+            self.reads_saved += 1
+            self._accept(state)
+            return state
+        self._preloaded = None
         try:
             state = self.client.run(self.client.refresh())
         except Exception as exc:
@@ -171,6 +195,7 @@ class LiveVenue:
                 raise
             self._mark_stale(f"{type(exc).__name__}: {exc}")
             raise VenueUnavailableError(f"chain read failed: {exc}") from None
+        self._dirty = False
         self._accept(state)
         return state
 
@@ -224,6 +249,7 @@ class LiveVenue:
         it already shows; raises `OrderOutcomeUnknown` when its outcome cannot be known,
         `VenueError` when it was refused (or never sent)."""
         self._ts = ts
+        self._dirty = True
         self.last_send = {}
         if self.stale:
             self.refresh()  # raises VenueUnavailableError while the chain stays unreadable
@@ -295,6 +321,7 @@ class LiveVenue:
 
     def cancel_all(self, ts: int) -> int:
         self._ts = ts
+        self._dirty = True
         n = len(self.state.open_orders)
         if n == 0:
             return 0
@@ -316,6 +343,7 @@ class LiveVenue:
     def settle_pnl(self, market_index: int, ts: int) -> None:
         """Settle the perp position's funding and PnL into USDC (`settle_pnl`)."""
         self._ts = ts
+        self._dirty = True
         try:
             self.client.run(self.client.settle_pnl(market_index))
         except DriftClientError as exc:
@@ -370,7 +398,9 @@ class LiveVenue:
         try:
             self._remember_entries(self.state if self._state is not None else None)
             state = self.refresh()
+            before = self.cursor
             scanned = self._scan(state.slot)
+            self._scanned_digest = state.user_digest if self.cursor == before else None
         except VenueUnavailableError:
             return []
         out, self._pending = self._pending + scanned, []
@@ -380,9 +410,21 @@ class LiveVenue:
         """A read for the vault sync: the account at slot S and every event up to S (kept
         for the engine's next poll), so the fills the sync books are exactly those in the
         balance it reads — never one more, never one less."""
+        if (
+            not self._dirty
+            and not self.stale
+            and self._state is not None
+            and self._state.user_digest == self._scanned_digest
+        ):
+            # nothing was sent since the engine's read this tick: its read, and the events
+            # up to it (already scanned), are the sync's — no second round trip
+            self.reads_saved += 1
+            return self._state
         self._remember_entries(self.state if self._state is not None else None)
         state = self.refresh()
+        before = self.cursor
         self._pending.extend(self._scan(state.slot))
+        self._scanned_digest = state.user_digest if self.cursor == before else None
         return state
 
     # ------------------------------------------------------------------ events
@@ -390,7 +432,9 @@ class LiveVenue:
         """Events of the transactions after the cursor up to `until_slot` (the slot of the
         account read they go with), oldest first; moves the cursor past them."""
         try:
-            history = self.client.run(self.client.history_since(self.cursor))
+            history = self.client.run(
+                self.client.history_since(self.cursor, after_slot=self.cursor_slot)
+            )
         except Exception as exc:
             if not _transient(exc) and not isinstance(exc, DriftClientError):
                 raise
@@ -401,7 +445,7 @@ class LiveVenue:
             if until_slot is not None and slot > until_slot:
                 break  # newer than the account read: the next read takes it
             out.extend(self.events_of(signature, slot, logs))
-            self.cursor = signature
+            self.cursor, self.cursor_slot = signature, slot
             self._scanned.append(signature)
         del self._scanned[:-100]
         return out

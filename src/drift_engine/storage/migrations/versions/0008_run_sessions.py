@@ -5,7 +5,7 @@ truthful liveness ("not running — last tick 8 m ago") read this table; `demo` 
 write one row when they start and close it when they end.
 
 Revision ID: 0008
-Revises: 0006 (chained after 0007 when that lands: see ADR-0018)
+Revises: 0007 (chained after 0007 when that lands: see ADR-0018)
 Create Date: 2026-12-02 09:00:00
 
 """
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0008"
-down_revision: str | Sequence[str] | None = "0006"
+down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
