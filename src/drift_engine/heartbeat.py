@@ -135,12 +135,23 @@ class HeartbeatDataCollector:
         self._last_record: int | None = None
         self._last_result: HeartbeatResult | None = None
         self.failed: dict[str, str] = {}
+        #: fast stepping (`run_events(fast=True)`): the events read ahead with arrays
+        self._tape: Any = None
+        #: ticks that fast stepping skipped (counted in `ticks` too)
+        self.skipped_ticks = 0
 
     def add_engine(self, engine: DriftEngine) -> None:
         self.engines.append(engine)
 
     # ------------------------------------------------------------------ data
     def next_event_time(self) -> int | None:
+        tape = self._tape
+        if tape is not None:
+            tape.refill()
+            if len(tape) == 0:
+                self.exhausted = True
+                return None
+            return tape.buf[tape.pos].time
         if self._pending is None and not self.exhausted:
             try:
                 self._pending = next(self._events)
@@ -151,7 +162,22 @@ class HeartbeatDataCollector:
     def _pull(self, until_ts: int) -> int:
         n = 0
         markets, board = self.markets, self.board
-        while True:
+        tape = self._tape
+        while tape is not None:
+            if len(tape) == 0:
+                tape.refill()
+                if len(tape) == 0:
+                    self.exhausted = True
+                    break
+            event = tape.buf[tape.pos]
+            if event.time > until_ts:
+                break
+            tape.pos += 1
+            for m in markets:
+                m.apply(event)
+            board.apply(event)
+            n += 1
+        while tape is None:
             if self._pending is None:
                 if self.exhausted:
                     break
@@ -289,9 +315,31 @@ class HeartbeatDataCollector:
                 return
             t += interval_s
 
-    def run_events(self, *, interval_s: int = 60, until: int | None = None) -> None:
+    def run_events(
+        self,
+        *,
+        interval_s: int = 60,
+        until: int | None = None,
+        fast: bool = False,
+        wakes: Iterable[Callable[[], int | None]] = (),
+    ) -> None:
         """Backtest loop: tick at each `interval_s` boundary that has data, as fast as
-        possible (no clock waits; idle stretches without events are skipped)."""
+        possible (no clock waits; idle stretches without events are skipped).
+
+        `fast` steps only the bars on which something can happen (`fastforward`,
+        ADR-0020) and gives the same results as ticking every bar (the reference). It
+        needs every hook that runs per tick to say when it is next due: `wakes` are
+        callables returning the next time (unix s, or None) the caller's `on_tick`
+        must see; operator commands and sync hooks switch it off."""
+        wakes = list(wakes)
+        if fast and self._tape is None:
+            from drift_engine.fastforward import EventTape
+
+            tape = EventTape(self._events, interval_s)
+            if self._pending is not None:
+                tape.buf.append(self._pending)
+                self._pending = None
+            self._tape = tape
         while True:
             nxt = self.next_event_time()
             if nxt is None:
@@ -300,6 +348,88 @@ class HeartbeatDataCollector:
             if until is not None and t > until:
                 return
             self.tick(t)
+            if fast:
+                self._fast_forward(until, wakes)
+
+    def _due(self, wakes: list[Callable[[], int | None]]) -> int | None:
+        """The earliest time a real tick is needed for the heartbeat's own work."""
+        times: list[int] = []
+        if self.snapshotter is not None and self._last_snapshot is not None:
+            times.append(self._last_snapshot + self.snapshot_every_s)
+        if self.store is not None and self._last_record is not None:
+            times.append(self._last_record + self.record_every_s)
+        for wake in wakes:
+            t = wake()
+            if t is not None:
+                times.append(t)
+        return min(times) if times else None
+
+    def _fast_forward(self, until: int | None, wakes: list[Callable[[], int | None]]) -> None:
+        """After a real tick: skip the bars on which no engine can do anything."""
+        from drift_engine import fastforward as ff
+        from drift_engine.engine.quiet import quiet_after_step
+
+        if self.commands is not None or self.sync_hooks or self.failed:
+            return
+        quiets = []
+        sim = None
+        for engine in self.engines:
+            if engine.state is EngineState.STOPPED:
+                continue
+            q = quiet_after_step(engine)
+            if q is None:
+                return
+            esim = engine.venue.sim
+            if sim is not None and esim is not sim:
+                return
+            sim = esim
+            quiets.append((engine, q))
+        if sim is None:
+            return
+        due = self._due(wakes)
+        for _, q in quiets:
+            if q.until is not None and (due is None or q.until < due):
+                due = q.until
+        tape = self._tape
+        skip = ff.plan_skip(tape, sim, ff.intersect([q.bands for _, q in quiets]), due, until)
+        if skip is None:
+            return
+        # a bar that might halt on drawdown is stepped for real: cut the skip before it
+        ok = skip.ticks
+        paths = []
+        for engine, q in quiets:
+            approx, prices = ff.equity_path(tape, sim, skip, q.legs)
+            if q.max_drawdown is not None:
+                hwm = engine.high_water_mark
+                ok = min(ok, ff.drawdown_ticks(approx, hwm, q.max_drawdown, q.legs.terms))
+            paths.append((engine, q, approx, prices))
+        if ok < skip.ticks:
+            skip = ff.truncate(tape, skip, ok)
+            if skip is None:
+                return
+            paths = [(e, q, *ff.equity_path(tape, sim, skip, q.legs)) for e, q in quiets]
+        self._apply_skip(skip, paths)
+
+    def _apply_skip(self, skip: Any, paths: list[Any]) -> None:
+        from drift_engine import fastforward as ff
+
+        tape = self._tape
+        for engine, q, approx, prices in paths:
+            best = ff.max_equity(approx, prices, q.legs, engine.high_water_mark)
+            engine.skip(skip.last_tick, skip.ticks, best)
+        markets, board = self.markets, self.board
+        for i in skip.apply:
+            event = tape.buf[i]
+            for m in markets:
+                m.apply(event)
+            board.apply(event)
+        events = skip.stop - skip.start
+        tape.pos = skip.stop
+        self.events_processed += events
+        self.ticks += skip.ticks
+        self.skipped_ticks += skip.ticks
+        self.last_ts = skip.last_tick
+        self._last_result = HeartbeatResult(skip.last_tick, events, len(paths), 0.0)
 
 
 __all__ = [

@@ -60,3 +60,24 @@ def test_accounts_with_pubkeys_deep_copy():
     user = new_account("User")
     user.authority = Pubkey.new_unique()
     assert copy.deepcopy(user).authority == user.authority
+
+
+def test_encode_account_equals_anchorpys_own_build_of_each_account_type():
+    """`encode_account` hands anchorpy a plain dict tree instead of letting it deep-copy
+    the dataclasses: the bytes are the same for every account type the simulator keeps."""
+    from anchorpy.coder.accounts import AccountToSerialize
+
+    from drift_engine.core.program import _coder, encode_account
+    from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
+    from drift_engine.sim import DriftSimulator
+
+    sim = DriftSimulator({"SOL-PERP": 150_000_000, "SOL": 150_000_000}, ts=1_700_000_000)
+    k = sim.open_account()
+    sim.deposit(k, "USDC", 10**10, 1_700_000_000)
+    short = OrderIntent(0, MarketType.PERP, PositionDirection.SHORT, 10**9)
+    sim.place_order(k, short, 1_700_000_001)
+    accounts = [("User", sim.user(k)), ("State", sim.state), ("UserStats", sim.user_stats())]
+    accounts += [("PerpMarket", m) for m in sim.perp_markets.values()]
+    accounts += [("SpotMarket", m) for m in sim.spot_markets.values()]
+    for name, obj in accounts:
+        assert encode_account(name, obj) == _coder().build(AccountToSerialize(data=obj, name=name))

@@ -79,9 +79,53 @@ def new_account(name: str) -> Any:
     return copy.deepcopy(_zeroed_template(name))
 
 
+def _plain(obj: Any) -> Any:
+    """A dataclass tree as the nested dicts/lists anchorpy's layouts build from. The same
+    as `dataclasses.asdict` (which anchorpy calls) without deep-copying every leaf value:
+    an encode only reads them. About twice as fast for a User."""
+    fields = getattr(obj, "__dataclass_fields__", None)
+    if fields is not None:
+        return {name: _plain(getattr(obj, name)) for name in fields}
+    if isinstance(obj, list):  # construct's ListContainer too: a fresh list, never shared
+        return [_plain(x) for x in obj]
+    return obj
+
+
 def encode_account(name: str, account: Any) -> bytes:
     """Encode an account object to the exact bytes the program stores (with discriminator)."""
-    return _coder().build(AccountToSerialize(data=account, name=name))
+    return _coder().build(AccountToSerialize(data=_plain(account), name=name))
+
+
+class FieldCachedEncoder:
+    """Encodes one account object again and again (a simulated User at each checkpoint)
+    re-building only the top-level fields whose value changed since the last encode: a
+    Borsh struct is its fields' bytes one after another, so unchanged fields' bytes are
+    reused (a User's 32 order slots are most of its encoding and rarely change). The
+    bytes equal `encode_account`'s (tested)."""
+
+    def __init__(self, name: str) -> None:
+        coder = _coder()
+        self.name = name
+        self._discriminator = coder.acc_name_to_discriminator[name]
+        layout: Any = coder._accounts_layout[name]
+        while not hasattr(layout, "subcons"):
+            layout = layout.subcon
+        self._fields = [(sc.name, sc) for sc in layout.subcons]
+        self._cache: dict[str, tuple[Any, bytes]] = {}
+
+    def encode(self, account: Any) -> bytes:
+        parts = [self._discriminator]
+        cache = self._cache
+        for name, sc in self._fields:
+            value = _plain(getattr(account, name))
+            hit = cache.get(name)
+            if hit is not None and hit[0] == value:
+                parts.append(hit[1])
+                continue
+            data = sc.build(value)
+            cache[name] = (value, data)
+            parts.append(data)
+        return b"".join(parts)
 
 
 def decode_account(data: bytes) -> Any:

@@ -19,6 +19,7 @@ from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
     PlainTextResponse,
+    Response,
     StreamingResponse,
 )
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -34,6 +35,7 @@ from drift_engine.dashboard.control import (
     EngineControl,
     UnknownEngineError,
 )
+from drift_engine.dashboard.jsoncache import MISSING, DataVersion, JsonCache
 from drift_engine.dashboard.protect import EdgeGuard, StreamSlots
 from drift_engine.dashboard.reader import DashboardReader
 from drift_engine.dashboard.schemas import (
@@ -51,6 +53,7 @@ from drift_engine.dashboard.schemas import (
     TimelineOut,
     VaultOut,
 )
+from drift_engine.storage.engine import sqlite_file
 
 STATIC_DIR = Path(str(resources.files("drift_engine.dashboard").joinpath("static")))
 
@@ -139,6 +142,10 @@ class _Notifier:
     def notify(self) -> None:
         for event in list(self._waiters):
             event.set()
+
+
+def _json(body: bytes) -> Response:
+    return Response(content=body, media_type="application/json")
 
 
 def create_app(
@@ -261,6 +268,16 @@ def create_app(
         return HTMLResponse(DOCS_PAGE)
 
     # ---- read API --------------------------------------------------------------------
+    # /api/vaults answers pre-serialised JSON kept while the database has not changed
+    # (jsoncache.py); health and engines carry liveness (run sessions, leases: wall-clock
+    # ages), so they are computed at each request
+    version = DataVersion(sqlite_file(reader.db.engine.url))
+    cache = JsonCache(version)
+    app.state.json_cache = cache
+
+    def _cached_json(name: str, marker: Any, type_: Any, compute: Any) -> bytes:
+        return cache.get(name, marker, lambda: cache.dump(type_, compute()))
+
     @app.get("/api/health", response_model=HealthOut, tags=["status"])
     def health() -> HealthOut:
         """Heartbeat age, engines running, and whether the database answers."""
@@ -285,9 +302,14 @@ def create_app(
         return found
 
     @app.get("/api/vaults", response_model=list[VaultOut], tags=["vaults"])
-    def vaults() -> list[VaultOut]:
+    async def vaults() -> Response:
         """Every vault: type, engine, balance, equity, PnL, funding, fees, `active`."""
-        return reader.list_vaults()
+        body = cache.fresh("vaults")
+        if body is MISSING:
+            body = await run_in_threadpool(
+                _cached_json, "vaults", reader.vaults_marker, list[VaultOut], reader.list_vaults
+            )
+        return _json(body)
 
     @app.get(
         "/api/vaults/{vault_id}/ledger",
@@ -405,6 +427,7 @@ def create_app(
                 raise HTTPException(404, f"no engine with id {engine_id!r}") from exc
             except ControlRejectedError as exc:
                 raise HTTPException(409, f"cannot {action} {engine.name}: {exc}") from exc
+            cache.clear()  # the action's effect shows on the next read
             notifier.send(NoticeKind.CONTROL, engine_id, f"{engine_id}: {action} ({state})")
             pending = bool(getattr(control, "pending", False))
             if not pending:

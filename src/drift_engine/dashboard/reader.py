@@ -209,6 +209,11 @@ class DashboardReader:
             self._vault_cache = (marker, vaults)
             return list(vaults)
 
+    def vaults_marker(self) -> tuple[Any, ...]:
+        """What `list_vaults` depends on (its own cache's marker): one cheap read."""
+        with self.db.read() as session:
+            return self._vault_marker(session, self._engine_names(session))
+
     def _cached_vaults(self) -> list[VaultOut] | None:
         cached = self._vault_cache
         if cached is None:

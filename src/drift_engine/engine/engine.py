@@ -180,6 +180,10 @@ class DriftEngine:
         )
         self.pricer = OrderPricer(execution, catalog=board.catalog)
         self._unhedged: Any = None
+        #: the last step's snapshot and whether anything happened in it (an action, a
+        #: log line): what `engine.quiet.quiet_after_step` reads for fast stepping
+        self._last_snap: StrategySnapshot | None = None
+        self._acted = True
         for symbol in strategy.markets():
             board.add(symbol)
         self._resume()
@@ -249,6 +253,7 @@ class DriftEngine:
             self.persist()
 
     def _log(self, ts: int, kind: str, message: str, data: dict | None = None) -> None:
+        self._acted = True
         log.info(
             "[%s] %s: %s",
             self.engine_id,
@@ -385,11 +390,13 @@ class DriftEngine:
         """One engine tick at time `ts` (unix seconds)."""
         self.last_ts = ts
         self.stats.steps += 1
+        self._acted = False
         if self.state is EngineState.STOPPED:
             return
         self._drain(ts)
         self._sync_orders(ts)
         snap = self.snapshot(ts)
+        self._last_snap = snap
         self._unhedged = self.strategy.unhedged(snap)
         if self.state is not EngineState.HALTED:
             directive = self.risk.assess(snap)
@@ -405,9 +412,21 @@ class DriftEngine:
             elif self.state is EngineState.REDUCING and self.risk.recovered(snap):
                 self._transition(EngineState.RUNNING, ts, f"health {snap.margin.health} recovered")
         if self.state in (EngineState.RUNNING, EngineState.REDUCING):
-            self._execute_all(self.strategy.on_tick(snap), snap, ts)
+            actions = self.strategy.on_tick(snap)
+            if actions:
+                self._acted = True
+            self._execute_all(actions, snap, ts)
             self._unhedged = self.strategy.unhedged(snap)  # with what it decided to do
         self._maybe_persist()
+
+    def skip(self, last_ts: int, ticks: int, max_equity: int | None) -> None:
+        """Account for `ticks` bars the heartbeat skipped (fast stepping: bars on which a
+        step provably changes nothing else, `engine.quiet`): the step count, the last tick
+        time and the high-water mark come out as if each had been stepped."""
+        self.stats.steps += ticks
+        self.last_ts = last_ts
+        if max_equity is not None and max_equity > self.high_water_mark:
+            self.high_water_mark = max_equity
 
     def _execute_all(self, actions: Sequence[Action], snap: StrategySnapshot, ts: int) -> None:
         for action in actions:
@@ -555,6 +574,8 @@ class DriftEngine:
 
     def _handle(self, event: VenueEvent) -> None:
         """Book one venue event (once) and pass it to the strategy."""
+        if isinstance(event, FillEvent | LiquidationEvent | OrderUpdate):
+            self._acted = True  # the position or an order changed: step the next bar too
         if isinstance(event, OrderUpdate):
             self._order_update(event)
             return

@@ -87,6 +87,8 @@ class VaultLedgerSink:
         self._replay: set[str] = set()
         #: `engine.store.WriteBatch`: bookings wait for the paper stack's next checkpoint
         self.batch: Any = None
+        #: [batch, index, write, entries] of the write holding this sink's entries
+        self._held: list[Any] | None = None
 
     def replay_after(self, mark: int) -> None:
         """The venue and strategy were restored to a checkpoint taken when `mark` was the
@@ -147,8 +149,7 @@ class VaultLedgerSink:
         )
         if self.batch is not None:
             self.balance()  # the committed balance, read before this entry is pending
-            ledger, engine_id, vault = self.ledger, self.engine_id, self.vault_id
-            self.batch.add(lambda s: ledger.book_in(s, engine_id, vault, [entry]))
+            self._hold(entry)
         else:
             self.ledger.book(self.engine_id, self.vault_id, entry)
         known.add(key)
@@ -157,6 +158,31 @@ class VaultLedgerSink:
         if self._balance is not None:
             self._balance += posting.amount - posting.fee
         return True
+
+    def _hold(self, entry: Any) -> None:
+        """Add `entry` to the batch: to the entries this sink already holds there when
+        nothing after them reads the ledger (only engine-record writes, marked
+        `ledger_free`), so a day of bookings is one `book_in`; else as a new write."""
+        batch = self.batch
+        held = self._held
+        if held is not None and held[0] is batch:
+            writes = batch.writes
+            at = held[1]
+            if (
+                at < len(writes)
+                and writes[at] is held[2]
+                and all(getattr(w, "ledger_free", False) for w in writes[at + 1 :])
+            ):
+                held[3].append(entry)
+                return
+        entries = [entry]
+        ledger, engine_id, vault = self.ledger, self.engine_id, self.vault_id
+
+        def write(s: Any) -> None:
+            ledger.book_in(s, engine_id, vault, entries)
+
+        self._held = [batch, len(batch.writes), write, entries]
+        batch.add(write)
 
     def load(self) -> None:
         """Read the balance and the booked keys now, so that what follows needs no

@@ -81,6 +81,9 @@ class SqlEngineStore:
         self.db = db
         #: set by a persisting paper stack: writes wait for its next checkpoint
         self.batch: WriteBatch | None = None
+        #: a backtest's batch keeps one write per engine record per commit (the latest)
+        self.coalesce_records = False
+        self._held_records: dict[str, tuple[int, Any, list[EngineRecord]]] = {}
 
     def _write(self, write: Write) -> None:
         if self.batch is not None:
@@ -109,7 +112,26 @@ class SqlEngineStore:
 
     def save(self, record: EngineRecord) -> None:
         copy = EngineRecord(**{**record.__dict__, "extra": dict(record.extra)})
-        self._write(lambda s: _put_record(s, copy))
+        held = self._held_records.get(record.engine_id)
+        batch = self.batch
+        if (
+            self.coalesce_records
+            and batch is not None
+            and held is not None
+            and held[0] < len(batch.writes)
+            and batch.writes[held[0]] is held[1]
+        ):
+            held[2][0] = copy  # the row is put once per commit, with the latest record
+            return
+        latest = [copy]
+
+        def write(s: Any) -> None:
+            _put_record(s, latest[0])
+
+        write.ledger_free = True  # type: ignore[attr-defined] - held ledger entries may pass it
+        if batch is not None and self.coalesce_records:
+            self._held_records[record.engine_id] = (len(batch.writes), write, latest)
+        self._write(write)
 
     # paper checkpoints -----------------------------------------------------------
     def save_checkpoint(

@@ -69,7 +69,7 @@ from drift_engine.core.errors import DriftEngineError, OrderValidationError
 from drift_engine.core.margin import DriftMarginMonitor
 from drift_engine.core.markets import MarketCatalog
 from drift_engine.core.offline import OfflineDrift
-from drift_engine.core.program import encode_account
+from drift_engine.core.program import FieldCachedEncoder, encode_account
 from drift_engine.core.program_math import (
     MarketSnapshot,
     calculate_margin,
@@ -289,6 +289,12 @@ class DriftSimulator:
         #: accounts with a position or order per market, in first-touch order (a dict, not a
         #: set: iteration order must not depend on object addresses, or replays diverge)
         self._exposed: dict[MarketKey, dict[_Account, None]] = {}
+        #: `dump`'s base64 program bytes of the Users / UserStats not changed since
+        #: (a checkpoint encodes only the accounts that changed: `_changed`)
+        self._encoded: dict[UserKey, str] = {}
+        self._encoded_stats: dict[str, str] = {}
+        #: per User: re-encodes only the fields that changed (core/program.py)
+        self._encoders: dict[UserKey, FieldCachedEncoder] = {}
 
     # ------------------------------------------------------------------ identity helpers
 
@@ -326,6 +332,11 @@ class DriftSimulator:
     def _emit(self, record: Any) -> Any:
         self.records.append(record)
         return record
+
+    def _changed(self, acct: _Account) -> None:
+        """`acct` (its User, its UserStats) may change: `dump` encodes it again."""
+        self._encoded.pop(acct.key, None)
+        self._encoded_stats.pop(acct.authority, None)
 
     # ------------------------------------------------------------------ accounts
 
@@ -482,12 +493,11 @@ class DriftSimulator:
                 str(i): b64(encode_account("SpotMarket", m)) for i, m in self.spot_markets.items()
             },
             "users": [
-                [*ukey(a), b64(encode_account("User", a.user)), a.liquidation_start_ts]
+                [*ukey(a), self._user_b64(a), a.liquidation_start_ts]
                 for a in self._accounts.values()
             ],
             "user_stats": [
-                [str(auth), b64(encode_account("UserStats", st))]
-                for auth, st in self._stats.items()
+                [str(auth), self._stats_b64(auth, st)] for auth, st in self._stats.items()
             ],
             "resting": [
                 [*mkey(k), [[*ukey(a), i] for a, i in v]] for k, v in self._resting.items()
@@ -496,6 +506,28 @@ class DriftSimulator:
             "records_since": since,
             "records": [record_to_json(r) for r in self.records[since:]],
         }
+
+    def _user_b64(self, acct: _Account) -> str:
+        import base64
+
+        out = self._encoded.get(acct.key)
+        if out is None:
+            encoder = self._encoders.get(acct.key)
+            if encoder is None:
+                encoder = self._encoders[acct.key] = FieldCachedEncoder("User")
+            out = base64.b64encode(encoder.encode(acct.user)).decode()
+            self._encoded[acct.key] = out
+        return out
+
+    def _stats_b64(self, authority: Any, stats: Any) -> str:
+        import base64
+
+        key = str(authority)
+        out = self._encoded_stats.get(key)
+        if out is None:
+            out = base64.b64encode(encode_account("UserStats", stats)).decode()
+            self._encoded_stats[key] = out
+        return out
 
     @classmethod
     def load(cls, data: dict[str, Any], *, catalog: MarketCatalog | None = None) -> DriftSimulator:
@@ -619,6 +651,7 @@ class DriftSimulator:
         """Deposit `amount` tokens (market decimals) into a sub-account."""
         self._advance(ts)
         acct = self._account(key)
+        self._changed(acct)
         mkey = self._key(market)
         if mkey[0] is not MarketType.SPOT or amount <= 0:
             raise SimulationError("deposit a positive amount into a spot market")
@@ -649,6 +682,7 @@ class DriftSimulator:
         """Withdraw `amount` tokens; beyond the deposit it borrows. Initial margin must hold."""
         self._advance(ts)
         acct = self._account(key)
+        self._changed(acct)
         mkey = self._key(market)
         if mkey[0] is not MarketType.SPOT or amount <= 0:
             raise SimulationError("withdraw a positive amount from a spot market")
@@ -700,6 +734,7 @@ class DriftSimulator:
             from_key, market, amount, ts, _direction="transfer_out", _counterparty=to_key[1]
         )
         acct = self._account(to_key)
+        self._changed(acct)
         mkey = self._key(market)
         spot = self.spot_markets[mkey[1]]
         pos = self._spot_position(acct, mkey[1])
@@ -818,6 +853,7 @@ class DriftSimulator:
         """
         self._advance(ts)
         acct = self._account(key)
+        self._changed(acct)
         mkey = (intent.market_type, intent.market_index)
         if mkey not in self._symbols:
             raise OrderValidationError(
@@ -944,6 +980,7 @@ class DriftSimulator:
         cancelled (e.g. a reduce-only with nothing to reduce) is not a refusal.
         """
         acct = self._account(key)
+        self._changed(acct)
         snap = self.snapshot([acct.key])
         results: list[OrderResult] = []
         try:
@@ -985,6 +1022,8 @@ class DriftSimulator:
     def restore(self, snap: _Snapshot) -> None:
         """Put back the state of `snapshot()` (into the same account objects)."""
         snap.restore()
+        self._encoded.clear()
+        self._encoded_stats.clear()
         e = snap.extra or {}
         for name in ("accounts", "stats", "drifts"):
             target = getattr(self, f"_{name}")
@@ -1021,6 +1060,7 @@ class DriftSimulator:
             d.client.account_subscriber.cache["oracle_price_data"][self._oracle_ids[key]] = entry
 
     def _order_end(self, acct, mkey, intent, order_id, ts, status, reason) -> OrderResult:
+        self._changed(acct)
         acct.user.next_order_id += 1
         self._emit(
             OrderRecord(
@@ -1039,6 +1079,7 @@ class DriftSimulator:
         return OrderResult(order_id, status, (), reason)
 
     def _rest_order(self, acct, mkey, intent, order_id, size, limit, ts) -> None:
+        self._changed(acct)
         user = acct.user
         slot_index = next(
             (i for i, o in enumerate(user.orders) if rules.variant(o.status) != "Open"), None
@@ -1117,6 +1158,7 @@ class DriftSimulator:
         """Cancel a resting order by id; False if no such open order."""
         self._advance(ts)
         acct = self._account(key)
+        self._changed(acct)
         for i, order in enumerate(acct.user.orders):
             if order.order_id == order_id and rules.variant(order.status) == "Open":
                 self._close_order(acct, i, ts, "cancel", "canceled by user")
@@ -1128,6 +1170,7 @@ class DriftSimulator:
         return (kind, order.market_index)
 
     def _close_order(self, acct: _Account, index: int, ts: int, action: str, reason: str) -> None:
+        self._changed(acct)
         order = acct.user.orders[index]
         mkey = self._order_market_key(order)
         remaining = order.base_asset_amount - order.base_asset_amount_filled
@@ -1252,6 +1295,7 @@ class DriftSimulator:
         check_margin: bool,
         order: Any = None,
     ) -> FillRecord:
+        self._changed(acct)
         user, stats = acct.user, acct.stats
         snap = _Snapshot()
         snap.keep(user, stats, stats.fees)
@@ -1384,6 +1428,7 @@ class DriftSimulator:
             pos.open_asks = min(0, pos.open_asks + size)
 
     def _after_fill(self, acct: _Account, key: MarketKey, ts: int) -> None:
+        self._changed(acct)
         if key[0] is MarketType.PERP and self.auto_settle_pnl:
             self._settle_pnl(acct, key[1], ts)
 
@@ -1391,6 +1436,7 @@ class DriftSimulator:
 
     def _settle_funding(self, acct: _Account, market: Any, ts: int) -> FundingPaymentRecord | None:
         """`controller/funding.rs::settle_funding_payment` for one position."""
+        self._changed(acct)
         pos = None
         for p in acct.user.perp_positions:
             if p.market_index == market.market_index and not rules.is_perp_position_available(p):
@@ -1565,6 +1611,7 @@ class DriftSimulator:
         return self._settle_pnl(self._account(key), self._key(market)[1], ts)
 
     def _settle_pnl(self, acct: _Account, index: int, ts: int) -> SettlePnlRecord | None:
+        self._changed(acct)
         market = self.perp_markets[index]
         pos = None
         for p in acct.user.perp_positions:
@@ -1725,6 +1772,7 @@ class DriftSimulator:
     def _liquidate(self, acct: _Account, ts: int) -> list[LiquidationRecord]:
         """`controller/liquidation.rs::liquidate_perp`, largest position first, repeated
         until the account can leave liquidation or no perp position is left."""
+        self._changed(acct)
         out: list[LiquidationRecord] = []
         user = acct.user
         buffer = self.state.liquidation_margin_buffer_ratio

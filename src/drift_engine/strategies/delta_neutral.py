@@ -45,6 +45,13 @@ from drift_engine.strategies.base import (
     StrategyState,
     UnhedgedExposure,
 )
+from drift_engine.strategies.wake import (
+    EVERY_TICK,
+    AtTime,
+    HealthBelow,
+    NextFunding,
+    WakeCondition,
+)
 
 BASE_PRECISION = 10**9
 PRICE_PRECISION = 10**6
@@ -434,6 +441,57 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
 
     def on_stop(self, snapshot: StrategySnapshot) -> list[Action]:
         return []
+
+    # ------------------------------------------------------------------ wake conditions
+    def _wants_entry(self, m: MarketSnapshot) -> bool:
+        cfg = self.config
+        long_carry = self.expected_carry(m, "long_carry")
+        if long_carry is None:
+            return False
+        if long_carry > cfg.entry_apr:
+            return True
+        return cfg.allow_borrow and (self.expected_carry(m, "short_carry") or 0) > cfg.entry_apr
+
+    def wake_conditions(self, snapshot: StrategySnapshot) -> tuple[WakeCondition, ...]:
+        """What `on_tick` reads that can change between funding records: the time (a
+        blocked retry, the exit window, the periodic settle) and margin health.
+        Everything else it reads (the funding APR, both legs' base amounts, working
+        orders) changes only with a funding record, a fill or an order event, and each of
+        those wakes the engine. The residual rule compares base amounts, not notionals,
+        so no price band is needed. Anything not covered (working orders, a residual
+        being hedged, an entry waiting on health): every tick."""
+        cfg, st = self.config, self.state
+        m = snapshot.markets.get(cfg.market)
+        if m is None or snapshot.working_orders():
+            return EVERY_TICK
+        spot, perp = self._legs(snapshot, m)
+        holding = abs(perp) >= m.perp_min_order_size or abs(spot) >= self._spot_to_base(
+            m.spot_min_order_size, m
+        )
+        ts = snapshot.ts
+        can_act = self._can_act(ts)
+        out: list[WakeCondition] = [NextFunding(cfg.market)]
+        if not can_act and st.last_action_ts is not None:
+            out.append(AtTime(st.last_action_ts + cfg.retry_after_s))
+        if st.side == "flat":
+            if holding:
+                return EVERY_TICK if can_act else tuple(out)
+            health = snapshot.margin.health
+            if health < cfg.min_health and health != 0:
+                return EVERY_TICK  # an entry may wait for health to come back
+            if can_act and self._wants_entry(m):
+                return EVERY_TICK  # an entry that did not size up (it may at a new price)
+            return tuple(out)
+        if not holding or self._out_of_balance(m, spot, perp) or st.residual_since is not None:
+            return EVERY_TICK
+        out.append(HealthBelow(cfg.min_health))
+        if st.below_exit_since is not None:
+            out.append(AtTime(st.below_exit_since + cfg.exit_window_hours * 3600))
+        if cfg.settle_every_s and perp != 0:
+            if st.last_settle_ts is None:
+                return EVERY_TICK
+            out.append(AtTime(st.last_settle_ts + cfg.settle_every_s))
+        return tuple(out)
 
 
 __all__ = ["DeltaNeutralConfig", "DeltaNeutralState", "DeltaNeutralStrategy"]

@@ -29,6 +29,7 @@ from drift_engine.vaults.booking import (
     check_owner,
     find_vault,
     in_write_transaction,
+    insert_entries,
     insert_entry,
     summarize,
     utc_now,
@@ -87,6 +88,8 @@ class Ledger:
                         "from the chain's counters by reconciliation"
                     )
         now = self._clock()
+        if len(entries) > 1:
+            return insert_entries(session, row, entries, now)
         return [insert_entry(session, row, entry, now)[0] for entry in entries]
 
     def book_fill(

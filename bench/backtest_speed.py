@@ -1,0 +1,355 @@
+"""Backtest speed: bars/s of the full engine on a year of 1-minute bars, fast stepping vs
+per-bar stepping, and (with --compare) NautilusTrader and backtrader on the same bars.
+
+    .venv/bin/python bench/backtest_speed.py                     # a year, fast + 7 days per-bar
+    .venv/bin/python bench/backtest_speed.py --days 30 --reference-days 3
+    .venv/bin/python bench/backtest_speed.py --compare           # + NautilusTrader, backtrader
+
+The data is the seeded synthetic SOL-PERP market (labelled synthetic): one oracle price per
+minute and one funding record per hour (plus its spot leg's ticks and rates). The strategy
+is the one the comparison runs everywhere: on the first bar it sells one short of 1x the
+equity and holds it, booking hourly funding. Ours runs through the whole engine (strategy,
+risk checks, the simulator with exact liquidation checks, the vault ledger in SQLite); it
+declares its wake conditions (the next funding record), so fast stepping steps only the
+bars on which something can happen. Data generation is timed apart; bars/s is bars of
+the year / CPU seconds of `run_backtest`'s replay (CPU, not wall: the machine is
+shared), and likewise of `engine.run()` / `cerebro.run()` for the others.
+
+--compare installs NautilusTrader and backtrader, each into its own venv under
+--venv-dir (pip, the package registry; nothing touches this project's venv), writes the
+same minute closes and hourly funding rates to a file, runs an equivalent strategy in
+each (a market sell on the first bar, hourly funding booked from the same rates) and
+prints bars/s side by side with the ratios. Figures depend on the machine and its load;
+nothing here asserts a speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DAY = 86_400
+MINUTE = 60
+PINS = {"nautilus": "nautilus_trader==1.221.0", "backtrader": "backtrader==1.9.78.123"}
+
+
+def hold_short_strategy() -> type:
+    from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
+    from drift_engine.strategies.base import (
+        DriftStrategy,
+        PlaceOrders,
+        StrategyConfig,
+        StrategyState,
+    )
+    from drift_engine.strategies.wake import EVERY_TICK, NextFunding
+
+    class HoldShortConfig(StrategyConfig):
+        market: str = "SOL-PERP"
+        leverage: float = 1.0
+
+    class HoldShortState(StrategyState):
+        entered: bool = False
+        funding: int = 0
+
+    class HoldShort(DriftStrategy[HoldShortConfig, HoldShortState]):
+        """Sell one short of `leverage` x equity on the first bar and hold it."""
+
+        name: ClassVar[str] = "hold-short"
+        config_model = HoldShortConfig
+        state_model = HoldShortState
+
+        def markets(self) -> list[str]:
+            return [self.config.market]
+
+        def on_tick(self, snap: Any) -> list[Any]:
+            if self.state.entered:
+                return []
+            self.state.entered = True
+            m = snap.market(self.config.market)
+            base = int(snap.vault.equity * self.config.leverage) * 10**9 // m.oracle_price
+            base -= base % m.perp_step_size
+            order = OrderIntent(m.perp_market_index, MarketType.PERP, PositionDirection.SHORT, base)
+            return [PlaceOrders((order,), reason="enter short")]
+
+        def on_funding(self, payment: Any) -> None:
+            self.state.funding += payment.amount
+
+        def wake_conditions(self, snap: Any) -> tuple[Any, ...]:
+            return (NextFunding(self.config.market),) if self.state.entered else EVERY_TICK
+
+    return HoldShort
+
+
+def load_events(days: int, seed: int) -> tuple[list[Any], str, int, int]:
+    from drift_engine.data.pipeline import open_market_data
+    from drift_engine.data.synthetic import DEFAULT_ORIGIN
+
+    start, end = DEFAULT_ORIGIN, DEFAULT_ORIGIN + days * DAY
+    data = open_market_data("synthetic", ["SOL-PERP"], start, end, seed=seed)
+    return list(data.events), data.label(), start, end
+
+
+def run_ours(events: list[Any], label: str, start: int, end: int, stepping: str) -> dict:
+    from drift_engine.backtest.runner import run_backtest
+    from drift_engine.heartbeat import HeartbeatDataCollector
+
+    bars = (end - start) // MINUTE
+    replay_cpu: list[float] = []
+    run_events = HeartbeatDataCollector.run_events
+
+    def timed(self: Any, **kw: Any) -> None:  # CPU seconds of the replay itself
+        c0 = time.process_time()
+        try:
+            run_events(self, **kw)
+        finally:
+            replay_cpu.append(time.process_time() - c0)
+
+    HeartbeatDataCollector.run_events = timed  # type: ignore[method-assign]
+    t0 = time.process_time()
+    try:
+        report = run_backtest(
+            hold_short_strategy(), "SOL-PERP", start, end, data=(events, label), stepping=stepping
+        )
+    finally:
+        HeartbeatDataCollector.run_events = run_events  # type: ignore[method-assign]
+    cpu = time.process_time() - t0
+    return {
+        "bars": bars,
+        "wall": report.wall_seconds,
+        "cpu": replay_cpu[0],
+        "cpu_total": cpu,
+        "bars_per_s": bars / replay_cpu[0],
+        "fills": report.fills,
+        "funding": report.funding,
+        "funding_hours": report.funding_hours,
+        "ticks": report.ticks,
+        "final_equity": report.final_equity,
+    }
+
+
+def export_bars(events: list[Any], path: Path) -> int:
+    """Minute closes of SOL-PERP and the hourly funding rates (fraction of notional)."""
+    ts, close, fts, frate = [], [], [], []
+    for e in events:
+        if e.kind == "oracle" and e.market == "SOL-PERP":
+            ts.append(e.ts)
+            close.append(e.price / 1e6)
+        elif e.kind == "funding" and e.market == "SOL-PERP":
+            from drift_engine.engine.market_board import hourly_rate
+
+            fts.append(e.ts)
+            frate.append(hourly_rate(e))
+    np.savez(path, ts=np.array(ts), close=np.array(close), fts=np.array(fts), frate=np.array(frate))
+    return len(ts)
+
+
+NAUTILUS = r"""
+import json, sys, time
+import numpy as np, pandas as pd
+from decimal import Decimal
+from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
+from nautilus_trader.config import LoggingConfig, StrategyConfig
+from nautilus_trader.model.currencies import USDT
+from nautilus_trader.model.data import BarType
+from nautilus_trader.model.enums import AccountType, OmsType, OrderSide
+from nautilus_trader.model.identifiers import Venue
+from nautilus_trader.model.objects import Money
+from nautilus_trader.persistence.wranglers import BarDataWrangler
+from nautilus_trader.test_kit.providers import TestInstrumentProvider
+from nautilus_trader.trading.strategy import Strategy
+
+d = np.load(sys.argv[1])
+rates = dict(zip(d["fts"].tolist(), d["frate"].tolist()))
+
+class Cfg(StrategyConfig, frozen=True):
+    bar_type: str
+    instrument_id: str
+
+class HoldShort(Strategy):
+    def __init__(self, config):
+        super().__init__(config)
+        self.entered = False
+        self.funding = 0.0
+        self.qty = None
+    def on_start(self):
+        self.bt = BarType.from_str(self.config.bar_type)
+        self.inst = self.cache.instrument(self.bt.instrument_id)
+        self.subscribe_bars(self.bt)
+    def on_bar(self, bar):
+        price = float(bar.close)
+        if not self.entered:
+            self.entered = True
+            self.qty = self.inst.make_qty(1_000_000 / price)
+            order = self.order_factory.market(self.bt.instrument_id, OrderSide.SELL, self.qty)
+            self.submit_order(order)
+            return
+        t = bar.ts_event // 1_000_000_000
+        r = rates.get(t)
+        if r is not None:  # the short receives rate x notional
+            self.funding += float(self.qty) * price * r
+
+inst = TestInstrumentProvider.ethusdt_perp_binance()
+engine = BacktestEngine(BacktestEngineConfig(logging=LoggingConfig(bypass_logging=True)))
+engine.add_venue(venue=Venue("BINANCE"), oms_type=OmsType.NETTING, account_type=AccountType.MARGIN,
+                 base_currency=None, starting_balances=[Money(10_000_000, USDT)])
+engine.add_instrument(inst)
+bt = BarType.from_str(f"{inst.id}-1-MINUTE-LAST-EXTERNAL")
+close = d["close"]
+df = pd.DataFrame({"open": close, "high": close, "low": close, "close": close, "volume": 1e9},
+                  index=pd.to_datetime(d["ts"], unit="s", utc=True))
+bars = BarDataWrangler(bt, inst).process(df)
+engine.add_data(bars)
+strat = HoldShort(Cfg(bar_type=str(bt), instrument_id=str(inst.id)))
+engine.add_strategy(strat)
+t0 = time.perf_counter(); c0 = time.process_time()
+engine.run()
+wall = time.perf_counter() - t0; cpu = time.process_time() - c0
+print(json.dumps({"bars": len(bars), "wall": wall, "cpu": cpu, "funding": strat.funding}))
+"""
+
+BACKTRADER = r"""
+import json, sys, time
+import numpy as np, pandas as pd
+import backtrader as bt
+
+d = np.load(sys.argv[1])
+rates = dict(zip(d["fts"].tolist(), d["frate"].tolist()))
+
+class HoldShort(bt.Strategy):
+    def __init__(self):
+        self.entered = False
+        self.funding = 0.0
+        self.size = 0.0
+    def next(self):
+        price = self.data.close[0]
+        if not self.entered:
+            self.entered = True
+            self.size = 1_000_000 / price
+            self.sell(size=self.size)
+            return
+        t = int(bt.num2date(self.data.datetime[0]).timestamp())
+        r = rates.get(t)
+        if r is not None:
+            self.funding += self.size * price * r
+
+close = d["close"]
+df = pd.DataFrame({"open": close, "high": close, "low": close, "close": close, "volume": 1e9},
+                  index=pd.to_datetime(d["ts"], unit="s"))
+cerebro = bt.Cerebro(stdstats=False)
+cerebro.adddata(bt.feeds.PandasData(dataname=df))
+cerebro.addstrategy(HoldShort)
+cerebro.broker.setcash(10_000_000.0)
+t0 = time.perf_counter(); c0 = time.process_time()
+strat = cerebro.run()[0]
+wall = time.perf_counter() - t0; cpu = time.process_time() - c0
+print(json.dumps({"bars": len(df), "wall": wall, "cpu": cpu, "funding": strat.funding}))
+"""
+
+
+def ensure_venv(root: Path, name: str) -> Path:
+    """A venv with `name`'s pinned package (created and installed once)."""
+    venv = root / name
+    python = venv / "bin" / "python"
+    mod = "nautilus_trader" if name == "nautilus" else "backtrader"
+    if python.exists():
+        ok = subprocess.run([python, "-c", f"import {mod}, pandas"], capture_output=True)
+        if ok.returncode == 0:
+            return python
+    print(f"installing {PINS[name]} into {venv} ...", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([python, "-m", "pip", "install", "-q", PINS[name], "pandas"], check=True)
+    return python
+
+
+def run_other(python: Path, script: str, data: Path) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(script)
+    out = subprocess.run([python, f.name, str(data)], capture_output=True, text=True)
+    Path(f.name).unlink()
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    r["bars_per_s"] = r["bars"] / r["cpu"]
+    return r
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--reference-days", type=int, default=7, help="per-bar run (0: skip)")
+    ap.add_argument("--compare", action="store_true", help="also NautilusTrader, backtrader")
+    ap.add_argument(
+        "--venv-dir",
+        type=Path,
+        default=Path.home() / ".cache" / "drift-engine-bench",
+        help="where --compare keeps its venvs",
+    )
+    args = ap.parse_args()
+
+    t0 = time.perf_counter()
+    events, label, start, end = load_events(args.days, args.seed)
+    print(
+        f"data: {label}: {len(events):,} events, {(end - start) // MINUTE:,} minute bars "
+        f"over {args.days} days, generated in {time.perf_counter() - t0:.1f} s",
+        flush=True,
+    )
+    fast = run_ours(events, label, start, end, "fast")
+    print(
+        f"drift-engine fast stepping: {fast['bars']:,} bars in {fast['cpu']:.2f} s CPU "
+        f"({fast['wall']:.2f} s wall, {fast['cpu_total']:.2f} s CPU with setup) = "
+        f"{fast['bars_per_s']:,.0f} bars/s ({fast['ticks']:,} ticks, {fast['fills']} fills, "
+        f"{fast['funding_hours']:,} funding hours, funding {fast['funding'] / 1e6:+,.2f} USDC)",
+        flush=True,
+    )
+    results = {"drift-engine (fast)": fast}
+    if args.reference_days:
+        n = args.reference_days
+        ref_events = [e for e in events if e.time < start + n * DAY]
+        ref = run_ours(ref_events, label, start, start + n * DAY, "bar")
+        short = run_ours(ref_events, label, start, start + n * DAY, "fast")
+        print(
+            f"drift-engine per-bar stepping ({n} days): {ref['bars_per_s']:,.0f} bars/s; "
+            f"fast on the same {n} days: {short['bars_per_s']:,.0f} bars/s; same final "
+            f"equity: {ref['final_equity'] == short['final_equity']}",
+            flush=True,
+        )
+        results["drift-engine (per-bar)"] = ref
+    if args.compare:
+        with tempfile.TemporaryDirectory() as tmp:
+            data = Path(tmp) / "bars.npz"
+            export_bars(events, data)
+            args.venv_dir.mkdir(parents=True, exist_ok=True)
+            for name, script in (("nautilus", NAUTILUS), ("backtrader", BACKTRADER)):
+                try:
+                    python = ensure_venv(args.venv_dir, name)
+                    r = run_other(python, script, data)
+                except Exception as exc:  # noqa: BLE001 - print and go on with the other
+                    print(f"{name}: could not run: {exc}", flush=True)
+                    continue
+                results[name] = r
+                print(
+                    f"{name}: {r['bars']:,} bars in {r['cpu']:.2f} s CPU "
+                    f"({r['wall']:.2f} s wall) = "
+                    f"{r['bars_per_s']:,.0f} bars/s (funding {r['funding']:+,.2f})",
+                    flush=True,
+                )
+        ours = fast["bars_per_s"]
+        for name in ("nautilus", "backtrader"):
+            if name in results:
+                print(
+                    f"ratio drift-engine fast / {name}: {ours / results[name]['bars_per_s']:.2f}x"
+                )
+
+
+if __name__ == "__main__":
+    main()

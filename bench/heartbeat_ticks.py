@@ -1,0 +1,94 @@
+"""Heartbeat tick cost with 10 paper engines, as `drift-engine run` ticks them.
+
+    .venv/bin/python bench/heartbeat_ticks.py [--engines 10] [--hours 6] [--warmup-hours 1]
+
+A persisting `PaperStack` (SQLite file, WAL) with `--engines` delta-neutral engines on
+SOL-PERP, all in the market (entry at once), operator commands read every tick
+(`poll_s=0`, as the live runner does), a checkpoint every hour of data and whenever
+something happened; fed the seeded synthetic 1-minute data (labelled synthetic) one
+minute per tick. Prints the CPU time per tick (process time) of ordinary ticks and of
+hourly ticks (funding for every engine, ledger bookings, the checkpoint): p50, p99 and
+max, and the goal (every tick <= 20 ms). Figures depend on the machine; nothing here
+asserts a speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+DAY = 86_400
+HOUR = 3_600
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--engines", type=int, default=10)
+    ap.add_argument("--hours", type=int, default=6)
+    ap.add_argument("--warmup-hours", type=int, default=1)
+    args = ap.parse_args()
+
+    from drift_engine.data.pipeline import open_market_data
+    from drift_engine.data.synthetic import DEFAULT_ORIGIN
+    from drift_engine.engine.commands import OperatorCommands
+    from drift_engine.engine.paper import PaperStack
+    from drift_engine.storage.database import Database
+    from drift_engine.strategies import DeltaNeutralStrategy
+
+    start = DEFAULT_ORIGIN
+    end = start + (args.hours + args.warmup_hours) * HOUR
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database.open(f"sqlite:///{Path(tmp) / 'hb.db'}")
+        stack = PaperStack(db, ["SOL-PERP"], start, persist=True, name="bench")
+        stack.commands = OperatorCommands.for_store(stack.store, capital=stack.capital, poll_s=0)
+        for n in range(args.engines):
+            engine = stack.add_engine(
+                f"dn-{n:02d}",
+                DeltaNeutralStrategy({"entry_apr": -1.0, "exit_apr": -2.0, "lookback_hours": 1}),
+                10_000_000_000,
+            )
+            engine.start(start)
+        stack.checkpoint(start)
+        data = open_market_data("synthetic", ["SOL-PERP"], start, end)
+        hb = stack.heartbeat(list(data.events), snapshot_every_s=HOUR, record_every_s=60)
+        ordinary: list[float] = []
+        hourly: list[float] = []
+        t = start + 60
+        while t <= end:
+            c0 = time.process_time()
+            hb.tick(t)
+            cpu = (time.process_time() - c0) * 1000
+            if t >= start + args.warmup_hours * HOUR:
+                (hourly if t % HOUR == 0 else ordinary).append(cpu)
+            t += 60
+        db.dispose()
+    fills = sum(e.stats.fills for e in stack.engines)
+    print(
+        f"{args.engines} paper engines, {len(ordinary) + len(hourly)} ticks "
+        f"({args.hours} h after {args.warmup_hours} h warm-up), {fills} fills in total, "
+        f"data: {data.label()}"
+    )
+    for name, values in (("ordinary ticks", ordinary), ("hourly ticks", hourly)):
+        if not values:
+            continue
+        print(
+            f"{name}: n={len(values)} CPU ms p50 {statistics.median(values):.2f}  "
+            f"p99 {pct(values, 0.99):.2f}  max {max(values):.2f}"
+        )
+    worst = max(ordinary + hourly)
+    print(
+        f"goal: every tick <= 20 ms CPU: {'holds' if worst <= 20 else 'does not hold'} "
+        f"(max {worst:.2f} ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()

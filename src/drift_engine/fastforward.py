@@ -1,0 +1,274 @@
+"""Fast backtest stepping: jump over the bars on which nothing can happen (ADR-0020).
+
+`EventTape` holds the upcoming market events in chunks with numpy arrays beside them
+(time, tick boundary, symbol, price, is-a-price-event). After a real tick, `plan_skip`
+takes each engine's `engine.quiet.Quiet` (time wakes, price bands, equity terms) and
+the heartbeat's own due times, and finds with one vectorised pass the first event that
+must be seen by a real tick: a non-price event (funding, spot rates: they change
+accounts or what strategies read), a price outside any band, a tick at or after a due
+time, the end of the run or of the chunk. Everything before that event's tick is
+skipped: only each symbol's last price of the skipped bars is applied (the simulator
+and the board keep last prices only), every engine counts the skipped bars as steps,
+and its high-water mark is recomputed exactly over their equities (`EquityLegs`: float
+over the array to find the candidate bars, integers on those). A drawdown halt is
+searched the same way: a bar that might halt stops the skip there, and the real step
+decides. Per-bar stepping stays the reference; tests hold the two equal.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from drift_engine.core.types import MarketType
+
+MarketKey = tuple[MarketType, int]
+I64_MIN = np.iinfo(np.int64).min
+I64_MAX = np.iinfo(np.int64).max
+CHUNK = 16_384
+
+
+class EventTape:
+    """Upcoming market events, read ahead in chunks, with their arrays."""
+
+    def __init__(self, events: Iterator[Any], interval_s: int) -> None:
+        self._events = events
+        self.interval_s = interval_s
+        self.buf: list[Any] = []
+        self.pos = 0
+        self.exhausted = False
+        self.symbols: dict[str, int] = {}
+        self.time = np.zeros(0, np.int64)
+        self.bound = np.zeros(0, np.int64)
+        self.sym = np.zeros(0, np.int32)
+        self.price = np.zeros(0, np.int64)
+        self.is_price = np.zeros(0, bool)
+
+    def __len__(self) -> int:
+        return len(self.buf) - self.pos
+
+    def refill(self, want: int = CHUNK) -> None:
+        """Keep at least `want` events ahead (unless the data ends) with their arrays."""
+        if len(self) >= max(1, want // 4) or self.exhausted:
+            return
+        pos = self.pos
+        more = list(itertools.islice(self._events, want))
+        if len(more) < want:
+            self.exhausted = True
+        # arrays of the new events only (list comprehensions: ~1 us per event), joined to
+        # the arrays of the events not consumed yet
+        kinds = [e.kind for e in more]
+        time = np.array([e.time for e in more], np.int64)
+        ids = self.symbols
+        sym = np.full(len(more), -1, np.int32)
+        price = np.zeros(len(more), np.int64)
+        oracle = [i for i, k in enumerate(kinds) if k == "oracle"]
+        if oracle:
+            markets = [more[i].market for i in oracle]
+            for m in set(markets):
+                if m not in ids:
+                    ids[m] = len(ids)
+            sym[oracle] = [ids[m] for m in markets]
+            price[oracle] = [more[i].price for i in oracle]
+        interval = self.interval_s
+        self.buf = self.buf[pos:] + more
+        self.pos = 0
+        self.time = np.concatenate([self.time[pos:], time])
+        self.bound = np.concatenate([self.bound[pos:], -(-time // interval) * interval])
+        self.sym = np.concatenate([self.sym[pos:], sym])
+        self.price = np.concatenate([self.price[pos:], price])
+        self.is_price = self.sym >= 0
+
+
+@dataclass
+class Skip:
+    """Events [start, stop) of the tape are skipped; they span `ticks` bars ending at
+    `last_tick`; `apply` are the indices of the events whose prices stand at the end."""
+
+    start: int
+    stop: int
+    ticks: int
+    last_tick: int
+    tick_ends: np.ndarray  # index (absolute) of each skipped bar's last event
+    apply: list[int]
+
+
+def _symbol_keys(sim: Any, tape: EventTape) -> dict[int, tuple[MarketKey, ...]]:
+    """Tape symbol id -> the simulator market keys an oracle tick of it moves (kept on
+    the tape until it meets a new symbol)."""
+    symbols = tape.symbols
+    cached = tape.__dict__.get("_keys")
+    if cached is not None and cached[0] is sim and cached[1] == len(symbols):
+        return cached[2]
+    out: dict[int, tuple[MarketKey, ...]] = {}
+    for symbol, sid in symbols.items():
+        linked = sim._link_symbol(symbol)
+        out[sid] = tuple(sim._linked[sim._key(linked)]) if linked else ()
+    tape.__dict__["_keys"] = (sim, len(symbols), out)
+    return out
+
+
+def plan_skip(
+    tape: EventTape,
+    sim: Any,
+    bands: dict[MarketKey, tuple[int, int]],
+    due: int | None,
+    until: int | None,
+) -> Skip | None:
+    """The events that may be skipped, or None. `bands` are the intersected price bands
+    of every engine, `due` the earliest time a real tick is needed (None: no time)."""
+    tape.refill()
+    start, n = tape.pos, len(tape.buf)
+    if n - start < 2:
+        return None
+    keys = _symbol_keys(sim, tape)
+    nsym = len(tape.symbols)
+    lo = np.full(max(nsym, 1), I64_MIN, np.int64)
+    hi = np.full(max(nsym, 1), I64_MAX, np.int64)
+    for sid, ks in keys.items():
+        for k in ks:
+            band = bands.get(k)
+            if band is not None:
+                lo[sid] = max(lo[sid], band[0])
+                hi[sid] = min(hi[sid], band[1])
+    if due is not None:  # nothing at or after the first due tick needs scanning
+        n = min(n, start + int(np.searchsorted(tape.bound[start:n], due, "left")) + 1)
+    bound = tape.bound[start:n]
+    sym = tape.sym[start:n]
+    safe_sym = np.where(sym < 0, 0, sym)
+    price = tape.price[start:n]
+    bad = ~tape.is_price[start:n]
+    bad |= price < lo[safe_sym]
+    bad |= price > hi[safe_sym]
+    if due is not None:
+        bad |= bound >= due
+    past_end = False
+    if until is not None:
+        over = bound > until
+        bad |= over
+    hit = int(np.argmax(bad)) if bad.any() else len(bad)
+    if hit == len(bad) or (until is not None and bound[hit] > until):
+        past_end = True  # (the chunk's end: its last tick is stepped for real)
+    if past_end:
+        # the last tick before the end (of the run or of the chunk) is a real one
+        if hit == 0:
+            return None
+        wake = int(bound[hit - 1])
+    else:
+        wake = int(bound[hit])
+    stop = int(np.searchsorted(bound, wake, "left"))
+    if stop <= 0:
+        return None
+    return _skip(tape, start, start + stop)
+
+
+def _skip(tape: EventTape, start: int, stop: int) -> Skip:
+    bound = tape.bound[start:stop]
+    ends = np.flatnonzero(bound[1:] != bound[:-1])
+    tick_ends = np.concatenate([ends, [stop - start - 1]]) + start
+    sym = tape.sym[start:stop]
+    last: list[int] = []
+    for sid in np.unique(sym):
+        idx = np.flatnonzero(sym == sid)
+        last.append(int(idx[-1]) + start)
+    last.sort()
+    return Skip(start, stop, len(tick_ends), int(bound[-1]), tick_ends, last)
+
+
+def truncate(tape: EventTape, skip: Skip, ticks: int) -> Skip | None:
+    """The same skip cut to its first `ticks` bars (None if none are left)."""
+    if ticks <= 0:
+        return None
+    if ticks >= skip.ticks:
+        return skip
+    stop = int(skip.tick_ends[ticks - 1]) + 1
+    return _skip(tape, skip.start, stop)
+
+
+def key_prices(tape: EventTape, sim: Any, skip: Skip, key: MarketKey) -> np.ndarray:
+    """The price of simulator market `key` at the end of each skipped bar."""
+    keys = _symbol_keys(sim, tape)
+    movers = [sid for sid, ks in keys.items() if key in ks]
+    start, stop = skip.start, skip.stop
+    sym = tape.sym[start:stop]
+    if not movers:
+        mask = np.zeros(stop - start, bool)
+    else:
+        mask = sym == movers[0]
+        for sid in movers[1:]:
+            mask |= sym == sid
+    idx = np.where(mask, np.arange(stop - start), -1)
+    np.maximum.accumulate(idx, out=idx)
+    at_end = idx[skip.tick_ends - start]
+    current = sim._prices[key]
+    prices = tape.price[start:stop]
+    return np.where(at_end >= 0, prices[np.maximum(at_end, 0)], current)
+
+
+def equity_path(
+    tape: EventTape, sim: Any, skip: Skip, legs: Any
+) -> tuple[np.ndarray, dict[MarketKey, np.ndarray]]:
+    """(approximate equity at the end of each skipped bar, the key prices used)."""
+    slopes = legs.slopes()
+    prices = {k: key_prices(tape, sim, skip, k) for k in slopes}
+    approx = np.full(skip.ticks, float(legs.const))
+    for k, s in slopes.items():
+        approx += s * prices[k].astype(np.float64)
+    return approx, prices
+
+
+def drawdown_ticks(approx: np.ndarray, hwm: int, max_drawdown: float, terms: int) -> int:
+    """How many of the skipped bars are certainly without a drawdown halt."""
+    run = np.maximum.accumulate(np.maximum(approx, float(hwm)))
+    tol = (2.0 * (terms + 2)) / max(float(hwm), 1.0) + 1e-12
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dd = np.where(run > 0, (run - approx) / run, 0.0)
+    risky = dd >= max_drawdown - tol
+    return int(np.argmax(risky)) if risky.any() else len(approx)
+
+
+def max_equity(
+    approx: np.ndarray, prices: dict[MarketKey, np.ndarray], legs: Any, above: int
+) -> int | None:
+    """The exact highest equity over the bars, if any may exceed `above`; else None."""
+    if len(approx) == 0:
+        return None
+    tol = float(legs.terms + 2)
+    top = float(approx.max())
+    if top + tol < above:
+        return None
+    best: int | None = None
+    for i in np.flatnonzero(approx >= top - 2 * tol):
+        value = legs.at({k: int(p[i]) for k, p in prices.items()})
+        if best is None or value > best:
+            best = value
+    return best
+
+
+def intersect(bands: Sequence[dict[MarketKey, tuple[int, int]]]) -> dict:
+    out: dict[MarketKey, tuple[int, int]] = {}
+    for b in bands:
+        for k, (lo, hi) in b.items():
+            if k in out:
+                olo, ohi = out[k]
+                out[k] = (max(olo, lo), min(ohi, hi))
+            else:
+                out[k] = (lo, hi)
+    return out
+
+
+__all__ = [
+    "EventTape",
+    "Skip",
+    "drawdown_ticks",
+    "equity_path",
+    "intersect",
+    "key_prices",
+    "max_equity",
+    "plan_skip",
+    "truncate",
+]

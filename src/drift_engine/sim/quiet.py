@@ -1,0 +1,159 @@
+"""What a sub-account's state allows between two steps: the price bands inside which
+its margin cannot cross a threshold, and its equity as exact per-position terms.
+
+Used by the fast backtest stepping (ADR-0020): between steps an account's positions,
+balances and cumulative funding/interest do not change (every change is a record, and
+every record wakes the engine), so only oracle prices move its numbers:
+
+- `quiet_bands` — for each simulated market, a price band inside which the account
+  (a) stays above maintenance margin (no liquidation: the same sensitivity bound as
+  `DriftSimulator._possibly_liquidatable`) and (b) keeps its health at or above each
+  of `health_floors`. The bound is conservative (a linear bound on |d(collateral)| and
+  |d(requirement)| per unit of price, with a safety factor): a band that is too narrow
+  only wakes the engine early, where it then takes the exact per-bar step.
+- `EquityLegs` — the program's user equity (`core.program_math.user_equity`) split into
+  a constant and one term per position (`trunc(base x price / 1e9)` per perp,
+  `floor(tokens x price / 10^decimals)` per spot balance), so equity at any set of
+  prices is exact integer arithmetic without the margin machinery; a float form of the
+  same terms scans a whole price array at once (numpy) to find the bars worth checking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from driftpy.math.margin import MarginCategory
+from driftpy.types import UserStatus
+
+from drift_engine.core import program_math
+from drift_engine.core.types import MarketType
+
+MarketKey = tuple[MarketType, int]
+PRICE_PRECISION = 10**6
+BASE_PRECISION = 10**9
+QUOTE_INDEX = 0
+
+
+def _trunc_div(a: int, b: int) -> int:
+    q = abs(a) // b
+    return q if a >= 0 else -q
+
+
+@dataclass(frozen=True, slots=True)
+class EquityLegs:
+    """User equity = `const` + sum of the position terms, exactly (see module doc)."""
+
+    const: int
+    perps: tuple[tuple[MarketKey, int], ...]  # (key, base 1e9): trunc(base x p / 1e9)
+    spots: tuple[tuple[MarketKey, int, int], ...]  # (key, tokens, 10^dec): floor(t x p / D)
+
+    def at(self, prices: Mapping[MarketKey, int]) -> int:
+        total = self.const
+        for key, base in self.perps:
+            total += _trunc_div(base * prices[key], BASE_PRECISION)
+        for key, amount, scale in self.spots:
+            total += amount * prices[key] // scale
+        return total
+
+    def slopes(self) -> dict[MarketKey, float]:
+        """d(equity)/d(price) per market key (micro-USDC per PRICE unit)."""
+        out: dict[MarketKey, float] = {}
+        for key, base in self.perps:
+            out[key] = out.get(key, 0.0) + base / BASE_PRECISION
+        for key, amount, scale in self.spots:
+            out[key] = out.get(key, 0.0) + amount / scale
+        return out
+
+    @property
+    def terms(self) -> int:
+        return len(self.perps) + len(self.spots)
+
+
+def equity_legs(sim: Any, user_key: Any) -> EquityLegs | None:
+    """The account's equity as `EquityLegs`, or None when it is not that simple (a perp
+    market in settlement, LP shares, a quote oracle away from $1)."""
+    user = sim.user(user_key)
+    markets = sim.market_snapshot()
+    if markets.spot_price(QUOTE_INDEX) != PRICE_PRECISION:
+        return None
+    const = 0
+    perps: list[tuple[MarketKey, int]] = []
+    spots: list[tuple[MarketKey, int, int]] = []
+    for sp in user.spot_positions:
+        if program_math._spot_position_is_available(sp):
+            continue
+        market = markets.spot(sp.market_index)
+        amount = program_math.signed_token_amount(sp, market)
+        if amount == 0:
+            continue
+        if sp.market_index == QUOTE_INDEX:
+            const += amount * PRICE_PRECISION // 10**market.decimals
+            continue
+        spots.append(((MarketType.SPOT, sp.market_index), amount, 10**market.decimals))
+    for pp in user.perp_positions:
+        if program_math._perp_position_is_available(pp):
+            continue
+        market = markets.perp(pp.market_index)
+        if program_math.is_variant(market.status, "Settlement") or pp.lp_shares > 0:
+            return None
+        if market.quote_spot_market_index != QUOTE_INDEX:
+            return None
+        amm = market.amm
+        cumulative = (
+            amm.cumulative_funding_rate_long
+            if pp.base_asset_amount > 0
+            else amm.cumulative_funding_rate_short
+        )
+        const += pp.quote_asset_amount + program_math.funding_payment(cumulative, pp)
+        if pp.base_asset_amount != 0:
+            perps.append(((MarketType.PERP, pp.market_index), pp.base_asset_amount))
+    return EquityLegs(const, tuple(perps), tuple(spots))
+
+
+def quiet_bands(
+    sim: Any, user_key: Any, health_floors: Iterable[int] = ()
+) -> dict[MarketKey, tuple[int, int]] | None:
+    """Per simulated market key: the oracle price band [low, high] inside which the
+    account can neither be liquidated nor see its health fall below any of
+    `health_floors`; {} when no price moves its margin; None when no band is safe (the
+    account is being liquidated, is below a threshold now, or too close to one)."""
+    acct = sim._account(user_key)
+    if acct.user.status & UserStatus.BEING_LIQUIDATED:
+        return None
+    tc, req = sim._calc(acct, MarginCategory.MAINTENANCE)
+    if tc < req:
+        return None
+    sens = sim._sensitivity(acct)
+    total = sum(s for _, s in sens.values())
+    prices = sim._prices
+    quote = (MarketType.SPOT, QUOTE_INDEX)
+    bands: dict[MarketKey, tuple[int, int]] = {quote: (prices[quote], prices[quote])}
+    if total <= 0:
+        return bands
+    # liquidation: free maintenance collateral; |d(tc - req)| <= sum(s x |dp|)
+    slack = float(tc - req)
+    for h in health_floors:
+        if h <= 0:
+            continue
+        if h >= 99:
+            return None
+        # health >= h if (100 - h) tc >= 100 req; one point kept for the SDK's rounding:
+        # g = (99 - h) tc - 100 req >= 0, and |dg| <= 100 x sum(s x |dp|) (s >= 3 x |d|)
+        g = (99 - h) * tc - 100 * req
+        if g <= 0:
+            return None
+        slack = min(slack, g / 100)
+    width = int(slack / total)  # every market may move this far at once
+    if width < 1:
+        return None
+    for key in sens:  # markets the account holds nothing in may move freely
+        if key == quote:
+            continue
+        p = prices[key]
+        bands[key] = (p - width, p + width)
+    return bands
+
+
+__all__ = ["EquityLegs", "equity_legs", "quiet_bands"]
