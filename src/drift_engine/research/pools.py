@@ -13,8 +13,9 @@ store once and each Ray worker process fetches it on its first run and keeps it.
 A run that raises is reported by `runs.execute` itself. A worker process that dies
 (killed, out of memory) breaks a process pool: the pool is rebuilt, and each run that
 was in flight runs once more alone in a pool of its own, so a run that only shared the
-pool with the culprit completes and the culprit is reported failed with its parameters. Ray retries a task whose worker died on its own (`max_retries`); if it
-still fails, the error comes back as that run's result.
+pool with the culprit completes and the culprit is reported failed with its parameters.
+Ray retries a task whose worker died on its own (`max_retries`); if it still fails, the
+error comes back as that run's result.
 """
 
 from __future__ import annotations
