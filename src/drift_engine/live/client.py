@@ -660,6 +660,18 @@ class DriftClient:
                 return _Transient(f"RPC {code}", maybe_processed=False)
         return None
 
+    async def _confirmed_transaction(self, signature: Any) -> Any:
+        """`getTransaction` at Confirmed (base64, versioned), with `_read`'s retries."""
+        return await self._read(
+            "getTransaction",
+            lambda: self._rpc.get_transaction(
+                signature,
+                encoding="base64",
+                commitment=Confirmed,
+                max_supported_transaction_version=0,
+            ),
+        )
+
     async def _read(self, what: str, fn: Callable[[], Awaitable[Any]]) -> Any:
         """Run a read with retries on transient failures."""
         for attempt in range(1, self.config.max_attempts + 1):
@@ -1264,15 +1276,7 @@ class DriftClient:
                         return found
                     if info.err is not None:
                         continue
-                    tx = await self._read(
-                        "getTransaction",
-                        lambda sig=info.signature: self._rpc.get_transaction(
-                            sig,
-                            encoding="base64",
-                            commitment=Confirmed,
-                            max_supported_transaction_version=0,
-                        ),
-                    )
+                    tx = await self._confirmed_transaction(info.signature)
                     if tx.value is None or tx.value.transaction.meta is None:
                         continue
                     for name, data in drift_events(tx.value.transaction.meta.log_messages or []):
@@ -1328,15 +1332,7 @@ class DriftClient:
         for info in reversed(infos):
             if info.err is not None:
                 continue
-            tx = await self._read(
-                "getTransaction",
-                lambda sig=info.signature: self._rpc.get_transaction(
-                    sig,
-                    encoding="base64",
-                    commitment=Confirmed,
-                    max_supported_transaction_version=0,
-                ),
-            )
+            tx = await self._confirmed_transaction(info.signature)
             if tx.value is None or tx.value.transaction.meta is None:
                 raise RpcUnavailableError(f"getTransaction: {info.signature} not available yet")
             out.append(
