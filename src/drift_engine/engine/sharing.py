@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from drift_engine.core.errors import DriftEngineError
@@ -75,6 +75,22 @@ def select_engines(
     return list(ids)
 
 
+def _take_free(pickup: Any) -> Iterator[str]:
+    """Yields the engines `pickup` waits for whose leases it took now, each removed from
+    its `waiting` as it is yielded; tried at most every `pickup.every_s` of wall time."""
+    if not pickup.waiting:
+        return
+    now = pickup._wall()
+    if pickup._last is not None and now - pickup._last < pickup.every_s:
+        return
+    pickup._last = now
+    names = {engine_lease(e): e for e in pickup.waiting}
+    taken, _held = pickup.leases.acquire_free(names)
+    for name in taken:
+        pickup.waiting.remove(names[name])
+        yield names[name]
+
+
 class PaperPickup:
     """A paper runner's on_tick hook that takes the engines it waits for once free.
 
@@ -117,17 +133,7 @@ class PaperPickup:
             if at <= ts:
                 del self.ahead[engine_id]
                 self._join(engine_id, ts)
-        if not self.waiting:
-            return
-        now = self._wall()
-        if self._last is not None and now - self._last < self.every_s:
-            return
-        self._last = now
-        names = {engine_lease(e): e for e in self.waiting}
-        taken, _held = self.leases.acquire_free(names)
-        for name in taken:
-            engine_id = names[name]
-            self.waiting.remove(engine_id)
+        for engine_id in _take_free(self):
             self.taken.append(engine_id)
             at = self.stack.store.checkpoint_ts(engine_lease(engine_id))
             if at is not None and at > ts:
@@ -180,17 +186,7 @@ class LivePickup:
         self._last: float | None = None
 
     def __call__(self, result: Any) -> None:
-        if not self.waiting:
-            return
-        now = self._wall()
-        if self._last is not None and now - self._last < self.every_s:
-            return
-        self._last = now
-        names = {engine_lease(e): e for e in self.waiting}
-        taken, _held = self.leases.acquire_free(names)
-        for name in taken:
-            engine_id = names[name]
-            self.waiting.remove(engine_id)
+        for engine_id in _take_free(self):
             built = self.build(engine_id, result.ts)
             main = self.runner
             for stack in built.stacks:
