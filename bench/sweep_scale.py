@@ -4,7 +4,8 @@ and whether both gave the same result for every configuration.
 
     .venv/bin/python bench/sweep_scale.py                      # 100 runs, both backends
     .venv/bin/python bench/sweep_scale.py --grid entry_apr=0.02,0.08 --grid exit_apr=-0.02,0.0
-    .venv/bin/python bench/sweep_scale.py --no-ray --workers 1
+    .venv/bin/python bench/sweep_scale.py --no-ray --workers 1 --out var/a
+    .venv/bin/python bench/sweep_scale.py --compare var/a/local.jsonl var/b/ray.jsonl
 
 Defaults: delta-neutral on the bundled real SOL-PERP hourly year (2025-04-14 ->
 2026-04-01), the acceptance grid `entry_apr=0.01:0.10:0.01` x `exit_apr=-0.09:0.0:0.01`
@@ -127,6 +128,26 @@ def compare(a: dict[int, RunResult], b: dict[int, RunResult]) -> list[str]:
     return diffs
 
 
+def compare_files(a_path: str, b_path: str) -> int:
+    """Compare two runs' JSONL files (e.g. a cut-short run) over the configurations both
+    finished."""
+    sides = []
+    for path in (a_path, b_path):
+        with open(path) as fh:
+            rows = [json.loads(line) for line in fh if line.strip()]
+        sides.append({row["run_id"]: RunResult(**row) for row in rows})
+    a, b = sides
+    both = sorted(set(a) & set(b))
+    diffs = compare({i: a[i] for i in both}, {i: b[i] for i in both})
+    print(
+        f"{a_path}: {len(a)} runs; {b_path}: {len(b)} runs; finished on both: {len(both)}; "
+        f"identical: {len(both) - len(diffs)}/{len(both)}"
+    )
+    for d in diffs:
+        print(f"  {d}")
+    return 1 if diffs else 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--strategy", default="delta-neutral")
@@ -140,7 +161,10 @@ def main() -> int:
     ap.add_argument("--no-local", action="store_true")
     ap.add_argument("--no-ray", action="store_true")
     ap.add_argument("--out", default=None, help="write DIR/<backend>.jsonl, one run a line")
+    ap.add_argument("--compare", nargs=2, metavar="JSONL", help="only compare two --out files")
     args = ap.parse_args()
+    if args.compare:
+        return compare_files(*args.compare)
 
     start, end = parse_date(args.start), parse_date(args.end)
     ref = StrategyRef.of(args.strategy)
