@@ -332,6 +332,8 @@ class DriftAccountState:
     margin: DriftMarginMetrics | None = None
     #: a digest of the User account's bytes: equal digests, no new events (live venue)
     user_digest: str = ""
+    #: (market type, index) -> driftpy OraclePriceData (price, confidence, posted slot)
+    oracle_data: dict[tuple[MarketType, int], Any] = field(default_factory=dict)
 
     @property
     def exists(self) -> bool:
@@ -815,6 +817,18 @@ class DriftClient:
             user_digest=""
             if values[0] is None
             else hashlib.blake2b(bytes(values[0].data), digest_size=16).hexdigest(),
+            oracle_data={
+                **{
+                    (MarketType.PERP, i): oracle_prices[m.amm.oracle]
+                    for i, m in perps.items()
+                    if m.amm.oracle in oracle_prices
+                },
+                **{
+                    (MarketType.SPOT, i): oracle_prices[m.oracle]
+                    for i, m in spots.items()
+                    if m.oracle in oracle_prices
+                },
+            },
         )
         self._last_state = result
         return result

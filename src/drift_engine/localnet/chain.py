@@ -201,7 +201,8 @@ class DriftProgram(Protocol):
         ...
 
     def oracles(self) -> Iterable[tuple[Pubkey, Any, int, int]]:
-        """Every oracle: (address, driftpy OracleSource, price in PRICE 1e6, slot)."""
+        """Every oracle: (address, driftpy OracleSource, price in PRICE 1e6, posted slot),
+        optionally followed by its confidence (PRICE 1e6, default 0)."""
         ...
 
     def snapshot(self) -> Any: ...
@@ -309,7 +310,7 @@ class TokenAccount:
         )
 
 
-def encode_lazer_oracle(price: int, slot: int, source: Any) -> bytes:
+def encode_lazer_oracle(price: int, slot: int, source: Any, conf: int = 0) -> bytes:
     """A Drift `PythLazerOracle` account that driftpy decodes to exactly `price`.
 
     driftpy decodes through floats (`price / 10**exp * 1e6`), so the stored integer is
@@ -326,7 +327,7 @@ def encode_lazer_oracle(price: int, slot: int, source: Any) -> bytes:
         oracle.exponent = exponent
         oracle.posted_slot = slot
         oracle.publish_time = 0
-        oracle.conf = 0
+        oracle.conf = conf * 100 // multiple  # PRICE 1e6 -> the account's 1e-8 units
         data = encode_account("PythLazerOracle", oracle)
         if decode_pyth_lazer_price_info(data, multiple, stable).price == price:
             return data
@@ -565,9 +566,9 @@ class LocalChain:
 
             return make
 
-        def oracle(price: int, slot: int, source: Any) -> Callable[[], ServedAccount]:
+        def oracle(price: int, slot: int, source: Any, conf: int) -> Callable[[], ServedAccount]:
             def make() -> ServedAccount:
-                data = encode_lazer_oracle(price, slot, source)
+                data = encode_lazer_oracle(price, slot, source, conf)
                 return ServedAccount(data, DRIFT_PROGRAM_ID, rent_exempt_minimum(len(data)))
 
             return make
@@ -579,12 +580,12 @@ class LocalChain:
 
         for address, name, obj in self.program.accounts():
             out[address] = drift(name, obj)
-        for address, source, price, slot in self.program.oracles():
+        for address, source, price, slot, *conf in self.program.oracles():
             if address in out:
                 continue
             if not _is_lazer(source):
                 raise ValueError(f"oracle {address}: only Pyth Lazer oracles are served")
-            out[address] = oracle(price, slot, source)
+            out[address] = oracle(price, slot, source, conf[0] if conf else 0)
         for address, acc in self.tokens.items():
             out[address] = token(acc)
         for address, lamports in self.lamports.items():
@@ -925,7 +926,12 @@ class LocalChain:
         self, user: Pubkey, events: list[tuple[str, dict[str, Any]]]
     ) -> Signature:
         names = {name for name, _ in events}
-        ix_name = "fill_perp_order" if "OrderActionRecord" in names else "settle_funding_payment"
+        if "FundingRateRecord" in names:
+            ix_name = "update_funding_rate"  # `user` is the PerpMarket account it writes
+        elif "OrderActionRecord" in names:
+            ix_name = "fill_perp_order"
+        else:
+            ix_name = "settle_funding_payment"
         disc = hashlib.sha256(f"global:{ix_name}".encode()).digest()[:8]
         ix = Instruction(DRIFT_PROGRAM_ID, disc, [AccountMeta(user, False, True)])
         blockhash = self._remember_blockhash()
