@@ -146,9 +146,7 @@ def test_restarted_engine_sees_the_funding_records_the_chain_emitted_and_enters_
             s.client.close_blocking()
 
 
-def test_short_perp_carry_uses_the_short_sides_rate_not_the_markets(
-    world, make_client, tmp_path
-):
+def test_short_perp_carry_uses_the_short_sides_rate_not_the_markets(world, make_client, tmp_path):
     """The AMM caps what it pays: longs paid RATE, shorts received a tenth of it. The
     market's rate says 11.7 % APR (above entry_apr 5 %); what a short perp earns is
     1.2 %: the engine must not enter."""
@@ -180,9 +178,7 @@ def test_short_perp_carry_uses_the_short_sides_rate_not_the_markets(
 # --------------------------------------------------------------------------- spot rates
 
 
-def test_spot_borrow_apr_is_the_spot_markets_curve_at_its_utilisation(
-    world, make_client, tmp_path
-):
+def test_spot_borrow_apr_is_the_spot_markets_curve_at_its_utilisation(world, make_client, tmp_path):
     client, _db = _setup(world, make_client, tmp_path)
     sol = world.sim.spot_markets[1]
     with world.chain._lock:  # 60 % of deposits borrowed (below the 80 % optimum)
@@ -220,9 +216,7 @@ def _entry_ready(world, make_client, tmp_path):
     return client, board, stack, engine, runner
 
 
-def test_stale_oracle_refuses_the_entry_and_nothing_reaches_the_chain(
-    world, make_client, tmp_path
-):
+def test_stale_oracle_refuses_the_entry_and_nothing_reaches_the_chain(world, make_client, tmp_path):
     client, board, stack, engine, runner = _entry_ready(world, make_client, tmp_path)
     world.program.freeze_oracle("SOL-PERP")  # the perp's oracle stops posting
     world.wait(120)  # 300 slots: past slots_before_stale_for_margin (120)

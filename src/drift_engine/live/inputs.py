@@ -12,9 +12,10 @@ those accounts into the *same* board fields, so a strategy cannot tell paper fro
 * **Spot rates.** The borrow and deposit APR of a SpotMarket from its utilisation and
   interest curve, as `math/spot_balance.rs::calculate_borrow_rate` /
   `calculate_deposit_rate` compute them (`spot_rates`). driftpy's
-  `calculate_borrow_rate` has the program's curve but computes the utilisation with a
-  float division; the program divides integers, so the utilisation is ours (integer)
-  and the token amounts are driftpy's `get_token_amount`.
+  `calculate_borrow_rate` has the program's curve but computes the utilisation through
+  float divisions (its deposit token amount and the ratio); the program divides
+  integers, so the utilisation is ours, over the program's token amounts
+  (`core.program_math.token_amount`).
 * **Oracle validity.** `oracle_validity` follows `math/oracle.rs::oracle_validity` (the
   State's `oracle_guard_rails.validity`, the market's confidence multiplier by contract
   or asset tier); an oracle the program would not use for margin
@@ -32,8 +33,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from driftpy.math.spot_balance import get_token_amount
 from driftpy.types import SpotBalanceType
+
+from drift_engine.core.program_math import token_amount
 
 log = logging.getLogger("drift_engine.live.inputs")
 
@@ -100,8 +102,8 @@ def amm_funding(amm: Any) -> FundingSides | None:
 def utilization(spot_market: Any) -> int:
     """`math/spot_balance.rs::calculate_spot_market_utilization` (1e6): integer
     division (driftpy divides floats); borrows without deposits are 100 %."""
-    deposits = get_token_amount(spot_market.deposit_balance, spot_market, SpotBalanceType.Deposit())
-    borrows = get_token_amount(spot_market.borrow_balance, spot_market, SpotBalanceType.Borrow())
+    deposits = token_amount(spot_market.deposit_balance, spot_market, SpotBalanceType.Deposit())
+    borrows = token_amount(spot_market.borrow_balance, spot_market, SpotBalanceType.Borrow())
     if deposits == 0:
         return 0 if borrows == 0 else PERCENTAGE
     return borrows * PERCENTAGE // deposits
