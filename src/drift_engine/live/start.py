@@ -710,9 +710,12 @@ def build_live_engines(
             first = client.run(client.connect())
             # the funding history the strategies look back over, from the chain's
             # FundingRateRecords: a restarted engine can enter at once (ADR 0022)
-            backfill_funding(
-                client, board, funding_lookback_hours(strategies), start_ts, state=first
-            )
+            try:
+                backfill_funding(
+                    client, board, funding_lookback_hours(strategies), start_ts, state=first
+                )
+            except DriftEngineError as exc:  # the strategy then waits for new records
+                log.warning("funding history not backfilled from the chain: %s", exc)
             market_data.update(first)
         stack.start(
             strategy,
