@@ -330,3 +330,49 @@ def test_settle_pnl_runs_on_its_schedule_and_the_chain_shows_funding_settled(
     assert pos.last_cumulative_funding_rate == market.amm.cumulative_funding_rate_short
     assert user.cumulative_perp_funding > 0  # the short received it, settled
     runner.close()
+
+
+def test_a_transfer_between_sub_accounts_settles_the_sources_pnl_first(
+    world, make_client, keypair_file, tmp_path
+):
+    """ADR 0021 settled before a withdrawal; a `transfer_deposit` moves USDC out of the
+    source sub-account too: its unsettled funding is settled first (ADR 0022)."""
+    from drift_engine.core.types import OrderIntent
+    from drift_engine.live.capital import ChainMoveBuilder, ChainMoveSender
+
+    client, _db = _setup(world, make_client, tmp_path)
+    other = make_client(world.server, sub_account_id=1)
+    other.run(other.connect())
+    other.run(other.initialize_user())
+    with world.chain._lock:  # a short perp held through one funding hour
+        world.sim.place_order(
+            world.key, OrderIntent(0, MarketType.PERP, "short", 10**9), world.sim.now
+        )
+    _funding_hours(world, [(RATE, RATE, RATE)])
+    user = world.sim.user(world.key)
+    assert user.cumulative_perp_funding == 0  # nothing settles by itself on chain
+    sender = ChainMoveSender(
+        world.server.url,
+        keypair_file,
+        clock=world.clock,
+        client_options=dict(confirm_timeout_s=5.0, confirm_poll_s=0.4, backoff_initial_s=0.05),
+    )
+    move = ChainMoveBuilder().transfer_deposit(
+        authority=str(world.keypair.pubkey()),
+        from_sub_account_id=0,
+        to_sub_account_id=1,
+        spot_market_index=0,
+        amount=100 * USDC,
+    )
+    sender.send_and_confirm([move])
+    order = [
+        ix
+        for rec in sorted(world.chain.signatures.values(), key=lambda r: r.slot)
+        for ix in rec.instructions
+        if ix in ("settle_pnl", "transfer_deposit")
+    ]
+    assert order == ["settle_pnl", "transfer_deposit"]
+    assert user.cumulative_perp_funding > 0  # the short's funding, settled
+    assert world.sim.token_amount((world.keypair.pubkey(), 1), (MarketType.SPOT, 0)) == 100 * USDC
+    other.close_blocking()
+    client.close_blocking()
