@@ -613,16 +613,24 @@ class LocalChain:
             return self.config.confirm_after_slots
         return self.config.finalize_after_slots  # the RPC's default: finalized
 
+    def context_slot(self, commitment: str | None = "processed", behind: int = 0) -> int:
+        """The slot a node answers at for `commitment`, `behind` slots late (a lagging
+        node: `FaultPlan.lag_node`)."""
+        with self._lock:
+            self._sync()
+            return max(self._genesis_slot, self.slot - self._lag(commitment) - behind)
+
     def read_accounts(
-        self, addresses: Sequence[Pubkey], commitment: str | None = "processed"
+        self, addresses: Sequence[Pubkey], commitment: str | None = "processed", behind: int = 0
     ) -> tuple[int, list[ServedAccount | None]]:
         """(slot, the accounts at `addresses`) as of the newest slot `commitment` has
-        reached, all read at that one slot."""
+        reached, all read at that one slot; `behind` > 0: as a node that many slots late
+        serves them (exact within the slots the chain keeps, `finalize_after_slots`)."""
         with self._lock:
             self._sync()
             self._crank_locked()
             sources = self._sources()
-            lag = self._lag(commitment)
+            lag = self._lag(commitment) + max(0, behind)
             target = max(self._genesis_slot, self.slot - lag)
             out: list[ServedAccount | None] = []
             for address in addresses:
@@ -948,16 +956,19 @@ class LocalChain:
         limit: int = 1000,
         before: Signature | None = None,
         commitment: str | None = "confirmed",
+        behind: int = 0,
     ) -> list[tuple[Signature, SignatureRecord]]:
         """Landed transactions that reference `address`, newest first, as far as they
-        are visible at `commitment`."""
+        are visible at `commitment` (to a node `behind` slots late)."""
         with self._lock:
             self._sync()
             self._crank_locked()
             out = [
                 (sig, rec)
                 for sig, rec in self.signatures.items()
-                if address in rec.account_keys and self._visible(rec, commitment)
+                if address in rec.account_keys
+                and self._visible(rec, commitment)
+                and (behind <= 0 or rec.slot <= self.slot - behind - self._lag(commitment))
             ]
             out.reverse()
             if before is not None:
