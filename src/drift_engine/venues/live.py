@@ -165,6 +165,8 @@ class LiveVenue:
         self.reads_saved = 0
         #: history scans skipped because the User account did not change
         self.history_skipped = 0
+        #: the slot of the read whose events are all consumed (scanned up to it)
+        self._explained_slot: int | None = None
 
     # ------------------------------------------------------------------ reading
     def connect(self) -> DriftAccountState:
@@ -412,6 +414,7 @@ class LiveVenue:
                 before = self.cursor
                 scanned = self._scan(state.slot)
                 self._scanned_digest = state.user_digest if self.cursor == before else None
+            self._explained_slot = state.slot
         except VenueUnavailableError:
             return []
         out, self._pending = self._pending + scanned, []
@@ -425,10 +428,11 @@ class LiveVenue:
             not self._dirty
             and not self.stale
             and self._state is not None
-            and self._state.user_digest == self._scanned_digest
+            and self._explained_slot == self._state.slot
         ):
             # nothing was sent since the engine's read this tick: its read, and the events
-            # up to it (already scanned), are the sync's — no second round trip
+            # up to its slot (scanned with that slot as the history's floor, or skipped
+            # because the User did not change), are the sync's — no second round trip
             self.reads_saved += 1
             return self._state
         self._remember_entries(self.state if self._state is not None else None)
@@ -436,6 +440,7 @@ class LiveVenue:
         before = self.cursor
         self._pending.extend(self._scan(state.slot))
         self._scanned_digest = state.user_digest if self.cursor == before else None
+        self._explained_slot = state.slot
         return state
 
     # ------------------------------------------------------------------ events
