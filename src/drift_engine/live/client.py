@@ -494,6 +494,7 @@ class DriftClient:
         #: decoded accounts by address, reused while their bytes do not change
         self.decoded = DecodeCache()
         self._keys_memo: tuple[tuple, list[Pubkey]] | None = None
+        self._oracles_memo: tuple[tuple, list[tuple[Pubkey, Any]]] | None = None
         perp = config.perp_market_indexes
         spot = config.spot_market_indexes
         self._perp_indexes = tuple(
@@ -724,6 +725,9 @@ class DriftClient:
     # ------------------------------------------------------------------ reads
 
     def _oracles(self) -> list[tuple[Pubkey, Any]]:
+        memo_key = (id(self.catalog), self._perp_indexes, self._spot_indexes)
+        if self._oracles_memo is not None and self._oracles_memo[0] == memo_key:
+            return self._oracles_memo[1]
         seen: dict[Pubkey, Any] = {}
         for i in self._perp_indexes:
             spec = self.catalog.get(MarketType.PERP, i)
@@ -731,7 +735,8 @@ class DriftClient:
         for i in self._spot_indexes:
             spec = self.catalog.get(MarketType.SPOT, i)
             seen.setdefault(spec.oracle, spec.oracle_source)
-        return list(seen.items())
+        self._oracles_memo = (memo_key, list(seen.items()))
+        return self._oracles_memo[1]
 
     def refresh_keys(self) -> list[Pubkey]:
         """The accounts `refresh` reads: User, UserStats, State, markets, oracles (the

@@ -49,7 +49,7 @@ class DecodeCache:
         """The oracle price data in `data` (read at `key`, of `source`)."""
         from driftpy.accounts.oracle import decode_oracle
 
-        slot = (key, str(source))
+        slot = (key, type(source).__name__)  # the source's variant
         hit = self._oracles.get(slot)
         if hit is not None and hit[0] == data:
             self.reused += 1
