@@ -65,8 +65,8 @@ def _delta(server, before) -> tuple[int, dict[str, int], dict[str, int]]:
     requests, calls, trips = before
     return (
         server.stats.requests - requests,
-        {m: n - calls.get(m, 0) for m, n in server.stats.calls.items()},
-        {m: n - trips.get(m, 0) for m, n in server.stats.trips.items()},
+        {m: d for m, n in server.stats.calls.items() if (d := n - calls.get(m, 0))},
+        {m: d for m, n in server.stats.trips.items() if (d := n - trips.get(m, 0))},
     )
 
 
