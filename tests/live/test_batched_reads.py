@@ -78,7 +78,8 @@ def test_a_tick_is_one_read_round_trip_and_reads_history_only_for_changed_accoun
     lanes = Lanes(world, make_client, SUBS)
     world.wait(1)
     lanes.tick(world.sim.now)  # first scan of every account
-    lanes.tick(world.sim.now)  # the scan that finds nothing new
+    world.wait(1)
+    lanes.tick(world.sim.now)  # a later scan that finds nothing new: settled
     world.wait(1)
 
     before = _counts(world.server)
@@ -108,6 +109,18 @@ def test_a_tick_is_one_read_round_trip_and_reads_history_only_for_changed_accoun
     assert calls["getSignaturesForAddress"] == 1  # sub-account 1 only
     assert calls["getTransaction"] >= 1 and trips["getTransaction"] == 1
     assert trips["getMultipleAccounts"] == 1
+
+    # the next tick scans sub-account 1 once more (a lagging history index is covered),
+    # finds nothing new, and from then on its history is skipped too
+    world.wait(1)
+    before = _counts(world.server)
+    assert lanes.tick(world.sim.now) == [[]] * SUBS
+    _requests, calls, _trips = _delta(world.server, before)
+    assert calls.get("getSignaturesForAddress") == 1 and "getTransaction" not in calls
+    world.wait(1)
+    before = _counts(world.server)
+    assert lanes.tick(world.sim.now) == [[]] * SUBS
+    assert _delta(world.server, before)[0] == 1
     lanes.close()
 
 

@@ -152,13 +152,12 @@ class LiveVenue:
         self._scanned: list[str] = []  # signatures whose logs were read (recent)
         #: a read made for this venue by the runner's batched read (used once)
         self._preloaded: DriftAccountState | None = None
-        #: the User digest at the last history scan that found nothing new (asked with
-        #: `minContextSlot` = the read's slot). While the User's bytes stay equal to it no
-        #: transaction touched the account: its history is not read again and the vault
-        #: sync reuses the engine's read. A changed account is scanned until one scan
-        #: finds nothing new (at least twice: a second scan covers a history index
-        #: that lagged the account read by a tick)
+        #: the User digest a history scan found explained (`_after_scan`; scans are
+        #: asked with `minContextSlot` = the read's slot). While the User's bytes stay
+        #: equal to it no transaction touched the account: its history is not read again
         self._scanned_digest: str | None = None
+        #: the User digest of the last read and the slot it was first read at
+        self._digest_since: tuple[str, int] | None = None
         #: something was sent since the last read (the account may have changed)
         self._dirty = False
         #: RPC round trips saved (reads reused, scans skipped): for the bench and logs
@@ -413,7 +412,7 @@ class LiveVenue:
             else:
                 before = self.cursor
                 scanned = self._scan(state.slot)
-                self._scanned_digest = state.user_digest if self.cursor == before else None
+                self._after_scan(state, found=self.cursor != before)
             self._explained_slot = state.slot
         except VenueUnavailableError:
             return []
@@ -439,9 +438,21 @@ class LiveVenue:
         state = self.refresh()
         before = self.cursor
         self._pending.extend(self._scan(state.slot))
-        self._scanned_digest = state.user_digest if self.cursor == before else None
+        self._after_scan(state, found=self.cursor != before)
         self._explained_slot = state.slot
         return state
+
+    def _after_scan(self, state: DriftAccountState, *, found: bool) -> None:
+        """After a history scan up to `state.slot`: the User's bytes count as explained
+        (later scans skipped while they stay the same) only when the scan found nothing
+        new and the same bytes were already read at an earlier slot — a change is scanned
+        on the tick it shows and again on a later one, so a transaction whose history
+        entry lagged the account read by up to a tick is still found."""
+        digest = state.user_digest
+        if self._digest_since is None or self._digest_since[0] != digest:
+            self._digest_since = (digest, state.slot)
+        settled = not found and self._digest_since[1] < state.slot
+        self._scanned_digest = digest if settled else None
 
     # ------------------------------------------------------------------ events
     def _scan(self, until_slot: int | None = None) -> list[VenueEvent]:
