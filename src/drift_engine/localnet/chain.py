@@ -76,7 +76,13 @@ from solders.transaction import VersionedTransaction
 from spl.token.constants import ASSOCIATED_TOKEN_PROGRAM_ID, TOKEN_PROGRAM_ID
 from spl.token.instructions import get_associated_token_address
 
-from drift_engine.core.program import drift_idl, drift_program, encode_account, new_account
+from drift_engine.core.program import (
+    FieldCachedEncoder,
+    drift_idl,
+    drift_program,
+    encode_account,
+    new_account,
+)
 from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
 from drift_engine.localnet.clock import ChainClock, ManualClock
 from drift_engine.localnet.config import LocalnetConfig
@@ -466,6 +472,8 @@ class LocalChain:
         #: (slot a change lands in, the accounts it changes as they were before it), for
         #: reads at "confirmed" / "finalized" commitment
         self._past: list[tuple[int, dict[Pubkey, ServedAccount | None]]] = []
+        #: per Drift account address: its field-cached encoder (`_sources`)
+        self._encoders: dict[Pubkey, FieldCachedEncoder] = {}
         if hasattr(program, "before_change"):
             program.before_change = self._before_keeper_change  # type: ignore[attr-defined]
         self._begin(self.slot)
@@ -558,9 +566,17 @@ class LocalChain:
         """Every account address and how to produce its current bytes (encoded on read)."""
         out: dict[Pubkey, Callable[[], ServedAccount]] = {}
 
-        def drift(name: str, obj: Any) -> Callable[[], ServedAccount]:
+        encoders = self._encoders
+
+        def drift(name: str, obj: Any, address: Pubkey) -> Callable[[], ServedAccount]:
             def make() -> ServedAccount:
-                data = encode_account(name, obj)
+                # the same bytes as encode_account, re-building only the fields that
+                # changed since this address was last served (a read of 100 Users
+                # encoded them all each time: 5 s of a 100-account tick)
+                encoder = encoders.get(address)
+                if encoder is None or encoder.name != name:
+                    encoder = encoders[address] = FieldCachedEncoder(name)
+                data = encoder.encode(obj)
                 return ServedAccount(data, DRIFT_PROGRAM_ID, rent_exempt_minimum(len(data)))
 
             return make
@@ -578,7 +594,7 @@ class LocalChain:
             )
 
         for address, name, obj in self.program.accounts():
-            out[address] = drift(name, obj)
+            out[address] = drift(name, obj, address)
         for address, source, price, slot in self.program.oracles():
             if address in out:
                 continue
