@@ -485,6 +485,9 @@ class DriftClient:
         self.monitor = DriftMarginMonitor(config.margin_thresholds)
         self._conn: AsyncClient | None = None
         self._driftpy: DriftpyClient | None = None
+        #: the last read, fed into driftpy's caches when driftpy is next used (a tick
+        #: of 100 engines that send nothing never pays for it)
+        self._driftpy_pending: tuple | None = None
         self._last_state: DriftAccountState | None = None
         self._uid_cursor = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -566,6 +569,9 @@ class DriftClient:
         """driftpy's DriftClient, its caches holding the last `refresh()`."""
         if self._driftpy is None:
             raise DriftClientError("not connected: await connect() first")
+        pending, self._driftpy_pending = self._driftpy_pending, None
+        if pending is not None:
+            self._feed_driftpy(*pending)
         return self._driftpy
 
     @property
@@ -813,7 +819,7 @@ class DriftClient:
         }
         if user is not None and self._read_held_markets(user):
             return None
-        self._feed_driftpy(slot, state, perps, spots, oracle_prices, user)
+        self._driftpy_pending = (slot, state, perps, spots, oracle_prices, user)
 
         positions: tuple[DriftPosition, ...] = ()
         orders: tuple[OpenOrder, ...] = ()

@@ -27,6 +27,7 @@ import base64
 import logging
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,6 +63,9 @@ class RpcStats:
     requests: int = 0
     #: round trips that carried at least one call of each method
     trips: Counter = field(default_factory=Counter)
+    #: seconds the server spent answering (the local chain's own work, not the
+    #: client's: a bench subtracts it when the server shares the client's process)
+    busy_s: float = 0.0
 
 
 class RpcMethods:
@@ -493,7 +497,9 @@ def create_app(
                 status_code=429,
                 headers={"Retry-After": "0"},
             )
+        t0 = time.perf_counter()
         results = [one(r, f) for r, f in zip(reqs, fired, strict=True)]
+        stats.busy_s += time.perf_counter() - t0
         if "drop_response" in every:
             log.info("local RPC fault: response to %s dropped", names)
             return Response(b"", status_code=504)
