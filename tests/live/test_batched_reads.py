@@ -202,3 +202,59 @@ def _usdc(value: dict) -> int:
     data = base64.b64decode(value["data"][0])
     user = drift_program().coder.accounts.decode(data)
     return user.spot_positions[0].scaled_balance
+
+
+def test_live_runner_reads_history_only_for_the_changed_vault_and_ledgers_equal_the_chain(
+    world, make_client, tmp_path
+):
+    from drift_engine.engine.market_board import MarketBoard
+    from drift_engine.live.runner import LiveRunner
+    from drift_engine.live.start import ChainMarketData, LiveEngineStack
+    from drift_engine.storage.database import Database
+    from tests.live.live_helpers import chain_cash, dn_strategy
+
+    for sub in (0, 1):
+        _fund(world, make_client, sub)
+    db = Database.open(f"sqlite:///{tmp_path / 'live.db'}")
+    clients = [
+        make_client(world.server, sub_account_id=sub, now=lambda: world.sim.now) for sub in (0, 1)
+    ]
+    board = MarketBoard(["SOL-PERP"])
+    ChainMarketData(board).update(clients[0].run(clients[0].connect()))
+    stacks = [LiveEngineStack(db, c, engine_id=f"engine-{i}") for i, c in enumerate(clients)]
+    for stack in stacks:
+        stack.start(dn_strategy(), board, world.sim.now).start(world.sim.now)
+    runner = LiveRunner(stacks, board, store=stacks[0].store)
+
+    def tick():
+        world.wait(2)
+        result = runner.tick(world.sim.now)
+        assert result.errors == []
+        return result
+
+    try:
+        for _ in range(3):
+            tick()
+        before = _counts(world.server)
+        tick()
+        _requests, calls, trips = _delta(world.server, before)
+        assert trips["getMultipleAccounts"] == 1  # the feed's read for both engines
+        assert "getSignaturesForAddress" not in calls and "getTransaction" not in calls
+
+        # USDC deposited into engine-1's sub-account from outside: only its history is
+        # read, and its vault books it so that the ledger equals the chain
+        hand = make_client(world.server, sub_account_id=1, now=lambda: world.sim.now)
+        hand.run(hand.connect())
+        hand.run(hand.deposit(25 * USDC, 0))
+        hand.close_blocking()
+        before = _counts(world.server)
+        tick()
+        _requests, calls, trips = _delta(world.server, before)
+        assert calls["getSignaturesForAddress"] == 1 and trips["getTransaction"] == 1
+        tick()
+        tick()
+        for i, stack in enumerate(stacks):
+            assert stack.registry.ledger.balance(stack.vault_id) == chain_cash(world, i)
+        assert chain_cash(world, 1) == chain_cash(world, 0) + 25 * USDC
+    finally:
+        runner.close()
