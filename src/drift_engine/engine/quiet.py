@@ -6,8 +6,9 @@ time, high-water mark), or None when the next bar must be stepped:
 
 - the engine is RUNNING, its last step took no action (no order, rejection, transition
   or log line) and it has no resting, working or unknown-outcome order;
-- its risk checks are the built-in ones (`MaxDrawdown`, `HealthFloor`; order checks run
-  only on actions), so their triggers are known: a health floor and a drawdown limit;
+- its risk checks are the built-in ones (`MaxDrawdown`, `HealthFloor`, `HealthHalt`;
+  order checks run only on actions), so their triggers are known: health floors and a
+  drawdown limit;
 - its strategy declares its wake conditions (strategies/wake.py) and none is
   `EveryTick`: `AtTime` becomes a time, `PriceOutside` a price band, `HealthBelow` a
   health floor; `NextFunding` needs nothing here (every non-price event wakes all
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from drift_engine.core.types import MarketType
-from drift_engine.risk.checks import HealthFloor, MaxDrawdown
+from drift_engine.risk.checks import HealthFloor, HealthHalt, MaxDrawdown
 from drift_engine.strategies.wake import (
     AtTime,
     EveryTick,
@@ -91,6 +92,9 @@ def quiet_after_step(engine: DriftEngine) -> Quiet | None:
             q.max_drawdown = check.max_drawdown
         elif type(check) is HealthFloor:
             floors.append(check.floor)
+        elif type(check) is HealthHalt:
+            if check.halt_health:  # a floor too (only while exposed: conservative)
+                floors.append(check.halt_health)
         else:
             return None  # a plug-in whose trigger we do not know
     for c in engine.strategy.wake_conditions(snap):
