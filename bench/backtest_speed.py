@@ -50,7 +50,7 @@ def hold_short_strategy() -> type:
         StrategyConfig,
         StrategyState,
     )
-    from drift_engine.strategies.wake import EVERY_TICK, NextFunding
+    from drift_engine.strategies.wake import EVERY_TICK
 
     class HoldShortConfig(StrategyConfig):
         market: str = "SOL-PERP"
@@ -84,7 +84,8 @@ def hold_short_strategy() -> type:
             self.state.funding += payment.amount
 
         def wake_conditions(self, snap: Any) -> tuple[Any, ...]:
-            return (NextFunding(self.config.market),) if self.state.entered else EVERY_TICK
+            # holding, nothing wakes it: funding is booked (on_funding) at quiet hours
+            return () if self.state.entered else EVERY_TICK
 
     return HoldShort
 
