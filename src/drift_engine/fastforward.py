@@ -256,7 +256,7 @@ def forward(hb: Any, until: int | None, wakes: list[Any]) -> None:
     (`quiet_step`) and go on; stop at the first tick that needs real steps."""
     from drift_engine.engine.quiet import passes_hour, quiet_after_step, quiet_step
 
-    light = False  # True after a quiet hour: the strategies' last declarations stand
+    light = None  # after a quiet hour: {engine id: its Quiet}; their declarations stand
     while True:
         quiets, sim = _quiets(hb, light, quiet_after_step)
         if quiets is None:
@@ -271,13 +271,13 @@ def forward(hb: Any, until: int | None, wakes: list[Any]) -> None:
         records = sim.records[mark:]
         if all(passes_hour(e, q, t, events, records) for e, q in quiets):
             hb.tick(t, pulled=n, step=quiet_step)
-            light = True
+            light = {id(e): q for e, q in quiets}
         else:  # the engines step for real, as at any tick (the events are applied)
             hb.tick(t, pulled=n)
-            light = False
+            light = None
 
 
-def _quiets(hb: Any, light: bool, quiet_after_step: Any) -> tuple[list | None, Any]:
+def _quiets(hb: Any, light: dict | None, quiet_after_step: Any) -> tuple[list | None, Any]:
     from drift_engine.engine.engine import EngineState
 
     quiets = []
@@ -285,7 +285,12 @@ def _quiets(hb: Any, light: bool, quiet_after_step: Any) -> tuple[list | None, A
     for engine in hb.engines:
         if engine.state is EngineState.STOPPED:
             continue
-        q = quiet_after_step(engine, light=light)
+        if light is None:
+            q = quiet_after_step(engine)
+        else:
+            last = light.get(id(engine))
+            bands = None if last is None else last.next_bands
+            q = quiet_after_step(engine, light=True, bands=bands)
         if q is None:
             return None, None
         esim = engine.venue.sim

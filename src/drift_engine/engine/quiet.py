@@ -64,6 +64,8 @@ class Quiet:
     funding_bands: dict[str, tuple[float, float]] = field(default_factory=dict)
     floors: list[int] = field(default_factory=list)
     strategy_bands: dict[MarketKey, tuple[int, int]] = field(default_factory=dict)
+    #: the simulator's bands after a quiet hour (`passes_hour`), for the next Quiet
+    next_bands: dict[MarketKey, tuple[int, int]] | None = None
 
     def wake_at(self, ts: int) -> None:
         if self.until is None or ts < self.until:
@@ -74,10 +76,13 @@ class Quiet:
         self.bands[key] = (max(lo, low), min(hi, high))
 
 
-def quiet_after_step(engine: DriftEngine, *, light: bool = False) -> Quiet | None:
+def quiet_after_step(
+    engine: DriftEngine, *, light: bool = False, bands: dict | None = None
+) -> Quiet | None:
     """See the module docstring. Called right after `engine.step(ts)`, or (`light`)
     after `quiet_step`: the strategy was not asked since its last real step, so its
-    wake conditions are the ones it declared then."""
+    wake conditions are the ones it declared then; `bands` are the simulator's bands
+    `passes_hour` computed for the state as it stands (not computed again)."""
     from drift_engine.engine.engine import EngineState
     from drift_engine.sim.quiet import equity_legs, quiet_bands
 
@@ -134,7 +139,8 @@ def quiet_after_step(engine: DriftEngine, *, light: bool = False) -> Quiet | Non
         else:
             return None
     q.floors = floors
-    bands = quiet_bands(sim, venue.key, floors)
+    if bands is None:
+        bands = quiet_bands(sim, venue.key, floors)
     if bands is None:
         return None
     for key, (lo, hi) in bands.items():
@@ -180,7 +186,8 @@ def passes_hour(engine: DriftEngine, q: Quiet, ts: int, events: list[Any], recor
     for key, (lo, hi) in q.strategy_bands.items():
         if not lo <= prices[key] <= hi:
             return False
-    if quiet_bands(venue.sim, venue.key, q.floors) is None:
+    q.next_bands = quiet_bands(venue.sim, venue.key, q.floors)
+    if q.next_bands is None:
         return False  # at or near a health floor or liquidation: the real step decides
     if q.max_drawdown is not None:
         equity = venue.equity()
