@@ -11,8 +11,7 @@ time, high-water mark), or None when the next bar must be stepped:
   drawdown limit;
 - its strategy declares its wake conditions (strategies/wake.py) and none is
   `EveryTick`: `AtTime` becomes a time, `PriceOutside` a price band, `HealthBelow` a
-  health floor; `NextFunding` needs nothing here (every non-price event wakes all
-  engines);
+  health floor; `NextFunding` and `FundingOutside` say which funding hours wake it;
 - its venue is a paper sub-account: the simulator gives the price bands inside which
   neither liquidation nor any health floor can be reached (`sim.quiet.quiet_bands`) and
   the exact equity terms (`sim.quiet.EquityLegs`) from which the heartbeat recomputes
@@ -21,6 +20,17 @@ time, high-water mark), or None when the next bar must be stepped:
 
 The heartbeat then scans the price arrays for the first bar that leaves a band or
 reaches a time, applies the skipped bars' last prices and steps that bar for real.
+
+Quiet funding hours: at a tick of funding records and rate updates, the heartbeat
+applies the events (the simulator settles funding, interest and PnL with its own rules)
+and then asks `passes_hour` whether a real step would do anything but book: the
+strategy not woken by these records (no `NextFunding` for the market, the rate inside
+any `FundingOutside` band, no `AtTime` due, prices inside its `PriceOutside` bands), the
+simulator wrote payments only (no fill, order or liquidation record), the account's
+margin bands recomputed after the payments still hold (`quiet_bands`: the liquidation
+and health-floor bounds move with the collateral the hour changed) and no drawdown
+halt. If so the engine takes `quiet_step` (book, high-water mark, record save), else
+every engine steps for real at that tick, as per-bar stepping would.
 """
 
 from __future__ import annotations
