@@ -467,8 +467,10 @@ def test_the_real_sol_year_quiet_stretches(tmp_path, quiet_hours):
         "SOL-PERP",
         1_744_588_800,  # 2025-04-14
         1_775_001_600,  # 2026-04-01
-        {"leverage": 1.0},
+        {"leverage": 1.0, "short": False},
         source="bundled",
+        # no drawdown halt: the position is held all year (a halt flattens it)
+        risk=RiskLimits(health_floor=0, target_health=1, max_drawdown=1.0, max_leverage=10),
     )
     assert report.funding_hours > 7000 and len(quiet_hours) > 7000
 
