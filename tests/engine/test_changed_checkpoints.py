@@ -12,6 +12,7 @@ from sqlalchemy import event, select
 
 from drift_engine.data.pipeline import open_market_data
 from drift_engine.data.synthetic import DEFAULT_ORIGIN
+from drift_engine.engine.commands import OperatorCommands
 from drift_engine.engine.paper import PaperStack
 from drift_engine.storage.database import Database
 from drift_engine.storage.models import HeartbeatRow, LedgerEntryRow, PaperCheckpointRow
@@ -41,10 +42,15 @@ def _stack(db: Database, *, restore: bool = False) -> PaperStack:
     return stack
 
 
-def _run(stack: PaperStack, events: list, first: int, last: int) -> None:
+def _run(
+    stack: PaperStack, events: list, first: int, last: int, pause_at: int | None = None
+) -> None:
+    stack.commands = OperatorCommands.for_store(stack.store, capital=stack.capital, poll_s=0)
     hb = stack.heartbeat(stack.resume_events(events), snapshot_every_s=HOUR, record_every_s=60)
     t = first
     while t <= last:
+        if t == pause_at:  # an operator pauses dn-a: its cell alone checkpoints at t
+            assert stack.store.request("dn-a", "pause")
         hb.tick(t)
         t += 60
 
@@ -91,22 +97,23 @@ def test_restart_from_older_cell_checkpoints_equals_an_uninterrupted_run(tmp_pat
     ref_db = Database.open(f"sqlite:///{tmp_path / 'ref.db'}")
     ref = _stack(ref_db)
     ref.checkpoint(START)
-    _run(ref, events, START + 60, end)
+    crash_at = START + HOUR + 37 * 60
+    _run(ref, events, START + 60, end, pause_at=crash_at)
 
     db = Database.open(f"sqlite:///{tmp_path / 'crash.db'}")
     first = _stack(db)
     first.checkpoint(START)
-    crash_at = START + HOUR + 37 * 60
-    _run(first, events, START + 60, crash_at)
+    _run(first, events, START + 60, crash_at, pause_at=crash_at)
     first.discard()  # the process dies here: only what was committed stays
     db.dispose()
 
     db = Database.open(f"sqlite:///{tmp_path / 'crash.db'}")
     again = _stack(db, restore=True)
     restored = again.restored_ts
-    assert restored is not None and restored <= crash_at
+    assert restored == crash_at  # dn-a's checkpoint, written with its pause
     lagging = again.lagging()
-    assert "idle" in {c.engine_id for c in lagging}  # its checkpoint is older: caught up
+    # the cells that did not change since an older checkpoint catch up from the data
+    assert {c.engine_id for c in lagging} == {"dn-b", "idle"}
     for cell in lagging:
         again.catch_up(cell, events, restored, interval_s=60, snapshot_every_s=HOUR)
     _run(again, events, restored + 60, end)
@@ -115,6 +122,9 @@ def test_restart_from_older_cell_checkpoints_equals_an_uninterrupted_run(tmp_pat
     got_entries, got_beats, got_accounts = _state(db, again)
     assert got_entries == want_entries
     assert got_accounts == want_accounts
+    states = {e.engine_id: e.state.value for e in again.engines}
+    assert states == {e.engine_id: e.state.value for e in ref.engines}
+    assert states["dn-a"] == "paused"
     assert len(got_beats) == len(set(got_beats))  # no tick recorded twice
     assert set(got_beats) == set(want_beats)
     ref_db.dispose()

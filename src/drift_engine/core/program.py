@@ -109,7 +109,19 @@ def _struct_fields(layout: Any) -> list[tuple[str, Any, Any]] | None:
     out: list[tuple[str, Any, Any]] = []
     for sc in layout.subcons:
         body = sc.subcon if hasattr(sc, "subcon") else sc
-        nested = _struct_fields(body) if type(body).__name__ == "_DataclassStruct" else None
+        nested: Any = None
+        if type(body).__name__ == "_DataclassStruct":
+            nested = _struct_fields(body)
+        elif (
+            type(body).__name__ == "Array"
+            and isinstance(getattr(body, "count", None), int)
+            and type(body.subcon).__name__ == "_DataclassStruct"
+        ):
+            # a fixed Borsh array is its elements' bytes one after another: cached per
+            # element (a User's 32 order slots, 8 perp and 8 spot positions)
+            element = _struct_fields(body.subcon)
+            if element is not None:
+                nested = (body.count, element)
         out.append((sc.name, sc, nested))
     return out
 
@@ -118,9 +130,10 @@ class FieldCachedEncoder:
     """Encodes one account object again and again (a simulated User, market or State at
     each checkpoint) re-building only the fields whose value changed since the last
     encode: a Borsh struct is its fields' bytes one after another, so unchanged fields'
-    bytes are reused, and a field that is itself a struct (a market's `amm`) is cached
-    field by field the same way (an oracle price moving re-builds one integer, not the
-    AMM). The bytes equal `encode_account`'s (tested)."""
+    bytes are reused, and a field that is itself a struct (a market's `amm`) or a fixed
+    array of structs (a User's positions and order slots) is cached field by field the
+    same way (an oracle price moving re-builds one integer, not the AMM; a funding
+    payment one position, not eight). The bytes equal `encode_account`'s (tested)."""
 
     def __init__(self, name: str) -> None:
         coder = _coder()
@@ -142,6 +155,11 @@ class FieldCachedEncoder:
         cache = self._cache
         for name, sc, nested in fields:
             v = value[name]
+            if isinstance(nested, tuple):  # a fixed array of structs
+                count, element = nested
+                for i in range(count):
+                    self._encode(element, v[i], (*path, name, i), parts)
+                continue
             if nested is not None:
                 self._encode(nested, v, (*path, name), parts)
                 continue

@@ -134,6 +134,8 @@ class EnginesRead:
     #: (id, recorded_at, ts, duration_ms, error count) of the newest heartbeat row
     beat: tuple[int, str, int, float, int] | None
     snapshots: dict[str, VaultSnapshotRow | None]
+    #: what is derived from the read once (the clock-free part of the summaries)
+    memo: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False)
 
 
 class DashboardReader:
@@ -549,17 +551,35 @@ class DashboardReader:
             stale_after=self.stale_after,
         )
         runners = self._runners_at(read.leases, now)
-        return [
-            self._summary(
-                r,
-                read.vaults.get(r.engine_id, []),
-                live[r.engine_id],
-                read.pending,
-                runners,
-                read.snapshots.get(r.engine_id),
-            )[0]
-            for r in read.rows
-        ]
+        static = read.memo.get("summaries")
+        if static is None:  # what does not depend on the clock: built once per read
+            static = read.memo["summaries"] = [
+                self._summary(
+                    r,
+                    read.vaults.get(r.engine_id, []),
+                    live[r.engine_id],
+                    read.pending,
+                    runners,
+                    read.snapshots.get(r.engine_id),
+                )[0]
+                for r in read.rows
+            ]
+        out = []
+        for summary in static:  # the fields `_summary` takes from liveness and leases
+            lv = live[summary.id]
+            out.append(
+                summary.model_copy(
+                    update={
+                        "process": lv.process,
+                        "status": engine_status(summary.state, lv),
+                        "liveness": lv.describe(),
+                        "last_tick_at": lv.last_tick_at,
+                        "last_tick_age_seconds": lv.last_tick_age_s,
+                        "runner": runners.get(summary.id),
+                    }
+                )
+            )
+        return out
 
     def list_engines(self) -> list[EngineSummaryOut]:
         """Every engine, in a stable order (by id), with its liveness and exposure."""

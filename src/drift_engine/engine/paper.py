@@ -415,6 +415,8 @@ class PaperStack:
             if cash > 0:
                 venue.fund(cash, ts)
         ledger.batch = self.batch
+        if self.persist:
+            ledger.load()  # balance and booked keys read now, not inside a later tick
         if venue.equity() <= 0 and not self._capital_coming(engine_id):
             raise NoCapitalError(
                 f"engine {engine_id!r}: vault {name!r} holds no capital (equity "
@@ -619,7 +621,10 @@ class PaperStack:
                 markets=[cell.feed],
                 snapshotter=VaultSnapshotter(self.registry, batch=self.batch),
                 snapshot_every_s=snapshot_every_s,
-                commands=self.commands,
+                # its own reader of the queue, read at every tick: the runner's reader
+                # (read at most every poll_s of wall time) must not end up holding only
+                # this engine's commands when the main heartbeat goes on
+                commands=OperatorCommands.for_store(self.store, capital=self.capital, poll_s=0),
                 on_tick=lambda r: self.maybe_checkpoint(r.ts, [cell]),
             )
             hb.run(SimulatedClock(start), start=start, until=until_ts, interval_s=interval_s)

@@ -96,6 +96,42 @@ def _put_record(s: Any, record: EngineRecord) -> None:
         s.expire(loaded)
 
 
+def _update(table: Any, key: str, columns: tuple[str, ...]) -> Any:
+    """UPDATE `table` SET columns WHERE key = :<key param>, for an executemany (the
+    parameters are named `v_<column>`: SQLAlchemy reserves the columns' own names)."""
+    from sqlalchemy import bindparam, update
+
+    param = "id" if key == "engine_id" else "n"
+    return (
+        update(table)
+        .where(table.c[key] == bindparam(param))
+        .values({c: bindparam("v_" + c) for c in columns})
+    )
+
+
+def _checkpoint_update() -> Any:
+    from drift_engine.storage.models import PaperCheckpointRow
+
+    return _update(
+        PaperCheckpointRow.__table__, "name", ("ts", "epoch", "ledger_mark", "state", "saved_at")
+    )
+
+
+_RECORD_COLUMNS = (
+    "strategy",
+    "config",
+    "mode",
+    "state",
+    "strategy_state",
+    "high_water_mark",
+    "last_ts",
+    "vault_id",
+    "extra",
+)
+_UPDATE_RECORD = _update(EngineRow.__table__, "engine_id", _RECORD_COLUMNS)
+_UPDATE_CHECKPOINT = _checkpoint_update()
+
+
 def _put_checkpoint(s: Any, name: str, ts: int, epoch: str, mark: int, blob: bytes) -> None:
     """Write one paper checkpoint row (Core UPDATE, INSERT when new) inside session `s`."""
     from sqlalchemy import insert, update
@@ -132,6 +168,8 @@ class SqlEngineStore:
         #: heartbeat rows up to this time are in the database already (a restarted paper
         #: stack replays ticks its cells' checkpoints are older than: not recorded twice)
         self.heartbeats_until: int | None = None
+        #: checkpoint names and ("record", engine id) whose rows this store committed
+        self._exists: set[Any] = set()
 
     def forget(self, engine_id: str | None = None) -> None:
         """Stop trusting what this store last wrote to an engine's row (all: None)."""
@@ -234,6 +272,8 @@ class SqlEngineStore:
         known = self._rows
         changed = [r for r in records if known.get(r.engine_id) != r]
 
+        exists = self._exists
+
         def work(s: Session) -> int:
             if fence is not None:
                 fence(s)
@@ -241,10 +281,43 @@ class SqlEngineStore:
                 batch.run(s)
             s.flush()
             mark = s.scalar(select(func.max(LedgerEntryRow.id))) or 0
+            # rows this store wrote before: one UPDATE executed for all of them
+            saved_at = datetime.now(UTC)
+            old = [b for b in blobs if b[0] in exists]
+            if old:
+                s.execute(
+                    _UPDATE_CHECKPOINT,
+                    [
+                        {
+                            "n": n,
+                            "v_ts": t,
+                            "v_epoch": e,
+                            "v_ledger_mark": mark,
+                            "v_state": b,
+                            "v_saved_at": saved_at,
+                        }
+                        for n, t, e, b in old
+                    ],
+                )
             for name, ts, epoch, blob in blobs:
-                _put_checkpoint(s, name, ts, epoch, mark, blob)
+                if name not in exists:
+                    _put_checkpoint(s, name, ts, epoch, mark, blob)
+            known_rows = [r for r in changed if ("record", r.engine_id) in exists]
+            if known_rows:
+                for r in known_rows:
+                    loaded = s.identity_map.get(s.identity_key(EngineRow, r.engine_id))
+                    if loaded is not None:
+                        s.expire(loaded)
+                s.execute(
+                    _UPDATE_RECORD,
+                    [
+                        {"id": r.engine_id, **{"v_" + k: v for k, v in _record_values(r).items()}}
+                        for r in known_rows
+                    ],
+                )
             for record in changed:
-                _put_record(s, record)
+                if ("record", record.engine_id) not in exists:
+                    _put_record(s, record)
             return mark
 
         try:
@@ -254,6 +327,8 @@ class SqlEngineStore:
             raise
         for record in changed:
             known[record.engine_id] = record
+            exists.add(("record", record.engine_id))
+        exists.update(name for name, *_ in blobs)
         if batch is not None:
             batch.clear()
         return mark
