@@ -21,6 +21,7 @@ use it and must stay fast (no driftpy).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 from collections.abc import Iterable, Mapping
@@ -272,8 +273,22 @@ def engine_liveness(
 ) -> dict[str, Liveness]:
     """Each engine's liveness (see the module docstring). `sessions`: `read_sessions`
     of the same transaction, or None when the database has no sessions table."""
+    return liveness_at(
+        latest_heartbeat_at(s), engine_ids, sessions=sessions, now=now, stale_after=stale_after
+    )
+
+
+def liveness_at(
+    beat: datetime | None,
+    engine_ids: Iterable[str],
+    *,
+    sessions: list[SessionInfo] | None,
+    now: datetime | None = None,
+    stale_after: float = DEFAULT_STALE_AFTER,
+) -> dict[str, Liveness]:
+    """`engine_liveness` from what it reads (`beat`: the newest heartbeat's wall time),
+    so a reader that keeps them can say it again at another `now` without a query."""
     now = now or _now()
-    beat = latest_heartbeat_at(s)
     age = max(0.0, (now - beat).total_seconds()) if beat else None
     fresh = age is not None and age <= stale_after
     out: dict[str, Liveness] = {}
@@ -290,6 +305,20 @@ def engine_liveness(
         else:
             process = "running" if found.alive else "not_running"
         out[engine_id] = Liveness(process, beat, age, found)
+    return out
+
+
+def recheck_alive(sessions: list[SessionInfo] | None) -> list[SessionInfo] | None:
+    """`read_sessions`' answer with each process checked again now (no query)."""
+    if sessions is None:
+        return None
+    host = this_host()
+    out = []
+    for x in sessions:
+        alive = x.alive
+        if x.status == RUNNING and x.host == host:
+            alive = process_alive(x.pid, x.started_at)
+        out.append(x if alive == x.alive else dataclasses.replace(x, alive=alive))
     return out
 
 
@@ -371,6 +400,8 @@ __all__ = [
     "format_age",
     "has_sessions_table",
     "latest_heartbeat_at",
+    "liveness_at",
     "process_alive",
     "read_sessions",
+    "recheck_alive",
 ]
