@@ -89,15 +89,51 @@ def test_vaults_list_imports_no_driftpy_types_or_solana(demo_env) -> None:
         assert not _loaded(modules, package), package
 
 
-def test_backtest_worker_path_imports_no_live_client_or_rpc_stack(demo_env) -> None:
+def test_backtest_worker_path_imports_no_live_client_server_or_frames(demo_env) -> None:
+    # anchorpy and solana-py's RPC client do load here: the simulator's margin math is
+    # driftpy's DriftUser on a DriftClient (core/offline.py), and driftpy builds its
+    # anchorpy Program with an AsyncClient; that client is never contacted.
     body = "import drift_engine.research.pools, drift_engine.research.runs\n"
     body += "import drift_engine.backtest.runner\n"
     modules = _modules(body, demo_env)
-    for package in ("drift_engine.live", "drift_engine.venues.live", "drift_engine.localnet"):
+    for package in (
+        "drift_engine.live",
+        "drift_engine.venues.live",
+        "drift_engine.localnet",
+        "drift_engine.data.live",
+        "drift_engine.dashboard",
+        "fastapi",
+        "uvicorn",
+        "pandas",
+        "matplotlib",
+        "ray",
+        "optuna",
+        "alembic",  # only when a database is migrated (once per worker: storage/scratch.py)
+    ):
         assert not _loaded(modules, package), package
-    for package in ("anchorpy", "httpx", "aiohttp", "websockets", "jsonrpcclient", "pandas"):
-        assert not _loaded(modules, package), package
-    assert "solana.rpc.async_api" not in modules and "driftpy.drift_client" not in modules
+
+
+def test_scratch_databases_are_copies_at_the_newest_schema(tmp_path) -> None:
+    from sqlalchemy import inspect
+
+    from drift_engine.storage.migrate import current_revision, head_revision
+    from drift_engine.storage.scratch import scratch_database
+
+    db = scratch_database(tmp_path / "a.db")
+    migrated = tmp_path / "b.db"
+    from drift_engine.storage.database import Database
+
+    reference = Database.open(f"sqlite:///{migrated}")
+    try:
+        assert current_revision(db.url) == head_revision()
+        assert set(inspect(db.engine).get_table_names()) == set(
+            inspect(reference.engine).get_table_names()
+        )
+        with pytest.raises(FileExistsError):
+            scratch_database(tmp_path / "a.db")  # never over a file someone keeps
+    finally:
+        db.dispose()
+        reference.dispose()
 
 
 def _listing(url: str, quick: bool):
@@ -137,10 +173,15 @@ def test_the_sqlite3_listing_equals_the_orm_listing(demo_env) -> None:
 
 
 def test_engines_list_output_is_the_same_on_both_paths(demo_env, monkeypatch) -> None:
+    from datetime import UTC, datetime
+
+    from drift_engine import sessions
     from drift_engine.commands import engines
 
     for key, value in demo_env.items():
         monkeypatch.setenv(key, value)
+    now = datetime.now(UTC)
+    monkeypatch.setattr(sessions, "_now", lambda: now)  # the same "N s ago" on both
     runner = CliRunner()
     quick = runner.invoke(app, ["engines", "--demo", "list"])
     monkeypatch.setattr(engines, "_quick_listing", lambda: None)
