@@ -76,7 +76,13 @@ from solders.transaction import VersionedTransaction
 from spl.token.constants import ASSOCIATED_TOKEN_PROGRAM_ID, TOKEN_PROGRAM_ID
 from spl.token.instructions import get_associated_token_address
 
-from drift_engine.core.program import drift_idl, drift_program, encode_account, new_account
+from drift_engine.core.program import (
+    FieldCachedEncoder,
+    drift_idl,
+    drift_program,
+    encode_account,
+    new_account,
+)
 from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
 from drift_engine.localnet.clock import ChainClock, ManualClock
 from drift_engine.localnet.config import LocalnetConfig
@@ -466,6 +472,8 @@ class LocalChain:
         #: (slot a change lands in, the accounts it changes as they were before it), for
         #: reads at "confirmed" / "finalized" commitment
         self._past: list[tuple[int, dict[Pubkey, ServedAccount | None]]] = []
+        #: per Drift account address: its field-cached encoder (`_sources`)
+        self._encoders: dict[Pubkey, FieldCachedEncoder] = {}
         if hasattr(program, "before_change"):
             program.before_change = self._before_keeper_change  # type: ignore[attr-defined]
         self._begin(self.slot)
@@ -558,9 +566,17 @@ class LocalChain:
         """Every account address and how to produce its current bytes (encoded on read)."""
         out: dict[Pubkey, Callable[[], ServedAccount]] = {}
 
-        def drift(name: str, obj: Any) -> Callable[[], ServedAccount]:
+        encoders = self._encoders
+
+        def drift(name: str, obj: Any, address: Pubkey) -> Callable[[], ServedAccount]:
             def make() -> ServedAccount:
-                data = encode_account(name, obj)
+                # the same bytes as encode_account, re-building only the fields that
+                # changed since this address was last served (a read of 100 Users
+                # encoded them all each time: 5 s of a 100-account tick)
+                encoder = encoders.get(address)
+                if encoder is None or encoder.name != name:
+                    encoder = encoders[address] = FieldCachedEncoder(name)
+                data = encoder.encode(obj)
                 return ServedAccount(data, DRIFT_PROGRAM_ID, rent_exempt_minimum(len(data)))
 
             return make
@@ -578,7 +594,7 @@ class LocalChain:
             )
 
         for address, name, obj in self.program.accounts():
-            out[address] = drift(name, obj)
+            out[address] = drift(name, obj, address)
         for address, source, price, slot in self.program.oracles():
             if address in out:
                 continue
@@ -613,16 +629,24 @@ class LocalChain:
             return self.config.confirm_after_slots
         return self.config.finalize_after_slots  # the RPC's default: finalized
 
+    def context_slot(self, commitment: str | None = "processed", behind: int = 0) -> int:
+        """The slot a node answers at for `commitment`, `behind` slots late (a lagging
+        node: `FaultPlan.lag_node`)."""
+        with self._lock:
+            self._sync()
+            return max(self._genesis_slot, self.slot - self._lag(commitment) - behind)
+
     def read_accounts(
-        self, addresses: Sequence[Pubkey], commitment: str | None = "processed"
+        self, addresses: Sequence[Pubkey], commitment: str | None = "processed", behind: int = 0
     ) -> tuple[int, list[ServedAccount | None]]:
         """(slot, the accounts at `addresses`) as of the newest slot `commitment` has
-        reached, all read at that one slot."""
+        reached, all read at that one slot; `behind` > 0: as a node that many slots late
+        serves them (exact within the slots the chain keeps, `finalize_after_slots`)."""
         with self._lock:
             self._sync()
             self._crank_locked()
             sources = self._sources()
-            lag = self._lag(commitment)
+            lag = self._lag(commitment) + max(0, behind)
             target = max(self._genesis_slot, self.slot - lag)
             out: list[ServedAccount | None] = []
             for address in addresses:
@@ -948,16 +972,19 @@ class LocalChain:
         limit: int = 1000,
         before: Signature | None = None,
         commitment: str | None = "confirmed",
+        behind: int = 0,
     ) -> list[tuple[Signature, SignatureRecord]]:
         """Landed transactions that reference `address`, newest first, as far as they
-        are visible at `commitment`."""
+        are visible at `commitment` (to a node `behind` slots late)."""
         with self._lock:
             self._sync()
             self._crank_locked()
             out = [
                 (sig, rec)
                 for sig, rec in self.signatures.items()
-                if address in rec.account_keys and self._visible(rec, commitment)
+                if address in rec.account_keys
+                and self._visible(rec, commitment)
+                and (behind <= 0 or rec.slot <= self.slot - behind - self._lag(commitment))
             ]
             out.reverse()
             if before is not None:
