@@ -15,8 +15,10 @@ dashboard) decide liveness from it:
 - no session (a database from before migration 0008, or engines written by hand): the
   newest heartbeat decides, as above.
 
-This module imports only SQLAlchemy and the storage models: the CLI's read-only commands
-use it and must stay fast (no driftpy).
+The CLI's read-only commands use this module and must stay fast: it imports SQLAlchemy
+and the storage models only inside the functions that query through them, so
+`engines list` can decide liveness from rows it read with `sqlite3`
+(`session_infos`, `liveness_at`; see storage/quick.py).
 """
 
 from __future__ import annotations
@@ -27,12 +29,10 @@ import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import inspect, select
-from sqlalchemy.orm import Session
-
-from drift_engine.storage.models import HeartbeatRow, RunSessionRow
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 Process = Literal["running", "not_running", "finished"]
 RUNNING, FINISHED, INTERRUPTED, FAILED = "running", "finished", "interrupted", "failed"
@@ -75,6 +75,8 @@ class RunSession:
         data: Mapping[str, Any] | None = None,
         controls: bool = False,
     ) -> RunSession:
+        from drift_engine.storage.models import RunSessionRow
+
         with db.write() as s:
             row = RunSessionRow(
                 kind=kind,
@@ -96,6 +98,8 @@ class RunSession:
     def end(self, status: str, result: str | None = None) -> None:
         """Close the session: `finished` (the replay reached its end), `interrupted`
         (Ctrl-C, SIGTERM) or `failed`."""
+        from drift_engine.storage.models import RunSessionRow
+
         with self.db.write() as s:
             row = s.get(RunSessionRow, self.id)
             if row is not None and row.status == RUNNING:
@@ -163,12 +167,24 @@ class SessionInfo:
 
 
 def has_sessions_table(db: Any) -> bool:
+    from sqlalchemy import inspect
+
     return "run_sessions" in inspect(db.engine).get_table_names()
 
 
 def read_sessions(s: Session, limit: int = 20) -> list[SessionInfo]:
     """The newest `limit` sessions, newest first, each with its process checked."""
+    from sqlalchemy import select
+
+    from drift_engine.storage.models import RunSessionRow
+
     rows = s.scalars(select(RunSessionRow).order_by(RunSessionRow.id.desc()).limit(limit)).all()
+    return session_infos(rows)
+
+
+def session_infos(rows: Iterable[Any]) -> list[SessionInfo]:
+    """`SessionInfo`s of run-session rows (anything with `RunSessionRow`'s attributes,
+    values as the ORM returns them), each with its process checked."""
     host = this_host()
     out = []
     for r in rows:
@@ -246,7 +262,7 @@ def format_age(seconds: float | None) -> str:
     return f"{round(seconds / 86400)} d ago"
 
 
-def _parse_recorded(value: str | None) -> datetime | None:
+def parse_recorded(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
@@ -257,10 +273,14 @@ def _parse_recorded(value: str | None) -> datetime | None:
 
 
 def latest_heartbeat_at(s: Session) -> datetime | None:
+    from sqlalchemy import select
+
+    from drift_engine.storage.models import HeartbeatRow
+
     value = s.scalars(
         select(HeartbeatRow.recorded_at).order_by(HeartbeatRow.id.desc()).limit(1)
     ).first()
-    return _parse_recorded(value)
+    return parse_recorded(value)
 
 
 def engine_liveness(
@@ -401,7 +421,9 @@ __all__ = [
     "has_sessions_table",
     "latest_heartbeat_at",
     "liveness_at",
+    "parse_recorded",
     "process_alive",
     "read_sessions",
     "recheck_alive",
+    "session_infos",
 ]
