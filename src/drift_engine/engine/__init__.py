@@ -7,8 +7,7 @@ Names are imported on first use (PEP 562): `drift_engine.engine.commands`, `.lea
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from drift_engine.lazy_names import lazy_getattr
 
 _NAMES = {
     "DriftEngine": "drift_engine.engine.engine",
@@ -29,13 +28,7 @@ _NAMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _NAMES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _NAMES)
 
 
 __all__ = sorted(_NAMES)

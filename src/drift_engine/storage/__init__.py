@@ -9,8 +9,7 @@ reached through this package by read-only commands that must not import SQLAlche
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from drift_engine.lazy_names import lazy_getattr
 
 _NAMES = {
     "Database": "drift_engine.storage.database",
@@ -22,13 +21,7 @@ _NAMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _NAMES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _NAMES)
 
 
 __all__ = sorted(_NAMES)
