@@ -168,3 +168,33 @@ def test_a_booked_entry_reads_back_every_field(registry, vault_id):
     assert (read.market_index, read.memo, read.counterparty_vault_id) == (4, "hedge leg", None)
     assert read.occurred_at.replace(tzinfo=UTC) == when
     assert read.booked_at.replace(tzinfo=UTC) > when  # booked now, after it happened
+
+
+def test_a_transfer_names_its_counterparty_and_a_reused_key_to_another_vault_conflicts(
+    registry, vault_id
+):
+    # both legs carry the other vault's id; the replay of the same transfer is booked once,
+    # and the same key towards a third vault is another event (a conflict), never a replay
+    a = registry.create_vault("a", "engine-a").id
+    b = registry.create_vault("b", "engine-b").id
+    c = registry.create_vault("c", "engine-c").id
+    registry.deposit(a, 5_000_003, key="seed-a")
+    first = registry.transfer(a, b, 1_234_567, key="t1")
+    again = registry.transfer(a, b, 1_234_567, key="t1")
+    assert again == first
+    (out,) = [e for e in registry.ledger.entries(a) if e.key == "transfer:t1"]
+    (into,) = [e for e in registry.ledger.entries(b) if e.key == "transfer:t1"]
+    assert (out.kind, out.amount, out.counterparty_vault_id) == (
+        EntryKind.TRANSFER_OUT,
+        -1_234_567,
+        b,
+    )
+    assert (into.kind, into.amount, into.counterparty_vault_id) == (
+        EntryKind.TRANSFER_IN,
+        1_234_567,
+        a,
+    )
+    with pytest.raises(IdempotencyConflictError, match="transfer:t1"):
+        registry.transfer(a, c, 1_234_567, key="t1")
+    # 5_000_003 - 1_234_567 = 3_765_436 left in a, 1_234_567 in b, nothing in c
+    assert [registry.ledger.balance(v) for v in (a, b, c)] == [3_765_436, 1_234_567, 0]
