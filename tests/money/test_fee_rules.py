@@ -228,3 +228,17 @@ def test_filler_reward_floors_the_fourth_root_of_the_order_age_times_1e8():
 
     assert 2201**4 <= 235_109 * 10**8 < 2202**4 == 235_109 * 10**8 + 230_416
     assert filler_reward(10_000_000, 1_000, 1_000 + 235_109, 0, FillerRewardStructure()) == 220_100
+
+
+def test_fee_percentages_are_refused_with_the_exact_one_line_message():
+    # a State fee table a user or a params file gets wrong is one clear line, word for word
+    import pytest
+
+    from drift_engine.core.fees import FeeStructure
+
+    with pytest.raises(ValueError) as err:
+        FeeStructure.from_percentages(["0.0350", "0.0300"], ["0.0025"])
+    assert str(err.value) == "give as many maker rebates as taker fees"
+    with pytest.raises(ValueError) as err:
+        FeeStructure.from_percentages(["0.00001"], ["0"])
+    assert str(err.value) == "taker fee 0.00001% is not a whole number of 1/1000000 (got 0.10000)"
