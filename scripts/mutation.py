@@ -100,7 +100,8 @@ def load_list(path: Path) -> dict[str, str]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        fingerprint, _, reason = line.partition("  # ")
+        # the reason follows the last "  # ": a mutated line may carry its own comment
+        fingerprint, _, reason = line.rpartition("  # ")
         if not reason.strip():
             raise SystemExit(f"{path.name}: every entry needs a reason after '  # ': {line!r}")
         out[fingerprint.strip()] = reason.strip()
