@@ -198,3 +198,79 @@ def test_a_transfer_names_its_counterparty_and_a_reused_key_to_another_vault_con
         registry.transfer(a, c, 1_234_567, key="t1")
     # 5_000_003 - 1_234_567 = 3_765_436 left in a, 1_234_567 in b, nothing in c
     assert [registry.ledger.balance(v) for v in (a, b, c)] == [3_765_436, 1_234_567, 0]
+
+
+def test_a_batch_books_each_new_event_once_with_every_field_and_replays_booked_ones(
+    registry, vault_id
+):
+    # Ledger.book_many (a paper tick, a backtest day): one read of the booked keys, one
+    # insert; every entry comes back in batch order, a key booked before (or earlier in
+    # the batch) for the same event is that entry, never a second row
+    from datetime import UTC, datetime
+
+    ledger = registry.ledger
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    first = ledger.book(ENGINE, vault_id, NewEntry(EntryKind.FILL, -1_111, "k-a", fee=7))
+    leg = NewEntry(
+        EntryKind.FILL, 2_222, "k-b", fee=3, market_index=4, memo="leg", occurred_at=when
+    )
+    got = ledger.book_many(
+        ENGINE,
+        vault_id,
+        [
+            NewEntry(EntryKind.FILL, -1_111, "k-a", fee=7),
+            leg,
+            NewEntry(EntryKind.FUNDING, -55, "k-c"),
+            leg,
+        ],
+    )
+    assert got[0] == first and got[3] == got[1]
+    assert got[2].id == got[1].id + 1 > first.id + 1
+    stored = {e.key: e for e in ledger.entries(vault_id)}
+    assert got[1:3] == [stored["k-b"], stored["k-c"]]
+    b, c = got[1], got[2]
+    assert (b.vault_id, b.kind, b.amount, b.fee) == (vault_id, EntryKind.FILL, 2_222, 3)
+    assert (b.market_index, b.memo, b.counterparty_vault_id) == (4, "leg", None)
+    assert b.occurred_at.replace(tzinfo=UTC) == when  # as given, not the booking time
+    assert (c.kind, c.amount, c.fee, c.market_index, c.memo) == (
+        EntryKind.FUNDING,
+        -55,
+        0,
+        None,
+        None,
+    )
+    assert c.occurred_at == c.booked_at == b.booked_at  # no time given: booked now
+    assert b.booked_at.replace(tzinfo=UTC) > when
+    # 1_000_000_007 - (1_111 + 7) + (2_222 - 3) - 55 = 1_000_001_053; four rows in all
+    assert ledger.balance(vault_id) == 1_000_001_053
+    assert len(stored) == 4
+
+
+def test_a_batch_refuses_a_key_reused_for_another_event_and_books_nothing(registry, vault_id):
+    ledger = registry.ledger
+    ledger.book(ENGINE, vault_id, NewEntry(EntryKind.FILL, -1_111, "k-a", fee=7))
+    twice = [NewEntry(EntryKind.FILL, -1, "k-d"), NewEntry(EntryKind.FILL, -2, "k-d")]
+    with pytest.raises(IdempotencyConflictError) as err:
+        ledger.book_many(ENGINE, vault_id, twice)
+    assert str(err.value) == "vault 'carry-paper': key 'k-d' already booked twice in one batch"
+    reused = [NewEntry(EntryKind.FILL, -5, "k-e"), NewEntry(EntryKind.FILL, -1_111, "k-a", fee=8)]
+    with pytest.raises(IdempotencyConflictError) as err:
+        ledger.book_many(ENGINE, vault_id, reused)
+    assert str(err.value) == "vault 'carry-paper': key 'k-a' already booked as fill -1111 fee 7"
+    assert sorted(e.key for e in ledger.entries(vault_id)) == ["k-a", "seed"]
+    assert ledger.balance(vault_id) == 1_000_000_007 - 1_118
+
+
+def test_a_batch_of_501_finds_booked_keys_in_both_of_its_500_key_reads(registry, vault_id):
+    # the booked keys are read 500 at a time: the first and the 501st entries are replays
+    # of entries booked before, found in the first and the second read (a missed one would
+    # be inserted again and hit the unique constraint)
+    ledger = registry.ledger
+    head = ledger.book(ENGINE, vault_id, NewEntry(EntryKind.FILL, -3, "k-000"))
+    tail = ledger.book(ENGINE, vault_id, NewEntry(EntryKind.FILL, -3, "k-500"))
+    batch = [NewEntry(EntryKind.FILL, -3, f"k-{i:03d}") for i in range(501)]
+    got = ledger.book_many(ENGINE, vault_id, batch)
+    assert (got[0], got[500]) == (head, tail)
+    assert [e.key for e in got] == [f"k-{i:03d}" for i in range(501)]
+    # 501 fills of 3, each once: 1_000_000_007 - 1_503
+    assert ledger.balance(vault_id) == 1_000_000_007 - 1_503
