@@ -274,3 +274,28 @@ def test_a_batch_of_501_finds_booked_keys_in_both_of_its_500_key_reads(registry,
     assert [e.key for e in got] == [f"k-{i:03d}" for i in range(501)]
     # 501 fills of 3, each once: 1_000_000_007 - 1_503
     assert ledger.balance(vault_id) == 1_000_000_007 - 1_503
+
+
+def test_a_vaults_summary_adds_up_by_kind_and_takes_the_latest_snapshot(registry, vault_id):
+    # by hand: cash 1_000_000_007 - 3_333_333 - 1_667 (fill + fee) - 4_321 (funding paid)
+    # + 77 (interest) = 996_660_763; the latest snapshot is the newest taken_at, and of two
+    # taken at the same time the one recorded last
+    from datetime import UTC, datetime
+
+    ledger = registry.ledger
+    ledger.book_fill(ENGINE, vault_id, fill_id="s:1", amount=-3_333_333, fee=1_667)
+    ledger.book_funding(ENGINE, vault_id, market_index=0, funding_ts=3_600, amount=-4_321)
+    ledger.book_interest(ENGINE, vault_id, spot_market_index=0, interest_ts=3_600, amount=77)
+    t0, t1 = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
+    snaps = registry.snapshots
+    snaps.record(ENGINE, vault_id, position_value=1, unrealized_pnl=-1, health=10, taken_at=t1)
+    snaps.record(ENGINE, vault_id, position_value=2, unrealized_pnl=-2, health=20, taken_at=t0)
+    snaps.record(
+        ENGINE, vault_id, position_value=5_000_001, unrealized_pnl=-12_345, health=80, taken_at=t1
+    )
+    s = registry.summary(vault_id)
+    assert (s.vault.id, s.vault.name) == (vault_id, "carry-paper")
+    assert (s.balance, s.net_deposits, s.fees_paid) == (996_660_763, 1_000_000_007, 1_667)
+    assert (s.funding_earned, s.interest_earned, s.sync_adjustments) == (-4_321, 77, 0)
+    assert (s.position_value, s.unrealized_pnl, s.health) == (5_000_001, -12_345, 80)
+    assert s.snapshot_at.replace(tzinfo=UTC) == t1 and s.entry_count == 4
