@@ -230,6 +230,21 @@ def run_mutmut(
     return ws
 
 
+def last_run_problem(module: Module, ws: Path) -> str:
+    """Why the kept run of `module` cannot be reported ("" when it can)."""
+    if not (ws / "mutants" / (module.path + ".meta")).exists():
+        return "no run kept in the work directory"
+    if (ws / module.path).read_bytes() != (ROOT / module.path).read_bytes():
+        return "changed since its last run: run it again"
+    return ""
+
+
+def not_run(module: Module, ws: Path) -> int:
+    """Mutants of the kept run that have no verdict yet (an interrupted run)."""
+    data = json.loads((ws / "mutants" / (module.path + ".meta")).read_text())
+    return sum(1 for code in data["exit_code_by_key"].values() if code is None)
+
+
 def results(module: Module, ws: Path) -> list[Mutant]:
     from mutmut.stats import status_by_exit_code
 
@@ -328,6 +343,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="re-run only the mutants the last full run left alive (source unchanged)",
     )
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="run nothing: the report of the last runs kept in the work directory",
+    )
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("MUTATION_JOBS", "2")))
     args = parser.parse_args(argv)
 
@@ -366,7 +386,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         tests = (module.ci_tests or module.tests) if args.ci else module.tests
         log = WORK / f"{module.slug}{'.recheck' if args.recheck else ''}.log"
-        ws = run_mutmut(module, names, args.jobs, log, tests, args.recheck and not args.ci)
+        if args.report:
+            ws = WORK / module.slug
+            stale = last_run_problem(module, ws)
+            if stale:
+                report.append(f"{module.path}: {stale}")
+                continue
+        else:
+            ws = run_mutmut(module, names, args.jobs, log, tests, args.recheck and not args.ci)
         spans = function_spans(ROOT / module.path)
         mutants = [x for x in results(module, ws) if wanted(module, x.function)]
         if names:
@@ -382,9 +409,11 @@ def main(argv: list[str] | None = None) -> int:
         totals[0] += killed
         totals[1] += counted
         totals[2] += len(eq)
+        pending = not_run(module, ws)
         report.append(
             f"{module.path}: {killed} killed / {counted} (+{len(eq)} equivalent) = "
             f"{score:.1f}%  [{time.monotonic() - t0:.0f}s]"
+            + (f"  ({pending} mutants not run yet)" if pending else "")
         )
         all_survivors.extend(surv)
     score = 100.0 * totals[0] / totals[1] if totals[1] else 100.0
