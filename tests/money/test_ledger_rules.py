@@ -299,3 +299,58 @@ def test_a_vaults_summary_adds_up_by_kind_and_takes_the_latest_snapshot(registry
     assert (s.funding_earned, s.interest_earned, s.sync_adjustments) == (-4_321, 77, 0)
     assert (s.position_value, s.unrealized_pnl, s.health) == (5_000_001, -12_345, 80)
     assert s.snapshot_at.replace(tzinfo=UTC) == t1 and s.entry_count == 4
+
+
+def test_funding_interest_and_liquidation_entries_carry_their_market_time_and_key(
+    registry, vault_id
+):
+    # one entry per (market, funding time): the key names both, so the same payment is
+    # booked once and the next hour's is another entry; entries read back in booking order
+    # (or newest first, limited), and one entry by its key
+    from datetime import UTC, datetime
+
+    ledger = registry.ledger
+    when = datetime(2026, 3, 4, 5, tzinfo=UTC)
+    f = ledger.book_funding(
+        ENGINE, vault_id, market_index=2, funding_ts=7_200, amount=-4_321, occurred_at=when
+    )
+    i = ledger.book_interest(
+        ENGINE, vault_id, spot_market_index=1, interest_ts=10_800, amount=77, occurred_at=when
+    )
+    q = ledger.book_liquidation(
+        ENGINE,
+        vault_id,
+        liquidation_id="7:1",
+        amount=-1_000_003,
+        fee=12_345,
+        market_index=3,
+        occurred_at=when,
+    )
+    got = [(e.key, e.kind, e.market_index, e.amount, e.fee) for e in (f, i, q)]
+    assert got == [
+        ("funding:2:7200", EntryKind.FUNDING, 2, -4_321, 0),
+        ("interest:1:10800", EntryKind.INTEREST, 1, 77, 0),
+        ("liquidation:7:1", EntryKind.LIQUIDATION, 3, -1_000_003, 12_345),
+    ]
+    assert all(e.occurred_at.replace(tzinfo=UTC) == when for e in (f, i, q))
+    # the same payment again is the same entry; the next funding time is another one
+    assert (
+        ledger.book_funding(
+            ENGINE, vault_id, market_index=2, funding_ts=7_200, amount=-4_321, occurred_at=when
+        )
+        == f
+    )
+    assert ledger.book_funding(
+        ENGINE, vault_id, market_index=2, funding_ts=10_800, amount=-1
+    ).key == ("funding:2:10800")
+    assert ledger.book_liquidation(ENGINE, vault_id, liquidation_id="8", amount=-5).fee == 0
+    keys = [e.key for e in ledger.entries(vault_id)]
+    assert keys == ["seed", "funding:2:7200", "interest:1:10800", "liquidation:7:1",
+                    "funding:2:10800", "liquidation:8"]  # fmt: skip
+    newest = [e.key for e in ledger.entries(vault_id, limit=2, newest_first=True)]
+    assert newest == ["liquidation:8", "funding:2:10800"]
+    assert ledger.entry(vault_id, "interest:1:10800") == i
+    assert ledger.entry("carry-paper", "liquidation:7:1") == q  # by name too
+    assert ledger.entry(vault_id, "interest:1:7200") is None
+    # 1_000_000_007 - 4_321 + 77 - 1_000_003 - 12_345 - 1 - 5 = 998_983_409
+    assert ledger.balance(vault_id) == 998_983_409
