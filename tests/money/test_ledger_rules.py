@@ -354,3 +354,33 @@ def test_funding_interest_and_liquidation_entries_carry_their_market_time_and_ke
     assert ledger.entry(vault_id, "interest:1:7200") is None
     # 1_000_000_007 - 4_321 + 77 - 1_000_003 - 12_345 - 1 - 5 = 998_983_409
     assert ledger.balance(vault_id) == 998_983_409
+
+
+def test_bookings_an_engine_may_not_make_are_refused_word_for_word(registry, vault_id):
+    # capital moves and adjustments never come from an engine; an ON_CHAIN vault's funding
+    # and interest come from the chain's counters only (reconciliation)
+    from drift_engine.storage.enums import VaultType
+    from drift_engine.vaults import VaultStateError
+
+    with pytest.raises(VaultStateError) as err:
+        registry.ledger.book(ENGINE, vault_id, NewEntry(EntryKind.DEPOSIT, 5, "d"))
+    assert str(err.value) == (
+        "deposit entries are not booked by engines "
+        "(capital moves go through VaultRegistry, adjustments through reconcile)"
+    )
+    live = registry.create_vault(
+        "live-1",
+        "live-engine",
+        vault_type=VaultType.ON_CHAIN,
+        network="devnet",
+        authority="8YLKoCu7NwqHNS8GzuvA2ibsvLrsg22YMfMDafxh1B15",
+        sub_account_id=1,
+    )
+    with pytest.raises(VaultStateError) as err:
+        registry.ledger.book_interest(
+            "live-engine", live.id, spot_market_index=0, interest_ts=3_600, amount=5
+        )
+    assert str(err.value) == (
+        "vault 'live-1' is ON_CHAIN: interest is booked from the chain's counters by reconciliation"
+    )
+    assert registry.ledger.entries(live.id) == []
