@@ -203,3 +203,48 @@ def test_holdings_and_notional_of_spot_use_the_tokens_decimals():
     assert holdings_of(positions) == {(SPOT, 1): -2 * SOL, (PERP, 0): 3 * SOL}
     # |perp| 300 + spot borrow 200 = $500
     assert gross_exposure(holdings_of(positions), snap()) == 500 * USDC
+
+
+def test_working_orders_add_their_remaining_size_unless_reduce_only():
+    # holdings_with_orders: positions + what each working order would still add at the
+    # oracle. Perp: -12.34 SOL - (0.03 - 0.01 filled) + 1 base unit = -12_359_999_999;
+    # spot: 12.34 + 0.01 = 12.35 SOL, paid from USDC: 500 - 0.01 x $100 = $499.
+    # Reduce-only orders and fully filled ones add nothing.
+    from dataclasses import replace
+
+    from drift_engine.risk.checks import holdings_with_orders
+    from drift_engine.strategies.base import OrderView
+
+    long, short = PositionDirection.LONG, PositionDirection.SHORT
+    orders = (
+        OrderView(1, PERP, 0, short, 30_000_000, 10_000_000, "open"),
+        OrderView(2, PERP, 0, long, 1, 0, "open"),  # one base unit still counts
+        OrderView(3, SPOT, 1, long, STEP, 0, "in_flight"),
+        OrderView(4, PERP, 0, long, 50_000_000, 0, "open", reduce_only=True),
+        OrderView(5, PERP, 0, long, STEP, STEP, "open"),  # filled: nothing remains
+    )
+    got = holdings_with_orders(replace(snap(positions=HEDGE), orders=orders))
+    assert got == {
+        (PERP, 0): -12_359_999_999,
+        (SPOT, 1): 12_350_000_000,
+        (SPOT, 0): 499 * USDC,
+    }
+
+
+def test_order_notional_skips_reduce_only_orders_and_names_the_one_over():
+    # a reduce-only order first does not end the check: the next one is over the limit
+    # ($1,000.00 < 12.34 SOL x $100 = $1,234.00) and the refusal says so, in dollars
+    check = MaxOrderNotional(RiskLimits(max_order_notional_usdc=1_000))
+    orders = [order(PERP, "long", 20 * SOL, reduce_only=True), order(SPOT, "short", 12_340_000_000)]
+    assert check.check(orders, snap()) == (
+        "order notional 1,234.00 USDC on spot 1 exceeds max_order_notional 1,000.00"
+    )
+
+
+def test_health_floor_cut_fraction_by_hand():
+    # fraction = 1 - (1 - target) / (1 - health), within [0, 1]; a health of 100 cuts nothing
+    floor = HealthFloor(RiskLimits(health_floor=30, target_health=60))
+    assert floor.fraction(100) == 0.0
+    assert floor.fraction(20) == 1 - 0.4 / 0.8  # 0.5
+    assert floor.fraction(70) == 0.0  # above the target: max(0, 1 - 0.4 / 0.3)
+    assert floor.fraction(0) == 1 - 0.4  # 0.6
