@@ -248,3 +248,26 @@ def test_health_floor_cut_fraction_by_hand():
     assert floor.fraction(20) == 1 - 0.4 / 0.8  # 0.5
     assert floor.fraction(70) == 0.0  # above the target: max(0, 1 - 0.4 / 0.3)
     assert floor.fraction(0) == 1 - 0.4  # 0.6
+
+
+def test_risk_manager_names_the_check_that_rejects_and_skips_assess_only_plugins():
+    # checks run in order; a plug-in without `check` (MaxDrawdown, HealthFloor) is skipped,
+    # the first reason wins and is reported under the check's `name` (or its class name)
+    from drift_engine.risk import Rejection
+
+    class NoName:
+        def check(self, orders, snap):
+            return "no name given"
+
+    limits = RiskLimits(max_order_notional_usdc=1_000)
+    manager = RiskManager(limits)
+    big = [order(PERP, "long", 12_340_000_000)]  # $1,234.00 > $1,000.00
+    assert manager.check(big, snap()) == Rejection(
+        "max_order_notional",
+        "order notional 1,234.00 USDC on perp 0 exceeds max_order_notional 1,000.00",
+    )
+    assert manager.check([order(PERP, "long", 5 * SOL)], snap()) is None  # $500: fine
+    assert RiskManager(limits, [MaxDrawdown(limits), NoName()]).check(big, snap()) == Rejection(
+        "NoName", "no name given"
+    )
+    assert RiskManager().limits == RiskLimits()  # defaults when none are given
