@@ -271,3 +271,37 @@ def test_risk_manager_names_the_check_that_rejects_and_skips_assess_only_plugins
         "NoName", "no name given"
     )
     assert RiskManager().limits == RiskLimits()  # defaults when none are given
+
+
+def test_halt_floor_halts_strictly_below_it_and_only_with_exposure():
+    from drift_engine.risk.checks import HealthHalt
+
+    halt = HealthHalt(RiskLimits(halt_health=20))
+    assert halt.assess(snap(health=19, positions=HEDGE)) == Halt(
+        "health 19 below the halt floor 20"
+    )
+    assert halt.assess(snap(health=20, positions=HEDGE)) is None  # at the floor: no halt
+    usdc_only = (HEDGE[2], DriftPosition(3, PERP, 0))
+    assert halt.assess(snap(health=19, positions=usdc_only)) is None  # nothing to flatten
+    assert HealthHalt(RiskLimits()).assess(snap(health=1, positions=HEDGE)) is None  # off at 0
+
+
+def test_flatten_orders_by_hand():
+    # reduce_orders(..., 1.0): every exposed position closed by a reduce-only market order
+    # tagged ("risk", "reduce"); flat and USDC positions are skipped (and do not end the
+    # loop); a spot long sells whole steps (0.00567 SOL of dust stays); a market the
+    # snapshot has no steps for is closed whole, down to one base unit
+    positions = (
+        DriftPosition(3, PERP, 0),
+        HEDGE[2],
+        DriftPosition(0, PERP, -12_340_000_000),
+        DriftPosition(1, SPOT, 12_345_678_901),
+        DriftPosition(7, PERP, 1),
+    )
+    tags = ("risk", "reduce")
+    long, short = PositionDirection.LONG, PositionDirection.SHORT
+    assert reduce_orders(positions, 1.0, snap()) == [
+        OrderIntent(0, PERP, long, 12_340_000_000, reduce_only=True, tags=tags),
+        OrderIntent(1, SPOT, short, 12_340_000_000, reduce_only=True, tags=tags),
+        OrderIntent(7, PERP, short, 1, reduce_only=True, tags=tags),
+    ]
