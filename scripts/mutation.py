@@ -243,7 +243,11 @@ def last_run_problem(module: Module, ws: Path) -> str:
 def not_run(module: Module, ws: Path) -> int:
     """Mutants of the kept run that have no verdict yet (an interrupted run)."""
     data = json.loads((ws / "mutants" / (module.path + ".meta")).read_text())
-    return sum(1 for code in data["exit_code_by_key"].values() if code is None)
+    return sum(
+        1
+        for name, code in data["exit_code_by_key"].items()
+        if code is None and wanted(module, function_of(name))
+    )
 
 
 def results(module: Module, ws: Path) -> list[Mutant]:
