@@ -9,11 +9,13 @@ The data is the seeded synthetic SOL-PERP market (labelled synthetic): one oracl
 minute and one funding record per hour (plus its spot leg's ticks and rates). The strategy
 is the one the comparison runs everywhere: on the first bar it sells one short of 1x the
 equity and holds it, booking hourly funding. Ours runs through the whole engine (strategy,
-risk checks, the simulator with exact liquidation checks, the vault ledger in SQLite); it
-declares its wake conditions (the next funding record), so fast stepping steps only the
-bars on which something can happen. Data generation is timed apart; bars/s is bars of
-the year / CPU seconds of `run_backtest`'s replay (CPU, not wall: the machine is
-shared), and likewise of `engine.run()` / `cerebro.run()` for the others.
+risk checks, the simulator with exact liquidation checks, the vault ledger in SQLite); once
+in, it declares that nothing but a fill wakes it, so fast stepping steps only the bars on
+which something can happen and books the funding hours in quiet stretches (ADR-0020: the
+simulator settles each hour with its own rules, the engine books it without a real step).
+Data generation is timed apart; bars/s is bars of the year / CPU seconds of
+`run_backtest`'s replay (CPU, not wall: the machine is shared), and likewise of
+`engine.run()` / `cerebro.run()` for the others.
 
 --compare installs NautilusTrader and backtrader, each into its own venv under
 --venv-dir (pip, the package registry; nothing touches this project's venv), writes the
@@ -50,7 +52,7 @@ def hold_short_strategy() -> type:
         StrategyConfig,
         StrategyState,
     )
-    from drift_engine.strategies.wake import EVERY_TICK, NextFunding
+    from drift_engine.strategies.wake import EVERY_TICK
 
     class HoldShortConfig(StrategyConfig):
         market: str = "SOL-PERP"
@@ -84,7 +86,8 @@ def hold_short_strategy() -> type:
             self.state.funding += payment.amount
 
         def wake_conditions(self, snap: Any) -> tuple[Any, ...]:
-            return (NextFunding(self.config.market),) if self.state.entered else EVERY_TICK
+            # holding, nothing wakes it: funding is booked (on_funding) at quiet hours
+            return () if self.state.entered else EVERY_TICK
 
     return HoldShort
 
@@ -113,7 +116,17 @@ def run_ours(events: list[Any], label: str, start: int, end: int, stepping: str)
         finally:
             replay_cpu.append(time.process_time() - c0)
 
+    import drift_engine.engine.quiet as quiet
+
+    light_step = quiet.quiet_step
+    quiet_hours = [0]
+
+    def counted(engine: Any, ts: int) -> None:  # funding hours booked without a real step
+        quiet_hours[0] += 1
+        light_step(engine, ts)
+
     HeartbeatDataCollector.run_events = timed  # type: ignore[method-assign]
+    quiet.quiet_step = counted
     t0 = time.process_time()
     try:
         report = run_backtest(
@@ -121,6 +134,7 @@ def run_ours(events: list[Any], label: str, start: int, end: int, stepping: str)
         )
     finally:
         HeartbeatDataCollector.run_events = run_events  # type: ignore[method-assign]
+        quiet.quiet_step = light_step
     cpu = time.process_time() - t0
     return {
         "bars": bars,
@@ -132,6 +146,7 @@ def run_ours(events: list[Any], label: str, start: int, end: int, stepping: str)
         "funding": report.funding,
         "funding_hours": report.funding_hours,
         "ticks": report.ticks,
+        "quiet_hours": quiet_hours[0],
         "final_equity": report.final_equity,
     }
 
@@ -308,6 +323,7 @@ def main() -> None:
         f"drift-engine fast stepping: {fast['bars']:,} bars in {fast['cpu']:.2f} s CPU "
         f"({fast['wall']:.2f} s wall, {fast['cpu_total']:.2f} s CPU with setup) = "
         f"{fast['bars_per_s']:,.0f} bars/s ({fast['ticks']:,} ticks, {fast['fills']} fills, "
+        f"{fast['quiet_hours']:,} funding hours booked in quiet stretches, "
         f"{fast['funding_hours']:,} funding hours, funding {fast['funding'] / 1e6:+,.2f} USDC)",
         flush=True,
     )

@@ -116,10 +116,11 @@ def _asks_for_help(ctx: click.Context) -> bool:
 
 def _check_environment() -> None:
     """A misspelt DRIFT_ENGINE_* variable fails every command the same way, before the
-    command runs (settings are only imported when such a variable is set)."""
-    import os
+    command runs. pydantic-settings (~0.25 s to import) is only imported when a variable
+    is not certainly right (settings_quick.py); `config.check_environment` then decides."""
+    from drift_engine.settings_quick import environment_known
 
-    if any(k.upper().startswith("DRIFT_ENGINE_") for k in os.environ):
+    if not environment_known():
         from drift_engine.config import check_environment
 
         check_environment()

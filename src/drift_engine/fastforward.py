@@ -249,6 +249,138 @@ def max_equity(
     return best
 
 
+def forward(hb: Any, until: int | None, wakes: list[Any]) -> None:
+    """After a real tick of heartbeat `hb`: skip the bars on which no engine can do
+    anything; at a tick of funding records / rate updates that no engine needs to be
+    asked about (a quiet funding hour, `engine.quiet.passes_hour`), apply it, book it
+    (`quiet_step`) and go on; stop at the first tick that needs real steps."""
+    from drift_engine.engine.quiet import passes_hour, quiet_after_step, quiet_step
+
+    light = None  # after a quiet hour: {engine id: its Quiet}; their declarations stand
+    while True:
+        quiets, sim = _quiets(hb, light, quiet_after_step)
+        if quiets is None:
+            return
+        _skip_bars(hb, quiets, sim, until, wakes)
+        hour = _next_quiet_tick(hb._tape, quiets, until)
+        if hour is None:
+            return
+        t, events = hour
+        mark = len(sim.records)
+        n = hb._pull(t)
+        records = sim.records[mark:]
+        if all(passes_hour(e, q, t, events, records) for e, q in quiets):
+            hb.tick(t, pulled=n, step=quiet_step)
+            light = {id(e): q for e, q in quiets}
+        else:  # the engines step for real, as at any tick (the events are applied)
+            hb.tick(t, pulled=n)
+            light = None
+
+
+def _quiets(hb: Any, light: dict | None, quiet_after_step: Any) -> tuple[list | None, Any]:
+    from drift_engine.engine.engine import EngineState
+
+    quiets = []
+    sim = None
+    for engine in hb.engines:
+        if engine.state is EngineState.STOPPED:
+            continue
+        if light is None:
+            q = quiet_after_step(engine)
+        else:
+            last = light.get(id(engine))
+            bands = None if last is None else last.next_bands
+            q = quiet_after_step(engine, light=True, bands=bands)
+        if q is None:
+            return None, None
+        esim = engine.venue.sim
+        if sim is not None and esim is not sim:
+            return None, None
+        sim = esim
+        quiets.append((engine, q))
+    if sim is None:
+        return None, None
+    return quiets, sim
+
+
+def _next_quiet_tick(tape: EventTape, quiets: list, until: int | None) -> tuple | None:
+    """(time, events) of the next tick if it holds funding records or rate updates
+    that may pass quietly (checked before applying); None for any other tick."""
+    tape.refill()
+    pos, n = tape.pos, len(tape.buf)
+    if pos >= n:
+        return None
+    t = int(tape.bound[pos])
+    if until is not None and t > until:
+        return None
+    stop = pos + int(np.searchsorted(tape.bound[pos:n], t, "right"))
+    if stop >= n and not tape.exhausted:
+        return None  # the tick may go on past the chunk: step it for real
+    if bool(tape.is_price[pos:stop].all()):
+        return None  # a price out of a band or a due time: a real tick
+    events = tape.buf[pos:stop]
+    for e in events:
+        if e.kind not in ("oracle", "funding", "spot_rate"):
+            return None
+    for _, q in quiets:
+        if q.strategy_until is not None and t >= q.strategy_until:
+            return None
+        for e in events:
+            if e.kind == "spot_rate" and q.funding_wakes:
+                return None
+            if e.kind == "funding" and e.market in q.funding_wakes:
+                return None
+    return t, events
+
+
+def _skip_bars(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[Any]) -> None:
+    due = hb._due(wakes)
+    for _, q in quiets:
+        if q.until is not None and (due is None or q.until < due):
+            due = q.until
+    tape = hb._tape
+    skip = plan_skip(tape, sim, intersect([q.bands for _, q in quiets]), due, until)
+    if skip is None:
+        return
+    # a bar that might halt on drawdown is stepped for real: cut the skip before it
+    ok = skip.ticks
+    paths = []
+    for engine, q in quiets:
+        approx, prices = equity_path(tape, sim, skip, q.legs)
+        if q.max_drawdown is not None:
+            hwm = engine.high_water_mark
+            ok = min(ok, drawdown_ticks(approx, hwm, q.max_drawdown, q.legs.terms))
+        paths.append((engine, q, approx, prices))
+    if ok < skip.ticks:
+        skip = truncate(tape, skip, ok)
+        if skip is None:
+            return
+        paths = [(e, q, *equity_path(tape, sim, skip, q.legs)) for e, q in quiets]
+    _apply_skip(hb, skip, paths)
+
+
+def _apply_skip(hb: Any, skip: Skip, paths: list[Any]) -> None:
+    from drift_engine.heartbeat import HeartbeatResult
+
+    tape = hb._tape
+    for engine, q, approx, prices in paths:
+        best = max_equity(approx, prices, q.legs, engine.high_water_mark)
+        engine.skip(skip.last_tick, skip.ticks, best)
+    markets, board = hb.markets, hb.board
+    for i in skip.apply:
+        event = tape.buf[i]
+        for m in markets:
+            m.apply(event)
+        board.apply(event)
+    events = skip.stop - skip.start
+    tape.pos = skip.stop
+    hb.events_processed += events
+    hb.ticks += skip.ticks
+    hb.skipped_ticks += skip.ticks
+    hb.last_ts = skip.last_tick
+    hb._last_result = HeartbeatResult(skip.last_tick, events, len(paths), 0.0)
+
+
 def intersect(bands: Sequence[dict[MarketKey, tuple[int, int]]]) -> dict:
     out: dict[MarketKey, tuple[int, int]] = {}
     for b in bands:
@@ -266,6 +398,7 @@ __all__ = [
     "Skip",
     "drawdown_ticks",
     "equity_path",
+    "forward",
     "intersect",
     "key_prices",
     "max_equity",

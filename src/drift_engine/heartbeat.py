@@ -198,9 +198,18 @@ class HeartbeatDataCollector:
         return n
 
     # ------------------------------------------------------------------ the tick
-    def tick(self, until_ts: int, *, lag_s: float = 0.0) -> HeartbeatResult:
+    def tick(
+        self,
+        until_ts: int,
+        *,
+        lag_s: float = 0.0,
+        pulled: int | None = None,
+        step: Callable[[DriftEngine, int], None] | None = None,
+    ) -> HeartbeatResult:
+        """`pulled`: the tick's events were already applied (that many; fast stepping's
+        quiet funding hours); `step`: how each engine steps (default `engine.step`)."""
         started = time.perf_counter()
-        n = self._pull(until_ts)
+        n = self._pull(until_ts) if pulled is None else pulled
         errors: list[dict[str, Any]] = []
         stepped = 0
         if self.commands is not None:
@@ -217,7 +226,10 @@ class HeartbeatDataCollector:
             if engine.state is EngineState.STOPPED:
                 continue
             try:
-                engine.step(until_ts)
+                if step is None:
+                    engine.step(until_ts)
+                else:
+                    step(engine, until_ts)
                 stepped += 1
             except Exception as exc:  # noqa: BLE001 - isolate the failing engine
                 errors.append(self._fail(engine, until_ts, exc))
@@ -365,71 +377,13 @@ class HeartbeatDataCollector:
         return min(times) if times else None
 
     def _fast_forward(self, until: int | None, wakes: list[Callable[[], int | None]]) -> None:
-        """After a real tick: skip the bars on which no engine can do anything."""
-        from drift_engine import fastforward as ff
-        from drift_engine.engine.quiet import quiet_after_step
+        """After a real tick: skip the bars on which no engine can do anything, and pass
+        the funding hours no engine needs to be asked about (`fastforward.forward`)."""
+        from drift_engine.fastforward import forward
 
         if self.commands is not None or self.sync_hooks or self.failed:
             return
-        quiets = []
-        sim = None
-        for engine in self.engines:
-            if engine.state is EngineState.STOPPED:
-                continue
-            q = quiet_after_step(engine)
-            if q is None:
-                return
-            esim = engine.venue.sim
-            if sim is not None and esim is not sim:
-                return
-            sim = esim
-            quiets.append((engine, q))
-        if sim is None:
-            return
-        due = self._due(wakes)
-        for _, q in quiets:
-            if q.until is not None and (due is None or q.until < due):
-                due = q.until
-        tape = self._tape
-        skip = ff.plan_skip(tape, sim, ff.intersect([q.bands for _, q in quiets]), due, until)
-        if skip is None:
-            return
-        # a bar that might halt on drawdown is stepped for real: cut the skip before it
-        ok = skip.ticks
-        paths = []
-        for engine, q in quiets:
-            approx, prices = ff.equity_path(tape, sim, skip, q.legs)
-            if q.max_drawdown is not None:
-                hwm = engine.high_water_mark
-                ok = min(ok, ff.drawdown_ticks(approx, hwm, q.max_drawdown, q.legs.terms))
-            paths.append((engine, q, approx, prices))
-        if ok < skip.ticks:
-            skip = ff.truncate(tape, skip, ok)
-            if skip is None:
-                return
-            paths = [(e, q, *ff.equity_path(tape, sim, skip, q.legs)) for e, q in quiets]
-        self._apply_skip(skip, paths)
-
-    def _apply_skip(self, skip: Any, paths: list[Any]) -> None:
-        from drift_engine import fastforward as ff
-
-        tape = self._tape
-        for engine, q, approx, prices in paths:
-            best = ff.max_equity(approx, prices, q.legs, engine.high_water_mark)
-            engine.skip(skip.last_tick, skip.ticks, best)
-        markets, board = self.markets, self.board
-        for i in skip.apply:
-            event = tape.buf[i]
-            for m in markets:
-                m.apply(event)
-            board.apply(event)
-        events = skip.stop - skip.start
-        tape.pos = skip.stop
-        self.events_processed += events
-        self.ticks += skip.ticks
-        self.skipped_ticks += skip.ticks
-        self.last_ts = skip.last_tick
-        self._last_result = HeartbeatResult(skip.last_tick, events, len(paths), 0.0)
+        forward(self, until, wakes)
 
 
 __all__ = [

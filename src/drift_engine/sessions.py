@@ -15,23 +15,24 @@ dashboard) decide liveness from it:
 - no session (a database from before migration 0008, or engines written by hand): the
   newest heartbeat decides, as above.
 
-This module imports only SQLAlchemy and the storage models: the CLI's read-only commands
-use it and must stay fast (no driftpy).
+The CLI's read-only commands use this module and must stay fast: it imports SQLAlchemy
+and the storage models only inside the functions that query through them, so
+`engines list` can decide liveness from rows it read with `sqlite3`
+(`session_infos`, `liveness_at`; see storage/quick.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import inspect, select
-from sqlalchemy.orm import Session
-
-from drift_engine.storage.models import HeartbeatRow, RunSessionRow
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 Process = Literal["running", "not_running", "finished"]
 RUNNING, FINISHED, INTERRUPTED, FAILED = "running", "finished", "interrupted", "failed"
@@ -74,6 +75,8 @@ class RunSession:
         data: Mapping[str, Any] | None = None,
         controls: bool = False,
     ) -> RunSession:
+        from drift_engine.storage.models import RunSessionRow
+
         with db.write() as s:
             row = RunSessionRow(
                 kind=kind,
@@ -95,6 +98,8 @@ class RunSession:
     def end(self, status: str, result: str | None = None) -> None:
         """Close the session: `finished` (the replay reached its end), `interrupted`
         (Ctrl-C, SIGTERM) or `failed`."""
+        from drift_engine.storage.models import RunSessionRow
+
         with self.db.write() as s:
             row = s.get(RunSessionRow, self.id)
             if row is not None and row.status == RUNNING:
@@ -162,12 +167,24 @@ class SessionInfo:
 
 
 def has_sessions_table(db: Any) -> bool:
+    from sqlalchemy import inspect
+
     return "run_sessions" in inspect(db.engine).get_table_names()
 
 
 def read_sessions(s: Session, limit: int = 20) -> list[SessionInfo]:
     """The newest `limit` sessions, newest first, each with its process checked."""
+    from sqlalchemy import select
+
+    from drift_engine.storage.models import RunSessionRow
+
     rows = s.scalars(select(RunSessionRow).order_by(RunSessionRow.id.desc()).limit(limit)).all()
+    return session_infos(rows)
+
+
+def session_infos(rows: Iterable[Any]) -> list[SessionInfo]:
+    """`SessionInfo`s of run-session rows (anything with `RunSessionRow`'s attributes,
+    values as the ORM returns them), each with its process checked."""
     host = this_host()
     out = []
     for r in rows:
@@ -245,7 +262,7 @@ def format_age(seconds: float | None) -> str:
     return f"{round(seconds / 86400)} d ago"
 
 
-def _parse_recorded(value: str | None) -> datetime | None:
+def parse_recorded(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
@@ -256,10 +273,14 @@ def _parse_recorded(value: str | None) -> datetime | None:
 
 
 def latest_heartbeat_at(s: Session) -> datetime | None:
+    from sqlalchemy import select
+
+    from drift_engine.storage.models import HeartbeatRow
+
     value = s.scalars(
         select(HeartbeatRow.recorded_at).order_by(HeartbeatRow.id.desc()).limit(1)
     ).first()
-    return _parse_recorded(value)
+    return parse_recorded(value)
 
 
 def engine_liveness(
@@ -272,8 +293,22 @@ def engine_liveness(
 ) -> dict[str, Liveness]:
     """Each engine's liveness (see the module docstring). `sessions`: `read_sessions`
     of the same transaction, or None when the database has no sessions table."""
+    return liveness_at(
+        latest_heartbeat_at(s), engine_ids, sessions=sessions, now=now, stale_after=stale_after
+    )
+
+
+def liveness_at(
+    beat: datetime | None,
+    engine_ids: Iterable[str],
+    *,
+    sessions: list[SessionInfo] | None,
+    now: datetime | None = None,
+    stale_after: float = DEFAULT_STALE_AFTER,
+) -> dict[str, Liveness]:
+    """`engine_liveness` from what it reads (`beat`: the newest heartbeat's wall time),
+    so a reader that keeps them can say it again at another `now` without a query."""
     now = now or _now()
-    beat = latest_heartbeat_at(s)
     age = max(0.0, (now - beat).total_seconds()) if beat else None
     fresh = age is not None and age <= stale_after
     out: dict[str, Liveness] = {}
@@ -290,6 +325,20 @@ def engine_liveness(
         else:
             process = "running" if found.alive else "not_running"
         out[engine_id] = Liveness(process, beat, age, found)
+    return out
+
+
+def recheck_alive(sessions: list[SessionInfo] | None) -> list[SessionInfo] | None:
+    """`read_sessions`' answer with each process checked again now (no query)."""
+    if sessions is None:
+        return None
+    host = this_host()
+    out = []
+    for x in sessions:
+        alive = x.alive
+        if x.status == RUNNING and x.host == host:
+            alive = process_alive(x.pid, x.started_at)
+        out.append(x if alive == x.alive else dataclasses.replace(x, alive=alive))
     return out
 
 
@@ -371,6 +420,10 @@ __all__ = [
     "format_age",
     "has_sessions_table",
     "latest_heartbeat_at",
+    "liveness_at",
+    "parse_recorded",
     "process_alive",
     "read_sessions",
+    "recheck_alive",
+    "session_infos",
 ]

@@ -2,11 +2,18 @@
 liquidations, ledger entries (to the micro-USDC), samples, strategy state and high-water
 mark, on synthetic minute data, the real LUNA crash (liquidation in the same minute) and
 the real SOL year. And the exact equity terms the fast path uses equal the program's
-user equity at any prices."""
+user equity at any prices.
+
+Quiet stretches (funding hours passed without asking the strategy: `engine.quiet.
+passes_hour`) are exercised by strategies that declare no `NextFunding`: a held short, a
+carry strategy with a `FundingOutside` band; on synthetic minutes, the LUNA crash with
+hourly funding, an account that funding alone drags into liquidation mid-stretch, random
+price and funding paths (Hypothesis), and the real SOL year."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import ClassVar
 
@@ -14,11 +21,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import drift_engine.engine.quiet as engine_quiet
 from drift_engine.backtest.runner import run_backtest
 from drift_engine.core.program_math import user_equity
 from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
 from drift_engine.data.bundled import luna_ticks
-from drift_engine.data.models import OracleTick
+from drift_engine.data.models import FundingRecord, OracleTick
 from drift_engine.data.synthetic import DEFAULT_ORIGIN
 from drift_engine.risk import RiskLimits
 from drift_engine.sim import DriftSimulator
@@ -31,7 +39,7 @@ from drift_engine.strategies.base import (
     StrategySnapshot,
     StrategyState,
 )
-from drift_engine.strategies.wake import EVERY_TICK, HealthBelow, NextFunding
+from drift_engine.strategies.wake import EVERY_TICK, FundingOutside, HealthBelow, NextFunding
 from drift_engine.vaults import VaultRegistry
 
 DAY = 86_400
@@ -87,6 +95,91 @@ class LeveragedLong(DriftStrategy[LongConfig, LongState]):
         if self.config.exit_health and not self.state.exited and self._base(snap):
             out.append(HealthBelow(self.config.exit_health))
         return tuple(out)
+
+
+class HoldConfig(StrategyConfig):
+    market: str = "SOL-PERP"
+    leverage: float = 1.0
+    short: bool = True
+
+
+class HoldState(StrategyState):
+    entered: bool = False
+    funding: int = 0
+
+
+class Hold(DriftStrategy[HoldConfig, HoldState]):
+    """Opens one position of `leverage` x equity on the first bar and holds it; nothing
+    but a fill wakes it (funding is booked at quiet hours, `on_funding` counts it)."""
+
+    name: ClassVar[str] = "hold"
+    config_model = HoldConfig
+    state_model = HoldState
+
+    def markets(self) -> list[str]:
+        return [self.config.market]
+
+    def on_tick(self, snap: StrategySnapshot) -> list:
+        if self.state.entered:
+            return []
+        self.state.entered = True
+        m = snap.market(self.config.market)
+        base = int(snap.vault.equity * self.config.leverage) * 10**9 // m.oracle_price
+        base -= base % m.perp_step_size
+        side = PositionDirection.SHORT if self.config.short else PositionDirection.LONG
+        return [PlaceOrders((OrderIntent(m.perp_market_index, MarketType.PERP, side, base),), "in")]
+
+    def on_funding(self, payment) -> None:
+        self.state.funding += payment.amount
+
+    def wake_conditions(self, snap: StrategySnapshot) -> tuple:
+        return () if self.state.entered else EVERY_TICK
+
+
+class CarryConfig(StrategyConfig):
+    market: str = "SOL-PERP"
+    entry_rate: float = 0.00001  # hourly fraction: short when the rate is above it
+    exit_rate: float = 0.0  # leave below it
+
+
+class CarryState(StrategyState):
+    short: bool = False
+
+
+class Carry(DriftStrategy[CarryConfig, CarryState]):
+    """Shorts 1x when the hourly funding rate rises above `entry_rate`, closes when it
+    falls below `exit_rate`; wakes only when a funding rate leaves its band."""
+
+    name: ClassVar[str] = "carry"
+    config_model = CarryConfig
+    state_model = CarryState
+
+    def markets(self) -> list[str]:
+        return [self.config.market]
+
+    def on_tick(self, snap: StrategySnapshot) -> list:
+        cfg, st_ = self.config, self.state
+        m = snap.market(cfg.market)
+        base = snap.base(MarketType.PERP, m.perp_market_index)
+        if not st_.short and m.last_funding_ts and m.funding_rate > cfg.entry_rate:
+            st_.short = True
+            size = snap.vault.equity * 10**9 // m.oracle_price
+            size -= size % m.perp_step_size
+            short = PositionDirection.SHORT
+            intent = OrderIntent(m.perp_market_index, MarketType.PERP, short, size)
+            return [PlaceOrders((intent,), "in")]
+        if st_.short and m.funding_rate < cfg.exit_rate and base:
+            st_.short = False
+            buy = PositionDirection.LONG
+            intent = OrderIntent(m.perp_market_index, MarketType.PERP, buy, -base, reduce_only=True)
+            return [PlaceOrders((intent,), "out")]
+        return []
+
+    def wake_conditions(self, snap: StrategySnapshot) -> tuple:
+        cfg = self.config
+        if self.state.short:
+            return (FundingOutside(cfg.market, cfg.exit_rate, math.inf),)
+        return (FundingOutside(cfg.market, -math.inf, cfg.entry_rate),)
 
 
 def _run(tmp_path: Path, mode: str, strategy, market, start, end, params, **kw):
@@ -215,6 +308,171 @@ def test_the_real_sol_year(tmp_path):
         source="bundled",
     )
     assert report.funding_hours > 7000
+
+
+@pytest.fixture
+def quiet_hours(monkeypatch):
+    """Counts the funding hours fast stepping passed quietly (no real step)."""
+    seen = []
+    real = engine_quiet.quiet_step
+
+    def counting(engine, ts):
+        seen.append(ts)
+        real(engine, ts)
+
+    monkeypatch.setattr(engine_quiet, "quiet_step", counting)
+    return seen
+
+
+def test_quiet_stretches_held_short_synthetic(tmp_path, quiet_hours):
+    report, entries = _assert_equal(
+        tmp_path,
+        Hold,
+        "SOL-PERP",
+        DEFAULT_ORIGIN,
+        DEFAULT_ORIGIN + 3 * DAY,
+        {"leverage": 2.0},
+        source="synthetic",
+    )
+    funding = [e for e in entries if e[0] == "funding"]
+    assert report.fills == 1 and len(funding) > 60
+    assert report.strategy_state["funding"] == sum(e[1] for e in funding) == report.funding
+    # every funding hour but the day's record saves passed without a real step
+    assert len(quiet_hours) >= len(funding) - 4
+
+
+def test_quiet_stretches_carry_band(tmp_path, quiet_hours):
+    report, _ = _assert_equal(
+        tmp_path,
+        Carry,
+        "SOL-PERP",
+        DEFAULT_ORIGIN,
+        DEFAULT_ORIGIN + 4 * DAY,
+        {"entry_rate": -0.00003, "exit_rate": -0.000035},
+        source="synthetic",
+        seed=11,
+    )
+    assert report.fills >= 2 and report.funding_payments > 10  # in and out
+    assert quiet_hours
+
+
+def _funding(ts: int, price: int, hourly: float) -> FundingRecord:
+    rate = round(hourly * price * 1000)
+    return FundingRecord(ts, "SOL-PERP", 0, rate, rate, rate, 0, 0, price, price, "synthetic")
+
+
+def _path(start: int, hours: int, prices, rates) -> list:
+    """Minute oracle ticks (`prices`, one a minute) and a funding record each hour."""
+    events: list = []
+    for i, p in enumerate(prices):
+        t = start + 60 * i
+        events.append(OracleTick(t, "SOL-PERP", int(p), "synthetic"))
+        if i and i % 60 == 0 and i // 60 <= hours:
+            events.append(_funding(t, int(p), rates[i // 60 - 1]))
+    return events
+
+
+def test_funding_alone_drags_the_account_into_liquidation(tmp_path, quiet_hours):
+    # a flat price, a 9x short paying 0.5 % of notional an hour: after a few quiet hours
+    # the funding has eaten the margin and the simulator liquidates at a funding hour
+    start = DEFAULT_ORIGIN
+    hours = 30
+    prices = [100_000_000 + (7_000 if i % 2 else 0) for i in range(hours * 60 + 1)]
+    events = _path(start, hours, prices, [-0.005] * hours)
+    limits = RiskLimits(
+        health_floor=0, target_health=1, max_drawdown=1.0, max_leverage=10, halt_health=0
+    )
+    report, entries = _assert_equal(
+        tmp_path,
+        Hold,
+        "SOL-PERP",
+        start,
+        start + hours * 3600,
+        {"leverage": 9.0},
+        data=(events, "synthetic: flat price, heavy funding"),
+        risk=limits,
+    )
+    liquidations = [e for e in entries if e[0] == "liquidation"]
+    assert report.liquidations >= 1 and liquidations
+    first = min(e[5] for e in liquidations)
+    assert any(ts < first.timestamp() for ts in quiet_hours)  # quiet hours came first
+    assert first.minute == 0  # at a funding hour, the funding's own doing
+
+
+def test_real_luna_crash_with_hourly_funding(tmp_path, quiet_hours):
+    ts, prices = luna_ticks()
+    start = ts[0] - 60
+    events: list = []
+    last_hour = None
+    for t, p in zip(ts, prices, strict=True):
+        hour = t - t % 3600
+        if last_hour is not None and hour > last_hour:
+            events.append(_funding(hour, p, 0.0002))  # labelled synthetic funding
+        last_hour = hour
+        events.append(OracleTick(t, "SOL-PERP", p))
+    events.sort(key=lambda e: (e.ts, e.rank))
+    report, entries = _assert_equal(
+        tmp_path,
+        Hold,
+        "SOL-PERP",
+        start,
+        ts[-1] + 60,
+        {"leverage": 5.0, "short": False},
+        data=(events, "real LUNA oracle, 2022-05-09..11; synthetic hourly funding"),
+        risk=RiskLimits(health_floor=0, target_health=1, max_drawdown=1.0, max_leverage=10),
+    )
+    assert report.liquidations >= 1
+    assert quiet_hours
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    vol=st.floats(0.0, 0.01),
+    funding=st.floats(-0.004, 0.004),
+    leverage=st.floats(1.0, 9.0),
+    short=st.booleans(),
+)
+def test_property_fast_equals_per_bar_on_random_paths(
+    tmp_path_factory, seed, vol, funding, leverage, short
+):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    hours = 10
+    steps = rng.normal(0.0, vol, hours * 60)
+    prices = 100_000_000 * np.exp(np.concatenate([[0.0], np.cumsum(steps)]))
+    rates = funding + rng.normal(0.0, abs(funding) + 1e-5, hours)
+    events = _path(DEFAULT_ORIGIN, hours, np.maximum(prices, 1_000_000), rates)
+    limits = RiskLimits(
+        health_floor=0, target_health=1, max_drawdown=1.0, max_leverage=10, halt_health=0
+    )
+    _assert_equal(
+        tmp_path_factory.mktemp("p"),
+        Hold,
+        "SOL-PERP",
+        DEFAULT_ORIGIN,
+        DEFAULT_ORIGIN + hours * 3600,
+        {"leverage": leverage, "short": short},
+        data=(events, "synthetic random path"),
+        risk=limits,
+    )
+
+
+@pytest.mark.slow
+def test_the_real_sol_year_quiet_stretches(tmp_path, quiet_hours):
+    report, entries = _assert_equal(
+        tmp_path,
+        Hold,
+        "SOL-PERP",
+        1_744_588_800,  # 2025-04-14
+        1_775_001_600,  # 2026-04-01
+        {"leverage": 1.0, "short": False},
+        source="bundled",
+        # no drawdown halt: the position is held all year (a halt flattens it)
+        risk=RiskLimits(health_floor=0, target_health=1, max_drawdown=1.0, max_leverage=10),
+    )
+    assert report.funding_hours > 7000 and len(quiet_hours) > 7000
 
 
 @settings(max_examples=60, deadline=None)

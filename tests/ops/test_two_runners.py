@@ -45,6 +45,20 @@ def ledgers(url: str) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
+def first_difference(engine_id: str, got: list[Any], want: list[Any], log: str) -> str:
+    """Where two ledgers part: the entries around the first difference, and the runner's
+    log lines about the pick-up (what a failure needs to be understood)."""
+    i = next((k for k, (a, b) in enumerate(zip(got, want, strict=False)) if a != b), None)
+    if i is None:
+        i = min(len(got), len(want))
+    lo = max(0, i - 3)
+    lines = [f"{engine_id}: ledgers part at entry {i} (runner {len(got)}, alone {len(want)})"]
+    lines += [f"  runner {k}: {e}" for k, e in enumerate(got[lo : i + 4], lo)]
+    lines += [f"  alone  {k}: {e}" for k, e in enumerate(want[lo : i + 4], lo)]
+    lines += [ln for ln in log.splitlines() if "dn-sol" in ln][:20]
+    return "\n".join(lines)
+
+
 def holders(url: str) -> dict[str, int]:
     db = open_db(url)
     try:
@@ -103,5 +117,41 @@ def test_a_runner_takes_over_the_engines_of_one_that_died(database_url, tmp_path
     text = "".join(second_out)
     assert second.returncode == 0, text[-3000:] + err[-3000:]
     assert "done" in text and "Traceback" not in text + err
-    assert ledgers(database_url) == expected
+    got = ledgers(database_url)
+    for engine_id in ENGINES:
+        assert got[engine_id] == expected[engine_id], first_difference(
+            engine_id, got[engine_id], expected[engine_id], text
+        )
     assert holders(database_url) == {}  # released on a clean exit
+
+
+def test_an_engine_caught_up_to_an_hour_boundary_sees_that_hours_events(database_url, tmp_path):
+    """Runs that stop and resume on an hour boundary lose nothing: the funding record and
+    prices stamped exactly at a run's last tick (or at the tick a lagging engine catches
+    up to) are applied once, as one run straight through applies them."""
+    config = write_config(tmp_path, ENGINES)
+    args = ("run", "--config", str(config))
+
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    (tmp_path / "alone").mkdir()
+    with throwaway_database_url(backend, tmp_path / "alone") as alone:
+        r = run_cmd(clean_env(alone), *args, "--until", UNTIL)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+        expected = ledgers(alone)
+
+    env = clean_env(database_url)
+    # dn-sol enters its carry ~18 h in; it stops on an hour boundary in its carry, dn-btc
+    # runs alone to a later hour boundary, then one runner carries both to the end: dn-sol
+    # catches up from its checkpoint to dn-btc's, which is an hour boundary too
+    for extra in (
+        ("--engines", "dn-sol", "--until", "2026-01-01T21:00"),
+        ("--engines", "dn-btc", "--until", "2026-01-02T06:00"),
+        ("--until", UNTIL),
+    ):
+        r = run_cmd(env, *args, *extra)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    got = ledgers(database_url)
+    for engine_id in ENGINES:
+        assert got[engine_id] == expected[engine_id], first_difference(
+            engine_id, got[engine_id], expected[engine_id], r.stdout
+        )

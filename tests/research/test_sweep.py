@@ -6,6 +6,7 @@ reports in-sample and out-of-sample per window."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -80,6 +81,8 @@ def test_a_local_ray_cluster_gives_identical_results(data, in_process):
         import ray
 
         assert ray.is_initialized()
+        # workers at the driver's priority, not Ray's default nice 15 (ADR 0017)
+        assert ray.get(ray.remote(lambda: os.nice(0)).remote()) == os.nice(0)
         sweep = run_grid(task(exit_apr=-1.0), pool)
     finally:
         pool.close()

@@ -160,10 +160,13 @@ def run_backtest(
     else:
         events, label = iter(data[0]), data[1]
     tmp = None
-    if database_url is None:
+    if database_url is None:  # a copy of a migrated template: no migrations per run
+        from drift_engine.storage.scratch import scratch_database
+
         tmp = tempfile.TemporaryDirectory(prefix="drift-backtest-")
-        database_url = f"sqlite:///{Path(tmp.name) / 'backtest.db'}"
-    db = Database.open(database_url)
+        db = scratch_database(Path(tmp.name) / "backtest.db")
+    else:
+        db = Database.open(database_url)
     _fast_sqlite(db)
     try:
         stack = PaperStack(db, markets, start, epoch="bt")

@@ -12,6 +12,10 @@ database there is no engine to list or control, and they say so.
 
 from __future__ import annotations
 
+from contextlib import closing
+from types import SimpleNamespace
+from typing import Any
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -21,7 +25,7 @@ from drift_engine.commands.errors import fail, usage
 app = typer.Typer(help="List and control engines (start, stop, pause, kill).", no_args_is_help=True)
 
 COMMANDS = ("start", "stop", "pause", "kill")
-_options: dict[str, str | None] = {"database_url": None}
+_options: dict[str, str | bool | None] = {"database_url": None, "demo": False}
 
 
 @app.callback()
@@ -36,9 +40,7 @@ def _main(
 ) -> None:
     if demo and database_url is not None:
         usage("--demo and --database-url name two databases; give one", "--demo")
-    if demo:
-        database_url = f"sqlite:///{_settings().data_dir / 'demo.db'}"
-    _options["database_url"] = database_url
+    _options["database_url"], _options["demo"] = database_url, demo
 
 
 def _settings():
@@ -51,7 +53,17 @@ def _settings():
 
 
 def _url() -> str:
-    return _options["database_url"] or _settings().resolved_database_url
+    explicit = _options["database_url"]
+    if isinstance(explicit, str):
+        return explicit
+    from drift_engine.settings_quick import quick_database_url
+
+    quick = quick_database_url(demo=bool(_options["demo"]))  # exact, without pydantic
+    if quick is not None:
+        return quick
+    if _options["demo"]:
+        return f"sqlite:///{_settings().data_dir / 'demo.db'}"
+    return _settings().resolved_database_url
 
 
 def _database():
@@ -84,23 +96,67 @@ def _engine_ids(db) -> list[str]:
         return list(s.scalars(select(EngineRow.engine_id).order_by(EngineRow.engine_id)))
 
 
-@app.command("list")
-def list_engines() -> None:
-    """Engines known to the database: status (RUNNING only while a process runs them),
-    the vault that powers them (⚡), last tick, high-water mark."""
-    # Read through the storage models only: no engine, strategy or driftpy import, so
-    # this answers in well under a second (bench/cli_latency.py).
-    from datetime import UTC, datetime
+def _quick_listing() -> tuple[list[Any], list[Any], dict[str, Any]] | None:
+    """`_listing` through `sqlite3` (storage/quick.py) when the database is a current
+    SQLite file and the settings need no pydantic; None otherwise."""
+    from drift_engine.sessions import liveness_at, parse_recorded, session_infos
+    from drift_engine.settings_quick import quick_database_url
+    from drift_engine.storage.quick import as_json, as_utc, open_current_sqlite
 
+    explicit = _options["database_url"]
+    url = explicit if isinstance(explicit, str) else quick_database_url(demo=bool(_options["demo"]))
+    connection = open_current_sqlite(url) if url else None
+    if connection is None:
+        return None
+    with closing(connection):
+        rows = [
+            SimpleNamespace(**dict(r))
+            for r in connection.execute(
+                "SELECT engine_id, strategy, mode, state, vault_id, last_ts, high_water_mark "
+                "FROM engine_records ORDER BY engine_id"
+            )
+        ]
+        vaults = [
+            SimpleNamespace(
+                id=r["id"], name=r["name"], engine_id=r["engine_id"], is_active=bool(r["is_active"])
+            )
+            for r in connection.execute(
+                "SELECT id, name, engine_id, is_active FROM vaults ORDER BY id"
+            )
+        ]
+        session_rows = [
+            SimpleNamespace(
+                **{
+                    **dict(r),
+                    "started_at": as_utc(r["started_at"]),
+                    "ended_at": as_utc(r["ended_at"]),
+                    "engines": as_json(r["engines"]),
+                    "data": as_json(r["data"]),
+                }
+            )
+            for r in connection.execute(
+                "SELECT id, kind, host, pid, started_at, ended_at, status, speed, sim_start, "
+                "sim_end, engines, data, controls, result FROM run_sessions "
+                "ORDER BY id DESC LIMIT 20"
+            )
+        ]
+        beat = connection.execute(
+            "SELECT recorded_at FROM heartbeats ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    live = liveness_at(
+        parse_recorded(beat[0]) if beat else None,
+        [r.engine_id for r in rows],
+        sessions=session_infos(session_rows),
+    )
+    return rows, vaults, live
+
+
+def _orm_listing() -> tuple[list[Any], list[Any], dict[str, Any]]:
+    """`_listing` through `Database` and the storage models (any database, migrating an
+    old schema first)."""
     from sqlalchemy import select
 
-    from drift_engine.sessions import (
-        engine_liveness,
-        engine_status,
-        format_age,
-        has_sessions_table,
-        read_sessions,
-    )
+    from drift_engine.sessions import engine_liveness, has_sessions_table, read_sessions
     from drift_engine.storage.models import EngineRow, VaultRow
 
     db = _database()
@@ -109,6 +165,26 @@ def list_engines() -> None:
         vaults = list(s.scalars(select(VaultRow).order_by(VaultRow.id)))
         sessions = read_sessions(s) if has_sessions_table(db) else None
         live = engine_liveness(s, [r.engine_id for r in rows], sessions=sessions)
+    return rows, vaults, live
+
+
+def _listing() -> tuple[list[Any], list[Any], dict[str, Any]]:
+    """Engine rows, vault rows (ordered) and each engine's liveness, read in one
+    transaction. The common case (a current SQLite file) imports neither SQLAlchemy nor
+    pydantic, so `engines list` answers in well under a second (bench/cli_latency.py)."""
+    return _quick_listing() or _orm_listing()
+
+
+@app.command("list")
+def list_engines() -> None:
+    """Engines known to the database: status (RUNNING only while a process runs them),
+    the vault that powers them (⚡), last tick, high-water mark."""
+    # No engine, strategy or driftpy import: the rows and liveness only.
+    from datetime import UTC, datetime
+
+    from drift_engine.sessions import engine_status, format_age
+
+    rows, vaults, live = _listing()
     if not rows:
         typer.echo("no engines yet (drift-engine demo, or drift-engine run --config FILE)")
         return

@@ -412,8 +412,9 @@ def run(
     perps = list(dict.fromkeys(m for st in strategies.values() for m in st.markets()))
     data_source = source or cfg.data.source
     data_start, data_end = _data_window(cfg, perps, data_source, settings.data_dir)
+    stop = data_end  # the run's last tick; the data may go on after it
     if until_date:
-        data_end = min(data_end, _until(until_date))
+        stop = min(data_end, _until(until_date))
     capital = {s.id: check_capital(s.capital_usdc) for s in specs}  # checked with the config
     dashboard = reserve_dashboard(cfg, port, settings)
     metrics = reserve_metrics(metrics_host, metrics_port)
@@ -442,7 +443,7 @@ def run(
             start = max([data_start] + [r.last_ts + 1 for r in resumed])
             start -= start % 60
             stack.start_ts = start
-        until = data_end if hours is None else min(data_end, start + int(hours * HOUR))
+        until = stop if hours is None else min(stop, start + int(hours * HOUR))
         if start >= until:
             console.print(f"the data ends at {_iso(until)}; nothing left to run")
             return
@@ -483,13 +484,17 @@ def run(
                 "(new markets start fresh)"
             )
 
-        def market_data(first_ts: int, end_ts: int) -> Any:
+        def market_data(first_ts: int, last_ts: int) -> Any:
+            """The run's data from `first_ts` THROUGH `last_ts`: the events stamped at
+            `last_ts` (an hour's funding record, a price) belong to the tick at `last_ts`,
+            and a run resumed from a checkpoint taken then reads only later events, so a
+            stream that stopped short of them would lose them for good."""
             try:
                 return open_market_data(
                     data_source,
                     perps,
                     first_ts,
-                    end_ts,
+                    min(last_ts + 1, data_end),
                     seed=cfg.data.seed,
                     bridge_s=bridge,
                     data_dir=settings.data_dir,

@@ -217,4 +217,16 @@ def make_state(
     s.liquidation_duration = liquidation["liquidation_duration"]
     s.number_of_markets = number_of_markets
     s.number_of_spot_markets = number_of_spot_markets
+    # the program's default oracle guard rails (state.json says where they come from):
+    # how stale or uncertain an oracle may be before margin and fills stop trusting it
+    rails = load_state_params().get("oracle_guard_rails")
+    if rails is not None:
+        validity = s.oracle_guard_rails.validity
+        for name in (
+            "slots_before_stale_for_amm",
+            "slots_before_stale_for_margin",
+            "confidence_interval_max_size",
+            "too_volatile_ratio",
+        ):
+            setattr(validity, name, rails[name])
     return s

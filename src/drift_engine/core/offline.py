@@ -13,6 +13,7 @@ place is seen at once by every DriftUser built here; oracle prices are pushed wi
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from driftpy.account_subscription_config import AccountSubscriptionConfig
@@ -28,6 +29,14 @@ from solders.pubkey import Pubkey
 from drift_engine.core.accounts import oracle_price_data, user_pubkey
 
 _UNUSED_RPC_URL = "http://127.0.0.1:9"
+
+
+@cache
+def _unused_connection() -> AsyncClient:
+    """The placeholder RPC client every OfflineDrift hands driftpy: one per process, as
+    it is never contacted (building one costs ~35 ms: an httpx client and its TLS
+    context, which a sweep would otherwise pay again at every run)."""
+    return AsyncClient(_UNUSED_RPC_URL)
 
 
 class OfflineDrift:
@@ -54,7 +63,7 @@ class OfflineDrift:
         self.perp_markets = perp_markets
         self.spot_markets = spot_markets
         self.client = DriftClient(
-            AsyncClient(_UNUSED_RPC_URL),
+            _unused_connection(),
             self.wallet,
             env="mainnet",
             authority=self.authority,

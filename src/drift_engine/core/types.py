@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftpy.constants.numeric_constants import (
     BASE_PRECISION,
@@ -21,15 +21,22 @@ from driftpy.constants.numeric_constants import (
     PRICE_PRECISION,
     QUOTE_PRECISION,
 )
-from driftpy.types import MarketType as _DpMarketType
-from driftpy.types import ModifyOrderParams as _DpModifyOrderParams
-from driftpy.types import OrderParams as _DpOrderParams
-from driftpy.types import OrderTriggerCondition as _DpTriggerCondition
-from driftpy.types import OrderType as _DpOrderType
-from driftpy.types import PositionDirection as _DpDirection
-from driftpy.types import PostOnlyParams as _DpPostOnly
 
 from drift_engine.core.errors import OrderValidationError
+
+if TYPE_CHECKING:
+    from driftpy.types import ModifyOrderParams as _DpModifyOrderParams
+    from driftpy.types import OrderParams as _DpOrderParams
+
+
+def _dp() -> Any:
+    """driftpy's types module, imported on the first conversion: `driftpy.types` (with
+    solders and borsh) costs ~0.5 s to import, and the read-only commands that use this
+    module's enums and positions (`vaults list`) convert nothing."""
+    import driftpy.types
+
+    return driftpy.types
+
 
 U8_MAX = 255
 U64_MAX = 2**64 - 1
@@ -45,11 +52,11 @@ class OrderType(enum.StrEnum):
 
     def to_driftpy(self) -> Any:
         return {
-            OrderType.MARKET: _DpOrderType.Market,
-            OrderType.LIMIT: _DpOrderType.Limit,
-            OrderType.TRIGGER_MARKET: _DpOrderType.TriggerMarket,
-            OrderType.TRIGGER_LIMIT: _DpOrderType.TriggerLimit,
-            OrderType.ORACLE: _DpOrderType.Oracle,
+            OrderType.MARKET: _dp().OrderType.Market,
+            OrderType.LIMIT: _dp().OrderType.Limit,
+            OrderType.TRIGGER_MARKET: _dp().OrderType.TriggerMarket,
+            OrderType.TRIGGER_LIMIT: _dp().OrderType.TriggerLimit,
+            OrderType.ORACLE: _dp().OrderType.Oracle,
         }[self]()
 
     @classmethod
@@ -62,7 +69,7 @@ class MarketType(enum.StrEnum):
     SPOT = "spot"
 
     def to_driftpy(self) -> Any:
-        return _DpMarketType.Perp() if self is MarketType.PERP else _DpMarketType.Spot()
+        return _dp().MarketType.Perp() if self is MarketType.PERP else _dp().MarketType.Spot()
 
     @classmethod
     def from_driftpy(cls, value: Any) -> MarketType:
@@ -74,7 +81,8 @@ class PositionDirection(enum.StrEnum):
     SHORT = "short"
 
     def to_driftpy(self) -> Any:
-        return _DpDirection.Long() if self is PositionDirection.LONG else _DpDirection.Short()
+        direction = _dp().PositionDirection
+        return direction.Long() if self is PositionDirection.LONG else direction.Short()
 
     @classmethod
     def from_driftpy(cls, value: Any) -> PositionDirection:
@@ -99,10 +107,10 @@ class PostOnly(enum.StrEnum):
 
     def to_driftpy(self) -> Any:
         return {
-            PostOnly.NONE: _DpPostOnly.NONE,
-            PostOnly.MUST_POST_ONLY: _DpPostOnly.MustPostOnly,
-            PostOnly.TRY_POST_ONLY: _DpPostOnly.TryPostOnly,
-            PostOnly.SLIDE: _DpPostOnly.Slide,
+            PostOnly.NONE: _dp().PostOnlyParams.NONE,
+            PostOnly.MUST_POST_ONLY: _dp().PostOnlyParams.MustPostOnly,
+            PostOnly.TRY_POST_ONLY: _dp().PostOnlyParams.TryPostOnly,
+            PostOnly.SLIDE: _dp().PostOnlyParams.Slide,
         }[self]()
 
 
@@ -112,8 +120,8 @@ class TriggerCondition(enum.StrEnum):
 
     def to_driftpy(self) -> Any:
         if self is TriggerCondition.ABOVE:
-            return _DpTriggerCondition.Above()
-        return _DpTriggerCondition.Below()
+            return _dp().OrderTriggerCondition.Above()
+        return _dp().OrderTriggerCondition.Below()
 
 
 def _variant_name(value: Any) -> str:
@@ -441,7 +449,7 @@ class OrderIntent:
     def to_driftpy(self) -> _DpOrderParams:
         """The driftpy `OrderParams` the program receives for this intent."""
         bit_flags = 1 if self.immediate_or_cancel else 0  # OrderParamsBitFlag.IMMEDIATE_OR_CANCEL
-        return _DpOrderParams(
+        return _dp().OrderParams(
             order_type=self.order_type.to_driftpy(),
             base_asset_amount=self.base_asset_amount,
             market_index=self.market_index,
@@ -560,7 +568,7 @@ class OrderModification:
         `ModifyOrderPolicy` enum (TRY_MODIFY / MUST_MODIFY), which the IDL cannot encode.
         """
         bit_flags = None if self.immediate_or_cancel is None else int(self.immediate_or_cancel)
-        return _DpModifyOrderParams(
+        return _dp().ModifyOrderParams(
             direction=None if self.direction is None else self.direction.to_driftpy(),
             base_asset_amount=self.base_asset_amount,
             price=self.price,

@@ -25,6 +25,7 @@ from fastapi.responses import (
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import AfterValidator
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from drift_engine.dashboard.actions import NO_TOKEN_FIX, refusal
@@ -269,8 +270,9 @@ def create_app(
 
     # ---- read API --------------------------------------------------------------------
     # /api/vaults answers pre-serialised JSON kept while the database has not changed
-    # (jsoncache.py); health and engines carry liveness (run sessions, leases: wall-clock
-    # ages), so they are computed at each request
+    # (jsoncache.py). Health and engines carry liveness (run sessions, leases: wall-clock
+    # ages): what they read from the database is kept the same way (`engines_read`), and
+    # each request adds only the wall clock's part (`engines_at`, `health_at`: no query)
     version = DataVersion(sqlite_file(reader.db.engine.url))
     cache = JsonCache(version)
     app.state.json_cache = cache
@@ -278,15 +280,33 @@ def create_app(
     def _cached_json(name: str, marker: Any, type_: Any, compute: Any) -> bytes:
         return cache.get(name, marker, lambda: cache.dump(type_, compute()))
 
+    def _never_same() -> object:
+        return object()  # no cheap marker for leases and sessions: read again
+
+    async def _engines_read() -> Any:
+        read = cache.fresh("engines-read")
+        if read is MISSING:
+            read = await run_in_threadpool(
+                cache.get, "engines-read", _never_same, reader.engines_read
+            )
+        return read
+
     @app.get("/api/health", response_model=HealthOut, tags=["status"])
-    def health() -> HealthOut:
+    async def health() -> Response:
         """Heartbeat age, engines running, and whether the database answers."""
-        return reader.health()
+        now = reader._clock()
+        try:
+            read = await _engines_read()
+        except SQLAlchemyError:
+            return _json(cache.dump(HealthOut, reader.health()))
+        return _json(cache.dump(HealthOut, reader.health_at(read, now)))
 
     @app.get("/api/engines", response_model=list[EngineSummaryOut], tags=["engines"])
-    def engines() -> list[EngineSummaryOut]:
+    async def engines() -> Response:
         """Every engine with its state, mode, strategy and active vault."""
-        return reader.list_engines()
+        now = reader._clock()
+        read = await _engines_read()
+        return _json(cache.dump(list[EngineSummaryOut], reader.engines_at(read, now)))
 
     @app.get(
         "/api/engines/{engine_id}",

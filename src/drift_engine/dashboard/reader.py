@@ -52,7 +52,9 @@ from drift_engine.sessions import (
     banner_text,
     engine_liveness,
     engine_status,
+    liveness_at,
     read_sessions,
+    recheck_alive,
     source_kinds,
 )
 from drift_engine.storage import Database
@@ -116,6 +118,24 @@ def parse_vault_id(value: str) -> int | None:
         return None
     number = int(value)
     return number if 0 < number < 2**63 else None
+
+
+@dataclasses.dataclass(frozen=True)
+class EnginesRead:
+    """What the engine list and health read from the database at one moment (detached
+    rows): kept by the dashboard while the database has not changed; the wall clock's
+    part is added per request (`DashboardReader.engines_at`)."""
+
+    rows: tuple[EngineRow, ...]
+    vaults: dict[str, list[VaultRow]]
+    pending: dict[str, str]
+    leases: list[tuple[str, int, RunnerOut]]
+    sessions: list[SessionInfo] | None
+    #: (id, recorded_at, ts, duration_ms, error count) of the newest heartbeat row
+    beat: tuple[int, str, int, float, int] | None
+    snapshots: dict[str, VaultSnapshotRow | None]
+    #: what is derived from the read once (the clock-free part of the summaries)
+    memo: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False)
 
 
 class DashboardReader:
@@ -390,19 +410,25 @@ class DashboardReader:
                 return v
         return next((v for v in vaults if v.is_active), None)
 
+    def _booking_snapshot(
+        self, session: Session, row: EngineRow, vaults: list[VaultRow]
+    ) -> VaultSnapshotRow | None:
+        """The latest snapshot of the vault the engine books into (None: none)."""
+        booking = self._booking_vault(row, vaults)
+        return latest_snapshot_row(session, booking.id) if booking is not None else None
+
     def _summary(
         self,
-        session: Session,
         row: EngineRow,
         vaults: list[VaultRow],
         live: Liveness,
         pending: dict[str, str],
-        runners: dict[str, RunnerOut] | None = None,
+        runners: dict[str, RunnerOut] | None,
+        snapshot: VaultSnapshotRow | None,
     ) -> tuple[EngineSummaryOut, VaultRow | None, VaultSnapshotRow | None]:
         state = row.state.upper()
         active = next((v for v in vaults if v.is_active), None)
         booking = self._booking_vault(row, vaults)
-        snapshot = latest_snapshot_row(session, booking.id) if booking is not None else None
         holds = holds_positions(snapshot.positions) if snapshot is not None else False
         status = engine_status(state, live)
         summary = EngineSummaryOut(
@@ -442,43 +468,122 @@ class DashboardReader:
         ).all()
         return {engine_id: kind for engine_id, kind in rows}  # the oldest wins
 
-    def _runners(self, session: Session) -> dict[str, RunnerOut]:
-        """Engine id -> the runner holding its lease now (`leases`, migration 0005); an
-        expired lease is no runner (its engines wait to be picked up)."""
+    def _leases(self, session: Session) -> list[tuple[str, int, RunnerOut]]:
+        """(engine id, lease expiry in ms, its runner) of every engine lease
+        (`leases`, migration 0005; none on an older database)."""
         from drift_engine.storage.models import LeaseRow
 
         if self._leases_table is None:
             self._leases_table = "leases" in inspect(self.db.engine).get_table_names()
         if not self._leases_table:
-            return {}
-        now_ms = int(self._clock().timestamp() * 1000)
-        out = {}
-        for row in session.scalars(select(LeaseRow).where(LeaseRow.name.like("engine:%"))):
-            if row.expires_at_ms < now_ms:
-                continue
-            out[row.name.removeprefix("engine:")] = RunnerOut(
-                id=f"{row.host}:{row.pid}",
-                host=row.host,
-                pid=row.pid,
-                started_at=datetime.fromtimestamp(row.holder_started_ms / 1000, UTC),
-                lease_expires_at=datetime.fromtimestamp(row.expires_at_ms / 1000, UTC),
+            return []
+        return [
+            (
+                row.name.removeprefix("engine:"),
+                row.expires_at_ms,
+                RunnerOut(
+                    id=f"{row.host}:{row.pid}",
+                    host=row.host,
+                    pid=row.pid,
+                    started_at=datetime.fromtimestamp(row.holder_started_ms / 1000, UTC),
+                    lease_expires_at=datetime.fromtimestamp(row.expires_at_ms / 1000, UTC),
+                ),
+            )
+            for row in session.scalars(select(LeaseRow).where(LeaseRow.name.like("engine:%")))
+        ]
+
+    @staticmethod
+    def _runners_at(
+        leases: list[tuple[str, int, RunnerOut]], now: datetime
+    ) -> dict[str, RunnerOut]:
+        """Engine id -> the runner holding its lease at `now`; an expired lease is no
+        runner (its engines wait to be picked up)."""
+        now_ms = int(now.timestamp() * 1000)
+        return {engine_id: r for engine_id, expires, r in leases if expires >= now_ms}
+
+    def _runners(self, session: Session) -> dict[str, RunnerOut]:
+        return self._runners_at(self._leases(session), self._clock())
+
+    def engines_read(self) -> EnginesRead:
+        """Everything `/api/engines` and `/api/health` read from the database, in one read
+        transaction; `engines_at` / `health_at` add the wall clock's part (liveness ages,
+        processes alive, lease expiry). The dashboard keeps it while the database has
+        not changed (ADR-0020)."""
+        with self.db.read() as session:
+            session.execute(select(1))
+            if not self._has_engine_tables():
+                beat = None
+                rows: list[EngineRow] = []
+            else:
+                beat = session.scalars(
+                    select(HeartbeatRow).order_by(HeartbeatRow.id.desc()).limit(1)
+                ).first()
+                rows = self._engine_rows(session)
+            vaults = self._vault_rows_by_engine(session)
+            read = EnginesRead(
+                rows=tuple(rows),
+                vaults=vaults,
+                pending=self._pending_commands(session),
+                leases=self._leases(session),
+                sessions=self._sessions(session),
+                beat=(
+                    (beat.id, beat.recorded_at, beat.ts, beat.duration_ms, len(beat.errors or []))
+                    if beat is not None
+                    else None
+                ),
+                snapshots={
+                    r.engine_id: self._booking_snapshot(session, r, vaults.get(r.engine_id, []))
+                    for r in rows
+                },
+            )
+            session.expunge_all()  # plain objects from now on: the read can be kept
+            return read
+
+    def engines_at(self, read: EnginesRead, now: datetime) -> list[EngineSummaryOut]:
+        """`list_engines` from a kept `engines_read` at wall time `now`."""
+        sessions = recheck_alive(read.sessions)
+        beat_at = _parse_time(read.beat[1]) if read.beat is not None else None
+        live = liveness_at(
+            beat_at,
+            [r.engine_id for r in read.rows],
+            sessions=sessions,
+            now=now,
+            stale_after=self.stale_after,
+        )
+        runners = self._runners_at(read.leases, now)
+        static = read.memo.get("summaries")
+        if static is None:  # what does not depend on the clock: built once per read
+            static = read.memo["summaries"] = [
+                self._summary(
+                    r,
+                    read.vaults.get(r.engine_id, []),
+                    live[r.engine_id],
+                    read.pending,
+                    runners,
+                    read.snapshots.get(r.engine_id),
+                )[0]
+                for r in read.rows
+            ]
+        out = []
+        for summary in static:  # the fields `_summary` takes from liveness and leases
+            lv = live[summary.id]
+            out.append(
+                summary.model_copy(
+                    update={
+                        "process": lv.process,
+                        "status": engine_status(summary.state, lv),
+                        "liveness": lv.describe(),
+                        "last_tick_at": lv.last_tick_at,
+                        "last_tick_age_seconds": lv.last_tick_age_s,
+                        "runner": runners.get(summary.id),
+                    }
+                )
             )
         return out
 
     def list_engines(self) -> list[EngineSummaryOut]:
         """Every engine, in a stable order (by id), with its liveness and exposure."""
-        with self.db.read() as session:
-            rows = self._engine_rows(session)
-            live = self._liveness(session, [r.engine_id for r in rows])
-            vaults = self._vault_rows_by_engine(session)
-            pending = self._pending_commands(session)
-            runners = self._runners(session)
-            return [
-                self._summary(
-                    session, r, vaults.get(r.engine_id, []), live[r.engine_id], pending, runners
-                )[0]
-                for r in rows
-            ]
+        return self.engines_at(self.engines_read(), self._clock())
 
     def engine_summary(self, engine_id: str) -> EngineSummaryOut | None:
         return next((e for e in self.list_engines() if e.id == engine_id), None)
@@ -493,7 +598,12 @@ class DashboardReader:
             own = self._vault_rows_by_engine(session).get(engine_id, [])
             live = self._liveness(session, [engine_id])[engine_id]
             summary, booking, snapshot = self._summary(
-                session, row, own, live, self._pending_commands(session), self._runners(session)
+                row,
+                own,
+                live,
+                self._pending_commands(session),
+                self._runners(session),
+                self._booking_snapshot(session, row, own),
             )
             names = {row.engine_id: summary.name}
             vaults = [self._vault_out(session, v, names) for v in own]
@@ -754,23 +864,14 @@ class DashboardReader:
     def health(self) -> HealthOut:
         now = self._clock()
         try:
-            with self.db.read() as session:
-                session.execute(select(1))
-                beat = (
-                    session.scalars(
-                        select(HeartbeatRow).order_by(HeartbeatRow.id.desc()).limit(1)
-                    ).first()
-                    if self._has_engine_tables()
-                    else None
-                )
-                beat_info = (
-                    (beat.id, beat.recorded_at, beat.ts, beat.duration_ms, len(beat.errors or []))
-                    if beat is not None
-                    else None
-                )
-            engines = self.list_engines()
+            read = self.engines_read()
         except SQLAlchemyError:
             return HealthOut(status="db_error", db_ok=False, server_time=now)
+        return self.health_at(read, now)
+
+    def health_at(self, read: EnginesRead, now: datetime) -> HealthOut:
+        """`health` from a kept `engines_read` at wall time `now`."""
+        engines = self.engines_at(read, now)
         counts = engine_counts(engines)
         base = {
             "db_ok": True,
@@ -780,9 +881,9 @@ class DashboardReader:
             "engine_summary": counts_text(counts),
             "server_time": now,
         }
-        if beat_info is None:
+        if read.beat is None:
             return HealthOut(status="no_heartbeat", **base)
-        seq, recorded_at, ts, duration_ms, errors = beat_info
+        seq, recorded_at, ts, duration_ms, errors = read.beat
         at = _parse_time(recorded_at)
         age = max(0.0, (now - at).total_seconds()) if at else None
         return HealthOut(

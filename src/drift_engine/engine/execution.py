@@ -61,6 +61,9 @@ class ExecutionConfig(BaseModel):
     order_ttl_s: a taker order expires this long after it is sent (`max_ts`).
     taker_style: "auction" (oracle order with auction, filled over the following slots)
         or "place_and_take" (perp: filled in the transaction or cancelled).
+    settle_every_s: live engines settle every perp position's PnL and funding into USDC
+        (`settle_pnl`) this often, whatever the strategy does; 0: never (on chain
+        nothing settles by itself). Paper venues settle as the simulator does.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -70,6 +73,7 @@ class ExecutionConfig(BaseModel):
     auction_duration: int = Field(20, ge=0, le=255)
     order_ttl_s: int = Field(60, ge=5, le=86_400)
     taker_style: Literal["auction", "place_and_take"] = "auction"
+    settle_every_s: int = Field(3600, ge=0, le=7 * 86_400)
 
 
 def _taker(intent: OrderIntent) -> bool:

@@ -34,10 +34,23 @@ def hourly_rate(record: Any) -> float:
     return record.funding_rate / (twap * FUNDING_RATE_BUFFER) if twap else 0.0
 
 
+def hourly_sides(record: Any) -> tuple[float, float]:
+    """(long, short) hourly rates of a FundingRecord: what longs paid, shorts received."""
+    twap = record.oracle_price_twap
+    if not twap:
+        return 0.0, 0.0
+    scale = twap * FUNDING_RATE_BUFFER
+    return record.funding_rate_long / scale, record.funding_rate_short / scale
+
+
 @dataclass
 class _Market:
     snapshot: MarketSnapshot
     history: deque[tuple[int, float]] = field(
+        default_factory=lambda: deque(maxlen=FUNDING_HISTORY_HOURS)
+    )
+    #: (ts, long rate, short rate) of the same records
+    sides: deque[tuple[int, float, float]] = field(
         default_factory=lambda: deque(maxlen=FUNDING_HISTORY_HOURS)
     )
     dirty: bool = False
@@ -110,22 +123,84 @@ class MarketBoard:
         if perp is not None:
             self._set(perp, spot_oracle_price=price)
 
-    def add_funding(self, symbol: str, ts: int, rate: float) -> None:
+    def add_funding(
+        self,
+        symbol: str,
+        ts: int,
+        rate: float,
+        rate_long: float | None = None,
+        rate_short: float | None = None,
+    ) -> None:
+        """One funding record: the market's hourly rate and what longs paid / shorts
+        received (default: the rate)."""
         m = self._markets.get(symbol)
         if m is None:
             return
         self.last_ts = max(self.last_ts, ts)
         m.history.append((ts, rate))
+        m.sides.append(
+            (
+                ts,
+                rate if rate_long is None else rate_long,
+                rate if rate_short is None else rate_short,
+            )
+        )
+        self._publish_funding(symbol, m)
+
+    def _publish_funding(self, symbol: str, m: _Market) -> None:
         hist = tuple(m.history)
+        if not hist:
+            return
+        sides = tuple(m.sides)
         day = hist[-24:]
+        ts, rate = hist[-1]
         self._set(
             symbol,
             funding_rate=rate,
+            funding_rate_long=sides[-1][1],
+            funding_rate_short=sides[-1][2],
             last_funding_ts=ts,
             funding_history=hist,
+            funding_sides=sides,
             funding_apr_24h=sum(r for _, r in day) / len(day) * HOURS_PER_YEAR,
             funding_apr_7d=sum(r for _, r in hist) / len(hist) * HOURS_PER_YEAR,
         )
+
+    def backfill_funding(self, symbol: str, records: list[tuple[int, float, float, float]]) -> int:
+        """Merge past funding records (ts, rate, long, short) into the history, e.g. read
+        from the chain when a live engine starts: each funding time once, in time order,
+        the newest `FUNDING_HISTORY_HOURS` kept. Returns how many were new."""
+        m = self._markets.get(symbol)
+        if m is None or not records:
+            return 0
+        merged = {
+            ts: (ts, lng, sht, r) for (ts, lng, sht), (_, r) in zip(m.sides, m.history, strict=True)
+        }
+        new = 0
+        for ts, rate, lng, sht in records:
+            if ts not in merged:
+                new += 1
+            merged[ts] = (ts, lng, sht, rate)
+        rows = [merged[ts] for ts in sorted(merged)][-FUNDING_HISTORY_HOURS:]
+        m.history.clear()
+        m.sides.clear()
+        m.history.extend((ts, rate) for ts, _l, _s, rate in rows)
+        m.sides.extend((ts, lng, sht) for ts, lng, sht, _r in rows)
+        self.last_ts = max(self.last_ts, rows[-1][0])
+        self._publish_funding(symbol, m)
+        return new
+
+    def set_oracle_status(self, symbol: str, perp: str = "", spot: str = "") -> None:
+        """Why the perp's / spot leg's oracle blocks new risk ("" = valid)."""
+        m = self._markets.get(symbol)
+        if m is None:
+            return
+        values = {**m.values, **m.pending}
+        if (
+            values.get("oracle_invalid", "") != perp
+            or values.get("spot_oracle_invalid", "") != spot
+        ):
+            self._set(symbol, oracle_invalid=perp, spot_oracle_invalid=spot)
 
     def set_spot_rates(self, symbol: str, deposit_apr: float, borrow_apr: float) -> None:
         perp = symbol if symbol in self._markets else self._spot_to_perp.get(symbol.upper())
@@ -144,7 +219,7 @@ class MarketBoard:
         if kind == "oracle":
             self.set_price(event.market, event.price, event.ts)
         elif kind == "funding":
-            self.add_funding(event.market, event.ts, hourly_rate(event))
+            self.add_funding(event.market, event.ts, hourly_rate(event), *hourly_sides(event))
         elif kind == "spot_rate":
             self.set_spot_rates(event.market, float(event.deposit_rate), float(event.borrow_rate))
         elif kind == "candle":
@@ -174,8 +249,10 @@ class MarketBoard:
             snap = self.snapshot(symbol)
             values = {f.name: getattr(snap, f.name) for f in fields(snap)}
             values["funding_history"] = [list(h) for h in snap.funding_history]
+            values["funding_sides"] = [list(h) for h in snap.funding_sides]
             history = [list(h) for h in self._markets[symbol].history]
-            out["markets"][symbol] = {"values": values, "history": history}
+            sides = [list(h) for h in self._markets[symbol].sides]
+            out["markets"][symbol] = {"values": values, "history": history, "sides": sides}
         return out
 
     def load(self, data: dict[str, Any]) -> None:
@@ -186,10 +263,19 @@ class MarketBoard:
             m = self._markets[symbol]
             values = dict(saved["values"])
             values["funding_history"] = tuple(tuple(h) for h in values["funding_history"])
+            # saved before the per-side rates existed: both sides had the market's rate
+            sides = saved.get("sides") or [[ts, r, r] for ts, r in saved["history"]]
+            values["funding_sides"] = tuple(
+                tuple(h)
+                for h in values.get("funding_sides")
+                or [[ts, r, r] for ts, r in values["funding_history"]]
+            )
             m.snapshot = MarketSnapshot(**values)
             m.values = dict(values)
             m.history.clear()
             m.history.extend(tuple(h) for h in saved["history"])
+            m.sides.clear()
+            m.sides.extend(tuple(h) for h in sides)
             m.pending.clear()
             m.dirty = False
 
@@ -198,4 +284,4 @@ class MarketBoard:
         return snap.perp_market_index if market_type is MarketType.PERP else snap.spot_market_index
 
 
-__all__ = ["MarketBoard", "hourly_rate", "spot_symbol_for"]
+__all__ = ["MarketBoard", "hourly_rate", "hourly_sides", "spot_symbol_for"]

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -120,7 +120,7 @@ class VaultSnapshotter:
         )
         if self.batch is not None:
             engine_id, vault = engine.engine_id, ledger.vault_id
-            self.batch.add(lambda s: snapshots.record_in(s, engine_id, vault, **point))
+            self.batch.add(lambda s: snapshots.record_in(s, engine_id, vault, **point), engine_id)
             return
         snapshots.record(engine.engine_id, ledger.vault_id, **point)
 
@@ -154,6 +154,12 @@ class PaperCell:
     def fingerprint(self) -> tuple[Any, ...]:
         state = self.engine.state.value if self.engine is not None else None
         return (self.sim._seq, state)
+
+
+def _record_json(record: EngineRecord) -> dict[str, Any]:
+    """An engine record as its checkpoint holds it (`EngineRecord(**...)` reads it back):
+    a shallow dict, serialised at once (no deep copy of its JSON values)."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}
 
 
 def cell_checkpoint(engine_id: str) -> str:
@@ -295,6 +301,9 @@ class PaperStack:
                 self.board.load(state["board"])
         if advance and self.restored_ts is not None:
             self.start_ts = max(self.start_ts, self.restored_ts)
+            # ticks after the newest checkpoint may have been recorded (a checkpoint is
+            # written only for cells that changed): replaying them records nothing twice
+            self.store.heartbeats_until = self.store.last_heartbeat_ts()
         return self.restored_ts
 
     def _cell(self, engine_id: str, strategy: DriftStrategy) -> PaperCell:
@@ -388,6 +397,7 @@ class PaperStack:
             # the engine record as of the checkpoint (a crash may have left a newer one)
             with self.db.write() as s:
                 _put_record(s, EngineRecord(**saved["record"]))
+            self.store.forget(engine_id)
         else:
             venue = PaperVenue(cell.sim, sub_account_id=0, epoch=cell.epoch)
         engine = DriftEngine(
@@ -405,6 +415,8 @@ class PaperStack:
             if cash > 0:
                 venue.fund(cash, ts)
         ledger.batch = self.batch
+        if self.persist:
+            ledger.load()  # balance and booked keys read now, not inside a later tick
         if venue.equity() <= 0 and not self._capital_coming(engine_id):
             raise NoCapitalError(
                 f"engine {engine_id!r}: vault {name!r} holds no capital (equity "
@@ -477,17 +489,20 @@ class PaperStack:
         with the stack) as of heartbeat time `ts`, in one transaction."""
         chosen = [c for c in self.cells.values() if not c.lagging] if cells is None else list(cells)
         checkpoints = []
+        records = []
         for cell in chosen:
             engine, sim = cell.engine, cell.sim
             assert engine is not None
             v = engine.venue
             since = min(v._cursor, len(sim.records))
+            record = engine._record()
+            records.append(record)
             state = {
                 "sim": sim.dump(records_since=since),
                 "board": (engine.board.dump()),
                 "engines": {
                     engine.engine_id: {
-                        "record": asdict(engine._record()),
+                        "record": _record_json(record),
                         "sub_account_id": v.sub_account_id,
                         "cursor": v._cursor - since,
                         "returned": sorted(v._returned),
@@ -495,7 +510,6 @@ class PaperStack:
                 },
             }
             checkpoints.append((cell.checkpoint_name, ts, cell.epoch, state))
-        records = [c.engine._record() for c in chosen if c.engine is not None]
         fence = self.leases.renew_in if self.leases is not None else None
         mark = self.store.save_checkpoints(checkpoints, records, batch=self.batch, fence=fence)
         self.capital.committed()
@@ -511,20 +525,32 @@ class PaperStack:
             self.batch.clear()
 
     def maybe_checkpoint(self, ts: int, cells: Iterable[PaperCell] | None = None) -> bool:
-        """Checkpoint when something happened since the last one, or every
-        `checkpoint_every_s` of heartbeat time (prices alone replay from the data)."""
+        """Commit what the tick wrote with the checkpoints of the cells that need one:
+        those whose simulator or engine state changed since their last checkpoint
+        (`fingerprint`), those a held write is about (`WriteBatch.touched`: events,
+        records, snapshots), and those due every `checkpoint_every_s` of heartbeat time.
+        The others keep their older checkpoint: only prices moved them since, which
+        replay from the data (a restart catches such a cell up, `catch_up`), so a tick
+        re-encodes and rewrites only what changed (ADR-0020). Held writes about no cell
+        (the heartbeat row) commit with whatever checkpoints are due, maybe none."""
         if not self.persist:
             return False
         chosen = [c for c in self.cells.values() if not c.lagging] if cells is None else list(cells)
-        held = self.batch is not None and len(self.batch) > 0
-        due = any(
-            c.checkpoint_ts is None or ts - c.checkpoint_ts >= self.checkpoint_every_s
+        batch = self.batch
+        held = batch is not None and len(batch) > 0
+        touched = batch.touched if batch is not None else set()
+        every = self.checkpoint_every_s
+        need = [
+            c
             for c in chosen
-        )
-        changed = any(c.fingerprint() != c.checkpointed for c in chosen)
-        if not (held or due or changed):
+            if c.checkpoint_ts is None
+            or ts - c.checkpoint_ts >= every
+            or c.engine_id in touched
+            or c.fingerprint() != c.checkpointed
+        ]
+        if not (held or need):
             return False
-        self.checkpoint(ts, chosen)
+        self.checkpoint(ts, need)
         return True
 
     # ------------------------------------------------------------------ heartbeats
@@ -595,7 +621,10 @@ class PaperStack:
                 markets=[cell.feed],
                 snapshotter=VaultSnapshotter(self.registry, batch=self.batch),
                 snapshot_every_s=snapshot_every_s,
-                commands=self.commands,
+                # its own reader of the queue, read at every tick: the runner's reader
+                # (read at most every poll_s of wall time) must not end up holding only
+                # this engine's commands when the main heartbeat goes on
+                commands=OperatorCommands.for_store(self.store, capital=self.capital, poll_s=0),
                 on_tick=lambda r: self.maybe_checkpoint(r.ts, [cell]),
             )
             hb.run(SimulatedClock(start), start=start, until=until_ts, interval_s=interval_s)

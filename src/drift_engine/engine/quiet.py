@@ -6,12 +6,12 @@ time, high-water mark), or None when the next bar must be stepped:
 
 - the engine is RUNNING, its last step took no action (no order, rejection, transition
   or log line) and it has no resting, working or unknown-outcome order;
-- its risk checks are the built-in ones (`MaxDrawdown`, `HealthFloor`; order checks run
-  only on actions), so their triggers are known: a health floor and a drawdown limit;
+- its risk checks are the built-in ones (`MaxDrawdown`, `HealthFloor`, `HealthHalt`;
+  order checks run only on actions), so their triggers are known: health floors and a
+  drawdown limit;
 - its strategy declares its wake conditions (strategies/wake.py) and none is
   `EveryTick`: `AtTime` becomes a time, `PriceOutside` a price band, `HealthBelow` a
-  health floor; `NextFunding` needs nothing here (every non-price event wakes all
-  engines);
+  health floor; `NextFunding` and `FundingOutside` say which funding hours wake it;
 - its venue is a paper sub-account: the simulator gives the price bands inside which
   neither liquidation nor any health floor can be reached (`sim.quiet.quiet_bands`) and
   the exact equity terms (`sim.quiet.EquityLegs`) from which the heartbeat recomputes
@@ -20,6 +20,17 @@ time, high-water mark), or None when the next bar must be stepped:
 
 The heartbeat then scans the price arrays for the first bar that leaves a band or
 reaches a time, applies the skipped bars' last prices and steps that bar for real.
+
+Quiet funding hours: at a tick of funding records and rate updates, the heartbeat
+applies the events (the simulator settles funding, interest and PnL with its own rules)
+and then asks `passes_hour` whether a real step would do anything but book: the
+strategy not woken by these records (no `NextFunding` for the market, the rate inside
+any `FundingOutside` band, no `AtTime` due, prices inside its `PriceOutside` bands), the
+simulator wrote payments only (no fill, order or liquidation record), the account's
+margin bands recomputed after the payments still hold (`quiet_bands`: the liquidation
+and health-floor bounds move with the collateral the hour changed) and no drawdown
+halt. If so the engine takes `quiet_step` (book, high-water mark, record save), else
+every engine steps for real at that tick, as per-bar stepping would.
 """
 
 from __future__ import annotations
@@ -28,10 +39,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from drift_engine.core.types import MarketType
-from drift_engine.risk.checks import HealthFloor, MaxDrawdown
+from drift_engine.risk.checks import HealthFloor, HealthHalt, MaxDrawdown
 from drift_engine.strategies.wake import (
     AtTime,
     EveryTick,
+    FundingOutside,
     HealthBelow,
     NextFunding,
     PriceOutside,
@@ -53,6 +65,17 @@ class Quiet:
     bands: dict[MarketKey, tuple[int, int]] = field(default_factory=dict)
     legs: Any = None  # sim.quiet.EquityLegs
     max_drawdown: float | None = None
+    #: quiet stretches (funding hours passed without a real step): the strategy's own
+    #: `AtTime`, the markets whose funding always wakes it (`NextFunding`; "*" = it
+    #: declared one, so spot-rate updates wake it too), its `FundingOutside` bands, and
+    #: every health floor (risk checks' and the strategy's)
+    strategy_until: int | None = None
+    funding_wakes: set[str] = field(default_factory=set)
+    funding_bands: dict[str, tuple[float, float]] = field(default_factory=dict)
+    floors: list[int] = field(default_factory=list)
+    strategy_bands: dict[MarketKey, tuple[int, int]] = field(default_factory=dict)
+    #: the simulator's bands after a quiet hour (`passes_hour`), for the next Quiet
+    next_bands: dict[MarketKey, tuple[int, int]] | None = None
 
     def wake_at(self, ts: int) -> None:
         if self.until is None or ts < self.until:
@@ -63,8 +86,13 @@ class Quiet:
         self.bands[key] = (max(lo, low), min(hi, high))
 
 
-def quiet_after_step(engine: DriftEngine) -> Quiet | None:
-    """See the module docstring. Called right after `engine.step(ts)`."""
+def quiet_after_step(
+    engine: DriftEngine, *, light: bool = False, bands: dict | None = None
+) -> Quiet | None:
+    """See the module docstring. Called right after `engine.step(ts)`, or (`light`)
+    after `quiet_step`: the strategy was not asked since its last real step, so its
+    wake conditions are the ones it declared then; `bands` are the simulator's bands
+    `passes_hour` computed for the state as it stands (not computed again)."""
     from drift_engine.engine.engine import EngineState
     from drift_engine.sim.quiet import equity_legs, quiet_bands
 
@@ -73,7 +101,7 @@ def quiet_after_step(engine: DriftEngine) -> Quiet | None:
         engine.state is not EngineState.RUNNING
         or engine._acted
         or snap is None
-        or snap.ts != engine.last_ts
+        or (snap.ts != engine.last_ts and not light)
     ):
         return None
     venue = engine.venue
@@ -91,6 +119,9 @@ def quiet_after_step(engine: DriftEngine) -> Quiet | None:
             q.max_drawdown = check.max_drawdown
         elif type(check) is HealthFloor:
             floors.append(check.floor)
+        elif type(check) is HealthHalt:
+            if check.halt_health:  # a floor too (only while exposed: conservative)
+                floors.append(check.halt_health)
         else:
             return None  # a plug-in whose trigger we do not know
     for c in engine.strategy.wake_conditions(snap):
@@ -98,16 +129,28 @@ def quiet_after_step(engine: DriftEngine) -> Quiet | None:
             return None
         if isinstance(c, AtTime):
             q.wake_at(c.ts)
+            if q.strategy_until is None or c.ts < q.strategy_until:
+                q.strategy_until = c.ts
+        elif isinstance(c, NextFunding):
+            q.funding_wakes.update((c.market, "*"))
+        elif isinstance(c, FundingOutside):
+            lo, hi = q.funding_bands.get(c.market, (c.low, c.high))
+            q.funding_bands[c.market] = (max(lo, c.low), min(hi, c.high))
         elif isinstance(c, HealthBelow):
             floors.append(c.health)
         elif isinstance(c, PriceOutside):
             m = snap.markets.get(c.market)
             if m is None:
                 return None
-            q.band((MarketType.PERP, m.perp_market_index), c.low, c.high)
-        elif not isinstance(c, NextFunding):
+            key = (MarketType.PERP, m.perp_market_index)
+            q.band(key, c.low, c.high)
+            lo, hi = q.strategy_bands.get(key, (c.low, c.high))
+            q.strategy_bands[key] = (max(lo, c.low), min(hi, c.high))
+        else:
             return None
-    bands = quiet_bands(sim, venue.key, floors)
+    q.floors = floors
+    if bands is None:
+        bands = quiet_bands(sim, venue.key, floors)
     if bands is None:
         return None
     for key, (lo, hi) in bands.items():
@@ -119,4 +162,68 @@ def quiet_after_step(engine: DriftEngine) -> Quiet | None:
     return q
 
 
-__all__ = ["Quiet", "quiet_after_step"]
+def passes_hour(engine: DriftEngine, q: Quiet, ts: int, events: list[Any], records: list) -> bool:
+    """True if a real step of `engine` at `ts`, after this tick's `events` (funding
+    records, spot-rate updates, prices inside the bands) were applied and the simulator
+    wrote `records`, would do exactly what `quiet_step` does: book the payments and
+    change nothing else. Conservative: False only costs a real step."""
+    from drift_engine.engine.market_board import hourly_rate
+    from drift_engine.sim.quiet import quiet_bands
+
+    if q.strategy_until is not None and ts >= q.strategy_until:
+        return False
+    for event in events:
+        kind = event.kind
+        if kind == "oracle":
+            continue
+        if kind == "spot_rate":
+            if q.funding_wakes:
+                return False
+        elif kind == "funding":
+            market = event.market
+            if market in q.funding_wakes:
+                return False
+            band = q.funding_bands.get(market)
+            if band is not None and not band[0] <= hourly_rate(event) <= band[1]:
+                return False
+        else:
+            return False
+    for rec in records:  # payments only: a fill, an order or a liquidation is stepped
+        if rec.kind not in _BOOKED_QUIETLY:
+            return False
+    venue = engine.venue
+    prices = venue.sim._prices
+    for key, (lo, hi) in q.strategy_bands.items():
+        if not lo <= prices[key] <= hi:
+            return False
+    q.next_bands = quiet_bands(venue.sim, venue.key, q.floors)
+    if q.next_bands is None:
+        return False  # at or near a health floor or liquidation: the real step decides
+    if q.max_drawdown is not None:
+        equity = venue.equity()
+        hwm = max(engine.high_water_mark, equity)
+        # the risk check's own arithmetic, one ulp of margin
+        if hwm > 0 and (hwm - equity) / hwm >= q.max_drawdown - 1e-12:
+            return False
+    return True
+
+
+#: records a quiet funding hour may write (funding settlement, interest, the settled PnL)
+_BOOKED_QUIETLY = frozenset({"funding_rate", "funding", "interest", "settle_pnl"})
+
+
+def quiet_step(engine: DriftEngine, ts: int) -> None:
+    """The step `passes_hour` vouched for: book the hour's payments (the strategy's
+    `on_funding` sees each), follow the equity's high-water mark, save the record when
+    the step would have. No snapshot, no risk pass, no `on_tick`."""
+    engine.last_ts = ts
+    engine.stats.steps += 1
+    engine._acted = False
+    engine._drain(ts)
+    equity = engine.venue.equity()
+    if equity > engine.high_water_mark:
+        engine.high_water_mark = equity
+    engine._maybe_persist()
+
+
+__all__ = ["Quiet", "passes_hour", "quiet_after_step", "quiet_step"]

@@ -42,9 +42,14 @@ class WriteBatch:
 
     def __init__(self) -> None:
         self.writes: list[Write] = []
+        #: engines a held write is about (their paper cells checkpoint with it: a replay
+        #: from an older checkpoint would write it again)
+        self.touched: set[str] = set()
 
-    def add(self, write: Write) -> None:
+    def add(self, write: Write, engine_id: str | None = None) -> None:
         self.writes.append(write)
+        if engine_id is not None:
+            self.touched.add(engine_id)
 
     def run(self, session: Session) -> None:
         for write in self.writes:
@@ -52,26 +57,98 @@ class WriteBatch:
 
     def clear(self) -> None:
         self.writes.clear()
+        self.touched.clear()
 
     def __len__(self) -> int:
         return len(self.writes)
 
 
+def _record_values(record: EngineRecord) -> dict[str, Any]:
+    return {
+        "strategy": record.strategy,
+        "config": record.config,
+        "mode": record.mode,
+        "state": record.state,
+        "strategy_state": record.strategy_state,
+        "high_water_mark": record.high_water_mark,
+        "last_ts": record.last_ts,
+        "vault_id": record.vault_id,
+        "extra": dict(record.extra),
+    }
+
+
 def _put_record(s: Any, record: EngineRecord) -> None:
-    """Write an engine record into its row inside session `s`."""
-    row = s.get(EngineRow, record.engine_id)
-    if row is None:
-        row = EngineRow(engine_id=record.engine_id)
-        s.add(row)
-    row.strategy = record.strategy
-    row.config = record.config
-    row.mode = record.mode
-    row.state = record.state
-    row.strategy_state = record.strategy_state
-    row.high_water_mark = record.high_water_mark
-    row.last_ts = record.last_ts
-    row.vault_id = record.vault_id
-    row.extra = dict(record.extra)
+    """Write an engine record into its row inside session `s`: one Core UPDATE (an INSERT
+    when the row does not exist yet), after the session's pending ORM changes, so the
+    latest write wins whichever way an earlier one was made."""
+    from sqlalchemy import insert, update
+
+    s.flush()
+    table = EngineRow.__table__
+    values = _record_values(record)
+    done = s.execute(
+        update(table).where(table.c.engine_id == record.engine_id).values(**values)
+    ).rowcount
+    if not done:
+        s.execute(insert(table).values(engine_id=record.engine_id, **values))
+    loaded = s.identity_map.get(s.identity_key(EngineRow, record.engine_id))
+    if loaded is not None:
+        s.expire(loaded)
+
+
+def _update(table: Any, key: str, columns: tuple[str, ...]) -> Any:
+    """UPDATE `table` SET columns WHERE key = :<key param>, for an executemany (the
+    parameters are named `v_<column>`: SQLAlchemy reserves the columns' own names)."""
+    from sqlalchemy import bindparam, update
+
+    param = "id" if key == "engine_id" else "n"
+    return (
+        update(table)
+        .where(table.c[key] == bindparam(param))
+        .values({c: bindparam("v_" + c) for c in columns})
+    )
+
+
+def _checkpoint_update() -> Any:
+    from drift_engine.storage.models import PaperCheckpointRow
+
+    return _update(
+        PaperCheckpointRow.__table__, "name", ("ts", "epoch", "ledger_mark", "state", "saved_at")
+    )
+
+
+_RECORD_COLUMNS = (
+    "strategy",
+    "config",
+    "mode",
+    "state",
+    "strategy_state",
+    "high_water_mark",
+    "last_ts",
+    "vault_id",
+    "extra",
+)
+_UPDATE_RECORD = _update(EngineRow.__table__, "engine_id", _RECORD_COLUMNS)
+_UPDATE_CHECKPOINT = _checkpoint_update()
+
+
+def _put_checkpoint(s: Any, name: str, ts: int, epoch: str, mark: int, blob: bytes) -> None:
+    """Write one paper checkpoint row (Core UPDATE, INSERT when new) inside session `s`."""
+    from sqlalchemy import insert, update
+
+    from drift_engine.storage.models import PaperCheckpointRow
+
+    table = PaperCheckpointRow.__table__
+    values = {
+        "ts": ts,
+        "epoch": epoch,
+        "ledger_mark": mark,
+        "state": blob,
+        "saved_at": datetime.now(UTC),
+    }
+    done = s.execute(update(table).where(table.c.name == name).values(**values)).rowcount
+    if not done:
+        s.execute(insert(table).values(name=name, **values))
 
 
 class SqlEngineStore:
@@ -84,10 +161,26 @@ class SqlEngineStore:
         #: a backtest's batch keeps one write per engine record per commit (the latest)
         self.coalesce_records = False
         self._held_records: dict[str, tuple[int, Any, list[EngineRecord]]] = {}
+        #: what each engine's row holds as this store last committed it: a checkpoint
+        #: writes only the records that differ (forgotten whenever another write of the
+        #: row is pending or a transaction failed, so a doubt always writes)
+        self._rows: dict[str, EngineRecord] = {}
+        #: heartbeat rows up to this time are in the database already (a restarted paper
+        #: stack replays ticks its cells' checkpoints are older than: not recorded twice)
+        self.heartbeats_until: int | None = None
+        #: checkpoint names and ("record", engine id) whose rows this store committed
+        self._exists: set[Any] = set()
 
-    def _write(self, write: Write) -> None:
+    def forget(self, engine_id: str | None = None) -> None:
+        """Stop trusting what this store last wrote to an engine's row (all: None)."""
+        if engine_id is None:
+            self._rows.clear()
+        else:
+            self._rows.pop(engine_id, None)
+
+    def _write(self, write: Write, engine_id: str | None = None) -> None:
         if self.batch is not None:
-            self.batch.add(write)
+            self.batch.add(write, engine_id)
             return
         with self.db.write() as s:
             write(s)
@@ -111,6 +204,7 @@ class SqlEngineStore:
             )
 
     def save(self, record: EngineRecord) -> None:
+        self._rows.pop(record.engine_id, None)
         copy = EngineRecord(**{**record.__dict__, "extra": dict(record.extra)})
         held = self._held_records.get(record.engine_id)
         batch = self.batch
@@ -131,7 +225,7 @@ class SqlEngineStore:
         write.ledger_free = True  # type: ignore[attr-defined] - held ledger entries may pass it
         if batch is not None and self.coalesce_records:
             self._held_records[record.engine_id] = (len(batch.writes), write, latest)
-        self._write(write)
+        self._write(write, record.engine_id)
 
     # paper checkpoints -----------------------------------------------------------
     def save_checkpoint(
@@ -145,40 +239,8 @@ class SqlEngineStore:
         batch: WriteBatch | None = None,
         fence: Write | None = None,
     ) -> int:
-        """In ONE transaction: `fence` (the runner's lease check: raising rolls everything
-        back), the writes held in `batch` (ledger entries, events, commands, snapshots...),
-        the paper stack's state (`paper_checkpoints`, zlib JSON) and the engine records
-        that go with it. Returns the ledger mark stored with it (the highest ledger entry
-        id, read in the same transaction). The batch is emptied once committed."""
-        import zlib
-
-        from sqlalchemy import func
-
-        from drift_engine.storage.models import LedgerEntryRow, PaperCheckpointRow
-        from drift_engine.vaults.booking import in_write_transaction
-
-        blob = zlib.compress(json.dumps(state, separators=(",", ":")).encode(), 1)
-
-        def work(s: Session) -> int:
-            if fence is not None:
-                fence(s)
-            if batch is not None:
-                batch.run(s)
-            mark = s.scalar(select(func.max(LedgerEntryRow.id))) or 0
-            row = s.get(PaperCheckpointRow, name)
-            if row is None:
-                row = PaperCheckpointRow(name=name)
-                s.add(row)
-            row.ts, row.epoch, row.ledger_mark, row.state = ts, epoch, mark, blob
-            row.saved_at = datetime.now(UTC)
-            for record in records:
-                _put_record(s, record)
-            return mark
-
-        mark = in_write_transaction(self.db, work)
-        if batch is not None:
-            batch.clear()
-        return mark
+        """`save_checkpoints` of one checkpoint (see there)."""
+        return self.save_checkpoints([(name, ts, epoch, state)], records, batch=batch, fence=fence)
 
     def save_checkpoints(
         self,
@@ -188,40 +250,85 @@ class SqlEngineStore:
         batch: WriteBatch | None = None,
         fence: Write | None = None,
     ) -> int:
-        """`save_checkpoint` for several checkpoints — (name, ts, epoch, state) each, the
-        paper cells of one runner (ADR-0019) — in ONE transaction with the fence, the
-        batch and the engine records. Returns the ledger mark stored with them."""
+        """In ONE transaction: `fence` (the runner's lease check: raising rolls everything
+        back), the writes held in `batch` (ledger entries, events, commands, snapshots...),
+        the checkpoints — (name, ts, epoch, state) each, the paper cells of one runner
+        (ADR-0019), state as zlib JSON — and the engine records that go with them, of
+        which only those that differ from what this store last committed to their row
+        are written (ADR-0020). Returns the ledger mark stored with them (the highest
+        ledger entry id, read in the same transaction). The batch is emptied once
+        committed."""
         import zlib
 
         from sqlalchemy import func
 
-        from drift_engine.storage.models import LedgerEntryRow, PaperCheckpointRow
+        from drift_engine.storage.models import LedgerEntryRow
         from drift_engine.vaults.booking import in_write_transaction
 
         blobs = [
             (name, ts, epoch, zlib.compress(json.dumps(state, separators=(",", ":")).encode(), 1))
             for name, ts, epoch, state in checkpoints
         ]
+        known = self._rows
+        changed = [r for r in records if known.get(r.engine_id) != r]
+
+        exists = self._exists
 
         def work(s: Session) -> int:
             if fence is not None:
                 fence(s)
             if batch is not None:
                 batch.run(s)
+            s.flush()
             mark = s.scalar(select(func.max(LedgerEntryRow.id))) or 0
-            now = datetime.now(UTC)
+            # rows this store wrote before: one UPDATE executed for all of them
+            saved_at = datetime.now(UTC)
+            old = [b for b in blobs if b[0] in exists]
+            if old:
+                s.execute(
+                    _UPDATE_CHECKPOINT,
+                    [
+                        {
+                            "n": n,
+                            "v_ts": t,
+                            "v_epoch": e,
+                            "v_ledger_mark": mark,
+                            "v_state": b,
+                            "v_saved_at": saved_at,
+                        }
+                        for n, t, e, b in old
+                    ],
+                )
             for name, ts, epoch, blob in blobs:
-                row = s.get(PaperCheckpointRow, name)
-                if row is None:
-                    row = PaperCheckpointRow(name=name)
-                    s.add(row)
-                row.ts, row.epoch, row.ledger_mark, row.state = ts, epoch, mark, blob
-                row.saved_at = now
-            for record in records:
-                _put_record(s, record)
+                if name not in exists:
+                    _put_checkpoint(s, name, ts, epoch, mark, blob)
+            known_rows = [r for r in changed if ("record", r.engine_id) in exists]
+            if known_rows:
+                for r in known_rows:
+                    loaded = s.identity_map.get(s.identity_key(EngineRow, r.engine_id))
+                    if loaded is not None:
+                        s.expire(loaded)
+                s.execute(
+                    _UPDATE_RECORD,
+                    [
+                        {"id": r.engine_id, **{"v_" + k: v for k, v in _record_values(r).items()}}
+                        for r in known_rows
+                    ],
+                )
+            for record in changed:
+                if ("record", record.engine_id) not in exists:
+                    _put_record(s, record)
             return mark
 
-        mark = in_write_transaction(self.db, work)
+        try:
+            mark = in_write_transaction(self.db, work)
+        except BaseException:
+            self.forget()
+            raise
+        for record in changed:
+            known[record.engine_id] = record
+            exists.add(("record", record.engine_id))
+        exists.update(name for name, *_ in blobs)
         if batch is not None:
             batch.clear()
         return mark
@@ -255,7 +362,8 @@ class SqlEngineStore:
         self._write(
             lambda s: s.add(
                 EngineEventRow(engine_id=engine_id, ts=ts, kind=kind, message=message, data=payload)
-            )
+            ),
+            engine_id,
         )
 
     def events(self, engine_id: str | None = None, kind: str | None = None) -> list[EngineEventRow]:
@@ -303,7 +411,10 @@ class SqlEngineStore:
         market_state: dict[str, Any] | None = None,
     ) -> None:
         """One heartbeat row; `market_state` is the market board at that tick (symbol ->
-        MarketSnapshot fields, see `heartbeat.market_state_json`)."""
+        MarketSnapshot fields, see `heartbeat.market_state_json`). A tick at or before
+        `heartbeats_until` (replayed after a restart) is not recorded again."""
+        if self.heartbeats_until is not None and ts <= self.heartbeats_until:
+            return
         recorded_at = datetime.now(UTC).isoformat()
         errors = [dict(e) for e in errors]
         self._write(
@@ -319,6 +430,13 @@ class SqlEngineStore:
                 )
             )
         )
+
+    def last_heartbeat_ts(self) -> int | None:
+        """The newest heartbeat row's tick time (None: none yet)."""
+        from sqlalchemy import func
+
+        with self.db.read() as s:
+            return s.scalar(select(func.max(HeartbeatRow.ts)))
 
     def heartbeats(self, limit: int = 100) -> list[HeartbeatRow]:
         with self.db.read() as s:

@@ -14,7 +14,8 @@ account first (remaining accounts, the landed check) and never land a move twice
   more than the sub-account's USDC deposit, so a withdrawal can never open a borrow
   (refused up front with the balance when asked for more).
 * **transfer**: `transfer_deposit` between two sub-accounts of the same authority, also
-  bounded by the source's USDC deposit.
+  bounded by the source's USDC deposit; the source's PnL is settled first, as for a
+  withdrawal (the program counts only settled USDC as transferable).
 
 Every refusal or chain error is a `ChainMoveError` (a `VaultError`: one line on the
 command line).
@@ -149,8 +150,9 @@ class ChainMoveSender:
     async def _carry_out(self, client: Any, state: Any, move: ChainMove) -> Any:
         if move.kind == "deposit":
             return await client.deposit(move.amount, move.spot_market_index)
-        if move.kind == "withdraw":
-            for position in state.perp_positions:  # unsettled PnL is not withdrawable
+        if move.kind in ("withdraw", "transfer"):
+            # unsettled PnL is neither withdrawable nor transferable: settle it first
+            for position in state.perp_positions:
                 await client.settle_pnl(position.market_index)
             state = await client.refresh()
         held = state.spot_balance(move.spot_market_index)

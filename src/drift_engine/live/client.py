@@ -48,7 +48,6 @@ from typing import Any, Literal
 
 import httpx
 from driftpy.account_subscription_config import AccountSubscriptionConfig
-from driftpy.accounts.oracle import decode_oracle
 from driftpy.accounts.types import DataAndSlot
 from driftpy.addresses import (
     get_state_public_key,
@@ -62,14 +61,29 @@ from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Confirmed
 from solana.rpc.core import RPCException
 from solana.rpc.types import TxOpts
+from solders.account_decoder import UiAccountEncoding
+from solders.commitment_config import CommitmentLevel
 from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
 from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
+from solders.rpc.config import (
+    RpcAccountInfoConfig,
+    RpcSignaturesForAddressConfig,
+    RpcTransactionConfig,
+)
+from solders.rpc.errors import MinContextSlotNotReachedMessage
+from solders.rpc.requests import GetMultipleAccounts, GetSignaturesForAddress, GetTransaction
+from solders.rpc.responses import (
+    GetMultipleAccountsResp,
+    GetSignaturesForAddressResp,
+    GetTransactionResp,
+)
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
+from solders.transaction_status import UiTransactionEncoding
 from spl.token.instructions import (
     create_idempotent_associated_token_account,
     get_associated_token_address,
@@ -97,12 +111,15 @@ from drift_engine.live.fees import (
     priority_fee,
     writable_accounts,
 )
+from drift_engine.live.reads import DecodeCache
 
 log = logging.getLogger("drift_engine.live.client")
 
 U8_MAX = 255
 #: `getMultipleAccounts` takes at most this many keys per call.
 MAX_ACCOUNTS_PER_CALL = 100
+#: getTransaction requests per JSON-RPC batch (one HTTP round trip)
+GET_TRANSACTION_BATCH = 100
 #: Recent slots whose fees price a transaction (the last ~8 s on mainnet).
 PRIORITY_FEE_SLOTS = 20
 
@@ -332,6 +349,8 @@ class DriftAccountState:
     margin: DriftMarginMetrics | None = None
     #: a digest of the User account's bytes: equal digests, no new events (live venue)
     user_digest: str = ""
+    #: (market type, index) -> driftpy OraclePriceData (price, confidence, posted slot)
+    oracle_data: dict[tuple[MarketType, int], Any] = field(default_factory=dict)
 
     @property
     def exists(self) -> bool:
@@ -468,9 +487,19 @@ class DriftClient:
         self.monitor = DriftMarginMonitor(config.margin_thresholds)
         self._conn: AsyncClient | None = None
         self._driftpy: DriftpyClient | None = None
+        #: the last read, fed into driftpy's caches when driftpy is next used (a tick
+        #: of 100 engines that send nothing never pays for it)
+        self._driftpy_pending: tuple | None = None
         self._last_state: DriftAccountState | None = None
         self._uid_cursor = 0
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: the highest slot this client has seen (confirmed reads, confirmed sends):
+        #: every read asks the node for at least this slot (`minContextSlot`)
+        self.slot_floor = 0
+        #: decoded accounts by address, reused while their bytes do not change
+        self.decoded = DecodeCache()
+        self._keys_memo: tuple[tuple, list[Pubkey]] | None = None
+        self._oracles_memo: tuple[tuple, list[tuple[Pubkey, Any]]] | None = None
         perp = config.perp_market_indexes
         spot = config.spot_market_indexes
         self._perp_indexes = tuple(
@@ -542,6 +571,9 @@ class DriftClient:
         """driftpy's DriftClient, its caches holding the last `refresh()`."""
         if self._driftpy is None:
             raise DriftClientError("not connected: await connect() first")
+        pending, self._driftpy_pending = self._driftpy_pending, None
+        if pending is not None:
+            self._feed_driftpy(*pending)
         return self._driftpy
 
     @property
@@ -655,6 +687,13 @@ class DriftClient:
             return _Transient(type(cause).__name__, maybe_processed=True)
         if isinstance(exc, RPCException):
             err = exc.args[0] if exc.args else None
+            if isinstance(err, MinContextSlotNotReachedMessage):
+                behind = getattr(err.data, "context_slot", "?")
+                return _Transient(
+                    f"the node is at slot {behind}, behind the slot already seen "
+                    "(minContextSlot not reached)",
+                    maybe_processed=False,
+                )
             code = getattr(err, "code", None)
             if code in (-32005, -32004, -32007, 429):  # node behind / block not available
                 return _Transient(f"RPC {code}", maybe_processed=False)
@@ -694,6 +733,9 @@ class DriftClient:
     # ------------------------------------------------------------------ reads
 
     def _oracles(self) -> list[tuple[Pubkey, Any]]:
+        memo_key = (id(self.catalog), self._perp_indexes, self._spot_indexes)
+        if self._oracles_memo is not None and self._oracles_memo[0] == memo_key:
+            return self._oracles_memo[1]
         seen: dict[Pubkey, Any] = {}
         for i in self._perp_indexes:
             spec = self.catalog.get(MarketType.PERP, i)
@@ -701,12 +743,17 @@ class DriftClient:
         for i in self._spot_indexes:
             spec = self.catalog.get(MarketType.SPOT, i)
             seen.setdefault(spec.oracle, spec.oracle_source)
-        return list(seen.items())
+        self._oracles_memo = (memo_key, list(seen.items()))
+        return self._oracles_memo[1]
 
     def refresh_keys(self) -> list[Pubkey]:
-        """The accounts `refresh` reads: User, UserStats, State, markets, oracles."""
+        """The accounts `refresh` reads: User, UserStats, State, markets, oracles (the
+        addresses are PDAs: derived once per catalog and market set)."""
+        memo_key = (id(self.catalog), self._perp_indexes, self._spot_indexes)
+        if self._keys_memo is not None and self._keys_memo[0] == memo_key:
+            return self._keys_memo[1]
         pid = program_id()
-        return [
+        keys = [
             self.user_pubkey,
             get_user_stats_account_public_key(pid, self.authority),
             get_state_public_key(pid),
@@ -714,6 +761,8 @@ class DriftClient:
             *(self.catalog.get(MarketType.SPOT, i).account_pubkey for i in self._spot_indexes),
             *(o for o, _src in self._oracles()),
         ]
+        self._keys_memo = (memo_key, keys)
+        return keys
 
     async def refresh(self) -> DriftAccountState:
         """Read the sub-account, its stats, State, markets and oracles in one batch."""
@@ -724,54 +773,44 @@ class DriftClient:
             return await self.refresh()  # a market the sub-account holds was not read
         return state
 
-    def state_from(self, slot: int, accounts: dict[Pubkey, Any]) -> DriftAccountState | None:
+    def state_from(
+        self, slot: int, accounts: dict[Pubkey, Any], decoded: DecodeCache | None = None
+    ) -> DriftAccountState | None:
         """This sub-account's state from raw account values read at `slot` (by
-        `refresh`, or by `live.reads.BatchedReads` for many sub-accounts in one round
-        trip). None when the sub-account holds a market not read yet (it is added to
-        `refresh_keys`: read again)."""
+        `refresh`, or by `live.reads.read_all` for many sub-accounts in one round trip,
+        which shares one `decoded` cache: State, markets and oracles are decoded once for
+        all sub-accounts, and an account whose bytes did not change since the last read is
+        not decoded again). None when the sub-account holds a market not read yet (it is
+        added to `refresh_keys`: read again)."""
         keys = self.refresh_keys()
         if any(k not in accounts for k in keys):
             return None
         values = [accounts[k] for k in keys]
-        pid = program_id()
-        perp_keys = [
-            self.catalog.get(MarketType.PERP, i).account_pubkey for i in self._perp_indexes
-        ]
-        spot_keys = [
-            self.catalog.get(MarketType.SPOT, i).account_pubkey for i in self._spot_indexes
-        ]
+        n_perp, n_spot = len(self._perp_indexes), len(self._spot_indexes)
         oracles = self._oracles()
-        keys = [
-            self.user_pubkey,
-            get_user_stats_account_public_key(pid, self.authority),
-            get_state_public_key(pid),
-            *perp_keys,
-            *spot_keys,
-            *(o for o, _src in oracles),
-        ]
-        coder = drift_program().coder.accounts
+        cache = decoded if decoded is not None else self.decoded
 
-        def dec(v: Any) -> Any:
-            return None if v is None else coder.decode(bytes(v.data))
+        def dec(key: Pubkey, v: Any) -> Any:
+            return None if v is None else cache.account(key, bytes(v.data))
 
-        user, user_stats, state = dec(values[0]), dec(values[1]), dec(values[2])
-        n_perp, n_spot = len(perp_keys), len(spot_keys)
+        user, user_stats, state = (dec(k, v) for k, v in zip(keys[:3], values[:3], strict=True))
         perps = {
             i: m
-            for i, v in zip(self._perp_indexes, values[3 : 3 + n_perp], strict=True)
-            if (m := dec(v)) is not None
+            for i, k, v in zip(
+                self._perp_indexes, keys[3 : 3 + n_perp], values[3 : 3 + n_perp], strict=True
+            )
+            if (m := dec(k, v)) is not None
         }
+        spot_span = slice(3 + n_perp, 3 + n_perp + n_spot)
         spots = {
             i: m
-            for i, v in zip(
-                self._spot_indexes, values[3 + n_perp : 3 + n_perp + n_spot], strict=True
-            )
-            if (m := dec(v)) is not None
+            for i, k, v in zip(self._spot_indexes, keys[spot_span], values[spot_span], strict=True)
+            if (m := dec(k, v)) is not None
         }
         oracle_prices: dict[Pubkey, Any] = {}
         for (address, source), v in zip(oracles, values[3 + n_perp + n_spot :], strict=True):
             if v is not None:
-                oracle_prices[address] = decode_oracle(bytes(v.data), source)
+                oracle_prices[address] = cache.oracle(address, bytes(v.data), source)
         perp_prices = {
             i: oracle_prices[m.amm.oracle].price
             for i, m in perps.items()
@@ -782,7 +821,7 @@ class DriftClient:
         }
         if user is not None and self._read_held_markets(user):
             return None
-        self._feed_driftpy(slot, state, perps, spots, oracle_prices, user)
+        self._driftpy_pending = (slot, state, perps, spots, oracle_prices, user)
 
         positions: tuple[DriftPosition, ...] = ()
         orders: tuple[OpenOrder, ...] = ()
@@ -815,6 +854,18 @@ class DriftClient:
             user_digest=""
             if values[0] is None
             else hashlib.blake2b(bytes(values[0].data), digest_size=16).hexdigest(),
+            oracle_data={
+                **{
+                    (MarketType.PERP, i): oracle_prices[m.amm.oracle]
+                    for i, m in perps.items()
+                    if m.amm.oracle in oracle_prices
+                },
+                **{
+                    (MarketType.SPOT, i): oracle_prices[m.oracle]
+                    for i, m in spots.items()
+                    if m.oracle in oracle_prices
+                },
+            },
         )
         self._last_state = result
         return result
@@ -845,28 +896,42 @@ class DriftClient:
     async def read_accounts(
         self, keys: Sequence[Pubkey], *, min_context_slot: int | None = None
     ) -> tuple[int, list[Any]]:
-        """(slot, raw account values) of `keys` in `getMultipleAccounts` calls of at most
-        100 keys each (the RPC's limit): one round trip per 100 accounts. The slot is the
-        lowest of the calls' context slots; with `min_context_slot` a node behind that
-        slot is an error to retry, not a stale answer."""
-        slot: int | None = None
-        values: list[Any] = []
-        for start in range(0, len(keys), MAX_ACCOUNTS_PER_CALL):
-            chunk = list(keys[start : start + MAX_ACCOUNTS_PER_CALL])
-            resp = await self._read(
-                "getMultipleAccounts",
-                lambda chunk=chunk: self._rpc.get_multiple_accounts(
-                    chunk, encoding="base64", commitment=Confirmed
-                ),
-            )
-            ctx = resp.context.slot
-            if min_context_slot is not None and ctx < min_context_slot:
-                raise RpcUnavailableError(
-                    f"getMultipleAccounts: the node is at slot {ctx}, behind {min_context_slot}"
-                )
-            slot = ctx if slot is None else min(slot, ctx)
-            values.extend(resp.value)
-        return (slot or 0), values
+        """(slot, raw account values) of `keys`: `getMultipleAccounts` requests of at most
+        100 keys each (the RPC's limit), all sent in one JSON-RPC batch — one round trip
+        however many keys. Every request carries `minContextSlot`: the highest slot this
+        client has seen (or `min_context_slot` if higher), so a node behind it answers
+        -32016 (retried, then `RpcUnavailableError`) instead of a stale account. The slot
+        is the lowest of the requests' context slots."""
+        floor = max(self.slot_floor, min_context_slot or 0)
+        chunks = [
+            list(keys[start : start + MAX_ACCOUNTS_PER_CALL])
+            for start in range(0, len(keys), MAX_ACCOUNTS_PER_CALL)
+        ]
+        if not chunks:
+            return floor, []
+        config = RpcAccountInfoConfig(
+            UiAccountEncoding.Base64,
+            commitment=CommitmentLevel.Confirmed,
+            min_context_slot=floor or None,
+        )
+        reqs = tuple(GetMultipleAccounts(chunk, config, id=i) for i, chunk in enumerate(chunks))
+        resps = await self._read(
+            "getMultipleAccounts",
+            lambda: self._batch(reqs, GetMultipleAccountsResp),
+        )
+        slot = min(r.context.slot for r in resps)
+        self.slot_floor = max(self.slot_floor, slot)
+        return slot, [v for r in resps for v in r.value]
+
+    async def _batch(self, reqs: tuple[Any, ...], parser: type) -> list[Any]:
+        """One HTTP round trip carrying `reqs` as a JSON-RPC batch array (real Solana
+        nodes accept them); the first error answer raises as a single request's would."""
+        provider = self._rpc._provider
+        out = await provider.make_batch_request(reqs, tuple(parser for _ in reqs))
+        for r in out:
+            if not isinstance(r, parser):
+                raise RPCException(r)
+        return list(out)
 
     async def read_sub_accounts(self, ids: Sequence[int]) -> tuple[int, dict[int, Any]]:
         """(slot, {sub-account id: decoded User or None}) of this authority, batched."""
@@ -1087,6 +1152,7 @@ class DriftClient:
                 break
             if status is not None:
                 self._raise_for_status(status, what)
+                self.slot_floor = max(self.slot_floor, status.slot)  # reads see it
                 return TxOutcome(str(sig), status.slot, "confirmed", attempts, user_order_ids)
             # its blockhash expired (proven from the block height): did any attempt land?
             outcome = await self._check_landed(what, sent, landed, attempts, user_order_ids)
@@ -1226,6 +1292,7 @@ class DriftClient:
                 status.err is not None or _confirmed(status, self.config.commitment)
             ):
                 self._raise_for_status(status, what)
+                self.slot_floor = max(self.slot_floor, status.slot)  # reads see it
                 return TxOutcome(str(sig), status.slot, "confirmed", attempts, user_order_ids)
         if landed is not None:
             state = await self.refresh()
@@ -1298,6 +1365,7 @@ class DriftClient:
         after: str | None = None,
         *,
         after_slot: int | None = None,
+        min_context_slot: int | None = None,
         page: int = 100,
         max_pages: int = 50,
     ) -> list[tuple[str, int, list[str]]]:
@@ -1305,16 +1373,28 @@ class DriftClient:
         landed after signature `after` (all of them when None), oldest first: what an
         indexer reads to find the program's events for this account (`drift_events`).
         With `after_slot` (the cursor's slot) the walk also stops at older transactions,
-        so a cursor the node no longer lists never turns into a full rescan."""
+        so a cursor the node no longer lists never turns into a full rescan.
+
+        Round trips: one `getSignaturesForAddress` per page, asked with `minContextSlot`
+        (the slot of the account read the history goes with, or the highest slot seen: a
+        node whose history has not reached it answers -32016 and is retried), then the
+        transactions' `getTransaction` requests in JSON-RPC batches of up to
+        `GET_TRANSACTION_BATCH` — one round trip for a tick's new transactions."""
+        floor = max(self.slot_floor, min_context_slot or 0) or None
         infos: list[Any] = []
         before: Signature | None = None
         done = False
         for _ in range(max_pages):
-            resp = await self._read(
+            config = RpcSignaturesForAddressConfig(
+                before=before,
+                limit=page,
+                commitment=CommitmentLevel.Confirmed,
+                min_context_slot=floor,
+            )
+            req = (GetSignaturesForAddress(self.user_pubkey, config),)
+            (resp,) = await self._read(
                 "getSignaturesForAddress",
-                lambda before=before: self._rpc.get_signatures_for_address(
-                    self.user_pubkey, before=before, limit=page, commitment=Confirmed
-                ),
+                lambda req=req: self._batch(req, GetSignaturesForAddressResp),
             )
             batch = list(resp.value)
             for info in batch:
@@ -1328,16 +1408,26 @@ class DriftClient:
             if done or len(batch) < page:
                 break
             before = batch[-1].signature
+        wanted = [info for info in reversed(infos) if info.err is None]
         out: list[tuple[str, int, list[str]]] = []
-        for info in reversed(infos):
-            if info.err is not None:
-                continue
-            tx = await self._confirmed_transaction(info.signature)
-            if tx.value is None or tx.value.transaction.meta is None:
-                raise RpcUnavailableError(f"getTransaction: {info.signature} not available yet")
-            out.append(
-                (str(info.signature), info.slot, list(tx.value.transaction.meta.log_messages or []))
+        tx_config = RpcTransactionConfig(
+            UiTransactionEncoding.Base64,
+            commitment=CommitmentLevel.Confirmed,
+            max_supported_transaction_version=0,
+        )
+        for start in range(0, len(wanted), GET_TRANSACTION_BATCH):
+            chunk = wanted[start : start + GET_TRANSACTION_BATCH]
+            reqs = tuple(
+                GetTransaction(info.signature, tx_config, id=i) for i, info in enumerate(chunk)
             )
+            txs = await self._read(
+                "getTransaction", lambda reqs=reqs: self._batch(reqs, GetTransactionResp)
+            )
+            for info, tx in zip(chunk, txs, strict=True):
+                if tx.value is None or tx.value.transaction.meta is None:
+                    raise RpcUnavailableError(f"getTransaction: {info.signature} not available yet")
+                logs = list(tx.value.transaction.meta.log_messages or [])
+                out.append((str(info.signature), info.slot, logs))
         return out
 
     # ------------------------------------------------------------------ blocking use

@@ -6,7 +6,7 @@ thread, one slow transaction would stop them all (measured before this module: o
 confirmation made a tick take 31 s). So each live engine has its own **lane**: one
 worker thread that owns the engine's client (its connection and private event loop) and
 runs, in order, the operator commands queued for the engine, the engine's step (strategy,
-risk checks, sends) and its vault sync. The heartbeat thread
+risk checks, sends), its scheduled `settle_pnl` and its vault sync. The heartbeat thread
 
 1. feeds the market board from a read of its own client (in its own lane);
 2. for every lane that is free, submits this tick's job; a lane still busy with an
@@ -104,6 +104,9 @@ class EngineLane(Lane):
         if self.engine.state is not EngineState.STOPPED:
             self.engine.step(ts)
             stepped = True
+        settle = getattr(self.stack, "settle_if_due", None)
+        if settle is not None:
+            settle(ts)  # settle_pnl on its schedule (ADR 0022), before the vault sync reads
         venue = getattr(self.stack, "venue", None)
         consumed = None if venue is None else (venue.cursor, venue.cursor_slot)
         if self.stack.sync is not None:

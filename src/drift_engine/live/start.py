@@ -409,6 +409,53 @@ class LiveEngineStack:
         self.engine: Any = None
         self.sync: Any = None
         self.report: StartReport | None = None
+        #: settle every perp position this often (`ExecutionConfig.settle_every_s`)
+        self.settle_every_s = 3600
+        self.last_settle_ts: int | None = None
+
+    def settle_if_due(self, ts: int) -> list[int]:
+        """`settle_pnl` of every perp position the sub-account holds (an open position, or
+        a closed one with PnL not settled yet) when `settle_every_s` has passed since the
+        last settlement (at the first tick after a start: the interval is not known to
+        have passed). On chain nothing settles by itself: unsettled PnL and funding are not
+        withdrawable and are valued only through the perp position. A failure is logged
+        and retried at the next tick; it never stops the engine. Returns the markets
+        settled."""
+        if self.settle_every_s <= 0 or self.engine is None:
+            return []
+        if self.last_settle_ts is not None and ts - self.last_settle_ts < self.settle_every_s:
+            return []
+        state = self.venue.state
+        user = state.user
+        markets = (
+            []
+            if user is None
+            else [
+                p.market_index
+                for p in user.perp_positions
+                if p.base_asset_amount != 0 or p.quote_asset_amount != 0
+            ]
+        )
+        settled: list[int] = []
+        for index in markets:
+            try:
+                self.venue.settle_pnl(index, ts)
+            except Exception as exc:  # noqa: BLE001 - retried next tick
+                self.store.log(
+                    self.engine_id, ts, "settle-failed", f"scheduled settle_pnl perp {index}: {exc}"
+                )
+                return settled
+            settled.append(index)
+        self.last_settle_ts = ts
+        if settled:
+            self.store.log(
+                self.engine_id,
+                ts,
+                "settle",
+                f"scheduled settle_pnl (every {self.settle_every_s} s) of perp markets {settled}",
+                {"markets": settled, "slot": state.slot},
+            )
+        return settled
 
     def save_cursor(self, consumed: tuple[str | None, int | None] | None = None) -> None:
         """Persist the history cursor: `consumed` (signature, slot) the engine consumed
@@ -492,6 +539,8 @@ class LiveEngineStack:
             cursor=cursor,
         )
         self.save_cursor()
+        if execution is not None:
+            self.settle_every_s = execution.settle_every_s
         ledger = VaultLedgerSink(self.registry.ledger, self.engine_id, self.vault_name)
         self.engine = DriftEngine(
             self.engine_id,
@@ -517,16 +566,24 @@ class LiveEngineStack:
 
 
 class ChainMarketData:
-    """Market data for a live engine's board from the accounts the venue reads: oracle
-    prices and each perp market's hourly funding (`amm.last_funding_rate` over
-    `last_funding_oracle_twap`, recorded once per `last_funding_rate_ts`)."""
+    """Market data for a live engine's board from the accounts the venue reads, in the
+    board fields paper data feeds (live/inputs.py): oracle prices (perp and spot leg),
+    each perp market's hourly funding with what longs paid and shorts received
+    (`amm.last_funding_rate[_long|_short]` over `last_funding_oracle_twap`, recorded once
+    per `last_funding_rate_ts`), the spot leg's deposit and borrow APR from its
+    SpotMarket, and whether each oracle is one the program would use for margin (stale or
+    too uncertain: new risk in that market is refused, with the reason)."""
 
     def __init__(self, board: Any) -> None:
         self.board = board
         self._seen: dict[int, int] = {}
+        #: symbol -> the last oracle block reasons logged (perp, spot), to log changes once
+        self._blocked: dict[str, tuple[str, str]] = {}
 
     def update(self, state: Any) -> int:
         """Feed the board from one account read; returns the chain's latest funding ts."""
+        from drift_engine.live.inputs import amm_funding
+
         latest = 0
         for symbol in self.board.symbols:
             index = self.board.market_index(symbol)
@@ -538,11 +595,66 @@ class ChainMarketData:
             latest = max(latest, ts)
             if index in state.perp_prices:
                 self.board.set_price(symbol, state.perp_prices[index], ts)
-            if ts and self._seen.get(index) != ts and amm.last_funding_oracle_twap:
-                self._seen[index] = ts
-                rate = amm.last_funding_rate / (amm.last_funding_oracle_twap * 1000)
-                self.board.add_funding(symbol, ts, rate)
+            funding = amm_funding(amm)
+            if funding is not None and self._seen.get(index) != funding.ts:
+                self._seen[index] = funding.ts
+                self.board.backfill_funding(
+                    symbol, [(funding.ts, funding.rate, funding.long, funding.short)]
+                )
+            spot_index = self.board.market_index(symbol, MarketType.SPOT)
+            spot = state.spot_markets.get(spot_index) if spot_index is not None else None
+            if spot is not None:
+                self._spot(symbol, spot_index, spot, state, ts)
+            self._oracles(symbol, index, market, spot_index, spot, state)
         return latest
+
+    def _spot(self, symbol: str, index: int, spot: Any, state: Any, ts: int) -> None:
+        from drift_engine.engine.market_board import spot_symbol_for
+        from drift_engine.live.inputs import spot_rates
+
+        if index in state.spot_prices:  # the spot leg at its own oracle
+            self.board.set_price(spot_symbol_for(symbol), state.spot_prices[index], ts)
+        deposit_apr, borrow_apr = spot_rates(spot)
+        self.board.set_spot_rates(symbol, deposit_apr, borrow_apr)
+
+    def _oracles(
+        self, symbol: str, index: int, market: Any, spot_index: Any, spot: Any, state: Any
+    ) -> None:
+        from drift_engine.live.inputs import (
+            check_perp_oracle,
+            check_spot_oracle,
+            oracle_block_reason,
+        )
+
+        if state.state is None:
+            return
+        data = getattr(state, "oracle_data", {}) or {}
+        perp_reason = spot_reason = ""
+        perp_data = data.get((MarketType.PERP, index))
+        if perp_data is not None:
+            check = check_perp_oracle(market, perp_data, state.slot, state.state)
+            perp_reason = oracle_block_reason(symbol, check)
+        spot_data = data.get((MarketType.SPOT, spot_index)) if spot is not None else None
+        if spot_data is not None:
+            check = check_spot_oracle(spot, spot_data, state.slot, state.state)
+            spot_reason = oracle_block_reason(f"{symbol} spot leg", check)
+        self.board.set_oracle_status(symbol, perp_reason, spot_reason)
+        if self._blocked.get(symbol, ("", "")) != (perp_reason, spot_reason):
+            for reason in (perp_reason, spot_reason):
+                if reason:
+                    log.warning("slot %s: %s", state.slot, reason)
+            if not perp_reason and not spot_reason:
+                log.info("%s: oracles valid again at slot %s", symbol, state.slot)
+            self._blocked[symbol] = (perp_reason, spot_reason)
+
+
+def funding_lookback_hours(strategies: Iterable[Any]) -> int:
+    """The longest funding lookback of `strategies` (their `lookback_hours`, default 24),
+    at most the board's history (7 days)."""
+    from drift_engine.engine.market_board import FUNDING_HISTORY_HOURS
+
+    hours = [int(getattr(s.config, "lookback_hours", 24) or 24) for s in strategies]
+    return min(max(hours, default=24), FUNDING_HISTORY_HOURS)
 
 
 def build_live_engines(
@@ -569,6 +681,7 @@ def build_live_engines(
     engine prices its takers with its spec's `execution`."""
     from drift_engine.engine.market_board import MarketBoard
     from drift_engine.live.client import DriftClient, DriftClientConfig
+    from drift_engine.live.inputs import backfill_funding
     from drift_engine.risk import RiskManager
     from drift_engine.strategies import strategy_class
 
@@ -594,7 +707,16 @@ def build_live_engines(
         )
         stack.network = network
         if not stacks:
-            market_data.update(client.run(client.connect()))
+            first = client.run(client.connect())
+            # the funding history the strategies look back over, from the chain's
+            # FundingRateRecords: a restarted engine can enter at once (ADR 0022)
+            try:
+                backfill_funding(
+                    client, board, funding_lookback_hours(strategies), start_ts, state=first
+                )
+            except DriftEngineError as exc:  # the strategy then waits for new records
+                log.warning("funding history not backfilled from the chain: %s", exc)
+            market_data.update(first)
         stack.start(
             strategy,
             board,
@@ -620,6 +742,7 @@ __all__ = [
     "StartReport",
     "build_live_engines",
     "check_live_allowed",
+    "funding_lookback_hours",
     "reconcile_on_start",
     "resume_orders",
 ]

@@ -76,7 +76,13 @@ from solders.transaction import VersionedTransaction
 from spl.token.constants import ASSOCIATED_TOKEN_PROGRAM_ID, TOKEN_PROGRAM_ID
 from spl.token.instructions import get_associated_token_address
 
-from drift_engine.core.program import drift_idl, drift_program, encode_account, new_account
+from drift_engine.core.program import (
+    FieldCachedEncoder,
+    drift_idl,
+    drift_program,
+    encode_account,
+    new_account,
+)
 from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
 from drift_engine.localnet.clock import ChainClock, ManualClock
 from drift_engine.localnet.config import LocalnetConfig
@@ -201,7 +207,8 @@ class DriftProgram(Protocol):
         ...
 
     def oracles(self) -> Iterable[tuple[Pubkey, Any, int, int]]:
-        """Every oracle: (address, driftpy OracleSource, price in PRICE 1e6, slot)."""
+        """Every oracle: (address, driftpy OracleSource, price in PRICE 1e6, posted slot),
+        optionally followed by its confidence (PRICE 1e6, default 0)."""
         ...
 
     def snapshot(self) -> Any: ...
@@ -309,7 +316,7 @@ class TokenAccount:
         )
 
 
-def encode_lazer_oracle(price: int, slot: int, source: Any) -> bytes:
+def encode_lazer_oracle(price: int, slot: int, source: Any, conf: int = 0) -> bytes:
     """A Drift `PythLazerOracle` account that driftpy decodes to exactly `price`.
 
     driftpy decodes through floats (`price / 10**exp * 1e6`), so the stored integer is
@@ -326,7 +333,7 @@ def encode_lazer_oracle(price: int, slot: int, source: Any) -> bytes:
         oracle.exponent = exponent
         oracle.posted_slot = slot
         oracle.publish_time = 0
-        oracle.conf = 0
+        oracle.conf = conf * 100 // multiple  # PRICE 1e6 -> the account's 1e-8 units
         data = encode_account("PythLazerOracle", oracle)
         if decode_pyth_lazer_price_info(data, multiple, stable).price == price:
             return data
@@ -466,6 +473,8 @@ class LocalChain:
         #: (slot a change lands in, the accounts it changes as they were before it), for
         #: reads at "confirmed" / "finalized" commitment
         self._past: list[tuple[int, dict[Pubkey, ServedAccount | None]]] = []
+        #: per Drift account address: its field-cached encoder (`_sources`)
+        self._encoders: dict[Pubkey, FieldCachedEncoder] = {}
         if hasattr(program, "before_change"):
             program.before_change = self._before_keeper_change  # type: ignore[attr-defined]
         self._begin(self.slot)
@@ -558,16 +567,24 @@ class LocalChain:
         """Every account address and how to produce its current bytes (encoded on read)."""
         out: dict[Pubkey, Callable[[], ServedAccount]] = {}
 
-        def drift(name: str, obj: Any) -> Callable[[], ServedAccount]:
+        encoders = self._encoders
+
+        def drift(name: str, obj: Any, address: Pubkey) -> Callable[[], ServedAccount]:
             def make() -> ServedAccount:
-                data = encode_account(name, obj)
+                # the same bytes as encode_account, re-building only the fields that
+                # changed since this address was last served (a read of 100 Users
+                # encoded them all each time: 5 s of a 100-account tick)
+                encoder = encoders.get(address)
+                if encoder is None or encoder.name != name:
+                    encoder = encoders[address] = FieldCachedEncoder(name)
+                data = encoder.encode(obj)
                 return ServedAccount(data, DRIFT_PROGRAM_ID, rent_exempt_minimum(len(data)))
 
             return make
 
-        def oracle(price: int, slot: int, source: Any) -> Callable[[], ServedAccount]:
+        def oracle(price: int, slot: int, source: Any, conf: int) -> Callable[[], ServedAccount]:
             def make() -> ServedAccount:
-                data = encode_lazer_oracle(price, slot, source)
+                data = encode_lazer_oracle(price, slot, source, conf)
                 return ServedAccount(data, DRIFT_PROGRAM_ID, rent_exempt_minimum(len(data)))
 
             return make
@@ -578,13 +595,13 @@ class LocalChain:
             )
 
         for address, name, obj in self.program.accounts():
-            out[address] = drift(name, obj)
-        for address, source, price, slot in self.program.oracles():
+            out[address] = drift(name, obj, address)
+        for address, source, price, slot, *conf in self.program.oracles():
             if address in out:
                 continue
             if not _is_lazer(source):
                 raise ValueError(f"oracle {address}: only Pyth Lazer oracles are served")
-            out[address] = oracle(price, slot, source)
+            out[address] = oracle(price, slot, source, conf[0] if conf else 0)
         for address, acc in self.tokens.items():
             out[address] = token(acc)
         for address, lamports in self.lamports.items():
@@ -613,16 +630,24 @@ class LocalChain:
             return self.config.confirm_after_slots
         return self.config.finalize_after_slots  # the RPC's default: finalized
 
+    def context_slot(self, commitment: str | None = "processed", behind: int = 0) -> int:
+        """The slot a node answers at for `commitment`, `behind` slots late (a lagging
+        node: `FaultPlan.lag_node`)."""
+        with self._lock:
+            self._sync()
+            return max(self._genesis_slot, self.slot - self._lag(commitment) - behind)
+
     def read_accounts(
-        self, addresses: Sequence[Pubkey], commitment: str | None = "processed"
+        self, addresses: Sequence[Pubkey], commitment: str | None = "processed", behind: int = 0
     ) -> tuple[int, list[ServedAccount | None]]:
         """(slot, the accounts at `addresses`) as of the newest slot `commitment` has
-        reached, all read at that one slot."""
+        reached, all read at that one slot; `behind` > 0: as a node that many slots late
+        serves them (exact within the slots the chain keeps, `finalize_after_slots`)."""
         with self._lock:
             self._sync()
             self._crank_locked()
             sources = self._sources()
-            lag = self._lag(commitment)
+            lag = self._lag(commitment) + max(0, behind)
             target = max(self._genesis_slot, self.slot - lag)
             out: list[ServedAccount | None] = []
             for address in addresses:
@@ -925,7 +950,12 @@ class LocalChain:
         self, user: Pubkey, events: list[tuple[str, dict[str, Any]]]
     ) -> Signature:
         names = {name for name, _ in events}
-        ix_name = "fill_perp_order" if "OrderActionRecord" in names else "settle_funding_payment"
+        if "FundingRateRecord" in names:
+            ix_name = "update_funding_rate"  # `user` is the PerpMarket account it writes
+        elif "OrderActionRecord" in names:
+            ix_name = "fill_perp_order"
+        else:
+            ix_name = "settle_funding_payment"
         disc = hashlib.sha256(f"global:{ix_name}".encode()).digest()[:8]
         ix = Instruction(DRIFT_PROGRAM_ID, disc, [AccountMeta(user, False, True)])
         blockhash = self._remember_blockhash()
@@ -948,16 +978,19 @@ class LocalChain:
         limit: int = 1000,
         before: Signature | None = None,
         commitment: str | None = "confirmed",
+        behind: int = 0,
     ) -> list[tuple[Signature, SignatureRecord]]:
         """Landed transactions that reference `address`, newest first, as far as they
-        are visible at `commitment`."""
+        are visible at `commitment` (to a node `behind` slots late)."""
         with self._lock:
             self._sync()
             self._crank_locked()
             out = [
                 (sig, rec)
                 for sig, rec in self.signatures.items()
-                if address in rec.account_keys and self._visible(rec, commitment)
+                if address in rec.account_keys
+                and self._visible(rec, commitment)
+                and (behind <= 0 or rec.slot <= self.slot - behind - self._lag(commitment))
             ]
             out.reverse()
             if before is not None:

@@ -283,6 +283,27 @@ def funding_payment_event(rec: Any, user: Pubkey) -> dict[str, Any]:
     }
 
 
+def funding_rate_event(rec: Any, record_id: int) -> dict[str, Any]:
+    """`FundingRateRecord` for a simulator funding update of a perp market, as
+    `controller/funding.rs::update_funding_rate` emits it (one per market per funding
+    period, in a keeper's `update_funding_rate` transaction that writes the market)."""
+    return {
+        "ts": rec.ts,
+        "record_id": record_id,
+        "market_index": rec.market_index,
+        "funding_rate": rec.funding_rate,
+        "funding_rate_long": rec.funding_rate_long,
+        "funding_rate_short": rec.funding_rate_short,
+        "cumulative_funding_rate_long": rec.cumulative_funding_rate_long,
+        "cumulative_funding_rate_short": rec.cumulative_funding_rate_short,
+        "oracle_price_twap": rec.oracle_price_twap,
+        "mark_price_twap": rec.mark_price_twap,
+        "period_revenue": 0,
+        "base_asset_amount_with_amm": 0,
+        "base_asset_amount_with_unsettled_lp": 0,
+    }
+
+
 def settle_pnl_event(rec: Any, user: Pubkey) -> dict[str, Any]:
     return {
         "ts": rec.ts,
@@ -380,6 +401,7 @@ __all__ = [
     "fill_event",
     "trigger_event",
     "funding_payment_event",
+    "funding_rate_event",
     "liquidation_event",
     "settle_pnl_event",
     "user_pubkey_of",

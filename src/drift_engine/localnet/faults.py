@@ -19,6 +19,12 @@ Kinds:
                          blockhash handed out so far: the node answers "Blockhash not found".
   * ``lost_confirmation`` — the sendTransaction lands and its signature is returned, but
                          `getSignatureStatuses` never reports it.
+
+`lag_node(slots, count)` is the lagging-node fault (a load-balanced RPC whose next
+answers come from a node `slots` slots behind): account and history reads are answered
+as of that older slot — stale accounts, history without the newest transactions — and a
+request whose `minContextSlot` is above that slot gets JSON-RPC error -32016 "Minimum
+context slot has not been reached", as a real node answers.
 """
 
 from __future__ import annotations
@@ -30,6 +36,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 KINDS = ("http_429", "drop_response", "expired_blockhash", "lost_confirmation")
+#: the reads a lagging node answers from its older slot
+LAGGING_READS = frozenset(
+    {"getAccountInfo", "getMultipleAccounts", "getBalance", "getSignaturesForAddress"}
+)
 
 
 @dataclass
@@ -62,6 +72,7 @@ class FaultPlan:
     _windows: list[_Window] = field(default_factory=list)
     _congestion: tuple[int, int | None] | None = None
     _hangs: list[list[Any]] = field(default_factory=list)
+    _lags: list[list[Any]] = field(default_factory=list)
 
     def _now_ms(self) -> int:
         return self.clock.now_ms() if self.clock is not None else 0
@@ -121,6 +132,33 @@ class FaultPlan:
                 return seconds
         return 0.0
 
+    def lag_node(
+        self, slots: int, count: int = 1, methods: Iterable[str] | None = None
+    ) -> FaultPlan:
+        """The next `count` reads (of `methods`, default every account and history read)
+        are answered by a node `slots` slots behind the chain."""
+        if slots < 1 or count < 1:
+            raise ValueError("slots and count must be >= 1")
+        chosen = frozenset(methods) if methods is not None else LAGGING_READS
+        with self._lock:
+            self._lags.append([chosen, count, slots])
+        return self
+
+    def take_lag(self, method: str) -> int:
+        """Slots this request of `method` is answered behind the chain (consumes one
+        armed lag), 0 for none."""
+        with self._lock:
+            for lag in self._lags:
+                methods, _count, slots = lag
+                if method not in methods:
+                    continue
+                lag[1] -= 1
+                if lag[1] <= 0:
+                    self._lags.remove(lag)
+                self.fired["lag_node"] += 1
+                return slots
+        return 0
+
     def congestion_floor(self) -> int | None:
         """The priority fee a send needs now, or None without congestion."""
         with self._lock:
@@ -160,6 +198,7 @@ class FaultPlan:
             self._windows.clear()
             self._congestion = None
             self._hangs.clear()
+            self._lags.clear()
         self.latency_s = 0.0
 
     def take(self, method: str) -> set[str]:

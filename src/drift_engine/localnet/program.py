@@ -105,6 +105,9 @@ class SimulatorProgram:
         #: order details by (user account, order id), kept while orders are open, for the
         #: cancel records the program logs with the order's fields
         self._shadow: dict[tuple[Pubkey, int], Any] = {}
+        #: oracle faults: posted slot of a frozen oracle, confidence (PRICE 1e6)
+        self._frozen_oracles: dict[Pubkey, int] = {}
+        self._oracle_confidence: dict[Pubkey, int] = {}
         if not self.config.settle_automatically:
             sim.auto_settle_pnl = False
             sim.settle_funding_on_update = False
@@ -195,11 +198,40 @@ class SimulatorProgram:
         for authority, stats in self._stats().items():
             yield user_stats_pubkey(authority), "UserStats", stats
 
-    def oracles(self) -> Iterable[tuple[Pubkey, Any, int, int]]:
+    def oracles(self) -> Iterable[tuple[Pubkey, Any, int, int, int]]:
+        """(address, source, price, posted slot, confidence) of every market's oracle.
+
+        Pyth Lazer posts every slot, so an oracle is as fresh as the current slot unless
+        a test froze it (`freeze_oracle`: its posted slot stays, its delay grows as slots
+        pass) or widened its confidence (`set_oracle_confidence`, PRICE 1e6)."""
         for i, m in self.sim.perp_markets.items():
-            yield m.amm.oracle, m.amm.oracle_source, self.sim.oracle_price((MarketType.PERP, i)), 0
+            yield self._oracle(m.amm.oracle, m.amm.oracle_source, (MarketType.PERP, i))
         for i, m in self.sim.spot_markets.items():
-            yield m.oracle, m.oracle_source, self.sim.oracle_price((MarketType.SPOT, i)), 0
+            yield self._oracle(m.oracle, m.oracle_source, (MarketType.SPOT, i))
+
+    def _oracle(self, address: Pubkey, source: Any, market: tuple[MarketType, int]):
+        posted = self._frozen_oracles.get(address, self.slot)
+        conf = self._oracle_confidence.get(address, 0)
+        return address, source, self.sim.oracle_price(market), posted, conf
+
+    def _oracle_address(self, market: Any) -> Pubkey:
+        key = self.sim._key(market)
+        if key[0] is MarketType.PERP:
+            return self.sim.perp_markets[key[1]].amm.oracle
+        return self.sim.spot_markets[key[1]].oracle
+
+    def freeze_oracle(self, market: Any, posted_slot: int | None = None) -> None:
+        """The market's oracle stops posting: its posted slot stays `posted_slot`
+        (default: the current slot) while the chain moves on (a stale oracle)."""
+        address = self._oracle_address(market)
+        self._frozen_oracles[address] = self.slot if posted_slot is None else posted_slot
+
+    def unfreeze_oracle(self, market: Any) -> None:
+        self._frozen_oracles.pop(self._oracle_address(market), None)
+
+    def set_oracle_confidence(self, market: Any, confidence: int) -> None:
+        """The oracle's confidence interval (PRICE 1e6) from now on."""
+        self._oracle_confidence[self._oracle_address(market)] = confidence
 
     # ------------------------------------------------------------------ events
 
@@ -213,7 +245,11 @@ class SimulatorProgram:
         from drift_engine.localnet import events as ev
 
         out: list[tuple[Any, str, dict[str, Any]]] = []
-        for rec in self.sim.records[mark:]:
+        records = self.sim.records[mark:]
+        for i, rec in enumerate(records):
+            if rec.kind == "funding_rate":
+                out.append(self._funding_rate_event(rec, records[i + 1 :]))
+                continue
             authority = getattr(rec, "authority", None)
             if authority is None:
                 continue
@@ -235,6 +271,20 @@ class SimulatorProgram:
             elif rec.kind == "trigger":
                 out.append((user, "OrderActionRecord", ev.trigger_event(rec, user)))
         return out
+
+    def _funding_rate_event(self, rec: Any, later: Sequence[Any]) -> tuple[Any, str, dict]:
+        """(the PerpMarket account, "FundingRateRecord", fields): the program logs it in
+        the `update_funding_rate` transaction, which writes the market account, so the
+        market's transaction history holds every funding update. Its record id is the
+        market's `next_funding_rate_record_id` before the update (`get_then_update_id!`)."""
+        from drift_engine.localnet import events as ev
+
+        market = self.sim.perp_markets[rec.market_index]
+        after = sum(
+            1 for r in later if r.kind == "funding_rate" and r.market_index == rec.market_index
+        )
+        record_id = market.next_funding_rate_record_id - 1 - after
+        return market.pubkey, "FundingRateRecord", ev.funding_rate_event(rec, record_id)
 
     # ------------------------------------------------------------------ atomicity
 

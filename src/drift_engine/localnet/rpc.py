@@ -3,16 +3,17 @@
 `create_app(chain, faults)` is a Starlette app answering the methods driftpy's
 DriftClient and solana-py use against a `LocalChain` (see localnet/chain.py): account
 reads (getAccountInfo, getMultipleAccounts, getProgramAccounts with memcmp/dataSize
-filters), blocks (getLatestBlockhash, isBlockhashValid, getSlot, getBlockHeight,
-getEpochInfo), transactions (sendTransaction, simulateTransaction,
-getSignatureStatuses, getSignaturesForAddress, getTransaction (base64, with the
-program's logs and Anchor events), getFeeForMessage, getRecentPrioritizationFees), lamports
-(getBalance, requestAirdrop, getMinimumBalanceForRentExemption), tokens
-(getTokenAccountBalance), node info (getHealth, getVersion, getGenesisHash,
-getIdentity) and one local extension, ``localnet_mintTo`` (credit tokens to a wallet's
-associated token account, the faucet a test or a demo needs). Every other method gets
-JSON-RPC error -32601 and is logged and counted in `RpcStats.unknown` — never a silent
-answer.
+filters; `minContextSlot` is honoured: -32016 from a node behind it), blocks
+(getLatestBlockhash, isBlockhashValid, getSlot, getBlockHeight, getEpochInfo),
+transactions (sendTransaction, simulateTransaction, getSignatureStatuses,
+getSignaturesForAddress, getTransaction (base64, with the program's logs and Anchor
+events), getFeeForMessage, getRecentPrioritizationFees), lamports (getBalance,
+requestAirdrop, getMinimumBalanceForRentExemption), tokens (getTokenAccountBalance),
+node info (getHealth, getVersion, getGenesisHash, getIdentity) and one local extension,
+``localnet_mintTo`` (credit tokens to a wallet's associated token account, the faucet a
+test or a demo needs). Every other method gets JSON-RPC error -32601 and is logged and
+counted in `RpcStats.unknown` — never a silent answer. `RpcStats.requests` counts HTTP
+requests (round trips: a batch array is one).
 
 `LocalRpcServer` runs the app with uvicorn on 127.0.0.1 in a background thread (tests,
 `drift-engine localnet`). Websocket subscriptions are not served: the live client reads
@@ -26,6 +27,7 @@ import base64
 import logging
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,6 +59,13 @@ class RpcStats:
 
     calls: Counter = field(default_factory=Counter)
     unknown: Counter = field(default_factory=Counter)
+    #: HTTP requests (round trips): a JSON-RPC batch array is one, however many calls
+    requests: int = 0
+    #: round trips that carried at least one call of each method
+    trips: Counter = field(default_factory=Counter)
+    #: seconds the server spent answering (the local chain's own work, not the
+    #: client's: a bench subtracts it when the server shares the client's process)
+    busy_s: float = 0.0
 
 
 class RpcMethods:
@@ -162,9 +171,25 @@ class RpcMethods:
 
     # ------------------------------------------------------------------ accounts
 
+    def _floor(self, method: str, config: dict[str, Any]) -> int:
+        """Slots this read is answered behind the chain (a lagging node, `FaultPlan.
+        lag_node`); a `minContextSlot` the answering node has not reached is error -32016,
+        as real nodes answer (never a stale answer the client did not allow)."""
+        behind = self.faults.take_lag(method)
+        want = config.get("minContextSlot")
+        if want is not None:
+            have = self.chain.context_slot(config.get("commitment") or "finalized", behind)
+            if int(want) > have:
+                raise RpcError(
+                    -32016, "Minimum context slot has not been reached", {"contextSlot": have}
+                )
+        return behind
+
     def get_account_info(self, params: list[Any], faults: set[str]) -> Any:
         config = self._config(params, 1)
-        slot, (acc,) = self.chain.read_accounts([self._pubkey(params[0])], config.get("commitment"))
+        behind = self._floor("getAccountInfo", config)
+        key = self._pubkey(params[0])
+        slot, (acc,) = self.chain.read_accounts([key], config.get("commitment"), behind)
         return self._ctx(self._encode_account(acc, config), slot)
 
     def get_multiple_accounts(self, params: list[Any], faults: set[str]) -> Any:
@@ -172,7 +197,8 @@ class RpcMethods:
         if len(keys) > 100:
             raise RpcError(-32602, "Too many inputs provided; max 100")
         config = self._config(params, 1)
-        slot, accounts = self.chain.read_accounts(keys, config.get("commitment"))
+        behind = self._floor("getMultipleAccounts", config)
+        slot, accounts = self.chain.read_accounts(keys, config.get("commitment"), behind)
         return self._ctx([self._encode_account(a, config) for a in accounts], slot)
 
     def get_program_accounts(self, params: list[Any], faults: set[str]) -> Any:
@@ -200,8 +226,10 @@ class RpcMethods:
         return self._ctx(out) if config.get("withContext") else out
 
     def get_balance(self, params: list[Any], faults: set[str]) -> Any:
-        commitment = self._config(params, 1).get("commitment")
-        slot, (acc,) = self.chain.read_accounts([self._pubkey(params[0])], commitment)
+        config = self._config(params, 1)
+        behind = self._floor("getBalance", config)
+        key = self._pubkey(params[0])
+        slot, (acc,) = self.chain.read_accounts([key], config.get("commitment"), behind)
         return self._ctx(0 if acc is None else acc.lamports, slot)
 
     def get_token_account_balance(self, params: list[Any], faults: set[str]) -> Any:
@@ -272,6 +300,7 @@ class RpcMethods:
         commitment = config.get("commitment") or "finalized"
         if commitment == "processed":
             raise RpcError(-32602, "Method does not support commitment below `confirmed`")
+        behind = self._floor("getSignaturesForAddress", {**config, "commitment": commitment})
         return [
             {
                 "signature": str(sig),
@@ -281,7 +310,7 @@ class RpcMethods:
                 "blockTime": None,
                 "confirmationStatus": self.chain.commitment_of(rec),
             }
-            for sig, rec in self.chain.history(address, limit, before_sig, commitment)
+            for sig, rec in self.chain.history(address, limit, before_sig, commitment, behind)
         ]
 
     def get_transaction(self, params: list[Any], faults: set[str]) -> Any:
@@ -445,6 +474,8 @@ def create_app(
         batch = isinstance(body, list)
         reqs = body if batch else [body]
         names = [r.get("method", "") if isinstance(r, dict) else "" for r in reqs]
+        stats.requests += 1
+        stats.trips.update(set(names))
         fired: list[set[str]] = [faults.take(n) for n in names]
         every = set().union(*fired) if fired else set()
         if faults.latency_s > 0:
@@ -466,7 +497,9 @@ def create_app(
                 status_code=429,
                 headers={"Retry-After": "0"},
             )
+        t0 = time.perf_counter()
         results = [one(r, f) for r, f in zip(reqs, fired, strict=True)]
+        stats.busy_s += time.perf_counter() - t0
         if "drop_response" in every:
             log.info("local RPC fault: response to %s dropped", names)
             return Response(b"", status_code=504)

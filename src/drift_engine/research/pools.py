@@ -239,6 +239,11 @@ class RayPool:
             os.environ.setdefault("RAY_enable_metrics_collection", "0")  # no metrics agent
             kwargs: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
             if address == "local":
+                # Ray starts its workers at nice 15 (its `worker_niceness`); on a machine
+                # that also runs other work a local sweep then crawls (measured 5-7x
+                # slower than the process pool, bench/sweep_scale.py). Same priority as
+                # the process pool's workers, as Ray's own job manager does (env wins).
+                os.environ.setdefault("RAY_worker_niceness", "0")
                 kwargs.update(
                     address="local",
                     include_dashboard=False,

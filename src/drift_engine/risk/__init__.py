@@ -19,6 +19,7 @@ from drift_engine.risk.checks import (
     reduce_orders,
 )
 from drift_engine.risk.limits import RiskLimits
+from drift_engine.risk.oracle import OracleGuard
 from drift_engine.strategies.base import StrategySnapshot
 
 
@@ -40,6 +41,7 @@ class RiskManager:
                 HealthFloor(self.limits),
                 MaxOrderNotional(self.limits),
                 MaxLeverage(self.limits),
+                OracleGuard(),
             ]
         self.checks = list(checks)
 
@@ -80,6 +82,7 @@ __all__ = [
     "MaxDrawdown",
     "MaxLeverage",
     "MaxOrderNotional",
+    "OracleGuard",
     "Rejection",
     "RiskCheck",
     "RiskLimits",

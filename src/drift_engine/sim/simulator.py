@@ -485,12 +485,14 @@ class DriftSimulator:
             "price_models": [[*mkey(k), _model_json(m)] for k, m in self._price_models.items()],
             "volume_caps": [[*mkey(k), cap] for k, cap in self._volume_caps.items()],
             "rates": [[i, r.deposit, r.borrow] for i, r in self._rates.items()],
-            "state": b64(encode_account("State", self.state)),
+            "state": b64(self._encode_cached("State", 0, self.state)),
             "perp_markets": {
-                str(i): b64(encode_account("PerpMarket", m)) for i, m in self.perp_markets.items()
+                str(i): b64(self._encode_cached("PerpMarket", i, m))
+                for i, m in self.perp_markets.items()
             },
             "spot_markets": {
-                str(i): b64(encode_account("SpotMarket", m)) for i, m in self.spot_markets.items()
+                str(i): b64(self._encode_cached("SpotMarket", i, m))
+                for i, m in self.spot_markets.items()
             },
             "users": [
                 [*ukey(a), self._user_b64(a), a.liquidation_start_ts]
@@ -506,6 +508,15 @@ class DriftSimulator:
             "records_since": since,
             "records": [record_to_json(r) for r in self.records[since:]],
         }
+
+    def _encode_cached(self, name: str, index: int, account: Any) -> bytes:
+        """State and market bytes through a per-account `FieldCachedEncoder`: a price
+        or funding update re-builds the few fields it changed (the same bytes)."""
+        key = (name, index)
+        encoder = self._encoders.get(key)  # type: ignore[call-overload]
+        if encoder is None:
+            encoder = self._encoders[key] = FieldCachedEncoder(name)  # type: ignore[index]
+        return encoder.encode(account)
 
     def _user_b64(self, acct: _Account) -> str:
         import base64

@@ -7,20 +7,19 @@ finds the schema current); on PostgreSQL `env.py` takes an advisory lock first.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from drift_engine.storage.engine import DEFAULT_BUSY_TIMEOUT_MS, make_engine
+from drift_engine.storage.revisions import (  # noqa: F401 - STORAGE_DIR, shipped_head: re-exported
+    ALEMBIC_INI,
+    MIGRATIONS_DIR,
+    STORAGE_DIR,
+    shipped_head,
+)
 
 if TYPE_CHECKING:  # Alembic is imported only when a migration may run (it costs ~0.2 s)
     from alembic.config import Config
-
-STORAGE_DIR = Path(__file__).resolve().parent
-MIGRATIONS_DIR = STORAGE_DIR / "migrations"
-ALEMBIC_INI = STORAGE_DIR / "alembic.ini"
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -84,27 +83,6 @@ def current_revision(url: str) -> str | None:
             return MigrationContext.configure(connection).get_current_revision()
     finally:
         engine.dispose()
-
-
-_REVISION = re.compile(r'^revision(?:: [^=]+)? = "([^"]+)"$', re.M)
-_DOWN = re.compile(r'^down_revision(?:: [^=]+)? = (None|"[^"]+")$', re.M)
-
-
-@cache
-def shipped_head() -> str | None:
-    """The newest shipped migration, read from the files' `revision` / `down_revision`
-    lines without importing Alembic (the read-only commands' fast path). None when the
-    files do not form one simple chain; callers then ask Alembic (`head_revision`)."""
-    revisions: dict[str, str | None] = {}
-    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
-        text = path.read_text(encoding="utf-8")
-        rev, down = _REVISION.search(text), _DOWN.search(text)
-        if rev is None or down is None:
-            return None
-        revisions[rev.group(1)] = None if down.group(1) == "None" else down.group(1).strip('"')
-    parents = {d for d in revisions.values() if d is not None}
-    heads = [r for r in revisions if r not in parents]
-    return heads[0] if len(heads) == 1 and parents <= set(revisions) else None
 
 
 def stored_revision(url: str) -> str | None:

@@ -39,6 +39,12 @@ class MarketSnapshot:
     (Drift's `fundingRate / oraclePriceTwap`); APRs are fractions per year (0.1 = 10%).
     `funding_history` holds (ts, hourly rate) of recent funding records, oldest first
     (up to 7 days); the same tuple object is reused until a new record arrives.
+    `funding_sides` holds (ts, long rate, short rate) of the same records: what longs
+    paid and shorts received (they differ from the rate when the AMM caps what it pays,
+    `math/funding.rs::calculate_funding_rate_long_short`); a position earns its side's.
+    `oracle_invalid` / `spot_oracle_invalid` say why the perp's / spot leg's oracle is
+    not one the program would use for margin (stale, too uncertain, ...; "" = valid):
+    new risk in that market is refused (risk/oracle.py), reducing is allowed.
     """
 
     symbol: str
@@ -59,21 +65,37 @@ class MarketSnapshot:
     spot_step_size: int = 1  # spot token decimals
     spot_min_order_size: int = 1
     funding_history: tuple[tuple[int, float], ...] = ()
+    funding_rate_long: float = 0.0
+    funding_rate_short: float = 0.0
+    funding_sides: tuple[tuple[int, float, float], ...] = ()
+    oracle_invalid: str = ""
+    spot_oracle_invalid: str = ""
 
     @property
     def funding_apr(self) -> float:
         return self.funding_rate * HOURS_PER_YEAR
 
-    def funding_apr_over(self, lookback_hours: int, now: int | None = None) -> float | None:
+    def funding_apr_over(
+        self, lookback_hours: int, now: int | None = None, side: str | None = None
+    ) -> float | None:
         """Mean hourly funding over the last `lookback_hours` records, annualised.
 
+        `side` "long" / "short": the rate longs paid / shorts received (positive: longs
+        pay), which a position on that side earns; None: the market's rate.
         None when fewer than `lookback_hours` records are known yet.
         """
-        hist = self.funding_history
-        if lookback_hours <= 0 or len(hist) < lookback_hours:
+        if side not in (None, "long", "short"):
+            raise ValueError(f"side must be 'long', 'short' or None, not {side!r}")
+        if side is None or len(self.funding_sides) != len(self.funding_history):
+            hist = self.funding_history
+            if lookback_hours <= 0 or len(hist) < lookback_hours:
+                return None
+            return sum(r for _, r in hist[-lookback_hours:]) / lookback_hours * HOURS_PER_YEAR
+        sides = self.funding_sides
+        if lookback_hours <= 0 or len(sides) < lookback_hours:
             return None
-        window = hist[-lookback_hours:]
-        return sum(r for _, r in window) / lookback_hours * HOURS_PER_YEAR
+        col = 1 if side == "long" else 2
+        return sum(r[col] for r in sides[-lookback_hours:]) / lookback_hours * HOURS_PER_YEAR
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,22 +143,26 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
         big, small = max(a, b), min(a, b)
         return big if big % small == 0 else a * b
 
-    def _funding_apr(self, m: MarketSnapshot) -> float | None:
+    def _funding_apr(self, m: MarketSnapshot, perp_side: str = "short") -> float | None:
+        """Funding APR the perp leg on `perp_side` earns (+: received by shorts): the
+        short side's rate for a short perp, the long side's for a long one — they differ
+        when the AMM caps what it pays (MarketSnapshot.funding_sides)."""
         # The history tuple is replaced only when a funding record arrives: memoise on it.
-        cache = self.__dict__.get("_apr_cache")
-        if cache is not None and cache[0] is m.funding_history:
-            return cache[1]
-        apr = m.funding_apr_over(self.config.lookback_hours)
-        self.__dict__["_apr_cache"] = (m.funding_history, apr)
+        cache = self.__dict__.setdefault("_apr_cache", {})
+        hit = cache.get(perp_side)
+        if hit is not None and hit[0] is m.funding_history:
+            return hit[1]
+        apr = m.funding_apr_over(self.config.lookback_hours, side=perp_side)
+        cache[perp_side] = (m.funding_history, apr)
         return apr
 
     def expected_carry(self, m: MarketSnapshot, side: Side) -> float | None:
-        apr = self._funding_apr(m)
-        if apr is None:
-            return None
-        if side == "long_carry":
-            return apr
-        if side == "short_carry":
+        if side == "long_carry":  # perp short: receives the short side's funding
+            return self._funding_apr(m, "short")
+        if side == "short_carry":  # perp long: pays the long side's funding
+            apr = self._funding_apr(m, "long")
+            if apr is None:
+                return None
             return -apr - m.spot_borrow_apr - self.config.borrow_buffer_apr
         return 0.0
 

@@ -13,7 +13,17 @@ Conditions (prices PRICE 1e6 integers, times unix seconds, health 0-100):
                                one in the snapshot (the hourly funding update);
 - `PriceOutside(market, low, high)` - wake when the oracle price of `market` leaves
                                [low, high] (a rebalance or stop band);
-- `HealthBelow(health)`      - wake when the account's margin health falls below it.
+- `HealthBelow(health)`      - wake when the account's margin health falls below it;
+- `FundingOutside(market, low, high)` - wake at a funding record of `market` whose hourly
+                               rate (`MarketSnapshot.funding_rate`, a fraction) is
+                               outside [low, high] (a carry strategy's entry/exit band).
+
+Funding hours: a strategy that declares `NextFunding(market)` is woken by every funding
+record of `market` (and by every spot-rate update). One that declares conditions without
+it promises that funding records and rate updates alone do not change its decision (a
+`FundingOutside` band narrows that promise to the rates inside the band): the engine
+still books every payment (`on_funding` is called), but fast stepping need not ask
+`on_tick` at those hours (quiet stretches, ADR-0020).
 
 Today the engine steps every strategy on every tick (per-bar stepping is the reference).
 A later issue (#14, "step when something can happen") uses these declarations to jump
@@ -70,7 +80,21 @@ class HealthBelow:
     health: int
 
 
-WakeCondition = EveryTick | AtTime | NextFunding | PriceOutside | HealthBelow
+@dataclass(frozen=True, slots=True)
+class FundingOutside:
+    """Wake at a funding record of `market` whose hourly rate (a fraction of notional,
+    `MarketSnapshot.funding_rate`) is outside [low, high]."""
+
+    market: str
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        if self.low > self.high:
+            raise ValueError(f"FundingOutside({self.market}): low {self.low} > high {self.high}")
+
+
+WakeCondition = EveryTick | AtTime | NextFunding | PriceOutside | HealthBelow | FundingOutside
 
 #: The default declaration: no promise, step on every tick.
 EVERY_TICK: tuple[WakeCondition, ...] = (EveryTick(),)
@@ -103,6 +127,15 @@ def fired(
         elif isinstance(c, HealthBelow):
             if now.margin.health < c.health:
                 return True
+        elif isinstance(c, FundingOutside):
+            before = declared.markets.get(c.market)
+            after = now.markets.get(c.market)
+            if before is None or after is None:
+                return True
+            if after.last_funding_ts > before.last_funding_ts and not (
+                c.low <= after.funding_rate <= c.high
+            ):
+                return True
         else:
             raise TypeError(f"unknown wake condition {c!r}")
     return False
@@ -112,6 +145,7 @@ __all__ = [
     "EVERY_TICK",
     "AtTime",
     "EveryTick",
+    "FundingOutside",
     "HealthBelow",
     "NextFunding",
     "PriceOutside",

@@ -3,87 +3,70 @@
 Start here: `VaultRegistry(Database.open(url))`. Engines book trading events through
 `registry.ledger`, record chart points through `registry.snapshots`, and ON_CHAIN vaults
 are mirrored from the chain with `registry.reconcile`. Design: ADR-0008.
+
+Names are imported on first use (PEP 562): `vaults.reconcile` and `vaults.live` speak
+driftpy's types, and `drift-engine vaults list` must not import driftpy to read a table.
 """
 
-from drift_engine.storage.enums import EntryKind, SnapshotSource, VaultStatus, VaultType
-from drift_engine.vaults.booking import Clock, VaultRef, utc_now
-from drift_engine.vaults.entries import (
-    LedgerEntry,
-    NewEntry,
-    fill_key,
-    funding_key,
-    interest_key,
-    signature_key,
-)
-from drift_engine.vaults.errors import (
-    EngineBoundVaultError,
-    IdempotencyConflictError,
-    InsufficientFundsError,
-    InvalidAmountError,
-    LiveTransfersUnavailableError,
-    UnknownVaultError,
-    VaultConfigError,
-    VaultError,
-    VaultExistsError,
-    VaultIsolationError,
-    VaultStateError,
-)
-from drift_engine.vaults.ledger import Ledger
-from drift_engine.vaults.live import LiveTransfers, TransactionSender, TransferInstructionBuilder
-from drift_engine.vaults.money import format_usdc, parse_positive_usdc, parse_usdc
-from drift_engine.vaults.reconcile import (
-    OnChainFill,
-    OnChainSnapshot,
-    ReconcileOutcome,
-    Reconciler,
-    ReconciliationResult,
-)
-from drift_engine.vaults.registry import Transfer, VaultRegistry
-from drift_engine.vaults.snapshots import Snapshots, VaultSnapshot
-from drift_engine.vaults.vault import TREASURY_ENGINE_ID, EngineVault, VaultSummary
+from __future__ import annotations
 
-__all__ = [
-    "TREASURY_ENGINE_ID",
-    "Clock",
-    "EngineBoundVaultError",
-    "EngineVault",
-    "EntryKind",
-    "IdempotencyConflictError",
-    "InsufficientFundsError",
-    "InvalidAmountError",
-    "Ledger",
-    "LedgerEntry",
-    "LiveTransfers",
-    "LiveTransfersUnavailableError",
-    "NewEntry",
-    "OnChainFill",
-    "OnChainSnapshot",
-    "ReconcileOutcome",
-    "ReconciliationResult",
-    "Reconciler",
-    "SnapshotSource",
-    "Snapshots",
-    "TransactionSender",
-    "Transfer",
-    "TransferInstructionBuilder",
-    "UnknownVaultError",
-    "VaultConfigError",
-    "VaultError",
-    "VaultExistsError",
-    "VaultIsolationError",
-    "VaultRef",
-    "VaultRegistry",
-    "VaultSnapshot",
-    "VaultStateError",
-    "VaultStatus",
-    "VaultSummary",
-    "VaultType",
-    "fill_key",
-    "format_usdc",
-    "funding_key",
-    "interest_key",
-    "parse_positive_usdc",
-    "parse_usdc",
-    "signature_key",
-    "utc_now",
-]
+import importlib
+from typing import Any
+
+_NAMES = {
+    "EntryKind": "drift_engine.storage.enums",
+    "SnapshotSource": "drift_engine.storage.enums",
+    "VaultStatus": "drift_engine.storage.enums",
+    "VaultType": "drift_engine.storage.enums",
+    "Clock": "drift_engine.vaults.booking",
+    "VaultRef": "drift_engine.vaults.booking",
+    "utc_now": "drift_engine.vaults.booking",
+    "LedgerEntry": "drift_engine.vaults.entries",
+    "NewEntry": "drift_engine.vaults.entries",
+    "fill_key": "drift_engine.vaults.entries",
+    "funding_key": "drift_engine.vaults.entries",
+    "interest_key": "drift_engine.vaults.entries",
+    "signature_key": "drift_engine.vaults.entries",
+    "EngineBoundVaultError": "drift_engine.vaults.errors",
+    "IdempotencyConflictError": "drift_engine.vaults.errors",
+    "InsufficientFundsError": "drift_engine.vaults.errors",
+    "InvalidAmountError": "drift_engine.vaults.errors",
+    "LiveTransfersUnavailableError": "drift_engine.vaults.errors",
+    "UnknownVaultError": "drift_engine.vaults.errors",
+    "VaultConfigError": "drift_engine.vaults.errors",
+    "VaultError": "drift_engine.vaults.errors",
+    "VaultExistsError": "drift_engine.vaults.errors",
+    "VaultIsolationError": "drift_engine.vaults.errors",
+    "VaultStateError": "drift_engine.vaults.errors",
+    "Ledger": "drift_engine.vaults.ledger",
+    "LiveTransfers": "drift_engine.vaults.live",
+    "TransactionSender": "drift_engine.vaults.live",
+    "TransferInstructionBuilder": "drift_engine.vaults.live",
+    "format_usdc": "drift_engine.vaults.money",
+    "parse_positive_usdc": "drift_engine.vaults.money",
+    "parse_usdc": "drift_engine.vaults.money",
+    "OnChainFill": "drift_engine.vaults.reconcile",
+    "OnChainSnapshot": "drift_engine.vaults.reconcile",
+    "ReconcileOutcome": "drift_engine.vaults.reconcile",
+    "Reconciler": "drift_engine.vaults.reconcile",
+    "ReconciliationResult": "drift_engine.vaults.reconcile",
+    "Transfer": "drift_engine.vaults.registry",
+    "VaultRegistry": "drift_engine.vaults.registry",
+    "Snapshots": "drift_engine.vaults.snapshots",
+    "VaultSnapshot": "drift_engine.vaults.snapshots",
+    "TREASURY_ENGINE_ID": "drift_engine.vaults.vault",
+    "EngineVault": "drift_engine.vaults.vault",
+    "VaultSummary": "drift_engine.vaults.vault",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = sorted(_NAMES)

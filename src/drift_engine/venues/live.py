@@ -152,14 +152,20 @@ class LiveVenue:
         self._scanned: list[str] = []  # signatures whose logs were read (recent)
         #: a read made for this venue by the runner's batched read (used once)
         self._preloaded: DriftAccountState | None = None
-        #: the User digest at the last history scan that found nothing new: the vault
-        #: sync may reuse a read at that state (the history is not skipped: an RPC's
-        #: history index can lag its account reads)
+        #: the User digest a history scan found explained (`_after_scan`; scans are
+        #: asked with `minContextSlot` = the read's slot). While the User's bytes stay
+        #: equal to it no transaction touched the account: its history is not read again
         self._scanned_digest: str | None = None
+        #: the User digest of the last read and the slot it was first read at
+        self._digest_since: tuple[str, int] | None = None
         #: something was sent since the last read (the account may have changed)
         self._dirty = False
         #: RPC round trips saved (reads reused, scans skipped): for the bench and logs
         self.reads_saved = 0
+        #: history scans skipped because the User account did not change
+        self.history_skipped = 0
+        #: the slot of the read whose events are all consumed (scanned up to it)
+        self._explained_slot: int | None = None
 
     # ------------------------------------------------------------------ reading
     def connect(self) -> DriftAccountState:
@@ -398,9 +404,16 @@ class LiveVenue:
         try:
             self._remember_entries(self.state if self._state is not None else None)
             state = self.refresh()
-            before = self.cursor
-            scanned = self._scan(state.slot)
-            self._scanned_digest = state.user_digest if self.cursor == before else None
+            if state.user_digest and state.user_digest == self._scanned_digest:
+                # the User's bytes are those a scan already found complete: no
+                # transaction touched it since, so its history has nothing new
+                self.history_skipped += 1
+                scanned = []
+            else:
+                before = self.cursor
+                scanned = self._scan(state.slot)
+                self._after_scan(state, found=self.cursor != before)
+            self._explained_slot = state.slot
         except VenueUnavailableError:
             return []
         out, self._pending = self._pending + scanned, []
@@ -414,18 +427,32 @@ class LiveVenue:
             not self._dirty
             and not self.stale
             and self._state is not None
-            and self._state.user_digest == self._scanned_digest
+            and self._explained_slot == self._state.slot
         ):
             # nothing was sent since the engine's read this tick: its read, and the events
-            # up to it (already scanned), are the sync's — no second round trip
+            # up to its slot (scanned with that slot as the history's floor, or skipped
+            # because the User did not change), are the sync's — no second round trip
             self.reads_saved += 1
             return self._state
         self._remember_entries(self.state if self._state is not None else None)
         state = self.refresh()
         before = self.cursor
         self._pending.extend(self._scan(state.slot))
-        self._scanned_digest = state.user_digest if self.cursor == before else None
+        self._after_scan(state, found=self.cursor != before)
+        self._explained_slot = state.slot
         return state
+
+    def _after_scan(self, state: DriftAccountState, *, found: bool) -> None:
+        """After a history scan up to `state.slot`: the User's bytes count as explained
+        (later scans skipped while they stay the same) only when the scan found nothing
+        new and the same bytes were already read at an earlier slot — a change is scanned
+        on the tick it shows and again on a later one, so a transaction whose history
+        entry lagged the account read by up to a tick is still found."""
+        digest = state.user_digest
+        if self._digest_since is None or self._digest_since[0] != digest:
+            self._digest_since = (digest, state.slot)
+        settled = not found and self._digest_since[1] < state.slot
+        self._scanned_digest = digest if settled else None
 
     # ------------------------------------------------------------------ events
     def _scan(self, until_slot: int | None = None) -> list[VenueEvent]:
@@ -433,7 +460,9 @@ class LiveVenue:
         account read they go with), oldest first; moves the cursor past them."""
         try:
             history = self.client.run(
-                self.client.history_since(self.cursor, after_slot=self.cursor_slot)
+                self.client.history_since(
+                    self.cursor, after_slot=self.cursor_slot, min_context_slot=until_slot
+                )
             )
         except Exception as exc:
             if not _transient(exc) and not isinstance(exc, DriftClientError):
