@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import difflib
 import json
 import os
 import re
@@ -100,7 +101,8 @@ def load_list(path: Path) -> dict[str, str]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        fingerprint, _, reason = line.partition("  # ")
+        # the reason follows the last "  # ": a mutated line may carry its own comment
+        fingerprint, _, reason = line.rpartition("  # ")
         if not reason.strip():
             raise SystemExit(f"{path.name}: every entry needs a reason after '  # ': {line!r}")
         out[fingerprint.strip()] = reason.strip()
@@ -229,6 +231,25 @@ def run_mutmut(
     return ws
 
 
+def last_run_problem(module: Module, ws: Path) -> str:
+    """Why the kept run of `module` cannot be reported ("" when it can)."""
+    if not (ws / "mutants" / (module.path + ".meta")).exists():
+        return "no run kept in the work directory"
+    if (ws / module.path).read_bytes() != (ROOT / module.path).read_bytes():
+        return "changed since its last run: run it again"
+    return ""
+
+
+def not_run(module: Module, ws: Path) -> int:
+    """Mutants of the kept run that have no verdict yet (an interrupted run)."""
+    data = json.loads((ws / "mutants" / (module.path + ".meta")).read_text())
+    return sum(
+        1
+        for name, code in data["exit_code_by_key"].items()
+        if code is None and wanted(module, function_of(name))
+    )
+
+
 def results(module: Module, ws: Path) -> list[Mutant]:
     from mutmut.stats import status_by_exit_code
 
@@ -239,6 +260,49 @@ def results(module: Module, ws: Path) -> list[Mutant]:
         for name, code in sorted(data["exit_code_by_key"].items())
         if code is not None
     ]
+
+
+def mutant_sources(module: Module, ws: Path) -> dict[str, list[str]]:
+    """Source lines of every function in mutmut's mutated copy (`x_f__mutmut_3`, ...)."""
+    text = (ws / "mutants" / module.path).read_text()
+    lines = text.splitlines()
+    out: dict[str, list[str]] = {}
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and "__mutmut_" in node.name:
+            out[node.name] = lines[node.lineno - 1 : node.end_lineno]
+    return out
+
+
+def locate_fast(
+    mutant: Mutant, sources: dict[str, list[str]], spans: dict[str, tuple[int, int]]
+) -> bool:
+    """`locate` from the mutated copy's text: the same lines `mutmut show` prints, without a
+    process per mutant (minutes on a busy machine when many are listed)."""
+    short = mutant.name.rsplit(".", 1)[-1]
+    orig_name = re.sub(r"__mutmut_\d+$", "__mutmut_orig", short)
+    mutated, orig = sources.get(short), sources.get(orig_name)
+    if mutated is None or orig is None:
+        return False
+    plain = mutant.function.rsplit(".", 1)[-1]
+    mutated = [line.replace(short, plain, 1) for line in mutated]
+    orig = [line.replace(orig_name, plain, 1) for line in orig]
+    before: list[str] = []
+    after: list[str] = []
+    first_changed = None
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(
+        None, orig, mutated, autojunk=False
+    ).get_opcodes():
+        if tag == "equal":
+            continue
+        if first_changed is None:
+            first_changed = i1
+        before += [line.strip() for line in orig[i1:i2]]
+        after += [line.strip() for line in mutated[j1:j2]]
+    first = spans.get(mutant.function, (1, 1))[0]
+    mutant.line = first + (first_changed or 0)
+    mutant.before = " / ".join(before)
+    mutant.after = " / ".join(after)
+    return True
 
 
 def locate(mutant: Mutant, ws: Path, spans: dict[str, tuple[int, int]]) -> None:
@@ -327,6 +391,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="re-run only the mutants the last full run left alive (source unchanged)",
     )
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="run nothing: the report of the last runs kept in the work directory",
+    )
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("MUTATION_JOBS", "2")))
     args = parser.parse_args(argv)
 
@@ -365,13 +434,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         tests = (module.ci_tests or module.tests) if args.ci else module.tests
         log = WORK / f"{module.slug}{'.recheck' if args.recheck else ''}.log"
-        ws = run_mutmut(module, names, args.jobs, log, tests, args.recheck and not args.ci)
+        if args.report:
+            ws = WORK / module.slug
+            stale = last_run_problem(module, ws)
+            if stale:
+                report.append(f"{module.path}: {stale}")
+                continue
+        else:
+            ws = run_mutmut(module, names, args.jobs, log, tests, args.recheck and not args.ci)
         spans = function_spans(ROOT / module.path)
         mutants = [x for x in results(module, ws) if wanted(module, x.function)]
         if names:
             mutants = [x for x in mutants if any(fnmatch(x.name, n) for n in names)]
+        sources = mutant_sources(module, ws)
         for x in mutants:
-            if x.status not in KILLED:
+            if x.status not in KILLED and not locate_fast(x, sources, spans):
                 locate(x, ws, spans)
         killed = sum(1 for x in mutants if x.status in KILLED)
         eq = [x for x in mutants if x.status not in KILLED and x.fingerprint in equivalent]
@@ -381,9 +458,11 @@ def main(argv: list[str] | None = None) -> int:
         totals[0] += killed
         totals[1] += counted
         totals[2] += len(eq)
+        pending = not_run(module, ws)
         report.append(
             f"{module.path}: {killed} killed / {counted} (+{len(eq)} equivalent) = "
             f"{score:.1f}%  [{time.monotonic() - t0:.0f}s]"
+            + (f"  ({pending} mutants not run yet)" if pending else "")
         )
         all_survivors.extend(surv)
     score = 100.0 * totals[0] / totals[1] if totals[1] else 100.0

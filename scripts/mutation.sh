@@ -3,6 +3,8 @@
 #
 #   bash scripts/mutation.sh                      # every module; report + surviving list
 #   bash scripts/mutation.sh src/drift_engine/sim/rules.py   # some modules (globs work)
+#   bash scripts/mutation.sh --recheck [paths]    # after adding tests: re-run what survived
+#   bash scripts/mutation.sh --report [paths]     # run nothing: report the kept runs
 #   bash scripts/mutation.sh --ci [--base REF]    # functions changed since REF + the fixed
 #                                                 # sample; exit 1 on a new surviving mutant
 #

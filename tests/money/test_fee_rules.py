@@ -136,3 +136,109 @@ def test_fee_adjustment_rule_at_a_third_off_a_third_on_and_a_full_waiver():
         got = (taker_fee(QUOTE_X, tier, adjustment), maker_rebate(QUOTE_X, tier, adjustment))
         assert got == (taker, rebate), adjustment
         assert all(type(v) is int for v in got), got  # integers, never a float on the way
+
+
+# ----------------------------------------------- core/fees.py: fills against the AMM and a maker
+# math/fees.rs `calculate_fee_for_fulfillment_with_amm` / `_with_match` (protocol-v2 0ae3e3b1),
+# at the fill above (quote 151_851_741) and numerators set here: tier 0 taker 100 / rebate 20,
+# tier 1 (30-day volume >= $2M) taker 90 / rebate 25, per 100_000.
+#   tier 0: taker ceil(151_851.741) = 151_852, rebate floor(30_370.3482) = 30_370
+#   tier 1: taker ceil(136_666.5669) = 136_667, rebate floor(37_962.93525) = 37_962
+
+
+def _two_tier_structure():
+    from drift_engine.core.fees import FeeStructure, FeeTier
+
+    return FeeStructure((FeeTier(100, 100_000, 20, 100_000), FeeTier(90, 100_000, 25, 100_000)))
+
+
+def _stats(volume_usd: int = 0):
+    from types import SimpleNamespace
+
+    # the UserStats fields the fee rule reads
+    return SimpleNamespace(
+        taker_volume30d=volume_usd * QUOTE, maker_volume30d=0, if_staked_gov_token_amount=0
+    )
+
+
+def test_post_only_fill_by_the_amm_scales_its_rebate_by_the_markets_fee_adjustment():
+    # the post-only branch calls calculate_maker_rebate(quote, tier, fee_adjustment) too:
+    # -37 %: 30_370 - ceil(11_236.9) = 19_133; surplus 50_000 -> 50_000 - 19_133 = 30_867
+    # +37 %: 30_370 + floor(11_236.9) = 41_606 -> 50_000 - 41_606 = 8_394
+    # (without the adjustment: 30_370 and 19_630)
+    from drift_engine.core.fees import FillFees, fee_for_fulfillment_with_amm
+
+    expected = {
+        -37: FillFees(0, 19_133, 30_867, 0, 0, 0, 0),
+        37: FillFees(0, 41_606, 8_394, 0, 0, 0, 0),
+    }
+    for adjustment, fees in expected.items():
+        got = fee_for_fulfillment_with_amm(
+            _stats(),
+            QUOTE_X,
+            _two_tier_structure(),
+            quote_asset_amount_surplus=50_000,
+            is_post_only=True,
+            fee_adjustment=adjustment,
+        )
+        assert got == fees, adjustment
+
+
+def test_high_leverage_mode_takes_tier_zero_against_the_amm_whatever_the_volume():
+    # determine_user_fee_tier: a perp user in high leverage mode takes fee_tiers[0] and pays
+    # twice its taker fee: 2 x 151_852 = 303_704 (on its $2M volume tier 1: 2 x 136_667 = 273_334)
+    from drift_engine.core.fees import FillFees, fee_for_fulfillment_with_amm
+
+    got = fee_for_fulfillment_with_amm(
+        _stats(2_000_000), QUOTE_X, _two_tier_structure(), user_high_leverage_mode=True
+    )
+    assert got == FillFees(303_704, 0, 303_704, 303_704, 0, 0, 0)
+    got = fee_for_fulfillment_with_amm(_stats(2_000_000), QUOTE_X, _two_tier_structure())
+    assert got == FillFees(136_667, 0, 136_667, 136_667, 0, 0, 0)
+
+
+def test_high_leverage_taker_against_a_maker_tier_zero_for_the_taker_only():
+    # the taker in high leverage mode: tier 0 doubled = 303_704; the maker's tier ignores the
+    # taker's mode: its $2M volume gives tier 1, rebate 37_962; the market keeps
+    # 303_704 - 37_962 = 265_742
+    from drift_engine.core.fees import FillFees, fee_for_fulfillment_with_match
+
+    got = fee_for_fulfillment_with_match(
+        _stats(2_000_000),
+        _stats(2_000_000),
+        QUOTE_X,
+        _two_tier_structure(),
+        user_high_leverage_mode=True,
+    )
+    assert got == FillFees(303_704, 37_962, 265_742, 0, 0, 0, 0)
+    # a spot match takes tier 0 for both, whatever their volume: 151_852 - 30_370 = 121_482
+    got = fee_for_fulfillment_with_match(
+        _stats(2_000_000), _stats(2_000_000), QUOTE_X, _two_tier_structure(), spot=True
+    )
+    assert got == FillFees(151_852, 30_370, 121_482, 0, 0, 0, 0)
+
+
+def test_filler_reward_floors_the_fourth_root_of_the_order_age_times_1e8():
+    # calculate_filler_reward: time reward = nth_root(slots x 1e8, 4) x min_time_reward / 100.
+    # An order 235_109 slots old (~26 h): slots x 1e8 = 23_510_900_000_000 sits 230_416 below
+    # 2202^4 = 23_510_900_230_416, so the root floors to 2201: 2201 x 10_000 / 100 = 220_100
+    # (a scale one unit above 1e8 would add 235_109 and reach 2202: 220_200).
+    # The size share (10 % of the fee 10_000_000 = 1_000_000) does not bind.
+    from drift_engine.core.fees import FillerRewardStructure, filler_reward
+
+    assert 2201**4 <= 235_109 * 10**8 < 2202**4 == 235_109 * 10**8 + 230_416
+    assert filler_reward(10_000_000, 1_000, 1_000 + 235_109, 0, FillerRewardStructure()) == 220_100
+
+
+def test_fee_percentages_are_refused_with_the_exact_one_line_message():
+    # a State fee table a user or a params file gets wrong is one clear line, word for word
+    import pytest
+
+    from drift_engine.core.fees import FeeStructure
+
+    with pytest.raises(ValueError) as err:
+        FeeStructure.from_percentages(["0.0350", "0.0300"], ["0.0025"])
+    assert str(err.value) == "give as many maker rebates as taker fees"
+    with pytest.raises(ValueError) as err:
+        FeeStructure.from_percentages(["0.00001"], ["0"])
+    assert str(err.value) == "taker fee 0.00001% is not a whole number of 1/1000000 (got 0.10000)"

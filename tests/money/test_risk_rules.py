@@ -203,3 +203,105 @@ def test_holdings_and_notional_of_spot_use_the_tokens_decimals():
     assert holdings_of(positions) == {(SPOT, 1): -2 * SOL, (PERP, 0): 3 * SOL}
     # |perp| 300 + spot borrow 200 = $500
     assert gross_exposure(holdings_of(positions), snap()) == 500 * USDC
+
+
+def test_working_orders_add_their_remaining_size_unless_reduce_only():
+    # holdings_with_orders: positions + what each working order would still add at the
+    # oracle. Perp: -12.34 SOL - (0.03 - 0.01 filled) + 1 base unit = -12_359_999_999;
+    # spot: 12.34 + 0.01 = 12.35 SOL, paid from USDC: 500 - 0.01 x $100 = $499.
+    # Reduce-only orders and fully filled ones add nothing.
+    from dataclasses import replace
+
+    from drift_engine.risk.checks import holdings_with_orders
+    from drift_engine.strategies.base import OrderView
+
+    long, short = PositionDirection.LONG, PositionDirection.SHORT
+    orders = (
+        OrderView(1, PERP, 0, short, 30_000_000, 10_000_000, "open"),
+        OrderView(2, PERP, 0, long, 1, 0, "open"),  # one base unit still counts
+        OrderView(3, SPOT, 1, long, STEP, 0, "in_flight"),
+        OrderView(4, PERP, 0, long, 50_000_000, 0, "open", reduce_only=True),
+        OrderView(5, PERP, 0, long, STEP, STEP, "open"),  # filled: nothing remains
+    )
+    got = holdings_with_orders(replace(snap(positions=HEDGE), orders=orders))
+    assert got == {
+        (PERP, 0): -12_359_999_999,
+        (SPOT, 1): 12_350_000_000,
+        (SPOT, 0): 499 * USDC,
+    }
+
+
+def test_order_notional_skips_reduce_only_orders_and_names_the_one_over():
+    # a reduce-only order first does not end the check: the next one is over the limit
+    # ($1,000.00 < 12.34 SOL x $100 = $1,234.00) and the refusal says so, in dollars
+    check = MaxOrderNotional(RiskLimits(max_order_notional_usdc=1_000))
+    orders = [order(PERP, "long", 20 * SOL, reduce_only=True), order(SPOT, "short", 12_340_000_000)]
+    assert check.check(orders, snap()) == (
+        "order notional 1,234.00 USDC on spot 1 exceeds max_order_notional 1,000.00"
+    )
+
+
+def test_health_floor_cut_fraction_by_hand():
+    # fraction = 1 - (1 - target) / (1 - health), within [0, 1]; a health of 100 cuts nothing
+    floor = HealthFloor(RiskLimits(health_floor=30, target_health=60))
+    assert floor.fraction(100) == 0.0
+    assert floor.fraction(20) == 1 - 0.4 / 0.8  # 0.5
+    assert floor.fraction(70) == 0.0  # above the target: max(0, 1 - 0.4 / 0.3)
+    assert floor.fraction(0) == 1 - 0.4  # 0.6
+
+
+def test_risk_manager_names_the_check_that_rejects_and_skips_assess_only_plugins():
+    # checks run in order; a plug-in without `check` (MaxDrawdown, HealthFloor) is skipped,
+    # the first reason wins and is reported under the check's `name` (or its class name)
+    from drift_engine.risk import Rejection
+
+    class NoName:
+        def check(self, orders, snap):
+            return "no name given"
+
+    limits = RiskLimits(max_order_notional_usdc=1_000)
+    manager = RiskManager(limits)
+    big = [order(PERP, "long", 12_340_000_000)]  # $1,234.00 > $1,000.00
+    assert manager.check(big, snap()) == Rejection(
+        "max_order_notional",
+        "order notional 1,234.00 USDC on perp 0 exceeds max_order_notional 1,000.00",
+    )
+    assert manager.check([order(PERP, "long", 5 * SOL)], snap()) is None  # $500: fine
+    assert RiskManager(limits, [MaxDrawdown(limits), NoName()]).check(big, snap()) == Rejection(
+        "NoName", "no name given"
+    )
+    assert RiskManager().limits == RiskLimits()  # defaults when none are given
+
+
+def test_halt_floor_halts_strictly_below_it_and_only_with_exposure():
+    from drift_engine.risk.checks import HealthHalt
+
+    halt = HealthHalt(RiskLimits(halt_health=20))
+    assert halt.assess(snap(health=19, positions=HEDGE)) == Halt(
+        "health 19 below the halt floor 20"
+    )
+    assert halt.assess(snap(health=20, positions=HEDGE)) is None  # at the floor: no halt
+    usdc_only = (HEDGE[2], DriftPosition(3, PERP, 0))
+    assert halt.assess(snap(health=19, positions=usdc_only)) is None  # nothing to flatten
+    assert HealthHalt(RiskLimits()).assess(snap(health=1, positions=HEDGE)) is None  # off at 0
+
+
+def test_flatten_orders_by_hand():
+    # reduce_orders(..., 1.0): every exposed position closed by a reduce-only market order
+    # tagged ("risk", "reduce"); flat and USDC positions are skipped (and do not end the
+    # loop); a spot long sells whole steps (0.00567 SOL of dust stays); a market the
+    # snapshot has no steps for is closed whole, down to one base unit
+    positions = (
+        DriftPosition(3, PERP, 0),
+        HEDGE[2],
+        DriftPosition(0, PERP, -12_340_000_000),
+        DriftPosition(1, SPOT, 12_345_678_901),
+        DriftPosition(7, PERP, 1),
+    )
+    tags = ("risk", "reduce")
+    long, short = PositionDirection.LONG, PositionDirection.SHORT
+    assert reduce_orders(positions, 1.0, snap()) == [
+        OrderIntent(0, PERP, long, 12_340_000_000, reduce_only=True, tags=tags),
+        OrderIntent(1, SPOT, short, 12_340_000_000, reduce_only=True, tags=tags),
+        OrderIntent(7, PERP, short, 1, reduce_only=True, tags=tags),
+    ]
