@@ -79,16 +79,19 @@ def test_already_processed_resend_is_a_landing_not_a_rebuild(world, make_client,
     client = ready(world, make_client, confirm_timeout_s=0.3)
     try:
         rpc = client._rpc  # the solana AsyncClient: we stand between it and the node
-        real_read, real_send = rpc.get_multiple_accounts, rpc.send_raw_transaction
+        # account reads go out as one JSON-RPC batch (`_batch`); sends through the client
+        real_read, real_send = client._batch, rpc.send_raw_transaction
         last: dict = {}
         lag = {"armed": False}
         sent: list[bytes] = []
 
-        async def lagging_read(*a, **kw):
+        async def lagging_read(reqs, parser):
+            if parser.__name__ != "GetMultipleAccountsResp":
+                return await real_read(reqs, parser)  # history reads pass through
             if lag["armed"] and "resp" in last:
                 lag["armed"] = False
                 return last["resp"]  # one stale answer from a node behind
-            resp = await real_read(*a, **kw)
+            resp = await real_read(reqs, parser)
             last["resp"] = resp
             return resp
 
@@ -98,7 +101,7 @@ def test_already_processed_resend_is_a_landing_not_a_rebuild(world, make_client,
                 lag["armed"] = True
             return await real_send(raw, *a, **kw)
 
-        rpc.get_multiple_accounts, rpc.send_raw_transaction = lagging_read, recording_send
+        client._batch, rpc.send_raw_transaction = lagging_read, recording_send
         before = world.sim.token_amount(world.key, "USDC")
         world.server.faults.arm("lost_confirmation")
         with caplog.at_level(logging.INFO, logger="drift_engine.live.client"):
