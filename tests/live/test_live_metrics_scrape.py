@@ -307,8 +307,12 @@ def test_live_metrics_equal_the_chain_and_the_orders_table(
     assert called["sendTransaction"] >= 2 and called["getMultipleAccounts"] > 0
     # the lost reads, and the status polls the blackout refused
     assert failed["getMultipleAccounts"] >= 2 and failed["getSignatureStatuses"] >= 1
+    # one duration per round trip and method: history's getTransaction calls go out as one
+    # JSON-RPC batch (one round trip, one observation); every other call is its own trip
     durations = delta(m1, m2, "drift_engine_rpc_duration_seconds_count")
-    assert durations == called
+    assert set(durations) == set(called)
+    assert all(1 <= durations[m] <= called[m] for m in called), (durations, called)
+    assert all(durations[m] == called[m] for m in called if m != "getTransaction")
 
     # send latency: one observation per sendTransaction the server received
     sends = value(m2, "drift_engine_tx_send_seconds_count") - (
