@@ -148,3 +148,15 @@ def expected_taker_fee(world: Any, fill: Any) -> int:
     elif adjustment > 0:
         fee += -(-fee * adjustment // 100)
     return fee
+
+
+def funded_sub_account(world: Any, make_client: Any, tmp_path: Path, deposit: int) -> tuple:
+    """(client, database): a connected client whose sub-account 0 exists on the local chain
+    with `deposit` micro-USDC in it, and an empty project database beside the test."""
+    from drift_engine.storage.database import Database
+
+    client = make_client(world.server, now=lambda: world.sim.now)
+    client.run(client.connect())
+    client.run(client.initialize_user())
+    client.run(client.deposit(deposit, 0))
+    return client, Database.open(f"sqlite:///{tmp_path / 'live.db'}")

@@ -17,7 +17,6 @@ from drift_engine.engine.orders import OrderStatus
 from drift_engine.heartbeat import HeartbeatDataCollector
 from drift_engine.live.client import drift_events
 from drift_engine.live.start import LiveEngineStack
-from drift_engine.storage.database import Database
 from drift_engine.storage.enums import EntryKind
 from tests.live import independent
 from tests.live.live_helpers import (
@@ -28,6 +27,7 @@ from tests.live.live_helpers import (
     chain_cash,
     dn_strategy,
     expected_taker_fee,
+    funded_sub_account,
     hourly_events,
 )
 
@@ -35,12 +35,7 @@ RATE = 2_000_000  # FUNDING_RATE 1e9 per hour at $150: ~11.7% APR, above entry_a
 
 
 def _setup(world, make_client, tmp_path, deposit=5_000 * USDC):
-    client = make_client(world.server, now=lambda: world.sim.now)
-    client.run(client.connect())
-    client.run(client.initialize_user())
-    client.run(client.deposit(deposit, 0))
-    db = Database.open(f"sqlite:///{tmp_path / 'live.db'}")
-    return client, db
+    return funded_sub_account(world, make_client, tmp_path, deposit)
 
 
 def _keeper_fills(world, market_type: str) -> list[tuple[int, int]]:

@@ -25,20 +25,14 @@ from drift_engine.core.types import MarketType
 from drift_engine.engine.execution import ExecutionConfig
 from drift_engine.engine.market_board import MarketBoard
 from drift_engine.live.start import ChainMarketData, LiveEngineStack, LiveRunner
-from drift_engine.storage.database import Database
 from tests.live import independent
-from tests.live.live_helpers import HOUR, USDC, dn_strategy
+from tests.live.live_helpers import HOUR, USDC, dn_strategy, funded_sub_account
 
 RATE = 2_000_000  # FUNDING_RATE 1e9 per hour at $150: ~11.7 % APR
 
 
 def _setup(world, make_client, tmp_path, deposit=5_000 * USDC):
-    client = make_client(world.server, now=lambda: world.sim.now)
-    client.run(client.connect())
-    client.run(client.initialize_user())
-    client.run(client.deposit(deposit, 0))
-    db = Database.open(f"sqlite:///{tmp_path / 'live.db'}")
-    return client, db
+    return funded_sub_account(world, make_client, tmp_path, deposit)
 
 
 def _funding_hours(world, rates: list[tuple[int, int, int]]) -> None:
