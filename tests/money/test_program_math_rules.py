@@ -268,3 +268,56 @@ def test_weighted_token_value_of_one_micro_usdc_and_of_nothing():
     assert pm._weighted_token_value(usdc, 0, 0, PRICE, pm.MarginCategory.INITIAL) == 0
     # a one-micro borrow at the 100 % liability weight
     assert pm._weighted_token_value(usdc, -1, -1, PRICE, pm.MarginCategory.INITIAL) == -1
+
+
+# ----------------------------------------------- session 4: rules the mutants showed unpinned
+
+
+def test_scaled_initial_asset_weight_counts_deposits_at_the_deposit_interest():
+    # the deposits the scaling divides by are the market's *deposit* balance at the
+    # cumulative deposit interest (1.25), never at the borrow interest (2.0, set apart):
+    # 3e13 x 1.25e10 / 1e10 = 37_500 SOL; x $101.234567 = 3_796_296_262_500;
+    # 8_000 x 1e12 / 3_796_296_262_500 = 2_107.3 -> 2_107 (at the borrow interest:
+    # 60_000 SOL, 6_074_074_020_000, 1_317)
+    sol = _sol_spot_with_deposits(start=1_000_000 * 10**6)
+    sol.cumulative_deposit_interest = 12_500_000_000
+    sol.cumulative_borrow_interest = 20_000_000_000
+    assert discriminates(8_000 * 10**12, 3_796_296_262_500)
+    assert pm._scaled_initial_asset_weight(sol, SOL_PRICE) == 2_107
+
+
+def test_spot_fill_with_one_base_unit_of_bids_is_not_the_no_order_shortcut():
+    # one lamport of open bids: all bids fill at -floor(1 x 101_234_567 / 1e9) = -1 micro
+    # of quote (a negative value floors: -0.10 -> -1); 2_000_000_011 lamports worth
+    # 202_469_135 + 1 = 202_469_136, x 0.2634 -> 53_330_370 (53_330_370.42 truncated);
+    # contribution 53_330_370 - 1 = 53_330_369 < 53_330_370 of the no-fill side:
+    # value floor(2_000_000_010 x 101_234_567 / 1e9) = 202_469_135, x 0.2634 -> 53_330_370
+    sol = _sol_weights(_sol_spot_with_deposits(start=1_000_000 * 10**6))  # weight 2_634
+    sim = pm.spot_fill_simulation(
+        _spot_position(1, 0), sol, PRICE_NOW, 2_000_000_010, pm.MarginCategory.INITIAL
+    )
+    assert sim == pm.OrderFillSimulation(2_000_000_011, -1, 202_469_136, 53_330_370, 53_330_369)
+
+
+def test_custom_margin_ratio_keeps_a_lower_scaled_initial_asset_weight():
+    # the asset weight a custom margin ratio caps is the market's *scaled* initial weight,
+    # priced at the oracle: min(0.2634, 1 - 0.3) = 0.2634;
+    # trunc(202_469_134 x 2_634 / 1e4) = 53_330_369 (the unscaled 0.8 would give 161_975_307)
+    sol = _sol_weights(_sol_spot_with_deposits(start=1_000_000 * 10**6))
+    deposit = _fill(2_000_000_001, 202_469_134, 161_975_307)
+    out = pm._apply_user_custom_margin_ratio(deposit, sol, SOL_PRICE, 3_000)
+    assert out == _fill(2_000_000_001, 202_469_134, 53_330_369)
+
+
+def test_user_equity_a_one_unit_long_pays_the_longs_funding():
+    # a long of one base unit takes the long side's cumulative rate: delta 5_000_000_000_123
+    # -> the long pays floor(5_000_000_000_123 x 1 / 1e9) = 5_000 / 1e3 = 5 micro-USDC;
+    # its value trunc(1 x 101_234_567 / 1e9) = 0; -5 x 0.999999 = -4.999995 -> -4
+    # (on the short side's rate, -3e12, it would receive 3 -> 2)
+    user, market, snapshot = _equity_world()
+    market.amm.cumulative_funding_rate_long = 5_000_000_000_123
+    market.amm.cumulative_funding_rate_short = -3_000_000_000_000
+    long, short = user.perp_positions[1], user.perp_positions[2]
+    long.base_asset_amount, long.quote_asset_amount, long.last_cumulative_funding_rate = 1, 0, 0
+    short.base_asset_amount, short.quote_asset_amount = 0, 0  # flat and settled: skipped
+    assert pm.user_equity(user, snapshot) == USDC_VALUE + SOL_VALUE - 4
