@@ -321,3 +321,103 @@ def test_user_equity_a_one_unit_long_pays_the_longs_funding():
     long.base_asset_amount, long.quote_asset_amount, long.last_cumulative_funding_rate = 1, 0, 0
     short.base_asset_amount, short.quote_asset_amount = 0, 0  # flat and settled: skipped
     assert pm.user_equity(user, snapshot) == USDC_VALUE + SOL_VALUE - 4
+
+
+# ------------------------------------------- calculate_margin (math/margin.rs) by hand
+
+
+def _margin_world():
+    """Real SOL-PERP / SOL / USDC parameters (tests/core/test_margin_support.py) at $150;
+    interest indices 1.0, so tokens = scaled balances and every value is exact."""
+    from tests.core.test_margin_support import markets, new_user
+
+    perps, spots = markets(150 * PRICE)
+    snapshot = pm.MarketSnapshot(
+        perp_markets=perps,
+        spot_markets=spots,
+        perp_prices={0: 150 * PRICE},
+        spot_prices={0: PRICE, 1: 150 * PRICE},
+    )
+    return perps, spots, snapshot, new_user()
+
+
+def test_calculate_margin_counts_each_spot_liability_and_buffers_each_one():
+    # slot 0: 1 SOL borrowed ($150 at the 1.1 maintenance liability weight: $165);
+    # slot 1: $100 of USDC borrowed (weight 1.0: $100). Requirement 165 + 100 = $265;
+    # liabilities 150 + 100 = $250; two spot liabilities, no perp one; no collateral.
+    # A 1 % buffer adds 1 % of each liability: 165 + 1.5 + 100 + 1 = $267.50; a buffer of
+    # one hundredth of a basis point (1) adds 150e6 // 1e4 + 100e6 // 1e4 = 25_000;
+    # no buffer: the requirement itself.
+    from tests.core.test_margin_support import SOL, USDC, borrow
+
+    _, spots, snapshot, user = _margin_world()
+    borrow(user, 0, spots[1], 1 * SOL)
+    borrow(user, 1, spots[0], 100 * USDC)
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE, margin_buffer=100)
+    assert (calc.total_collateral, calc.margin_requirement) == (0, 265 * USDC)
+    assert calc.margin_requirement_plus_buffer == 267_500_000
+    assert (calc.total_spot_asset_value, calc.total_spot_liability_value) == (0, 250 * USDC)
+    assert (calc.num_spot_liabilities, calc.num_perp_liabilities) == (2, 0)
+    one = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE, margin_buffer=1)
+    assert one.margin_requirement_plus_buffer == 265 * USDC + 25_000
+    none = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert none.margin_requirement_plus_buffer == none.margin_requirement == 265 * USDC
+
+
+def test_calculate_margin_reads_every_slot_after_an_empty_one_and_adds_usdc_last():
+    # slot 0 empty, slot 1: 2 SOL (x 0.9 maintenance = $270), slot 2: $300 of USDC:
+    # collateral 270 + 300 = $570; unweighted assets 300 + 300 = $600
+    from tests.core.test_margin_support import SOL, USDC, deposit
+
+    _, spots, snapshot, user = _margin_world()
+    deposit(user, 1, spots[1], 2 * SOL)
+    deposit(user, 2, spots[0], 300 * USDC)
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert (calc.total_collateral, calc.total_spot_asset_value) == (570 * USDC, 600 * USDC)
+    assert (calc.num_spot_liabilities, calc.num_perp_liabilities) == (0, 0)
+
+
+def test_calculate_margin_applies_the_users_margin_ratio_to_initial_only():
+    # max_margin_ratio 50 %: long 10 SOL-PERP at $150 = $1,500 needs 1,500 x 50 % = $750
+    # initial (the market's 5 % would be $75); maintenance stays at the market's 3 %: $45
+    from tests.core.test_margin_support import SOL, USDC, deposit, perp
+
+    _, spots, snapshot, user = _margin_world()
+    deposit(user, 0, spots[0], 1_000 * USDC)
+    perp(user, 0, 0, 10 * SOL, 150 * PRICE)
+    user.max_margin_ratio = 5_000
+    initial = pm.calculate_margin(user, snapshot, pm.MarginCategory.INITIAL)
+    maintenance = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert (initial.margin_requirement, maintenance.margin_requirement) == (750 * USDC, 45 * USDC)
+    assert maintenance.num_perp_liabilities == 1
+
+
+def test_calculate_margin_high_leverage_maintenance_mode_is_maintenance_only():
+    # HighLeverageMaintenance: the high-leverage maintenance ratio 0.66 % for maintenance
+    # (1,500 x 0.66 % = $9.90); initial at the ordinary 5 % ($75)
+    from driftpy.types import MarginMode
+
+    from tests.core.test_margin_support import SOL, USDC, deposit, perp
+
+    _, spots, snapshot, user = _margin_world()
+    deposit(user, 0, spots[0], 1_000 * USDC)
+    perp(user, 0, 0, 10 * SOL, 150 * PRICE)
+    user.margin_mode = MarginMode.HighLeverageMaintenance()
+    maintenance = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    initial = pm.calculate_margin(user, snapshot, pm.MarginCategory.INITIAL)
+    assert (maintenance.margin_requirement, initial.margin_requirement) == (9_900_000, 75 * USDC)
+
+
+def test_calculate_margin_refuses_a_spot_oracle_of_zero_and_names_the_market():
+    from tests.core.test_margin_support import SOL, deposit
+
+    perps, spots, _, user = _margin_world()
+    deposit(user, 1, spots[1], 2 * SOL)
+    zero = pm.MarketSnapshot(
+        perp_markets=perps,
+        spot_markets=spots,
+        perp_prices={0: 150 * PRICE},
+        spot_prices={0: PRICE, 1: 0},
+    )
+    with pytest.raises(pm.InvalidOracleError, match=r"oracle price 0 <= 0 \(spot market 1\)"):
+        pm.calculate_margin(user, zero, pm.MarginCategory.MAINTENANCE)
