@@ -421,3 +421,42 @@ def test_calculate_margin_refuses_a_spot_oracle_of_zero_and_names_the_market():
     )
     with pytest.raises(pm.InvalidOracleError, match=r"oracle price 0 <= 0 \(spot market 1\)"):
         pm.calculate_margin(user, zero, pm.MarginCategory.MAINTENANCE)
+
+
+def test_calculate_margin_caps_spot_asset_weights_by_the_users_margin_ratio():
+    # max_margin_ratio 50 %: 2 SOL ($300) count at min(0.8, 1 - 0.5) = 0.5 initially: $150.
+    # With SOL deposits of 2,000,000 SOL ($300M) above the $180M scaling start, the scaled
+    # initial weight is 8_000 x 180e12 / 300e12 = 4_800 (0.48 < 0.5): $144
+    from tests.core.test_margin_support import SOL, deposit
+
+    _, spots, snapshot, user = _margin_world()
+    deposit(user, 0, spots[1], 2 * SOL)
+    user.max_margin_ratio = 5_000
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.INITIAL)
+    assert calc.total_collateral == 150 * 10**6
+    assert spots[1].scale_initial_asset_weight_start == 180_000_000 * 10**6
+    spots[1].deposit_balance = 2_000_000 * SOL
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.INITIAL)
+    assert calc.total_collateral == 144 * 10**6
+
+
+def test_calculate_margin_an_open_order_on_an_empty_spot_slot_is_a_liability():
+    # a SOL slot with no balance but one open order (no bids or asks counted): $0.01 of
+    # requirement per open order, one spot liability, nothing of value
+    _, _, snapshot, user = _margin_world()
+    sp = user.spot_positions[0]
+    sp.market_index, sp.open_orders = 1, 1
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE, margin_buffer=10_000)
+    assert (calc.margin_requirement, calc.margin_requirement_plus_buffer) == (10_000, 10_000)
+    assert (calc.num_spot_liabilities, calc.total_spot_asset_value) == (1, 0)
+
+
+def test_calculate_margin_a_spot_deposit_worth_one_micro_usdc_is_an_asset():
+    # 7 lamports x $150 = 1.05 micro-USDC -> 1 (a deposit truncates): an asset of 1; at
+    # 0.9 it weighs 0
+    from tests.core.test_margin_support import deposit
+
+    _, spots, snapshot, user = _margin_world()
+    deposit(user, 0, spots[1], 7)
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert (calc.total_spot_asset_value, calc.total_collateral) == (1, 0)
