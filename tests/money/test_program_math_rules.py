@@ -362,6 +362,16 @@ def test_calculate_margin_counts_each_spot_liability_and_buffers_each_one():
     assert one.margin_requirement_plus_buffer == 265 * USDC + 25_000
     none = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
     assert none.margin_requirement_plus_buffer == none.margin_requirement == 265 * USDC
+    # the same two borrows the other way round (USDC in slot 0, SOL in slot 1): same sums
+    _, spots, snapshot, user = _margin_world()
+    borrow(user, 0, spots[0], 100 * USDC)
+    borrow(user, 1, spots[1], 1 * SOL)
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE, margin_buffer=100)
+    assert (calc.margin_requirement, calc.margin_requirement_plus_buffer) == (
+        265 * USDC,
+        267_500_000,
+    )
+    assert (calc.total_spot_liability_value, calc.num_spot_liabilities) == (250 * USDC, 2)
 
 
 def test_calculate_margin_reads_every_slot_after_an_empty_one_and_adds_usdc_last():
@@ -460,3 +470,14 @@ def test_calculate_margin_a_spot_deposit_worth_one_micro_usdc_is_an_asset():
     deposit(user, 0, spots[1], 7)
     calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
     assert (calc.total_spot_asset_value, calc.total_collateral) == (1, 0)
+
+
+def test_calculate_margin_a_spot_deposit_worth_nothing_is_not_a_liability():
+    # 1 lamport x $150 = 0.15 micro-USDC -> 0: no asset, no liability, nothing counted
+    from tests.core.test_margin_support import deposit
+
+    _, spots, snapshot, user = _margin_world()
+    deposit(user, 0, spots[1], 1)
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert (calc.total_spot_asset_value, calc.total_spot_liability_value) == (0, 0)
+    assert (calc.num_spot_liabilities, calc.margin_requirement) == (0, 0)
