@@ -459,6 +459,15 @@ def test_calculate_margin_an_open_order_on_an_empty_spot_slot_is_a_liability():
     calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE, margin_buffer=10_000)
     assert (calc.margin_requirement, calc.margin_requirement_plus_buffer) == (10_000, 10_000)
     assert (calc.num_spot_liabilities, calc.total_spot_asset_value) == (1, 0)
+    # after a $100 USDC borrow in slot 0 it is the second spot liability
+    from tests.core.test_margin_support import USDC, borrow
+
+    _, spots, snapshot, user = _margin_world()
+    borrow(user, 0, spots[0], 100 * USDC)
+    sp = user.spot_positions[1]
+    sp.market_index, sp.open_orders = 1, 1
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert (calc.num_spot_liabilities, calc.margin_requirement) == (2, 100 * USDC + 10_000)
 
 
 def test_calculate_margin_a_spot_deposit_worth_one_micro_usdc_is_an_asset():
@@ -481,3 +490,57 @@ def test_calculate_margin_a_spot_deposit_worth_nothing_is_not_a_liability():
     calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
     assert (calc.total_spot_asset_value, calc.total_spot_liability_value) == (0, 0)
     assert (calc.num_spot_liabilities, calc.margin_requirement) == (0, 0)
+
+
+def test_calculate_margin_counts_the_quote_an_ask_would_receive():
+    # $1,000 USDC (slot 0); 2 SOL (slot 1) with an ask of 7 lamports resting. All asks
+    # filled: 2e9 - 7 lamports worth 300e6 - 1 = 299_999_999, x 0.9 -> 269_999_999, plus
+    # the quote received, trunc(7 x 150e6 / 1e9) = 1, at weight 1: 270_000_000, a tie with
+    # the no-fill side, which the ask side wins. Collateral 1_000e6 + 269_999_999 + 1;
+    # assets 1_000e6 + 299_999_999 + 1; requirement $0.01 for the open order
+    from tests.core.test_margin_support import SOL, USDC, deposit
+
+    _, spots, snapshot, user = _margin_world()
+    deposit(user, 0, spots[0], 1_000 * USDC)
+    deposit(user, 1, spots[1], 2 * SOL)
+    sp = user.spot_positions[1]
+    sp.open_asks, sp.open_orders = -7, 1
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert calc.total_collateral == 1_000 * USDC + 270_000_000
+    assert calc.total_spot_asset_value == 1_000 * USDC + 300_000_000
+    assert calc.margin_requirement == 10_000
+
+
+def test_calculate_margin_adds_up_every_perp_and_counts_perp_liabilities():
+    # SOL-PERP long 10 at $150 (oracle $150): liability $1,500, pnl 0, 3 %: $45;
+    # BTC-PERP short 0.1 entered at $60,000, oracle $59,000: liability $5,900, pnl +$100,
+    # 3 % (imf: 240 + isqrt(1e9 + 1) x 1900 / 1e7 = 246 < 300): $177;
+    # ETH-PERP flat with an unsettled loss of $5 (quote < 0): a liability, pnl -$5;
+    # DOGE-PERP flat with an unsettled gain of $5: not a liability, pnl +$5.
+    # Requirement 45 + 177 = $222; liabilities $7,400; pnl 0 + 100 - 5 + 5 = $100; 3 counted
+    from drift_engine.core.accounts import default_markets
+    from tests.core.test_margin_support import _CATALOG, SOL, USDC, deposit, new_user, perp
+
+    prices = {"SOL-PERP": 150, "SOL": 150, "BTC-PERP": 59_000, "ETH-PERP": 3_000, "DOGE-PERP": 1}
+    perps, spots = default_markets(_CATALOG, {k: v * PRICE for k, v in prices.items()})
+    eth, doge = (
+        s.market_index for s in _CATALOG.perp_markets() if s.symbol in ("ETH-PERP", "DOGE-PERP")
+    )
+    snapshot = pm.MarketSnapshot(
+        perp_markets=perps,
+        spot_markets=spots,
+        perp_prices={0: 150 * PRICE, 1: 59_000 * PRICE, eth: 3_000 * PRICE, doge: PRICE},
+        spot_prices={0: PRICE, 1: 150 * PRICE},
+    )
+    user = new_user()
+    deposit(user, 0, spots[0], 1_000 * USDC)
+    perp(user, 0, 0, 10 * SOL, 150 * PRICE)
+    perp(user, 1, 1, -SOL // 10, 60_000 * PRICE)
+    for slot, index, quote in ((2, eth, -5 * USDC), (3, doge, 5 * USDC)):
+        pp = user.perp_positions[slot]
+        pp.market_index, pp.quote_asset_amount = index, quote
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert calc.margin_requirement == 222 * USDC
+    assert calc.total_perp_liability_value == 7_400 * USDC
+    assert calc.total_perp_pnl == 100 * USDC
+    assert calc.num_perp_liabilities == 3
