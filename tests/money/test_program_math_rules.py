@@ -544,3 +544,62 @@ def test_calculate_margin_adds_up_every_perp_and_counts_perp_liabilities():
     assert calc.total_perp_liability_value == 7_400 * USDC
     assert calc.total_perp_pnl == 100 * USDC
     assert calc.num_perp_liabilities == 3
+
+
+# ------------------------------------------------------- weights and ratios at their edges
+
+
+def test_size_discount_asset_weight_by_hand():
+    # math/margin.rs calculate_size_discount_asset_weight:
+    # min(w, 1.1e6 x 1e4 // (1e6 + isqrt(size x 10 + 1) x imf // 100_000))
+    # 4.4e15 (AMM precision) at imf 1250: isqrt(4.4e16 + 1) = 209_761_769;
+    # x 1250 // 1e5 = 2_622_022; 1.1e10 // 3_622_022 = 3_036 (3_036.9)
+    weight = pm.size_discount_asset_weight(4_400_000_000_000_000, 1_250, 8_000)
+    assert weight == 3_036 and type(weight) is int
+    # imf 1 binds only at absurd sizes: 2e20 -> isqrt(2e21 + 1) = 44_721_359_549 // 1e5 =
+    # 447_213; 1.1e10 // 1_447_213 = 7_600 (7_600.7)
+    assert pm.size_discount_asset_weight(2 * 10**20, 1, 8_000) == 7_600
+    # size 0: isqrt(1) = 1, no discount; imf 0: none either
+    assert pm.size_discount_asset_weight(0, 1_250, 8_000) == 8_000
+    assert pm.size_discount_asset_weight(4_400_000_000_000_000, 0, 8_000) == 8_000
+
+
+def test_spot_fill_simulation_the_ask_side_wins_a_tie():
+    # state/user.rs OrderFillSimulation::riskier_side(ask, bid): on equal contributions the
+    # ask side is taken. 2 SOL at 0.9 with an ask of 7 lamports: asks fill -> 299_999_999
+    # of SOL x 0.9 = 269_999_999 + 1 of quote = 270_000_000; no fill: 270_000_000
+    from tests.core.test_margin_support import SOL
+
+    _, spots, _, user = _margin_world()
+    sp = user.spot_positions[1]
+    sp.market_index, sp.open_asks = 1, -7
+    sim = pm.spot_fill_simulation(
+        sp, spots[1], pm.StrictOraclePrice(150 * PRICE), 2 * SOL, pm.MarginCategory.MAINTENANCE
+    )
+    assert sim == pm.OrderFillSimulation(2 * SOL - 7, 1, 299_999_999, 269_999_999, 270_000_000)
+
+
+def test_perp_margin_ratio_of_a_settling_market_is_zero_and_high_leverage_needs_both_ratios():
+    from driftpy.types import MarketStatus
+
+    from tests.core.test_margin_support import SOL
+
+    perps, _, _, _ = _margin_world()
+    market = perps[0]
+    size = 10 * SOL
+    # default: the ordinary ratios (3 % maintenance), high leverage only when asked for
+    assert pm.perp_margin_ratio(market, size, pm.MarginCategory.MAINTENANCE) == 300
+    # high-leverage ratios of 1 (0.01 %) are ratios: maintenance max(1, 1 + isqrt(1e11 + 1)
+    # x 50 // 1e7) = max(1, 1 + 1) = 2
+    market.high_leverage_margin_ratio_initial = 1
+    market.high_leverage_margin_ratio_maintenance = 1
+    assert pm.perp_margin_ratio(market, size, pm.MarginCategory.MAINTENANCE, True) == 2
+    # a market without them (0) keeps the ordinary ratio for a high-leverage user
+    market.high_leverage_margin_ratio_initial = 0
+    assert pm.perp_margin_ratio(market, size, pm.MarginCategory.MAINTENANCE, True) == 300
+    market.high_leverage_margin_ratio_initial = 1
+    market.high_leverage_margin_ratio_maintenance = 0
+    assert pm.perp_margin_ratio(market, size, pm.MarginCategory.MAINTENANCE, True) == 300
+    # state/perp_market.rs get_margin_ratio: a market in Settlement requires nothing
+    market.status = MarketStatus.Settlement()
+    assert pm.perp_margin_ratio(market, size, pm.MarginCategory.INITIAL) == 0
