@@ -141,6 +141,8 @@ def run_backtest(
     """
     if stepping not in ("fast", "bar"):
         raise ValueError(f"stepping must be 'fast' or 'bar', not {stepping!r}")
+    from drift_engine.core.margin import health as margin_health
+    from drift_engine.core.program_math import is_being_liquidated
     from drift_engine.storage.database import Database
     from drift_engine.storage.enums import EntryKind
 
@@ -191,6 +193,17 @@ def run_backtest(
                     batch.run(s)
                 batch.clear()
 
+        sim, user_key = stack.sim, engine.venue.key
+
+        def health() -> int:
+            """The account's health as `venue.margin(ts).health` computes it (SDK getHealth
+            from the maintenance calculation; 0 while being liquidated), from the
+            simulator's maintenance calculation: after a funding hour it is the one the
+            liquidation check just made (`maintenance_now`), not a new margin pass."""
+            if is_being_liquidated(sim.user(user_key)):
+                return 0
+            return margin_health(*sim.maintenance_now(user_key))
+
         def on_tick(result: Any) -> None:
             pnl.check()  # what the engines' steps did
             ts = result.ts
@@ -203,15 +216,7 @@ def run_backtest(
                 in_market = any(
                     p.market_type.value == "perp" and p.base_asset_amount != 0 for p in positions
                 )
-                samples.append(
-                    Sample(
-                        ts,
-                        pnl.value(),
-                        pnl.parts.funding,
-                        in_market,
-                        engine.venue.margin(ts).health,
-                    )
-                )
+                samples.append(Sample(ts, pnl.value(), pnl.parts.funding, in_market, health()))
             if progress is not None and ts - last["progress"] >= progress_every_s:
                 last["progress"] = ts
                 progress(Progress(ts, start, end, hb.events_processed))
