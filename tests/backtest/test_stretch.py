@@ -100,9 +100,13 @@ def test_plan_fast_equals_plan_skip(events, width, centre, due_in, until_in, ski
 def test_plan_fast_decides_a_quiet_hour_in_one_go():
     """An hour of minutes inside the band up to the funding record: decided by the
     index, the skip stops before the funding tick."""
-    events = [OracleTick(DEFAULT_ORIGIN + 60 * i, "SOL-PERP", 100_000_000 + i) for i in range(1, 61)]
+    events = [
+        OracleTick(DEFAULT_ORIGIN + 60 * i, "SOL-PERP", 100_000_000 + i) for i in range(1, 61)
+    ]
     events.append(_funding(DEFAULT_ORIGIN + HOUR, 1000, 100_000_000))
-    events += [OracleTick(DEFAULT_ORIGIN + HOUR + 60 * i, "SOL-PERP", 100_000_000) for i in range(60)]
+    events += [
+        OracleTick(DEFAULT_ORIGIN + HOUR + 60 * i, "SOL-PERP", 100_000_000) for i in range(60)
+    ]
     sim = DriftSimulator({"SOL-PERP": 100_000_000, "SOL": 100_000_000}, ts=DEFAULT_ORIGIN)
     tape = EventTape(iter(events), 60)
     skip = plan_fast(tape, sim, {PERP: (90_000_000, 110_000_000)}, None, None)
