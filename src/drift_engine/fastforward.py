@@ -385,14 +385,15 @@ def _next_quiet_tick(tape: EventTape, quiets: list, until: int | None) -> tuple 
     pos, n = tape.pos, len(tape.buf)
     if pos >= n:
         return None
-    t = int(tape.bound[pos])
+    bound = tape.bound
+    t = int(bound[pos])
     if until is not None and t > until:
         return None
-    stop = pos + int(np.searchsorted(tape.bound[pos:n], t, "right"))
+    stop = pos + int(np.searchsorted(bound[pos:n], t, "right"))
     if stop >= n and not tape.exhausted:
         return None  # the tick may go on past the chunk: step it for real
-    if bool(tape.is_price[pos:stop].all()):
-        return None  # a price out of a band or a due time: a real tick
+    if int(tape.index().next_other[pos]) >= stop:
+        return None  # prices only: a price out of a band or a due time: a real tick
     events = tape.buf[pos:stop]
     for e in events:
         if e.kind not in ("oracle", "funding", "spot_rate"):
