@@ -9,8 +9,9 @@ operations:
 - the next event at or after a position that is not a price (`next_other`): funding
   records and rate updates end a bar skip;
 - each symbol's lowest and highest price over a range (`price_range`, sparse tables:
-  log2(n) levels of pairwise min/max), to check a whole range against a price band at
-  once: a range inside the band has no event outside it;
+  levels of pairwise min/max, each built when a range that long is first asked), to
+  check a whole range against a price band at once: a range inside the band has no
+  event outside it;
 - each symbol's last event at or before a position (`last_of`): the prices a skip
   applies;
 - the tick number of each event (`tick_no`): how many bars a range spans.
@@ -47,27 +48,30 @@ class TapeIndex:
         for sid in range(nsym):
             mine = sym == sid
             self.last.append(np.maximum.accumulate(np.where(mine, pos, -1)))
-            self.lo.append(_table(np.where(mine, price, I64_MAX), np.minimum))
-            self.hi.append(_table(np.where(mine, price, I64_MIN), np.maximum))
+            self.lo.append([np.where(mine, price, I64_MAX)])
+            self.hi.append([np.where(mine, price, I64_MIN)])
 
     def price_range(self, sid: int, a: int, b: int) -> tuple[int, int]:
         """(lowest, highest) price of symbol `sid` over events [a, b) (b > a); (I64_MAX,
         I64_MIN) if it has none there."""
         k = (b - a).bit_length() - 1
-        lo, hi = self.lo[sid][k], self.hi[sid][k]
+        lo, hi = self.lo[sid], self.hi[sid]
+        if k >= len(lo):
+            _grow(lo, k, np.minimum)
+            _grow(hi, k, np.maximum)
+        low, high = lo[k], hi[k]
         c = b - (1 << k)
-        return int(min(lo[a], lo[c])), int(max(hi[a], hi[c]))
+        return int(min(low[a], low[c])), int(max(high[a], high[c]))
 
 
-def _table(values: np.ndarray, op: np.ufunc) -> list[np.ndarray]:
-    """Sparse table: level k holds op over [i, i + 2^k) at index i."""
-    levels = [values]
-    width = 1
-    while 2 * width <= len(values):
+def _grow(levels: list[np.ndarray], k: int, op: np.ufunc) -> None:
+    """Extend a sparse table to level `k`: level j holds op over [i, i + 2^j) at index
+    i. Built when a range that long is first asked (an hour of minutes needs 7 levels,
+    not the 15 of a whole chunk)."""
+    while len(levels) <= k:
+        width = 1 << (len(levels) - 1)
         prev = levels[-1]
         levels.append(op(prev[: len(prev) - width], prev[width:]))
-        width *= 2
-    return levels
 
 
 __all__ = ["TapeIndex"]
