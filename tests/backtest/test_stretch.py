@@ -8,7 +8,9 @@
   the backtest's health sample from it equals `DriftMarginMonitor`'s health, through
   prices, funding hours, spot interest, a liquidation;
 - the ledger's Core bulk insert books the same rows, keys and ids as one-by-one
-  booking, and refuses a key reused for another event.
+  booking, and refuses a key reused for another event;
+- a quiet hour's open-order test (the order slots read directly) says what the
+  venue's open-order list says.
 """
 
 from __future__ import annotations
@@ -223,3 +225,37 @@ def test_bulk_insert_refuses_a_key_reused_for_another_event(registry):
     with pytest.raises(IdempotencyConflictError):
         reg.ledger.book_many("e", "v", twice)
     assert len(reg.ledger.entries("v")) == 3  # nothing of a refused batch is booked
+
+
+# ---------------------------------------------------------------------- open orders
+
+
+def test_the_quiet_open_order_test_equals_the_venues_open_orders():
+    """`engine.quiet._has_open_order` (the order slots read directly) says what
+    `open_orders_from_user` (the venue's list) says: limit orders resting, filled by a
+    price move, cancelled."""
+    from drift_engine.core.types import OrderType, open_orders_from_user
+    from drift_engine.engine.quiet import _has_open_order
+
+    sim = DriftSimulator({"SOL-PERP": 100_000_000, "SOL": 100_000_000}, ts=DEFAULT_ORIGIN)
+    k = sim.open_account()
+    sim.deposit(k, "USDC", 10_000_000_000, DEFAULT_ORIGIN)
+
+    def same() -> bool:
+        user = sim.user(k)
+        return _has_open_order(user) == bool(open_orders_from_user(user))
+
+    assert same() and not _has_open_order(sim.user(k))
+    ids = []
+    for i, price in enumerate((95_000_000, 90_000_000)):
+        intent = OrderIntent(
+            0, MarketType.PERP, PositionDirection.LONG, 10**9, OrderType.LIMIT, price
+        )
+        result = sim.place_order(k, intent, DEFAULT_ORIGIN + i)
+        ids.append(result.order_id)
+        assert same() and _has_open_order(sim.user(k))
+    sim.apply(OracleTick(DEFAULT_ORIGIN + 60, "SOL-PERP", 94_000_000))  # fills the first
+    assert len(open_orders_from_user(sim.user(k))) == 1
+    assert same() and _has_open_order(sim.user(k))
+    sim.cancel_order(k, ids[1], DEFAULT_ORIGIN + 120)
+    assert same() and not _has_open_order(sim.user(k))
