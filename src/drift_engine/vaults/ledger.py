@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from drift_engine.storage.database import Database
@@ -223,13 +223,26 @@ class Ledger:
             return summarize(session, find_vault(session, vault))
 
 
+# the statements of a booking, built once (a statement object costs more to build than
+# SQLite takes to run it; the keys are an expanding parameter)
+_VAULTS = VaultRow.__table__
+_VAULT_BY_ID = select(_VAULTS).where(_VAULTS.c.id == bindparam("ref")).with_for_update()
+_VAULT_BY_NAME = select(_VAULTS).where(_VAULTS.c.name == bindparam("ref")).with_for_update()
+_ENTRIES = LedgerEntryRow.__table__
+_IN_VAULT = (_ENTRIES.c.vault_id == bindparam("vault")) & _ENTRIES.c.idempotency_key.in_(
+    bindparam("keys", expanding=True)
+)
+_BOOKED = select(_ENTRIES).where(_IN_VAULT)
+_IDS = select(_ENTRIES.c.idempotency_key, _ENTRIES.c.id).where(_IN_VAULT)
+_INSERT = insert(_ENTRIES)
+
+
 def _vault_row(session: Session, ref: VaultRef) -> Any:
     """`booking.find_vault(lock=True)` as a Core row (the columns, no ORM object: a
     paper tick or a backtest day books through here)."""
-    table = VaultRow.__table__
-    column = table.c.id if isinstance(ref, int) else table.c.name
     session.flush()  # as the ORM query's autoflush
-    row = session.execute(select(table).where(column == ref).with_for_update()).one_or_none()
+    query = _VAULT_BY_ID if isinstance(ref, int) else _VAULT_BY_NAME
+    row = session.execute(query, {"ref": ref}).one_or_none()
     if row is None:
         raise UnknownVaultError(ref)
     return row
@@ -244,14 +257,11 @@ def insert_entries(
     parameters' order as one statement per row). A day of a backtest's bookings is
     three statements; the rows, keys and ids (in booking order) are what
     `insert_entry` one by one would write."""
-    table = LedgerEntryRow.__table__
-    c = table.c
     keys = [e.key for e in entries]
     booked: dict[str, LedgerEntry] = {}
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
-        query = select(table).where(c.vault_id == vault.id, c.idempotency_key.in_(chunk))
-        for existing in session.execute(query):
+        for existing in session.execute(_BOOKED, {"vault": vault.id, "keys": chunk}):
             booked[existing.idempotency_key] = LedgerEntry.from_row(existing)
     out: list[LedgerEntry | dict] = []
     rows: list[dict] = []
@@ -288,14 +298,11 @@ def insert_entries(
         out.append(row)
     if rows:
         session.flush()  # the session's pending ORM writes go first, as with an ORM insert
-        session.execute(insert(table), rows)
+        session.execute(_INSERT, rows)
         new_keys = list(fresh)
         for start in range(0, len(new_keys), 500):
             chunk = new_keys[start : start + 500]
-            query = select(c.idempotency_key, c.id).where(
-                c.vault_id == vault.id, c.idempotency_key.in_(chunk)
-            )
-            for key, id_ in session.execute(query):
+            for key, id_ in session.execute(_IDS, {"vault": vault.id, "keys": chunk}):
                 fresh[key][1]["id"] = id_
     return [_entry_of(e) if isinstance(e, dict) else e for e in out]
 
