@@ -259,3 +259,48 @@ def test_the_quiet_open_order_test_equals_the_venues_open_orders():
     assert same() and _has_open_order(sim.user(k))
     sim.cancel_order(k, ids[1], DEFAULT_ORIGIN + 120)
     assert same() and not _has_open_order(sim.user(k))
+
+
+# ---------------------------------------------------------------------- holdings
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    sol=st.integers(0, 10**11),
+    borrow=st.integers(0, 2 * 10**9),
+    perp=st.integers(-(10**11), 10**11).map(lambda b: b - b % 10**7),
+    moves=st.lists(st.integers(-5, 5), max_size=6),
+)
+def test_holdings_of_user_equal_the_venues_positions(sol, borrow, perp, moves):
+    """The attribution's holdings read from the User equal `holdings_of` the venue's
+    positions (`positions_from_user`), with deposits, a borrow, a perp, funding hours."""
+    from drift_engine.backtest.attribution import holdings_of, holdings_of_user
+    from drift_engine.core.types import positions_from_user
+
+    price = 100_000_000
+    sim = DriftSimulator({"SOL-PERP": price, "SOL": price}, ts=DEFAULT_ORIGIN)
+    k = sim.open_account()
+    sim.deposit(k, "USDC", 10**11, DEFAULT_ORIGIN)
+    if sol:
+        sim.deposit(k, "SOL", sol, DEFAULT_ORIGIN)
+    if borrow:  # a SOL borrow against the USDC
+        sim.withdraw(k, "SOL", sol + borrow, DEFAULT_ORIGIN)
+    if perp:
+        side = PositionDirection.LONG if perp > 0 else PositionDirection.SHORT
+        sim.place_order(k, OrderIntent(0, MarketType.PERP, side, abs(perp)), DEFAULT_ORIGIN)
+
+    def same() -> bool:
+        user = sim.user(k)
+        direct = holdings_of_user(user, sim.spot_markets)
+        return direct == holdings_of(positions_from_user(user, sim.spot_markets)) and list(
+            direct
+        ) == list(holdings_of(positions_from_user(user, sim.spot_markets)))
+
+    assert same()
+    ts = DEFAULT_ORIGIN
+    for pct in moves:
+        ts += HOUR
+        price = price * (100 + pct) // 100
+        sim.apply(OracleTick(ts, "SOL-PERP", price))
+        sim.apply(_funding(ts, 5000, price))
+        assert same()
