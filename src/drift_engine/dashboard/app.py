@@ -36,7 +36,7 @@ from drift_engine.dashboard.control import (
     EngineControl,
     UnknownEngineError,
 )
-from drift_engine.dashboard.jsoncache import MISSING, DataVersion, JsonCache
+from drift_engine.dashboard.jsoncache import DataVersion, FreshReads, JsonDump, SnapshotVersion
 from drift_engine.dashboard.protect import EdgeGuard, StreamSlots
 from drift_engine.dashboard.reader import DashboardReader
 from drift_engine.dashboard.schemas import (
@@ -269,44 +269,40 @@ def create_app(
         return HTMLResponse(DOCS_PAGE)
 
     # ---- read API --------------------------------------------------------------------
-    # /api/vaults answers pre-serialised JSON kept while the database has not changed
-    # (jsoncache.py). Health and engines carry liveness (run sessions, leases: wall-clock
-    # ages): what they read from the database is kept the same way (`engines_read`), and
-    # each request adds only the wall clock's part (`engines_at`, `health_at`: no query)
-    version = DataVersion(sqlite_file(reader.db.engine.url))
-    cache = JsonCache(version)
-    app.state.json_cache = cache
+    # /api/engines, /api/health and /api/vaults answer from kept reads refreshed off the
+    # request path (jsoncache.py: the freshness rule). The vault list is kept as JSON
+    # bytes; health and engines carry liveness (run sessions, leases: wall-clock ages),
+    # so what they read from the database is kept (`engines_read`) and each request adds
+    # only the wall clock's part (`engines_at`, `health_at`: no query)
+    url = reader.db.engine.url
+    path = sqlite_file(url)
+    if path is not None:
+        version: Any = DataVersion(path)
+    elif url.get_backend_name() == "postgresql":
+        version = SnapshotVersion(reader.db)
+    else:  # pragma: no cover - check_url admits only SQLite and PostgreSQL
+        version = DataVersion(None)
+    fresh = FreshReads(version)
+    dump = JsonDump()
+    app.state.fresh_reads = fresh
 
-    def _cached_json(name: str, marker: Any, type_: Any, compute: Any) -> bytes:
-        return cache.get(name, marker, lambda: cache.dump(type_, compute()))
-
-    def _never_same() -> object:
-        return object()  # no cheap marker for leases and sessions: read again
-
-    async def _engines_read() -> Any:
-        read = cache.fresh("engines-read")
-        if read is MISSING:
-            read = await run_in_threadpool(
-                cache.get, "engines-read", _never_same, reader.engines_read
-            )
-        return read
+    def _vaults_json() -> bytes:
+        return dump(list[VaultOut], reader.list_vaults())
 
     @app.get("/api/health", response_model=HealthOut, tags=["status"])
     async def health() -> Response:
         """Heartbeat age, engines running, and whether the database answers."""
-        now = reader._clock()
         try:
-            read = await _engines_read()
+            read = await fresh.get("engines-read", reader.engines_read)
         except SQLAlchemyError:
-            return _json(cache.dump(HealthOut, reader.health()))
-        return _json(cache.dump(HealthOut, reader.health_at(read, now)))
+            return _json(dump(HealthOut, await run_in_threadpool(reader.health)))
+        return _json(dump(HealthOut, reader.health_at(read, reader._clock())))
 
     @app.get("/api/engines", response_model=list[EngineSummaryOut], tags=["engines"])
     async def engines() -> Response:
         """Every engine with its state, mode, strategy and active vault."""
-        now = reader._clock()
-        read = await _engines_read()
-        return _json(cache.dump(list[EngineSummaryOut], reader.engines_at(read, now)))
+        read = await fresh.get("engines-read", reader.engines_read)
+        return _json(dump(list[EngineSummaryOut], reader.engines_at(read, reader._clock())))
 
     @app.get(
         "/api/engines/{engine_id}",
@@ -324,12 +320,7 @@ def create_app(
     @app.get("/api/vaults", response_model=list[VaultOut], tags=["vaults"])
     async def vaults() -> Response:
         """Every vault: type, engine, balance, equity, PnL, funding, fees, `active`."""
-        body = cache.fresh("vaults")
-        if body is MISSING:
-            body = await run_in_threadpool(
-                _cached_json, "vaults", reader.vaults_marker, list[VaultOut], reader.list_vaults
-            )
-        return _json(body)
+        return _json(await fresh.get("vaults", _vaults_json))
 
     @app.get(
         "/api/vaults/{vault_id}/ledger",
@@ -447,7 +438,7 @@ def create_app(
                 raise HTTPException(404, f"no engine with id {engine_id!r}") from exc
             except ControlRejectedError as exc:
                 raise HTTPException(409, f"cannot {action} {engine.name}: {exc}") from exc
-            cache.clear()  # the action's effect shows on the next read
+            fresh.clear()  # the action's effect shows on the next read
             notifier.send(NoticeKind.CONTROL, engine_id, f"{engine_id}: {action} ({state})")
             pending = bool(getattr(control, "pending", False))
             if not pending:

@@ -222,6 +222,7 @@ class DashboardReader:
             if hit is not None:
                 return hit
             with self.db.read() as session:
+                _one_snapshot(session)
                 names = self._engine_names(session)
                 marker = self._vault_marker(session, names)
                 rows = self._vault_rows(session)
@@ -510,6 +511,7 @@ class DashboardReader:
         processes alive, lease expiry). The dashboard keeps it while the database has
         not changed (ADR-0020)."""
         with self.db.read() as session:
+            _one_snapshot(session)
             session.execute(select(1))
             if not self._has_engine_tables():
                 beat = None
@@ -974,6 +976,15 @@ def _portfolio_row(
         interest=total("interest"),
         fees=total("fees"),
     )
+
+
+def _one_snapshot(session: Session) -> None:
+    """Make the session's read transaction one snapshot for all its statements: on
+    PostgreSQL (READ COMMITTED by default, a snapshot per statement) REPEATABLE READ, so
+    a read the dashboard keeps is never half before and half after a commit. SQLite's
+    read transaction is one snapshot already (WAL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
 def _aware(value: datetime | None) -> datetime | None:
