@@ -31,8 +31,14 @@ from typing import Any
 from dashboard_load import populate
 
 REPO = Path(__file__).resolve().parents[1]
+#: the server script; BENCH_SERVER names another checkout's run_dashboard.py (an A/B run,
+#: with PYTHONPATH=<that checkout>/src)
+SERVER = os.environ.get("BENCH_SERVER", str(REPO / "run_dashboard.py"))
 PATHS = ("/api/engines", "/api/vaults", "/api/health")
 GOAL_P99_S = 0.025
+#: a connection idle this long is not reused: uvicorn closes keep-alive connections idle
+#: for 5 s, and a request sent as it does is lost (httpx's pool expires them at 5 s too)
+KEEPALIVE_EXPIRY_S = 4.0
 
 
 def cpu_seconds(pid: int) -> float:
@@ -70,11 +76,14 @@ async def load(host: str, port: int, rate: float, seconds: float) -> dict[str, A
         lags.append(time.perf_counter() - scheduled)
         conn: Conn | None = None
         try:
+            while idle and time.perf_counter() - idle[-1].idle_since > KEEPALIVE_EXPIRY_S:
+                idle.pop().writer.close()  # the server may have closed it: as httpx does
             conn = idle.pop() if idle else Conn(*await asyncio.open_connection(host, port))
             status = await conn.get(hostport, path)
         except (OSError, asyncio.IncompleteReadError, ValueError, AttributeError) as exc:
-            age = "new" if conn is None or conn.idle_since is None else f"idle {time.perf_counter() - conn.idle_since:.1f}s"
-            errors[path][f"{type(exc).__name__}: {exc}"[:120] + f" ({age})"] += 1
+            fresh = conn is None or conn.idle_since is None
+            age = "new" if fresh else f"idle {time.perf_counter() - conn.idle_since:.0f} s"
+            errors[path][f"{type(exc).__name__}: {exc}"[:120] + f" ({age} connection)"] += 1
             if conn is not None:
                 conn.writer.close()
             return
@@ -163,7 +172,7 @@ def main() -> None:
     url = f"sqlite:///{Path(tmp.name) / 'bench.db'}"
     populate(url, args.engines, args.entries)
     server = subprocess.Popen(
-        [sys.executable, os.environ.get("BENCH_SERVER", str(REPO / "run_dashboard.py")), "--port", "0", "--database-url", url],
+        [sys.executable, SERVER, "--port", "0", "--database-url", url],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

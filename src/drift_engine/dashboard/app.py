@@ -36,6 +36,7 @@ from drift_engine.dashboard.control import (
     EngineControl,
     UnknownEngineError,
 )
+from drift_engine.dashboard.hotpath import HotPaths
 from drift_engine.dashboard.jsoncache import DataVersion, FreshReads, JsonDump, SnapshotVersion
 from drift_engine.dashboard.protect import EdgeGuard, StreamSlots
 from drift_engine.dashboard.reader import DashboardReader
@@ -202,7 +203,9 @@ def create_app(
     app.state.closing = False  # set by the server on shutdown: open SSE streams end
     app.state.allowed_hosts = None if hosts is None else frozenset(h.lower() for h in hosts)
     app.state.stream_slots = slots = StreamSlots(max_streams)
-    app.add_middleware(EdgeGuard, state=app.state)
+    hot: dict[str, Any] = {}  # filled below with the read API's hot paths
+    app.add_middleware(HotPaths, routes=hot)
+    app.add_middleware(EdgeGuard, state=app.state)  # added last: outermost
 
     def require_token(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -289,20 +292,35 @@ def create_app(
     def _vaults_json() -> bytes:
         return dump(list[VaultOut], reader.list_vaults())
 
-    @app.get("/api/health", response_model=HealthOut, tags=["status"])
-    async def health() -> Response:
-        """Heartbeat age, engines running, and whether the database answers."""
+    async def health_json() -> bytes:
         try:
             read = await fresh.get("engines-read", reader.engines_read)
         except SQLAlchemyError:
-            return _json(dump(HealthOut, await run_in_threadpool(reader.health)))
-        return _json(dump(HealthOut, reader.health_at(read, reader._clock())))
+            return dump(HealthOut, await run_in_threadpool(reader.health))
+        return dump(HealthOut, reader.health_at(read, reader._clock()))
+
+    async def engines_json() -> bytes:
+        read = await fresh.get("engines-read", reader.engines_read)
+        return dump(list[EngineSummaryOut], reader.engines_at(read, reader._clock()))
+
+    async def vaults_json() -> bytes:
+        return await fresh.get("vaults", _vaults_json)
+
+    # answered by HotPaths (hotpath.py) on a GET of exactly these paths; the routes below
+    # give the same answers (OpenAPI, and the fallback when the hot path fails)
+    hot.update(
+        {"/api/health": health_json, "/api/engines": engines_json, "/api/vaults": vaults_json}
+    )
+
+    @app.get("/api/health", response_model=HealthOut, tags=["status"])
+    async def health() -> Response:
+        """Heartbeat age, engines running, and whether the database answers."""
+        return _json(await health_json())
 
     @app.get("/api/engines", response_model=list[EngineSummaryOut], tags=["engines"])
     async def engines() -> Response:
         """Every engine with its state, mode, strategy and active vault."""
-        read = await fresh.get("engines-read", reader.engines_read)
-        return _json(dump(list[EngineSummaryOut], reader.engines_at(read, reader._clock())))
+        return _json(await engines_json())
 
     @app.get(
         "/api/engines/{engine_id}",
@@ -320,7 +338,7 @@ def create_app(
     @app.get("/api/vaults", response_model=list[VaultOut], tags=["vaults"])
     async def vaults() -> Response:
         """Every vault: type, engine, balance, equity, PnL, funding, fees, `active`."""
-        return _json(await fresh.get("vaults", _vaults_json))
+        return _json(await vaults_json())
 
     @app.get(
         "/api/vaults/{vault_id}/ledger",
