@@ -2,16 +2,25 @@
 do, latency counted from each request's *scheduled* send time (no coordinated omission).
 
     .venv/bin/python bench/dashboard_openloop.py [--rate 500] [--seconds 10] [--engines 10]
+        [--write-every 1.0 (0: no writes)]
 
 Builds a throw-away SQLite database through the real vault registry and engine store
 (`dashboard_load.populate`: 10 engines, each an active VIRTUAL vault with ledger entries
 and snapshots), serves it with `run_dashboard.py --port 0` in a subprocess (it binds
-127.0.0.1 port 0 and prints its URL, read from its output), and while a writer thread
-books a funding entry and a snapshot every second (as a heartbeat does), sends
-GET /api/engines, /api/vaults and /api/health in turn at `--rate` per second over
-keep-alive connections (a new one whenever none is free). Prints per endpoint and overall:
-answers, errors, p50 / p99 / max latency, the achieved rate, the server's CPU per request,
-and the goal (>= 500 req/s with p99 < 25 ms). Loopback only; nothing here asserts a speed.
+127.0.0.1 port 0 and prints its URL, read from its output), and while a writer *process*
+commits what a heartbeat does every second (a funding entry, a vault snapshot, a
+heartbeat row), sends GET /api/engines, /api/vaults and /api/health in turn at `--rate`
+per second over keep-alive connections (a new one whenever none is free; one idle for 4 s
+is dropped, as httpx's pool does, since uvicorn closes them at 5 s and a request sent
+on a closed connection is lost). Prints per endpoint: answers, errors by name (exception
+and the connection's idle age, or the HTTP status), p50 / p99 / max latency; the client's
+own lag (scheduled time to the moment its task ran: included in the latencies, so a
+client falling behind shows here rather than passing as the server's); how many slow
+answers were in flight during or just after a write; the achieved rate, the server's CPU
+per request, the load average; and the goal (>= 500 req/s with p99 < 25 ms).
+
+A/B against another checkout: `PYTHONPATH=<it>/src BENCH_SERVER=<it>/run_dashboard.py`.
+Loopback only; nothing here asserts a speed.
 """
 
 from __future__ import annotations

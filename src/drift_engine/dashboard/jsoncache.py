@@ -123,6 +123,7 @@ class FreshReads:
         self._kept: dict[str, Kept] = {}
         #: name -> the refresh running for it (created on the event loop)
         self._running: dict[str, asyncio.Task[Kept]] = {}
+        self._started: dict[str, float] = {}  # name -> when its running refresh started
         #: bumped by clear(): a refresh started before a clear never lands
         self._generation = 0
         self.refreshes = 0  # reads actually made (not: version unchanged), for tests
@@ -142,6 +143,22 @@ class FreshReads:
         if not self._inline or kept.version is None or self.version() != kept.version:
             self._start(name, compute)
         return kept.value
+
+    async def since(self, name: str, compute: Callable[[], Any], t: float) -> Any:
+        """The value of `name` from a refresh started at or after `t` (time.monotonic()),
+        waiting for one: the live stream announces a change only once the kept reads
+        include it, so the page's requests that follow get it (app.py)."""
+        loop = self._loop = asyncio.get_running_loop()
+        while True:
+            kept = self._kept.get(name)
+            if kept is not None and kept.started >= t:
+                return kept.value
+            task = self._running.get(name)
+            if task is None or task.done() or task.get_loop() is not loop:
+                return (await self._refresh(name, compute)).value  # starts one now
+            if self._started.get(name, t - 1) >= t:
+                return (await asyncio.shield(task)).value
+            await asyncio.wait([task])  # started before t: let it land, then start one
 
     async def settle(self) -> None:
         """Wait for the refreshes running now (tests: the state once they land)."""
@@ -174,6 +191,7 @@ class FreshReads:
         task = self._running.get(name)
         # a task of another loop: an earlier loop that ended (a test client per request)
         if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
+            self._started[name] = time.monotonic()
             task = asyncio.ensure_future(self._land(name, compute, self._generation))
             task.add_done_callback(_retrieved)
             self._running[name] = task
