@@ -237,3 +237,38 @@ def test_a_failed_refresh_is_not_served_as_if_the_database_answered(
         assert engines.json() == {"detail": "internal error: OperationalError"}
         monkeypatch.undo()
         assert c.get("/api/engines").content == _uncached(world, clock)["/api/engines"]
+
+
+def test_the_vault_list_recomputes_only_touched_vaults_and_equals_a_full_computation(
+    world: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kept vault list recomputes a vault only when an entry or snapshot of its own,
+    its row, its engine's name or its sync status moved; after each kind of write it
+    equals the list a reader with nothing kept computes."""
+    reader = DashboardReader(world.db, stale_after=1e12)
+    reader.list_vaults()
+    computed: list[str] = []
+    original = reader._vault_out
+    monkeypatch.setattr(
+        reader,
+        "_vault_out",
+        lambda s, row, names: (computed.append(row.name), original(s, row, names))[1],
+    )
+    btc, chain, treasury = world.vaults["btc"], world.vaults["chain"], world.registry.treasury()
+    at = T0 + timedelta(days=2)
+    writes = [
+        (lambda: _write(world, 1), {"sol-v2"}),
+        (lambda: world.registry.snapshots.record(
+            "dn-btc", btc, position_value=5, unrealized_pnl=5, health=70, taken_at=at
+        ), {"btc-main"}),
+        (lambda: world.registry.sync_status.mark_stale(chain, "HTTP 429", at), {"sol-chain"}),
+        (lambda: world.registry.sync_status.mark_fresh(chain, slot=9, at=at), {"sol-chain"}),
+        (lambda: world.registry.set_active(world.vaults["sol_old"]), {"sol-v1", "sol-v2"}),
+        (lambda: world.registry.deposit(treasury.id, 5 * 10**6, key="more"), {treasury.name}),
+    ]  # fmt: skip
+    for write, expected in writes:
+        computed.clear()
+        write()
+        kept = VAULTS.dump_json(reader.list_vaults())
+        assert kept == VAULTS.dump_json(DashboardReader(world.db).list_vaults())
+        assert sorted(computed) == sorted(expected)

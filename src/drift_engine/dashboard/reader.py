@@ -160,6 +160,8 @@ class DashboardReader:
         self._spans_cache: dict[int, tuple[Any, Any]] = {}
         self._compute_lock = threading.Lock()
         self._vault_cache: tuple[Any, list[VaultOut]] | None = None  # swapped atomically
+        #: vault id -> (its own marker, its figures): recomputed only when it moved
+        self._vault_outs: dict[int, tuple[Any, VaultOut]] = {}
 
     # ---------------------------------------------------------------- vaults
     def _vault_out(self, session: Session, row: VaultRow, engine_names: dict[str, str]) -> VaultOut:
@@ -226,9 +228,50 @@ class DashboardReader:
                 names = self._engine_names(session)
                 marker = self._vault_marker(session, names)
                 rows = self._vault_rows(session)
-                vaults = [self._vault_out(session, row, names) for row in rows]
+                touched = self._touched_vaults(session, marker)
+                sync = {r[0]: tuple(r) for r in marker[4]}
+                vaults = []
+                for row in rows:  # a vault nothing touched keeps its figures
+                    key = (
+                        tuple(getattr(row, a.key) for a in inspect(VaultRow).column_attrs),
+                        names.get(row.engine_id),
+                        row.engine_id in names,
+                        sync.get(row.id),
+                    )
+                    kept = self._vault_outs.get(row.id)
+                    if touched is None or row.id in touched or kept is None or kept[0] != key:
+                        kept = self._vault_outs[row.id] = (
+                            key,
+                            self._vault_out(session, row, names),
+                        )
+                    vaults.append(kept[1])
             self._vault_cache = (marker, vaults)
             return list(vaults)
+
+    def _touched_vaults(self, session: Session, marker: tuple[Any, ...]) -> set[int] | None:
+        """The vaults with a ledger entry or a snapshot newer than those the kept list
+        was computed with (the ledger is append-only: its sums change only with a new
+        entry); None: no kept list, every vault is computed. A changed row, engine name
+        or sync status is caught by each vault's own key (`list_vaults`)."""
+        cached = self._vault_cache
+        if cached is None:
+            return None
+        last_entry, last_snapshot = cached[0][0] or 0, cached[0][1] or 0
+        if (marker[0] or 0) < last_entry or (marker[1] or 0) < last_snapshot:
+            return None  # ids went back (a restored database): compute everything
+        touched = set(
+            session.scalars(
+                select(LedgerEntryRow.vault_id).where(LedgerEntryRow.id > last_entry).distinct()
+            )
+        )
+        touched.update(
+            session.scalars(
+                select(VaultSnapshotRow.vault_id)
+                .where(VaultSnapshotRow.id > last_snapshot)
+                .distinct()
+            )
+        )
+        return touched
 
     def vaults_marker(self) -> tuple[Any, ...]:
         """What `list_vaults` depends on (its own cache's marker): one cheap read."""
@@ -267,6 +310,7 @@ class DashboardReader:
                         VaultSyncStatusRow.vault_id,
                         VaultSyncStatusRow.stale,
                         VaultSyncStatusRow.reason,
+                        VaultSyncStatusRow.stale_since,
                     ).order_by(VaultSyncStatusRow.vault_id)
                 ).all()
             ),
