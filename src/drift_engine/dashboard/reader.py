@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from drift_engine.dashboard.actions import allowed_actions
 from drift_engine.dashboard.activity import activity as activity_feed
@@ -562,7 +562,10 @@ class DashboardReader:
                 rows: list[EngineRow] = []
             else:
                 beat = session.scalars(
-                    select(HeartbeatRow).order_by(HeartbeatRow.id.desc()).limit(1)
+                    select(HeartbeatRow)
+                    .options(defer(HeartbeatRow.market_state))  # the board: not needed here
+                    .order_by(HeartbeatRow.id.desc())
+                    .limit(1)
                 ).first()
                 rows = self._engine_rows(session)
             vaults = self._vault_rows_by_engine(session)
