@@ -273,11 +273,6 @@ class DashboardReader:
         )
         return touched
 
-    def vaults_marker(self) -> tuple[Any, ...]:
-        """What `list_vaults` depends on (its own cache's marker): one cheap read."""
-        with self.db.read() as session:
-            return self._vault_marker(session, self._engine_names(session))
-
     def _cached_vaults(self) -> list[VaultOut] | None:
         cached = self._vault_cache
         if cached is None:
