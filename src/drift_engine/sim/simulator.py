@@ -164,12 +164,74 @@ class _Snapshot:
 
     def keep_deep(self, *objs: Any) -> None:
         for obj in objs:
-            self.saved.append((obj, copy.deepcopy(obj.__dict__)))
+            self.saved.append((obj, _clone_fields(obj)))
 
     def restore(self) -> None:
         for obj, values in reversed(self.saved):
             obj.__dict__.clear()
             obj.__dict__.update(values)
+
+
+#: How `_clone` copies a value of each type: 0 shared (immutable), 1 a list, 2 an object
+#: whose fields are cloned, 3 `copy.deepcopy` (a type the accounts do not hold today).
+_CLONE_KIND: dict[type, int] = {int: 0, bool: 0, str: 0, bytes: 0, type(None): 0, Pubkey: 0}
+#: per object type, the fields `_clone_fields` clones (the others hold immutable values)
+_DEEP_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _clone_kind(t: type) -> int:
+    kind = _CLONE_KIND.get(t)
+    if kind is None:
+        if issubclass(t, list):
+            kind = 1
+        elif getattr(t, "__attrs_attrs__", None) == () and not hasattr(t, "__dataclass_fields__"):
+            kind = 0  # a field-less Borsh enum variant (sumtypes): a value, never mutated
+        elif hasattr(t, "__dataclass_fields__") and not hasattr(t, "__slots__"):
+            kind = 2
+        else:
+            kind = 3
+        _CLONE_KIND[t] = kind
+    return kind
+
+
+def _clone(value: Any) -> Any:
+    """A deep copy of an account's value tree (driftpy dataclasses, lists, integers, keys,
+    field-less enum variants) equal to `copy.deepcopy`'s, ~10x faster: immutable leaves
+    are shared instead of copied, and what to copy is planned once per type.
+
+    The plan relies on the shape of Drift's accounts (State, markets, User, UserStats),
+    checked against the IDL by tests/sim/test_fast_undo.py: a field's type is fixed by
+    its Borsh layout (no Option, no Vec, no enum variant carrying data), so a field that
+    holds an immutable value in one object does in every object of its type, and a
+    fixed array holds elements of one type."""
+    t = type(value)
+    kind = _CLONE_KIND.get(t)
+    if kind is None:
+        kind = _clone_kind(t)
+    if kind == 0:
+        return value
+    if kind == 1:
+        if not value or _clone_kind(type(value[0])) == 0:
+            return t(value)
+        items = [_clone(x) for x in value]
+        return items if t is list else t(items)
+    if kind == 2:
+        out = object.__new__(t)
+        out.__dict__.update(_clone_fields(value))
+        return out
+    return copy.deepcopy(value)
+
+
+def _clone_fields(obj: Any) -> dict[str, Any]:
+    """`obj.__dict__` with every value cloned (`_clone`)."""
+    out = dict(obj.__dict__)
+    deep = _DEEP_FIELDS.get(type(obj))
+    if deep is None:
+        deep = tuple(k for k, v in out.items() if _clone_kind(type(v)) != 0)
+        _DEEP_FIELDS[type(obj)] = deep
+    for k in deep:
+        out[k] = _clone(out[k])
+    return out
 
 
 def _model_json(model: PriceModel) -> list[int]:
