@@ -131,7 +131,7 @@ class _Plan:
     leaves (integers, keys, enum variants, arrays of those) read with one
     `attrgetter` call, the nested structs and fixed arrays of structs."""
 
-    __slots__ = ("fields", "leaves", "get_leaves", "flat")
+    __slots__ = ("fields", "leaves", "get_leaves", "flat", "arrays")
 
     def __init__(self, fields: list[tuple[str, Any, Any]]) -> None:
         from operator import attrgetter
@@ -154,14 +154,23 @@ class _Plan:
         getter = attrgetter(*names) if names else (lambda obj: ())
         self.get_leaves = getter if len(names) != 1 else (lambda obj: (getter(obj),))
         self.flat = len(self.leaves) == len(self.fields)
+        #: indices (among the leaves) of the array leaves, set by `_leaf_values`
+        self.arrays: tuple[int, ...] | None = None
 
 
-def _leaf_values(values: tuple) -> tuple:
+def _leaf_values(plan: _Plan, values: tuple) -> tuple:
     """Leaf values as a comparable snapshot: arrays copied (`_plain`), so a later change
-    inside an array is seen; integers, keys and enum variants are immutable values."""
-    if any(isinstance(v, list) for v in values):
-        return tuple(_plain(v) if isinstance(v, list) else v for v in values)
-    return values
+    inside an array is seen; integers, keys and enum variants are immutable values.
+    Which leaves are arrays is fixed by the layout (learned from the first object)."""
+    arrays = plan.arrays
+    if arrays is None:
+        arrays = plan.arrays = tuple(i for i, v in enumerate(values) if isinstance(v, list))
+    if not arrays:
+        return values
+    out = list(values)
+    for i in arrays:
+        out[i] = _plain(out[i])
+    return tuple(out)
 
 
 class FieldCachedEncoder:
@@ -196,14 +205,20 @@ class FieldCachedEncoder:
         snap = cache[0]
         same = snap is not None and snap == values
         if not same:
-            values = _leaf_values(values)
+            values = _leaf_values(plan, values)
             same = snap == values
-        if plan.flat:
+        if plan.flat:  # cache: [leaf snapshot, the struct's bytes, bytes by field]
             if same:
                 parts.append(cache[1])
                 return
-            data = b"".join(sc.build(v) for (_, sc, _), v in zip(plan.fields, values, strict=True))
-            cache[0], cache[1] = values, data
+            old = cache[2]
+            fields = plan.fields
+            each = [
+                old[i] if old is not None and snap[i] == v else fields[i][1].build(v)
+                for i, v in enumerate(values)
+            ]
+            data = b"".join(each)
+            cache[0], cache[1], cache[2] = values, data, each
             parts.append(data)
             return
         built: list[Any] = cache[1] if same else [None] * len(plan.fields)
