@@ -169,7 +169,9 @@ def _leaf_values(plan: _Plan, values: tuple) -> tuple:
         return values
     out = list(values)
     for i in arrays:
-        out[i] = _plain(out[i])
+        v = out[i]
+        # an array of integers is copied as it is; anything else through `_plain`
+        out[i] = list(v) if v and type(v[0]) is int else _plain(v)
     return tuple(out)
 
 
@@ -191,65 +193,73 @@ class FieldCachedEncoder:
         fields = _struct_fields(coder._accounts_layout[name])
         assert fields is not None, name
         self._plan = _Plan(fields)
-        self._cache: list[Any] = [None, None, None]
+        self._cache: list[Any] = [None, None, None, None]
 
     def encode(self, account: Any) -> bytes:
-        parts = [self._discriminator]
-        self._encode(self._plan, account, self._cache, parts)
-        return b"".join(parts)
+        return self._discriminator + self._encode(self._plan, account, self._cache)
 
-    def _encode(self, plan: _Plan, obj: Any, cache: list[Any], parts: list[bytes]) -> None:
-        """Append `obj`'s bytes. `cache` is [leaf snapshot, leaf bytes by field index,
-        the nested fields' caches by field index]."""
+    def _encode(self, plan: _Plan, obj: Any, cache: list[Any]) -> bytes:
+        """`obj`'s bytes. `cache` is [leaf snapshot, the struct's bytes, bytes by field,
+        the nested fields' caches]; an unchanged struct returns the very bytes object it
+        returned last time, so its parent sees it unchanged without comparing bytes."""
         values = plan.get_leaves(obj)
         snap = cache[0]
         same = snap is not None and snap == values
         if not same:
             values = _leaf_values(plan, values)
             same = snap == values
-        if plan.flat:  # cache: [leaf snapshot, the struct's bytes, bytes by field]
+        fields = plan.fields
+        old = cache[2]
+        if plan.flat:
             if same:
-                parts.append(cache[1])
-                return
-            old = cache[2]
-            fields = plan.fields
+                return cache[1]
             each = [
                 old[i] if old is not None and snap[i] == v else fields[i][1].build(v)
                 for i, v in enumerate(values)
             ]
             data = b"".join(each)
             cache[0], cache[1], cache[2] = values, data, each
-            parts.append(data)
-            return
-        built: list[Any] = cache[1] if same else [None] * len(plan.fields)
+            return data
+        each = old if same else list(old) if old is not None else [b""] * len(fields)
         if not same:
-            old = cache[1]
             for j, i in enumerate(plan.leaves):
                 v = values[j]
-                if old is not None and snap[j] == v:
-                    built[i] = old[i]
-                else:
-                    built[i] = plan.fields[i][1].build(v)
-            cache[0], cache[1] = values, built
-        kids = cache[2]
+                if old is None or snap[j] != v:
+                    each[i] = fields[i][1].build(v)
+            cache[0] = values
+        kids = cache[3]
         if kids is None:
-            kids = cache[2] = [None] * len(plan.fields)
-        for i, (name, _, nested) in enumerate(plan.fields):
+            kids = cache[3] = [None] * len(fields)
+        changed = not same
+        for i, (name, _, nested) in enumerate(fields):
             if nested is None:
-                parts.append(built[i])
                 continue
             value = getattr(obj, name)
             if isinstance(nested, tuple):  # a fixed array of structs
                 count, element = nested
                 caches = kids[i]
                 if caches is None:
-                    caches = kids[i] = [[None, None, None] for _ in range(count)]
-                for k in range(count):
-                    self._encode(element, value[k], caches[k], parts)
-                continue
-            if kids[i] is None:
-                kids[i] = [None, None, None]
-            self._encode(nested, value, kids[i], parts)
+                    caches = kids[i] = [[None, None, None, None] for _ in range(count)]
+                before = [c[1] for c in caches]
+                after = [self._encode(element, value[k], caches[k]) for k in range(count)]
+                if any(a is not b for a, b in zip(after, before, strict=True)):
+                    data = b"".join(after)
+                else:
+                    data = each[i] if old is not None else b"".join(after)
+            else:
+                if kids[i] is None:
+                    kids[i] = [None, None, None, None]
+                data = self._encode(nested, value, kids[i])
+            if data is not each[i]:
+                if each is old:
+                    each = list(old)
+                each[i] = data
+                changed = True
+        if not changed and cache[1] is not None:
+            return cache[1]
+        data = b"".join(each)
+        cache[1], cache[2] = data, each
+        return data
 
 
 def decode_account(data: bytes) -> Any:

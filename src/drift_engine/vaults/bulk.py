@@ -125,17 +125,18 @@ class TickVaultWrites:
         self.ops.clear()
 
 
-def _lock_vaults(session: Session, refs: set[Any]) -> dict[Any, VaultRow]:
+def _lock_vaults(session: Session, refs: set[Any]) -> dict[Any, Any]:
     """ref (id or name) -> its row, all read with one SELECT ... FOR UPDATE in id order."""
     ids = [r for r in refs if isinstance(r, int)]
     names = [r for r in refs if not isinstance(r, int)]
-    rows = session.scalars(
-        select(VaultRow)
-        .where(or_(VaultRow.id.in_(ids), VaultRow.name.in_(names)))
-        .order_by(VaultRow.id)
+    table = VaultRow.__table__
+    rows = session.execute(  # Core rows: the checks read the same attributes
+        select(table)
+        .where(or_(table.c.id.in_(ids), table.c.name.in_(names)))
+        .order_by(table.c.id)
         .with_for_update()
     ).all()
-    out: dict[Any, VaultRow] = {}
+    out: dict[Any, Any] = {}
     for row in rows:
         out[row.id] = row
         out[row.name] = row
@@ -146,7 +147,7 @@ def _lock_vaults(session: Session, refs: set[Any]) -> dict[Any, VaultRow]:
 
 
 def _booked(
-    session: Session, ops: list[Op], vaults: dict[Any, VaultRow]
+    session: Session, ops: list[Op], vaults: dict[Any, Any]
 ) -> dict[tuple[int, str], LedgerEntry]:
     """(vault id, key) -> the entry booked before this batch, for the batch's keys."""
     wanted = {(vaults[op[2]].id, e.key) for op in ops if op[0] == "book" for e in op[3]}
@@ -195,7 +196,7 @@ def _pending(new: NewEntry, vault_id: int, at: datetime) -> LedgerEntry:
     )
 
 
-def _snapshot_row(row: VaultRow, point: dict[str, Any], at: datetime, cash: int) -> dict:
+def _snapshot_row(row: Any, point: dict[str, Any], at: datetime, cash: int) -> dict:
     """The row `insert_snapshot` builds for `Snapshots.record_in`, with its checks."""
     from drift_engine.vaults.snapshots import position_to_json
 
