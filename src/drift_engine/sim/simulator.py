@@ -1350,8 +1350,25 @@ class DriftSimulator:
         volume and staked DRIFT pick the perp tier; spot and high leverage mode: tier 0."""
         structure = self.state.spot_fee_structure if spot else self.state.perp_fee_structure
         return fees.determine_user_fee_tier(
-            acct.stats, fees.FeeStructure.from_account(structure), spot, high_leverage
+            acct.stats, self._fee_structure(structure, spot), spot, high_leverage
         )
+
+    def _fee_structure(self, structure: Any, spot: bool) -> fees.FeeStructure:
+        """`FeeStructure.from_account(structure)`, kept while the values it reads (the
+        tiers, the filler reward, two integers: all integers) are unchanged."""
+        key = (
+            tuple(tuple(t.__dict__.values()) for t in structure.fee_tiers),
+            tuple(structure.filler_reward_structure.__dict__.values()),
+            structure.flat_filler_fee,
+            structure.referrer_reward_epoch_upper_bound,
+        )
+        cache = self.__dict__.setdefault("_fee_structures", {})
+        hit = cache.get(spot)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        out = fees.FeeStructure.from_account(structure)
+        cache[spot] = (key, out)
+        return out
 
     def _execute_fill(
         self,
