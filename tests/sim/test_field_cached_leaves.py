@@ -41,3 +41,15 @@ def test_each_kind_of_change_is_encoded() -> None:
         change()
         assert same(), n
         assert (users.encode(user), markets.encode(market)) != before, n
+
+
+def test_the_dump_encodes_user_stats_as_anchorpy_does() -> None:
+    import base64
+
+    sim = make_sim()
+    k = sim.open_account()
+    sim.deposit(k, "USDC", 1_000 * QUOTE, T0)
+    for n in range(4):  # fees and 30-day volumes move at each fill
+        sim.place_orders(k, [perp("short" if n % 2 else "long", 2 * BASE)], T0 + 1 + n)
+        ((_, raw),) = sim.dump()["user_stats"]
+        assert base64.b64decode(raw) == encode_account("UserStats", sim.user_stats()), n

@@ -571,7 +571,7 @@ class DriftSimulator:
             "records": [record_to_json(r) for r in self.records[since:]],
         }
 
-    def _encode_cached(self, name: str, index: int, account: Any) -> bytes:
+    def _encode_cached(self, name: str, index: Any, account: Any) -> bytes:
         """State and market bytes through a per-account `FieldCachedEncoder`: a price
         or funding update re-builds the few fields it changed (the same bytes)."""
         key = (name, index)
@@ -598,7 +598,7 @@ class DriftSimulator:
         key = str(authority)
         out = self._encoded_stats.get(key)
         if out is None:
-            out = base64.b64encode(encode_account("UserStats", stats)).decode()
+            out = base64.b64encode(self._encode_cached("UserStats", key, stats)).decode()
             self._encoded_stats[key] = out
         return out
 
