@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from drift_engine.core.types import DriftPosition, MarketType
 from drift_engine.engine.ledger import VaultLedgerSink
 from drift_engine.engine.paper import VaultSnapshotter
 from drift_engine.engine.ports import Posting
@@ -77,7 +78,10 @@ class _Venue:
         return SimpleNamespace(unrealized_pnl=-7_000, health=93)
 
     def positions(self) -> tuple:
-        return ()
+        return (
+            DriftPosition(0, MarketType.PERP, -2_000_000_000, 200_000_000, symbol="SOL-PERP"),
+            DriftPosition(1, MarketType.SPOT, 2_000_000_000, decimals=9, symbol="SOL"),
+        )
 
 
 def _tick_writes(db: Database, *, force_orm: bool) -> WriteBatch:
@@ -138,6 +142,7 @@ def test_bulk_tick_writes_equal_the_orm_path(two_dbs) -> None:
     keys = [r[5] for r in bulk["ledger_entries"]]
     assert keys.count("fill:old") == 1 and "fill:f3" in keys and "fill:new" in keys
     assert len(bulk["vault_snapshots"]) == 3 and len(bulk["engine_events"]) == 1
+    assert all(len(row[10]) == 2 for row in bulk["vault_snapshots"])  # positions
 
 
 def _sequential(db: Database, ops: list[tuple]) -> None:

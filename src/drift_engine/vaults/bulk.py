@@ -22,12 +22,14 @@ compares every row with the ORM path.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from drift_engine.core.types import DriftPosition
 from drift_engine.storage.enums import SnapshotSource, VaultType
 from drift_engine.storage.models import LedgerEntryRow, VaultRow, VaultSnapshotRow
 from drift_engine.vaults.booking import check_open, check_owner
@@ -198,8 +200,6 @@ def _pending(new: NewEntry, vault_id: int, at: datetime) -> LedgerEntry:
 
 def _snapshot_row(row: Any, point: dict[str, Any], at: datetime, cash: int) -> dict:
     """The row `insert_snapshot` builds for `Snapshots.record_in`, with its checks."""
-    from drift_engine.vaults.snapshots import position_to_json
-
     position_value = point["position_value"]
     unrealized_pnl = point["unrealized_pnl"]
     health = point.get("health")
@@ -220,10 +220,24 @@ def _snapshot_row(row: Any, point: dict[str, Any], at: datetime, cash: int) -> d
         "equity": cash + position_value,
         "unrealized_pnl": unrealized_pnl,
         "health": health,
-        "positions": [position_to_json(p) for p in point.get("positions", ())],
+        "positions": [_position_json(p) for p in point.get("positions", ())],
         "cumulative_perp_funding": None,
         "settled_perp_pnl": None,
     }
 
+
+def _position_json(position: Any) -> dict[str, Any]:
+    """`snapshots.position_to_json` without `asdict`'s deep copy: a `DriftPosition` holds
+    only integers, a string and an enum (the same dict, key for key)."""
+    from drift_engine.vaults.snapshots import position_to_json
+
+    if type(position) is not DriftPosition:
+        return position_to_json(position)
+    out = {name: getattr(position, name) for name in _POSITION_FIELDS}
+    out["market_type"] = position.market_type.value
+    return out
+
+
+_POSITION_FIELDS = tuple(f.name for f in fields(DriftPosition))
 
 __all__ = ["TickVaultWrites"]
