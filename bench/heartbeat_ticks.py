@@ -8,8 +8,8 @@ SOL-PERP, all in the market (entry at once), operator commands read every tick
 something happened; fed the seeded synthetic 1-minute data (labelled synthetic) one
 minute per tick. Prints the CPU time per tick (process time) of ordinary ticks and of
 hourly ticks (funding for every engine, ledger bookings, the checkpoint): p50, p99 and
-max, and the goal (every tick <= 20 ms). Figures depend on the machine; nothing here
-asserts a speed.
+max, the costliest ticks (`--worst N`: minute of data, kind, CPU ms), and the goal
+(every tick <= 20 ms). Figures depend on the machine; nothing here asserts a speed.
 """
 
 from __future__ import annotations
