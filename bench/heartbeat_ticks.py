@@ -8,8 +8,8 @@ SOL-PERP, all in the market (entry at once), operator commands read every tick
 something happened; fed the seeded synthetic 1-minute data (labelled synthetic) one
 minute per tick. Prints the CPU time per tick (process time) of ordinary ticks and of
 hourly ticks (funding for every engine, ledger bookings, the checkpoint): p50, p99 and
-max, and the goal (every tick <= 20 ms). Figures depend on the machine; nothing here
-asserts a speed.
+max, the costliest ticks (`--worst N`: minute of data, kind, CPU ms), and the goal
+(every tick <= 20 ms). Figures depend on the machine; nothing here asserts a speed.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ def main() -> None:
         help="cProfile the measured ticks of this kind and print the top functions",
     )
     ap.add_argument("--profile-top", type=int, default=45, help="functions --profile prints")
+    ap.add_argument("--worst", type=int, default=5, help="print the N costliest ticks")
     args = ap.parse_args()
 
     from drift_engine.data.pipeline import open_market_data
@@ -69,6 +70,7 @@ def main() -> None:
         hb = stack.heartbeat(list(data.events), snapshot_every_s=HOUR, record_every_s=60)
         ordinary: list[float] = []
         hourly: list[float] = []
+        ticks: list[tuple[float, int, str]] = []
         profiler = cProfile.Profile() if args.profile else None
         t = start + 60
         while t <= end:
@@ -84,6 +86,7 @@ def main() -> None:
                 profiler.disable()
             if measured:
                 (hourly if t % HOUR == 0 else ordinary).append(cpu)
+                ticks.append((cpu, t, kind))
             t += 60
         db.dispose()
     fills = sum(e.stats.fills for e in stack.engines)
@@ -98,6 +101,12 @@ def main() -> None:
         print(
             f"{name}: n={len(values)} CPU ms p50 {statistics.median(values):.2f}  "
             f"p99 {pct(values, 0.99):.2f}  max {max(values):.2f}"
+        )
+    if args.worst:
+        worst_ticks = sorted(ticks, reverse=True)[: args.worst]
+        print(
+            "costliest ticks (minute of data, kind, CPU ms): "
+            + ", ".join(f"{(t - start) // 60} {kind} {cpu:.2f}" for cpu, t, kind in worst_ticks)
         )
     if profiler is not None:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile_top)

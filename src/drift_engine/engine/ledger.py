@@ -181,6 +181,8 @@ class VaultLedgerSink:
         def write(s: Any) -> None:
             ledger.book_in(s, engine_id, vault, entries)
 
+        # what `WriteBatch.run` books in bulk with the tick's other bookings (same rows)
+        write.booking = (ledger, engine_id, vault, entries)  # type: ignore[attr-defined]
         self._held = [batch, len(batch.writes), write, entries]
         batch.add(write)
 

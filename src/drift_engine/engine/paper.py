@@ -120,7 +120,13 @@ class VaultSnapshotter:
         )
         if self.batch is not None:
             engine_id, vault = engine.engine_id, ledger.vault_id
-            self.batch.add(lambda s: snapshots.record_in(s, engine_id, vault, **point), engine_id)
+
+            def write(s: Any) -> None:
+                snapshots.record_in(s, engine_id, vault, **point)
+
+            # what `WriteBatch.run` writes in bulk with the tick's other rows (same row)
+            write.snapshot = (snapshots, engine_id, vault, point)  # type: ignore[attr-defined]
+            self.batch.add(write, engine_id)
             return
         snapshots.record(engine.engine_id, ledger.vault_id, **point)
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from drift_engine.engine.ports import EngineRecord
@@ -51,9 +51,48 @@ class WriteBatch:
         if engine_id is not None:
             self.touched.add(engine_id)
 
-    def run(self, session: Session) -> None:
-        for write in self.writes:
-            write(session)
+    def run(self, session: Session, *, records_written: Any = ()) -> None:
+        """Run the held writes in order. When every one is of a kind with a bulk form
+        (ledger bookings, vault snapshots, engine events and records, heartbeat rows:
+        each write says so with an attribute) the same rows are written with a few
+        executemany statements instead (`vaults.bulk.TickVaultWrites` for the vault
+        side; ADR-0020). Engine records of `records_written` (the checkpoint in this
+        transaction writes their latest value after the batch) are not written twice."""
+        writes = self.writes
+        if not all(_bulk_kind(w) for w in writes):
+            for write in writes:
+                write(session)
+            return
+        from drift_engine.vaults.booking import utc_now
+        from drift_engine.vaults.bulk import TickVaultWrites
+
+        vault = TickVaultWrites()
+        events: list[dict[str, Any]] = []
+        beats: list[dict[str, Any]] = []
+        records: dict[str, EngineRecord] = {}
+        for write in writes:
+            kind = _bulk_kind(write)
+            if kind == "booking":
+                ledger, engine_id, ref, entries = write.booking  # type: ignore[attr-defined]
+                vault.book(engine_id, ref, entries, getattr(ledger, "_clock", utc_now)())
+            elif kind == "snapshot":
+                snaps, engine_id, ref, point = write.snapshot  # type: ignore[attr-defined]
+                vault.snapshot(engine_id, ref, point, getattr(snaps, "_clock", utc_now)())
+            elif kind == "event":
+                events.append(write.event)  # type: ignore[attr-defined]
+            elif kind == "heartbeat":
+                beats.append(write.heartbeat)  # type: ignore[attr-defined]
+            else:
+                record = write.record[0]  # type: ignore[attr-defined]
+                records[record.engine_id] = record
+        vault.flush(session)
+        if events:
+            session.execute(insert(EngineEventRow.__table__), events)
+        if beats:
+            session.execute(insert(HeartbeatRow.__table__), beats)
+        for engine_id, record in records.items():
+            if engine_id not in records_written:
+                _put_record(session, record)
 
     def clear(self) -> None:
         self.writes.clear()
@@ -61,6 +100,16 @@ class WriteBatch:
 
     def __len__(self) -> int:
         return len(self.writes)
+
+
+_BULK_KINDS = ("booking", "snapshot", "event", "heartbeat", "record")
+
+
+def _bulk_kind(write: Write) -> str | None:
+    for kind in _BULK_KINDS:
+        if hasattr(write, kind):
+            return kind
+    return None
 
 
 def _record_values(record: EngineRecord) -> dict[str, Any]:
@@ -223,6 +272,7 @@ class SqlEngineStore:
             _put_record(s, latest[0])
 
         write.ledger_free = True  # type: ignore[attr-defined] - held ledger entries may pass it
+        write.record = latest  # type: ignore[attr-defined] - `WriteBatch.run`'s bulk form
         if batch is not None and self.coalesce_records:
             self._held_records[record.engine_id] = (len(batch.writes), write, latest)
         self._write(write, record.engine_id)
@@ -278,7 +328,7 @@ class SqlEngineStore:
             if fence is not None:
                 fence(s)
             if batch is not None:
-                batch.run(s)
+                batch.run(s, records_written={r.engine_id for r in changed})
             s.flush()
             mark = s.scalar(select(func.max(LedgerEntryRow.id))) or 0
             # rows this store wrote before: one UPDATE executed for all of them
@@ -359,12 +409,13 @@ class SqlEngineStore:
 
     def log(self, engine_id: str, ts: int, kind: str, message: str, data: dict | None = None):
         payload = json.loads(json.dumps(data or {}, default=str))
-        self._write(
-            lambda s: s.add(
-                EngineEventRow(engine_id=engine_id, ts=ts, kind=kind, message=message, data=payload)
-            ),
-            engine_id,
-        )
+        row = {"engine_id": engine_id, "ts": ts, "kind": kind, "message": message, "data": payload}
+
+        def write(s: Session) -> None:
+            s.add(EngineEventRow(**row))
+
+        write.event = row  # type: ignore[attr-defined] - `WriteBatch.run`'s bulk form
+        self._write(write, engine_id)
 
     def events(self, engine_id: str | None = None, kind: str | None = None) -> list[EngineEventRow]:
         with self.db.read() as s:
@@ -416,20 +467,21 @@ class SqlEngineStore:
         if self.heartbeats_until is not None and ts <= self.heartbeats_until:
             return
         recorded_at = datetime.now(UTC).isoformat()
-        errors = [dict(e) for e in errors]
-        self._write(
-            lambda s: s.add(
-                HeartbeatRow(
-                    ts=ts,
-                    recorded_at=recorded_at,
-                    duration_ms=duration_ms,
-                    events=events,
-                    engines_stepped=stepped,
-                    errors=errors,
-                    market_state=market_state,
-                )
-            )
-        )
+        row = {
+            "ts": ts,
+            "recorded_at": recorded_at,
+            "duration_ms": duration_ms,
+            "events": events,
+            "engines_stepped": stepped,
+            "errors": [dict(e) for e in errors],
+            "market_state": market_state,
+        }
+
+        def write(s: Session) -> None:
+            s.add(HeartbeatRow(**row))
+
+        write.heartbeat = row  # type: ignore[attr-defined] - `WriteBatch.run`'s bulk form
+        self._write(write)
 
     def last_heartbeat_ts(self) -> int | None:
         """The newest heartbeat row's tick time (None: none yet)."""
