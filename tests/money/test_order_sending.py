@@ -163,3 +163,58 @@ def test_an_order_the_program_refuses_is_an_error_naming_the_operation(world, ma
         assert world.placements(12) == set()
     finally:
         client.close_blocking()
+
+
+# ---------------------------------------------------------------- user order ids
+
+
+def test_unnumbered_orders_get_ids_rotating_through_1_to_255_skipping_ids_in_use(keypair_file):
+    """No chain needed: the ids handed out, by hand: 1, 2, ... 255, then 1 again."""
+    from drift_engine.live.client import DriftClient
+    from tests.live.conftest import fast_config
+
+    client = DriftClient.from_keypair_file(fast_config("http://127.0.0.1:9"), keypair_file)
+    assert [client.next_user_order_id() for _ in range(255)] == list(range(1, 256))
+    assert client.next_user_order_id() == 1  # wraps after 255 (a u8, 0 means "none")
+    assert client.next_user_order_id(None, {2, 3}) == 4  # taken in this send: skipped
+    assert client.next_user_order_id(None, {5}) == 6
+    with pytest.raises(DriftClientError, match=r"^every user order id 1\.\.255 is held by an"):
+        client.next_user_order_id(None, set(range(1, 256)))
+
+
+def test_ids_held_by_open_orders_on_chain_are_skipped_and_found_by_their_program_ids(
+    world, make_client
+):
+    """Two resting orders (user ids 1 and 2) placed in one send; the account read back from
+    the chain's bytes finds each by user id from the program order id it was given (the
+    simulator's own order records), and the next free id skips both."""
+    client = ready(world, make_client)
+    try:
+        client.run(client.place_orders([resting(1, 100_000_000), resting(2, 99_000_000)]))
+        (first,), (second,) = world.placements(1), world.placements(2)
+        assert second == first + 1
+        state = client.run(client.refresh())
+        # the client's last read is used when no state is given: 1 and 2 are held
+        assert client.next_user_order_id() == 3
+        assert client.next_user_order_id(state, {4}) == 5
+
+        def ids(uid: int, since: int = 0) -> list[int]:
+            return [o.order_id for o in state.orders_with_user_id(uid, since)]
+
+        assert ids(1) == [first] and ids(2) == [second]
+        assert ids(1, since=first) == [first]  # at or after: the send's own order counter
+        assert ids(1, since=second) == []  # placed before: not this send's
+        assert ids(2, since=second) == [second]
+        assert ids(9) == [] and ids(0) == []  # empty slots carry user id 0 and order id 0
+    finally:
+        client.close_blocking()
+
+
+def test_a_sub_account_that_does_not_exist_has_no_orders(world, make_client):
+    client = make_client(world.server, now=lambda: world.sim.now)
+    try:
+        client.run(client.connect())
+        state = client.run(client.refresh())
+        assert not state.exists and state.orders_with_user_id(1) == []
+    finally:
+        client.close_blocking()
