@@ -186,8 +186,16 @@ def test_bookings_held_in_a_write_batch_count_at_once_and_are_written_once_on_co
     assert len(batch) == 1
     with db.write() as session:
         batch.run(session)
+    batch.clear()
     assert keys(registry)[-1] == "fill:sigN:0" and len(keys(registry)) == 6
     assert registry.ledger.balance("carry-paper") == expected - 3
+    # and again from the first write of a cleared batch (the held write was its first)
+    sink.book(Posting("fill", -4, "sigP:0", T + 9600, fee=0))
+    assert len(batch) == 1
+    with db.write() as session:
+        batch.run(session)
+    assert keys(registry)[-1] == "fill:sigP:0" and len(keys(registry)) == 7
+    assert registry.ledger.balance("carry-paper") == sink.balance() == expected - 3 - 4
 
 
 def test_refresh_forgets_cached_reads_and_the_database_is_read_again(registry):
