@@ -165,18 +165,23 @@ def test_bookings_held_in_a_write_batch_count_at_once_and_are_written_once_on_co
     late = Posting("fill", -1, "sigL:0", T + 7200, fee=0)
     sink.book(late)  # a write that reads the ledger came after: a new write
     assert len(batch) == 4
+    batch.add(reader)  # right after the held write this time
+    later = Posting("fill", -1, "sigM:0", T + 7300, fee=0)
+    sink.book(later)
+    assert len(batch) == 6
     assert keys(registry) == ["seed"]
 
     with db.write() as session:
         batch.run(session)
     batch.clear()
-    expected = OPENING - 3_333_333 - 1_667 + 2_000_001 + 401 - 12_345 - 1
+    expected = OPENING - 3_333_333 - 1_667 + 2_000_001 + 401 - 12_345 - 1 - 1
     assert keys(registry) == [
         "seed",
         "fill:sigA:0",
         "fill:sigB:1",
         f"funding:2:{T + 3600}",
         "fill:sigL:0",
+        "fill:sigM:0",
     ]
     assert registry.ledger.balance("carry-paper") == sink.balance() == expected
 
@@ -187,14 +192,14 @@ def test_bookings_held_in_a_write_batch_count_at_once_and_are_written_once_on_co
     with db.write() as session:
         batch.run(session)
     batch.clear()
-    assert keys(registry)[-1] == "fill:sigN:0" and len(keys(registry)) == 6
+    assert keys(registry)[-1] == "fill:sigN:0" and len(keys(registry)) == 7
     assert registry.ledger.balance("carry-paper") == expected - 3
     # and again from the first write of a cleared batch (the held write was its first)
     sink.book(Posting("fill", -4, "sigP:0", T + 9600, fee=0))
     assert len(batch) == 1
     with db.write() as session:
         batch.run(session)
-    assert keys(registry)[-1] == "fill:sigP:0" and len(keys(registry)) == 7
+    assert keys(registry)[-1] == "fill:sigP:0" and len(keys(registry)) == 8
     assert registry.ledger.balance("carry-paper") == sink.balance() == expected - 3 - 4
 
 
