@@ -79,6 +79,7 @@ def fill(
     entry=None,
     existing_base=None,
     order_id=41,
+    absent=False,
 ) -> str:
     rec = SimpleNamespace(
         ts=TS,
@@ -107,6 +108,8 @@ def fill(
     )
     values[f"{other}_fee"] = 77_777
     values[f"{other}_existing_quote_entry_amount"] = 1
+    if absent:  # the record's amounts are options
+        values["base_asset_amount_filled"] = values["quote_asset_amount_filled"] = None
     return f"Program data: {encode_event('OrderActionRecord', values)}"
 
 
@@ -174,11 +177,20 @@ def test_a_maker_sell_gets_the_makers_rebate_and_its_own_existing_fields(venue):
     assert (event.market_index, event.order_id, event.user_order_id) == (1, 42, 0)
 
 
-def test_a_maker_fill_without_a_maker_fee_pays_nothing(venue):
-    (event,) = events(
-        venue, fill(venue, role="maker", direction="long", base=SOL, quote=150_000_000, fee=None)
+def test_a_fill_without_a_fee_or_amounts_pays_and_moves_nothing(venue):
+    maker, taker = events(
+        venue,
+        fill(venue, role="maker", direction="long", base=SOL, quote=150_000_000, fee=None),
+        fill(venue, role="taker", direction="short", base=SOL, quote=150_000_000, fee=None),
     )
-    assert (event.fee, event.cash, event.quote_asset_amount) == (0, 0, -150_000_000)
+    assert (maker.fee, maker.cash, maker.quote_asset_amount) == (0, 0, -150_000_000)
+    assert (taker.fee, taker.cash, taker.quote_asset_amount) == (0, 0, 150_000_000)
+    # the record's amounts are options: absent, the fill moved nothing (no price either)
+    (empty,) = events(
+        venue, fill(venue, role="taker", direction="long", base=SOL, quote=1, fee=0, absent=True)
+    )
+    assert (empty.base_asset_amount, empty.quote_asset_amount, empty.price) == (0, 0, 0)
+    assert empty.cash == 0
 
 
 def test_spot_fills_move_cash_by_cost_and_proceeds_at_the_markets_decimals(venue):

@@ -143,12 +143,18 @@ def test_liquidating_a_short_buys_back_against_its_positive_entry(venue):
 
 
 def test_a_liquidation_with_no_remembered_position_realizes_just_its_quote(venue):
-    (event,) = venue.events_of(
+    # nothing remembered for market 2: no entry removed; the second liquidation of the
+    # poll starts from the first one's (base -1 SOL, entry 0): still nothing removed
+    first, second = venue.events_of(
         "sigN",
         9,
-        logs_of(liquidation(venue, market=2, base=-SOL, quote=99_000_001, liq_fee=5, if_fee=6)),
+        logs_of(
+            liquidation(venue, market=2, base=-SOL, quote=99_000_001, liq_fee=5, if_fee=6),
+            liquidation(venue, market=2, base=-SOL, quote=98_000_003, liq_fee=0, if_fee=0),
+        ),
     )
-    assert (event.amount, event.fee) == (99_000_001, 11)
+    assert (first.amount, first.fee) == (99_000_001, 11)
+    assert (second.amount, second.fee) == (98_000_003, 0)
 
 
 def test_a_spot_liquidation_is_not_a_perp_liquidation_event(venue):
