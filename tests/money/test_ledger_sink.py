@@ -27,7 +27,7 @@ OPENING = 1_000_000_007
 T = 1_767_225_600  # 2026-01-01 00:00 UTC
 
 FILL_A = Posting("fill", -3_333_333, "sigA:0", T, fee=1_667, market_index=0)
-FILL_B = Posting("fill", 2_000_001, "sigB:1", T + 60, fee=-401, market_index=0)  # a rebate
+FILL_B = Posting("fill", 2_000_001, "sigB:1", T + 60, fee=-401, market_index=0, memo="maker")
 FUNDING = Posting("funding", -12_345, "ignored-for-funding", T + 3600, market_index=2)
 
 
@@ -89,7 +89,7 @@ def test_a_replayed_posting_books_once_and_the_balance_is_opening_plus_amount_mi
         -401,
         0,
     )
-    assert int(fill.occurred_at.timestamp()) == T + 60
+    assert int(fill.occurred_at.timestamp()) == T + 60 and fill.memo == "maker"  # a rebate
     # a new sink (a restarted engine) knows the keys from the database
     again = sink_of(registry)
     assert again.book(FILL_B) is False and again.book(FUNDING) is False

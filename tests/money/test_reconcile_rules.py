@@ -269,7 +269,9 @@ def test_an_older_slot_is_already_reconciled_only_when_this_vault_recorded_it(re
     for slot in (100, 200):
         reconciler.reconcile(a, snap(slot, usdc(1_000)))
     reconciler.reconcile(b, snap(150, usdc(7)))
-    assert reconciler.reconcile(a, snap(150, usdc(1))).outcome is ReconcileOutcome.STALE
+    stale = reconciler.reconcile(a, snap(150, usdc(1)))
+    assert (stale.vault_id, stale.slot, stale.outcome) == (a, 150, ReconcileOutcome.STALE)
+    assert stale.booked == () and stale.snapshot is None
     assert (
         reconciler.reconcile(a, snap(100, usdc(1))).outcome is ReconcileOutcome.ALREADY_RECONCILED
     )
