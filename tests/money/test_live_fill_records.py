@@ -10,6 +10,7 @@ by the venue; expected values are worked out by hand below.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -32,7 +33,8 @@ SOMEONE = Pubkey.from_string("9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin")
 @pytest.fixture
 def venue(keypair_file) -> LiveVenue:
     """A venue over an offline client, given one account read (nothing reads the network):
-    an open order (program id 41, user id 7) and, for spot, a 6-decimal market 5."""
+    open orders (program ids 41 and 1, user ids 7 and 9) and, for spot, a 6-decimal
+    market 5."""
     client = DriftClient.from_keypair_file(fast_config("http://127.0.0.1:9"), keypair_file)
     venue = LiveVenue(client)
     order = OpenOrder(
@@ -59,7 +61,7 @@ def venue(keypair_file) -> LiveVenue:
             spot_markets={5: SimpleNamespace(decimals=6)},  # what the venue reads of it
             perp_prices={},
             spot_prices={},
-            open_orders=(order,),
+            open_orders=(order, replace(order, order_id=1, user_order_id=9)),
         )
     )
     venue.refresh()  # takes the preloaded read
@@ -108,8 +110,9 @@ def fill(
     )
     values[f"{other}_fee"] = 77_777
     values[f"{other}_existing_quote_entry_amount"] = 1
-    if absent:  # the record's amounts are options
+    if absent:  # the record's amounts and order id are options
         values["base_asset_amount_filled"] = values["quote_asset_amount_filled"] = None
+        values[f"{role}_order_id"] = None
     return f"Program data: {encode_event('OrderActionRecord', values)}"
 
 
@@ -190,7 +193,7 @@ def test_a_fill_without_a_fee_or_amounts_pays_and_moves_nothing(venue):
         venue, fill(venue, role="taker", direction="long", base=SOL, quote=1, fee=0, absent=True)
     )
     assert (empty.base_asset_amount, empty.quote_asset_amount, empty.price) == (0, 0, 0)
-    assert empty.cash == 0
+    assert (empty.cash, empty.order_id, empty.user_order_id) == (0, 0, 0)
 
 
 def test_spot_fills_move_cash_by_cost_and_proceeds_at_the_markets_decimals(venue):
