@@ -218,3 +218,97 @@ def test_a_sub_account_that_does_not_exist_has_no_orders(world, make_client):
         assert not state.exists and state.orders_with_user_id(1) == []
     finally:
         client.close_blocking()
+
+
+# ---------------------------------------------------------------- landed or not
+
+
+def capture_landed(client) -> list:
+    """Stand between place_orders and its send: keep each send's landed check (the rule
+    that decides, after a lost confirmation, whether the orders are on chain)."""
+    real = client._send
+    checks: list = []
+
+    async def recording(what, ixs, landed, uids=()):
+        checks.append(landed)
+        return await real(what, ixs, landed, uids)
+
+    client._send = recording
+    return checks
+
+
+def test_a_send_is_landed_by_its_order_slots_its_order_records_or_the_order_counter(
+    world, make_client
+):
+    """Each landed check asked directly, against reads of the chain: the three pieces of
+    evidence in order (order slots of this send, the program's OrderRecords since it,
+    then, on an RPC without history, the order counter having moved by all its orders)."""
+    from drift_engine.core.client import TransactionFailedError
+
+    client = ready(world, make_client)
+    try:
+        checks = capture_landed(client)
+        history = client._placed_in_history
+
+        async def no_history(*_a):
+            return None  # an RPC that keeps no transaction history
+
+        def landed(check, state, *, with_history=True) -> bool:
+            client._placed_in_history = history if with_history else no_history
+            try:
+                return client.run(check(state))
+            finally:
+                client._placed_in_history = history
+
+        before = client.run(client.refresh())
+        # 1) two resting orders placed in one send: 21 and 22
+        client.run(client.place_orders([resting(21, 100_000_000), resting(22, 99_000_000)]))
+        two = checks[-1]
+        after = client.run(client.refresh())
+        assert after.next_order_id == before.next_order_id + 2  # the chain's own counter
+        assert landed(two, after) and landed(two, after, with_history=False)
+        # the read from before the send: no slot, the counter had not moved
+        assert not landed(two, before, with_history=False)
+        client.run(client.cancel_orders())
+        cancelled = client.run(client.refresh())
+        assert cancelled.open_orders == ()
+        # slots freed: the OrderRecords in the history show them placed
+        assert landed(two, cancelled)
+        # no history: the counter moved by exactly the send's two orders
+        assert landed(two, cancelled, with_history=False)
+
+        # 2) a send the program refused: it never landed, though the counter moves later
+        since_failed = client.run(client.refresh()).next_order_id
+        huge = OrderIntent(0, MarketType.PERP, "long", 1_000_000 * SOL, user_order_id=12)
+        with pytest.raises(TransactionFailedError):
+            client.run(client.place_orders([huge]))
+        failed = checks[-1]
+        client.run(client.place_orders([resting(23, 98_000_000)]))  # another send lands
+        now = client.run(client.refresh())
+        assert now.next_order_id == since_failed + 1
+        assert world.placements(12) == set()
+        assert not landed(failed, now)  # history: no OrderRecord for user id 12
+
+        # 3) a send of two where the program skipped one (its max_ts had passed): the
+        # placed one is in its slot; the counter moved by one only
+        late = OrderIntent(  # as in tests/live/test_live_venue_events.py's runtime R6
+            0,
+            MarketType.PERP,
+            "short",
+            SOL,
+            order_type="oracle",
+            oracle_price_offset=-750_000,
+            auction_start_price=0,
+            auction_end_price=-750_000,
+            auction_duration=10,
+            max_ts=world.sim.now - 1,
+            user_order_id=32,
+        )
+        client.run(client.place_orders([resting(31, 97_000_000), late]))
+        partial = checks[-1]
+        read = client.run(client.refresh())
+        assert {o.user_order_id for o in read.open_orders} == {23, 31}
+        assert world.placements(32) == set()
+        assert landed(partial, read, with_history=False)  # by 31's slot alone
+    finally:
+        client.close_blocking()
