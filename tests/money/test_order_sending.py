@@ -312,3 +312,24 @@ def test_a_send_is_landed_by_its_order_slots_its_order_records_or_the_order_coun
         assert landed(partial, read, with_history=False)  # by 31's slot alone
     finally:
         client.close_blocking()
+
+
+def test_an_unconfirmed_send_names_the_order_counter_and_slot_it_started_from(world, make_client):
+    """Sends dropped by a congested leader: whether the orders land is unknown, and the
+    error carries what `resolve_orders` needs to look for them later: the User's next
+    order id and the slot of the read the send started from (no other write between)."""
+    from drift_engine.live.client import TransactionUnconfirmedError
+
+    client = ready(world, make_client, compute_unit_price=0, confirm_timeout_s=10, max_attempts=1)
+    try:
+        before = client.run(client.refresh())
+        world.server.faults.congest(50_000)  # micro-lamports per CU: this client pays 0
+        with pytest.raises(TransactionUnconfirmedError) as unknown:
+            client.run(client.place_orders([resting(13, 100_000_000)]))
+        exc = unknown.value
+        assert exc.user_order_ids == (13,)
+        assert exc.since_order_id == before.next_order_id
+        assert before.slot <= exc.since_slot <= world.chain.sync()
+        assert world.placements(13) == set()
+    finally:
+        client.close_blocking()
