@@ -228,7 +228,10 @@ def test_capital_the_runner_books_itself_counts_in_balance_keys_and_totals(regis
 
 
 def test_memory_sink_has_the_same_contract():
+    default = MemoryLedgerSink()
+    assert (default.vault_id, default.balance()) == ("memory", 0)
     sink = MemoryLedgerSink("v", OPENING)
+    assert sink.vault_id == "v"
     assert sink.book(FILL_A) is True and sink.book(FILL_A) is False
     assert sink.book(Posting("fill", 0, "sigO:0", T)) is True
     assert sink.book(Posting("fill", 0, "sigO:0", T)) is False
