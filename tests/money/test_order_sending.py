@@ -333,3 +333,25 @@ def test_an_unconfirmed_send_names_the_order_counter_and_slot_it_started_from(wo
         assert world.placements(13) == set()
     finally:
         client.close_blocking()
+
+
+def test_a_send_carries_the_markets_of_every_position_the_account_holds(world, make_client):
+    """The program loads the markets and oracles of everything the account holds (margin
+    is checked over all of them) from the remaining accounts: an order in SOL-PERP sent
+    while a BTC-PERP order rests must pass them too, or the program refuses it."""
+    client = ready(world, make_client)
+    try:
+        btc = OrderIntent(
+            1,
+            MarketType.PERP,
+            "long",
+            10**7,  # 0.01 BTC
+            order_type=OrderType.LIMIT,
+            price=80_000_000_000,
+            user_order_id=41,
+        )
+        client.run(client.place_orders([btc]))
+        client.run(client.place_orders([resting(42, 100_000_000)]))
+        assert len(world.placements(41)) == 1 and len(world.placements(42)) == 1
+    finally:
+        client.close_blocking()
