@@ -47,6 +47,15 @@ class EventTape:
         self.sym = np.zeros(0, np.int32)
         self.price = np.zeros(0, np.int64)
         self.is_price = np.zeros(0, bool)
+        self._index: Any = None
+
+    def index(self) -> Any:
+        """The `sim.stretch.TapeIndex` of the arrays as they stand (built once per chunk)."""
+        if self._index is None:
+            from drift_engine.sim.stretch import TapeIndex
+
+            self._index = TapeIndex(self.bound, self.sym, self.price, len(self.symbols))
+        return self._index
 
     def __len__(self) -> int:
         return len(self.buf) - self.pos
@@ -82,6 +91,7 @@ class EventTape:
         self.sym = np.concatenate([self.sym[pos:], sym])
         self.price = np.concatenate([self.price[pos:], price])
         self.is_price = self.sym >= 0
+        self._index = None
 
 
 @dataclass
@@ -93,8 +103,19 @@ class Skip:
     stop: int
     ticks: int
     last_tick: int
-    tick_ends: np.ndarray  # index (absolute) of each skipped bar's last event
     apply: list[int]
+    ends: np.ndarray | None = None
+    bound: np.ndarray | None = None
+
+    @property
+    def tick_ends(self) -> np.ndarray:
+        """Index (absolute) of each skipped bar's last event (computed when asked)."""
+        if self.ends is None:
+            assert self.bound is not None
+            bound = self.bound[self.start : self.stop]
+            ends = np.flatnonzero(bound[1:] != bound[:-1])
+            self.ends = np.concatenate([ends, [self.stop - self.start - 1]]) + self.start
+        return self.ends
 
 
 def _symbol_keys(sim: Any, tape: EventTape) -> dict[int, tuple[MarketKey, ...]]:
@@ -176,7 +197,61 @@ def _skip(tape: EventTape, start: int, stop: int) -> Skip:
         idx = np.flatnonzero(sym == sid)
         last.append(int(idx[-1]) + start)
     last.sort()
-    return Skip(start, stop, len(tick_ends), int(bound[-1]), tick_ends, last)
+    return Skip(start, stop, len(tick_ends), int(bound[-1]), last, tick_ends)
+
+
+#: `plan_fast` could not decide with the index: the vectorised scan decides
+UNDECIDED = Skip(0, 0, 0, 0, [])
+
+
+def plan_fast(
+    tape: EventTape,
+    sim: Any,
+    bands: dict[MarketKey, tuple[int, int]],
+    due: int | None,
+    until: int | None,
+) -> Skip | None:
+    """`plan_skip` answered from the tape's `TapeIndex` when every price up to the
+    first non-price event / due tick / end stays inside its band (the usual quiet
+    hour); `UNDECIDED` otherwise (then `plan_skip` scans). Same skip as `plan_skip`."""
+    tape.refill()
+    start, n = tape.pos, len(tape.buf)
+    if n - start < 2:
+        return None
+    index = tape.index()
+    bound = tape.bound
+    hit = int(index.next_other[start]) if start < index.n else n
+    if due is not None:
+        hit = min(hit, start + int(np.searchsorted(bound[start:n], due, "left")))
+    if until is not None:
+        hit = min(hit, start + int(np.searchsorted(bound[start:n], until, "right")))
+    if hit > start:
+        for sid, ks in _symbol_keys(sim, tape).items():
+            for k in ks:
+                band = bands.get(k)
+                if band is None:
+                    continue
+                low, high = index.price_range(sid, start, hit)
+                if low < band[0] or high > band[1]:
+                    return UNDECIDED
+    if hit >= n or (until is not None and bound[hit] > until):
+        if hit == start:
+            return None
+        wake = int(bound[hit - 1])
+    else:
+        wake = int(bound[hit])
+    stop = start + int(np.searchsorted(bound[start:n], wake, "left"))
+    if stop <= start:
+        return None
+    tick_no = index.tick_no
+    ticks = int(tick_no[stop - 1] - tick_no[start]) + 1
+    apply = []
+    for last in index.last:
+        i = int(last[stop - 1])
+        if i >= start:
+            apply.append(i)
+    apply.sort()
+    return Skip(start, stop, ticks, int(bound[stop - 1]), apply, None, bound)
 
 
 def truncate(tape: EventTape, skip: Skip, ticks: int) -> Skip | None:
@@ -310,14 +385,15 @@ def _next_quiet_tick(tape: EventTape, quiets: list, until: int | None) -> tuple 
     pos, n = tape.pos, len(tape.buf)
     if pos >= n:
         return None
-    t = int(tape.bound[pos])
+    bound = tape.bound
+    t = int(bound[pos])
     if until is not None and t > until:
         return None
-    stop = pos + int(np.searchsorted(tape.bound[pos:n], t, "right"))
+    stop = pos + int(np.searchsorted(bound[pos:n], t, "right"))
     if stop >= n and not tape.exhausted:
         return None  # the tick may go on past the chunk: step it for real
-    if bool(tape.is_price[pos:stop].all()):
-        return None  # a price out of a band or a due time: a real tick
+    if int(tape.index().next_other[pos]) >= stop:
+        return None  # prices only: a price out of a band or a due time: a real tick
     events = tape.buf[pos:stop]
     for e in events:
         if e.kind not in ("oracle", "funding", "spot_rate"):
@@ -339,8 +415,14 @@ def _skip_bars(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[A
         if q.until is not None and (due is None or q.until < due):
             due = q.until
     tape = hb._tape
-    skip = plan_skip(tape, sim, intersect([q.bands for _, q in quiets]), due, until)
+    bands = intersect([q.bands for _, q in quiets])
+    skip = plan_fast(tape, sim, bands, due, until)
+    if skip is UNDECIDED:
+        skip = plan_skip(tape, sim, bands, due, until)
     if skip is None:
+        return
+    if skip.ends is None and _equity_bounded(hb, tape, sim, skip, quiets):
+        _apply_skip(hb, skip, [(engine, q, None, None) for engine, q in quiets])
         return
     # a bar that might halt on drawdown is stepped for real: cut the skip before it
     ok = skip.ticks
@@ -359,12 +441,51 @@ def _skip_bars(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[A
     _apply_skip(hb, skip, paths)
 
 
+def _equity_bounded(hb: Any, tape: EventTape, sim: Any, skip: Skip, quiets: list) -> bool:
+    """True if, for every engine, no skipped bar can raise its high-water mark or halt
+    it on drawdown, proven from the price extremes of the skip (`TapeIndex`): each of
+    its equity terms is monotone in its market's price (`EquityLegs`: trunc/floor of
+    amount x price), so with every term on one market the equity of any bar lies
+    between the equities at that market's lowest and highest price (the price standing
+    before the skip included). Then the exact per-bar path is not needed; False only
+    sends the skip through it (`equity_path`)."""
+    index = tape.index()
+    keys = _symbol_keys(sim, tape)
+    for engine, q in quiets:
+        legs = q.legs
+        markets = {k for k, _ in legs.perps} | {k for k, *_ in legs.spots}
+        if len(markets) > 1:
+            return False
+        hwm = engine.high_water_mark
+        if not markets:
+            top = low = legs.const
+        else:
+            (key,) = markets
+            p = sim._prices[key]
+            lo_p, hi_p = p, p
+            for sid, ks in keys.items():
+                if key in ks:
+                    a, b = index.price_range(sid, skip.start, skip.stop)
+                    lo_p, hi_p = min(lo_p, a), max(hi_p, b)
+            at_lo, at_hi = legs.at({key: lo_p}), legs.at({key: hi_p})
+            top, low = max(at_lo, at_hi), min(at_lo, at_hi)
+        if top > hwm:
+            return False
+        # the risk check halts at (hwm - equity) / hwm >= max_drawdown; a margin kept
+        if q.max_drawdown is not None and hwm > 0 and (hwm - low) / hwm >= q.max_drawdown - 1e-9:
+            return False
+    return True
+
+
 def _apply_skip(hb: Any, skip: Skip, paths: list[Any]) -> None:
     from drift_engine.heartbeat import HeartbeatResult
 
     tape = hb._tape
     for engine, q, approx, prices in paths:
-        best = max_equity(approx, prices, q.legs, engine.high_water_mark)
+        if approx is None:  # `_equity_bounded`: no bar reaches the high-water mark
+            best = None
+        else:
+            best = max_equity(approx, prices, q.legs, engine.high_water_mark)
         engine.skip(skip.last_tick, skip.ticks, best)
     markets, board = hb.markets, hb.board
     for i in skip.apply:
@@ -402,6 +523,7 @@ __all__ = [
     "intersect",
     "key_prices",
     "max_equity",
+    "plan_fast",
     "plan_skip",
     "truncate",
 ]

@@ -232,3 +232,18 @@ def client(scenario: Scenario) -> Iterator[TestClient]:
 
 def auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKEN}"}
+
+
+def settle(c: TestClient) -> None:
+    """Wait until the hot endpoints' refreshes running now have landed
+    (dashboard/jsoncache.py: the freshness rule)."""
+    c.portal.call(c.app.state.fresh_reads.settle)
+
+
+def get_fresh(c: TestClient, path: str, **kwargs):
+    """GET `path` as the freshness rule promises it after a write: the first request
+    after the write starts the refresh (and may answer the read kept before it); once
+    that refresh landed, the answer includes the write."""
+    c.get(path, **kwargs)
+    settle(c)
+    return c.get(path, **kwargs)

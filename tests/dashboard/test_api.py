@@ -12,7 +12,7 @@ from drift_engine.dashboard.money import format_micro
 from drift_engine.dashboard.reader import DashboardReader
 from drift_engine.storage import Database
 
-from .conftest import T0, TOKEN, USDC, Scenario, auth
+from .conftest import T0, TOKEN, USDC, Scenario, auth, get_fresh
 
 
 def _money(m: dict, micro: int) -> None:
@@ -353,8 +353,8 @@ def test_page_and_assets_are_local(client: TestClient) -> None:
 def test_vault_list_cache_never_serves_stale_figures(
     client: TestClient, scenario: Scenario
 ) -> None:
-    def sol() -> dict:
-        return next(v for v in client.get("/api/vaults").json() if v["name"] == "sol-v2")
+    def sol() -> dict:  # the answer once the refresh a write starts has landed
+        return next(v for v in get_fresh(client, "/api/vaults").json() if v["name"] == "sol-v2")
 
     before = sol()
     assert sol() == before  # a cache hit answers the same
@@ -376,7 +376,7 @@ def test_vault_list_cache_never_serves_stale_figures(
     assert after_snapshot["health"] == 42
     assert after_snapshot["equity"]["micro"] == after_snapshot["balance"]["micro"] + 1
     scenario.registry.set_active(scenario.vaults["sol_old"])
-    by_name = {v["name"]: v for v in client.get("/api/vaults").json()}
+    by_name = {v["name"]: v for v in get_fresh(client, "/api/vaults").json()}
     assert by_name["sol-v1"]["active"] is True
     assert by_name["sol-v2"]["active"] is False
     assert client.get("/api/engines/dn-sol").json()["active_vault_id"] == str(
@@ -429,7 +429,7 @@ def test_a_stale_on_chain_vault_is_flagged_and_clears(
     assert before["sol-chain"]["stale"] is False
 
     scenario.registry.sync_status.mark_stale(chain_id, "getMultipleAccounts: HTTP 429", since)
-    vaults = {v["name"]: v for v in client.get("/api/vaults").json()}
+    vaults = {v["name"]: v for v in get_fresh(client, "/api/vaults").json()}
     assert vaults["sol-chain"]["stale"] is True
     assert vaults["sol-chain"]["stale_reason"] == "getMultipleAccounts: HTTP 429"
     assert vaults["sol-chain"]["stale_since"].startswith("2026-01-02T03:04:05")
@@ -437,5 +437,5 @@ def test_a_stale_on_chain_vault_is_flagged_and_clears(
     assert not any(v["stale"] for name, v in vaults.items() if name != "sol-chain")
 
     scenario.registry.sync_status.mark_fresh(chain_id, slot=10, at=since)
-    after = {v["name"]: v for v in client.get("/api/vaults").json()}
+    after = {v["name"]: v for v in get_fresh(client, "/api/vaults").json()}
     assert after["sol-chain"]["stale"] is False and after["sol-chain"]["stale_reason"] is None

@@ -63,11 +63,25 @@ def test_stream_pushes_on_each_heartbeat_and_on_control(scenario: Scenario) -> N
         assert _next(out) == ("status", 200, "text/event-stream; charset=utf-8")
         kind, data = _next(out)  # the current state, at once
         assert kind == "heartbeat" and '"heartbeat_seq":1' in data
+
+        def sol_funding() -> int:
+            vaults = httpx.get(f"{server.url}/api/vaults").json()
+            return next(v for v in vaults if v["name"] == "sol-v2")["funding"]["micro"]
+
+        funding = sol_funding()  # kept reads exist from here on
         for seq in (2, 3):
             scenario.store.record_heartbeat(1_800_000_000 + seq, 1.0, 0, 2, [])
             kind, data = _next(out)
             assert kind == "heartbeat"
             assert f'"heartbeat_seq":{seq}' in data
+            # an event is sent once the hot endpoints' kept reads include what it
+            # announces: the page's requests that follow it get it (jsoncache.py)
+            assert httpx.get(f"{server.url}/api/health").json()["heartbeat_seq"] == seq
+        scenario.registry.ledger.book_funding(
+            "dn-sol", scenario.vaults["sol"], market_index=0, funding_ts=1_900_000_000, amount=7
+        )
+        assert _next(out)[0] == "change"
+        assert sol_funding() == funding + 7
         r = httpx.post(f"{server.url}/api/engines/dn-btc/pause", headers=auth())
         assert r.status_code == 200
         kind, _ = _next(out)

@@ -439,6 +439,22 @@ def test_spot_repayment_past_a_one_token_borrow_leaves_a_one_token_deposit():
     assert (usdc.deposit_balance, usdc.borrow_balance) == (10**15 + 970, 10**14 - 1)
 
 
+def test_a_dust_deposit_worth_no_token_stays_in_the_balance_a_borrow_is_added_to():
+    from driftpy.types import SpotBalanceType
+
+    # controller/spot_balance.rs::update_spot_balances: the opposite balance is reduced
+    # only when it is worth a token (`current_token_amount != 0`); otherwise the program
+    # flips the balance type and *adds* the new scaled amount to what is there
+    # (`increase_balance`). 500 scaled of deposit = floor(500 x 1.03e10 / 1e13) = 0 tokens;
+    # borrowing 4: ceil(4 x 1e13 / 1.05e10) = ceil(3_809.5) = 3_810 scaled, on top of the
+    # 500 of dust: 4_310 (the market's deposit total keeps the dust too)
+    pos, usdc = _usdc_position(500, True)
+    rules.update_spot_balances(4, False, usdc, pos)
+    assert type(pos.balance_type) is SpotBalanceType.Borrow
+    assert pos.scaled_balance == 500 + 3_810
+    assert (usdc.deposit_balance, usdc.borrow_balance) == (10**15, 10**14 + 3_810)
+
+
 def test_opening_a_long_adds_to_other_users_long_aggregates(fresh):
     pos, market = fresh
     amm = market.amm

@@ -268,3 +268,338 @@ def test_weighted_token_value_of_one_micro_usdc_and_of_nothing():
     assert pm._weighted_token_value(usdc, 0, 0, PRICE, pm.MarginCategory.INITIAL) == 0
     # a one-micro borrow at the 100 % liability weight
     assert pm._weighted_token_value(usdc, -1, -1, PRICE, pm.MarginCategory.INITIAL) == -1
+
+
+# ----------------------------------------------- session 4: rules the mutants showed unpinned
+
+
+def test_scaled_initial_asset_weight_counts_deposits_at_the_deposit_interest():
+    # the deposits the scaling divides by are the market's *deposit* balance at the
+    # cumulative deposit interest (1.25), never at the borrow interest (2.0, set apart):
+    # 3e13 x 1.25e10 / 1e10 = 37_500 SOL; x $101.234567 = 3_796_296_262_500;
+    # 8_000 x 1e12 / 3_796_296_262_500 = 2_107.3 -> 2_107 (at the borrow interest:
+    # 60_000 SOL, 6_074_074_020_000, 1_317)
+    sol = _sol_spot_with_deposits(start=1_000_000 * 10**6)
+    sol.cumulative_deposit_interest = 12_500_000_000
+    sol.cumulative_borrow_interest = 20_000_000_000
+    assert discriminates(8_000 * 10**12, 3_796_296_262_500)
+    assert pm._scaled_initial_asset_weight(sol, SOL_PRICE) == 2_107
+
+
+def test_spot_fill_with_one_base_unit_of_bids_is_not_the_no_order_shortcut():
+    # one lamport of open bids: all bids fill at -floor(1 x 101_234_567 / 1e9) = -1 micro
+    # of quote (a negative value floors: -0.10 -> -1); 2_000_000_011 lamports worth
+    # 202_469_135 + 1 = 202_469_136, x 0.2634 -> 53_330_370 (53_330_370.42 truncated);
+    # contribution 53_330_370 - 1 = 53_330_369 < 53_330_370 of the no-fill side:
+    # value floor(2_000_000_010 x 101_234_567 / 1e9) = 202_469_135, x 0.2634 -> 53_330_370
+    sol = _sol_weights(_sol_spot_with_deposits(start=1_000_000 * 10**6))  # weight 2_634
+    sim = pm.spot_fill_simulation(
+        _spot_position(1, 0), sol, PRICE_NOW, 2_000_000_010, pm.MarginCategory.INITIAL
+    )
+    assert sim == pm.OrderFillSimulation(2_000_000_011, -1, 202_469_136, 53_330_370, 53_330_369)
+
+
+def test_custom_margin_ratio_keeps_a_lower_scaled_initial_asset_weight():
+    # the asset weight a custom margin ratio caps is the market's *scaled* initial weight,
+    # priced at the oracle: min(0.2634, 1 - 0.3) = 0.2634;
+    # trunc(202_469_134 x 2_634 / 1e4) = 53_330_369 (the unscaled 0.8 would give 161_975_307)
+    sol = _sol_weights(_sol_spot_with_deposits(start=1_000_000 * 10**6))
+    deposit = _fill(2_000_000_001, 202_469_134, 161_975_307)
+    out = pm._apply_user_custom_margin_ratio(deposit, sol, SOL_PRICE, 3_000)
+    assert out == _fill(2_000_000_001, 202_469_134, 53_330_369)
+
+
+def test_user_equity_a_one_unit_long_pays_the_longs_funding():
+    # a long of one base unit takes the long side's cumulative rate: delta 5_000_000_000_123
+    # -> the long pays floor(5_000_000_000_123 x 1 / 1e9) = 5_000 / 1e3 = 5 micro-USDC;
+    # its value trunc(1 x 101_234_567 / 1e9) = 0; -5 x 0.999999 = -4.999995 -> -4
+    # (on the short side's rate, -3e12, it would receive 3 -> 2)
+    user, market, snapshot = _equity_world()
+    market.amm.cumulative_funding_rate_long = 5_000_000_000_123
+    market.amm.cumulative_funding_rate_short = -3_000_000_000_000
+    long, short = user.perp_positions[1], user.perp_positions[2]
+    long.base_asset_amount, long.quote_asset_amount, long.last_cumulative_funding_rate = 1, 0, 0
+    short.base_asset_amount, short.quote_asset_amount = 0, 0  # flat and settled: skipped
+    assert pm.user_equity(user, snapshot) == USDC_VALUE + SOL_VALUE - 4
+
+
+# ------------------------------------------- calculate_margin (math/margin.rs) by hand
+
+
+def _margin_world():
+    """Real SOL-PERP / SOL / USDC parameters (tests/core/test_margin_support.py) at $150;
+    interest indices 1.0, so tokens = scaled balances and every value is exact."""
+    from tests.core.test_margin_support import markets, new_user
+
+    perps, spots = markets(150 * PRICE)
+    snapshot = pm.MarketSnapshot(
+        perp_markets=perps,
+        spot_markets=spots,
+        perp_prices={0: 150 * PRICE},
+        spot_prices={0: PRICE, 1: 150 * PRICE},
+    )
+    return perps, spots, snapshot, new_user()
+
+
+def test_calculate_margin_counts_each_spot_liability_and_buffers_each_one():
+    # slot 0: 1 SOL borrowed ($150 at the 1.1 maintenance liability weight: $165);
+    # slot 1: $100 of USDC borrowed (weight 1.0: $100). Requirement 165 + 100 = $265;
+    # liabilities 150 + 100 = $250; two spot liabilities, no perp one; no collateral.
+    # A 1 % buffer adds 1 % of each liability: 165 + 1.5 + 100 + 1 = $267.50; a buffer of
+    # one hundredth of a basis point (1) adds 150e6 // 1e4 + 100e6 // 1e4 = 25_000;
+    # no buffer: the requirement itself.
+    from tests.core.test_margin_support import SOL, USDC, borrow
+
+    _, spots, snapshot, user = _margin_world()
+    borrow(user, 0, spots[1], 1 * SOL)
+    borrow(user, 1, spots[0], 100 * USDC)
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE, margin_buffer=100)
+    assert (calc.total_collateral, calc.margin_requirement) == (0, 265 * USDC)
+    assert calc.margin_requirement_plus_buffer == 267_500_000
+    assert (calc.total_spot_asset_value, calc.total_spot_liability_value) == (0, 250 * USDC)
+    assert (calc.num_spot_liabilities, calc.num_perp_liabilities) == (2, 0)
+    one = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE, margin_buffer=1)
+    assert one.margin_requirement_plus_buffer == 265 * USDC + 25_000
+    none = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert none.margin_requirement_plus_buffer == none.margin_requirement == 265 * USDC
+    # the same two borrows the other way round (USDC in slot 0, SOL in slot 1): same sums
+    _, spots, snapshot, user = _margin_world()
+    borrow(user, 0, spots[0], 100 * USDC)
+    borrow(user, 1, spots[1], 1 * SOL)
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE, margin_buffer=100)
+    assert (calc.margin_requirement, calc.margin_requirement_plus_buffer) == (
+        265 * USDC,
+        267_500_000,
+    )
+    assert (calc.total_spot_liability_value, calc.num_spot_liabilities) == (250 * USDC, 2)
+
+
+def test_calculate_margin_reads_every_slot_after_an_empty_one_and_adds_usdc_last():
+    # slot 0 empty, slot 1: 2 SOL (x 0.9 maintenance = $270), slot 2: $300 of USDC:
+    # collateral 270 + 300 = $570; unweighted assets 300 + 300 = $600
+    from tests.core.test_margin_support import SOL, USDC, deposit
+
+    _, spots, snapshot, user = _margin_world()
+    deposit(user, 1, spots[1], 2 * SOL)
+    deposit(user, 2, spots[0], 300 * USDC)
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert (calc.total_collateral, calc.total_spot_asset_value) == (570 * USDC, 600 * USDC)
+    assert (calc.num_spot_liabilities, calc.num_perp_liabilities) == (0, 0)
+
+
+def test_calculate_margin_applies_the_users_margin_ratio_to_initial_only():
+    # max_margin_ratio 50 %: long 10 SOL-PERP at $150 = $1,500 needs 1,500 x 50 % = $750
+    # initial (the market's 5 % would be $75); maintenance stays at the market's 3 %: $45
+    from tests.core.test_margin_support import SOL, USDC, deposit, perp
+
+    _, spots, snapshot, user = _margin_world()
+    deposit(user, 0, spots[0], 1_000 * USDC)
+    perp(user, 0, 0, 10 * SOL, 150 * PRICE)
+    user.max_margin_ratio = 5_000
+    initial = pm.calculate_margin(user, snapshot, pm.MarginCategory.INITIAL)
+    maintenance = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert (initial.margin_requirement, maintenance.margin_requirement) == (750 * USDC, 45 * USDC)
+    assert maintenance.num_perp_liabilities == 1
+
+
+def test_calculate_margin_high_leverage_maintenance_mode_is_maintenance_only():
+    # HighLeverageMaintenance: the high-leverage maintenance ratio 0.66 % for maintenance
+    # (1,500 x 0.66 % = $9.90); initial at the ordinary 5 % ($75)
+    from driftpy.types import MarginMode
+
+    from tests.core.test_margin_support import SOL, USDC, deposit, perp
+
+    _, spots, snapshot, user = _margin_world()
+    deposit(user, 0, spots[0], 1_000 * USDC)
+    perp(user, 0, 0, 10 * SOL, 150 * PRICE)
+    user.margin_mode = MarginMode.HighLeverageMaintenance()
+    maintenance = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    initial = pm.calculate_margin(user, snapshot, pm.MarginCategory.INITIAL)
+    assert (maintenance.margin_requirement, initial.margin_requirement) == (9_900_000, 75 * USDC)
+
+
+def test_calculate_margin_refuses_a_spot_oracle_of_zero_and_names_the_market():
+    from tests.core.test_margin_support import SOL, deposit
+
+    perps, spots, _, user = _margin_world()
+    deposit(user, 1, spots[1], 2 * SOL)
+    zero = pm.MarketSnapshot(
+        perp_markets=perps,
+        spot_markets=spots,
+        perp_prices={0: 150 * PRICE},
+        spot_prices={0: PRICE, 1: 0},
+    )
+    with pytest.raises(pm.InvalidOracleError, match=r"oracle price 0 <= 0 \(spot market 1\)"):
+        pm.calculate_margin(user, zero, pm.MarginCategory.MAINTENANCE)
+
+
+def test_calculate_margin_caps_spot_asset_weights_by_the_users_margin_ratio():
+    # max_margin_ratio 50 %: 2 SOL ($300) count at min(0.8, 1 - 0.5) = 0.5 initially: $150.
+    # With SOL deposits of 2,000,000 SOL ($300M) above the $180M scaling start, the scaled
+    # initial weight is 8_000 x 180e12 / 300e12 = 4_800 (0.48 < 0.5): $144
+    from tests.core.test_margin_support import SOL, deposit
+
+    _, spots, snapshot, user = _margin_world()
+    deposit(user, 0, spots[1], 2 * SOL)
+    user.max_margin_ratio = 5_000
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.INITIAL)
+    assert calc.total_collateral == 150 * 10**6
+    assert spots[1].scale_initial_asset_weight_start == 180_000_000 * 10**6
+    spots[1].deposit_balance = 2_000_000 * SOL
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.INITIAL)
+    assert calc.total_collateral == 144 * 10**6
+
+
+def test_calculate_margin_an_open_order_on_an_empty_spot_slot_is_a_liability():
+    # a SOL slot with no balance but one open order (no bids or asks counted): $0.01 of
+    # requirement per open order, one spot liability, nothing of value
+    _, _, snapshot, user = _margin_world()
+    sp = user.spot_positions[0]
+    sp.market_index, sp.open_orders = 1, 1
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE, margin_buffer=10_000)
+    assert (calc.margin_requirement, calc.margin_requirement_plus_buffer) == (10_000, 10_000)
+    assert (calc.num_spot_liabilities, calc.total_spot_asset_value) == (1, 0)
+    # after a $100 USDC borrow in slot 0 it is the second spot liability
+    from tests.core.test_margin_support import USDC, borrow
+
+    _, spots, snapshot, user = _margin_world()
+    borrow(user, 0, spots[0], 100 * USDC)
+    sp = user.spot_positions[1]
+    sp.market_index, sp.open_orders = 1, 1
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert (calc.num_spot_liabilities, calc.margin_requirement) == (2, 100 * USDC + 10_000)
+
+
+def test_calculate_margin_a_spot_deposit_worth_one_micro_usdc_is_an_asset():
+    # 7 lamports x $150 = 1.05 micro-USDC -> 1 (a deposit truncates): an asset of 1; at
+    # 0.9 it weighs 0
+    from tests.core.test_margin_support import deposit
+
+    _, spots, snapshot, user = _margin_world()
+    deposit(user, 0, spots[1], 7)
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert (calc.total_spot_asset_value, calc.total_collateral) == (1, 0)
+
+
+def test_calculate_margin_a_spot_deposit_worth_nothing_is_not_a_liability():
+    # 1 lamport x $150 = 0.15 micro-USDC -> 0: no asset, no liability, nothing counted
+    from tests.core.test_margin_support import deposit
+
+    _, spots, snapshot, user = _margin_world()
+    deposit(user, 0, spots[1], 1)
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert (calc.total_spot_asset_value, calc.total_spot_liability_value) == (0, 0)
+    assert (calc.num_spot_liabilities, calc.margin_requirement) == (0, 0)
+
+
+def test_calculate_margin_counts_the_quote_an_ask_would_receive():
+    # $1,000 USDC (slot 0); 2 SOL (slot 1) with an ask of 7 lamports resting. All asks
+    # filled: 2e9 - 7 lamports worth 300e6 - 1 = 299_999_999, x 0.9 -> 269_999_999, plus
+    # the quote received, trunc(7 x 150e6 / 1e9) = 1, at weight 1: 270_000_000, a tie with
+    # the no-fill side, which the ask side wins. Collateral 1_000e6 + 269_999_999 + 1;
+    # assets 1_000e6 + 299_999_999 + 1; requirement $0.01 for the open order
+    from tests.core.test_margin_support import SOL, USDC, deposit
+
+    _, spots, snapshot, user = _margin_world()
+    deposit(user, 0, spots[0], 1_000 * USDC)
+    deposit(user, 1, spots[1], 2 * SOL)
+    sp = user.spot_positions[1]
+    sp.open_asks, sp.open_orders = -7, 1
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert calc.total_collateral == 1_000 * USDC + 270_000_000
+    assert calc.total_spot_asset_value == 1_000 * USDC + 300_000_000
+    assert calc.margin_requirement == 10_000
+
+
+def test_calculate_margin_adds_up_every_perp_and_counts_perp_liabilities():
+    # SOL-PERP long 10 at $150 (oracle $150): liability $1,500, pnl 0, 3 %: $45;
+    # BTC-PERP short 0.1 entered at $60,000, oracle $59,000: liability $5,900, pnl +$100,
+    # 3 % (imf: 240 + isqrt(1e9 + 1) x 1900 / 1e7 = 246 < 300): $177;
+    # ETH-PERP flat with an unsettled loss of $5 (quote < 0): a liability, pnl -$5;
+    # DOGE-PERP flat with an unsettled gain of $5: not a liability, pnl +$5.
+    # Requirement 45 + 177 = $222; liabilities $7,400; pnl 0 + 100 - 5 + 5 = $100; 3 counted
+    from drift_engine.core.accounts import default_markets
+    from tests.core.test_margin_support import _CATALOG, SOL, USDC, deposit, new_user, perp
+
+    prices = {"SOL-PERP": 150, "SOL": 150, "BTC-PERP": 59_000, "ETH-PERP": 3_000, "DOGE-PERP": 1}
+    perps, spots = default_markets(_CATALOG, {k: v * PRICE for k, v in prices.items()})
+    eth, doge = (
+        s.market_index for s in _CATALOG.perp_markets() if s.symbol in ("ETH-PERP", "DOGE-PERP")
+    )
+    snapshot = pm.MarketSnapshot(
+        perp_markets=perps,
+        spot_markets=spots,
+        perp_prices={0: 150 * PRICE, 1: 59_000 * PRICE, eth: 3_000 * PRICE, doge: PRICE},
+        spot_prices={0: PRICE, 1: 150 * PRICE},
+    )
+    user = new_user()
+    deposit(user, 0, spots[0], 1_000 * USDC)
+    perp(user, 0, 0, 10 * SOL, 150 * PRICE)
+    perp(user, 1, 1, -SOL // 10, 60_000 * PRICE)
+    for slot, index, quote in ((2, eth, -5 * USDC), (3, doge, 5 * USDC)):
+        pp = user.perp_positions[slot]
+        pp.market_index, pp.quote_asset_amount = index, quote
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert calc.margin_requirement == 222 * USDC
+    assert calc.total_perp_liability_value == 7_400 * USDC
+    assert calc.total_perp_pnl == 100 * USDC
+    assert calc.num_perp_liabilities == 3
+
+
+# ------------------------------------------------------- weights and ratios at their edges
+
+
+def test_size_discount_asset_weight_by_hand():
+    # math/margin.rs calculate_size_discount_asset_weight:
+    # min(w, 1.1e6 x 1e4 // (1e6 + isqrt(size x 10 + 1) x imf // 100_000))
+    # 4.4e15 (AMM precision) at imf 1250: isqrt(4.4e16 + 1) = 209_761_769;
+    # x 1250 // 1e5 = 2_622_022; 1.1e10 // 3_622_022 = 3_036 (3_036.9)
+    weight = pm.size_discount_asset_weight(4_400_000_000_000_000, 1_250, 8_000)
+    assert weight == 3_036 and type(weight) is int
+    # imf 1 binds only at absurd sizes: 2e20 -> isqrt(2e21 + 1) = 44_721_359_549 // 1e5 =
+    # 447_213; 1.1e10 // 1_447_213 = 7_600 (7_600.7)
+    assert pm.size_discount_asset_weight(2 * 10**20, 1, 8_000) == 7_600
+    # size 0: isqrt(1) = 1, no discount; imf 0: none either
+    assert pm.size_discount_asset_weight(0, 1_250, 8_000) == 8_000
+    assert pm.size_discount_asset_weight(4_400_000_000_000_000, 0, 8_000) == 8_000
+
+
+def test_spot_fill_simulation_the_ask_side_wins_a_tie():
+    # state/user.rs OrderFillSimulation::riskier_side(ask, bid): on equal contributions the
+    # ask side is taken. 2 SOL at 0.9 with an ask of 7 lamports: asks fill -> 299_999_999
+    # of SOL x 0.9 = 269_999_999 + 1 of quote = 270_000_000; no fill: 270_000_000
+    from tests.core.test_margin_support import SOL
+
+    _, spots, _, user = _margin_world()
+    sp = user.spot_positions[1]
+    sp.market_index, sp.open_asks = 1, -7
+    sim = pm.spot_fill_simulation(
+        sp, spots[1], pm.StrictOraclePrice(150 * PRICE), 2 * SOL, pm.MarginCategory.MAINTENANCE
+    )
+    assert sim == pm.OrderFillSimulation(2 * SOL - 7, 1, 299_999_999, 269_999_999, 270_000_000)
+
+
+def test_perp_margin_ratio_of_a_settling_market_is_zero_and_high_leverage_needs_both_ratios():
+    from driftpy.types import MarketStatus
+
+    from tests.core.test_margin_support import SOL
+
+    perps, _, _, _ = _margin_world()
+    market = perps[0]
+    size = 10 * SOL
+    # default: the ordinary ratios (3 % maintenance), high leverage only when asked for
+    assert pm.perp_margin_ratio(market, size, pm.MarginCategory.MAINTENANCE) == 300
+    # high-leverage ratios of 1 (0.01 %) are ratios: maintenance max(1, 1 + isqrt(1e11 + 1)
+    # x 50 // 1e7) = max(1, 1 + 1) = 2
+    market.high_leverage_margin_ratio_initial = 1
+    market.high_leverage_margin_ratio_maintenance = 1
+    assert pm.perp_margin_ratio(market, size, pm.MarginCategory.MAINTENANCE, True) == 2
+    # a market without them (0) keeps the ordinary ratio for a high-leverage user
+    market.high_leverage_margin_ratio_initial = 0
+    assert pm.perp_margin_ratio(market, size, pm.MarginCategory.MAINTENANCE, True) == 300
+    market.high_leverage_margin_ratio_initial = 1
+    market.high_leverage_margin_ratio_maintenance = 0
+    assert pm.perp_margin_ratio(market, size, pm.MarginCategory.MAINTENANCE, True) == 300
+    # state/perp_market.rs get_margin_ratio: a market in Settlement requires nothing
+    market.status = MarketStatus.Settlement()
+    assert pm.perp_margin_ratio(market, size, pm.MarginCategory.INITIAL) == 0

@@ -75,6 +75,30 @@ def holdings_of(positions: Any) -> Holdings:
     return out
 
 
+def holdings_of_user(user: Any, spot_markets: Any) -> Holdings:
+    """`holdings_of(positions_from_user(user, spot_markets))` (the venue's positions)
+    read straight from the User account: the same keys, amounts and order, without a
+    `DriftPosition` per slot (the attribution books every funding hour)."""
+    from driftpy.math.perp_position import is_available
+    from driftpy.math.spot_position import is_spot_position_available
+
+    out: Holdings = {}
+    for pp in user.perp_positions:
+        if is_available(pp):
+            continue
+        base, quote = pp.base_asset_amount, pp.quote_asset_amount
+        if base != 0 or quote != 0:
+            out[(MarketType.PERP, pp.market_index, 9)] = (base, quote)
+    for sp in user.spot_positions:
+        if is_spot_position_available(sp):
+            continue
+        market = spot_markets[sp.market_index]
+        amount = program_math.signed_token_amount(sp, market)
+        if amount != 0:
+            out[(MarketType.SPOT, sp.market_index, market.decimals)] = (amount, 0)
+    return out
+
+
 @dataclass
 class Attribution:
     """The parts of the net PnL (micro-USDC, signed contributions; see module docstring)."""
@@ -170,7 +194,7 @@ class PnlAttribution:
         before = self._holdings
         now = self._prices(before)
         parts.price_basis += self._value(before, now) - self._value(before, self._marks)
-        after = holdings_of(self.venue.positions())
+        after = holdings_of_user(self.sim.user(self.venue.key), self.sim.spot_markets)
         prices = {**now, **self._prices({k: v for k, v in after.items() if k not in now})}
         jump = self._value(after, prices) - self._value(before, prices)
         explained = 0
@@ -231,4 +255,11 @@ class PnlAttribution:
         return dict(self._holdings)
 
 
-__all__ = ["Attribution", "Holdings", "PnlAttribution", "holdings_of", "leg_value"]
+__all__ = [
+    "Attribution",
+    "Holdings",
+    "PnlAttribution",
+    "holdings_of",
+    "holdings_of_user",
+    "leg_value",
+]

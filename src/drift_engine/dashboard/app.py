@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import secrets
+import time
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from importlib import resources
@@ -36,7 +37,8 @@ from drift_engine.dashboard.control import (
     EngineControl,
     UnknownEngineError,
 )
-from drift_engine.dashboard.jsoncache import MISSING, DataVersion, JsonCache
+from drift_engine.dashboard.hotpath import HotPaths
+from drift_engine.dashboard.jsoncache import DataVersion, FreshReads, JsonDump, SnapshotVersion
 from drift_engine.dashboard.protect import EdgeGuard, StreamSlots
 from drift_engine.dashboard.reader import DashboardReader
 from drift_engine.dashboard.schemas import (
@@ -202,7 +204,9 @@ def create_app(
     app.state.closing = False  # set by the server on shutdown: open SSE streams end
     app.state.allowed_hosts = None if hosts is None else frozenset(h.lower() for h in hosts)
     app.state.stream_slots = slots = StreamSlots(max_streams)
-    app.add_middleware(EdgeGuard, state=app.state)
+    hot: dict[str, Any] = {}  # filled below with the read API's hot paths
+    app.add_middleware(HotPaths, routes=hot)
+    app.add_middleware(EdgeGuard, state=app.state)  # added last: outermost
 
     def require_token(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -269,44 +273,63 @@ def create_app(
         return HTMLResponse(DOCS_PAGE)
 
     # ---- read API --------------------------------------------------------------------
-    # /api/vaults answers pre-serialised JSON kept while the database has not changed
-    # (jsoncache.py). Health and engines carry liveness (run sessions, leases: wall-clock
-    # ages): what they read from the database is kept the same way (`engines_read`), and
-    # each request adds only the wall clock's part (`engines_at`, `health_at`: no query)
-    version = DataVersion(sqlite_file(reader.db.engine.url))
-    cache = JsonCache(version)
-    app.state.json_cache = cache
+    # /api/engines, /api/health and /api/vaults answer from kept reads refreshed off the
+    # request path (jsoncache.py: the freshness rule). The vault list is kept as JSON
+    # bytes; health and engines carry liveness (run sessions, leases: wall-clock ages),
+    # so what they read from the database is kept (`engines_read`) and each request adds
+    # only the wall clock's part (`engines_at`, `health_at`: no query)
+    url = reader.db.engine.url
+    path = sqlite_file(url)
+    if path is not None:
+        version: Any = DataVersion(path)
+    elif url.get_backend_name() == "postgresql":
+        version = SnapshotVersion(reader.db)
+    else:  # pragma: no cover - check_url admits only SQLite and PostgreSQL
+        version = DataVersion(None)
+    fresh = FreshReads(version)
+    dump = JsonDump()
+    app.state.fresh_reads = fresh
 
-    def _cached_json(name: str, marker: Any, type_: Any, compute: Any) -> bytes:
-        return cache.get(name, marker, lambda: cache.dump(type_, compute()))
+    def _vaults_json() -> bytes:
+        return dump(list[VaultOut], reader.list_vaults())
 
-    def _never_same() -> object:
-        return object()  # no cheap marker for leases and sessions: read again
+    async def _health_since(t: float) -> HealthOut:
+        try:
+            await fresh.since("vaults", _vaults_json, t)
+            read = await fresh.since("engines-read", reader.engines_read, t)
+        except SQLAlchemyError:
+            return await run_in_threadpool(reader.health)
+        return reader.health_at(read, reader._clock())
 
-    async def _engines_read() -> Any:
-        read = cache.fresh("engines-read")
-        if read is MISSING:
-            read = await run_in_threadpool(
-                cache.get, "engines-read", _never_same, reader.engines_read
-            )
-        return read
+    async def health_json() -> bytes:
+        try:
+            read = await fresh.get("engines-read", reader.engines_read)
+        except SQLAlchemyError:
+            return dump(HealthOut, await run_in_threadpool(reader.health))
+        return dump(HealthOut, reader.health_at(read, reader._clock()))
+
+    async def engines_json() -> bytes:
+        read = await fresh.get("engines-read", reader.engines_read)
+        return dump(list[EngineSummaryOut], reader.engines_at(read, reader._clock()))
+
+    async def vaults_json() -> bytes:
+        return await fresh.get("vaults", _vaults_json)
+
+    # answered by HotPaths (hotpath.py) on a GET of exactly these paths; the routes below
+    # give the same answers (OpenAPI, and the fallback when the hot path fails)
+    hot.update(
+        {"/api/health": health_json, "/api/engines": engines_json, "/api/vaults": vaults_json}
+    )
 
     @app.get("/api/health", response_model=HealthOut, tags=["status"])
     async def health() -> Response:
         """Heartbeat age, engines running, and whether the database answers."""
-        now = reader._clock()
-        try:
-            read = await _engines_read()
-        except SQLAlchemyError:
-            return _json(cache.dump(HealthOut, reader.health()))
-        return _json(cache.dump(HealthOut, reader.health_at(read, now)))
+        return _json(await health_json())
 
     @app.get("/api/engines", response_model=list[EngineSummaryOut], tags=["engines"])
     async def engines() -> Response:
         """Every engine with its state, mode, strategy and active vault."""
-        now = reader._clock()
-        read = await _engines_read()
-        return _json(cache.dump(list[EngineSummaryOut], reader.engines_at(read, now)))
+        return _json(await engines_json())
 
     @app.get(
         "/api/engines/{engine_id}",
@@ -324,12 +347,7 @@ def create_app(
     @app.get("/api/vaults", response_model=list[VaultOut], tags=["vaults"])
     async def vaults() -> Response:
         """Every vault: type, engine, balance, equity, PnL, funding, fees, `active`."""
-        body = cache.fresh("vaults")
-        if body is MISSING:
-            body = await run_in_threadpool(
-                _cached_json, "vaults", reader.vaults_marker, list[VaultOut], reader.list_vaults
-            )
-        return _json(body)
+        return _json(await vaults_json())
 
     @app.get(
         "/api/vaults/{vault_id}/ledger",
@@ -447,7 +465,7 @@ def create_app(
                 raise HTTPException(404, f"no engine with id {engine_id!r}") from exc
             except ControlRejectedError as exc:
                 raise HTTPException(409, f"cannot {action} {engine.name}: {exc}") from exc
-            cache.clear()  # the action's effect shows on the next read
+            fresh.clear()  # the action's effect shows on the next read
             notifier.send(NoticeKind.CONTROL, engine_id, f"{engine_id}: {action} ({state})")
             pending = bool(getattr(control, "pending", False))
             if not pending:
@@ -506,11 +524,16 @@ def create_app(
             try:
                 yield "retry: 2000\n\n"
                 while not app.state.closing and not await request.is_disconnected():
+                    asked = time.monotonic()
                     beat, marker = await run_in_threadpool(reader.change_marker)
                     if beat != last_beat or marker != last_marker:
                         kind = "heartbeat" if beat != last_beat and beat is not None else "change"
                         last_beat, last_marker = beat, marker
-                        payload = (await run_in_threadpool(reader.health)).model_dump(mode="json")
+                        # announced only once the hot endpoints' kept reads include the
+                        # change (a refresh started after it was seen): the page asks
+                        # them next
+                        seen = await _health_since(asked)
+                        payload = seen.model_dump(mode="json")
                         data = json.dumps(payload, separators=(",", ":"))
                         yield f"event: {kind}\ndata: {data}\n\n"
                         idle = 0.0

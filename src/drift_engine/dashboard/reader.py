@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from drift_engine.dashboard.actions import allowed_actions
 from drift_engine.dashboard.activity import activity as activity_feed
@@ -160,6 +160,8 @@ class DashboardReader:
         self._spans_cache: dict[int, tuple[Any, Any]] = {}
         self._compute_lock = threading.Lock()
         self._vault_cache: tuple[Any, list[VaultOut]] | None = None  # swapped atomically
+        #: vault id -> (its own marker, its figures): recomputed only when it moved
+        self._vault_outs: dict[int, tuple[Any, VaultOut]] = {}
 
     # ---------------------------------------------------------------- vaults
     def _vault_out(self, session: Session, row: VaultRow, engine_names: dict[str, str]) -> VaultOut:
@@ -222,17 +224,54 @@ class DashboardReader:
             if hit is not None:
                 return hit
             with self.db.read() as session:
+                _one_snapshot(session)
                 names = self._engine_names(session)
                 marker = self._vault_marker(session, names)
                 rows = self._vault_rows(session)
-                vaults = [self._vault_out(session, row, names) for row in rows]
+                touched = self._touched_vaults(session, marker)
+                sync = {r[0]: tuple(r) for r in marker[4]}
+                vaults = []
+                for row in rows:  # a vault nothing touched keeps its figures
+                    key = (
+                        tuple(getattr(row, a.key) for a in inspect(VaultRow).column_attrs),
+                        names.get(row.engine_id),
+                        row.engine_id in names,
+                        sync.get(row.id),
+                    )
+                    kept = self._vault_outs.get(row.id)
+                    if touched is None or row.id in touched or kept is None or kept[0] != key:
+                        kept = self._vault_outs[row.id] = (
+                            key,
+                            self._vault_out(session, row, names),
+                        )
+                    vaults.append(kept[1])
             self._vault_cache = (marker, vaults)
             return list(vaults)
 
-    def vaults_marker(self) -> tuple[Any, ...]:
-        """What `list_vaults` depends on (its own cache's marker): one cheap read."""
-        with self.db.read() as session:
-            return self._vault_marker(session, self._engine_names(session))
+    def _touched_vaults(self, session: Session, marker: tuple[Any, ...]) -> set[int] | None:
+        """The vaults with a ledger entry or a snapshot newer than those the kept list
+        was computed with (the ledger is append-only: its sums change only with a new
+        entry); None: no kept list, every vault is computed. A changed row, engine name
+        or sync status is caught by each vault's own key (`list_vaults`)."""
+        cached = self._vault_cache
+        if cached is None:
+            return None
+        last_entry, last_snapshot = cached[0][0] or 0, cached[0][1] or 0
+        if (marker[0] or 0) < last_entry or (marker[1] or 0) < last_snapshot:
+            return None  # ids went back (a restored database): compute everything
+        touched = set(
+            session.scalars(
+                select(LedgerEntryRow.vault_id).where(LedgerEntryRow.id > last_entry).distinct()
+            )
+        )
+        touched.update(
+            session.scalars(
+                select(VaultSnapshotRow.vault_id)
+                .where(VaultSnapshotRow.id > last_snapshot)
+                .distinct()
+            )
+        )
+        return touched
 
     def _cached_vaults(self) -> list[VaultOut] | None:
         cached = self._vault_cache
@@ -266,6 +305,7 @@ class DashboardReader:
                         VaultSyncStatusRow.vault_id,
                         VaultSyncStatusRow.stale,
                         VaultSyncStatusRow.reason,
+                        VaultSyncStatusRow.stale_since,
                     ).order_by(VaultSyncStatusRow.vault_id)
                 ).all()
             ),
@@ -510,13 +550,17 @@ class DashboardReader:
         processes alive, lease expiry). The dashboard keeps it while the database has
         not changed (ADR-0020)."""
         with self.db.read() as session:
+            _one_snapshot(session)
             session.execute(select(1))
             if not self._has_engine_tables():
                 beat = None
                 rows: list[EngineRow] = []
             else:
                 beat = session.scalars(
-                    select(HeartbeatRow).order_by(HeartbeatRow.id.desc()).limit(1)
+                    select(HeartbeatRow)
+                    .options(defer(HeartbeatRow.market_state))  # the board: not needed here
+                    .order_by(HeartbeatRow.id.desc())
+                    .limit(1)
                 ).first()
                 rows = self._engine_rows(session)
             vaults = self._vault_rows_by_engine(session)
@@ -974,6 +1018,15 @@ def _portfolio_row(
         interest=total("interest"),
         fees=total("fees"),
     )
+
+
+def _one_snapshot(session: Session) -> None:
+    """Make the session's read transaction one snapshot for all its statements: on
+    PostgreSQL (READ COMMITTED by default, a snapshot per statement) REPEATABLE READ, so
+    a read the dashboard keeps is never half before and half after a commit. SQLite's
+    read transaction is one snapshot already (WAL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
 def _aware(value: datetime | None) -> datetime | None:

@@ -106,7 +106,7 @@ def quiet_after_step(
         return None
     venue = engine.venue
     sim = getattr(venue, "sim", None)
-    if sim is None or not hasattr(venue, "key") or venue.open_orders():
+    if sim is None or not hasattr(venue, "key") or _has_open_order(sim.user(venue.key)):
         return None
     if getattr(snap, "orders", ()) or getattr(engine.orders, "blocked", False):
         return None  # orders working or of unknown outcome: their events decide
@@ -160,6 +160,21 @@ def quiet_after_step(
         return None
     q.wake_at(engine._saved_ts + engine.persist_every_s)
     return q
+
+
+def _has_open_order(user: Any) -> bool:
+    """`venue.open_orders()` is not empty: an order slot in the Open variant (the test of
+    `core.types.is_variant`, inlined: the 32 slots are read at every quiet hour, and the
+    venue's list is rebuilt whenever a record was written, i.e. every funding hour)."""
+    for order in user.orders:
+        status = order.status
+        if isinstance(status, str):
+            name = status
+        else:
+            name = status.__name__ if isinstance(status, type) else type(status).__name__
+        if name == "Open":
+            return True
+    return False
 
 
 def passes_hour(engine: DriftEngine, q: Quiet, ts: int, events: list[Any], records: list) -> bool:

@@ -24,7 +24,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from driftpy.math.margin import MarginCategory
 from driftpy.types import UserStatus
 
 from drift_engine.core import program_math
@@ -122,10 +121,10 @@ def quiet_bands(
     acct = sim._account(user_key)
     if acct.user.status & UserStatus.BEING_LIQUIDATED:
         return None
-    tc, req = sim._calc(acct, MarginCategory.MAINTENANCE)
+    tc, req = sim.maintenance_now(user_key)
     if tc < req:
         return None
-    sens = sim._sensitivity(acct)
+    sens = sim.sensitivity_now(user_key)
     total = sum(s for _, s in sens.values())
     prices = sim._prices
     quote = (MarketType.SPOT, QUOTE_INDEX)

@@ -133,8 +133,9 @@ class _Account:
     stats: Any
     drift: OfflineDrift
     drift_user: Any
-    #: (free maintenance collateral, {market: (price at check, quote per price unit)}) or None
-    safe: tuple[int, dict[MarketKey, tuple[int, float]]] | None = None
+    #: (free maintenance collateral, {market: (price at check, quote per price unit)},
+    #: the record count and prices at the check, its (collateral, requirement)) or None
+    safe: tuple[Any, ...] | None = None
     liquidation_start_ts: int = 0
 
 
@@ -1728,7 +1729,28 @@ class DriftSimulator:
     # ------------------------------------------------------------------ margin and liquidation
 
     def _maintenance_cached(self, acct: _Account) -> tuple[int, int]:
+        """`_calc(acct, MAINTENANCE)`, reused from the liquidation check while nothing it
+        reads moved: `acct.safe` is dropped on every change to the account, and kept
+        with the record count and the prices it was computed at (a funding hour's
+        liquidation check, its quiet bands and the backtest's hourly health sample are
+        one calculation, not three)."""
+        safe = acct.safe
+        if safe is not None and safe[2] == len(self.records) and safe[3] == self._prices:
+            return safe[4]
         return self._calc(acct, MarginCategory.MAINTENANCE)
+
+    def maintenance_now(self, key: UserKey | None = None) -> tuple[int, int]:
+        """`maintenance(key)` (the program's maintenance margin calculation), from the
+        liquidation check's calculation when the account and prices are as it saw them."""
+        return self._maintenance_cached(self._account(key))
+
+    def sensitivity_now(self, key: UserKey | None = None) -> dict[MarketKey, tuple[int, float]]:
+        """`_sensitivity` of the account, kept from the liquidation check when valid."""
+        acct = self._account(key)
+        safe = acct.safe
+        if safe is not None and safe[2] == len(self.records) and safe[3] == self._prices:
+            return safe[1]
+        return self._sensitivity(acct)
 
     def _sensitivity(self, acct: _Account) -> dict[MarketKey, tuple[int, float]]:
         """Per market: an upper bound of |d(collateral - requirement)| per unit of price."""
@@ -1757,7 +1779,7 @@ class DriftSimulator:
 
     def _possibly_liquidatable(self, acct: _Account) -> bool:
         if acct.safe is not None:
-            free, sens = acct.safe
+            free, sens = acct.safe[0], acct.safe[1]
             bound = 0.0
             for k, (p0, s) in sens.items():
                 bound += s * abs(self._prices[k] - p0)
@@ -1765,7 +1787,13 @@ class DriftSimulator:
                 return False
         tc, req = self._maintenance_cached(acct)
         if tc >= req:
-            acct.safe = (tc - req, self._sensitivity(acct))
+            acct.safe = (
+                tc - req,
+                self._sensitivity(acct),
+                len(self.records),
+                dict(self._prices),
+                (tc, req),
+            )
             return False
         return True
 

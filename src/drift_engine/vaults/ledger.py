@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from drift_engine.storage.database import Database
 from drift_engine.storage.enums import EntryKind, VaultType
-from drift_engine.storage.models import LedgerEntryRow
+from drift_engine.storage.models import LedgerEntryRow, VaultRow
 from drift_engine.vaults.booking import (
     Clock,
     VaultRef,
@@ -29,7 +30,6 @@ from drift_engine.vaults.booking import (
     check_owner,
     find_vault,
     in_write_transaction,
-    insert_entries,
     insert_entry,
     summarize,
     utc_now,
@@ -41,7 +41,7 @@ from drift_engine.vaults.entries import (
     funding_key,
     interest_key,
 )
-from drift_engine.vaults.errors import VaultStateError
+from drift_engine.vaults.errors import IdempotencyConflictError, UnknownVaultError, VaultStateError
 from drift_engine.vaults.vault import VaultSummary
 
 ENGINE_KINDS = frozenset(
@@ -77,7 +77,7 @@ class Ledger:
     ) -> list[LedgerEntry]:
         """`book_many` inside the caller's transaction (a paper tick's commit)."""
         _check_engine_kinds(entries)
-        row = find_vault(session, vault, lock=True)
+        row = _vault_row(session, vault)
         check_owner(row, engine_id)
         check_open(row, allow_frozen=False)
         if row.vault_type is VaultType.ON_CHAIN:
@@ -221,6 +221,106 @@ class Ledger:
     def summary(self, vault: VaultRef) -> VaultSummary:
         with self._db.read() as session:
             return summarize(session, find_vault(session, vault))
+
+
+# the statements of a booking, built once (a statement object costs more to build than
+# SQLite takes to run it; the keys are an expanding parameter)
+_VAULTS = VaultRow.__table__
+_VAULT_BY_ID = select(_VAULTS).where(_VAULTS.c.id == bindparam("ref")).with_for_update()
+_VAULT_BY_NAME = select(_VAULTS).where(_VAULTS.c.name == bindparam("ref")).with_for_update()
+_ENTRIES = LedgerEntryRow.__table__
+_IN_VAULT = (_ENTRIES.c.vault_id == bindparam("vault")) & _ENTRIES.c.idempotency_key.in_(
+    bindparam("keys", expanding=True)
+)
+_BOOKED = select(_ENTRIES).where(_IN_VAULT)
+_IDS = select(_ENTRIES.c.idempotency_key, _ENTRIES.c.id).where(_IN_VAULT)
+_INSERT = insert(_ENTRIES)
+
+
+def _vault_row(session: Session, ref: VaultRef) -> Any:
+    """`booking.find_vault(lock=True)` as a Core row (the columns, no ORM object: a
+    paper tick or a backtest day books through here)."""
+    session.flush()  # as the ORM query's autoflush
+    query = _VAULT_BY_ID if isinstance(ref, int) else _VAULT_BY_NAME
+    row = session.execute(query, {"ref": ref}).one_or_none()
+    if row is None:
+        raise UnknownVaultError(ref)
+    return row
+
+
+def insert_entries(
+    session: Session, vault: Any, entries: Sequence[NewEntry], now: datetime
+) -> list[LedgerEntry]:
+    """`booking.insert_entry` (strict) for many entries, in Core: one read of the keys
+    already booked (rows, no ORM objects), the new rows in one executemany INSERT, their
+    ids read back in one SELECT (SQLite runs an INSERT .. RETURNING that must keep the
+    parameters' order as one statement per row). A day of a backtest's bookings is
+    three statements; the rows, keys and ids (in booking order) are what
+    `insert_entry` one by one would write."""
+    keys = [e.key for e in entries]
+    booked: dict[str, LedgerEntry] = {}
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        for existing in session.execute(_BOOKED, {"vault": vault.id, "keys": chunk}):
+            booked[existing.idempotency_key] = LedgerEntry.from_row(existing)
+    out: list[LedgerEntry | dict] = []
+    rows: list[dict] = []
+    fresh: dict[str, tuple[NewEntry, dict]] = {}
+    for new in entries:
+        entry = booked.get(new.key)
+        if entry is None and new.key in fresh:
+            first, row = fresh[new.key]
+            if (first.kind, first.amount, first.fee) != (new.kind, new.amount, new.fee):
+                raise IdempotencyConflictError(vault.name, new.key, "twice in one batch")
+            out.append(row)
+            continue
+        if entry is not None:
+            if not entry.describes(new):
+                raise IdempotencyConflictError(
+                    vault.name, new.key, f"as {entry.kind.value} {entry.amount} fee {entry.fee}"
+                )
+            out.append(entry)
+            continue
+        row = {
+            "vault_id": vault.id,
+            "kind": new.kind,
+            "amount": new.amount,
+            "fee": new.fee,
+            "idempotency_key": new.key,
+            "counterparty_vault_id": new.counterparty_vault_id,
+            "market_index": new.market_index,
+            "memo": new.memo,
+            "occurred_at": new.occurred_at or now,
+            "booked_at": now,
+        }
+        fresh[new.key] = (new, row)
+        rows.append(row)
+        out.append(row)
+    if rows:
+        session.flush()  # the session's pending ORM writes go first, as with an ORM insert
+        session.execute(_INSERT, rows)
+        new_keys = list(fresh)
+        for start in range(0, len(new_keys), 500):
+            chunk = new_keys[start : start + 500]
+            for key, id_ in session.execute(_IDS, {"vault": vault.id, "keys": chunk}):
+                fresh[key][1]["id"] = id_
+    return [_entry_of(e) if isinstance(e, dict) else e for e in out]
+
+
+def _entry_of(row: dict) -> LedgerEntry:
+    return LedgerEntry(
+        id=row["id"],
+        vault_id=row["vault_id"],
+        kind=EntryKind(row["kind"]),
+        amount=row["amount"],
+        fee=row["fee"],
+        key=row["idempotency_key"],
+        counterparty_vault_id=row["counterparty_vault_id"],
+        market_index=row["market_index"],
+        memo=row["memo"],
+        occurred_at=row["occurred_at"],
+        booked_at=row["booked_at"],
+    )
 
 
 def _check_engine_kinds(entries: Sequence[NewEntry]) -> None:
