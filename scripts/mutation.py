@@ -217,7 +217,8 @@ def run_mutmut(
 ) -> Path:
     ws = workspace(module, tests, recheck)
     if recheck:
-        names = not_killed(module, ws)
+        # only the module's configured functions: the rest were never meant to run
+        names = [n for n in not_killed(module, ws) if wanted(module, function_of(n))]
         if not names:
             return ws
     mutmut = Path(sys.executable).with_name("mutmut")
