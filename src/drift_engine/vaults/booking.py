@@ -12,11 +12,11 @@ Every public booking runs `in_write_transaction`, which gives these rules:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -128,79 +128,21 @@ def insert_entry(
     return LedgerEntry.from_row(row), True
 
 
-def insert_entries(
-    session: Session, vault: VaultRow, entries: Sequence[NewEntry], now: datetime
-) -> list[LedgerEntry]:
-    """`insert_entry` (strict) for many entries with one read of the keys already booked
-    and one flush: a day of a backtest's bookings is one round trip, not one per entry."""
-    keys = [e.key for e in entries]
-    booked: dict[str, LedgerEntry] = {}
-    for start in range(0, len(keys), 500):
-        for existing in session.scalars(
-            select(LedgerEntryRow).where(
-                LedgerEntryRow.vault_id == vault.id,
-                LedgerEntryRow.idempotency_key.in_(keys[start : start + 500]),
-            )
-        ):
-            booked[existing.idempotency_key] = LedgerEntry.from_row(existing)
-    out: list[LedgerEntry | dict] = []
-    rows: list[dict] = []
-    fresh: dict[str, NewEntry] = {}
-    for new in entries:
-        entry = booked.get(new.key)
-        if entry is None and new.key in fresh:
-            first = fresh[new.key]
-            if (first.kind, first.amount, first.fee) != (new.kind, new.amount, new.fee):
-                raise IdempotencyConflictError(vault.name, new.key, "twice in one batch")
-            out.append(next(r for r in rows if r["idempotency_key"] == new.key))
-            continue
-        if entry is not None:
-            if not entry.describes(new):
-                raise IdempotencyConflictError(
-                    vault.name, new.key, f"as {entry.kind.value} {entry.amount} fee {entry.fee}"
-                )
-            out.append(entry)
-            continue
-        row = {
-            "vault_id": vault.id,
-            "kind": new.kind,
-            "amount": new.amount,
-            "fee": new.fee,
-            "idempotency_key": new.key,
-            "counterparty_vault_id": new.counterparty_vault_id,
-            "market_index": new.market_index,
-            "memo": new.memo,
-            "occurred_at": new.occurred_at or now,
-            "booked_at": now,
-        }
-        fresh[new.key] = new
-        rows.append(row)
-        out.append(row)
-    if rows:
-        # one executemany (Core, no ORM object per row); ids come back in row order
-        ids = session.scalars(
-            insert(LedgerEntryRow).returning(LedgerEntryRow.id, sort_by_parameter_order=True),
-            rows,
-        ).all()
-        for row, id_ in zip(rows, ids, strict=True):
-            row["id"] = id_
-    return [_entry_of(e) if isinstance(e, dict) else e for e in out]
-
-
-def _entry_of(row: dict) -> LedgerEntry:
-    return LedgerEntry(
-        id=row["id"],
-        vault_id=row["vault_id"],
-        kind=EntryKind(row["kind"]),
-        amount=row["amount"],
-        fee=row["fee"],
-        key=row["idempotency_key"],
-        counterparty_vault_id=row["counterparty_vault_id"],
-        market_index=row["market_index"],
-        memo=row["memo"],
-        occurred_at=row["occurred_at"],
-        booked_at=row["booked_at"],
-    )
+def entry_row(vault_id: int, new: NewEntry, now: datetime) -> dict:
+    """The ledger row `insert_entry` writes for `new`, as a dict for Core's executemany
+    (the bulk paths: `ledger.insert_entries`, `bulk.TickVaultWrites`)."""
+    return {
+        "vault_id": vault_id,
+        "kind": new.kind,
+        "amount": new.amount,
+        "fee": new.fee,
+        "idempotency_key": new.key,
+        "counterparty_vault_id": new.counterparty_vault_id,
+        "market_index": new.market_index,
+        "memo": new.memo,
+        "occurred_at": new.occurred_at or now,
+        "booked_at": now,
+    }
 
 
 def balance_of(session: Session, vault_id: int) -> int:

@@ -30,15 +30,14 @@ from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from drift_engine.core.types import DriftPosition
-from drift_engine.storage.enums import SnapshotSource, VaultType
+from drift_engine.storage.enums import SnapshotSource
 from drift_engine.storage.models import LedgerEntryRow, VaultRow, VaultSnapshotRow
-from drift_engine.vaults.booking import check_open, check_owner
+from drift_engine.vaults.booking import check_owner, entry_row
 from drift_engine.vaults.entries import LedgerEntry, NewEntry
 from drift_engine.vaults.errors import (
     IdempotencyConflictError,
     InvalidAmountError,
     UnknownVaultError,
-    VaultStateError,
 )
 from drift_engine.vaults.money import check_amount
 
@@ -71,7 +70,7 @@ class TickVaultWrites:
     def flush(self, session: Session) -> None:
         if not self.ops:
             return
-        from drift_engine.vaults.ledger import CHAIN_COUNTED_KINDS, _check_engine_kinds
+        from drift_engine.vaults.ledger import check_engine_booking
 
         vaults = _lock_vaults(session, {op[2] for op in self.ops})
         booked = _booked(session, self.ops, vaults)
@@ -85,16 +84,7 @@ class TickVaultWrites:
                 check_owner(row, engine_id)
                 snapshots.append(_snapshot_row(row, body, at, balance.get(row.id, 0)))
                 continue
-            _check_engine_kinds(body)
-            check_owner(row, engine_id)
-            check_open(row, allow_frozen=False)
-            if row.vault_type is VaultType.ON_CHAIN:
-                for entry in body:
-                    if entry.kind in CHAIN_COUNTED_KINDS:
-                        raise VaultStateError(
-                            f"vault {row.name!r} is ON_CHAIN: {entry.kind.value} is booked "
-                            "from the chain's counters by reconciliation"
-                        )
+            check_engine_booking(row, engine_id, body)
             for new in body:
                 seen = booked.get((row.id, new.key))
                 if seen is not None:
@@ -103,20 +93,7 @@ class TickVaultWrites:
                             row.name, new.key, f"as {seen.kind.value} {seen.amount} fee {seen.fee}"
                         )
                     continue
-                entries.append(
-                    {
-                        "vault_id": row.id,
-                        "kind": new.kind,
-                        "amount": new.amount,
-                        "fee": new.fee,
-                        "idempotency_key": new.key,
-                        "counterparty_vault_id": new.counterparty_vault_id,
-                        "market_index": new.market_index,
-                        "memo": new.memo,
-                        "occurred_at": new.occurred_at or at,
-                        "booked_at": at,
-                    }
-                )
+                entries.append(entry_row(row.id, new, at))
                 booked[(row.id, new.key)] = _pending(new, row.id, at)
                 if row.id in balance:
                     balance[row.id] += new.amount - new.fee

@@ -28,6 +28,7 @@ from drift_engine.vaults.booking import (
     balance_of,
     check_open,
     check_owner,
+    entry_row,
     find_vault,
     in_write_transaction,
     insert_entry,
@@ -76,17 +77,8 @@ class Ledger:
         self, session: Session, engine_id: str, vault: VaultRef, entries: Sequence[NewEntry]
     ) -> list[LedgerEntry]:
         """`book_many` inside the caller's transaction (a paper tick's commit)."""
-        _check_engine_kinds(entries)
         row = _vault_row(session, vault)
-        check_owner(row, engine_id)
-        check_open(row, allow_frozen=False)
-        if row.vault_type is VaultType.ON_CHAIN:
-            for entry in entries:
-                if entry.kind in CHAIN_COUNTED_KINDS:
-                    raise VaultStateError(
-                        f"vault {row.name!r} is ON_CHAIN: {entry.kind.value} is booked "
-                        "from the chain's counters by reconciliation"
-                    )
+        check_engine_booking(row, engine_id, entries)
         now = self._clock()
         if len(entries) > 1:
             return insert_entries(session, row, entries, now)
@@ -281,18 +273,7 @@ def insert_entries(
                 )
             out.append(entry)
             continue
-        row = {
-            "vault_id": vault.id,
-            "kind": new.kind,
-            "amount": new.amount,
-            "fee": new.fee,
-            "idempotency_key": new.key,
-            "counterparty_vault_id": new.counterparty_vault_id,
-            "market_index": new.market_index,
-            "memo": new.memo,
-            "occurred_at": new.occurred_at or now,
-            "booked_at": now,
-        }
+        row = entry_row(vault.id, new, now)
         fresh[new.key] = (new, row)
         rows.append(row)
         out.append(row)
@@ -321,6 +302,22 @@ def _entry_of(row: dict) -> LedgerEntry:
         occurred_at=row["occurred_at"],
         booked_at=row["booked_at"],
     )
+
+
+def check_engine_booking(row: Any, engine_id: str, entries: Sequence[NewEntry]) -> None:
+    """What an engine's booking into vault `row` must pass (`book_in` and the bulk tick
+    writes): kinds an engine books, its own vault, open and not frozen, and on an ON_CHAIN
+    vault none of the kinds reconciliation books from the chain's counters."""
+    _check_engine_kinds(entries)
+    check_owner(row, engine_id)
+    check_open(row, allow_frozen=False)
+    if row.vault_type is VaultType.ON_CHAIN:
+        for entry in entries:
+            if entry.kind in CHAIN_COUNTED_KINDS:
+                raise VaultStateError(
+                    f"vault {row.name!r} is ON_CHAIN: {entry.kind.value} is booked "
+                    "from the chain's counters by reconciliation"
+                )
 
 
 def _check_engine_kinds(entries: Sequence[NewEntry]) -> None:
