@@ -25,7 +25,6 @@ from drift_engine.storage.enums import EntryKind, VaultStatus
 from drift_engine.storage.models import LedgerEntryRow, VaultRow, VaultSnapshotRow
 from drift_engine.vaults.entries import CAPITAL_KINDS, LedgerEntry, NewEntry
 from drift_engine.vaults.errors import (
-    IdempotencyConflictError,
     UnknownVaultError,
     VaultIsolationError,
     VaultStateError,
@@ -106,23 +105,10 @@ def insert_entry(
     existing = find_entry(session, vault.id, new.key)
     if existing is not None:
         entry = LedgerEntry.from_row(existing)
-        if strict and not entry.describes(new):
-            raise IdempotencyConflictError(
-                vault.name, new.key, f"as {entry.kind.value} {entry.amount} fee {entry.fee}"
-            )
+        if strict:
+            entry.check_replay(vault.name, new)
         return entry, False
-    row = LedgerEntryRow(
-        vault_id=vault.id,
-        kind=new.kind,
-        amount=new.amount,
-        fee=new.fee,
-        idempotency_key=new.key,
-        counterparty_vault_id=new.counterparty_vault_id,
-        market_index=new.market_index,
-        memo=new.memo,
-        occurred_at=new.occurred_at or now,
-        booked_at=now,
-    )
+    row = LedgerEntryRow(**entry_row(vault.id, new, now))
     session.add(row)
     session.flush()
     return LedgerEntry.from_row(row), True
@@ -143,6 +129,23 @@ def entry_row(vault_id: int, new: NewEntry, now: datetime) -> dict:
         "occurred_at": new.occurred_at or now,
         "booked_at": now,
     }
+
+
+def entry_of_row(row: dict) -> LedgerEntry:
+    """The `LedgerEntry` of an `entry_row` dict once its "id" is known."""
+    return LedgerEntry(
+        id=row["id"],
+        vault_id=row["vault_id"],
+        kind=EntryKind(row["kind"]),
+        amount=row["amount"],
+        fee=row["fee"],
+        key=row["idempotency_key"],
+        counterparty_vault_id=row["counterparty_vault_id"],
+        market_index=row["market_index"],
+        memo=row["memo"],
+        occurred_at=row["occurred_at"],
+        booked_at=row["booked_at"],
+    )
 
 
 def balance_of(session: Session, vault_id: int) -> int:

@@ -32,10 +32,9 @@ from sqlalchemy.orm import Session
 from drift_engine.core.types import DriftPosition
 from drift_engine.storage.enums import SnapshotSource
 from drift_engine.storage.models import LedgerEntryRow, VaultRow, VaultSnapshotRow
-from drift_engine.vaults.booking import check_owner, entry_row
+from drift_engine.vaults.booking import check_owner, entry_of_row, entry_row
 from drift_engine.vaults.entries import LedgerEntry, NewEntry
 from drift_engine.vaults.errors import (
-    IdempotencyConflictError,
     InvalidAmountError,
     UnknownVaultError,
 )
@@ -88,13 +87,11 @@ class TickVaultWrites:
             for new in body:
                 seen = booked.get((row.id, new.key))
                 if seen is not None:
-                    if not seen.describes(new):
-                        raise IdempotencyConflictError(
-                            row.name, new.key, f"as {seen.kind.value} {seen.amount} fee {seen.fee}"
-                        )
+                    seen.check_replay(row.name, new)
                     continue
-                entries.append(entry_row(row.id, new, at))
-                booked[(row.id, new.key)] = _pending(new, row.id, at)
+                fresh = entry_row(row.id, new, at)
+                entries.append(fresh)
+                booked[(row.id, new.key)] = entry_of_row({**fresh, "id": 0})
                 if row.id in balance:
                     balance[row.id] += new.amount - new.fee
         if entries:
@@ -157,22 +154,6 @@ def _balances(session: Session, vault_ids: set[int]) -> dict[int, int]:
     ):
         out[vault_id] = int(total)  # PostgreSQL sums BIGINT as NUMERIC: exact, made int
     return out
-
-
-def _pending(new: NewEntry, vault_id: int, at: datetime) -> LedgerEntry:
-    return LedgerEntry(
-        id=0,
-        vault_id=vault_id,
-        kind=new.kind,
-        amount=new.amount,
-        fee=new.fee,
-        key=new.key,
-        counterparty_vault_id=new.counterparty_vault_id,
-        market_index=new.market_index,
-        memo=new.memo,
-        occurred_at=new.occurred_at or at,
-        booked_at=at,
-    )
 
 
 def _snapshot_row(row: Any, point: dict[str, Any], at: datetime, cash: int) -> dict:

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from drift_engine.storage.enums import EntryKind
 from drift_engine.storage.models import LedgerEntryRow
-from drift_engine.vaults.errors import InvalidAmountError
+from drift_engine.vaults.errors import IdempotencyConflictError, InvalidAmountError
 from drift_engine.vaults.money import check_amount
 
 MAX_KEY_LENGTH = 200
@@ -130,6 +130,14 @@ class LedgerEntry:
             and self.fee == new.fee
             and self.counterparty_vault_id == new.counterparty_vault_id
         )
+
+    def check_replay(self, vault_name: str, new: NewEntry) -> None:
+        """Raise `IdempotencyConflictError` unless `new`, booked under this entry's key,
+        is the same event (every strict booking path asks this of a key booked before)."""
+        if not self.describes(new):
+            raise IdempotencyConflictError(
+                vault_name, new.key, f"as {self.kind.value} {self.amount} fee {self.fee}"
+            )
 
     @classmethod
     def from_row(cls, row: LedgerEntryRow) -> LedgerEntry:

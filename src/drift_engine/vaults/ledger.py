@@ -28,6 +28,7 @@ from drift_engine.vaults.booking import (
     balance_of,
     check_open,
     check_owner,
+    entry_of_row,
     entry_row,
     find_vault,
     in_write_transaction,
@@ -267,10 +268,7 @@ def insert_entries(
             out.append(row)
             continue
         if entry is not None:
-            if not entry.describes(new):
-                raise IdempotencyConflictError(
-                    vault.name, new.key, f"as {entry.kind.value} {entry.amount} fee {entry.fee}"
-                )
+            entry.check_replay(vault.name, new)
             out.append(entry)
             continue
         row = entry_row(vault.id, new, now)
@@ -285,23 +283,7 @@ def insert_entries(
             chunk = new_keys[start : start + 500]
             for key, id_ in session.execute(_IDS, {"vault": vault.id, "keys": chunk}):
                 fresh[key][1]["id"] = id_
-    return [_entry_of(e) if isinstance(e, dict) else e for e in out]
-
-
-def _entry_of(row: dict) -> LedgerEntry:
-    return LedgerEntry(
-        id=row["id"],
-        vault_id=row["vault_id"],
-        kind=EntryKind(row["kind"]),
-        amount=row["amount"],
-        fee=row["fee"],
-        key=row["idempotency_key"],
-        counterparty_vault_id=row["counterparty_vault_id"],
-        market_index=row["market_index"],
-        memo=row["memo"],
-        occurred_at=row["occurred_at"],
-        booked_at=row["booked_at"],
-    )
+    return [entry_of_row(e) if isinstance(e, dict) else e for e in out]
 
 
 def check_engine_booking(row: Any, engine_id: str, entries: Sequence[NewEntry]) -> None:
