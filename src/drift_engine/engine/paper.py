@@ -52,7 +52,7 @@ from drift_engine.core.errors import DriftEngineError
 from drift_engine.engine.capital import PaperCapitalMoves
 from drift_engine.engine.commands import CommandQueue, OperatorCommands
 from drift_engine.engine.engine import DriftEngine, EngineMode
-from drift_engine.engine.ledger import VaultLedgerSink
+from drift_engine.engine.ledger import VaultLedgerSink, ledger_key
 from drift_engine.engine.market_board import MarketBoard, spot_symbol_for
 from drift_engine.engine.ports import EngineRecord
 from drift_engine.engine.store import SqlEngineStore, WriteBatch, _put_record
@@ -99,13 +99,27 @@ def _with_markets(dump: dict[str, Any], symbols: Iterable[str], prices: dict[str
 
 
 class VaultSnapshotter:
-    """Heartbeat hook: one vault snapshot (equity, health, positions) per engine."""
+    """Heartbeat hook: one vault snapshot (equity, health, positions) per engine.
 
-    def __init__(self, registry: Any, *, batch: WriteBatch | None = None) -> None:
+    `taken_until` (engine id -> unix s, the stack's) holds, for engines restored from a
+    checkpoint, the newest snapshot already committed: a replayed tick up to then does
+    not take it again (the run a crash interrupted took it, with the same values)."""
+
+    def __init__(
+        self,
+        registry: Any,
+        *,
+        batch: WriteBatch | None = None,
+        taken_until: dict[str, int] | None = None,
+    ) -> None:
         self.registry = registry
         self.batch = batch
+        self.taken_until = {} if taken_until is None else taken_until
 
     def snapshot(self, engine: DriftEngine, ts: int) -> None:
+        until = self.taken_until.get(engine.engine_id)
+        if until is not None and ts <= until:
+            return
         venue, ledger = engine.venue, engine.ledger
         equity = venue.equity()
         balance = ledger.balance()
@@ -126,9 +140,36 @@ class VaultSnapshotter:
 
             # what `WriteBatch.run` writes in bulk with the tick's other rows (same row)
             write.snapshot = (snapshots, engine_id, vault, point)  # type: ignore[attr-defined]
-            self.batch.add(write, engine_id)
+            self.batch.add(write)  # replayed exactly (`taken_until`): no checkpoint forced
             return
         snapshots.record(engine.engine_id, ledger.vault_id, **point)
+
+
+class ReplayedLedgerSink(VaultLedgerSink):
+    """A paper engine's ledger sink whose balance, while the engine replays ticks a
+    crashed run committed after the engine's checkpoint (`replay_after`), is what it
+    was then: the committed balance less the entries booked after the checkpoint that
+    the replay has not met again yet. Cells checkpoint at their own minute of the hour
+    (`PaperStack.maybe_checkpoint`), so a restored cell may replay an hour of funding
+    bookings; its strategy and risk checks read the same balance as the first time.
+    Without `replay_after` it is a `VaultLedgerSink`."""
+
+    _ahead: dict[str, int] = {}  # noqa: RUF012 - replaced per instance by replay_after
+
+    def replay_after(self, mark: int) -> None:
+        super().replay_after(mark)
+        self._ahead = {
+            e.key: e.amount - e.fee for e in self.ledger.entries(self.vault_id) if e.id > mark
+        }
+
+    def book(self, posting: Any) -> bool:
+        if self._ahead:
+            self._ahead.pop(ledger_key(posting), None)
+        return super().book(posting)
+
+    def balance(self) -> int:
+        ahead = self._ahead
+        return super().balance() - (sum(ahead.values()) if ahead else 0)
 
 
 @dataclass
@@ -158,8 +199,10 @@ class PaperCell:
         return cell_checkpoint(self.engine_id)
 
     def fingerprint(self) -> tuple[Any, ...]:
-        state = self.engine.state.value if self.engine is not None else None
-        return (self.sim._seq, state)
+        """What makes a cell checkpoint at once when it changes: the engine's state.
+        The simulator moving (prices, funding, fills) does not: a replay from the
+        older checkpoint over the same data redoes it exactly (ADR-0020, session 5)."""
+        return (self.engine.state.value if self.engine is not None else None,)
 
 
 def _record_json(record: EngineRecord) -> dict[str, Any]:
@@ -231,6 +274,9 @@ class PaperStack:
         self.restored_ts: int | None = None
         self.start_ts = start_ts
         self._saved: dict[str, PaperCell] = {}
+        #: engine id -> its vault's newest snapshot committed before a restore
+        #: (`VaultSnapshotter.taken_until`)
+        self.snapshots_until: dict[str, int] = {}
         self._restored_ids: set[str] = set()
         #: markets the config trades that a restored simulator did not (added now)
         self.added_markets: list[str] = []
@@ -386,7 +432,7 @@ class PaperStack:
             self.restore([engine_id], advance=self.main is None)
         ts = self.now() if ts is None else ts
         name = vault_name or engine_id
-        ledger = VaultLedgerSink(self.registry.ledger, engine_id, name)
+        ledger = ReplayedLedgerSink(self.registry.ledger, engine_id, name)
         cell = self._cell(engine_id, strategy)
         board = self.board
         if cell.saved is not None:
@@ -397,6 +443,10 @@ class PaperStack:
             venue._cursor = saved["cursor"]
             venue._returned = set(saved["returned"])
             ledger.replay_after(cell.ledger_mark)
+            # snapshots the interrupted run committed after the checkpoint: not again
+            taken = self.registry.snapshots.engine_taken_until(ledger.vault_id)
+            if taken is not None:
+                self.snapshots_until[engine_id] = taken
             if cell.lagging:
                 board = MarketBoard(self.perps)
                 board.load(cell.board_state or {})
@@ -532,13 +582,21 @@ class PaperStack:
 
     def maybe_checkpoint(self, ts: int, cells: Iterable[PaperCell] | None = None) -> bool:
         """Commit what the tick wrote with the checkpoints of the cells that need one:
-        those whose simulator or engine state changed since their last checkpoint
-        (`fingerprint`), those a held write is about (`WriteBatch.touched`: events,
-        records, snapshots), and those due every `checkpoint_every_s` of heartbeat time.
-        The others keep their older checkpoint: only prices moved them since, which
-        replay from the data (a restart catches such a cell up, `catch_up`), so a tick
-        re-encodes and rewrites only what changed (ADR-0020). Held writes about no cell
-        (the heartbeat row) commit with whatever checkpoints are due, maybe none."""
+        those a held write is about that a replay would not redo exactly
+        (`WriteBatch.touched`: engine events, command outcomes, capital moves), those
+        whose engine state changed (`fingerprint`), and each cell once per
+        `checkpoint_every_s` at its own phase (`checkpoint_phases`: 10 cells of an
+        hour checkpoint at minutes 3, 9, ..., 57, not all at the funding hour).
+
+        A cell left at an older checkpoint loses nothing committed: the simulator
+        replays from the checkpoint over the same data (a restart catches it up,
+        `catch_up`), and what the replayed ticks write again is written exactly once —
+        bookings by their keys (`replay_after`), engine records because the latest
+        wins, vault snapshots up to the newest committed one are not taken again
+        (`snapshots_until`), heartbeat rows up to the newest one are not recorded
+        again (`heartbeats_until`). So the funding hour, when every cell changes,
+        commits its bookings and records without ten checkpoints (ADR-0020, session 5).
+        Held writes about no cell commit with whatever checkpoints are due, maybe none."""
         if not self.persist:
             return False
         chosen = [c for c in self.cells.values() if not c.lagging] if cells is None else list(cells)
@@ -546,25 +604,32 @@ class PaperStack:
         held = batch is not None and len(batch) > 0
         touched = batch.touched if batch is not None else set()
         every = self.checkpoint_every_s
+        phases = self.checkpoint_phases()
         need = [
             c
             for c in chosen
-            if c.checkpoint_ts is None
-            or ts - c.checkpoint_ts >= every
-            or c.engine_id in touched
+            if c.engine_id in touched
             or c.fingerprint() != c.checkpointed
+            or _due(c.checkpoint_ts, ts, every, phases[c.engine_id])
         ]
         if not (held or need):
             return False
         self.checkpoint(ts, need)
         return True
 
+    def checkpoint_phases(self) -> dict[str, int]:
+        """engine id -> the second of each `checkpoint_every_s` at which its cell is
+        due: the cells spread evenly in the order they were added, none at the period's
+        start (the funding hour), so a tick checkpoints few cells for being due."""
+        every, n = self.checkpoint_every_s, len(self.cells)
+        return {e: every * (2 * i + 1) // (2 * n) for i, e in enumerate(self.cells)}
+
     # ------------------------------------------------------------------ heartbeats
     def heartbeat(self, events: Iterable[Any], **kw: Any) -> HeartbeatDataCollector:
         """The heartbeat over this stack's engines (lagging cells join once caught up);
         with `persist` it checkpoints at the end of ticks (after engines, operator hooks,
         snapshots and the heartbeat row)."""
-        kw.setdefault("snapshotter", VaultSnapshotter(self.registry, batch=self.batch))
+        kw.setdefault("snapshotter", self._snapshotter())
         kw.setdefault("store", self.store)
         kw.setdefault("commands", self.commands)
         then = kw.pop("on_tick", None)
@@ -586,6 +651,9 @@ class PaperStack:
         )
         self.main = hb
         return hb
+
+    def _snapshotter(self) -> VaultSnapshotter:
+        return VaultSnapshotter(self.registry, batch=self.batch, taken_until=self.snapshots_until)
 
     def _join(self, cell: PaperCell) -> None:
         """A cell in step with the stack joins the main heartbeat and its board."""
@@ -625,7 +693,7 @@ class PaperStack:
                 cell.engine.board,
                 [cell.engine],
                 markets=[cell.feed],
-                snapshotter=VaultSnapshotter(self.registry, batch=self.batch),
+                snapshotter=self._snapshotter(),
                 snapshot_every_s=snapshot_every_s,
                 # its own reader of the queue, read at every tick: the runner's reader
                 # (read at most every poll_s of wall time) must not end up holding only
@@ -640,6 +708,14 @@ class PaperStack:
                 self.checkpoint(hb.last_ts, [cell])
         self._join(cell)
         return ticks
+
+
+def _due(last: int | None, ts: int, every: int, phase: int) -> bool:
+    """A cell checkpointed at `last` is due at `ts` once a time `phase + k * every`
+    lies after `last` and at or before `ts` (never checkpointed: due)."""
+    if last is None or every <= 0:
+        return True
+    return (ts - phase) // every > (last - phase) // every
 
 
 def _legacy_part(legacy: dict[str, Any], engine_id: str) -> dict[str, Any] | None:

@@ -42,8 +42,12 @@ class WriteBatch:
 
     def __init__(self) -> None:
         self.writes: list[Write] = []
-        #: engines a held write is about (their paper cells checkpoint with it: a replay
-        #: from an older checkpoint would write it again)
+        #: engines a held write is about that a replay from an older checkpoint would
+        #: not write again exactly (events, command outcomes, capital moves): their
+        #: paper cells checkpoint with it. Bookings (keyed), engine records (the latest
+        #: wins; a restore puts the checkpoint's back), vault snapshots (not taken again
+        #: up to the newest committed one) and heartbeat rows (`heartbeats_until`) are
+        #: replayed exactly, so they are added without an engine (ADR-0020, session 5)
         self.touched: set[str] = set()
 
     def add(self, write: Write, engine_id: str | None = None) -> None:
@@ -93,6 +97,20 @@ class WriteBatch:
         for engine_id, record in records.items():
             if engine_id not in records_written:
                 _put_record(session, record)
+
+    def held_records(self) -> dict[str, EngineRecord] | None:
+        """engine id -> the latest engine record held, when `run` would write the batch
+        in bulk (None otherwise: the writes run one after another, records in their
+        place). A checkpoint writes these with its own records in one executemany."""
+        writes = self.writes
+        if not all(_bulk_kind(w) for w in writes):
+            return None
+        out: dict[str, EngineRecord] = {}
+        for write in writes:
+            if _bulk_kind(write) == "record":
+                record = write.record[0]  # type: ignore[attr-defined]
+                out[record.engine_id] = record
+        return out
 
     def clear(self) -> None:
         self.writes.clear()
@@ -275,7 +293,7 @@ class SqlEngineStore:
         write.record = latest  # type: ignore[attr-defined] - `WriteBatch.run`'s bulk form
         if batch is not None and self.coalesce_records:
             self._held_records[record.engine_id] = (len(batch.writes), write, latest)
-        self._write(write, record.engine_id)
+        self._write(write)  # replayed exactly (`WriteBatch.touched`): no checkpoint forced
 
     # paper checkpoints -----------------------------------------------------------
     def save_checkpoint(
@@ -320,7 +338,11 @@ class SqlEngineStore:
             for name, ts, epoch, state in checkpoints
         ]
         known = self._rows
+        held = batch.held_records() if batch is not None else None
+        if held:  # the batch's engine records go with the checkpoint's (theirs are newer)
+            records = list({**held, **{r.engine_id: r for r in records}}.values())
         changed = [r for r in records if known.get(r.engine_id) != r]
+        written = {r.engine_id for r in records}
 
         exists = self._exists
 
@@ -328,7 +350,7 @@ class SqlEngineStore:
             if fence is not None:
                 fence(s)
             if batch is not None:
-                batch.run(s, records_written={r.engine_id for r in changed})
+                batch.run(s, records_written=written)
             s.flush()
             mark = s.scalar(select(func.max(LedgerEntryRow.id))) or 0
             # rows this store wrote before: one UPDATE executed for all of them

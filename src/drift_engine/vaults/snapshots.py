@@ -179,6 +179,23 @@ class Snapshots:
             positions=positions,
         )
 
+    def engine_taken_until(self, vault: VaultRef) -> int | None:
+        """The time (unix s) of the vault's newest engine snapshot, None if none. A paper
+        engine restored from an older checkpoint replays ticks whose snapshots the run
+        a crash interrupted already committed (ADR-0020, session 5): those up to this
+        time are not taken again."""
+        from sqlalchemy import func
+
+        with self._db.read() as session:
+            vault_id = find_vault(session, vault).id
+            newest = session.scalar(
+                select(func.max(VaultSnapshotRow.taken_at)).where(
+                    VaultSnapshotRow.vault_id == vault_id,
+                    VaultSnapshotRow.source == SnapshotSource.ENGINE,
+                )
+            )
+        return None if newest is None else int(newest.timestamp())  # MAX keeps UTCDateTime
+
     def latest(self, vault: VaultRef) -> VaultSnapshot | None:
         with self._db.read() as session:
             row = latest_snapshot_row(session, find_vault(session, vault).id)
