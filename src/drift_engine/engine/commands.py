@@ -21,6 +21,7 @@ between is harmless (a flat engine has nothing to close).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 import uuid
@@ -116,6 +117,20 @@ def finish_command(s: Session, command_id: int, status: str, result: str, ts: in
     )
 
 
+def _pending_of() -> Any:
+    from sqlalchemy import bindparam
+
+    table = EngineCommandRow.__table__
+    return (
+        select(table)
+        .where(table.c.status == PENDING, table.c.engine_id.in_(bindparam("ids", expanding=True)))
+        .order_by(table.c.id)
+    )
+
+
+_PENDING_OF = _pending_of()
+
+
 class CommandQueue:
     """The `engine_commands` table: append, read pending, stamp, history."""
 
@@ -180,11 +195,21 @@ class CommandQueue:
         """Pending commands (of `engine_ids`), oldest first. Read with Core (the runner
         reads the queue at every tick: no ORM object per row, ~4x less CPU)."""
         table = EngineCommandRow.__table__
-        q = select(table).where(table.c.status == PENDING)
-        if engine_ids is not None:
-            q = q.where(table.c.engine_id.in_(list(engine_ids)))
-        with self.db.read() as s:
-            return [Command.from_row(r) for r in s.execute(q.order_by(table.c.id))]
+        if engine_ids is None:
+            q, params = select(table).where(table.c.status == PENDING).order_by(table.c.id), {}
+        else:
+            q, params = _PENDING_OF, {"ids": list(engine_ids)}
+        # a Core connection and a statement built once, not a Session: ~0.5 ms instead of
+        # ~1.4 ms at every tick
+        with self._reader.connect() as conn:  # SQLite: BEGIN DEFERRED; closing rolls back
+            return [Command.from_row(r) for r in conn.execute(q, params)]
+
+    @functools.cached_property
+    def _reader(self) -> Any:
+        """The database's engine for read-only transactions (`Database.read`'s)."""
+        from drift_engine.storage.engine import SQLITE_BEGIN_OPTION
+
+        return self.db.engine.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
 
     def stamp_due(self, command_ids: Sequence[int], ts: int) -> None:
         """Fix the tick that applies these commands (those not stamped yet)."""
