@@ -140,32 +140,34 @@ def _reference(backend: str) -> tuple[dict[str, Any], dict[tuple[str, int], tupl
     return _REFERENCE[backend]
 
 
-def _crash_and_restart(backend: str, crash_at: int) -> tuple[dict[str, Any], list, PaperStack]:
-    """Run to `crash_at` (its tick committed, the next one lost with the process),
-    restart as `drift-engine run` does, run on to the end."""
+def _crash_and_restart(backend: str, *crashes: int) -> tuple[dict[str, Any], list, PaperStack]:
+    """Run to the first crash (its tick committed, the next one lost with the process),
+    restart as `drift-engine run` does (lagging cells caught up first), run on to the
+    next crash (right after the catch-up when it is not later than the restart), ...,
+    then to the end."""
     seen: list = []
     with _url(backend) as url:
         db = Database.open(url)
-        first = _stack(db, seen)
-        _run(first, START + 60, crash_at)
-        first.discard()
+        stack = _stack(db, seen)
+        _run(stack, START + 60, crashes[0])
+        for until in [*crashes[1:], END]:
+            stack.discard()  # the process dies: only what was committed stays
+            db.dispose()
+            db = Database.open(url)
+            stack = _stack(db, seen, restore=True)
+            restored = stack.restored_ts
+            assert restored is not None
+            for cell in stack.lagging():
+                stack.catch_up(cell, EVENTS, restored, interval_s=60, snapshot_every_s=HOUR)
+            _run(stack, restored + 60, until)
+        out = _outcome(db, stack)
         db.dispose()
-
-        db = Database.open(url)
-        again = _stack(db, seen, restore=True)
-        restored = again.restored_ts
-        assert restored is not None and restored <= crash_at
-        for cell in again.lagging():
-            again.catch_up(cell, EVENTS, restored, interval_s=60, snapshot_every_s=HOUR)
-        _run(again, restored + 60, END)
-        out = _outcome(db, again)
-        db.dispose()
-    return out, seen, again
+    return out, seen, stack
 
 
-def _check_restart(backend: str, minute: int) -> None:
+def _check_restart(backend: str, *minutes: int) -> None:
     want, shown = _reference(backend)
-    got, seen, _ = _crash_and_restart(backend, START + minute * 60)
+    got, seen, _ = _crash_and_restart(backend, *(START + m * 60 for m in minutes))
     assert got["entries"] == want["entries"]
     assert got["accounts"] == want["accounts"]
     assert got["records"] == want["records"]
@@ -195,6 +197,18 @@ def _check_restart(backend: str, minute: int) -> None:
 def test_a_crash_at_any_minute_restarts_to_the_uninterrupted_run(backend: str, minute: int):
     _backend(backend)
     _check_restart(backend, minute)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=4, deadline=None, derandomize=True)
+@given(first=st.integers(100, 179), second=st.integers(0, 30))
+@example(first=125, second=0)  # every cell behind the funding hour; crash again at once
+def test_a_second_crash_while_cells_replay_committed_bookings(backend, first, second):
+    """A cell checkpointed while it replays ticks whose bookings are committed (the
+    catch-up's last checkpoint, before the funding hour it has yet to meet) still
+    replays them after a second crash."""
+    _backend(backend)
+    _check_restart(backend, first, first - 60 + second)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -152,15 +152,25 @@ class ReplayedLedgerSink(VaultLedgerSink):
     the replay has not met again yet. Cells checkpoint at their own minute of the hour
     (`PaperStack.maybe_checkpoint`), so a restored cell may replay an hour of funding
     bookings; its strategy and risk checks read the same balance as the first time.
-    Without `replay_after` it is a `VaultLedgerSink`."""
+    Without `replay_after` it is a `VaultLedgerSink`.
+
+    A checkpoint taken while the replay has not met every such entry yet (a lagging
+    cell's catch-up ends before the funding hour the crashed run booked) stores their
+    keys (`unmet`), since its ledger mark is the highest id at its own commit: a restore
+    from it replays those again, as well as the entries above its mark."""
 
     _ahead: dict[str, int] = {}  # noqa: RUF012 - replaced per instance by replay_after
 
-    def replay_after(self, mark: int) -> None:
+    def replay_after(self, mark: int, unmet: Iterable[str] = ()) -> None:
+        unmet = set(unmet)
         super().replay_after(mark)
-        self._ahead = {
-            e.key: e.amount - e.fee for e in self.ledger.entries(self.vault_id) if e.id > mark
-        }
+        ahead = [e for e in self.ledger.entries(self.vault_id) if e.id > mark or e.key in unmet]
+        self._replay = {e.key for e in ahead}
+        self._ahead = {e.key: e.amount - e.fee for e in ahead}
+
+    def unmet(self) -> list[str]:
+        """Keys booked by a crashed run that this engine's replay has not met again."""
+        return sorted(self._ahead)
 
     def book(self, posting: Any) -> bool:
         if self._ahead:
@@ -442,7 +452,7 @@ class PaperStack:
             venue = PaperVenue(cell.sim, key, epoch=cell.epoch)
             venue._cursor = saved["cursor"]
             venue._returned = set(saved["returned"])
-            ledger.replay_after(cell.ledger_mark)
+            ledger.replay_after(cell.ledger_mark, saved.get("unmet", ()))
             # snapshots the interrupted run committed after the checkpoint: not again
             taken = self.registry.snapshots.engine_taken_until(ledger.vault_id)
             if taken is not None:
@@ -562,6 +572,9 @@ class PaperStack:
                         "sub_account_id": v.sub_account_id,
                         "cursor": v._cursor - since,
                         "returned": sorted(v._returned),
+                        "unmet": engine.ledger.unmet()
+                        if isinstance(engine.ledger, ReplayedLedgerSink)
+                        else [],
                     }
                 },
             }
