@@ -19,9 +19,10 @@ Paper state survives a restart (`persist=True`, what `drift-engine run` uses; ba
 and the demo start fresh and save nothing). A persisting stack writes nothing while a
 tick runs: the ledger entries, engine records and events, the outcomes of the operator
 commands, the vault snapshots and the heartbeat row go into a `WriteBatch`, and at the
-end of a tick in which anything happened (and at least every `checkpoint_every_s`) the
-stack commits them in ONE transaction with the checkpoint of every cell it ticked
-(`SqlEngineStore.save_checkpoint`): the simulator's `dump()`, the market board, the
+end of a tick in which anything happened the stack commits them in ONE transaction with
+the checkpoints of the cells that need one (`maybe_checkpoint`: each cell once an hour at
+its own minute, and at once when a write a replay would not redo exactly is about it;
+`SqlEngineStore.save_checkpoints`): the simulator's `dump()`, the market board, the
 engine's record and its venue's cursor, and the ledger's highest entry id — and, first, a
 renewal of the runner's leases, so a runner that lost them commits nothing (ADR-0011).
 

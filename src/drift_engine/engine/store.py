@@ -199,6 +199,23 @@ _UPDATE_RECORD = _update(EngineRow.__table__, "engine_id", _RECORD_COLUMNS)
 _UPDATE_CHECKPOINT = _checkpoint_update()
 
 
+def _update_records(s: Any, records: list[EngineRecord]) -> None:
+    """Write engine records whose rows exist with one executemany UPDATE in session `s`."""
+    if not records:
+        return
+    for r in records:
+        loaded = s.identity_map.get(s.identity_key(EngineRow, r.engine_id))
+        if loaded is not None:
+            s.expire(loaded)
+    s.execute(
+        _UPDATE_RECORD,
+        [
+            {"id": r.engine_id, **{"v_" + k: v for k, v in _record_values(r).items()}}
+            for r in records
+        ],
+    )
+
+
 def _put_checkpoint(s: Any, name: str, ts: int, epoch: str, mark: int, blob: bytes) -> None:
     """Write one paper checkpoint row (Core UPDATE, INSERT when new) inside session `s`."""
     from sqlalchemy import insert, update
@@ -324,8 +341,8 @@ class SqlEngineStore:
         (ADR-0019), state as zlib JSON — and the engine records that go with them, of
         which only those that differ from what this store last committed to their row
         are written (ADR-0020). Returns the ledger mark stored with them (the highest
-        ledger entry id, read in the same transaction). The batch is emptied once
-        committed."""
+        ledger entry id, read in the same transaction; 0 with no checkpoint). The batch
+        is emptied once committed."""
         import zlib
 
         from sqlalchemy import func
@@ -352,7 +369,8 @@ class SqlEngineStore:
             if batch is not None:
                 batch.run(s, records_written=written)
             s.flush()
-            mark = s.scalar(select(func.max(LedgerEntryRow.id))) or 0
+            # a tick's writes with no checkpoint due have no mark to store: not read
+            mark = (s.scalar(select(func.max(LedgerEntryRow.id))) or 0) if blobs else 0
             # rows this store wrote before: one UPDATE executed for all of them
             saved_at = datetime.now(UTC)
             old = [b for b in blobs if b[0] in exists]
@@ -374,19 +392,7 @@ class SqlEngineStore:
             for name, ts, epoch, blob in blobs:
                 if name not in exists:
                     _put_checkpoint(s, name, ts, epoch, mark, blob)
-            known_rows = [r for r in changed if ("record", r.engine_id) in exists]
-            if known_rows:
-                for r in known_rows:
-                    loaded = s.identity_map.get(s.identity_key(EngineRow, r.engine_id))
-                    if loaded is not None:
-                        s.expire(loaded)
-                s.execute(
-                    _UPDATE_RECORD,
-                    [
-                        {"id": r.engine_id, **{"v_" + k: v for k, v in _record_values(r).items()}}
-                        for r in known_rows
-                    ],
-                )
+            _update_records(s, [r for r in changed if ("record", r.engine_id) in exists])
             for record in changed:
                 if ("record", record.engine_id) not in exists:
                     _put_record(s, record)
