@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from driftpy.accounts.types import DataAndSlot
 from driftpy.math.margin import MarginCategory
 from solders.pubkey import Pubkey
 
@@ -134,11 +135,7 @@ class AccountsMixin:
         return self._account(key).drift_user
 
     def perp_position(self, key: UserKey | None, market: Any) -> Any | None:
-        index = self._key(market)[1]
-        for pos in self._account(key).user.perp_positions:
-            if pos.market_index == index and not rules.is_perp_position_available(pos):
-                return pos
-        return None
+        return self._find_perp_position(self._account(key).user, self._key(market)[1])
 
     def token_amount(self, key: UserKey | None, market: Any) -> int:
         """Signed spot token amount (deposits > 0, borrows < 0) in the market's decimals."""
@@ -172,6 +169,15 @@ class AccountsMixin:
         return self._calc(self._account(key), MarginCategory.MAINTENANCE)
 
     @staticmethod
+    def _find_perp_position(user: Any, index: int) -> Any | None:
+        """The user's position in perp market `index` (`PerpPosition::is_available` false),
+        or None."""
+        for pos in user.perp_positions:
+            if pos.market_index == index and not rules.is_perp_position_available(pos):
+                return pos
+        return None
+
+    @staticmethod
     def _find_spot_position(user: Any, index: int) -> Any | None:
         for pos in user.spot_positions:
             if pos.market_index == index and (pos.scaled_balance != 0 or pos.open_orders != 0):
@@ -196,9 +202,9 @@ class AccountsMixin:
 
     def _perp_position(self, acct: _Account, index: int) -> Any:
         """`controller/position.rs::add_new_position` when the market has no position."""
-        for pos in acct.user.perp_positions:
-            if pos.market_index == index and not rules.is_perp_position_available(pos):
-                return pos
+        pos = self._find_perp_position(acct.user, index)
+        if pos is not None:
+            return pos
         for pos in acct.user.perp_positions:
             if rules.is_perp_position_available(pos):
                 for name in list(pos.__dict__):
@@ -338,8 +344,6 @@ class AccountsMixin:
     def _push_price(self, drift: OfflineDrift, key: MarketKey, price: int) -> None:
         # OfflineDrift.set_*_oracle_price without recomputing the oracle id on every tick
         data = oracle_price_data(price, drift.slot)
-        from driftpy.accounts.types import DataAndSlot
-
         drift.client.account_subscriber.cache["oracle_price_data"][self._oracle_ids[key]] = (
             DataAndSlot(data.slot, data)
         )
@@ -354,36 +358,24 @@ class AccountsMixin:
 
         Returns the fills of resting orders the new price crosses.
         """
+        return self._move_oracle(self._linked[self._key(market)], price, ts)
+
+    def _move_oracle(self, keys: tuple[MarketKey, ...], price: int, ts: int) -> list[FillRecord]:
+        """`set_oracle_price` for the linked markets `keys` (`apply` resolves them once per
+        market name). A tick that changes no price and meets no resting order only moves
+        the clock (e.g. SOL and SOL-PERP ticks of one feed); one that does writes the
+        prices that changed (`_set_prices`) and matches the resting orders."""
         self._advance(ts)
         if price <= 0:
             raise SimulationError(f"oracle price must be positive, got {price}")
-        keys = self._linked[self._key(market)]
         prices = self._prices
-        if all(prices[k] == price for k in keys) and not any(self._resting.get(k) for k in keys):
-            return []  # the same price again (e.g. SOL and SOL-PERP ticks of one feed)
-        data = oracle_price_data(price, 0)
-        from driftpy.accounts.types import DataAndSlot
-
-        entry = DataAndSlot(0, data)
-        caches = [
-            d.client.account_subscriber.cache["oracle_price_data"] for d in self._drifts.values()
-        ]
-        for key in keys:
-            self._prices[key] = price
-            (self._perp_prices if key[0] is MarketType.PERP else self._spot_prices)[key[1]] = price
-            m = self._market(key)
-            hist = (
-                m.amm.historical_oracle_data
-                if key[0] is MarketType.PERP
-                else m.historical_oracle_data
-            )
-            hist.last_oracle_price = price
-            oid = self._oracle_ids[key]
-            for cache in caches:
-                cache[oid] = entry
+        moved = [k for k in keys if prices[k] != price]
+        if moved:
+            self._set_prices(moved, price)
+        resting = self._resting
         fills: list[FillRecord] = []
         for key in keys:
-            if self._resting.get(key):
+            if resting.get(key):
                 fills.extend(self._match_resting(key, ts))
         return fills
 
@@ -393,22 +385,26 @@ class AccountsMixin:
             fills.extend(self.set_oracle_price(market, price, ts))
         return fills
 
-    # ------------------------------------------------------------------ orders
-
     def _set_price(self, key: MarketKey, price: int) -> None:
         """One market's oracle price everywhere the simulator keeps it (no matching)."""
-        from driftpy.accounts.types import DataAndSlot
+        self._set_prices((key,), price)
 
-        self._prices[key] = price
-        (self._perp_prices if key[0] is MarketType.PERP else self._spot_prices)[key[1]] = price
-        m = self._market(key)
-        hist = (
-            m.amm.historical_oracle_data if key[0] is MarketType.PERP else m.historical_oracle_data
-        )
-        hist.last_oracle_price = price
+    def _set_prices(self, keys: Any, price: int) -> None:
+        """The one writer of oracle prices: the simulator's price dicts (which the margin
+        math's `MarketSnapshot` reads), the market's `last_oracle_price` and every
+        DriftClient's oracle cache, for each of `keys` (no matching)."""
         entry = DataAndSlot(0, oracle_price_data(price, 0))
-        for d in self._drifts.values():
-            d.client.account_subscriber.cache["oracle_price_data"][self._oracle_ids[key]] = entry
+        caches = [
+            d.client.account_subscriber.cache["oracle_price_data"] for d in self._drifts.values()
+        ]
+        prices, slots = self._prices, self._price_slots
+        for key in keys:
+            side, index, market, perp, oid = slots[key]
+            prices[key] = side[index] = price
+            hist = market.amm.historical_oracle_data if perp else market.historical_oracle_data
+            hist.last_oracle_price = price
+            for cache in caches:
+                cache[oid] = entry
 
 
 __all__ = ["AccountsMixin"]

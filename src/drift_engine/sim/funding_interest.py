@@ -36,22 +36,20 @@ class FundingInterestMixin:
     def _settle_funding(self, acct: _Account, market: Any, ts: int) -> FundingPaymentRecord | None:
         """`controller/funding.rs::settle_funding_payment` for one position."""
         self._changed(acct)
-        pos = None
-        for p in acct.user.perp_positions:
-            if p.market_index == market.market_index and not rules.is_perp_position_available(p):
-                pos = p
-                break
-        if pos is None or pos.base_asset_amount == 0:
+        pos = self._find_perp_position(acct.user, market.market_index)
+        if pos is None:
+            return None
+        base = pos.base_asset_amount
+        if base == 0:
             return None
         amm = market.amm
         cumulative = (
-            amm.cumulative_funding_rate_long
-            if pos.base_asset_amount > 0
-            else amm.cumulative_funding_rate_short
+            amm.cumulative_funding_rate_long if base > 0 else amm.cumulative_funding_rate_short
         )
-        if cumulative == pos.last_cumulative_funding_rate:
+        last = pos.last_cumulative_funding_rate
+        if cumulative == last:
             return None
-        payment = rules.funding_payment(cumulative, pos)
+        payment = funding.funding_payment(cumulative, pos)
         acct.user.cumulative_perp_funding += payment
         record = FundingPaymentRecord(
             self._next_seq(),
@@ -60,8 +58,8 @@ class FundingInterestMixin:
             acct.key[1],
             market.market_index,
             payment,
-            pos.base_asset_amount,
-            pos.last_cumulative_funding_rate,
+            base,
+            last,
             amm.cumulative_funding_rate_long,
             amm.cumulative_funding_rate_short,
         )
@@ -128,9 +126,10 @@ class FundingInterestMixin:
         amm = pm.amm
 
         def pick(name: str, value: Any) -> Any:
-            if value is not None:
+            # a keyword overrides the record's field
+            if value is not None or record is None:
                 return value
-            return getattr(record, name, None) if record is not None else None
+            return getattr(record, name, None)
 
         ts = pick("ts", ts)
         derive = self.derive_funding if derive is None else derive
@@ -194,11 +193,12 @@ class FundingInterestMixin:
         out: list[FundingPaymentRecord] = []
         if not self.settle_funding_on_update:
             return out  # as on chain: settled at the position's next fill or settle_pnl
+        settle_pnl = self.auto_settle_pnl
         for acct in list(self._exposed.get(key, ())):
             rec = self._settle_funding(acct, pm, ts)
             if rec is not None:
                 out.append(rec)
-            if self.auto_settle_pnl:
+            if settle_pnl:
                 self._settle_pnl(acct, key[1], ts)
         return out
 
@@ -212,11 +212,7 @@ class FundingInterestMixin:
     def _settle_pnl(self, acct: _Account, index: int, ts: int) -> SettlePnlRecord | None:
         self._changed(acct)
         market = self.perp_markets[index]
-        pos = None
-        for p in acct.user.perp_positions:
-            if p.market_index == index and not rules.is_perp_position_available(p):
-                pos = p
-                break
+        pos = self._find_perp_position(acct.user, index)
         if pos is None:
             return None
         self._settle_funding(acct, market, ts)
@@ -278,14 +274,20 @@ class FundingInterestMixin:
             market.last_interest_ts = max(market.last_interest_ts, ts)
             return []
         holders = []
-        for acct in self._exposed.get((MarketType.SPOT, index), ()):
-            pos = self._find_spot_position(acct.user, index)
-            if pos is not None:
-                holders.append((acct, pos, rules.signed_token_amount(pos, market)))
+        exposed = self._exposed.get((MarketType.SPOT, index))
+        if exposed:
+            find = self._find_spot_position
+            for acct in exposed:
+                pos = find(acct.user, index)
+                if pos is not None:
+                    holders.append((acct, pos, rules.signed_token_amount(pos, market)))
         if not rules.accrue_spot_interest(market, ts, rates.deposit, rates.borrow):
             return []
+        if len(holders) > 1:
+            # `acct.authority` is str(authority)
+            holders.sort(key=lambda h: (h[0].authority, h[0].key[1]))
         out = []
-        for acct, pos, before in sorted(holders, key=lambda h: (str(h[0].key[0]), h[0].key[1])):
+        for acct, pos, before in holders:
             delta = rules.signed_token_amount(pos, market) - before
             acct.safe = None
             if delta:
@@ -310,7 +312,9 @@ class FundingInterestMixin:
         self._advance(ts)
         out: list[InterestRecord] = []
         for index in sorted(self.spot_markets):
-            out.extend(self._accrue_market(index, ts))
+            records = self._accrue_market(index, ts)
+            if records:
+                out.extend(records)
         return out
 
     # ------------------------------------------------------------------ margin and liquidation

@@ -23,6 +23,8 @@ from drift_engine.sim import rules
 from drift_engine.sim.records import LiquidationRecord
 from drift_engine.sim.state import QUOTE_SPOT_MARKET_INDEX, MarketKey, UserKey, _Account
 
+_BEING_LIQUIDATED = UserStatus.BEING_LIQUIDATED
+
 
 def _margin_shortage(calc: Any) -> int:
     """`MarginCalculation::cross_margin_margin_shortage`: requirement plus the liquidation
@@ -83,12 +85,17 @@ class LiquidationMixin:
         return {k: (self._prices[k], v) for k, v in sens.items()}
 
     def _possibly_liquidatable(self, acct: _Account) -> bool:
-        if acct.safe is not None:
-            free, sens = acct.safe[0], acct.safe[1]
+        """False when `acct` cannot be below maintenance margin: its kept check
+        (`acct.safe`: free collateral at the prices it saw, dropped on every change to the
+        account) bounds what the price moves since can have taken, or a fresh
+        calculation finds it above (and is kept). True: `_liquidate` decides exactly."""
+        safe = acct.safe
+        if safe is not None:
+            prices = self._prices
             bound = 0.0
-            for k, (p0, s) in sens.items():
-                bound += s * abs(self._prices[k] - p0)
-            if bound < free:
+            for k, (p0, s) in safe[1].items():
+                bound += s * abs(prices[k] - p0)
+            if bound < safe[0]:
                 return False
         tc, req = self._maintenance_cached(acct)
         if tc >= req:
@@ -107,10 +114,8 @@ class LiquidationMixin:
         self._advance(ts)
         out: list[LiquidationRecord] = []
         for acct in self._accounts.values():
-            being = acct.user.status & UserStatus.BEING_LIQUIDATED
-            if not being and not self._possibly_liquidatable(acct):
-                continue
-            out.extend(self._liquidate(acct, ts))
+            if acct.user.status & _BEING_LIQUIDATED or self._possibly_liquidatable(acct):
+                out.extend(self._liquidate(acct, ts))
         return out
 
     def _liquidate(self, acct: _Account, ts: int) -> list[LiquidationRecord]:

@@ -186,6 +186,22 @@ class DriftSimulator(
                 else (m.oracle, m.oracle_source)
             )
             self._oracle_ids[key] = get_oracle_id(oracle, source)
+        #: per market key, where `_set_prices` writes its price: (price dict, index,
+        #: market account, is perp, oracle id); the dicts and accounts live as long as
+        #: the simulator (`load` and `restore` write into the same objects)
+        self._price_slots: dict[MarketKey, tuple[dict[int, int], int, Any, bool, str]] = {
+            key: (
+                self._perp_prices if key[0] is MarketType.PERP else self._spot_prices,
+                key[1],
+                self._market(key),
+                key[0] is MarketType.PERP,
+                self._oracle_ids[key],
+            )
+            for key in self._symbols
+        }
+        #: `apply`: an oracle event's market name -> the linked keys it moves (None: a
+        #: market not simulated); names and links are fixed at construction
+        self._event_keys: dict[str, tuple[MarketKey, ...] | None] = {}
 
         self._price_models = {self._key(sym): model for sym, model in (price_models or {}).items()}
         self._default_price_model = default_price_model
@@ -216,36 +232,40 @@ class DriftSimulator(
 
         OracleTick -> set_oracle_price; FundingRecord -> accrue interest, update_funding;
         SpotRateRecord -> set_interest_rates; Candle -> nothing (ticks drive prices).
+        An event for a market that is not simulated (nor linked to one) does nothing.
         """
         kind = getattr(event, "kind", None)
-        out: list[Any] = []
         if kind == "oracle":
-            if event.market.upper() not in self._by_symbol and not self._link_symbol(event.market):
-                return out
-            out.extend(
-                self.set_oracle_price(
-                    self._link_symbol(event.market) or event.market, event.price, event.ts
+            name = event.market
+            try:
+                keys = self._event_keys[name]
+            except KeyError:
+                link = self._link_symbol(name)
+                keys = self._event_keys[name] = (
+                    None if link is None else self._linked[self._key(link)]
                 )
-            )
+            if keys is None:
+                return []
+            out = self._move_oracle(keys, event.price, event.ts)
         elif kind == "funding":
             if event.market.upper() not in self._by_symbol:
-                return out
-            out.extend(self.accrue_interest(event.ts))
+                return []
+            out = self.accrue_interest(event.ts)
             out.extend(self.update_funding(event.market, event))
         elif kind == "spot_rate":
             if event.market.upper() not in self._by_symbol:
-                return out
-            out.extend(
-                self.set_interest_rates(
-                    event.market, event.deposit_rate, event.borrow_rate, event.ts
-                )
+                return []
+            out = self.set_interest_rates(
+                event.market, event.deposit_rate, event.borrow_rate, event.ts
             )
         elif kind == "candle":
-            return out
+            return []
         else:
             raise TypeError(f"not a market event: {event!r}")
         if liquidate:
-            out.extend(self.liquidate_if_needed(event.ts))
+            liquidations = self.liquidate_if_needed(event.ts)
+            if liquidations:
+                out.extend(liquidations)
         return out
 
     def _link_symbol(self, market: str) -> str | None:
