@@ -50,9 +50,9 @@ Why mixins rather than module functions taking the simulator: the program's rule
 each other across those jobs (a fill settles funding and PnL, a liquidation cancels
 orders and settles funding, a withdrawal checks margin), other packages call private
 methods and read private attributes on the simulator (`sim._prices`, `sim._close_order`,
-`sim._execute_fill` in localnet/), and tests substitute methods on the class; with
-mixins each method is still defined once, in the module of its job, and `self.x` reaches
-it and every attribute from anywhere, so no caller changes. This module keeps what ties
+`sim._execute_fill` in localnet/); with mixins each method is still defined once, in
+the module of its job, and `self.x` reaches it and every attribute from anywhere, so no
+caller changes. This module keeps what ties
 them together: the constructor (every attribute in one place) and `apply`, the one entry
 point per market-data event.
 """
