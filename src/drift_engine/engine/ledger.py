@@ -187,10 +187,7 @@ class VaultLedgerSink:
             if (
                 at <= last
                 and writes[at] is held[2]
-                and (
-                    at == last
-                    or all(getattr(w, "ledger_free", False) for w in writes[at + 1 :])
-                )
+                and (at == last or all(getattr(w, "ledger_free", False) for w in writes[at + 1 :]))
             ):
                 held[3].append(entry)
                 return
