@@ -37,7 +37,7 @@ the account's.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from drift_engine.core import program_math
 from drift_engine.core.types import MarketType
@@ -48,8 +48,10 @@ QUOTE_INDEX = 0
 Holdings = dict[tuple[MarketType, int, int], tuple[int, int]]
 
 
-@dataclass(frozen=True, slots=True)
-class _Perp:
+class _Perp(NamedTuple):
+    """The two fields of a perp position `perp_base_value_and_pnl` reads (a tuple: built
+    for every perp leg valued, twice per funding hour)."""
+
     base_asset_amount: int
     quote_asset_amount: int
 
@@ -146,6 +148,8 @@ class PnlAttribution:
         self._authority = str(venue.key[0])
         self._sub = venue.sub_account_id
         self._cursor = len(sim.records)
+        #: holdings key -> the simulator's symbol of its market (`_price` names it so)
+        self._symbols: dict[tuple[MarketType, int, int], str] = {}
         self._holdings = holdings_of(venue.positions())
         self._marks = self._prices(self._holdings)
         #: `_value(_holdings, _marks)`, kept with them
@@ -157,10 +161,15 @@ class PnlAttribution:
 
     # ------------------------------------------------------------------ prices
     def _price(self, key: tuple[MarketType, int, int]) -> int:
-        market_type, index, _ = key
-        if market_type is MarketType.SPOT and index == QUOTE_INDEX:
-            return 1
-        return self.sim.oracle_price((market_type, index))
+        symbol = self._symbols.get(key)
+        if symbol is None:
+            market_type, index, _ = key
+            if market_type is MarketType.SPOT and index == QUOTE_INDEX:
+                return 1
+            # by its symbol: the simulator resolves a name with one lookup, a
+            # (type, index) pair by building its key again
+            symbol = self._symbols[key] = self.sim.symbol((market_type, index))
+        return self.sim.oracle_price(symbol)
 
     def _prices(self, holdings: Holdings) -> dict[tuple[MarketType, int, int], int]:
         return {k: self._price(k) for k in holdings}

@@ -101,6 +101,8 @@ class VaultLedgerSink:
         self.batch: Any = None
         #: [batch, index, write, entries] of the write holding this sink's entries
         self._held: list[Any] | None = None
+        #: (ts, its datetime) of the last booking (`_occurred_at`)
+        self._last_time: tuple[int, datetime] | None = None
 
     def replay_after(self, mark: int) -> None:
         """The venue and strategy were restored to a checkpoint taken when `mark` was the
@@ -159,7 +161,7 @@ class VaultLedgerSink:
             key=key,
             market_index=posting.market_index,
             memo=posting.memo,
-            occurred_at=_ts(posting.ts),
+            occurred_at=self._occurred_at(posting.ts),
         )
         if self.batch is not None:
             if self._balance is None:
@@ -169,10 +171,22 @@ class VaultLedgerSink:
             self.ledger.book(self.engine_id, self.vault_id, entry)
         known.add(key)
         if self._totals is not None:
-            self._count(self._totals, entry.kind, amount, fee)
+            # a kind given as its value ("funding") is what the entry's EntryKind says
+            kind = posting.kind
+            self._count(self._totals, kind if type(kind) is str else entry.kind, amount, fee)
         if self._balance is not None:
             self._balance += amount - fee
         return True
+
+    def _occurred_at(self, ts: int) -> datetime:
+        """`_ts(ts)`, the last one kept: an hour's funding and interest share their time
+        (a datetime is immutable, the entries may share it)."""
+        last = self._last_time
+        if last is not None and last[0] == ts:
+            return last[1]
+        at = _ts(ts)
+        self._last_time = (ts, at)
+        return at
 
     def _hold(self, entry: Any) -> None:
         """Add `entry` to the batch: to the entries this sink already holds there when
