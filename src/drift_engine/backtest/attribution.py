@@ -172,13 +172,15 @@ class PnlAttribution:
         return self.sim.oracle_price(symbol)
 
     def _prices(self, holdings: Holdings) -> dict[tuple[MarketType, int, int], int]:
-        return {k: self._price(k) for k in holdings}
+        price = self._price
+        return {k: price(k) for k in holdings}
 
-    def _value(self, holdings: Holdings, prices: dict) -> int:
-        return sum(
-            leg_value(k[0], k[1], k[2], amount, quote, prices[k])
-            for k, (amount, quote) in holdings.items()
-        )
+    @staticmethod
+    def _value(holdings: Holdings, prices: dict) -> int:
+        total = 0  # integers: the order of the legs does not matter
+        for k, (amount, quote) in holdings.items():
+            total += leg_value(k[0], k[1], k[2], amount, quote, prices[k])
+        return total
 
     def value(self) -> int:
         """The account's value now (the holdings last seen, at the current prices)."""
