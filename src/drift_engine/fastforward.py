@@ -200,6 +200,23 @@ def _skip(tape: EventTape, start: int, stop: int) -> Skip:
     return Skip(start, stop, len(tick_ends), int(bound[-1]), last, tick_ends)
 
 
+def _symbol_bands(
+    keys: dict[int, tuple[MarketKey, ...]], bands: dict[MarketKey, tuple[int, int]]
+) -> list[tuple[int, int, int]]:
+    """(tape symbol id, low, high): the band of each symbol's price, the intersection of
+    the bands of the simulator markets its ticks move (symbols without one left out)."""
+    out = []
+    for sid, ks in keys.items():
+        lo, hi, banded = I64_MIN, I64_MAX, False
+        for k in ks:
+            band = bands.get(k)
+            if band is not None:
+                lo, hi, banded = max(lo, band[0]), min(hi, band[1]), True
+        if banded:
+            out.append((sid, lo, hi))
+    return out
+
+
 #: `plan_fast` could not decide with the index: the vectorised scan decides
 UNDECIDED = Skip(0, 0, 0, 0, [])
 
@@ -226,14 +243,10 @@ def plan_fast(
     if until is not None:
         hit = min(hit, start + int(np.searchsorted(bound[start:n], until, "right")))
     if hit > start:
-        for sid, ks in _symbol_keys(sim, tape).items():
-            for k in ks:
-                band = bands.get(k)
-                if band is None:
-                    continue
-                low, high = index.price_range(sid, start, hit)
-                if low < band[0] or high > band[1]:
-                    return UNDECIDED
+        for sid, lo, hi in _symbol_bands(_symbol_keys(sim, tape), bands):
+            low, high = index.price_range(sid, start, hit)
+            if low < lo or high > hi:
+                return UNDECIDED
     if hit >= n or (until is not None and bound[hit] > until):
         if hit == start:
             return None
@@ -328,14 +341,17 @@ def forward(hb: Any, until: int | None, wakes: list[Any]) -> None:
     """After a real tick of heartbeat `hb`: skip the bars on which no engine can do
     anything; at a tick of funding records / rate updates that no engine needs to be
     asked about (a quiet funding hour, `engine.quiet.passes_hour`), apply it, book it
-    (`quiet_step`) and go on; stop at the first tick that needs real steps."""
-    from drift_engine.engine.quiet import passes_hour, quiet_after_step, quiet_step
+    (`quiet_step`) and go on; stop at the first tick that needs real steps.
 
-    light = None  # after a quiet hour: {engine id: its Quiet}; their declarations stand
-    while True:
-        quiets, sim = _quiets(hb, light, quiet_after_step)
-        if quiets is None:
-            return
+    A run of quiet hours is one stretch: each engine's `Quiet` is derived once, after
+    the real step (`quiet_after_step`), and carried from hour to hour (`Quiet.
+    after_hour`: only the simulator's bands, the equity terms and the next record save
+    are taken again, by `passes_hour`, after the hour's payments)."""
+    from drift_engine.engine import quiet as engine_quiet
+
+    passes_hour = engine_quiet.passes_hour
+    quiets, sim = _quiets(hb, engine_quiet.quiet_after_step)
+    while quiets is not None:
         _skip_bars(hb, quiets, sim, until, wakes)
         hour = _next_quiet_tick(hb._tape, quiets, until)
         if hour is None:
@@ -344,15 +360,23 @@ def forward(hb: Any, until: int | None, wakes: list[Any]) -> None:
         mark = len(sim.records)
         n = hb._pull(t)
         records = sim.records[mark:]
-        if all(passes_hour(e, q, t, events, records) for e, q in quiets):
-            hb.tick(t, pulled=n, step=quiet_step)
-            light = {id(e): q for e, q in quiets}
-        else:  # the engines step for real, as at any tick (the events are applied)
+        if not all(passes_hour(e, q, t, events, records) for e, q in quiets):
+            # the engines step for real, as at any tick (the events are applied)
             hb.tick(t, pulled=n)
-            light = None
+            quiets, sim = _quiets(hb, engine_quiet.quiet_after_step)
+            continue
+        quiet_step = engine_quiet.quiet_step  # (looked up here: tests count the calls)
+        equity = {id(e): q.next_equity for e, q in quiets}
+        hb.tick(t, pulled=n, step=lambda e, ts: quiet_step(e, ts, equity[id(e)]))
+        if hb.failed:
+            return
+        after = [(e, q.after_hour(e)) for e, q in quiets]
+        quiets = None if any(q is None for _, q in after) else after
 
 
-def _quiets(hb: Any, light: dict | None, quiet_after_step: Any) -> tuple[list | None, Any]:
+def _quiets(hb: Any, quiet_after_step: Any) -> tuple[list | None, Any]:
+    """Each stepping engine's `Quiet` after a real tick, and their one simulator; (None,
+    None) when any engine must step the next bar (or they do not share a simulator)."""
     from drift_engine.engine.engine import EngineState
 
     quiets = []
@@ -360,12 +384,7 @@ def _quiets(hb: Any, light: dict | None, quiet_after_step: Any) -> tuple[list | 
     for engine in hb.engines:
         if engine.state is EngineState.STOPPED:
             continue
-        if light is None:
-            q = quiet_after_step(engine)
-        else:
-            last = light.get(id(engine))
-            bands = None if last is None else last.next_bands
-            q = quiet_after_step(engine, light=True, bands=bands)
+        q = quiet_after_step(engine)
         if q is None:
             return None, None
         esim = engine.venue.sim
@@ -422,7 +441,7 @@ def _skip_bars(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[A
     if skip is None:
         return
     if skip.ends is None and _equity_bounded(hb, tape, sim, skip, quiets):
-        _apply_skip(hb, skip, [(engine, q, None, None) for engine, q in quiets])
+        _apply_skip(hb, sim, skip, [(engine, q, None, None) for engine, q in quiets], until)
         return
     # a bar that might halt on drawdown is stepped for real: cut the skip before it
     ok = skip.ticks
@@ -438,7 +457,7 @@ def _skip_bars(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[A
         if skip is None:
             return
         paths = [(e, q, *equity_path(tape, sim, skip, q.legs)) for e, q in quiets]
-    _apply_skip(hb, skip, paths)
+    _apply_skip(hb, sim, skip, paths, until)
 
 
 def _equity_bounded(hb: Any, tape: EventTape, sim: Any, skip: Skip, quiets: list) -> bool:
@@ -477,7 +496,7 @@ def _equity_bounded(hb: Any, tape: EventTape, sim: Any, skip: Skip, quiets: list
     return True
 
 
-def _apply_skip(hb: Any, skip: Skip, paths: list[Any]) -> None:
+def _apply_skip(hb: Any, sim: Any, skip: Skip, paths: list[Any], until: int | None) -> None:
     from drift_engine.heartbeat import HeartbeatResult
 
     tape = hb._tape
@@ -487,12 +506,13 @@ def _apply_skip(hb: Any, skip: Skip, paths: list[Any]) -> None:
         else:
             best = max_equity(approx, prices, q.legs, engine.high_water_mark)
         engine.skip(skip.last_tick, skip.ticks, best)
-    markets, board = hb.markets, hb.board
-    for i in skip.apply:
-        event = tape.buf[i]
-        for m in markets:
-            m.apply(event)
-        board.apply(event)
+    if not _prices_overwritten(tape, sim, skip, until):
+        markets, board = hb.markets, hb.board
+        for i in skip.apply:
+            event = tape.buf[i]
+            for m in markets:
+                m.apply(event)
+            board.apply(event)
     events = skip.stop - skip.start
     tape.pos = skip.stop
     hb.events_processed += events
@@ -500,6 +520,41 @@ def _apply_skip(hb: Any, skip: Skip, paths: list[Any]) -> None:
     hb.skipped_ticks += skip.ticks
     hb.last_ts = skip.last_tick
     hb._last_result = HeartbeatResult(skip.last_tick, events, len(paths), 0.0)
+
+
+def _prices_overwritten(tape: EventTape, sim: Any, skip: Skip, until: int | None) -> bool:
+    """True if the tick right after the skip sets again every price the skip would apply,
+    before anything can read it: that tick is pulled next (it is in the buffer and not
+    past `until`), its first event is an oracle tick whose simulator markets include
+    those of every symbol the skip applies (so from that event on the simulator holds
+    the same prices, time and accounts either way: the skipped prices, inside every
+    band, liquidate nothing and write no record), and every such symbol has an oracle
+    tick in it (the board and the other sinks keep the last price per symbol and are
+    read after the tick). Then the skip's last prices are not applied: the hour's own
+    ticks replace them, as in per-bar stepping."""
+    stop = skip.stop
+    n = len(tape.buf)
+    if stop >= n:
+        return False
+    bound = tape.bound
+    t = int(bound[stop])
+    if until is not None and t > until:
+        return False
+    end = stop + int(np.searchsorted(bound[stop:n], t, "right"))
+    if end >= n and not tape.exhausted:
+        return False  # the tick may go on past the chunk
+    sym = tape.sym
+    first = int(sym[stop])
+    if first < 0:
+        return False
+    keys = _symbol_keys(sim, tape)
+    cover = set(keys[first])
+    ticked = set(sym[stop:end].tolist())
+    for i in skip.apply:
+        sid = int(sym[i])
+        if sid not in ticked or not cover.issuperset(keys[sid]):
+            return False
+    return True
 
 
 def intersect(bands: Sequence[dict[MarketKey, tuple[int, int]]]) -> dict:

@@ -316,9 +316,9 @@ def quiet_hours(monkeypatch):
     seen = []
     real = engine_quiet.quiet_step
 
-    def counting(engine, ts):
+    def counting(engine, ts, *args):
         seen.append(ts)
-        real(engine, ts)
+        real(engine, ts, *args)
 
     monkeypatch.setattr(engine_quiet, "quiet_step", counting)
     return seen
