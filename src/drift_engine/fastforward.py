@@ -365,13 +365,22 @@ def forward(hb: Any, until: int | None, wakes: list[Any]) -> None:
             hb.tick(t, pulled=n)
             quiets, sim = _quiets(hb, engine_quiet.quiet_after_step)
             continue
-        quiet_step = engine_quiet.quiet_step  # (looked up here: tests count the calls)
-        equity = {id(e): q.next_equity for e, q in quiets}
-        hb.tick(t, pulled=n, step=lambda e, ts: quiet_step(e, ts, equity[id(e)]))
+        # (`quiet_step` looked up at each hour: tests and the bench count the calls)
+        hb.tick(t, pulled=n, step=_stepper(engine_quiet.quiet_step, quiets))
         if hb.failed:
             return
         after = [(e, q.after_hour(e)) for e, q in quiets]
         quiets = None if any(q is None for _, q in after) else after
+
+
+def _stepper(quiet_step: Any, quiets: list) -> Any:
+    """`quiet_step` with the equity `passes_hour` took for each engine."""
+    equity = {id(e): q.next_equity for e, q in quiets}
+
+    def step(engine: Any, ts: int) -> None:
+        quiet_step(engine, ts, equity[id(engine)])
+
+    return step
 
 
 def _quiets(hb: Any, quiet_after_step: Any) -> tuple[list | None, Any]:
