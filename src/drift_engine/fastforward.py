@@ -17,7 +17,9 @@ decides. Per-bar stepping stays the reference; tests hold the two equal.
 
 from __future__ import annotations
 
+import bisect
 import itertools
+import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +50,7 @@ class EventTape:
         self.price = np.zeros(0, np.int64)
         self.is_price = np.zeros(0, bool)
         self._index: Any = None
+        self._rows: TapeRows | None = None
 
     def index(self) -> Any:
         """The `sim.stretch.TapeIndex` of the arrays as they stand (built once per chunk)."""
@@ -57,12 +60,18 @@ class EventTape:
             self._index = TapeIndex(self.bound, self.sym, self.price, len(self.symbols))
         return self._index
 
+    def rows(self) -> TapeRows:
+        """`TapeRows` of the arrays as they stand (built once per chunk)."""
+        if self._rows is None:
+            self._rows = TapeRows(self.bound, self.sym, self.index().next_other)
+        return self._rows
+
     def __len__(self) -> int:
         return len(self.buf) - self.pos
 
     def refill(self, want: int = CHUNK) -> None:
         """Keep at least `want` events ahead (unless the data ends) with their arrays."""
-        if len(self) >= max(1, want // 4) or self.exhausted:
+        if self.exhausted or len(self.buf) - self.pos >= max(1, want // 4):
             return
         pos = self.pos
         more = list(itertools.islice(self._events, want))
@@ -70,19 +79,19 @@ class EventTape:
             self.exhausted = True
         # arrays of the new events only (list comprehensions: ~1 us per event), joined to
         # the arrays of the events not consumed yet
-        kinds = [e.kind for e in more]
-        time = np.array([e.time for e in more], np.int64)
+        time = np.fromiter(map(_TIME, more), np.int64, len(more))
         ids = self.symbols
         sym = np.full(len(more), -1, np.int32)
         price = np.zeros(len(more), np.int64)
-        oracle = [i for i, k in enumerate(kinds) if k == "oracle"]
+        oracle = [i for i, e in enumerate(more) if e.kind == "oracle"]
         if oracle:
-            markets = [more[i].market for i in oracle]
+            ticks = [more[i] for i in oracle]
+            markets = list(map(_MARKET, ticks))
             for m in set(markets):
                 if m not in ids:
                     ids[m] = len(ids)
             sym[oracle] = [ids[m] for m in markets]
-            price[oracle] = [more[i].price for i in oracle]
+            price[oracle] = np.fromiter(map(_PRICE, ticks), np.int64, len(ticks))
         interval = self.interval_s
         self.buf = self.buf[pos:] + more
         self.pos = 0
@@ -92,6 +101,33 @@ class EventTape:
         self.price = np.concatenate([self.price[pos:], price])
         self.is_price = self.sym >= 0
         self._index = None
+        self._rows = None
+
+
+_TIME = operator.attrgetter("time")
+_MARKET = operator.attrgetter("market")
+_PRICE = operator.attrgetter("price")
+
+
+class TapeRows:
+    """The tape's per-event facts a quiet stretch reads one at a time, as Python lists
+    (an element of a list costs a fraction of a numpy scalar read): each event's tick
+    time (`bound`), symbol id (`sym`, -1: not a price), the end (exclusive) of its tick
+    within the chunk (`tick_end`), its tick's number in the chunk (`tick_no`) and the
+    next event that is not a price (`next_other`)."""
+
+    def __init__(self, bound: np.ndarray, sym: np.ndarray, next_other: np.ndarray) -> None:
+        n = len(bound)
+        starts = np.flatnonzero(bound[1:] != bound[:-1]) + 1  # first event of each new tick
+        ends = np.append(starts, n)
+        tick = np.zeros(n, np.int64)
+        tick[starts] = 1
+        tick_no = np.cumsum(tick)
+        self.bound: list[int] = bound.tolist()
+        self.sym: list[int] = sym.tolist()
+        self.tick_no: list[int] = tick_no.tolist()
+        self.tick_end: list[int] = ends[tick_no].tolist() if n else []
+        self.next_other: list[int] = next_other.tolist()
 
 
 @dataclass
@@ -236,12 +272,13 @@ def plan_fast(
     if n - start < 2:
         return None
     index = tape.index()
-    bound = tape.bound
-    hit = int(index.next_other[start]) if start < index.n else n
+    rows = tape.rows()
+    bound = rows.bound  # (Python lists and bisect: a few scalar reads per hour)
+    hit = rows.next_other[start]
     if due is not None:
-        hit = min(hit, start + int(np.searchsorted(bound[start:n], due, "left")))
+        hit = min(hit, bisect.bisect_left(bound, due, start, n))
     if until is not None:
-        hit = min(hit, start + int(np.searchsorted(bound[start:n], until, "right")))
+        hit = min(hit, bisect.bisect_right(bound, until, start, n))
     if hit > start:
         for sid, lo, hi in _symbol_bands(_symbol_keys(sim, tape), bands):
             low, high = index.price_range(sid, start, hit)
@@ -250,21 +287,20 @@ def plan_fast(
     if hit >= n or (until is not None and bound[hit] > until):
         if hit == start:
             return None
-        wake = int(bound[hit - 1])
+        wake = bound[hit - 1]
     else:
-        wake = int(bound[hit])
-    stop = start + int(np.searchsorted(bound[start:n], wake, "left"))
+        wake = bound[hit]
+    stop = bisect.bisect_left(bound, wake, start, n)
     if stop <= start:
         return None
-    tick_no = index.tick_no
-    ticks = int(tick_no[stop - 1] - tick_no[start]) + 1
+    ticks = rows.tick_no[stop - 1] - rows.tick_no[start] + 1
     apply = []
     for last in index.last:
         i = int(last[stop - 1])
         if i >= start:
             apply.append(i)
     apply.sort()
-    return Skip(start, stop, ticks, int(bound[stop - 1]), apply, None, bound)
+    return Skip(start, stop, ticks, bound[stop - 1], apply, None, tape.bound)
 
 
 def truncate(tape: EventTape, skip: Skip, ticks: int) -> Skip | None:
@@ -413,14 +449,14 @@ def _next_quiet_tick(tape: EventTape, quiets: list, until: int | None) -> tuple 
     pos, n = tape.pos, len(tape.buf)
     if pos >= n:
         return None
-    bound = tape.bound
-    t = int(bound[pos])
+    rows = tape.rows()
+    t = rows.bound[pos]
     if until is not None and t > until:
         return None
-    stop = pos + int(np.searchsorted(bound[pos:n], t, "right"))
+    stop = rows.tick_end[pos]
     if stop >= n and not tape.exhausted:
         return None  # the tick may go on past the chunk: step it for real
-    if int(tape.index().next_other[pos]) >= stop:
+    if rows.next_other[pos] >= stop:
         return None  # prices only: a price out of a band or a due time: a real tick
     events = tape.buf[pos:stop]
     for e in events:
@@ -545,23 +581,22 @@ def _prices_overwritten(tape: EventTape, sim: Any, skip: Skip, until: int | None
     n = len(tape.buf)
     if stop >= n:
         return False
-    bound = tape.bound
-    t = int(bound[stop])
-    if until is not None and t > until:
+    rows = tape.rows()
+    if until is not None and rows.bound[stop] > until:
         return False
-    end = stop + int(np.searchsorted(bound[stop:n], t, "right"))
+    end = rows.tick_end[stop]
     if end >= n and not tape.exhausted:
         return False  # the tick may go on past the chunk
-    sym = tape.sym
-    first = int(sym[stop])
+    sym = rows.sym
+    first = sym[stop]
     if first < 0:
         return False
     keys = _symbol_keys(sim, tape)
-    cover = set(keys[first])
-    ticked = set(sym[stop:end].tolist())
+    cover = keys[first]
+    ticked = sym[stop:end]
     for i in skip.apply:
-        sid = int(sym[i])
-        if sid not in ticked or not cover.issuperset(keys[sid]):
+        sid = sym[i]
+        if sid not in ticked or not all(k in cover for k in keys[sid]):
             return False
     return True
 

@@ -25,7 +25,6 @@ Every state transition and every rejection is logged and persisted through the s
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import logging
 from collections.abc import Callable, Sequence
@@ -270,11 +269,17 @@ class DriftEngine:
         key = (rec.state, dump, self.stats.fills + self.stats.funding, repr(rec.extra["unhedged"]))
         if key != self._saved or self.last_ts - self._saved_ts >= self.persist_every_s:
             self._save(
-                dataclasses.replace(
-                    rec,
-                    strategy_state=dump,
-                    high_water_mark=self.high_water_mark,
-                    last_ts=self.last_ts,
+                EngineRecord(
+                    rec.engine_id,
+                    rec.strategy,
+                    rec.config,
+                    rec.mode,
+                    rec.state,
+                    dump,
+                    self.high_water_mark,
+                    self.last_ts,
+                    rec.vault_id,
+                    rec.extra,
                 )
             )
 
