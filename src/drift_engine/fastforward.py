@@ -85,13 +85,15 @@ class EventTape:
         price = np.zeros(len(more), np.int64)
         oracle = [i for i, e in enumerate(more) if e.kind == "oracle"]
         if oracle:
+            k = len(oracle)
             ticks = [more[i] for i in oracle]
             markets = list(map(_MARKET, ticks))
             for m in set(markets):
                 if m not in ids:
                     ids[m] = len(ids)
-            sym[oracle] = [ids[m] for m in markets]
-            price[oracle] = np.fromiter(map(_PRICE, ticks), np.int64, len(ticks))
+            at = np.fromiter(oracle, np.int64, k)  # (fromiter: no list-to-array pass)
+            sym[at] = np.fromiter(map(ids.__getitem__, markets), np.int32, k)
+            price[at] = np.fromiter(map(_PRICE, ticks), np.int64, k)
         interval = self.interval_s
         self.buf = self.buf[pos:] + more
         self.pos = 0
