@@ -259,3 +259,44 @@ def test_holdings_with_a_partly_filled_working_order_count_only_what_remains():
     assert check.check(new, snap(orders=four)) is not None
     five = (replace(four[0], base_filled=5 * SOL),)
     assert check.check(new, snap(orders=five)) is None
+
+
+# --------------------------------------------------------------------------- no price
+
+
+def test_an_order_in_a_market_without_a_price_is_refused_not_valued_at_zero():
+    # perp 7 is not in the snapshot: valued at 0 it would pass any notional limit
+    order = intent(PERP, LONG, 10_000 * SOL, index=7)
+    limits = RiskLimits(max_order_notional_usdc=1.0, max_leverage=1.0)
+    assert MaxOrderNotional(limits).check([order], snap()) == (
+        "no oracle price for perp 7 in the snapshot: cannot check max_order_notional"
+    )
+    assert MaxLeverage(limits).check([order], snap()) == (
+        "no oracle price for perp 7 in the snapshot: cannot check max_leverage"
+    )
+
+
+def test_a_zero_oracle_price_counts_as_no_price():
+    # the perp's oracle reads 0 (a feed not yet seen): its orders cannot be checked
+    dark = snap(m=market(oracle_price=0, spot_oracle_price=0))
+    limits = RiskLimits(max_order_notional_usdc=10**6, max_leverage=20.0)
+    assert MaxOrderNotional(limits).check([intent(PERP, SHORT, SOL)], dark) == (
+        "no oracle price for perp 0 in the snapshot: cannot check max_order_notional"
+    )
+    assert MaxOrderNotional(limits).check([intent(SPOT, LONG, SOL)], dark) == (
+        "no oracle price for spot 1 in the snapshot: cannot check max_order_notional"
+    )
+
+
+def test_a_held_position_without_a_price_blocks_orders_that_add_exposure():
+    # leverage cannot be measured while a held market has no price; a reduce-only order
+    # still passes (it can only lower exposure), so the engine can always get out
+    held = (DriftPosition(7, PERP, -3 * SOL),)
+    limits = RiskLimits(max_order_notional_usdc=10**6, max_leverage=20.0)
+    s = snap(positions=held)
+    assert MaxLeverage(limits).check([intent(PERP, LONG, SOL)], s) == (
+        "no oracle price for perp 7 in the snapshot: cannot check max_leverage"
+    )
+    out = replace(intent(PERP, LONG, SOL, index=7), reduce_only=True)
+    assert MaxLeverage(limits).check([out], s) is None
+    assert MaxOrderNotional(limits).check([out], s) is None

@@ -11,7 +11,7 @@ plus what the engine's working orders would add (`holdings_with_orders`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -61,9 +61,30 @@ def _prices(snap: StrategySnapshot) -> dict[tuple[MarketType, int], tuple[int, i
 
 
 def notional(market_type: MarketType, market_index: int, base: int, snap: StrategySnapshot) -> int:
-    """|value| in micro-USDC of `base` units (perp 1e9 / spot token decimals)."""
+    """|value| in micro-USDC of `base` units (perp 1e9 / spot token decimals); 0 for a
+    market the snapshot has no price for (the checks refuse such orders first:
+    `unpriced`)."""
     price, decimals = _prices(snap).get((market_type, market_index), (0, 9))
     return abs(base) * price // 10**decimals
+
+
+def unpriced(
+    keys: Iterable[tuple[MarketType, int]], snap: StrategySnapshot
+) -> tuple[MarketType, int] | None:
+    """The first market of `keys` the snapshot has no positive oracle price for, else None.
+
+    A limit cannot be checked without a price: valuing such a market at 0 would let any
+    size through the notional and leverage checks, so they refuse instead (fail closed).
+    """
+    prices = _prices(snap)
+    for key in keys:
+        if prices.get(key, (0, 0))[0] <= 0:
+            return key
+    return None
+
+
+def _no_price(key: tuple[MarketType, int], limit: str) -> str:
+    return f"no oracle price for {key[0].value} {key[1]} in the snapshot: cannot check {limit}"
 
 
 def gross_exposure(holdings: dict[tuple[MarketType, int], int], snap: StrategySnapshot) -> int:
@@ -125,6 +146,9 @@ class MaxOrderNotional:
         for o in orders:
             if o.reduce_only:
                 continue
+            key = unpriced([(o.market_type, o.market_index)], snap)
+            if key is not None:
+                return _no_price(key, self.name)
             value = notional(o.market_type, o.market_index, o.base_asset_amount, snap)
             if value > self.limit:
                 return (
@@ -147,6 +171,10 @@ class MaxLeverage:
         if equity <= 0:
             return f"equity {equity} is not positive"
         held = holdings_with_orders(snap)
+        adding = [(o.market_type, o.market_index) for o in orders if not o.reduce_only]
+        key = unpriced([*adding, *(k for k, base in held.items() if base)], snap)
+        if key is not None:
+            return _no_price(key, self.name)
         after = gross_exposure(apply_orders(held, orders, snap), snap)
         before = gross_exposure(held, snap)
         leverage = after / equity
