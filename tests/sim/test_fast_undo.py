@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from drift_engine.core.program import idl_path
 from drift_engine.sim import InsufficientCollateralError
-from drift_engine.sim import simulator as simulator_module
+from drift_engine.sim import persistence as persistence_module
 from drift_engine.sim.simulator import _clone, _clone_fields
 
 from .conftest import BASE, PRICE, QUOTE, SOL, T0, limit, make_sim, perp, spot
@@ -146,8 +146,9 @@ def _intent(kind: str, tenths: int):
 
 def _run(legs: list[tuple[str, int]], deep: bool, monkeypatch) -> tuple:
     if deep:
+        # `_Snapshot.keep_deep` looks `_clone_fields` up in its own module
         monkeypatch.setattr(
-            simulator_module, "_clone_fields", lambda obj: copy.deepcopy(obj.__dict__)
+            persistence_module, "_clone_fields", lambda obj: copy.deepcopy(obj.__dict__)
         )
     sim, k = _busy_sim()
     before = sim.account_bytes()

@@ -61,7 +61,9 @@ class TapeIndex:
             _grow(hi, k, np.maximum)
         low, high = lo[k], hi[k]
         c = b - (1 << k)
-        return int(min(low[a], low[c])), int(max(high[a], high[c]))
+        # `item` gives Python ints: comparing numpy scalars costs ~3x more
+        l1, l2, h1, h2 = low.item(a), low.item(c), high.item(a), high.item(c)
+        return (l1 if l1 < l2 else l2), (h1 if h1 > h2 else h2)
 
 
 def _grow(levels: list[np.ndarray], k: int, op: np.ufunc) -> None:

@@ -1,0 +1,323 @@
+"""Funding and interest: hourly funding updates and each position's funding payment
+(`controller/funding.rs`), settling PnL into USDC (`controller/pnl.rs::settle_pnl`),
+and spot interest accrual at the data's rates.
+
+`FundingInterestMixin` is one of the mixins `simulator.DriftSimulator` is composed of
+(see there for why mixins). The integer formulas are `rules` and `core.funding`; this
+module decides which position settles when and what record it leaves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drift_engine.core import funding
+from drift_engine.core.types import MarketType
+from drift_engine.sim import rules
+from drift_engine.sim.records import (
+    FundingPaymentRecord,
+    FundingRateRecord,
+    InterestRecord,
+    SettlePnlRecord,
+)
+from drift_engine.sim.state import (
+    QUOTE_SPOT_MARKET_INDEX,
+    SimulationError,
+    UserKey,
+    _Account,
+    _rate_to_spot_precision,
+    _Rates,
+)
+
+
+class FundingInterestMixin:
+    """Funding, PnL settlement and spot interest of `DriftSimulator`."""
+
+    def _settle_funding(self, acct: _Account, market: Any, ts: int) -> FundingPaymentRecord | None:
+        """`controller/funding.rs::settle_funding_payment` for one position."""
+        self._changed(acct)
+        pos = self._find_perp_position(acct.user, market.market_index)
+        if pos is None:
+            return None
+        base = pos.base_asset_amount
+        if base == 0:
+            return None
+        amm = market.amm
+        cumulative = (
+            amm.cumulative_funding_rate_long if base > 0 else amm.cumulative_funding_rate_short
+        )
+        last = pos.last_cumulative_funding_rate
+        if cumulative == last:
+            return None
+        payment = funding.funding_payment(cumulative, pos)
+        acct.user.cumulative_perp_funding += payment
+        record = FundingPaymentRecord(
+            self._next_seq(),
+            ts,
+            acct.authority,
+            acct.key[1],
+            market.market_index,
+            payment,
+            base,
+            last,
+            amm.cumulative_funding_rate_long,
+            amm.cumulative_funding_rate_short,
+        )
+        pos.last_cumulative_funding_rate = cumulative
+        rules.update_quote_asset_and_break_even_amount(pos, market, payment)
+        amm.net_unsettled_funding_pnl -= payment
+        acct.safe = None
+        return self._emit(record)
+
+    def _settle_all_funding(self, acct: _Account, ts: int) -> list[FundingPaymentRecord]:
+        out = []
+        for pos in acct.user.perp_positions:
+            if pos.base_asset_amount != 0:
+                rec = self._settle_funding(acct, self.perp_markets[pos.market_index], ts)
+                if rec is not None:
+                    out.append(rec)
+        return out
+
+    def settle_funding(self, ts: int) -> list[FundingPaymentRecord]:
+        """Settle every position's unsettled funding (and PnL, when auto-settling)."""
+        self._advance(ts)
+        out: list[FundingPaymentRecord] = []
+        for acct in self._accounts.values():
+            out.extend(self._settle_all_funding(acct, ts))
+            if self.auto_settle_pnl:
+                for pos in acct.user.perp_positions:
+                    if not rules.is_perp_position_available(pos):
+                        self._settle_pnl(acct, pos.market_index, ts)
+        return out
+
+    def update_funding(
+        self,
+        market: Any,
+        record: Any = None,
+        *,
+        ts: int | None = None,
+        funding_rate: int | None = None,
+        funding_rate_long: int | None = None,
+        funding_rate_short: int | None = None,
+        oracle_price_twap: int | None = None,
+        mark_price_twap: int | None = None,
+        derive: bool | None = None,
+    ) -> list[FundingPaymentRecord]:
+        """Apply one hourly funding update, then settle funding for the market's positions.
+
+        `record` is a `data.models.FundingRecord` (or anything with its fields); keywords
+        override or replace it. Rates are FUNDING_RATE precision (1e9, quote per base): the
+        market's cumulative long/short rates advance by `funding_rate_long/short` (default
+        `funding_rate`), as `controller/funding.rs::update_funding_rate` does with the
+        rates it computes. Each funding time is applied once: `ts` must be later than the
+        market's `last_funding_rate_ts`.
+
+        With no rate given, or with `derive` (default: the simulator's `derive_funding`),
+        the rate is computed from the period's mark and oracle TWAPs as the program does
+        (core/funding.py: offset, the contract tier's clamp, the period adjustment), and
+        split into long and short rates by the AMM's net position and fee pool
+        (`math/funding.rs::calculate_funding_rate_long_short`), which also books the
+        protocol's funding imbalance into `amm.net_unsettled_funding_pnl`.
+        """
+        key = self._key(market)
+        if key[0] is not MarketType.PERP:
+            raise SimulationError(f"{self._symbols[key]} is not a perp market")
+        pm = self.perp_markets[key[1]]
+        amm = pm.amm
+
+        def pick(name: str, value: Any) -> Any:
+            # a keyword overrides the record's field
+            if value is not None or record is None:
+                return value
+            return getattr(record, name, None)
+
+        ts = pick("ts", ts)
+        derive = self.derive_funding if derive is None else derive
+        rate = None if derive else pick("funding_rate", funding_rate)
+        given_oracle = pick("oracle_price_twap", oracle_price_twap)
+        given_mark = pick("mark_price_twap", mark_price_twap)
+        if ts is None or (rate is None and not (given_oracle and given_mark)):
+            raise SimulationError(
+                "a funding update needs ts and a funding_rate, or mark and oracle TWAPs"
+            )
+        if ts <= amm.last_funding_rate_ts:
+            raise SimulationError(
+                f"funding for {self._symbols[key]} at {ts} is not after the last update "
+                f"({amm.last_funding_rate_ts}); each funding time applies once"
+            )
+        self._advance(ts)
+        oracle_twap = given_oracle or self._prices[key]
+        mark_twap = given_mark or oracle_twap
+        if rate is None:
+            # controller/funding.rs::update_funding_rate from the period's TWAPs
+            rate = funding.funding_rate(
+                mark_twap, oracle_twap, pm.contract_tier, amm.funding_period
+            )
+            split = funding.funding_rate_long_short(pm, rate)
+            rate_long, rate_short = split.long, split.short
+            amm.net_unsettled_funding_pnl -= split.imbalance_revenue
+        else:
+            rate_long = pick("funding_rate_long", funding_rate_long)
+            rate_short = pick("funding_rate_short", funding_rate_short)
+            rate_long = rate if rate_long is None else rate_long
+            rate_short = rate if rate_short is None else rate_short
+        amm.cumulative_funding_rate_long += rate_long
+        amm.cumulative_funding_rate_short += rate_short
+        amm.last_funding_rate = rate
+        amm.last_funding_rate_long = rate_long
+        amm.last_funding_rate_short = rate_short
+        amm.last24h_avg_funding_rate = funding.new_twap(
+            rate, ts, amm.last24h_avg_funding_rate, amm.last_funding_rate_ts, 24 * 3600
+        )
+        amm.last_funding_rate_ts = ts
+        amm.last_funding_oracle_twap = oracle_twap
+        amm.historical_oracle_data.last_oracle_price_twap = oracle_twap
+        amm.historical_oracle_data.last_oracle_price_twap_ts = ts
+        amm.last_mark_price_twap = mark_twap
+        amm.last_mark_price_twap_ts = ts
+        pm.next_funding_rate_record_id += 1
+        self._emit(
+            FundingRateRecord(
+                self._next_seq(),
+                ts,
+                key[1],
+                rate,
+                rate_long,
+                rate_short,
+                amm.cumulative_funding_rate_long,
+                amm.cumulative_funding_rate_short,
+                oracle_twap,
+                mark_twap,
+            )
+        )
+        out: list[FundingPaymentRecord] = []
+        if not self.settle_funding_on_update:
+            return out  # as on chain: settled at the position's next fill or settle_pnl
+        settle_pnl = self.auto_settle_pnl
+        for acct in list(self._exposed.get(key, ())):
+            rec = self._settle_funding(acct, pm, ts)
+            if rec is not None:
+                out.append(rec)
+            if settle_pnl:
+                self._settle_pnl(acct, key[1], ts)
+        return out
+
+    # ------------------------------------------------------------------ settle pnl
+
+    def settle_pnl(self, key: UserKey | None, market: Any, ts: int) -> SettlePnlRecord | None:
+        """`controller/pnl.rs::settle_pnl` for one perp market of one sub-account."""
+        self._advance(ts)
+        return self._settle_pnl(self._account(key), self._key(market)[1], ts)
+
+    def _settle_pnl(self, acct: _Account, index: int, ts: int) -> SettlePnlRecord | None:
+        self._changed(acct)
+        market = self.perp_markets[index]
+        pos = self._find_perp_position(acct.user, index)
+        if pos is None:
+            return None
+        self._settle_funding(acct, market, ts)
+        oracle = self._prices[(MarketType.PERP, index)]
+        if rules.unrealized_pnl(pos, oracle) < 0:
+            tc, req = self._maintenance_cached(acct)
+            if tc < req:
+                return None  # InsufficientCollateralForSettlingPNL
+        pnl = rules.claimable_pnl(pos, oracle, self.pnl_pool_excess)
+        if pnl == 0:
+            return None
+        usdc = self.spot_markets[QUOTE_SPOT_MARKET_INDEX]
+        qpos = self._spot_position(acct, QUOTE_SPOT_MARKET_INDEX)
+        rules.update_spot_balances(abs(pnl), pnl > 0, usdc, qpos)
+        rules.update_quote_asset_amount(pos, market, -pnl)
+        acct.user.settled_perp_pnl += pnl
+        pos.settled_pnl += pnl
+        self._touch(acct, (MarketType.SPOT, QUOTE_SPOT_MARKET_INDEX))
+        return self._emit(
+            SettlePnlRecord(
+                self._next_seq(),
+                ts,
+                acct.authority,
+                acct.key[1],
+                index,
+                pnl,
+                pos.base_asset_amount,
+                pos.quote_asset_amount,
+                pos.quote_entry_amount,
+                oracle,
+            )
+        )
+
+    # ------------------------------------------------------------------ interest
+
+    def set_interest_rates(
+        self, market: Any, deposit_rate: Any, borrow_rate: Any, ts: int | None = None
+    ) -> list[InterestRecord]:
+        """Set a spot market's annual deposit and borrow rates from `ts` on.
+
+        Rates are fractions (Decimal("0.05") = 5% APR) or ints in SPOT_RATE precision (1e6).
+        Interest up to `ts` accrues at the old rates first.
+        """
+        key = self._key(market)
+        out = self.accrue_interest(ts) if ts is not None else []
+        self._rates[key[1]] = _Rates(
+            _rate_to_spot_precision(deposit_rate), _rate_to_spot_precision(borrow_rate)
+        )
+        if ts is not None:
+            self.spot_markets[key[1]].last_interest_ts = max(
+                self.spot_markets[key[1]].last_interest_ts, ts
+            )
+        return out
+
+    def _accrue_market(self, index: int, ts: int) -> list[InterestRecord]:
+        rates = self._rates.get(index)
+        market = self.spot_markets[index]
+        if rates is None or (rates.deposit <= 0 and rates.borrow <= 0):
+            market.last_interest_ts = max(market.last_interest_ts, ts)
+            return []
+        holders = []
+        exposed = self._exposed.get((MarketType.SPOT, index))
+        if exposed:
+            find = self._find_spot_position
+            for acct in exposed:
+                pos = find(acct.user, index)
+                if pos is not None:
+                    holders.append((acct, pos, rules.signed_token_amount(pos, market)))
+        if not rules.accrue_spot_interest(market, ts, rates.deposit, rates.borrow):
+            return []
+        if len(holders) > 1:
+            # `acct.authority` is str(authority)
+            holders.sort(key=lambda h: (h[0].authority, h[0].key[1]))
+        out = []
+        for acct, pos, before in holders:
+            delta = rules.signed_token_amount(pos, market) - before
+            acct.safe = None
+            if delta:
+                out.append(
+                    self._emit(
+                        InterestRecord(
+                            self._next_seq(),
+                            ts,
+                            acct.authority,
+                            acct.key[1],
+                            index,
+                            delta,
+                            market.cumulative_deposit_interest,
+                            market.cumulative_borrow_interest,
+                        )
+                    )
+                )
+        return out
+
+    def accrue_interest(self, ts: int) -> list[InterestRecord]:
+        """Advance every spot market's cumulative interest to `ts` at its current rates."""
+        self._advance(ts)
+        out: list[InterestRecord] = []
+        for index in sorted(self.spot_markets):
+            records = self._accrue_market(index, ts)
+            if records:
+                out.extend(records)
+        return out
+
+    # ------------------------------------------------------------------ margin and liquidation
+
+
+__all__ = ["FundingInterestMixin"]
