@@ -121,9 +121,9 @@ def run_ours(events: list[Any], label: str, start: int, end: int, stepping: str)
     light_step = quiet.quiet_step
     quiet_hours = [0]
 
-    def counted(engine: Any, ts: int) -> None:  # funding hours booked without a real step
+    def counted(engine: Any, ts: int, *args: Any) -> None:  # funding hours booked quietly
         quiet_hours[0] += 1
-        light_step(engine, ts)
+        light_step(engine, ts, *args)
 
     HeartbeatDataCollector.run_events = timed  # type: ignore[method-assign]
     quiet.quiet_step = counted

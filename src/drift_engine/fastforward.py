@@ -17,7 +17,9 @@ decides. Per-bar stepping stays the reference; tests hold the two equal.
 
 from __future__ import annotations
 
+import bisect
 import itertools
+import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +50,7 @@ class EventTape:
         self.price = np.zeros(0, np.int64)
         self.is_price = np.zeros(0, bool)
         self._index: Any = None
+        self._rows: TapeRows | None = None
 
     def index(self) -> Any:
         """The `sim.stretch.TapeIndex` of the arrays as they stand (built once per chunk)."""
@@ -57,12 +60,18 @@ class EventTape:
             self._index = TapeIndex(self.bound, self.sym, self.price, len(self.symbols))
         return self._index
 
+    def rows(self) -> TapeRows:
+        """`TapeRows` of the arrays as they stand (built once per chunk)."""
+        if self._rows is None:
+            self._rows = TapeRows(self.bound, self.sym, self.index().next_other)
+        return self._rows
+
     def __len__(self) -> int:
         return len(self.buf) - self.pos
 
     def refill(self, want: int = CHUNK) -> None:
         """Keep at least `want` events ahead (unless the data ends) with their arrays."""
-        if len(self) >= max(1, want // 4) or self.exhausted:
+        if self.exhausted or len(self.buf) - self.pos >= max(1, want // 4):
             return
         pos = self.pos
         more = list(itertools.islice(self._events, want))
@@ -70,19 +79,21 @@ class EventTape:
             self.exhausted = True
         # arrays of the new events only (list comprehensions: ~1 us per event), joined to
         # the arrays of the events not consumed yet
-        kinds = [e.kind for e in more]
-        time = np.array([e.time for e in more], np.int64)
+        time = np.fromiter(map(_TIME, more), np.int64, len(more))
         ids = self.symbols
         sym = np.full(len(more), -1, np.int32)
         price = np.zeros(len(more), np.int64)
-        oracle = [i for i, k in enumerate(kinds) if k == "oracle"]
+        oracle = [i for i, e in enumerate(more) if e.kind == "oracle"]
         if oracle:
-            markets = [more[i].market for i in oracle]
+            k = len(oracle)
+            ticks = [more[i] for i in oracle]
+            markets = list(map(_MARKET, ticks))
             for m in set(markets):
                 if m not in ids:
                     ids[m] = len(ids)
-            sym[oracle] = [ids[m] for m in markets]
-            price[oracle] = [more[i].price for i in oracle]
+            at = np.fromiter(oracle, np.int64, k)  # (fromiter: no list-to-array pass)
+            sym[at] = np.fromiter(map(ids.__getitem__, markets), np.int32, k)
+            price[at] = np.fromiter(map(_PRICE, ticks), np.int64, k)
         interval = self.interval_s
         self.buf = self.buf[pos:] + more
         self.pos = 0
@@ -92,6 +103,33 @@ class EventTape:
         self.price = np.concatenate([self.price[pos:], price])
         self.is_price = self.sym >= 0
         self._index = None
+        self._rows = None
+
+
+_TIME = operator.attrgetter("time")
+_MARKET = operator.attrgetter("market")
+_PRICE = operator.attrgetter("price")
+
+
+class TapeRows:
+    """The tape's per-event facts a quiet stretch reads one at a time, as Python lists
+    (an element of a list costs a fraction of a numpy scalar read): each event's tick
+    time (`bound`), symbol id (`sym`, -1: not a price), the end (exclusive) of its tick
+    within the chunk (`tick_end`), its tick's number in the chunk (`tick_no`) and the
+    next event that is not a price (`next_other`)."""
+
+    def __init__(self, bound: np.ndarray, sym: np.ndarray, next_other: np.ndarray) -> None:
+        n = len(bound)
+        starts = np.flatnonzero(bound[1:] != bound[:-1]) + 1  # first event of each new tick
+        ends = np.append(starts, n)
+        tick = np.zeros(n, np.int64)
+        tick[starts] = 1
+        tick_no = np.cumsum(tick)
+        self.bound: list[int] = bound.tolist()
+        self.sym: list[int] = sym.tolist()
+        self.tick_no: list[int] = tick_no.tolist()
+        self.tick_end: list[int] = ends[tick_no].tolist() if n else []
+        self.next_other: list[int] = next_other.tolist()
 
 
 @dataclass
@@ -200,6 +238,23 @@ def _skip(tape: EventTape, start: int, stop: int) -> Skip:
     return Skip(start, stop, len(tick_ends), int(bound[-1]), last, tick_ends)
 
 
+def _symbol_bands(
+    keys: dict[int, tuple[MarketKey, ...]], bands: dict[MarketKey, tuple[int, int]]
+) -> list[tuple[int, int, int]]:
+    """(tape symbol id, low, high): the band of each symbol's price, the intersection of
+    the bands of the simulator markets its ticks move (symbols without one left out)."""
+    out = []
+    for sid, ks in keys.items():
+        lo, hi, banded = I64_MIN, I64_MAX, False
+        for k in ks:
+            band = bands.get(k)
+            if band is not None:
+                lo, hi, banded = max(lo, band[0]), min(hi, band[1]), True
+        if banded:
+            out.append((sid, lo, hi))
+    return out
+
+
 #: `plan_fast` could not decide with the index: the vectorised scan decides
 UNDECIDED = Skip(0, 0, 0, 0, [])
 
@@ -219,39 +274,35 @@ def plan_fast(
     if n - start < 2:
         return None
     index = tape.index()
-    bound = tape.bound
-    hit = int(index.next_other[start]) if start < index.n else n
+    rows = tape.rows()
+    bound = rows.bound  # (Python lists and bisect: a few scalar reads per hour)
+    hit = rows.next_other[start]
     if due is not None:
-        hit = min(hit, start + int(np.searchsorted(bound[start:n], due, "left")))
+        hit = min(hit, bisect.bisect_left(bound, due, start, n))
     if until is not None:
-        hit = min(hit, start + int(np.searchsorted(bound[start:n], until, "right")))
+        hit = min(hit, bisect.bisect_right(bound, until, start, n))
     if hit > start:
-        for sid, ks in _symbol_keys(sim, tape).items():
-            for k in ks:
-                band = bands.get(k)
-                if band is None:
-                    continue
-                low, high = index.price_range(sid, start, hit)
-                if low < band[0] or high > band[1]:
-                    return UNDECIDED
+        for sid, lo, hi in _symbol_bands(_symbol_keys(sim, tape), bands):
+            low, high = index.price_range(sid, start, hit)
+            if low < lo or high > hi:
+                return UNDECIDED
     if hit >= n or (until is not None and bound[hit] > until):
         if hit == start:
             return None
-        wake = int(bound[hit - 1])
+        wake = bound[hit - 1]
     else:
-        wake = int(bound[hit])
-    stop = start + int(np.searchsorted(bound[start:n], wake, "left"))
+        wake = bound[hit]
+    stop = bisect.bisect_left(bound, wake, start, n)
     if stop <= start:
         return None
-    tick_no = index.tick_no
-    ticks = int(tick_no[stop - 1] - tick_no[start]) + 1
+    ticks = rows.tick_no[stop - 1] - rows.tick_no[start] + 1
     apply = []
     for last in index.last:
         i = int(last[stop - 1])
         if i >= start:
             apply.append(i)
     apply.sort()
-    return Skip(start, stop, ticks, int(bound[stop - 1]), apply, None, bound)
+    return Skip(start, stop, ticks, bound[stop - 1], apply, None, tape.bound)
 
 
 def truncate(tape: EventTape, skip: Skip, ticks: int) -> Skip | None:
@@ -328,14 +379,17 @@ def forward(hb: Any, until: int | None, wakes: list[Any]) -> None:
     """After a real tick of heartbeat `hb`: skip the bars on which no engine can do
     anything; at a tick of funding records / rate updates that no engine needs to be
     asked about (a quiet funding hour, `engine.quiet.passes_hour`), apply it, book it
-    (`quiet_step`) and go on; stop at the first tick that needs real steps."""
-    from drift_engine.engine.quiet import passes_hour, quiet_after_step, quiet_step
+    (`quiet_step`) and go on; stop at the first tick that needs real steps.
 
-    light = None  # after a quiet hour: {engine id: its Quiet}; their declarations stand
-    while True:
-        quiets, sim = _quiets(hb, light, quiet_after_step)
-        if quiets is None:
-            return
+    A run of quiet hours is one stretch: each engine's `Quiet` is derived once, after
+    the real step (`quiet_after_step`), and carried from hour to hour (`Quiet.
+    after_hour`: only the simulator's bands, the equity terms and the next record save
+    are taken again, by `passes_hour`, after the hour's payments)."""
+    from drift_engine.engine import quiet as engine_quiet
+
+    passes_hour = engine_quiet.passes_hour
+    quiets, sim = _quiets(hb, engine_quiet.quiet_after_step)
+    while quiets is not None:
         _skip_bars(hb, quiets, sim, until, wakes)
         hour = _next_quiet_tick(hb._tape, quiets, until)
         if hour is None:
@@ -344,15 +398,32 @@ def forward(hb: Any, until: int | None, wakes: list[Any]) -> None:
         mark = len(sim.records)
         n = hb._pull(t)
         records = sim.records[mark:]
-        if all(passes_hour(e, q, t, events, records) for e, q in quiets):
-            hb.tick(t, pulled=n, step=quiet_step)
-            light = {id(e): q for e, q in quiets}
-        else:  # the engines step for real, as at any tick (the events are applied)
+        if not all(passes_hour(e, q, t, events, records) for e, q in quiets):
+            # the engines step for real, as at any tick (the events are applied)
             hb.tick(t, pulled=n)
-            light = None
+            quiets, sim = _quiets(hb, engine_quiet.quiet_after_step)
+            continue
+        # (`quiet_step` looked up at each hour: tests and the bench count the calls)
+        hb.tick(t, pulled=n, step=_stepper(engine_quiet.quiet_step, quiets))
+        if hb.failed:
+            return
+        after = [(e, q.after_hour(e)) for e, q in quiets]
+        quiets = None if any(q is None for _, q in after) else after
 
 
-def _quiets(hb: Any, light: dict | None, quiet_after_step: Any) -> tuple[list | None, Any]:
+def _stepper(quiet_step: Any, quiets: list) -> Any:
+    """`quiet_step` with the equity `passes_hour` took for each engine."""
+    equity = {id(e): q.next_equity for e, q in quiets}
+
+    def step(engine: Any, ts: int) -> None:
+        quiet_step(engine, ts, equity[id(engine)])
+
+    return step
+
+
+def _quiets(hb: Any, quiet_after_step: Any) -> tuple[list | None, Any]:
+    """Each stepping engine's `Quiet` after a real tick, and their one simulator; (None,
+    None) when any engine must step the next bar (or they do not share a simulator)."""
     from drift_engine.engine.engine import EngineState
 
     quiets = []
@@ -360,12 +431,7 @@ def _quiets(hb: Any, light: dict | None, quiet_after_step: Any) -> tuple[list | 
     for engine in hb.engines:
         if engine.state is EngineState.STOPPED:
             continue
-        if light is None:
-            q = quiet_after_step(engine)
-        else:
-            last = light.get(id(engine))
-            bands = None if last is None else last.next_bands
-            q = quiet_after_step(engine, light=True, bands=bands)
+        q = quiet_after_step(engine)
         if q is None:
             return None, None
         esim = engine.venue.sim
@@ -385,14 +451,14 @@ def _next_quiet_tick(tape: EventTape, quiets: list, until: int | None) -> tuple 
     pos, n = tape.pos, len(tape.buf)
     if pos >= n:
         return None
-    bound = tape.bound
-    t = int(bound[pos])
+    rows = tape.rows()
+    t = rows.bound[pos]
     if until is not None and t > until:
         return None
-    stop = pos + int(np.searchsorted(bound[pos:n], t, "right"))
+    stop = rows.tick_end[pos]
     if stop >= n and not tape.exhausted:
         return None  # the tick may go on past the chunk: step it for real
-    if int(tape.index().next_other[pos]) >= stop:
+    if rows.next_other[pos] >= stop:
         return None  # prices only: a price out of a band or a due time: a real tick
     events = tape.buf[pos:stop]
     for e in events:
@@ -422,7 +488,7 @@ def _skip_bars(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[A
     if skip is None:
         return
     if skip.ends is None and _equity_bounded(hb, tape, sim, skip, quiets):
-        _apply_skip(hb, skip, [(engine, q, None, None) for engine, q in quiets])
+        _apply_skip(hb, sim, skip, [(engine, q, None, None) for engine, q in quiets], until)
         return
     # a bar that might halt on drawdown is stepped for real: cut the skip before it
     ok = skip.ticks
@@ -438,7 +504,7 @@ def _skip_bars(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[A
         if skip is None:
             return
         paths = [(e, q, *equity_path(tape, sim, skip, q.legs)) for e, q in quiets]
-    _apply_skip(hb, skip, paths)
+    _apply_skip(hb, sim, skip, paths, until)
 
 
 def _equity_bounded(hb: Any, tape: EventTape, sim: Any, skip: Skip, quiets: list) -> bool:
@@ -477,7 +543,7 @@ def _equity_bounded(hb: Any, tape: EventTape, sim: Any, skip: Skip, quiets: list
     return True
 
 
-def _apply_skip(hb: Any, skip: Skip, paths: list[Any]) -> None:
+def _apply_skip(hb: Any, sim: Any, skip: Skip, paths: list[Any], until: int | None) -> None:
     from drift_engine.heartbeat import HeartbeatResult
 
     tape = hb._tape
@@ -487,12 +553,13 @@ def _apply_skip(hb: Any, skip: Skip, paths: list[Any]) -> None:
         else:
             best = max_equity(approx, prices, q.legs, engine.high_water_mark)
         engine.skip(skip.last_tick, skip.ticks, best)
-    markets, board = hb.markets, hb.board
-    for i in skip.apply:
-        event = tape.buf[i]
-        for m in markets:
-            m.apply(event)
-        board.apply(event)
+    if not _prices_overwritten(tape, sim, skip, until):
+        markets, board = hb.markets, hb.board
+        for i in skip.apply:
+            event = tape.buf[i]
+            for m in markets:
+                m.apply(event)
+            board.apply(event)
     events = skip.stop - skip.start
     tape.pos = skip.stop
     hb.events_processed += events
@@ -500,6 +567,40 @@ def _apply_skip(hb: Any, skip: Skip, paths: list[Any]) -> None:
     hb.skipped_ticks += skip.ticks
     hb.last_ts = skip.last_tick
     hb._last_result = HeartbeatResult(skip.last_tick, events, len(paths), 0.0)
+
+
+def _prices_overwritten(tape: EventTape, sim: Any, skip: Skip, until: int | None) -> bool:
+    """True if the tick right after the skip sets again every price the skip would apply,
+    before anything can read it: that tick is pulled next (it is in the buffer and not
+    past `until`), its first event is an oracle tick whose simulator markets include
+    those of every symbol the skip applies (so from that event on the simulator holds
+    the same prices, time and accounts either way: the skipped prices, inside every
+    band, liquidate nothing and write no record), and every such symbol has an oracle
+    tick in it (the board and the other sinks keep the last price per symbol and are
+    read after the tick). Then the skip's last prices are not applied: the hour's own
+    ticks replace them, as in per-bar stepping."""
+    stop = skip.stop
+    n = len(tape.buf)
+    if stop >= n:
+        return False
+    rows = tape.rows()
+    if until is not None and rows.bound[stop] > until:
+        return False
+    end = rows.tick_end[stop]
+    if end >= n and not tape.exhausted:
+        return False  # the tick may go on past the chunk
+    sym = rows.sym
+    first = sym[stop]
+    if first < 0:
+        return False
+    keys = _symbol_keys(sim, tape)
+    cover = keys[first]
+    ticked = sym[stop:end]
+    for i in skip.apply:
+        sid = sym[i]
+        if sid not in ticked or not all(k in cover for k in keys[sid]):
+            return False
+    return True
 
 
 def intersect(bands: Sequence[dict[MarketKey, tuple[int, int]]]) -> dict:

@@ -316,9 +316,9 @@ def quiet_hours(monkeypatch):
     seen = []
     real = engine_quiet.quiet_step
 
-    def counting(engine, ts):
+    def counting(engine, ts, *args):
         seen.append(ts)
-        real(engine, ts)
+        real(engine, ts, *args)
 
     monkeypatch.setattr(engine_quiet, "quiet_step", counting)
     return seen
@@ -496,3 +496,97 @@ def test_equity_legs_equal_the_programs_user_equity(spot, perp, price, moved):
     assert legs.at(sim._prices) == user_equity(sim.user(k), sim.market_snapshot())
     sim.set_oracle_price("SOL", moved, DEFAULT_ORIGIN + 1)
     assert legs.at(sim._prices) == user_equity(sim.user(k), sim.market_snapshot())
+
+
+# ---------------------------------------------------------------------- quiet stretches
+# (session 5: a run of quiet hours is one unit; ADR-0020 "Session 5")
+
+
+def _flipping_rates(hours: int, period: int, size: float) -> list[float]:
+    """Hourly rates that change sign every `period` hours (a small wobble inside)."""
+    return [
+        size * (1 if (h // period) % 2 == 0 else -1) * (1 + 0.1 * (h % 3)) for h in range(hours)
+    ]
+
+
+def test_multi_day_stretches_with_flipping_funding_wake_a_band_mid_run(tmp_path, quiet_hours):
+    # five days of minutes; the rate flips sign every 14 hours: the carry strategy's
+    # `FundingOutside` band wakes it at a flip (in, then out, then in again), and the
+    # hours between flips pass quietly in stretches of many hours
+    import numpy as np
+
+    hours = 5 * 24
+    rng = np.random.default_rng(5)
+    prices = 100_000_000 * np.exp(
+        np.concatenate([[0.0], np.cumsum(rng.normal(0, 4e-4, hours * 60))])
+    )
+    events = _path(DEFAULT_ORIGIN, hours, prices, _flipping_rates(hours, 14, 0.00004))
+    report, entries = _assert_equal(
+        tmp_path,
+        Carry,
+        "SOL-PERP",
+        DEFAULT_ORIGIN,
+        DEFAULT_ORIGIN + hours * 3600,
+        {"entry_rate": 0.00002, "exit_rate": -0.00002},
+        data=(events, "synthetic: funding flipping sign"),
+    )
+    assert report.fills >= 3  # woken mid-run by the band, more than once
+    assert len(quiet_hours) > hours // 2
+    funding = [e for e in entries if e[0] == "funding"]
+    assert {e[1] > 0 for e in funding} == {True, False}  # paid and received
+
+
+def test_hour_without_its_own_price_ticks_keeps_the_skipped_last_price(tmp_path, quiet_hours):
+    # the funding records come in a minute of their own, with no price tick: the skip's
+    # last prices are not set again by the funding tick, so they must be applied (the
+    # hourly sample at the funding tick values the account at them)
+    import numpy as np
+
+    hours = 30
+    rng = np.random.default_rng(9)
+    steps = rng.normal(0, 6e-4, hours * 60)
+    prices = 100_000_000 * np.exp(np.concatenate([[0.0], np.cumsum(steps)]))
+    events: list = []
+    for i, p in enumerate(prices):
+        t = DEFAULT_ORIGIN + 60 * i
+        if i % 60 == 0 and 0 < i // 60 <= hours:
+            events.append(_funding(t, int(p), -0.0003 if (i // 60) % 5 else 0.0004))
+        else:
+            events.append(OracleTick(t, "SOL-PERP", int(p), "synthetic"))
+    _assert_equal(
+        tmp_path,
+        Hold,
+        "SOL-PERP",
+        DEFAULT_ORIGIN,
+        DEFAULT_ORIGIN + hours * 3600,
+        {"leverage": 3.0},
+        data=(events, "synthetic: funding in minutes without a price"),
+    )
+    assert quiet_hours
+
+
+def test_quiet_hours_save_the_record_a_full_build_would(tmp_path, monkeypatch, quiet_hours):
+    # every engine record saved (quiet hours build it from the last full record) equals
+    # the record `_record` builds at that moment, field for field
+    from drift_engine.engine.engine import DriftEngine
+
+    saved = []
+    real_save = DriftEngine._save
+
+    def checked(self, rec):
+        assert rec == self._record()
+        saved.append(rec.last_ts)
+        real_save(self, rec)
+
+    monkeypatch.setattr(DriftEngine, "_save", checked)
+    _run(
+        tmp_path,
+        "fast",
+        Hold,
+        "SOL-PERP",
+        DEFAULT_ORIGIN,
+        DEFAULT_ORIGIN + 2 * DAY,
+        {"leverage": 2.0},
+        source="synthetic",
+    )
+    assert len(quiet_hours) > 24 and len(saved) > 24

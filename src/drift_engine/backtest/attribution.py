@@ -25,16 +25,19 @@ appear (after each market event and after each engine step) it
    the oracle (including Drift's rounding of the balances they moved); what is left of a
    jump without fills (Drift's integer rounding when settled PnL or interest lands in a
    spot balance) is counted in price/basis as `rounding` (shown on its own too).
-At the end, price/basis gets the last marks. So the five parts add up to the final value
-minus the initial capital exactly, by construction; what the tests check is that each
-part also equals what was booked elsewhere (funding = the vault ledger's FUNDING entries,
-fees = the ledger's fill fees) and that the tracked holdings are the account's.
+At the end, price/basis gets the last marks. The value of the holdings at their marks is
+kept (`_marked`): step 1 needs it and the previous step 2 computed it at the same prices,
+so each booking values the old holdings once and the new ones once. So the five parts add
+up to the final value minus the initial capital exactly, by construction; what the tests
+check is that each part also equals what was booked elsewhere (funding = the vault
+ledger's FUNDING entries, fees = the ledger's fill fees) and that the tracked holdings are
+the account's.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from drift_engine.core import program_math
 from drift_engine.core.types import MarketType
@@ -45,8 +48,10 @@ QUOTE_INDEX = 0
 Holdings = dict[tuple[MarketType, int, int], tuple[int, int]]
 
 
-@dataclass(frozen=True, slots=True)
-class _Perp:
+class _Perp(NamedTuple):
+    """The two fields of a perp position `perp_base_value_and_pnl` reads (a tuple: built
+    for every perp leg valued, twice per funding hour)."""
+
     base_asset_amount: int
     quote_asset_amount: int
 
@@ -78,25 +83,31 @@ def holdings_of(positions: Any) -> Holdings:
 def holdings_of_user(user: Any, spot_markets: Any) -> Holdings:
     """`holdings_of(positions_from_user(user, spot_markets))` (the venue's positions)
     read straight from the User account: the same keys, amounts and order, without a
-    `DriftPosition` per slot (the attribution books every funding hour)."""
-    from driftpy.math.perp_position import is_available
-    from driftpy.math.spot_position import is_spot_position_available
+    `DriftPosition` per slot (the attribution books every funding hour).
 
+    A slot with a nonzero amount is never available (driftpy's `is_available` /
+    `is_spot_position_available` ask for zero amounts), and a zero scaled balance is zero
+    tokens, so the amounts alone decide which slots count."""
     out: Holdings = {}
     for pp in user.perp_positions:
-        if is_available(pp):
-            continue
         base, quote = pp.base_asset_amount, pp.quote_asset_amount
         if base != 0 or quote != 0:
             out[(MarketType.PERP, pp.market_index, 9)] = (base, quote)
     for sp in user.spot_positions:
-        if is_spot_position_available(sp):
+        if sp.scaled_balance == 0:
             continue
         market = spot_markets[sp.market_index]
         amount = program_math.signed_token_amount(sp, market)
         if amount != 0:
             out[(MarketType.SPOT, sp.market_index, market.decimals)] = (amount, 0)
     return out
+
+
+def holds_perp(user: Any) -> bool:
+    """True if the User account holds a perp position (a nonzero base): what
+    `holdings_of_user` would show as a perp holding with a base, without building it
+    (the backtest asks every hourly sample)."""
+    return any(pp.base_asset_amount != 0 for pp in user.perp_positions)
 
 
 @dataclass
@@ -137,39 +148,54 @@ class PnlAttribution:
         self._authority = str(venue.key[0])
         self._sub = venue.sub_account_id
         self._cursor = len(sim.records)
+        #: holdings key -> the simulator's symbol of its market (`_price` names it so)
+        self._symbols: dict[tuple[MarketType, int, int], str] = {}
         self._holdings = holdings_of(venue.positions())
         self._marks = self._prices(self._holdings)
-        self.initial_value = self.value()
+        #: `_value(_holdings, _marks)`, kept with them
+        self._marked = self._value(self._holdings, self._marks)
+        self.initial_value = self._marked
         # depositing the capital may already round (scaled spot balances)
         self.parts.rounding += self.initial_value - capital
         self.parts.price_basis += self.initial_value - capital
 
     # ------------------------------------------------------------------ prices
     def _price(self, key: tuple[MarketType, int, int]) -> int:
-        market_type, index, _ = key
-        if market_type is MarketType.SPOT and index == QUOTE_INDEX:
-            return 1
-        return self.sim.oracle_price((market_type, index))
+        symbol = self._symbols.get(key)
+        if symbol is None:
+            market_type, index, _ = key
+            if market_type is MarketType.SPOT and index == QUOTE_INDEX:
+                return 1
+            # by its symbol: the simulator resolves a name with one lookup, a
+            # (type, index) pair by building its key again
+            symbol = self._symbols[key] = self.sim.symbol((market_type, index))
+        return self.sim.oracle_price(symbol)
 
     def _prices(self, holdings: Holdings) -> dict[tuple[MarketType, int, int], int]:
-        return {k: self._price(k) for k in holdings}
+        price = self._price
+        return {k: price(k) for k in holdings}
 
-    def _value(self, holdings: Holdings, prices: dict) -> int:
-        return sum(
-            leg_value(k[0], k[1], k[2], amount, quote, prices[k])
-            for k, (amount, quote) in holdings.items()
-        )
+    @staticmethod
+    def _value(holdings: Holdings, prices: dict) -> int:
+        total = 0  # integers: the order of the legs does not matter
+        for k, (amount, quote) in holdings.items():
+            total += leg_value(k[0], k[1], k[2], amount, quote, prices[k])
+        return total
 
     def value(self) -> int:
         """The account's value now (the holdings last seen, at the current prices)."""
-        return self._value(self._holdings, self._prices(self._holdings))
+        now = self._prices(self._holdings)
+        if now == self._marks:  # priced as when last booked (a backtest's hourly sample)
+            return self._marked
+        return self._value(self._holdings, now)
 
     # ------------------------------------------------------------------ feeding
     def apply(self, event: Any) -> None:
         """Heartbeat market sink: runs after the simulator applied `event`."""
         if getattr(event, "kind", None) == "funding":
             self.funding_hours += 1
-        self.check()
+        if len(self.sim.records) != self._cursor:  # else `check` has nothing to do
+            self.check()
 
     def check(self) -> None:
         records = self.sim.records
@@ -193,10 +219,15 @@ class PnlAttribution:
         parts = self.parts
         before = self._holdings
         now = self._prices(before)
-        parts.price_basis += self._value(before, now) - self._value(before, self._marks)
+        value_before = self._value(before, now)
+        parts.price_basis += value_before - self._marked
         after = holdings_of_user(self.sim.user(self.venue.key), self.sim.spot_markets)
-        prices = {**now, **self._prices({k: v for k, v in after.items() if k not in now})}
-        jump = self._value(after, prices) - self._value(before, prices)
+        prices = now
+        if any(k not in now for k in after):
+            prices = {**now, **self._prices({k: v for k, v in after.items() if k not in now})}
+        value_after = self._value(after, prices)
+        # `prices` is `now` on every key of `before`: its value at them is `value_before`
+        jump = value_after - value_before
         explained = 0
         trading = False
         for r in records:
@@ -225,7 +256,9 @@ class PnlAttribution:
             parts.rounding += rest
             parts.price_basis += rest
         self._holdings = after
-        self._marks = self._prices(after)
+        # the oracle prices now (nothing moved them since `now` was read)
+        self._marks = {k: prices[k] for k in after}
+        self._marked = value_after
 
     def _interest_value(self, record: Any, before: Holdings, prices: dict) -> int:
         if record.market_index == QUOTE_INDEX:
@@ -245,11 +278,11 @@ class PnlAttribution:
         """Book what is pending and the last marks; returns the final account value."""
         self.check()
         now = self._prices(self._holdings)
-        self.parts.price_basis += self._value(self._holdings, now) - self._value(
-            self._holdings, self._marks
-        )
+        value = self._value(self._holdings, now)
+        self.parts.price_basis += value - self._marked
         self._marks = now
-        return self._value(self._holdings, now)
+        self._marked = value
+        return value
 
     def holdings(self) -> Holdings:
         return dict(self._holdings)
@@ -261,5 +294,6 @@ __all__ = [
     "PnlAttribution",
     "holdings_of",
     "holdings_of_user",
+    "holds_perp",
     "leg_value",
 ]

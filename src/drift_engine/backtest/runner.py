@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from drift_engine.backtest.attribution import PnlAttribution, holdings_of_user
+from drift_engine.backtest.attribution import PnlAttribution, holds_perp
 from drift_engine.backtest.report import (
     BacktestReport,
     Sample,
@@ -148,7 +148,6 @@ def run_backtest(
         raise ValueError(f"stepping must be 'fast' or 'bar', not {stepping!r}")
     from drift_engine.core.margin import health as margin_health
     from drift_engine.core.program_math import is_being_liquidated
-    from drift_engine.core.types import MarketType
     from drift_engine.storage.database import Database
     from drift_engine.storage.enums import EntryKind
 
@@ -218,10 +217,7 @@ def run_backtest(
                 flush()
             if last["sample"] is None or ts - last["sample"] >= HOUR:
                 last["sample"] = ts
-                holdings = holdings_of_user(sim.user(user_key), sim.spot_markets)
-                in_market = any(
-                    key[0] is MarketType.PERP and base != 0 for key, (base, _) in holdings.items()
-                )
+                in_market = holds_perp(sim.user(user_key))
                 samples.append(Sample(ts, pnl.value(), pnl.parts.funding, in_market, health()))
             if progress is not None and ts - last["progress"] >= progress_every_s:
                 last["progress"] = ts

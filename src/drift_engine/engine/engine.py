@@ -184,6 +184,8 @@ class DriftEngine:
         #: log line): what `engine.quiet.quiet_after_step` reads for fast stepping
         self._last_snap: StrategySnapshot | None = None
         self._acted = True
+        #: the last full record and what it was built from (`_persist_quiet`)
+        self._basis: tuple[Any, ...] | None = None
         for symbol in strategy.markets():
             board.add(symbol)
         self._resume()
@@ -231,6 +233,10 @@ class DriftEngine:
     def persist(self) -> None:
         """Save the engine record now."""
         rec = self._record()
+        self._save(rec)
+        self._basis = (rec, self.state, self._margin, self._unhedged, self.risk.limits)
+
+    def _save(self, rec: EngineRecord) -> None:
         self.store.save(rec)
         self._saved = (
             rec.state,
@@ -239,6 +245,43 @@ class DriftEngine:
             repr(rec.extra.get("unhedged")),
         )
         self._saved_ts = self.last_ts
+
+    def _persist_quiet(self) -> None:
+        """`_maybe_persist` after a quiet funding hour (`engine.quiet.quiet_step`), at the
+        same moments and with the same record, built for less. Since the last full record
+        (`persist`) only quiet hours and skipped bars ran: no snapshot (the margin is the
+        same object), no order, transition, command or real step (`step` forgets the
+        basis), so only the strategy state, the last tick and the high-water mark can
+        differ from it; those three are replaced, the rest (config, limits, margin,
+        orders, unhedged exposure) is the basis's. Without a valid basis: `_maybe_persist`."""
+        basis = self._basis
+        if (
+            basis is None
+            or basis[1] is not self.state
+            or basis[2] is not self._margin
+            or basis[3] is not self._unhedged
+            or basis[4] is not self.risk.limits
+        ):
+            self._maybe_persist()
+            return
+        dump = self.strategy.dump_state()
+        rec: EngineRecord = basis[0]
+        key = (rec.state, dump, self.stats.fills + self.stats.funding, repr(rec.extra["unhedged"]))
+        if key != self._saved or self.last_ts - self._saved_ts >= self.persist_every_s:
+            self._save(
+                EngineRecord(
+                    rec.engine_id,
+                    rec.strategy,
+                    rec.config,
+                    rec.mode,
+                    rec.state,
+                    dump,
+                    self.high_water_mark,
+                    self.last_ts,
+                    rec.vault_id,
+                    rec.extra,
+                )
+            )
 
     def _maybe_persist(self) -> None:
         """Save when anything a restart needs changed (state, strategy state, bookings),
@@ -391,6 +434,7 @@ class DriftEngine:
         self.last_ts = ts
         self.stats.steps += 1
         self._acted = False
+        self._basis = None  # a real step may change anything in the record
         if self.state is EngineState.STOPPED:
             return
         self._drain(ts)

@@ -15,23 +15,35 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime
+from enum import Enum
+from functools import cache
 from typing import Any
 
 from drift_engine.engine.ports import Posting
 
 
+@cache
+def _entries() -> Any:
+    """`drift_engine.vaults.entries`, imported on first use (it pulls in SQLAlchemy, which
+    a memory sink does not need) and then kept: an import statement in a function costs
+    ~2 us per call, and a backtest books two postings per funding hour."""
+    from drift_engine.vaults import entries
+
+    return entries
+
+
 def ledger_key(posting: Posting) -> str:
     """The vault ledger's idempotency key for a posting (see vaults.entries)."""
-    from drift_engine.vaults.entries import fill_key, funding_key, interest_key
-
+    entries = _entries()
     k = posting.idempotency_key
-    if posting.kind == "fill":
-        return fill_key(k)
-    if posting.kind == "funding":
-        return funding_key(posting.market_index or 0, posting.ts)
-    if posting.kind == "interest":
-        return interest_key(posting.market_index or 0, posting.ts)
-    if posting.kind == "liquidation":
+    kind = posting.kind
+    if kind == "funding":
+        return entries.funding_key(posting.market_index or 0, posting.ts)
+    if kind == "interest":
+        return entries.interest_key(posting.market_index or 0, posting.ts)
+    if kind == "fill":
+        return entries.fill_key(k)
+    if kind == "liquidation":
         return f"liquidation:{k}"
     return k
 
@@ -89,6 +101,8 @@ class VaultLedgerSink:
         self.batch: Any = None
         #: [batch, index, write, entries] of the write holding this sink's entries
         self._held: list[Any] | None = None
+        #: (ts, its datetime) of the last booking (`_occurred_at`)
+        self._last_time: tuple[int, datetime] | None = None
 
     def replay_after(self, mark: int) -> None:
         """The venue and strategy were restored to a checkpoint taken when `mark` was the
@@ -110,7 +124,10 @@ class VaultLedgerSink:
 
     @staticmethod
     def _count(totals: dict[str, list[int]], kind: Any, amount: int, fee: int) -> None:
-        row = totals.setdefault(getattr(kind, "value", str(kind)), [0, 0, 0])
+        name = kind.value if isinstance(kind, Enum) else str(kind)
+        row = totals.get(name)
+        if row is None:
+            row = totals[name] = [0, 0, 0]
         row[0] += amount
         row[1] += fee
         row[2] += 1
@@ -124,40 +141,52 @@ class VaultLedgerSink:
         return {kind: (a, f, n) for kind, (a, f, n) in list(self._totals.items())}
 
     def book(self, posting: Posting) -> bool:
-        from drift_engine.vaults.entries import NewEntry
-
         key = ledger_key(posting)
         if key in self._replay:
             self._replay.discard(key)
             return True
-        known = self._known()
+        known = self._keys if self._keys is not None else self._known()
         if key in known:
             return False
-        if posting.amount == 0 and posting.fee == 0:
+        amount, fee = posting.amount, posting.fee
+        if amount == 0 and fee == 0:
             # Nothing moved (e.g. opening a perp: no realized cash). The ledger refuses
             # empty entries; remember the key so the record still counts as seen.
             known.add(key)
             return True
-        entry = NewEntry(
+        entry = _entries().NewEntry(
             kind=posting.kind,
-            amount=posting.amount,
-            fee=posting.fee,
+            amount=amount,
+            fee=fee,
             key=key,
             market_index=posting.market_index,
             memo=posting.memo,
-            occurred_at=_ts(posting.ts),
+            occurred_at=self._occurred_at(posting.ts),
         )
         if self.batch is not None:
-            self.balance()  # the committed balance, read before this entry is pending
+            if self._balance is None:
+                self.balance()  # the committed balance, read before this entry is pending
             self._hold(entry)
         else:
             self.ledger.book(self.engine_id, self.vault_id, entry)
         known.add(key)
         if self._totals is not None:
-            self._count(self._totals, entry.kind, posting.amount, posting.fee)
+            # a kind given as its value ("funding") is what the entry's EntryKind says
+            kind = posting.kind
+            self._count(self._totals, kind if type(kind) is str else entry.kind, amount, fee)
         if self._balance is not None:
-            self._balance += posting.amount - posting.fee
+            self._balance += amount - fee
         return True
+
+    def _occurred_at(self, ts: int) -> datetime:
+        """`_ts(ts)`, the last one kept: an hour's funding and interest share their time
+        (a datetime is immutable, the entries may share it)."""
+        last = self._last_time
+        if last is not None and last[0] == ts:
+            return last[1]
+        at = _ts(ts)
+        self._last_time = (ts, at)
+        return at
 
     def _hold(self, entry: Any) -> None:
         """Add `entry` to the batch: to the entries this sink already holds there when
@@ -168,10 +197,11 @@ class VaultLedgerSink:
         if held is not None and held[0] is batch:
             writes = batch.writes
             at = held[1]
+            last = len(writes) - 1
             if (
-                at < len(writes)
+                at <= last
                 and writes[at] is held[2]
-                and all(getattr(w, "ledger_free", False) for w in writes[at + 1 :])
+                and (at == last or all(getattr(w, "ledger_free", False) for w in writes[at + 1 :]))
             ):
                 held[3].append(entry)
                 return

@@ -3,13 +3,18 @@
 The heartbeat (or the backtest) feeds every market data event into one `MarketBoard`;
 each engine reads `MarketSnapshot`s from it. Snapshots are cached per market and rebuilt
 only when something about that market changed, so a 1-minute replay does not rebuild
-the 7-day funding tuple on every tick.
+the 7-day funding tuple on every tick. A funding record only appends to the market's
+history; the funding fields (the history tuples and the 24 h / 7 d averages) are worked
+out from it when a snapshot is next read: a fast-stepped backtest feeds ~8,760 funding
+hours a year and reads a few hundred snapshots, and a value computed at read time from
+the same history is the same value (ADR-0020, session 5).
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field, fields
+from operator import itemgetter
 from typing import Any
 
 from drift_engine.core.markets import MarketCatalog, UnknownMarketError
@@ -54,6 +59,9 @@ class _Market:
         default_factory=lambda: deque(maxlen=FUNDING_HISTORY_HOURS)
     )
     dirty: bool = False
+    #: funding was added since the funding fields were last worked out (`_publish_funding`
+    #: runs when the snapshot is next read)
+    funding_stale: bool = False
     pending: dict[str, Any] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
 
@@ -114,14 +122,22 @@ class MarketBoard:
 
     # ------------------------------------------------------------------ feeding
     def set_price(self, symbol: str, price: int, ts: int = 0) -> None:
-        """Oracle price of a perp symbol; the spot leg follows unless priced separately."""
-        self.last_ts = max(self.last_ts, ts)
-        if symbol in self._markets:
-            self._set(symbol, oracle_price=price, spot_oracle_price=price)
+        """Oracle price of a perp symbol; the spot leg follows unless priced separately.
+        (Called for every price tick of a replay: the pending values are set in place.)"""
+        if ts > self.last_ts:
+            self.last_ts = ts
+        m = self._markets.get(symbol)
+        if m is not None:
+            pending = m.pending
+            pending["oracle_price"] = price
+            pending["spot_oracle_price"] = price
+            m.dirty = True
             return
         perp = self._spot_to_perp.get(symbol.upper())
         if perp is not None:
-            self._set(perp, spot_oracle_price=price)
+            m = self._markets[perp]
+            m.pending["spot_oracle_price"] = price
+            m.dirty = True
 
     def add_funding(
         self,
@@ -136,7 +152,8 @@ class MarketBoard:
         m = self._markets.get(symbol)
         if m is None:
             return
-        self.last_ts = max(self.last_ts, ts)
+        if ts > self.last_ts:
+            self.last_ts = ts
         m.history.append((ts, rate))
         m.sides.append(
             (
@@ -145,26 +162,33 @@ class MarketBoard:
                 rate if rate_short is None else rate_short,
             )
         )
-        self._publish_funding(symbol, m)
+        m.funding_stale = True
+        m.dirty = True
 
-    def _publish_funding(self, symbol: str, m: _Market) -> None:
+    @staticmethod
+    def _publish_funding(m: _Market) -> None:
+        """Set the snapshot's funding fields from the history (at snapshot time). The
+        averages add the rates oldest first, as `sum` over the history always did, so
+        the floats are the same to the bit."""
+        m.funding_stale = False
         hist = tuple(m.history)
         if not hist:
             return
         sides = tuple(m.sides)
         day = hist[-24:]
         ts, rate = hist[-1]
-        self._set(
-            symbol,
+        rate_of = itemgetter(1)
+        m.pending.update(
             funding_rate=rate,
             funding_rate_long=sides[-1][1],
             funding_rate_short=sides[-1][2],
             last_funding_ts=ts,
             funding_history=hist,
             funding_sides=sides,
-            funding_apr_24h=sum(r for _, r in day) / len(day) * HOURS_PER_YEAR,
-            funding_apr_7d=sum(r for _, r in hist) / len(hist) * HOURS_PER_YEAR,
+            funding_apr_24h=sum(map(rate_of, day)) / len(day) * HOURS_PER_YEAR,
+            funding_apr_7d=sum(map(rate_of, hist)) / len(hist) * HOURS_PER_YEAR,
         )
+        m.dirty = True
 
     def backfill_funding(self, symbol: str, records: list[tuple[int, float, float, float]]) -> int:
         """Merge past funding records (ts, rate, long, short) into the history, e.g. read
@@ -187,7 +211,8 @@ class MarketBoard:
         m.history.extend((ts, rate) for ts, _l, _s, rate in rows)
         m.sides.extend((ts, lng, sht) for ts, lng, sht, _r in rows)
         self.last_ts = max(self.last_ts, rows[-1][0])
-        self._publish_funding(symbol, m)
+        m.funding_stale = True
+        m.dirty = True
         return new
 
     def set_oracle_status(self, symbol: str, perp: str = "", spot: str = "") -> None:
@@ -229,6 +254,8 @@ class MarketBoard:
     def snapshot(self, symbol: str) -> MarketSnapshot:
         m = self._markets[symbol]
         if m.dirty:
+            if m.funding_stale:
+                self._publish_funding(m)
             # Keep the current field values and build the frozen snapshot from them:
             # several times faster than dataclasses.replace on every price tick.
             m.values.update(m.pending)
@@ -277,6 +304,7 @@ class MarketBoard:
             m.sides.clear()
             m.sides.extend(tuple(h) for h in sides)
             m.pending.clear()
+            m.funding_stale = False
             m.dirty = False
 
     def market_index(self, symbol: str, market_type: MarketType = MarketType.PERP) -> int | None:

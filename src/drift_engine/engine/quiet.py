@@ -74,8 +74,36 @@ class Quiet:
     funding_bands: dict[str, tuple[float, float]] = field(default_factory=dict)
     floors: list[int] = field(default_factory=list)
     strategy_bands: dict[MarketKey, tuple[int, int]] = field(default_factory=dict)
-    #: the simulator's bands after a quiet hour (`passes_hour`), for the next Quiet
+    #: after a quiet hour (`passes_hour`): the simulator's bands, the equity terms and
+    #: the equity (exact: `EquityLegs.at`) of the account as the hour left it
     next_bands: dict[MarketKey, tuple[int, int]] | None = None
+    next_legs: Any = None
+    next_equity: int | None = None
+
+    def after_hour(self, engine: DriftEngine) -> Quiet | None:
+        """The Quiet for the bars after a quiet hour (`quiet_step`): what the last real
+        step derived stands (the strategy's wake conditions, its bands and times, the
+        risk checks' floors and drawdown limit: only payments happened, the strategy was
+        not asked, no order or transition), with the simulator's bands and the equity
+        terms `passes_hour` took after the hour's payments, and the next record save.
+        None when those could not be taken (the next tick is a real one)."""
+        if self.next_bands is None or self.next_legs is None:
+            return None
+        q = Quiet(
+            until=self.strategy_until,
+            bands=dict(self.strategy_bands),
+            legs=self.next_legs,
+            max_drawdown=self.max_drawdown,
+            strategy_until=self.strategy_until,
+            funding_wakes=self.funding_wakes,
+            funding_bands=self.funding_bands,
+            floors=self.floors,
+            strategy_bands=self.strategy_bands,
+        )
+        for key, (lo, hi) in self.next_bands.items():
+            q.band(key, lo, hi)
+        q.wake_at(engine._saved_ts + engine.persist_every_s)
+        return q
 
     def wake_at(self, ts: int) -> None:
         if self.until is None or ts < self.until:
@@ -183,7 +211,7 @@ def passes_hour(engine: DriftEngine, q: Quiet, ts: int, events: list[Any], recor
     wrote `records`, would do exactly what `quiet_step` does: book the payments and
     change nothing else. Conservative: False only costs a real step."""
     from drift_engine.engine.market_board import hourly_rate
-    from drift_engine.sim.quiet import quiet_bands
+    from drift_engine.sim.quiet import equity_legs, quiet_bands
 
     if q.strategy_until is not None and ts >= q.strategy_until:
         return False
@@ -211,11 +239,15 @@ def passes_hour(engine: DriftEngine, q: Quiet, ts: int, events: list[Any], recor
     for key, (lo, hi) in q.strategy_bands.items():
         if not lo <= prices[key] <= hi:
             return False
-    q.next_bands = quiet_bands(venue.sim, venue.key, q.floors)
+    sim = venue.sim
+    q.next_bands = quiet_bands(sim, venue.key, q.floors)
     if q.next_bands is None:
         return False  # at or near a health floor or liquidation: the real step decides
+    # the equity terms after the hour's payments: the next stretch's high-water mark
+    # and drawdown scan, and the equity now (`EquityLegs.at` is `user_equity` exactly)
+    q.next_legs = legs = equity_legs(sim, venue.key)
+    q.next_equity = equity = venue.equity() if legs is None else legs.at(prices)
     if q.max_drawdown is not None:
-        equity = venue.equity()
         hwm = max(engine.high_water_mark, equity)
         # the risk check's own arithmetic, one ulp of margin
         if hwm > 0 and (hwm - equity) / hwm >= q.max_drawdown - 1e-12:
@@ -227,18 +259,21 @@ def passes_hour(engine: DriftEngine, q: Quiet, ts: int, events: list[Any], recor
 _BOOKED_QUIETLY = frozenset({"funding_rate", "funding", "interest", "settle_pnl"})
 
 
-def quiet_step(engine: DriftEngine, ts: int) -> None:
+def quiet_step(engine: DriftEngine, ts: int, equity: int | None = None) -> None:
     """The step `passes_hour` vouched for: book the hour's payments (the strategy's
     `on_funding` sees each), follow the equity's high-water mark, save the record when
-    the step would have. No snapshot, no risk pass, no `on_tick`."""
+    the step would have (`DriftEngine._persist_quiet`: the same record). No snapshot,
+    no risk pass, no `on_tick`. `equity`: the account's equity after the hour, as
+    `passes_hour` took it (booking does not move the account); None: asked here."""
     engine.last_ts = ts
     engine.stats.steps += 1
     engine._acted = False
     engine._drain(ts)
-    equity = engine.venue.equity()
+    if equity is None:
+        equity = engine.venue.equity()
     if equity > engine.high_water_mark:
         engine.high_water_mark = equity
-    engine._maybe_persist()
+    engine._persist_quiet()
 
 
 __all__ = ["Quiet", "passes_hour", "quiet_after_step", "quiet_step"]
