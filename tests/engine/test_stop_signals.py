@@ -148,7 +148,7 @@ def test_a_stop_anywhere_ends_where_an_uninterrupted_run_ends(tmp_path):
     reached = []
     # at startup (before any tick), mid-tick (inside a booking), inside a checkpoint's
     # transaction; SIGINT (Ctrl-C) and SIGTERM (systemd, docker)
-    for at in ("INT:startup", "INT:booking:2", "TERM:checkpoint:3", "INT:booking:30"):
+    for at in ("INT:startup", "INT:booking:2", "TERM:checkpoint:3"):
         run = run_cmd(clean_env(url, RUN_PROC_SIGNAL=at), *args)
         assert run.returncode == 0, f"{at}: {run.stdout[-2000:]}{run.stderr[-2000:]}"
         assert "interrupted: engines keep their last checkpoint" in run.stdout, at
