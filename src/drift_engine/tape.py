@@ -1,7 +1,12 @@
 """The replay's read-ahead of market events (ADR-0020): `EventTape` holds the upcoming
 events in chunks with numpy arrays beside them (time, tick boundary, symbol, price,
 is-a-price-event), `TapeRows` the same facts as Python lists for one-at-a-time reads.
-Fast stepping (`fastforward`) plans its skips over them."""
+Fast stepping (`fastforward`) plans its skips over them.
+
+The tape reads either event objects or, when the stream offers them
+(`data.columns.EventStream.columns`), column chunks: then the arrays come straight from
+the source's arrays and `buf` makes an event object only for a row that is read
+(`data.columns.LazyEvents`). Both give the same arrays, chunk for chunk."""
 
 from __future__ import annotations
 
@@ -21,7 +26,15 @@ class EventTape:
     def __init__(self, events: Iterator[Any], interval_s: int) -> None:
         self._events = events
         self.interval_s = interval_s
-        self.buf: list[Any] = []
+        self.buf: Any = []  # a list, or `LazyEvents` when read as columns
+        offered = getattr(events, "columns", None)
+        self._columns = offered() if offered is not None else None
+        if self._columns is not None:
+            from drift_engine.data.columns import LazyEvents, empty
+
+            self._spill = empty()  # rows read from the chunks, not on the tape yet
+            self.buf = LazyEvents(self._columns[0], empty())
+            self._sym_of = np.zeros(0, np.int32)  # stream market code -> symbol id
         self.pos = 0
         self.exhausted = False
         self.symbols: dict[str, int] = {}
@@ -54,6 +67,9 @@ class EventTape:
         """Keep at least `want` events ahead (unless the data ends) with their arrays."""
         if self.exhausted or len(self.buf) - self.pos >= max(1, want // 4):
             return
+        if self._columns is not None:
+            self._refill_columns(want)
+            return
         pos = self.pos
         more = list(itertools.islice(self._events, want))
         if len(more) < want:
@@ -69,7 +85,7 @@ class EventTape:
             k = len(oracle)
             ticks = [more[i] for i in oracle]
             markets = list(map(_MARKET, ticks))
-            for m in set(markets):
+            for m in dict.fromkeys(markets):  # (first seen first: the same ids every run)
                 if m not in ids:
                     ids[m] = len(ids)
             at = np.fromiter(oracle, np.int64, k)  # (fromiter: no list-to-array pass)
@@ -77,6 +93,57 @@ class EventTape:
             price[at] = np.fromiter(map(_PRICE, ticks), np.int64, k)
         interval = self.interval_s
         self.buf = self.buf[pos:] + more
+        self.pos = 0
+        self.time = np.concatenate([self.time[pos:], time])
+        self.bound = np.concatenate([self.bound[pos:], -(-time // interval) * interval])
+        self.sym = np.concatenate([self.sym[pos:], sym])
+        self.price = np.concatenate([self.price[pos:], price])
+        self.is_price = self.sym >= 0
+        self._index = None
+        self._rows = None
+
+    def _refill_columns(self, want: int) -> None:
+        """`refill` from column chunks: the same `want` events, arrays from arrays."""
+        from drift_engine.data.columns import LazyEvents, join
+
+        codes, chunks = self._columns
+        parts, have = [self._spill], len(self._spill)
+        while have < want:
+            chunk = next(chunks, None)
+            if chunk is None:
+                break
+            parts.append(chunk)
+            have += len(chunk)
+        ready = join(parts)
+        more = ready.rows(0, min(want, len(ready)))
+        self._spill = ready.rows(len(more), len(ready))
+        if len(more) < want:
+            self.exhausted = True
+        pos = self.pos
+        time = more.time
+        oracle = more.rank == 0
+        codes_at = more.market[oracle]
+        sym = np.full(len(more), -1, np.int32)
+        if len(codes_at):
+            ids = self.symbols
+            sym_of = self._sym_of
+            if len(sym_of) < len(codes.markets):
+                sym_of = np.concatenate(
+                    [sym_of, np.full(len(codes.markets) - len(sym_of), -1, np.int32)]
+                )
+            if (sym_of[codes_at] < 0).any():
+                seen, first = np.unique(codes_at, return_index=True)
+                for code in seen[np.argsort(first)].tolist():  # first seen first
+                    name = codes.markets[code]
+                    if name not in ids:
+                        ids[name] = len(ids)
+                    sym_of[code] = ids[name]
+            self._sym_of = sym_of
+            sym[oracle] = sym_of[codes_at]
+        price = np.where(oracle, more.price, 0)
+        interval = self.interval_s
+        old = self.buf.cols
+        self.buf = LazyEvents(codes, join([old.rows(pos, len(old)), more]))
         self.pos = 0
         self.time = np.concatenate([self.time[pos:], time])
         self.bound = np.concatenate([self.bound[pos:], -(-time // interval) * interval])
