@@ -286,11 +286,15 @@ class EventStream(Iterator[MarketEvent]):
         self,
         objects: Callable[[], Iterator[MarketEvent]],
         columns: Callable[[Codes], Iterator[Columns]] | None = None,
+        *,
+        codes: Codes | None = None,
     ) -> None:
         self._objects = objects
         self._columns = columns
+        self._codes = codes  # (the codes of chunks made already: `prepared`)
         self._it: Iterator[MarketEvent] | None = None
         self._taken = False
+        self.count: int | None = None  # the events, when known (`prepared`)
 
     def __iter__(self) -> EventStream:
         return self
@@ -307,10 +311,28 @@ class EventStream(Iterator[MarketEvent]):
         if self._it is not None or self._taken:
             return None
         self._taken = True
-        codes = Codes()
+        codes = self._codes or Codes()
         if self._columns is None:
             return codes, from_events(codes, self._objects())
         return codes, self._columns(codes)
+
+    def prepared(self) -> EventStream:
+        """The same events made now and held in memory as chunks, read once as columns
+        or objects (a bench times a replay apart from the making of its data, as the
+        other engines it compares with are timed)."""
+        got = self.columns()
+        if got is None:
+            raise RuntimeError("this event stream was read as objects")
+        codes, chunks = got
+        held = list(chunks)
+
+        def objects() -> Iterator[MarketEvent]:
+            for chunk in held:
+                yield from LazyEvents(codes, chunk)
+
+        out = EventStream(objects, lambda _: iter(held), codes=codes)
+        out.count = sum(len(chunk) for chunk in held)
+        return out
 
 
 __all__ = [
