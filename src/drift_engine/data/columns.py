@@ -138,7 +138,9 @@ def join(parts: Sequence[Columns]) -> Columns:
     )
 
 
-def oracle_columns(codes: Codes, market: str, source: str, ts: np.ndarray, prices: np.ndarray):
+def oracle_columns(
+    codes: Codes, market: str, source: str, ts: np.ndarray, prices: np.ndarray
+) -> Columns:
     """Oracle ticks of one market and label (arrays of times and prices)."""
     n = len(ts)
     return Columns(

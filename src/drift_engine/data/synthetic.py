@@ -627,19 +627,20 @@ class SyntheticMarket:
         offsets = np.arange(self.ticks_per_day, dtype=np.int64) * self.interval
         for day_start, prices, records in self._perp_days(market, start, end):
             day = oracle_columns(codes, market, SOURCE_SYNTHETIC, day_start + offsets, prices)
-            hours = [h for h, r in enumerate(records) if r is not None]
-            if hours:  # each hour's record right after the hour's first tick
-                at = np.asarray(hours, np.int64) * per_hour + 1
+            found = [(h, r) for h, r in enumerate(records) if r is not None]
+            if found:  # each hour's record right after the hour's first tick
+                at = np.asarray([h for h, _ in found], np.int64) * per_hour + 1
                 day = Columns(
-                    np.insert(day.time, at, [records[h].ts for h in hours]),  # type: ignore[union-attr]
+                    np.insert(day.time, at, [r.ts for _, r in found]),
                     np.insert(day.rank, at, FundingRecord.rank),
                     np.insert(day.market, at, day.market[0]),
                     np.insert(day.source, at, day.source[0]),
                     np.insert(day.price, at, 0),
+                    # (np.insert puts row j before old row at[j]: it lands at at[j] + j)
                     {
-                        int(a) + j: records[h]
-                        for j, (a, h) in enumerate(zip(at, hours, strict=True))
-                    },  # type: ignore[misc]
+                        a + j: r
+                        for j, (a, (_, r)) in enumerate(zip(at.tolist(), found, strict=True))
+                    },
                 )
             keep = (day.time >= start) & (day.time < end)
             yield day if keep.all() else day.take(np.flatnonzero(keep))
