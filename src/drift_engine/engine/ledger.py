@@ -127,7 +127,8 @@ class VaultLedgerSink:
         self._replay: dict[str, int] = {}
         #: `engine.store.WriteBatch`: bookings wait for the paper stack's next checkpoint
         self.batch: Any = None
-        #: [batch, index, write, entries] of the write holding this sink's entries
+        #: [batch, index, write, entries, writes checked] of the write holding this
+        #: sink's entries
         self._held: list[Any] | None = None
         #: (ts, its datetime) of the last booking (`_occurred_at`)
         self._last_time: tuple[int, datetime] | None = None
@@ -235,20 +236,20 @@ class VaultLedgerSink:
     def _hold(self, entry: Any) -> None:
         """Add `entry` to the batch: to the entries this sink already holds there when
         nothing after them reads the ledger (only engine-record writes, marked
-        `ledger_free`), so a day of bookings is one `book_in`; else as a new write."""
+        `ledger_free`), so a day of bookings is one `book_in`; else as a new write.
+        The writes after the held one are checked once each (`held[4]`: how many of the
+        batch's writes were seen to pass), not again at every booking."""
         batch = self.batch
         held = self._held
         if held is not None and held[0] is batch:
             writes = batch.writes
             at = held[1]
-            last = len(writes) - 1
-            if (
-                at <= last
-                and writes[at] is held[2]
-                and (at == last or all(getattr(w, "ledger_free", False) for w in writes[at + 1 :]))
-            ):
-                held[3].append(entry)
-                return
+            if at < len(writes) and writes[at] is held[2]:
+                seen = held[4]
+                if all(getattr(w, "ledger_free", False) for w in writes[seen:]):
+                    held[4] = len(writes)
+                    held[3].append(entry)
+                    return
         entries = [entry]
         ledger, engine_id, vault = self.ledger, self.engine_id, self.vault_id
 
@@ -257,7 +258,7 @@ class VaultLedgerSink:
 
         # what `WriteBatch.run` books in bulk with the tick's other bookings (same rows)
         write.booking = (ledger, engine_id, vault, entries)  # type: ignore[attr-defined]
-        self._held = [batch, len(batch.writes), write, entries]
+        self._held = [batch, len(batch.writes), write, entries, len(batch.writes) + 1]
         batch.add(write)
 
     def load(self) -> None:
