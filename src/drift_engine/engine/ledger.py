@@ -246,7 +246,9 @@ class VaultLedgerSink:
             at = held[1]
             if at < len(writes) and writes[at] is held[2]:
                 seen = held[4]
-                if all(getattr(w, "ledger_free", False) for w in writes[seen:]):
+                if seen == len(writes) or all(
+                    getattr(w, "ledger_free", False) for w in writes[seen:]
+                ):
                     held[4] = len(writes)
                     held[3].append(entry)
                     return

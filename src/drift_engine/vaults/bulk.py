@@ -238,11 +238,12 @@ def _booked(
     out: dict[tuple[int, str], LedgerEntry | NewEntry] = {}
     keys = sorted({k for _, k in wanted})
     ids = sorted({v for v, _ in wanted})
+    table = LedgerEntryRow.__table__
     for start in range(0, len(keys), 500):
-        for row in session.scalars(
-            select(LedgerEntryRow).where(
-                LedgerEntryRow.vault_id.in_(ids),
-                LedgerEntryRow.idempotency_key.in_(keys[start : start + 500]),
+        for row in session.execute(  # Core rows: `from_row` reads the same attributes
+            select(table).where(
+                table.c.vault_id.in_(ids),
+                table.c.idempotency_key.in_(keys[start : start + 500]),
             )
         ):
             if (row.vault_id, row.idempotency_key) in wanted:
