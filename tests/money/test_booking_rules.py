@@ -9,21 +9,15 @@ in the third read and every new id read back).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from drift_engine.storage import Database
-from drift_engine.storage.testing import throwaway_database_url
 from drift_engine.vaults import (
     EntryKind,
     IdempotencyConflictError,
     NewEntry,
-    VaultRegistry,
 )
 from drift_engine.vaults.booking import (
     INTEGRITY_RETRIES,
@@ -32,27 +26,8 @@ from drift_engine.vaults.booking import (
     insert_entry,
 )
 from drift_engine.vaults.errors import UnknownVaultError, VaultIsolationError
-
-ENGINE = "carry"
-SEED = 1_000_000_007
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VaultRegistry]:
-    """SQLite, and PostgreSQL when DATABASE_URL is set (scripts/with_postgres.sh)."""
-    if request.param == "postgresql" and not os.environ.get("DATABASE_URL"):
-        pytest.skip("PostgreSQL variant runs when DATABASE_URL is set")
-    with throwaway_database_url(request.param, tmp_path) as url:
-        db = Database.open(url)
-        yield VaultRegistry(db)
-        db.dispose()
-
-
-@pytest.fixture
-def vault_id(registry: VaultRegistry) -> int:
-    vault = registry.create_vault("carry-paper", ENGINE)
-    registry.deposit(vault.id, SEED, key="seed")
-    return vault.id
+from tests.money.conftest import LEDGER_ENGINE as ENGINE
+from tests.money.conftest import SEED
 
 
 def test_a_vault_holding_only_its_deposit_sums_to_zero_for_every_other_kind(registry, vault_id):

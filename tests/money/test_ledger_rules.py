@@ -6,41 +6,15 @@ never read back from the ledger's own sums.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from drift_engine.storage import Database
-from drift_engine.storage.testing import throwaway_database_url
 from drift_engine.vaults import (
     EntryKind,
     IdempotencyConflictError,
     InvalidAmountError,
     NewEntry,
-    VaultRegistry,
 )
-
-ENGINE = "carry"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VaultRegistry]:
-    """SQLite, and PostgreSQL when DATABASE_URL is set (scripts/with_postgres.sh)."""
-    if request.param == "postgresql" and not os.environ.get("DATABASE_URL"):
-        pytest.skip("PostgreSQL variant runs when DATABASE_URL is set")
-    with throwaway_database_url(request.param, tmp_path) as url:
-        db = Database.open(url)
-        yield VaultRegistry(db)
-        db.dispose()
-
-
-@pytest.fixture
-def vault_id(registry: VaultRegistry) -> int:
-    vault = registry.create_vault("carry-paper", ENGINE)
-    registry.deposit(vault.id, 1_000_000_007, key="seed")
-    return vault.id
+from tests.money.conftest import LEDGER_ENGINE as ENGINE
 
 
 def test_rebooking_a_key_with_another_fee_is_a_conflict_not_a_replay(registry, vault_id):
