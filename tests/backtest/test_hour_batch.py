@@ -77,6 +77,11 @@ def _mismatches(events, width, centre, due_in, until_in, spot_band) -> tuple[int
                 bad.append((tape.pos, _key(hour), _key(ref)))
             elif hour is not None and not np.array_equal(hour.tick_ends, ref.tick_ends):
                 bad.append((tape.pos, "tick_ends"))
+            elif hour is not None:
+                index = tape.index()
+                for sid, got in hour.ranges.items():  # what `_equity_bounded` reads
+                    if got != index.price_range(sid, hour.start, hour.stop):
+                        bad.append((tape.pos, "range", sid))
         # go on as the stretch would: past the skip, then past the next tick
         if ref is not None and ref is not UNDECIDED:
             tape.pos = ref.stop
@@ -143,4 +148,12 @@ def test_a_wrong_table_fails_the_comparison(monkeypatch):
 
     monkeypatch.setattr(stretch.HourTable, "__init__", lowered_high)
     _, bad = _mismatches(_hourly_tape(6), 30_000, 0, None, None, False)
+    assert bad
+
+    def raised_low(self, index):  # the band still holds: only the kept range is off
+        real(self, index)
+        self.gap_lo = [[lo + 1 for lo in row] for row in self.gap_lo]
+
+    monkeypatch.setattr(stretch.HourTable, "__init__", raised_low)
+    _, bad = _mismatches(_hourly_tape(6), 20_000_000, 0, None, None, True)
     assert bad
