@@ -116,8 +116,9 @@ class HourTable:
         self.tick_start: list[int] = tick_start.tolist()
         self.gap_start: list[int] = gap_start.tolist()
         self.ticks: list[int] = ticks.tolist()
+        gaps = has_gap.tolist()
         self.last_tick: list[int | None] = [
-            int(bound[b]) if g else None for b, g in zip(last_bar, has_gap, strict=True)
+            b if g else None for b, g in zip(bound[last_bar].tolist(), gaps, strict=True)
         ]
         self.at_start: dict[int, int] = {g: h for h, g in enumerate(self.gap_start)}
         # segment bounds for reduceat: [gap_start, tick_start), [tick_start, head), then
@@ -137,8 +138,9 @@ class HourTable:
             self.gap_hi.append(hi[0::3].tolist())
             self.tick_hi.append(hi[1::3].tolist())
             last = np.where(has_gap, index.last[sid][last_bar], -1)
-            for h in np.flatnonzero(last >= gap_start).tolist():
-                apply[h].append(int(last[h]))
+            mine = last >= gap_start
+            for h, i in zip(np.flatnonzero(mine).tolist(), last[mine].tolist(), strict=True):
+                apply[h].append(i)
         for a in apply:
             a.sort()
         self.apply = apply
