@@ -40,11 +40,15 @@ def main() -> None:
     ap.add_argument("--warmup-hours", type=int, default=1)
     ap.add_argument(
         "--profile",
-        choices=("hourly", "ordinary", "all"),
-        help="cProfile the measured ticks of this kind and print the top functions",
+        choices=("hourly", "ordinary", "entry", "all"),
+        help="cProfile the measured ticks of this kind (entry: the tick at which the "
+        "engines open their carry) and print the top functions",
     )
     ap.add_argument("--profile-top", type=int, default=45, help="functions --profile prints")
     ap.add_argument("--worst", type=int, default=5, help="print the N costliest ticks")
+    ap.add_argument(
+        "--profile-sort", default="cumulative", help="pstats sort key (cumulative, tottime)"
+    )
     args = ap.parse_args()
 
     from drift_engine.data.pipeline import open_market_data
@@ -73,11 +77,18 @@ def main() -> None:
         hourly: list[float] = []
         ticks: list[tuple[float, int, str]] = []
         profiler = cProfile.Profile() if args.profile else None
+        entry: list[float] = []
         t = start + 60
         while t <= end:
             measured = t >= start + args.warmup_hours * HOUR
             kind = "hourly" if t % HOUR == 0 else "ordinary"
-            profiling = profiler is not None and measured and args.profile in (kind, "all")
+            fills_before = sum(e.stats.fills for e in stack.engines)
+            entering = measured and not entry and fills_before == 0
+            profiling = (
+                profiler is not None
+                and measured
+                and (args.profile in (kind, "all") or (args.profile == "entry" and entering))
+            )
             if profiling:
                 profiler.enable()
             c0 = time.process_time()
@@ -86,6 +97,9 @@ def main() -> None:
             if profiling:
                 profiler.disable()
             if measured:
+                if entering and sum(e.stats.fills for e in stack.engines) > 0:
+                    kind = "entry"
+                    entry.append(cpu)
                 (hourly if t % HOUR == 0 else ordinary).append(cpu)
                 ticks.append((cpu, t, kind))
             t += 60
@@ -103,6 +117,15 @@ def main() -> None:
             f"{name}: n={len(values)} CPU ms p50 {statistics.median(values):.2f}  "
             f"p99 {pct(values, 0.99):.2f}  max {max(values):.2f}"
         )
+    funding = [cpu for cpu, _, kind in ticks if kind == "hourly"]
+    if entry:
+        print(f"entry tick (all engines open their carry): CPU ms {entry[0]:.2f}")
+    if funding:
+        print(
+            f"funding hours after the entry: n={len(funding)} CPU ms "
+            f"p99 {pct(funding, 0.99):.2f}  max {max(funding):.2f}  "
+            f"({', '.join(f'{c:.1f}' for c in funding)})"
+        )
     if args.worst:
         worst_ticks = sorted(ticks, reverse=True)[: args.worst]
         print(
@@ -110,7 +133,7 @@ def main() -> None:
             + ", ".join(f"{(t - start) // 60} {kind} {cpu:.2f}" for cpu, t, kind in worst_ticks)
         )
     if profiler is not None:
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile_top)
+        pstats.Stats(profiler).sort_stats(args.profile_sort).print_stats(args.profile_top)
     print("load average (1/5/15 min): " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     worst = max(ordinary + hourly)
     print(

@@ -179,9 +179,29 @@ app = typer.Typer(
 )
 
 
+def dump_stacks_on_sigusr1() -> bool:
+    """`kill -USR1 <pid>` prints every thread's stack to stderr and the process carries
+    on: how to see where a runner that will not stop is stuck (docs/operations.md).
+    faulthandler writes from its C signal handler, so it works even when Python code
+    is wedged (a held lock, a blocked call). False where it cannot be registered."""
+    import faulthandler
+    import signal
+    import sys
+
+    stderr = sys.__stderr__
+    if not hasattr(signal, "SIGUSR1") or stderr is None:
+        return False
+    try:
+        faulthandler.register(signal.SIGUSR1, file=stderr, all_threads=True)
+    except (AttributeError, OSError, RuntimeError, ValueError):  # no real stderr fd
+        return False
+    return True
+
+
 @app.callback()
 def main() -> None:
     """Trading engines on Drift Protocol v2: paper and live vaults, simulator, dashboard."""
+    dump_stacks_on_sigusr1()
 
 
 @app.command("version")

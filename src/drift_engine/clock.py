@@ -12,6 +12,10 @@ clock; the simulator, the engine and the heartbeat take a `Clock`.
 
 Every clock also has `async asleep_until(t)` for code running inside an event loop.
 Wall-time functions are injectable (`time_fn`, `sleep_fn`) so tests never really wait.
+The two real-time clocks take a `stop` (anything with `wait(timeout) -> bool`, e.g.
+`commands.stopping.StopSignal`): `sleep_until` then returns early once a stop is asked,
+so Ctrl-C never waits out a tick interval (ADR 0023); the caller checks its stop flag
+after the sleep.
 """
 
 from __future__ import annotations
@@ -32,6 +36,20 @@ class Clock(Protocol):
     def sleep_until(self, t: int) -> None:
         """Return once now() >= t (at once if t is not in the future)."""
         ...
+
+
+class Stop(Protocol):
+    def wait(self, timeout: float | None = None) -> bool:
+        """Sleep up to `timeout` seconds; True (at once) when a stop was asked."""
+        ...
+
+
+def _slept(stop: Stop | None, sleep_fn: Callable[[float], None], seconds: float) -> bool:
+    """Sleep `seconds` (on `stop` when there is one); True when a stop was asked."""
+    if stop is None:
+        sleep_fn(seconds)
+        return False
+    return stop.wait(seconds)
 
 
 class SimulatedClock:
@@ -75,12 +93,14 @@ class AcceleratedClock:
         time_fn: Callable[[], float] = time.monotonic,
         sleep_fn: Callable[[float], None] = time.sleep,
         wall_now: Callable[[], float] = time.time,
+        stop: Stop | None = None,
     ) -> None:
         if not speed > 0:
             raise ValueError("speed must be positive")
         self.speed = float(speed)
         self._time_fn = time_fn
         self._sleep_fn = sleep_fn
+        self._stop = stop
         self._start = int(wall_now()) if start is None else int(start)
         self._t0 = time_fn()
 
@@ -95,7 +115,8 @@ class AcceleratedClock:
 
     def sleep_until(self, t: int) -> None:
         while (wait := self._wait_for(t)) > 0:
-            self._sleep_fn(wait)
+            if _slept(self._stop, self._sleep_fn, wait):
+                return
 
     def lag(self, t: int) -> float:
         """Wall seconds by which now is past `t` (a tick due at `t` running late)."""
@@ -114,16 +135,19 @@ class WallClock:
         *,
         time_fn: Callable[[], float] = time.time,
         sleep_fn: Callable[[float], None] = time.sleep,
+        stop: Stop | None = None,
     ) -> None:
         self._time_fn = time_fn
         self._sleep_fn = sleep_fn
+        self._stop = stop
 
     def now(self) -> int:
         return math.floor(self._time_fn())
 
     def sleep_until(self, t: int) -> None:
         while (wait := t - self._time_fn()) > 0:
-            self._sleep_fn(wait)
+            if _slept(self._stop, self._sleep_fn, wait):
+                return
 
     def lag(self, t: int) -> float:
         """Seconds by which now is past `t` (a tick due at `t` running late)."""

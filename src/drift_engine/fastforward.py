@@ -18,118 +18,18 @@ decides. Per-bar stepping stays the reference; tests hold the two equal.
 from __future__ import annotations
 
 import bisect
-import itertools
-import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from drift_engine.core.types import MarketType
+from drift_engine.tape import EventTape
 
 MarketKey = tuple[MarketType, int]
 I64_MIN = np.iinfo(np.int64).min
 I64_MAX = np.iinfo(np.int64).max
-CHUNK = 16_384
-
-
-class EventTape:
-    """Upcoming market events, read ahead in chunks, with their arrays."""
-
-    def __init__(self, events: Iterator[Any], interval_s: int) -> None:
-        self._events = events
-        self.interval_s = interval_s
-        self.buf: list[Any] = []
-        self.pos = 0
-        self.exhausted = False
-        self.symbols: dict[str, int] = {}
-        self.time = np.zeros(0, np.int64)
-        self.bound = np.zeros(0, np.int64)
-        self.sym = np.zeros(0, np.int32)
-        self.price = np.zeros(0, np.int64)
-        self.is_price = np.zeros(0, bool)
-        self._index: Any = None
-        self._rows: TapeRows | None = None
-
-    def index(self) -> Any:
-        """The `sim.stretch.TapeIndex` of the arrays as they stand (built once per chunk)."""
-        if self._index is None:
-            from drift_engine.sim.stretch import TapeIndex
-
-            self._index = TapeIndex(self.bound, self.sym, self.price, len(self.symbols))
-        return self._index
-
-    def rows(self) -> TapeRows:
-        """`TapeRows` of the arrays as they stand (built once per chunk)."""
-        if self._rows is None:
-            self._rows = TapeRows(self.bound, self.sym, self.index().next_other)
-        return self._rows
-
-    def __len__(self) -> int:
-        return len(self.buf) - self.pos
-
-    def refill(self, want: int = CHUNK) -> None:
-        """Keep at least `want` events ahead (unless the data ends) with their arrays."""
-        if self.exhausted or len(self.buf) - self.pos >= max(1, want // 4):
-            return
-        pos = self.pos
-        more = list(itertools.islice(self._events, want))
-        if len(more) < want:
-            self.exhausted = True
-        # arrays of the new events only (list comprehensions: ~1 us per event), joined to
-        # the arrays of the events not consumed yet
-        time = np.fromiter(map(_TIME, more), np.int64, len(more))
-        ids = self.symbols
-        sym = np.full(len(more), -1, np.int32)
-        price = np.zeros(len(more), np.int64)
-        oracle = [i for i, e in enumerate(more) if e.kind == "oracle"]
-        if oracle:
-            k = len(oracle)
-            ticks = [more[i] for i in oracle]
-            markets = list(map(_MARKET, ticks))
-            for m in set(markets):
-                if m not in ids:
-                    ids[m] = len(ids)
-            at = np.fromiter(oracle, np.int64, k)  # (fromiter: no list-to-array pass)
-            sym[at] = np.fromiter(map(ids.__getitem__, markets), np.int32, k)
-            price[at] = np.fromiter(map(_PRICE, ticks), np.int64, k)
-        interval = self.interval_s
-        self.buf = self.buf[pos:] + more
-        self.pos = 0
-        self.time = np.concatenate([self.time[pos:], time])
-        self.bound = np.concatenate([self.bound[pos:], -(-time // interval) * interval])
-        self.sym = np.concatenate([self.sym[pos:], sym])
-        self.price = np.concatenate([self.price[pos:], price])
-        self.is_price = self.sym >= 0
-        self._index = None
-        self._rows = None
-
-
-_TIME = operator.attrgetter("time")
-_MARKET = operator.attrgetter("market")
-_PRICE = operator.attrgetter("price")
-
-
-class TapeRows:
-    """The tape's per-event facts a quiet stretch reads one at a time, as Python lists
-    (an element of a list costs a fraction of a numpy scalar read): each event's tick
-    time (`bound`), symbol id (`sym`, -1: not a price), the end (exclusive) of its tick
-    within the chunk (`tick_end`), its tick's number in the chunk (`tick_no`) and the
-    next event that is not a price (`next_other`)."""
-
-    def __init__(self, bound: np.ndarray, sym: np.ndarray, next_other: np.ndarray) -> None:
-        n = len(bound)
-        starts = np.flatnonzero(bound[1:] != bound[:-1]) + 1  # first event of each new tick
-        ends = np.append(starts, n)
-        tick = np.zeros(n, np.int64)
-        tick[starts] = 1
-        tick_no = np.cumsum(tick)
-        self.bound: list[int] = bound.tolist()
-        self.sym: list[int] = sym.tolist()
-        self.tick_no: list[int] = tick_no.tolist()
-        self.tick_end: list[int] = ends[tick_no].tolist() if n else []
-        self.next_other: list[int] = next_other.tolist()
 
 
 @dataclass

@@ -313,7 +313,10 @@ class HeartbeatDataCollector:
         should_stop: Callable[[], bool] | None = None,
     ) -> None:
         """Tick every `interval_s` of clock time from `start` (default: now) until `until`
-        or the data runs out. A tick whose time has passed runs at once (catch-up)."""
+        or the data runs out. A tick whose time has passed runs at once (catch-up).
+        `should_stop` is checked before each tick's sleep and after it (a clock given a
+        stop wakes early from its sleep when a stop is asked: ADR 0023), so a stop lands
+        between ticks, never inside one."""
         t = clock.now() if start is None else start
         while True:
             if should_stop is not None and should_stop():
@@ -321,6 +324,8 @@ class HeartbeatDataCollector:
             if until is not None and t > until:
                 return
             clock.sleep_until(t)
+            if should_stop is not None and should_stop():
+                return
             lag = getattr(clock, "lag", None)
             self.tick(t, lag_s=lag(t) if lag is not None else 0.0)
             if self.exhausted and self._pending is None and until is None:

@@ -17,6 +17,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tests.childproc import stop_child
+
 DEMO = "from drift_engine.cli import app; app()"
 
 
@@ -120,8 +122,7 @@ def test_demo_serves_the_dashboard_and_stops_on_sigterm(tmp_path: Path) -> None:
         # the replay ends after 6 simulated hours; the dashboard keeps serving
         _wait_for(f"{base}/api/health", proc, lambda h: h["heartbeat_sim_time"] >= "2025-06-01T06")
         assert _get(f"{base}/api/markets")
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
+        stop_child(proc, signal.SIGTERM, output=output.text)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -18,6 +18,7 @@ from drift_engine.engine.paper import PaperStack
 from drift_engine.storage.database import Database
 from drift_engine.storage.enums import EntryKind
 from drift_engine.strategies import DeltaNeutralStrategy
+from tests.childproc import stop_child
 from tests.engine.run_helpers import (
     clean_env,
     engine_account,
@@ -183,9 +184,8 @@ def test_a_deposit_reaches_a_running_engine(env):
         r = invoke("vaults", "withdraw", "dn-sol", "10999", "--wait", "120")
         assert r.exit_code == 0, r.output  # 11,000 - 1: the flat sub-account can pay it
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=120)
-    assert proc.returncode == 0, proc.stderr.read()[-2000:]
+        _, err = stop_child(proc, signal.SIGINT)
+    assert proc.returncode == 0, err[-2000:]
     entries, balance = ledger(url, "dn-sol")
     kinds = [e.kind for e in entries if e.kind in (EntryKind.DEPOSIT, EntryKind.WITHDRAW)]
     assert kinds == [EntryKind.DEPOSIT, EntryKind.WITHDRAW]

@@ -1,5 +1,6 @@
 """Paper cells checkpoint at their own minute of the hour; a funding hour (every cell
-changes) and a snapshot tick force no checkpoint (ADR-0020, session 5). A crash at any
+changes), a snapshot tick (ADR-0020, session 5) and the entry tick (orders, fills and
+engine events, session 6) force no checkpoint. A crash at any
 minute, a restart from the cells' checkpoints (the older ones caught up from the data)
 and the rest of the run end exactly where an uninterrupted run does: the ledger, the
 simulator accounts, the engines' records, what each strategy saw at each tick (its
@@ -189,7 +190,8 @@ def _check_restart(backend: str, *minutes: int) -> None:
 @pytest.mark.parametrize("backend", BACKENDS)
 @settings(max_examples=6, deadline=None, derandomize=True)
 @given(minute=st.integers(1, 179))
-@example(minute=60)  # the tick both carry engines enter (events: their cells checkpoint)
+@example(minute=60)  # the tick both carry engines enter: no cell checkpoints, all replay it
+@example(minute=65)  # right after the entry, before any cell's next checkpoint
 @example(minute=61)  # the snapshot tick: the restarted heartbeat's first tick takes it again
 @example(minute=120)  # a funding hour: bookings and records committed, no checkpoint
 @example(minute=121)  # the snapshot tick after it: snapshots committed, no checkpoint
@@ -212,9 +214,23 @@ def test_a_second_crash_while_cells_replay_committed_bookings(backend, first, se
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("crashes", [(60, 60), (65, 62), (70, 75)])
+def test_a_second_crash_after_replaying_the_entry(backend: str, crashes: tuple[int, int]):
+    """The entry tick forces no checkpoint (ADR-0020, session 6): a crash after it
+    replays the entry (orders, fills, fees, bookings, events) from the cells' older
+    checkpoints; a second crash right after the catch-up (60, 60), after the restart
+    replayed the entry (65, 62), or after a lagging cell's catch-up replayed it alone
+    while another cell had checkpointed past it (70, 75), still ends where the
+    uninterrupted run does, every event once."""
+    _backend(backend)
+    _check_restart(backend, *crashes)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_the_funding_hour_and_the_snapshot_tick_write_no_checkpoint(backend: str) -> None:
-    """Past the entry, a cell checkpoints once an hour at its own minute (10, 30, 50 for
-    three cells), never at the funding hour nor at the snapshot tick after it."""
+    """Past the first tick, a cell checkpoints once an hour at its own minute (10, 30,
+    50 for three cells), never at the entry tick (orders, fills and events), nor at
+    the funding hour, nor at the snapshot tick after it."""
     _backend(backend)
     with _url(backend) as url:
         db = Database.open(url)
@@ -231,9 +247,13 @@ def test_the_funding_hour_and_the_snapshot_tick_write_no_checkpoint(backend: str
         _run(stack, START + 60, END)
         db.dispose()
     assert stack.checkpoint_phases() == {"dn-a": 600, "dn-b": 1800, "idle": 3000}
-    after_entry = [(ts, e) for ts, e in written if ts > START + HOUR]
-    assert after_entry  # each cell is still checkpointed every hour
-    for ts, engine_id in after_entry:
+    assert {e for ts, e in written if ts == START + 60} == set(ENGINES)  # the first tick
+    after_first = [(ts, e) for ts, e in written if ts > START + 60]
+    assert after_first  # each cell is still checkpointed every hour
+    for ts, engine_id in after_first:
         assert ts % HOUR == stack.checkpoint_phases()[engine_id], (ts, engine_id)
-    per_cell = Counter(e for _, e in after_entry)
-    assert per_cell == {"dn-a": 2, "dn-b": 2, "idle": 2}
+    per_cell = Counter(e for _, e in after_first)
+    assert per_cell == {"dn-a": 3, "dn-b": 3, "idle": 3}
+    entered = {e.engine_id for e in stack.engines if e.stats.fills}
+    assert entered == {"dn-a", "dn-b"}
+    assert not [e for ts, e in written if ts == START + HOUR]  # the entry tick

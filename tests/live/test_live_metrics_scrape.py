@@ -38,6 +38,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from solders.transaction import VersionedTransaction
 from sqlalchemy import create_engine, text
 
+from tests.childproc import stop_child
 from tests.live.live_helpers import HOUR, USDC
 
 REPO = Path(__file__).resolve().parents[2]
@@ -285,10 +286,10 @@ def test_live_metrics_equal_the_chain_and_the_orders_table(
         fee_paid = sum(engine_transactions(world).values())
         http.close()
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=120)
-        reader.join(timeout=10)
+        try:
+            stop_child(proc, signal.SIGINT, output=lambda: "".join(out))
+        finally:
+            reader.join(timeout=10)
         ticking.__exit__(None, None, None)
         rpc_log.removeHandler(errors)
         rpc_log.setLevel(level)

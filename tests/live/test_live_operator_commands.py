@@ -17,6 +17,7 @@ from drift_engine.cli import app
 from drift_engine.dashboard.control import QueuedEngineControl
 from drift_engine.engine.store import SqlEngineStore
 from drift_engine.storage.database import Database
+from tests.childproc import stop_child
 from tests.live.live_helpers import HOUR, USDC
 
 REPO = Path(__file__).resolve().parents[2]
@@ -118,8 +119,7 @@ def test_pause_and_kill_reach_a_running_live_engine(
         kinds = {e.kind for e in store.events("dn-live")}
         assert {"kill", "flatten", "command"} <= kinds
     finally:
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=120)
+        out, _ = stop_child(proc, signal.SIGINT)
         ticking.__exit__(None, None, None)
         if db is not None:
             db.dispose()

@@ -18,6 +18,7 @@ from drift_engine.core.program import account_name_of, decode_account
 from drift_engine.core.types import MarketType, OrderIntent
 from drift_engine.live.client import DriftClient
 from drift_engine.localnet.seed import bundled_prices
+from tests.childproc import stop_child
 from tests.live.conftest import USDC, fast_config
 
 
@@ -116,12 +117,7 @@ def test_localnet_serves_seeded_markets_and_trades(keypair, keypair_file):
 
         asyncio.run(trade())
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, _ = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
+        out, _ = stop_child(proc, signal.SIGINT)
     out = announced + out
     assert proc.returncode == 0, out
     assert f"drift-engine localnet: {url}" in out

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.childproc import stop_child
 from tests.engine.run_helpers import clean_env, popen_cmd, run_cmd, write_config
 
 ENGINE = "dn-sol"
@@ -85,9 +86,7 @@ def test_metrics_during_a_paper_run_equal_the_api(database_url, tmp_path):
         health = httpx.get(f"{metrics_url}/healthz", timeout=30)
         ready = httpx.get(f"{metrics_url}/readyz", timeout=30)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
+        out, err = stop_child(proc, signal.SIGINT)
     assert proc.returncode == 0, "".join(lines)[-2000:] + out[-2000:] + err[-2000:]
     assert "interrupted" in out or "done" in out
 

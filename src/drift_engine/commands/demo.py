@@ -19,9 +19,6 @@ port leaves demo.db as it was.
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +42,7 @@ from drift_engine.commands.runinfo import (
     print_summary,
     token_configured,
 )
+from drift_engine.commands.stopping import StopSignal, stopping_line
 from drift_engine.data.models import DEFAULT_SEED
 
 HOUR = 3600
@@ -54,14 +52,6 @@ DEMO_NAMES = {"dn-sol": "Delta-neutral SOL", "dn-btc": "Delta-neutral BTC"}
 DEFAULT_PORT = 8000
 #: The default replay window of the bundled real data (see the module docstring).
 DEMO_WINDOW = ("2025-06-01", "2025-08-01")
-
-
-class _Stop(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C: stop the replay and the dashboard, exit 0."""
-
-
-def _on_sigterm(_signum: int, _frame: Any) -> None:
-    raise _Stop()
 
 
 def _reserve_dashboard(port: int, settings: Any) -> Any:
@@ -216,7 +206,8 @@ def demo(
     if sock is not None:
         server = _start_dashboard(sock, url, settings, markets)
 
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    # Ctrl-C and SIGTERM set a flag the heartbeat reads between ticks (ADR 0023)
+    stop = StopSignal().install()
     try:
         console.print(
             f"[bold]drift-engine demo[/]: paper engines "
@@ -233,32 +224,38 @@ def demo(
         if server is not None:
             console.print(f"dashboard: [bold]{server.url}/[/]  (Ctrl-C to stop)")
         console.print(controls_line(settings, server is not None), highlight=False)
-        interrupted = _replay(stack, events, start, end, speed, markets, console)
+        interrupted = _replay(stack, events, start, end, speed, markets, console, stop)
         end_session(session, interrupted=interrupted)
         print_summary(stack, console)
         if server is not None and not interrupted and not exit_when_done:
             console.print(
                 f"replay finished; the dashboard keeps serving at {server.url}/ (Ctrl-C to stop)"
             )
-            with contextlib.suppress(KeyboardInterrupt):
-                threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
+            stop.wait()
+            console.print(stopping_line(stop))
     finally:
         end_session(session, interrupted=True)  # no-op once the replay closed it
-        signal.signal(signal.SIGTERM, previous)
         if server is not None:
             server.stop()
         for e in stack.engines:
             e.persist()
         db.dispose()
+        stop.restore()
     console.print("demo stopped")
 
 
 def _replay(
-    stack: Any, events: Any, start: int, end: int, speed: float, markets: Any, console: Console
+    stack: Any,
+    events: Any,
+    start: int,
+    end: int,
+    speed: float,
+    markets: Any,
+    console: Console,
+    stop: StopSignal,
 ) -> bool:
-    """Run the heartbeat to `end`; True when interrupted (Ctrl-C or SIGTERM)."""
+    """Run the heartbeat to `end`; True when `stop` ended it first (Ctrl-C or SIGTERM,
+    between two ticks)."""
     from drift_engine.clock import AcceleratedClock
     from drift_engine.commands.run import apply_operator_commands, progress_printer
 
@@ -275,11 +272,13 @@ def _replay(
         on_tick=progress_printer(stack, console, 12 * HOUR),
     )
     try:
-        hb.run(AcceleratedClock(speed, start), start=start, until=end, interval_s=60)
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]: engines keep their persisted state")
-        return True
+        clock = AcceleratedClock(speed, start, stop=stop)
+        hb.run(clock, start=start, until=end, interval_s=60, should_stop=stop.is_set)
     finally:
         hb.flush()
+    if stop.is_set():
+        console.print(stopping_line(stop))
+        console.print("[yellow]interrupted[/]: engines keep their persisted state")
+        return True
     console.print(f"{hb.events_processed:,} events, {hb.ticks:,} heartbeats")
     return False

@@ -48,6 +48,7 @@ from drift_engine.commands.runinfo import (
     print_summary,
     token_configured,
 )
+from drift_engine.commands.stopping import StopSignal, either, stopping_line
 from drift_engine.engine.admission import check_capital
 from drift_engine.engine.config_file import DEFAULT_CONFIG_PATH, ConfigFileError, load_config
 
@@ -127,10 +128,13 @@ def serve(
     progress_every_s: int = 6 * HOUR,
     should_stop: Callable[[], bool] | None = None,
     on_tick: Callable[[Any], None] | None = None,
+    stop: StopSignal | None = None,
 ) -> tuple[Any, bool]:
     """Run the heartbeat on an accelerated clock from `start` to `until`; returns the
-    heartbeat and whether it was interrupted (Ctrl-C). `on_tick` runs after each tick
-    (after the progress line): the runner's pick-ups, metrics and alerts."""
+    heartbeat and whether `stop` (Ctrl-C, SIGTERM) ended it. The stop lands between two
+    ticks (the clock's sleep wakes on it), so every tick that ran is whole. `on_tick`
+    runs after each tick (after the progress line): the runner's pick-ups, metrics and
+    alerts; `should_stop` ends the run too (e.g. a lost lease), not as an interrupt."""
     from drift_engine.clock import AcceleratedClock
 
     progress = progress_printer(stack, console, progress_every_s)
@@ -147,10 +151,16 @@ def serve(
         record_every_s=int(max(interval_s, speed)) if speed > 1 else 0,
         on_tick=tick_done,
     )
-    clock = AcceleratedClock(speed, start)
-    try:
-        hb.run(clock, start=start, until=until, interval_s=interval_s, should_stop=should_stop)
-    except KeyboardInterrupt:
+    clock = AcceleratedClock(speed, start, stop=stop)
+    hb.run(
+        clock,
+        start=start,
+        until=until,
+        interval_s=interval_s,
+        should_stop=either(stop, should_stop),
+    )
+    if stop is not None and stop.is_set():
+        console.print(stopping_line(stop))
         console.print("[yellow]interrupted[/]: engines keep their last checkpoint")
         return hb, True
     return hb, False
@@ -368,13 +378,7 @@ def run(
 ) -> None:
     """Run the engines of a config file (paper: simulator on replayed data)."""
     from drift_engine.config import ConfigError, load_settings
-    from drift_engine.data.pipeline import open_market_data
-    from drift_engine.engine.lease import LeaseLostError
-    from drift_engine.engine.paper import NoCapitalError, PaperStack
-    from drift_engine.engine.sharing import PaperPickup
     from drift_engine.logs import configure_logging
-    from drift_engine.storage.database import Database
-    from drift_engine.strategies import strategy_class
 
     console = Console()
     try:
@@ -393,18 +397,67 @@ def run(
         settings = load_settings()
     except ConfigError as exc:
         usage(exc)
-    if any(s.mode == "live" for s in enabled):
-        return _run_live(
+    # from here on Ctrl-C and SIGTERM set a flag the heartbeat reads between ticks, and
+    # the run shuts down in order (ADR 0023); installed explicitly, so a runner started
+    # with SIGINT ignored (a shell's background job, nohup) still stops on it
+    with StopSignal() as stop:
+        if any(s.mode == "live" for s in enabled):
+            return _run_live(
+                cfg,
+                specs,
+                settings,
+                hours,
+                console,
+                port,
+                metrics=(metrics_host, metrics_port),
+                standby=standby,
+                enabled=enabled,
+                stop=stop,
+            )
+        return _run_paper(
             cfg,
             specs,
+            enabled,
             settings,
-            hours,
             console,
-            port,
-            metrics=(metrics_host, metrics_port),
+            stop,
+            hours=hours,
+            speed=speed,
+            port=port,
+            until_date=until_date,
+            source=source,
+            bridge=bridge,
             standby=standby,
-            enabled=enabled,
+            metrics=(metrics_host, metrics_port),
         )
+
+
+def _run_paper(
+    cfg: Any,
+    specs: list[Any],
+    enabled: list[Any],
+    settings: Any,
+    console: Console,
+    stop: StopSignal,
+    *,
+    hours: float | None,
+    speed: float | None,
+    port: int | None,
+    until_date: str | None,
+    source: str | None,
+    bridge: int,
+    standby: bool,
+    metrics: tuple[str, int | None],
+) -> None:
+    """PAPER engines: the simulator on replayed data, from the last checkpoint, until
+    the data's (or `--hours`', `--until`'s) end or a stop signal."""
+    from drift_engine.data.pipeline import open_market_data
+    from drift_engine.engine.lease import LeaseLostError
+    from drift_engine.engine.paper import NoCapitalError, PaperStack
+    from drift_engine.engine.sharing import PaperPickup
+    from drift_engine.storage.database import Database
+    from drift_engine.strategies import strategy_class
+
     url = settings.resolved_database_url
     # every runner of the config reads the same data stream (all enabled engines'
     # markets), so an engine carries on identically whichever runner holds it
@@ -412,12 +465,12 @@ def run(
     perps = list(dict.fromkeys(m for st in strategies.values() for m in st.markets()))
     data_source = source or cfg.data.source
     data_start, data_end = _data_window(cfg, perps, data_source, settings.data_dir)
-    stop = data_end  # the run's last tick; the data may go on after it
+    last = data_end  # the run's last tick; the data may go on after it
     if until_date:
-        stop = min(data_end, _until(until_date))
+        last = min(data_end, _until(until_date))
     capital = {s.id: check_capital(s.capital_usdc) for s in specs}  # checked with the config
     dashboard = reserve_dashboard(cfg, port, settings)
-    metrics = reserve_metrics(metrics_host, metrics_port)
+    metrics = reserve_metrics(*metrics)
     db = Database.open(url)
 
     leases, keeper, waiting = take_engine_leases(
@@ -443,7 +496,7 @@ def run(
             start = max([data_start] + [r.last_ts + 1 for r in resumed])
             start -= start % 60
             stack.start_ts = start
-        until = stop if hours is None else min(stop, start + int(hours * HOUR))
+        until = last if hours is None else min(last, start + int(hours * HOUR))
         if start >= until:
             console.print(f"the data ends at {_iso(until)}; nothing left to run")
             return
@@ -589,12 +642,13 @@ def run(
                 console=console,
                 should_stop=keeper.lost.is_set,
                 on_tick=on_tick,
+                stop=stop,
             )
             if keeper.lost.is_set():
                 raise LeaseLostError(keeper.reason)
-            if interrupted or hb.last_ts is None:
-                stack.discard()  # a tick cut short: the restart replays it
-            else:
+            if hb.last_ts is None:
+                stack.discard()  # stopped before its first tick: nothing to keep
+            else:  # a stop lands between ticks: every tick that ran is whole, keep them
                 for e in stack.engines:
                     e.persist()
                 stack.checkpoint(hb.last_ts)
@@ -632,8 +686,10 @@ def _run_live(
     metrics: tuple[str, int | None] = ("127.0.0.1", None),
     standby: bool = False,
     enabled: list[Any] | None = None,
+    stop: StopSignal | None = None,
 ) -> None:
-    """LIVE engines (issue 7): refused unless `live = true` and a private keypair file."""
+    """LIVE engines (issue 7): refused unless `live = true` and a private keypair file.
+    `stop` (Ctrl-C, SIGTERM) ends the run between two ticks (ADR 0023)."""
     from drift_engine.clock import WallClock
     from drift_engine.engine.sharing import LivePickup
     from drift_engine.live.start import (
@@ -691,7 +747,7 @@ def _run_live(
     rpc_meter = metered_process(ops.metrics)
     rpc_meter.__enter__()
     try:
-        clock = WallClock()
+        clock = WallClock(stop=stop)
         start = clock.now()
 
         def build(chosen: list[Any], ts: int) -> Any:
@@ -770,11 +826,12 @@ def _run_live(
                 clock,
                 interval_s=cfg.heartbeat.interval_s,
                 until=until,
-                should_stop=keeper.lost.is_set,
+                should_stop=either(stop, keeper.lost.is_set),
             )
-        except KeyboardInterrupt:
-            interrupted = True
-            console.print("[yellow]interrupted[/]: engines keep their persisted state")
+            if stop is not None and stop.is_set():
+                interrupted = True
+                console.print(stopping_line(stop))
+                console.print("[yellow]interrupted[/]: engines keep their persisted state")
         finally:
             end_session(session, interrupted=interrupted or keeper.lost.is_set())
         if keeper.lost.is_set():

@@ -27,6 +27,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from drift_engine.data.columns import Codes, Columns, oracle_columns
 from drift_engine.data.models import OracleTick
 
 HOUR = 3600
@@ -123,6 +124,31 @@ class BrownianBridge:
                     return
                 if t >= start:
                     yield OracleTick(t, market, price, label)
+
+    def columns(
+        self,
+        market: str,
+        points_ts: Sequence[int],
+        points_price: Sequence[int],
+        start: int,
+        end: int,
+        codes: Codes,
+    ) -> Iterator[Columns]:
+        """`ticks(...)` as column chunks (one per gap: the gap's arrays as made)."""
+        n = len(points_ts)
+        if n < 2 or start >= end:
+            return
+        vols = self.hourly_vols(points_price)
+        lo = max(1, int(np.searchsorted(np.asarray(points_ts), start, side="right")))
+        for i in range(lo, n):
+            t_a, t_b = int(points_ts[i - 1]), int(points_ts[i])
+            if t_a >= end:
+                return
+            ts, prices = self.gap(
+                market, t_a, int(points_price[i - 1]), t_b, int(points_price[i]), vols[i]
+            )
+            keep = (ts >= start) & (ts < end)
+            yield oracle_columns(codes, market, self.label, ts[keep], prices[keep])
 
 
 __all__ = ["BrownianBridge", "bridge_label"]

@@ -35,12 +35,21 @@ from __future__ import annotations
 
 import bisect
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from drift_engine.data.bridge import BrownianBridge
+from drift_engine.data.columns import (
+    Codes,
+    Columns,
+    EventStream,
+    batched,
+    from_events,
+    merge_columns,
+)
 from drift_engine.data.models import (
     DEFAULT_SEED,
     KIND_FUNDING,
@@ -106,7 +115,9 @@ class SeriesInfo:
 
 @dataclass
 class MarketData:
-    """A run's market data: the event stream and what is in it."""
+    """A run's market data: the event stream and what is in it. `events` iterates the
+    events as objects; a backtest's replay reads them as column chunks instead
+    (`columns.EventStream.columns`, ADR-0020)."""
 
     source: str
     events: Iterator[MarketEvent]
@@ -331,12 +342,15 @@ def open_market_data(
     synthetic = SyntheticMarket(seed, origin=origin)
     syn_where = f"synthetic market ({synthetic.describe()})"
 
+    #: beside each stream, the same events as column chunks (`columns.EventStream`)
+    chunked: list[Callable[[Codes], Iterator[Columns]]] = []
     if source == "synthetic":
         streams.append(synthetic.events(symbols, start, end))
+        chunked.append(lambda codes: synthetic.columns(symbols, start, end, codes))
         for p in perps:
             infos += _synthetic_infos(p, syn_where)
         infos.append(SeriesInfo("*", SPOT_RATES, syn_where, SOURCE_SYNTHETIC, SOURCE_SYNTHETIC))
-        return MarketData(source, merge_events(*streams), infos, 0)  # minute paths already
+        return MarketData(source, _event_stream(streams, chunked), infos, 0)  # minute paths
 
     bridged = False
     provider = None if source == "bundled" else _provider(source, data_dir)
@@ -346,6 +360,7 @@ def open_market_data(
                 # the perp's ticks price its spot leg too (same asset, linked in the
                 # simulator); spot rates come once for all markets below
                 streams.append(synthetic.events([perp], start, end))
+                chunked.append(partial(synthetic.columns, [perp], start, end))
                 infos += _synthetic_infos(
                     perp,
                     f"{syn_where}; no bundled real file for {perp} "
@@ -381,6 +396,7 @@ def open_market_data(
             )
         window = _slice(funding, start, end)
         streams.append(window)
+        chunked.append(partial(_object_columns, window))
         infos.append(
             SeriesInfo(
                 perp,
@@ -396,6 +412,7 @@ def open_market_data(
         if prices is not None:
             ticks, price_label, count = prices
             streams.append(ticks)
+            chunked.append(partial(_object_columns, ticks))
             infos.append(
                 SeriesInfo(perp, PRICES, where, source_class(price_label), price_label, count)
             )
@@ -411,6 +428,7 @@ def open_market_data(
             before = anchors[lo - 1]
             carried = [type(before)(start, before.market, before.price, before.source)]
         streams.append([*carried, *inside])
+        chunked.append(partial(_object_columns, streams[-1]))
         infos.append(
             SeriesInfo(
                 perp,
@@ -426,9 +444,9 @@ def open_market_data(
         if bridge is not None:
             bridged = True
             first = start + 1 if carried else start  # the carried real price holds `start`
-            streams.append(
-                bridge.ticks(perp, [t.ts for t in anchors], [t.price for t in anchors], first, end)
-            )
+            points = ([t.ts for t in anchors], [t.price for t in anchors])
+            streams.append(bridge.ticks(perp, *points, first, end))
+            chunked.append(partial(_bridge_columns, bridge, perp, points, first, end))
             infos.append(
                 SeriesInfo(
                     perp,
@@ -440,10 +458,38 @@ def open_market_data(
             )
     rates = ConstantSpotRates()
     streams.append(rates.events(symbols, start, end))
+    chunked.append(partial(_object_columns, streams[-1]))
     infos.append(
         SeriesInfo("*", SPOT_RATES, "drift_engine.data.rates (constant APR)", "assumed", "assumed")
     )
-    return MarketData(source, merge_events(*streams), infos, bridge_s if bridged else 0)
+    return MarketData(source, _event_stream(streams, chunked), infos, bridge_s if bridged else 0)
+
+
+def _event_stream(
+    streams: list[Iterable[MarketEvent]], chunked: list[Callable[[Codes], Iterator[Columns]]]
+) -> EventStream:
+    """The merged events, as objects or (read before that) as column chunks; each
+    stream is read one way only, so a generator in `streams` serves both."""
+    return EventStream(
+        lambda: merge_events(*streams),
+        lambda codes: merge_columns(codes, [chunks(codes) for chunks in chunked]),
+    )
+
+
+def _object_columns(events: Iterable[MarketEvent], codes: Codes) -> Iterator[Columns]:
+    """Columns of a stream that only has objects (stored series, files, records)."""
+    return from_events(codes, events)
+
+
+def _bridge_columns(
+    bridge: BrownianBridge,
+    perp: str,
+    points: tuple[list[int], list[int]],
+    first: int,
+    end: int,
+    codes: Codes,
+) -> Iterator[Columns]:
+    return batched(bridge.columns(perp, *points, first, end, codes))
 
 
 def _synthetic_infos(perp: str, where: str) -> list[SeriesInfo]:

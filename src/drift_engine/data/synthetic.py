@@ -68,6 +68,14 @@ import numpy as np
 
 from drift_engine.data import symbols
 from drift_engine.data.bundled import daily_funding
+from drift_engine.data.columns import (
+    Codes,
+    Columns,
+    batched,
+    from_events,
+    merge_columns,
+    oracle_columns,
+)
 from drift_engine.data.models import (
     FUNDING_PERIOD,
     FUNDING_RATE_BUFFER,
@@ -516,7 +524,11 @@ class SyntheticMarket:
                     yield OracleTick(t, market, price, SOURCE_SYNTHETIC)
                 t += interval
 
-    def _perp_stream(self, market: str, start: int, end: int) -> Iterator[MarketEvent]:
+    def _perp_days(
+        self, market: str, start: int, end: int
+    ) -> Iterator[tuple[int, np.ndarray, list[FundingRecord | None]]]:
+        """(day start, the day's prices, its funding record at each hour or None) for the
+        days that reach into [start, end); records are made for every day from origin."""
         if start >= end:
             return
         _, last_day = self._day_range(start, end)
@@ -524,7 +536,6 @@ class SyntheticMarket:
         funding = _FundingGenerator(model, self._seed_seq("funding", market))
         index = symbols.perp_index(market)
         per_hour = FUNDING_PERIOD // self.interval
-        interval = self.interval
         cumulative = 0
         pending: FundingRecord | None = None  # funding at this day's 00:00, made yesterday
         for day_start, prices in self.price_days(market, last_day):
@@ -555,6 +566,12 @@ class SyntheticMarket:
             pending = records.pop()
             if day_start + DAY <= start:
                 continue
+            yield day_start, prices, records
+
+    def _perp_stream(self, market: str, start: int, end: int) -> Iterator[MarketEvent]:
+        per_hour = FUNDING_PERIOD // self.interval
+        interval = self.interval
+        for day_start, prices, records in self._perp_days(market, start, end):
             price_list = prices.tolist()
             for hour in range(HOURS_PER_DAY):
                 t = day_start + hour * FUNDING_PERIOD
@@ -573,6 +590,60 @@ class SyntheticMarket:
                     if t >= start:
                         yield OracleTick(t, market, price, SOURCE_SYNTHETIC)
                     t += interval
+
+    # -- the same events as column chunks (`data.columns`) -----------------------------
+    def columns(
+        self, markets: Iterable[str], start: int, end: int, codes: Codes
+    ) -> Iterator[Columns]:
+        """`events(markets, start, end)` as column chunks: the price arrays as they are
+        generated, no object per tick (the funding and rate records stay objects)."""
+        check_window(start, end)
+        wanted = list(dict.fromkeys(markets))
+        streams: list[Iterator[Columns]] = []
+        for market in wanted:
+            if is_perp(market):
+                streams.append(batched(self._perp_columns(market, start, end, codes)))
+            elif base_asset(market) not in QUOTE_ASSETS:
+                streams.append(batched(self._tick_columns(market, start, end, codes)))
+            elif not self.spot_rates.covers(market):
+                raise KeyError(f"the synthetic market has nothing for {market!r}")
+        streams.append(from_events(codes, self.spot_rates.events(wanted, start, end)))
+        return merge_columns(codes, streams)
+
+    def _tick_columns(self, market: str, start: int, end: int, codes: Codes) -> Iterator[Columns]:
+        if start >= end:
+            return
+        first_day, last_day = self._day_range(start, end)
+        offsets = np.arange(self.ticks_per_day, dtype=np.int64) * self.interval
+        for day_start, prices in self.price_days(market, last_day):
+            if day_start < self.origin + first_day * DAY:
+                continue
+            ts = day_start + offsets
+            keep = (ts >= start) & (ts < end)
+            yield oracle_columns(codes, market, SOURCE_SYNTHETIC, ts[keep], prices[keep])
+
+    def _perp_columns(self, market: str, start: int, end: int, codes: Codes) -> Iterator[Columns]:
+        per_hour = FUNDING_PERIOD // self.interval
+        offsets = np.arange(self.ticks_per_day, dtype=np.int64) * self.interval
+        for day_start, prices, records in self._perp_days(market, start, end):
+            day = oracle_columns(codes, market, SOURCE_SYNTHETIC, day_start + offsets, prices)
+            found = [(h, r) for h, r in enumerate(records) if r is not None]
+            if found:  # each hour's record right after the hour's first tick
+                at = np.asarray([h for h, _ in found], np.int64) * per_hour + 1
+                day = Columns(
+                    np.insert(day.time, at, [r.ts for _, r in found]),
+                    np.insert(day.rank, at, FundingRecord.rank),
+                    np.insert(day.market, at, day.market[0]),
+                    np.insert(day.source, at, day.source[0]),
+                    np.insert(day.price, at, 0),
+                    # (np.insert puts row j before old row at[j]: it lands at at[j] + j)
+                    {
+                        a + j: r
+                        for j, (a, (_, r)) in enumerate(zip(at.tolist(), found, strict=True))
+                    },
+                )
+            keep = (day.time >= start) & (day.time < end)
+            yield day if keep.all() else day.take(np.flatnonzero(keep))
 
 
 __all__ = [

@@ -24,6 +24,7 @@ equity (`DriftEngine.capital_moved`): a move is neither profit nor loss.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from drift_engine.engine.commands import APPLIED, REFUSED, Command
@@ -161,7 +162,8 @@ class PaperCapitalMoves:
             self._write(
                 lambda s: registry.book_single_in(
                     s, vault, kind, sign * amount, key, engine_id=engine_id
-                )
+                ),
+                moved,
             )
             engine.ledger.note_capital(key, sign * amount, kind)
             what = f"{'deposited' if sign > 0 else 'withdrew'} {_usdc(amount)}"
@@ -181,7 +183,8 @@ class PaperCapitalMoves:
                 self._reserved[src] = self._reserved.get(src, 0) + amount
             ids = tuple(e.engine_id for e in moved)
             self._write(
-                lambda s: registry.book_transfer_in(s, src, dst, amount, tkey, engine_ids=ids)
+                lambda s: registry.book_transfer_in(s, src, dst, amount, tkey, engine_ids=ids),
+                moved,
             )
             if src_engine is not None:
                 src_engine.ledger.note_capital(tkey, -amount, EntryKind.TRANSFER_OUT)
@@ -192,11 +195,13 @@ class PaperCapitalMoves:
             e.capital_moved(ts, before[e.engine_id], e.venue.equity(), f"#{command.id}: {what}")
         return what
 
-    def _write(self, write: Any) -> None:
-        """Into the stack's batch (committed with the tick), or at once without one."""
+    def _write(self, write: Any, engines: Iterable[Any] = ()) -> None:
+        """Into the stack's batch (committed with the tick, with the checkpoints of the
+        `engines` it moved: a replay would not move it again), or at once without one."""
         batch = self.stack.batch
         if batch is not None:
             batch.add(write)
+            batch.touched.update(e.engine_id for e in engines)
             return
         from drift_engine.vaults.booking import in_write_transaction
 

@@ -262,7 +262,9 @@ class CapitalMoves(Protocol):
 
 
 class OutcomeStore(Protocol):
-    def command_done(self, command_id: int, status: str, result: str, ts: int) -> None: ...
+    def command_done(
+        self, command_id: int, status: str, result: str, ts: int, engine_id: str | None = None
+    ) -> None: ...
 
 
 def apply_control(engine: Any, kind: str, ts: int) -> str:
@@ -371,7 +373,7 @@ class OperatorCommands:
                 f"#{command.id} {command.describe()}: {status}: {result}",
                 {"command": command.id, "kind": command.kind, "status": status},
             )
-            self.outcomes.command_done(command.id, status, result, ts)
+            self.outcomes.command_done(command.id, status, result, ts, command.engine_id)
             self.applied += 1
             done.append((command, status, result))
         return done

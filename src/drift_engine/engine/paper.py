@@ -458,6 +458,8 @@ class PaperStack:
             taken = self.registry.snapshots.engine_taken_until(ledger.vault_id)
             if taken is not None:
                 self.snapshots_until[engine_id] = taken
+            # and its events (the entry's orders and fills): not logged again
+            self.store.note_events_committed(engine_id)
             if cell.lagging:
                 board = MarketBoard(self.perps)
                 board.load(cell.board_state or {})
@@ -597,7 +599,7 @@ class PaperStack:
     def maybe_checkpoint(self, ts: int, cells: Iterable[PaperCell] | None = None) -> bool:
         """Commit what the tick wrote with the checkpoints of the cells that need one:
         those a held write is about that a replay would not redo exactly
-        (`WriteBatch.touched`: engine events, command outcomes, capital moves), those
+        (`WriteBatch.touched`: command outcomes, capital moves), those
         whose engine state changed (`fingerprint`), and each cell once per
         `checkpoint_every_s` at its own phase (`checkpoint_phases`: 10 cells of an
         hour checkpoint at minutes 3, 9, ..., 57, not all at the funding hour).
@@ -608,8 +610,11 @@ class PaperStack:
         bookings by their keys (`replay_after`), engine records because the latest
         wins, vault snapshots up to the newest committed one are not taken again
         (`snapshots_until`), heartbeat rows up to the newest one are not recorded
-        again (`heartbeats_until`). So the funding hour, when every cell changes,
-        commits its bookings and records without ten checkpoints (ADR-0020, session 5).
+        again (`heartbeats_until`), engine events up to the engine's newest one are not
+        logged again (`SqlEngineStore.events_until`). So the funding hour, when every
+        cell changes, commits its bookings and records without ten checkpoints
+        (ADR-0020, session 5), and the tick at which every engine enters its orders,
+        fills and events without ten either (session 6).
         Held writes about no cell commit with whatever checkpoints are due, maybe none."""
         if not self.persist:
             return False

@@ -35,6 +35,49 @@ from drift_engine.storage.models import (
 Write = Callable[[Session], Any]
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _plain_copy(value: Any) -> Any:
+    """A copy of `value` when it is made of dicts with str keys, lists and JSON
+    scalars only (exact types: an int enum is not plain); else `_NOT_PLAIN`."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        out = {}
+        for k, v in value.items():
+            if type(k) is not str:
+                return _NOT_PLAIN
+            c = _plain_copy(v)
+            if c is _NOT_PLAIN:
+                return _NOT_PLAIN
+            out[k] = c
+        return out
+    if kind is list:
+        items = []
+        for v in value:
+            c = _plain_copy(v)
+            if c is _NOT_PLAIN:
+                return _NOT_PLAIN
+            items.append(c)
+        return items
+    return _NOT_PLAIN
+
+
+_NOT_PLAIN = object()
+
+
+def json_payload(data: dict[str, Any]) -> Any:
+    """`data` as the JSON column reads it back: `json.loads(json.dumps(data,
+    default=str))`, without the round trip when `data` is plain JSON already (an engine
+    event's data mostly is: seven of them per entering engine)."""
+    plain = _plain_copy(data)
+    if plain is not _NOT_PLAIN:
+        return plain
+    return json.loads(json.dumps(data, default=str))
+
+
 class WriteBatch:
     """Writes held in memory until the next paper checkpoint commits them, in order, in
     one transaction with it. Each write is a function of the session that builds its
@@ -43,11 +86,12 @@ class WriteBatch:
     def __init__(self) -> None:
         self.writes: list[Write] = []
         #: engines a held write is about that a replay from an older checkpoint would
-        #: not write again exactly (events, command outcomes, capital moves): their
-        #: paper cells checkpoint with it. Bookings (keyed), engine records (the latest
-        #: wins; a restore puts the checkpoint's back), vault snapshots (not taken again
-        #: up to the newest committed one) and heartbeat rows (`heartbeats_until`) are
-        #: replayed exactly, so they are added without an engine (ADR-0020, session 5)
+        #: not write again exactly (command outcomes, capital moves): their paper cells
+        #: checkpoint with it. Bookings (keyed), engine records (the latest wins; a
+        #: restore puts the checkpoint's back), vault snapshots (not taken again up to
+        #: the newest committed one), heartbeat rows (`heartbeats_until`) and engine
+        #: events (`SqlEngineStore.events_until`) are replayed exactly, so they are added
+        #: without an engine (ADR-0020, sessions 5 and 6)
         self.touched: set[str] = set()
 
     def add(self, write: Write, engine_id: str | None = None) -> None:
@@ -124,9 +168,18 @@ _BULK_KINDS = ("booking", "snapshot", "event", "heartbeat", "record")
 
 
 def _bulk_kind(write: Write) -> str | None:
-    for kind in _BULK_KINDS:
-        if hasattr(write, kind):
-            return kind
+    """The bulk form a held write says it has (an attribute of the function), if any:
+    read from its `__dict__` (a missed `hasattr` costs an exception; a busy tick holds
+    a hundred writes, each asked several times)."""
+    attrs = getattr(write, "__dict__", None)
+    if attrs:
+        for kind in _BULK_KINDS:
+            if kind in attrs:
+                return kind
+    elif attrs is None:
+        for kind in _BULK_KINDS:
+            if hasattr(write, kind):
+                return kind
     return None
 
 
@@ -252,6 +305,10 @@ class SqlEngineStore:
         #: heartbeat rows up to this time are in the database already (a restarted paper
         #: stack replays ticks its cells' checkpoints are older than: not recorded twice)
         self.heartbeats_until: int | None = None
+        #: engine id -> an engine's events up to this tick time are in the database
+        #: already (`note_events_committed`): a restored engine replaying those ticks
+        #: does not log them again
+        self.events_until: dict[str, int] = {}
         #: checkpoint names and ("record", engine id) whose rows this store committed
         self._exists: set[Any] = set()
 
@@ -436,14 +493,41 @@ class SqlEngineStore:
             }
 
     def log(self, engine_id: str, ts: int, kind: str, message: str, data: dict | None = None):
-        payload = json.loads(json.dumps(data or {}, default=str))
+        """Hold (or write) one engine event. An event of a tick up to `events_until`
+        (a restored engine replaying ticks a crashed run committed) is not logged
+        again; the restart's own `resume` always is."""
+        until = self.events_until.get(engine_id)
+        if until is not None and ts <= until and kind != "resume":
+            return
+        payload = json_payload(data or {})
         row = {"engine_id": engine_id, "ts": ts, "kind": kind, "message": message, "data": payload}
 
         def write(s: Session) -> None:
             s.add(EngineEventRow(**row))
 
         write.event = row  # type: ignore[attr-defined] - `WriteBatch.run`'s bulk form
-        self._write(write, engine_id)
+        self._write(write)  # replayed exactly (`events_until`): no checkpoint forced
+
+    def note_events_committed(self, engine_id: str) -> None:
+        """A restored engine's events up to its newest committed one (a restart's
+        `resume` aside) were written by the run a crash interrupted: a replay of those
+        ticks logs them not again. A tick's events commit together in its transaction
+        and a replay from the engine's checkpoint logs the same events at the same
+        ticks (the simulator and the strategy are deterministic), so the committed
+        events are exactly those of the ticks up to the newest one (ADR-0020,
+        session 6)."""
+        from sqlalchemy import func
+
+        with self.db.read() as s:
+            ts = s.scalar(
+                select(func.max(EngineEventRow.ts)).where(
+                    EngineEventRow.engine_id == engine_id, EngineEventRow.kind != "resume"
+                )
+            )
+        if ts is None:
+            self.events_until.pop(engine_id, None)
+        else:
+            self.events_until[engine_id] = ts
 
     def events(self, engine_id: str | None = None, kind: str | None = None) -> list[EngineEventRow]:
         with self.db.read() as s:
@@ -472,11 +556,16 @@ class SqlEngineStore:
         CommandQueue(self.db).enqueue(engine_id, command, source=source)
         return True
 
-    def command_done(self, command_id: int, status: str, result: str, ts: int) -> None:
-        """Record what applying a queued command did (with the tick's other writes)."""
+    def command_done(
+        self, command_id: int, status: str, result: str, ts: int, engine_id: str | None = None
+    ) -> None:
+        """Record what applying a queued command did (with the tick's other writes). A
+        replay would not apply it again (it is no longer pending): the engine's paper
+        cell checkpoints with it (`WriteBatch.touched`), and so do the cells of a
+        capital move (its engines' events are logged with it)."""
         from drift_engine.engine.commands import finish_command
 
-        self._write(lambda s: finish_command(s, command_id, status, result, ts))
+        self._write(lambda s: finish_command(s, command_id, status, result, ts), engine_id)
 
     # heartbeats ------------------------------------------------------------------
     def record_heartbeat(

@@ -399,6 +399,8 @@ class LiveRunner:
         try:
             while (until is None or t <= until) and not (should_stop and should_stop()):
                 clock.sleep_until(t)
+                if should_stop and should_stop():  # woken early by a stop (ADR 0023)
+                    break
                 lag = getattr(clock, "lag", None)
                 self.tick(t, interval_s=interval_s, lag_s=lag(t) if lag is not None else 0.0)
                 t += interval_s

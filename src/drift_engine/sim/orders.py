@@ -36,6 +36,9 @@ from drift_engine.sim.state import (
     _Account,
 )
 
+#: fee structure values -> `FeeStructure.from_account` of them, shared by simulators
+_FEE_STRUCTURES: dict[tuple[Any, ...], fees.FeeStructure] = {}
+
 
 class OrdersMixin:
     """Orders, matching, fees and fills of `DriftSimulator`."""
@@ -447,7 +450,13 @@ class OrdersMixin:
         hit = cache.get(spot)
         if hit is not None and hit[0] == key:
             return hit[1]
-        out = fees.FeeStructure.from_account(structure)
+        # every paper cell's simulator starts from the same State: the (frozen)
+        # structure built for those values by one is the others' too (ADR-0020, s6)
+        out = _FEE_STRUCTURES.get(key)
+        if out is None:
+            out = fees.FeeStructure.from_account(structure)
+            if len(_FEE_STRUCTURES) < 64:
+                _FEE_STRUCTURES[key] = out
         cache[spot] = (key, out)
         return out
 
