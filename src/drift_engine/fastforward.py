@@ -44,6 +44,9 @@ class Skip:
     apply: list[int]
     ends: np.ndarray | None = None
     bound: np.ndarray | None = None
+    #: per tape symbol id: its (lowest, highest) price over [start, stop), when the plan
+    #: had them (`plan_hour`); `_equity_bounded` reads them instead of the index
+    ranges: dict[int, tuple[int, int]] | None = None
 
     @property
     def tick_ends(self) -> np.ndarray:
@@ -203,6 +206,55 @@ def plan_fast(
             apply.append(i)
     apply.sort()
     return Skip(start, stop, ticks, bound[stop - 1], apply, None, tape.bound)
+
+
+def plan_hour(
+    tape: EventTape,
+    sim: Any,
+    bands: dict[MarketKey, tuple[int, int]],
+    due: int | None,
+    until: int | None,
+) -> Skip | None:
+    """`plan_fast` for the usual quiet hour, read from the chunk's `HourTable` (every
+    hour of the chunk planned together): the tape stands at the start of an hour's gap
+    (the end of the previous hour's tick), nothing is due and the run does not end
+    before the hour, and every price up to the hour's first non-price event is inside
+    its band. Then the skip is the gap, exactly `plan_fast`'s; `UNDECIDED` otherwise
+    (then `plan_fast` decides)."""
+    tape.refill()
+    start = tape.pos
+    if len(tape.buf) - start < 2:
+        return UNDECIDED
+    table = tape.index().hours()
+    h = table.at_start.get(start)
+    if h is None:
+        return UNDECIDED
+    head, stop = table.head[h], table.tick_start[h]
+    if stop <= start:
+        return UNDECIDED
+    bound = tape.rows().bound
+    at = bound[head]
+    with_tick = True  # plan_fast's range reaches the head: the hour tick's prices too
+    if due is not None:
+        if due <= bound[stop - 1]:
+            return UNDECIDED
+        if due <= at:
+            with_tick = False  # its range stops at the hour tick's first event
+    if until is not None and until < at:
+        return UNDECIDED
+    ranges = {}
+    glo, ghi, tlo, thi = table.gap_lo, table.gap_hi, table.tick_lo, table.tick_hi
+    for sid, lo, hi in _symbol_bands(_symbol_keys(sim, tape), bands):
+        low, high = glo[sid][h], ghi[sid][h]
+        ranges[sid] = (low, high)
+        if with_tick:
+            low, high = min(low, tlo[sid][h]), max(high, thi[sid][h])
+        if low < lo or high > hi:
+            return UNDECIDED
+    skip = Skip(start, stop, table.ticks[h], bound[stop - 1], list(table.apply[h]))
+    skip.bound = tape.bound
+    skip.ranges = ranges
+    return skip
 
 
 def truncate(tape: EventTape, skip: Skip, ticks: int) -> Skip | None:
@@ -382,7 +434,9 @@ def _skip_bars(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[A
             due = q.until
     tape = hb._tape
     bands = intersect([q.bands for _, q in quiets])
-    skip = plan_fast(tape, sim, bands, due, until)
+    skip = plan_hour(tape, sim, bands, due, until)
+    if skip is UNDECIDED:
+        skip = plan_fast(tape, sim, bands, due, until)
     if skip is UNDECIDED:
         skip = plan_skip(tape, sim, bands, due, until)
     if skip is None:
@@ -417,6 +471,7 @@ def _equity_bounded(hb: Any, tape: EventTape, sim: Any, skip: Skip, quiets: list
     sends the skip through it (`equity_path`)."""
     index = tape.index()
     keys = _symbol_keys(sim, tape)
+    ranges = skip.ranges
     for engine, q in quiets:
         legs = q.legs
         markets = {k for k, _ in legs.perps} | {k for k, *_ in legs.spots}
@@ -431,7 +486,10 @@ def _equity_bounded(hb: Any, tape: EventTape, sim: Any, skip: Skip, quiets: list
             lo_p, hi_p = p, p
             for sid, ks in keys.items():
                 if key in ks:
-                    a, b = index.price_range(sid, skip.start, skip.stop)
+                    if ranges is not None and sid in ranges:
+                        a, b = ranges[sid]
+                    else:
+                        a, b = index.price_range(sid, skip.start, skip.stop)
                     lo_p, hi_p = min(lo_p, a), max(hi_p, b)
             at_lo, at_hi = legs.at({key: lo_p}), legs.at({key: hi_p})
             top, low = max(at_lo, at_hi), min(at_lo, at_hi)
@@ -525,6 +583,7 @@ __all__ = [
     "key_prices",
     "max_equity",
     "plan_fast",
+    "plan_hour",
     "plan_skip",
     "truncate",
 ]

@@ -143,6 +143,79 @@ def test_after_a_restore_each_key_booked_since_the_checkpoint_is_answered_once_n
     assert restored.balance() == OPENING - 3_333_333 - 1_667 + 2_000_001 + 401 - 12_345
 
 
+def _crashed_run(registry: VaultRegistry) -> int:
+    """A run booked FILL_A, checkpointed, booked FILL_B and FUNDING and crashed: the
+    checkpoint's ledger mark."""
+    sink = sink_of(registry)
+    sink.book(FILL_A)
+    mark = max(e.id for e in registry.ledger.entries("carry-paper"))
+    sink.book(FILL_B)
+    sink.book(FUNDING)
+    return mark
+
+
+def _restored(registry: VaultRegistry, mark: int, mode: str, unmet=()) -> VaultLedgerSink:
+    restored = VaultLedgerSink(registry.ledger, ENGINE, "carry-paper", replay_balance=mode)
+    restored.replay_after(mark, unmet)
+    return restored
+
+
+AFTER_A = OPENING - 3_333_333 - 1_667
+AFTER_B = AFTER_A + 2_000_001 + 401
+AFTER_FUNDING = AFTER_B - 12_345
+
+
+def test_a_restored_sink_reads_the_committed_balance_unless_asked_for_the_balance_as_then(
+    registry,
+):
+    """Default ("committed": live restores, tools): the ledger as committed, whatever the
+    replay has met. "as_then" (paper cells): what the engine read at that point the
+    first time, each entry counted again once the replay meets it."""
+    mark = _crashed_run(registry)
+    committed = _restored(registry, mark, "committed")
+    assert committed.balance() == AFTER_FUNDING
+    assert committed.unmet() == ["fill:sigB:1", "funding:2:1767229200"]
+    assert committed.book(FILL_B) is True
+    assert committed.balance() == AFTER_FUNDING
+    assert committed.unmet() == ["funding:2:1767229200"]
+
+    as_then = _restored(registry, mark, "as_then")
+    assert as_then.balance() == AFTER_A
+    assert as_then.book(FILL_B) is True
+    assert as_then.balance() == AFTER_B
+    assert as_then.unmet() == ["funding:2:1767229200"]
+    assert as_then.book(FUNDING) is True
+    assert as_then.balance() == AFTER_FUNDING
+    assert as_then.unmet() == []
+    assert as_then.book(FUNDING) is False
+    assert as_then.balance() == AFTER_FUNDING
+    assert keys(registry) == ["seed", "fill:sigA:0", "fill:sigB:1", "funding:2:1767229200"]
+
+
+def test_unmet_keys_at_or_below_the_mark_are_replayed_again_after_a_second_restore(registry):
+    """A checkpoint taken before the replay met FUNDING has a mark above it: restored
+    from it with the `unmet` keys, FUNDING is still answered once and (as_then) not yet
+    counted; without them it would be a plain replay (False)."""
+    first = _restored(registry, _crashed_run(registry), "as_then")
+    first.book(FILL_B)
+    unmet = first.unmet()
+    mark = max(e.id for e in registry.ledger.entries("carry-paper"))  # second checkpoint
+    for mode, balance in (("as_then", AFTER_B), ("committed", AFTER_FUNDING)):
+        again = _restored(registry, mark, mode, unmet)
+        assert again.balance() == balance
+        assert again.book(FILL_B) is False
+        assert again.book(FUNDING) is True
+        assert again.balance() == AFTER_FUNDING
+    plain = sink_of(registry)
+    plain.replay_after(mark)
+    assert plain.book(FUNDING) is False
+
+
+def test_replay_balance_is_one_of_two_modes(registry):
+    with pytest.raises(ValueError, match="replay_balance"):
+        VaultLedgerSink(registry.ledger, ENGINE, "carry-paper", replay_balance="then")
+
+
 def test_bookings_held_in_a_write_batch_count_at_once_and_are_written_once_on_commit(registry, db):
     batch = WriteBatch()
     sink = sink_of(registry)

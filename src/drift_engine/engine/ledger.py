@@ -9,15 +9,23 @@ reach the strategy twice. `MemoryLedgerSink` is the same contract in memory (uni
 With a `WriteBatch` (`sink.batch`, set by a persisting paper stack) a booking is held in
 the batch and committed with the stack's next checkpoint; the sink's balance and known
 keys already count it (ADR-0011).
+
+A sink restored with an engine from a checkpoint (`replay_after`) answers the keys the
+crashed run booked after that checkpoint once each, without a second entry. What its
+`balance()` says meanwhile is its `replay_balance` mode: "committed" (default; live
+restores, tools) reads the ledger as committed; "as_then" (paper cells, which checkpoint
+at their own minute and may replay an hour of bookings) reads what the engine read the
+first time: the committed balance less the entries the replay has not met again yet.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import Enum
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 from drift_engine.engine.ports import Posting
 
@@ -82,35 +90,71 @@ class MemoryLedgerSink:
         return self._totals[kind]
 
 
-class VaultLedgerSink:
-    """Books an engine's events into its vault in the real, append-only ledger."""
+#: what a replaying sink's `balance()` reads (see the module docstring)
+ReplayBalance = Literal["committed", "as_then"]
 
-    def __init__(self, ledger: Any, engine_id: str, vault: int | str) -> None:
+
+class VaultLedgerSink:
+    """Books an engine's events into its vault in the real, append-only ledger.
+
+    `replay_balance`: what `balance()` reads while a restored engine replays bookings
+    the crashed run committed after its checkpoint (`replay_after`): "committed" (the
+    ledger as committed, the default) or "as_then" (the balance the engine read at that
+    point the first time: a paper cell, ADR-0020 session 5 point 28)."""
+
+    def __init__(
+        self,
+        ledger: Any,
+        engine_id: str,
+        vault: int | str,
+        *,
+        replay_balance: ReplayBalance = "committed",
+    ) -> None:
+        if replay_balance not in ("committed", "as_then"):
+            raise ValueError(f"replay_balance: 'committed' or 'as_then', not {replay_balance!r}")
         self.ledger = ledger  # drift_engine.vaults.ledger.Ledger
         self.engine_id = engine_id
         self.vault_id = vault
+        self.replay_balance = replay_balance
         self._keys: set[str] | None = None
         self._balance: int | None = None
         #: kind -> [amount, fee, entries] over the vault's ledger, loaded with the keys
         #: and kept up to date by what books through this sink (metrics read it)
         self._totals: dict[str, list[int]] | None = None
-        #: keys booked after the paper state this engine was restored from (see
-        #: `replay_after`): met again once by the replay, they are not booked twice
-        self._replay: set[str] = set()
+        #: key -> net amount of the entries booked after the state this engine was
+        #: restored from (see `replay_after`) that the replay has not met again yet: met
+        #: once, a key is answered True without a second entry and leaves this map
+        self._replay: dict[str, int] = {}
         #: `engine.store.WriteBatch`: bookings wait for the paper stack's next checkpoint
         self.batch: Any = None
-        #: [batch, index, write, entries] of the write holding this sink's entries
+        #: [batch, index, write, entries, writes checked] of the write holding this
+        #: sink's entries
         self._held: list[Any] | None = None
         #: (ts, its datetime) of the last booking (`_occurred_at`)
         self._last_time: tuple[int, datetime] | None = None
 
-    def replay_after(self, mark: int) -> None:
+    def replay_after(self, mark: int, unmet: Iterable[str] = ()) -> None:
         """The venue and strategy were restored to a checkpoint taken when `mark` was the
         highest ledger entry id: entries above it were booked by the heartbeat that the
         crash interrupted, and the replay of that heartbeat reports their events again.
         Each such key is then answered True once (the strategy hears of it, as it did
-        before the crash) without a second entry."""
-        self._replay = {e.key for e in self.ledger.entries(self.vault_id) if e.id > mark}
+        before the crash) without a second entry.
+
+        `unmet`: keys at or below `mark` that the checkpoint's own replay had not met
+        again yet (`unmet()` when it was taken: its mark is the highest id at its own
+        commit, a lagging cell's catch-up may end before an hour the crashed run
+        booked); they are replayed the same way."""
+        unmet = set(unmet)
+        self._replay = {
+            e.key: e.amount - e.fee
+            for e in self.ledger.entries(self.vault_id)
+            if e.id > mark or e.key in unmet
+        }
+
+    def unmet(self) -> list[str]:
+        """Keys booked by a crashed run that this engine's replay has not met again (a
+        checkpoint stores them for `replay_after`)."""
+        return sorted(self._replay)
 
     def _known(self) -> set[str]:
         if self._keys is None:
@@ -142,8 +186,9 @@ class VaultLedgerSink:
 
     def book(self, posting: Posting) -> bool:
         key = ledger_key(posting)
-        if key in self._replay:
-            self._replay.discard(key)
+        replay = self._replay
+        if replay and key in replay:
+            del replay[key]
             return True
         known = self._keys if self._keys is not None else self._known()
         if key in known:
@@ -191,20 +236,22 @@ class VaultLedgerSink:
     def _hold(self, entry: Any) -> None:
         """Add `entry` to the batch: to the entries this sink already holds there when
         nothing after them reads the ledger (only engine-record writes, marked
-        `ledger_free`), so a day of bookings is one `book_in`; else as a new write."""
+        `ledger_free`), so a day of bookings is one `book_in`; else as a new write.
+        The writes after the held one are checked once each (`held[4]`: how many of the
+        batch's writes were seen to pass), not again at every booking."""
         batch = self.batch
         held = self._held
         if held is not None and held[0] is batch:
             writes = batch.writes
             at = held[1]
-            last = len(writes) - 1
-            if (
-                at <= last
-                and writes[at] is held[2]
-                and (at == last or all(getattr(w, "ledger_free", False) for w in writes[at + 1 :]))
-            ):
-                held[3].append(entry)
-                return
+            if at < len(writes) and writes[at] is held[2]:
+                seen = held[4]
+                if seen == len(writes) or all(
+                    getattr(w, "ledger_free", False) for w in writes[seen:]
+                ):
+                    held[4] = len(writes)
+                    held[3].append(entry)
+                    return
         entries = [entry]
         ledger, engine_id, vault = self.ledger, self.engine_id, self.vault_id
 
@@ -213,7 +260,7 @@ class VaultLedgerSink:
 
         # what `WriteBatch.run` books in bulk with the tick's other bookings (same rows)
         write.booking = (ledger, engine_id, vault, entries)  # type: ignore[attr-defined]
-        self._held = [batch, len(batch.writes), write, entries]
+        self._held = [batch, len(batch.writes), write, entries, len(batch.writes) + 1]
         batch.add(write)
 
     def load(self) -> None:
@@ -233,8 +280,13 @@ class VaultLedgerSink:
             self._count(self._totals, kind, amount, 0)
 
     def balance(self) -> int:
+        """The vault's balance: committed plus held; in "as_then" mode less the entries
+        a replay has still to meet (what the engine read at this point the first time)."""
         if self._balance is None:
             self._balance = self.ledger.balance(self.vault_id)
+        replay = self._replay
+        if replay and self.replay_balance == "as_then":
+            return self._balance - sum(replay.values())
         return self._balance
 
     def refresh(self) -> None:

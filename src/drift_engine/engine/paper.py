@@ -53,7 +53,7 @@ from drift_engine.core.errors import DriftEngineError
 from drift_engine.engine.capital import PaperCapitalMoves
 from drift_engine.engine.commands import CommandQueue, OperatorCommands
 from drift_engine.engine.engine import DriftEngine, EngineMode
-from drift_engine.engine.ledger import VaultLedgerSink, ledger_key
+from drift_engine.engine.ledger import VaultLedgerSink
 from drift_engine.engine.market_board import MarketBoard, spot_symbol_for
 from drift_engine.engine.ports import EngineRecord
 from drift_engine.engine.store import SqlEngineStore, WriteBatch, _put_record
@@ -144,43 +144,6 @@ class VaultSnapshotter:
             self.batch.add(write)  # replayed exactly (`taken_until`): no checkpoint forced
             return
         snapshots.record(engine.engine_id, ledger.vault_id, **point)
-
-
-class ReplayedLedgerSink(VaultLedgerSink):
-    """A paper engine's ledger sink whose balance, while the engine replays ticks a
-    crashed run committed after the engine's checkpoint (`replay_after`), is what it
-    was then: the committed balance less the entries booked after the checkpoint that
-    the replay has not met again yet. Cells checkpoint at their own minute of the hour
-    (`PaperStack.maybe_checkpoint`), so a restored cell may replay an hour of funding
-    bookings; its strategy and risk checks read the same balance as the first time.
-    Without `replay_after` it is a `VaultLedgerSink`.
-
-    A checkpoint taken while the replay has not met every such entry yet (a lagging
-    cell's catch-up ends before the funding hour the crashed run booked) stores their
-    keys (`unmet`), since its ledger mark is the highest id at its own commit: a restore
-    from it replays those again, as well as the entries above its mark."""
-
-    _ahead: dict[str, int] = {}  # noqa: RUF012 - replaced per instance by replay_after
-
-    def replay_after(self, mark: int, unmet: Iterable[str] = ()) -> None:
-        unmet = set(unmet)
-        super().replay_after(mark)
-        ahead = [e for e in self.ledger.entries(self.vault_id) if e.id > mark or e.key in unmet]
-        self._replay = {e.key for e in ahead}
-        self._ahead = {e.key: e.amount - e.fee for e in ahead}
-
-    def unmet(self) -> list[str]:
-        """Keys booked by a crashed run that this engine's replay has not met again."""
-        return sorted(self._ahead)
-
-    def book(self, posting: Any) -> bool:
-        if self._ahead:
-            self._ahead.pop(ledger_key(posting), None)
-        return super().book(posting)
-
-    def balance(self) -> int:
-        ahead = self._ahead
-        return super().balance() - (sum(ahead.values()) if ahead else 0)
 
 
 @dataclass
@@ -443,7 +406,9 @@ class PaperStack:
             self.restore([engine_id], advance=self.main is None)
         ts = self.now() if ts is None else ts
         name = vault_name or engine_id
-        ledger = ReplayedLedgerSink(self.registry.ledger, engine_id, name)
+        # while it replays what a crashed run booked after its checkpoint, the engine reads
+        # the balance it read the first time (ADR-0020 session 5, point 28)
+        ledger = VaultLedgerSink(self.registry.ledger, engine_id, name, replay_balance="as_then")
         cell = self._cell(engine_id, strategy)
         board = self.board
         if cell.saved is not None:
@@ -576,7 +541,7 @@ class PaperStack:
                         "cursor": v._cursor - since,
                         "returned": sorted(v._returned),
                         "unmet": engine.ledger.unmet()
-                        if isinstance(engine.ledger, ReplayedLedgerSink)
+                        if isinstance(engine.ledger, VaultLedgerSink)
                         else [],
                     }
                 },

@@ -17,6 +17,13 @@ in the batch's order and writes the same rows with:
   one of the snapshots.
 Keys, amounts, times and checks are unchanged; tests/vaults/test_bulk_tick_writes.py
 compares every row with the ORM path.
+
+The entries go to the driver as tuples already in its form (`DriverInsert`: each column's
+own SQLAlchemy bind processor applied once per distinct value, not once per row; a
+backtest's week is ~340 entries sharing a few dozen datetimes): the same values Core's
+executemany would send, without its per-row parameter processing (ADR-0020, session 6).
+`DRIVER_ROWS = False` is the reference: Core's executemany of dicts (tests compare the
+two, row for row).
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import Table, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from drift_engine.core.types import DriftPosition
@@ -39,6 +46,10 @@ from drift_engine.vaults.errors import (
     UnknownVaultError,
 )
 from drift_engine.vaults.money import check_amount
+
+#: ledger entries are sent to the driver in its form (False: Core's executemany of dicts,
+#: the reference the tests compare with)
+DRIVER_ROWS = True
 
 #: ("book", engine_id, vault ref, entries, booked_at) or
 #: ("snapshot", engine_id, vault ref, point dict, taken_at)
@@ -75,7 +86,7 @@ class TickVaultWrites:
         booked = _booked(session, self.ops, vaults)
         snap_ids = {vaults[op[2]].id for op in self.ops if op[0] == "snapshot"}
         balance = _balances(session, snap_ids)
-        entries: list[dict[str, Any]] = []
+        entries: list[tuple[Any, ...]] = []
         snapshots: list[dict[str, Any]] = []
         for kind, engine_id, ref, body, at in self.ops:
             row = vaults[ref]
@@ -84,21 +95,118 @@ class TickVaultWrites:
                 snapshots.append(_snapshot_row(row, body, at, balance.get(row.id, 0)))
                 continue
             check_engine_booking(row, engine_id, body)
+            vault_id = row.id
             for new in body:
-                seen = booked.get((row.id, new.key))
+                seen = booked.get((vault_id, new.key))
                 if seen is not None:
-                    seen.check_replay(row.name, new)
+                    _check_replay(seen, row.name, vault_id, at, new)
                     continue
-                fresh = entry_row(row.id, new, at)
-                entries.append(fresh)
-                booked[(row.id, new.key)] = entry_of_row({**fresh, "id": 0})
-                if row.id in balance:
-                    balance[row.id] += new.amount - new.fee
+                entries.append(_entry_tuple(vault_id, new, at))
+                booked[(vault_id, new.key)] = new  # booked earlier in this batch
+                if vault_id in balance:
+                    balance[vault_id] += new.amount - new.fee
         if entries:
-            session.execute(insert(LedgerEntryRow.__table__), entries)
+            if DRIVER_ROWS:
+                _LEDGER_INSERT.run(session, entries)
+            else:
+                session.execute(
+                    insert(LedgerEntryRow.__table__),
+                    [dict(zip(_ENTRY_COLUMNS, e, strict=True)) for e in entries],
+                )
         if snapshots:
             session.execute(insert(VaultSnapshotRow.__table__), snapshots)
         self.ops.clear()
+
+
+#: the ledger row's columns in `entry_row`'s order (the insert's parameters)
+_ENTRY_COLUMNS = (
+    "vault_id",
+    "kind",
+    "amount",
+    "fee",
+    "idempotency_key",
+    "counterparty_vault_id",
+    "market_index",
+    "memo",
+    "occurred_at",
+    "booked_at",
+)
+
+
+def _entry_tuple(vault_id: int, new: NewEntry, now: datetime) -> tuple[Any, ...]:
+    """`entry_row(vault_id, new, now)` as a tuple in `_ENTRY_COLUMNS` order."""
+    return (
+        vault_id,
+        new.kind,
+        new.amount,
+        new.fee,
+        new.key,
+        new.counterparty_vault_id,
+        new.market_index,
+        new.memo,
+        new.occurred_at or now,
+        now,
+    )
+
+
+def _check_replay(
+    seen: LedgerEntry | NewEntry, vault_name: str, vault_id: int, at: datetime, new: NewEntry
+) -> None:
+    """`seen.check_replay(vault_name, new)` for an entry booked before this batch or
+    earlier in it (a `NewEntry`: its `LedgerEntry` is built only when asked, here)."""
+    if isinstance(seen, NewEntry):
+        seen = entry_of_row({**entry_row(vault_id, seen, at), "id": 0})
+    seen.check_replay(vault_name, new)
+
+
+class DriverInsert:
+    """An INSERT of `columns` into `table` executed many times with parameter tuples
+    turned into the driver's form by the columns' own bind processors (what Core's
+    executemany applies per row), each applied once per distinct value of a flush.
+
+    The statement is compiled once per dialect. The values a processed column holds
+    (enums, datetimes, None) must be hashable; the others go to the driver as given."""
+
+    def __init__(self, table: Table, columns: tuple[str, ...]) -> None:
+        self.table = table
+        self.columns = columns
+        #: dialect name -> (SQL, positional?, processors by position or None)
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, tuple[Any, ...]]] = {}
+
+    def _compile(self, dialect: Any) -> tuple[str, tuple[str, ...] | None, tuple[Any, ...]]:
+        done = self._compiled.get(dialect.name)
+        if done is None:
+            compiled = insert(self.table).compile(dialect=dialect, column_keys=list(self.columns))
+            names = compiled.positiontup if dialect.positional else None
+            if names is not None and tuple(names) != self.columns:
+                raise AssertionError(f"unexpected parameter order {names!r}")
+            # the dialect's own type (SQLite's DATETIME under UTCDateTime): what Core uses
+            processors = tuple(
+                self.table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
+                for c in self.columns
+            )
+            done = self._compiled[dialect.name] = (compiled.string, names, processors)
+        return done
+
+    def run(self, session: Session, rows: list[tuple[Any, ...]]) -> None:
+        connection = session.connection()
+        sql, positional, processors = self._compile(connection.dialect)
+        plan = [(i, p, {}) for i, p in enumerate(processors) if p is not None]
+        columns = self.columns
+        params: list[Any] = []
+        for row in rows:
+            values = list(row)
+            for i, process, done in plan:
+                value = values[i]
+                try:
+                    values[i] = done[value]
+                except KeyError:
+                    values[i] = done[value] = process(value)
+            params.append(tuple(values) if positional else dict(zip(columns, values, strict=True)))
+        connection.exec_driver_sql(sql, params)
+
+
+_LEDGER_INSERT = DriverInsert(LedgerEntryRow.__table__, _ENTRY_COLUMNS)
 
 
 def _lock_vaults(session: Session, refs: set[Any]) -> dict[Any, Any]:
@@ -124,17 +232,18 @@ def _lock_vaults(session: Session, refs: set[Any]) -> dict[Any, Any]:
 
 def _booked(
     session: Session, ops: list[Op], vaults: dict[Any, Any]
-) -> dict[tuple[int, str], LedgerEntry]:
+) -> dict[tuple[int, str], LedgerEntry | NewEntry]:
     """(vault id, key) -> the entry booked before this batch, for the batch's keys."""
     wanted = {(vaults[op[2]].id, e.key) for op in ops if op[0] == "book" for e in op[3]}
-    out: dict[tuple[int, str], LedgerEntry] = {}
+    out: dict[tuple[int, str], LedgerEntry | NewEntry] = {}
     keys = sorted({k for _, k in wanted})
     ids = sorted({v for v, _ in wanted})
+    table = LedgerEntryRow.__table__
     for start in range(0, len(keys), 500):
-        for row in session.scalars(
-            select(LedgerEntryRow).where(
-                LedgerEntryRow.vault_id.in_(ids),
-                LedgerEntryRow.idempotency_key.in_(keys[start : start + 500]),
+        for row in session.execute(  # Core rows: `from_row` reads the same attributes
+            select(table).where(
+                table.c.vault_id.in_(ids),
+                table.c.idempotency_key.in_(keys[start : start + 500]),
             )
         ):
             if (row.vault_id, row.idempotency_key) in wanted:

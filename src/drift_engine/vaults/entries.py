@@ -15,7 +15,7 @@ from datetime import datetime
 from drift_engine.storage.enums import EntryKind
 from drift_engine.storage.models import LedgerEntryRow
 from drift_engine.vaults.errors import IdempotencyConflictError, InvalidAmountError
-from drift_engine.vaults.money import check_amount
+from drift_engine.vaults.money import MAX_AMOUNT, check_amount
 
 MAX_KEY_LENGTH = 200
 
@@ -79,7 +79,28 @@ class NewEntry:
     occurred_at: datetime | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "kind", EntryKind(self.kind))
+        kind = self.kind
+        if type(kind) is not EntryKind:
+            kind = EntryKind(kind)
+            object.__setattr__(self, "kind", kind)
+        amount, fee, key, at = self.amount, self.fee, self.key, self.occurred_at
+        if (  # what `_check` accepts, in the common form: decided without its calls
+            type(amount) is int
+            and type(fee) is int
+            and -MAX_AMOUNT <= amount <= MAX_AMOUNT
+            and -MAX_AMOUNT <= fee <= MAX_AMOUNT
+            and (amount or fee)
+            and SIGN_RULES[kind] is Sign.ANY
+            and (not fee or kind in KINDS_WITH_FEES)
+            and key
+            and len(key) <= MAX_KEY_LENGTH
+            and (at is None or at.tzinfo is not None)
+        ):
+            return
+        self._check()
+
+    def _check(self) -> None:
+        """The rules, each with its error (the first that fails is raised)."""
         check_amount(self.amount, allow_negative=True, allow_zero=True)
         check_amount(self.fee, field="fee", allow_negative=True, allow_zero=True)
         sign = SIGN_RULES[self.kind]

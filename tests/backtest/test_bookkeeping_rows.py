@@ -1,0 +1,113 @@
+"""A backtest's bookkeeping writes the same rows whichever way they are built.
+
+The weekly flush sends ledger entries to the driver as tuples already in its form
+(`vaults.bulk.DriverInsert`); the reference (`bulk.DRIVER_ROWS = False`) is Core's
+executemany of dicts, with SQLAlchemy's per-row parameter processing. A run of a
+strategy that trades, pays funding and crosses weekly flushes must leave every row of
+every table the same, value for value as the driver reads it back (SQLite: the stored
+text of each datetime), ids and keys included. The wall clocks (booking and recording
+times) are frozen so that they can be compared too; a tick's measured duration is the
+one column left out.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+import drift_engine.engine.store as store
+import drift_engine.vaults.registry as registry
+from drift_engine.backtest.runner import run_backtest
+from drift_engine.data.synthetic import DEFAULT_ORIGIN
+from drift_engine.storage.database import Database
+from drift_engine.storage.models import Base
+from drift_engine.storage.testing import throwaway_database_url
+from drift_engine.vaults import VaultRegistry, bulk
+
+DAY = 86_400
+WALL = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
+#: the tick's measured wall time: the only stored value that is not the run's
+NOT_COMPARED = {("heartbeats", "duration_ms")}
+
+
+class _FrozenDatetime(datetime):
+    @classmethod
+    def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+        return WALL if tz is not None else WALL.replace(tzinfo=None)
+
+
+class _FrozenRegistry(VaultRegistry):
+    """The paper stack's registry (`PaperStack` builds it) with its clock frozen."""
+
+    def __init__(self, db: Database, **kw: Any) -> None:
+        super().__init__(db, clock=lambda: WALL, **kw)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgresql" and not os.environ.get("DATABASE_URL"):
+        pytest.skip("PostgreSQL variant runs when DATABASE_URL is set")
+    return request.param
+
+
+@pytest.fixture
+def frozen_walls(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(registry, "VaultRegistry", _FrozenRegistry)
+    monkeypatch.setattr(store, "datetime", _FrozenDatetime)
+    yield
+
+
+def _dump(url: str) -> dict[str, list[tuple]]:
+    """Every table's rows in id order, as the driver returns them (no type processing)."""
+    db = Database.open(url)
+    try:
+        out: dict[str, list[tuple]] = {}
+        with db.engine.connect() as c:
+            for table in Base.metadata.sorted_tables:
+                skip = {col for t, col in NOT_COMPARED if t == table.name}
+                cols = [col.name for col in table.columns if col.name not in skip]
+                order = ", ".join(col.name for col in table.primary_key.columns)
+                sql = f"SELECT {', '.join(cols)} FROM {table.name} ORDER BY {order}"
+                out[table.name] = [tuple(r) for r in c.execute(text(sql))]
+        return out
+    finally:
+        db.dispose()
+
+
+def _run(url: str) -> Any:
+    return run_backtest(
+        "delta-neutral",
+        "SOL-PERP",
+        DEFAULT_ORIGIN,
+        DEFAULT_ORIGIN + 16 * DAY,  # two weekly flushes and the last one
+        source="synthetic",
+        database_url=url,
+    )
+
+
+def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
+    backend, frozen_walls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    dumps = {}
+    reports = {}
+    for driver_rows in (False, True):
+        monkeypatch.setattr(bulk, "DRIVER_ROWS", driver_rows)
+        where = tmp_path / str(driver_rows)
+        where.mkdir()
+        with throwaway_database_url(backend, where) as url:
+            reports[driver_rows] = _run(url)
+            dumps[driver_rows] = _dump(url)
+    reference, driver = dumps[False], dumps[True]
+    kinds = {row[2] for row in reference["ledger_entries"]}  # (id, vault_id, kind, ...)
+    assert {"fill", "funding", "interest"} <= kinds, kinds  # it traded and was paid
+    assert len(reference["ledger_entries"]) > 500 and reference["heartbeats"]
+    assert reference.keys() == driver.keys()
+    for table in reference:
+        assert driver[table] == reference[table], table
+    assert reports[True].final_equity == reports[False].final_equity
