@@ -206,7 +206,8 @@ class OrdersMixin:
         """
         acct = self._account(key)
         self._changed(acct)
-        snap = self.snapshot([acct.key])
+        intents = list(intents)
+        snap = self.snapshot([acct.key], [(i.market_type, i.market_index) for i in intents])
         results: list[OrderResult] = []
         try:
             for intent in intents:

@@ -25,7 +25,14 @@ from drift_engine.core.program import FieldCachedEncoder, encode_account
 from drift_engine.core.types import MarketType
 from drift_engine.sim.pricing import PriceModel
 from drift_engine.sim.records import record_from_json, record_to_json
-from drift_engine.sim.state import MarketKey, SimulationError, UserKey, _Account, _Rates
+from drift_engine.sim.state import (
+    QUOTE_SPOT_MARKET_INDEX,
+    MarketKey,
+    SimulationError,
+    UserKey,
+    _Account,
+    _Rates,
+)
 
 if TYPE_CHECKING:
     from drift_engine.sim.simulator import DriftSimulator
@@ -303,15 +310,26 @@ class PersistenceMixin:
 
     # ------------------------------------------------------------------ atomicity
 
-    def snapshot(self, accounts: Iterable[UserKey] | None = None) -> _Snapshot:
+    def snapshot(
+        self,
+        accounts: Iterable[UserKey] | None = None,
+        markets: Iterable[MarketKey] | None = None,
+    ) -> _Snapshot:
         """Everything an instruction can change, to undo it with `restore`: the State, every
         market, the Users (all, or those of `accounts`) and their UserStats (deep copies),
         oracle prices and the simulator's bookkeeping (records, counters, resting orders).
-        """
+
+        With `markets` (the orders' markets, for `place_orders`) only what an order can
+        write is copied: those markets and the quote spot market (USDC: a spot fill's
+        quote leg, fees, settled pnl), not the State nor the other markets, which no
+        order writes (ADR-0020, s6-entry2; tests/sim/test_narrow_undo.py)."""
         keys = list(self._accounts) if accounts is None else list(accounts)
         accts = [self._account(k) for k in keys]
         snap = _Snapshot()
-        snap.keep_deep(self.state, *self.perp_markets.values(), *self.spot_markets.values())
+        if markets is None:
+            snap.keep_deep(self.state, *self.perp_markets.values(), *self.spot_markets.values())
+        else:
+            snap.keep_deep(*self._order_markets(markets))
         snap.keep_deep(*(a.user for a in accts))
         snap.keep_deep(*{id(a.stats): a.stats for a in accts}.values())
         snap.extra = {
@@ -328,6 +346,18 @@ class PersistenceMixin:
             "liquidation_start": {a.key: a.liquidation_start_ts for a in accts},
         }
         return snap
+
+    def _order_markets(self, markets: Iterable[MarketKey]) -> list[Any]:
+        """The market accounts an order on `markets` can write: each simulated one of
+        them and the quote spot market, each once."""
+        usdc = self.spot_markets[QUOTE_SPOT_MARKET_INDEX]
+        out = {id(usdc): usdc}
+        for kind, index in markets:
+            table = self.perp_markets if kind is MarketType.PERP else self.spot_markets
+            market = table.get(index)
+            if market is not None:
+                out.setdefault(id(market), market)
+        return list(out.values())
 
     def restore(self, snap: _Snapshot) -> None:
         """Put back the state of `snapshot()` (into the same account objects)."""

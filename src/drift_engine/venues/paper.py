@@ -152,9 +152,10 @@ class PaperVenue:
             and not self._prices_moved(cached[2])
         ):
             return cached[3]
-        metrics = self.monitor.compute_for(
-            self.sim.user(self.key), self.sim.perp_markets, self.sim.spot_markets, ts
-        )
+        # the simulator's live market snapshot (the one `equity` reads): the same prices
+        # as `compute_for`'s `snapshot_of` (its one price writer sets both), without
+        # building a snapshot per computation (ADR-0020, s6-entry2)
+        metrics = self.monitor.compute_from(self.sim.user(self.key), self.sim.market_snapshot(), ts)
         self._margin = (version, ts, dict(self.sim._prices), metrics)
         return metrics
 
