@@ -91,8 +91,13 @@ class EventTape:
             at = np.fromiter(oracle, np.int64, k)  # (fromiter: no list-to-array pass)
             sym[at] = np.fromiter(map(ids.__getitem__, markets), np.int32, k)
             price[at] = np.fromiter(map(_PRICE, ticks), np.int64, k)
-        interval = self.interval_s
         self.buf = self.buf[pos:] + more
+        self._extend(pos, time, sym, price)
+
+    def _extend(self, pos: int, time: np.ndarray, sym: np.ndarray, price: np.ndarray) -> None:
+        """Drop the consumed first `pos` rows of the arrays and append the new events'
+        (`buf` is already joined the same way); the index and rows are built anew."""
+        interval = self.interval_s
         self.pos = 0
         self.time = np.concatenate([self.time[pos:], time])
         self.bound = np.concatenate([self.bound[pos:], -(-time // interval) * interval])
@@ -141,17 +146,9 @@ class EventTape:
             self._sym_of = sym_of
             sym[oracle] = sym_of[codes_at]
         price = np.where(oracle, more.price, 0)
-        interval = self.interval_s
         old = self.buf.cols
         self.buf = LazyEvents(codes, join([old.rows(pos, len(old)), more]))
-        self.pos = 0
-        self.time = np.concatenate([self.time[pos:], time])
-        self.bound = np.concatenate([self.bound[pos:], -(-time // interval) * interval])
-        self.sym = np.concatenate([self.sym[pos:], sym])
-        self.price = np.concatenate([self.price[pos:], price])
-        self.is_price = self.sym >= 0
-        self._index = None
-        self._rows = None
+        self._extend(pos, time, sym, price)
 
 
 _TIME = operator.attrgetter("time")

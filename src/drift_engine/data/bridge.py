@@ -97,44 +97,16 @@ class BrownianBridge:
         prices = np.maximum(np.rint(np.exp(logs)), 1).astype(np.int64)
         return ts, prices
 
-    def ticks(
+    def _gaps(
         self,
         market: str,
         points_ts: Sequence[int],
         points_price: Sequence[int],
         start: int,
         end: int,
-    ) -> Iterator[OracleTick]:
-        """Bridge ticks for `market` with start <= ts < end, made one gap at a time."""
-        n = len(points_ts)
-        if n < 2 or start >= end:
-            return
-        vols = self.hourly_vols(points_price)
-        lo = max(1, int(np.searchsorted(np.asarray(points_ts), start, side="right")))
-        label = self.label
-        for i in range(lo, n):
-            t_a, t_b = int(points_ts[i - 1]), int(points_ts[i])
-            if t_a >= end:
-                return
-            ts, prices = self.gap(
-                market, t_a, int(points_price[i - 1]), t_b, int(points_price[i]), vols[i]
-            )
-            for t, price in zip(ts.tolist(), prices.tolist(), strict=True):
-                if t >= end:
-                    return
-                if t >= start:
-                    yield OracleTick(t, market, price, label)
-
-    def columns(
-        self,
-        market: str,
-        points_ts: Sequence[int],
-        points_price: Sequence[int],
-        start: int,
-        end: int,
-        codes: Codes,
-    ) -> Iterator[Columns]:
-        """`ticks(...)` as column chunks (one per gap: the gap's arrays as made)."""
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Each gap's bridge (times, prices) for `market`, kept to start <= ts < end, made
+        one gap at a time: the one walk that `ticks` and `columns` both read."""
         n = len(points_ts)
         if n < 2 or start >= end:
             return
@@ -148,7 +120,34 @@ class BrownianBridge:
                 market, t_a, int(points_price[i - 1]), t_b, int(points_price[i]), vols[i]
             )
             keep = (ts >= start) & (ts < end)
-            yield oracle_columns(codes, market, self.label, ts[keep], prices[keep])
+            yield ts[keep], prices[keep]
+
+    def ticks(
+        self,
+        market: str,
+        points_ts: Sequence[int],
+        points_price: Sequence[int],
+        start: int,
+        end: int,
+    ) -> Iterator[OracleTick]:
+        """Bridge ticks for `market` with start <= ts < end, made one gap at a time."""
+        label = self.label
+        for ts, prices in self._gaps(market, points_ts, points_price, start, end):
+            for t, price in zip(ts.tolist(), prices.tolist(), strict=True):
+                yield OracleTick(t, market, price, label)
+
+    def columns(
+        self,
+        market: str,
+        points_ts: Sequence[int],
+        points_price: Sequence[int],
+        start: int,
+        end: int,
+        codes: Codes,
+    ) -> Iterator[Columns]:
+        """`ticks(...)` as column chunks (one per gap: the gap's arrays as made)."""
+        for ts, prices in self._gaps(market, points_ts, points_price, start, end):
+            yield oracle_columns(codes, market, self.label, ts, prices)
 
 
 __all__ = ["BrownianBridge", "bridge_label"]
