@@ -21,6 +21,7 @@ backtest, an AcceleratedClock a demo, a WallClock live trading.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import math
 import time
@@ -352,11 +353,11 @@ class HeartbeatDataCollector:
         if fast and self._tape is None:
             from drift_engine.fastforward import EventTape
 
-            tape = EventTape(self._events, interval_s)
-            if self._pending is not None:
-                tape.buf.append(self._pending)
+            events = self._events
+            if self._pending is not None:  # read ahead by `next_event_time`: it comes first
+                events = itertools.chain((self._pending,), events)
                 self._pending = None
-            self._tape = tape
+            self._tape = EventTape(events, interval_s)
         while True:
             nxt = self.next_event_time()
             if nxt is None:

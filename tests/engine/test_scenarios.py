@@ -227,3 +227,17 @@ def test_restart_mid_run_resumes_and_books_nothing_twice(db):
         r.funding_payment for r in funding_records
     )
     assert again.strategy.state.exits == 1 and legs(again)[1] == 0
+
+
+def test_a_fast_run_after_a_peek_at_the_next_event_keeps_the_tape_in_line(db):
+    """`next_event_time` reads one event ahead; a fast run started after it begins with
+    that event, and the tape's arrays describe the same events as its buffer (they are
+    what the fast path plans its skips from)."""
+    stack, _ = build(db)
+    events = list(market(6, lambda h: 0.20, flat_price))
+    hb = stack.heartbeat(iter(events))
+    assert hb.next_event_time() == events[0].time  # the peek: one event held back
+    hb.run_events(interval_s=900, fast=True, until=events[0].time - 1)  # fills the tape only
+    tape = hb._tape
+    assert len(tape.buf) == len(tape.time) == len(events)
+    assert [e.time for e in tape.buf] == tape.time.tolist() == [e.time for e in events]
