@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import strategies as st
 
 from drift_engine.core.types import MarketType, OrderIntent, OrderType, PositionDirection
 from drift_engine.sim import DriftSimulator, PriceModel
@@ -27,6 +28,25 @@ def spot(direction: str, base: int, index: int = 1, **kw) -> OrderIntent:
 
 def limit(direction: str, base: int, price: int, **kw) -> OrderIntent:
     return perp(direction, base, order_type=OrderType.LIMIT, price=price, **kw)
+
+
+#: one leg of a random `place_orders` call: a market order on spot or perp, or a resting
+#: limit order off the $100 oracle, sized in tenths of a unit (small, or large enough to
+#: be refused for margin); `order_leg(*leg)` makes its intent
+ORDER_LEG = st.tuples(
+    st.sampled_from(["spot_long", "spot_short", "perp_long", "perp_short", "bid", "ask"]),
+    st.one_of(st.integers(min_value=1, max_value=400), st.integers(20_000, 200_000)),
+)
+
+
+def order_leg(kind: str, tenths: int) -> OrderIntent:
+    size = tenths * BASE // 10
+    if kind.startswith("spot"):
+        return spot(kind.removeprefix("spot_"), tenths * SOL // 10)
+    if kind.startswith("perp"):
+        return perp(kind.removeprefix("perp_"), size)
+    price = 95 * PRICE if kind == "bid" else 105 * PRICE
+    return limit("long" if kind == "bid" else "short", size, price)
 
 
 def make_sim(sol_price: int = 100 * PRICE, *, ts: int = T0, **kw) -> DriftSimulator:

@@ -15,7 +15,7 @@ from drift_engine.sim import InsufficientCollateralError
 from drift_engine.sim import persistence as persistence_module
 from drift_engine.sim.simulator import _clone, _clone_fields
 
-from .conftest import BASE, PRICE, QUOTE, SOL, T0, limit, make_sim, perp, spot
+from .conftest import BASE, ORDER_LEG, PRICE, QUOTE, SOL, T0, limit, make_sim, order_leg, perp, spot
 
 ACCOUNTS = ("State", "User", "UserStats", "PerpMarket", "SpotMarket")
 
@@ -128,22 +128,6 @@ def test_an_order_failing_midway_restores_every_account_byte():
     assert r.status == "filled"
 
 
-LEG = st.tuples(
-    st.sampled_from(["spot_long", "spot_short", "perp_long", "perp_short", "bid", "ask"]),
-    st.one_of(st.integers(min_value=1, max_value=400), st.integers(20_000, 200_000)),
-)
-
-
-def _intent(kind: str, tenths: int):
-    size = tenths * BASE // 10
-    if kind.startswith("spot"):
-        return spot(kind.removeprefix("spot_"), tenths * SOL // 10)
-    if kind.startswith("perp"):
-        return perp(kind.removeprefix("perp_"), size)
-    price = 95 * PRICE if kind == "bid" else 105 * PRICE
-    return limit("long" if kind == "bid" else "short", size, price)
-
-
 def _run(legs: list[tuple[str, int]], deep: bool, monkeypatch) -> tuple:
     if deep:
         # `_Snapshot.keep_deep` looks `_clone_fields` up in its own module
@@ -153,7 +137,7 @@ def _run(legs: list[tuple[str, int]], deep: bool, monkeypatch) -> tuple:
     sim, k = _busy_sim()
     before = sim.account_bytes()
     try:
-        results = sim.place_orders(k, [_intent(*leg) for leg in legs], T0 + 3601)
+        results = sim.place_orders(k, [order_leg(*leg) for leg in legs], T0 + 3601)
         outcome = [(r.status, r.order_id, r.fills) for r in results]
     except Exception as exc:  # noqa: BLE001 - the refusal is part of the outcome
         outcome = type(exc).__name__
@@ -168,7 +152,7 @@ def _run(legs: list[tuple[str, int]], deep: bool, monkeypatch) -> tuple:
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(legs=st.lists(LEG, min_size=1, max_size=4))
+@given(legs=st.lists(ORDER_LEG, min_size=1, max_size=4))
 def test_fast_undo_equals_deepcopy_undo(legs, monkeypatch):
     """Random multi-leg place_orders (some refused mid-way): the same outcome, the same
     account bytes and records with the fast undo copy as with `copy.deepcopy`."""

@@ -13,7 +13,19 @@ from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
 from drift_engine.sim import DriftSimulator
 from drift_engine.sim import persistence as persistence_module
 
-from .conftest import AT_ORACLE, BASE, PRICE, QUOTE, SOL, T0, limit, perp, spot
+from .conftest import (
+    AT_ORACLE,
+    BASE,
+    ORDER_LEG,
+    PRICE,
+    QUOTE,
+    SOL,
+    T0,
+    limit,
+    order_leg,
+    perp,
+    spot,
+)
 
 ETH_PERP = 2  # a market the legs never trade, in which the account holds a position
 
@@ -64,26 +76,10 @@ def _refusal_undone(legs: list) -> bool | None:
     return None
 
 
-LEG = st.tuples(
-    st.sampled_from(["spot_long", "spot_short", "perp_long", "perp_short", "bid", "ask"]),
-    st.one_of(st.integers(min_value=1, max_value=400), st.integers(20_000, 200_000)),
-)
-
-
-def _intent(kind: str, tenths: int):
-    size = tenths * BASE // 10
-    if kind.startswith("spot"):
-        return spot(kind.removeprefix("spot_"), tenths * SOL // 10)
-    if kind.startswith("perp"):
-        return perp(kind.removeprefix("perp_"), size)
-    price = 95 * PRICE if kind == "bid" else 105 * PRICE
-    return limit("long" if kind == "bid" else "short", size, price)
-
-
 @settings(max_examples=40, deadline=None)
-@given(legs=st.lists(LEG, min_size=1, max_size=4))
+@given(legs=st.lists(ORDER_LEG, min_size=1, max_size=4))
 def test_a_refused_call_restores_everything_with_the_narrow_copy(legs):
-    assert _refusal_undone([_intent(*leg) for leg in legs]) in (None, True)
+    assert _refusal_undone([order_leg(*leg) for leg in legs]) in (None, True)
 
 
 def test_the_narrow_copy_leaves_out_the_state_and_untraded_markets():
