@@ -114,21 +114,42 @@ def insert_entry(
     return LedgerEntry.from_row(row), True
 
 
+#: the ledger row's columns in `entry_values`' order (the bulk insert's parameters)
+ENTRY_COLUMNS = (
+    "vault_id",
+    "kind",
+    "amount",
+    "fee",
+    "idempotency_key",
+    "counterparty_vault_id",
+    "market_index",
+    "memo",
+    "occurred_at",
+    "booked_at",
+)
+
+
+def entry_values(vault_id: int, new: NewEntry, now: datetime) -> tuple:
+    """The ledger row `insert_entry` writes for `new`, as values in `ENTRY_COLUMNS`
+    order (the tuple form `bulk.TickVaultWrites` sends to the driver)."""
+    return (
+        vault_id,
+        new.kind,
+        new.amount,
+        new.fee,
+        new.key,
+        new.counterparty_vault_id,
+        new.market_index,
+        new.memo,
+        new.occurred_at or now,
+        now,
+    )
+
+
 def entry_row(vault_id: int, new: NewEntry, now: datetime) -> dict:
-    """The ledger row `insert_entry` writes for `new`, as a dict for Core's executemany
-    (the bulk paths: `ledger.insert_entries`, `bulk.TickVaultWrites`)."""
-    return {
-        "vault_id": vault_id,
-        "kind": new.kind,
-        "amount": new.amount,
-        "fee": new.fee,
-        "idempotency_key": new.key,
-        "counterparty_vault_id": new.counterparty_vault_id,
-        "market_index": new.market_index,
-        "memo": new.memo,
-        "occurred_at": new.occurred_at or now,
-        "booked_at": now,
-    }
+    """`entry_values` as a dict for Core's executemany and the ORM (the bulk paths:
+    `ledger.insert_entries`, `bulk.TickVaultWrites`' reference mode)."""
+    return dict(zip(ENTRY_COLUMNS, entry_values(vault_id, new, now), strict=True))
 
 
 def entry_of_row(row: dict) -> LedgerEntry:

@@ -39,7 +39,13 @@ from sqlalchemy.orm import Session
 from drift_engine.core.types import DriftPosition
 from drift_engine.storage.enums import SnapshotSource
 from drift_engine.storage.models import LedgerEntryRow, VaultRow, VaultSnapshotRow
-from drift_engine.vaults.booking import check_owner, entry_of_row, entry_row
+from drift_engine.vaults.booking import (
+    ENTRY_COLUMNS,
+    check_owner,
+    entry_of_row,
+    entry_row,
+    entry_values,
+)
 from drift_engine.vaults.entries import LedgerEntry, NewEntry
 from drift_engine.vaults.errors import (
     InvalidAmountError,
@@ -101,7 +107,7 @@ class TickVaultWrites:
                 if seen is not None:
                     _check_replay(seen, row.name, vault_id, at, new)
                     continue
-                entries.append(_entry_tuple(vault_id, new, at))
+                entries.append(entry_values(vault_id, new, at))
                 booked[(vault_id, new.key)] = new  # booked earlier in this batch
                 if vault_id in balance:
                     balance[vault_id] += new.amount - new.fee
@@ -111,42 +117,11 @@ class TickVaultWrites:
             else:
                 session.execute(
                     insert(LedgerEntryRow.__table__),
-                    [dict(zip(_ENTRY_COLUMNS, e, strict=True)) for e in entries],
+                    [dict(zip(ENTRY_COLUMNS, e, strict=True)) for e in entries],
                 )
         if snapshots:
             session.execute(insert(VaultSnapshotRow.__table__), snapshots)
         self.ops.clear()
-
-
-#: the ledger row's columns in `entry_row`'s order (the insert's parameters)
-_ENTRY_COLUMNS = (
-    "vault_id",
-    "kind",
-    "amount",
-    "fee",
-    "idempotency_key",
-    "counterparty_vault_id",
-    "market_index",
-    "memo",
-    "occurred_at",
-    "booked_at",
-)
-
-
-def _entry_tuple(vault_id: int, new: NewEntry, now: datetime) -> tuple[Any, ...]:
-    """`entry_row(vault_id, new, now)` as a tuple in `_ENTRY_COLUMNS` order."""
-    return (
-        vault_id,
-        new.kind,
-        new.amount,
-        new.fee,
-        new.key,
-        new.counterparty_vault_id,
-        new.market_index,
-        new.memo,
-        new.occurred_at or now,
-        now,
-    )
 
 
 def _check_replay(
@@ -206,7 +181,7 @@ class DriverInsert:
         connection.exec_driver_sql(sql, params)
 
 
-_LEDGER_INSERT = DriverInsert(LedgerEntryRow.__table__, _ENTRY_COLUMNS)
+_LEDGER_INSERT = DriverInsert(LedgerEntryRow.__table__, ENTRY_COLUMNS)
 
 
 def _lock_vaults(session: Session, refs: set[Any]) -> dict[Any, Any]:
