@@ -208,7 +208,13 @@ class FundingInterestMixin:
         )
         out: list[FundingPaymentRecord] = []
         if not self.settle_funding_on_update:
-            return out  # as on chain: settled at the position's next fill or settle_pnl
+            # as on chain: settled at the position's next fill or settle_pnl. The new
+            # cumulative rate still moves each position's unsettled funding, which the
+            # maintenance calculation counts: the kept "cannot be liquidated" check of
+            # every account in the market no longer holds (it bounds price moves only).
+            for acct in self._exposed.get(key, ()):
+                acct.safe = None
+            return out
         settle_pnl = self.auto_settle_pnl
         index = key[1]
         find = self._find_perp_position
