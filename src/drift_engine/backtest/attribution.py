@@ -230,7 +230,7 @@ class PnlAttribution:
         parts.price_basis += value_before - self._marked
         after = holdings_of_user(self.sim.user(self.venue.key), self.sim.spot_markets)
         prices = now
-        if any(k not in now for k in after):
+        if not now.keys() >= after.keys():  # a holding not priced yet
             prices = {**now, **self._prices({k: v for k, v in after.items() if k not in now})}
         value_after = self._value(after, prices)
         # `prices` is `now` on every key of `before`: its value at them is `value_before`

@@ -117,6 +117,10 @@ class LiquidationMixin:
     def liquidate_if_needed(self, ts: int) -> list[LiquidationRecord]:
         """Liquidate (perp first) every sub-account below maintenance margin."""
         self._advance(ts)
+        return self._liquidate_due(ts)
+
+    def _liquidate_due(self, ts: int) -> list[LiquidationRecord]:
+        """`liquidate_if_needed` once the clock stands at `ts` (`apply`: its event moved it)."""
         out: list[LiquidationRecord] = []
         for acct in self._accounts.values():
             if acct.user.status & _BEING_LIQUIDATED or self._possibly_liquidatable(acct):
