@@ -58,6 +58,8 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
+GC = "garbage collector (during the tick)"
+
 #: The entry tick's phases: (group, phase, "module:Class.method", ...). Each listed
 #: function's exclusive CPU time counts for its phase; what none covers is "other".
 PHASES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -134,6 +136,7 @@ PHASES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "commit (checkpoints, batch, SQLite)",
         ("drift_engine.engine.paper:PaperStack.maybe_checkpoint",),
     ),
+    ("gc", GC, ()),
 )
 
 
@@ -164,6 +167,29 @@ class PhaseTimer:
                     self.missing.append(target)
                     continue
                 setattr(owner, attr, self._wrap(fn, phase))
+
+    def install_gc(self) -> None:
+        """Time the garbage collector's runs too (taken out of the phase they interrupt;
+        counted per generation under `gc runs, generation N`)."""
+        clock = time.process_time
+        began: list[float] = []
+
+        def on_gc(what: str, info: dict[str, Any]) -> None:
+            if not self.active:
+                began.clear()
+                return
+            if what == "start":
+                began.append(clock())
+                return
+            if not began:
+                return
+            elapsed = clock() - began.pop()
+            self.totals[GC] += elapsed
+            self.totals[f"gc runs, generation {info['generation']}"] += 1
+            if self._stack:
+                self._stack[-1] += elapsed
+
+        gc.callbacks.append(on_gc)
 
     def _wrap(self, fn: Any, phase: str) -> Any:
         clock = time.process_time
@@ -324,8 +350,10 @@ def main() -> None:
         args.entry_repeats > 0 or args.entry_processes > 0
     )
     timer = PhaseTimer()
-    if sampling and not args.no_entry_phases:
-        timer.install()
+    if sampling:
+        timer.install_gc()
+        if not args.no_entry_phases:
+            timer.install()
     with tempfile.TemporaryDirectory() as tmp:
         db, stack, hb, data = build(args, tmp, start, end)
         ordinary: list[float] = []
@@ -463,6 +491,7 @@ def repeat_entry(
     """The entry tick `args.entry_repeats` times in this process, each on a fresh stack
     (new database, new simulators) ticked up to it over the main run's data."""
     timer = PhaseTimer()
+    timer.install_gc()
     if not args.no_entry_phases:
         timer.install()
     samples: list[EntrySample] = []
@@ -554,6 +583,16 @@ def report_entry(
     profiles = [s.profile for s in samples if s.profile]
     if profiles:
         print("  (profiled: the times above include cProfile's overhead)")
+    runs = [
+        f"generation {g}: "
+        f"{sum(s.phases.get(f'gc runs, generation {g}', 0) for s in samples) / n:.1f}"
+        for g in range(3)
+    ]
+    gc_ms = [s.phases.get(GC, 0.0) * 1000 for s in samples]
+    print(
+        f"  garbage collector in the tick: CPU ms mean {statistics.fmean(gc_ms):.2f}, max "
+        f"{max(gc_ms):.2f}; runs per tick, {', '.join(runs)}"
+    )
     if not args.no_entry_phases:
         total = statistics.fmean(cpus)
         covered = 0.0
@@ -581,6 +620,10 @@ def report_entry(
         for path in profiles:
             Path(path).unlink()
         stats.sort_stats(args.profile_sort).print_stats(args.profile_top)
+        if os.environ.get("BENCH_CALLERS"):
+            stats.print_callers(os.environ["BENCH_CALLERS"])
+        if os.environ.get("BENCH_CALLEES"):
+            stats.print_callees(os.environ["BENCH_CALLEES"])
     if {s.fills for s in samples} != {fills_at_entry}:
         print(f"  note: expected {fills_at_entry} fills in the entry tick")
 
