@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import contextlib
 from decimal import Decimal
+from typing import NamedTuple
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drift_engine.backtest.attribution import PnlAttribution, holdings_of, leg_value
+from drift_engine.core import program_math
 from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
 from drift_engine.data.models import FundingRecord, OracleTick, SpotRateRecord
 from drift_engine.data.real_hourly import real_hourly
@@ -125,6 +127,23 @@ def test_leg_values_follow_the_program_rounding():
     assert leg_value(MarketType.SPOT, 1, 9, -3, 0, 333_333_334) == -2
     assert leg_value(MarketType.SPOT, 1, 9, 3, 0, 333_333_334) == 1
     assert leg_value(MarketType.SPOT, 0, 6, 123, 0, 1) == 123  # USDC: tokens are money
+
+
+class _Perp(NamedTuple):
+    base_asset_amount: int
+    quote_asset_amount: int
+
+
+@given(
+    st.one_of(st.just(0), st.integers(-(10**15), 10**15), st.integers(-(10**4), 10**4)),
+    st.integers(-(10**13), 10**13),
+    st.one_of(st.integers(-(10**6), 10**12), st.sampled_from([0, 1, 999_999_999, 10**9])),
+)
+def test_a_perp_leg_is_the_program_pnl(base, quote, price):
+    """`leg_value` of a perp (computed inline) is `program_math.perp_base_value_and_pnl`'s
+    pnl of that position: flat, long and short, toward-zero rounding, prices <= 0."""
+    want = program_math.perp_base_value_and_pnl(_Perp(base, quote), price)[1]
+    assert leg_value(MarketType.PERP, 0, 9, base, quote, price) == want
 
 
 class _Revalued(PnlAttribution):

@@ -37,23 +37,18 @@ the account's.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, NamedTuple
+from typing import Any
+
+from driftpy.constants.numeric_constants import AMM_RESERVE_PRECISION
 
 from drift_engine.core import program_math
+from drift_engine.core.program_math import trunc_div
 from drift_engine.core.types import MarketType
 
 QUOTE_INDEX = 0
 
 #: (market type, market index, decimals) -> (base or token amount, perp quote amount)
 Holdings = dict[tuple[MarketType, int, int], tuple[int, int]]
-
-
-class _Perp(NamedTuple):
-    """The two fields of a perp position `perp_base_value_and_pnl` reads (a tuple: built
-    for every perp leg valued, twice per funding hour)."""
-
-    base_asset_amount: int
-    quote_asset_amount: int
 
 
 def leg_value(market_type: MarketType, index: int, decimals: int, amount: int, quote: int,
@@ -63,7 +58,13 @@ def leg_value(market_type: MarketType, index: int, decimals: int, amount: int, q
     `trunc(base x price / 1e9) + quote`, a spot balance's `get_token_value` (a borrow
     floors), USDC at $1."""
     if market_type is MarketType.PERP:
-        return program_math.perp_base_value_and_pnl(_Perp(amount, quote), price)[1]
+        # `program_math.perp_base_value_and_pnl(position, price)[1]` without building a
+        # position and the call (twice per funding hour per leg; a Hypothesis test holds
+        # the two equal): the pnl is the quote alone when flat, else
+        # trunc(base x max(price, 0) / 1e9) + quote
+        if amount == 0:
+            return quote
+        return trunc_div(amount * max(price, 0), AMM_RESERVE_PRECISION) + quote
     if index == QUOTE_INDEX:
         return amount
     return program_math._token_value(amount, decimals, price)  # math/spot_balance.rs
@@ -148,8 +149,10 @@ class PnlAttribution:
         self._authority = str(venue.key[0])
         self._sub = venue.sub_account_id
         self._cursor = len(sim.records)
-        #: holdings key -> the simulator's symbol of its market (`_price` names it so)
-        self._symbols: dict[tuple[MarketType, int, int], str] = {}
+        #: holdings key -> the simulator's key of its market in `sim._prices` (None: the
+        #: quote market, priced 1); `_price` resolves each key once
+        self._price_keys: dict[tuple[MarketType, int, int], Any] = {}
+        self._sim_prices = sim._prices
         self._holdings = holdings_of(venue.positions())
         self._marks = self._prices(self._holdings)
         #: `_value(_holdings, _marks)`, kept with them
@@ -161,15 +164,19 @@ class PnlAttribution:
 
     # ------------------------------------------------------------------ prices
     def _price(self, key: tuple[MarketType, int, int]) -> int:
-        symbol = self._symbols.get(key)
-        if symbol is None:
+        """`sim.oracle_price` of the key's market (1 for the quote market), read from the
+        simulator's price dict by the market key resolved once (`sim._key` of its symbol:
+        the same entry `oracle_price` reads)."""
+        try:
+            price_key = self._price_keys[key]
+        except KeyError:
             market_type, index, _ = key
             if market_type is MarketType.SPOT and index == QUOTE_INDEX:
-                return 1
-            # by its symbol: the simulator resolves a name with one lookup, a
-            # (type, index) pair by building its key again
-            symbol = self._symbols[key] = self.sim.symbol((market_type, index))
-        return self.sim.oracle_price(symbol)
+                price_key = None
+            else:  # raises as `sim.symbol` does for a market the simulator does not hold
+                price_key = self.sim._key(self.sim.symbol((market_type, index)))
+            self._price_keys[key] = price_key
+        return 1 if price_key is None else self._sim_prices[price_key]
 
     def _prices(self, holdings: Holdings) -> dict[tuple[MarketType, int, int], int]:
         price = self._price
@@ -223,7 +230,7 @@ class PnlAttribution:
         parts.price_basis += value_before - self._marked
         after = holdings_of_user(self.sim.user(self.venue.key), self.sim.spot_markets)
         prices = now
-        if any(k not in now for k in after):
+        if not now.keys() >= after.keys():  # a holding not priced yet
             prices = {**now, **self._prices({k: v for k, v in after.items() if k not in now})}
         value_after = self._value(after, prices)
         # `prices` is `now` on every key of `before`: its value at them is `value_before`

@@ -56,6 +56,7 @@ from driftpy.math.spot_position import get_strict_token_value
 from driftpy.types import SpotBalanceType, UserStatus
 
 from drift_engine.core.errors import DriftEngineError
+from drift_engine.core.frozen import set_by_slots
 from drift_engine.core.funding import funding_payment as _program_funding_payment
 from drift_engine.core.types import is_variant
 
@@ -106,6 +107,7 @@ class InvalidOracleError(DriftEngineError):
     5-minute TWAP) that is not positive. The program fails the instruction."""
 
 
+@set_by_slots
 @dataclass(frozen=True, slots=True)
 class StrictOraclePrice:
     """state/oracle.rs `StrictOraclePrice`: the current oracle price and, in a strict
@@ -295,6 +297,7 @@ def spot_liability_weight(spot_market: Any, size: int, category: MarginCategory)
 # --------------------------------------------------------------------------- spot orders
 
 
+@set_by_slots
 @dataclass(frozen=True, slots=True)
 class OrderFillSimulation:
     """state/user.rs `OrderFillSimulation`: a spot position after its open orders fill."""
@@ -542,6 +545,7 @@ def perp_base_value_and_pnl(perp_position: Any, oracle_price: int) -> tuple[int,
     return abs(signed_value), signed_value + perp_position.quote_asset_amount
 
 
+@set_by_slots
 @dataclass(frozen=True, slots=True)
 class PerpPositionValue:
     """math/margin.rs `calculate_perp_position_value_and_pnl` for one position."""
@@ -658,6 +662,7 @@ def user_equity(user: Any, markets: MarketSnapshot) -> int:
     return total
 
 
+@set_by_slots
 @dataclass(frozen=True, slots=True)
 class MarginCalculation:
     """state/margin_calculation.rs `MarginCalculation` (the fields we use), plus the

@@ -142,8 +142,13 @@ def _from_variant(cls: type[enum.StrEnum], value: Any):
 
 
 def is_variant(value: Any, name: str) -> bool:
-    """True if a driftpy/anchorpy enum value is the variant `name` (e.g. "Perp")."""
-    return _variant_name(value) == name
+    """True if a driftpy/anchorpy enum value is the variant `name` (e.g. "Perp").
+
+    `_variant_name(value) == name` with the common case (an enum instance) first and no
+    second call: the margin calculation asks ~8 times per account (issue #14)."""
+    if isinstance(value, (str, type)):  # noqa: UP038 - a tuple is the faster test
+        return (value if isinstance(value, str) else value.__name__) == name
+    return type(value).__name__ == name
 
 
 # --------------------------------------------------------------------------- positions

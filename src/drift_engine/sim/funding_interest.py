@@ -39,6 +39,13 @@ class FundingInterestMixin:
         pos = self._find_perp_position(acct.user, market.market_index)
         if pos is None:
             return None
+        return self._settle_position_funding(acct, market, pos, ts)
+
+    def _settle_position_funding(
+        self, acct: _Account, market: Any, pos: Any, ts: int
+    ) -> FundingPaymentRecord | None:
+        """`_settle_funding` of `pos`, the account's position in `market` (found by the
+        caller; `_changed(acct)` already called)."""
         base = pos.base_asset_amount
         if base == 0:
             return None
@@ -124,18 +131,23 @@ class FundingInterestMixin:
             raise SimulationError(f"{self._symbols[key]} is not a perp market")
         pm = self.perp_markets[key[1]]
         amm = pm.amm
-
-        def pick(name: str, value: Any) -> Any:
-            # a keyword overrides the record's field
-            if value is not None or record is None:
-                return value
-            return getattr(record, name, None)
-
-        ts = pick("ts", ts)
+        # a keyword overrides the record's field (read only where no keyword is given)
+        if record is not None:
+            if ts is None:
+                ts = getattr(record, "ts", None)
+            if oracle_price_twap is None:
+                oracle_price_twap = getattr(record, "oracle_price_twap", None)
+            if mark_price_twap is None:
+                mark_price_twap = getattr(record, "mark_price_twap", None)
         derive = self.derive_funding if derive is None else derive
-        rate = None if derive else pick("funding_rate", funding_rate)
-        given_oracle = pick("oracle_price_twap", oracle_price_twap)
-        given_mark = pick("mark_price_twap", mark_price_twap)
+        if derive:
+            rate = None
+        elif funding_rate is None and record is not None:
+            rate = getattr(record, "funding_rate", None)
+        else:
+            rate = funding_rate
+        given_oracle = oracle_price_twap
+        given_mark = mark_price_twap
         if ts is None or (rate is None and not (given_oracle and given_mark)):
             raise SimulationError(
                 "a funding update needs ts and a funding_rate, or mark and oracle TWAPs"
@@ -157,8 +169,12 @@ class FundingInterestMixin:
             rate_long, rate_short = split.long, split.short
             amm.net_unsettled_funding_pnl -= split.imbalance_revenue
         else:
-            rate_long = pick("funding_rate_long", funding_rate_long)
-            rate_short = pick("funding_rate_short", funding_rate_short)
+            rate_long, rate_short = funding_rate_long, funding_rate_short
+            if record is not None:
+                if rate_long is None:
+                    rate_long = getattr(record, "funding_rate_long", None)
+                if rate_short is None:
+                    rate_short = getattr(record, "funding_rate_short", None)
             rate_long = rate if rate_long is None else rate_long
             rate_short = rate if rate_short is None else rate_short
         amm.cumulative_funding_rate_long += rate_long
@@ -192,14 +208,28 @@ class FundingInterestMixin:
         )
         out: list[FundingPaymentRecord] = []
         if not self.settle_funding_on_update:
-            return out  # as on chain: settled at the position's next fill or settle_pnl
+            # as on chain: settled at the position's next fill or settle_pnl. The new
+            # cumulative rate still moves each position's unsettled funding, which the
+            # maintenance calculation counts: the kept "cannot be liquidated" check of
+            # every account in the market no longer holds (it bounds price moves only).
+            for acct in self._exposed.get(key, ()):
+                acct.safe = None
+            return out
         settle_pnl = self.auto_settle_pnl
+        index = key[1]
+        find = self._find_perp_position
         for acct in list(self._exposed.get(key, ())):
-            rec = self._settle_funding(acct, pm, ts)
+            # `_settle_funding`, then `_settle_pnl` (whose own funding settlement finds
+            # nothing left to settle), with the position found once
+            self._changed(acct)
+            pos = find(acct.user, index)
+            if pos is None:
+                continue
+            rec = self._settle_position_funding(acct, pm, pos, ts)
             if rec is not None:
                 out.append(rec)
             if settle_pnl:
-                self._settle_pnl(acct, key[1], ts)
+                self._settle_position_pnl(acct, pm, pos, index, ts)
         return out
 
     # ------------------------------------------------------------------ settle pnl
@@ -215,7 +245,14 @@ class FundingInterestMixin:
         pos = self._find_perp_position(acct.user, index)
         if pos is None:
             return None
-        self._settle_funding(acct, market, ts)
+        self._settle_position_funding(acct, market, pos, ts)
+        return self._settle_position_pnl(acct, market, pos, index, ts)
+
+    def _settle_position_pnl(
+        self, acct: _Account, market: Any, pos: Any, index: int, ts: int
+    ) -> SettlePnlRecord | None:
+        """`_settle_pnl` of `pos` (the account's position in perp market `index`) once its
+        funding is settled."""
         oracle = self._prices[(MarketType.PERP, index)]
         if rules.unrealized_pnl(pos, oracle) < 0:
             tc, req = self._maintenance_cached(acct)

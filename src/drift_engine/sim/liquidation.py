@@ -63,7 +63,12 @@ class LiquidationMixin:
         """Per market: an upper bound of |d(collateral - requirement)| per unit of price."""
         sens: dict[MarketKey, float] = {}
         for pos in acct.user.perp_positions:
-            if rules.is_perp_position_available(pos):
+            if (  # rules.is_perp_position_available, inline (8 slots per check)
+                pos.base_asset_amount == 0
+                and pos.quote_asset_amount == 0
+                and pos.open_orders == 0
+                and pos.lp_shares == 0
+            ):
                 continue
             size = abs(pos.base_asset_amount) + max(pos.open_bids, -pos.open_asks)
             # uPnL (weight <= 1) plus requirement (ratio <= 1), x1.5 safety
@@ -112,6 +117,10 @@ class LiquidationMixin:
     def liquidate_if_needed(self, ts: int) -> list[LiquidationRecord]:
         """Liquidate (perp first) every sub-account below maintenance margin."""
         self._advance(ts)
+        return self._liquidate_due(ts)
+
+    def _liquidate_due(self, ts: int) -> list[LiquidationRecord]:
+        """`liquidate_if_needed` once the clock stands at `ts` (`apply`: its event moved it)."""
         out: list[LiquidationRecord] = []
         for acct in self._accounts.values():
             if acct.user.status & _BEING_LIQUIDATED or self._possibly_liquidatable(acct):

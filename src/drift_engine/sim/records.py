@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from drift_engine.core.frozen import set_by_slots
 from drift_engine.core.types import MarketType, PositionDirection
 
 
@@ -252,6 +253,9 @@ _RECORD_TYPES = {
         OrderRecord,
     )
 }
+for _cls in _RECORD_TYPES.values():  # ~3x cheaper to build (core/frozen.py)
+    set_by_slots(_cls)
+
 _ENUMS = {"MarketType": MarketType, "PositionDirection": PositionDirection}
 
 

@@ -262,8 +262,8 @@ class DriftSimulator(
             return []
         else:
             raise TypeError(f"not a market event: {event!r}")
-        if liquidate:
-            liquidations = self.liquidate_if_needed(event.ts)
+        if liquidate:  # each branch above moved the clock to event.ts
+            liquidations = self._liquidate_due(event.ts)
             if liquidations:
                 out.extend(liquidations)
         return out

@@ -1,0 +1,52 @@
+"""A faster `__init__` for frozen, slotted dataclasses built on hot paths.
+
+A frozen dataclass's generated `__init__` stores every field with
+`object.__setattr__(self, "name", value)` (it must get past the class's own
+`__setattr__`, which raises). For a slotted class the same store is the slot's member
+descriptor: `Class.name.__set__(self, value)`, about three times cheaper per field. The
+margin calculation builds one `MarginCalculation`, a `PerpPositionValue` per position and
+a `StrictOraclePrice` per market; the simulator three records per funding hour and
+several per fill (issue #14).
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, fields
+from typing import TypeVar
+
+T = TypeVar("T", bound=type)
+
+
+def set_by_slots(cls: T) -> T:
+    """Give the frozen, slotted dataclass `cls` an `__init__` that stores each field through
+    its slot's descriptor. Same parameters, order and defaults as the dataclass's own
+    `__init__` (fields with a `default_factory`, `init=False` or a `__post_init__` are
+    refused: none of the classes it is used on has them); the instance is still frozen
+    (assignment raises), and compares, hashes, pickles and `replace`s as before
+    (tests/core/test_frozen_init.py)."""
+    params = cls.__dataclass_params__  # type: ignore[attr-defined]
+    if not (params.frozen and "__slots__" in cls.__dict__):
+        raise TypeError(f"{cls.__name__}: only for frozen, slotted dataclasses")
+    if hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__}: has a __post_init__")
+    names, body, space = [], [], {}
+    for i, f in enumerate(fields(cls)):
+        if not f.init or f.default_factory is not MISSING:
+            raise TypeError(f"{cls.__name__}.{f.name}: init=False or a default_factory")
+        space[f"_set{i}"] = cls.__dict__[f.name].__set__
+        if f.default is MISSING:
+            names.append(f.name)
+        else:
+            space[f"_default{i}"] = f.default
+            names.append(f"{f.name}=_default{i}")
+        body.append(f"    _set{i}(self, {f.name})")
+    source = f"def __init__(self, {', '.join(names)}):\n" + "\n".join(body or ["    pass"])
+    exec(source, space)  # noqa: S102 - the source is built from the class's field names
+    init = space["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__module__ = cls.__module__
+    cls.__init__ = init  # type: ignore[misc]
+    return cls
+
+
+__all__ = ["set_by_slots"]
