@@ -140,11 +140,24 @@ class DriverInsert:
     executemany applies per row), each applied once per distinct value of a flush.
 
     The statement is compiled once per dialect. The values a processed column holds
-    (enums, datetimes, None) must be hashable; the others go to the driver as given."""
+    (enums, datetimes, None) must be hashable; the others go to the driver as given.
+    `encoded` columns are sent as given: the caller put them in the driver's form (a
+    heartbeat row's JSON text, `engine.store`); `per_row=True` applies the processors
+    to every value without keeping them (values that are not hashable, or equal values
+    a processor would tell apart: 0.0 and -0.0)."""
 
-    def __init__(self, table: Table, columns: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        table: Table,
+        columns: tuple[str, ...],
+        *,
+        encoded: frozenset[str] = frozenset(),
+        per_row: bool = False,
+    ) -> None:
         self.table = table
         self.columns = columns
+        self.encoded = encoded
+        self.per_row = per_row
         #: dialect name -> (SQL, positional?, processors by position or None)
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None, tuple[Any, ...]]] = {}
 
@@ -157,7 +170,9 @@ class DriverInsert:
                 raise AssertionError(f"unexpected parameter order {names!r}")
             # the dialect's own type (SQLite's DATETIME under UTCDateTime): what Core uses
             processors = tuple(
-                self.table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
+                None
+                if c in self.encoded
+                else self.table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
                 for c in self.columns
             )
             done = self._compiled[dialect.name] = (compiled.string, names, processors)
@@ -169,10 +184,14 @@ class DriverInsert:
         plan = [(i, p, {}) for i, p in enumerate(processors) if p is not None]
         columns = self.columns
         params: list[Any] = []
+        per_row = self.per_row
         for row in rows:
             values = list(row)
             for i, process, done in plan:
                 value = values[i]
+                if per_row:
+                    values[i] = process(value)
+                    continue
                 try:
                     values[i] = done[value]
                 except KeyError:
@@ -282,4 +301,4 @@ def _position_json(position: Any) -> dict[str, Any]:
 
 _POSITION_FIELDS = tuple(f.name for f in fields(DriftPosition))
 
-__all__ = ["TickVaultWrites"]
+__all__ = ["DriverInsert", "TickVaultWrites"]
