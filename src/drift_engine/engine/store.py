@@ -99,7 +99,7 @@ class JsonPieces:
     anything else (scalars, other keys, subclasses) is `json.dumps`'s own. An item's
     text is kept only for a tuple of JSON scalars (immutable: its text cannot change),
     found again by identity (the kept tuple is held, so its id is not reused); only
-    the items met in the last call are kept."""
+    the items met in the last call that had long lists are kept."""
 
     def __init__(self) -> None:
         self._kept: dict[int, tuple[Any, str]] = {}
@@ -110,7 +110,9 @@ class JsonPieces:
         try:
             return self._encode(value)
         finally:
-            self._kept, self._used = self._used, {}
+            if self._used:  # (a call without long lists keeps the last one's pieces)
+                self._kept = self._used
+            self._used = {}
 
     def _encode(self, value: Any) -> str:
         kind = type(value)
@@ -191,7 +193,7 @@ def _insert_heartbeats(session: Session, beats: list[dict[str, Any]]) -> None:
             b["duration_ms"],
             b["events"],
             b["engines_stepped"],
-            encode(b["errors"]),
+            json.dumps(b["errors"]),
             encode(b["market_state"]),
         )
         for b in beats
