@@ -219,6 +219,9 @@ class WriteBatch:
         #: events (`SqlEngineStore.events_until`) are replayed exactly, so they are added
         #: without an engine (ADR-0020, sessions 5 and 6)
         self.touched: set[str] = set()
+        #: the vault balances read by this batch's flushes (`vaults.bulk.BalanceMarks`):
+        #: the next flush sums only the entries booked since
+        self.balance_marks: Any = None
 
     def add(self, write: Write, engine_id: str | None = None) -> None:
         self.writes.append(write)
@@ -238,9 +241,11 @@ class WriteBatch:
                 write(session)
             return
         from drift_engine.vaults.booking import utc_now
-        from drift_engine.vaults.bulk import TickVaultWrites
+        from drift_engine.vaults.bulk import BalanceMarks, TickVaultWrites
 
-        vault = TickVaultWrites()
+        if self.balance_marks is None:
+            self.balance_marks = BalanceMarks()
+        vault = TickVaultWrites(self.balance_marks)
         events: list[dict[str, Any]] = []
         beats: list[dict[str, Any]] = []
         records: dict[str, EngineRecord] = {}

@@ -62,11 +62,37 @@ DRIVER_ROWS = True
 Op = tuple[str, str, Any, Any, datetime]
 
 
-class TickVaultWrites:
-    """Bookings and snapshots of one transaction, in order; `flush` writes them."""
+#: a vault's balance before a flush is read as the balance at a mark plus the entries
+#: above it (`BalanceMarks`, SQLite); False: the SUM over the vault's whole ledger
+BALANCE_MARKS = True
+
+
+class BalanceMarks:
+    """(database engine, vault id) -> (the highest entry id of the vault, its balance
+    then), as read by a flush: the next flush of the same writer sums only the entries
+    above it (the engine object is the key: it is held, and another engine, even on
+    the same file, starts from no mark).
+
+    Valid on SQLite because the ledger is append-only (no entry is changed or deleted)
+    and SQLite writes one transaction at a time and gives a new row the id after the
+    table's highest: every entry committed after a mark was read has a higher id. A
+    mark is read before the flush's own inserts (`_balances` runs first in its
+    transaction, where no ledger entry was written yet), so it describes committed
+    entries whether or not that transaction commits. PostgreSQL sums the whole ledger
+    as before: ids come from a sequence drawn before commit, so a transaction that
+    commits after the mark was read may hold a lower id."""
 
     def __init__(self) -> None:
+        self.marks: dict[tuple[Any, int], tuple[int, int]] = {}
+
+
+class TickVaultWrites:
+    """Bookings and snapshots of one transaction, in order; `flush` writes them.
+    `marks`: the writer's `BalanceMarks` (kept between its flushes), or None."""
+
+    def __init__(self, marks: BalanceMarks | None = None) -> None:
         self.ops: list[Op] = []
+        self.marks = marks
 
     def book(
         self, engine_id: str, vault: Any, entries: Sequence[NewEntry], booked_at: datetime
@@ -91,7 +117,7 @@ class TickVaultWrites:
         vaults = _lock_vaults(session, {op[2] for op in self.ops})
         booked = _booked(session, self.ops, vaults)
         snap_ids = {vaults[op[2]].id for op in self.ops if op[0] == "snapshot"}
-        balance = _balances(session, snap_ids)
+        balance = _balances(session, snap_ids, self.marks)
         entries: list[tuple[Any, ...]] = []
         snapshots: list[dict[str, Any]] = []
         for kind, engine_id, ref, body, at in self.ops:
@@ -245,10 +271,18 @@ def _booked(
     return out
 
 
-def _balances(session: Session, vault_ids: set[int]) -> dict[int, int]:
-    """Each vault's ledger balance (`balance_of`) as the transaction sees it now."""
+def _balances(
+    session: Session, vault_ids: set[int], marks: BalanceMarks | None = None
+) -> dict[int, int]:
+    """Each vault's ledger balance (`balance_of`) as the transaction sees it now: with
+    `marks` on SQLite, the balance at the vault's mark plus the entries above it (and
+    the mark moved to the highest entry now), else the SUM over its whole ledger."""
     if not vault_ids:
         return {}
+    if marks is not None and BALANCE_MARKS:
+        connection = session.connection()
+        if connection.dialect.name == "sqlite":
+            return _balances_from_marks(connection, vault_ids, marks)
     out = {v: 0 for v in vault_ids}
     for vault_id, total in session.execute(
         select(LedgerEntryRow.vault_id, func.sum(LedgerEntryRow.amount - LedgerEntryRow.fee))
@@ -256,6 +290,30 @@ def _balances(session: Session, vault_ids: set[int]) -> dict[int, int]:
         .group_by(LedgerEntryRow.vault_id)
     ):
         out[vault_id] = int(total)  # PostgreSQL sums BIGINT as NUMERIC: exact, made int
+    return out
+
+
+#: the entries of one vault above a mark: their net sum and the highest id
+_SINCE_MARK = (
+    "SELECT COALESCE(SUM(amount - fee), 0), MAX(id) FROM ledger_entries "
+    "WHERE vault_id = ? AND id > ?"
+)
+
+
+def _balances_from_marks(
+    connection: Any, vault_ids: set[int], marks: BalanceMarks
+) -> dict[int, int]:
+    """`_balances` on SQLite from the kept marks (see `BalanceMarks`)."""
+    db = connection.engine
+    kept = marks.marks
+    out: dict[int, int] = {}
+    for vault_id in sorted(vault_ids):
+        at, balance = kept.get((db, vault_id), (0, 0))
+        total, top = connection.exec_driver_sql(_SINCE_MARK, (vault_id, at)).one()
+        balance += int(total)
+        out[vault_id] = balance
+        if top is not None:
+            kept[(db, vault_id)] = (int(top), balance)
     return out
 
 
@@ -301,4 +359,4 @@ def _position_json(position: Any) -> dict[str, Any]:
 
 _POSITION_FIELDS = tuple(f.name for f in fields(DriftPosition))
 
-__all__ = ["DriverInsert", "TickVaultWrites"]
+__all__ = ["BalanceMarks", "DriverInsert", "TickVaultWrites"]
