@@ -4,8 +4,10 @@ The weekly flush sends ledger entries to the driver as tuples already in its for
 (`vaults.bulk.DriverInsert`); the reference (`bulk.DRIVER_ROWS = False`) is Core's
 executemany of dicts, with SQLAlchemy's per-row parameter processing. Heartbeat rows
 go as driver tuples with their JSON built from kept pieces (`store.HEARTBEAT_PIECES`;
-reference: Core's executemany, `json.dumps` per row), and a quiet funding hour's
-payments are booked by `quiet.book_payments` (reference: the engine's `_drain`). A run of a
+reference: Core's executemany, `json.dumps` per row), a flush reads a vault's balance
+from its kept mark (`bulk.BALANCE_MARKS`; reference: the SUM over the whole ledger),
+and a quiet funding hour's payments are booked by `quiet.book_payments` (reference:
+the engine's `_drain`). A run of a
 strategy that trades, pays funding and crosses weekly flushes must leave every row of
 every table the same, value for value as the driver reads it back (SQLite: the stored
 text of each datetime), ids and keys included. The wall clocks (booking and recording
@@ -119,6 +121,7 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
     for fast in (False, True):
         # every fast rule of the bookkeeping at once, against every reference at once
         monkeypatch.setattr(bulk, "DRIVER_ROWS", fast)
+        monkeypatch.setattr(bulk, "BALANCE_MARKS", fast)
         monkeypatch.setattr(store, "HEARTBEAT_PIECES", fast)
         monkeypatch.setattr(quiet, "QUIET_BOOKING", fast)
         quiet_hours[fast] = 0
