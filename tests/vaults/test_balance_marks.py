@@ -110,3 +110,10 @@ def test_balances_from_marks_equal_the_whole_ledger_sum(tmp_path: Path, seed: in
         for ctx, db in dbs:
             db.dispose()
             ctx.__exit__(None, None, None)
+
+
+def test_the_snapshot_driver_columns_are_the_tables() -> None:
+    from drift_engine.vaults.bulk import SNAPSHOT_COLUMNS
+
+    names = tuple(c.name for c in VaultSnapshotRow.__table__.columns if c.name != "id")
+    assert SNAPSHOT_COLUMNS == names

@@ -33,7 +33,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, insert, or_, select
+from sqlalchemy import Table, bindparam, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from drift_engine.core.types import DriftPosition
@@ -146,7 +146,12 @@ class TickVaultWrites:
                     [dict(zip(ENTRY_COLUMNS, e, strict=True)) for e in entries],
                 )
         if snapshots:
-            session.execute(insert(VaultSnapshotRow.__table__), snapshots)
+            if DRIVER_ROWS:
+                _SNAPSHOT_INSERT.run(
+                    session, [tuple(r[c] for c in SNAPSHOT_COLUMNS) for r in snapshots]
+                )
+            else:
+                session.execute(insert(VaultSnapshotRow.__table__), snapshots)
         self.ops.clear()
 
 
@@ -227,19 +232,32 @@ class DriverInsert:
 
 
 _LEDGER_INSERT = DriverInsert(LedgerEntryRow.__table__, ENTRY_COLUMNS)
+#: a vault snapshot row's columns, in `_snapshot_row`'s order (its positions are JSON:
+#: processed per row)
+SNAPSHOT_COLUMNS = (
+    "vault_id",
+    "source",
+    "taken_at",
+    "slot",
+    "cash",
+    "position_value",
+    "equity",
+    "unrealized_pnl",
+    "health",
+    "positions",
+    "cumulative_perp_funding",
+    "settled_perp_pnl",
+)
+_SNAPSHOT_INSERT = DriverInsert(VaultSnapshotRow.__table__, SNAPSHOT_COLUMNS, per_row=True)
 
 
 def _lock_vaults(session: Session, refs: set[Any]) -> dict[Any, Any]:
     """ref (id or name) -> its row, all read with one SELECT ... FOR UPDATE in id order."""
     ids = [r for r in refs if isinstance(r, int)]
     names = [r for r in refs if not isinstance(r, int)]
-    table = VaultRow.__table__
-    rows = session.execute(  # Core rows: the checks read the same attributes
-        select(table)
-        .where(or_(table.c.id.in_(ids), table.c.name.in_(names)))
-        .order_by(table.c.id)
-        .with_for_update()
-    ).all()
+    # Core rows: the checks read the same attributes (a statement built once, the
+    # lists bound as expanding parameters)
+    rows = session.execute(_LOCK_VAULTS, {"ids": ids, "names": names}).all()
     out: dict[Any, Any] = {}
     for row in rows:
         out[row.id] = row
@@ -250,6 +268,33 @@ def _lock_vaults(session: Session, refs: set[Any]) -> dict[Any, Any]:
     return out
 
 
+def _lock_statement() -> Any:
+    table = VaultRow.__table__
+    return (
+        select(table)
+        .where(
+            or_(
+                table.c.id.in_(bindparam("ids", expanding=True)),
+                table.c.name.in_(bindparam("names", expanding=True)),
+            )
+        )
+        .order_by(table.c.id)
+        .with_for_update()
+    )
+
+
+def _booked_statement() -> Any:
+    table = LedgerEntryRow.__table__
+    return select(table).where(
+        table.c.vault_id.in_(bindparam("ids", expanding=True)),
+        table.c.idempotency_key.in_(bindparam("keys", expanding=True)),
+    )
+
+
+_LOCK_VAULTS = _lock_statement()
+_BOOKED = _booked_statement()
+
+
 def _booked(
     session: Session, ops: list[Op], vaults: dict[Any, Any]
 ) -> dict[tuple[int, str], LedgerEntry | NewEntry]:
@@ -258,13 +303,9 @@ def _booked(
     out: dict[tuple[int, str], LedgerEntry | NewEntry] = {}
     keys = sorted({k for _, k in wanted})
     ids = sorted({v for v, _ in wanted})
-    table = LedgerEntryRow.__table__
     for start in range(0, len(keys), 500):
         for row in session.execute(  # Core rows: `from_row` reads the same attributes
-            select(table).where(
-                table.c.vault_id.in_(ids),
-                table.c.idempotency_key.in_(keys[start : start + 500]),
-            )
+            _BOOKED, {"ids": ids, "keys": keys[start : start + 500]}
         ):
             if (row.vault_id, row.idempotency_key) in wanted:
                 out[(row.vault_id, row.idempotency_key)] = LedgerEntry.from_row(row)
