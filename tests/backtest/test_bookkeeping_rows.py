@@ -139,5 +139,13 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
     assert reference.keys() == driver.keys()
     for table in reference:
         assert driver[table] == reference[table], table
+    # the report's ledger figures are the sums over the ledger's rows
+    names = [c.name for c in Base.metadata.tables["ledger_entries"].columns]
+    rows = [dict(zip(names, r, strict=True)) for r in reference["ledger_entries"]]
+    for report in reports.values():
+        assert report.ledger_funding == sum(r["amount"] for r in rows if r["kind"] == "funding")
+        assert report.ledger_fees == sum(
+            r["fee"] for r in rows if r["kind"] in ("fill", "liquidation")
+        )
     timing = {"wall_seconds": 0.0, "events_per_second": 0.0}  # measured, not the run's
     assert replace(reports[True], **timing) == replace(reports[False], **timing)

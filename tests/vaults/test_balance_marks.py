@@ -116,4 +116,4 @@ def test_the_snapshot_driver_columns_are_the_tables() -> None:
     from drift_engine.vaults.bulk import SNAPSHOT_COLUMNS
 
     names = tuple(c.name for c in VaultSnapshotRow.__table__.columns if c.name != "id")
-    assert SNAPSHOT_COLUMNS == names
+    assert names == SNAPSHOT_COLUMNS
