@@ -2,7 +2,12 @@
 
 The weekly flush sends ledger entries to the driver as tuples already in its form
 (`vaults.bulk.DriverInsert`); the reference (`bulk.DRIVER_ROWS = False`) is Core's
-executemany of dicts, with SQLAlchemy's per-row parameter processing. A run of a
+executemany of dicts, with SQLAlchemy's per-row parameter processing. Heartbeat rows
+go as driver tuples with their JSON built from kept pieces (`store.HEARTBEAT_PIECES`;
+reference: Core's executemany, `json.dumps` per row), a flush reads a vault's balance
+from its kept mark (`bulk.BALANCE_MARKS`; reference: the SUM over the whole ledger),
+and a quiet funding hour's payments are booked by `quiet.book_payments` (reference:
+the engine's `_drain`). A run of a
 strategy that trades, pays funding and crosses weekly flushes must leave every row of
 every table the same, value for value as the driver reads it back (SQLite: the stored
 text of each datetime), ids and keys included. The wall clocks (booking and recording
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +27,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+import drift_engine.engine.quiet as quiet
 import drift_engine.engine.store as store
 import drift_engine.vaults.registry as registry
 from drift_engine.backtest.runner import run_backtest
@@ -29,6 +36,7 @@ from drift_engine.storage.database import Database
 from drift_engine.storage.models import Base
 from drift_engine.storage.testing import throwaway_database_url
 from drift_engine.vaults import VaultRegistry, bulk
+from tests.backtest.test_fast_stepping import Hold
 
 DAY = 86_400
 WALL = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
@@ -80,9 +88,9 @@ def _dump(url: str) -> dict[str, list[tuple]]:
         db.dispose()
 
 
-def _run(url: str) -> Any:
+def _run(url: str, strategy: Any) -> Any:
     return run_backtest(
-        "delta-neutral",
+        strategy,
         "SOL-PERP",
         DEFAULT_ORIGIN,
         DEFAULT_ORIGIN + 16 * DAY,  # two weekly flushes and the last one
@@ -91,23 +99,53 @@ def _run(url: str) -> Any:
     )
 
 
+#: delta-neutral trades (fills, spot interest, real steps at its funding wakes); the
+#: held short passes its funding hours quietly (`quiet_step`)
+STRATEGIES = {"delta-neutral": "delta-neutral", "hold": Hold}
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
-    backend, frozen_walls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    backend, strategy: str, frozen_walls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     dumps = {}
     reports = {}
-    for driver_rows in (False, True):
-        monkeypatch.setattr(bulk, "DRIVER_ROWS", driver_rows)
-        where = tmp_path / str(driver_rows)
+    quiet_hours = {}
+    real_step = quiet.quiet_step
+
+    def counting(engine: Any, ts: int, *args: Any) -> None:
+        quiet_hours[fast] += 1
+        real_step(engine, ts, *args)
+
+    monkeypatch.setattr(quiet, "quiet_step", counting)
+    for fast in (False, True):
+        # every fast rule of the bookkeeping at once, against every reference at once
+        monkeypatch.setattr(bulk, "DRIVER_ROWS", fast)
+        monkeypatch.setattr(bulk, "BALANCE_MARKS", fast)
+        monkeypatch.setattr(store, "HEARTBEAT_PIECES", fast)
+        monkeypatch.setattr(quiet, "QUIET_BOOKING", fast)
+        quiet_hours[fast] = 0
+        where = tmp_path / str(fast)
         where.mkdir()
         with throwaway_database_url(backend, where) as url:
-            reports[driver_rows] = _run(url)
-            dumps[driver_rows] = _dump(url)
+            reports[fast] = _run(url, STRATEGIES[strategy])
+            dumps[fast] = _dump(url)
     reference, driver = dumps[False], dumps[True]
     kinds = {row[2] for row in reference["ledger_entries"]}  # (id, vault_id, kind, ...)
     assert {"fill", "funding", "interest"} <= kinds, kinds  # it traded and was paid
     assert len(reference["ledger_entries"]) > 500 and reference["heartbeats"]
+    if strategy == "hold":  # its funding hours were booked quietly, both ways
+        assert quiet_hours[True] == quiet_hours[False] > 300
     assert reference.keys() == driver.keys()
     for table in reference:
         assert driver[table] == reference[table], table
-    assert reports[True].final_equity == reports[False].final_equity
+    # the report's ledger figures are the sums over the ledger's rows
+    names = [c.name for c in Base.metadata.tables["ledger_entries"].columns]
+    rows = [dict(zip(names, r, strict=True)) for r in reference["ledger_entries"]]
+    for report in reports.values():
+        assert report.ledger_funding == sum(r["amount"] for r in rows if r["kind"] == "funding")
+        assert report.ledger_fees == sum(
+            r["fee"] for r in rows if r["kind"] in ("fill", "liquidation")
+        )
+    timing = {"wall_seconds": 0.0, "events_per_second": 0.0}  # measured, not the run's
+    assert replace(reports[True], **timing) == replace(reports[False], **timing)

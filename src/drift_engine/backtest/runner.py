@@ -149,7 +149,6 @@ def run_backtest(
     from drift_engine.core.margin import health as margin_health
     from drift_engine.core.program_math import is_being_liquidated
     from drift_engine.storage.database import Database
-    from drift_engine.storage.enums import EntryKind
 
     params = dict(params or {})
     cls = strategy_class(strategy) if isinstance(strategy, str) else strategy
@@ -254,11 +253,7 @@ def run_backtest(
         flush()
         final_equity = pnl.finish()
         equities = [s.equity for s in samples] + [final_equity]
-        entries = stack.registry.ledger.entries(engine.ledger.vault_id)
-        ledger_funding = sum(e.amount for e in entries if e.kind is EntryKind.FUNDING)
-        ledger_fees = sum(
-            e.fee for e in entries if e.kind in (EntryKind.FILL, EntryKind.LIQUIDATION)
-        )
+        ledger_funding, ledger_fees = _ledger_figures(db, engine.ledger.vault_id)
         stats = engine.stats
         parts = pnl.parts
         report = BacktestReport(
@@ -305,6 +300,33 @@ def run_backtest(
         db.dispose()
         if tmp is not None:
             tmp.cleanup()
+
+
+def _ledger_figures(db: Any, vault: Any) -> tuple[int, int]:
+    """(the funding booked, the fees of fills and liquidations) read back from the
+    vault's ledger: one SUM per kind in the database, the sums of its entries' amounts
+    and fees (a year is ~17.5k entries; reading them as objects cost ~0.5 s)."""
+    from sqlalchemy import func, select
+
+    from drift_engine.storage.enums import EntryKind
+    from drift_engine.storage.models import LedgerEntryRow
+    from drift_engine.vaults.booking import find_vault
+
+    with db.read() as s:
+        vault_id = find_vault(s, vault).id
+        rows = s.execute(
+            select(
+                LedgerEntryRow.kind,
+                func.sum(LedgerEntryRow.amount),
+                func.sum(LedgerEntryRow.fee),
+            )
+            .where(LedgerEntryRow.vault_id == vault_id)
+            .group_by(LedgerEntryRow.kind)
+        ).all()
+    amounts = {EntryKind(kind): int(amount) for kind, amount, _ in rows}
+    fees = {EntryKind(kind): int(fee) for kind, _, fee in rows}
+    funding = amounts.get(EntryKind.FUNDING, 0)
+    return funding, fees.get(EntryKind.FILL, 0) + fees.get(EntryKind.LIQUIDATION, 0)
 
 
 def _data_json(

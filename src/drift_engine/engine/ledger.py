@@ -56,6 +56,23 @@ def ledger_key(posting: Posting) -> str:
     return k
 
 
+@cache
+def _kinds() -> dict[str, Any]:
+    """EntryKind by value (`NewEntry` converts a value with `EntryKind(value)`, an enum
+    call of ~2 us; a member passes as it is)."""
+    from drift_engine.storage.enums import EntryKind
+
+    return {k.value: k for k in EntryKind}
+
+
+def _entry_kind(kind: Any) -> Any:
+    """The `EntryKind` of a kind value, the kind itself otherwise (a member, or a value
+    `NewEntry` refuses with its own error)."""
+    if type(kind) is str:
+        return _kinds().get(kind, kind)
+    return kind
+
+
 def _ts(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
@@ -185,7 +202,29 @@ class VaultLedgerSink:
         return {kind: (a, f, n) for kind, (a, f, n) in list(self._totals.items())}
 
     def book(self, posting: Posting) -> bool:
-        key = ledger_key(posting)
+        return self.book_entry(
+            posting.kind,
+            posting.amount,
+            posting.fee,
+            ledger_key(posting),
+            posting.market_index,
+            posting.memo,
+            posting.ts,
+        )
+
+    def book_entry(
+        self,
+        kind: Any,
+        amount: int,
+        fee: int,
+        key: str,
+        market_index: int | None,
+        memo: str | None,
+        ts: int,
+    ) -> bool:
+        """`book` of a posting whose ledger key is `key` (`ledger_key`): what a quiet
+        funding hour's payments call with the key made at once (`engine.quiet`). `kind`
+        is an `EntryKind` or its value."""
         replay = self._replay
         if replay and key in replay:
             del replay[key]
@@ -193,20 +232,19 @@ class VaultLedgerSink:
         known = self._keys if self._keys is not None else self._known()
         if key in known:
             return False
-        amount, fee = posting.amount, posting.fee
         if amount == 0 and fee == 0:
             # Nothing moved (e.g. opening a perp: no realized cash). The ledger refuses
             # empty entries; remember the key so the record still counts as seen.
             known.add(key)
             return True
         entry = _entries().NewEntry(
-            kind=posting.kind,
+            kind=_entry_kind(kind),
             amount=amount,
             fee=fee,
             key=key,
-            market_index=posting.market_index,
-            memo=posting.memo,
-            occurred_at=self._occurred_at(posting.ts),
+            market_index=market_index,
+            memo=memo,
+            occurred_at=self._occurred_at(ts),
         )
         if self.batch is not None:
             if self._balance is None:
@@ -217,7 +255,6 @@ class VaultLedgerSink:
         known.add(key)
         if self._totals is not None:
             # a kind given as its value ("funding") is what the entry's EntryKind says
-            kind = posting.kind
             self._count(self._totals, kind if type(kind) is str else entry.kind, amount, fee)
         if self._balance is not None:
             self._balance += amount - fee

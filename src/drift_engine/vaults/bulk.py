@@ -33,7 +33,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, insert, or_, select
+from sqlalchemy import Table, bindparam, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from drift_engine.core.types import DriftPosition
@@ -62,11 +62,37 @@ DRIVER_ROWS = True
 Op = tuple[str, str, Any, Any, datetime]
 
 
-class TickVaultWrites:
-    """Bookings and snapshots of one transaction, in order; `flush` writes them."""
+#: a vault's balance before a flush is read as the balance at a mark plus the entries
+#: above it (`BalanceMarks`, SQLite); False: the SUM over the vault's whole ledger
+BALANCE_MARKS = True
+
+
+class BalanceMarks:
+    """(database engine, vault id) -> (the highest entry id of the vault, its balance
+    then), as read by a flush: the next flush of the same writer sums only the entries
+    above it (the engine object is the key: it is held, and another engine, even on
+    the same file, starts from no mark).
+
+    Valid on SQLite because the ledger is append-only (no entry is changed or deleted)
+    and SQLite writes one transaction at a time and gives a new row the id after the
+    table's highest: every entry committed after a mark was read has a higher id. A
+    mark is read before the flush's own inserts (`_balances` runs first in its
+    transaction, where no ledger entry was written yet), so it describes committed
+    entries whether or not that transaction commits. PostgreSQL sums the whole ledger
+    as before: ids come from a sequence drawn before commit, so a transaction that
+    commits after the mark was read may hold a lower id."""
 
     def __init__(self) -> None:
+        self.marks: dict[tuple[Any, int], tuple[int, int]] = {}
+
+
+class TickVaultWrites:
+    """Bookings and snapshots of one transaction, in order; `flush` writes them.
+    `marks`: the writer's `BalanceMarks` (kept between its flushes), or None."""
+
+    def __init__(self, marks: BalanceMarks | None = None) -> None:
         self.ops: list[Op] = []
+        self.marks = marks
 
     def book(
         self, engine_id: str, vault: Any, entries: Sequence[NewEntry], booked_at: datetime
@@ -91,7 +117,7 @@ class TickVaultWrites:
         vaults = _lock_vaults(session, {op[2] for op in self.ops})
         booked = _booked(session, self.ops, vaults)
         snap_ids = {vaults[op[2]].id for op in self.ops if op[0] == "snapshot"}
-        balance = _balances(session, snap_ids)
+        balance = _balances(session, snap_ids, self.marks)
         entries: list[tuple[Any, ...]] = []
         snapshots: list[dict[str, Any]] = []
         for kind, engine_id, ref, body, at in self.ops:
@@ -120,7 +146,12 @@ class TickVaultWrites:
                     [dict(zip(ENTRY_COLUMNS, e, strict=True)) for e in entries],
                 )
         if snapshots:
-            session.execute(insert(VaultSnapshotRow.__table__), snapshots)
+            if DRIVER_ROWS:
+                _SNAPSHOT_INSERT.run(
+                    session, [tuple(r[c] for c in SNAPSHOT_COLUMNS) for r in snapshots]
+                )
+            else:
+                session.execute(insert(VaultSnapshotRow.__table__), snapshots)
         self.ops.clear()
 
 
@@ -140,11 +171,24 @@ class DriverInsert:
     executemany applies per row), each applied once per distinct value of a flush.
 
     The statement is compiled once per dialect. The values a processed column holds
-    (enums, datetimes, None) must be hashable; the others go to the driver as given."""
+    (enums, datetimes, None) must be hashable; the others go to the driver as given.
+    `encoded` columns are sent as given: the caller put them in the driver's form (a
+    heartbeat row's JSON text, `engine.store`); `per_row=True` applies the processors
+    to every value without keeping them (values that are not hashable, or equal values
+    a processor would tell apart: 0.0 and -0.0)."""
 
-    def __init__(self, table: Table, columns: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        table: Table,
+        columns: tuple[str, ...],
+        *,
+        encoded: frozenset[str] = frozenset(),
+        per_row: bool = False,
+    ) -> None:
         self.table = table
         self.columns = columns
+        self.encoded = encoded
+        self.per_row = per_row
         #: dialect name -> (SQL, positional?, processors by position or None)
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None, tuple[Any, ...]]] = {}
 
@@ -157,7 +201,9 @@ class DriverInsert:
                 raise AssertionError(f"unexpected parameter order {names!r}")
             # the dialect's own type (SQLite's DATETIME under UTCDateTime): what Core uses
             processors = tuple(
-                self.table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
+                None
+                if c in self.encoded
+                else self.table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
                 for c in self.columns
             )
             done = self._compiled[dialect.name] = (compiled.string, names, processors)
@@ -169,10 +215,14 @@ class DriverInsert:
         plan = [(i, p, {}) for i, p in enumerate(processors) if p is not None]
         columns = self.columns
         params: list[Any] = []
+        per_row = self.per_row
         for row in rows:
             values = list(row)
             for i, process, done in plan:
                 value = values[i]
+                if per_row:
+                    values[i] = process(value)
+                    continue
                 try:
                     values[i] = done[value]
                 except KeyError:
@@ -182,19 +232,32 @@ class DriverInsert:
 
 
 _LEDGER_INSERT = DriverInsert(LedgerEntryRow.__table__, ENTRY_COLUMNS)
+#: a vault snapshot row's columns, in `_snapshot_row`'s order (its positions are JSON:
+#: processed per row)
+SNAPSHOT_COLUMNS = (
+    "vault_id",
+    "source",
+    "taken_at",
+    "slot",
+    "cash",
+    "position_value",
+    "equity",
+    "unrealized_pnl",
+    "health",
+    "positions",
+    "cumulative_perp_funding",
+    "settled_perp_pnl",
+)
+_SNAPSHOT_INSERT = DriverInsert(VaultSnapshotRow.__table__, SNAPSHOT_COLUMNS, per_row=True)
 
 
 def _lock_vaults(session: Session, refs: set[Any]) -> dict[Any, Any]:
     """ref (id or name) -> its row, all read with one SELECT ... FOR UPDATE in id order."""
     ids = [r for r in refs if isinstance(r, int)]
     names = [r for r in refs if not isinstance(r, int)]
-    table = VaultRow.__table__
-    rows = session.execute(  # Core rows: the checks read the same attributes
-        select(table)
-        .where(or_(table.c.id.in_(ids), table.c.name.in_(names)))
-        .order_by(table.c.id)
-        .with_for_update()
-    ).all()
+    # Core rows: the checks read the same attributes (a statement built once, the
+    # lists bound as expanding parameters)
+    rows = session.execute(_LOCK_VAULTS, {"ids": ids, "names": names}).all()
     out: dict[Any, Any] = {}
     for row in rows:
         out[row.id] = row
@@ -205,6 +268,33 @@ def _lock_vaults(session: Session, refs: set[Any]) -> dict[Any, Any]:
     return out
 
 
+def _lock_statement() -> Any:
+    table = VaultRow.__table__
+    return (
+        select(table)
+        .where(
+            or_(
+                table.c.id.in_(bindparam("ids", expanding=True)),
+                table.c.name.in_(bindparam("names", expanding=True)),
+            )
+        )
+        .order_by(table.c.id)
+        .with_for_update()
+    )
+
+
+def _booked_statement() -> Any:
+    table = LedgerEntryRow.__table__
+    return select(table).where(
+        table.c.vault_id.in_(bindparam("ids", expanding=True)),
+        table.c.idempotency_key.in_(bindparam("keys", expanding=True)),
+    )
+
+
+_LOCK_VAULTS = _lock_statement()
+_BOOKED = _booked_statement()
+
+
 def _booked(
     session: Session, ops: list[Op], vaults: dict[Any, Any]
 ) -> dict[tuple[int, str], LedgerEntry | NewEntry]:
@@ -213,23 +303,27 @@ def _booked(
     out: dict[tuple[int, str], LedgerEntry | NewEntry] = {}
     keys = sorted({k for _, k in wanted})
     ids = sorted({v for v, _ in wanted})
-    table = LedgerEntryRow.__table__
     for start in range(0, len(keys), 500):
         for row in session.execute(  # Core rows: `from_row` reads the same attributes
-            select(table).where(
-                table.c.vault_id.in_(ids),
-                table.c.idempotency_key.in_(keys[start : start + 500]),
-            )
+            _BOOKED, {"ids": ids, "keys": keys[start : start + 500]}
         ):
             if (row.vault_id, row.idempotency_key) in wanted:
                 out[(row.vault_id, row.idempotency_key)] = LedgerEntry.from_row(row)
     return out
 
 
-def _balances(session: Session, vault_ids: set[int]) -> dict[int, int]:
-    """Each vault's ledger balance (`balance_of`) as the transaction sees it now."""
+def _balances(
+    session: Session, vault_ids: set[int], marks: BalanceMarks | None = None
+) -> dict[int, int]:
+    """Each vault's ledger balance (`balance_of`) as the transaction sees it now: with
+    `marks` on SQLite, the balance at the vault's mark plus the entries above it (and
+    the mark moved to the highest entry now), else the SUM over its whole ledger."""
     if not vault_ids:
         return {}
+    if marks is not None and BALANCE_MARKS:
+        connection = session.connection()
+        if connection.dialect.name == "sqlite":
+            return _balances_from_marks(connection, vault_ids, marks)
     out = {v: 0 for v in vault_ids}
     for vault_id, total in session.execute(
         select(LedgerEntryRow.vault_id, func.sum(LedgerEntryRow.amount - LedgerEntryRow.fee))
@@ -237,6 +331,30 @@ def _balances(session: Session, vault_ids: set[int]) -> dict[int, int]:
         .group_by(LedgerEntryRow.vault_id)
     ):
         out[vault_id] = int(total)  # PostgreSQL sums BIGINT as NUMERIC: exact, made int
+    return out
+
+
+#: the entries of one vault above a mark: their net sum and the highest id
+_SINCE_MARK = (
+    "SELECT COALESCE(SUM(amount - fee), 0), MAX(id) FROM ledger_entries "
+    "WHERE vault_id = ? AND id > ?"
+)
+
+
+def _balances_from_marks(
+    connection: Any, vault_ids: set[int], marks: BalanceMarks
+) -> dict[int, int]:
+    """`_balances` on SQLite from the kept marks (see `BalanceMarks`)."""
+    db = connection.engine
+    kept = marks.marks
+    out: dict[int, int] = {}
+    for vault_id in sorted(vault_ids):
+        at, balance = kept.get((db, vault_id), (0, 0))
+        total, top = connection.exec_driver_sql(_SINCE_MARK, (vault_id, at)).one()
+        balance += int(total)
+        out[vault_id] = balance
+        if top is not None:
+            kept[(db, vault_id)] = (int(top), balance)
     return out
 
 
@@ -282,4 +400,4 @@ def _position_json(position: Any) -> dict[str, Any]:
 
 _POSITION_FIELDS = tuple(f.name for f in fields(DriftPosition))
 
-__all__ = ["TickVaultWrites"]
+__all__ = ["BalanceMarks", "DriverInsert", "TickVaultWrites"]
