@@ -520,13 +520,16 @@ def _hour_ahead(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[
             for m in markets:
                 m.apply(event)
             board.apply(event)
-    _skipped(hb, tape, stop - start, ticks, last, len(quiets), stop)
+    # (the skip's `HeartbeatResult` only when no tick follows here: `tick` replaces it)
+    _skipped(hb, tape, stop - start, ticks, last, None, stop)
     # `_next_quiet_tick` at the hour tick: `at` <= until (above), its first non-price
     # event is `head[h]` (< end)
     if end >= n and not tape.exhausted:
+        hb._last_result = HeartbeatResult(last, stop - start, len(quiets), 0.0)
         return None  # the tick may go on past the chunk: step it for real
     events = tape.buf[stop:end]
     if not _may_pass(events, quiets, at):
+        hb._last_result = HeartbeatResult(last, stop - start, len(quiets), 0.0)
         return None
     return at, events, end
 
@@ -709,14 +712,18 @@ def _apply_skip(hb: Any, sim: Any, skip: Skip, paths: list[Any], until: int | No
     _skipped(hb, tape, skip.stop - skip.start, skip.ticks, skip.last_tick, len(paths), skip.stop)
 
 
-def _skipped(hb: Any, tape: EventTape, events: int, ticks: int, last: int, engines: int, stop: int):
-    """The heartbeat's counters after a skip of `events` events in `ticks` bars."""
+def _skipped(
+    hb: Any, tape: EventTape, events: int, ticks: int, last: int, engines: int | None, stop: int
+) -> None:
+    """The heartbeat's counters after a skip of `events` events in `ticks` bars, and its
+    `HeartbeatResult` (`engines` stepped; None: left to the caller)."""
     tape.pos = stop
     hb.events_processed += events
     hb.ticks += ticks
     hb.skipped_ticks += ticks
     hb.last_ts = last
-    hb._last_result = HeartbeatResult(last, events, engines, 0.0)
+    if engines is not None:
+        hb._last_result = HeartbeatResult(last, events, engines, 0.0)
 
 
 def _prices_overwritten(tape: EventTape, sim: Any, skip: Skip, until: int | None) -> bool:

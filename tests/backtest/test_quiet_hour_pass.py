@@ -140,18 +140,31 @@ def test_a_wrong_table_fails_the_comparison(monkeypatch):
 
 
 def test_one_pass_hours_equal_the_planners_one_by_one_and_per_bar(tmp_path, monkeypatch):
-    taken = []
-    real = ff._hour_ahead
+    from drift_engine.engine.engine import DriftEngine
+
+    taken, highs, engines = [], [], []
+    real, real_equity, real_init = ff._hour_ahead, ff._hour_equity, DriftEngine.__init__
 
     def counting(*args):
         got = real(*args)
         taken.append(got is not ff.UNDECIDED)
         return got
 
+    def equity(*args):
+        got = real_equity(*args)
+        highs.extend(got or ())
+        return got
+
+    def init(self, *args, **kw):
+        real_init(self, *args, **kw)
+        engines.append(self)
+
+    monkeypatch.setattr(DriftEngine, "__init__", init)
     args = ("SOL-PERP", DEFAULT_ORIGIN, DEFAULT_ORIGIN + 4 * DAY, {"leverage": 2.0})
     for name in ("one", "gen", "bar"):
         (tmp_path / name).mkdir()
     monkeypatch.setattr(ff, "_hour_ahead", counting)
+    monkeypatch.setattr(ff, "_hour_equity", equity)
     one, one_entries = _run(tmp_path / "one", "fast", Hold, *args, source="synthetic")
     monkeypatch.setattr(ff, "_hour_ahead", lambda *a: ff.UNDECIDED)
     general, general_entries = _run(tmp_path / "gen", "fast", Hold, *args, source="synthetic")
@@ -160,8 +173,13 @@ def test_one_pass_hours_equal_the_planners_one_by_one_and_per_bar(tmp_path, monk
         if f.name not in IGNORED:
             assert getattr(one, f.name) == getattr(general, f.name) == getattr(bar, f.name), f.name
     assert one_entries == general_entries == bar_entries
+    # the engine's own books: steps and the high-water mark the skips raised
+    assert len(engines) == 3
+    assert len({(e.stats.steps, e.high_water_mark, e.last_ts) for e in engines}) == 1
     assert one.fills == 1 and sum(e[0] == "funding" for e in one_entries) > 80
     assert sum(taken) >= 80 and sum(taken) >= 0.8 * len(taken)
+    # new highs inside skips were taken exactly (`BarEnds`), not sent to the scan
+    assert sum(h is not None for h in highs) >= 10
 
 
 # ------------------------------------------------------------ bar-end price extremes

@@ -96,10 +96,11 @@ def equity_legs(sim: Any, user_key: Any) -> EquityLegs | None:
         amount = program_math.signed_token_amount(sp, market)
         if amount == 0:
             continue
+        scale = 10**market.decimals
         if sp.market_index == QUOTE_INDEX:
-            const += amount * PRICE_PRECISION // 10**market.decimals
+            const += amount * PRICE_PRECISION // scale
             continue
-        spots.append(((MarketType.SPOT, sp.market_index), amount, 10**market.decimals))
+        spots.append(((MarketType.SPOT, sp.market_index), amount, scale))
     for pp in user.perp_positions:
         if (  # `program_math._perp_position_is_available`, inlined (8 slots an hour)
             pp.base_asset_amount == 0
