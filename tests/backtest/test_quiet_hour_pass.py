@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import drift_engine.fastforward as ff
+from drift_engine.data.models import OracleTick
 from drift_engine.data.synthetic import DEFAULT_ORIGIN
 from drift_engine.fastforward import EventTape, plan_skip, truncate
 from drift_engine.sim import DriftSimulator
@@ -139,8 +141,34 @@ def test_a_wrong_table_fails_the_comparison(monkeypatch):
 # ------------------------------------------------------------ the one-pass hour, whole runs
 
 
-def test_one_pass_hours_equal_the_planners_one_by_one_and_per_bar(tmp_path, monkeypatch):
+def _spread_tape(hours: int, seed: int) -> list:
+    """Minutes of SOL-PERP and SOL prices apart within each bar (the bar's end price is
+    not its extreme), hourly funding."""
+    import numpy as np
+
+    from tests.backtest.test_fast_stepping import _funding as funding
+
+    rng = np.random.default_rng(seed)
+    events, price = [], 100_000_000
+    for i in range(hours * 60 + 1):
+        t = DEFAULT_ORIGIN + 60 * i
+        price += int(rng.integers(-150_000, 150_000))
+        events.append(OracleTick(t, "SOL-PERP", price, "synthetic"))
+        events.append(OracleTick(t, "SOL", price + int(rng.integers(-90_000, 90_000)), "synthetic"))
+        if i and i % 60 == 0:
+            events.append(funding(t, price, 0.0001))
+    return events
+
+
+@pytest.mark.parametrize(
+    "data,short",
+    [("synthetic", True), ("spread", True), ("spread", False)],
+)
+def test_one_pass_hours_equal_the_planners_one_by_one_and_per_bar(
+    tmp_path, monkeypatch, data, short
+):
     from drift_engine.engine.engine import DriftEngine
+    from drift_engine.heartbeat import HeartbeatDataCollector
 
     taken, highs, engines = [], [], []
     real, real_equity, real_init = ff._hour_ahead, ff._hour_equity, DriftEngine.__init__
@@ -160,15 +188,29 @@ def test_one_pass_hours_equal_the_planners_one_by_one_and_per_bar(tmp_path, monk
         engines.append(self)
 
     monkeypatch.setattr(DriftEngine, "__init__", init)
+    marks: list[dict] = []  # per run: tick time -> the engine's high-water mark after it
+    real_tick = HeartbeatDataCollector.tick
+
+    def tick(self, until_ts, **kw):
+        out = real_tick(self, until_ts, **kw)
+        marks[-1][until_ts] = tuple(e.high_water_mark for e in self.engines)
+        return out
+
+    monkeypatch.setattr(HeartbeatDataCollector, "tick", tick)
     args = ("SOL-PERP", DEFAULT_ORIGIN, DEFAULT_ORIGIN + 4 * DAY, {"leverage": 2.0})
+    args[3]["short"] = short
+    kw = {"source": "synthetic"} if data == "synthetic" else {"data": (_spread_tape(96, 3), "x")}
     for name in ("one", "gen", "bar"):
         (tmp_path / name).mkdir()
     monkeypatch.setattr(ff, "_hour_ahead", counting)
     monkeypatch.setattr(ff, "_hour_equity", equity)
-    one, one_entries = _run(tmp_path / "one", "fast", Hold, *args, source="synthetic")
+    marks.append({})
+    one, one_entries = _run(tmp_path / "one", "fast", Hold, *args, **kw)
     monkeypatch.setattr(ff, "_hour_ahead", lambda *a: ff.UNDECIDED)
-    general, general_entries = _run(tmp_path / "gen", "fast", Hold, *args, source="synthetic")
-    bar, bar_entries = _run(tmp_path / "bar", "bar", Hold, *args, source="synthetic")
+    marks.append({})
+    general, general_entries = _run(tmp_path / "gen", "fast", Hold, *args, **kw)
+    marks.append({})
+    bar, bar_entries = _run(tmp_path / "bar", "bar", Hold, *args, **kw)
     for f in dataclasses.fields(one):
         if f.name not in IGNORED:
             assert getattr(one, f.name) == getattr(general, f.name) == getattr(bar, f.name), f.name
@@ -176,10 +218,14 @@ def test_one_pass_hours_equal_the_planners_one_by_one_and_per_bar(tmp_path, monk
     # the engine's own books: steps and the high-water mark the skips raised
     assert len(engines) == 3
     assert len({(e.stats.steps, e.high_water_mark, e.last_ts) for e in engines}) == 1
+    # ... and the high-water mark after every tick the fast runs made (hour ticks
+    # included), as per-bar stepping had it at that minute
+    assert marks[0] == {t: marks[2][t] for t in marks[0]}
+    assert marks[1] == {t: marks[2][t] for t in marks[1]}
     assert one.fills == 1 and sum(e[0] == "funding" for e in one_entries) > 80
     assert sum(taken) >= 80 and sum(taken) >= 0.8 * len(taken)
     # new highs inside skips were taken exactly (`BarEnds`), not sent to the scan
-    assert sum(h is not None for h in highs) >= 10
+    assert sum(h is not None for h in highs) >= (10 if short else 1)
 
 
 # ------------------------------------------------------------ bar-end price extremes
