@@ -278,6 +278,18 @@ class OrderStore(Protocol):
     def all(self, engine_id: str) -> list[OrderState]: ...
 
 
+def _stored(order: OrderState) -> OrderState:
+    """`replace(order, send_ref=dict(...), fill_ids=list(...))` without `replace`'s
+    field-by-field `__init__` (an order is saved at each change, ~6 times per order
+    placed): the same field values, its own `send_ref` and `fill_ids` (the intent is
+    frozen, the rest immutable values); tests/engine/test_order_store_copy.py."""
+    out = object.__new__(OrderState)
+    out.__dict__.update(order.__dict__)
+    out.send_ref = dict(order.send_ref)
+    out.fill_ids = list(order.fill_ids)
+    return out
+
+
 class MemoryOrderStore:
     """In-process order store (tests, paper engines, backtests)."""
 
@@ -285,28 +297,22 @@ class MemoryOrderStore:
         self.rows: dict[tuple[str, int], OrderState] = {}
 
     def save(self, order: OrderState) -> None:
-        live = [
-            o
-            for (e, s), o in self.rows.items()
-            if e == order.engine_id
+        if order.working and any(  # the table's partial unique index, in Python
+            e == order.engine_id
             and s != order.seq
             and o.working
             and o.user_order_id == order.user_order_id
-        ]
-        if order.working and live:  # the table's partial unique index, in Python
+            for (e, s), o in self.rows.items()
+        ):
             raise ValueError(
                 f"engine {order.engine_id!r} already has a working order with user order id "
                 f"{order.user_order_id}"
             )
-        self.rows[(order.engine_id, order.seq)] = replace(
-            order, send_ref=dict(order.send_ref), fill_ids=list(order.fill_ids)
-        )
+        self.rows[(order.engine_id, order.seq)] = _stored(order)
 
     def working(self, engine_id: str) -> list[OrderState]:
         return [
-            replace(o, send_ref=dict(o.send_ref), fill_ids=list(o.fill_ids))
-            for (e, _s), o in sorted(self.rows.items())
-            if e == engine_id and o.working
+            _stored(o) for (e, _s), o in sorted(self.rows.items()) if e == engine_id and o.working
         ]
 
     def last_seq(self, engine_id: str) -> tuple[int, int]:

@@ -43,6 +43,10 @@ _FEE_STRUCTURES: dict[tuple[Any, ...], fees.FeeStructure] = {}
 class OrdersMixin:
     """Orders, matching, fees and fills of `DriftSimulator`."""
 
+    #: the undo copy of the `place_orders` call running (None outside one): it holds
+    #: no order slot, `_rest_order` keeps the one it writes there first
+    _undo: _Snapshot | None = None
+
     def _price_model(self, key: MarketKey) -> PriceModel:
         return self._price_models.get(key, self._default_price_model)
 
@@ -207,14 +211,19 @@ class OrdersMixin:
         acct = self._account(key)
         self._changed(acct)
         intents = list(intents)
-        snap = self.snapshot([acct.key], [(i.market_type, i.market_index) for i in intents])
+        snap = self.snapshot(
+            [acct.key], [(i.market_type, i.market_index) for i in intents], order_slots=False
+        )
         results: list[OrderResult] = []
+        self._undo = snap
         try:
             for intent in intents:
                 results.append(self.place_order(acct.key, intent, ts))
         except BaseException:
             self.restore(snap)
             raise
+        finally:
+            self._undo = None
         return results
 
     def _order_end(self, acct, mkey, intent, order_id, ts, status, reason) -> OrderResult:
@@ -247,6 +256,8 @@ class OrdersMixin:
         long = intent.direction is Direction.LONG
         snap = _Snapshot()
         order = user.orders[slot_index]
+        if self._undo is not None:  # `place_orders`' copy holds no order slot: this one
+            self._undo.keep_deep(order)
         pos = (
             self._perp_position(acct, mkey[1])
             if mkey[0] is MarketType.PERP

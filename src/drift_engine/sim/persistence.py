@@ -128,6 +128,21 @@ def _clone_fields(obj: Any) -> dict[str, Any]:
     return out
 
 
+def _clone_user_positions(user: Any) -> dict[str, Any]:
+    """`_clone_fields(user)` without a copy of its order slots (`orders` keeps the live
+    list): the undo copy of a `place_orders` call, whose one writer of an order slot,
+    `_rest_order`, keeps the slot it writes in the call's copy first (ADR-0020, s7)."""
+    out = dict(user.__dict__)
+    deep = _DEEP_FIELDS.get(type(user))
+    if deep is None:
+        _clone_fields(user)  # plans the type's fields
+        deep = _DEEP_FIELDS[type(user)]
+    for k in deep:
+        if k != "orders":
+            out[k] = _clone(out[k])
+    return out
+
+
 def _model_json(model: PriceModel) -> list[int]:
     return [model.half_spread_ppm, model.impact_ppm_at_reference, model.reference_notional]
 
@@ -314,6 +329,8 @@ class PersistenceMixin:
         self,
         accounts: Iterable[UserKey] | None = None,
         markets: Iterable[MarketKey] | None = None,
+        *,
+        order_slots: bool = True,
     ) -> _Snapshot:
         """Everything an instruction can change, to undo it with `restore`: the State, every
         market, the Users (all, or those of `accounts`) and their UserStats (deep copies),
@@ -322,7 +339,12 @@ class PersistenceMixin:
         With `markets` (the orders' markets, for `place_orders`) only what an order can
         write is copied: those markets and the quote spot market (USDC: a spot fill's
         quote leg, fees, settled pnl), not the State nor the other markets, which no
-        order writes (ADR-0020, s6-entry2; tests/sim/test_narrow_undo.py)."""
+        order writes (ADR-0020, s6-entry2; tests/sim/test_narrow_undo.py).
+
+        `order_slots=False` (`place_orders`) leaves the Users' order slots out of the
+        copy (more than half of it): the call's one writer of a slot, `_rest_order`,
+        keeps that slot in this copy before it writes it (`_undo`; ADR-0020, s7-entry;
+        tests/sim/test_lazy_order_slots.py)."""
         keys = list(self._accounts) if accounts is None else list(accounts)
         accts = [self._account(k) for k in keys]
         snap = _Snapshot()
@@ -330,7 +352,10 @@ class PersistenceMixin:
             snap.keep_deep(self.state, *self.perp_markets.values(), *self.spot_markets.values())
         else:
             snap.keep_deep(*self._order_markets(markets))
-        snap.keep_deep(*(a.user for a in accts))
+        if order_slots:
+            snap.keep_deep(*(a.user for a in accts))
+        else:
+            snap.saved.extend((a.user, _clone_user_positions(a.user)) for a in accts)
         snap.keep_deep(*{id(a.stats): a.stats for a in accts}.values())
         snap.extra = {
             "accounts": dict(self._accounts),
