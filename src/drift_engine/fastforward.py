@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from drift_engine.core.types import MarketType
-from drift_engine.tape import EventTape
+from drift_engine.heartbeat import HeartbeatResult
+from drift_engine.tape import CHUNK, EventTape
 
 MarketKey = tuple[MarketType, int]
 I64_MIN = np.iinfo(np.int64).min
@@ -229,14 +230,14 @@ def plan_hour(
     h = table.at_start.get(start)
     if h is None:
         return UNDECIDED
-    head, stop = table.head[h], table.tick_start[h]
+    stop = table.tick_start[h]
     if stop <= start:
         return UNDECIDED
-    bound = tape.rows().bound
-    at = bound[head]
+    at = table.time[h]  # the time of the hour's first non-price event (`head[h]`)
+    last = table.last_tick[h]  # the gap's last bar
     with_tick = True  # plan_fast's range reaches the head: the hour tick's prices too
     if due is not None:
-        if due <= bound[stop - 1]:
+        if due <= last:
             return UNDECIDED
         if due <= at:
             with_tick = False  # its range stops at the hour tick's first event
@@ -251,7 +252,7 @@ def plan_hour(
             low, high = min(low, tlo[sid][h]), max(high, thi[sid][h])
         if low < lo or high > hi:
             return UNDECIDED
-    skip = Skip(start, stop, table.ticks[h], bound[stop - 1], list(table.apply[h]))
+    skip = Skip(start, stop, table.ticks[h], last, list(table.apply[h]))
     skip.bound = tape.bound
     skip.ranges = ranges
     return skip
@@ -342,13 +343,15 @@ def forward(hb: Any, until: int | None, wakes: list[Any]) -> None:
     passes_hour = engine_quiet.passes_hour
     quiets, sim = _quiets(hb, engine_quiet.quiet_after_step)
     while quiets is not None:
-        _skip_bars(hb, quiets, sim, until, wakes)
-        hour = _next_quiet_tick(hb._tape, quiets, until)
+        hour = _hour_ahead(hb, quiets, sim, until, wakes)
+        if hour is UNDECIDED:  # not the usual quiet hour: the planners one by one
+            _skip_bars(hb, quiets, sim, until, wakes)
+            hour = _next_quiet_tick(hb._tape, quiets, until)
         if hour is None:
             return
-        t, events = hour
+        t, events, stop = hour
         mark = len(sim.records)
-        n = hb._pull(t)
+        n = hb._pull_events(events, stop)  # `_pull(t)`, with the events read already
         records = sim.records[mark:]
         if not all(passes_hour(e, q, t, events, records) for e, q in quiets):
             # the engines step for real, as at any tick (the events are applied)
@@ -397,34 +400,224 @@ def _quiets(hb: Any, quiet_after_step: Any) -> tuple[list | None, Any]:
 
 
 def _next_quiet_tick(tape: EventTape, quiets: list, until: int | None) -> tuple | None:
-    """(time, events) of the next tick if it holds funding records or rate updates
-    that may pass quietly (checked before applying); None for any other tick."""
+    """(time, events, end) of the next tick (its events are the tape's [pos, end)) if
+    it holds funding records or rate updates that may pass quietly (checked before
+    applying); None for any other tick."""
     tape.refill()
     pos, n = tape.pos, len(tape.buf)
     if pos >= n:
         return None
-    rows = tape.rows()
-    t = rows.bound[pos]
+    t, stop, other = _tick_facts(tape, pos)
     if until is not None and t > until:
         return None
-    stop = rows.tick_end[pos]
     if stop >= n and not tape.exhausted:
         return None  # the tick may go on past the chunk: step it for real
-    if rows.next_other[pos] >= stop:
+    if not other:
         return None  # prices only: a price out of a band or a due time: a real tick
     events = tape.buf[pos:stop]
+    if not _may_pass(events, quiets, t):
+        return None
+    return t, events, stop
+
+
+def _tick_facts(tape: EventTape, pos: int) -> tuple[int, int, bool]:
+    """(bar time, end within the chunk, holds a non-price event) of the tick of event
+    `pos`: from the chunk's `HourTable` when `pos` starts an hour's tick (then it holds
+    one: the hour's first non-price event), else `_tick_facts_rows`."""
+    table = tape.index().hours()
+    h = table.at_tick.get(pos)
+    if h is not None:
+        return table.time[h], table.tick_end[h], True
+    return _tick_facts_rows(tape, pos)
+
+
+def _tick_facts_rows(tape: EventTape, pos: int) -> tuple[int, int, bool]:
+    """`_tick_facts` from the tape's `TapeRows` (the reference)."""
+    rows = tape.rows()
+    end = rows.tick_end[pos]
+    return rows.bound[pos], end, rows.next_other[pos] < end
+
+
+def _may_pass(events: list, quiets: list, t: int) -> bool:
+    """The tick's events are oracle ticks, funding records and rate updates only, and no
+    engine is woken by its time or by these records (`passes_hour` decides the rest
+    after they are applied)."""
     for e in events:
         if e.kind not in ("oracle", "funding", "spot_rate"):
-            return None
+            return False
     for _, q in quiets:
         if q.strategy_until is not None and t >= q.strategy_until:
-            return None
+            return False
         for e in events:
             if e.kind == "spot_rate" and q.funding_wakes:
-                return None
+                return False
             if e.kind == "funding" and e.market in q.funding_wakes:
+                return False
+    return True
+
+
+def _hour_ahead(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[Any]) -> Any:
+    """The usual quiet hour in one pass over the chunk's `HourTable` row: `_skip_bars`
+    then `_next_quiet_tick`, with the same outcome, when the tape stands at the start
+    of an hour's gap and `plan_hour` would decide the skip (its conditions, read from
+    the same row), the skip's equity bound holds (`_equity_bounded`'s test) and the
+    tape needs no refill after it. Then the skip is applied and the answer is
+    `_next_quiet_tick`'s: (time, events, end) of the hour tick, or None. Anything else
+    returns `UNDECIDED` having changed nothing, and the planners decide one by one."""
+    tape = hb._tape
+    tape.refill()
+    start = tape.pos
+    n = len(tape.buf)
+    if n - start < 2:
+        return UNDECIDED
+    table = tape.index().hours()
+    h = table.at_start.get(start)
+    if h is None:
+        return UNDECIDED
+    stop = table.tick_start[h]
+    if stop <= start:
+        return UNDECIDED
+    at = table.time[h]  # the hour tick's time: its first non-price event's bar
+    last = table.last_tick[h]  # the gap's last bar
+    due = hb._due(wakes)
+    for _, q in quiets:
+        if q.until is not None and (due is None or q.until < due):
+            due = q.until
+    with_tick = True  # (as `plan_hour`: the range reaches the hour tick's prices)
+    if due is not None:
+        if due <= last:
+            return UNDECIDED
+        if due <= at:
+            with_tick = False
+    if until is not None and until < at:
+        return UNDECIDED
+    keys = _symbol_keys(sim, tape)
+    bands = quiets[0][1].bands if len(quiets) == 1 else intersect([q.bands for _, q in quiets])
+    ranges = {}
+    glo, ghi, tlo, thi = table.gap_lo, table.gap_hi, table.tick_lo, table.tick_hi
+    for sid, lo, hi in _symbol_bands(keys, bands):
+        low, high = glo[sid][h], ghi[sid][h]
+        ranges[sid] = (low, high)
+        if with_tick:
+            low, high = min(low, tlo[sid][h]), max(high, thi[sid][h])
+        if low < lo or high > hi:
+            return UNDECIDED
+    bests = _hour_equity(tape, sim, keys, ranges, start, stop, quiets)
+    if bests is None:
+        return UNDECIDED  # (a bar may halt on drawdown: `_skip_bars` finds it)
+    # the tick after the skip, as `_next_quiet_tick` will see it: no refill on the way
+    if n - stop < max(1, CHUNK // 4) and not tape.exhausted:
+        return UNDECIDED
+    end = table.tick_end[h]
+    ticks = table.ticks[h]
+    for (engine, _), best in zip(quiets, bests, strict=True):
+        engine.skip(last, ticks, best)
+    if not _hour_overwritten(tape, table, h, keys, until, table.apply_sids[h]):
+        markets, board = hb.markets, hb.board
+        buf = tape.buf
+        for i in table.apply[h]:
+            event = buf[i]
+            for m in markets:
+                m.apply(event)
+            board.apply(event)
+    # (the skip's `HeartbeatResult` only when no tick follows here: `tick` replaces it)
+    _skipped(hb, tape, stop - start, ticks, last, None, stop)
+    # `_next_quiet_tick` at the hour tick: `at` <= until (above), its first non-price
+    # event is `head[h]` (< end)
+    if end >= n and not tape.exhausted:
+        hb._last_result = HeartbeatResult(last, stop - start, len(quiets), 0.0)
+        return None  # the tick may go on past the chunk: step it for real
+    events = tape.buf[stop:end]
+    if not _may_pass(events, quiets, at):
+        hb._last_result = HeartbeatResult(last, stop - start, len(quiets), 0.0)
+        return None
+    return at, events, end
+
+
+def _hour_equity(
+    tape: EventTape, sim: Any, keys: dict, ranges: dict, start: int, stop: int, quiets: list
+) -> list[int | None] | None:
+    """Per engine, the highest equity of the skipped bars [start, stop) when it may
+    raise the high-water mark (None: no bar does), or None when a bar might halt on
+    drawdown or the equity spans two markets (then `_skip_bars` decides). First
+    `_equity_bounded`'s bound from the skip's price extremes (`ranges`, the price
+    standing before it); if it may reach a new high, the exact highest equity of the
+    bars: each term is monotone in the one market's price, so it is at the lowest or
+    highest price that market holds at a bar's end (`TapeIndex.bar_ends`), as exact as
+    `max_equity` over `equity_path`. A drawdown halt is ruled out against the highest
+    mark the skip can reach."""
+    index = None
+    out: list[int | None] = []
+    for engine, q in quiets:
+        legs = q.legs
+        perps, spots = legs.perps, legs.spots
+        if len(perps) + len(spots) > 1:
+            markets = {k for k, _ in perps} | {k for k, *_ in spots}
+            if len(markets) > 1:
                 return None
-    return t, events
+        hwm = engine.high_water_mark
+        if not perps and not spots:
+            top = low = best = legs.const
+        else:
+            key = perps[0][0] if perps else spots[0][0]
+            p = sim._prices[key]
+            lo_p = hi_p = p
+            movers = []
+            for sid, ks in keys.items():
+                if key in ks:
+                    movers.append(sid)
+                    got = ranges.get(sid)
+                    if got is None:
+                        if index is None:
+                            index = tape.index()
+                        got = index.price_range(sid, start, stop)
+                    a, b = got
+                    if a < lo_p:
+                        lo_p = a
+                    if b > hi_p:
+                        hi_p = b
+            at_lo, at_hi = legs.at_price(lo_p), legs.at_price(hi_p)  # (one market)
+            top, low = max(at_lo, at_hi), min(at_lo, at_hi)
+            best = top
+            if top > hwm:  # the exact highest: the bars' end prices
+                if index is None:
+                    index = tape.index()
+                lo_b, hi_b, standing = index.bar_ends(tuple(movers)).range(start, stop)
+                if standing:
+                    lo_b, hi_b = min(lo_b, p), max(hi_b, p)
+                best = max(legs.at_price(lo_b), legs.at_price(hi_b))
+        mark = best if best > hwm else hwm
+        # the risk check halts at (mark - equity) / mark >= max_drawdown; a margin kept
+        if q.max_drawdown is not None and mark > 0 and (mark - low) / mark >= q.max_drawdown - 1e-9:
+            return None
+        out.append(best if best > hwm else None)
+    return out
+
+
+def _hour_overwritten(
+    tape: EventTape, table: Any, h: int, keys: dict, until: int | None, sids: list[int]
+) -> bool:
+    """`_prices_overwritten` of a skip that ends at hour `h`'s tick and applies the
+    prices of symbols `sids`, read from the table's row: the hour tick is pulled next
+    (not past `until`, its end inside the buffer or the data ends there), its first
+    event is an oracle tick whose markets cover those of every symbol the skip
+    applies, and each of those symbols has a price in it."""
+    if until is not None and table.time[h] > until:
+        return False
+    if table.tick_end[h] >= len(tape.buf) and not tape.exhausted:
+        return False
+    first = table.first_sym[h]
+    if first < 0:
+        return False
+    cover = keys[first]
+    in_tick = table.in_tick
+    for sid in sids:
+        if not in_tick[sid][h]:
+            return False
+        for k in keys[sid]:
+            if k not in cover:
+                return False
+    return True
 
 
 def _skip_bars(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[Any]) -> None:
@@ -502,8 +695,6 @@ def _equity_bounded(hb: Any, tape: EventTape, sim: Any, skip: Skip, quiets: list
 
 
 def _apply_skip(hb: Any, sim: Any, skip: Skip, paths: list[Any], until: int | None) -> None:
-    from drift_engine.heartbeat import HeartbeatResult
-
     tape = hb._tape
     for engine, q, approx, prices in paths:
         if approx is None:  # `_equity_bounded`: no bar reaches the high-water mark
@@ -518,13 +709,21 @@ def _apply_skip(hb: Any, sim: Any, skip: Skip, paths: list[Any], until: int | No
             for m in markets:
                 m.apply(event)
             board.apply(event)
-    events = skip.stop - skip.start
-    tape.pos = skip.stop
+    _skipped(hb, tape, skip.stop - skip.start, skip.ticks, skip.last_tick, len(paths), skip.stop)
+
+
+def _skipped(
+    hb: Any, tape: EventTape, events: int, ticks: int, last: int, engines: int | None, stop: int
+) -> None:
+    """The heartbeat's counters after a skip of `events` events in `ticks` bars, and its
+    `HeartbeatResult` (`engines` stepped; None: left to the caller)."""
+    tape.pos = stop
     hb.events_processed += events
-    hb.ticks += skip.ticks
-    hb.skipped_ticks += skip.ticks
-    hb.last_ts = skip.last_tick
-    hb._last_result = HeartbeatResult(skip.last_tick, events, len(paths), 0.0)
+    hb.ticks += ticks
+    hb.skipped_ticks += ticks
+    hb.last_ts = last
+    if engines is not None:
+        hb._last_result = HeartbeatResult(last, events, engines, 0.0)
 
 
 def _prices_overwritten(tape: EventTape, sim: Any, skip: Skip, until: int | None) -> bool:
@@ -537,6 +736,20 @@ def _prices_overwritten(tape: EventTape, sim: Any, skip: Skip, until: int | None
     tick in it (the board and the other sinks keep the last price per symbol and are
     read after the tick). Then the skip's last prices are not applied: the hour's own
     ticks replace them, as in per-bar stepping."""
+    stop = skip.stop
+    if stop >= len(tape.buf):
+        return False
+    table = tape.index().hours()
+    h = table.at_tick.get(stop)
+    if h is None:
+        return _prices_overwritten_rows(tape, sim, skip, until)
+    sym = tape.sym
+    sids = [sym.item(i) for i in skip.apply]
+    return _hour_overwritten(tape, table, h, _symbol_keys(sim, tape), until, sids)
+
+
+def _prices_overwritten_rows(tape: EventTape, sim: Any, skip: Skip, until: int | None) -> bool:
+    """`_prices_overwritten` from the tape's `TapeRows` (the reference)."""
     stop = skip.stop
     n = len(tape.buf)
     if stop >= n:

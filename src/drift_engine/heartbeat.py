@@ -198,6 +198,27 @@ class HeartbeatDataCollector:
         self.events_processed += n
         return n
 
+    def _pull_events(self, events: list[Any], stop: int) -> int:
+        """`_pull(t)` of a tick fast stepping read ahead: `events` are the tape's events
+        [pos, stop), every one of tick `t` and nothing after it (`fastforward`: the
+        tick's end is inside the buffer, or the data ends there), applied in order as
+        `_pull` applies them, each made once."""
+        tape = self._tape
+        markets, board = self.markets, self.board
+        for event in events:
+            tape.pos += 1
+            for m in markets:
+                m.apply(event)
+            board.apply(event)
+        assert tape.pos == stop
+        if len(tape) == 0:  # (as `_pull` goes on to the next event: the data's end)
+            tape.refill()
+            if len(tape) == 0:
+                self.exhausted = True
+        n = len(events)
+        self.events_processed += n
+        return n
+
     # ------------------------------------------------------------------ the tick
     def tick(
         self,

@@ -59,7 +59,13 @@ def _chunks_hold_the_events(case, data_dir=None) -> None:
     objects = list(_open(case, data_dir).events)
     codes, chunks = _open(case, data_dir).events.columns()
     whole = join(list(chunks))
-    assert LazyEvents(codes, whole)[0 : len(whole)] == objects
+    lazy = LazyEvents(codes, whole)
+    assert lazy[0 : len(whole)] == objects
+    # read one at a time (rows from the arrays), iterated (lists made once), from the end
+    assert [lazy[i] for i in range(len(lazy))] == objects == list(lazy)
+    if objects:
+        assert lazy[-1] == objects[-1] and lazy[-len(objects)] == objects[0]
+        assert lazy[len(objects) // 2 :: 3] == objects[len(objects) // 2 :: 3]
     assert np.array_equal(whole.time, [e.time for e in objects])
 
 

@@ -41,8 +41,10 @@ from typing import TYPE_CHECKING, Any
 from drift_engine.core.types import MarketType
 from drift_engine.engine.engine import QUOTE_SPOT_INDEX, EngineMode
 from drift_engine.engine.ledger import _entries
+from drift_engine.engine.market_board import hourly_rate
 from drift_engine.engine.ports import InterestEvent
 from drift_engine.risk.checks import HealthFloor, HealthHalt, MaxDrawdown
+from drift_engine.sim.quiet import equity_legs, quiet_bands
 from drift_engine.strategies.base import FundingEvent
 from drift_engine.strategies.wake import (
     AtTime,
@@ -91,23 +93,32 @@ class Quiet:
         not asked, no order or transition), with the simulator's bands and the equity
         terms `passes_hour` took after the hour's payments, and the next record save.
         None when those could not be taken (the next tick is a real one)."""
-        if self.next_bands is None or self.next_legs is None:
+        next_bands, legs = self.next_bands, self.next_legs
+        if next_bands is None or legs is None:
             return None
-        q = Quiet(
-            until=self.strategy_until,
-            bands=dict(self.strategy_bands),
-            legs=self.next_legs,
-            max_drawdown=self.max_drawdown,
-            strategy_until=self.strategy_until,
-            funding_wakes=self.funding_wakes,
-            funding_bands=self.funding_bands,
-            floors=self.floors,
-            strategy_bands=self.strategy_bands,
+        strategy = self.strategy_bands
+        if strategy:  # the strategy's bands, each intersected with the simulator's
+            bands = dict(strategy)
+            for key, (lo, hi) in next_bands.items():
+                old = bands.get(key)
+                bands[key] = (lo, hi) if old is None else (max(old[0], lo), min(old[1], hi))
+        else:  # (a dict of `passes_hour`'s own: nothing else holds it)
+            bands = next_bands
+        until = self.strategy_until
+        save = engine._saved_ts + engine.persist_every_s  # `wake_at`
+        if until is None or save < until:
+            until = save
+        return Quiet(
+            until,
+            bands,
+            legs,
+            self.max_drawdown,
+            self.strategy_until,
+            self.funding_wakes,
+            self.funding_bands,
+            self.floors,
+            strategy,
         )
-        for key, (lo, hi) in self.next_bands.items():
-            q.band(key, lo, hi)
-        q.wake_at(engine._saved_ts + engine.persist_every_s)
-        return q
 
     def wake_at(self, ts: int) -> None:
         if self.until is None or ts < self.until:
@@ -126,7 +137,6 @@ def quiet_after_step(
     wake conditions are the ones it declared then; `bands` are the simulator's bands
     `passes_hour` computed for the state as it stands (not computed again)."""
     from drift_engine.engine.engine import EngineState
-    from drift_engine.sim.quiet import equity_legs, quiet_bands
 
     snap = engine._last_snap
     if (
@@ -214,42 +224,42 @@ def passes_hour(engine: DriftEngine, q: Quiet, ts: int, events: list[Any], recor
     records, spot-rate updates, prices inside the bands) were applied and the simulator
     wrote `records`, would do exactly what `quiet_step` does: book the payments and
     change nothing else. Conservative: False only costs a real step."""
-    from drift_engine.engine.market_board import hourly_rate
-    from drift_engine.sim.quiet import equity_legs, quiet_bands
-
     if q.strategy_until is not None and ts >= q.strategy_until:
         return False
+    wakes = q.funding_wakes
     for event in events:
         kind = event.kind
         if kind == "oracle":
             continue
         if kind == "spot_rate":
-            if q.funding_wakes:
+            if wakes:
                 return False
         elif kind == "funding":
             market = event.market
-            if market in q.funding_wakes:
+            if market in wakes:
                 return False
             band = q.funding_bands.get(market)
             if band is not None and not band[0] <= hourly_rate(event) <= band[1]:
                 return False
         else:
             return False
+    booked = _BOOKED_QUIETLY
     for rec in records:  # payments only: a fill, an order or a liquidation is stepped
-        if rec.kind not in _BOOKED_QUIETLY:
+        if rec.kind not in booked:
             return False
     venue = engine.venue
-    prices = venue.sim._prices
+    sim = venue.sim
+    prices = sim._prices
     for key, (lo, hi) in q.strategy_bands.items():
         if not lo <= prices[key] <= hi:
             return False
-    sim = venue.sim
-    q.next_bands = quiet_bands(sim, venue.key, q.floors)
-    if q.next_bands is None:
+    user_key = venue.key
+    q.next_bands = bands = quiet_bands(sim, user_key, q.floors)
+    if bands is None:
         return False  # at or near a health floor or liquidation: the real step decides
     # the equity terms after the hour's payments: the next stretch's high-water mark
     # and drawdown scan, and the equity now (`EquityLegs.at` is `user_equity` exactly)
-    q.next_legs = legs = equity_legs(sim, venue.key)
+    q.next_legs = legs = equity_legs(sim, user_key)
     q.next_equity = equity = venue.equity() if legs is None else legs.at(prices)
     if q.max_drawdown is not None:
         hwm = max(engine.high_water_mark, equity)

@@ -56,6 +56,15 @@ class EquityLegs:
             total += amount * prices[key] // scale
         return total
 
+    def at_price(self, price: int) -> int:
+        """`at` with every term's market at `price` (legs on one market: its price)."""
+        total = self.const
+        for _, base in self.perps:
+            total += _trunc_div(base * price, BASE_PRECISION)
+        for _, amount, scale in self.spots:
+            total += amount * price // scale
+        return total
+
     def slopes(self) -> dict[MarketKey, float]:
         """d(equity)/d(price) per market key (micro-USDC per PRICE unit)."""
         out: dict[MarketKey, float] = {}
@@ -81,18 +90,26 @@ def equity_legs(sim: Any, user_key: Any) -> EquityLegs | None:
     perps: list[tuple[MarketKey, int]] = []
     spots: list[tuple[MarketKey, int, int]] = []
     for sp in user.spot_positions:
-        if program_math._spot_position_is_available(sp):
+        if sp.scaled_balance == 0 and sp.open_orders == 0:  # `_spot_position_is_available`
             continue
         market = markets.spot(sp.market_index)
         amount = program_math.signed_token_amount(sp, market)
         if amount == 0:
             continue
+        scale = 10**market.decimals
         if sp.market_index == QUOTE_INDEX:
-            const += amount * PRICE_PRECISION // 10**market.decimals
+            const += amount * PRICE_PRECISION // scale
             continue
-        spots.append(((MarketType.SPOT, sp.market_index), amount, 10**market.decimals))
+        spots.append(((MarketType.SPOT, sp.market_index), amount, scale))
     for pp in user.perp_positions:
-        if program_math._perp_position_is_available(pp):
+        if (  # `program_math._perp_position_is_available`, inlined (8 slots an hour)
+            pp.base_asset_amount == 0
+            and pp.quote_asset_amount == 0
+            and pp.open_orders == 0
+            and pp.open_bids == 0
+            and pp.open_asks == 0
+            and pp.lp_shares == 0
+        ):
             continue
         market = markets.perp(pp.market_index)
         if program_math.is_variant(market.status, "Settlement") or pp.lp_shares > 0:
@@ -125,7 +142,9 @@ def quiet_bands(
     if tc < req:
         return None
     sens = sim.sensitivity_now(user_key)
-    total = sum(s for _, s in sens.values())
+    total = 0.0
+    for _, s in sens.values():
+        total += s
     prices = sim._prices
     quote = (MarketType.SPOT, QUOTE_INDEX)
     bands: dict[MarketKey, tuple[int, int]] = {quote: (prices[quote], prices[quote])}

@@ -44,7 +44,9 @@ class TapeIndex:
         self.n = n
         self.bound = bound
         self.sym = sym
+        self.price = price
         self._hours: HourTable | None = None
+        self._bar_ends: dict[tuple[int, ...], BarEnds] = {}
         pos = np.arange(n, dtype=np.int64)
         other = np.where(sym < 0, pos, n)
         self.next_other = np.minimum.accumulate(other[::-1])[::-1]
@@ -76,6 +78,13 @@ class TapeIndex:
         l1, l2, h1, h2 = low.item(a), low.item(c), high.item(a), high.item(c)
         return (l1 if l1 < l2 else l2), (h1 if h1 > h2 else h2)
 
+    def bar_ends(self, movers: tuple[int, ...]) -> BarEnds:
+        """The `BarEnds` of the symbols `movers` (built once per chunk and set)."""
+        got = self._bar_ends.get(movers)
+        if got is None:
+            got = self._bar_ends[movers] = BarEnds(self, movers)
+        return got
+
     def hours(self) -> HourTable:
         """The chunk's `HourTable` (built once, when a quiet hour first asks)."""
         if self._hours is None:
@@ -89,10 +98,13 @@ class HourTable:
     `tick_start[h]`; its gap is the events [gap_start[h], tick_start[h]) (from the end
     of the previous hour's tick, or the chunk's start). Per hour: `ticks` (bars in the
     gap), `last_tick` (the gap's last bar time; None without a bar), `apply` (each
-    symbol's last event in the gap, ascending), and per symbol `gap_lo/gap_hi` (price
-    extremes over the gap) and `tick_lo/tick_hi` (over [tick_start, head): the hour
-    tick's prices before its first non-price event); (I64_MAX, I64_MIN) over none.
-    `at_start` maps a gap start to its hour."""
+    symbol's last event in the gap, ascending) with `apply_sids` (their symbols), and per
+    symbol `gap_lo/gap_hi` (price extremes over the gap) and `tick_lo/tick_hi` (over
+    [tick_start, head): the hour tick's prices before its first non-price event);
+    (I64_MAX, I64_MIN) over none. The hour tick itself (session 7): `time` (its bar
+    time), `tick_end` (its end within the chunk, exclusive), `first_sym` (the symbol of
+    its first event; -1: not a price) and per symbol `in_tick` (it has a price in the
+    tick). `at_start` maps a gap start to its hour, `at_tick` a tick start."""
 
     def __init__(self, index: TapeIndex) -> None:
         bound, n = index.bound, index.n
@@ -121,6 +133,16 @@ class HourTable:
             b if g else None for b, g in zip(bound[last_bar].tolist(), gaps, strict=True)
         ]
         self.at_start: dict[int, int] = {g: h for h, g in enumerate(self.gap_start)}
+        self.at_tick: dict[int, int] = {t: h for h, t in enumerate(self.tick_start)}
+        self.time: list[int] = bound[head].tolist()
+        self.tick_end: list[int] = tick_end.tolist()
+        sym = index.sym
+        self.first_sym: list[int] = sym[tick_start].tolist()
+        # each symbol's prices in [tick_start, tick_end), by reduceat over those pairs
+        # (odd segments, between two hour ticks, unused; a zero past the end keeps every
+        # cut inside the array)
+        spans = np.stack([tick_start, tick_end], axis=1).ravel()
+        self.in_tick: list[list[bool]] = []
         # segment bounds for reduceat: [gap_start, tick_start), [tick_start, head), then
         # [head, next gap_start) (unused); every bound < n, non-decreasing
         cuts = np.stack([gap_start, tick_start, head], axis=1).ravel()
@@ -130,6 +152,7 @@ class HourTable:
         self.tick_lo: list[list[int]] = []
         self.tick_hi: list[list[int]] = []
         apply: list[list[int]] = [[] for _ in self.head]
+        apply_sid: dict[int, int] = {}  # event -> its symbol
         for sid in range(len(index.lo)):
             lo = _segments(np.minimum, index.lo[sid][0], cuts, empty, I64_MAX)
             hi = _segments(np.maximum, index.hi[sid][0], cuts, empty, I64_MIN)
@@ -137,13 +160,58 @@ class HourTable:
             self.tick_lo.append(lo[1::3].tolist())
             self.gap_hi.append(hi[0::3].tolist())
             self.tick_hi.append(hi[1::3].tolist())
+            if len(head):
+                mine = np.append(sym == sid, False).astype(np.int64)
+                self.in_tick.append((np.add.reduceat(mine, spans)[0::2] > 0).tolist())
+            else:
+                self.in_tick.append([])
             last = np.where(has_gap, index.last[sid][last_bar], -1)
             mine = last >= gap_start
             for h, i in zip(np.flatnonzero(mine).tolist(), last[mine].tolist(), strict=True):
                 apply[h].append(i)
+                apply_sid[i] = sid
         for a in apply:
             a.sort()
         self.apply = apply
+        self.apply_sids: list[list[int]] = [[apply_sid[i] for i in a] for a in apply]
+
+
+class BarEnds:
+    """A market's price at the end of each bar, as range extremes (session 7). The
+    simulator market a set of symbols `movers` moves holds, at the end of a bar, the
+    price of the bar's last event of those symbols, or the price it held before when
+    the bar has none. Over a skip [a, b) (whole bars) those values are the prices of the
+    events that are their symbols' last in their bar (`range`: lowest, highest; sparse
+    tables as `TapeIndex`'s), plus the price standing before the skip when its first
+    bar has no such event (`range`'s third answer)."""
+
+    def __init__(self, index: TapeIndex, movers: tuple[int, ...]) -> None:
+        n, bound = index.n, index.bound
+        mover = np.isin(index.sym, np.asarray(movers, np.int32)) if movers else np.zeros(n, bool)
+        at = np.flatnonzero(mover)
+        last = np.zeros(n, bool)
+        if len(at):
+            last[at[np.append(bound.take(at[1:]) != bound.take(at[:-1]), True)]] = True
+        self.bound = bound
+        pos = np.arange(n, dtype=np.int64)
+        self.next_mover = np.minimum.accumulate(np.where(mover, pos, n)[::-1])[::-1]
+        self.lo = [np.where(last, index.price, I64_MAX)]
+        self.hi = [np.where(last, index.price, I64_MIN)]
+
+    def range(self, a: int, b: int) -> tuple[int, int, bool]:
+        """(lowest, highest) bar-end price of events [a, b) (b > a, whole bars; (I64_MAX,
+        I64_MIN) over none) and whether the price standing before `a` is one too."""
+        k = (b - a).bit_length() - 1
+        lo, hi = self.lo, self.hi
+        if k >= len(lo):
+            _grow(lo, k, np.minimum)
+            _grow(hi, k, np.maximum)
+        low, high = lo[k], hi[k]
+        c = b - (1 << k)
+        l1, l2, h1, h2 = low.item(a), low.item(c), high.item(a), high.item(c)
+        j = self.next_mover.item(a)
+        standing = j >= b or self.bound.item(j) != self.bound.item(a)
+        return (l1 if l1 < l2 else l2), (h1 if h1 > h2 else h2), standing
 
 
 def _segments(
@@ -168,4 +236,4 @@ def _grow(levels: list[np.ndarray], k: int, op: np.ufunc) -> None:
         levels.append(op(prev[: len(prev) - width], prev[width:]))
 
 
-__all__ = ["HourTable", "TapeIndex"]
+__all__ = ["BarEnds", "HourTable", "TapeIndex"]
