@@ -158,3 +158,36 @@ def test_the_checks_answer_as_the_per_call_rules(snaps, orders, max_notional, ma
         assert by_leverage.check(orders, snap) == reference_leverage_check(
             by_leverage, orders, snap
         )
+
+
+def _one_market(price: int) -> StrategySnapshot:
+    m = MarketSnapshot(
+        symbol="M0",
+        perp_market_index=0,
+        oracle_price=price,
+        spot_market_index=1,
+        spot_oracle_price=price,
+        spot_decimals=9,
+    )
+    return StrategySnapshot(
+        ts=0,
+        markets=MappingProxyType({"M0": m}),
+        vault=VaultSnapshot("v", equity=10**9, balance=10**9, high_water_mark=0),
+        positions=(),
+        margin=DriftMarginMetrics(0, 0, 0, 0, 0, 100, 0, 0, 0),
+        orders=(),
+    )
+
+
+def test_a_price_of_one_micro_usdc_is_a_price_and_zero_is_none():
+    order = [OrderIntent(1, SPOT, PositionDirection.LONG, 3 * SOL)]
+    limits = RiskLimits(max_order_notional_usdc=1.0, max_leverage=1.0)
+    priced, unpriced_snap = _one_market(1), _one_market(0)
+    assert unpriced([(SPOT, 1), (PERP, 0)], priced) is None
+    assert unpriced([(PERP, 0), (SPOT, 1)], unpriced_snap) == (PERP, 0)
+    # 3 SOL at 1e-6 USDC: 3 micro-USDC, within both limits
+    assert MaxOrderNotional(limits).check(order, priced) is None
+    assert MaxLeverage(limits).check(order, priced) is None
+    refused = "no oracle price for spot 1 in the snapshot: cannot check "
+    assert MaxOrderNotional(limits).check(order, unpriced_snap) == refused + "max_order_notional"
+    assert MaxLeverage(limits).check(order, unpriced_snap) == refused + "max_leverage"
