@@ -122,13 +122,23 @@ class OrderPricer:
         worst = self.worst_price(intent, oracle_price)
         max_ts = intent.max_ts or ts + cfg.order_ttl_s
         if cfg.taker_style == "place_and_take" and intent.market_type is MarketType.PERP:
-            return replace(
-                intent,
+            # every field named, as `dataclasses.replace` would pass them (half its cost
+            # is its field loop; `__post_init__` validates the same)
+            return OrderIntent(
+                market_index=intent.market_index,
+                market_type=intent.market_type,
+                direction=intent.direction,
+                base_asset_amount=intent.base_asset_amount,
                 order_type=OrderType.LIMIT,
                 price=worst,
-                oracle_price_offset=None,
+                reduce_only=intent.reduce_only,
+                post_only=intent.post_only,
                 immediate_or_cancel=True,
+                oracle_price_offset=None,
+                user_order_id=intent.user_order_id,
                 max_ts=max_ts,
+                trigger_price=intent.trigger_price,
+                trigger_condition=intent.trigger_condition,
                 auction_duration=None,
                 auction_start_price=None,
                 auction_end_price=None,
@@ -140,15 +150,25 @@ class OrderPricer:
         auction = oracle_auction(
             intent.direction, oracle_price, start, worst, cfg.auction_duration, tick
         )
-        priced = replace(
-            intent,
+        priced = OrderIntent(
+            market_index=intent.market_index,
+            market_type=intent.market_type,
+            direction=intent.direction,
+            base_asset_amount=intent.base_asset_amount,
             order_type=OrderType.ORACLE,
             price=0,
+            reduce_only=intent.reduce_only,
+            post_only=intent.post_only,
+            immediate_or_cancel=intent.immediate_or_cancel,
             oracle_price_offset=auction.limit_offset,
+            user_order_id=intent.user_order_id,
+            max_ts=max_ts,
+            trigger_price=intent.trigger_price,
+            trigger_condition=intent.trigger_condition,
+            auction_duration=auction.duration,
             auction_start_price=auction.start_offset,
             auction_end_price=auction.end_offset,
-            auction_duration=auction.duration,
-            max_ts=max_ts,
+            tags=intent.tags,
         )
         self.check(priced)
         return priced

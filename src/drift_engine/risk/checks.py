@@ -60,11 +60,20 @@ def _prices(snap: StrategySnapshot) -> dict[tuple[MarketType, int], tuple[int, i
     return out
 
 
+Prices = dict[tuple[MarketType, int], tuple[int, int]]
+
+
 def notional(market_type: MarketType, market_index: int, base: int, snap: StrategySnapshot) -> int:
     """|value| in micro-USDC of `base` units (perp 1e9 / spot token decimals); 0 for a
     market the snapshot has no price for (the checks refuse such orders first:
     `unpriced`)."""
-    price, decimals = _prices(snap).get((market_type, market_index), (0, 9))
+    return _value(_prices(snap), market_type, market_index, base)
+
+
+def _value(prices: Prices, market_type: MarketType, market_index: int, base: int) -> int:
+    """`notional` with the snapshot's `_prices` built once by the caller (a check reads
+    them for every order and holding)."""
+    price, decimals = prices.get((market_type, market_index), (0, 9))
     return abs(base) * price // 10**decimals
 
 
@@ -76,7 +85,12 @@ def unpriced(
     A limit cannot be checked without a price: valuing such a market at 0 would let any
     size through the notional and leverage checks, so they refuse instead (fail closed).
     """
-    prices = _prices(snap)
+    return _first_unpriced(keys, _prices(snap))
+
+
+def _first_unpriced(
+    keys: Iterable[tuple[MarketType, int]], prices: Prices
+) -> tuple[MarketType, int] | None:
     for key in keys:
         if prices.get(key, (0, 0))[0] <= 0:
             return key
@@ -89,10 +103,14 @@ def _no_price(key: tuple[MarketType, int], limit: str) -> str:
 
 def gross_exposure(holdings: dict[tuple[MarketType, int], int], snap: StrategySnapshot) -> int:
     """Drift-style leverage numerator: |perp notionals| + spot liabilities (micro-USDC)."""
+    return _gross(holdings, _prices(snap))
+
+
+def _gross(holdings: dict[tuple[MarketType, int], int], prices: Prices) -> int:
     total = 0
     for (mt, idx), base in holdings.items():
         if mt is MarketType.PERP or base < 0:
-            total += notional(mt, idx, base, snap)
+            total += _value(prices, mt, idx, base)
     return total
 
 
@@ -103,6 +121,10 @@ def holdings_of(positions: Sequence[DriftPosition]) -> dict[tuple[MarketType, in
 def holdings_with_orders(snap: StrategySnapshot) -> dict[tuple[MarketType, int], int]:
     """Positions plus what the engine's working (open, in-flight, unknown) orders would
     add if they filled at the oracle; reduce-only orders never add exposure."""
+    return _with_orders(snap, _prices(snap))
+
+
+def _with_orders(snap: StrategySnapshot, prices: Prices) -> dict[tuple[MarketType, int], int]:
     pending = [
         OrderIntent(
             market_index=o.market_index,
@@ -113,7 +135,7 @@ def holdings_with_orders(snap: StrategySnapshot) -> dict[tuple[MarketType, int],
         for o in snap.orders
         if o.remaining > 0 and not o.reduce_only
     ]
-    return apply_orders(holdings_of(snap.positions), pending, snap)
+    return _apply(holdings_of(snap.positions), pending, prices)
 
 
 def apply_orders(
@@ -122,12 +144,18 @@ def apply_orders(
     snap: StrategySnapshot,
 ) -> dict[tuple[MarketType, int], int]:
     """Holdings after the orders fill at oracle (spot trades settle against USDC)."""
+    return _apply(holdings, orders, _prices(snap))
+
+
+def _apply(
+    holdings: dict[tuple[MarketType, int], int], orders: Sequence[OrderIntent], prices: Prices
+) -> dict[tuple[MarketType, int], int]:
     out = dict(holdings)
     for o in orders:
         key = (o.market_type, o.market_index)
         out[key] = out.get(key, 0) + o.signed_base
         if o.market_type is MarketType.SPOT:
-            value = notional(o.market_type, o.market_index, o.base_asset_amount, snap)
+            value = _value(prices, o.market_type, o.market_index, o.base_asset_amount)
             usdc = (MarketType.SPOT, QUOTE_SPOT_INDEX)
             out[usdc] = out.get(usdc, 0) - o.direction.sign * value
     return out
@@ -143,13 +171,14 @@ class MaxOrderNotional:
         self.limit = limits.max_order_notional
 
     def check(self, orders: Sequence[OrderIntent], snap: StrategySnapshot) -> str | None:
+        prices = _prices(snap)  # once per check: the snapshot does not change in it
         for o in orders:
             if o.reduce_only:
                 continue
-            key = unpriced([(o.market_type, o.market_index)], snap)
+            key = _first_unpriced([(o.market_type, o.market_index)], prices)
             if key is not None:
                 return _no_price(key, self.name)
-            value = notional(o.market_type, o.market_index, o.base_asset_amount, snap)
+            value = _value(prices, o.market_type, o.market_index, o.base_asset_amount)
             if value > self.limit:
                 return (
                     f"order notional {value / 1e6:,.2f} USDC on {o.market_type.value} "
@@ -170,13 +199,14 @@ class MaxLeverage:
         equity = snap.vault.equity
         if equity <= 0:
             return f"equity {equity} is not positive"
-        held = holdings_with_orders(snap)
+        prices = _prices(snap)  # once per check: the snapshot does not change in it
+        held = _with_orders(snap, prices)
         adding = [(o.market_type, o.market_index) for o in orders if not o.reduce_only]
-        key = unpriced([*adding, *(k for k, base in held.items() if base)], snap)
+        key = _first_unpriced([*adding, *(k for k, base in held.items() if base)], prices)
         if key is not None:
             return _no_price(key, self.name)
-        after = gross_exposure(apply_orders(held, orders, snap), snap)
-        before = gross_exposure(held, snap)
+        after = _gross(_apply(held, orders, prices), prices)
+        before = _gross(held, prices)
         leverage = after / equity
         if leverage > self.max_leverage and after > before:
             pending = " (with the working orders)" if snap.orders else ""
