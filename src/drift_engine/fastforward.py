@@ -222,40 +222,61 @@ def plan_hour(
     before the hour, and every price up to the hour's first non-price event is inside
     its band. Then the skip is the gap, exactly `plan_fast`'s; `UNDECIDED` otherwise
     (then `plan_fast` decides)."""
+    row = _hour_row(tape, sim, bands, due, until)
+    if row is None:
+        return UNDECIDED
+    table, h, start, stop, _, ranges = row
+    skip = Skip(start, stop, table.ticks[h], table.last_tick[h], list(table.apply[h]))
+    skip.bound = tape.bound
+    skip.ranges = ranges
+    return skip
+
+
+def _hour_row(
+    tape: EventTape,
+    sim: Any,
+    bands: dict[MarketKey, tuple[int, int]],
+    due: int | None,
+    until: int | None,
+) -> tuple[Any, int, int, int, dict[int, tuple[MarketKey, ...]], dict[int, tuple[int, int]]] | None:
+    """`plan_hour`'s decision, shared with `_hour_ahead`: (the chunk's `HourTable`, the
+    hour's row, the gap's first and stop positions, `_symbol_keys` as the refilled
+    tape stands, each banded symbol's price range over the gap) when the tape stands
+    at the start of an hour's gap, nothing is due and the run does not end before the
+    hour, and every price up to the hour's first non-price event is inside its band;
+    None otherwise."""
     tape.refill()
     start = tape.pos
     if len(tape.buf) - start < 2:
-        return UNDECIDED
+        return None
     table = tape.index().hours()
     h = table.at_start.get(start)
     if h is None:
-        return UNDECIDED
+        return None
     stop = table.tick_start[h]
     if stop <= start:
-        return UNDECIDED
+        return None
     at = table.time[h]  # the time of the hour's first non-price event (`head[h]`)
     last = table.last_tick[h]  # the gap's last bar
     with_tick = True  # plan_fast's range reaches the head: the hour tick's prices too
     if due is not None:
         if due <= last:
-            return UNDECIDED
+            return None
         if due <= at:
             with_tick = False  # its range stops at the hour tick's first event
     if until is not None and until < at:
-        return UNDECIDED
+        return None
+    keys = _symbol_keys(sim, tape)
     ranges = {}
     glo, ghi, tlo, thi = table.gap_lo, table.gap_hi, table.tick_lo, table.tick_hi
-    for sid, lo, hi in _symbol_bands(_symbol_keys(sim, tape), bands):
+    for sid, lo, hi in _symbol_bands(keys, bands):
         low, high = glo[sid][h], ghi[sid][h]
         ranges[sid] = (low, high)
         if with_tick:
             low, high = min(low, tlo[sid][h]), max(high, thi[sid][h])
         if low < lo or high > hi:
-            return UNDECIDED
-    skip = Skip(start, stop, table.ticks[h], last, list(table.apply[h]))
-    skip.bound = tape.bound
-    skip.ranges = ranges
-    return skip
+            return None
+    return table, h, start, stop, keys, ranges
 
 
 def truncate(tape: EventTape, skip: Skip, ticks: int) -> Skip | None:
@@ -465,43 +486,18 @@ def _hour_ahead(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[
     `_next_quiet_tick`'s: (time, events, end) of the hour tick, or None. Anything else
     returns `UNDECIDED` having changed nothing, and the planners decide one by one."""
     tape = hb._tape
-    tape.refill()
-    start = tape.pos
-    n = len(tape.buf)
-    if n - start < 2:
-        return UNDECIDED
-    table = tape.index().hours()
-    h = table.at_start.get(start)
-    if h is None:
-        return UNDECIDED
-    stop = table.tick_start[h]
-    if stop <= start:
-        return UNDECIDED
-    at = table.time[h]  # the hour tick's time: its first non-price event's bar
-    last = table.last_tick[h]  # the gap's last bar
     due = hb._due(wakes)
     for _, q in quiets:
         if q.until is not None and (due is None or q.until < due):
             due = q.until
-    with_tick = True  # (as `plan_hour`: the range reaches the hour tick's prices)
-    if due is not None:
-        if due <= last:
-            return UNDECIDED
-        if due <= at:
-            with_tick = False
-    if until is not None and until < at:
-        return UNDECIDED
-    keys = _symbol_keys(sim, tape)
     bands = quiets[0][1].bands if len(quiets) == 1 else intersect([q.bands for _, q in quiets])
-    ranges = {}
-    glo, ghi, tlo, thi = table.gap_lo, table.gap_hi, table.tick_lo, table.tick_hi
-    for sid, lo, hi in _symbol_bands(keys, bands):
-        low, high = glo[sid][h], ghi[sid][h]
-        ranges[sid] = (low, high)
-        if with_tick:
-            low, high = min(low, tlo[sid][h]), max(high, thi[sid][h])
-        if low < lo or high > hi:
-            return UNDECIDED
+    row = _hour_row(tape, sim, bands, due, until)
+    if row is None:
+        return UNDECIDED
+    table, h, start, stop, keys, ranges = row
+    n = len(tape.buf)
+    at = table.time[h]  # the hour tick's time: its first non-price event's bar
+    last = table.last_tick[h]  # the gap's last bar
     bests = _hour_equity(tape, sim, keys, ranges, start, stop, quiets)
     if bests is None:
         return UNDECIDED  # (a bar may halt on drawdown: `_skip_bars` finds it)
