@@ -67,16 +67,7 @@ class TapeIndex:
     def price_range(self, sid: int, a: int, b: int) -> tuple[int, int]:
         """(lowest, highest) price of symbol `sid` over events [a, b) (b > a); (I64_MAX,
         I64_MIN) if it has none there."""
-        k = (b - a).bit_length() - 1
-        lo, hi = self.lo[sid], self.hi[sid]
-        if k >= len(lo):
-            _grow(lo, k, np.minimum)
-            _grow(hi, k, np.maximum)
-        low, high = lo[k], hi[k]
-        c = b - (1 << k)
-        # `item` gives Python ints: comparing numpy scalars costs ~3x more
-        l1, l2, h1, h2 = low.item(a), low.item(c), high.item(a), high.item(c)
-        return (l1 if l1 < l2 else l2), (h1 if h1 > h2 else h2)
+        return _extremes(self.lo[sid], self.hi[sid], a, b)
 
     def bar_ends(self, movers: tuple[int, ...]) -> BarEnds:
         """The `BarEnds` of the symbols `movers` (built once per chunk and set)."""
@@ -201,17 +192,10 @@ class BarEnds:
     def range(self, a: int, b: int) -> tuple[int, int, bool]:
         """(lowest, highest) bar-end price of events [a, b) (b > a, whole bars; (I64_MAX,
         I64_MIN) over none) and whether the price standing before `a` is one too."""
-        k = (b - a).bit_length() - 1
-        lo, hi = self.lo, self.hi
-        if k >= len(lo):
-            _grow(lo, k, np.minimum)
-            _grow(hi, k, np.maximum)
-        low, high = lo[k], hi[k]
-        c = b - (1 << k)
-        l1, l2, h1, h2 = low.item(a), low.item(c), high.item(a), high.item(c)
+        low, high = _extremes(self.lo, self.hi, a, b)
         j = self.next_mover.item(a)
         standing = j >= b or self.bound.item(j) != self.bound.item(a)
-        return (l1 if l1 < l2 else l2), (h1 if h1 > h2 else h2), standing
+        return low, high, standing
 
 
 def _segments(
@@ -224,6 +208,20 @@ def _segments(
     out = op.reduceat(values, cuts)
     out[empty] = none
     return out
+
+
+def _extremes(lo: list[np.ndarray], hi: list[np.ndarray], a: int, b: int) -> tuple[int, int]:
+    """(min, max) over [a, b) (b > a) from the sparse tables `lo`/`hi` (grown to the
+    range's level when first asked): two overlapping power-of-two windows."""
+    k = (b - a).bit_length() - 1
+    if k >= len(lo):
+        _grow(lo, k, np.minimum)
+        _grow(hi, k, np.maximum)
+    low, high = lo[k], hi[k]
+    c = b - (1 << k)
+    # `item` gives Python ints: comparing numpy scalars costs ~3x more
+    l1, l2, h1, h2 = low.item(a), low.item(c), high.item(a), high.item(c)
+    return (l1 if l1 < l2 else l2), (h1 if h1 > h2 else h2)
 
 
 def _grow(levels: list[np.ndarray], k: int, op: np.ufunc) -> None:
