@@ -27,6 +27,7 @@ from typing import Any
 from driftpy.types import UserStatus
 
 from drift_engine.core import program_math
+from drift_engine.core.frozen import set_by_slots
 from drift_engine.core.types import MarketType
 
 MarketKey = tuple[MarketType, int]
@@ -40,6 +41,7 @@ def _trunc_div(a: int, b: int) -> int:
     return q if a >= 0 else -q
 
 
+@set_by_slots  # made at every quiet funding hour (`engine.quiet.passes_hour`)
 @dataclass(frozen=True, slots=True)
 class EquityLegs:
     """User equity = `const` + sum of the position terms, exactly (see module doc)."""
