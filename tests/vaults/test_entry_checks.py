@@ -4,17 +4,15 @@ error, must be exactly what the rules (`NewEntry._check`) decide."""
 
 from __future__ import annotations
 
-from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drift_engine.storage.enums import EntryKind
-from drift_engine.vaults.entries import MAX_KEY_LENGTH, NewEntry, new_entry
+from drift_engine.vaults.entries import MAX_KEY_LENGTH, NewEntry
 from drift_engine.vaults.errors import InvalidAmountError
 from drift_engine.vaults.money import MAX_AMOUNT
 
@@ -58,44 +56,3 @@ def test_an_entry_is_accepted_or_refused_as_its_rules_decide(kind, amount, fee, 
     built = _outcome(lambda: NewEntry(kind=kind, amount=amount, fee=fee, key=key, occurred_at=at))
     ruled = _outcome(lambda: _by_the_rules(kind, amount, fee, key, at))
     assert built == ruled
-
-
-def _whole(make: Any) -> Any:
-    """Every field of the entry made (or the error it raised, with its message)."""
-    try:
-        entry = make()
-    except Exception as e:  # noqa: BLE001 - the same error, whatever it is
-        return ("refused", type(e), str(e))
-    return ("accepted", type(entry), repr(entry), entry, hash(entry))
-
-
-@settings(max_examples=600, deadline=None)
-@given(
-    kind=st.one_of(KINDS, st.sampled_from(["nope", 3])),
-    amount=AMOUNTS,
-    fee=AMOUNTS,
-    key=KEYS,
-    index=st.sampled_from([None, 0, 7]),
-    memo=st.sampled_from([None, "", "m"]),
-    at=TIMES,
-)
-def test_new_entry_makes_the_entry_the_constructor_makes(kind, amount, fee, key, index, memo, at):
-    # `new_entry` (the ledger sink's `book_entry`: through the slots when `_plain` accepts)
-    # is `NewEntry(...)`: the same fields, type, equality and hash, or the same error
-    made = _whole(lambda: new_entry(kind, amount, fee, key, index, memo, at))
-    built = _whole(
-        lambda: NewEntry(
-            kind=kind,
-            amount=amount,
-            fee=fee,
-            key=key,
-            market_index=index,
-            memo=memo,
-            occurred_at=at,
-        )
-    )
-    assert made == built
-    if made[0] == "accepted":
-        entry = made[3]
-        with pytest.raises(FrozenInstanceError):
-            entry.amount = 1  # type: ignore[misc]

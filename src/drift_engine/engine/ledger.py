@@ -237,9 +237,14 @@ class VaultLedgerSink:
             # empty entries; remember the key so the record still counts as seen.
             known.add(key)
             return True
-        # `NewEntry(kind=..., ...)`: the same entry (or error), made through its slots
-        entry = _entries().new_entry(
-            _entry_kind(kind), amount, fee, key, market_index, memo, self._occurred_at(ts)
+        entry = _entries().NewEntry(
+            kind=_entry_kind(kind),
+            amount=amount,
+            fee=fee,
+            key=key,
+            market_index=market_index,
+            memo=memo,
+            occurred_at=self._occurred_at(ts),
         )
         if self.batch is not None:
             if self._balance is None:

@@ -83,7 +83,19 @@ class NewEntry:
         if type(kind) is not EntryKind:
             kind = EntryKind(kind)
             object.__setattr__(self, "kind", kind)
-        if _plain(kind, self.amount, self.fee, self.key, self.occurred_at):
+        amount, fee, key, at = self.amount, self.fee, self.key, self.occurred_at
+        if (  # what `_check` accepts, in the common form: decided without its calls
+            type(amount) is int
+            and type(fee) is int
+            and -MAX_AMOUNT <= amount <= MAX_AMOUNT
+            and -MAX_AMOUNT <= fee <= MAX_AMOUNT
+            and (amount or fee)
+            and SIGN_RULES[kind] is Sign.ANY
+            and (not fee or kind in KINDS_WITH_FEES)
+            and key
+            and len(key) <= MAX_KEY_LENGTH
+            and (at is None or at.tzinfo is not None)
+        ):
             return
         self._check()
 
@@ -108,79 +120,6 @@ class NewEntry:
     @property
     def net(self) -> int:
         return self.amount - self.fee
-
-
-def _plain(kind: EntryKind, amount: int, fee: int, key: str, at: datetime | None) -> bool:
-    """What `NewEntry._check` accepts, in the common form, decided without its calls (an
-    entry of `kind`, an `EntryKind`, for which this is False goes through `_check`)."""
-    return bool(
-        type(amount) is int
-        and type(fee) is int
-        and -MAX_AMOUNT <= amount <= MAX_AMOUNT
-        and -MAX_AMOUNT <= fee <= MAX_AMOUNT
-        and (amount or fee)
-        and SIGN_RULES[kind] is Sign.ANY
-        and (not fee or kind in KINDS_WITH_FEES)
-        and key
-        and len(key) <= MAX_KEY_LENGTH
-        and (at is None or at.tzinfo is not None)
-    )
-
-
-_SLOT_SETS = tuple(
-    NewEntry.__dict__[name].__set__  # type: ignore[attr-defined]
-    for name in (
-        "kind",
-        "amount",
-        "key",
-        "fee",
-        "market_index",
-        "counterparty_vault_id",
-        "memo",
-        "occurred_at",
-    )
-)
-
-
-def new_entry(
-    kind: EntryKind | str,
-    amount: int,
-    fee: int,
-    key: str,
-    market_index: int | None,
-    memo: str | None,
-    occurred_at: datetime | None,
-) -> NewEntry:
-    """`NewEntry(kind=kind, amount=amount, fee=fee, key=key, market_index=market_index,
-    memo=memo, occurred_at=occurred_at)`, the same entry or the same error: when `kind` is
-    an `EntryKind` and `_plain` accepts the values (the constructor's own shortcut), the
-    fields are stored through the slots' descriptors, without the keyword call and the
-    frozen class's `object.__setattr__` per field (a backtest books two per funding
-    hour: `engine.ledger`'s `book_entry`)."""
-    if type(kind) is EntryKind and _plain(kind, amount, fee, key, occurred_at):
-        entry = _new(NewEntry)
-        s_kind, s_amount, s_key, s_fee, s_index, s_counterparty, s_memo, s_at = _SLOT_SETS
-        s_kind(entry, kind)
-        s_amount(entry, amount)
-        s_key(entry, key)
-        s_fee(entry, fee)
-        s_index(entry, market_index)
-        s_counterparty(entry, None)
-        s_memo(entry, memo)
-        s_at(entry, occurred_at)
-        return entry
-    return NewEntry(
-        kind=kind,  # type: ignore[arg-type]
-        amount=amount,
-        fee=fee,
-        key=key,
-        market_index=market_index,
-        memo=memo,
-        occurred_at=occurred_at,
-    )
-
-
-_new = object.__new__
 
 
 @dataclass(frozen=True, slots=True)
