@@ -25,7 +25,9 @@ calls), measured by wrapping the functions named in `PHASES` for the entry tick 
 profiles every repeated entry tick together. `--digest` prints a hash of what the run
 wrote (ledger, snapshots, engine records, events, orders, heartbeat rows without their
 wall-clock columns, checkpoints' state, the cells' epochs replaced): two versions of
-the code that write the same print the same digest.
+the code that write the same print the same digest. Like `drift-engine run`, the bench
+freezes the start-up heap (`drift_engine.heap`) before the first tick, in the main run
+and in each repeat's stack.
 """
 
 from __future__ import annotations
