@@ -603,3 +603,169 @@ def test_perp_margin_ratio_of_a_settling_market_is_zero_and_high_leverage_needs_
     # state/perp_market.rs get_margin_ratio: a market in Settlement requires nothing
     market.status = MarketStatus.Settlement()
     assert pm.perp_margin_ratio(market, size, pm.MarginCategory.INITIAL) == 0
+
+
+# ------------------------------------ calculate_margin: whole vectors at a non-round price
+
+P_SOL = 151_234_567  # $151.234567: every value below is an inexact division
+
+
+def _vector_world(usdc_twap: int = PRICE):
+    """Real SOL-PERP / SOL / USDC parameters at P_SOL, interest indices 1.0 (tokens =
+    scaled balances); the USDC market's stored 5-minute TWAP set to `usdc_twap`."""
+    from tests.core.test_margin_support import markets, new_user
+
+    perps, spots = markets(P_SOL)
+    spots[0].historical_oracle_data.last_oracle_price_twap5min = usdc_twap
+    snapshot = pm.MarketSnapshot(
+        perp_markets=perps,
+        spot_markets=spots,
+        perp_prices={0: P_SOL},
+        spot_prices={0: PRICE, 1: P_SOL},
+    )
+    return perps, spots, snapshot, new_user()
+
+
+def test_calculate_margin_vector_imf_discounted_sol_with_a_bid_and_a_perp_long():
+    # math/margin.rs by hand. USDC 1_000_000_007 (slot 0). SOL deposit D = 123_456.789 SOL
+    # (slot 1) with a bid of B = 2_500.5 SOL resting (one open order). SOL-PERP long 10.5
+    # SOL entered at $140.5 in perp slot 1, after an empty slot 0.
+    from tests.core.test_margin_support import SOL, deposit, perp
+
+    _, spots, snapshot, user = _vector_world()
+    d, b = 123_456_789 * SOL // 1_000, 2_500_500_000_000
+    deposit(user, 0, spots[0], 1_000_000_007)
+    deposit(user, 1, spots[1], d)
+    sp = user.spot_positions[1]
+    sp.open_bids, sp.open_orders = b, 1
+    perp(user, 1, 0, 10_500_000_000, 140_500_000)  # quote -1_475_250_000
+    # SOL value: D x P / 1e9 = 18_670_934_027_625.363 -> 18_670_934_027_625 (a deposit
+    # truncates). Bids fill: the quote paid is get_token_value(-B) = floor(-B x P / 1e9) =
+    # floor(-378_162_034_783.5) = -378_162_034_784 (a negative value floors); the SOL after
+    # the fill is worth 18_670_934_027_625 + 378_162_034_784 = 19_049_096_062_409.
+    assert discriminates(d * P_SOL, 10**9) and discriminates(b * P_SOL, 10**9)
+    value_after = 19_049_096_062_409
+    # IMF discount (imf 1250) of D + B = 125_957_289e9 base: isqrt(1_259_572_890e6 + 1) =
+    # 35_490_461; x 1250 // 1e5 = 443_630; 1.1e10 // 1_443_630 = 7_619 (7_619.68) < 0.8
+    # and < 0.9: both categories weigh 0.7619. Of D alone: isqrt(1_234_567_890e6 + 1) =
+    # 35_136_418 -> 439_205 -> 7_643 (7_643.1).
+    # bids side: floor(19_049_096_062_409 x 0.7619) = 14_513_506_289_949 (.4171), minus the
+    # quote 378_162_034_784: 14_135_344_255_165; no-fill side: floor(18_670_934_027_625 x
+    # 0.7643) = 14_270_194_877_313 (.7875). The bid side is riskier: it is taken.
+    assert discriminates(value_after * 7_619, 10**4)
+    # perp: value floor(10.5e9 x P / 1e9) = 1_587_962_953 (.5), pnl 1_587_962_953 -
+    # 1_475_250_000 = 112_712_953; ratios 5 % initial, 3 % maintenance (imf 50 at 10.5
+    # SOL: 400 + isqrt(1.05e11 + 1) x 50 // 1e7 = 401 < 500; 240 + 1 < 300):
+    # 1_587_962_953 x 500 // 1e4 = 79_398_147 (.65); x 300 // 1e4 = 47_638_888 (.59).
+    # Positive pnl weighs 0 initially (mainnet), 1.0 in maintenance.
+    usdc, sol_weighted, quote_paid = 1_000_000_007, 14_513_506_289_949, 378_162_034_784
+    maintenance = pm.calculate_margin(
+        user, snapshot, pm.MarginCategory.MAINTENANCE, margin_buffer=200
+    )
+    assert maintenance.category is pm.MarginCategory.MAINTENANCE
+    assert maintenance.total_collateral == usdc + sol_weighted + 112_712_953
+    # requirement: $0.01 for the open order + the bid's quote at weight 1 + the perp's
+    assert maintenance.margin_requirement == 10_000 + quote_paid + 47_638_888
+    # a 2 % buffer on each liability: the quote 7_563_240_695 (.68), the perp 31_759_259
+    # (.06); none on the open order's cent
+    assert maintenance.margin_requirement_plus_buffer == (
+        10_000 + quote_paid + 7_563_240_695 + 47_638_888 + 31_759_259
+    )
+    assert maintenance.total_spot_asset_value == usdc + value_after
+    assert maintenance.total_spot_liability_value == quote_paid
+    assert maintenance.total_perp_liability_value == 1_587_962_953
+    assert maintenance.total_perp_pnl == 112_712_953
+    assert (maintenance.num_spot_liabilities, maintenance.num_perp_liabilities) == (0, 1)
+    initial = pm.calculate_margin(user, snapshot, pm.MarginCategory.INITIAL)
+    assert initial.category is pm.MarginCategory.INITIAL
+    assert initial.total_collateral == usdc + sol_weighted
+    assert (
+        initial.margin_requirement
+        == initial.margin_requirement_plus_buffer
+        == (10_000 + quote_paid + 79_398_147)
+    )
+
+
+def test_calculate_margin_strict_values_perp_pnl_and_liability_at_the_usdc_twap():
+    # state/oracle.rs StrictOraclePrice: with `strict`, the quote (USDC) price of a perp is
+    # max(oracle, 5-min TWAP) for a loss and the liability, min(...) for a gain.
+    from tests.core.test_margin_support import SOL, USDC, deposit, perp
+
+    # USDC TWAP $1.000337 (above the $1 oracle). Short 20,000 SOL entered at $140:
+    # quote 2_800_000_000_000; value trunc(-20_000e9 x P / 1e9) = -3_024_691_340_000;
+    # pnl -224_691_340_000. Liability 3_024_691_340_000 x 1.000337 -> 3_025_710_660_981
+    # (.58); pnl trunc(-224_691_340_000 x 1.000337) = -224_767_060_981 (.42).
+    # Ratios (imf 50 at 20,000 SOL: isqrt(2e14 + 1) = 14_142_135, x 50 // 1e7 = 70):
+    # maintenance max(300, 240 + 70) = 310: 93_797_030_490 (.411); initial max(500,
+    # 400 + 70) = 500: 151_285_533_049 (.05). USDC $300,000 at min(1, 1.000337) = $1.
+    _, spots, snapshot, user = _vector_world(usdc_twap=1_000_337)
+    deposit(user, 0, spots[0], 300_000 * USDC)
+    perp(user, 0, 0, -20_000 * SOL, 140 * PRICE)
+    assert discriminates(3_024_691_340_000 * 1_000_337, 10**6)
+    assert discriminates(224_691_340_000 * 1_000_337, 10**6)
+    m = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE, strict=True)
+    assert m.total_collateral == 300_000 * USDC - 224_767_060_981
+    assert m.margin_requirement == 93_797_030_490
+    assert m.total_perp_liability_value == 3_025_710_660_981
+    assert m.total_perp_pnl == -224_767_060_981
+    i = pm.calculate_margin(user, snapshot, pm.MarginCategory.INITIAL, strict=True)
+    assert (i.total_collateral, i.margin_requirement) == (m.total_collateral, 151_285_533_049)
+    # not strict: the oracle's $1 (3_024_691_340_000 x 310 // 1e4 = 93_765_431_540)
+    loose = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert (loose.total_collateral, loose.margin_requirement) == (
+        300_000 * USDC - 224_691_340_000,
+        93_765_431_540,
+    )
+
+    # USDC TWAP $0.9997 (below). Long 10.5 SOL from $140.5: pnl +112_712_953 counts at
+    # trunc(x 0.9997) = 112_679_139 (.1141); the liability at max(1, 0.9997) = $1:
+    # 1_587_962_953 x 3 % = 47_638_888. USDC 1_000_000_007 at 0.9997 = 999_700_006 (.9979).
+    _, spots, snapshot, user = _vector_world(usdc_twap=999_700)
+    deposit(user, 0, spots[0], 1_000_000_007)
+    perp(user, 0, 0, 10_500_000_000, 140_500_000)
+    m = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE, strict=True)
+    assert m.total_collateral == 999_700_006 + 112_679_139
+    assert (m.margin_requirement, m.total_perp_liability_value) == (47_638_888, 1_587_962_953)
+    assert m.total_perp_pnl == 112_679_139
+
+
+def test_calculate_margin_a_positions_own_max_margin_ratio_is_initial_only():
+    # state/user.rs PerpPosition.max_margin_ratio (per-market leverage): in the Initial
+    # category the ratio is max(user's, position's, market's); maintenance ignores both.
+    # Long 10.5 SOL at P: liability 1_587_962_953. Position 20 %, user 10 %: initial
+    # 1_587_962_953 x 2_000 // 1e4 = 317_592_590 (.6); maintenance 3 %: 47_638_888.
+    from tests.core.test_margin_support import USDC, deposit, perp
+
+    _, spots, snapshot, user = _vector_world()
+    deposit(user, 0, spots[0], 1_000 * USDC)
+    perp(user, 0, 0, 10_500_000_000, 140_500_000)
+    user.max_margin_ratio = 1_000
+    user.perp_positions[0].max_margin_ratio = 2_000
+    initial = pm.calculate_margin(user, snapshot, pm.MarginCategory.INITIAL)
+    maintenance = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert (initial.margin_requirement, maintenance.margin_requirement) == (
+        317_592_590,
+        47_638_888,
+    )
+    # the position's ratio below the user's: the user's 10 % -> 158_796_295 (.3)
+    user.perp_positions[0].max_margin_ratio = 500
+    initial = pm.calculate_margin(user, snapshot, pm.MarginCategory.INITIAL)
+    assert initial.margin_requirement == 158_796_295
+
+
+def test_calculate_margin_flat_perp_slots_liability_or_not():
+    # math/margin.rs: a perp position is a liability when base != 0, quote < 0 or it has
+    # an open order (PerpPosition::has_open_order: open_orders, bids or asks). A trigger
+    # order not yet triggered counts in open_orders only (bids/asks move when it
+    # triggers). Each case in perp slot 1, after an empty slot 0.
+    _, _, snapshot, user = _vector_world()
+    pp = user.perp_positions[1]
+    pp.market_index, pp.open_orders = 0, 1
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert (calc.num_perp_liabilities, calc.margin_requirement) == (1, 10_000)
+    # flat with an unsettled gain of 5_000_001 and no order: pnl, collateral in
+    # maintenance, not a liability
+    pp.open_orders, pp.quote_asset_amount = 0, 5_000_001
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert (calc.num_perp_liabilities, calc.margin_requirement) == (0, 0)
+    assert (calc.total_collateral, calc.total_perp_pnl) == (5_000_001, 5_000_001)
