@@ -769,3 +769,23 @@ def test_calculate_margin_flat_perp_slots_liability_or_not():
     calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
     assert (calc.num_perp_liabilities, calc.margin_requirement) == (0, 0)
     assert (calc.total_collateral, calc.total_perp_pnl) == (5_000_001, 5_000_001)
+
+
+def test_calculate_margin_a_bids_quote_adds_to_the_spot_liabilities_before_it():
+    # $100 USDC borrowed (slot 0), then 2 SOL (slot 1) with a bid of 7 lamports resting,
+    # SOL at $150. Bids fill: quote paid floor(-7 x 150e6 / 1e9) = floor(-1.05) = -2; SOL
+    # after worth 300e6 + 2, x 0.9 = 270_000_001 (.8), contribution 270_000_001 - 2 =
+    # 269_999_999 < 270_000_000 (no fill): the bid side. Liabilities: 100e6 + 2;
+    # requirement: 100e6 (USDC at weight 1) + $0.01 for the order + the quote's 2
+    from tests.core.test_margin_support import SOL, USDC, borrow, deposit
+
+    _, spots, snapshot, user = _margin_world()
+    borrow(user, 0, spots[0], 100 * USDC)
+    deposit(user, 1, spots[1], 2 * SOL)
+    sp = user.spot_positions[1]
+    sp.open_bids, sp.open_orders = 7, 1
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert calc.total_spot_liability_value == 100 * USDC + 2
+    assert calc.margin_requirement == 100 * USDC + 10_000 + 2
+    assert (calc.total_collateral, calc.total_spot_asset_value) == (270_000_001, 300_000_002)
+    assert calc.num_spot_liabilities == 1
