@@ -789,3 +789,77 @@ def test_calculate_margin_a_bids_quote_adds_to_the_spot_liabilities_before_it():
     assert calc.margin_requirement == 100 * USDC + 10_000 + 2
     assert (calc.total_collateral, calc.total_spot_asset_value) == (270_000_001, 300_000_002)
     assert calc.num_spot_liabilities == 1
+
+
+def test_unrealized_pnl_asset_weight_pnl_pool_imbalance_by_hand():
+    # state/perp_market.rs get_unrealized_asset_weight: in the Initial category a weight
+    # > 0 is scaled by max_imbalance / net user pnl (math/amm.rs calculate_net_user_pnl)
+    # when the users' net pnl exceeds max_imbalance; a pnl <= 0 weighs 1.0; maintenance
+    # takes the market's maintenance weight and never reads the pnl pool.
+    from tests.core.test_margin_support import markets
+
+    perps, _ = markets(P_SOL)
+    market = perps[0]
+    initial, maintenance = pm.MarginCategory.INITIAL, pm.MarginCategory.MAINTENANCE
+    market.unrealized_pnl_initial_asset_weight = 8_000  # mainnet: 0 (a market that counts)
+    market.unrealized_pnl_max_imbalance = 1_000_000
+    market.amm.quote_asset_amount = 3_000_007  # users net up 3_000_007 (no base)
+    assert pm._net_user_pnl(market) == 3_000_007
+    # 8_000 x 1_000_000 // 3_000_007 = 2_666 (2_666.66); pnl imf factor 0: no discount
+    assert discriminates(8_000 * 1_000_000, 3_000_007)
+    assert pm.unrealized_pnl_asset_weight(market, 50_000_001, initial) == 2_666
+    assert pm.unrealized_pnl_asset_weight(market, 1, initial) == 2_666
+    assert pm.unrealized_pnl_asset_weight(market, 0, initial) == 10_000
+    assert pm.unrealized_pnl_asset_weight(market, -1, initial) == 10_000
+    assert pm.unrealized_pnl_asset_weight(market, 50_000_001, maintenance) == 10_000
+    # net pnl at the limit: not above it, the full weight
+    market.amm.quote_asset_amount = 1_000_000
+    assert pm.unrealized_pnl_asset_weight(market, 50_000_001, initial) == 8_000
+    # a limit of 1 (> 0) scales: 8_000 x 1 // 3 = 2_666; a limit of 0 means no limit
+    market.amm.quote_asset_amount = 3
+    market.unrealized_pnl_max_imbalance = 1
+    assert pm.unrealized_pnl_asset_weight(market, 50_000_001, initial) == 2_666
+    market.unrealized_pnl_max_imbalance = 0
+    assert pm.unrealized_pnl_asset_weight(market, 50_000_001, initial) == 8_000
+    # a weight of 1 is a weight: scaled to 1 x 1 // 3 = 0 under a limit of 1; kept
+    # without one
+    market.unrealized_pnl_initial_asset_weight = 1
+    assert pm.unrealized_pnl_asset_weight(market, 50_000_001, initial) == 1
+    market.unrealized_pnl_max_imbalance = 1
+    assert pm.unrealized_pnl_asset_weight(market, 50_000_001, initial) == 0
+    # the pool is read only for an initial weight > 0: with a weight of 0, or in
+    # maintenance, a market whose last oracle price is 0 is no error
+    market.amm.historical_oracle_data.last_oracle_price = 0
+    assert pm.unrealized_pnl_asset_weight(market, 50_000_001, maintenance) == 10_000
+    market.unrealized_pnl_initial_asset_weight = 0
+    assert pm.unrealized_pnl_asset_weight(market, 50_000_001, initial) == 0
+
+
+def test_calculate_margin_initial_collateral_of_a_gain_weighted_scaled_and_capped():
+    # math/margin.rs calculate_perp_position_value_and_pnl: weighted pnl = trunc(pnl x
+    # weight), then min(., $100) in the Initial category. Long 10.5 SOL from $140.5 at P:
+    # pnl 112_712_953. USDC 1_000_000_007.
+    from tests.core.test_margin_support import deposit, perp
+
+    perps, spots, snapshot, user = _vector_world()
+    market = perps[0]
+    deposit(user, 0, spots[0], 1_000_000_007)
+    perp(user, 0, 0, 10_500_000_000, 140_500_000)
+    market.unrealized_pnl_max_imbalance = 1_000_000
+
+    def initial_collateral() -> int:
+        calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.INITIAL)
+        return calc.total_collateral - 1_000_000_007
+
+    assert initial_collateral() == 0  # mainnet's initial weight 0
+    market.unrealized_pnl_initial_asset_weight = 8_000
+    # trunc(112_712_953 x 0.8) = 90_170_362 (.4): under the cap
+    assert initial_collateral() == 90_170_362
+    market.amm.quote_asset_amount = 3_000_007  # the pool over its limit: weight 2_666
+    # trunc(112_712_953 x 0.2666) = 30_049_273 (.2698)
+    assert initial_collateral() == 30_049_273
+    market.amm.quote_asset_amount = 0
+    market.unrealized_pnl_initial_asset_weight = 10_000
+    assert initial_collateral() == 100_000_000  # 112_712_953 capped at $100
+    maintenance = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert maintenance.total_collateral - 1_000_000_007 == 112_712_953  # no cap there
