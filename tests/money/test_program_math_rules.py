@@ -863,3 +863,38 @@ def test_calculate_margin_initial_collateral_of_a_gain_weighted_scaled_and_cappe
     assert initial_collateral() == 100_000_000  # 112_712_953 capped at $100
     maintenance = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
     assert maintenance.total_collateral - 1_000_000_007 == 112_712_953  # no cap there
+
+
+def test_size_premium_liability_weight_by_hand():
+    # math/margin.rs calculate_size_premium_liability_weight: max(w, w - w // 5 +
+    # isqrt(size x 10 + 1) x imf // (1e5 x 1e6 // precision)); the high-leverage variant
+    # (state/perp_market.rs) is not bounded below by w.
+    # SOL spot's initial liability weight 1.2 at 123_456.789 SOL (AMM precision), imf
+    # 1250: isqrt(1_234_567_890e6 + 1) = 35_136_418; x 1250 = 43_920_522_500 // 1e7 = 4_392
+    # (.05); 12_000 - 2_400 + 4_392 = 13_992
+    from tests.core.test_margin_support import SOL
+
+    size = 123_456_789_000_000
+    assert discriminates(43_920_522_500, 10**7)
+    weight = pm.size_premium_liability_weight(size, 1_250, 12_000, 10**4)
+    assert weight == 13_992 and type(weight) is int
+    # 1 SOL: isqrt(1e10 + 1) = 100_000 x 1250 // 1e7 = 12: 9_600 + 12 = 9_612 < 12_000
+    assert pm.size_premium_liability_weight(SOL, 1_250, 12_000, 10**4) == 12_000
+    assert pm.size_premium_liability_weight(SOL, 1_250, 12_000, 10**4, bounded=False) == 9_612
+    # imf 0: the weight itself, bounded or not; imf 1 at a huge size still adds:
+    # isqrt(1e22 + 1) = 1e11 x 1 // 1e7 = 10_000 (exact: a divisor one part in 1e5 larger
+    # would give 9_999): 400 + 10_000 = 10_400
+    assert pm.size_premium_liability_weight(SOL, 0, 500, 10**4, bounded=False) == 500
+    assert pm.size_premium_liability_weight(10**21, 1, 500, 10**4) == 10_400
+
+
+def test_perp_base_value_and_pnl_of_one_base_unit_and_of_a_flat_position():
+    # math/position.rs: 1 base unit (1e-9 BTC) at $59,000: value trunc(59e9 / 1e9) = 59,
+    # pnl 59 + quote; a flat position is worth 0 and its pnl is its quote
+    from tests.core.test_margin_support import new_user
+
+    pp = new_user().perp_positions[0]  # an IDL PerpPosition
+    pp.base_asset_amount, pp.quote_asset_amount = 1, -60
+    assert pm.perp_base_value_and_pnl(pp, 59_000 * PRICE) == (59, -1)
+    pp.base_asset_amount = 0
+    assert pm.perp_base_value_and_pnl(pp, 59_000 * PRICE) == (0, -60)
