@@ -15,13 +15,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import drift_engine.engine.quiet as engine_quiet
 from drift_engine.backtest.runner import run_backtest
 from drift_engine.data.models import OracleTick
 from drift_engine.data.pipeline import open_market_data
+from drift_engine.data.synthetic import DEFAULT_ORIGIN
 from drift_engine.engine import MarketBoard
 from drift_engine.heartbeat import HeartbeatDataCollector
+from drift_engine.risk import RiskLimits
 from drift_engine.storage.database import Database
 from drift_engine.vaults import VaultRegistry
+from tests.backtest.test_fast_stepping import Hold, _assert_equal, _funding
 
 HOUR = 3_600
 DAY = 24 * HOUR
@@ -158,3 +162,72 @@ def test_a_funding_record_in_the_last_partial_bar_is_booked(tmp_path):
     # the last record is booked (the account holds the perp then), at its own time
     assert funding[-1][3] == f"funding:0:{last.time}"
     assert funding[-1][-1].timestamp() == last.time
+
+
+def _offset_path(start: int, hours: int, offset: int, prices, rates) -> list:
+    """Oracle ticks one a minute and a funding record each hour, all `offset` seconds
+    after the minute (as Drift's records stand a few seconds after the hour): inside a
+    bar, never on its boundary."""
+    events: list = []
+    for i, p in enumerate(prices):
+        t = start + 60 * i + offset
+        events.append(OracleTick(t, "SOL-PERP", int(p), "synthetic"))
+        if i and i % 60 == 0 and i // 60 <= hours:
+            events.append(_funding(t, int(p), rates[i // 60 - 1]))
+    return events
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    offset=st.integers(1, 59),
+    cut=st.integers(-70, 70),
+    inside=st.booleans(),
+    short=st.booleans(),
+)
+def test_property_fast_equals_per_bar_up_to_an_end_inside_a_bar(
+    tmp_path_factory, seed, offset, cut, inside, short
+):
+    # quiet hours up to the end; the end near the last funding record, inside its bar or
+    # around it; the events after the end are handed in too and must never be applied
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    hours = 6
+    steps = rng.normal(0.0, 0.002, (hours + 1) * 60)
+    prices = 100_000_000 * np.exp(np.concatenate([[0.0], np.cumsum(steps)]))
+    rates = 0.0002 + rng.normal(0.0, 0.0002, hours + 1)
+    start = DEFAULT_ORIGIN
+    events = _offset_path(start, hours + 1, offset, prices, rates)
+    if inside:  # the end inside the last record's bar, after it
+        cut = abs(cut) % (60 - offset)
+    end = start + hours * HOUR + offset + cut
+    quiet_hours: list[int] = []
+    real = engine_quiet.quiet_step
+
+    def counting(engine, ts, *args):
+        quiet_hours.append(ts)
+        real(engine, ts, *args)
+
+    engine_quiet.quiet_step = counting
+    try:
+        report, entries = _assert_equal(
+            tmp_path_factory.mktemp("end"),
+            Hold,
+            "SOL-PERP",
+            start,
+            end,
+            {"leverage": 3.0, "short": short},
+            data=(events, "synthetic random path, records inside their minute"),
+            risk=RiskLimits(max_drawdown=1.0, max_leverage=10),
+        )
+    finally:
+        engine_quiet.quiet_step = real
+    applied = [e for e in events if e.time <= end]
+    assert report.events == len(applied)
+    assert report.funding_hours == sum(e.kind == "funding" for e in applied)
+    assert (
+        report.funding_payments == sum(e[0] == "funding" for e in entries) == hours - 1 + (cut >= 0)
+    )
+    assert quiet_hours  # the fast path ran up to the edge
+    assert all(t <= end for t in quiet_hours)
