@@ -379,14 +379,15 @@ def _put_record(s: Any, record: EngineRecord) -> None:
     """Write an engine record into its row inside session `s`: one Core UPDATE (an INSERT
     when the row does not exist yet), after the session's pending ORM changes, so the
     latest write wins whichever way an earlier one was made."""
-    from sqlalchemy import insert, update
+    from sqlalchemy import insert
 
     s.flush()
     table = EngineRow.__table__
     values = _record_values(record)
-    done = s.execute(
-        update(table).where(table.c.engine_id == record.engine_id).values(**values)
-    ).rowcount
+    # the statement built once (`_UPDATE_RECORD`, as `_update_records`' executemany)
+    params = {"v_" + k: v for k, v in values.items()}
+    params["id"] = record.engine_id
+    done = s.execute(_UPDATE_RECORD, params).rowcount
     if not done:
         s.execute(insert(table).values(engine_id=record.engine_id, **values))
     loaded = s.identity_map.get(s.identity_key(EngineRow, record.engine_id))
