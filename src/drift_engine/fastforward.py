@@ -238,13 +238,14 @@ def plan_hour(
 class HourPlan:
     """What a quiet hour's plan reads beside its `HourTable` row, built once per table
     and simulator (`_hour_plan`): `keys` (`_symbol_keys`), `movers` (simulator market
-    key -> the tape symbols whose ticks move it, ascending), `span_lo/span_hi` (per
-    symbol and hour: the price extremes over the gap and the hour tick's prices before
-    its first non-price event, the gap's and the tick's together) and `covers`
+    key -> the tape symbols whose ticks move it, ascending), per market key and hour
+    the extremes of its movers' prices (`key_gap`: (lows, highs) over the gap;
+    `key_span`: over the gap and the hour tick's prices before its first non-price
+    event together) and `covers`
     (`covers[sid][first]`: every market symbol `sid` moves is one that symbol `first`
     moves)."""
 
-    __slots__ = ("sim", "nsym", "keys", "movers", "span_lo", "span_hi", "covers")
+    __slots__ = ("sim", "nsym", "keys", "movers", "key_gap", "key_span", "covers")
 
     def __init__(self, table: Any, sim: Any, keys: dict[int, tuple[MarketKey, ...]]) -> None:
         self.sim = sim
@@ -255,18 +256,32 @@ class HourPlan:
             for k in ks:
                 movers[k] = (*movers.get(k, ()), sid)
         self.movers = movers
-        self.span_lo = [
-            np.minimum(np.asarray(g, np.int64), np.asarray(t, np.int64)).tolist()
-            for g, t in zip(table.gap_lo, table.tick_lo, strict=True)
-        ]
-        self.span_hi = [
-            np.maximum(np.asarray(g, np.int64), np.asarray(t, np.int64)).tolist()
-            for g, t in zip(table.gap_hi, table.tick_hi, strict=True)
-        ]
+        gap: dict[MarketKey, tuple[list[int], list[int]]] = {}
+        span: dict[MarketKey, tuple[list[int], list[int]]] = {}
+        done: dict[tuple[int, ...], tuple[tuple, tuple]] = {}  # (keys sharing movers)
+        for key, sids in movers.items():
+            got = done.get(sids)
+            if got is None:
+                glo = _each(min, [table.gap_lo[sid] for sid in sids])
+                ghi = _each(max, [table.gap_hi[sid] for sid in sids])
+                tlo = _each(min, [table.tick_lo[sid] for sid in sids])
+                thi = _each(max, [table.tick_hi[sid] for sid in sids])
+                got = done[sids] = (
+                    (glo, ghi),
+                    (list(map(min, glo, tlo)), list(map(max, ghi, thi))),
+                )
+            gap[key], span[key] = got
+        self.key_gap = gap
+        self.key_span = span
         self.covers = [
             [all(k in keys[first] for k in keys[sid]) for first in range(len(keys))]
             for sid in range(len(keys))
         ]
+
+
+def _each(op: Any, lists: list[list[int]]) -> list[int]:
+    """`op` (min or max) of the lists, element by element (one list: itself)."""
+    return lists[0] if len(lists) == 1 else list(map(op, *lists))
 
 
 def _hour_plan(table: Any, sim: Any, tape: EventTape) -> HourPlan:
@@ -290,9 +305,9 @@ def _hour_row(
     tape stands at the start of an hour's gap, nothing is due and the run does not end
     before the hour, and every price up to the hour's first non-price event is inside
     its band; None otherwise. A symbol is inside the intersection of the bands of the
-    markets it moves iff it is inside each of them: each (band, mover) pair is checked
-    on its own, against the gap's extremes (the tick's too when the range reaches it:
-    `span_lo/span_hi`, one lookup)."""
+    markets it moves iff it is inside each of them, so each band is checked against the
+    extremes of all its market's movers at once (`HourPlan.key_span`, or `key_gap` when
+    the range stops before the hour tick): one lookup per band."""
     tape.refill()
     start = tape.pos
     if len(tape.buf) - start < 2:
@@ -307,19 +322,18 @@ def _hour_row(
     at = table.time[h]  # the time of the hour's first non-price event (`head[h]`)
     # plan_fast's range reaches the head (the hour tick's prices too) unless due stops it
     plan = _hour_plan(table, sim, tape)
-    lows, highs = plan.span_lo, plan.span_hi
+    extremes = plan.key_span
     if due is not None:
         if due <= table.last_tick[h]:  # (the gap's last bar)
             return None
         if due <= at:  # its range stops at the hour tick's first event
-            lows, highs = table.gap_lo, table.gap_hi
+            extremes = plan.key_gap
     if until is not None and until < at:
         return None
-    movers = plan.movers
     for key, (lo, hi) in bands.items():
-        for sid in movers.get(key, ()):
-            if lows[sid][h] < lo or highs[sid][h] > hi:
-                return None
+        got = extremes.get(key)  # (None: no symbol moves the market)
+        if got is not None and (got[0][h] < lo or got[1][h] > hi):
+            return None
     return table, h, start, stop, plan
 
 
@@ -540,7 +554,7 @@ def _hour_ahead(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[
         return UNDECIDED
     table, h, start, stop, plan = row
     n = len(tape.buf)
-    bests = _hour_equity(tape, sim, table, h, plan, start, stop, quiets)
+    bests = _hour_equity(tape, sim, h, plan, start, stop, quiets)
     if bests is None:
         return UNDECIDED  # (a bar may halt on drawdown: `_skip_bars` finds it)
     # the tick after the skip, as `_next_quiet_tick` will see it: no refill on the way
@@ -578,7 +592,6 @@ def _hour_ahead(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[
 def _hour_equity(
     tape: EventTape,
     sim: Any,
-    table: Any,
     h: int,
     plan: HourPlan,
     start: int,
@@ -588,8 +601,8 @@ def _hour_equity(
     """Per engine, the highest equity of the skipped bars [start, stop) (hour `h`'s gap)
     when it may raise the high-water mark (None: no bar does), or None when a bar might
     halt on drawdown or the equity spans two markets (then `_skip_bars` decides). First
-    `_equity_bounded`'s bound from the gap's price extremes (the table's `gap_lo/gap_hi`
-    of the symbols moving the market, the price standing before it); if it may reach a
+    `_equity_bounded`'s bound from the gap's price extremes (`HourPlan.key_gap`: the
+    extremes of the symbols moving the market, and the price standing before it); if it may reach a
     new high, the exact highest equity of the bars: each term is monotone in the one
     market's price, so it is at the lowest or highest price that market holds at a
     bar's end (`TapeIndex.bar_ends`), as exact as `max_equity` over `equity_path`. A
@@ -608,10 +621,9 @@ def _hour_equity(
         else:
             key = perps[0][0] if perps else spots[0][0]
             lo_p = hi_p = p = sim._prices[key]
-            movers = plan.movers.get(key, ())
-            glo, ghi = table.gap_lo, table.gap_hi
-            for sid in movers:
-                a, b = glo[sid][h], ghi[sid][h]
+            got = plan.key_gap.get(key)  # (its movers' extremes over the gap)
+            if got is not None:
+                a, b = got[0][h], got[1][h]
                 if a < lo_p:
                     lo_p = a
                 if b > hi_p:
@@ -623,6 +635,7 @@ def _hour_equity(
                 top, low = at_hi, at_lo
             best = top
             if top > hwm:  # the exact highest: the bars' end prices
+                movers = plan.movers.get(key, ())
                 lo_b, hi_b, standing = tape.index().bar_ends(movers).range(start, stop)
                 if standing:
                     lo_b, hi_b = min(lo_b, p), max(hi_b, p)
