@@ -25,7 +25,9 @@ calls), measured by wrapping the functions named in `PHASES` for the entry tick 
 profiles every repeated entry tick together. `--digest` prints a hash of what the run
 wrote (ledger, snapshots, engine records, events, orders, heartbeat rows without their
 wall-clock columns, checkpoints' state, the cells' epochs replaced): two versions of
-the code that write the same print the same digest.
+the code that write the same print the same digest. Like `drift-engine run`, the bench
+freezes the start-up heap (`drift_engine.heap`) before the first tick, in the main run
+and in each repeat's stack.
 """
 
 from __future__ import annotations
@@ -215,6 +217,14 @@ class PhaseTimer:
         return timed
 
 
+def freeze_start_up() -> None:
+    """The runner's garbage-collector setting (`drift_engine.heap`: the start-up heap
+    frozen before the first tick), so the ticks measured are the runner's."""
+    from drift_engine.heap import freeze_start_up as freeze
+
+    freeze()
+
+
 def build(args: argparse.Namespace, tmp: str, start: int, end: int) -> tuple[Any, Any, Any, Any]:
     """A fresh persisting stack with `args.engines` engines, its heartbeat and data."""
     from drift_engine.data.pipeline import open_market_data
@@ -356,6 +366,7 @@ def main() -> None:
             timer.install()
     with tempfile.TemporaryDirectory() as tmp:
         db, stack, hb, data = build(args, tmp, start, end)
+        freeze_start_up()  # as `drift-engine run` does before its first tick
         ordinary: list[float] = []
         hourly: list[float] = []
         ticks: list[tuple[float, int, str]] = []
@@ -400,6 +411,7 @@ def main() -> None:
             t += 60
             if sampling and entry:
                 break  # a child of --entry-processes: the entry was all it came for
+        gc.unfreeze()
         db.dispose()
         run_digest = (
             digest(Path(tmp) / "hb.db", [c.epoch for c in stack.cells.values()], args.digest_rows)
@@ -500,6 +512,7 @@ def repeat_entry(
         profiler = cProfile.Profile() if args.profile == "entry" else None
         with tempfile.TemporaryDirectory() as tmp:
             db, stack, hb, _data = build(args, tmp, start, end)
+            freeze_start_up()  # as `drift-engine run` does before its first tick
             t = start + 60
             while t < entry_ts:
                 hb.tick(t)
@@ -517,6 +530,7 @@ def repeat_entry(
                 profiler.disable()
             timer.active = False
             fills = sum(e.stats.fills for e in stack.engines) - before
+            gc.unfreeze()  # this stack's objects may go
             db.dispose()
             sample = EntrySample(cpu, dict(timer.totals), timer.calls, fills)
             if profiler is not None:

@@ -225,12 +225,19 @@ class PnlAttribution:
     def _book(self, records: list[Any]) -> None:
         parts = self.parts
         before = self._holdings
-        now = self._prices(before)
-        value_before = self._value(before, now)
+        # `now = self._prices(before)` and `value_before = self._value(before, now)` in one
+        # pass (every funding hour books here)
+        price = self._price
+        now: dict[tuple[MarketType, int, int], int] = {}
+        value_before = 0
+        for k, (amount, quote) in before.items():
+            p = now[k] = price(k)
+            value_before += leg_value(k[0], k[1], k[2], amount, quote, p)
         parts.price_basis += value_before - self._marked
         after = holdings_of_user(self.sim.user(self.venue.key), self.sim.spot_markets)
+        same_keys = now.keys() == after.keys()
         prices = now
-        if not now.keys() >= after.keys():  # a holding not priced yet
+        if not same_keys and not now.keys() >= after.keys():  # a holding not priced yet
             prices = {**now, **self._prices({k: v for k, v in after.items() if k not in now})}
         value_after = self._value(after, prices)
         # `prices` is `now` on every key of `before`: its value at them is `value_before`
@@ -263,8 +270,9 @@ class PnlAttribution:
             parts.rounding += rest
             parts.price_basis += rest
         self._holdings = after
-        # the oracle prices now (nothing moved them since `now` was read)
-        self._marks = {k: prices[k] for k in after}
+        # the oracle prices now (nothing moved them since `now` was read); `now` itself
+        # when the holdings kept their keys (it is not written after this)
+        self._marks = now if same_keys else {k: prices[k] for k in after}
         self._marked = value_after
 
     def _interest_value(self, record: Any, before: Holdings, prices: dict) -> int:

@@ -136,6 +136,7 @@ def serve(
     runs after each tick (after the progress line): the runner's pick-ups, metrics and
     alerts; `should_stop` ends the run too (e.g. a lost lease), not as an interrupt."""
     from drift_engine.clock import AcceleratedClock
+    from drift_engine.heap import frozen_start_up
 
     progress = progress_printer(stack, console, progress_every_s)
 
@@ -152,13 +153,16 @@ def serve(
         on_tick=tick_done,
     )
     clock = AcceleratedClock(speed, start, stop=stop)
-    hb.run(
-        clock,
-        start=start,
-        until=until,
-        interval_s=interval_s,
-        should_stop=either(stop, should_stop),
-    )
+    # what start-up built (stack, engines, the in-process dashboard) lives through the
+    # run: frozen, a full collection in a tick walks only what the ticks made (heap.py)
+    with frozen_start_up():
+        hb.run(
+            clock,
+            start=start,
+            until=until,
+            interval_s=interval_s,
+            should_stop=either(stop, should_stop),
+        )
     if stop is not None and stop.is_set():
         console.print(stopping_line(stop))
         console.print("[yellow]interrupted[/]: engines keep their last checkpoint")

@@ -11,7 +11,6 @@ socket over. Once bound, the app answers only Host headers naming that address
 
 from __future__ import annotations
 
-import gc
 import ipaddress
 import socket
 import sys
@@ -23,6 +22,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from drift_engine.dashboard.protect import allowed_hosts
+from drift_engine.heap import freeze_start_up
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -125,8 +125,7 @@ def serve(
     # everything imported and built so far (FastAPI, pydantic, SQLAlchemy: ~10^6 objects)
     # lives as long as the process; out of the collector's generations, a full collection
     # no longer walks it (a 100-200 ms pause of the event loop otherwise, ADR-0020)
-    gc.collect()
-    gc.freeze()
+    freeze_start_up()
     # a refresh (jsoncache.py) holds the GIL in a worker thread for tens of ms; each time
     # the event loop gives it up (a socket call) it waits up to the switch interval to
     # get it back, several times per request: 0.5 ms instead of 5 ms bounds that wait

@@ -617,6 +617,11 @@ class PaperStack:
         kw.setdefault("store", self.store)
         kw.setdefault("commands", self.commands)
         then = kw.pop("on_tick", None)
+        if self.persist:  # the first booking tick does not compile the flush's reads
+            from drift_engine.vaults.bulk import compile_statements
+
+            with self.db.read() as session:
+                compile_statements(session)
 
         def on_tick(result: Any) -> None:
             self.maybe_checkpoint(result.ts)

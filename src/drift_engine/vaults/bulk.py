@@ -302,6 +302,19 @@ _LOCK_VAULTS = _lock_statement()
 _BOOKED = _booked_statement()
 
 
+def compile_statements(session: Session) -> None:
+    """Have the database's engine compile `flush`'s two reads now, with empty lists
+    (they match no row and lock none): SQLAlchemy compiles a statement the first time
+    an engine executes it (~0.5-1 ms each), which would otherwise be inside the first
+    tick that books (a paper runner's entry tick; ADR-0020, s8-entry). The inserts
+    `flush` sends to the driver are compiled here too."""
+    session.execute(_LOCK_VAULTS, {"ids": [], "names": []}).all()
+    session.execute(_BOOKED, {"ids": [], "keys": []}).all()
+    dialect = session.connection().dialect
+    _LEDGER_INSERT._compile(dialect)  # compiled once per process and dialect
+    _SNAPSHOT_INSERT._compile(dialect)
+
+
 #: on SQLite a flush first asks which of its keys are booked (`_booked_keys`: driver
 #: rows of two columns, the statement written once per length) and reads the entries of
 #: those only; False: the entries of all its keys are read (the reference)
