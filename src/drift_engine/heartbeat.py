@@ -365,6 +365,13 @@ class HeartbeatDataCollector:
         """Backtest loop: tick at each `interval_s` boundary that has data, as fast as
         possible (no clock waits; idle stretches without events are skipped).
 
+        `until` (a backtest's `end`): every event with time <= `until` is applied, and no
+        tick passes it. The events of the last, partial bar (after the last boundary at or
+        before `until`) are applied at one last tick at `until` itself (ADR-0020 point
+        48): a backtest's data is [start, end), so a funding record a few seconds before
+        `end` is booked. Fast stepping never skips a bar past `until`, so it reaches that
+        tick as per-bar stepping does.
+
         `fast` steps only the bars on which something can happen (`fastforward`,
         ADR-0020) and gives the same results as ticking every bar (the reference). It
         needs every hook that runs per tick to say when it is next due: `wakes` are
@@ -385,6 +392,8 @@ class HeartbeatDataCollector:
                 return
             t = -(-nxt // interval_s) * interval_s  # the boundary at or after the event
             if until is not None and t > until:
+                if nxt <= until:  # the run's last, partial bar: a last tick at `until`
+                    self.tick(until)  # (every event <= until applied; none left after)
                 return
             self.tick(t)
             if fast:

@@ -127,6 +127,7 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(bulk, "BOOKED_PROBE", fast)
         monkeypatch.setattr(store, "HEARTBEAT_PIECES", fast)
         monkeypatch.setattr(quiet, "QUIET_BOOKING", fast)
+        monkeypatch.setattr(quiet, "CARRY_SLOTS", fast)
         quiet_hours[fast] = 0
         where = tmp_path / str(fast)
         where.mkdir()

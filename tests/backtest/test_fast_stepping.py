@@ -573,10 +573,12 @@ def test_quiet_hours_save_the_record_a_full_build_would(tmp_path, monkeypatch, q
     saved = []
     real_save = DriftEngine._save
 
-    def checked(self, rec):
+    def checked(self, rec, *unhedged):
         assert rec == self._record()
+        if unhedged:  # the repr `_persist_quiet` passes is the record's own
+            assert unhedged[0] == repr(rec.extra.get("unhedged"))
         saved.append(rec.last_ts)
-        real_save(self, rec)
+        real_save(self, rec, *unhedged)
 
     monkeypatch.setattr(DriftEngine, "_save", checked)
     _run(
@@ -590,3 +592,45 @@ def test_quiet_hours_save_the_record_a_full_build_would(tmp_path, monkeypatch, q
         source="synthetic",
     )
     assert len(quiet_hours) > 24 and len(saved) > 24
+
+
+# ---------------------------------------------------------------------- session 8
+
+
+@pytest.mark.parametrize("short", [True, False])
+def test_every_quiet_hours_legs_read_from_the_kept_slots_are_every_slots_legs(
+    tmp_path, monkeypatch, quiet_hours, short
+):
+    # `passes_hour` reads the hour's equity terms from the slots the last terms were read
+    # from (`refresh_legs`); at every quiet hour of a whole run they are the terms of
+    # every slot (`equity_legs`), and the run equals the per-bar one
+    import numpy as np
+
+    from drift_engine.sim import quiet as sim_quiet
+
+    kept = []
+    real = sim_quiet.refresh_legs
+
+    def checked(sim, key, slots):
+        legs, slots = real(sim, key, slots)
+        assert legs == sim_quiet.equity_legs(sim, key)
+        kept.append(slots is not None)
+        return legs, slots
+
+    monkeypatch.setattr(engine_quiet, "refresh_legs", checked)
+    hours = 3 * 24
+    rng = np.random.default_rng(8)
+    prices = 100_000_000 * np.exp(
+        np.concatenate([[0.0], np.cumsum(rng.normal(0, 5e-4, hours * 60))])
+    )
+    events = _path(DEFAULT_ORIGIN, hours, prices, _flipping_rates(hours, 9, 0.00003))
+    _assert_equal(
+        tmp_path,
+        Hold,
+        "SOL-PERP",
+        DEFAULT_ORIGIN,
+        DEFAULT_ORIGIN + hours * 3600,
+        {"leverage": 2.0, "short": short},
+        data=(events, "synthetic: funding flipping sign"),
+    )
+    assert len(kept) == len(quiet_hours) > hours // 2 and all(kept)

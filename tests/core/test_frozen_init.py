@@ -18,7 +18,10 @@ from hypothesis import strategies as st
 
 from drift_engine.core import program_math
 from drift_engine.core.frozen import set_by_slots
+from drift_engine.engine.ports import InterestEvent
 from drift_engine.sim import records
+from drift_engine.sim.quiet import EquityLegs
+from drift_engine.strategies.base import FundingEvent
 
 CLASSES = [
     *records._RECORD_TYPES.values(),
@@ -26,6 +29,10 @@ CLASSES = [
     program_math.OrderFillSimulation,
     program_math.PerpPositionValue,
     program_math.MarginCalculation,
+    # a quiet funding hour's (engine.quiet, sim.quiet)
+    EquityLegs,
+    FundingEvent,
+    InterestEvent,
 ]
 
 

@@ -132,6 +132,9 @@ def run_backtest(
 ) -> BacktestReport:
     """Run one strategy on one market from `start` to `end` (unix s) and report.
 
+    The run covers [start, end): every event before `end` is applied and booked, those
+    after the last bar boundary at one last tick at `end` itself (ADR-0020 point 48).
+
     `strategy` is a spec (`strategy_class`) or a strategy class. A strategy that trades
     more than one perp names them in `markets()`; `market` is its first. `data`, when
     given, is (the time-ordered market events, their label) to use instead of loading

@@ -234,15 +234,24 @@ class DriftEngine:
         """Save the engine record now."""
         rec = self._record()
         self._save(rec)
-        self._basis = (rec, self.state, self._margin, self._unhedged, self.risk.limits)
+        self._basis = (
+            rec,
+            self.state,
+            self._margin,
+            self._unhedged,
+            self.risk.limits,
+            self._saved[3],  # repr(rec.extra["unhedged"]): `_persist_quiet`'s key
+        )
 
-    def _save(self, rec: EngineRecord) -> None:
+    def _save(self, rec: EngineRecord, unhedged: str | None = None) -> None:
+        """Save `rec` and remember its key (`_maybe_persist`); `unhedged`: the repr of its
+        unhedged exposure when the caller has it (`_persist_quiet`: the basis's)."""
         self.store.save(rec)
         self._saved = (
             rec.state,
             rec.strategy_state,
             self.stats.fills + self.stats.funding,
-            repr(rec.extra.get("unhedged")),
+            repr(rec.extra.get("unhedged")) if unhedged is None else unhedged,
         )
         self._saved_ts = self.last_ts
 
@@ -266,7 +275,9 @@ class DriftEngine:
             return
         dump = self.strategy.dump_state()
         rec: EngineRecord = basis[0]
-        key = (rec.state, dump, self.stats.fills + self.stats.funding, repr(rec.extra["unhedged"]))
+        # `_save`'s key of the new record: its state and extra are the basis's, so the
+        # unhedged exposure's repr is the one `persist` took (`basis[5]`)
+        key = (rec.state, dump, self.stats.fills + self.stats.funding, basis[5])
         if key != self._saved or self.last_ts - self._saved_ts >= self.persist_every_s:
             self._save(
                 EngineRecord(
@@ -280,7 +291,8 @@ class DriftEngine:
                     self.last_ts,
                     rec.vault_id,
                     rec.extra,
-                )
+                ),
+                basis[5],
             )
 
     def _maybe_persist(self) -> None:

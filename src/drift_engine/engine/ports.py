@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from drift_engine.core.frozen import set_by_slots
 from drift_engine.core.types import DriftMarginMetrics, DriftPosition, OpenOrder, OrderIntent
 from drift_engine.strategies.base import FillEvent, FundingEvent
 
 
+@set_by_slots  # one per funding hour (the venue's `poll_events`)
 @dataclass(frozen=True, slots=True)
 class InterestEvent:
     """Spot interest accrued on a balance, valued in micro-USDC (+ earned, - paid)."""

@@ -44,7 +44,7 @@ from drift_engine.engine.ledger import _entries
 from drift_engine.engine.market_board import hourly_rate
 from drift_engine.engine.ports import InterestEvent
 from drift_engine.risk.checks import HealthFloor, HealthHalt, MaxDrawdown
-from drift_engine.sim.quiet import equity_legs, quiet_bands
+from drift_engine.sim.quiet import equity_legs, kept_legs, quiet_bands, refresh_legs
 from drift_engine.strategies.base import FundingEvent
 from drift_engine.strategies.wake import (
     AtTime,
@@ -85,6 +85,9 @@ class Quiet:
     next_bands: dict[MarketKey, tuple[int, int]] | None = None
     next_legs: Any = None
     next_equity: int | None = None
+    #: the account slots `legs`/`next_legs` were read from (`sim.quiet.LegSlots`: the
+    #: next hour reads those again, `refresh_legs`)
+    slots: Any = None
 
     def after_hour(self, engine: DriftEngine) -> Quiet | None:
         """The Quiet for the bars after a quiet hour (`quiet_step`): what the last real
@@ -118,6 +121,7 @@ class Quiet:
             self.funding_bands,
             self.floors,
             strategy,
+            slots=self.slots,
         )
 
     def wake_at(self, ts: int) -> None:
@@ -197,7 +201,10 @@ def quiet_after_step(
         return None
     for key, (lo, hi) in bands.items():
         q.band(key, lo, hi)
-    q.legs = equity_legs(sim, venue.key)  # the high-water mark follows every bar
+    # the high-water mark follows every bar
+    q.legs, q.slots = (
+        kept_legs(sim, venue.key) if CARRY_SLOTS else (equity_legs(sim, venue.key), None)
+    )
     if q.legs is None:
         return None
     q.wake_at(engine._saved_ts + engine.persist_every_s)
@@ -259,7 +266,11 @@ def passes_hour(engine: DriftEngine, q: Quiet, ts: int, events: list[Any], recor
         return False  # at or near a health floor or liquidation: the real step decides
     # the equity terms after the hour's payments: the next stretch's high-water mark
     # and drawdown scan, and the equity now (`EquityLegs.at` is `user_equity` exactly)
-    q.next_legs = legs = equity_legs(sim, user_key)
+    if CARRY_SLOTS:  # the slots the last hour's legs were read from, read again
+        legs, q.slots = refresh_legs(sim, user_key, q.slots)
+    else:
+        legs = equity_legs(sim, user_key)
+    q.next_legs = legs
     q.next_equity = equity = venue.equity() if legs is None else legs.at(prices)
     if q.max_drawdown is not None:
         hwm = max(engine.high_water_mark, equity)
@@ -268,6 +279,11 @@ def passes_hour(engine: DriftEngine, q: Quiet, ts: int, events: list[Any], recor
             return False
     return True
 
+
+#: a quiet hour's equity terms are read from the account slots the stretch's last terms
+#: were read from (`sim.quiet.refresh_legs`: the same terms); False: from every slot
+#: (`equity_legs`, the reference the tests compare with)
+CARRY_SLOTS = True
 
 #: records a quiet funding hour may write (funding settlement, interest, the settled PnL)
 _BOOKED_QUIETLY = frozenset({"funding_rate", "funding", "interest", "settle_pnl"})

@@ -27,6 +27,7 @@ from typing import Any
 from driftpy.types import UserStatus
 
 from drift_engine.core import program_math
+from drift_engine.core.frozen import set_by_slots
 from drift_engine.core.types import MarketType
 
 MarketKey = tuple[MarketType, int]
@@ -40,6 +41,7 @@ def _trunc_div(a: int, b: int) -> int:
     return q if a >= 0 else -q
 
 
+@set_by_slots  # made at every quiet funding hour (`engine.quiet.passes_hour`)
 @dataclass(frozen=True, slots=True)
 class EquityLegs:
     """User equity = `const` + sum of the position terms, exactly (see module doc)."""
@@ -82,14 +84,91 @@ class EquityLegs:
 def equity_legs(sim: Any, user_key: Any) -> EquityLegs | None:
     """The account's equity as `EquityLegs`, or None when it is not that simple (a perp
     market in settlement, LP shares, a quote oracle away from $1)."""
+    return kept_legs(sim, user_key)[0]
+
+
+@dataclass(slots=True)
+class LegSlots:
+    """The positions `kept_legs` read the legs from (the account's available spot and
+    perp slots, each list in its order) and the simulator's record count then."""
+
+    user: Any
+    spot_list: Any  # user.spot_positions, user.perp_positions (the lists themselves)
+    perp_list: Any
+    spots: tuple[Any, ...]
+    perps: tuple[Any, ...]
+    mark: int
+
+
+def kept_legs(sim: Any, user_key: Any) -> tuple[EquityLegs | None, LegSlots | None]:
+    """`equity_legs` and the slots it read (`refresh_legs` reads those again)."""
     user = sim.user(user_key)
     markets = sim.market_snapshot()
     if markets.spot_price(QUOTE_INDEX) != PRICE_PRECISION:
-        return None
+        return None, None
+    spot_list, perp_list = user.spot_positions, user.perp_positions
+    spots = tuple(sp for sp in spot_list if sp.scaled_balance != 0 or sp.open_orders != 0)
+    perps = tuple(pp for pp in perp_list if _perp_available(pp))
+    legs = _legs(markets, spots, perps)
+    return legs, LegSlots(user, spot_list, perp_list, spots, perps, len(sim.records))
+
+
+#: records that move no account slot in or out of use: a funding rate update, a funding
+#: settlement (the quote amount of a position with a base), interest (the token amount
+#: of a balance; its scaled balance stays). A settle_pnl may open the quote spot slot;
+#: fills, orders, deposits, liquidations change slots.
+_SLOTS_KEPT = frozenset({"funding_rate", "funding", "interest"})
+
+
+def refresh_legs(
+    sim: Any, user_key: Any, slots: LegSlots | None
+) -> tuple[EquityLegs | None, LegSlots | None]:
+    """`kept_legs(sim, user_key)`, the same legs, reading only the positions of `slots`
+    (the account's available slots when they were taken) when no slot can have come into
+    use since: the same account and slot lists, and every record written since a
+    payment (`_SLOTS_KEPT`). Each kept slot is read as `kept_legs` reads it (its
+    availability and amount again), so a slot that went out of use is left out."""
+    if slots is None:
+        return kept_legs(sim, user_key)
+    records = sim.records
+    mark = slots.mark
+    user = sim.user(user_key)
+    if (
+        user is not slots.user
+        or user.spot_positions is not slots.spot_list
+        or user.perp_positions is not slots.perp_list
+        or len(records) < mark
+    ):
+        return kept_legs(sim, user_key)
+    kept = _SLOTS_KEPT
+    for rec in records[mark:]:
+        if rec.kind not in kept:
+            return kept_legs(sim, user_key)
+    markets = sim.market_snapshot()
+    if markets.spot_price(QUOTE_INDEX) != PRICE_PRECISION:
+        return None, None
+    slots.mark = len(records)  # the same slots, read at this record count
+    return _legs(markets, slots.spots, slots.perps), slots
+
+
+def _perp_available(pp: Any) -> bool:
+    """`program_math._perp_position_is_available`, negated and inlined."""
+    return not (
+        pp.base_asset_amount == 0
+        and pp.quote_asset_amount == 0
+        and pp.open_orders == 0
+        and pp.open_bids == 0
+        and pp.open_asks == 0
+        and pp.lp_shares == 0
+    )
+
+
+def _legs(markets: Any, spot_positions: Any, perp_positions: Any) -> EquityLegs | None:
+    """The legs of these spot and perp positions (each skipped unless in use)."""
     const = 0
     perps: list[tuple[MarketKey, int]] = []
     spots: list[tuple[MarketKey, int, int]] = []
-    for sp in user.spot_positions:
+    for sp in spot_positions:
         if sp.scaled_balance == 0 and sp.open_orders == 0:  # `_spot_position_is_available`
             continue
         market = markets.spot(sp.market_index)
@@ -101,15 +180,8 @@ def equity_legs(sim: Any, user_key: Any) -> EquityLegs | None:
             const += amount * PRICE_PRECISION // scale
             continue
         spots.append(((MarketType.SPOT, sp.market_index), amount, scale))
-    for pp in user.perp_positions:
-        if (  # `program_math._perp_position_is_available`, inlined (8 slots an hour)
-            pp.base_asset_amount == 0
-            and pp.quote_asset_amount == 0
-            and pp.open_orders == 0
-            and pp.open_bids == 0
-            and pp.open_asks == 0
-            and pp.lp_shares == 0
-        ):
+    for pp in perp_positions:
+        if not _perp_available(pp):
             continue
         market = markets.perp(pp.market_index)
         if program_math.is_variant(market.status, "Settlement") or pp.lp_shares > 0:
@@ -174,4 +246,4 @@ def quiet_bands(
     return bands
 
 
-__all__ = ["EquityLegs", "equity_legs", "quiet_bands"]
+__all__ = ["EquityLegs", "LegSlots", "equity_legs", "kept_legs", "quiet_bands", "refresh_legs"]

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from drift_engine.core.frozen import set_by_slots
 from drift_engine.core.types import (
     DriftMarginMetrics,
     DriftPosition,
@@ -218,6 +219,7 @@ class FillEvent:
         return (self.price - self.oracle_price) * self.base_asset_amount // 10**self.decimals
 
 
+@set_by_slots  # one per funding hour (the venue's `poll_events`)
 @dataclass(frozen=True, slots=True)
 class FundingEvent:
     """A settled funding payment: `amount` micro-USDC received (+) or paid (-)."""
