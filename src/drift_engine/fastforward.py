@@ -225,11 +225,72 @@ def plan_hour(
     row = _hour_row(tape, sim, bands, due, until)
     if row is None:
         return UNDECIDED
-    table, h, start, stop, _, ranges = row
+    table, h, start, stop, plan = row
     skip = Skip(start, stop, table.ticks[h], table.last_tick[h], list(table.apply[h]))
     skip.bound = tape.bound
-    skip.ranges = ranges
+    # each banded symbol's price range over the gap (what `_equity_bounded` reads)
+    glo, ghi = table.gap_lo, table.gap_hi
+    movers = plan.movers
+    skip.ranges = {sid: (glo[sid][h], ghi[sid][h]) for key in bands for sid in movers.get(key, ())}
     return skip
+
+
+class HourPlan:
+    """What a quiet hour's plan reads beside its `HourTable` row, built once per table
+    and simulator (`_hour_plan`): `keys` (`_symbol_keys`), `movers` (simulator market
+    key -> the tape symbols whose ticks move it, ascending), per market key and hour
+    the extremes of its movers' prices (`key_gap`: (lows, highs) over the gap;
+    `key_span`: over the gap and the hour tick's prices before its first non-price
+    event together) and `covers`
+    (`covers[sid][first]`: every market symbol `sid` moves is one that symbol `first`
+    moves)."""
+
+    __slots__ = ("sim", "nsym", "keys", "movers", "key_gap", "key_span", "covers")
+
+    def __init__(self, table: Any, sim: Any, keys: dict[int, tuple[MarketKey, ...]]) -> None:
+        self.sim = sim
+        self.nsym = len(keys)
+        self.keys = keys
+        movers: dict[MarketKey, tuple[int, ...]] = {}
+        for sid, ks in keys.items():  # (ascending ids: the order `BarEnds` is keyed by)
+            for k in ks:
+                movers[k] = (*movers.get(k, ()), sid)
+        self.movers = movers
+        gap: dict[MarketKey, tuple[list[int], list[int]]] = {}
+        span: dict[MarketKey, tuple[list[int], list[int]]] = {}
+        done: dict[tuple[int, ...], tuple[tuple, tuple]] = {}  # (keys sharing movers)
+        for key, sids in movers.items():
+            got = done.get(sids)
+            if got is None:
+                glo = _each(min, [table.gap_lo[sid] for sid in sids])
+                ghi = _each(max, [table.gap_hi[sid] for sid in sids])
+                tlo = _each(min, [table.tick_lo[sid] for sid in sids])
+                thi = _each(max, [table.tick_hi[sid] for sid in sids])
+                got = done[sids] = (
+                    (glo, ghi),
+                    (list(map(min, glo, tlo)), list(map(max, ghi, thi))),
+                )
+            gap[key], span[key] = got
+        self.key_gap = gap
+        self.key_span = span
+        self.covers = [
+            [all(k in keys[first] for k in keys[sid]) for first in range(len(keys))]
+            for sid in range(len(keys))
+        ]
+
+
+def _each(op: Any, lists: list[list[int]]) -> list[int]:
+    """`op` (min or max) of the lists, element by element (one list: itself)."""
+    return lists[0] if len(lists) == 1 else list(map(op, *lists))
+
+
+def _hour_plan(table: Any, sim: Any, tape: EventTape) -> HourPlan:
+    """The table's `HourPlan` for simulator `sim` (kept on the table: a table lives for
+    one chunk, whose symbols are set at its refill)."""
+    plan = table.__dict__.get("_plan")
+    if plan is None or plan.sim is not sim or plan.nsym != len(tape.symbols):
+        plan = table.__dict__["_plan"] = HourPlan(table, sim, _symbol_keys(sim, tape))
+    return plan
 
 
 def _hour_row(
@@ -238,13 +299,15 @@ def _hour_row(
     bands: dict[MarketKey, tuple[int, int]],
     due: int | None,
     until: int | None,
-) -> tuple[Any, int, int, int, dict[int, tuple[MarketKey, ...]], dict[int, tuple[int, int]]] | None:
+) -> tuple[Any, int, int, int, HourPlan] | None:
     """`plan_hour`'s decision, shared with `_hour_ahead`: (the chunk's `HourTable`, the
-    hour's row, the gap's first and stop positions, `_symbol_keys` as the refilled
-    tape stands, each banded symbol's price range over the gap) when the tape stands
-    at the start of an hour's gap, nothing is due and the run does not end before the
-    hour, and every price up to the hour's first non-price event is inside its band;
-    None otherwise."""
+    hour's row, the gap's first and stop positions, the table's `HourPlan`) when the
+    tape stands at the start of an hour's gap, nothing is due and the run does not end
+    before the hour, and every price up to the hour's first non-price event is inside
+    its band; None otherwise. A symbol is inside the intersection of the bands of the
+    markets it moves iff it is inside each of them, so each band is checked against the
+    extremes of all its market's movers at once (`HourPlan.key_span`, or `key_gap` when
+    the range stops before the hour tick): one lookup per band."""
     tape.refill()
     start = tape.pos
     if len(tape.buf) - start < 2:
@@ -257,26 +320,21 @@ def _hour_row(
     if stop <= start:
         return None
     at = table.time[h]  # the time of the hour's first non-price event (`head[h]`)
-    last = table.last_tick[h]  # the gap's last bar
-    with_tick = True  # plan_fast's range reaches the head: the hour tick's prices too
+    # plan_fast's range reaches the head (the hour tick's prices too) unless due stops it
+    plan = _hour_plan(table, sim, tape)
+    extremes = plan.key_span
     if due is not None:
-        if due <= last:
+        if due <= table.last_tick[h]:  # (the gap's last bar)
             return None
-        if due <= at:
-            with_tick = False  # its range stops at the hour tick's first event
+        if due <= at:  # its range stops at the hour tick's first event
+            extremes = plan.key_gap
     if until is not None and until < at:
         return None
-    keys = _symbol_keys(sim, tape)
-    ranges = {}
-    glo, ghi, tlo, thi = table.gap_lo, table.gap_hi, table.tick_lo, table.tick_hi
-    for sid, lo, hi in _symbol_bands(keys, bands):
-        low, high = glo[sid][h], ghi[sid][h]
-        ranges[sid] = (low, high)
-        if with_tick:
-            low, high = min(low, tlo[sid][h]), max(high, thi[sid][h])
-        if low < lo or high > hi:
+    for key, (lo, hi) in bands.items():
+        got = extremes.get(key)  # (None: no symbol moves the market)
+        if got is not None and (got[0][h] < lo or got[1][h] > hi):
             return None
-    return table, h, start, stop, keys, ranges
+    return table, h, start, stop, plan
 
 
 def truncate(tape: EventTape, skip: Skip, ticks: int) -> Skip | None:
@@ -494,21 +552,20 @@ def _hour_ahead(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[
     row = _hour_row(tape, sim, bands, due, until)
     if row is None:
         return UNDECIDED
-    table, h, start, stop, keys, ranges = row
+    table, h, start, stop, plan = row
     n = len(tape.buf)
-    at = table.time[h]  # the hour tick's time: its first non-price event's bar
-    last = table.last_tick[h]  # the gap's last bar
-    bests = _hour_equity(tape, sim, keys, ranges, start, stop, quiets)
+    bests = _hour_equity(tape, sim, h, plan, start, stop, quiets)
     if bests is None:
         return UNDECIDED  # (a bar may halt on drawdown: `_skip_bars` finds it)
     # the tick after the skip, as `_next_quiet_tick` will see it: no refill on the way
-    if n - stop < max(1, CHUNK // 4) and not tape.exhausted:
+    exhausted = tape.exhausted
+    if n - stop < max(1, CHUNK // 4) and not exhausted:
         return UNDECIDED
-    end = table.tick_end[h]
+    last = table.last_tick[h]  # the gap's last bar
     ticks = table.ticks[h]
     for (engine, _), best in zip(quiets, bests, strict=True):
         engine.skip(last, ticks, best)
-    if not _hour_overwritten(tape, table, h, keys, until, table.apply_sids[h]):
+    if not _hour_overwritten(tape, table, h, plan, until, table.apply_sids[h]):
         markets, board = hb.markets, hb.board
         buf = tape.buf
         for i in table.apply[h]:
@@ -518,11 +575,13 @@ def _hour_ahead(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[
             board.apply(event)
     # (the skip's `HeartbeatResult` only when no tick follows here: `tick` replaces it)
     _skipped(hb, tape, stop - start, ticks, last, None, stop)
-    # `_next_quiet_tick` at the hour tick: `at` <= until (above), its first non-price
-    # event is `head[h]` (< end)
-    if end >= n and not tape.exhausted:
+    # `_next_quiet_tick` at the hour tick: its time <= until (`_hour_row`), its first
+    # non-price event is `head[h]` (< end)
+    end = table.tick_end[h]
+    if end >= n and not exhausted:
         hb._last_result = HeartbeatResult(last, stop - start, len(quiets), 0.0)
         return None  # the tick may go on past the chunk: step it for real
+    at = table.time[h]  # the hour tick's time: its first non-price event's bar
     events = tape.buf[stop:end]
     if not _may_pass(events, quiets, at):
         hb._last_result = HeartbeatResult(last, stop - start, len(quiets), 0.0)
@@ -531,18 +590,23 @@ def _hour_ahead(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[
 
 
 def _hour_equity(
-    tape: EventTape, sim: Any, keys: dict, ranges: dict, start: int, stop: int, quiets: list
+    tape: EventTape,
+    sim: Any,
+    h: int,
+    plan: HourPlan,
+    start: int,
+    stop: int,
+    quiets: list,
 ) -> list[int | None] | None:
-    """Per engine, the highest equity of the skipped bars [start, stop) when it may
-    raise the high-water mark (None: no bar does), or None when a bar might halt on
-    drawdown or the equity spans two markets (then `_skip_bars` decides). First
-    `_equity_bounded`'s bound from the skip's price extremes (`ranges`, the price
-    standing before it); if it may reach a new high, the exact highest equity of the
-    bars: each term is monotone in the one market's price, so it is at the lowest or
-    highest price that market holds at a bar's end (`TapeIndex.bar_ends`), as exact as
-    `max_equity` over `equity_path`. A drawdown halt is ruled out against the highest
-    mark the skip can reach."""
-    index = None
+    """Per engine, the highest equity of the skipped bars [start, stop) (hour `h`'s gap)
+    when it may raise the high-water mark (None: no bar does), or None when a bar might
+    halt on drawdown or the equity spans two markets (then `_skip_bars` decides). First
+    `_equity_bounded`'s bound from the gap's price extremes (`HourPlan.key_gap`: the
+    extremes of the symbols moving the market, and the price standing before it); if it may reach a
+    new high, the exact highest equity of the bars: each term is monotone in the one
+    market's price, so it is at the lowest or highest price that market holds at a
+    bar's end (`TapeIndex.bar_ends`), as exact as `max_equity` over `equity_path`. A
+    drawdown halt is ruled out against the highest mark the skip can reach."""
     out: list[int | None] = []
     for engine, q in quiets:
         legs = q.legs
@@ -556,29 +620,23 @@ def _hour_equity(
             top = low = best = legs.const
         else:
             key = perps[0][0] if perps else spots[0][0]
-            p = sim._prices[key]
-            lo_p = hi_p = p
-            movers = []
-            for sid, ks in keys.items():
-                if key in ks:
-                    movers.append(sid)
-                    got = ranges.get(sid)
-                    if got is None:
-                        if index is None:
-                            index = tape.index()
-                        got = index.price_range(sid, start, stop)
-                    a, b = got
-                    if a < lo_p:
-                        lo_p = a
-                    if b > hi_p:
-                        hi_p = b
+            lo_p = hi_p = p = sim._prices[key]
+            got = plan.key_gap.get(key)  # (its movers' extremes over the gap)
+            if got is not None:
+                a, b = got[0][h], got[1][h]
+                if a < lo_p:
+                    lo_p = a
+                if b > hi_p:
+                    hi_p = b
             at_lo, at_hi = legs.at_price(lo_p), legs.at_price(hi_p)  # (one market)
-            top, low = max(at_lo, at_hi), min(at_lo, at_hi)
+            if at_lo > at_hi:
+                top, low = at_lo, at_hi
+            else:
+                top, low = at_hi, at_lo
             best = top
             if top > hwm:  # the exact highest: the bars' end prices
-                if index is None:
-                    index = tape.index()
-                lo_b, hi_b, standing = index.bar_ends(tuple(movers)).range(start, stop)
+                movers = plan.movers.get(key, ())
+                lo_b, hi_b, standing = tape.index().bar_ends(movers).range(start, stop)
                 if standing:
                     lo_b, hi_b = min(lo_b, p), max(hi_b, p)
                 best = max(legs.at_price(lo_b), legs.at_price(hi_b))
@@ -591,13 +649,13 @@ def _hour_equity(
 
 
 def _hour_overwritten(
-    tape: EventTape, table: Any, h: int, keys: dict, until: int | None, sids: list[int]
+    tape: EventTape, table: Any, h: int, plan: HourPlan, until: int | None, sids: list[int]
 ) -> bool:
     """`_prices_overwritten` of a skip that ends at hour `h`'s tick and applies the
     prices of symbols `sids`, read from the table's row: the hour tick is pulled next
     (not past `until`, its end inside the buffer or the data ends there), its first
     event is an oracle tick whose markets cover those of every symbol the skip
-    applies, and each of those symbols has a price in it."""
+    applies (`plan.covers`), and each of those symbols has a price in it."""
     if until is not None and table.time[h] > until:
         return False
     if table.tick_end[h] >= len(tape.buf) and not tape.exhausted:
@@ -605,15 +663,9 @@ def _hour_overwritten(
     first = table.first_sym[h]
     if first < 0:
         return False
-    cover = keys[first]
+    covers = plan.covers
     in_tick = table.in_tick
-    for sid in sids:
-        if not in_tick[sid][h]:
-            return False
-        for k in keys[sid]:
-            if k not in cover:
-                return False
-    return True
+    return all(in_tick[sid][h] and covers[sid][first] for sid in sids)
 
 
 def _skip_bars(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[Any]) -> None:
@@ -741,7 +793,7 @@ def _prices_overwritten(tape: EventTape, sim: Any, skip: Skip, until: int | None
         return _prices_overwritten_rows(tape, sim, skip, until)
     sym = tape.sym
     sids = [sym.item(i) for i in skip.apply]
-    return _hour_overwritten(tape, table, h, _symbol_keys(sim, tape), until, sids)
+    return _hour_overwritten(tape, table, h, _hour_plan(table, sim, tape), until, sids)
 
 
 def _prices_overwritten_rows(tape: EventTape, sim: Any, skip: Skip, until: int | None) -> bool:

@@ -6,6 +6,8 @@ executemany of dicts, with SQLAlchemy's per-row parameter processing. Heartbeat 
 go as driver tuples with their JSON built from kept pieces (`store.HEARTBEAT_PIECES`;
 reference: Core's executemany, `json.dumps` per row), a flush reads a vault's balance
 from its kept mark (`bulk.BALANCE_MARKS`; reference: the SUM over the whole ledger),
+asks which of its keys are booked before reading their entries (`bulk.BOOKED_PROBE`,
+SQLite; reference: the entries of every key read),
 and a quiet funding hour's payments are booked by `quiet.book_payments` (reference:
 the engine's `_drain`). A run of a
 strategy that trades, pays funding and crosses weekly flushes must leave every row of
@@ -122,6 +124,7 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         # every fast rule of the bookkeeping at once, against every reference at once
         monkeypatch.setattr(bulk, "DRIVER_ROWS", fast)
         monkeypatch.setattr(bulk, "BALANCE_MARKS", fast)
+        monkeypatch.setattr(bulk, "BOOKED_PROBE", fast)
         monkeypatch.setattr(store, "HEARTBEAT_PIECES", fast)
         monkeypatch.setattr(quiet, "QUIET_BOOKING", fast)
         monkeypatch.setattr(quiet, "CARRY_SLOTS", fast)

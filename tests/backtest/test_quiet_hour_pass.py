@@ -117,6 +117,48 @@ def test_the_fixed_tape_has_hours_of_each_kind():
     assert answers == {True, False}
 
 
+def _two_market_tape() -> list:
+    """Minutes of SOL-PERP and BTC-PERP (markets neither symbol's ticks move for the
+    other), hourly SOL-PERP funding; BTC-PERP is quiet in hours 4-7 (a skip there
+    applies SOL-PERP only) and ticks first in odd hours' ticks."""
+    from tests.backtest.test_fast_stepping import _funding as funding
+
+    events = []
+    for i in range(1, 10 * 60 + 1):
+        t = DEFAULT_ORIGIN + 60 * i
+        ticks = [OracleTick(t, "SOL-PERP", 100_000_000 + i, "synthetic")]
+        if not 4 * 60 <= i < 8 * 60 or i % 60 == 0:
+            btc = OracleTick(t, "BTC-PERP", 90_000_000_000 + i, "synthetic")
+            ticks = [btc, *ticks] if (i // 60) % 2 else [*ticks, btc]
+        events.extend(ticks)
+        if i % 60 == 0:
+            events.append(funding(t, 100_000_000 + i, 0.0001))
+    return events
+
+
+def test_the_cover_rule_with_a_market_the_first_tick_does_not_move():
+    """`_prices_overwritten` from the table equals the rows' when a skip applies the
+    price of a symbol whose markets the hour tick's first symbol does not move (then
+    they are applied: False), and when it applies only covered ones (True)."""
+    sim = DriftSimulator(
+        {"SOL-PERP": 100_000_000, "SOL": 100_000_000, "BTC-PERP": 90_000_000_000},
+        ts=DEFAULT_ORIGIN,
+    )
+    tape = EventTape(iter(_two_market_tape()), 60)
+    tape.refill()
+    table = tape.index().hours()
+    answers = []
+    for h in range(len(table.tick_start)):
+        tape.pos = table.gap_start[h]
+        skip = plan_skip(tape, sim, {}, None, None)
+        if skip is None:
+            continue
+        got = ff._prices_overwritten(tape, sim, skip, None)
+        assert got == ff._prices_overwritten_rows(tape, sim, skip, None), h
+        answers.append(got)
+    assert True in answers and False in answers
+
+
 def test_a_wrong_table_fails_the_comparison(monkeypatch):
     from drift_engine.sim import stretch
 

@@ -47,8 +47,10 @@ def test_a_flush_after_compile_statements_compiles_nothing(
             with db.read() as session:
                 compile_statements(session)
         compiles = _flush_counting_compiles(db, monkeypatch)
-        # without it the vault lock and the booked-key read compile in the flush
-        assert (compiles == 0) if ahead else (compiles >= 2)
+        # without it the vault lock compiles in the flush, and the booked-key read
+        # where it runs (on SQLite `bulk.BOOKED_PROBE` asks in driver SQL first: no key
+        # is booked here, so the entries are not read)
+        assert (compiles == 0) if ahead else (compiles >= 1)
         with db.read() as session:
             keys = session.scalars(select(LedgerEntryRow.idempotency_key)).all()
         assert keys.count("fill-1") == 1

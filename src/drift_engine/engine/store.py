@@ -83,7 +83,6 @@ def json_payload(data: dict[str, Any]) -> Any:
 #: False: Core's executemany of the row dicts, the reference the tests compare with
 HEARTBEAT_PIECES = True
 
-_JSON_SCALARS = (str, int, float, bool, type(None))
 #: a list or tuple at least this long keeps the text of its items (`JsonPieces`)
 _KEPT_LENGTH = 16
 
@@ -96,14 +95,18 @@ class JsonPieces:
 
     The text is composed as the encoder composes it: a dict with str keys is "{" +
     ", ".join(key + ": " + value) + "}", a list or tuple "[" + ", ".join(items) + "]",
-    anything else (scalars, other keys, subclasses) is `json.dumps`'s own. An item's
-    text is kept only for a tuple of JSON scalars (immutable: its text cannot change),
-    found again by identity (the kept tuple is held, so its id is not reused); only
-    the items met in the last call that had long lists are kept."""
+    a scalar of exactly `int`, `float`, `str`, `bool` or None the encoder's own text of
+    it (`_SCALAR_TEXT`: the functions `json.dumps` calls for them), anything else
+    (other keys, subclasses, short lists) is `json.dumps`'s own. A str key's text is
+    kept (equal strings, equal text). An item's text is kept only for a tuple of JSON
+    scalars (immutable: its text cannot change), found again by identity (the kept
+    tuple is held, so its id is not reused); only the items met in the last call that
+    had long lists are kept."""
 
     def __init__(self) -> None:
         self._kept: dict[int, tuple[Any, str]] = {}
         self._used: dict[int, tuple[Any, str]] = {}
+        self._keys: dict[str, str] = {}
 
     def encode(self, value: Any) -> str:
         self._used = {}
@@ -116,18 +119,34 @@ class JsonPieces:
 
     def _encode(self, value: Any) -> str:
         kind = type(value)
+        scalar = _SCALAR_TEXT.get(kind)
+        if scalar is not None:
+            return scalar(value)
         if kind is dict:
             if not value or any(type(k) is not str for k in value):
                 return json.dumps(value)
-            return (
-                "{"
-                + ", ".join(json.dumps(k) + ": " + self._encode(v) for k, v in value.items())
-                + "}"
-            )
+            keys = self._keys
+            parts = []
+            for k, v in value.items():
+                text = keys.get(k)
+                if text is None:
+                    text = keys[k] = _encode_str(k) + ": "
+                scalar = _SCALAR_TEXT.get(type(v))
+                parts.append(text + (scalar(v) if scalar is not None else self._encode(v)))
+            return "{" + ", ".join(parts) + "}"
         if kind is list or kind is tuple:
             if len(value) < _KEPT_LENGTH:
                 return json.dumps(value)
-            return "[" + ", ".join([self._item(v) for v in value]) + "]"
+            kept, used = self._kept, self._used
+            items = []
+            for v in value:
+                got = kept.get(id(v))
+                if got is not None and got[0] is v:
+                    used[id(v)] = got
+                    items.append(got[1])
+                else:
+                    items.append(self._item(v))
+            return "[" + ", ".join(items) + "]"
         return json.dumps(value)
 
     def _item(self, item: Any) -> str:
@@ -136,12 +155,40 @@ class JsonPieces:
         key = id(item)
         kept = self._kept.get(key)
         if kept is None or kept[0] is not item:
+            texts = []
             for v in item:
-                if type(v) not in _JSON_SCALARS:
+                scalar = _SCALAR_TEXT.get(type(v))
+                if scalar is None:
                     return self._encode(item)
-            kept = (item, json.dumps(item))
+                texts.append(scalar(v))
+            kept = (item, "[" + ", ".join(texts) + "]")
         self._used[key] = kept
         return kept[1]
+
+
+def _float_text(value: float) -> str:
+    """`json.dumps(value)` of a float (`allow_nan`: the encoder's names for NaN and the
+    infinities, else `float.__repr__`)."""
+    if value != value:
+        return "NaN"
+    if value == _INFINITY:
+        return "Infinity"
+    if value == -_INFINITY:
+        return "-Infinity"
+    return float.__repr__(value)
+
+
+_INFINITY = float("inf")
+#: `json.dumps` of a str (ensure_ascii: the encoder's own function)
+_encode_str = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+#: type (exactly) -> `json.dumps` of a value of it, as the encoder makes it
+_SCALAR_TEXT: dict[type, Callable[[Any], str]] = {
+    str: _encode_str,
+    int: int.__repr__,
+    float: _float_text,
+    bool: lambda value: "true" if value else "false",
+    type(None): lambda value: "null",
+}
 
 
 _HEARTBEAT_COLUMNS = (
@@ -332,14 +379,15 @@ def _put_record(s: Any, record: EngineRecord) -> None:
     """Write an engine record into its row inside session `s`: one Core UPDATE (an INSERT
     when the row does not exist yet), after the session's pending ORM changes, so the
     latest write wins whichever way an earlier one was made."""
-    from sqlalchemy import insert, update
+    from sqlalchemy import insert
 
     s.flush()
     table = EngineRow.__table__
     values = _record_values(record)
-    done = s.execute(
-        update(table).where(table.c.engine_id == record.engine_id).values(**values)
-    ).rowcount
+    # the statement built once (`_UPDATE_RECORD`, as `_update_records`' executemany)
+    params = {"v_" + k: v for k, v in values.items()}
+    params["id"] = record.engine_id
+    done = s.execute(_UPDATE_RECORD, params).rowcount
     if not done:
         s.execute(insert(table).values(engine_id=record.engine_id, **values))
     loaded = s.identity_map.get(s.identity_key(EngineRow, record.engine_id))

@@ -48,8 +48,12 @@ class TapeIndex:
         self._hours: HourTable | None = None
         self._bar_ends: dict[tuple[int, ...], BarEnds] = {}
         pos = np.arange(n, dtype=np.int64)
-        other = np.where(sym < 0, pos, n)
-        self.next_other = np.minimum.accumulate(other[::-1])[::-1]
+        # the next non-price event: the k-th of them, k counting those before (a cumsum
+        # of the contiguous mask: cheaper than a minimum.accumulate over the reversed)
+        is_other = sym < 0
+        before = np.cumsum(is_other, dtype=np.int64)
+        before -= is_other
+        self.next_other = np.append(np.flatnonzero(is_other), n)[before]
         changes = np.empty(n, np.int64)
         if n:
             changes[0] = 0

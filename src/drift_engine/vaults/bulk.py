@@ -210,24 +210,31 @@ class DriverInsert:
         return done
 
     def run(self, session: Session, rows: list[tuple[Any, ...]]) -> None:
+        """Execute the INSERT with `rows` (tuples in `columns`' order): processed a
+        column at a time (`zip(*rows)`), each processed column's distinct values once
+        (the first of equal values stands for them, as a per-row cache keeps it)."""
         connection = session.connection()
         sql, positional, processors = self._compile(connection.dialect)
-        plan = [(i, p, {}) for i, p in enumerate(processors) if p is not None]
-        columns = self.columns
         params: list[Any] = []
-        per_row = self.per_row
-        for row in rows:
-            values = list(row)
-            for i, process, done in plan:
-                value = values[i]
-                if per_row:
-                    values[i] = process(value)
+        if rows:
+            cols = list(zip(*rows, strict=True))  # (strict: every row as long)
+            if len(cols) != len(self.columns):
+                raise ValueError(f"rows of {len(cols)} values for {len(self.columns)} columns")
+            for i, process in enumerate(processors):
+                if process is None:
                     continue
-                try:
-                    values[i] = done[value]
-                except KeyError:
-                    values[i] = done[value] = process(value)
-            params.append(tuple(values) if positional else dict(zip(columns, values, strict=True)))
+                if self.per_row:
+                    cols[i] = list(map(process, cols[i]))
+                else:
+                    done = {v: process(v) for v in dict.fromkeys(cols[i])}
+                    cols[i] = list(map(done.__getitem__, cols[i]))
+            columns = self.columns
+            if positional:
+                params = list(zip(*cols, strict=True))
+            else:
+                params = [
+                    dict(zip(columns, values, strict=True)) for values in zip(*cols, strict=True)
+                ]
         connection.exec_driver_sql(sql, params)
 
 
@@ -308,14 +315,28 @@ def compile_statements(session: Session) -> None:
     _SNAPSHOT_INSERT._compile(dialect)
 
 
+#: on SQLite a flush first asks which of its keys are booked (`_booked_keys`: driver
+#: rows of two columns, the statement written once per length) and reads the entries of
+#: those only; False: the entries of all its keys are read (the reference)
+BOOKED_PROBE = True
+
+
 def _booked(
     session: Session, ops: list[Op], vaults: dict[Any, Any]
 ) -> dict[tuple[int, str], LedgerEntry | NewEntry]:
     """(vault id, key) -> the entry booked before this batch, for the batch's keys."""
-    wanted = {(vaults[op[2]].id, e.key) for op in ops if op[0] == "book" for e in op[3]}
+    wanted: set[tuple[int, str]] = set()
+    for op in ops:
+        if op[0] == "book":
+            vault_id = vaults[op[2]].id
+            wanted.update([(vault_id, e.key) for e in op[3]])
     out: dict[tuple[int, str], LedgerEntry | NewEntry] = {}
     keys = sorted({k for _, k in wanted})
     ids = sorted({v for v, _ in wanted})
+    if BOOKED_PROBE and keys:
+        connection = session.connection()
+        if connection.dialect.name == "sqlite":
+            keys = _booked_keys(connection, ids, keys, wanted)
     for start in range(0, len(keys), 500):
         for row in session.execute(  # Core rows: `from_row` reads the same attributes
             _BOOKED, {"ids": ids, "keys": keys[start : start + 500]}
@@ -323,6 +344,26 @@ def _booked(
             if (row.vault_id, row.idempotency_key) in wanted:
                 out[(row.vault_id, row.idempotency_key)] = LedgerEntry.from_row(row)
     return out
+
+
+def _booked_keys(
+    connection: Any, ids: list[int], keys: list[str], wanted: set[tuple[int, str]]
+) -> list[str]:
+    """The keys of `keys` booked already for a wanted (vault id, key), sorted: the same
+    WHERE as `_BOOKED` over the same chunks of keys, two columns read as the driver
+    gives them (an integer and a text: no type processing on SQLite)."""
+    found: set[str] = set()
+    marks = ", ".join("?" * len(ids))
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        sql = (
+            "SELECT vault_id, idempotency_key FROM ledger_entries "
+            f"WHERE vault_id IN ({marks}) AND idempotency_key IN ({', '.join('?' * len(chunk))})"
+        )
+        for vault_id, key in connection.exec_driver_sql(sql, (*ids, *chunk)):
+            if (vault_id, key) in wanted:
+                found.add(key)
+    return sorted(found)
 
 
 def _balances(
