@@ -603,3 +603,298 @@ def test_perp_margin_ratio_of_a_settling_market_is_zero_and_high_leverage_needs_
     # state/perp_market.rs get_margin_ratio: a market in Settlement requires nothing
     market.status = MarketStatus.Settlement()
     assert pm.perp_margin_ratio(market, size, pm.MarginCategory.INITIAL) == 0
+
+
+# ------------------------------------ calculate_margin: whole vectors at a non-round price
+
+P_SOL = 151_234_567  # $151.234567: every value below is an inexact division
+
+
+def _vector_world(usdc_twap: int = PRICE):
+    """Real SOL-PERP / SOL / USDC parameters at P_SOL, interest indices 1.0 (tokens =
+    scaled balances); the USDC market's stored 5-minute TWAP set to `usdc_twap`."""
+    from tests.core.test_margin_support import markets, new_user
+
+    perps, spots = markets(P_SOL)
+    spots[0].historical_oracle_data.last_oracle_price_twap5min = usdc_twap
+    snapshot = pm.MarketSnapshot(
+        perp_markets=perps,
+        spot_markets=spots,
+        perp_prices={0: P_SOL},
+        spot_prices={0: PRICE, 1: P_SOL},
+    )
+    return perps, spots, snapshot, new_user()
+
+
+def test_calculate_margin_vector_imf_discounted_sol_with_a_bid_and_a_perp_long():
+    # math/margin.rs by hand. USDC 1_000_000_007 (slot 0). SOL deposit D = 123_456.789 SOL
+    # (slot 1) with a bid of B = 2_500.5 SOL resting (one open order). SOL-PERP long 10.5
+    # SOL entered at $140.5 in perp slot 1, after an empty slot 0.
+    from tests.core.test_margin_support import SOL, deposit, perp
+
+    _, spots, snapshot, user = _vector_world()
+    d, b = 123_456_789 * SOL // 1_000, 2_500_500_000_000
+    deposit(user, 0, spots[0], 1_000_000_007)
+    deposit(user, 1, spots[1], d)
+    sp = user.spot_positions[1]
+    sp.open_bids, sp.open_orders = b, 1
+    perp(user, 1, 0, 10_500_000_000, 140_500_000)  # quote -1_475_250_000
+    # SOL value: D x P / 1e9 = 18_670_934_027_625.363 -> 18_670_934_027_625 (a deposit
+    # truncates). Bids fill: the quote paid is get_token_value(-B) = floor(-B x P / 1e9) =
+    # floor(-378_162_034_783.5) = -378_162_034_784 (a negative value floors); the SOL after
+    # the fill is worth 18_670_934_027_625 + 378_162_034_784 = 19_049_096_062_409.
+    assert discriminates(d * P_SOL, 10**9) and discriminates(b * P_SOL, 10**9)
+    value_after = 19_049_096_062_409
+    # IMF discount (imf 1250) of D + B = 125_957_289e9 base: isqrt(1_259_572_890e6 + 1) =
+    # 35_490_461; x 1250 // 1e5 = 443_630; 1.1e10 // 1_443_630 = 7_619 (7_619.68) < 0.8
+    # and < 0.9: both categories weigh 0.7619. Of D alone: isqrt(1_234_567_890e6 + 1) =
+    # 35_136_418 -> 439_205 -> 7_643 (7_643.1).
+    # bids side: floor(19_049_096_062_409 x 0.7619) = 14_513_506_289_949 (.4171), minus the
+    # quote 378_162_034_784: 14_135_344_255_165; no-fill side: floor(18_670_934_027_625 x
+    # 0.7643) = 14_270_194_877_313 (.7875). The bid side is riskier: it is taken.
+    assert discriminates(value_after * 7_619, 10**4)
+    # perp: value floor(10.5e9 x P / 1e9) = 1_587_962_953 (.5), pnl 1_587_962_953 -
+    # 1_475_250_000 = 112_712_953; ratios 5 % initial, 3 % maintenance (imf 50 at 10.5
+    # SOL: 400 + isqrt(1.05e11 + 1) x 50 // 1e7 = 401 < 500; 240 + 1 < 300):
+    # 1_587_962_953 x 500 // 1e4 = 79_398_147 (.65); x 300 // 1e4 = 47_638_888 (.59).
+    # Positive pnl weighs 0 initially (mainnet), 1.0 in maintenance.
+    usdc, sol_weighted, quote_paid = 1_000_000_007, 14_513_506_289_949, 378_162_034_784
+    maintenance = pm.calculate_margin(
+        user, snapshot, pm.MarginCategory.MAINTENANCE, margin_buffer=200
+    )
+    assert maintenance.category is pm.MarginCategory.MAINTENANCE
+    assert maintenance.total_collateral == usdc + sol_weighted + 112_712_953
+    # requirement: $0.01 for the open order + the bid's quote at weight 1 + the perp's
+    assert maintenance.margin_requirement == 10_000 + quote_paid + 47_638_888
+    # a 2 % buffer on each liability: the quote 7_563_240_695 (.68), the perp 31_759_259
+    # (.06); none on the open order's cent
+    assert maintenance.margin_requirement_plus_buffer == (
+        10_000 + quote_paid + 7_563_240_695 + 47_638_888 + 31_759_259
+    )
+    assert maintenance.total_spot_asset_value == usdc + value_after
+    assert maintenance.total_spot_liability_value == quote_paid
+    assert maintenance.total_perp_liability_value == 1_587_962_953
+    assert maintenance.total_perp_pnl == 112_712_953
+    assert (maintenance.num_spot_liabilities, maintenance.num_perp_liabilities) == (0, 1)
+    initial = pm.calculate_margin(user, snapshot, pm.MarginCategory.INITIAL)
+    assert initial.category is pm.MarginCategory.INITIAL
+    assert initial.total_collateral == usdc + sol_weighted
+    assert (
+        initial.margin_requirement
+        == initial.margin_requirement_plus_buffer
+        == (10_000 + quote_paid + 79_398_147)
+    )
+
+
+def test_calculate_margin_strict_values_perp_pnl_and_liability_at_the_usdc_twap():
+    # state/oracle.rs StrictOraclePrice: with `strict`, the quote (USDC) price of a perp is
+    # max(oracle, 5-min TWAP) for a loss and the liability, min(...) for a gain.
+    from tests.core.test_margin_support import SOL, USDC, deposit, perp
+
+    # USDC TWAP $1.000337 (above the $1 oracle). Short 20,000 SOL entered at $140:
+    # quote 2_800_000_000_000; value trunc(-20_000e9 x P / 1e9) = -3_024_691_340_000;
+    # pnl -224_691_340_000. Liability 3_024_691_340_000 x 1.000337 -> 3_025_710_660_981
+    # (.58); pnl trunc(-224_691_340_000 x 1.000337) = -224_767_060_981 (.42).
+    # Ratios (imf 50 at 20,000 SOL: isqrt(2e14 + 1) = 14_142_135, x 50 // 1e7 = 70):
+    # maintenance max(300, 240 + 70) = 310: 93_797_030_490 (.411); initial max(500,
+    # 400 + 70) = 500: 151_285_533_049 (.05). USDC $300,000 at min(1, 1.000337) = $1.
+    _, spots, snapshot, user = _vector_world(usdc_twap=1_000_337)
+    deposit(user, 0, spots[0], 300_000 * USDC)
+    perp(user, 0, 0, -20_000 * SOL, 140 * PRICE)
+    assert discriminates(3_024_691_340_000 * 1_000_337, 10**6)
+    assert discriminates(224_691_340_000 * 1_000_337, 10**6)
+    m = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE, strict=True)
+    assert m.total_collateral == 300_000 * USDC - 224_767_060_981
+    assert m.margin_requirement == 93_797_030_490
+    assert m.total_perp_liability_value == 3_025_710_660_981
+    assert m.total_perp_pnl == -224_767_060_981
+    i = pm.calculate_margin(user, snapshot, pm.MarginCategory.INITIAL, strict=True)
+    assert (i.total_collateral, i.margin_requirement) == (m.total_collateral, 151_285_533_049)
+    # not strict: the oracle's $1 (3_024_691_340_000 x 310 // 1e4 = 93_765_431_540)
+    loose = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert (loose.total_collateral, loose.margin_requirement) == (
+        300_000 * USDC - 224_691_340_000,
+        93_765_431_540,
+    )
+
+    # USDC TWAP $0.9997 (below). Long 10.5 SOL from $140.5: pnl +112_712_953 counts at
+    # trunc(x 0.9997) = 112_679_139 (.1141); the liability at max(1, 0.9997) = $1:
+    # 1_587_962_953 x 3 % = 47_638_888. USDC 1_000_000_007 at 0.9997 = 999_700_006 (.9979).
+    _, spots, snapshot, user = _vector_world(usdc_twap=999_700)
+    deposit(user, 0, spots[0], 1_000_000_007)
+    perp(user, 0, 0, 10_500_000_000, 140_500_000)
+    m = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE, strict=True)
+    assert m.total_collateral == 999_700_006 + 112_679_139
+    assert (m.margin_requirement, m.total_perp_liability_value) == (47_638_888, 1_587_962_953)
+    assert m.total_perp_pnl == 112_679_139
+
+
+def test_calculate_margin_a_positions_own_max_margin_ratio_is_initial_only():
+    # state/user.rs PerpPosition.max_margin_ratio (per-market leverage): in the Initial
+    # category the ratio is max(user's, position's, market's); maintenance ignores both.
+    # Long 10.5 SOL at P: liability 1_587_962_953. Position 20 %, user 10 %: initial
+    # 1_587_962_953 x 2_000 // 1e4 = 317_592_590 (.6); maintenance 3 %: 47_638_888.
+    from tests.core.test_margin_support import USDC, deposit, perp
+
+    _, spots, snapshot, user = _vector_world()
+    deposit(user, 0, spots[0], 1_000 * USDC)
+    perp(user, 0, 0, 10_500_000_000, 140_500_000)
+    user.max_margin_ratio = 1_000
+    user.perp_positions[0].max_margin_ratio = 2_000
+    initial = pm.calculate_margin(user, snapshot, pm.MarginCategory.INITIAL)
+    maintenance = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert (initial.margin_requirement, maintenance.margin_requirement) == (
+        317_592_590,
+        47_638_888,
+    )
+    # the position's ratio below the user's: the user's 10 % -> 158_796_295 (.3)
+    user.perp_positions[0].max_margin_ratio = 500
+    initial = pm.calculate_margin(user, snapshot, pm.MarginCategory.INITIAL)
+    assert initial.margin_requirement == 158_796_295
+
+
+def test_calculate_margin_flat_perp_slots_liability_or_not():
+    # math/margin.rs: a perp position is a liability when base != 0, quote < 0 or it has
+    # an open order (PerpPosition::has_open_order: open_orders, bids or asks). A trigger
+    # order not yet triggered counts in open_orders only (bids/asks move when it
+    # triggers). Each case in perp slot 1, after an empty slot 0.
+    _, _, snapshot, user = _vector_world()
+    pp = user.perp_positions[1]
+    pp.market_index, pp.open_orders = 0, 1
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert (calc.num_perp_liabilities, calc.margin_requirement) == (1, 10_000)
+    # flat with an unsettled gain of 5_000_001 and no order: pnl, collateral in
+    # maintenance, not a liability
+    pp.open_orders, pp.quote_asset_amount = 0, 5_000_001
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert (calc.num_perp_liabilities, calc.margin_requirement) == (0, 0)
+    assert (calc.total_collateral, calc.total_perp_pnl) == (5_000_001, 5_000_001)
+
+
+def test_calculate_margin_a_bids_quote_adds_to_the_spot_liabilities_before_it():
+    # $100 USDC borrowed (slot 0), then 2 SOL (slot 1) with a bid of 7 lamports resting,
+    # SOL at $150. Bids fill: quote paid floor(-7 x 150e6 / 1e9) = floor(-1.05) = -2; SOL
+    # after worth 300e6 + 2, x 0.9 = 270_000_001 (.8), contribution 270_000_001 - 2 =
+    # 269_999_999 < 270_000_000 (no fill): the bid side. Liabilities: 100e6 + 2;
+    # requirement: 100e6 (USDC at weight 1) + $0.01 for the order + the quote's 2
+    from tests.core.test_margin_support import SOL, USDC, borrow, deposit
+
+    _, spots, snapshot, user = _margin_world()
+    borrow(user, 0, spots[0], 100 * USDC)
+    deposit(user, 1, spots[1], 2 * SOL)
+    sp = user.spot_positions[1]
+    sp.open_bids, sp.open_orders = 7, 1
+    calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert calc.total_spot_liability_value == 100 * USDC + 2
+    assert calc.margin_requirement == 100 * USDC + 10_000 + 2
+    assert (calc.total_collateral, calc.total_spot_asset_value) == (270_000_001, 300_000_002)
+    assert calc.num_spot_liabilities == 1
+
+
+def test_unrealized_pnl_asset_weight_pnl_pool_imbalance_by_hand():
+    # state/perp_market.rs get_unrealized_asset_weight: in the Initial category a weight
+    # > 0 is scaled by max_imbalance / net user pnl (math/amm.rs calculate_net_user_pnl)
+    # when the users' net pnl exceeds max_imbalance; a pnl <= 0 weighs 1.0; maintenance
+    # takes the market's maintenance weight and never reads the pnl pool.
+    from tests.core.test_margin_support import markets
+
+    perps, _ = markets(P_SOL)
+    market = perps[0]
+    initial, maintenance = pm.MarginCategory.INITIAL, pm.MarginCategory.MAINTENANCE
+    market.unrealized_pnl_initial_asset_weight = 8_000  # mainnet: 0 (a market that counts)
+    market.unrealized_pnl_max_imbalance = 1_000_000
+    market.amm.quote_asset_amount = 3_000_007  # users net up 3_000_007 (no base)
+    assert pm._net_user_pnl(market) == 3_000_007
+    # 8_000 x 1_000_000 // 3_000_007 = 2_666 (2_666.66); pnl imf factor 0: no discount
+    assert discriminates(8_000 * 1_000_000, 3_000_007)
+    assert pm.unrealized_pnl_asset_weight(market, 50_000_001, initial) == 2_666
+    assert pm.unrealized_pnl_asset_weight(market, 1, initial) == 2_666
+    assert pm.unrealized_pnl_asset_weight(market, 0, initial) == 10_000
+    assert pm.unrealized_pnl_asset_weight(market, -1, initial) == 10_000
+    assert pm.unrealized_pnl_asset_weight(market, 50_000_001, maintenance) == 10_000
+    # net pnl at the limit: not above it, the full weight
+    market.amm.quote_asset_amount = 1_000_000
+    assert pm.unrealized_pnl_asset_weight(market, 50_000_001, initial) == 8_000
+    # a limit of 1 (> 0) scales: 8_000 x 1 // 3 = 2_666; a limit of 0 means no limit
+    market.amm.quote_asset_amount = 3
+    market.unrealized_pnl_max_imbalance = 1
+    assert pm.unrealized_pnl_asset_weight(market, 50_000_001, initial) == 2_666
+    market.unrealized_pnl_max_imbalance = 0
+    assert pm.unrealized_pnl_asset_weight(market, 50_000_001, initial) == 8_000
+    # a weight of 1 is a weight: scaled to 1 x 1 // 3 = 0 under a limit of 1; kept
+    # without one
+    market.unrealized_pnl_initial_asset_weight = 1
+    assert pm.unrealized_pnl_asset_weight(market, 50_000_001, initial) == 1
+    market.unrealized_pnl_max_imbalance = 1
+    assert pm.unrealized_pnl_asset_weight(market, 50_000_001, initial) == 0
+    # the pool is read only for an initial weight > 0: with a weight of 0, or in
+    # maintenance, a market whose last oracle price is 0 is no error
+    market.amm.historical_oracle_data.last_oracle_price = 0
+    assert pm.unrealized_pnl_asset_weight(market, 50_000_001, maintenance) == 10_000
+    market.unrealized_pnl_initial_asset_weight = 0
+    assert pm.unrealized_pnl_asset_weight(market, 50_000_001, initial) == 0
+
+
+def test_calculate_margin_initial_collateral_of_a_gain_weighted_scaled_and_capped():
+    # math/margin.rs calculate_perp_position_value_and_pnl: weighted pnl = trunc(pnl x
+    # weight), then min(., $100) in the Initial category. Long 10.5 SOL from $140.5 at P:
+    # pnl 112_712_953. USDC 1_000_000_007.
+    from tests.core.test_margin_support import deposit, perp
+
+    perps, spots, snapshot, user = _vector_world()
+    market = perps[0]
+    deposit(user, 0, spots[0], 1_000_000_007)
+    perp(user, 0, 0, 10_500_000_000, 140_500_000)
+    market.unrealized_pnl_max_imbalance = 1_000_000
+
+    def initial_collateral() -> int:
+        calc = pm.calculate_margin(user, snapshot, pm.MarginCategory.INITIAL)
+        return calc.total_collateral - 1_000_000_007
+
+    assert initial_collateral() == 0  # mainnet's initial weight 0
+    market.unrealized_pnl_initial_asset_weight = 8_000
+    # trunc(112_712_953 x 0.8) = 90_170_362 (.4): under the cap
+    assert initial_collateral() == 90_170_362
+    market.amm.quote_asset_amount = 3_000_007  # the pool over its limit: weight 2_666
+    # trunc(112_712_953 x 0.2666) = 30_049_273 (.2698)
+    assert initial_collateral() == 30_049_273
+    market.amm.quote_asset_amount = 0
+    market.unrealized_pnl_initial_asset_weight = 10_000
+    assert initial_collateral() == 100_000_000  # 112_712_953 capped at $100
+    maintenance = pm.calculate_margin(user, snapshot, pm.MarginCategory.MAINTENANCE)
+    assert maintenance.total_collateral - 1_000_000_007 == 112_712_953  # no cap there
+
+
+def test_size_premium_liability_weight_by_hand():
+    # math/margin.rs calculate_size_premium_liability_weight: max(w, w - w // 5 +
+    # isqrt(size x 10 + 1) x imf // (1e5 x 1e6 // precision)); the high-leverage variant
+    # (state/perp_market.rs) is not bounded below by w.
+    # SOL spot's initial liability weight 1.2 at 123_456.789 SOL (AMM precision), imf
+    # 1250: isqrt(1_234_567_890e6 + 1) = 35_136_418; x 1250 = 43_920_522_500 // 1e7 = 4_392
+    # (.05); 12_000 - 2_400 + 4_392 = 13_992
+    from tests.core.test_margin_support import SOL
+
+    size = 123_456_789_000_000
+    assert discriminates(43_920_522_500, 10**7)
+    weight = pm.size_premium_liability_weight(size, 1_250, 12_000, 10**4)
+    assert weight == 13_992 and type(weight) is int
+    # 1 SOL: isqrt(1e10 + 1) = 100_000 x 1250 // 1e7 = 12: 9_600 + 12 = 9_612 < 12_000
+    assert pm.size_premium_liability_weight(SOL, 1_250, 12_000, 10**4) == 12_000
+    assert pm.size_premium_liability_weight(SOL, 1_250, 12_000, 10**4, bounded=False) == 9_612
+    # imf 0: the weight itself, bounded or not; imf 1 at a huge size still adds:
+    # isqrt(1e22 + 1) = 1e11 x 1 // 1e7 = 10_000 (exact: a divisor one part in 1e5 larger
+    # would give 9_999): 400 + 10_000 = 10_400
+    assert pm.size_premium_liability_weight(SOL, 0, 500, 10**4, bounded=False) == 500
+    assert pm.size_premium_liability_weight(10**21, 1, 500, 10**4) == 10_400
+
+
+def test_perp_base_value_and_pnl_of_one_base_unit_and_of_a_flat_position():
+    # math/position.rs: 1 base unit (1e-9 BTC) at $59,000: value trunc(59e9 / 1e9) = 59,
+    # pnl 59 + quote; a flat position is worth 0 and its pnl is its quote
+    from tests.core.test_margin_support import new_user
+
+    pp = new_user().perp_positions[0]  # an IDL PerpPosition
+    pp.base_asset_amount, pp.quote_asset_amount = 1, -60
+    assert pm.perp_base_value_and_pnl(pp, 59_000 * PRICE) == (59, -1)
+    pp.base_asset_amount = 0
+    assert pm.perp_base_value_and_pnl(pp, 59_000 * PRICE) == (0, -60)
