@@ -28,6 +28,10 @@ from driftpy.types import UserStatus
 
 from drift_engine.core import program_math
 from drift_engine.core.frozen import set_by_slots
+from drift_engine.core.program_math import (
+    _perp_position_is_available,
+    _spot_position_is_available,
+)
 from drift_engine.core.types import MarketType
 
 MarketKey = tuple[MarketType, int]
@@ -107,8 +111,8 @@ def kept_legs(sim: Any, user_key: Any) -> tuple[EquityLegs | None, LegSlots | No
     if markets.spot_price(QUOTE_INDEX) != PRICE_PRECISION:
         return None, None
     spot_list, perp_list = user.spot_positions, user.perp_positions
-    spots = tuple(sp for sp in spot_list if sp.scaled_balance != 0 or sp.open_orders != 0)
-    perps = tuple(pp for pp in perp_list if _perp_available(pp))
+    spots = tuple(sp for sp in spot_list if not _spot_position_is_available(sp))
+    perps = tuple(pp for pp in perp_list if not _perp_position_is_available(pp))
     legs = _legs(markets, spots, perps)
     return legs, LegSlots(user, spot_list, perp_list, spots, perps, len(sim.records))
 
@@ -151,25 +155,13 @@ def refresh_legs(
     return _legs(markets, slots.spots, slots.perps), slots
 
 
-def _perp_available(pp: Any) -> bool:
-    """`program_math._perp_position_is_available`, negated and inlined."""
-    return not (
-        pp.base_asset_amount == 0
-        and pp.quote_asset_amount == 0
-        and pp.open_orders == 0
-        and pp.open_bids == 0
-        and pp.open_asks == 0
-        and pp.lp_shares == 0
-    )
-
-
 def _legs(markets: Any, spot_positions: Any, perp_positions: Any) -> EquityLegs | None:
     """The legs of these spot and perp positions (each skipped unless in use)."""
     const = 0
     perps: list[tuple[MarketKey, int]] = []
     spots: list[tuple[MarketKey, int, int]] = []
     for sp in spot_positions:
-        if sp.scaled_balance == 0 and sp.open_orders == 0:  # `_spot_position_is_available`
+        if _spot_position_is_available(sp):
             continue
         market = markets.spot(sp.market_index)
         amount = program_math.signed_token_amount(sp, market)
@@ -181,7 +173,7 @@ def _legs(markets: Any, spot_positions: Any, perp_positions: Any) -> EquityLegs 
             continue
         spots.append(((MarketType.SPOT, sp.market_index), amount, scale))
     for pp in perp_positions:
-        if not _perp_available(pp):
+        if _perp_position_is_available(pp):
             continue
         market = markets.perp(pp.market_index)
         if program_math.is_variant(market.status, "Settlement") or pp.lp_shares > 0:
