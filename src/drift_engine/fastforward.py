@@ -287,9 +287,9 @@ def _each(op: Any, lists: list[list[int]]) -> list[int]:
 def _hour_plan(table: Any, sim: Any, tape: EventTape) -> HourPlan:
     """The table's `HourPlan` for simulator `sim` (kept on the table: a table lives for
     one chunk, whose symbols are set at its refill)."""
-    plan = table.__dict__.get("_plan")
+    plan = table.plan
     if plan is None or plan.sim is not sim or plan.nsym != len(tape.symbols):
-        plan = table.__dict__["_plan"] = HourPlan(table, sim, _symbol_keys(sim, tape))
+        plan = table.plan = HourPlan(table, sim, _symbol_keys(sim, tape))
     return plan
 
 

@@ -30,6 +30,8 @@ range queries.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 I64_MIN = np.iinfo(np.int64).min
@@ -129,6 +131,8 @@ class HourTable:
         ]
         self.at_start: dict[int, int] = {g: h for h, g in enumerate(self.gap_start)}
         self.at_tick: dict[int, int] = {t: h for h, t in enumerate(self.tick_start)}
+        # `fastforward.HourPlan` for one simulator, made on first use (`_hour_plan`)
+        self.plan: Any = None
         self.time: list[int] = bound[head].tolist()
         self.tick_end: list[int] = tick_end.tolist()
         sym = index.sym
