@@ -131,22 +131,12 @@ class JsonPieces:
                 text = keys.get(k)
                 if text is None:
                     text = keys[k] = _encode_str(k) + ": "
-                scalar = _SCALAR_TEXT.get(type(v))
-                parts.append(text + (scalar(v) if scalar is not None else self._encode(v)))
+                parts.append(text + self._encode(v))
             return "{" + ", ".join(parts) + "}"
         if kind is list or kind is tuple:
             if len(value) < _KEPT_LENGTH:
                 return json.dumps(value)
-            kept, used = self._kept, self._used
-            items = []
-            for v in value:
-                got = kept.get(id(v))
-                if got is not None and got[0] is v:
-                    used[id(v)] = got
-                    items.append(got[1])
-                else:
-                    items.append(self._item(v))
-            return "[" + ", ".join(items) + "]"
+            return "[" + ", ".join([self._item(v) for v in value]) + "]"
         return json.dumps(value)
 
     def _item(self, item: Any) -> str:
