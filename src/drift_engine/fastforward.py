@@ -243,12 +243,14 @@ class HourPlan:
     `key_span`: over the gap and the hour tick's prices before its first non-price
     event together) and `covers`
     (`covers[sid][first]`: every market symbol `sid` moves is one that symbol `first`
-    moves)."""
+    moves); `overwrites` (made when a quiet run first asks, `_plan_overwrites`): per
+    hour, `_tick_covers` of the symbols its gap applies."""
 
-    __slots__ = ("sim", "nsym", "keys", "movers", "key_gap", "key_span", "covers")
+    __slots__ = ("sim", "nsym", "keys", "movers", "key_gap", "key_span", "covers", "overwrites")
 
     def __init__(self, table: Any, sim: Any, keys: dict[int, tuple[MarketKey, ...]]) -> None:
         self.sim = sim
+        self.overwrites: list[bool] | None = None
         self.nsym = len(keys)
         self.keys = keys
         movers: dict[MarketKey, tuple[int, ...]] = {}
@@ -422,6 +424,11 @@ def forward(hb: Any, until: int | None, wakes: list[Any]) -> None:
     passes_hour = engine_quiet.passes_hour
     quiets, sim = _quiets(hb, engine_quiet.quiet_after_step)
     while quiets is not None:
+        if QUIET_RUN and len(quiets) == 1:
+            quiets = _quiet_run(hb, quiets, sim, until, wakes)
+            if quiets is None:
+                return
+            # (an hour the run does not take: this loop takes it, then the run goes on)
         hour = _hour_ahead(hb, quiets, sim, until, wakes)
         if hour is UNDECIDED:  # not the usual quiet hour: the planners one by one
             _skip_bars(hb, quiets, sim, until, wakes)
@@ -443,6 +450,131 @@ def forward(hb: Any, until: int | None, wakes: list[Any]) -> None:
             return
         after = [(e, q.after_hour(e)) for e, q in quiets]
         quiets = None if any(q is None for _, q in after) else after
+
+
+#: a run of quiet hours of a heartbeat's one engine goes through `_quiet_run` (each hour's
+#: plan, skip, pull, checks and tick in one lean loop; what is the same for every hour
+#: of a chunk read once); False: `forward`'s general loop, hour by hour through
+#: `_hour_ahead`, `passes_hour`, `tick` and `Quiet.after_hour` (the reference)
+QUIET_RUN = True
+
+#: `_events_verdict`: the tick may not pass quietly (`_may_pass`) / it passes / its
+#: events wake the engine (`events_pass`: a real step once they are applied)
+_NOT, _PASS, _STEP = 0, 1, 2
+_QUIET_KINDS = frozenset({"oracle", "funding", "spot_rate"})
+
+
+def _quiet_run(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[Any]) -> Any:
+    """`forward`'s loop for the usual quiet hours of a heartbeat with one engine, no
+    operator commands, sync hooks or failed engine (the backtest): each hour exactly as
+    `_hour_ahead` (`_hour_row`'s decision, `_hour_equity`, the skip, `_hour_overwritten`,
+    the hour tick's events), `_pull_events`, `passes_hour` (`events_pass` asked before
+    the pull, with `_may_pass`: `_events_verdict`) and the tick (`tick_quiet`), then
+    `Quiet.carry` (`after_hour` in place). What is the same for every hour of the chunk
+    is read once per chunk: the tape's index, its `HourTable` and `HourPlan`, and each
+    hour's `_tick_covers` (`_plan_overwrites`); per hour only the due time, the bands
+    against the hour's extremes, the equity bound, the skip, the events and the books.
+    Returns None when `forward` ends (as its loop would), or the engines' quiets when
+    an hour is not one it takes, having changed nothing since its last hour: `forward`'s
+    general loop takes that hour."""
+    from drift_engine.engine import quiet as engine_quiet
+
+    if hb.commands is not None or hb.sync_hooks:
+        return quiets
+    tape = hb._tape
+    markets, board = hb.markets, hb.board
+    quarter = max(1, CHUNK // 4)
+    index: Any = None
+    while True:
+        if hb.failed or len(quiets) != 1 or len(hb.engines) != 1:
+            return quiets
+        ((engine, q),) = quiets
+        due = hb._due(wakes)  # (`_hour_ahead`)
+        qu = q.until
+        if qu is not None and (due is None or qu < due):
+            due = qu
+        tape.refill()  # `_hour_row`, the chunk's table and plan read once
+        start = tape.pos
+        buf = tape.buf
+        n = len(buf)
+        if n - start < 2:
+            return quiets
+        if index is None or tape._index is not index:
+            index = tape.index()
+            table = index.hours()
+            plan = _hour_plan(table, sim, tape)
+            overwrites = _plan_overwrites(table, plan)
+        h = table.at_start.get(start)
+        if h is None:
+            return quiets
+        stop = table.tick_start[h]
+        if stop <= start:
+            return quiets
+        at = table.time[h]
+        last = table.last_tick[h]  # (the gap's last bar)
+        extremes = plan.key_span
+        if due is not None:
+            if due <= last:
+                return quiets
+            if due <= at:
+                extremes = plan.key_gap
+        if until is not None and until < at:
+            return quiets
+        for key, (lo, hi) in q.bands.items():
+            got = extremes.get(key)
+            if got is not None and (got[0][h] < lo or got[1][h] > hi):
+                return quiets
+        bests = _hour_equity(tape, sim, h, plan, start, stop, quiets)
+        if bests is None:
+            return quiets
+        exhausted = tape.exhausted
+        if n - stop < quarter and not exhausted:
+            return quiets
+        # the hour is taken: the skip (`_hour_ahead`)
+        ticks = table.ticks[h]
+        engine.skip(last, ticks, bests[0])
+        end = table.tick_end[h]
+        inside = end < n or exhausted  # (the hour tick ends inside the buffer)
+        if not (inside and overwrites[h]):  # `_hour_overwritten` (until >= at: above)
+            for i in table.apply[h]:
+                event = buf[i]
+                for m in markets:
+                    m.apply(event)
+                board.apply(event)
+        _skipped(hb, tape, stop - start, ticks, last, None, stop)
+        events = buf[stop:end] if inside else None
+        verdict = _NOT if events is None else _events_verdict(q, at, events)
+        if verdict == _NOT:  # the tick is stepped for real after `forward` returns
+            hb._last_result = HeartbeatResult(last, stop - start, 1, 0.0)
+            return None
+        mark = len(sim.records)
+        pulled = hb._pull_events(events, end)
+        if verdict == _STEP or not engine_quiet.books_pass(engine, q, sim.records[mark:]):
+            hb.tick(at, pulled=pulled)  # the engine steps for real (events applied)
+            quiets, _ = _quiets(hb, engine_quiet.quiet_after_step)
+            if quiets is None:
+                return None
+            continue
+        # (`quiet_step` looked up at each hour: tests and the bench count the calls)
+        hb.tick_quiet(at, pulled, engine, engine_quiet.quiet_step, q.next_equity)
+        if hb.failed or not q.carry(engine):
+            return None
+
+
+def _events_verdict(q: Any, t: int, events: list) -> int:
+    """`_may_pass(events, [(engine, q)], t)` (else `_NOT`) and then `events_pass(q, t,
+    events)` (`_PASS`, else `_STEP`); for an engine that no funding record, rate update
+    or strategy time wakes, both are the test of the events' kinds."""
+    if q.strategy_until is None and not q.funding_wakes and not q.funding_bands:
+        for e in events:
+            if e.kind not in _QUIET_KINDS:
+                return _NOT
+        return _PASS
+    from drift_engine.engine.quiet import events_pass
+
+    if not _may_pass(events, [(None, q)], t):
+        return _NOT
+    return _PASS if events_pass(q, t, events) else _STEP
 
 
 def _stepper(quiet_step: Any, quiets: list) -> Any:
@@ -660,12 +792,31 @@ def _hour_overwritten(
         return False
     if table.tick_end[h] >= len(tape.buf) and not tape.exhausted:
         return False
+    return _tick_covers(table, plan, h, sids)
+
+
+def _tick_covers(table: Any, plan: HourPlan, h: int, sids: list[int]) -> bool:
+    """Hour `h`'s tick sets again the prices of symbols `sids` first thing
+    (`_hour_overwritten`'s test of the row): its first event is an oracle tick whose
+    markets cover those of every symbol in `sids` (`plan.covers`), and each of those
+    symbols has a price in it."""
     first = table.first_sym[h]
     if first < 0:
         return False
     covers = plan.covers
     in_tick = table.in_tick
     return all(in_tick[sid][h] and covers[sid][first] for sid in sids)
+
+
+def _plan_overwrites(table: Any, plan: HourPlan) -> list[bool]:
+    """`_tick_covers` of each hour of the table with the symbols its gap applies (kept on
+    the plan: the same for every hour of the chunk, whatever the engine)."""
+    got = plan.overwrites
+    if got is None:
+        got = plan.overwrites = [
+            _tick_covers(table, plan, h, sids) for h, sids in enumerate(table.apply_sids)
+        ]
+    return got
 
 
 def _skip_bars(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[Any]) -> None:

@@ -212,6 +212,7 @@ def test_one_pass_hours_equal_the_planners_one_by_one_and_per_bar(
     from drift_engine.engine.engine import DriftEngine
     from drift_engine.heartbeat import HeartbeatDataCollector
 
+    monkeypatch.setattr(ff, "QUIET_RUN", False)  # (`_hour_ahead` hour by hour: the reference)
     taken, highs, engines = [], [], []
     real, real_equity, real_init = ff._hour_ahead, ff._hour_equity, DriftEngine.__init__
 

@@ -96,6 +96,37 @@ class Quiet:
         not asked, no order or transition), with the simulator's bands and the equity
         terms `passes_hour` took after the hour's payments, and the next record save.
         None when those could not be taken (the next tick is a real one)."""
+        got = self._carried(engine)
+        if got is None:
+            return None
+        until, bands, legs = got
+        return Quiet(
+            until,
+            bands,
+            legs,
+            self.max_drawdown,
+            self.strategy_until,
+            self.funding_wakes,
+            self.funding_bands,
+            self.floors,
+            self.strategy_bands,
+            slots=self.slots,
+        )
+
+    def carry(self, engine: DriftEngine) -> bool:
+        """`after_hour` in place: this Quiet becomes the one `after_hour` returns (its
+        `until`, `bands` and `legs` taken again, the `next_*` cleared, the rest kept:
+        equal field by field) and True; False, unchanged, where `after_hour` gives None.
+        A quiet run of one engine (`fastforward._quiet_run`) carries its Quiet so."""
+        got = self._carried(engine)
+        if got is None:
+            return False
+        self.until, self.bands, self.legs = got
+        self.next_bands = self.next_legs = self.next_equity = None
+        return True
+
+    def _carried(self, engine: DriftEngine) -> tuple[int | None, dict, Any] | None:
+        """(until, bands, legs) of the Quiet after a quiet hour (`after_hour`), or None."""
         next_bands, legs = self.next_bands, self.next_legs
         if next_bands is None or legs is None:
             return None
@@ -111,18 +142,7 @@ class Quiet:
         save = engine._saved_ts + engine.persist_every_s  # `wake_at`
         if until is None or save < until:
             until = save
-        return Quiet(
-            until,
-            bands,
-            legs,
-            self.max_drawdown,
-            self.strategy_until,
-            self.funding_wakes,
-            self.funding_bands,
-            self.floors,
-            strategy,
-            slots=self.slots,
-        )
+        return until, bands, legs
 
     def wake_at(self, ts: int) -> None:
         if self.until is None or ts < self.until:
@@ -231,6 +251,12 @@ def passes_hour(engine: DriftEngine, q: Quiet, ts: int, events: list[Any], recor
     records, spot-rate updates, prices inside the bands) were applied and the simulator
     wrote `records`, would do exactly what `quiet_step` does: book the payments and
     change nothing else. Conservative: False only costs a real step."""
+    return events_pass(q, ts, events) and books_pass(engine, q, records)
+
+
+def events_pass(q: Quiet, ts: int, events: list[Any]) -> bool:
+    """`passes_hour`'s test of the time and the tick's events (read from the events
+    alone: it may be asked before they are applied)."""
     if q.strategy_until is not None and ts >= q.strategy_until:
         return False
     wakes = q.funding_wakes
@@ -250,6 +276,13 @@ def passes_hour(engine: DriftEngine, q: Quiet, ts: int, events: list[Any], recor
                 return False
         else:
             return False
+    return True
+
+
+def books_pass(engine: DriftEngine, q: Quiet, records: list) -> bool:
+    """`passes_hour`'s test of the account after the tick's events were applied and the
+    simulator wrote `records`: payments only, the strategy's bands, the simulator's
+    bands and equity terms taken again (kept on `q`), no drawdown halt."""
     booked = _BOOKED_QUIETLY
     for rec in records:  # payments only: a fill, an order or a liquidation is stepped
         if rec.kind not in booked:
@@ -360,4 +393,12 @@ def book_payments(engine: DriftEngine, ts: int) -> None:
             engine._handle(event)
 
 
-__all__ = ["Quiet", "book_payments", "passes_hour", "quiet_after_step", "quiet_step"]
+__all__ = [
+    "Quiet",
+    "book_payments",
+    "books_pass",
+    "events_pass",
+    "passes_hour",
+    "quiet_after_step",
+    "quiet_step",
+]

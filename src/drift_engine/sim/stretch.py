@@ -49,7 +49,6 @@ class TapeIndex:
         self.price = price
         self._hours: HourTable | None = None
         self._bar_ends: dict[tuple[int, ...], BarEnds] = {}
-        pos = np.arange(n, dtype=np.int64)
         # the next non-price event: the k-th of them, k counting those before (a cumsum
         # of the contiguous mask: cheaper than a minimum.accumulate over the reversed)
         is_other = sym < 0
@@ -66,7 +65,7 @@ class TapeIndex:
         self.hi: list[list[np.ndarray]] = []
         for sid in range(nsym):
             mine = sym == sid
-            self.last.append(np.maximum.accumulate(np.where(mine, pos, -1)))
+            self.last.append(_last_of(mine))
             self.lo.append([np.where(mine, price, I64_MAX)])
             self.hi.append([np.where(mine, price, I64_MIN)])
 
@@ -89,6 +88,22 @@ class TapeIndex:
         return self._hours
 
 
+#: `TapeIndex.last` by counting (`_last_of`: a cumsum and a gather); False: a running
+#: maximum of the positions (`np.maximum.accumulate`, ~5x slower: the reference)
+LAST_BY_COUNT = True
+
+
+def _last_of(mine: np.ndarray) -> np.ndarray:
+    """Per event, the position of the last event at or before it where `mine` holds (-1
+    before the first): the `c`-th such event, `c` counting them up to it (a cumsum of the
+    mask), read from their positions with -1 in front for `c` = 0."""
+    if not LAST_BY_COUNT:
+        pos = np.arange(len(mine), dtype=np.int64)
+        return np.maximum.accumulate(np.where(mine, pos, -1))
+    at = np.flatnonzero(mine)
+    return np.concatenate((np.array([-1], np.int64), at))[np.cumsum(mine)]
+
+
 class HourTable:
     """Every funding hour of one chunk, planned together (see module doc). Hour `h` is
     the tick of the `h`-th first-non-price event `head[h]`; its tick starts at
@@ -104,9 +119,8 @@ class HourTable:
     tick). `at_start` maps a gap start to its hour, `at_tick` a tick start."""
 
     def __init__(self, index: TapeIndex) -> None:
-        bound, n = index.bound, index.n
-        pos = np.arange(n, dtype=np.int64)
-        other = np.flatnonzero(index.next_other == pos)
+        bound = index.bound
+        other = np.flatnonzero(index.sym < 0)  # (the events `next_other` points at)
         if len(other):
             first = np.ones(len(other), bool)
             first[1:] = bound[other[1:]] != bound[other[:-1]]
@@ -137,10 +151,9 @@ class HourTable:
         self.tick_end: list[int] = tick_end.tolist()
         sym = index.sym
         self.first_sym: list[int] = sym[tick_start].tolist()
-        # each symbol's prices in [tick_start, tick_end), by reduceat over those pairs
-        # (odd segments, between two hour ticks, unused; a zero past the end keeps every
-        # cut inside the array)
-        spans = np.stack([tick_start, tick_end], axis=1).ravel()
+        # a symbol has a price in [tick_start, tick_end) iff its last event at or before
+        # the tick's last is inside the tick (the tick is never empty: it holds `head`)
+        tick_last = tick_end - 1
         self.in_tick: list[list[bool]] = []
         # segment bounds for reduceat: [gap_start, tick_start), [tick_start, head), then
         # [head, next gap_start) (unused); every bound < n, non-decreasing
@@ -159,11 +172,7 @@ class HourTable:
             self.tick_lo.append(lo[1::3].tolist())
             self.gap_hi.append(hi[0::3].tolist())
             self.tick_hi.append(hi[1::3].tolist())
-            if len(head):
-                mine = np.append(sym == sid, False).astype(np.int64)
-                self.in_tick.append((np.add.reduceat(mine, spans)[0::2] > 0).tolist())
-            else:
-                self.in_tick.append([])
+            self.in_tick.append((index.last[sid][tick_last] >= tick_start).tolist())
             last = np.where(has_gap, index.last[sid][last_bar], -1)
             mine = last >= gap_start
             for h, i in zip(np.flatnonzero(mine).tolist(), last[mine].tolist(), strict=True):
