@@ -340,3 +340,50 @@ def test_random_paths_near_liquidation(
             health_floor=0, target_health=1, max_drawdown=1.0, max_leverage=10, halt_health=0
         ),
     )
+
+
+@pytest.mark.parametrize("short", [True, False])
+@pytest.mark.parametrize("leverage", [1, 3, 9])
+@pytest.mark.parametrize("collateral", ["usdc", "sol-borrow"])
+def test_the_health_sample_from_one_kept_pair_is_exact_across_prices(short, leverage, collateral):
+    # one kept calculation, then payments carried into it, then every price on a fine
+    # grid +-15 % around it (the perp and SOL together, and the perp alone): the sample
+    # from the kept pair and the per-side slopes is the exact health at each, through
+    # many of its integer steps
+    sim = _sim(auto_settle=True)
+    k = sim.open_account()
+    if collateral == "usdc":
+        sim.deposit(k, "USDC", 1_000 * 10**6, DEFAULT_ORIGIN)
+        equity = 1_000
+    else:
+        sim.deposit(k, "SOL", 20 * 10**9, DEFAULT_ORIGIN)
+        sim.withdraw(k, "USDC", 500 * 10**6, DEFAULT_ORIGIN)
+        equity = 1_500
+    side = PositionDirection.SHORT if short else PositionDirection.LONG
+    base = equity * leverage * 10**9 // 100
+    sim.place_order(k, OrderIntent(0, MarketType.PERP, side, base), DEFAULT_ORIGIN)
+    sim.set_interest_rates("USDC", 100_000, 300_000, DEFAULT_ORIGIN)
+    sim.liquidate_if_needed(DEFAULT_ORIGIN)
+    ts = DEFAULT_ORIGIN + HOUR
+    sim.update_funding("SOL-PERP", ts=ts, funding_rate=2_000_000)
+    sim.accrue_interest(ts)
+    acct = sim._account(k)
+    kept = acct.safe
+    assert kept is not None
+    steps = seen = 0
+    healths = set()
+    for i in range(-600, 601):
+        p = 100_000_000 + i * 25_000  # +-15 %
+        for keys in ((PERP, SOL), (PERP,)):
+            acct.safe = kept
+            prices = {key: p for key in keys}
+            got = _at(sim, prices, lambda: sim.health_now(k))
+            want = _at(sim, prices, lambda: margin_health(*_exact(sim, k)))
+            assert got == want, (p, keys)
+            if abs(i) <= 40:  # within 1 %: decided from the kept pair, mostly
+                steps += 1
+                seen += acct.safe[3] == kept[3]
+            healths.add(want)
+    assert len(healths) > (3 if leverage > 1 else 0)  # the grid crosses integer steps
+    if leverage == 1 and collateral == "usdc":  # (9x moves ~2 health points per 1 %)
+        assert seen > steps // 2  # most are decided from the kept pair
