@@ -135,8 +135,8 @@ class LiquidationMixin:
         and will settle `pos` (not yet settled): its uPnL moved by the unsettled funding
         now less the unsettled funding before the update (the settlement that follows
         moves none: the payment leaves the unsettled funding for the quote amount)."""
-        if acct.safe is None or pos.base_asset_amount == 0:
-            return
+        if not CHARGED_SLACK or acct.safe is None or pos.base_asset_amount == 0:
+            return  # (the reference: the settlement drops the kept check)
         amm = market.amm
         if pos.base_asset_amount > 0:
             now, step = amm.cumulative_funding_rate_long, amm.last_funding_rate_long
