@@ -149,7 +149,6 @@ def run_backtest(
     """
     if stepping not in ("fast", "bar"):
         raise ValueError(f"stepping must be 'fast' or 'bar', not {stepping!r}")
-    from drift_engine.core.margin import health as margin_health
     from drift_engine.core.program_math import is_being_liquidated
     from drift_engine.storage.database import Database
 
@@ -206,10 +205,12 @@ def run_backtest(
             """The account's health as `venue.margin(ts).health` computes it (SDK getHealth
             from the maintenance calculation; 0 while being liquidated), from the
             simulator's maintenance calculation: after a funding hour it is the one the
-            liquidation check just made (`maintenance_now`), not a new margin pass."""
+            liquidation check just made (`maintenance_now`), not a new margin pass; with
+            `sim.liquidation.CHARGED_SLACK` from the kept pair and bounds when they decide
+            it (`health_now`, exact either way)."""
             if is_being_liquidated(sim.user(user_key)):
                 return 0
-            return margin_health(*sim.maintenance_now(user_key))
+            return sim.health_now(user_key)
 
         def on_tick(result: Any) -> None:
             pnl.check()  # what the engines' steps did

@@ -224,6 +224,10 @@ class AccountsMixin:
 
     def _touch(self, acct: _Account, key: MarketKey) -> None:
         acct.safe = None
+        self._expose(acct, key)
+
+    def _expose(self, acct: _Account, key: MarketKey) -> None:
+        """`acct` holds something in `key` (a funding update or interest reaches it)."""
         self._exposed.setdefault(key, {})[acct] = None
         if key[0] is MarketType.SPOT and key[1] != QUOTE_SPOT_MARKET_INDEX:
             self._exposed.setdefault((MarketType.SPOT, QUOTE_SPOT_MARKET_INDEX), {})[acct] = None

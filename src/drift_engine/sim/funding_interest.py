@@ -13,7 +13,7 @@ from typing import Any
 
 from drift_engine.core import funding
 from drift_engine.core.types import MarketType
-from drift_engine.sim import rules
+from drift_engine.sim import liquidation, rules
 from drift_engine.sim.records import (
     FundingPaymentRecord,
     FundingRateRecord,
@@ -73,7 +73,8 @@ class FundingInterestMixin:
         pos.last_cumulative_funding_rate = cumulative
         rules.update_quote_asset_and_break_even_amount(pos, market, payment)
         amm.net_unsettled_funding_pnl -= payment
-        acct.safe = None
+        if not liquidation.CHARGED_SLACK:  # a settlement moves no uPnL (ADR-0020 p. 58)
+            acct.safe = None
         return self._emit(record)
 
     def _settle_all_funding(self, acct: _Account, ts: int) -> list[FundingPaymentRecord]:
@@ -225,6 +226,7 @@ class FundingInterestMixin:
             pos = find(acct.user, index)
             if pos is None:
                 continue
+            self._funding_moved(acct, pm, pos)  # before its settlement (kept check)
             rec = self._settle_position_funding(acct, pm, pos, ts)
             if rec is not None:
                 out.append(rec)
@@ -263,11 +265,15 @@ class FundingInterestMixin:
             return None
         usdc = self.spot_markets[QUOTE_SPOT_MARKET_INDEX]
         qpos = self._spot_position(acct, QUOTE_SPOT_MARKET_INDEX)
+        before = rules.signed_token_amount(qpos, usdc)
         rules.update_spot_balances(abs(pnl), pnl > 0, usdc, qpos)
         rules.update_quote_asset_amount(pos, market, -pnl)
         acct.user.settled_perp_pnl += pnl
         pos.settled_pnl += pnl
-        self._touch(acct, (MarketType.SPOT, QUOTE_SPOT_MARKET_INDEX))
+        self._expose(acct, (MarketType.SPOT, QUOTE_SPOT_MARKET_INDEX))
+        self._perp_quote_moved(acct, market, -pnl)  # kept check: carried or dropped
+        after = rules.signed_token_amount(qpos, usdc)
+        self._quote_balance_moved(acct, QUOTE_SPOT_MARKET_INDEX, before, after)
         return self._emit(
             SettlePnlRecord(
                 self._next_seq(),
@@ -326,7 +332,10 @@ class FundingInterestMixin:
         out = []
         for acct, pos, before in holders:
             delta = rules.signed_token_amount(pos, market) - before
-            acct.safe = None
+            if liquidation.CHARGED_SLACK:  # kept check: carried or dropped (p. 58)
+                self._quote_balance_moved(acct, index, before, before + delta)
+            else:
+                acct.safe = None
             if delta:
                 out.append(
                     self._emit(

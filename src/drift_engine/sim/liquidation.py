@@ -13,10 +13,16 @@ from typing import Any
 from driftpy.math.margin import MarginCategory
 from driftpy.types import UserStatus
 
+from drift_engine.core import funding
+from drift_engine.core.margin import health as margin_health
 from drift_engine.core.program_math import (
+    _worst_case_base_asset_amount,
     calculate_margin,
     is_high_leverage_mode,
     perp_margin_ratio,
+    signed_token_amount,
+    spot_asset_weight,
+    spot_liability_weight,
 )
 from drift_engine.core.types import MarketType
 from drift_engine.sim import rules
@@ -24,6 +30,27 @@ from drift_engine.sim.records import LiquidationRecord
 from drift_engine.sim.state import QUOTE_SPOT_MARKET_INDEX, MarketKey, UserKey, _Account
 
 _BEING_LIQUIDATED = UserStatus.BEING_LIQUIDATED
+_QUOTE = (MarketType.SPOT, QUOTE_SPOT_MARKET_INDEX)
+_ONE = rules.PRICE_PRECISION  # the quote price at which a payment's terms are exact
+_WEIGHT_ONE = rules.SPOT_WEIGHT_PRECISION
+
+#: A quiet hour's payments carry the kept maintenance calculation instead of dropping it
+#: (ADR-0020 point 58): `acct.safe` holds (collateral, requirement) exactly as the
+#: program computes them for the account as it is now at the prices of the last full
+#: calculation (`safe[3]`). A funding update moves the position's uPnL by its payment,
+#: a settled pnl moves it into the USDC balance, interest moves the USDC balance: each
+#: term is a plain integer when the quote price was $1 and the perp's maintenance uPnL
+#: weight is 1, so the kept pair moves by exactly those amounts; any other payment
+#: drops the kept check as before. The price moves since are bounded by the kept
+#: sensitivities (the liquidation check, `quiet_bands`) or by per-side slopes (the
+#: hourly health sample, `health_now`). False: every payment drops `acct.safe` and the
+#: pair is reused only at the same record count and prices (the reference).
+CHARGED_SLACK = True
+
+#: `kept_margin` takes a new full calculation when the price moves since the kept one
+#: have used more than this share of its free collateral (narrower quiet bands cost
+#: real steps; a full calculation costs one margin pass).
+REFRESH_SHARE = 0.125
 
 
 def _margin_shortage(calc: Any) -> int:
@@ -40,16 +67,235 @@ class LiquidationMixin:
         reads moved: `acct.safe` is dropped on every change to the account, and kept
         with the record count and the prices it was computed at (a funding hour's
         liquidation check, its quiet bands and the backtest's hourly health sample are
-        one calculation, not three)."""
+        one calculation, not three). With `CHARGED_SLACK` the kept pair is carried
+        through the payments (exact at the kept prices): reused while the prices are
+        those, and a new calculation is kept."""
         safe = acct.safe
+        if CHARGED_SLACK:
+            if safe is not None and safe[3] == self._prices:
+                return safe[4]
+            return self._keep(acct)
         if safe is not None and safe[2] == len(self.records) and safe[3] == self._prices:
             return safe[4]
         return self._calc(acct, MarginCategory.MAINTENANCE)
+
+    def _keep(self, acct: _Account) -> tuple[int, int]:
+        """The program's maintenance calculation of `acct` now, kept in `acct.safe`."""
+        tc, req = self._calc(acct, MarginCategory.MAINTENANCE)
+        acct.safe = (
+            tc - req,
+            self._sensitivity(acct),
+            len(self.records),
+            dict(self._prices),
+            (tc, req),
+            None,  # per-side slopes (`_side_slopes`), made when the health sample asks
+        )
+        return tc, req
+
+    # ------------------------------------------------------------------ payments
+
+    def _carry(self, acct: _Account, d_tc: int, d_req: int) -> None:
+        """The kept pair of `acct` moved by a payment's exact terms."""
+        safe = acct.safe
+        if safe is not None and (d_tc or d_req):
+            tc, req = safe[4]
+            tc += d_tc
+            req += d_req
+            acct.safe = (tc - req, safe[1], safe[2], safe[3], (tc, req), safe[5])
+
+    def _exact_terms(self, acct: _Account) -> bool:
+        """True when a payment's terms are plain integers at the kept prices: a check is
+        kept, computed with the quote at $1, and USDC has 6 decimals (a token is a
+        micro-USDC of collateral or requirement)."""
+        safe = acct.safe
+        return (
+            safe is not None
+            and safe[3][_QUOTE] == _ONE
+            and self.spot_markets[QUOTE_SPOT_MARKET_INDEX].decimals == 6
+        )
+
+    def _perp_quote_moved(self, acct: _Account, market: Any, d_upnl: int) -> None:
+        """A payment moved the (unweighted) uPnL of `acct`'s position in `market` by
+        `d_upnl` (funding, or a settled pnl leaving it): at maintenance weight 1 and a
+        $1 quote the weighted uPnL the collateral counts is the uPnL itself."""
+        if not d_upnl or acct.safe is None:
+            return
+        if (
+            not CHARGED_SLACK
+            or not self._exact_terms(acct)
+            or market.unrealized_pnl_maintenance_asset_weight != _WEIGHT_ONE
+            or market.quote_spot_market_index != QUOTE_SPOT_MARKET_INDEX
+        ):
+            acct.safe = None
+            return
+        self._carry(acct, d_upnl, 0)
+
+    def _funding_moved(self, acct: _Account, market: Any, pos: Any) -> None:
+        """`update_funding` has just moved the market's cumulative rates by its last rates
+        and will settle `pos` (not yet settled): its uPnL moved by the unsettled funding
+        now less the unsettled funding before the update (the settlement that follows
+        moves none: the payment leaves the unsettled funding for the quote amount)."""
+        if not CHARGED_SLACK or acct.safe is None or pos.base_asset_amount == 0:
+            return  # (the reference: the settlement drops the kept check)
+        amm = market.amm
+        if pos.base_asset_amount > 0:
+            now, step = amm.cumulative_funding_rate_long, amm.last_funding_rate_long
+        else:
+            now, step = amm.cumulative_funding_rate_short, amm.last_funding_rate_short
+        before = now - step
+        moved = funding.funding_payment(now, pos)
+        if pos.last_cumulative_funding_rate != before:
+            moved -= funding.funding_payment(before, pos)
+        self._perp_quote_moved(acct, market, moved)
+
+    def _quote_balance_moved(
+        self, acct: _Account, market_index: int, before: int, after: int
+    ) -> None:
+        """A payment moved `acct`'s signed token amount in spot market `market_index` from
+        `before` to `after` (a settled pnl, interest). USDC at $1 with 6 decimals: a
+        deposit is that much collateral, a borrow that much requirement (weight 1);
+        another market's balance drops the kept check."""
+        if before == after or acct.safe is None:
+            return
+        if (
+            not CHARGED_SLACK
+            or market_index != QUOTE_SPOT_MARKET_INDEX
+            or not self._exact_terms(acct)
+        ):
+            acct.safe = None
+            return
+        self._carry(
+            acct,
+            max(after, 0) - max(before, 0),
+            max(-after, 0) - max(-before, 0),
+        )
 
     def maintenance_now(self, key: UserKey | None = None) -> tuple[int, int]:
         """`maintenance(key)` (the program's maintenance margin calculation), from the
         liquidation check's calculation when the account and prices are as it saw them."""
         return self._maintenance_cached(self._account(key))
+
+    def kept_margin(
+        self, key: UserKey | None = None
+    ) -> tuple[int, int, dict[MarketKey, tuple[int, float]], float]:
+        """(collateral, requirement, sensitivity, moved): the kept maintenance pair (exact
+        at the kept prices) and `_sensitivity`, and the bound on |d(collateral -
+        requirement)| of the price moves since, sum(s x |p - p0|); a new calculation
+        (moved 0) when none is kept, the quote price moved, or the moves have used more
+        than `REFRESH_SHARE` of the free collateral. Without `CHARGED_SLACK`:
+        `maintenance_now`, `sensitivity_now`, 0."""
+        if not CHARGED_SLACK:
+            return (*self.maintenance_now(key), self.sensitivity_now(key), 0.0)
+        acct = self._account(key)
+        safe = acct.safe
+        if safe is not None:
+            moved = self._moved(safe)
+            tc, req = safe[4]
+            if moved is not None and moved <= REFRESH_SHARE * (tc - req):
+                return tc, req, safe[1], moved
+        tc, req = self._keep(acct)
+        return tc, req, acct.safe[1], 0.0
+
+    def _moved(self, safe: tuple[Any, ...]) -> float | None:
+        """sum(s x |p - p0|) of the kept sensitivity, None when the quote price moved."""
+        prices, kept = self._prices, safe[3]
+        if prices[_QUOTE] != kept[_QUOTE]:
+            return None
+        moved = 0.0
+        for k, (p0, s) in safe[1].items():
+            moved += s * abs(prices[k] - p0)
+        return moved
+
+    def health_now(self, key: UserKey | None = None) -> int:
+        """`core.margin.health` of the maintenance calculation now, exactly. With
+        `CHARGED_SLACK` and a kept pair at other prices: collateral and requirement each
+        lie within the kept value plus the price moves times the per-side slopes; health
+        is increasing in collateral and decreasing in requirement, so when both corners
+        give one value it is the health; otherwise a new calculation."""
+        acct = self._account(key)
+        safe = acct.safe
+        if not CHARGED_SLACK or safe is None:
+            return margin_health(*self._maintenance_cached(acct))
+        tc, req = safe[4]
+        prices, kept = self._prices, safe[3]
+        if prices == kept:
+            return margin_health(tc, req)
+        slopes = safe[5]
+        if slopes is None:
+            slopes = self._side_slopes(acct)
+            acct.safe = (*safe[:5], slopes)
+        if slopes is not False and prices[_QUOTE] == kept[_QUOTE]:
+            d_tc, d_req = slopes[0], slopes[1]  # the rounding constants
+            for k, (a, b) in slopes[2].items():
+                move = abs(prices[k] - kept[k])
+                d_tc += a * move
+                d_req += b * move
+            d_tc = int(d_tc) + 1
+            d_req = int(d_req) + 1
+            low = margin_health(tc - d_tc, req + d_req)
+            if low == margin_health(tc + d_tc, max(0, req - d_req)):
+                return low
+        return margin_health(*self._keep(acct))
+
+    def _side_slopes(self, acct: _Account) -> Any:
+        """(tc constant, req constant, {market: (|d collateral|, |d requirement|) per
+        price unit}) of `acct`'s positions, from the program's weights and margin ratios
+        (price-independent in the maintenance category), with each term's rounding as a
+        constant; False when some position is outside what the slopes cover (spot open
+        orders, LP shares, a perp not quoted in USDC)."""
+        user = acct.user
+        hlm = is_high_leverage_mode(user, MarginCategory.MAINTENANCE)
+        quote = max(self._prices[_QUOTE], _ONE) / _ONE * 1.000001
+        c_tc = c_req = 0
+        out: dict[MarketKey, tuple[float, float]] = {}
+        for pos in user.perp_positions:
+            if (
+                pos.base_asset_amount == 0
+                and pos.quote_asset_amount == 0
+                and pos.open_orders == 0
+                and pos.lp_shares == 0
+            ):
+                continue
+            market = self.perp_markets[pos.market_index]
+            if pos.lp_shares or market.quote_spot_market_index != QUOTE_SPOT_MARKET_INDEX:
+                return False
+            wcb = _worst_case_base_asset_amount(pos)
+            ratio = perp_margin_ratio(market, wcb, MarginCategory.MAINTENANCE, hlm)
+            w = max(market.unrealized_pnl_maintenance_asset_weight, _WEIGHT_ONE) / _WEIGHT_ONE
+            a = abs(pos.base_asset_amount) / rules.BASE_PRECISION * w * quote
+            b = abs(wcb) / rules.BASE_PRECISION * ratio / rules.MARGIN_PRECISION * quote
+            c_tc += 3
+            c_req += 3 + ratio // rules.MARGIN_PRECISION
+            k = (MarketType.PERP, pos.market_index)
+            a0, b0 = out.get(k, (0.0, 0.0))
+            out[k] = (a0 + a, b0 + b)
+        for pos in user.spot_positions:
+            if pos.scaled_balance == 0 and pos.open_orders == 0:
+                continue
+            if pos.market_index == QUOTE_SPOT_MARKET_INDEX:
+                continue  # no price but the quote's (checked unmoved)
+            if pos.open_orders or pos.open_bids or pos.open_asks:
+                return False
+            market = self.spot_markets[pos.market_index]
+            tokens = signed_token_amount(pos, market)
+            size = abs(tokens)
+            cat = MarginCategory.MAINTENANCE
+            if tokens >= 0:
+                w = spot_asset_weight(
+                    market, size, self._prices[(MarketType.SPOT, pos.market_index)], cat
+                )
+            else:
+                w = spot_liability_weight(market, size, cat)
+            s = size / 10**market.decimals * max(w, 0) / _WEIGHT_ONE * 1.000001
+            k = (MarketType.SPOT, pos.market_index)
+            a0, b0 = out.get(k, (0.0, 0.0))
+            if tokens >= 0:
+                out[k] = (a0 + s, b0)
+                c_tc += 3
+            else:
+                out[k] = (a0, b0 + s)
+                c_req += 3
+        return (c_tc, c_req, out)
 
     def sensitivity_now(self, key: UserKey | None = None) -> dict[MarketKey, tuple[int, float]]:
         """`_sensitivity` of the account, kept from the liquidation check when valid."""
@@ -95,13 +341,16 @@ class LiquidationMixin:
         account) bounds what the price moves since can have taken, or a fresh
         calculation finds it above (and is kept). True: `_liquidate` decides exactly."""
         safe = acct.safe
-        if safe is not None:
+        if safe is not None and (not CHARGED_SLACK or self._prices[_QUOTE] == safe[3][_QUOTE]):
             prices = self._prices
             bound = 0.0
             for k, (p0, s) in safe[1].items():
                 bound += s * abs(prices[k] - p0)
             if bound < safe[0]:
                 return False
+        if CHARGED_SLACK:
+            tc, req = self._maintenance_cached(acct)  # kept (`_keep`) when computed
+            return tc < req
         tc, req = self._maintenance_cached(acct)
         if tc >= req:
             acct.safe = (
@@ -110,6 +359,7 @@ class LiquidationMixin:
                 len(self.records),
                 dict(self._prices),
                 (tc, req),
+                None,
             )
             return False
         return True

@@ -202,10 +202,11 @@ def quiet_bands(
     acct = sim._account(user_key)
     if acct.user.status & UserStatus.BEING_LIQUIDATED:
         return None
-    tc, req = sim.maintenance_now(user_key)
+    # the kept pair (exact at the kept prices) and the bound of the price moves since
+    # (0 when it is exact now): every threshold's slack is that much smaller
+    tc, req, sens, moved = sim.kept_margin(user_key)
     if tc < req:
         return None
-    sens = sim.sensitivity_now(user_key)
     total = 0.0
     for _, s in sens.values():
         total += s
@@ -227,7 +228,8 @@ def quiet_bands(
         if g <= 0:
             return None
         slack = min(slack, g / 100)
-    width = int(slack / total)  # every market may move this far at once
+    # |d(tc - req)| and |dg| / 100 since the kept prices are at most `moved`
+    width = int((slack - moved) / total)  # every market may move this far at once
     if width < 1:
         return None
     for key in sens:  # markets the account holds nothing in may move freely
