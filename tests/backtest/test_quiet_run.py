@@ -275,7 +275,9 @@ def test_real_luna_crash(tmp_path, strategy, params, limits, aligned):
         events[0].ts - 60 * (not aligned),
         events[-1].ts + 60,
         params,
-        lean_hours=aligned and strategy is Hold,
+        # (LeveragedLong wakes every tick until its drawdown halt; a halted engine's
+        # hours are quiet: point 67)
+        lean_hours=aligned and (strategy is Hold or engine_quiet.QUIET_HALTED),
         data=(events, "real LUNA oracle, 2022-05-09..11; synthetic hourly funding"),
         risk=limits,
     )

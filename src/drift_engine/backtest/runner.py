@@ -38,6 +38,7 @@ from drift_engine.backtest.report import (
     sharpe,
 )
 from drift_engine.data.pipeline import DEFAULT_SEED, SOURCES, MarketData, open_market_data
+from drift_engine.engine.engine import EngineState
 from drift_engine.engine.paper import PaperStack, VaultSnapshotter
 from drift_engine.engine.store import WriteBatch
 from drift_engine.risk import RiskLimits
@@ -253,6 +254,11 @@ def run_backtest(
         if progress is not None:
             progress(Progress(end, start, end, hb.events_processed))
         final_ts = hb.last_ts or start
+        if engine.state is not EngineState.STOPPED and engine._last_snap is not None:
+            # the record carries the margin of the last tick's snapshot, as a step at it
+            # takes: fast stepping may have passed that tick quietly, and a quiet hour's
+            # record keeps the margin of the last real step (ADR-0020 point 68)
+            engine.snapshot(engine.last_ts)
         engine.persist()
         flush()
         final_equity = pnl.finish()

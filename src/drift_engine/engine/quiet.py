@@ -4,8 +4,9 @@ After an engine's step, `quiet_after_step` says what must hold for every followi
 to be a step that changes nothing but the engine's bookkeeping (step count, last tick
 time, high-water mark), or None when the next bar must be stepped:
 
-- the engine is RUNNING, its last step took no action (no order, rejection, transition
-  or log line) and it has no resting, working or unknown-outcome order;
+- the engine is RUNNING (or HALTED: see below), its last step took no action (no order,
+  rejection, transition or log line) and it has no resting, working or unknown-outcome
+  order;
 - its risk checks are the built-in ones (`MaxDrawdown`, `HealthFloor`, `HealthHalt`;
   order checks run only on actions), so their triggers are known: health floors and a
   drawdown limit;
@@ -17,6 +18,10 @@ time, high-water mark), or None when the next bar must be stepped:
   the exact equity terms (`sim.quiet.EquityLegs`) from which the heartbeat recomputes
   the high-water mark over the skipped bars and finds a drawdown halt to the bar;
 - the engine record is saved on time: the next `persist_every_s` is a time too.
+
+A HALTED engine's step asks neither its risk checks nor its strategy (`DriftEngine.step`:
+it books, syncs orders, snapshots and saves), so for it only the simulator's
+liquidation band, the equity terms and the record save hold the bars (`QUIET_HALTED`).
 
 The heartbeat then scans the price arrays for the first bar that leaves a band or
 reaches a time, applies the skipped bars' last prices and steps that bar for real.
@@ -163,8 +168,10 @@ def quiet_after_step(
     from drift_engine.engine.engine import EngineState
 
     snap = engine._last_snap
+    state = engine.state
+    halted = state is EngineState.HALTED and QUIET_HALTED
     if (
-        engine.state is not EngineState.RUNNING
+        (state is not EngineState.RUNNING and not halted)
         or engine._acted
         or snap is None
         or (snap.ts != engine.last_ts and not light)
@@ -177,6 +184,37 @@ def quiet_after_step(
     if getattr(snap, "orders", ()) or getattr(engine.orders, "blocked", False):
         return None  # orders working or of unknown outcome: their events decide
     q = Quiet()
+    floors: list[int] | None = [] if halted else _risk_and_wakes(engine, snap, q)
+    if floors is None:
+        return None
+    q.floors = floors
+    if bands is None:
+        bands = quiet_bands(sim, venue.key, floors)
+    if bands is None:
+        return None
+    for key, (lo, hi) in bands.items():
+        q.band(key, lo, hi)
+    # the high-water mark follows every bar
+    q.legs, q.slots = (
+        kept_legs(sim, venue.key) if CARRY_SLOTS else (equity_legs(sim, venue.key), None)
+    )
+    if q.legs is None:
+        return None
+    q.wake_at(engine._saved_ts + engine.persist_every_s)
+    return q
+
+
+#: a HALTED engine's bars and funding hours may pass quietly (its step runs no risk check
+#: and no strategy: only the liquidation band, the equity terms and the record save
+#: matter); False: a HALTED engine is stepped at every bar (the reference)
+QUIET_HALTED = True
+
+
+def _risk_and_wakes(engine: DriftEngine, snap: Any, q: Quiet) -> list[int] | None:
+    """What a RUNNING engine's risk checks and strategy wake conditions put on `q`
+    (drawdown limit, time, funding wakes and bands, price bands) and the health floors
+    they set; None when one of them may act on any bar (`EveryTick`, an unknown check or
+    condition, a price band on a market the snapshot lacks)."""
     floors: list[int] = []
     for check in engine.risk.checks:
         if not hasattr(check, "assess"):
@@ -214,21 +252,7 @@ def quiet_after_step(
             q.strategy_bands[key] = (max(lo, c.low), min(hi, c.high))
         else:
             return None
-    q.floors = floors
-    if bands is None:
-        bands = quiet_bands(sim, venue.key, floors)
-    if bands is None:
-        return None
-    for key, (lo, hi) in bands.items():
-        q.band(key, lo, hi)
-    # the high-water mark follows every bar
-    q.legs, q.slots = (
-        kept_legs(sim, venue.key) if CARRY_SLOTS else (equity_legs(sim, venue.key), None)
-    )
-    if q.legs is None:
-        return None
-    q.wake_at(engine._saved_ts + engine.persist_every_s)
-    return q
+    return floors
 
 
 def _has_open_order(user: Any) -> bool:
