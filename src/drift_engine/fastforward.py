@@ -318,12 +318,32 @@ def _hour_row(
     h = table.at_start.get(start)
     if h is None:
         return None
+    plan = _hour_plan(table, sim, tape)
+    stop = _row_takes(table, plan, h, start, bands, due, until)
+    if stop is None:
+        return None
+    return table, h, start, stop, plan
+
+
+def _row_takes(
+    table: Any,
+    plan: HourPlan,
+    h: int,
+    start: int,
+    bands: dict[MarketKey, tuple[int, int]],
+    due: int | None,
+    until: int | None,
+) -> int | None:
+    """`_hour_row`'s test of hour `h`'s row for a tape standing at `start` (the start of
+    the hour's gap): the gap's stop position when the gap is not empty, nothing is due
+    in it, the run does not end before the hour and every band holds the hour's price
+    extremes; None otherwise (`_quiet_run` asks it with the chunk's table and plan
+    read once)."""
     stop = table.tick_start[h]
     if stop <= start:
         return None
     at = table.time[h]  # the time of the hour's first non-price event (`head[h]`)
     # plan_fast's range reaches the head (the hour tick's prices too) unless due stops it
-    plan = _hour_plan(table, sim, tape)
     extremes = plan.key_span
     if due is not None:
         if due <= table.last_tick[h]:  # (the gap's last bar)
@@ -336,7 +356,7 @@ def _hour_row(
         got = extremes.get(key)  # (None: no symbol moves the market)
         if got is not None and (got[0][h] < lo or got[1][h] > hi):
             return None
-    return table, h, start, stop, plan
+    return stop
 
 
 def truncate(tape: EventTape, skip: Skip, ticks: int) -> Skip | None:
@@ -507,23 +527,11 @@ def _quiet_run(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[A
         h = table.at_start.get(start)
         if h is None:
             return quiets
-        stop = table.tick_start[h]
-        if stop <= start:
+        stop = _row_takes(table, plan, h, start, q.bands, due, until)
+        if stop is None:
             return quiets
         at = table.time[h]
         last = table.last_tick[h]  # (the gap's last bar)
-        extremes = plan.key_span
-        if due is not None:
-            if due <= last:
-                return quiets
-            if due <= at:
-                extremes = plan.key_gap
-        if until is not None and until < at:
-            return quiets
-        for key, (lo, hi) in q.bands.items():
-            got = extremes.get(key)
-            if got is not None and (got[0][h] < lo or got[1][h] > hi):
-                return quiets
         bests = _hour_equity(tape, sim, h, plan, start, stop, quiets)
         if bests is None:
             return quiets

@@ -82,6 +82,11 @@ class LiquidationMixin:
     def _keep(self, acct: _Account) -> tuple[int, int]:
         """The program's maintenance calculation of `acct` now, kept in `acct.safe`."""
         tc, req = self._calc(acct, MarginCategory.MAINTENANCE)
+        self._kept(acct, tc, req)
+        return tc, req
+
+    def _kept(self, acct: _Account, tc: int, req: int) -> None:
+        """Keep (collateral, requirement) of `acct` at the prices now in `acct.safe`."""
         acct.safe = (
             tc - req,
             self._sensitivity(acct),
@@ -90,7 +95,6 @@ class LiquidationMixin:
             (tc, req),
             None,  # per-side slopes (`_side_slopes`), made when the health sample asks
         )
-        return tc, req
 
     # ------------------------------------------------------------------ payments
 
@@ -353,14 +357,7 @@ class LiquidationMixin:
             return tc < req
         tc, req = self._maintenance_cached(acct)
         if tc >= req:
-            acct.safe = (
-                tc - req,
-                self._sensitivity(acct),
-                len(self.records),
-                dict(self._prices),
-                (tc, req),
-                None,
-            )
+            self._kept(acct, tc, req)
             return False
         return True
 
