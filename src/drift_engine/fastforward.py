@@ -502,7 +502,6 @@ def _quiet_run(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[A
     if hb.commands is not None or hb.sync_hooks:
         return quiets
     tape = hb._tape
-    markets, board = hb.markets, hb.board
     quarter = max(1, CHUNK // 4)
     index: Any = None
     while True:
@@ -544,11 +543,7 @@ def _quiet_run(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[A
         end = table.tick_end[h]
         inside = end < n or exhausted  # (the hour tick ends inside the buffer)
         if not (inside and overwrites[h]):  # `_hour_overwritten` (until >= at: above)
-            for i in table.apply[h]:
-                event = buf[i]
-                for m in markets:
-                    m.apply(event)
-                board.apply(event)
+            _apply_prices(hb, buf, table.apply[h])
         _skipped(hb, tape, stop - start, ticks, last, None, stop)
         events = buf[stop:end] if inside else None
         verdict = _NOT if events is None else _events_verdict(q, at, events)
@@ -706,13 +701,7 @@ def _hour_ahead(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[
     for (engine, _), best in zip(quiets, bests, strict=True):
         engine.skip(last, ticks, best)
     if not _hour_overwritten(tape, table, h, plan, until, table.apply_sids[h]):
-        markets, board = hb.markets, hb.board
-        buf = tape.buf
-        for i in table.apply[h]:
-            event = buf[i]
-            for m in markets:
-                m.apply(event)
-            board.apply(event)
+        _apply_prices(hb, tape.buf, table.apply[h])
     # (the skip's `HeartbeatResult` only when no tick follows here: `tick` replaces it)
     _skipped(hb, tape, stop - start, ticks, last, None, stop)
     # `_next_quiet_tick` at the hour tick: its time <= until (`_hour_row`), its first
@@ -910,13 +899,19 @@ def _apply_skip(hb: Any, sim: Any, skip: Skip, paths: list[Any], until: int | No
             best = max_equity(approx, prices, q.legs, engine.high_water_mark)
         engine.skip(skip.last_tick, skip.ticks, best)
     if not _prices_overwritten(tape, sim, skip, until):
-        markets, board = hb.markets, hb.board
-        for i in skip.apply:
-            event = tape.buf[i]
-            for m in markets:
-                m.apply(event)
-            board.apply(event)
+        _apply_prices(hb, tape.buf, skip.apply)
     _skipped(hb, tape, skip.stop - skip.start, skip.ticks, skip.last_tick, len(paths), skip.stop)
+
+
+def _apply_prices(hb: Any, buf: list, indices: Sequence[int]) -> None:
+    """Apply a skip's last prices (the events `buf[i]`, `i` in `indices`) to the
+    heartbeat's market sinks and board, in order, as a pulled tick applies them."""
+    markets, board = hb.markets, hb.board
+    for i in indices:
+        event = buf[i]
+        for m in markets:
+            m.apply(event)
+        board.apply(event)
 
 
 def _skipped(

@@ -16,6 +16,8 @@ from driftpy.types import UserStatus
 from drift_engine.core import funding
 from drift_engine.core.margin import health as margin_health
 from drift_engine.core.program_math import (
+    _perp_position_is_available,
+    _spot_position_is_available,
     _worst_case_base_asset_amount,
     calculate_margin,
     is_high_leverage_mode,
@@ -201,10 +203,15 @@ class LiquidationMixin:
         return tc, req, acct.safe[1], 0.0
 
     def _moved(self, safe: tuple[Any, ...]) -> float | None:
-        """sum(s x |p - p0|) of the kept sensitivity, None when the quote price moved."""
-        prices, kept = self._prices, safe[3]
-        if prices[_QUOTE] != kept[_QUOTE]:
+        """`_moved_by(safe)`, None when the quote price moved."""
+        if self._prices[_QUOTE] != safe[3][_QUOTE]:
             return None
+        return self._moved_by(safe)
+
+    def _moved_by(self, safe: tuple[Any, ...]) -> float:
+        """sum(s x |p - p0|) of the kept sensitivity: the bound on |d(collateral -
+        requirement)| of the price moves since the kept calculation."""
+        prices = self._prices
         moved = 0.0
         for k, (p0, s) in safe[1].items():
             moved += s * abs(prices[k] - p0)
@@ -253,12 +260,7 @@ class LiquidationMixin:
         c_tc = c_req = 0
         out: dict[MarketKey, tuple[float, float]] = {}
         for pos in user.perp_positions:
-            if (
-                pos.base_asset_amount == 0
-                and pos.quote_asset_amount == 0
-                and pos.open_orders == 0
-                and pos.lp_shares == 0
-            ):
+            if _perp_position_is_available(pos):
                 continue
             market = self.perp_markets[pos.market_index]
             if pos.lp_shares or market.quote_spot_market_index != QUOTE_SPOT_MARKET_INDEX:
@@ -274,7 +276,7 @@ class LiquidationMixin:
             a0, b0 = out.get(k, (0.0, 0.0))
             out[k] = (a0 + a, b0 + b)
         for pos in user.spot_positions:
-            if pos.scaled_balance == 0 and pos.open_orders == 0:
+            if _spot_position_is_available(pos):
                 continue
             if pos.market_index == QUOTE_SPOT_MARKET_INDEX:
                 continue  # no price but the quote's (checked unmoved)
@@ -345,12 +347,9 @@ class LiquidationMixin:
         account) bounds what the price moves since can have taken, or a fresh
         calculation finds it above (and is kept). True: `_liquidate` decides exactly."""
         safe = acct.safe
-        if safe is not None and (not CHARGED_SLACK or self._prices[_QUOTE] == safe[3][_QUOTE]):
-            prices = self._prices
-            bound = 0.0
-            for k, (p0, s) in safe[1].items():
-                bound += s * abs(prices[k] - p0)
-            if bound < safe[0]:
+        if safe is not None:
+            bound = self._moved(safe) if CHARGED_SLACK else self._moved_by(safe)
+            if bound is not None and bound < safe[0]:
                 return False
         if CHARGED_SLACK:
             tc, req = self._maintenance_cached(acct)  # kept (`_keep`) when computed
