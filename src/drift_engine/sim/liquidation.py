@@ -312,9 +312,19 @@ class LiquidationMixin:
         return self._sensitivity(acct)
 
     def _sensitivity(self, acct: _Account) -> dict[MarketKey, tuple[int, float]]:
-        """Per market: an upper bound of |d(collateral - requirement)| per unit of price."""
+        """Per market: an upper bound of |d(collateral - requirement)| per unit of price.
+
+        A perp moves the collateral by its uPnL (weight <= 1) and the requirement by its
+        worst-case size times the maintenance margin ratio; a spot balance moves one side
+        by its tokens times its weight. The ratio and the liability weight are the
+        program's for the position's size (`perp_margin_ratio`, `spot_liability_weight`:
+        the IMF size premium has no cap, and a large position in a market with a large
+        `imf_factor` has a ratio above 100 %), with x1.5 of safety and never below the
+        flat factors this bound always used (3 x size; 3 x (1 + w) x tokens)."""
         sens: dict[MarketKey, float] = {}
-        for pos in acct.user.perp_positions:
+        user = acct.user
+        hlm: bool | None = None
+        for pos in user.perp_positions:
             if (  # rules.is_perp_position_available, inline (8 slots per check)
                 pos.base_asset_amount == 0
                 and pos.quote_asset_amount == 0
@@ -323,10 +333,15 @@ class LiquidationMixin:
             ):
                 continue
             size = abs(pos.base_asset_amount) + max(pos.open_bids, -pos.open_asks)
-            # uPnL (weight <= 1) plus requirement (ratio <= 1), x1.5 safety
+            if hlm is None:
+                hlm = is_high_leverage_mode(user, MarginCategory.MAINTENANCE)
+            ratio = perp_margin_ratio(
+                self.perp_markets[pos.market_index], size, MarginCategory.MAINTENANCE, hlm
+            )
+            factor = max(3.0, 1.5 * (1 + ratio / rules.MARGIN_PRECISION))
             k = (MarketType.PERP, pos.market_index)
-            sens[k] = sens.get(k, 0.0) + 3.0 * size / rules.BASE_PRECISION
-        for pos in acct.user.spot_positions:
+            sens[k] = sens.get(k, 0.0) + factor * size / rules.BASE_PRECISION
+        for pos in user.spot_positions:
             if pos.market_index == QUOTE_SPOT_MARKET_INDEX or (
                 pos.scaled_balance == 0 and pos.open_orders == 0
             ):
@@ -335,7 +350,11 @@ class LiquidationMixin:
             tokens = abs(rules.signed_token_amount(pos, market)) + max(
                 pos.open_bids, -pos.open_asks
             )
-            weight = max(market.initial_liability_weight, rules.SPOT_WEIGHT_PRECISION)
+            weight = max(
+                market.initial_liability_weight,
+                rules.SPOT_WEIGHT_PRECISION,
+                spot_liability_weight(market, tokens, MarginCategory.MAINTENANCE),
+            )
             k = (MarketType.SPOT, pos.market_index)
             factor = 3.0 * (1 + weight / rules.SPOT_WEIGHT_PRECISION)
             sens[k] = sens.get(k, 0.0) + factor * tokens / 10**market.decimals
