@@ -478,6 +478,15 @@ def forward(hb: Any, until: int | None, wakes: list[Any]) -> None:
 #: `_hour_ahead`, `passes_hour`, `tick` and `Quiet.after_hour` (the reference)
 QUIET_RUN = True
 
+#: `_quiet_run` also takes a usual quiet hour whose tick stands right where the tape
+#: stands, with no bar before it (hourly data: every hour; minute data: an hour tick
+#: right after a real one): nothing is skipped, as `forward`'s general loop skips
+#: nothing there (`_hour_ahead` and the planners find no skip: the tape's first tick
+#: holds a non-price event), and the tick passes by `_next_quiet_tick`'s and
+#: `passes_hour`'s rules; False: such an hour is handed to the general loop (the
+#: reference)
+QUIET_BARE = True
+
 #: `_events_verdict`: the tick may not pass quietly (`_may_pass`) / it passes / its
 #: events wake the engine (`events_pass`: a real step once they are applied)
 _NOT, _PASS, _STEP = 0, 1, 2
@@ -494,6 +503,10 @@ def _quiet_run(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[A
     is read once per chunk: the tape's index, its `HourTable` and `HourPlan`, and each
     hour's `_tick_covers` (`_plan_overwrites`); per hour only the due time, the bands
     against the hour's extremes, the equity bound, the skip, the events and the books.
+    An hour with no bar before its tick (`QUIET_BARE`: hourly data) has no skip, as in
+    the general loop: no due time, band or equity bound is asked (none is, there: the
+    hour tick's own prices are `books_pass`'s), only `_next_quiet_tick`'s tests (the
+    run's end, the tick inside the buffer) and the same verdict, pull and tick.
     Returns None when `forward` ends (as its loop would), or the engines' quiets when
     an hour is not one it takes, having changed nothing since its last hour: `forward`'s
     general loop takes that hour."""
@@ -508,10 +521,6 @@ def _quiet_run(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[A
         if hb.failed or len(quiets) != 1 or len(hb.engines) != 1:
             return quiets
         ((engine, q),) = quiets
-        due = hb._due(wakes)  # (`_hour_ahead`)
-        qu = q.until
-        if qu is not None and (due is None or qu < due):
-            due = qu
         tape.refill()  # `_hour_row`, the chunk's table and plan read once
         start = tape.pos
         buf = tape.buf
@@ -526,29 +535,40 @@ def _quiet_run(hb: Any, quiets: list, sim: Any, until: int | None, wakes: list[A
         h = table.at_start.get(start)
         if h is None:
             return quiets
-        stop = _row_takes(table, plan, h, start, q.bands, due, until)
-        if stop is None:
-            return quiets
         at = table.time[h]
-        last = table.last_tick[h]  # (the gap's last bar)
-        bests = _hour_equity(tape, sim, h, plan, start, stop, quiets)
-        if bests is None:
-            return quiets
-        exhausted = tape.exhausted
-        if n - stop < quarter and not exhausted:
-            return quiets
-        # the hour is taken: the skip (`_hour_ahead`)
-        ticks = table.ticks[h]
-        engine.skip(last, ticks, bests[0])
         end = table.tick_end[h]
+        exhausted = tape.exhausted
         inside = end < n or exhausted  # (the hour tick ends inside the buffer)
-        if not (inside and overwrites[h]):  # `_hour_overwritten` (until >= at: above)
-            _apply_prices(hb, buf, table.apply[h])
-        _skipped(hb, tape, stop - start, ticks, last, None, stop)
+        stop = table.tick_start[h]
+        if stop == start:  # no bar before the hour tick: nothing to skip (`QUIET_BARE`)
+            if not QUIET_BARE or (until is not None and at > until):
+                return quiets  # (`_next_quiet_tick`: a tick past `until` is real)
+            last = None
+        else:
+            due = hb._due(wakes)  # (`_hour_ahead`)
+            qu = q.until
+            if qu is not None and (due is None or qu < due):
+                due = qu
+            stop = _row_takes(table, plan, h, start, q.bands, due, until)
+            if stop is None:
+                return quiets
+            last = table.last_tick[h]  # (the gap's last bar)
+            bests = _hour_equity(tape, sim, h, plan, start, stop, quiets)
+            if bests is None:
+                return quiets
+            if n - stop < quarter and not exhausted:
+                return quiets
+            # the hour is taken: the skip (`_hour_ahead`)
+            ticks = table.ticks[h]
+            engine.skip(last, ticks, bests[0])
+            if not (inside and overwrites[h]):  # `_hour_overwritten` (until >= at: above)
+                _apply_prices(hb, buf, table.apply[h])
+            _skipped(hb, tape, stop - start, ticks, last, None, stop)
         events = buf[stop:end] if inside else None
         verdict = _NOT if events is None else _events_verdict(q, at, events)
         if verdict == _NOT:  # the tick is stepped for real after `forward` returns
-            hb._last_result = HeartbeatResult(last, stop - start, 1, 0.0)
+            if last is not None:  # (a skip's result; none without one)
+                hb._last_result = HeartbeatResult(last, stop - start, 1, 0.0)
             return None
         mark = len(sim.records)
         pulled = hb._pull_events(events, end)

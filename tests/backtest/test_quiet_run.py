@@ -81,8 +81,10 @@ def _tables(path: Path) -> dict[str, list[tuple]]:
     return out
 
 
-def _whole(tmp_path: Path, lean: bool, strategy, market, start, end, params, **kw) -> dict:
-    """Everything a fast backtest leaves, with `QUIET_RUN = lean`."""
+def _whole(
+    tmp_path: Path, lean: bool, strategy, market, start, end, params, stepping="fast", **kw
+) -> dict:
+    """Everything a backtest leaves (fast stepping unless told), with `QUIET_RUN = lean`."""
     seen: dict[str, Any] = {"ticks": [], "quiet": 0}
     run_events = HeartbeatDataCollector.run_events
     tick_quiet = HeartbeatDataCollector.tick_quiet
@@ -130,7 +132,7 @@ def _whole(tmp_path: Path, lean: bool, strategy, market, start, end, params, **k
             start,
             end,
             params,
-            stepping="fast",
+            stepping=stepping,
             margin_refresh_move=0.0,
             database_url=f"sqlite:///{url}",
             **kw,
@@ -179,12 +181,17 @@ def _assert_same(
     ref = _whole(tmp_path, False, strategy, market, start, end, params, **kw)
     assert ref["quiet"] == 0
     assert (lean["quiet"] > 0) == lean_hours  # the lean loop took hours
-    for part in ("report", "ticks", "hb", "engine", "records", "account", "prices"):
-        assert lean[part] == ref[part], part
-    assert lean["tables"].keys() == ref["tables"].keys()
-    for name, rows in ref["tables"].items():
-        assert lean["tables"][name] == rows, name
+    _same(lean, ref)
     return lean
+
+
+def _same(got: dict, ref: dict) -> None:
+    """Two `_whole` results equal part by part and table by table."""
+    for part in ("report", "ticks", "hb", "engine", "records", "account", "prices"):
+        assert got[part] == ref[part], part
+    assert got["tables"].keys() == ref["tables"].keys()
+    for name, rows in ref["tables"].items():
+        assert got["tables"][name] == rows, name
 
 
 def test_synthetic_minutes_held_short(tmp_path):
