@@ -107,8 +107,11 @@ def holdings_of_user(user: Any, spot_markets: Any) -> Holdings:
 def holds_perp(user: Any) -> bool:
     """True if the User account holds a perp position (a nonzero base): what
     `holdings_of_user` would show as a perp holding with a base, without building it
-    (the backtest asks every hourly sample)."""
-    return any(pp.base_asset_amount != 0 for pp in user.perp_positions)
+    (the backtest asks every hourly sample; a loop, not `any` over a generator)."""
+    for pp in user.perp_positions:  # noqa: SIM110 - a loop: no generator per sample
+        if pp.base_asset_amount != 0:
+            return True
+    return False
 
 
 @dataclass
