@@ -218,7 +218,8 @@ def test_synthetic_minutes_entering_and_leaving(tmp_path):
 
 
 def test_synthetic_minutes_delta_neutral_entries_and_exits(tmp_path):
-    # in and out on the funding signal; `NextFunding` wakes it at every funding hour
+    # in and out on the funding signal; between, its band on the next rates
+    # (`delta_neutral.FUNDING_BANDS`) lets the lean loop take hours
     got = _assert_same(
         tmp_path,
         "delta-neutral",
@@ -226,7 +227,6 @@ def test_synthetic_minutes_delta_neutral_entries_and_exits(tmp_path):
         DEFAULT_ORIGIN,
         DEFAULT_ORIGIN + 6 * DAY,
         {"entry_apr": 0.0, "exit_apr": 0.0, "exit_window_hours": 1, "lookback_hours": 1},
-        lean_hours=False,
         source="synthetic",
         seed=11,
     )

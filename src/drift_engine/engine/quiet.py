@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 from drift_engine.core.types import MarketType
 from drift_engine.engine.engine import QUOTE_SPOT_INDEX, EngineMode
 from drift_engine.engine.ledger import _entries
-from drift_engine.engine.market_board import hourly_rate
+from drift_engine.engine.market_board import hourly_rate, hourly_sides
 from drift_engine.engine.ports import InterestEvent
 from drift_engine.risk.checks import HealthFloor, HealthHalt, MaxDrawdown
 from drift_engine.sim.quiet import equity_legs, kept_legs, quiet_bands, refresh_legs
@@ -57,6 +57,7 @@ from drift_engine.strategies.wake import (
     FundingOutside,
     HealthBelow,
     NextFunding,
+    NextSpotRate,
     PriceOutside,
 )
 
@@ -78,11 +79,13 @@ class Quiet:
     max_drawdown: float | None = None
     #: quiet stretches (funding hours passed without a real step): the strategy's own
     #: `AtTime`, the markets whose funding always wakes it (`NextFunding`; "*" = it
-    #: declared one, so spot-rate updates wake it too), its `FundingOutside` bands, and
+    #: declared one or a `NextSpotRate`, so spot-rate updates wake it too), its
+    #: `FundingOutside` bands, and
     #: every health floor (risk checks' and the strategy's)
     strategy_until: int | None = None
     funding_wakes: set[str] = field(default_factory=set)
-    funding_bands: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: (keyed by market, or (market, "long"/"short") for a side's band)
+    funding_bands: dict[Any, tuple[float, float]] = field(default_factory=dict)
     floors: list[int] = field(default_factory=list)
     strategy_bands: dict[MarketKey, tuple[int, int]] = field(default_factory=dict)
     #: after a quiet hour (`passes_hour`): the simulator's bands, the equity terms and
@@ -238,8 +241,11 @@ def _risk_and_wakes(engine: DriftEngine, snap: Any, q: Quiet) -> list[int] | Non
         elif isinstance(c, NextFunding):
             q.funding_wakes.update((c.market, "*"))
         elif isinstance(c, FundingOutside):
-            lo, hi = q.funding_bands.get(c.market, (c.low, c.high))
-            q.funding_bands[c.market] = (max(lo, c.low), min(hi, c.high))
+            key = c.market if c.side is None else (c.market, c.side)  # a side's own band
+            lo, hi = q.funding_bands.get(key, (c.low, c.high))
+            q.funding_bands[key] = (max(lo, c.low), min(hi, c.high))
+        elif isinstance(c, NextSpotRate):
+            q.funding_wakes.add("*")  # spot-rate updates wake it
         elif isinstance(c, HealthBelow):
             floors.append(c.health)
         elif isinstance(c, PriceOutside):
@@ -295,9 +301,18 @@ def events_pass(q: Quiet, ts: int, events: list[Any]) -> bool:
             market = event.market
             if market in wakes:
                 return False
-            band = q.funding_bands.get(market)
+            bands = q.funding_bands
+            band = bands.get(market)
             if band is not None and not band[0] <= hourly_rate(event) <= band[1]:
                 return False
+            if (market, "long") in bands or (market, "short") in bands:
+                long, short = hourly_sides(event)
+                lo, hi = bands.get((market, "long"), (long, long))
+                if not lo <= long <= hi:
+                    return False
+                lo, hi = bands.get((market, "short"), (short, short))
+                if not lo <= short <= hi:
+                    return False
         else:
             return False
     return True

@@ -26,12 +26,14 @@ strategy asks for `settle_pnl` every `settle_every_s`.
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
 from drift_engine.strategies.base import (
+    HOURS_PER_YEAR,
     Action,
     DriftStrategy,
     FillEvent,
@@ -48,8 +50,10 @@ from drift_engine.strategies.base import (
 from drift_engine.strategies.wake import (
     EVERY_TICK,
     AtTime,
+    FundingOutside,
     HealthBelow,
     NextFunding,
+    NextSpotRate,
     WakeCondition,
 )
 
@@ -57,6 +61,46 @@ BASE_PRECISION = 10**9
 PRICE_PRECISION = 10**6
 
 Side = Literal["flat", "long_carry", "short_carry"]
+
+#: wake conditions: a flat (no borrow) or long-carry position declares the band of the
+#: next funding records' short-side rate inside which its carry comparison keeps its
+#: side (`_carry_band`), a wake at a spot-rate update and the time the spot leg's
+#: deposit interest could first change the residual/holding test (`_interest_until`);
+#: False: `NextFunding` always (every funding hour a real step; the reference)
+FUNDING_BANDS = True
+
+#: relative margin of a band (and absolute, for windows of zeros): far above the float
+#: error of `funding_apr_over` (at most ~(L+3) ulps of the window's magnitude)
+_BAND_MARGIN = 1e-9
+_BAND_FLOOR = 1e-30
+#: seconds in the interest year of the simulator (`sim.rules.ONE_YEAR`, 365 days)
+_YEAR_S = 365 * 86_400
+
+
+def _carry_band(
+    rates: list[float], threshold: float, stay_below: bool
+) -> tuple[float, float] | None:
+    """The hourly rates [low, high] such that, whatever number k >= 1 of new funding
+    records arrive, each with its rate in the band, the mean of the last L = len(rates)
+    rates annualised (`MarketSnapshot.funding_apr_over`: sum / L x HOURS_PER_YEAR) stays
+    <= `threshold` (`stay_below`, strictly below: the band is narrower by a margin) or
+    >= it. With k records the window is the last L - k known rates and k new ones, so
+    high = min over k of (T - S_k) / k (low = max), T = threshold x L / HOURS_PER_YEAR,
+    S_k the sum of the last L - k known rates (S_L = 0). None: no such band."""
+    n = len(rates)
+    target = threshold / HOURS_PER_YEAR * n
+    margin = _BAND_MARGIN * (sum(abs(r) for r in rates) + abs(target)) + _BAND_FLOOR
+    tail = 0.0  # S_k, from k = L (nothing known) down to k = 1
+    bound = math.inf if stay_below else -math.inf
+    for k in range(n, 0, -1):
+        if stay_below:
+            bound = min(bound, (target - tail - 2 * margin) / k)
+        else:
+            bound = max(bound, (target - tail + 2 * margin) / k)
+        tail += rates[k - 1]
+    if not math.isfinite(bound):
+        return None
+    return (-math.inf, bound) if stay_below else (bound, math.inf)
 
 
 class DeltaNeutralConfig(StrategyConfig):
@@ -456,12 +500,99 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
             return True
         return cfg.allow_borrow and (self.expected_carry(m, "short_carry") or 0) > cfg.entry_apr
 
+    def _funding_conditions(
+        self, snap: StrategySnapshot, m: MarketSnapshot, spot: int, perp: int
+    ) -> list[WakeCondition]:
+        """What wakes it at funding hours: `NextFunding` (every funding record and
+        spot-rate update), or with `FUNDING_BANDS`, where it can be proven, a band on the
+        next records' short-side rate (`_carry_band`), `NextSpotRate` and the time the
+        spot leg's interest could change a test (`_interest_until`).
+
+        A funding hour (records, interest, payments) writes only: the funding history
+        (the carry APR on_tick compares), the spot leg's balance (deposit interest: the
+        `holding` and residual tests), the spot rates on a rate update (the borrow APR of
+        the short carry, the deposit APR the interest follows), `funding_earned`
+        (`on_funding`, called on every path) and margin health (`HealthBelow`, the
+        engine's floors). So the proof is made for: flat, not holding, no borrow side
+        (on_tick compares the short side's carry with `entry_apr`), and long carry with
+        no residual (it compares the same carry with `exit_apr`, before or inside the
+        exit window). The short carry (borrow APR), `allow_borrow` while flat, a borrowed
+        spot leg, leftovers held while flat, a short history or unequal sides: every
+        funding record."""
+        cfg, st = self.config, self.state
+        every: list[WakeCondition] = [NextFunding(cfg.market)]
+        if not FUNDING_BANDS or m.spot_market_index is None:
+            return every
+        sides = m.funding_sides
+        n = cfg.lookback_hours
+        if len(sides) != len(m.funding_history) or len(sides) < n:
+            return every
+        raw = snap.base(MarketType.SPOT, m.spot_market_index)
+        if raw < 0:
+            return every
+        if st.side == "flat":
+            if cfg.allow_borrow:
+                return every
+            # not holding while the spot base stays below the minimum order's
+            limit = self._spot_to_base(m.spot_min_order_size, m) - 1
+            threshold, below = cfg.entry_apr, True  # stays flat while carry <= entry
+        elif st.side == "long_carry":
+            band = cfg.rebalance_band
+            if perp >= 0 or band > 0.999:
+                return every
+            # the residual test stays false while spot <= |perp| / (1 - band), less a
+            # margin (spot below |perp|: the net shrinks toward zero, hedged = |perp|)
+            limit = max(int(-perp * (1 - 1e-6) / (1 - band)), -perp)
+            if spot > limit:
+                return every
+            threshold = cfg.exit_apr
+            below = st.below_exit_since is not None  # inside the window: stays below
+        else:
+            return every
+        rates = [r[2] for r in sides[-n:]]  # the short side's (a short perp's) rates
+        got = _carry_band(rates, threshold, below)
+        if got is None:
+            return every
+        out: list[WakeCondition] = [
+            FundingOutside(cfg.market, got[0], got[1], side="short"),
+            NextSpotRate(cfg.market),
+        ]
+        if raw > 0:
+            until = self._interest_until(m, snap.ts, raw, limit)
+            if until is None:
+                return every
+            out.append(AtTime(until))
+        return out
+
+    def _interest_until(self, m: MarketSnapshot, ts: int, amount: int, limit: int) -> int | None:
+        """A time before which deposit interest cannot take the spot deposit `amount`
+        (token units) above `limit` (BASE 1e9), at the snapshot's deposit APR (a rate
+        update wakes it: `NextSpotRate`). The simulator's cumulative deposit interest
+        grows by floor(cum x rate x dt / year) per accrual (`sim.rules`): at most by
+        exp(rate x t / year) over t, the token amount floor(scaled x cum) at most by
+        (amount + 1) x that. An accrual of less than a unit leaves its time pending
+        (`last_interest_ts` stays): at most Y x 1e6 / (cum x rate) < 3,154 s with cum >=
+        1e10 and a rate of at least one SPOT_RATE unit, so an hour is taken off. None
+        when it could within that."""
+        cap = limit * 10**m.spot_decimals // BASE_PRECISION  # token amounts with base <= limit
+        ceiling = cap / ((amount + 1) * (1 + 1e-6))
+        if ceiling <= 1:
+            return None
+        rate = m.spot_deposit_apr
+        if not rate > 0:
+            return None  # the simulator's rate not known from the snapshot
+        seconds = math.log(ceiling) / (rate * (1 + 1e-6)) * _YEAR_S - 3_600
+        if not seconds >= 2:
+            return None
+        return ts + int(min(seconds, 100 * _YEAR_S)) - 1
+
     def wake_conditions(self, snapshot: StrategySnapshot) -> tuple[WakeCondition, ...]:
         """What `on_tick` reads that can change between funding records: the time (a
         blocked retry, the exit window, the periodic settle) and margin health.
         Everything else it reads (the funding APR, both legs' base amounts, working
-        orders) changes only with a funding record, a fill or an order event, and each of
-        those wakes the engine. The residual rule compares base amounts, not notionals,
+        orders) changes only with a funding record (with its interest), a fill or an
+        order event, and each of those wakes the engine (funding records: see
+        `_funding_conditions`). The residual rule compares base amounts, not notionals,
         so no price band is needed. Anything not covered (working orders, a residual
         being hedged, an entry waiting on health): every tick."""
         cfg, st = self.config, self.state
@@ -474,18 +605,18 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
         )
         ts = snapshot.ts
         can_act = self._can_act(ts)
-        out: list[WakeCondition] = [NextFunding(cfg.market)]
+        out: list[WakeCondition] = []
         if not can_act and st.last_action_ts is not None:
             out.append(AtTime(st.last_action_ts + cfg.retry_after_s))
         if st.side == "flat":
             if holding:
-                return EVERY_TICK if can_act else tuple(out)
+                return EVERY_TICK if can_act else (NextFunding(cfg.market), *out)
             health = snapshot.margin.health
             if health < cfg.min_health and health != 0:
                 return EVERY_TICK  # an entry may wait for health to come back
             if can_act and self._wants_entry(m):
                 return EVERY_TICK  # an entry that did not size up (it may at a new price)
-            return tuple(out)
+            return (*self._funding_conditions(snapshot, m, spot, perp), *out)
         if not holding or self._out_of_balance(m, spot, perp) or st.residual_since is not None:
             return EVERY_TICK
         out.append(HealthBelow(cfg.min_health))
@@ -495,7 +626,7 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
             if st.last_settle_ts is None:
                 return EVERY_TICK
             out.append(AtTime(st.last_settle_ts + cfg.settle_every_s))
-        return tuple(out)
+        return (*self._funding_conditions(snapshot, m, spot, perp), *out)
 
 
 __all__ = ["DeltaNeutralConfig", "DeltaNeutralState", "DeltaNeutralStrategy"]

@@ -14,9 +14,13 @@ Conditions (prices PRICE 1e6 integers, times unix seconds, health 0-100):
 - `PriceOutside(market, low, high)` - wake when the oracle price of `market` leaves
                                [low, high] (a rebalance or stop band);
 - `HealthBelow(health)`      - wake when the account's margin health falls below it;
-- `FundingOutside(market, low, high)` - wake at a funding record of `market` whose hourly
-                               rate (`MarketSnapshot.funding_rate`, a fraction) is
-                               outside [low, high] (a carry strategy's entry/exit band).
+- `FundingOutside(market, low, high, side=None)` - wake at a funding record of `market`
+                               whose hourly rate (`MarketSnapshot.funding_rate`, a
+                               fraction; with `side` "long"/"short" the rate that side
+                               paid/received, `funding_rate_long`/`_short`) is outside
+                               [low, high] (a carry strategy's entry/exit band);
+- `NextSpotRate(market)`     - wake at a spot-rate update (deposit/borrow APR) of
+                               `market`'s spot leg (a funding record does not wake it).
 
 Funding hours: a strategy that declares `NextFunding(market)` is woken by every funding
 record of `market` (and by every spot-rate update). One that declares conditions without
@@ -83,18 +87,32 @@ class HealthBelow:
 @dataclass(frozen=True, slots=True)
 class FundingOutside:
     """Wake at a funding record of `market` whose hourly rate (a fraction of notional,
-    `MarketSnapshot.funding_rate`) is outside [low, high]."""
+    `MarketSnapshot.funding_rate`) is outside [low, high]; with `side` "long" / "short"
+    the rate longs paid / shorts received (`funding_rate_long` / `funding_rate_short`,
+    `market_board.hourly_sides` of the record)."""
 
     market: str
     low: float
     high: float
+    side: str | None = None
 
     def __post_init__(self) -> None:
         if self.low > self.high:
             raise ValueError(f"FundingOutside({self.market}): low {self.low} > high {self.high}")
+        if self.side not in (None, "long", "short"):
+            raise ValueError(f"FundingOutside({self.market}): side {self.side!r}")
 
 
-WakeCondition = EveryTick | AtTime | NextFunding | PriceOutside | HealthBelow | FundingOutside
+@dataclass(frozen=True, slots=True)
+class NextSpotRate:
+    """Wake at a spot-rate update of perp `market`'s spot leg (its deposit or borrow APR)."""
+
+    market: str
+
+
+WakeCondition = (
+    EveryTick | AtTime | NextFunding | PriceOutside | HealthBelow | FundingOutside | NextSpotRate
+)
 
 #: The default declaration: no promise, step on every tick.
 EVERY_TICK: tuple[WakeCondition, ...] = (EveryTick(),)
@@ -132,8 +150,20 @@ def fired(
             after = now.markets.get(c.market)
             if before is None or after is None:
                 return True
-            if after.last_funding_ts > before.last_funding_ts and not (
-                c.low <= after.funding_rate <= c.high
+            if c.side is None:
+                rate = after.funding_rate
+            else:
+                rate = after.funding_rate_long if c.side == "long" else after.funding_rate_short
+            if after.last_funding_ts > before.last_funding_ts and not c.low <= rate <= c.high:
+                return True
+        elif isinstance(c, NextSpotRate):
+            before = declared.markets.get(c.market)
+            after = now.markets.get(c.market)
+            if (
+                before is None
+                or after is None
+                or after.spot_deposit_apr != before.spot_deposit_apr
+                or after.spot_borrow_apr != before.spot_borrow_apr
             ):
                 return True
         else:
@@ -148,6 +178,7 @@ __all__ = [
     "FundingOutside",
     "HealthBelow",
     "NextFunding",
+    "NextSpotRate",
     "PriceOutside",
     "WakeCondition",
     "fired",
