@@ -29,10 +29,10 @@ it promises that funding records and rate updates alone do not change its decisi
 still books every payment (`on_funding` is called), but fast stepping need not ask
 `on_tick` at those hours (quiet stretches, ADR-0020).
 
-Today the engine steps every strategy on every tick (per-bar stepping is the reference).
-A later issue (#14, "step when something can happen") uses these declarations to jump
-from one wake to the next; `fired` is the reference check of when a condition holds, so
-a strategy's declarations can be tested now against per-tick stepping.
+Paper and live engines step every strategy on every tick, as per-bar backtest stepping
+(the reference) does. Fast backtest stepping (ADR-0020, `engine/quiet.py`) uses these
+declarations to jump from one wake to the next; `fired` is the reference check of when
+a condition holds, so a strategy's declarations can be tested against per-tick stepping.
 """
 
 from __future__ import annotations
