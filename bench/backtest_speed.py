@@ -37,6 +37,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -114,6 +116,26 @@ def prepare_data(days: int, seed: int) -> tuple[Any, str, int, int, float]:
     return prepared, label, start, end, time.process_time() - c0
 
 
+@contextmanager
+def counting_quiet_hours() -> Iterator[list[int]]:
+    """[n]: the funding hours booked in quiet stretches (`engine.quiet.quiet_step` calls,
+    no real engine step) while the block runs."""
+    import drift_engine.engine.quiet as quiet
+
+    light_step = quiet.quiet_step
+    count = [0]
+
+    def counted(engine: Any, ts: int, *args: Any) -> None:
+        count[0] += 1
+        light_step(engine, ts, *args)
+
+    quiet.quiet_step = counted
+    try:
+        yield count
+    finally:
+        quiet.quiet_step = light_step
+
+
 def run_ours(events: Any, label: str, start: int, end: int, stepping: str) -> dict:
     from drift_engine.backtest.runner import run_backtest
     from drift_engine.heartbeat import HeartbeatDataCollector
@@ -129,25 +151,20 @@ def run_ours(events: Any, label: str, start: int, end: int, stepping: str) -> di
         finally:
             replay_cpu.append(time.process_time() - c0)
 
-    import drift_engine.engine.quiet as quiet
-
-    light_step = quiet.quiet_step
-    quiet_hours = [0]
-
-    def counted(engine: Any, ts: int, *args: Any) -> None:  # funding hours booked quietly
-        quiet_hours[0] += 1
-        light_step(engine, ts, *args)
-
     HeartbeatDataCollector.run_events = timed  # type: ignore[method-assign]
-    quiet.quiet_step = counted
     t0 = time.process_time()
     try:
-        report = run_backtest(
-            hold_short_strategy(), "SOL-PERP", start, end, data=(events, label), stepping=stepping
-        )
+        with counting_quiet_hours() as quiet_hours:
+            report = run_backtest(
+                hold_short_strategy(),
+                "SOL-PERP",
+                start,
+                end,
+                data=(events, label),
+                stepping=stepping,
+            )
     finally:
         HeartbeatDataCollector.run_events = run_events  # type: ignore[method-assign]
-        quiet.quiet_step = light_step
     cpu = time.process_time() - t0
     return {
         "bars": bars,
