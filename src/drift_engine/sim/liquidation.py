@@ -325,12 +325,7 @@ class LiquidationMixin:
         user = acct.user
         hlm: bool | None = None
         for pos in user.perp_positions:
-            if (  # rules.is_perp_position_available, inline (8 slots per check)
-                pos.base_asset_amount == 0
-                and pos.quote_asset_amount == 0
-                and pos.open_orders == 0
-                and pos.lp_shares == 0
-            ):
+            if _perp_position_is_available(pos):
                 continue
             size = abs(pos.base_asset_amount) + max(pos.open_bids, -pos.open_asks)
             if hlm is None:
@@ -342,9 +337,7 @@ class LiquidationMixin:
             k = (MarketType.PERP, pos.market_index)
             sens[k] = sens.get(k, 0.0) + factor * size / rules.BASE_PRECISION
         for pos in user.spot_positions:
-            if pos.market_index == QUOTE_SPOT_MARKET_INDEX or (
-                pos.scaled_balance == 0 and pos.open_orders == 0
-            ):
+            if pos.market_index == QUOTE_SPOT_MARKET_INDEX or _spot_position_is_available(pos):
                 continue
             market = self.spot_markets[pos.market_index]
             tokens = abs(rules.signed_token_amount(pos, market)) + max(
