@@ -236,8 +236,8 @@ def test_synthetic_minutes_delta_neutral_entries_and_exits(tmp_path):
 def _luna(aligned: bool) -> list:
     """The real LUNA crash's oracle ticks with a synthetic funding record each hour;
     `aligned`: with one tick of the first price at the hour before the first (the run's
-    first tick, and so its hourly samples, on the hour: each hour's sample falls at its
-    funding tick, as in the bench, and the hours are usual quiet hours)."""
+    first tick on the hour). Either way each hour's sample falls at its funding tick
+    (`test_hourly_samples`), as in the bench, and the hours are usual quiet hours."""
     ts, prices = luna_ticks()
     events: list = []
     if aligned:
@@ -266,7 +266,7 @@ def _luna(aligned: bool) -> list:
             Hold,
             {"leverage": 5.0, "short": False},
             RiskLimits(health_floor=0, target_health=1, max_drawdown=1.0, max_leverage=10),
-            False,  # (each hour's sample inside its gap: no usual hour, the lean loop idle)
+            False,  # (a run started off the hour: its samples still at the funding ticks)
         ),
         (Hold, {"leverage": 2.0, "short": False}, RiskLimits(max_drawdown=0.3), True),
         (Hold, {"leverage": 3.0, "short": True}, RiskLimits(max_leverage=10), True),
@@ -284,7 +284,7 @@ def test_real_luna_crash(tmp_path, strategy, params, limits, aligned):
         params,
         # (LeveragedLong wakes every tick until its drawdown halt; a halted engine's
         # hours are quiet: point 67)
-        lean_hours=aligned and (strategy is Hold or engine_quiet.QUIET_HALTED),
+        lean_hours=strategy is Hold or engine_quiet.QUIET_HALTED,
         data=(events, "real LUNA oracle, 2022-05-09..11; synthetic hourly funding"),
         risk=limits,
     )

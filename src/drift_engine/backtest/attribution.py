@@ -149,6 +149,9 @@ class PnlAttribution:
         self.parts = Attribution()
         self.funding_hours = 0  # funding updates applied to the markets it holds or trades
         self.funding_payments = 0
+        #: time of the last funding update applied (None: none yet); the runner samples
+        #: an hour at its funding update
+        self.last_funding_ts: int | None = None
         self._authority = str(venue.key[0])
         self._sub = venue.sub_account_id
         self._cursor = len(sim.records)
@@ -204,6 +207,7 @@ class PnlAttribution:
         """Heartbeat market sink: runs after the simulator applied `event`."""
         if getattr(event, "kind", None) == "funding":
             self.funding_hours += 1
+            self.last_funding_ts = event.ts
         if len(self.sim.records) != self._cursor:  # else `check` has nothing to do
             self.check()
 

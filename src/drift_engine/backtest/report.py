@@ -29,6 +29,9 @@ SECONDS_PER_YEAR = 365 * 24 * 3600
 
 @dataclass
 class Sample:
+    """The account at a clock hour's funding update: one per hour of the run, so
+    `sharpe` and `max_drawdown` read hourly returns (`run_backtest`'s `sample_due`)."""
+
     ts: int
     equity: int
     funding: int  # cumulative booked funding, micro-USDC

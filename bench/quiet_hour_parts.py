@@ -1,0 +1,198 @@
+"""Where a backtest's replay spends its CPU, per part of a funding hour (issue #14, ADR-0020
+and ADR-0024): the tool behind the per-hour figures in those ADRs. Prints; asserts
+nothing.
+
+    .venv/bin/python bench/quiet_hour_parts.py                      # parts, bench year
+    .venv/bin/python bench/quiet_hour_parts.py --data real          # the real SOL year
+    .venv/bin/python bench/quiet_hour_parts.py --data real --strategy delta-neutral
+    .venv/bin/python bench/quiet_hour_parts.py --profile out.prof   # cProfile instead
+    .venv/bin/python bench/quiet_hour_parts.py --ab drift_engine.fastforward:QUIET_BARE
+
+- parts (default): each part's process time summed over the replay (`run_events`),
+  per funding hour (hours = `books_pass` calls: the hours fast stepping asked to pass
+  quietly). Parts nest (indented ones are inside the part above them); the wrappers
+  cost ~1 us a call, so compare two branches with this script, not with a figure.
+- `--profile FILE`: cProfile of the replay only (data preparation and report outside),
+  saved to FILE, top 45 functions by own time printed.
+- `--ab MODULE:FLAG[,...]`: the replay with the module flags as shipped (A) and all of
+  them flipped (B), alternated `--rounds` times in one process; medians, A/B and
+  whether the reports are the same (a reference flag must not change the result).
+
+`--data bench` is `backtest_speed.py`'s synthetic minute year with its hold-short
+strategy; `--data real` the bundled real SOL-PERP hourly year (2025-04-14 -> 2026-04-01).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import cProfile
+import dataclasses
+import importlib
+import pstats
+import statistics
+import sys
+import time
+from typing import Any
+
+import backtest_speed as bs  # (bench/: the script's own folder)
+
+from drift_engine.heartbeat import HeartbeatDataCollector
+
+REAL_SOL = (1_744_588_800, 1_775_001_600)
+#: (module, attribute, label) of each part; a label's indent says it runs inside the
+#: part above it
+PARTS = (
+    ("drift_engine.heartbeat:HeartbeatDataCollector", "run_events", "replay (run_events)"),
+    ("drift_engine.fastforward", "_hour_ahead", "  plan (_hour_ahead)"),
+    ("drift_engine.fastforward", "_hour_equity", "  hour's equity bound"),
+    ("drift_engine.fastforward", "_row_takes", "  hour's skip (_row_takes)"),
+    ("drift_engine.engine.engine:DriftEngine", "skip", "  engine.skip"),
+    ("drift_engine.heartbeat:HeartbeatDataCollector", "_pull_events", "  pull the hour tick"),
+    ("drift_engine.sim.simulator:DriftSimulator", "apply", "    simulator rules"),
+    ("drift_engine.backtest.attribution:PnlAttribution", "apply", "    attribution"),
+    ("drift_engine.engine.quiet", "books_pass", "  books_pass"),
+    ("drift_engine.heartbeat:HeartbeatDataCollector", "tick_quiet", "  quiet tick"),
+    ("drift_engine.engine.quiet", "quiet_step", "    quiet_step"),
+    ("drift_engine.engine.quiet", "book_payments", "      book_payments"),
+    ("drift_engine.heartbeat:HeartbeatDataCollector", "_close", "    tick's close (on_tick)"),
+    ("drift_engine.engine.store:WriteBatch", "run", "      weekly flush"),
+    ("drift_engine.engine.quiet:Quiet", "carry", "  Quiet.carry"),
+    ("drift_engine.heartbeat:HeartbeatDataCollector", "tick", "  real ticks"),
+)
+
+
+def _owner(spec: str) -> Any:
+    module, _, attr = spec.partition(":")
+    owner = importlib.import_module(module)
+    return getattr(owner, attr) if attr else owner
+
+
+def _time_parts() -> tuple[collections.Counter, collections.Counter]:
+    """Wraps every part (`PARTS`) to sum its process time and calls; returns the sums."""
+    spent: collections.Counter = collections.Counter()
+    calls: collections.Counter = collections.Counter()
+    clock = time.process_time_ns
+    for spec, name, label in PARTS:
+        owner = _owner(spec)
+        f = getattr(owner, name)
+
+        def timed(*a: Any, _f: Any = f, _label: str = label, **k: Any) -> Any:
+            t = clock()
+            try:
+                return _f(*a, **k)
+            finally:
+                spent[_label] += clock() - t
+                calls[_label] += 1
+
+        setattr(owner, name, timed)
+    return spent, calls
+
+
+def _run(data: str, strategy: str, days: int) -> tuple[Any, int]:
+    """One backtest (fast stepping); returns (report, bars of the data)."""
+    from drift_engine.backtest.runner import run_backtest
+
+    if data == "real":
+        from drift_engine.data.pipeline import open_market_data
+
+        start, end = REAL_SOL
+        opened = open_market_data("bundled", ["SOL-PERP"], start, end)
+        feed = (opened.events, opened.label())
+    else:
+        events, label, start, end, _ = bs.prepare_data(days, 7)
+        feed = (events, label)
+    strat = bs.hold_short_strategy() if strategy == "hold-short" else strategy
+    report = run_backtest(strat, "SOL-PERP", start, end, data=feed, stepping="fast")
+    return report, (end - start) // 60
+
+
+def _replay_cpu() -> list[float]:
+    """Wraps `run_events` to append each replay's process time to the returned list."""
+    cpu: list[float] = []
+    run_events = HeartbeatDataCollector.run_events
+
+    def timed(self: Any, **kw: Any) -> Any:
+        c = time.process_time()
+        try:
+            return run_events(self, **kw)
+        finally:
+            cpu.append(time.process_time() - c)
+
+    HeartbeatDataCollector.run_events = timed  # type: ignore[method-assign]
+    return cpu
+
+
+def _same(report: Any) -> tuple:
+    skip = {"wall_seconds", "events_per_second"}
+    return tuple(
+        repr(getattr(report, f.name)) for f in dataclasses.fields(report) if f.name not in skip
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", choices=("bench", "real"), default="bench")
+    ap.add_argument("--strategy", choices=("hold-short", "delta-neutral"), default="hold-short")
+    ap.add_argument("--days", type=int, default=365, help="bench data only")
+    ap.add_argument("--profile", metavar="FILE")
+    ap.add_argument("--ab", metavar="MODULE:FLAG[,...]")
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    if args.profile:
+        prof = cProfile.Profile()
+        run_events = HeartbeatDataCollector.run_events
+
+        def profiled(self: Any, **kw: Any) -> Any:
+            prof.enable()
+            try:
+                return run_events(self, **kw)
+            finally:
+                prof.disable()
+
+        HeartbeatDataCollector.run_events = profiled  # type: ignore[method-assign]
+        _run(args.data, args.strategy, args.days)
+        prof.dump_stats(args.profile)
+        pstats.Stats(args.profile).sort_stats("tottime").print_stats(45)
+        return 0
+    if args.ab:
+        flags = [(_owner(f.split(":")[0]), f.split(":")[1]) for f in args.ab.split(",")]
+        shipped = [getattr(m, f) for m, f in flags]
+        cpu = _replay_cpu()
+        res: dict[str, list[float]] = {"A": [], "B": []}
+        reports = set()
+        bars = 0
+        for _ in range(args.rounds):
+            for side in "AB":
+                for (m, f), v in zip(flags, shipped, strict=True):
+                    setattr(m, f, v if side == "A" else not v)
+                report, bars = _run(args.data, args.strategy, args.days)
+                res[side].append(cpu[-1])
+                reports.add(_same(report))
+        for side in "AB":
+            med = statistics.median(res[side])
+            runs = ", ".join(f"{x:.3f}" for x in res[side])
+            print(f"{side}: replay CPU s {runs}; median {med:.3f} = {bars / med:,.0f} bars/s")
+        ratio = statistics.median(res["A"]) / statistics.median(res["B"])
+        print(f"A/B {ratio:.3f}; same report: {len(reports) == 1}")
+        return 0 if len(reports) == 1 else 1
+    spent, calls = _time_parts()
+    report, bars = _run(args.data, args.strategy, args.days)
+    hours = max(1, calls["  books_pass"])
+    total = spent["replay (run_events)"]
+    print(
+        f"{args.data} data, {args.strategy}: {bars:,} bars, {report.funding_hours:,} funding "
+        f"hours, {calls['  books_pass']:,} asked to pass quietly; replay {total / 1e9:.3f} s "
+        f"CPU = {bars / (total / 1e9):,.0f} bars/s"
+    )
+    for _, _, label in PARTS:
+        if calls[label]:
+            print(
+                f"{label:32s} {spent[label] / 1e9:7.3f} s {spent[label] / 1e3 / hours:8.1f} "
+                f"us/hour  calls {calls[label]:,}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
