@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 import drift_engine.engine.quiet as engine_quiet
 from drift_engine.data.synthetic import DEFAULT_ORIGIN
+from drift_engine.engine.market_board import MarketBoard
 from drift_engine.strategies import delta_neutral as dn
 from drift_engine.strategies.wake import (
     EveryTick,
@@ -163,7 +164,7 @@ def _ulps(x: float, k: int) -> float:
 @settings(max_examples=500, deadline=None)
 @given(
     shorts=st.lists(_RATE, min_size=0, max_size=30),
-    gaps=st.lists(st.floats(0.0, 3e-5), min_size=30, max_size=30),
+    gaps=st.lists(st.floats(0.0, 3e-5), min_size=33, max_size=33),
     new=st.lists(_RATE, min_size=1, max_size=3),
     lookback=st.integers(1, 32),
     state=st.sampled_from(["flat", "long", "below"]),
@@ -218,7 +219,15 @@ def test_the_comparison_never_misses(shorts, gaps, new, lookback, state, nudge, 
         risk=SimpleNamespace(checks=[]), strategy=SimpleNamespace(wake_conditions=lambda _: wakes)
     )
     assert engine_quiet._risk_and_wakes(engine, declared_at, q) is not None
-    assert engine_quiet.aprs_pass(q, SimpleNamespace(snapshot=lambda _: m1)) == (not woken)
+    assert engine_quiet.aprs_pass(q, SimpleNamespace(funding_view=lambda _: m1)) == (not woken)
+    if not unequal:  # a board fed the same records (its rows: side and market, equal)
+        board = MarketBoard(["SOL-PERP"])
+        for t, lng, short in rows:
+            board.add_funding("SOL-PERP", t, lng, lng, short)
+        for flag in (True, False):  # its funding rows, and its whole snapshot
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setattr(engine_quiet, "APRS_VIEW", flag)
+                assert engine_quiet.aprs_pass(q, board) == (not woken)
     was = s.state.model_dump()
     actions = s.on_tick(now)
     acted = bool(actions) or s.state.model_dump() != was
@@ -240,6 +249,37 @@ def test_the_declared_condition(flat, in_window, low, high, unknown):
     got = dn._carry_condition("SOL-PERP", 24, 0.05, flat, in_window)
     assert got == FundingAprOutside("SOL-PERP", 24, low, high, "short", unknown)
     assert dn._carry_condition("SOL-PERP", 24, math.nan, flat, in_window) is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=st.lists(st.tuples(_RATE, _RATE, _RATE), min_size=0, max_size=200),
+    more=st.lists(st.tuples(_RATE, _RATE, _RATE), min_size=0, max_size=3),
+    lookback=st.integers(1, 170),
+    side=st.sampled_from([None, "long", "short"]),
+)
+def test_the_boards_funding_view_is_its_snapshots(rows, more, lookback, side):
+    """`MarketBoard.funding_view` gives the funding APR its snapshot gives: stale (new
+    records not published yet), published, and after `dump`/`load`."""
+    board = MarketBoard(["SOL-PERP"])
+
+    def same() -> None:
+        want = board.snapshot("SOL-PERP").funding_apr_over(lookback, side=side)
+        got = board.funding_view("SOL-PERP").funding_apr_over(lookback, side=side)
+        assert got == want or (got is not None and want is not None and got != got)
+
+    for i, (rate, lng, short) in enumerate(rows):
+        board.add_funding("SOL-PERP", i * HOUR, rate, lng, short)
+    view = board.funding_view("SOL-PERP").funding_apr_over(lookback, side=side)
+    same()  # (stale before it: the view read the rows, the snapshot publishes them)
+    assert view == board.snapshot("SOL-PERP").funding_apr_over(lookback, side=side)
+    again = MarketBoard(["SOL-PERP"])
+    again.load(board.dump())
+    board = again
+    same()
+    for i, (rate, lng, short) in enumerate(more):
+        board.add_funding("SOL-PERP", (len(rows) + i) * HOUR, rate, lng, short)
+        same()
 
 
 def test_a_quiet_carries_the_comparison():

@@ -364,8 +364,15 @@ def books_pass(engine: DriftEngine, q: Quiet, records: list) -> bool:
 
 def aprs_pass(q: Quiet, board: Any) -> bool:
     """No `FundingAprOutside` of `q` holds on the market `board` as the hour's records
-    left it (`board.snapshot`: the snapshot a real step would give the strategy)."""
-    return not any(c.outside(board.snapshot(c.market)) for c in q.funding_aprs)
+    left it (`board.funding_view`: the funding rows of the snapshot a real step would
+    give the strategy; `APRS_VIEW` False: that whole snapshot, the reference)."""
+    view = board.funding_view if APRS_VIEW else board.snapshot
+    return not any(c.outside(view(c.market)) for c in q.funding_aprs)
+
+
+#: `aprs_pass` reads the board's funding rows only (`MarketBoard.funding_view`); False:
+#: the board's whole snapshot (`MarketBoard.snapshot`, which publishes every field)
+APRS_VIEW = True
 
 
 #: a quiet hour's equity terms are read from the account slots the stretch's last terms
