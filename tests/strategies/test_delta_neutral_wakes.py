@@ -7,7 +7,9 @@ off) gives: report, samples, every table row, the tick results, the simulator's 
 and the final account (`tests/backtest/test_quiet_run.py`'s harness). Cases: real
 bundled SOL hours (weeks with entries and exits; the whole year, slow), synthetic
 minutes in and out, the borrow side allowed, several lookbacks; and a Hypothesis test
-that a band never misses: any run of new rates inside it keeps the mean on its side."""
+that a band never misses: any run of new rates inside it keeps the mean on its side.
+(With `FUNDING_MEANS`, the default since session 11, the whole-backtest cases here run
+the carry comparison; test_delta_neutral_wakes_means.py compares it with the band.)"""
 
 from __future__ import annotations
 
@@ -372,7 +374,9 @@ def test_the_declared_band_is_the_short_sides(shorts, gaps, state, deposit):
             s.state.below_exit_since = ts - HOUR
         view = snap(ts, m, spot=10 * 10**9, perp=-10 * 10**9)
         threshold, below = 0.01, state == "below"
-    wakes = s.wake_conditions(view)
+    with pytest.MonkeyPatch.context() as mp:  # the band (`FUNDING_MEANS` off: its reference)
+        mp.setattr(dn, "FUNDING_MEANS", False)
+        wakes = s.wake_conditions(view)
     bands = [c for c in wakes if isinstance(c, FundingOutside)]
     if state != "flat" and deposit == 0.0:
         assert bands == [] and NextFunding("SOL-PERP") in wakes  # no known interest rate

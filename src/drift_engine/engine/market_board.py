@@ -69,6 +69,18 @@ class _Market:
         self.values = {f.name: getattr(self.snapshot, f.name) for f in fields(self.snapshot)}
 
 
+class FundingRows:
+    """A market's funding rows and `MarketSnapshot.funding_apr_over` (the same function)
+    over them: what `MarketBoard.funding_view` gives."""
+
+    __slots__ = ("funding_history", "funding_sides")
+    funding_apr_over = MarketSnapshot.funding_apr_over
+
+    def __init__(self, history: tuple, sides: tuple) -> None:
+        self.funding_history = history
+        self.funding_sides = sides
+
+
 class MarketBoard:
     """Latest market state per perp symbol, fed with data events."""
 
@@ -263,6 +275,16 @@ class MarketBoard:
             m.pending.clear()
             m.dirty = False
         return m.snapshot
+
+    def funding_view(self, symbol: str) -> FundingRows:
+        """The funding rows `snapshot(symbol)` would hold now (`funding_history`,
+        `funding_sides`: what `_publish_funding` publishes, or what it last published)
+        with `MarketSnapshot.funding_apr_over` over them, without building the snapshot
+        (`engine.quiet.aprs_pass`, each quiet hour of a `FundingAprOutside`)."""
+        m = self._markets[symbol]
+        if m.funding_stale:
+            return FundingRows(tuple(m.history), tuple(m.sides))
+        return FundingRows(m.values["funding_history"], m.values["funding_sides"])
 
     def snapshots(self, symbols: list[str] | None = None) -> dict[str, MarketSnapshot]:
         return {s: self.snapshot(s) for s in (symbols or self.symbols)}

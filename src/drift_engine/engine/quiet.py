@@ -12,7 +12,8 @@ time, high-water mark), or None when the next bar must be stepped:
   drawdown limit;
 - its strategy declares its wake conditions (strategies/wake.py) and none is
   `EveryTick`: `AtTime` becomes a time, `PriceOutside` a price band, `HealthBelow` a
-  health floor; `NextFunding` and `FundingOutside` say which funding hours wake it;
+  health floor; `NextFunding` and `FundingOutside` say which funding hours wake it,
+  `FundingAprOutside` after which records (asked on the board as the hour left it);
 - its venue is a paper sub-account: the simulator gives the price bands inside which
   neither liquidation nor any health floor can be reached (`sim.quiet.quiet_bands`) and
   the exact equity terms (`sim.quiet.EquityLegs`) from which the heartbeat recomputes
@@ -54,6 +55,7 @@ from drift_engine.strategies.base import FundingEvent
 from drift_engine.strategies.wake import (
     AtTime,
     EveryTick,
+    FundingAprOutside,
     FundingOutside,
     HealthBelow,
     NextFunding,
@@ -88,6 +90,9 @@ class Quiet:
     funding_bands: dict[Any, tuple[float, float]] = field(default_factory=dict)
     floors: list[int] = field(default_factory=list)
     strategy_bands: dict[MarketKey, tuple[int, int]] = field(default_factory=dict)
+    #: its `FundingAprOutside` conditions (`books_pass` asks each on the board as the
+    #: hour's records left it)
+    funding_aprs: list[Any] = field(default_factory=list)
     #: after a quiet hour (`passes_hour`): the simulator's bands, the equity terms and
     #: the equity (exact: `EquityLegs.at`) of the account as the hour left it
     next_bands: dict[MarketKey, tuple[int, int]] | None = None
@@ -118,6 +123,7 @@ class Quiet:
             self.funding_bands,
             self.floors,
             self.strategy_bands,
+            funding_aprs=self.funding_aprs,
             slots=self.slots,
         )
 
@@ -246,6 +252,8 @@ def _risk_and_wakes(engine: DriftEngine, snap: Any, q: Quiet) -> list[int] | Non
             q.funding_bands[key] = (max(lo, c.low), min(hi, c.high))
         elif isinstance(c, NextSpotRate):
             q.funding_wakes.add("*")  # spot-rate updates wake it
+        elif isinstance(c, FundingAprOutside):
+            q.funding_aprs.append(c)
         elif isinstance(c, HealthBelow):
             floors.append(c.health)
         elif isinstance(c, PriceOutside):
@@ -326,6 +334,8 @@ def books_pass(engine: DriftEngine, q: Quiet, records: list) -> bool:
     for rec in records:  # payments only: a fill, an order or a liquidation is stepped
         if rec.kind not in booked:
             return False
+    if q.funding_aprs and not aprs_pass(q, engine.board):
+        return False
     venue = engine.venue
     sim = venue.sim
     prices = sim._prices
@@ -350,6 +360,19 @@ def books_pass(engine: DriftEngine, q: Quiet, records: list) -> bool:
         if hwm > 0 and (hwm - equity) / hwm >= q.max_drawdown - 1e-12:
             return False
     return True
+
+
+def aprs_pass(q: Quiet, board: Any) -> bool:
+    """No `FundingAprOutside` of `q` holds on the market `board` as the hour's records
+    left it (`board.funding_view`: the funding rows of the snapshot a real step would
+    give the strategy; `APRS_VIEW` False: that whole snapshot, the reference)."""
+    view = board.funding_view if APRS_VIEW else board.snapshot
+    return not any(c.outside(view(c.market)) for c in q.funding_aprs)
+
+
+#: `aprs_pass` reads the board's funding rows only (`MarketBoard.funding_view`); False:
+#: the board's whole snapshot (`MarketBoard.snapshot`, which publishes every field)
+APRS_VIEW = True
 
 
 #: a quiet hour's equity terms are read from the account slots the stretch's last terms
@@ -434,6 +457,7 @@ def book_payments(engine: DriftEngine, ts: int) -> None:
 
 __all__ = [
     "Quiet",
+    "aprs_pass",
     "book_payments",
     "books_pass",
     "events_pass",

@@ -50,6 +50,7 @@ from drift_engine.strategies.base import (
 from drift_engine.strategies.wake import (
     EVERY_TICK,
     AtTime,
+    FundingAprOutside,
     FundingOutside,
     HealthBelow,
     NextFunding,
@@ -68,6 +69,14 @@ Side = Literal["flat", "long_carry", "short_carry"]
 #: deposit interest could first change the residual/holding test (`_interest_until`);
 #: False: `NextFunding` always (every funding hour a real step; the reference)
 FUNDING_BANDS = True
+
+#: with `FUNDING_BANDS`: the carry comparison itself is declared (`FundingAprOutside`:
+#: the short side's `funding_apr_over(L)` against the threshold, asked after each
+#: record), not a band on each record's rate that must hold for any number of records;
+#: it also holds while flat with fewer than L records (on_tick waits) or unequal side
+#: and market histories (the same call reads the same history). False: the band
+#: (`_carry_band`, the reference of ADR-0020 point 76)
+FUNDING_MEANS = True
 
 #: relative margin of a band (and absolute, for windows of zeros): far above the float
 #: error of `funding_apr_over` (at most ~(L+3) ulps of the window's magnitude)
@@ -101,6 +110,29 @@ def _carry_band(
     if not math.isfinite(bound):
         return None
     return (-math.inf, bound) if stay_below else (bound, math.inf)
+
+
+def _carry_condition(
+    market: str, lookback: int, threshold: float, flat: bool, in_window: bool
+) -> FundingAprOutside | None:
+    """The carry comparison on_tick makes, as a wake: the short side's `funding_apr_over(
+    lookback)` (what `expected_carry` reads for the long carry, the same call) leaving
+    the side of `threshold` on which on_tick does nothing. Flat: at most the threshold
+    (no entry while carry <= entry_apr); an unknown carry (fewer than L records) changes
+    nothing (on_tick waits). Long carry inside the exit window: strictly below it (carry
+    < exit_apr keeps `below_exit_since`: the next float down, closed); before it: at
+    least it (carry >= exit_apr starts none). In a carry an unknown carry wakes. None
+    for a threshold that makes no interval (NaN)."""
+    low, high = -math.inf, math.inf
+    if flat:
+        high = threshold
+    elif in_window:
+        high = math.nextafter(threshold, -math.inf)
+    else:
+        low = threshold
+    if not low <= high:
+        return None
+    return FundingAprOutside(market, lookback, low, high, "short", unknown_wakes=not flat)
 
 
 class DeltaNeutralConfig(StrategyConfig):
@@ -504,9 +536,10 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
         self, snap: StrategySnapshot, m: MarketSnapshot, spot: int, perp: int
     ) -> list[WakeCondition]:
         """What wakes it at funding hours: `NextFunding` (every funding record and
-        spot-rate update), or with `FUNDING_BANDS`, where it can be proven, a band on the
-        next records' short-side rate (`_carry_band`), `NextSpotRate` and the time the
-        spot leg's interest could change a test (`_interest_until`).
+        spot-rate update), or with `FUNDING_BANDS`, where it can be proven, its carry
+        comparison (`FUNDING_MEANS`: `_carry_condition`; else a band on the next records'
+        short-side rate, `_carry_band`), `NextSpotRate` and the time the spot leg's
+        interest could change a test (`_interest_until`).
 
         A funding hour (records, interest, payments) writes only: the funding history
         (the carry APR on_tick compares), the spot leg's balance (deposit interest: the
@@ -517,15 +550,16 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
         (on_tick compares the short side's carry with `entry_apr`), and long carry with
         no residual (it compares the same carry with `exit_apr`, before or inside the
         exit window). The short carry (borrow APR), `allow_borrow` while flat, a borrowed
-        spot leg, leftovers held while flat, a short history or unequal sides: every
-        funding record."""
+        spot leg, leftovers held while flat (and for the band: a short history or unequal
+        sides): every funding record."""
         cfg, st = self.config, self.state
         every: list[WakeCondition] = [NextFunding(cfg.market)]
         if not FUNDING_BANDS or m.spot_market_index is None:
             return every
         sides = m.funding_sides
         n = cfg.lookback_hours
-        if len(sides) != len(m.funding_history) or len(sides) < n:
+        means = FUNDING_MEANS
+        if not means and (len(sides) != len(m.funding_history) or len(sides) < n):
             return every
         raw = snap.base(MarketType.SPOT, m.spot_market_index)
         if raw < 0:
@@ -549,14 +583,18 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
             below = st.below_exit_since is not None  # inside the window: stays below
         else:
             return every
-        rates = [r[2] for r in sides[-n:]]  # the short side's (a short perp's) rates
-        got = _carry_band(rates, threshold, below)
-        if got is None:
-            return every
-        out: list[WakeCondition] = [
-            FundingOutside(cfg.market, got[0], got[1], side="short"),
-            NextSpotRate(cfg.market),
-        ]
+        carry: WakeCondition | None
+        if means:
+            carry = _carry_condition(cfg.market, n, threshold, st.side == "flat", below)
+            if carry is None:
+                return every
+        else:
+            rates = [r[2] for r in sides[-n:]]  # the short side's (a short perp's) rates
+            got = _carry_band(rates, threshold, below)
+            if got is None:
+                return every
+            carry = FundingOutside(cfg.market, got[0], got[1], side="short")
+        out: list[WakeCondition] = [carry, NextSpotRate(cfg.market)]
         if raw > 0:
             until = self._interest_until(m, snap.ts, raw, limit)
             if until is None:

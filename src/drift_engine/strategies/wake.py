@@ -20,7 +20,13 @@ Conditions (prices PRICE 1e6 integers, times unix seconds, health 0-100):
                                paid/received, `funding_rate_long`/`_short`) is outside
                                [low, high] (a carry strategy's entry/exit band);
 - `NextSpotRate(market)`     - wake at a spot-rate update (deposit/borrow APR) of
-                               `market`'s spot leg (a funding record does not wake it).
+                               `market`'s spot leg (a funding record does not wake it);
+- `FundingAprOutside(market, lookback, low, high, side=None, unknown_wakes=True)` - wake
+                               at a funding record of `market` after which the mean APR
+                               of its last `lookback` records (`MarketSnapshot.
+                               funding_apr_over`, the figure a carry strategy compares)
+                               is outside [low, high] (or unknown, unless
+                               `unknown_wakes` is False).
 
 Funding hours: a strategy that declares `NextFunding(market)` is woken by every funding
 record of `market` (and by every spot-rate update). One that declares conditions without
@@ -42,7 +48,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from drift_engine.strategies.base import StrategySnapshot
+    from drift_engine.strategies.base import MarketSnapshot, StrategySnapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +116,48 @@ class NextSpotRate:
     market: str
 
 
+@dataclass(frozen=True, slots=True)
+class FundingAprOutside:
+    """Wake at a funding record of `market` after which the mean funding APR of its last
+    `lookback` records, as the strategy reads it (`MarketSnapshot.funding_apr_over(
+    lookback, side=side)`: the same call, so the same float), is outside [low, high];
+    an unknown mean (fewer than `lookback` records) wakes unless `unknown_wakes` is
+    False. Unlike a `FundingOutside` band on each record's rate, it holds for any number
+    of records: it is the strategy's own comparison, asked after each record."""
+
+    market: str
+    lookback: int
+    low: float
+    high: float
+    side: str | None = None
+    unknown_wakes: bool = True
+
+    def __post_init__(self) -> None:
+        if self.lookback < 1 or not self.low <= self.high:
+            raise ValueError(
+                f"FundingAprOutside({self.market}): lookback {self.lookback}, "
+                f"[{self.low}, {self.high}]"
+            )
+        if self.side not in (None, "long", "short"):
+            raise ValueError(f"FundingAprOutside({self.market}): side {self.side!r}")
+
+    def outside(self, m: MarketSnapshot) -> bool:
+        """The condition holds for market snapshot `m` (one holding the new records)."""
+        apr = m.funding_apr_over(self.lookback, side=self.side)
+        if apr is None:
+            return self.unknown_wakes
+        return not self.low <= apr <= self.high
+
+
 WakeCondition = (
-    EveryTick | AtTime | NextFunding | PriceOutside | HealthBelow | FundingOutside | NextSpotRate
+    EveryTick
+    | AtTime
+    | NextFunding
+    | PriceOutside
+    | HealthBelow
+    | FundingOutside
+    | NextSpotRate
+    | FundingAprOutside
 )
 
 #: The default declaration: no promise, step on every tick.
@@ -166,6 +212,13 @@ def fired(
                 or after.spot_borrow_apr != before.spot_borrow_apr
             ):
                 return True
+        elif isinstance(c, FundingAprOutside):
+            before = declared.markets.get(c.market)
+            after = now.markets.get(c.market)
+            if before is None or after is None:
+                return True
+            if after.last_funding_ts > before.last_funding_ts and c.outside(after):
+                return True
         else:
             raise TypeError(f"unknown wake condition {c!r}")
     return False
@@ -175,6 +228,7 @@ __all__ = [
     "EVERY_TICK",
     "AtTime",
     "EveryTick",
+    "FundingAprOutside",
     "FundingOutside",
     "HealthBelow",
     "NextFunding",
