@@ -5,11 +5,12 @@ The engine idles, then a carry appears; a congested node accepts its entry's tra
 without ever landing it, then refuses every request for 120 s of chain time (HTTP 429),
 and loses two account reads' answers. Then:
 
-* RPC calls and errors by method: between a quiet moment before the carry and one after
-  (no call started, none received, over 0.3 s), each method's counter moved exactly as
-  much as the requests the local server received (`RpcStats.calls`, plus the ones it
-  refused unprocessed, from its log), and each error counter as much as the errors the
-  server's log says it answered.
+* RPC calls and errors by method: between a consistent cut before the carry and one
+  after (a scrape with the engine's `rpc_in_flight` at zero, the server's counts the
+  same before and after it, see `cut`), each method's counter moved exactly as much as
+  the requests the local server received (`RpcStats.calls`, plus the ones it refused
+  unprocessed, from its log), and each error counter as much as the errors the server's
+  log says it answered.
 * send/confirm latency: one send-latency observation per sendTransaction the server
   received; one "confirmed" confirm-latency observation per transaction of the engine's
   key that landed on chain, and one "unconfirmed" for the send lost in the blackout.
@@ -226,22 +227,36 @@ def test_live_metrics_equal_the_chain_and_the_orders_table(
         def scrape() -> dict:
             return samples(http.get("/metrics").text)
 
-        def quiet() -> tuple[dict, tuple[Counter, Counter]]:
-            """A moment when no RPC call started (two scrapes agree) and none reached
-            the server (two server readings agree) over 0.3 s."""
+        order = ("rpc_calls_total", "rpc_in_flight", "rpc_errors_total")
+
+        def cut() -> tuple[dict, tuple[Counter, Counter]]:
+            """The engine's metrics and the server's counts at one moment: the server's
+            reading, a scrape, the server's reading again. The engine raises its
+            in-flight gauge before it counts a call and lowers it after it counted the
+            call's error; a scrape reads the call counters, then the gauge, then the
+            error counters. When the gauge reads zero, every call the scrape counted has
+            had its answer, so the server counted it (and logged its error or refusal)
+            before, and the error counters read after the gauge include its error. When
+            the two readings of the server agree, no call reached it while the engine
+            was read: none the scrape missed (started after its call counters were
+            read) and no error of one. Then the scrape's calls and errors are exactly
+            the server's. No quiet window is needed: a scrape between two calls does."""
             deadline = time.monotonic() + WAIT_S
             while time.monotonic() < deadline:
-                m1, s1 = scrape(), server()
-                time.sleep(0.3)
-                m2, s2 = scrape(), server()
-                rpc = ("drift_engine_rpc_calls_total", "drift_engine_rpc_errors_total")
-                if s1 == s2 and all(m1.get(n) == m2.get(n) for n in rpc):
-                    return m2, s2
-            raise AssertionError("the RPC traffic never paused")
+                first = server()
+                text = http.get("/metrics").text
+                then = server()
+                heads = [text.index(f"# HELP drift_engine_{n} ") for n in order]
+                assert heads == sorted(heads), f"a scrape must read {', '.join(order)} in turn"
+                found = samples(text)
+                if first == then and value(found, "drift_engine_rpc_in_flight") == 0:
+                    return found, then
+                time.sleep(0.05)
+            raise AssertionError("no scrape of the engine fell between two RPC calls")
 
         # the engine idles (no funding to carry) with its RPC traffic metered
         _until("a tick", lambda: (value(scrape(), "drift_engine_ticks_total") or 0) >= 2, out)
-        m1, (calls1, errors1) = quiet()
+        m1, (calls1, errors1) = cut()
         before = engine_transactions(world)
         # then a carry appears. Its entry's transaction is accepted by a congested node
         # and never lands (its priority fee is below the floor), and from then on the
@@ -280,7 +295,7 @@ def test_live_metrics_equal_the_chain_and_the_orders_table(
         _until("the blackout's end", lambda: world.clock.now_ms() > blackout[0], out)
         _until("the lost reads", lambda: faults.pending == 0, out)
         _until("no order UNKNOWN", lambda: unknown_rows(db_url) == 0, out)
-        m2, (calls2, errors2) = quiet()
+        m2, (calls2, errors2) = cut()
         unknown_after = unknown_rows(db_url)
         landed = {s: fee for s, fee in engine_transactions(world).items() if s not in before}
         fee_paid = sum(engine_transactions(world).values())

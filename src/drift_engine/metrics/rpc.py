@@ -9,7 +9,11 @@
   `AsyncClient` (the one our `DriftClient` and driftpy share): every call is counted and
   timed by method (`getAccountInfo`, `sendTransaction` ...), and counted as an error when
   it raised (transport, HTTP status) or the node answered a JSON-RPC error;
-  `sendTransaction` also feeds the send-latency histogram.
+  `sendTransaction` also feeds the send-latency histogram. `rpc_in_flight` counts the
+  round trips started and not yet accounted for: it rises before a call is counted and
+  falls after its error is, and a scrape reads it between the call and the error
+  counters: at zero, every call that scrape counted has its answer (or failure) counted
+  in the errors it reads next — a consistent point to compare the counts with the node's.
 * `meter_client(client, metrics, engine_id)` times each transaction from its first send
   to its outcome (`confirmed`, `already_landed`, `failed`, `unconfirmed`) and adds the
   priority fee of the transaction that landed: `TxOutcome.priority_fee_lamports` when the
@@ -99,41 +103,49 @@ def _metered(one: Any, batch: Any, metrics: Any) -> tuple[Any, Any]:
     async def make_request_unparsed(*args: Any) -> Any:
         body = args[-1]
         method = rpc_method(body)
-        metrics.rpc_calls.labels(method).inc()
-        started = time.perf_counter()
+        metrics.rpc_in_flight.inc()  # before the call is counted, and
         try:
-            raw = await one(*args)
-        except BaseException:
-            metrics.rpc_errors.labels(method).inc()
-            raise
+            metrics.rpc_calls.labels(method).inc()
+            started = time.perf_counter()
+            try:
+                raw = await one(*args)
+            except BaseException:
+                metrics.rpc_errors.labels(method).inc()
+                raise
+            finally:
+                elapsed = time.perf_counter() - started
+                metrics.rpc_seconds.labels(method).observe(elapsed)
+                if method == "sendTransaction":
+                    metrics.tx_send_seconds.observe(elapsed)
+            if _json_error(raw):
+                metrics.rpc_errors.labels(method).inc()
+            return raw
         finally:
-            elapsed = time.perf_counter() - started
-            metrics.rpc_seconds.labels(method).observe(elapsed)
-            if method == "sendTransaction":
-                metrics.tx_send_seconds.observe(elapsed)
-        if _json_error(raw):
-            metrics.rpc_errors.labels(method).inc()
-        return raw
+            metrics.rpc_in_flight.dec()  # after its error is: zero means all accounted for
 
     async def make_batch_request_unparsed(*args: Any) -> Any:
         methods = [rpc_method(b) for b in args[-1]]
-        for m in methods:
-            metrics.rpc_calls.labels(m).inc()
-        started = time.perf_counter()
+        metrics.rpc_in_flight.inc()
         try:
-            raw = await batch(*args)
-        except BaseException:
             for m in methods:
-                metrics.rpc_errors.labels(m).inc()
-            raise
+                metrics.rpc_calls.labels(m).inc()
+            started = time.perf_counter()
+            try:
+                raw = await batch(*args)
+            except BaseException:
+                for m in methods:
+                    metrics.rpc_errors.labels(m).inc()
+                raise
+            finally:
+                elapsed = time.perf_counter() - started
+                for m in set(methods):
+                    metrics.rpc_seconds.labels(m).observe(elapsed)
+            if _json_error(raw):
+                for m in methods:
+                    metrics.rpc_errors.labels(m).inc()
+            return raw
         finally:
-            elapsed = time.perf_counter() - started
-            for m in set(methods):
-                metrics.rpc_seconds.labels(m).observe(elapsed)
-        if _json_error(raw):
-            for m in methods:
-                metrics.rpc_errors.labels(m).inc()
-        return raw
+            metrics.rpc_in_flight.dec()
 
     return make_request_unparsed, make_batch_request_unparsed
 

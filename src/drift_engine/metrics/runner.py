@@ -104,6 +104,13 @@ class RunnerMetrics:
         self.rpc_calls = Counter(
             f"{PREFIX}_rpc_calls", "Solana JSON-RPC calls, by method", ["method"], registry=r
         )
+        #: registered between the call and the error counters: a scrape reads the calls,
+        #: then the gauge, then the errors (the order a consistent cut needs)
+        self.rpc_in_flight = Gauge(
+            f"{PREFIX}_rpc_in_flight",
+            "Solana JSON-RPC round trips started and not yet accounted for (calls, errors)",
+            registry=r,
+        )
         self.rpc_errors = Counter(
             f"{PREFIX}_rpc_errors",
             "Solana JSON-RPC calls that failed (transport, HTTP or JSON-RPC error), by method",
