@@ -295,9 +295,22 @@ def test_live_metrics_equal_the_chain_and_the_orders_table(
         _until("the blackout's end", lambda: world.clock.now_ms() > blackout[0], out)
         _until("the lost reads", lambda: faults.pending == 0, out)
         _until("no order UNKNOWN", lambda: unknown_rows(db_url) == 0, out)
-        m2, (calls2, errors2) = cut()
+        # the engine counts a landed transaction's outcome after the status poll that
+        # saw it returns: a cut can fall between the two. Cut again until every
+        # transaction of its key that landed has its outcome counted; an engine that
+        # never counts one runs out the time and fails the outcome assertions below
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            m2, (calls2, errors2) = cut()
+            landed = {s: fee for s, fee in engine_transactions(world).items() if s not in before}
+            counted = by_label(m2, "drift_engine_tx_confirm_seconds_count", "outcome")
+            counted -= by_label(m1, "drift_engine_tx_confirm_seconds_count", "outcome")
+            if counted["confirmed"] + counted["already_landed"] >= len(landed) or (
+                time.monotonic() > deadline
+            ):
+                break
+            time.sleep(0.1)
         unknown_after = unknown_rows(db_url)
-        landed = {s: fee for s, fee in engine_transactions(world).items() if s not in before}
         fee_paid = sum(engine_transactions(world).values())
         http.close()
     finally:
