@@ -136,35 +136,43 @@ def counting_quiet_hours() -> Iterator[list[int]]:
         quiet.quiet_step = light_step
 
 
-def run_ours(events: Any, label: str, start: int, end: int, stepping: str) -> dict:
-    from drift_engine.backtest.runner import run_backtest
+@contextmanager
+def timing_replays() -> Iterator[list[float]]:
+    """[s, ...]: the CPU seconds of each replay (`run_events`, the data's preparation
+    and the report outside it) run while the block runs."""
     from drift_engine.heartbeat import HeartbeatDataCollector
 
-    bars = (end - start) // MINUTE
-    replay_cpu: list[float] = []
     run_events = HeartbeatDataCollector.run_events
+    cpu: list[float] = []
 
-    def timed(self: Any, **kw: Any) -> None:  # CPU seconds of the replay itself
+    def timed(self: Any, **kw: Any) -> Any:
         c0 = time.process_time()
         try:
-            run_events(self, **kw)
+            return run_events(self, **kw)
         finally:
-            replay_cpu.append(time.process_time() - c0)
+            cpu.append(time.process_time() - c0)
 
     HeartbeatDataCollector.run_events = timed  # type: ignore[method-assign]
-    t0 = time.process_time()
     try:
-        with counting_quiet_hours() as quiet_hours:
-            report = run_backtest(
-                hold_short_strategy(),
-                "SOL-PERP",
-                start,
-                end,
-                data=(events, label),
-                stepping=stepping,
-            )
+        yield cpu
     finally:
         HeartbeatDataCollector.run_events = run_events  # type: ignore[method-assign]
+
+
+def run_ours(events: Any, label: str, start: int, end: int, stepping: str) -> dict:
+    from drift_engine.backtest.runner import run_backtest
+
+    bars = (end - start) // MINUTE
+    t0 = time.process_time()
+    with timing_replays() as replay_cpu, counting_quiet_hours() as quiet_hours:
+        report = run_backtest(
+            hold_short_strategy(),
+            "SOL-PERP",
+            start,
+            end,
+            data=(events, label),
+            stepping=stepping,
+        )
     cpu = time.process_time() - t0
     return {
         "bars": bars,

@@ -107,22 +107,6 @@ def _run(data: str, strategy: str, days: int) -> tuple[Any, int]:
     return report, (end - start) // 60
 
 
-def _replay_cpu() -> list[float]:
-    """Wraps `run_events` to append each replay's process time to the returned list."""
-    cpu: list[float] = []
-    run_events = HeartbeatDataCollector.run_events
-
-    def timed(self: Any, **kw: Any) -> Any:
-        c = time.process_time()
-        try:
-            return run_events(self, **kw)
-        finally:
-            cpu.append(time.process_time() - c)
-
-    HeartbeatDataCollector.run_events = timed  # type: ignore[method-assign]
-    return cpu
-
-
 def _same(report: Any) -> tuple:
     skip = {"wall_seconds", "events_per_second"}
     return tuple(
@@ -158,17 +142,17 @@ def main() -> int:
     if args.ab:
         flags = [(_owner(f.split(":")[0]), f.split(":")[1]) for f in args.ab.split(",")]
         shipped = [getattr(m, f) for m, f in flags]
-        cpu = _replay_cpu()
         res: dict[str, list[float]] = {"A": [], "B": []}
         reports = set()
         bars = 0
-        for _ in range(args.rounds):
-            for side in "AB":
-                for (m, f), v in zip(flags, shipped, strict=True):
-                    setattr(m, f, v if side == "A" else not v)
-                report, bars = _run(args.data, args.strategy, args.days)
-                res[side].append(cpu[-1])
-                reports.add(_same(report))
+        with bs.timing_replays() as cpu:
+            for _ in range(args.rounds):
+                for side in "AB":
+                    for (m, f), v in zip(flags, shipped, strict=True):
+                        setattr(m, f, v if side == "A" else not v)
+                    report, bars = _run(args.data, args.strategy, args.days)
+                    res[side].append(cpu[-1])
+                    reports.add(_same(report))
         for side in "AB":
             med = statistics.median(res[side])
             runs = ", ".join(f"{x:.3f}" for x in res[side])

@@ -235,13 +235,17 @@ def run_backtest(
             hour = ts // HOUR
             if hour == last_ts // HOUR:
                 return False
-            funded = pnl.last_funding_ts
             return (
-                funded is None
-                or funded // HOUR < hour - 1  # no update last hour: none awaited
-                or funded // HOUR == hour
+                not awaits_update(hour)
+                or pnl.last_funding_ts // HOUR == hour
                 or ts >= hour * HOUR + FUNDING_GRACE_S
             )
+
+        def awaits_update(hour: int) -> bool:
+            """Clock hour `hour` waits for its funding update: the hour before had one
+            (or this one has: the data has hourly funding)."""
+            funded = pnl.last_funding_ts
+            return funded is not None and funded // HOUR >= hour - 1
 
         def next_sample() -> int | None:
             """The earliest tick `sample_due` may take that is not a funding update (the
@@ -250,11 +254,8 @@ def run_backtest(
             last_ts = last["sample"]
             if last_ts is None:
                 return None
-            hour_after = (last_ts // HOUR + 1) * HOUR
-            funded = pnl.last_funding_ts
-            if funded is None or funded < hour_after - HOUR:  # (`sample_due`: none awaited)
-                return hour_after
-            return hour_after + FUNDING_GRACE_S
+            hour = last_ts // HOUR + 1
+            return hour * HOUR + (FUNDING_GRACE_S if awaits_update(hour) else 0)
 
         def on_tick(result: Any) -> None:
             pnl.check()  # what the engines' steps did
