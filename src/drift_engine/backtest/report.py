@@ -24,7 +24,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-SECONDS_PER_YEAR = 365 * 24 * 3600
+from driftpy.constants.numeric_constants import ONE_YEAR
+
+#: the program's year (365 days), as driftpy publishes it
+SECONDS_PER_YEAR = ONE_YEAR
 
 
 @dataclass

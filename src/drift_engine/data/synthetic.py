@@ -65,6 +65,7 @@ from decimal import Decimal
 from functools import cache
 
 import numpy as np
+from driftpy.constants.numeric_constants import ONE_YEAR
 
 from drift_engine.data import symbols
 from drift_engine.data.bundled import daily_funding
@@ -93,7 +94,7 @@ from drift_engine.data.rates import ConstantSpotRates
 
 DAY = 86_400
 HOURS_PER_DAY = 24
-SECONDS_PER_YEAR = 365 * DAY
+SECONDS_PER_YEAR = ONE_YEAR  # (driftpy's: the program's 365-day year)
 DEFAULT_ORIGIN = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
 CALIBRATION_SEED = 20260110
 CALIBRATION_DAYS = 3_000

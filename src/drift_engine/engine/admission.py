@@ -18,13 +18,12 @@ import math
 from decimal import Decimal, InvalidOperation
 from functools import cache
 
+from driftpy.constants.numeric_constants import BASE_PRECISION, PRICE_PRECISION, QUOTE_PRECISION
+
 from drift_engine.core.errors import DriftEngineError
 
 #: No single engine is given more: a billion USDC is beyond any Drift sub-account.
 MAX_CAPITAL_USDC = Decimal(1_000_000_000)
-QUOTE_PRECISION = 10**6
-BASE_PRECISION = 10**9
-PRICE_PRECISION = 10**6
 
 
 class AdmissionError(DriftEngineError, ValueError):

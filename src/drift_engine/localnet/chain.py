@@ -86,12 +86,10 @@ from drift_engine.core.program import (
 from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
 from drift_engine.localnet.clock import ChainClock, ManualClock
 from drift_engine.localnet.config import LocalnetConfig
+from drift_engine.metrics.rpc import DEFAULT_UNITS_PER_INSTRUCTION, MAX_COMPUTE_UNIT_LIMIT
 
 #: Blocks a blockhash stays valid (mainnet's MAX_PROCESSING_AGE).
 MAX_BLOCKHASH_AGE = 150
-#: Compute units a transaction may use when it sets no limit: per instruction, capped.
-DEFAULT_UNITS_PER_INSTRUCTION = 200_000
-MAX_COMPUTE_UNIT_LIMIT = 1_400_000
 #: Compute units each instruction consumes: base + per remaining account (+ per order
 #: for place_orders). Figures of the order of what mainnet's explorers show for Drift's
 #: instructions; modelling assumptions, not measurements.

@@ -19,7 +19,6 @@ from drift_engine.core.types import DriftPosition, MarketType, OrderIntent, Posi
 from drift_engine.risk.limits import RiskLimits
 from drift_engine.strategies.base import StrategySnapshot
 
-BASE_PRECISION = 10**9
 QUOTE_SPOT_INDEX = 0
 
 

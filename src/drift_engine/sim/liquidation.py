@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from driftpy.constants.numeric_constants import SPOT_WEIGHT_PRECISION
 from driftpy.math.margin import MarginCategory
 from driftpy.types import UserStatus
 
@@ -34,7 +35,7 @@ from drift_engine.sim.state import QUOTE_SPOT_MARKET_INDEX, MarketKey, UserKey, 
 _BEING_LIQUIDATED = UserStatus.BEING_LIQUIDATED
 _QUOTE = (MarketType.SPOT, QUOTE_SPOT_MARKET_INDEX)
 _ONE = rules.PRICE_PRECISION  # the quote price at which a payment's terms are exact
-_WEIGHT_ONE = rules.SPOT_WEIGHT_PRECISION
+_WEIGHT_ONE = SPOT_WEIGHT_PRECISION
 
 #: A quiet hour's payments carry the kept maintenance calculation instead of dropping it
 #: (ADR-0020 point 58): `acct.safe` holds (collateral, requirement) exactly as the
@@ -345,11 +346,11 @@ class LiquidationMixin:
             )
             weight = max(
                 market.initial_liability_weight,
-                rules.SPOT_WEIGHT_PRECISION,
+                SPOT_WEIGHT_PRECISION,
                 spot_liability_weight(market, tokens, MarginCategory.MAINTENANCE),
             )
             k = (MarketType.SPOT, pos.market_index)
-            factor = 3.0 * (1 + weight / rules.SPOT_WEIGHT_PRECISION)
+            factor = 3.0 * (1 + weight / SPOT_WEIGHT_PRECISION)
             sens[k] = sens.get(k, 0.0) + factor * tokens / 10**market.decimals
         return {k: (self._prices[k], v) for k, v in sens.items()}
 

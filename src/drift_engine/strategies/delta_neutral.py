@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from typing import ClassVar, Literal
 
+from driftpy.constants.numeric_constants import ONE_YEAR
 from pydantic import Field, model_validator
 
 from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
@@ -82,8 +83,6 @@ FUNDING_MEANS = True
 #: error of `funding_apr_over` (at most ~(L+3) ulps of the window's magnitude)
 _BAND_MARGIN = 1e-9
 _BAND_FLOOR = 1e-30
-#: seconds in the interest year of the simulator (`sim.rules.ONE_YEAR`, 365 days)
-_YEAR_S = 365 * 86_400
 
 
 def _carry_band(
@@ -619,10 +618,10 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
         rate = m.spot_deposit_apr
         if not rate > 0:
             return None  # the simulator's rate not known from the snapshot
-        seconds = math.log(ceiling) / (rate * (1 + 1e-6)) * _YEAR_S - 3_600
+        seconds = math.log(ceiling) / (rate * (1 + 1e-6)) * ONE_YEAR - 3_600
         if not seconds >= 2:
             return None
-        return ts + int(min(seconds, 100 * _YEAR_S)) - 1
+        return ts + int(min(seconds, 100 * ONE_YEAR)) - 1
 
     def wake_conditions(self, snapshot: StrategySnapshot) -> tuple[WakeCondition, ...]:
         """What `on_tick` reads that can change between funding records: the time (a
