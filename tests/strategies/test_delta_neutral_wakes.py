@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -24,7 +23,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import drift_engine.engine.quiet as engine_quiet
-from drift_engine.data.models import FundingRecord, OracleTick, SpotRateRecord
+from drift_engine.data.models import FundingRecord, SpotRateRecord
 from drift_engine.data.synthetic import DEFAULT_ORIGIN
 from drift_engine.engine.market_board import hourly_rate, hourly_sides
 from drift_engine.sim import rules
@@ -42,8 +41,9 @@ DAY = 24 * HOUR
 BOTH = ("report", "engine", "records", "account", "prices", "tables")
 
 
-def _run(tmp_path: Path, name: str, bands: bool, stepping: str, start, end, params, **kw):
-    where = tmp_path / name
+def run_counting(where: Path, flags: dict, stepping: str, market_, start, end, params, **kw):
+    """`_whole` of delta-neutral with `flags` (delta_neutral's module flags) set, and
+    the funding hours passed without a real step (`quiet_step` calls) counted."""
     where.mkdir()
     passed: list[int] = []
     real = engine_quiet.quiet_step
@@ -53,13 +53,19 @@ def _run(tmp_path: Path, name: str, bands: bool, stepping: str, start, end, para
         real(engine, ts, *args)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(dn, "FUNDING_BANDS", bands)
+        for flag, value in flags.items():
+            mp.setattr(dn, flag, value)
         mp.setattr(engine_quiet, "quiet_step", counting)
         got = _whole(
-            where, True, "delta-neutral", "SOL-PERP", start, end, params, stepping=stepping, **kw
+            where, True, "delta-neutral", market_, start, end, params, stepping=stepping, **kw
         )
-    got["quiet_hours"] = len(passed)  # funding hours passed without a real step
+    got["quiet_hours"] = len(passed)
     return got
+
+
+def _run(tmp_path: Path, name: str, bands: bool, stepping: str, start, end, params, **kw):
+    flags = {"FUNDING_BANDS": bands}
+    return run_counting(tmp_path / name, flags, stepping, "SOL-PERP", start, end, params, **kw)
 
 
 def _assert_exact(tmp_path: Path, start, end, params=None, **kw) -> dict:
@@ -128,49 +134,6 @@ def test_synthetic_minutes_in_and_out(tmp_path, params):
         tmp_path, DEFAULT_ORIGIN, DEFAULT_ORIGIN + 6 * DAY, params, source="synthetic", seed=11
     )
     assert got["on"]["report"]["trades"] >= 2
-
-
-def _capped_path(start: int, hours: int, capped: float) -> list:
-    """Minute ticks and an hourly funding record whose receiving side is capped: shorts
-    receive `capped` x a positive rate, longs a negative one; spot rates at the start
-    and mid-way a deposit rate (3,000 % APR) whose interest soon unbalances the legs."""
-    events: list = [SpotRateRecord(start, "SOL", 1, Decimal("0.01"), Decimal("0.03"))]
-    for i in range(hours * 60 + 1):
-        t = start + 60 * i
-        price = 100_000_000 + (7_000 if i % 2 else 0)
-        events.append(OracleTick(t, "SOL-PERP", int(price), "synthetic"))
-        h = i // 60
-        if i and i % 60 == 0:
-            hourly = 1.2e-5 * math.sin(2 * math.pi * h / 53) + 5e-6 + 2e-6 * math.sin(h)
-            rate = round(hourly * int(price) * 1000)
-            # the receiving side gets `capped` of it (`calculate_funding_rate_long_short`)
-            short = round(rate * capped) if rate > 0 else rate
-            long = round(rate * capped) if rate < 0 else rate
-            events.append(
-                FundingRecord(t, "SOL-PERP", 0, rate, long, short, 0, 0, int(price), int(price))
-            )
-        if i == hours * 30:
-            events.append(SpotRateRecord(t, "SOL", 1, Decimal(30), Decimal(40)))
-    return events
-
-
-@pytest.mark.parametrize(("lookback", "exit_apr"), [(3, 0.0), (12, 0.0), (3, 0.028), (6, 0.025)])
-def test_a_capped_short_side_and_a_rate_update(tmp_path, lookback, exit_apr):
-    # the band reads the short side (what a short perp receives), not the market rate
-    start = DEFAULT_ORIGIN
-    hours = 12 * 24
-    events = _capped_path(start, hours, 0.4)
-    params = {
-        "entry_apr": 0.03,
-        "exit_apr": exit_apr,
-        "lookback_hours": lookback,
-        "settle_every_s": DAY,
-    }
-    got = _assert_exact(
-        tmp_path, start, start + hours * HOUR, params, data=(events, "synthetic: capped")
-    )
-    assert got["on"]["report"]["trades"] >= 1 and got["on"]["quiet_hours"] > 100
-    assert got["off"]["quiet_hours"] == 0
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,6 +21,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import drift_engine.engine.quiet as engine_quiet
+from drift_engine.data.models import FundingRecord, OracleTick, SpotRateRecord
 from drift_engine.data.synthetic import DEFAULT_ORIGIN
 from drift_engine.engine.market_board import MarketBoard
 from drift_engine.strategies import delta_neutral as dn
@@ -31,9 +33,9 @@ from drift_engine.strategies.wake import (
     NextSpotRate,
     fired,
 )
-from tests.backtest.test_quiet_run import SOL_YEAR, _whole
+from tests.backtest.test_quiet_run import SOL_YEAR
 from tests.strategies.test_delta_neutral import market, snap
-from tests.strategies.test_delta_neutral_wakes import BOTH, _capped_path
+from tests.strategies.test_delta_neutral_wakes import BOTH, run_counting
 
 HOUR = 3_600
 DAY = 24 * HOUR
@@ -43,25 +45,10 @@ FLAGS = {"means": (True, True), "band": (True, False), "off": (False, False)}
 
 
 def _run(tmp_path: Path, name: str, stepping: str, market_, start, end, params, **kw) -> dict:
-    where = tmp_path / f"{name}-{stepping}"
-    where.mkdir()
-    passed: list[int] = []
-    real = engine_quiet.quiet_step
-
-    def counting(engine, ts, *args):
-        passed.append(ts)
-        real(engine, ts, *args)
-
     bands, means = FLAGS[name]
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(dn, "FUNDING_BANDS", bands)
-        mp.setattr(dn, "FUNDING_MEANS", means)
-        mp.setattr(engine_quiet, "quiet_step", counting)
-        got = _whole(
-            where, True, "delta-neutral", market_, start, end, params, stepping=stepping, **kw
-        )
-    got["quiet_hours"] = len(passed)
-    return got
+    flags = {"FUNDING_BANDS": bands, "FUNDING_MEANS": means}
+    where = tmp_path / f"{name}-{stepping}"
+    return run_counting(where, flags, stepping, market_, start, end, params, **kw)
 
 
 def _assert_exact(tmp_path: Path, start, end, params=None, market_="SOL-PERP", **kw) -> dict:
@@ -131,9 +118,34 @@ def test_synthetic_minutes_in_and_out(tmp_path, params):
     assert got["means"]["report"]["trades"] >= 2
 
 
-@pytest.mark.parametrize(("lookback", "exit_apr"), [(3, 0.0), (12, 0.0), (3, 0.028)])
+def _capped_path(start: int, hours: int, capped: float) -> list:
+    """Minute ticks and an hourly funding record whose receiving side is capped: shorts
+    receive `capped` x a positive rate, longs a negative one; spot rates at the start
+    and mid-way a deposit rate (3,000 % APR) whose interest soon unbalances the legs."""
+    events: list = [SpotRateRecord(start, "SOL", 1, Decimal("0.01"), Decimal("0.03"))]
+    for i in range(hours * 60 + 1):
+        t = start + 60 * i
+        price = 100_000_000 + (7_000 if i % 2 else 0)
+        events.append(OracleTick(t, "SOL-PERP", int(price), "synthetic"))
+        h = i // 60
+        if i and i % 60 == 0:
+            hourly = 1.2e-5 * math.sin(2 * math.pi * h / 53) + 5e-6 + 2e-6 * math.sin(h)
+            rate = round(hourly * int(price) * 1000)
+            # the receiving side gets `capped` of it (`calculate_funding_rate_long_short`)
+            short = round(rate * capped) if rate > 0 else rate
+            long = round(rate * capped) if rate < 0 else rate
+            events.append(
+                FundingRecord(t, "SOL-PERP", 0, rate, long, short, 0, 0, int(price), int(price))
+            )
+        if i == hours * 30:
+            events.append(SpotRateRecord(t, "SOL", 1, Decimal(30), Decimal(40)))
+    return events
+
+
+@pytest.mark.parametrize(("lookback", "exit_apr"), [(3, 0.0), (12, 0.0), (3, 0.028), (6, 0.025)])
 def test_a_capped_short_side_and_a_rate_update(tmp_path, lookback, exit_apr):
-    # the comparison reads the short side, and a 3,000 % deposit APR mid-way
+    # the comparison (and the band, `_assert_exact`) reads the short side (what a short
+    # perp receives), not the market rate; and a 3,000 % deposit APR mid-way
     start = DEFAULT_ORIGIN
     hours = 12 * 24
     events = _capped_path(start, hours, 0.4)
