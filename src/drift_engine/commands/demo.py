@@ -258,6 +258,7 @@ def _replay(
     between two ticks)."""
     from drift_engine.clock import AcceleratedClock
     from drift_engine.commands.run import apply_operator_commands, progress_printer
+    from drift_engine.heap import frozen_start_up
 
     hb = stack.heartbeat(
         events,
@@ -273,7 +274,11 @@ def _replay(
     )
     try:
         clock = AcceleratedClock(speed, start, stop=stop)
-        hb.run(clock, start=start, until=end, interval_s=60, should_stop=stop.is_set)
+        # start-up's heap (stack, engines, the dashboard's app) lives through the replay:
+        # frozen, as `drift-engine run` freezes it, so a full collection in a tick walks
+        # only what the ticks made (heap.py)
+        with frozen_start_up():
+            hb.run(clock, start=start, until=end, interval_s=60, should_stop=stop.is_set)
     finally:
         hb.flush()
     if stop.is_set():
