@@ -65,7 +65,6 @@ from drift_engine.core.validation import validate_intent
 from drift_engine.localnet.chain import ProgramError
 from drift_engine.localnet.config import LocalnetConfig
 from drift_engine.sim import rules
-from drift_engine.sim.records import OrderRecord
 from drift_engine.sim.simulator import InsufficientCollateralError
 
 PPM = 1_000_000
@@ -286,19 +285,7 @@ class Keeper:
                     f"order {order_id} would need initial margin {req} > collateral {tc}"
                 )
         sim._touch(acct, mkey)
-        sim._emit(
-            OrderRecord(
-                sim._next_seq(),
-                ts,
-                acct.authority,
-                acct.key[1],
-                mkey[0],
-                mkey[1],
-                order_id,
-                intent.user_order_id,
-                "place",
-            )
-        )
+        sim._order_record(acct, mkey, order_id, intent.user_order_id, "place", ts)
         self.orders.append((acct.key, order_id))
         return copy.deepcopy(order)
 

@@ -170,19 +170,7 @@ class OrdersMixin:
             )
             fills = (fill,)
             acct.user.next_order_id += 1
-            self._emit(
-                OrderRecord(
-                    self._next_seq(),
-                    ts,
-                    acct.authority,
-                    acct.key[1],
-                    mkey[0],
-                    mkey[1],
-                    order_id,
-                    intent.user_order_id,
-                    "fill",
-                )
-            )
+            self._order_record(acct, mkey, order_id, intent.user_order_id, "fill", ts)
             self._after_fill(acct, mkey, ts)
             return OrderResult(order_id, "filled", fills)
         if not is_limit or intent.immediate_or_cancel:
@@ -226,9 +214,19 @@ class OrdersMixin:
             self._undo = None
         return results
 
-    def _order_end(self, acct, mkey, intent, order_id, ts, status, reason) -> OrderResult:
-        self._changed(acct)
-        acct.user.next_order_id += 1
+    def _order_record(
+        self,
+        acct: _Account,
+        mkey: MarketKey,
+        order_id: int,
+        user_order_id: int,
+        action: str,
+        ts: int,
+        reason: str = "",
+    ) -> None:
+        """Emit the `OrderRecord` of an order of `acct` in market `mkey` placed or ended
+        (`action`: "place", "cancel", "fill", "expire"); the local keeper's resting
+        orders too."""
         self._emit(
             OrderRecord(
                 self._next_seq(),
@@ -238,11 +236,16 @@ class OrdersMixin:
                 mkey[0],
                 mkey[1],
                 order_id,
-                intent.user_order_id,
-                "cancel",
+                user_order_id,
+                action,
                 reason,
             )
         )
+
+    def _order_end(self, acct, mkey, intent, order_id, ts, status, reason) -> OrderResult:
+        self._changed(acct)
+        acct.user.next_order_id += 1
+        self._order_record(acct, mkey, order_id, intent.user_order_id, "cancel", ts, reason)
         return OrderResult(order_id, status, (), reason)
 
     def _rest_order(self, acct, mkey, intent, order_id, size, limit, ts) -> None:
@@ -309,19 +312,7 @@ class OrdersMixin:
                 )
         self._resting.setdefault(mkey, []).append((acct, slot_index))
         self._touch(acct, mkey)
-        self._emit(
-            OrderRecord(
-                self._next_seq(),
-                ts,
-                acct.authority,
-                acct.key[1],
-                mkey[0],
-                mkey[1],
-                order_id,
-                intent.user_order_id,
-                "place",
-            )
-        )
+        self._order_record(acct, mkey, order_id, intent.user_order_id, "place", ts)
 
     def cancel_order(self, key: UserKey | None, order_id: int, ts: int) -> bool:
         """Cancel a resting order by id; False if no such open order."""
@@ -355,20 +346,7 @@ class OrdersMixin:
         pos.open_orders = max(0, pos.open_orders - 1)
         acct.user.open_orders = max(0, acct.user.open_orders - 1)
         acct.user.has_open_order = acct.user.open_orders > 0
-        self._emit(
-            OrderRecord(
-                self._next_seq(),
-                ts,
-                acct.authority,
-                acct.key[1],
-                mkey[0],
-                mkey[1],
-                order.order_id,
-                order.user_order_id,
-                action,
-                reason,
-            )
-        )
+        self._order_record(acct, mkey, order.order_id, order.user_order_id, action, ts, reason)
         # the program resets a finished order slot to Order::default()
         order.status = OrderStatus.Init()
         order.base_asset_amount = order.base_asset_amount_filled = 0
