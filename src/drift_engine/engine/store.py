@@ -240,6 +240,30 @@ def _insert_heartbeats(session: Session, beats: list[dict[str, Any]]) -> None:
 
 _HEARTBEAT_INSERT: Any = None
 
+#: a batch's engine events and engine record updates go to the driver as parameter
+#: tuples processed by the statements' own bind processors (`vaults.bulk.DriverInsert`,
+#: `DriverStatement`; compiled once per process), where the dialect stores JSON as
+#: `json.dumps` text (SQLite); False: Core's executemany of the row dicts, the
+#: reference the tests compare with (ADR-0020, s12-hb)
+TICK_DRIVER_ROWS = True
+
+_EVENT_COLUMNS = ("engine_id", "ts", "kind", "message", "data")
+_EVENT_INSERT: Any = None
+
+
+def _insert_events(session: Session, events: list[dict[str, Any]]) -> None:
+    """`session.execute(insert(engine_events), events)`: the same rows, sent as driver
+    tuples (`TICK_DRIVER_ROWS`)."""
+    global _EVENT_INSERT
+    if not TICK_DRIVER_ROWS or not _json_is_text(session.connection().dialect):
+        session.execute(insert(EngineEventRow.__table__), events)
+        return
+    if _EVENT_INSERT is None:
+        from drift_engine.vaults.bulk import DriverInsert
+
+        _EVENT_INSERT = DriverInsert(EngineEventRow.__table__, _EVENT_COLUMNS, per_row=True)
+    _EVENT_INSERT.run(session, [tuple(e[c] for c in _EVENT_COLUMNS) for e in events])
+
 
 class WriteBatch:
     """Writes held in memory until the next paper checkpoint commits them, in order, in
@@ -273,7 +297,8 @@ class WriteBatch:
         side; ADR-0020). Engine records of `records_written` (the checkpoint in this
         transaction writes their latest value after the batch) are not written twice."""
         writes = self.writes
-        if not all(_bulk_kind(w) for w in writes):
+        kinds = [_bulk_kind(w) for w in writes]
+        if not all(kinds):
             for write in writes:
                 write(session)
             return
@@ -286,8 +311,7 @@ class WriteBatch:
         events: list[dict[str, Any]] = []
         beats: list[dict[str, Any]] = []
         records: dict[str, EngineRecord] = {}
-        for write in writes:
-            kind = _bulk_kind(write)
+        for write, kind in zip(writes, kinds, strict=True):
             if kind == "booking":
                 ledger, engine_id, ref, entries = write.booking  # type: ignore[attr-defined]
                 vault.book(engine_id, ref, entries, getattr(ledger, "_clock", utc_now)())
@@ -303,7 +327,7 @@ class WriteBatch:
                 records[record.engine_id] = record
         vault.flush(session)
         if events:
-            session.execute(insert(EngineEventRow.__table__), events)
+            _insert_events(session, events)
         if beats:
             _insert_heartbeats(session, beats)
         for engine_id, record in records.items():
@@ -315,11 +339,12 @@ class WriteBatch:
         in bulk (None otherwise: the writes run one after another, records in their
         place). A checkpoint writes these with its own records in one executemany."""
         writes = self.writes
-        if not all(_bulk_kind(w) for w in writes):
+        kinds = [_bulk_kind(w) for w in writes]
+        if not all(kinds):
             return None
         out: dict[str, EngineRecord] = {}
-        for write in writes:
-            if _bulk_kind(write) == "record":
+        for write, kind in zip(writes, kinds, strict=True):
+            if kind == "record":
                 record = write.record[0]  # type: ignore[attr-defined]
                 out[record.engine_id] = record
         return out
@@ -421,6 +446,17 @@ _UPDATE_RECORD = _update(EngineRow.__table__, "engine_id", _RECORD_COLUMNS)
 _UPDATE_CHECKPOINT = _checkpoint_update()
 
 
+def _update_record_rows() -> Any:
+    from drift_engine.vaults.bulk import DriverStatement
+
+    return DriverStatement(_UPDATE_RECORD, (*("v_" + c for c in _RECORD_COLUMNS), "id"))
+
+
+#: `_UPDATE_RECORD` as driver rows (`TICK_DRIVER_ROWS`): (the record's values in
+#: `_RECORD_COLUMNS` order, engine id)
+_UPDATE_RECORD_ROWS = _update_record_rows()
+
+
 def _update_records(s: Any, records: list[EngineRecord]) -> None:
     """Write engine records whose rows exist with one executemany UPDATE in session `s`."""
     if not records:
@@ -429,6 +465,13 @@ def _update_records(s: Any, records: list[EngineRecord]) -> None:
         loaded = s.identity_map.get(s.identity_key(EngineRow, r.engine_id))
         if loaded is not None:
             s.expire(loaded)
+    if TICK_DRIVER_ROWS and _json_is_text(s.connection().dialect):
+        rows = []
+        for r in records:
+            values = _record_values(r)
+            rows.append((*(values[c] for c in _RECORD_COLUMNS), r.engine_id))
+        _UPDATE_RECORD_ROWS.run(s, rows)
+        return
     s.execute(
         _UPDATE_RECORD,
         [
