@@ -9,7 +9,8 @@ False`: every slot read, both holdings valued, the price dict built):
   and payments, final equity), every hourly sample, every row of every table, the
   ticks, accounts and records (`test_quiet_run`'s harness), and the report of per-bar
   stepping; on synthetic minutes held short and in and out of the market, the real LUNA
-  crash (liquidation, drawdown halt) and real SOL minutes; the kept runs book hours
+  crash (liquidation, drawdown halt), real SOL minutes and real SOL hours (held short,
+  and delta-neutral with its spot leg); the kept runs book hours
   from their payments, the reference none;
 - on the simulator itself (Hypothesis): prices of both SOL markets, settled funding,
   interest rates on USDC and SOL (deposits and borrows: interest on a non-quote leg),
@@ -47,7 +48,8 @@ from drift_engine.sim.state import SimulationError
 from drift_engine.venues.paper import PaperVenue
 from tests.backtest.test_fast_stepping import IGNORED, Carry, Hold, LeveragedLong
 from tests.backtest.test_fast_stepping import _run as _bar_run
-from tests.backtest.test_quiet_run import SOL_YEAR, _same, _luna, _whole
+from tests.backtest.test_quiet_run import SOL_YEAR, _luna, _whole
+from tests.backtest.test_quiet_run import _same as _same_runs
 
 HOUR = 3_600
 DAY = 24 * HOUR
@@ -85,7 +87,7 @@ def _both(
     assert ref["derived"] == 0
     if derives:
         assert kept["derived"] > 0  # hours booked from their payments
-    _same(kept, ref)
+    _same_runs(kept, ref)
     if bar:  # and per-bar stepping's report (samples, parts, final equity ...)
         report, _ = _bar_run(tmp_path, "bar", strategy, market, start, end, params, **kw)
         for f in dataclasses.fields(report):
@@ -155,6 +157,25 @@ def test_real_sol_minutes(tmp_path):
         tmp_path, Hold, "SOL-PERP", start, start + 9 * DAY, {"leverage": 2.0}, bar=True,
         source="bundled", bridge_s=60,
     )  # fmt: skip
+
+
+def test_real_sol_hours_held_short(tmp_path):
+    # the bundled real hourly data (the lean loop's hours of hourly data, QUIET_BARE)
+    got = _both(
+        tmp_path, Hold, "SOL-PERP", SOL_YEAR, SOL_YEAR + 14 * DAY, {"leverage": 2.0}, bar=True,
+        source="bundled",
+    )  # fmt: skip
+    assert got["quiet"] >= 200
+
+
+def test_real_sol_hours_delta_neutral(tmp_path):
+    # the flagship: a perp short, a spot long (interest on a non-quote leg), hourly
+    # settles (read) and quiet hours of its carry comparison (from their payments)
+    got = _both(
+        tmp_path, "delta-neutral", "SOL-PERP", SOL_YEAR + 112 * DAY, SOL_YEAR + 133 * DAY,
+        {"settle_every_s": 4 * HOUR}, bar=True, source="bundled",
+    )  # fmt: skip
+    assert got["report"]["trades"] >= 2 and got["quiet"] >= 100
 
 
 # ------------------------------------------------------------------ on the simulator

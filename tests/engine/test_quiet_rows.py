@@ -6,7 +6,8 @@ and its samples, every row of every table (ledger entries with their keys, amoun
 times and ids; engine records; vault snapshots with their cash; heartbeat rows), the
 ticks `on_tick` saw with the engine's bookkeeping, the simulator's records and accounts.
 Cases: held short, a strategy entering and leaving (fills booked between quiet hours),
-the real LUNA crash (a liquidation, a drawdown halt) and real SOL minutes. Each run must
+the real LUNA crash (a liquidation, a drawdown halt), real SOL minutes and real SOL
+hours (held short, delta-neutral). Each run must
 hold rows, the reference none. Hypothesis, on the sink itself: drawn bookings (amounts
 at and past the money bounds, zero, repeated keys, record writes and other writes
 between them) give the same answers, errors, balance, totals, keys and held values
@@ -32,7 +33,7 @@ from drift_engine.vaults.entries import EntryRow, NewEntry, common_form
 from drift_engine.vaults.errors import IdempotencyConflictError
 from drift_engine.vaults.money import MAX_AMOUNT
 from tests.backtest.test_fast_stepping import Carry, Hold
-from tests.backtest.test_quiet_run import DAY, SOL_YEAR, _same, _luna, _whole
+from tests.backtest.test_quiet_run import DAY, SOL_YEAR, _luna, _same, _whole
 from tests.vaults.conftest import database_url  # noqa: F401 - a fixture (two_dbs')
 from tests.vaults.test_bulk_tick_writes import (  # noqa: F401 - two_dbs: a fixture
     NOW,
@@ -42,6 +43,8 @@ from tests.vaults.test_bulk_tick_writes import (  # noqa: F401 - two_dbs: a fixt
     _sequential,
     two_dbs,
 )
+
+HOUR = 3_600
 
 
 def _both(tmp_path, strategy, market, start, end, params=None, **kw) -> dict:
@@ -134,6 +137,20 @@ def test_real_sol_minutes(tmp_path):
         source="bundled",
         bridge_s=60,
     )
+
+
+def test_real_sol_hours(tmp_path):
+    # the bundled real hourly data, held short and the flagship delta-neutral
+    _both(
+        tmp_path, Hold, "SOL-PERP", SOL_YEAR, SOL_YEAR + 14 * DAY, {"leverage": 2.0},
+        source="bundled",
+    )  # fmt: skip
+    (tmp_path / "dn").mkdir()
+    got = _both(
+        tmp_path / "dn", "delta-neutral", "SOL-PERP", SOL_YEAR + 112 * DAY,
+        SOL_YEAR + 133 * DAY, {"settle_every_s": 4 * HOUR}, source="bundled",
+    )  # fmt: skip
+    assert got["report"]["trades"] >= 2
 
 
 # -- the sink itself ---------------------------------------------------------------------
