@@ -27,7 +27,10 @@ appear (after each market event and after each engine step) it
    spot balance) is counted in price/basis as `rounding` (shown on its own too).
 At the end, price/basis gets the last marks. The value of the holdings at their marks is
 kept (`_marked`): step 1 needs it and the previous step 2 computed it at the same prices,
-so each booking values the old holdings once and the new ones once. So the five parts add
+so each booking values the old holdings once and the new ones once. A booking of payments
+alone (a quiet funding hour: funding, interest) takes the new holdings from the old ones
+moved by what the records say instead of reading every slot, and the new value from the
+old one and each leg's change (`KEPT_BOOKING`; ADR-0020 points 69-70). So the five parts add
 up to the final value minus the initial capital exactly, by construction; what the tests
 check is that each part also equals what was booked elsewhere (funding = the vault
 ledger's FUNDING entries, fees = the ledger's fill fees) and that the tracked holdings are
@@ -46,6 +49,24 @@ from drift_engine.core.program_math import trunc_div
 from drift_engine.core.types import MarketType
 
 QUOTE_INDEX = 0
+
+#: a booking whose records since the last one are payments (`_PAYMENTS`) takes the
+#: account's new holdings from the last ones moved by its payments (`moved_by`: a funding
+#: payment moves its perp's quote, interest its balance's tokens) instead of reading
+#: every slot, and values them from the old holdings' values and each leg's change
+#: (`leg_change`: a perp whose base stayed moved by its quote, USDC by its amount);
+#: `value()` tests the marks price by price. False: `_book_reference` (every slot read
+#: with `holdings_of_user`, both holdings valued) and `value()` building the price dict:
+#: the reference
+KEPT_BOOKING = True
+
+#: records that move no holding but by what they say: a funding rate update (none: a
+#: position's funding moves its quote when settled, which is a `funding` record), a
+#: funding settlement (its `funding_payment` into the position's quote), interest (its
+#: `amount` into the balance's tokens: the token amount after the accrual less the one
+#: before, `sim.funding_interest._accrue_market`). Every other record (fills, orders,
+#: deposits, withdrawals, settle_pnl, liquidations) means a full read.
+_PAYMENTS = frozenset({"funding_rate", "funding", "interest"})
 
 #: (market type, market index, decimals) -> (base or token amount, perp quote amount)
 Holdings = dict[tuple[MarketType, int, int], tuple[int, int]]
@@ -114,6 +135,54 @@ def holds_perp(user: Any) -> bool:
     return False
 
 
+def leg_change(key: tuple[MarketType, int, int], old: tuple[int, int] | None,
+               new: tuple[int, int] | None, price: int) -> int:  # fmt: skip
+    """`leg_value` of holding `new` less that of `old` (None: not held) at one `price`,
+    without valuing a leg whose price term stays: a perp whose base is the same moved by
+    its quote (trunc(base x price / 1e9) is the same), USDC by its amount."""
+    market_type, index, decimals = key
+    if new is None:
+        return 0 if old is None else -leg_value(market_type, index, decimals, *old, price)
+    if old is None:
+        return leg_value(market_type, index, decimals, *new, price)
+    if market_type is MarketType.PERP:
+        if new[0] == old[0]:
+            return new[1] - old[1]
+    elif index == QUOTE_INDEX:
+        return new[0] - old[0]
+    return leg_value(market_type, index, decimals, *new, price) - leg_value(
+        market_type, index, decimals, *old, price
+    )
+
+
+def moved_by(holdings: Holdings, records: list[Any], spot_markets: Any) -> Holdings | None:
+    """`holdings` moved by the payments `records` of their account: a funding payment
+    added to its perp's quote, interest to its balance's tokens; None when a record is
+    of another kind or moves a holding not held, or a holding ends at nothing (the
+    caller reads the account instead)."""
+    out = dict(holdings)
+    for r in records:
+        kind = r.kind
+        if kind == "funding":
+            key = (MarketType.PERP, r.market_index, 9)
+            held = out.get(key)
+            if held is None:
+                return None
+            held = out[key] = (held[0], held[1] + r.funding_payment)
+        elif kind == "interest":
+            index = r.market_index
+            key = (MarketType.SPOT, index, spot_markets[index].decimals)
+            held = out.get(key)
+            if held is None:
+                return None
+            held = out[key] = (held[0] + r.amount, 0)
+        else:
+            return None
+        if held[0] == 0 and held[1] == 0:
+            return None
+    return out
+
+
 @dataclass
 class Attribution:
     """The parts of the net PnL (micro-USDC, signed contributions; see module docstring)."""
@@ -159,6 +228,9 @@ class PnlAttribution:
         #: quote market, priced 1); `_price` resolves each key once
         self._price_keys: dict[tuple[MarketType, int, int], Any] = {}
         self._sim_prices = sim._prices
+        #: (the User, its perp and spot slot lists, the record count) when the holdings
+        #: were last read (`_read`); None: read the account next
+        self._kept: tuple[Any, Any, Any, int] | None = None
         self._holdings = holdings_of(venue.positions())
         self._marks = self._prices(self._holdings)
         #: `_value(_holdings, _marks)`, kept with them
@@ -197,6 +269,16 @@ class PnlAttribution:
 
     def value(self) -> int:
         """The account's value now (the holdings last seen, at the current prices)."""
+        if KEPT_BOOKING:
+            # `_marks` holds a price for each holding (the dict test below), so the marks
+            # price by price are that test without building the dict
+            price = self._price
+            for k, p in self._marks.items():
+                if price(k) != p:
+                    break
+            else:  # priced as when last booked (a backtest's hourly sample)
+                return self._marked
+            return self._value(self._holdings, self._prices(self._holdings))
         now = self._prices(self._holdings)
         if now == self._marks:  # priced as when last booked (a backtest's hourly sample)
             return self._marked
@@ -230,25 +312,83 @@ class PnlAttribution:
             self._book(ours)
 
     def _book(self, records: list[Any]) -> None:
+        if not KEPT_BOOKING:
+            self._kept = None
+            self._book_reference(records)
+            return
         parts = self.parts
         before = self._holdings
-        # `now = self._prices(before)` and `value_before = self._value(before, now)` in one
-        # pass (every funding hour books here)
+        after = self._read(records)
+        # each old leg at the prices now (its value and its change to the new holding)
         price = self._price
-        now: dict[tuple[MarketType, int, int], int] = {}
+        prices: dict[tuple[MarketType, int, int], int] = {}
         value_before = 0
-        for k, (amount, quote) in before.items():
-            p = now[k] = price(k)
-            value_before += leg_value(k[0], k[1], k[2], amount, quote, p)
+        jump = 0
+        found = 0
+        for k, old in before.items():
+            p = prices[k] = price(k)
+            value_before += leg_value(k[0], k[1], k[2], old[0], old[1], p)
+            new = after.get(k)
+            if new is not None:
+                found += 1
+            if new != old:
+                jump += leg_change(k, old, new, p)
         parts.price_basis += value_before - self._marked
-        after = holdings_of_user(self.sim.user(self.venue.key), self.sim.spot_markets)
-        same_keys = now.keys() == after.keys()
-        prices = now
-        if not same_keys and not now.keys() >= after.keys():  # a holding not priced yet
-            prices = {**now, **self._prices({k: v for k, v in after.items() if k not in now})}
-        value_after = self._value(after, prices)
-        # `prices` is `now` on every key of `before`: its value at them is `value_before`
-        jump = value_after - value_before
+        same_keys = found == len(before) == len(after)
+        if found != len(after):  # a holding not priced yet
+            for k, new in after.items():
+                if k not in prices:
+                    p = prices[k] = price(k)
+                    jump += leg_change(k, None, new, p)
+        explained, trading = self._explain(records, before, prices)
+        rest = jump - explained
+        if trading:
+            parts.slippage += rest
+        else:
+            parts.rounding += rest
+            parts.price_basis += rest
+        self._holdings = after
+        # the oracle prices now (nothing moved them since they were read): `prices`
+        # itself when the holdings kept their keys (it is not written after this)
+        self._marks = prices if same_keys else {k: prices[k] for k in after}
+        self._marked = value_before + jump
+
+    def _read(self, records: list[Any]) -> Holdings:
+        """`holdings_of_user` of the account now, after the booking's `records` (its
+        own since the last booking). When every record written since the holdings were
+        last read is a payment (`_PAYMENTS`) and the User and its slot lists are the same
+        objects (a restore or load writes others): the last holdings moved by the
+        payments (`moved_by`), as nothing else moved them; else the account is read."""
+        sim = self.sim
+        written = sim.records
+        n = len(written)
+        user = sim.user(self.venue.key)
+        perp_list, spot_list = user.perp_positions, user.spot_positions
+        kept = self._kept
+        after = None
+        if (
+            kept is not None
+            and user is kept[0]
+            and perp_list is kept[1]
+            and spot_list is kept[2]
+            and kept[3] <= n
+        ):
+            payments = _PAYMENTS
+            for r in written[kept[3] : n]:
+                if r.kind not in payments:
+                    break
+            else:
+                after = moved_by(self._holdings, records, sim.spot_markets)
+        if after is None:
+            after = holdings_of_user(user, sim.spot_markets)
+        self._kept = (user, perp_list, spot_list, n)
+        return after
+
+    def _explain(self, records: list[Any], before: Holdings, prices: dict) -> tuple[int, bool]:
+        """Book each record's own part (funding, interest, fees); returns the sum of
+        those parts (what the records explain of the value's jump) and whether any was a
+        trade (a fill or liquidation: the rest of the jump is slippage)."""
+        parts = self.parts
         explained = 0
         trading = False
         for r in records:
@@ -270,6 +410,31 @@ class PnlAttribution:
                 parts.fees -= fee
                 explained -= fee
                 trading = True
+        return explained, trading
+
+    def _book_reference(self, records: list[Any]) -> None:
+        """`_book` with every slot of the account read (`holdings_of_user`) and both
+        holdings valued (`KEPT_BOOKING = False`: the reference)."""
+        parts = self.parts
+        before = self._holdings
+        # `now = self._prices(before)` and `value_before = self._value(before, now)` in one
+        # pass (every funding hour books here)
+        price = self._price
+        now: dict[tuple[MarketType, int, int], int] = {}
+        value_before = 0
+        for k, (amount, quote) in before.items():
+            p = now[k] = price(k)
+            value_before += leg_value(k[0], k[1], k[2], amount, quote, p)
+        parts.price_basis += value_before - self._marked
+        after = holdings_of_user(self.sim.user(self.venue.key), self.sim.spot_markets)
+        same_keys = now.keys() == after.keys()
+        prices = now
+        if not same_keys and not now.keys() >= after.keys():  # a holding not priced yet
+            prices = {**now, **self._prices({k: v for k, v in after.items() if k not in now})}
+        value_after = self._value(after, prices)
+        # `prices` is `now` on every key of `before`: its value at them is `value_before`
+        jump = value_after - value_before
+        explained, trading = self._explain(records, before, prices)
         rest = jump - explained
         if trading:
             parts.slippage += rest
@@ -317,5 +482,7 @@ __all__ = [
     "holdings_of",
     "holdings_of_user",
     "holds_perp",
+    "leg_change",
     "leg_value",
+    "moved_by",
 ]

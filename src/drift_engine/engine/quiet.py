@@ -414,11 +414,14 @@ def book_payments(engine: DriftEngine, ts: int) -> None:
     a paper engine's `FundingEvent` and `InterestEvent` (exact types) are booked as
     `_handle` books them (the same kind, amount, no fee, the vault ledger's key for the
     market and time, the market index, no memo, the event's time) through the sink's
-    `book_entry` with the key made at once, without the `Posting` and the general
-    dispatch; every other event (a fill, a liquidation, an order update: `passes_hour`
-    lets none through) and any other mode or sink goes to `_handle`."""
+    `book_quiet` (`book_entry`, the row held as it is in a backtest's batch) with the
+    key made at once, without the `Posting` and the general dispatch; every other event
+    (a fill, a liquidation, an order update: `passes_hour` lets none through) and any
+    other mode or sink goes to `_handle`."""
     events = engine.venue.poll_events(ts)
-    book = getattr(engine.ledger, "book_entry", None)
+    # `book_quiet(kind, amount, key, index, ts)`: `book_entry(kind, amount, 0, key, index,
+    # None, ts)` (a paper engine's `VaultLedgerSink`)
+    book = getattr(engine.ledger, "book_quiet", None)
     if book is None or engine.mode is not EngineMode.PAPER:
         for event in events:
             engine._handle(event)
@@ -426,28 +429,19 @@ def book_payments(engine: DriftEngine, ts: int) -> None:
     stats = engine.stats
     entries = _entries()
     funding_key, interest_key = entries.funding_key, entries.interest_key
+    funding, interest = entries.EntryKind.FUNDING, entries.EntryKind.INTEREST
     for event in events:
         kind = type(event)
         if kind is FundingEvent:
             index = event.market_index
-            if book(
-                "funding", event.amount, 0, funding_key(index or 0, event.ts), index, None, event.ts
-            ):
+            if book(funding, event.amount, funding_key(index or 0, event.ts), index, event.ts):
                 stats.funding += event.amount
                 engine.strategy.on_funding(event)
             else:
                 stats.duplicates += 1
         elif kind is InterestEvent and event.market_index == QUOTE_SPOT_INDEX:
             index = event.market_index
-            if book(
-                "interest",
-                event.amount,
-                0,
-                interest_key(index or 0, event.ts),
-                index,
-                None,
-                event.ts,
-            ):
+            if book(interest, event.amount, interest_key(index or 0, event.ts), index, event.ts):
                 stats.interest += event.amount
             else:
                 stats.duplicates += 1

@@ -159,8 +159,9 @@ def _check_replay(
     seen: LedgerEntry | NewEntry, vault_name: str, vault_id: int, at: datetime, new: NewEntry
 ) -> None:
     """`seen.check_replay(vault_name, new)` for an entry booked before this batch or
-    earlier in it (a `NewEntry`: its `LedgerEntry` is built only when asked, here)."""
-    if isinstance(seen, NewEntry):
+    earlier in it (a `NewEntry` or a held `EntryRow`: its `LedgerEntry` is built only
+    when asked, here)."""
+    if not isinstance(seen, LedgerEntry):
         seen = entry_of_row({**entry_row(vault_id, seen, at), "id": 0})
     seen.check_replay(vault_name, new)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from drift_engine.storage.enums import EntryKind
 from drift_engine.storage.models import LedgerEntryRow
@@ -65,6 +66,24 @@ def signature_key(signature: str) -> str:
     return f"sig:{signature}"
 
 
+def common_form(kind: EntryKind, amount: int, fee: int, key: str, at: datetime | None) -> bool:
+    """What `NewEntry._check` accepts, in the common form, decided without its calls:
+    True only for values it accepts (`kind` an `EntryKind`); False: ask `_check`. A
+    `NewEntry` and a held row (`EntryRow`) are both made only after this says True."""
+    return bool(
+        type(amount) is int
+        and type(fee) is int
+        and -MAX_AMOUNT <= amount <= MAX_AMOUNT
+        and -MAX_AMOUNT <= fee <= MAX_AMOUNT
+        and (amount or fee)
+        and SIGN_RULES[kind] is Sign.ANY
+        and (not fee or kind in KINDS_WITH_FEES)
+        and key
+        and len(key) <= MAX_KEY_LENGTH
+        and (at is None or at.tzinfo is not None)
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class NewEntry:
     """A booking request; construction validates sign, fee and key."""
@@ -83,19 +102,7 @@ class NewEntry:
         if type(kind) is not EntryKind:
             kind = EntryKind(kind)
             object.__setattr__(self, "kind", kind)
-        amount, fee, key, at = self.amount, self.fee, self.key, self.occurred_at
-        if (  # what `_check` accepts, in the common form: decided without its calls
-            type(amount) is int
-            and type(fee) is int
-            and -MAX_AMOUNT <= amount <= MAX_AMOUNT
-            and -MAX_AMOUNT <= fee <= MAX_AMOUNT
-            and (amount or fee)
-            and SIGN_RULES[kind] is Sign.ANY
-            and (not fee or kind in KINDS_WITH_FEES)
-            and key
-            and len(key) <= MAX_KEY_LENGTH
-            and (at is None or at.tzinfo is not None)
-        ):
+        if common_form(kind, self.amount, self.fee, self.key, self.occurred_at):
             return
         self._check()
 
@@ -116,6 +123,28 @@ class NewEntry:
             raise InvalidAmountError("key", f"must be 1..{MAX_KEY_LENGTH} characters")
         if self.occurred_at is not None and self.occurred_at.tzinfo is None:
             raise InvalidAmountError("occurred_at", "must be timezone-aware")
+
+    @property
+    def net(self) -> int:
+        return self.amount - self.fee
+
+
+class EntryRow(NamedTuple):
+    """A `NewEntry`'s values as a tuple with its fields' names, what a sink holds for a
+    quiet hour's payment in a backtest's batch (`engine.ledger.VaultLedgerSink.
+    book_quiet`): made only for values `common_form` accepts (so a `NewEntry` of them
+    would be built without an error), read by the booking paths by attribute as a
+    `NewEntry` is. `tuple.__new__(EntryRow, values)` builds one without the keyword
+    call."""
+
+    kind: EntryKind
+    amount: int
+    key: str
+    fee: int = 0
+    market_index: int | None = None
+    counterparty_vault_id: int | None = None
+    memo: str | None = None
+    occurred_at: datetime | None = None
 
     @property
     def net(self) -> int:

@@ -1,0 +1,363 @@
+"""The attribution's payment bookings (`backtest.attribution.KEPT_BOOKING`, ADR-0020
+points 69-70): a booking whose records since the last one are payments takes the new
+holdings from the last ones moved by the payments (`moved_by`) instead of reading every
+slot of the account, and values them from each leg's change (`leg_change`); `value()`
+tests its marks price by price. It gives what the reference gives (`KEPT_BOOKING =
+False`: every slot read, both holdings valued, the price dict built):
+
+- whole fast backtests, both ways: the report (every `PnlParts` figure, funding hours
+  and payments, final equity), every hourly sample, every row of every table, the
+  ticks, accounts and records (`test_quiet_run`'s harness), and the report of per-bar
+  stepping; on synthetic minutes held short and in and out of the market, the real LUNA
+  crash (liquidation, drawdown halt), real SOL minutes and real SOL hours (held short,
+  and delta-neutral with its spot leg); the kept runs book hours
+  from their payments, the reference none;
+- on the simulator itself (Hypothesis): prices of both SOL markets, settled funding,
+  interest rates on USDC and SOL (deposits and borrows: interest on a non-quote leg),
+  perp and spot orders, settle_pnl, deposits and withdrawals, with and without
+  auto-settle: after every operation the same parts, holdings (equal to the account's
+  own), values and counters, and the holdings are the account's;
+- `leg_change` is the difference of the two `leg_value`s (Hypothesis)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from drift_engine.backtest import attribution as at
+from drift_engine.backtest.attribution import (
+    PnlAttribution,
+    holdings_of_user,
+    leg_change,
+    leg_value,
+)
+from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
+from drift_engine.data.models import FundingRecord, OracleTick, SpotRateRecord
+from drift_engine.data.real_hourly import real_hourly
+from drift_engine.data.synthetic import DEFAULT_ORIGIN
+from drift_engine.engine.ports import VenueError
+from drift_engine.risk import RiskLimits
+from drift_engine.sim import DriftSimulator
+from drift_engine.sim.state import SimulationError
+from drift_engine.venues.paper import PaperVenue
+from tests.backtest.test_fast_stepping import IGNORED, Carry, Hold, LeveragedLong
+from tests.backtest.test_fast_stepping import _run as _bar_run
+from tests.backtest.test_quiet_run import SOL_YEAR, _luna, _whole
+from tests.backtest.test_quiet_run import _same as _same_runs
+
+HOUR = 3_600
+DAY = 24 * HOUR
+
+
+# ------------------------------------------------------------------ whole backtests
+
+
+def _run(tmp_path: Path, kept: bool, *args, **kw) -> dict:
+    """`_whole` (the lean loop on) with `KEPT_BOOKING = kept`, and how many bookings took
+    their holdings from the payments."""
+    where = tmp_path / ("kept" if kept else "reference")
+    where.mkdir()
+    derived = []
+    moved_by = at.moved_by
+
+    def spy(*a):
+        out = moved_by(*a)
+        derived.append(out is not None)
+        return out
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(at, "KEPT_BOOKING", kept)
+        mp.setattr(at, "moved_by", spy)
+        got = _whole(where, True, *args, **kw)
+    got["derived"] = sum(derived)
+    return got
+
+
+def _both(
+    tmp_path: Path, strategy, market, start, end, params=None, *, bar=False, derives=True, **kw
+):
+    kept = _run(tmp_path, True, strategy, market, start, end, params, **kw)
+    ref = _run(tmp_path, False, strategy, market, start, end, params, **kw)
+    assert ref["derived"] == 0
+    if derives:
+        assert kept["derived"] > 0  # hours booked from their payments
+    _same_runs(kept, ref)
+    if bar:  # and per-bar stepping's report (samples, parts, final equity ...)
+        report, _ = _bar_run(tmp_path, "bar", strategy, market, start, end, params, **kw)
+        for f in dataclasses.fields(report):
+            if f.name not in IGNORED:
+                assert kept["report"][f.name] == getattr(report, f.name), f.name
+    return kept
+
+
+def test_synthetic_minutes_held_short(tmp_path):
+    got = _both(
+        tmp_path, Hold, "SOL-PERP", DEFAULT_ORIGIN, DEFAULT_ORIGIN + 4 * DAY, {"leverage": 2.0},
+        bar=True, source="synthetic",
+    )  # fmt: skip
+    assert got["quiet"] >= 80 and got["derived"] >= 60  # (hours with a settle_pnl: read)
+    assert len(got["report"]["samples"]) >= 90
+
+
+def test_synthetic_minutes_entering_and_leaving(tmp_path):
+    got = _both(
+        tmp_path,
+        Carry,
+        "SOL-PERP",
+        DEFAULT_ORIGIN,
+        DEFAULT_ORIGIN + 4 * DAY,
+        {"entry_rate": -0.00003, "exit_rate": -0.000035},
+        source="synthetic",
+        seed=11,
+    )
+    assert got["report"]["trades"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("strategy", "params", "limits", "bar"),
+    [
+        (
+            Hold,
+            {"leverage": 5.0, "short": False},
+            RiskLimits(health_floor=0, target_health=1, max_drawdown=1.0, max_leverage=10),
+            True,
+        ),
+        # (the short's profit is settled every hour: each booking reads the account)
+        (Hold, {"leverage": 3.0, "short": True}, RiskLimits(max_leverage=10), False),
+        (LeveragedLong, {"leverage": 2.0, "exit_health": 30}, RiskLimits(max_drawdown=0.3), False),
+    ],
+)
+def test_real_luna_crash(tmp_path, strategy, params, limits, bar):
+    events = _luna(True)
+    got = _both(
+        tmp_path,
+        strategy,
+        "SOL-PERP",
+        events[0].ts,
+        events[-1].ts + 60,
+        params,
+        bar=bar,
+        derives=not params.get("short"),
+        data=(events, "real LUNA oracle, 2022-05-09..11; synthetic hourly funding"),
+        risk=limits,
+    )
+    if limits.health_floor == 0:
+        assert got["report"]["liquidations"] >= 1
+
+
+def test_real_sol_minutes(tmp_path):
+    start = SOL_YEAR + 30 * DAY
+    _both(
+        tmp_path, Hold, "SOL-PERP", start, start + 9 * DAY, {"leverage": 2.0}, bar=True,
+        source="bundled", bridge_s=60,
+    )  # fmt: skip
+
+
+def test_real_sol_hours_held_short(tmp_path):
+    # the bundled real hourly data (the lean loop's hours of hourly data, QUIET_BARE)
+    got = _both(
+        tmp_path, Hold, "SOL-PERP", SOL_YEAR, SOL_YEAR + 14 * DAY, {"leverage": 2.0}, bar=True,
+        source="bundled",
+    )  # fmt: skip
+    assert got["quiet"] >= 200
+
+
+def test_real_sol_hours_delta_neutral(tmp_path):
+    # the flagship: a perp short, a spot long (interest on a non-quote leg), hourly
+    # settles (read) and quiet hours of its carry comparison (from their payments)
+    got = _both(
+        tmp_path, "delta-neutral", "SOL-PERP", SOL_YEAR + 112 * DAY, SOL_YEAR + 133 * DAY,
+        {"settle_every_s": 4 * HOUR}, bar=True, source="bundled",
+    )  # fmt: skip
+    assert got["report"]["trades"] >= 2 and got["quiet"] >= 100
+
+
+# ------------------------------------------------------------------ on the simulator
+
+T0 = 1_751_328_000  # 2025-07-01 00:00 UTC
+CAPITAL = 10_000_000_000
+PRICE = 150_000_000
+
+
+def _setup(auto_settle: bool) -> tuple[DriftSimulator, PaperVenue, PnlAttribution, PnlAttribution]:
+    sim = DriftSimulator({"SOL-PERP": PRICE, "SOL": PRICE}, ts=T0, auto_settle_pnl=auto_settle)
+    for market, deposit, borrow in (("USDC", "0.05", "0.08"), ("SOL", "0.006", "0.03")):
+        sim.apply(SpotRateRecord(T0, market, None, Decimal(deposit), Decimal(borrow)))
+    venue = PaperVenue(sim, sub_account_id=0)
+    venue.fund(CAPITAL, T0)
+    kept = _as(True, PnlAttribution, sim, venue, CAPITAL)
+    ref = _as(False, PnlAttribution, sim, venue, CAPITAL)
+    return sim, venue, kept, ref
+
+
+def _as(kept: bool, fn, *args):
+    """`fn(*args)` with `KEPT_BOOKING = kept`."""
+    was = at.KEPT_BOOKING
+    at.KEPT_BOOKING = kept
+    try:
+        return fn(*args)
+    finally:
+        at.KEPT_BOOKING = was
+
+
+def _same(sim, venue, kept, ref, sample: bool) -> None:
+    assert kept.parts == ref.parts
+    assert kept.holdings() == ref.holdings()
+    assert kept.holdings() == holdings_of_user(sim.user(venue.key), sim.spot_markets)
+    assert (kept.funding_hours, kept.funding_payments) == (ref.funding_hours, ref.funding_payments)
+    assert kept._marked == ref._marked
+    if sample:
+        assert _as(True, kept.value) == _as(False, ref.value)
+
+
+op = st.one_of(
+    st.tuples(st.just("price"), st.sampled_from(["SOL-PERP", "SOL"]), st.integers(-300, 300)),
+    st.tuples(st.just("funding"), st.integers(-2_000_000, 2_000_000)),
+    st.tuples(
+        st.just("rate"),
+        st.sampled_from(["USDC", "SOL"]),
+        st.sampled_from(["0", "0.01", "0.05", "0.3"]),
+        st.sampled_from(["0", "0.03", "0.08", "0.9"]),
+    ),
+    st.tuples(st.just("accrue"), st.integers(1, 48)),  # hours of interest
+    st.tuples(
+        st.sampled_from(["perp", "spot"]),
+        st.sampled_from(["long", "short"]),
+        st.integers(1, 3_000),  # x 0.01 SOL
+    ),
+    st.tuples(st.just("settle")),
+    st.tuples(
+        st.sampled_from(["deposit", "withdraw"]),
+        st.sampled_from(["USDC", "SOL"]),
+        st.integers(1, 10**10),
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(op, min_size=1, max_size=30),
+    st.lists(st.booleans(), min_size=30, max_size=30),
+    st.booleans(),
+)
+def test_payment_bookings_book_what_reading_the_account_books(ops, samples, auto_settle):
+    sim, venue, kept, ref = _setup(auto_settle)
+    prices = {"SOL-PERP": PRICE, "SOL": PRICE}
+    ts = T0
+    for step, sample in zip(ops, samples, strict=False):
+        ts += 600
+        event = None
+        kind = step[0]
+        if kind == "price":
+            market = step[1]
+            prices[market] = max(1_000_000, prices[market] + prices[market] * step[2] // 10_000)
+            event = OracleTick(ts, market, prices[market], "synthetic")
+        elif kind == "funding":
+            ts = (ts // HOUR + 1) * HOUR + 5  # the next hour's update, just after the hour
+            p = prices["SOL-PERP"]
+            event = FundingRecord(ts, "SOL-PERP", 0, step[1], step[1], step[1], 0, 0, p, p,
+                                  "synthetic")  # fmt: skip
+        elif kind == "rate":
+            event = SpotRateRecord(ts, step[1], None, Decimal(step[2]), Decimal(step[3]))
+        elif kind == "accrue":
+            ts += step[1] * HOUR
+            sim.accrue_interest(ts)
+        elif kind in ("perp", "spot"):
+            index = 0 if kind == "perp" else 1
+            market_type = MarketType.PERP if kind == "perp" else MarketType.SPOT
+            intent = OrderIntent(index, market_type, PositionDirection(step[1]), step[2] * 10**7)
+            with contextlib.suppress(VenueError):  # refused (margin): nothing changed
+                venue.place([intent], ts)
+        elif kind == "settle":
+            sim.settle_pnl(venue.key, "SOL-PERP", ts)
+        else:
+            amount = step[2] if step[1] == "USDC" else step[2] * 100
+            with contextlib.suppress(SimulationError, VenueError):
+                getattr(sim, kind)(venue.key, step[1], amount, ts)
+        if event is not None:
+            sim.apply(event)
+            _as(True, kept.apply, event)
+            _as(False, ref.apply, event)
+        else:
+            _as(True, kept.check)
+            _as(False, ref.check)
+        _same(sim, venue, kept, ref, sample)
+    assert _as(True, kept.finish) == _as(False, ref.finish)
+    _same(sim, venue, kept, ref, True)
+    assert kept.parts.total == kept.finish() - CAPITAL
+
+
+def test_a_hedged_week_books_its_hours_from_the_payments():
+    """Spot long + perp short of 10 SOL through a week of real SOL-PERP hours, interest
+    on both legs (the SOL deposit too): every hour booked from its payments, the same
+    parts, samples and holdings as the reference at every hour (no auto-settle: a
+    settle_pnl makes its hour read the account)."""
+    sim, venue, kept, ref = _setup(False)
+    records = [r for r in real_hourly("SOL-PERP").records if T0 <= r.ts < T0 + 7 * 86_400]
+    first = records[0]
+    sim.apply(OracleTick(first.ts, "SOL-PERP", first.oracle_price_twap, "real"))
+    size = 1000 * 10**7
+    venue.place(
+        [
+            OrderIntent(1, MarketType.SPOT, PositionDirection.LONG, size),
+            OrderIntent(0, MarketType.PERP, PositionDirection.SHORT, size),
+        ],
+        first.ts + 1,
+    )
+    _as(True, kept.check)
+    _as(False, ref.check)
+    derived = []
+    moved_by = at.moved_by
+
+    def spy(*a):
+        out = moved_by(*a)
+        derived.append(out is not None)
+        return out
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(at, "moved_by", spy)
+        for r in records[1:]:
+            for event in (
+                OracleTick(r.ts, "SOL", r.oracle_price_twap + 17_000, "real"),
+                OracleTick(r.ts, "SOL-PERP", r.oracle_price_twap, "real"),
+                r,
+            ):
+                sim.apply(event)
+                _as(True, kept.apply, event)
+                _as(False, ref.apply, event)
+            _same(sim, venue, kept, ref, True)
+    assert sum(derived) == len(records) - 1
+    assert _as(True, kept.finish) == _as(False, ref.finish)
+    assert kept.parts == ref.parts
+    assert kept.parts.interest > 0 and kept.parts.funding != 0
+
+
+@given(
+    st.sampled_from([(MarketType.PERP, 0, 9), (MarketType.SPOT, 0, 6), (MarketType.SPOT, 1, 9)]),
+    st.one_of(st.none(), st.tuples(st.integers(-(10**15), 10**15), st.integers(-(10**13), 10**13))),
+    st.one_of(
+        st.none(),
+        st.tuples(st.integers(-(10**15), 10**15), st.integers(-(10**13), 10**13)),
+        st.integers(-(10**9), 10**9),  # the old base (tokens) moved by this much
+    ),
+    st.one_of(st.integers(-(10**6), 10**12), st.sampled_from([0, 1, 999_999_999, 10**9])),
+)
+def test_leg_change_is_the_difference_of_the_leg_values(key, old, new, price):
+    if isinstance(new, int):  # a perp's quote moved, its base kept; a balance's tokens moved
+        if old is None:
+            return
+        new = (old[0], old[1] + new) if key[0] is MarketType.PERP else (old[0] + new, 0)
+    if key[0] is MarketType.SPOT:  # a spot holding has no quote
+        old = None if old is None else (old[0], 0)
+        new = None if new is None else (new[0], 0)
+
+    def value(h):
+        return 0 if h is None else leg_value(key[0], key[1], key[2], h[0], h[1], price)
+
+    assert leg_change(key, old, new, price) == value(new) - value(old)

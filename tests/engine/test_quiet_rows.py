@@ -1,0 +1,329 @@
+"""A quiet hour's payments held as rows (`VaultLedgerSink.book_quiet`, ADR-0020 session
+10, points 71-72) give what `book_entry` and a `NewEntry` give (`QUIET_ROWS = False`).
+
+Whole backtests both ways (the harness of tests/backtest/test_quiet_run.py): the report
+and its samples, every row of every table (ledger entries with their keys, amounts,
+times and ids; engine records; vault snapshots with their cash; heartbeat rows), the
+ticks `on_tick` saw with the engine's bookkeeping, the simulator's records and accounts.
+Cases: held short, a strategy entering and leaving (fills booked between quiet hours),
+the real LUNA crash (a liquidation, a drawdown halt), real SOL minutes and real SOL
+hours (held short, delta-neutral). Each run must
+hold rows, the reference none. Hypothesis, on the sink itself: drawn bookings (amounts
+at and past the money bounds, zero, repeated keys, record writes and other writes
+between them) give the same answers, errors, balance, totals, keys and held values
+both ways; `common_form` says True only for values `NewEntry` accepts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from drift_engine.data.synthetic import DEFAULT_ORIGIN
+from drift_engine.engine import ledger as sink_module
+from drift_engine.engine.ledger import VaultLedgerSink
+from drift_engine.engine.store import WriteBatch
+from drift_engine.risk import RiskLimits
+from drift_engine.storage.enums import EntryKind
+from drift_engine.vaults import bulk
+from drift_engine.vaults.entries import EntryRow, NewEntry, common_form
+from drift_engine.vaults.errors import IdempotencyConflictError
+from drift_engine.vaults.money import MAX_AMOUNT
+from tests.backtest.test_fast_stepping import Carry, Hold
+from tests.backtest.test_quiet_run import DAY, SOL_YEAR, _luna, _same, _whole
+from tests.vaults.conftest import database_url  # noqa: F401 - a fixture (two_dbs')
+from tests.vaults.test_bulk_tick_writes import (  # noqa: F401 - two_dbs: a fixture
+    NOW,
+    POINT,
+    _bulk,
+    _rows,
+    _sequential,
+    two_dbs,
+)
+
+HOUR = 3_600
+
+
+def _both(tmp_path, strategy, market, start, end, params=None, **kw) -> dict:
+    """`_whole` with rows held (`QUIET_ROWS`) and without, compared; the rows run held
+    some, the reference none."""
+    got: dict[bool, Any] = {}
+    held: dict[bool, int] = {}
+    flush = bulk.TickVaultWrites.flush
+    for rows in (True, False):
+        where = tmp_path / ("rows" if rows else "ref")
+        where.mkdir()
+        held[rows] = 0
+
+        def counted(self, session, rows=rows):
+            for op in self.ops:
+                if op[0] == "book":
+                    held[rows] += sum(type(e) is EntryRow for e in op[3])
+            return flush(self, session)
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(sink_module, "QUIET_ROWS", rows)
+            mp.setattr(bulk.TickVaultWrites, "flush", counted)
+            got[rows] = _whole(where, True, strategy, market, start, end, params, **kw)
+    assert held[False] == 0
+    assert held[True] > 0
+    _same(got[True], got[False])
+    return got[True] | {"held": held[True]}
+
+
+def test_held_short(tmp_path):
+    got = _both(
+        tmp_path, Hold, "SOL-PERP", DEFAULT_ORIGIN, DEFAULT_ORIGIN + 4 * DAY, {"leverage": 2.0},
+        source="synthetic",
+    )  # fmt: skip
+    assert got["held"] >= 150  # funding and interest of most of the 96 hours
+    assert len(got["tables"]["vault_snapshots"]) >= 4
+
+
+def test_entering_and_leaving(tmp_path):
+    # a carry strategy in and out on its funding band: fills booked between quiet hours
+    got = _both(
+        tmp_path,
+        Carry,
+        "SOL-PERP",
+        DEFAULT_ORIGIN,
+        DEFAULT_ORIGIN + 4 * DAY,
+        {"entry_rate": -0.00003, "exit_rate": -0.000035},
+        source="synthetic",
+        seed=11,
+    )
+    kinds = {row[2][1] for row in got["tables"]["ledger_entries"]}
+    assert {"fill", "funding"} <= kinds
+
+
+@pytest.mark.parametrize(
+    ("params", "limits"),
+    [
+        (
+            {"leverage": 5.0, "short": False},
+            RiskLimits(health_floor=0, target_health=1, max_drawdown=1.0, max_leverage=10),
+        ),
+        ({"leverage": 2.0, "short": False}, RiskLimits(max_drawdown=0.3)),
+    ],
+)
+def test_real_luna_crash(tmp_path, params, limits):
+    events = _luna(True)
+    got = _both(
+        tmp_path,
+        Hold,
+        "SOL-PERP",
+        events[0].ts,
+        events[-1].ts + 60,
+        params,
+        data=(events, "real LUNA oracle, 2022-05-09..11; synthetic hourly funding"),
+        risk=limits,
+    )
+    if limits.health_floor == 0:
+        assert got["report"]["liquidations"] >= 1
+
+
+def test_real_sol_minutes(tmp_path):
+    start = SOL_YEAR + 30 * DAY
+    _both(
+        tmp_path,
+        Hold,
+        "SOL-PERP",
+        start,
+        start + 9 * DAY,
+        {"leverage": 2.0},
+        source="bundled",
+        bridge_s=60,
+    )
+
+
+def test_real_sol_hours(tmp_path):
+    # the bundled real hourly data, held short and the flagship delta-neutral
+    _both(
+        tmp_path, Hold, "SOL-PERP", SOL_YEAR, SOL_YEAR + 14 * DAY, {"leverage": 2.0},
+        source="bundled",
+    )  # fmt: skip
+    (tmp_path / "dn").mkdir()
+    got = _both(
+        tmp_path / "dn", "delta-neutral", "SOL-PERP", SOL_YEAR + 112 * DAY,
+        SOL_YEAR + 133 * DAY, {"settle_every_s": 4 * HOUR}, source="bundled",
+    )  # fmt: skip
+    assert got["report"]["trades"] >= 2
+
+
+# -- the sink itself ---------------------------------------------------------------------
+
+
+class _Ledger:
+    """What a sink reads of its ledger at first use: no entries, an opening balance."""
+
+    def __init__(self, opening: int) -> None:
+        self.opening = opening
+
+    def balance(self, vault: Any) -> int:
+        return self.opening
+
+    def entries(self, vault: Any) -> list:
+        return []
+
+
+def _other(s: Any) -> None:  # a write that reads the ledger (no `ledger_free`)
+    pass
+
+
+def _record(s: Any) -> None:  # an engine record's write
+    pass
+
+
+_record.ledger_free = True  # type: ignore[attr-defined]
+
+_amounts = st.one_of(
+    st.integers(-(10**9), 10**9),
+    st.sampled_from([0, MAX_AMOUNT, -MAX_AMOUNT, MAX_AMOUNT + 1, -MAX_AMOUNT - 1]),
+)
+_step = st.one_of(
+    st.tuples(
+        st.just("book"),
+        st.sampled_from([EntryKind.FUNDING, EntryKind.INTEREST]),
+        _amounts,
+        st.integers(0, 5),  # the key's hour: repeated keys are replays
+        st.sampled_from([0, 1, None]),
+    ),
+    st.tuples(st.sampled_from(["record", "other", "load", "replay"])),
+)
+
+
+def _run(steps: list, rows: bool, opening: int, loaded: bool) -> dict:
+    sink = VaultLedgerSink(_Ledger(opening), "e1", 7)
+    sink.batch = WriteBatch()
+    if loaded:
+        sink.load()
+    answers: list[Any] = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sink_module, "QUIET_ROWS", rows)
+        for step in steps:
+            if step[0] == "book":
+                _, kind, amount, hour, index = step
+                ts = 1_700_000_000 + hour * 3_600
+                key = f"{kind.value}:{index or 0}:{ts}"
+                try:
+                    answers.append(sink.book_quiet(kind, amount, key, index, ts))
+                except Exception as exc:  # noqa: BLE001 - the error is compared
+                    answers.append((type(exc).__name__, str(exc)))
+            elif step[0] == "load":
+                sink.load()
+            elif step[0] == "replay":  # a restored sink meets a key again
+                sink._replay = {f"funding:0:{1_700_000_000}": 5}
+            else:
+                sink.batch.add(_record if step[0] == "record" else _other)
+    held = [
+        (
+            type(w).__name__,
+            [
+                (
+                    e.kind,
+                    e.amount,
+                    e.key,
+                    e.fee,
+                    e.market_index,
+                    e.counterparty_vault_id,
+                    e.memo,
+                    e.occurred_at,
+                    e.net,
+                )
+                for e in w.booking[3]
+            ]
+            if hasattr(w, "booking")
+            else w.__name__,
+        )
+        for w in sink.batch.writes
+    ]
+    return {
+        "answers": answers,
+        "balance": sink.balance(),
+        "cached": sink._balance,
+        "totals": sink.totals(),
+        "keys": sorted(sink._known()),
+        "held": held,
+        "replay": dict(sink._replay),
+    }
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(_step, max_size=30),
+    st.integers(-(10**12), 10**12),
+    st.booleans(),
+)
+def test_book_quiet_is_book_entry(steps, opening, loaded):
+    assert _run(steps, True, opening, loaded) == _run(steps, False, opening, loaded)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.sampled_from(list(EntryKind)),
+    _amounts,
+    st.one_of(_amounts, st.just(0)),
+    st.text(max_size=205),
+    st.sampled_from([None, datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 1)]),  # noqa: DTZ001
+)
+def test_common_form_says_true_only_for_what_new_entry_accepts(kind, amount, fee, key, at):
+    if not common_form(kind, amount, fee, key, at):
+        return
+    entry = NewEntry(kind=kind, amount=amount, fee=fee, key=key, occurred_at=at)
+    entry._check()  # the full rules: no error
+    row = EntryRow(kind, amount, key, fee, None, None, None, at)
+    assert row.net == entry.net
+    assert tuple(row) == tuple(getattr(entry, name) for name in EntryRow._fields)
+
+
+# -- the flush: held rows as `NewEntry`s ----------------------------------------------
+
+
+def _funding(key: str, amount: int, row: bool) -> Any:
+    values = (EntryKind.FUNDING, amount, key, 0, 0, None, None, NOW)
+    return tuple.__new__(EntryRow, values) if row else NewEntry(*values)
+
+
+@pytest.mark.parametrize(
+    "same", [True, False], ids=["the same event twice", "two events under one key"]
+)
+def test_the_flush_checks_a_held_row_met_again_as_a_new_entry(two_dbs, same) -> None:  # noqa: F811
+    # the same key twice in one flush: a replay is booked once, a conflict refused (the
+    # row seen first is the one checked against)
+    orm_db, bulk_db = two_dbs
+    ops = [
+        ("book", "e0", "e0-vault", [_funding("funding:0:1", 5, True)]),
+        ("book", "e0", "e0-vault", [_funding("funding:0:1", 5 if same else 6, True)]),
+        ("snapshot", "e0", "e0-vault", POINT),
+    ]
+    reference = [(k, e, v, [_funding(n.key, n.amount, False) for n in b]) for k, e, v, b in ops[:2]]
+    reference.append(ops[2])
+    if same:
+        _sequential(orm_db, reference)
+        _bulk(bulk_db, ops)
+    else:
+        with pytest.raises(IdempotencyConflictError):
+            _sequential(orm_db, reference)
+        with pytest.raises(IdempotencyConflictError):
+            _bulk(bulk_db, ops)
+    assert _rows(orm_db) == _rows(bulk_db)
+
+
+def test_held_rows_booked_one_write_at_a_time(two_dbs) -> None:  # noqa: F811
+    # a batch with a write of no bulk form runs its writes one by one: the held write
+    # books its entries with `Ledger.book_in`, rows as `NewEntry`s
+    rows_db, ref_db = two_dbs
+    keys = [("funding:0:1", 5), ("interest:0:1", -3), ("funding:0:2", 7), ("funding:0:1", 5)]
+    for db, row in ((rows_db, True), (ref_db, False)):
+        _sequential(
+            db,
+            [
+                ("book", "e0", "e0-vault", [_funding(k, a, row) for k, a in keys[:3]]),
+                ("snapshot", "e0", "e0-vault", POINT),
+                ("book", "e0", "e0-vault", [_funding(k, a, row) for k, a in keys[3:]]),
+            ],
+        )
+    assert _rows(rows_db) == _rows(ref_db)
