@@ -7,6 +7,8 @@ nothing.
     .venv/bin/python bench/quiet_hour_parts.py --data real --strategy delta-neutral
     .venv/bin/python bench/quiet_hour_parts.py --profile out.prof   # cProfile instead
     .venv/bin/python bench/quiet_hour_parts.py --ab drift_engine.fastforward:QUIET_BARE
+    .venv/bin/python bench/quiet_hour_parts.py --ab drift_engine.engine.ledger:QUIET_ROWS \
+        --instructions --days 30
 
 - parts (default): each part's process time summed over the replay (`run_events`),
   per funding hour (hours = `books_pass` calls: the hours fast stepping asked to pass
@@ -17,6 +19,13 @@ nothing.
 - `--ab MODULE:FLAG[,...]`: the replay with the module flags as shipped (A) and all of
   them flipped (B), alternated `--rounds` times in one process; medians, A/B and
   whether the reports are the same (a reference flag must not change the result).
+- `--ab ... --instructions`: the same A/B counted in instructions, which the machine's
+  load does not move: each side once in its own process under valgrind's callgrind,
+  counting only inside the replay (`run_events`; a small C shim, compiled with `cc`,
+  starts and stops the count), PYTHONHASHSEED=0. Two runs of one side differ by
+  ~0.06 %; a wall-clock A/B on this shared machine cannot resolve a cut of a few per
+  cent (ADR-0020 point 83). Needs valgrind (with its headers) and a C compiler;
+  ~50x slower than a plain run: use `--days 30`.
 
 `--data bench` is `backtest_speed.py`'s synthetic minute year with its hold-short
 strategy; `--data real` the bundled real SOL-PERP hourly year (2025-04-14 -> 2026-04-01).
@@ -28,11 +37,18 @@ import argparse
 import collections
 import cProfile
 import dataclasses
+import hashlib
 import importlib
+import os
 import pstats
+import re
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import backtest_speed as bs  # (bench/: the script's own folder)
@@ -114,6 +130,99 @@ def _same(report: Any) -> tuple:
     )
 
 
+#: the shim callgrind counts through: zeroed and started as the replay begins, stopped
+#: and dumped as it ends (valgrind's client requests are C macros)
+_CALLGRIND_SHIM = """#include <valgrind/callgrind.h>
+void cg_start(void) { CALLGRIND_ZERO_STATS; CALLGRIND_START_INSTRUMENTATION; }
+void cg_stop(void) { CALLGRIND_STOP_INSTRUMENTATION; CALLGRIND_DUMP_STATS_AT("replay"); }
+"""
+
+
+def _set_flags(spec: str, side: str) -> None:
+    """Side A: the module flags of `spec` as shipped; side B: each flipped."""
+    for f in spec.split(","):
+        owner, flag = _owner(f.split(":")[0]), f.split(":")[1]
+        shipped = _SHIPPED.setdefault((id(owner), flag), getattr(owner, flag))
+        setattr(owner, flag, shipped if side == "A" else not shipped)
+
+
+#: (module or class id, flag) -> its value as shipped, read before `_set_flags` first
+#: sets it
+_SHIPPED: dict[tuple[int, str], Any] = {}
+
+
+def _counted_child(args: argparse.Namespace) -> int:
+    """One side of `--instructions`, run under callgrind by the parent: the flags set,
+    the replay counted through the shim, the report's digest printed for the parent."""
+    import ctypes
+
+    _set_flags(args.ab, args.callgrind_side)
+    shim = ctypes.CDLL(os.environ["QUIET_HOUR_PARTS_SHIM"])
+    run_events = HeartbeatDataCollector.run_events
+
+    def counted(self: Any, **kw: Any) -> Any:
+        shim.cg_start()
+        try:
+            return run_events(self, **kw)
+        finally:
+            shim.cg_stop()
+
+    HeartbeatDataCollector.run_events = counted  # type: ignore[method-assign]
+    report, _ = _run(args.data, args.strategy, args.days)
+    digest = hashlib.sha256(repr(_same(report)).encode()).hexdigest()[:16]
+    print(f"report {digest} funding_hours {report.funding_hours}")
+    return 0
+
+
+def _instructions_ab(args: argparse.Namespace) -> int:
+    """`--ab ... --instructions`: each side in its own process under callgrind."""
+    missing = [tool for tool in ("valgrind", "cc") if shutil.which(tool) is None]
+    if missing:
+        print(f"--instructions needs {' and '.join(missing)} on PATH", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="quiet-hour-parts-") as tmp:
+        src, lib = Path(tmp) / "cg.c", Path(tmp) / "libcg.so"
+        src.write_text(_CALLGRIND_SHIM)
+        subprocess.run(["cc", "-shared", "-fPIC", "-o", str(lib), str(src)], check=True)
+        env = dict(os.environ, PYTHONHASHSEED="0", QUIET_HOUR_PARTS_SHIM=str(lib))
+        counts: dict[str, int] = {}
+        digests: dict[str, str] = {}
+        hours = 0
+        for side in "AB":
+            cmd = [
+                "valgrind",
+                "--tool=callgrind",
+                "--instr-atstart=no",
+                f"--callgrind-out-file={tmp}/callgrind.{side}.out",
+                sys.executable,
+                __file__,
+                "--ab",
+                args.ab,
+                "--data",
+                args.data,
+                "--strategy",
+                args.strategy,
+                "--days",
+                str(args.days),
+                "--callgrind-side",
+                side,
+            ]
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            collected = re.search(r"Collected : (\d+)", done.stderr)
+            got = re.search(r"report (\w+) funding_hours (\d+)", done.stdout)
+            if done.returncode != 0 or collected is None or got is None:
+                print(done.stdout[-2000:] + done.stderr[-2000:], file=sys.stderr)
+                return 1
+            counts[side], digests[side], hours = int(collected[1]), got[1], int(got[2])
+            print(
+                f"{side}: {counts[side]:,} instructions in the replay = "
+                f"{counts[side] / max(1, hours):,.0f} per funding hour ({hours:,} hours)"
+            )
+    same = digests["A"] == digests["B"]
+    print(f"A/B {counts['A'] / counts['B']:.4f}; same report: {same}")
+    return 0 if same else 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", choices=("bench", "real"), default="bench")
@@ -122,7 +231,15 @@ def main() -> int:
     ap.add_argument("--profile", metavar="FILE")
     ap.add_argument("--ab", metavar="MODULE:FLAG[,...]")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--instructions", action="store_true", help="with --ab: callgrind counts")
+    ap.add_argument("--callgrind-side", choices=("A", "B"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.callgrind_side:
+        return _counted_child(args)
+    if args.instructions:
+        if not args.ab:
+            ap.error("--instructions counts an --ab comparison: give --ab MODULE:FLAG")
+        return _instructions_ab(args)
     if args.profile:
         prof = cProfile.Profile()
         run_events = HeartbeatDataCollector.run_events
@@ -140,16 +257,13 @@ def main() -> int:
         pstats.Stats(args.profile).sort_stats("tottime").print_stats(45)
         return 0
     if args.ab:
-        flags = [(_owner(f.split(":")[0]), f.split(":")[1]) for f in args.ab.split(",")]
-        shipped = [getattr(m, f) for m, f in flags]
         res: dict[str, list[float]] = {"A": [], "B": []}
         reports = set()
         bars = 0
         with bs.timing_replays() as cpu:
             for _ in range(args.rounds):
                 for side in "AB":
-                    for (m, f), v in zip(flags, shipped, strict=True):
-                        setattr(m, f, v if side == "A" else not v)
+                    _set_flags(args.ab, side)
                     report, bars = _run(args.data, args.strategy, args.days)
                     res[side].append(cpu[-1])
                     reports.add(_same(report))
