@@ -340,18 +340,10 @@ class PnlAttribution:
                 if k not in prices:
                     p = prices[k] = price(k)
                     jump += leg_change(k, None, new, p)
-        explained, trading = self._explain(records, before, prices)
-        rest = jump - explained
-        if trading:
-            parts.slippage += rest
-        else:
-            parts.rounding += rest
-            parts.price_basis += rest
-        self._holdings = after
         # the oracle prices now (nothing moved them since they were read): `prices`
         # itself when the holdings kept their keys (it is not written after this)
-        self._marks = prices if same_keys else {k: prices[k] for k in after}
-        self._marked = value_before + jump
+        marks = prices if same_keys else {k: prices[k] for k in after}
+        self._close(records, before, after, prices, jump, marks, value_before + jump)
 
     def _read(self, records: list[Any]) -> Holdings:
         """`holdings_of_user` of the account now, after the booking's `records` (its
@@ -434,6 +426,25 @@ class PnlAttribution:
         value_after = self._value(after, prices)
         # `prices` is `now` on every key of `before`: its value at them is `value_before`
         jump = value_after - value_before
+        # the oracle prices now (nothing moved them since `now` was read); `now` itself
+        # when the holdings kept their keys (it is not written after this)
+        marks = now if same_keys else {k: prices[k] for k in after}
+        self._close(records, before, after, prices, jump, marks, value_after)
+
+    def _close(
+        self,
+        records: list[Any],
+        before: Holdings,
+        after: Holdings,
+        prices: dict[tuple[MarketType, int, int], int],
+        jump: int,
+        marks: dict[tuple[MarketType, int, int], int],
+        marked: int,
+    ) -> None:
+        """A booking's end (both ways): the value's `jump` less what the records explain
+        goes to slippage after a trade, else to rounding (and the price basis); the new
+        holdings, their marks and marked value are kept for the next booking."""
+        parts = self.parts
         explained, trading = self._explain(records, before, prices)
         rest = jump - explained
         if trading:
@@ -442,10 +453,8 @@ class PnlAttribution:
             parts.rounding += rest
             parts.price_basis += rest
         self._holdings = after
-        # the oracle prices now (nothing moved them since `now` was read); `now` itself
-        # when the holdings kept their keys (it is not written after this)
-        self._marks = now if same_keys else {k: prices[k] for k in after}
-        self._marked = value_after
+        self._marks = marks
+        self._marked = marked
 
     def _interest_value(self, record: Any, before: Holdings, prices: dict) -> int:
         if record.market_index == QUOTE_INDEX:
