@@ -63,7 +63,18 @@ def _run(tmp_path: Path, kept: bool, *args, **kw) -> dict:
     their holdings from the payments."""
     where = tmp_path / ("kept" if kept else "reference")
     where.mkdir()
-    derived = []
+    with pytest.MonkeyPatch.context() as mp, _derived() as derived:
+        mp.setattr(at, "KEPT_BOOKING", kept)
+        got = _whole(where, True, *args, **kw)
+    got["derived"] = sum(derived)
+    return got
+
+
+@contextlib.contextmanager
+def _derived():
+    """[bool, ...]: for each booking that asked `moved_by` while the block runs, whether
+    it took its holdings from the payments (not None)."""
+    derived: list[bool] = []
     moved_by = at.moved_by
 
     def spy(*a):
@@ -72,11 +83,8 @@ def _run(tmp_path: Path, kept: bool, *args, **kw) -> dict:
         return out
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(at, "KEPT_BOOKING", kept)
         mp.setattr(at, "moved_by", spy)
-        got = _whole(where, True, *args, **kw)
-    got["derived"] = sum(derived)
-    return got
+        yield derived
 
 
 def _both(
@@ -312,16 +320,7 @@ def test_a_hedged_week_books_its_hours_from_the_payments():
     )
     _as(True, kept.check)
     _as(False, ref.check)
-    derived = []
-    moved_by = at.moved_by
-
-    def spy(*a):
-        out = moved_by(*a)
-        derived.append(out is not None)
-        return out
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(at, "moved_by", spy)
+    with _derived() as derived:
         for r in records[1:]:
             for event in (
                 OracleTick(r.ts, "SOL", r.oracle_price_twap + 17_000, "real"),
