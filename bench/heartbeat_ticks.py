@@ -27,7 +27,9 @@ wrote (ledger, snapshots, engine records, events, orders, heartbeat rows without
 wall-clock columns, checkpoints' state, the cells' epochs replaced): two versions of
 the code that write the same print the same digest. Like `drift-engine run`, the bench
 freezes the start-up heap (`drift_engine.heap`) before the first tick, in the main run
-and in each repeat's stack.
+and in each repeat's stack, and runs each tick with the garbage collector paused and
+the collection the tick made due after it, between ticks (`run_tick`; its CPU is
+printed apart; `--collect-in-tick`: the collector inside the ticks, the reference).
 """
 
 from __future__ import annotations
@@ -217,6 +219,33 @@ class PhaseTimer:
         return timed
 
 
+def run_tick(
+    hb: Any, t: int, *, paused: bool = True, timer: PhaseTimer | None = None
+) -> tuple[float, float]:
+    """One tick as `HeartbeatDataCollector.run` runs it: (CPU ms of the tick, with the
+    garbage collector paused; CPU ms of the collection it made due, run after it,
+    between ticks: `drift_engine.heap`). `paused=False` (`--collect-in-tick`): the
+    collector as Python runs it, inside the tick (the reference; gap 0). `timer`: the
+    phase timer, switched off at the tick's end (the gap is not the tick's)."""
+    from drift_engine.heap import collected_after
+
+    clock = time.process_time
+    if not paused:
+        c0 = clock()
+        hb.tick(t)
+        c1 = clock()
+        if timer is not None:
+            timer.active = False
+        return (c1 - c0) * 1000, 0.0
+    with collected_after():
+        c0 = clock()
+        hb.tick(t)
+        c1 = clock()
+        if timer is not None:
+            timer.active = False
+    return (c1 - c0) * 1000, (clock() - c1) * 1000
+
+
 def freeze_start_up() -> None:
     """The runner's garbage-collector setting (`drift_engine.heap`: the start-up heap
     frozen before the first tick), so the ticks measured are the runner's."""
@@ -346,6 +375,12 @@ def main() -> None:
         action="store_true",
         help="repeat the entry without the phase timers' wrappers",
     )
+    ap.add_argument(
+        "--collect-in-tick",
+        action="store_true",
+        help="leave the garbage collector running inside the ticks (the reference: before "
+        "ADR-0026 the runner did not pause it)",
+    )
     ap.add_argument("--digest", action="store_true", help="print a hash of what the main run wrote")
     ap.add_argument("--digest-rows", help="with --digest: write the rows hashed to this file")
     ap.add_argument("--entry-sample", help=argparse.SUPPRESS)  # a child of --entry-processes
@@ -370,6 +405,7 @@ def main() -> None:
         ordinary: list[float] = []
         hourly: list[float] = []
         ticks: list[tuple[float, int, str]] = []
+        gaps: list[float] = []  # CPU ms of the collection after each measured tick
         wanted = args.profile and (sampling or not profile_repeats)
         profiler = cProfile.Profile() if wanted else None
         entry: list[float] = []
@@ -390,9 +426,7 @@ def main() -> None:
             timer.active = sampling and entering
             if profiling:
                 profiler.enable()
-            c0 = time.process_time()
-            hb.tick(t)
-            cpu = (time.process_time() - c0) * 1000
+            cpu, gap = run_tick(hb, t, paused=not args.collect_in_tick, timer=timer)
             if profiling:
                 profiler.disable()
             timer.active = False
@@ -408,6 +442,7 @@ def main() -> None:
                     timer.calls = timed[1]
                 (hourly if t % HOUR == 0 else ordinary).append(cpu)
                 ticks.append((cpu, t, kind))
+                gaps.append(gap)
             t += 60
             if sampling and entry:
                 break  # a child of --entry-processes: the entry was all it came for
@@ -450,6 +485,15 @@ def main() -> None:
             f"funding hours after the entry: n={len(funding)} CPU ms "
             f"p99 {pct(funding, 0.99):.2f}  max {max(funding):.2f}  "
             f"({', '.join(f'{c:.1f}' for c in funding)})"
+        )
+    if args.collect_in_tick:
+        print("garbage collector: inside the ticks (--collect-in-tick, the reference)")
+    else:
+        ran = [g for g in gaps if g > 0.05]
+        print(
+            "garbage collector: paused in each tick, the collection it made due run after "
+            f"it (between ticks, not in the figures above): {len(ran)} of {len(gaps)} gaps "
+            f"collected, CPU ms p99 {pct(gaps, 0.99):.2f}  max {max(gaps, default=0):.2f}"
         )
     if args.worst:
         worst_ticks = sorted(ticks, reverse=True)[: args.worst]
@@ -515,7 +559,7 @@ def repeat_entry(
             freeze_start_up()  # as `drift-engine run` does before its first tick
             t = start + 60
             while t < entry_ts:
-                hb.tick(t)
+                run_tick(hb, t, paused=not args.collect_in_tick)
                 t += 60
             before = sum(e.stats.fills for e in stack.engines)
             timer.totals.clear()
@@ -523,9 +567,7 @@ def repeat_entry(
             timer.active = True
             if profiler is not None:
                 profiler.enable()
-            c0 = time.process_time()
-            hb.tick(entry_ts)
-            cpu = (time.process_time() - c0) * 1000
+            cpu, _gap = run_tick(hb, entry_ts, paused=not args.collect_in_tick, timer=timer)
             if profiler is not None:
                 profiler.disable()
             timer.active = False
@@ -566,6 +608,8 @@ def entry_processes(args: argparse.Namespace) -> list[EntrySample]:
             ]
             if args.no_entry_phases:
                 cmd.append("--no-entry-phases")
+            if args.collect_in_tick:
+                cmd.append("--collect-in-tick")
             if args.profile == "entry":
                 cmd += ["--profile", "entry"]
             subprocess.run(cmd, check=True)

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from drift_engine.engine.engine import DriftEngine, EngineState
 from drift_engine.engine.market_board import MarketBoard
+from drift_engine.heap import collected_after
 from drift_engine.strategies.base import MarketSnapshot
 
 log = logging.getLogger("drift_engine.heartbeat")
@@ -375,7 +376,8 @@ class HeartbeatDataCollector:
         or the data runs out. A tick whose time has passed runs at once (catch-up).
         `should_stop` is checked before each tick's sleep and after it (a clock given a
         stop wakes early from its sleep when a stop is asked: ADR 0023), so a stop lands
-        between ticks, never inside one."""
+        between ticks, never inside one. The garbage collector runs between ticks too,
+        not inside one (`heap.collected_after`, ADR-0026)."""
         t = clock.now() if start is None else start
         while True:
             if should_stop is not None and should_stop():
@@ -386,7 +388,8 @@ class HeartbeatDataCollector:
             if should_stop is not None and should_stop():
                 return
             lag = getattr(clock, "lag", None)
-            self.tick(t, lag_s=lag(t) if lag is not None else 0.0)
+            with collected_after():  # the tick's garbage collected after it (heap.py)
+                self.tick(t, lag_s=lag(t) if lag is not None else 0.0)
             if self.exhausted and self._pending is None and until is None:
                 return
             t += interval_s

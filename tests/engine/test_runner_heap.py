@@ -1,6 +1,8 @@
 """`drift-engine run` and the demo tick their paper engines with the start-up heap
 frozen (heap.py): no collection walks what start-up built while the heartbeat runs, and
-the objects go back to the collector when the run ends (ADR-0020, s8-entry)."""
+the objects go back to the collector when the run ends (ADR-0020, s8-entry). Each tick
+runs with automatic collection paused; the collection it made due runs after it, between
+ticks (ADR-0026)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from drift_engine.commands.run import serve
 from drift_engine.data.pipeline import open_market_data
 from drift_engine.data.synthetic import DEFAULT_ORIGIN
 from drift_engine.engine.paper import PaperStack
-from drift_engine.heap import frozen_start_up
+from drift_engine.heap import collect_due, collected_after, frozen_start_up
 from drift_engine.storage.database import Database
 from drift_engine.strategies import DeltaNeutralStrategy
 
@@ -27,6 +29,7 @@ def test_the_runner_ticks_with_the_start_up_heap_frozen(tmp_path):
     engine.start(start)
     data = open_market_data("synthetic", ["SOL-PERP"], start, start + 600)
     frozen: list[int] = []
+    collecting: list[bool] = []  # the collector on, seen from inside each tick
     assert gc.get_freeze_count() == 0
     hb, interrupted = serve(
         stack,
@@ -35,12 +38,18 @@ def test_the_runner_ticks_with_the_start_up_heap_frozen(tmp_path):
         until=start + 300,
         speed=1e9,
         console=Console(file=io.StringIO()),
-        on_tick=lambda _r: frozen.append(gc.get_freeze_count()),
+        on_tick=lambda _r: (
+            frozen.append(gc.get_freeze_count()),
+            collecting.append(gc.isenabled()),
+        ),
     )
     assert not interrupted and hb.ticks == len(frozen) == 5
     # every tick ran with what start-up built frozen (the stack alone: >10^4 objects)
     assert min(frozen) > 10_000
     assert gc.get_freeze_count() == 0  # unfrozen once the run is over
+    # and with the collector paused, which is back on between ticks and after the run
+    assert collecting == [False] * 5
+    assert gc.isenabled()
     db.dispose()
 
 
@@ -78,10 +87,16 @@ def test_the_demo_replays_with_the_start_up_heap_frozen(tmp_path, monkeypatch):
     engine.start(start)
     data = open_market_data("synthetic", ["SOL-PERP"], start, start + 600)
     frozen: list[int] = []
+    collecting: list[bool] = []
     monkeypatch.setattr(
         run_command,
         "progress_printer",
-        lambda *_a: lambda _r: frozen.append(gc.get_freeze_count()),
+        lambda *_a: (
+            lambda _r: (
+                frozen.append(gc.get_freeze_count()),
+                collecting.append(gc.isenabled()),
+            )
+        ),
     )
     assert gc.get_freeze_count() == 0
     interrupted = _replay(
@@ -97,4 +112,47 @@ def test_the_demo_replays_with_the_start_up_heap_frozen(tmp_path, monkeypatch):
     assert not interrupted and len(frozen) == 5
     assert min(frozen) > 10_000
     assert gc.get_freeze_count() == 0
+    assert collecting == [False] * 5 and gc.isenabled()
     db.dispose()
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_a_block_leaves_its_garbage_to_the_collection_at_its_end():
+    gc.collect()
+    assert collect_due() is None  # nothing allocated since: no collection is due
+    threshold = gc.get_threshold()[0]
+    seen: list[tuple[int, ...]] = []
+    gc.callbacks.append(lambda phase, info: seen.append((phase, info["generation"])))
+    try:
+        with collected_after():
+            assert not gc.isenabled()
+            first = weakref.ref(_Cycle())
+            for _ in range(3 * threshold):  # three times what triggers a collection
+                _Cycle()
+            # no collection ran inside the block: the first cycle is still there
+            assert first() is not None and seen == []
+            assert gc.get_count()[0] > threshold
+    finally:
+        gc.callbacks.pop()
+    assert gc.isenabled()
+    assert first() is None  # collected at the block's end, by one collection
+    assert [phase for phase, _ in seen] == ["start", "stop"]
+    assert gc.get_count()[0] < threshold
+
+
+def test_a_block_entered_with_the_collector_off_collects_nothing():
+    gc.disable()
+    try:
+        with collected_after():
+            first = weakref.ref(_Cycle())
+            for _ in range(2 * gc.get_threshold()[0]):
+                _Cycle()
+        assert not gc.isenabled()
+        assert first() is not None  # the caller turned it off: not ours to run
+    finally:
+        gc.enable()
+        gc.collect()
