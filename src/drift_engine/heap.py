@@ -77,3 +77,24 @@ def collect_due() -> int | None:
     generation = next((g for g in (2, 1) if counts[g] > thresholds[g]), 0)
     gc.collect(generation)
     return generation
+
+
+@contextmanager
+def frozen_set_up() -> Iterator[None]:
+    """A backtest's replay with what its set-up built (the data's arrays and tables, the
+    simulator, the engine, the stack) frozen out of the collections, and back after it.
+    A full collection the replay triggers then walks only what the replay made: one
+    over the set-up's heap cost ~100 ms of a 60-day replay's 0.5 s. No collection
+    first, unlike `freeze_start_up`: it would cost as much as the one it avoids; the
+    garbage frozen with the heap goes back to the collector after the replay.
+
+    A process that froze already (a dashboard serving research, a runner) keeps its
+    freeze: the block then freezes nothing and unfreezes nothing."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

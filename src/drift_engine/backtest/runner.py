@@ -20,6 +20,7 @@ from and whether it is real.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -41,6 +42,7 @@ from drift_engine.data.pipeline import DEFAULT_SEED, SOURCES, MarketData, open_m
 from drift_engine.engine.engine import EngineState
 from drift_engine.engine.paper import PaperStack, VaultSnapshotter
 from drift_engine.engine.store import WriteBatch
+from drift_engine.heap import frozen_set_up
 from drift_engine.risk import RiskLimits
 from drift_engine.strategies import DriftStrategy, strategy_class
 
@@ -54,6 +56,11 @@ WRITE_EVERY_S = 7 * 24 * HOUR
 #: samples the account without it (`run_backtest`'s `sample_due`): Drift's keepers
 #: crank the update within minutes (the bundled real records: 0-299 s after the hour)
 FUNDING_GRACE_S = 300
+
+
+#: the replay runs with the set-up's heap frozen out of the garbage collections
+#: (`heap.frozen_set_up`, ADR-0026); False: collected as any heap (the reference)
+FREEZE_SET_UP = True
 
 
 def parse_date(text: str) -> int:
@@ -285,12 +292,13 @@ def run_backtest(
             return None if progress is None else last["progress"] + progress_every_s
 
         wall0 = time.perf_counter()
-        hb.run_events(
-            interval_s=interval_s,
-            until=end,
-            fast=stepping == "fast",
-            wakes=(next_sample, next_progress),
-        )
+        with frozen_set_up() if FREEZE_SET_UP else contextlib.nullcontext():
+            hb.run_events(
+                interval_s=interval_s,
+                until=end,
+                fast=stepping == "fast",
+                wakes=(next_sample, next_progress),
+            )
         wall = time.perf_counter() - wall0
         if progress is not None:
             progress(Progress(end, start, end, hb.events_processed))
