@@ -18,7 +18,7 @@ Nothing here reads the wall clock: `now` is stamped into the result as given.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from driftpy.constants.numeric_constants import (
@@ -319,30 +319,40 @@ class DriftMarginMonitor:
         )
         maintenance_tc = maintenance.total_collateral
         free_maintenance = max(0, maintenance_tc - maintenance_requirement)
-        metrics = DriftMarginMetrics(
+        # SDK getHealth: 0 while the account is being liquidated.
+        account_health = 0 if being_liquidated else health(maintenance_tc, maintenance_requirement)
+        return DriftMarginMetrics(
             total_collateral=initial.total_collateral,
             maintenance_total_collateral=maintenance_tc,
             initial_margin_requirement=initial.margin_requirement,
             maintenance_margin_requirement=maintenance_requirement,
             free_collateral=initial.free_collateral,
-            # SDK getHealth: 0 while the account is being liquidated.
-            health=0 if being_liquidated else health(maintenance_tc, maintenance_requirement),
+            health=account_health,
             leverage=leverage(maintenance),
             margin_ratio=margin_ratio(maintenance),
             unrealized_pnl=maintenance.total_perp_pnl,
             position_risks=self._position_risks(user, markets, free_maintenance),
             timestamp=now,
+            risk_level=self._level(maintenance_tc, maintenance_requirement, account_health),
         )
-        return replace(metrics, risk_level=self.classify(metrics))
 
     def classify(self, metrics: DriftMarginMetrics) -> RiskLevel:
         """LIQUIDATABLE below maintenance (the program's `meets_margin_requirement` fails),
         else CRITICAL / WARNING at or below the thresholds' health, else HEALTHY."""
-        if metrics.maintenance_total_collateral < metrics.maintenance_margin_requirement:
+        return self._level(
+            metrics.maintenance_total_collateral,
+            metrics.maintenance_margin_requirement,
+            metrics.health,
+        )
+
+    def _level(self, maintenance_tc: int, maintenance_requirement: int, health: int) -> RiskLevel:
+        """`classify` of metrics with these three figures (`compute_from` builds its
+        metrics once, with their level, instead of building them twice)."""
+        if maintenance_tc < maintenance_requirement:
             return RiskLevel.LIQUIDATABLE
-        if metrics.health <= self.thresholds.critical_health:
+        if health <= self.thresholds.critical_health:
             return RiskLevel.CRITICAL
-        if metrics.health <= self.thresholds.warning_health:
+        if health <= self.thresholds.warning_health:
             return RiskLevel.WARNING
         return RiskLevel.HEALTHY
 
