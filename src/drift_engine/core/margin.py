@@ -373,30 +373,40 @@ class DriftMarginMonitor:
             if pp.base_asset_amount != 0
         }
 
-        def oracle_key(market_type: MarketType, index: int) -> str:
-            if market_type is MarketType.PERP:
-                m = markets.perp(index)
-                return oracle_id(m.amm.oracle, m.amm.oracle_source)
+        # each position's oracle and free-collateral delta, computed once (a hedged pair
+        # asks for both of its legs' twice: for its own risk and for its sister's)
+        perp_keys = {}
+        for index in perp_bases:
+            m = markets.perp(index)
+            perp_keys[index] = oracle_id(m.amm.oracle, m.amm.oracle_source)
+        spot_keys = {}
+        for index in spot_amounts:
             m = markets.spot(index)
-            return oracle_id(m.oracle, m.oracle_source)
+            spot_keys[index] = oracle_id(m.oracle, m.oracle_source)
+        perp_deltas: dict[int, int | None] = {}
+        spot_deltas: dict[int, int] = {}
 
         def perp_delta(index: int) -> int | None:
-            market = markets.perp(index)
-            base = perp_bases.get(index, 0)
-            ratio = perp_margin_ratio(market, base, MarginCategory.MAINTENANCE, hlm)
-            return perp_free_collateral_delta(market, base, ratio)
+            if index not in perp_deltas:
+                market = markets.perp(index)
+                base = perp_bases.get(index, 0)
+                ratio = perp_margin_ratio(market, base, MarginCategory.MAINTENANCE, hlm)
+                perp_deltas[index] = perp_free_collateral_delta(market, base, ratio)
+            return perp_deltas[index]
 
         def spot_delta(index: int) -> int:
-            return spot_free_collateral_delta(
-                markets.spot(index), spot_amounts[index], markets.spot_price(index)
-            )
+            if index not in spot_deltas:
+                spot_deltas[index] = spot_free_collateral_delta(
+                    markets.spot(index), spot_amounts[index], markets.spot_price(index)
+                )
+            return spot_deltas[index]
 
         risks: list[PositionRisk] = []
         for index in sorted(perp_bases):
             delta = perp_delta(index)
-            key = oracle_key(MarketType.PERP, index)
+            key = perp_keys[index]
             # The SDK adds the spot balance reading the same oracle (a hedge moves with it).
-            sister = [i for i in spot_amounts if oracle_key(MarketType.SPOT, i) == key]
+            sister = [i for i in spot_amounts if spot_keys[i] == key]
             if delta is not None:
                 delta += sum(spot_delta(i) for i in sister[:1])
             price = markets.perp_price(index)
@@ -412,8 +422,8 @@ class DriftMarginMonitor:
             if index == QUOTE_SPOT_MARKET_INDEX:
                 continue  # the quote asset has no liquidation price
             delta = spot_delta(index)
-            key = oracle_key(MarketType.SPOT, index)
-            sister = [i for i in perp_bases if oracle_key(MarketType.PERP, i) == key]
+            key = spot_keys[index]
+            sister = [i for i in perp_bases if perp_keys[i] == key]
             for i in sister[:1]:
                 delta += perp_delta(i) or 0
             price = markets.spot_price(index)
