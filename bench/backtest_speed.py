@@ -25,14 +25,17 @@ it) is timed too and printed beside it, with the preparation's seconds.
 --venv-dir (pip, the package registry; nothing touches this project's venv), writes the
 same minute closes and hourly funding rates to a file, runs an equivalent strategy in
 each (a market sell on the first bar, hourly funding booked from the same rates) and
-prints bars/s side by side with the ratios. Figures depend on the machine and its load;
-nothing here asserts a speed.
+prints bars/s side by side with the ratios. `--rounds N` runs ours and each of them N
+times, alternated, and prints the ratio of the fastest runs (and of the medians) too: on
+a shared machine one run of a side can be slowed 20-50 % by the load. Figures depend on
+the machine and its load; nothing here asserts a speed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -308,6 +311,9 @@ print(json.dumps({"bars": len(df), "wall": wall, "cpu": cpu, "funding": strat.fu
 """
 
 
+OTHERS = {"nautilus": NAUTILUS, "backtrader": BACKTRADER}
+
+
 def ensure_venv(root: Path, name: str) -> Path:
     """A venv with `name`'s pinned package (created and installed once)."""
     venv = root / name
@@ -346,6 +352,13 @@ def main() -> None:
         type=Path,
         default=Path.home() / ".cache" / "drift-engine-bench",
         help="where --compare keeps its venvs",
+    )
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="with --compare: run ours and each other N times, alternated, and print the "
+        "ratio of the fastest runs too (a shared machine's load slows single runs)",
     )
     args = ap.parse_args()
 
@@ -388,24 +401,37 @@ def main() -> None:
         )
         results["drift-engine (per-bar)"] = ref
     if args.compare:
+        others: dict[str, list[float]] = {}
+        ours_runs = [fast["bars_per_s"]]
         with tempfile.TemporaryDirectory() as tmp:
             data = Path(tmp) / "bars.npz"
             export_bars(open_data(args.days, args.seed)[0], data)
             args.venv_dir.mkdir(parents=True, exist_ok=True)
-            for name, script in (("nautilus", NAUTILUS), ("backtrader", BACKTRADER)):
+            pythons: dict[str, Path] = {}
+            for name in ("nautilus", "backtrader"):
                 try:
-                    python = ensure_venv(args.venv_dir, name)
-                    r = run_other(python, script, data)
+                    pythons[name] = ensure_venv(args.venv_dir, name)
                 except Exception as exc:  # noqa: BLE001 - print and go on with the other
-                    print(f"{name}: could not run: {exc}", flush=True)
-                    continue
-                results[name] = r
-                print(
-                    f"{name}: {r['bars']:,} bars in {r['cpu']:.2f} s CPU "
-                    f"({r['wall']:.2f} s wall) = "
-                    f"{r['bars_per_s']:,.0f} bars/s (funding {r['funding']:+,.2f})",
-                    flush=True,
-                )
+                    print(f"{name}: could not install: {exc}", flush=True)
+            for round_ in range(args.rounds):
+                if round_ > 0:  # ours again, then the others, alternated round by round
+                    again, *_ = prepare_data(args.days, args.seed)
+                    ours_runs.append(run_ours(again, label, start, end, "fast")["bars_per_s"])
+                    print(f"round {round_ + 1}: drift-engine {ours_runs[-1]:,.0f} bars/s")
+                for name, python in pythons.items():
+                    try:
+                        r = run_other(python, OTHERS[name], data)
+                    except Exception as exc:  # noqa: BLE001 - print and go on with the other
+                        print(f"{name}: could not run: {exc}", flush=True)
+                        continue
+                    others.setdefault(name, []).append(r["bars_per_s"])
+                    results.setdefault(name, r)
+                    print(
+                        f"{'' if round_ == 0 else f'round {round_ + 1}: '}{name}: "
+                        f"{r['bars']:,} bars in {r['cpu']:.2f} s CPU ({r['wall']:.2f} s wall) = "
+                        f"{r['bars_per_s']:,.0f} bars/s (funding {r['funding']:+,.2f})",
+                        flush=True,
+                    )
         ours = fast["bars_per_s"]
         made = product["bars_per_s"]
         for name in ("nautilus", "backtrader"):
@@ -414,6 +440,14 @@ def main() -> None:
                 print(
                     f"ratio drift-engine fast / {name}: {ours / theirs:.2f}x "
                     f"({made / theirs:.2f}x with our data made during the replay)"
+                )
+        if args.rounds > 1:
+            best = max(ours_runs)
+            for name, runs in others.items():
+                print(
+                    f"over {len(ours_runs)} rounds, fastest of each: drift-engine {best:,.0f}, "
+                    f"{name} {max(runs):,.0f} bars/s: ratio {best / max(runs):.2f}x (median "
+                    f"of each: {statistics.median(ours_runs) / statistics.median(runs):.2f}x)"
                 )
 
 
