@@ -250,8 +250,7 @@ class DriftSimulator(
         elif kind == "funding":
             if event.market.upper() not in self._by_symbol:
                 return []
-            out = self.accrue_interest(event.ts)
-            out.extend(self.update_funding(event.market, event))
+            out = self._funding_event(event)
         elif kind == "spot_rate":
             if event.market.upper() not in self._by_symbol:
                 return []
