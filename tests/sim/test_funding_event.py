@@ -1,6 +1,6 @@
 """`apply`'s funding record in one pass (`sim.funding_interest.FUNDING_EVENT`, ADR-0020
-point 84) gives what `accrue_interest` then `update_funding` give (`FUNDING_EVENT =
-False`, the reference):
+point 84, with its interest in one pass, `INTEREST_PASS`, point 85) gives what
+`accrue_interest` then `update_funding` give (`FUNDING_EVENT = False`, the reference):
 
 - on the simulator (Hypothesis, `test_event_path`'s scenarios: a levered perp long or
   short, a resting order, a spot long, drawn ticks of both SOL names, funding records
@@ -11,6 +11,8 @@ False`, the reference):
   every hour through it;
 - records the one pass does not take (no rate and no TWAPs, a funding time not after
   the last, a spot market) fail as the reference fails and leave the same state;
+- the interest in one pass (`INTEREST_PASS`, point 85) on USDC and SOL deposits and a
+  SOL borrow of two accounts: what `_accrue_market` per market gives, and the reference;
 - whole backtests both ways (`tests/backtest/test_quiet_run.py`'s harness): synthetic
   minutes held short, the real LUNA crash (a liquidation) and real SOL hours
   delta-neutral (interest on the spot leg): the report, samples, every table's rows,
@@ -21,11 +23,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from solders.pubkey import Pubkey
 
 from drift_engine.data.models import FundingRecord
 from drift_engine.data.synthetic import DEFAULT_ORIGIN
@@ -35,37 +39,38 @@ from drift_engine.sim.state import SimulationError
 from tests.backtest.test_fast_stepping import Hold
 from tests.backtest.test_quiet_run import DAY, HOUR, SOL_YEAR, _luna, _same, _whole
 
-from .conftest import PRICE, T0
+from .conftest import BASE, PRICE, QUOTE, SOL, T0, make_sim, perp, spot
 from .test_event_path import EVENTS, _events, _setup
 
 _SETTINGS = ("auto_settle_pnl", "settle_funding_on_update", "derive_funding")
 
 
 @contextlib.contextmanager
-def _updates() -> Iterator[dict[int, int]]:
-    """id(sim) -> `update_funding` calls while the block runs."""
+def _updates(name: str = "update_funding") -> Iterator[dict[int, int]]:
+    """id(sim) -> calls of the simulator's method `name` while the block runs."""
     calls: dict[int, int] = {}
-    update = DriftSimulator.update_funding
+    method = getattr(DriftSimulator, name)
 
     def counted(self: Any, *a: Any, **k: Any) -> Any:
         calls[id(self)] = calls.get(id(self), 0) + 1
-        return update(self, *a, **k)
+        return method(self, *a, **k)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(DriftSimulator, "update_funding", counted)
+        mp.setattr(DriftSimulator, name, counted)
         yield calls
 
 
-def _apply(sim: DriftSimulator, event: Any, one_pass: bool) -> Any:
-    """`sim.apply(event)` with `FUNDING_EVENT = one_pass`: its records, or its error."""
-    old = funding_interest.FUNDING_EVENT
-    funding_interest.FUNDING_EVENT = one_pass
+def _apply(sim: DriftSimulator, event: Any, one_pass: bool, interest: bool = True) -> Any:
+    """`sim.apply(event)` with `FUNDING_EVENT = one_pass` and `INTEREST_PASS =
+    interest`: its records, or its error."""
+    old = funding_interest.FUNDING_EVENT, funding_interest.INTEREST_PASS
+    funding_interest.FUNDING_EVENT, funding_interest.INTEREST_PASS = one_pass, interest
     try:
         return sim.apply(event)
     except SimulationError as exc:
         return repr(exc)
     finally:
-        funding_interest.FUNDING_EVENT = old
+        funding_interest.FUNDING_EVENT, funding_interest.INTEREST_PASS = old
 
 
 def _state(sim: DriftSimulator, k: Any) -> tuple:
@@ -87,10 +92,13 @@ def _state(sim: DriftSimulator, k: Any) -> tuple:
     resting=st.booleans(),
     spot_long=st.booleans(),
     charged=st.booleans(),
+    interest=st.booleans(),
     flags=st.tuples(st.booleans(), st.booleans(), st.booleans()),
     steps=EVENTS,
 )
-def test_the_one_pass_is_the_reference(leverage, short, resting, spot_long, charged, flags, steps):
+def test_the_one_pass_is_the_reference(
+    leverage, short, resting, spot_long, charged, interest, flags, steps
+):
     (fast, k), (ref, _) = _setup(leverage, short, resting, spot_long)
     kept = [(sim, [getattr(sim, name) for name in _SETTINGS]) for sim in (fast, ref)]
     try:
@@ -100,7 +108,7 @@ def test_the_one_pass_is_the_reference(leverage, short, resting, spot_long, char
         with pytest.MonkeyPatch.context() as mp, _updates() as calls:
             mp.setattr(liquidation, "CHARGED_SLACK", charged)
             for ev in _events(fast, steps):
-                assert _apply(fast, ev, True) == _apply(ref, ev, False), ev
+                assert _apply(fast, ev, True, interest) == _apply(ref, ev, False), ev
                 assert _state(fast, k) == _state(ref, k), ev
         hours = sum(kind == "funding" for kind, _, _ in steps)
         assert calls.get(id(ref), 0) == hours
@@ -134,21 +142,66 @@ def test_records_the_one_pass_does_not_take_fail_as_the_reference():
     assert (calls[id(ref)], calls[id(fast)]) == (4, 3)
 
 
+@pytest.mark.parametrize("charged", [True, False])
+def test_interest_in_one_pass_on_deposits_and_borrows(charged):
+    # two accounts (holders sorted by authority), USDC deposits, one SOL deposit and one
+    # SOL borrow, rates on both markets: `INTEREST_PASS` against `_accrue_market`, and
+    # against the reference funding branch
+    sims = []
+    owners = sorted((Pubkey.new_unique() for _ in range(2)), key=str, reverse=True)
+    for _ in range(3):
+        sim = make_sim(derive_funding=False)
+        a = sim.open_account(owners[0])  # (opened first, sorted last)
+        b = sim.open_account(owners[1])
+        for k in (a, b):
+            sim.deposit(k, "USDC", 10_000 * QUOTE, T0)
+        sim.deposit(a, "SOL", 7 * SOL + 123, T0)
+        sim.place_order(b, spot("short", 3 * SOL), T0)  # a SOL borrow
+        sim.place_order(b, perp("short", 2 * BASE), T0)
+        sim.set_interest_rates("USDC", Decimal("0.05"), Decimal("0.09"), T0)
+        sim.set_interest_rates("SOL", Decimal("0.031"), Decimal("0.077"), T0)
+        sims.append(sim)
+    one, per_market, ref = sims
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(liquidation, "CHARGED_SLACK", charged)
+        for h in range(1, 49):
+            price = 100 * PRICE + h * 37_000
+            ev = FundingRecord(
+                T0 + h * 3600, "SOL-PERP", 0, 9_000, 9_000, 9_000, 0, 0, price, price
+            )
+            got = _apply(one, ev, True, True)
+            assert got == _apply(per_market, ev, True, False) == _apply(ref, ev, False), h
+            assert _state(one, b) == _state(per_market, b) == _state(ref, b), h
+    amounts = {
+        (r.authority, r.market_index, r.amount > 0) for r in one.records if r.kind == "interest"
+    }
+    assert len(amounts) == 4  # USDC both, SOL a deposit and a borrow
+    assert any(not up for _, index, up in amounts if index == 1)
+
+
 # ------------------------------------------------------------------ whole backtests
 
 
 def _both(tmp_path, strategy, market, start, end, params=None, **kw) -> dict:
     """`_whole` with the one pass and without, compared; the one pass settles its hours
-    without `update_funding`, the reference through it."""
+    without `update_funding` and `_accrue_market`, the reference through them."""
     got: dict[bool, Any] = {}
     for one_pass in (True, False):
         where = tmp_path / ("one-pass" if one_pass else "ref")
         where.mkdir()
-        with pytest.MonkeyPatch.context() as mp, _updates() as calls:
+        with (
+            pytest.MonkeyPatch.context() as mp,
+            _updates() as calls,
+            _updates("_accrue_market") as per_market,
+        ):
             mp.setattr(funding_interest, "FUNDING_EVENT", one_pass)
             got[one_pass] = _whole(where, True, strategy, market, start, end, params, **kw)
         got[one_pass]["updates"] = sum(calls.values())
+        got[one_pass]["per_market"] = sum(per_market.values())
     assert got[True]["updates"] == 0
+    # (`INTEREST_PASS`): `_accrue_market` of the two spot markets at each funding record
+    # in the reference only (a rate update accrues through it either way)
+    assert got[False]["per_market"] - got[True]["per_market"] == 2 * got[False]["updates"]
     assert got[False]["updates"] >= got[False]["report"]["funding_hours"] > 0
     _same(got[True], got[False])
     return got[True]

@@ -37,6 +37,14 @@ from drift_engine.sim.state import (
 FUNDING_EVENT = True
 
 
+#: `_funding_event`'s interest in one pass over the spot markets (`_accrue_all`): each
+#: holder's position found, and its token amounts before and after read from its scaled
+#: balance and the market's cumulative interest, inline (`rules.signed_token_amount`'s
+#: integers), the rest as `_accrue_market` (ADR-0020 point 85); False: `_accrue_market`
+#: per market (the reference)
+INTEREST_PASS = True
+
+
 class FundingInterestMixin:
     """Funding, PnL settlement and spot interest of `DriftSimulator`."""
 
@@ -272,11 +280,14 @@ class FundingInterestMixin:
             out.extend(self.update_funding(event.market, event))
             return out
         self.now = ts  # (`accrue_interest`'s `_advance`)
-        out: list[Any] = []
-        for index in sorted(self.spot_markets):
-            records = self._accrue_market(index, ts)
-            if records:
-                out.extend(records)
+        if INTEREST_PASS:
+            out: list[Any] = self._accrue_all(ts)
+        else:
+            out = []
+            for index in sorted(self.spot_markets):
+                records = self._accrue_market(index, ts)
+                if records:
+                    out.extend(records)
         # `update_funding(market, event)` from its `_advance` on (the clock stands at ts)
         amm = pm.amm
         oracle_twap = getattr(event, "oracle_price_twap", None) or self._prices[key]
@@ -490,6 +501,75 @@ class FundingInterestMixin:
                         )
                     )
                 )
+        return out
+
+    def _accrue_all(self, ts: int) -> list[InterestRecord]:
+        """`accrue_interest(ts)` once the clock stands at `ts`: `_accrue_market` of every
+        spot market in index order, in one pass. A holder's signed token amount is
+        `rules.signed_token_amount` inline: its balance type read before the accrual
+        (which changes no position), then floor (deposit) or ceil (borrow) of the scaled
+        balance times the cumulative interest over 10^(19 - decimals), before and after;
+        the records, their order and the kept checks' moves are `_accrue_market`'s."""
+        out: list[InterestRecord] = []
+        all_rates = self._rates
+        exposed_by = self._exposed
+        markets = self.spot_markets
+        charged = liquidation.CHARGED_SLACK
+        for index in sorted(markets):
+            rates = all_rates.get(index)
+            market = markets[index]
+            if rates is None or (rates.deposit <= 0 and rates.borrow <= 0):
+                market.last_interest_ts = max(market.last_interest_ts, ts)
+                continue
+            holders = []
+            exposed = exposed_by.get((MarketType.SPOT, index))
+            if exposed:
+                for acct in exposed:
+                    for pos in acct.user.spot_positions:  # `_find_spot_position`
+                        if pos.market_index == index and (
+                            pos.scaled_balance != 0 or pos.open_orders != 0
+                        ):
+                            deposit = type(pos.balance_type).__name__ == "Deposit"
+                            holders.append((acct, pos, deposit))
+                            break
+            deposit_before = market.cumulative_deposit_interest
+            borrow_before = market.cumulative_borrow_interest
+            if not rules.accrue_spot_interest(market, ts, rates.deposit, rates.borrow):
+                continue
+            if not holders:
+                continue
+            if len(holders) > 1:
+                # `acct.authority` is str(authority)
+                holders.sort(key=lambda h: (h[0].authority, h[0].key[1]))
+            decrease = 10 ** (19 - market.decimals)
+            deposit_after = market.cumulative_deposit_interest
+            borrow_after = market.cumulative_borrow_interest
+            for acct, pos, deposit in holders:
+                scaled = pos.scaled_balance
+                if deposit:
+                    before = scaled * deposit_before // decrease
+                    delta = scaled * deposit_after // decrease - before
+                else:  # -ceil(scaled x cumulative / decrease)
+                    before = (-scaled * borrow_before) // decrease
+                    delta = (-scaled * borrow_after) // decrease - before
+                if charged:  # kept check: carried or dropped (p. 58)
+                    self._quote_balance_moved(acct, index, before, before + delta)
+                else:
+                    acct.safe = None
+                if delta:
+                    self._seq += 1
+                    record = InterestRecord(
+                        self._seq,
+                        ts,
+                        acct.authority,
+                        acct.key[1],
+                        index,
+                        delta,
+                        market.cumulative_deposit_interest,
+                        market.cumulative_borrow_interest,
+                    )
+                    self.records.append(record)
+                    out.append(record)
         return out
 
     def accrue_interest(self, ts: int) -> list[InterestRecord]:
