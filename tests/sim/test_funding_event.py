@@ -1,6 +1,7 @@
 """`apply`'s funding record in one pass (`sim.funding_interest.FUNDING_EVENT`, ADR-0020
-point 84, with its interest in one pass, `INTEREST_PASS`, point 85) gives what
-`accrue_interest` then `update_funding` give (`FUNDING_EVENT = False`, the reference):
+point 84, with its interest, `INTEREST_PASS`, point 85, and its pnl test, `PNL_TEST`,
+point 88) gives what `accrue_interest` then `update_funding` give (`FUNDING_EVENT =
+False`, the reference):
 
 - on the simulator (Hypothesis, `test_event_path`'s scenarios: a levered perp long or
   short, a resting order, a spot long, drawn ticks of both SOL names, funding records
@@ -11,6 +12,8 @@ point 84, with its interest in one pass, `INTEREST_PASS`, point 85) gives what
   every hour through it;
 - records the one pass does not take (no rate and no TWAPs, a funding time not after
   the last, a spot market) fail as the reference fails and leave the same state;
+- the pnl settlement's test in the pass (`PNL_TEST`, point 88) drawn with the pnl pool's
+  excess;
 - the interest in one pass (`INTEREST_PASS`, point 85) on USDC and SOL deposits and a
   SOL borrow of two accounts: what `_accrue_market` per market gives, and the reference;
 - whole backtests both ways (`tests/backtest/test_quiet_run.py`'s harness): synthetic
@@ -31,7 +34,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from solders.pubkey import Pubkey
 
-from drift_engine.data.models import FundingRecord
+from drift_engine.data.models import FundingRecord, OracleTick
 from drift_engine.data.synthetic import DEFAULT_ORIGIN
 from drift_engine.risk import RiskLimits
 from drift_engine.sim import DriftSimulator, funding_interest, liquidation
@@ -42,7 +45,7 @@ from tests.backtest.test_quiet_run import DAY, HOUR, SOL_YEAR, _luna, _same, _wh
 from .conftest import BASE, PRICE, QUOTE, SOL, T0, make_sim, perp, spot
 from .test_event_path import EVENTS, _events, _setup
 
-_SETTINGS = ("auto_settle_pnl", "settle_funding_on_update", "derive_funding")
+_SETTINGS = ("auto_settle_pnl", "settle_funding_on_update", "derive_funding", "pnl_pool_excess")
 
 
 @contextlib.contextmanager
@@ -60,17 +63,24 @@ def _updates(name: str = "update_funding") -> Iterator[dict[int, int]]:
         yield calls
 
 
-def _apply(sim: DriftSimulator, event: Any, one_pass: bool, interest: bool = True) -> Any:
-    """`sim.apply(event)` with `FUNDING_EVENT = one_pass` and `INTEREST_PASS =
-    interest`: its records, or its error."""
-    old = funding_interest.FUNDING_EVENT, funding_interest.INTEREST_PASS
-    funding_interest.FUNDING_EVENT, funding_interest.INTEREST_PASS = one_pass, interest
+_FLAGS = ("FUNDING_EVENT", "INTEREST_PASS", "PNL_TEST")
+
+
+def _apply(
+    sim: DriftSimulator, event: Any, one_pass: bool, interest: bool = True, pnl: bool = True
+) -> Any:
+    """`sim.apply(event)` with `FUNDING_EVENT = one_pass`, `INTEREST_PASS = interest` and
+    `PNL_TEST = pnl`: its records, or its error."""
+    old = [getattr(funding_interest, name) for name in _FLAGS]
+    for name, value in zip(_FLAGS, (one_pass, interest, pnl), strict=True):
+        setattr(funding_interest, name, value)
     try:
         return sim.apply(event)
     except SimulationError as exc:
         return repr(exc)
     finally:
-        funding_interest.FUNDING_EVENT, funding_interest.INTEREST_PASS = old
+        for name, value in zip(_FLAGS, old, strict=True):
+            setattr(funding_interest, name, value)
 
 
 def _state(sim: DriftSimulator, k: Any) -> tuple:
@@ -93,22 +103,24 @@ def _state(sim: DriftSimulator, k: Any) -> tuple:
     spot_long=st.booleans(),
     charged=st.booleans(),
     interest=st.booleans(),
+    pnl=st.booleans(),
+    excess=st.sampled_from([0, 0, 1, 10**6]),
     flags=st.tuples(st.booleans(), st.booleans(), st.booleans()),
     steps=EVENTS,
 )
 def test_the_one_pass_is_the_reference(
-    leverage, short, resting, spot_long, charged, interest, flags, steps
+    leverage, short, resting, spot_long, charged, interest, pnl, excess, flags, steps
 ):
     (fast, k), (ref, _) = _setup(leverage, short, resting, spot_long)
     kept = [(sim, [getattr(sim, name) for name in _SETTINGS]) for sim in (fast, ref)]
     try:
         for sim in (fast, ref):
-            for name, value in zip(_SETTINGS, flags, strict=True):
+            for name, value in zip(_SETTINGS, (*flags, excess), strict=True):
                 setattr(sim, name, value)
         with pytest.MonkeyPatch.context() as mp, _updates() as calls:
             mp.setattr(liquidation, "CHARGED_SLACK", charged)
             for ev in _events(fast, steps):
-                assert _apply(fast, ev, True, interest) == _apply(ref, ev, False), ev
+                assert _apply(fast, ev, True, interest, pnl) == _apply(ref, ev, False), ev
                 assert _state(fast, k) == _state(ref, k), ev
         hours = sum(kind == "funding" for kind, _, _ in steps)
         assert calls.get(id(ref), 0) == hours
@@ -140,6 +152,40 @@ def test_records_the_one_pass_does_not_take_fail_as_the_reference():
     # through `update_funding`: the reference's every hour that reaches it (all but the
     # one going back in time), the one pass's all but the usual hour
     assert (calls[id(ref)], calls[id(fast)]) == (4, 3)
+
+
+@pytest.mark.parametrize("excess", [0, 10**6])
+@pytest.mark.parametrize("short", [True, False])
+def test_the_pnl_test_in_the_pass(short, excess):
+    # a 3x position through gains and losses, funding paid and received each hour, with
+    # and without a pnl pool excess: the pass with `PNL_TEST`, without it, and the
+    # reference leave the same state; some hours settle pnl, some are answered inline
+    (fast, k), (ref, _) = _setup(3, short, False, False)
+    kept = [(sim, sim.pnl_pool_excess, sim.auto_settle_pnl) for sim in (fast, ref)]
+    try:
+        for sim in (fast, ref):
+            sim.pnl_pool_excess, sim.auto_settle_pnl = excess, True
+        with _updates("_settle_position_pnl") as asked:
+            price = fast.oracle_price("SOL-PERP")
+            moves = [0, 20, -40, 80, -150, 10, 0, -5, 300, -200, 0, 0, 45, -45]
+            for h, move in enumerate(moves, start=1):
+                price += price * move // 1000
+                ts = T0 + h * 3600
+                rate = 400_000 if h % 3 else -900_000
+                for ev in (
+                    OracleTick(ts - 60, "SOL-PERP", price),
+                    FundingRecord(ts, "SOL-PERP", 0, rate, rate, rate, 0, 0, price, price),
+                ):
+                    assert _apply(fast, ev, True) == _apply(ref, ev, False), (h, ev)
+                    assert _state(fast, k) == _state(ref, k), (h, ev)
+        settled = sum(r.kind == "settle_pnl" for r in fast.records)
+        assert settled >= 2
+        assert 0 < asked.get(id(fast), 0) <= asked[id(ref)] == len(moves)
+        if not excess:  # (with it every gain has something to claim)
+            assert asked[id(fast)] < asked[id(ref)]
+    finally:
+        for sim, excess_was, auto in kept:
+            sim.pnl_pool_excess, sim.auto_settle_pnl = excess_was, auto
 
 
 @pytest.mark.parametrize("charged", [True, False])
@@ -193,15 +239,19 @@ def _both(tmp_path, strategy, market, start, end, params=None, **kw) -> dict:
             pytest.MonkeyPatch.context() as mp,
             _updates() as calls,
             _updates("_accrue_market") as per_market,
+            _updates("_settle_position_pnl") as pnl_asked,
         ):
             mp.setattr(funding_interest, "FUNDING_EVENT", one_pass)
             got[one_pass] = _whole(where, True, strategy, market, start, end, params, **kw)
         got[one_pass]["updates"] = sum(calls.values())
         got[one_pass]["per_market"] = sum(per_market.values())
+        got[one_pass]["pnl_asked"] = sum(pnl_asked.values())
     assert got[True]["updates"] == 0
     # (`INTEREST_PASS`): `_accrue_market` of the two spot markets at each funding record
     # in the reference only (a rate update accrues through it either way)
     assert got[False]["per_market"] - got[True]["per_market"] == 2 * got[False]["updates"]
+    # (`PNL_TEST`): the hours that settle no pnl answered in the pass
+    assert got[True]["pnl_asked"] < got[False]["pnl_asked"]
     assert got[False]["updates"] >= got[False]["report"]["funding_hours"] > 0
     _same(got[True], got[False])
     return got[True]

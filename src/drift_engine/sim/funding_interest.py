@@ -44,6 +44,13 @@ FUNDING_EVENT = True
 #: per market (the reference)
 INTEREST_PASS = True
 
+#: `_funding_event` answers `_settle_position_pnl` itself when it settles nothing: no
+#: uPnL, or a gain of which nothing is claimable (`rules.claimable_pnl`: the realized
+#: part and the pnl pool's excess both 0), the uPnL computed inline as
+#: `rules.unrealized_pnl` does; a loss or a claimable gain goes to `_settle_position_pnl`
+#: (ADR-0020 point 88); False: `_settle_position_pnl` at every position (the reference)
+PNL_TEST = True
+
 
 class FundingInterestMixin:
     """Funding, PnL settlement and spot interest of `DriftSimulator`."""
@@ -332,6 +339,8 @@ class FundingInterestMixin:
         if not exposed:
             return out
         settle_pnl = self.auto_settle_pnl
+        oracle = self._prices[key]  # (`_settle_position_pnl`'s oracle; no price moves here)
+        excess = self.pnl_pool_excess
         charged = liquidation.CHARGED_SLACK
         encoded, encoded_stats = self._encoded, self._encoded_stats
         payment_of = funding.funding_payment
@@ -381,6 +390,20 @@ class FundingInterestMixin:
                     self.records.append(record)
                     out.append(record)
             if settle_pnl:
+                if PNL_TEST:  # `_settle_position_pnl`'s answer when it settles nothing
+                    quote = pos.quote_asset_amount
+                    if base == 0:
+                        upnl = quote
+                    else:  # `rules.unrealized_pnl` (base unchanged by the settlement)
+                        num = base * max(oracle, 0)
+                        upnl = abs(num) // rules.BASE_PRECISION
+                        upnl = (upnl if num >= 0 else -upnl) + quote
+                    # no uPnL, or a gain with nothing claimable (`claimable_pnl`): None,
+                    # with no margin asked (asked for a loss only)
+                    if upnl == 0 or (
+                        upnl > 0 and max(quote - pos.quote_entry_amount, 0) + max(excess, 0) == 0
+                    ):
+                        continue
                 self._settle_position_pnl(acct, pm, pos, index, ts)
         return out
 
