@@ -22,7 +22,10 @@ nothing.
 - `--ab ... --instructions`: the same A/B counted in instructions, which the machine's
   load does not move: each side once in its own process under valgrind's callgrind,
   counting only inside the replay (`run_events`; a small C shim, compiled with `cc`,
-  starts and stops the count), PYTHONHASHSEED=0. Two runs of one side differ by
+  starts and stops the count), PYTHONHASHSEED=0, after a full `gc.collect()` (one
+  the data's preparation made due fell inside a 30-day replay: ~35 % of its count, a
+  cost no year's replay has); each side prints its gc runs per generation inside the
+  replay (a side with a full collection the other lacks is no A/B). Two runs of one side differ by
   ~0.06 %; a wall-clock A/B on this shared machine cannot resolve a cut of a few per
   cent (ADR-0020 point 83). Needs valgrind (with its headers) and a C compiler;
   ~50x slower than a plain run: use `--days 30`.
@@ -37,6 +40,7 @@ import argparse
 import collections
 import cProfile
 import dataclasses
+import gc
 import hashlib
 import importlib
 import os
@@ -160,17 +164,25 @@ def _counted_child(args: argparse.Namespace) -> int:
     shim = ctypes.CDLL(os.environ["QUIET_HOUR_PARTS_SHIM"])
     run_events = HeartbeatDataCollector.run_events
 
+    ran: list[int] = []
+
     def counted(self: Any, **kw: Any) -> Any:
+        # a full collection the data's preparation made due would otherwise fall inside
+        # the count (~35 % of a 30-day replay, none in the year's): collected before it
+        gc.collect()
+        before = [g["collections"] for g in gc.get_stats()]
         shim.cg_start()
         try:
             return run_events(self, **kw)
         finally:
             shim.cg_stop()
+            ran[:] = [g["collections"] - b for g, b in zip(gc.get_stats(), before, strict=True)]
 
     HeartbeatDataCollector.run_events = counted  # type: ignore[method-assign]
     report, _ = _run(args.data, args.strategy, args.days)
     digest = hashlib.sha256(repr(_same(report)).encode()).hexdigest()[:16]
     print(f"report {digest} funding_hours {report.funding_hours}")
+    print(f"gc runs per generation in the replay {ran}")
     return 0
 
 
@@ -214,9 +226,11 @@ def _instructions_ab(args: argparse.Namespace) -> int:
                 print(done.stdout[-2000:] + done.stderr[-2000:], file=sys.stderr)
                 return 1
             counts[side], digests[side], hours = int(collected[1]), got[1], int(got[2])
+            gcs = re.search(r"gc runs per generation in the replay (\[.*\])", done.stdout)
             print(
                 f"{side}: {counts[side]:,} instructions in the replay = "
-                f"{counts[side] / max(1, hours):,.0f} per funding hour ({hours:,} hours)"
+                f"{counts[side] / max(1, hours):,.0f} per funding hour ({hours:,} hours); "
+                f"gc runs per generation {gcs[1] if gcs else '?'}"
             )
     same = digests["A"] == digests["B"]
     print(f"A/B {counts['A'] / counts['B']:.4f}; same report: {same}")

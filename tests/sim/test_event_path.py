@@ -9,17 +9,26 @@ program margin calculation, and drives the public entry points `apply` documents
 (`set_oracle_price` of the linked symbol; `accrue_interest` + `update_funding`;
 `set_interest_rates`; `liquidate_if_needed`). Both must leave the same records, the same
 margin after every event, the same account bytes, and liquidate in the same minute.
+
+`simulator.EVENT_INLINE` (ADR-0020 point 86: the oracle tick's writes and the kept
+check's bound in `apply`'s own frame) against `_move_oracle` and `_liquidate_due`: the
+same on these scenarios event by event (records, bytes, kept checks, margin) and in
+whole fast backtests of the real LUNA crash (a liquidation, a drawdown halt).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from drift_engine.data.models import FundingRecord, OracleTick, SpotRateRecord
-from drift_engine.sim import LiquidationRecord
+from drift_engine.risk import RiskLimits
+from drift_engine.sim import DriftSimulator, LiquidationRecord, liquidation, simulator
+from tests.backtest.test_fast_stepping import Hold
+from tests.backtest.test_quiet_run import _luna, _same, _whole
 
 from .conftest import BASE, PRICE, QUOTE, SOL, T0, limit, make_sim, perp, spot
 
@@ -146,3 +155,94 @@ def test_a_repeated_tick_only_moves_the_clock():
     assert sim.now == T0 + 120
     assert sim.account_bytes() == before
     assert sim.oracle_price("SOL") == sim.oracle_price("SOL-PERP") == 101 * PRICE
+
+
+# -- `simulator.EVENT_INLINE` (ADR-0020 point 86): the tick and the check in `apply`'s frame
+
+
+def _apply_inline(sim, ev, inline: bool) -> list:
+    old = simulator.EVENT_INLINE
+    simulator.EVENT_INLINE = inline
+    try:
+        return sim.apply(ev)
+    finally:
+        simulator.EVENT_INLINE = old
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    leverage=st.integers(1, 9),
+    short=st.booleans(),
+    resting=st.booleans(),
+    spot_long=st.booleans(),
+    charged=st.booleans(),
+    steps=EVENTS,
+)
+def test_the_inline_tick_and_check_are_the_reference(
+    leverage, short, resting, spot_long, charged, steps
+):
+    """`apply` with `EVENT_INLINE` and without (`_move_oracle`, `_liquidate_due`): the
+    same records returned and kept, account bytes, kept checks and margin after every
+    event, the same liquidations; the inline run never asks `_liquidate_due` (with the
+    kept check carried) nor `_move_oracle`."""
+    (fast, k), (ref, _) = _setup(leverage, short, resting, spot_long)
+    asked = {"_liquidate_due": 0, "_move_oracle": 0}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(liquidation, "CHARGED_SLACK", charged)
+        for name in asked:
+            method = getattr(DriftSimulator, name)
+
+            def counted(self, *a, _name=name, _method=method):
+                if self is fast:
+                    asked[_name] += 1
+                return _method(self, *a)
+
+            mp.setattr(DriftSimulator, name, counted)
+        for ev in _events(fast, steps):
+            assert _apply_inline(fast, ev, True) == _apply_inline(ref, ev, False), ev
+            assert fast.records == ref.records, ev
+            assert fast.account_bytes() == ref.account_bytes(), ev
+            assert [a.safe for a in fast._accounts.values()] == [
+                a.safe for a in ref._accounts.values()
+            ], ev
+            assert fast.maintenance(k) == ref.maintenance(k), ev
+    assert asked["_move_oracle"] == 0
+    if charged:  # (without it the inline path hands the check to `_liquidate_due`)
+        assert asked["_liquidate_due"] == 0
+    event(f"liquidated: {any(isinstance(r, LiquidationRecord) for r in fast.records)}")
+
+
+@pytest.mark.parametrize(
+    ("params", "limits"),
+    [
+        (
+            {"leverage": 5.0, "short": False},
+            RiskLimits(health_floor=0, target_health=1, max_drawdown=1.0, max_leverage=10),
+        ),
+        ({"leverage": 2.0, "short": False}, RiskLimits(max_drawdown=0.3)),
+    ],
+)
+def test_the_inline_tick_and_check_in_whole_backtests(tmp_path, params, limits):
+    # the real LUNA crash held long, fast stepping (a liquidation; a drawdown halt):
+    # everything the backtest leaves is the same both ways
+    events = _luna(True)
+    got = {}
+    for inline in (True, False):
+        where = tmp_path / str(inline)
+        where.mkdir()
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(simulator, "EVENT_INLINE", inline)
+            got[inline] = _whole(
+                where,
+                True,
+                Hold,
+                "SOL-PERP",
+                events[0].ts,
+                events[-1].ts + 60,
+                params,
+                data=(events, "real LUNA oracle, 2022-05-09..11; synthetic hourly funding"),
+                risk=limits,
+            )
+    _same(got[True], got[False])
+    if limits.health_floor == 0:
+        assert got[True]["report"]["liquidations"] >= 1

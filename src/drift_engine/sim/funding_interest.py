@@ -29,6 +29,28 @@ from drift_engine.sim.state import (
     _Rates,
 )
 
+#: `apply`'s funding record in one pass (`_funding_event`): the interest of every spot
+#: market, the market's funding update from the record's fields read once, and each
+#: exposed position's kept-check move and settlement with its payment computed once,
+#: the same effects and records in the same order as the reference (ADR-0020 point 84);
+#: False: `accrue_interest(ts)` then `update_funding(market, record)` (the reference)
+FUNDING_EVENT = True
+
+
+#: `_funding_event`'s interest in one pass over the spot markets (`_accrue_all`): each
+#: holder's position found, and its token amounts before and after read from its scaled
+#: balance and the market's cumulative interest, inline (`rules.signed_token_amount`'s
+#: integers), the rest as `_accrue_market` (ADR-0020 point 85); False: `_accrue_market`
+#: per market (the reference)
+INTEREST_PASS = True
+
+#: `_funding_event` answers `_settle_position_pnl` itself when it settles nothing: no
+#: uPnL, or a gain of which nothing is claimable (`rules.claimable_pnl`: the realized
+#: part and the pnl pool's excess both 0), the uPnL computed inline as
+#: `rules.unrealized_pnl` does; a loss or a claimable gain goes to `_settle_position_pnl`
+#: (ADR-0020 point 88); False: `_settle_position_pnl` at every position (the reference)
+PNL_TEST = True
+
 
 class FundingInterestMixin:
     """Funding, PnL settlement and spot interest of `DriftSimulator`."""
@@ -234,6 +256,157 @@ class FundingInterestMixin:
                 self._settle_position_pnl(acct, pm, pos, index, ts)
         return out
 
+    def _funding_event(self, event: Any) -> list[Any]:
+        """`apply`'s funding branch for a simulated market (the caller checked the name):
+        `accrue_interest(event.ts)` then `update_funding(event.market, event)`. With
+        `FUNDING_EVENT`, the usual hour (a perp market, a given rate, a funding time
+        after the market's last, settlement on update) runs in one pass: its conditions
+        are read before anything changes, so any other record takes the reference whole
+        (and fails as it does). The effects are the reference's, in its order: the clock,
+        each spot market's interest (`_accrue_market`), the market's rates, TWAPs and
+        record, then per exposed account `_changed`, the position's funding move into
+        the kept check (`_funding_moved`), its settlement (`_settle_position_funding`)
+        and its pnl (`_settle_position_pnl`); the position's payment is computed once
+        (the move and the settlement read the same cumulative rate and position)."""
+        ts = event.ts
+        key = self._by_symbol.get(event.market.upper()) if FUNDING_EVENT else None
+        pm = (
+            self.perp_markets.get(key[1]) if key is not None and key[0] is MarketType.PERP else None
+        )
+        rate = getattr(event, "funding_rate", None)
+        if (
+            pm is None
+            or type(ts) is not int
+            or ts < self.now
+            or ts <= pm.amm.last_funding_rate_ts
+            or self.derive_funding
+            or rate is None
+            or not self.settle_funding_on_update
+        ):
+            out = self.accrue_interest(ts)
+            out.extend(self.update_funding(event.market, event))
+            return out
+        self.now = ts  # (`accrue_interest`'s `_advance`)
+        if INTEREST_PASS:
+            out: list[Any] = self._accrue_all(ts)
+        else:
+            out = []
+            for index in sorted(self.spot_markets):
+                records = self._accrue_market(index, ts)
+                if records:
+                    out.extend(records)
+        # `update_funding(market, event)` from its `_advance` on (the clock stands at ts)
+        amm = pm.amm
+        oracle_twap = getattr(event, "oracle_price_twap", None) or self._prices[key]
+        mark_twap = getattr(event, "mark_price_twap", None) or oracle_twap
+        rate_long = getattr(event, "funding_rate_long", None)
+        rate_short = getattr(event, "funding_rate_short", None)
+        rate_long = rate if rate_long is None else rate_long
+        rate_short = rate if rate_short is None else rate_short
+        amm.cumulative_funding_rate_long += rate_long
+        amm.cumulative_funding_rate_short += rate_short
+        amm.last_funding_rate = rate
+        amm.last_funding_rate_long = rate_long
+        amm.last_funding_rate_short = rate_short
+        amm.last24h_avg_funding_rate = funding.new_twap(
+            rate, ts, amm.last24h_avg_funding_rate, amm.last_funding_rate_ts, 24 * 3600
+        )
+        amm.last_funding_rate_ts = ts
+        amm.last_funding_oracle_twap = oracle_twap
+        hist = amm.historical_oracle_data
+        hist.last_oracle_price_twap = oracle_twap
+        hist.last_oracle_price_twap_ts = ts
+        amm.last_mark_price_twap = mark_twap
+        amm.last_mark_price_twap_ts = ts
+        pm.next_funding_rate_record_id += 1
+        index = key[1]
+        self._seq += 1
+        self.records.append(
+            FundingRateRecord(
+                self._seq,
+                ts,
+                index,
+                rate,
+                rate_long,
+                rate_short,
+                amm.cumulative_funding_rate_long,
+                amm.cumulative_funding_rate_short,
+                oracle_twap,
+                mark_twap,
+            )
+        )
+        exposed = self._exposed.get(key)
+        if not exposed:
+            return out
+        settle_pnl = self.auto_settle_pnl
+        oracle = self._prices[key]  # (`_settle_position_pnl`'s oracle; no price moves here)
+        excess = self.pnl_pool_excess
+        charged = liquidation.CHARGED_SLACK
+        encoded, encoded_stats = self._encoded, self._encoded_stats
+        payment_of = funding.funding_payment
+        for acct in list(exposed):
+            encoded.pop(acct.key, None)  # `_changed(acct)`
+            encoded_stats.pop(acct.authority, None)
+            pos = None
+            for p in acct.user.perp_positions:  # `_find_perp_position`
+                if p.market_index == index and not rules.is_perp_position_available(p):
+                    pos = p
+                    break
+            if pos is None:
+                continue
+            base = pos.base_asset_amount
+            if base != 0:
+                if base > 0:
+                    now, step = amm.cumulative_funding_rate_long, amm.last_funding_rate_long
+                else:
+                    now, step = amm.cumulative_funding_rate_short, amm.last_funding_rate_short
+                last = pos.last_cumulative_funding_rate
+                payment = payment_of(now, pos)  # (0 when now == last)
+                if charged and acct.safe is not None:  # `_funding_moved`
+                    moved = payment
+                    if last != now - step:
+                        moved -= payment_of(now - step, pos)
+                    self._perp_quote_moved(acct, pm, moved)
+                if now != last:  # `_settle_position_funding` with this payment
+                    acct.user.cumulative_perp_funding += payment
+                    self._seq += 1
+                    record = FundingPaymentRecord(
+                        self._seq,
+                        ts,
+                        acct.authority,
+                        acct.key[1],
+                        index,
+                        payment,
+                        base,
+                        last,
+                        amm.cumulative_funding_rate_long,
+                        amm.cumulative_funding_rate_short,
+                    )
+                    pos.last_cumulative_funding_rate = now
+                    rules.update_quote_asset_and_break_even_amount(pos, pm, payment)
+                    amm.net_unsettled_funding_pnl -= payment
+                    if not charged:
+                        acct.safe = None
+                    self.records.append(record)
+                    out.append(record)
+            if settle_pnl:
+                if PNL_TEST:  # `_settle_position_pnl`'s answer when it settles nothing
+                    quote = pos.quote_asset_amount
+                    if base == 0:
+                        upnl = quote
+                    else:  # `rules.unrealized_pnl` (base unchanged by the settlement)
+                        num = base * max(oracle, 0)
+                        upnl = abs(num) // rules.BASE_PRECISION
+                        upnl = (upnl if num >= 0 else -upnl) + quote
+                    # no uPnL, or a gain with nothing claimable (`claimable_pnl`): None,
+                    # with no margin asked (asked for a loss only)
+                    if upnl == 0 or (
+                        upnl > 0 and max(quote - pos.quote_entry_amount, 0) + max(excess, 0) == 0
+                    ):
+                        continue
+                self._settle_position_pnl(acct, pm, pos, index, ts)
+        return out
+
     # ------------------------------------------------------------------ settle pnl
 
     def settle_pnl(self, key: UserKey | None, market: Any, ts: int) -> SettlePnlRecord | None:
@@ -351,6 +524,75 @@ class FundingInterestMixin:
                         )
                     )
                 )
+        return out
+
+    def _accrue_all(self, ts: int) -> list[InterestRecord]:
+        """`accrue_interest(ts)` once the clock stands at `ts`: `_accrue_market` of every
+        spot market in index order, in one pass. A holder's signed token amount is
+        `rules.signed_token_amount` inline: its balance type read before the accrual
+        (which changes no position), then floor (deposit) or ceil (borrow) of the scaled
+        balance times the cumulative interest over 10^(19 - decimals), before and after;
+        the records, their order and the kept checks' moves are `_accrue_market`'s."""
+        out: list[InterestRecord] = []
+        all_rates = self._rates
+        exposed_by = self._exposed
+        markets = self.spot_markets
+        charged = liquidation.CHARGED_SLACK
+        for index in sorted(markets):
+            rates = all_rates.get(index)
+            market = markets[index]
+            if rates is None or (rates.deposit <= 0 and rates.borrow <= 0):
+                market.last_interest_ts = max(market.last_interest_ts, ts)
+                continue
+            holders = []
+            exposed = exposed_by.get((MarketType.SPOT, index))
+            if exposed:
+                for acct in exposed:
+                    for pos in acct.user.spot_positions:  # `_find_spot_position`
+                        if pos.market_index == index and (
+                            pos.scaled_balance != 0 or pos.open_orders != 0
+                        ):
+                            deposit = type(pos.balance_type).__name__ == "Deposit"
+                            holders.append((acct, pos, deposit))
+                            break
+            deposit_before = market.cumulative_deposit_interest
+            borrow_before = market.cumulative_borrow_interest
+            if not rules.accrue_spot_interest(market, ts, rates.deposit, rates.borrow):
+                continue
+            if not holders:
+                continue
+            if len(holders) > 1:
+                # `acct.authority` is str(authority)
+                holders.sort(key=lambda h: (h[0].authority, h[0].key[1]))
+            decrease = 10 ** (19 - market.decimals)
+            deposit_after = market.cumulative_deposit_interest
+            borrow_after = market.cumulative_borrow_interest
+            for acct, pos, deposit in holders:
+                scaled = pos.scaled_balance
+                if deposit:
+                    before = scaled * deposit_before // decrease
+                    delta = scaled * deposit_after // decrease - before
+                else:  # -ceil(scaled x cumulative / decrease)
+                    before = (-scaled * borrow_before) // decrease
+                    delta = (-scaled * borrow_after) // decrease - before
+                if charged:  # kept check: carried or dropped (p. 58)
+                    self._quote_balance_moved(acct, index, before, before + delta)
+                else:
+                    acct.safe = None
+                if delta:
+                    self._seq += 1
+                    record = InterestRecord(
+                        self._seq,
+                        ts,
+                        acct.authority,
+                        acct.key[1],
+                        index,
+                        delta,
+                        market.cumulative_deposit_interest,
+                        market.cumulative_borrow_interest,
+                    )
+                    self.records.append(record)
+                    out.append(record)
         return out
 
     def accrue_interest(self, ts: int) -> list[InterestRecord]:

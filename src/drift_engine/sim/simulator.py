@@ -72,9 +72,15 @@ from drift_engine.core.offline import OfflineDrift
 from drift_engine.core.program import FieldCachedEncoder
 from drift_engine.core.program_math import MarketSnapshot
 from drift_engine.core.types import MarketType
+from drift_engine.sim import liquidation
 from drift_engine.sim.accounts import AccountsMixin
 from drift_engine.sim.funding_interest import FundingInterestMixin
-from drift_engine.sim.liquidation import LiquidationMixin, _margin_shortage
+from drift_engine.sim.liquidation import (
+    _BEING_LIQUIDATED,
+    _QUOTE,
+    LiquidationMixin,
+    _margin_shortage,
+)
 from drift_engine.sim.orders import OrdersMixin
 from drift_engine.sim.persistence import PersistenceMixin, _clone, _clone_fields, _Snapshot
 from drift_engine.sim.pricing import DEFAULT_PRICE_MODEL, PriceModel
@@ -90,6 +96,14 @@ from drift_engine.sim.state import (
     _rate_to_spot_precision,
     _Rates,
 )
+
+#: `apply`'s oracle tick and liquidation check in its own frame: the tick's clock, price
+#: writes and resting-order matches as `_move_oracle` does them, and each account's
+#: kept check (`acct.safe`: the bound of the price moves since against its free
+#: collateral, `_moved`) tested inline, `_possibly_liquidatable` asked only when it does
+#: not hold (ADR-0020 point 86); False: `_move_oracle` and `_liquidate_due` (the
+#: reference)
+EVENT_INLINE = True
 
 
 class DriftSimulator(
@@ -246,12 +260,24 @@ class DriftSimulator(
                 )
             if keys is None:
                 return []
-            out = self._move_oracle(keys, event.price, event.ts)
+            price, ts = event.price, event.ts
+            if not EVENT_INLINE or ts < self.now or price <= 0:
+                out = self._move_oracle(keys, price, ts)  # (which raises for the last two)
+            else:  # `_move_oracle`
+                self.now = ts
+                prices = self._prices
+                moved = [k for k in keys if prices[k] != price]
+                if moved:
+                    self._set_prices(moved, price)
+                resting = self._resting
+                out = []
+                for key in keys:
+                    if resting.get(key):
+                        out.extend(self._match_resting(key, ts))
         elif kind == "funding":
             if event.market.upper() not in self._by_symbol:
                 return []
-            out = self.accrue_interest(event.ts)
-            out.extend(self.update_funding(event.market, event))
+            out = self._funding_event(event)
         elif kind == "spot_rate":
             if event.market.upper() not in self._by_symbol:
                 return []
@@ -263,9 +289,26 @@ class DriftSimulator(
         else:
             raise TypeError(f"not a market event: {event!r}")
         if liquidate:  # each branch above moved the clock to event.ts
-            liquidations = self._liquidate_due(event.ts)
-            if liquidations:
-                out.extend(liquidations)
+            if not EVENT_INLINE or not liquidation.CHARGED_SLACK:
+                liquidations = self._liquidate_due(event.ts)
+                if liquidations:
+                    out.extend(liquidations)
+                return out
+            # `_liquidate_due(event.ts)`: `_possibly_liquidatable`'s first test inline
+            prices = self._prices
+            quote = prices[_QUOTE]
+            for acct in self._accounts.values():
+                if not acct.user.status & _BEING_LIQUIDATED:
+                    safe = acct.safe
+                    if safe is not None and safe[3][_QUOTE] == quote:
+                        bound = 0.0  # `_moved_by(safe)`
+                        for k, (p0, s) in safe[1].items():
+                            bound += s * abs(prices[k] - p0)
+                        if bound < safe[0]:
+                            continue
+                    if not self._possibly_liquidatable(acct):
+                        continue
+                out.extend(self._liquidate(acct, event.ts))
         return out
 
     def _link_symbol(self, market: str) -> str | None:
