@@ -120,6 +120,51 @@ class FundingInterestMixin:
                         self._settle_pnl(acct, pos.market_index, ts)
         return out
 
+    def _funding_written(
+        self,
+        pm: Any,
+        index: int,
+        ts: int,
+        rate: int,
+        rate_long: int,
+        rate_short: int,
+        oracle_twap: int,
+        mark_twap: int,
+    ) -> FundingRateRecord:
+        """The funding update's writes to perp market `pm` (controller/funding.rs: the
+        cumulative rates of both sides, the last rates, the 24h average, the TWAPs the
+        period used) and its `FundingRateRecord`, for the caller to emit: one rule for
+        `update_funding` and the funding record's one pass (`FUNDING_EVENT`)."""
+        amm = pm.amm
+        amm.cumulative_funding_rate_long += rate_long
+        amm.cumulative_funding_rate_short += rate_short
+        amm.last_funding_rate = rate
+        amm.last_funding_rate_long = rate_long
+        amm.last_funding_rate_short = rate_short
+        amm.last24h_avg_funding_rate = funding.new_twap(
+            rate, ts, amm.last24h_avg_funding_rate, amm.last_funding_rate_ts, 24 * 3600
+        )
+        amm.last_funding_rate_ts = ts
+        amm.last_funding_oracle_twap = oracle_twap
+        hist = amm.historical_oracle_data
+        hist.last_oracle_price_twap = oracle_twap
+        hist.last_oracle_price_twap_ts = ts
+        amm.last_mark_price_twap = mark_twap
+        amm.last_mark_price_twap_ts = ts
+        pm.next_funding_rate_record_id += 1
+        return FundingRateRecord(
+            self._next_seq(),
+            ts,
+            index,
+            rate,
+            rate_long,
+            rate_short,
+            amm.cumulative_funding_rate_long,
+            amm.cumulative_funding_rate_short,
+            oracle_twap,
+            mark_twap,
+        )
+
     def update_funding(
         self,
         market: Any,
@@ -200,33 +245,9 @@ class FundingInterestMixin:
                     rate_short = getattr(record, "funding_rate_short", None)
             rate_long = rate if rate_long is None else rate_long
             rate_short = rate if rate_short is None else rate_short
-        amm.cumulative_funding_rate_long += rate_long
-        amm.cumulative_funding_rate_short += rate_short
-        amm.last_funding_rate = rate
-        amm.last_funding_rate_long = rate_long
-        amm.last_funding_rate_short = rate_short
-        amm.last24h_avg_funding_rate = funding.new_twap(
-            rate, ts, amm.last24h_avg_funding_rate, amm.last_funding_rate_ts, 24 * 3600
-        )
-        amm.last_funding_rate_ts = ts
-        amm.last_funding_oracle_twap = oracle_twap
-        amm.historical_oracle_data.last_oracle_price_twap = oracle_twap
-        amm.historical_oracle_data.last_oracle_price_twap_ts = ts
-        amm.last_mark_price_twap = mark_twap
-        amm.last_mark_price_twap_ts = ts
-        pm.next_funding_rate_record_id += 1
         self._emit(
-            FundingRateRecord(
-                self._next_seq(),
-                ts,
-                key[1],
-                rate,
-                rate_long,
-                rate_short,
-                amm.cumulative_funding_rate_long,
-                amm.cumulative_funding_rate_short,
-                oracle_twap,
-                mark_twap,
+            self._funding_written(
+                pm, key[1], ts, rate, rate_long, rate_short, oracle_twap, mark_twap
             )
         )
         out: list[FundingPaymentRecord] = []
@@ -303,38 +324,12 @@ class FundingInterestMixin:
         rate_short = getattr(event, "funding_rate_short", None)
         rate_long = rate if rate_long is None else rate_long
         rate_short = rate if rate_short is None else rate_short
-        amm.cumulative_funding_rate_long += rate_long
-        amm.cumulative_funding_rate_short += rate_short
-        amm.last_funding_rate = rate
-        amm.last_funding_rate_long = rate_long
-        amm.last_funding_rate_short = rate_short
-        amm.last24h_avg_funding_rate = funding.new_twap(
-            rate, ts, amm.last24h_avg_funding_rate, amm.last_funding_rate_ts, 24 * 3600
-        )
-        amm.last_funding_rate_ts = ts
-        amm.last_funding_oracle_twap = oracle_twap
-        hist = amm.historical_oracle_data
-        hist.last_oracle_price_twap = oracle_twap
-        hist.last_oracle_price_twap_ts = ts
-        amm.last_mark_price_twap = mark_twap
-        amm.last_mark_price_twap_ts = ts
-        pm.next_funding_rate_record_id += 1
-        index = key[1]
-        self._seq += 1
         self.records.append(
-            FundingRateRecord(
-                self._seq,
-                ts,
-                index,
-                rate,
-                rate_long,
-                rate_short,
-                amm.cumulative_funding_rate_long,
-                amm.cumulative_funding_rate_short,
-                oracle_twap,
-                mark_twap,
+            self._funding_written(
+                pm, key[1], ts, rate, rate_long, rate_short, oracle_twap, mark_twap
             )
         )
+        index = key[1]
         exposed = self._exposed.get(key)
         if not exposed:
             return out
