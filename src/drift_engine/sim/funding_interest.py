@@ -79,6 +79,26 @@ class FundingInterestMixin:
         if cumulative == last:
             return None
         payment = funding.funding_payment(cumulative, pos)
+        return self._emit(
+            self._funding_paid(acct, market, pos, payment, base, last, cumulative, ts)
+        )
+
+    def _funding_paid(
+        self,
+        acct: _Account,
+        market: Any,
+        pos: Any,
+        payment: int,
+        base: int,
+        last: int,
+        cumulative: int,
+        ts: int,
+    ) -> FundingPaymentRecord:
+        """The settlement's writes (the account's cumulative funding, the position's quote
+        and break-even amounts and funding mark, the market's unsettled funding pnl) and
+        its `FundingPaymentRecord`, for the caller to emit: one rule for
+        `_settle_position_funding` and the funding record's one pass (`FUNDING_EVENT`)."""
+        amm = market.amm
         acct.user.cumulative_perp_funding += payment
         record = FundingPaymentRecord(
             self._next_seq(),
@@ -97,7 +117,7 @@ class FundingInterestMixin:
         amm.net_unsettled_funding_pnl -= payment
         if not liquidation.CHARGED_SLACK:  # a settlement moves no uPnL (ADR-0020 p. 58)
             acct.safe = None
-        return self._emit(record)
+        return record
 
     def _settle_all_funding(self, acct: _Account, ts: int) -> list[FundingPaymentRecord]:
         out = []
@@ -363,25 +383,7 @@ class FundingInterestMixin:
                         moved -= payment_of(now - step, pos)
                     self._perp_quote_moved(acct, pm, moved)
                 if now != last:  # `_settle_position_funding` with this payment
-                    acct.user.cumulative_perp_funding += payment
-                    self._seq += 1
-                    record = FundingPaymentRecord(
-                        self._seq,
-                        ts,
-                        acct.authority,
-                        acct.key[1],
-                        index,
-                        payment,
-                        base,
-                        last,
-                        amm.cumulative_funding_rate_long,
-                        amm.cumulative_funding_rate_short,
-                    )
-                    pos.last_cumulative_funding_rate = now
-                    rules.update_quote_asset_and_break_even_amount(pos, pm, payment)
-                    amm.net_unsettled_funding_pnl -= payment
-                    if not charged:
-                        acct.safe = None
+                    record = self._funding_paid(acct, pm, pos, payment, base, last, now, ts)
                     self.records.append(record)
                     out.append(record)
             if settle_pnl:
