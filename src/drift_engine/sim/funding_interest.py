@@ -502,26 +502,33 @@ class FundingInterestMixin:
         out = []
         for acct, pos, before in holders:
             delta = rules.signed_token_amount(pos, market) - before
-            if liquidation.CHARGED_SLACK:  # kept check: carried or dropped (p. 58)
-                self._quote_balance_moved(acct, index, before, before + delta)
-            else:
-                acct.safe = None
-            if delta:
-                out.append(
-                    self._emit(
-                        InterestRecord(
-                            self._next_seq(),
-                            ts,
-                            acct.authority,
-                            acct.key[1],
-                            index,
-                            delta,
-                            market.cumulative_deposit_interest,
-                            market.cumulative_borrow_interest,
-                        )
-                    )
-                )
+            record = self._interest_paid(acct, market, index, before, delta, ts)
+            if record is not None:
+                out.append(self._emit(record))
         return out
+
+    def _interest_paid(
+        self, acct: _Account, market: Any, index: int, before: int, delta: int, ts: int
+    ) -> InterestRecord | None:
+        """A holder's interest accrual of `delta` tokens on `before`: the kept check
+        carried (or dropped) and its `InterestRecord` for the caller to emit (None for no
+        change): one rule for `_accrue_market` and the interest pass (`INTEREST_PASS`)."""
+        if liquidation.CHARGED_SLACK:  # kept check: carried or dropped (p. 58)
+            self._quote_balance_moved(acct, index, before, before + delta)
+        else:
+            acct.safe = None
+        if not delta:
+            return None
+        return InterestRecord(
+            self._next_seq(),
+            ts,
+            acct.authority,
+            acct.key[1],
+            index,
+            delta,
+            market.cumulative_deposit_interest,
+            market.cumulative_borrow_interest,
+        )
 
     def _accrue_all(self, ts: int) -> list[InterestRecord]:
         """`accrue_interest(ts)` once the clock stands at `ts`: `_accrue_market` of every
@@ -534,7 +541,6 @@ class FundingInterestMixin:
         all_rates = self._rates
         exposed_by = self._exposed
         markets = self.spot_markets
-        charged = liquidation.CHARGED_SLACK
         for index in sorted(markets):
             rates = all_rates.get(index)
             market = markets[index]
@@ -572,22 +578,8 @@ class FundingInterestMixin:
                 else:  # -ceil(scaled x cumulative / decrease)
                     before = (-scaled * borrow_before) // decrease
                     delta = (-scaled * borrow_after) // decrease - before
-                if charged:  # kept check: carried or dropped (p. 58)
-                    self._quote_balance_moved(acct, index, before, before + delta)
-                else:
-                    acct.safe = None
-                if delta:
-                    self._seq += 1
-                    record = InterestRecord(
-                        self._seq,
-                        ts,
-                        acct.authority,
-                        acct.key[1],
-                        index,
-                        delta,
-                        market.cumulative_deposit_interest,
-                        market.cumulative_borrow_interest,
-                    )
+                record = self._interest_paid(acct, market, index, before, delta, ts)
+                if record is not None:
                     self.records.append(record)
                     out.append(record)
         return out
