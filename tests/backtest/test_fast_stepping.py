@@ -44,6 +44,17 @@ from drift_engine.vaults import VaultRegistry
 
 DAY = 86_400
 IGNORED = {"wall_seconds", "events_per_second"}
+#: risk limits under which only the venue's liquidation closes a levered position (no
+#: health floor, drawdown halt or leverage cap acts first): the LUNA crash liquidates
+LIQUIDATION_ONLY = RiskLimits(health_floor=0, target_health=1, max_drawdown=1.0, max_leverage=10)
+#: the data label of the real LUNA oracle ticks with a synthetic funding record each hour
+LUNA_LABEL = "real LUNA oracle, 2022-05-09..11; synthetic hourly funding"
+#: (params, limits) of the LUNA crash held long by `Hold`: liquidated (`LIQUIDATION_ONLY`),
+#: and halted on drawdown before that
+LUNA_LONGS = [
+    pytest.param({"leverage": 5.0, "short": False}, LIQUIDATION_ONLY, id="liquidated"),
+    pytest.param({"leverage": 2.0, "short": False}, RiskLimits(max_drawdown=0.3), id="halted"),
+]
 
 
 class LongConfig(StrategyConfig):
@@ -258,7 +269,7 @@ def _luna_events():
 @pytest.mark.parametrize(
     ("leverage", "limits", "exit_health"),
     [
-        (5.0, RiskLimits(health_floor=0, target_health=1, max_drawdown=1.0, max_leverage=10), 0),
+        (5.0, LIQUIDATION_ONLY, 0),
         (5.0, RiskLimits(max_leverage=10), 0),  # the health floor deleverages first
         (2.0, RiskLimits(max_drawdown=0.3), 30),  # the drawdown halt / the strategy exit
     ],
@@ -418,8 +429,8 @@ def test_real_luna_crash_with_hourly_funding(tmp_path, quiet_hours):
         start,
         ts[-1] + 60,
         {"leverage": 5.0, "short": False},
-        data=(events, "real LUNA oracle, 2022-05-09..11; synthetic hourly funding"),
-        risk=RiskLimits(health_floor=0, target_health=1, max_drawdown=1.0, max_leverage=10),
+        data=(events, LUNA_LABEL),
+        risk=LIQUIDATION_ONLY,
     )
     assert report.liquidations >= 1
     assert quiet_hours
@@ -470,7 +481,7 @@ def test_the_real_sol_year_quiet_stretches(tmp_path, quiet_hours):
         {"leverage": 1.0, "short": False},
         source="bundled",
         # no drawdown halt: the position is held all year (a halt flattens it)
-        risk=RiskLimits(health_floor=0, target_health=1, max_drawdown=1.0, max_leverage=10),
+        risk=LIQUIDATION_ONLY,
     )
     assert report.funding_hours > 7000 and len(quiet_hours) > 7000
 

@@ -46,7 +46,14 @@ from drift_engine.risk import RiskLimits
 from drift_engine.sim import DriftSimulator
 from drift_engine.sim.state import SimulationError
 from drift_engine.venues.paper import PaperVenue
-from tests.backtest.test_fast_stepping import IGNORED, Carry, Hold, LeveragedLong
+from tests.backtest.test_fast_stepping import (
+    IGNORED,
+    LIQUIDATION_ONLY,
+    LUNA_LABEL,
+    Carry,
+    Hold,
+    LeveragedLong,
+)
 from tests.backtest.test_fast_stepping import _run as _bar_run
 from tests.backtest.test_quiet_run import SOL_YEAR, _luna, _whole
 from tests.backtest.test_quiet_run import _same as _same_runs
@@ -133,7 +140,7 @@ def test_synthetic_minutes_entering_and_leaving(tmp_path):
         (
             Hold,
             {"leverage": 5.0, "short": False},
-            RiskLimits(health_floor=0, target_health=1, max_drawdown=1.0, max_leverage=10),
+            LIQUIDATION_ONLY,
             True,
         ),
         # (the short's profit is settled every hour: each booking reads the account)
@@ -152,7 +159,7 @@ def test_real_luna_crash(tmp_path, strategy, params, limits, bar):
         params,
         bar=bar,
         derives=not params.get("short"),
-        data=(events, "real LUNA oracle, 2022-05-09..11; synthetic hourly funding"),
+        data=(events, LUNA_LABEL),
         risk=limits,
     )
     if limits.health_floor == 0:

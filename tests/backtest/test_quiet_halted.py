@@ -24,7 +24,7 @@ from drift_engine.backtest.runner import run_backtest
 from drift_engine.data.synthetic import DEFAULT_ORIGIN
 from drift_engine.engine.engine import DriftEngine, EngineState
 from drift_engine.risk import RiskLimits
-from tests.backtest.test_fast_stepping import Hold, _assert_equal
+from tests.backtest.test_fast_stepping import LIQUIDATION_ONLY, LUNA_LABEL, Hold, _assert_equal
 from tests.backtest.test_quiet_run import SOL_YEAR, _luna, _tables, _whole
 
 DAY = 86_400
@@ -88,7 +88,7 @@ def test_real_luna_crash_to_a_drawdown_halt(tmp_path, monkeypatch):
     events = _luna(True)
     args = (Hold, "SOL-PERP", events[0].ts, events[-1].ts + 60, {"leverage": 2.0, "short": False})
     kw = {
-        "data": (events, "real LUNA oracle, 2022-05-09..11; synthetic hourly funding"),
+        "data": (events, LUNA_LABEL),
         "risk": RiskLimits(max_drawdown=0.3),
     }
     on, off = _both(tmp_path, monkeypatch, *args, **kw)
@@ -143,7 +143,7 @@ def test_a_halted_engine_holding_its_position_is_liquidated_in_the_same_minute(
     events = _luna(True)
     args = (Hold, "SOL-PERP", events[0].ts, events[-1].ts + 60, {"leverage": 4.0, "short": False})
     kw = {
-        "data": (events, "real LUNA oracle, 2022-05-09..11; synthetic hourly funding"),
+        "data": (events, LUNA_LABEL),
         "risk": RiskLimits(max_drawdown=0.3, health_floor=0, target_health=1, max_leverage=10),
     }
     on, off = _both(tmp_path, monkeypatch, *args, **kw)
@@ -167,7 +167,7 @@ def test_the_engine_record_after_a_quiet_last_tick_is_per_bar_steppings(tmp_path
     args = (Hold, "SOL-PERP", SOL_YEAR, SOL_YEAR + 20 * DAY, {"leverage": 1.0})
     kw = {
         "source": "bundled",
-        "risk": RiskLimits(health_floor=0, target_health=1, max_drawdown=1.0, max_leverage=10),
+        "risk": LIQUIDATION_ONLY,
     }
     fast = _tables_of(tmp_path, "fast", *args, **kw)
     bar = _tables_of(tmp_path, "bar", *args, **kw)

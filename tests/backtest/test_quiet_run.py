@@ -33,7 +33,14 @@ from drift_engine.data.synthetic import DEFAULT_ORIGIN
 from drift_engine.heartbeat import HeartbeatDataCollector
 from drift_engine.risk import RiskLimits
 from drift_engine.sim import stretch
-from tests.backtest.test_fast_stepping import Carry, Hold, LeveragedLong, _funding
+from tests.backtest.test_fast_stepping import (
+    LIQUIDATION_ONLY,
+    LUNA_LABEL,
+    Carry,
+    Hold,
+    LeveragedLong,
+    _funding,
+)
 from tests.backtest.test_run_end import _offset_path
 
 HOUR = 3_600
@@ -259,13 +266,13 @@ def _luna(aligned: bool) -> list:
         (
             Hold,
             {"leverage": 5.0, "short": False},
-            RiskLimits(health_floor=0, target_health=1, max_drawdown=1.0, max_leverage=10),
+            LIQUIDATION_ONLY,
             True,
         ),
         (
             Hold,
             {"leverage": 5.0, "short": False},
-            RiskLimits(health_floor=0, target_health=1, max_drawdown=1.0, max_leverage=10),
+            LIQUIDATION_ONLY,
             False,  # (a run started off the hour: its samples still at the funding ticks)
         ),
         (Hold, {"leverage": 2.0, "short": False}, RiskLimits(max_drawdown=0.3), True),
@@ -285,7 +292,7 @@ def test_real_luna_crash(tmp_path, strategy, params, limits, aligned):
         # (LeveragedLong wakes every tick until its drawdown halt; a halted engine's
         # hours are quiet: point 67)
         lean_hours=strategy is Hold or engine_quiet.QUIET_HALTED,
-        data=(events, "real LUNA oracle, 2022-05-09..11; synthetic hourly funding"),
+        data=(events, LUNA_LABEL),
         risk=limits,
     )
     if limits.health_floor == 0:

@@ -30,7 +30,7 @@ from drift_engine.data.bundled import luna_ticks
 from drift_engine.data.models import OracleTick
 from drift_engine.engine.engine import EngineState
 from drift_engine.risk import RiskLimits
-from tests.backtest.test_fast_stepping import Carry, Hold, LeveragedLong, _funding
+from tests.backtest.test_fast_stepping import LIQUIDATION_ONLY, Carry, Hold, LeveragedLong, _funding
 from tests.backtest.test_quiet_halted import _assert_same as _same_but_skips
 from tests.backtest.test_quiet_run import SOL_YEAR, _same, _whole
 
@@ -161,7 +161,7 @@ LUNA = "real LUNA oracle, 2022-05-09..11, hourly; synthetic hourly funding"
         (
             Hold,
             {"leverage": 5.0, "short": False},
-            RiskLimits(health_floor=0, target_health=1, max_drawdown=1.0, max_leverage=10),
+            LIQUIDATION_ONLY,
             False,
         ),
         (Hold, {"leverage": 2.0, "short": False}, RiskLimits(max_drawdown=0.3), True),

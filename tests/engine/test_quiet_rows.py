@@ -26,13 +26,12 @@ from drift_engine.data.synthetic import DEFAULT_ORIGIN
 from drift_engine.engine import ledger as sink_module
 from drift_engine.engine.ledger import VaultLedgerSink
 from drift_engine.engine.store import WriteBatch
-from drift_engine.risk import RiskLimits
 from drift_engine.storage.enums import EntryKind
 from drift_engine.vaults import bulk
 from drift_engine.vaults.entries import EntryRow, NewEntry, common_form
 from drift_engine.vaults.errors import IdempotencyConflictError
 from drift_engine.vaults.money import MAX_AMOUNT
-from tests.backtest.test_fast_stepping import Carry, Hold
+from tests.backtest.test_fast_stepping import LUNA_LABEL, LUNA_LONGS, Carry, Hold
 from tests.backtest.test_quiet_run import DAY, SOL_YEAR, _luna, _same, _whole
 from tests.vaults.conftest import database_url  # noqa: F401 - a fixture (two_dbs')
 from tests.vaults.test_bulk_tick_writes import (  # noqa: F401 - two_dbs: a fixture
@@ -99,16 +98,7 @@ def test_entering_and_leaving(tmp_path):
     assert {"fill", "funding"} <= kinds
 
 
-@pytest.mark.parametrize(
-    ("params", "limits"),
-    [
-        (
-            {"leverage": 5.0, "short": False},
-            RiskLimits(health_floor=0, target_health=1, max_drawdown=1.0, max_leverage=10),
-        ),
-        ({"leverage": 2.0, "short": False}, RiskLimits(max_drawdown=0.3)),
-    ],
-)
+@pytest.mark.parametrize(("params", "limits"), LUNA_LONGS)
 def test_real_luna_crash(tmp_path, params, limits):
     events = _luna(True)
     got = _both(
@@ -118,7 +108,7 @@ def test_real_luna_crash(tmp_path, params, limits):
         events[0].ts,
         events[-1].ts + 60,
         params,
-        data=(events, "real LUNA oracle, 2022-05-09..11; synthetic hourly funding"),
+        data=(events, LUNA_LABEL),
         risk=limits,
     )
     if limits.health_floor == 0:

@@ -25,9 +25,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from drift_engine.data.models import FundingRecord, OracleTick, SpotRateRecord
-from drift_engine.risk import RiskLimits
 from drift_engine.sim import DriftSimulator, LiquidationRecord, liquidation, simulator
-from tests.backtest.test_fast_stepping import Hold
+from tests.backtest.test_fast_stepping import LUNA_LABEL, LUNA_LONGS, Hold
 from tests.backtest.test_quiet_run import _luna, _same, _whole
 
 from .conftest import BASE, PRICE, QUOTE, SOL, T0, limit, make_sim, perp, spot
@@ -64,6 +63,16 @@ def _base(resting: bool, spot_long: bool) -> list:
         sim.set_interest_rates("USDC", Decimal("0.05"), Decimal("0.09"), T0)
         pair.append([sim, k, sim.snapshot()])
     return pair
+
+
+#: `_setup`'s drawn account: a perp long or short of 1-9x leverage, a resting order, a
+#: spot long (Hypothesis strategies by argument name)
+ACCOUNT = {
+    "leverage": st.integers(1, 9),
+    "short": st.booleans(),
+    "resting": st.booleans(),
+    "spot_long": st.booleans(),
+}
 
 
 def _setup(leverage: int, short: bool, resting: bool, spot_long: bool) -> list:
@@ -127,10 +136,7 @@ def _reference_apply(sim, ev) -> list:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    leverage=st.integers(1, 9),
-    short=st.booleans(),
-    resting=st.booleans(),
-    spot_long=st.booleans(),
+    **ACCOUNT,
     steps=EVENTS,
 )
 def test_apply_decides_as_the_uncached_rules(leverage, short, resting, spot_long, steps):
@@ -171,10 +177,7 @@ def _apply_inline(sim, ev, inline: bool) -> list:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    leverage=st.integers(1, 9),
-    short=st.booleans(),
-    resting=st.booleans(),
-    spot_long=st.booleans(),
+    **ACCOUNT,
     charged=st.booleans(),
     steps=EVENTS,
 )
@@ -212,16 +215,7 @@ def test_the_inline_tick_and_check_are_the_reference(
     event(f"liquidated: {any(isinstance(r, LiquidationRecord) for r in fast.records)}")
 
 
-@pytest.mark.parametrize(
-    ("params", "limits"),
-    [
-        (
-            {"leverage": 5.0, "short": False},
-            RiskLimits(health_floor=0, target_health=1, max_drawdown=1.0, max_leverage=10),
-        ),
-        ({"leverage": 2.0, "short": False}, RiskLimits(max_drawdown=0.3)),
-    ],
-)
+@pytest.mark.parametrize(("params", "limits"), LUNA_LONGS)
 def test_the_inline_tick_and_check_in_whole_backtests(tmp_path, params, limits):
     # the real LUNA crash held long, fast stepping (a liquidation; a drawdown halt):
     # everything the backtest leaves is the same both ways
@@ -240,7 +234,7 @@ def test_the_inline_tick_and_check_in_whole_backtests(tmp_path, params, limits):
                 events[0].ts,
                 events[-1].ts + 60,
                 params,
-                data=(events, "real LUNA oracle, 2022-05-09..11; synthetic hourly funding"),
+                data=(events, LUNA_LABEL),
                 risk=limits,
             )
     _same(got[True], got[False])

@@ -36,14 +36,13 @@ from solders.pubkey import Pubkey
 
 from drift_engine.data.models import FundingRecord, OracleTick
 from drift_engine.data.synthetic import DEFAULT_ORIGIN
-from drift_engine.risk import RiskLimits
 from drift_engine.sim import DriftSimulator, funding_interest, liquidation
 from drift_engine.sim.state import SimulationError
-from tests.backtest.test_fast_stepping import Hold
+from tests.backtest.test_fast_stepping import LIQUIDATION_ONLY, LUNA_LABEL, Hold
 from tests.backtest.test_quiet_run import DAY, HOUR, SOL_YEAR, _luna, _same, _whole
 
 from .conftest import BASE, PRICE, QUOTE, SOL, T0, make_sim, perp, spot
-from .test_event_path import EVENTS, _events, _setup
+from .test_event_path import ACCOUNT, EVENTS, _events, _setup
 
 _SETTINGS = ("auto_settle_pnl", "settle_funding_on_update", "derive_funding", "pnl_pool_excess")
 
@@ -97,10 +96,7 @@ def _state(sim: DriftSimulator, k: Any) -> tuple:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    leverage=st.integers(1, 9),
-    short=st.booleans(),
-    resting=st.booleans(),
-    spot_long=st.booleans(),
+    **ACCOUNT,
     charged=st.booleans(),
     interest=st.booleans(),
     pnl=st.booleans(),
@@ -273,8 +269,8 @@ def test_real_luna_crash(tmp_path):
         events[0].ts,
         events[-1].ts + 60,
         {"leverage": 5.0, "short": False},
-        data=(events, "real LUNA oracle, 2022-05-09..11; synthetic hourly funding"),
-        risk=RiskLimits(health_floor=0, target_health=1, max_drawdown=1.0, max_leverage=10),
+        data=(events, LUNA_LABEL),
+        risk=LIQUIDATION_ONLY,
     )
     assert got["report"]["liquidations"] >= 1
 

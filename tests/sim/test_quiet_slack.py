@@ -42,6 +42,7 @@ from drift_engine.storage.testing import throwaway_database_url
 from tests.backtest.test_bookkeeping_rows import _dump, frozen_walls  # noqa: F401
 from tests.backtest.test_fast_stepping import (
     IGNORED,
+    LIQUIDATION_ONLY,
     Hold,
     LeveragedLong,
     _luna_events,
@@ -295,7 +296,7 @@ def test_real_luna_crash(tmp_path, monkeypatch):
         events[-1].ts + 60,
         {"leverage": 5.0, "exit_health": 0},
         data=(events, "real LUNA oracle, 2022-05-09..11"),
-        risk=RiskLimits(health_floor=0, target_health=1, max_drawdown=1.0, max_leverage=10),
+        risk=LIQUIDATION_ONLY,
     )
     assert report.liquidations >= 1
 
