@@ -189,7 +189,16 @@ def run_ours(events: Any, label: str, start: int, end: int, stepping: str) -> di
         "ticks": report.ticks,
         "quiet_hours": quiet_hours[0],
         "final_equity": report.final_equity,
+        "initial_equity": report.initial_equity,
     }
+
+
+def per_million(ours: dict) -> float:
+    """Our funding in USDC per $1,000,000 short: ours shorts 1x its initial equity (the
+    others $1M), so the figures compare as rates on the same notional (they differ by the
+    price each side multiplies: Drift's funding uses its own TWAPs, the others the bar's
+    close)."""
+    return ours["funding"] / ours["initial_equity"] * 1_000_000
 
 
 def export_bars(events: list[Any], path: Path) -> int:
@@ -374,7 +383,8 @@ def main() -> None:
         f"({fast['wall']:.2f} s wall, {fast['cpu_total']:.2f} s CPU with setup) = "
         f"{fast['bars_per_s']:,.0f} bars/s ({fast['ticks']:,} ticks, {fast['fills']} fills, "
         f"{fast['quiet_hours']:,} funding hours booked in quiet stretches, "
-        f"{fast['funding_hours']:,} funding hours, funding {fast['funding'] / 1e6:+,.2f} USDC)",
+        f"{fast['funding_hours']:,} funding hours, funding {fast['funding'] / 1e6:+,.2f} USDC "
+        f"= {per_million(fast):+,.2f} per $1M short)",
         flush=True,
     )
     opened, *_ = open_data(args.days, args.seed)
@@ -429,7 +439,8 @@ def main() -> None:
                     print(
                         f"{'' if round_ == 0 else f'round {round_ + 1}: '}{name}: "
                         f"{r['bars']:,} bars in {r['cpu']:.2f} s CPU ({r['wall']:.2f} s wall) = "
-                        f"{r['bars_per_s']:,.0f} bars/s (funding {r['funding']:+,.2f})",
+                        f"{r['bars_per_s']:,.0f} bars/s (funding {r['funding']:+,.2f} on its "
+                        "$1M short)",
                         flush=True,
                     )
         ours = fast["bars_per_s"]

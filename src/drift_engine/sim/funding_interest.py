@@ -533,9 +533,9 @@ class FundingInterestMixin:
     def _accrue_all(self, ts: int) -> list[InterestRecord]:
         """`accrue_interest(ts)` once the clock stands at `ts`: `_accrue_market` of every
         spot market in index order, in one pass. A holder's signed token amount is
-        `rules.signed_token_amount` inline: its balance type read before the accrual
-        (which changes no position), then floor (deposit) or ceil (borrow) of the scaled
-        balance times the cumulative interest over 10^(19 - decimals), before and after;
+        `rules.signed_token_amount`'s: its balance type read before the accrual (which
+        changes no position), then `rules.token_amount` at the cumulative interest before
+        and after it;
         the records, their order and the kept checks' moves are `_accrue_market`'s."""
         out: list[InterestRecord] = []
         all_rates = self._rates
@@ -567,17 +567,18 @@ class FundingInterestMixin:
             if len(holders) > 1:
                 # `acct.authority` is str(authority)
                 holders.sort(key=lambda h: (h[0].authority, h[0].key[1]))
-            decrease = 10 ** (19 - market.decimals)
+            decimals = market.decimals
             deposit_after = market.cumulative_deposit_interest
             borrow_after = market.cumulative_borrow_interest
+            amount = rules.token_amount
             for acct, pos, deposit in holders:
                 scaled = pos.scaled_balance
                 if deposit:
-                    before = scaled * deposit_before // decrease
-                    delta = scaled * deposit_after // decrease - before
-                else:  # -ceil(scaled x cumulative / decrease)
-                    before = (-scaled * borrow_before) // decrease
-                    delta = (-scaled * borrow_after) // decrease - before
+                    before = amount(scaled, deposit_before, decimals, True)
+                    delta = amount(scaled, deposit_after, decimals, True) - before
+                else:  # a borrow's signed amount is minus its token amount
+                    before = -amount(scaled, borrow_before, decimals, False)
+                    delta = -amount(scaled, borrow_after, decimals, False) - before
                 record = self._interest_paid(acct, market, index, before, delta, ts)
                 if record is not None:
                     self.records.append(record)

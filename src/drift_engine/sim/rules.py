@@ -287,8 +287,14 @@ def get_token_amount(balance: int, market: Any, deposit: bool) -> int:
 
     (driftpy's `get_token_amount` computes deposits with a float division.)
     """
-    precision_decrease = 10 ** (19 - market.decimals)
-    n = balance * _cumulative(market, deposit)
+    return token_amount(balance, _cumulative(market, deposit), market.decimals, deposit)
+
+
+def token_amount(balance: int, cumulative: int, decimals: int, deposit: bool) -> int:
+    """`get_token_amount` at a given cumulative interest (the market's, or the one it had
+    before an accrual: the simulator's interest pass asks both)."""
+    precision_decrease = 10 ** (19 - decimals)
+    n = balance * cumulative
     return n // precision_decrease if deposit else div_ceil(n, precision_decrease)
 
 
