@@ -11,7 +11,8 @@
    one hour of bars, report) — the start cost every run of a sweep pays.
 3. per run through the local process pool: RUNS one-hour runs on warm workers (the pool
    is opened, and its workers started, before the clock starts); wall per run against
-   the in-process time: the remainder is the pool's own cost (pickling, hand-off).
+   the in-process time: the remainder is the pool's own cost (pickling, hand-off); the
+   runs' CPU inside the workers beside it (their wall counts the load and each other).
 Figures depend on the machine and its load (printed).
 """
 
@@ -117,10 +118,11 @@ def main() -> None:
     failed = sum(not r.ok for r in [*warm, *results])
     per_run = wall * 2 / runs  # two workers side by side
     mean_inside = statistics.mean(r.wall_seconds for r in results)
+    cpu_inside = statistics.mean(r.cpu_seconds for r in results)
     print(
         f"one-hour backtest, process pool (2)    wall {per_run:6.3f} s per run per worker"
-        f" (inside the worker {mean_inside:.3f} s; pool overhead {per_run - mean_inside:+.3f} s;"
-        f" in process {in_process:.3f} s; failed {failed})"
+        f" (inside the worker {mean_inside:.3f} s wall, {cpu_inside:.3f} s CPU; pool overhead"
+        f" {per_run - mean_inside:+.3f} s; in process {in_process:.3f} s; failed {failed})"
     )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 

@@ -247,3 +247,18 @@ def test_the_ray_address_variable_is_a_known_setting(monkeypatch):
 
     monkeypatch.setenv("DRIFT_ENGINE_RAY_ADDRESS", "ray://head:10001")
     assert load_settings().ray_address == "ray://head:10001"
+
+
+def test_each_result_keeps_its_cpu_time(data, in_process):
+    """A run's CPU seconds in its worker are kept beside its wall time (a loaded machine
+    or a busy neighbour worker stretches the wall, not the CPU); a result stored before
+    the field existed (an Optuna study's trial attributes) still loads, with 0.0."""
+    from drift_engine.research.runs import RunResult
+
+    with ProcessPool(data, workers=2) as pool:
+        sweep = run_grid(task(exit_apr=-1.0), pool)
+    for r in [*in_process.results, *sweep.results]:
+        assert 0 < r.cpu_seconds < r.wall_seconds + 1.0, r
+    stored = in_process.results[0].to_json_dict()
+    del stored["cpu_seconds"]
+    assert RunResult(**stored).cpu_seconds == 0.0

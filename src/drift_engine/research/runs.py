@@ -76,6 +76,9 @@ class RunResult:
     wall_seconds: float = 0.0
     tag: str = ""
     strategy_state: dict[str, Any] = field(default_factory=dict)
+    #: the run's CPU seconds in its process (its wall time counts the other workers' and
+    #: the machine's load too); 0.0 in results stored before it was kept
+    cpu_seconds: float = 0.0
 
     def to_json_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,7 +123,7 @@ def execute(spec: RunSpec, data: Any) -> RunResult:
     """Run `spec` on `data` (a MarketData covering its window); never raises."""
     from drift_engine.backtest.runner import run_backtest
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         cls = spec.strategy.load()
         report = run_backtest(
@@ -145,6 +148,7 @@ def execute(spec: RunSpec, data: Any) -> RunResult:
             error=f"{type(exc).__name__}: {exc}{where}",
             wall_seconds=time.perf_counter() - t0,
             tag=spec.tag,
+            cpu_seconds=time.process_time() - c0,
         )
     # The heartbeat isolates an engine whose strategy raised (HALTED, error logged): for
     # a sweep that run failed, whatever figures it left.
@@ -159,6 +163,7 @@ def execute(spec: RunSpec, data: Any) -> RunResult:
         wall_seconds=time.perf_counter() - t0,
         tag=spec.tag,
         strategy_state=report.strategy_state,
+        cpu_seconds=time.process_time() - c0,
     )
 
 
