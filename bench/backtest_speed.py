@@ -27,14 +27,19 @@ same minute closes and hourly funding rates to a file, runs an equivalent strate
 each (a market sell on the first bar, hourly funding booked from the same rates) and
 prints bars/s side by side with the ratios. `--rounds N` runs ours and each of them N
 times, alternated, and prints the ratio of the fastest runs (and of the medians) too: on
-a shared machine one run of a side can be slowed 20-50 % by the load. Figures depend on
-the machine and its load; nothing here asserts a speed.
+a shared machine one run of a side can be slowed 20-50 % by the load. Every side runs on
+the interpreter that runs this script (printed first; the others' venvs are made with it,
+one per interpreter): its build moves our pure-Python replay more than the others'
+compiled loops, so compare ratios on one interpreter. Figures depend on the machine and
+its load; nothing here asserts a speed.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -324,8 +329,11 @@ OTHERS = {"nautilus": NAUTILUS, "backtrader": BACKTRADER}
 
 
 def ensure_venv(root: Path, name: str) -> Path:
-    """A venv with `name`'s pinned package (created and installed once)."""
-    venv = root / name
+    """A venv with `name`'s pinned package (created and installed once), made with this
+    interpreter: one venv per base interpreter, so every side of a comparison runs on the
+    same build."""
+    base = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+    venv = root / f"{name}-{hashlib.sha1(base.encode()).hexdigest()[:8]}"
     python = venv / "bin" / "python"
     mod = "nautilus_trader" if name == "nautilus" else "backtrader"
     if python.exists():
@@ -371,6 +379,10 @@ def main() -> None:
     )
     args = ap.parse_args()
 
+    # every side runs on this interpreter (the others' venvs are made with it); its build
+    # moves ours more than theirs (pure Python against compiled loops): a build without
+    # profile-guided optimisation runs our replay slower
+    print(f"python: {sys.executable}: {sys.version.split()[0]} {sys.version.split(None, 1)[1]}")
     prepared, label, start, end, prep_cpu = prepare_data(args.days, args.seed)
     print(
         f"data: {label}: {prepared.count:,} events, {(end - start) // MINUTE:,} minute bars "
