@@ -186,6 +186,26 @@ class MarketSnapshot:
 # --------------------------------------------------------------------------- spot balances
 
 
+#: a spot balance's type tested once per signed amount, by identity with driftpy's
+#: `SpotBalanceType` classes first (`is_deposit`: each variant is its own class named as
+#: the variant, so `is_variant` answers the same; any other value still goes to
+#: `is_variant`). False: `signed_token_amount` through `token_amount`, `is_variant` twice
+#: (the reference).
+DEPOSIT_BY_CLASS = True
+_DEPOSIT, _BORROW = SpotBalanceType.Deposit, SpotBalanceType.Borrow
+
+
+def is_deposit(balance_type: Any) -> bool:
+    """`is_variant(balance_type, "Deposit")`, driftpy's two classes answered by identity."""
+    if DEPOSIT_BY_CLASS:
+        cls = type(balance_type)
+        if cls is _DEPOSIT:
+            return True
+        if cls is _BORROW:
+            return False
+    return is_variant(balance_type, "Deposit")
+
+
 def token_amount(scaled_balance: int, spot_market: Any, balance_type: Any) -> int:
     """Token amount (market decimals) of a scaled spot balance.
 
@@ -194,8 +214,12 @@ def token_amount(scaled_balance: int, spot_market: Any, balance_type: Any) -> in
     up. driftpy 0.8.89 computes deposits through a float division (`int(a / b)`), which is
     off by one for large balances; we keep integers.
     """
+    return _token_amount(scaled_balance, spot_market, is_deposit(balance_type))
+
+
+def _token_amount(scaled_balance: int, spot_market: Any, deposit: bool) -> int:
     precision_decrease = 10 ** (19 - spot_market.decimals)
-    if is_variant(balance_type, "Deposit"):
+    if deposit:
         return scaled_balance * spot_market.cumulative_deposit_interest // precision_decrease
     product = scaled_balance * spot_market.cumulative_borrow_interest
     return -(-product // precision_decrease)
@@ -203,8 +227,12 @@ def token_amount(scaled_balance: int, spot_market: Any, balance_type: Any) -> in
 
 def signed_token_amount(spot_position: Any, spot_market: Any) -> int:
     """Deposits positive, borrows negative (state/user.rs `get_signed_token_amount`)."""
-    amount = token_amount(spot_position.scaled_balance, spot_market, spot_position.balance_type)
-    return amount if is_variant(spot_position.balance_type, "Deposit") else -amount
+    if not DEPOSIT_BY_CLASS:
+        amount = token_amount(spot_position.scaled_balance, spot_market, spot_position.balance_type)
+        return amount if is_variant(spot_position.balance_type, "Deposit") else -amount
+    deposit = is_deposit(spot_position.balance_type)
+    amount = _token_amount(spot_position.scaled_balance, spot_market, deposit)
+    return amount if deposit else -amount
 
 
 def _token_value(amount: int, decimals: int, price: int) -> int:
