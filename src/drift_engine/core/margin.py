@@ -35,7 +35,7 @@ from drift_engine.core.program_math import (
     MarginCalculation,
     MarginCategory,
     MarketSnapshot,
-    calculate_margin,
+    calculate_margins,
     is_being_liquidated,
     is_high_leverage_mode,
     perp_margin_ratio,
@@ -302,12 +302,10 @@ class DriftMarginMonitor:
         liquidation_margin_buffer_ratio: int = DEFAULT_LIQUIDATION_MARGIN_BUFFER_RATIO,
     ) -> DriftMarginMetrics:
         being_liquidated = is_being_liquidated(user)
-        initial = calculate_margin(user, markets, MarginCategory.INITIAL)
-        maintenance = calculate_margin(
+        initial, maintenance = calculate_margins(
             user,
             markets,
-            MarginCategory.MAINTENANCE,
-            margin_buffer=liquidation_margin_buffer_ratio if being_liquidated else 0,
+            maintenance_buffer=liquidation_margin_buffer_ratio if being_liquidated else 0,
         )
         # An account already in liquidation stays liquidatable until its collateral covers
         # the requirement plus the liquidation buffer (state/margin_calculation.rs

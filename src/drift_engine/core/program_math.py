@@ -71,15 +71,19 @@ __all__ = [
     "MarginCategory",
     "MarketSnapshot",
     "OrderFillSimulation",
+    "PerpExposure",
     "PerpPositionValue",
     "StrictOraclePrice",
     "calculate_margin",
+    "calculate_margins",
     "cap_initial_unrealized_pnl",
     "funding_payment",
     "is_being_liquidated",
     "is_high_leverage_mode",
+    "perp_exposure",
     "perp_margin_ratio",
     "perp_position_value_and_pnl",
+    "perp_value_of_exposure",
     "signed_token_amount",
     "size_discount_asset_weight",
     "size_premium_liability_weight",
@@ -182,6 +186,26 @@ class MarketSnapshot:
 # --------------------------------------------------------------------------- spot balances
 
 
+#: a spot balance's type tested once per signed amount, by identity with driftpy's
+#: `SpotBalanceType` classes first (`is_deposit`: each variant is its own class named as
+#: the variant, so `is_variant` answers the same; any other value still goes to
+#: `is_variant`). False: `signed_token_amount` through `token_amount`, `is_variant` twice
+#: (the reference).
+DEPOSIT_BY_CLASS = True
+_DEPOSIT, _BORROW = SpotBalanceType.Deposit, SpotBalanceType.Borrow
+
+
+def is_deposit(balance_type: Any) -> bool:
+    """`is_variant(balance_type, "Deposit")`, driftpy's two classes answered by identity."""
+    if DEPOSIT_BY_CLASS:
+        cls = type(balance_type)
+        if cls is _DEPOSIT:
+            return True
+        if cls is _BORROW:
+            return False
+    return is_variant(balance_type, "Deposit")
+
+
 def token_amount(scaled_balance: int, spot_market: Any, balance_type: Any) -> int:
     """Token amount (market decimals) of a scaled spot balance.
 
@@ -190,8 +214,12 @@ def token_amount(scaled_balance: int, spot_market: Any, balance_type: Any) -> in
     up. driftpy 0.8.89 computes deposits through a float division (`int(a / b)`), which is
     off by one for large balances; we keep integers.
     """
+    return _token_amount(scaled_balance, spot_market, is_deposit(balance_type))
+
+
+def _token_amount(scaled_balance: int, spot_market: Any, deposit: bool) -> int:
     precision_decrease = 10 ** (19 - spot_market.decimals)
-    if is_variant(balance_type, "Deposit"):
+    if deposit:
         return scaled_balance * spot_market.cumulative_deposit_interest // precision_decrease
     product = scaled_balance * spot_market.cumulative_borrow_interest
     return -(-product // precision_decrease)
@@ -199,8 +227,12 @@ def token_amount(scaled_balance: int, spot_market: Any, balance_type: Any) -> in
 
 def signed_token_amount(spot_position: Any, spot_market: Any) -> int:
     """Deposits positive, borrows negative (state/user.rs `get_signed_token_amount`)."""
-    amount = token_amount(spot_position.scaled_balance, spot_market, spot_position.balance_type)
-    return amount if is_variant(spot_position.balance_type, "Deposit") else -amount
+    if not DEPOSIT_BY_CLASS:
+        amount = token_amount(spot_position.scaled_balance, spot_market, spot_position.balance_type)
+        return amount if is_variant(spot_position.balance_type, "Deposit") else -amount
+    deposit = is_deposit(spot_position.balance_type)
+    amount = _token_amount(spot_position.scaled_balance, spot_market, deposit)
+    return amount if deposit else -amount
 
 
 def _token_value(amount: int, decimals: int, price: int) -> int:
@@ -336,6 +368,19 @@ def spot_fill_simulation(
     (see `calculate_margin`).
     """
     value = get_strict_token_value(amount, spot_market.decimals, strict_price)
+    return _fill_simulation(spot_position, spot_market, strict_price, amount, value, category)
+
+
+def _fill_simulation(
+    spot_position: Any,
+    spot_market: Any,
+    strict_price: StrictOraclePrice,
+    amount: int,
+    value: int,
+    category: MarginCategory,
+) -> OrderFillSimulation:
+    """`spot_fill_simulation` given the position's strict token value (`value`), which
+    does not depend on the category: `calculate_margins` computes it once for both."""
     if spot_position.open_bids == 0 and spot_position.open_asks == 0:
         weighted = _weighted_token_value(spot_market, amount, value, strict_price.current, category)
         return OrderFillSimulation(amount, 0, value, weighted, weighted)
@@ -557,15 +602,29 @@ class PerpPositionValue:
     base_asset_value: int
 
 
-def perp_position_value_and_pnl(
+@set_by_slots
+@dataclass(frozen=True, slots=True)
+class PerpExposure:
+    """The part of `calculate_perp_position_value_and_pnl` that does not depend on the
+    margin category: the funding-inclusive pnl, the worst-case base and liability value,
+    and the quote price the pnl is valued at. `calculate_margins` computes it once for
+    the Initial and the Maintenance requirement."""
+
+    settlement: bool
+    total_unrealized_pnl: int  # unweighted, funding included, in quote
+    worst_case_base: int
+    worst_case_liability_value: int
+    quote_price: int
+    unrealized_pnl: int  # total_unrealized_pnl at the quote price (PerpPositionValue's)
+    base_asset_value: int
+
+
+def perp_exposure(
     perp_position: Any,
     perp_market: Any,
     oracle_price: int,
     strict_quote_price: StrictOraclePrice,
-    category: MarginCategory,
-    custom_margin_ratio: int = 0,
-    high_leverage: bool = False,
-) -> PerpPositionValue:
+) -> PerpExposure:
     if perp_position.lp_shares > 0:
         raise NotImplementedError(
             f"perp market {perp_position.market_index}: LP shares are not modelled"
@@ -592,36 +651,76 @@ def perp_position_value_and_pnl(
     )
     liability_value = liability_value * strict_quote_price.max() // PRICE_PRECISION
 
-    margin_ratio = max(
-        custom_margin_ratio,
-        perp_margin_ratio(perp_market, worst_case_base, category, high_leverage),
-    )
-    margin_requirement = 0 if settlement else liability_value * margin_ratio // MARGIN_PRECISION
-    margin_requirement += perp_position.open_orders * OPEN_ORDER_MARGIN_REQUIREMENT
-
-    weight = unrealized_pnl_asset_weight(perp_market, total_unrealized_pnl, category)
     if total_unrealized_pnl > 0:
         quote_price = strict_quote_price.min()
     elif total_unrealized_pnl < 0:
         quote_price = strict_quote_price.max()
     else:
         quote_price = strict_quote_price.current
+    pnl_in_quote = total_unrealized_pnl
+    if quote_price != PRICE_PRECISION:
+        pnl_in_quote = trunc_div(pnl_in_quote * quote_price, PRICE_PRECISION)
+    return PerpExposure(
+        settlement=settlement,
+        total_unrealized_pnl=total_unrealized_pnl,
+        worst_case_base=worst_case_base,
+        worst_case_liability_value=liability_value,
+        quote_price=quote_price,
+        unrealized_pnl=pnl_in_quote,
+        base_asset_value=abs(base_value_signed),
+    )
+
+
+def perp_position_value_and_pnl(
+    perp_position: Any,
+    perp_market: Any,
+    oracle_price: int,
+    strict_quote_price: StrictOraclePrice,
+    category: MarginCategory,
+    custom_margin_ratio: int = 0,
+    high_leverage: bool = False,
+) -> PerpPositionValue:
+    exposure = perp_exposure(perp_position, perp_market, oracle_price, strict_quote_price)
+    return perp_value_of_exposure(
+        exposure, perp_position, perp_market, category, custom_margin_ratio, high_leverage
+    )
+
+
+def perp_value_of_exposure(
+    exposure: PerpExposure,
+    perp_position: Any,
+    perp_market: Any,
+    category: MarginCategory,
+    custom_margin_ratio: int = 0,
+    high_leverage: bool = False,
+) -> PerpPositionValue:
+    """The category's part of `calculate_perp_position_value_and_pnl`: the margin ratio,
+    the pnl's asset weight and the Initial cap."""
+    margin_ratio = max(
+        custom_margin_ratio,
+        perp_margin_ratio(perp_market, exposure.worst_case_base, category, high_leverage),
+    )
+    liability_value = exposure.worst_case_liability_value
+    margin_requirement = (
+        0 if exposure.settlement else liability_value * margin_ratio // MARGIN_PRECISION
+    )
+    margin_requirement += perp_position.open_orders * OPEN_ORDER_MARGIN_REQUIREMENT
+
+    total_unrealized_pnl = exposure.total_unrealized_pnl
+    weight = unrealized_pnl_asset_weight(perp_market, total_unrealized_pnl, category)
+    quote_price = exposure.quote_price
     weighted = total_unrealized_pnl
     if weight != SPOT_WEIGHT_PRECISION:
         weighted = trunc_div(weighted * weight, SPOT_WEIGHT_PRECISION)
     if quote_price != PRICE_PRECISION:
         weighted = trunc_div(weighted * quote_price, PRICE_PRECISION)
     weighted = cap_initial_unrealized_pnl(weighted, category)
-
-    pnl_in_quote = total_unrealized_pnl
-    if quote_price != PRICE_PRECISION:
-        pnl_in_quote = trunc_div(pnl_in_quote * quote_price, PRICE_PRECISION)
     return PerpPositionValue(
         margin_requirement=margin_requirement,
         weighted_unrealized_pnl=weighted,
         worst_case_liability_value=liability_value,
-        unrealized_pnl=pnl_in_quote,
-        base_asset_value=abs(base_value_signed),
+        unrealized_pnl=exposure.unrealized_pnl,
+        base_asset_value=exposure.base_asset_value,
     )
 
 
@@ -689,6 +788,13 @@ class MarginCalculation:
         return max(self.total_collateral - self.margin_requirement, 0)
 
 
+#: `calculate_margins` (the Initial and the Maintenance calculation `compute_from` reads)
+#: in one pass over the positions: each position's market, prices, token amount, strict
+#: value, pnl and liability value computed once, the weights and margin ratios per
+#: category (issue #14). False: `calculate_margin` once per category, the reference.
+MARGIN_ONE_PASS = True
+
+
 def calculate_margin(
     user: Any,
     markets: MarketSnapshot,
@@ -705,18 +811,38 @@ def calculate_margin(
     liquidation buffer: `margin_requirement_plus_buffer` adds `liability × buffer` per item,
     as in `MarginCalculation::add_margin_requirement`.
     """
-    custom_margin_ratio = user.max_margin_ratio if category == MarginCategory.INITIAL else 0
-    high_leverage = is_high_leverage_mode(user, category)
-    tc = mr = mr_buffer = 0
-    spot_assets = spot_liabilities = perp_liabilities = perp_pnl = 0
-    num_spot_liab = num_perp_liab = 0
+    totals = _MarginTotals(user, category, margin_buffer)
+    _margin_pass(user, markets, strict, (totals,))
+    return totals.result()
 
-    def add_requirement(requirement: int, liability_value: int) -> None:
-        nonlocal mr, mr_buffer
-        mr += requirement
-        if margin_buffer > 0:
-            mr_buffer += requirement + liability_value * margin_buffer // MARGIN_PRECISION
 
+def calculate_margins(
+    user: Any, markets: MarketSnapshot, *, strict: bool = False, maintenance_buffer: int = 0
+) -> tuple[MarginCalculation, MarginCalculation]:
+    """`calculate_margin` for the Initial category and for the Maintenance one (with
+    `maintenance_buffer` as its `margin_buffer`), computed in one pass (`MARGIN_ONE_PASS`)."""
+    if not MARGIN_ONE_PASS:
+        return (
+            calculate_margin(user, markets, MarginCategory.INITIAL, strict=strict),
+            calculate_margin(
+                user,
+                markets,
+                MarginCategory.MAINTENANCE,
+                strict=strict,
+                margin_buffer=maintenance_buffer,
+            ),
+        )
+    initial = _MarginTotals(user, MarginCategory.INITIAL, 0)
+    maintenance = _MarginTotals(user, MarginCategory.MAINTENANCE, maintenance_buffer)
+    _margin_pass(user, markets, strict, (initial, maintenance))
+    return initial.result(), maintenance.result()
+
+
+def _margin_pass(
+    user: Any, markets: MarketSnapshot, strict: bool, totals: tuple[_MarginTotals, ...]
+) -> None:
+    """The program's pass over the spot positions, then the perp positions: what does not
+    depend on the category once per position, the rest in each of `totals`."""
     for sp in user.spot_positions:
         if _spot_position_is_available(sp):
             continue
@@ -728,39 +854,14 @@ def calculate_margin(
         )
         strict_price.validate(f"spot market {sp.market_index}")
         amount = signed_token_amount(sp, market)
+        value = get_strict_token_value(amount, market.decimals, strict_price)
         if market.market_index == QUOTE_SPOT_MARKET_INDEX:
-            value = get_strict_token_value(amount, market.decimals, strict_price)
-            if is_variant(sp.balance_type, "Deposit"):
-                tc += value
-                spot_assets += value
-            else:
-                add_requirement(abs(value), abs(value))
-                spot_liabilities += abs(value)
-                num_spot_liab += 1
+            deposit = is_variant(sp.balance_type, "Deposit")
+            for t in totals:
+                t.add_quote_balance(value, deposit)
             continue
-
-        sim = spot_fill_simulation(sp, market, strict_price, amount, category)
-        sim = _apply_user_custom_margin_ratio(
-            sim, market, strict_price.current, custom_margin_ratio
-        )
-        add_requirement(sp.open_orders * OPEN_ORDER_MARGIN_REQUIREMENT, 0)
-        if sim.token_value > 0:
-            tc += sim.weighted_token_value
-            spot_assets += sim.token_value
-        elif sim.token_value < 0:
-            add_requirement(abs(sim.weighted_token_value), abs(sim.token_value))
-            spot_liabilities += abs(sim.token_value)
-            num_spot_liab += 1
-        elif sp.open_bids != 0 or sp.open_asks != 0 or sp.open_orders != 0:
-            num_spot_liab += 1
-        # Program: the orders' quote side counts at weight 1 and is not netted against the
-        # USDC balance (math/margin.rs); driftpy nets it into the quote position.
-        if sim.orders_value > 0:
-            tc += sim.orders_value
-            spot_assets += sim.orders_value
-        elif sim.orders_value < 0:
-            add_requirement(abs(sim.orders_value), abs(sim.orders_value))
-            spot_liabilities += abs(sim.orders_value)
+        for t in totals:
+            t.add_spot(sp, market, strict_price, amount, value)
 
     for pp in user.perp_positions:
         if _perp_position_is_available(pp):
@@ -774,35 +875,114 @@ def calculate_margin(
             quote_market.historical_oracle_data.last_oracle_price_twap5min,
             strict,
         )
-        custom = custom_margin_ratio
-        if category == MarginCategory.INITIAL:
-            custom = max(custom, getattr(pp, "max_margin_ratio", 0))
-        value = perp_position_value_and_pnl(
-            pp,
-            market,
-            markets.perp_price(pp.market_index),
-            strict_quote,
-            category,
-            custom,
-            high_leverage,
+        exposure = perp_exposure(pp, market, markets.perp_price(pp.market_index), strict_quote)
+        for t in totals:
+            t.add_perp(pp, market, exposure)
+
+
+class _MarginTotals:
+    """One category's sums of a `calculate_margin` pass (state/margin_calculation.rs
+    `MarginCalculation`'s `add_*` methods), built into a `MarginCalculation` by `result`."""
+
+    __slots__ = (
+        "category",
+        "custom_margin_ratio",
+        "high_leverage",
+        "margin_buffer",
+        "tc",
+        "mr",
+        "mr_buffer",
+        "spot_assets",
+        "spot_liabilities",
+        "perp_liabilities",
+        "perp_pnl",
+        "num_spot_liab",
+        "num_perp_liab",
+    )
+
+    def __init__(self, user: Any, category: MarginCategory, margin_buffer: int) -> None:
+        self.category = category
+        self.custom_margin_ratio = (
+            user.max_margin_ratio if category == MarginCategory.INITIAL else 0
         )
-        add_requirement(value.margin_requirement, value.worst_case_liability_value)
-        tc += value.weighted_unrealized_pnl
-        perp_liabilities += value.worst_case_liability_value
-        perp_pnl += value.unrealized_pnl
+        self.high_leverage = is_high_leverage_mode(user, category)
+        self.margin_buffer = margin_buffer
+        self.tc = self.mr = self.mr_buffer = 0
+        self.spot_assets = self.spot_liabilities = self.perp_liabilities = self.perp_pnl = 0
+        self.num_spot_liab = self.num_perp_liab = 0
+
+    def add_requirement(self, requirement: int, liability_value: int) -> None:
+        self.mr += requirement
+        if self.margin_buffer > 0:
+            self.mr_buffer += requirement + liability_value * self.margin_buffer // MARGIN_PRECISION
+
+    def add_quote_balance(self, value: int, deposit: bool) -> None:
+        """The quote market's balance: its strict value at weight 1."""
+        if deposit:
+            self.tc += value
+            self.spot_assets += value
+        else:
+            self.add_requirement(abs(value), abs(value))
+            self.spot_liabilities += abs(value)
+            self.num_spot_liab += 1
+
+    def add_spot(
+        self,
+        sp: Any,
+        market: Any,
+        strict_price: StrictOraclePrice,
+        amount: int,
+        value: int,
+    ) -> None:
+        """Another market's balance after its worst-case fill, weighted."""
+        sim = _fill_simulation(sp, market, strict_price, amount, value, self.category)
+        sim = _apply_user_custom_margin_ratio(
+            sim, market, strict_price.current, self.custom_margin_ratio
+        )
+        self.add_requirement(sp.open_orders * OPEN_ORDER_MARGIN_REQUIREMENT, 0)
+        if sim.token_value > 0:
+            self.tc += sim.weighted_token_value
+            self.spot_assets += sim.token_value
+        elif sim.token_value < 0:
+            self.add_requirement(abs(sim.weighted_token_value), abs(sim.token_value))
+            self.spot_liabilities += abs(sim.token_value)
+            self.num_spot_liab += 1
+        elif sp.open_bids != 0 or sp.open_asks != 0 or sp.open_orders != 0:
+            self.num_spot_liab += 1
+        # Program: the orders' quote side counts at weight 1 and is not netted against the
+        # USDC balance (math/margin.rs); driftpy nets it into the quote position.
+        if sim.orders_value > 0:
+            self.tc += sim.orders_value
+            self.spot_assets += sim.orders_value
+        elif sim.orders_value < 0:
+            self.add_requirement(abs(sim.orders_value), abs(sim.orders_value))
+            self.spot_liabilities += abs(sim.orders_value)
+
+    def add_perp(self, pp: Any, market: Any, exposure: PerpExposure) -> None:
+        custom = self.custom_margin_ratio
+        if self.category == MarginCategory.INITIAL:
+            custom = max(custom, getattr(pp, "max_margin_ratio", 0))
+        value = perp_value_of_exposure(
+            exposure, pp, market, self.category, custom, self.high_leverage
+        )
+        self.add_requirement(value.margin_requirement, value.worst_case_liability_value)
+        self.tc += value.weighted_unrealized_pnl
+        self.perp_liabilities += value.worst_case_liability_value
+        self.perp_pnl += value.unrealized_pnl
         has_open_order = pp.open_orders != 0 or pp.open_bids != 0 or pp.open_asks != 0
         if pp.base_asset_amount != 0 or pp.quote_asset_amount < 0 or has_open_order:
-            num_perp_liab += 1
+            self.num_perp_liab += 1
 
-    return MarginCalculation(
-        category=category,
-        total_collateral=tc,
-        margin_requirement=mr,
-        margin_requirement_plus_buffer=mr_buffer if margin_buffer > 0 else mr,
-        total_spot_asset_value=spot_assets,
-        total_spot_liability_value=spot_liabilities,
-        total_perp_liability_value=perp_liabilities,
-        total_perp_pnl=perp_pnl,
-        num_spot_liabilities=num_spot_liab,
-        num_perp_liabilities=num_perp_liab,
-    )
+    def result(self) -> MarginCalculation:
+        return MarginCalculation(
+            category=self.category,
+            total_collateral=self.tc,
+            margin_requirement=self.mr,
+            margin_requirement_plus_buffer=self.mr_buffer if self.margin_buffer > 0 else self.mr,
+            total_spot_asset_value=self.spot_assets,
+            total_spot_liability_value=self.spot_liabilities,
+            total_perp_liability_value=self.perp_liabilities,
+            total_perp_pnl=self.perp_pnl,
+            num_spot_liabilities=self.num_spot_liab,
+            num_perp_liabilities=self.num_perp_liab,
+        )

@@ -299,8 +299,26 @@ def positions_from_user(user: Any, spot_markets: dict[int, Any]) -> list[DriftPo
     return out
 
 
+#: `open_orders_from_user` tests a slot's status by identity with driftpy's `OrderStatus`
+#: classes first: an instance of `OrderStatus.Open` is the variant "Open" and one of
+#: `OrderStatus.Init` (an empty slot, most of the 32) is not (each variant is its own class
+#: named as the variant, so `is_variant` answers the same); any other value (a string, a
+#: class, another variant or library's enum) still goes to `is_variant` (issue #14: the
+#: slots are read at every real step). False: `is_variant` on every slot, the reference.
+STATUS_BY_CLASS = True
+
+
 def open_orders_from_user(user: Any) -> list[OpenOrder]:
-    return [OpenOrder.from_driftpy(o) for o in user.orders if is_variant(o.status, "Open")]
+    if not STATUS_BY_CLASS:
+        return [OpenOrder.from_driftpy(o) for o in user.orders if is_variant(o.status, "Open")]
+    status = _dp().OrderStatus
+    open_, init = status.Open, status.Init
+    out = []
+    for order in user.orders:
+        cls = type(order.status)
+        if cls is open_ or (cls is not init and is_variant(order.status, "Open")):
+            out.append(OpenOrder.from_driftpy(order))
+    return out
 
 
 # --------------------------------------------------------------------------- margin
