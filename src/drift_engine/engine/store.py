@@ -180,7 +180,8 @@ class JsonPieces:
         """The items' texts joined by ", ": each stretch met in a kept run (the same
         objects in the same order, found by the first one's identity) as one slice of
         that run's text, the other items as `_encode` writes them (a tuple of JSON
-        scalars `_item`'s text of it); kept as a run when every item is such a tuple."""
+        scalars by `_tuple_text`, as `_item`); kept as a run when every item is such a
+        tuple."""
         items = tuple(value)
         n = len(items)
         at = self._at
