@@ -12,8 +12,7 @@ statement) and a vault's balance from its kept mark (`bulk.BALANCE_MARKS`; refer
 the SUM over the whole ledger), asks which of its keys are booked before reading their
 entries (`bulk.BOOKED_PROBE`, SQLite; reference: the entries of every key read), and a
 quiet funding hour's payments are booked by `quiet.book_payments` (reference: the
-engine's `_drain`); the engine's record goes as one driver row (`store.RECORD_DRIVER`;
-reference: the session's Core UPDATE). A run of a
+engine's `_drain`). A run of a
 strategy that trades, pays funding and crosses weekly flushes must leave every row of
 every table the same, value for value as the driver reads it back (SQLite: the stored
 text of each datetime), ids and keys included. The wall clocks (booking and recording
@@ -133,7 +132,6 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(bulk, "UTC_TEXT", fast)
         monkeypatch.setattr(store, "HEARTBEAT_PIECES", fast)
         monkeypatch.setattr(store, "HEARTBEAT_RUNS", fast)
-        monkeypatch.setattr(store, "RECORD_DRIVER", fast)
         monkeypatch.setattr(quiet, "QUIET_BOOKING", fast)
         monkeypatch.setattr(quiet, "CARRY_SLOTS", fast)
         quiet_hours[fast] = 0

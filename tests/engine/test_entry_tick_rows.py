@@ -122,26 +122,3 @@ def test_events_and_record_updates_store_the_same_values(
     assert records[0][-1] != "{}" and records[2][-1] != "{}"  # e-1, e-3 updated
     assert records[1][-1] == "{}"  # e-2 not
     assert out[True] == out[False]
-
-
-def test_a_put_record_stores_the_same_values_with_a_driver_row(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`store.RECORD_DRIVER`: `_put_record` (a backtest flush's engine record) as one
-    driver row against the session's Core UPDATE: the same rows, an existing record
-    updated, a new one inserted (the driver's rowcount 0, as Core's)."""
-    out = {}
-    for driver in (False, True):
-        monkeypatch.setattr(store, "RECORD_DRIVER", driver)
-        db = Database.open(f"sqlite:///{tmp_path / f'{driver}.db'}")
-        st = store.SqlEngineStore(db)
-        for n, engine_id in enumerate(("e-1", "e-2")):
-            st.save(_record(engine_id, n, {}))
-        for n, payload in enumerate(PAYLOADS):
-            with db.write() as s:
-                store._put_record(s, _record(("e-2", "e-3", "e-1", "e-4")[n], n + 5, payload))
-        out[driver] = _rows(db)
-        db.dispose()
-    records = out[True][1]
-    assert [r[0] for r in records] == ["e-1", "e-2", "e-3", "e-4"]
-    assert out[True] == out[False]

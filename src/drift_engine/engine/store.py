@@ -482,18 +482,6 @@ def _record_values(record: EngineRecord) -> dict[str, Any]:
     }
 
 
-#: `_put_record`'s UPDATE goes to the driver as one row (`_UPDATE_RECORD_ROWS`, where
-#: the dialect stores JSON as `json.dumps` text), not through the session's execution
-#: (~1 ms: a backtest's flush writes its engine's record so, each week); False: the
-#: Core statement executed by the session (the reference)
-RECORD_DRIVER = True
-
-
-def _record_row(record: EngineRecord, values: dict[str, Any]) -> tuple[Any, ...]:
-    """`_UPDATE_RECORD_ROWS`' row of `record` (`values`: its `_record_values`)."""
-    return (*(values[c] for c in _RECORD_COLUMNS), record.engine_id)
-
-
 def _put_record(s: Any, record: EngineRecord) -> None:
     """Write an engine record into its row inside session `s`: one Core UPDATE (an INSERT
     when the row does not exist yet), after the session's pending ORM changes, so the
@@ -503,14 +491,10 @@ def _put_record(s: Any, record: EngineRecord) -> None:
     s.flush()
     table = EngineRow.__table__
     values = _record_values(record)
-    if RECORD_DRIVER and _json_is_text(s.connection().dialect):
-        # one driver row of `_update_records`' form (its rowcount is the UPDATE's)
-        done = _UPDATE_RECORD_ROWS.run(s, [_record_row(record, values)]).rowcount
-    else:
-        # the statement built once (`_UPDATE_RECORD`, as `_update_records`' executemany)
-        params = {"v_" + k: v for k, v in values.items()}
-        params["id"] = record.engine_id
-        done = s.execute(_UPDATE_RECORD, params).rowcount
+    # the statement built once (`_UPDATE_RECORD`, as `_update_records`' executemany)
+    params = {"v_" + k: v for k, v in values.items()}
+    params["id"] = record.engine_id
+    done = s.execute(_UPDATE_RECORD, params).rowcount
     if not done:
         s.execute(insert(table).values(engine_id=record.engine_id, **values))
     loaded = s.identity_map.get(s.identity_key(EngineRow, record.engine_id))
@@ -574,7 +558,11 @@ def _update_records(s: Any, records: list[EngineRecord]) -> None:
         if loaded is not None:
             s.expire(loaded)
     if TICK_DRIVER_ROWS and _json_is_text(s.connection().dialect):
-        _UPDATE_RECORD_ROWS.run(s, [_record_row(r, _record_values(r)) for r in records])
+        rows = []
+        for r in records:
+            values = _record_values(r)
+            rows.append((*(values[c] for c in _RECORD_COLUMNS), r.engine_id))
+        _UPDATE_RECORD_ROWS.run(s, rows)
         return
     s.execute(
         _UPDATE_RECORD,

@@ -214,11 +214,10 @@ class DriverInsert:
             done = self._compiled[dialect.name] = (compiled.string, names, processors)
         return done
 
-    def run(self, session: Session, rows: list[tuple[Any, ...]]) -> Any:
+    def run(self, session: Session, rows: list[tuple[Any, ...]]) -> None:
         """Execute the INSERT with `rows` (tuples in `columns`' order): processed a
         column at a time (`zip(*rows)`), each processed column's distinct values once
-        (the first of equal values stands for them, as a per-row cache keeps it).
-        Returns the driver's result (its rowcount: the rows the statement changed)."""
+        (the first of equal values stands for them, as a per-row cache keeps it)."""
         connection = session.connection()
         sql, positional, processors = self._compile(connection.dialect)
         params: list[Any] = []
@@ -241,7 +240,7 @@ class DriverInsert:
                 params = [
                     dict(zip(columns, values, strict=True)) for values in zip(*cols, strict=True)
                 ]
-        return connection.exec_driver_sql(sql, params)
+        connection.exec_driver_sql(sql, params)
 
 
 #: a UTC datetime bound to a `UTCDateTime` column on SQLite is written as its
