@@ -1,15 +1,18 @@
 """A backtest's bookkeeping writes the same rows whichever way they are built.
 
 The weekly flush sends ledger entries to the driver as tuples already in its form
-(`vaults.bulk.DriverInsert`); the reference (`bulk.DRIVER_ROWS = False`) is Core's
-executemany of dicts, with SQLAlchemy's per-row parameter processing. Heartbeat rows
+(`vaults.bulk.DriverInsert`, a UTC datetime as its `isoformat` text: `bulk.UTC_TEXT`);
+the reference (`bulk.DRIVER_ROWS = False`) is Core's executemany of dicts, with
+SQLAlchemy's per-row parameter processing. Heartbeat rows
 go as driver tuples with their JSON built from kept pieces (`store.HEARTBEAT_PIECES`;
-reference: Core's executemany, `json.dumps` per row), a flush reads a vault's balance
-from its kept mark (`bulk.BALANCE_MARKS`; reference: the SUM over the whole ledger),
-asks which of its keys are booked before reading their entries (`bulk.BOOKED_PROBE`,
-SQLite; reference: the entries of every key read),
-and a quiet funding hour's payments are booked by `quiet.book_payments` (reference:
-the engine's `_drain`). A run of a
+reference: Core's executemany, `json.dumps` per row; the funding tuples a row shares
+with the last one taken as one slice of its text, `store.HEARTBEAT_RUNS`), a flush
+reads its vaults with the driver (`bulk.LOCK_DRIVER`, SQLite; reference: the Core
+statement) and a vault's balance from its kept mark (`bulk.BALANCE_MARKS`; reference:
+the SUM over the whole ledger), asks which of its keys are booked before reading their
+entries (`bulk.BOOKED_PROBE`, SQLite; reference: the entries of every key read), and a
+quiet funding hour's payments are booked by `quiet.book_payments` (reference: the
+engine's `_drain`). A run of a
 strategy that trades, pays funding and crosses weekly flushes must leave every row of
 every table the same, value for value as the driver reads it back (SQLite: the stored
 text of each datetime), ids and keys included. The wall clocks (booking and recording
@@ -125,7 +128,10 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(bulk, "DRIVER_ROWS", fast)
         monkeypatch.setattr(bulk, "BALANCE_MARKS", fast)
         monkeypatch.setattr(bulk, "BOOKED_PROBE", fast)
+        monkeypatch.setattr(bulk, "LOCK_DRIVER", fast)
+        monkeypatch.setattr(bulk, "UTC_TEXT", fast)
         monkeypatch.setattr(store, "HEARTBEAT_PIECES", fast)
+        monkeypatch.setattr(store, "HEARTBEAT_RUNS", fast)
         monkeypatch.setattr(quiet, "QUIET_BOOKING", fast)
         monkeypatch.setattr(quiet, "CARRY_SLOTS", fast)
         quiet_hours[fast] = 0
@@ -153,3 +159,22 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         )
     timing = {"wall_seconds": 0.0, "events_per_second": 0.0}  # measured, not the run's
     assert replace(reports[True], **timing) == replace(reports[False], **timing)
+
+
+def test_heartbeat_rows_are_the_same_with_kept_runs(
+    frozen_walls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """`store.HEARTBEAT_RUNS` against its reference (each funding tuple's text found on
+    its own), the other fast rules on: the heartbeat rows' stored JSON text is the same,
+    row for row, as is every other table's."""
+    dumps = {}
+    for runs in (False, True):
+        monkeypatch.setattr(store, "HEARTBEAT_RUNS", runs)
+        where = tmp_path / str(runs)
+        where.mkdir()
+        with throwaway_database_url("sqlite", where) as url:
+            _run(url, Hold)
+            dumps[runs] = _dump(url)
+    beats = dumps[False]["heartbeats"]
+    assert len(beats) > 10 and all('"funding_sides": [[' in str(b) for b in beats[2:])
+    assert dumps[True] == dumps[False]

@@ -7,10 +7,12 @@ identity)."""
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from drift_engine.engine import store
 from drift_engine.engine.store import JsonPieces
 
 SCALARS = st.one_of(
@@ -60,3 +62,103 @@ def test_a_kept_text_is_not_used_for_an_equal_value_of_another_object():
     assert pieces.encode(zeros) == json.dumps(zeros)
     assert pieces.encode(negative) == json.dumps(negative)
     assert pieces.encode(zeros) == json.dumps(zeros)
+
+
+#: the pool's tuples of scalars (a long list of only these is kept as a run)
+POOL_TUPLES = st.one_of(
+    st.tuples(st.integers(), st.floats(allow_nan=True), st.floats(allow_nan=True)),
+    st.tuples(SCALARS, SCALARS),
+    st.tuples(),
+    st.tuples(st.sampled_from([0.0, -0.0])),
+)
+#: items that stop a long list being kept as a run
+OTHER_ITEMS = st.one_of(
+    st.lists(SCALARS, max_size=2), st.tuples(st.lists(SCALARS, max_size=2)), SCALARS
+)
+
+
+@st.composite
+def calls_sharing_items(draw):
+    """Calls whose long lists are drawn from one pool of objects: sliding windows (the
+    board's funding tuples a day on), stretches in another order, items repeated, some
+    replaced by equal tuples of other objects, lists and tuples, nested long lists."""
+    pool = draw(st.lists(POOL_TUPLES, min_size=20, max_size=60))
+    for _ in range(draw(st.integers(0, 2))):
+        pool.insert(draw(st.integers(0, len(pool))), draw(OTHER_ITEMS))
+    # an equal tuple of other objects, its text other where it can be (0.0 == -0.0,
+    # 1 == 1.0): found by equality it would bring the wrong text
+    twins = [_twin(v) for v in pool]
+    calls = []
+    for _ in range(draw(st.integers(1, 5))):
+        lists = []
+        for _ in range(draw(st.integers(1, 3))):
+            if draw(st.booleans()):
+                start = draw(st.integers(0, len(pool) - 16))
+                indices = list(range(start, min(len(pool), start + draw(st.integers(16, 40)))))
+            else:
+                index = st.integers(0, len(pool) - 1)
+                indices = draw(st.lists(index, min_size=14, max_size=40))
+            swapped = draw(st.sets(st.integers(0, len(indices) - 1), max_size=4))
+            picked = [(twins if k in swapped else pool)[i] for k, i in enumerate(indices)]
+            lists.append(tuple(picked) if draw(st.booleans()) else list(picked))
+        calls.append({"SOL-PERP": {"sides": lists[0], "rate": 1e-5}, "more": lists[1:]})
+    return calls
+
+
+def _twin(value):
+    """A tuple equal to `value` (a new object), its zeros' signs flipped and its ints
+    made floats where that keeps it equal."""
+    if type(value) is not tuple:
+        return value
+
+    def other(v):
+        if type(v) is float and v == 0.0:
+            return -v
+        if type(v) is int and float(v) == v:
+            return float(v)
+        return v
+
+    return tuple([other(v) for v in value])
+
+
+@settings(max_examples=400, deadline=None)
+@given(calls_sharing_items())
+def test_kept_runs_write_the_text_the_items_path_writes(calls):
+    """`HEARTBEAT_RUNS`: the same text, call after call, as the reference path (each
+    item's own kept text) and as `json.dumps`."""
+    runs, items = JsonPieces(), JsonPieces()
+    for value in calls:
+        expected = json.dumps(value)
+        with _runs(True):
+            assert runs.encode(value) == expected
+        with _runs(False):
+            assert items.encode(value) == expected
+
+
+@contextmanager
+def _runs(on: bool):
+    kept = store.HEARTBEAT_RUNS
+    store.HEARTBEAT_RUNS = on
+    try:
+        yield
+    finally:
+        store.HEARTBEAT_RUNS = kept
+
+
+def test_a_window_a_day_on_is_one_slice_and_the_new_tuples():
+    """The board's 7-day funding tuples a day later: the text is json.dumps's, and the
+    144 shared tuples are taken from the kept run (no tuple's text is written again)."""
+    hours = [(ts, ts * 1e-7, -ts * 1e-7) for ts in range(200)]
+    pieces = JsonPieces()
+    first = {"sides": tuple(hours[:168])}
+    assert pieces.encode(first) == json.dumps(first)
+    written = []
+    real = store._tuple_text
+    with _runs(True):
+        store._tuple_text = lambda item: written.append(item) or real(item)
+        try:
+            later = {"sides": tuple(hours[24:192])}
+            assert pieces.encode(later) == json.dumps(later)
+        finally:
+            store._tuple_text = real
+    assert written == hours[168:192]

@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from itertools import compress, count, repeat
+from operator import is_not
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -86,6 +88,25 @@ HEARTBEAT_PIECES = True
 #: a list or tuple at least this long keeps the text of its items (`JsonPieces`)
 _KEPT_LENGTH = 16
 
+#: `JsonPieces` takes a long list's stretches of items met in the last call (the same
+#: objects, in the same order) as one slice of the text kept for them (`_Run`);
+#: False: each item's text is found by its own kept tuple (`JsonPieces._item`), the
+#: reference the tests compare with (ADR-0020, s14-flush)
+HEARTBEAT_RUNS = True
+
+
+class _Run:
+    """The text of a long list's items as one call wrote it: `items` (held: their ids
+    are not reused while it is kept), their texts joined by ", " (`text`) and each
+    item's text length (`lens`), so the text of items j..j+m-1 is one slice of it."""
+
+    __slots__ = ("items", "lens", "text")
+
+    def __init__(self, items: tuple[Any, ...], text: str, lens: list[int]) -> None:
+        self.items = items
+        self.text = text
+        self.lens = lens
+
 
 class JsonPieces:
     """`json.dumps(value)` (default arguments) of the heartbeat rows' JSON, keeping the
@@ -101,21 +122,35 @@ class JsonPieces:
     kept (equal strings, equal text). An item's text is kept only for a tuple of JSON
     scalars (immutable: its text cannot change), found again by identity (the kept
     tuple is held, so its id is not reused); only the items met in the last call that
-    had long lists are kept."""
+    had long lists are kept.
+
+    With `HEARTBEAT_RUNS` a long list whose items are all such tuples is kept whole
+    (`_Run`) and the next call takes each stretch of its items met there, in the same
+    order, as one slice of the kept text (the next row's `funding_sides` is the last
+    one's 144 newest tuples and 24 new ones: one slice and 24 tuples' texts), not one
+    look-up per item."""
 
     def __init__(self) -> None:
         self._kept: dict[int, tuple[Any, str]] = {}
         self._used: dict[int, tuple[Any, str]] = {}
         self._keys: dict[str, str] = {}
+        #: id(item) -> (the kept run holding it, its index there): the last call's runs
+        #: (`HEARTBEAT_RUNS`), and this call's
+        self._at: dict[int, tuple[_Run, int]] = {}
+        self._next_at: dict[int, tuple[_Run, int]] = {}
 
     def encode(self, value: Any) -> str:
         self._used = {}
+        self._next_at = {}
         try:
             return self._encode(value)
         finally:
             if self._used:  # (a call without long lists keeps the last one's pieces)
                 self._kept = self._used
+            if self._next_at:
+                self._at = self._next_at
             self._used = {}
+            self._next_at = {}
 
     def _encode(self, value: Any) -> str:
         kind = type(value)
@@ -136,8 +171,55 @@ class JsonPieces:
         if kind is list or kind is tuple:
             if len(value) < _KEPT_LENGTH:
                 return json.dumps(value)
+            if HEARTBEAT_RUNS:
+                return "[" + self._runs(value) + "]"
             return "[" + ", ".join([self._item(v) for v in value]) + "]"
         return json.dumps(value)
+
+    def _runs(self, value: list | tuple) -> str:
+        """The items' texts joined by ", ": each stretch met in a kept run (the same
+        objects in the same order, found by the first one's identity) as one slice of
+        that run's text, the other items as `_encode` writes them (a tuple of JSON
+        scalars by `_tuple_text`, as `_item`); kept as a run when every item is such a
+        tuple."""
+        items = tuple(value)
+        n = len(items)
+        at = self._at
+        pieces: list[str] = []
+        lens: list[int] = []
+        keep = True
+        i = 0
+        while i < n:
+            item = items[i]
+            hit = at.get(id(item))
+            if hit is not None and hit[0].items[hit[1]] is item:
+                run, j = hit
+                size = min(n - i, len(run.items) - j)
+                # the first item whose object differs (`size` if none does)
+                m = next(
+                    compress(count(), map(is_not, items[i : i + size], run.items[j : j + size])),
+                    size,
+                )
+                start = sum(run.lens[:j]) + 2 * j
+                taken = run.lens[j : j + m]
+                pieces.append(run.text[start : start + sum(taken) + 2 * (m - 1)])
+                lens += taken
+                i += m
+                continue
+            text = _tuple_text(item)
+            if text is None:
+                keep = False
+                text = self._encode(item)
+            pieces.append(text)
+            lens.append(len(text))
+            i += 1
+        joined = ", ".join(pieces)
+        if keep:
+            run = _Run(items, joined, lens)
+            self._next_at.update(
+                zip(map(id, items), zip(repeat(run, n), range(n), strict=True), strict=True)
+            )
+        return joined
 
     def _item(self, item: Any) -> str:
         if type(item) is not tuple:
@@ -145,15 +227,25 @@ class JsonPieces:
         key = id(item)
         kept = self._kept.get(key)
         if kept is None or kept[0] is not item:
-            texts = []
-            for v in item:
-                scalar = _SCALAR_TEXT.get(type(v))
-                if scalar is None:
-                    return self._encode(item)
-                texts.append(scalar(v))
-            kept = (item, "[" + ", ".join(texts) + "]")
+            text = _tuple_text(item)
+            if text is None:
+                return self._encode(item)
+            kept = (item, text)
         self._used[key] = kept
         return kept[1]
+
+
+def _tuple_text(item: Any) -> str | None:
+    """`json.dumps(item)` of a tuple of JSON scalars (`_SCALAR_TEXT`), else None."""
+    if type(item) is not tuple:
+        return None
+    texts = []
+    for v in item:
+        scalar = _SCALAR_TEXT.get(type(v))
+        if scalar is None:
+            return None
+        texts.append(scalar(v))
+    return "[" + ", ".join(texts) + "]"
 
 
 def _float_text(value: float) -> str:
