@@ -52,6 +52,13 @@ def test_value_pnl_and_requirement_at_a_one_dollar_usdc(position):
     assert hlm.margin_requirement == 3_075_000
 
 
+def test_the_initial_category_takes_the_initial_ratio(position):
+    # the category reaches the ratio: floor(153_750_000 x 1000 / 1e4) = 15_375_000
+    pos, market = position
+    v = perp_position_value_and_pnl(pos, market, 125_000_000, ONE, MarginCategory.INITIAL)
+    assert (v.worst_case_liability_value, v.margin_requirement) == (153_750_000, 15_375_000)
+
+
 def test_usdc_off_one_dollar_uses_the_strict_price_against_the_user(position):
     pos, market = position
     usdc = StrictOraclePrice(999_987, twap=1_000_013)  # current $0.999987, twap $1.000013
