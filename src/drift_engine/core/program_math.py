@@ -85,6 +85,7 @@ __all__ = [
     "perp_position_value_and_pnl",
     "perp_value_of_exposure",
     "signed_token_amount",
+    "token_amount_at",
     "size_discount_asset_weight",
     "size_premium_liability_weight",
     "spot_asset_weight",
@@ -218,10 +219,24 @@ def token_amount(scaled_balance: int, spot_market: Any, balance_type: Any) -> in
 
 
 def _token_amount(scaled_balance: int, spot_market: Any, deposit: bool) -> int:
-    precision_decrease = 10 ** (19 - spot_market.decimals)
+    cumulative = (
+        spot_market.cumulative_deposit_interest
+        if deposit
+        else spot_market.cumulative_borrow_interest
+    )
+    return token_amount_at(scaled_balance, cumulative, spot_market.decimals, deposit)
+
+
+def token_amount_at(
+    scaled_balance: int, cumulative_interest: int, decimals: int, deposit: bool
+) -> int:
+    """`token_amount` at a given cumulative interest (the market's, or the one it had
+    before an accrual: the simulator's interest pass asks both): deposits floor, borrows
+    ceil."""
+    precision_decrease = 10 ** (19 - decimals)
+    product = scaled_balance * cumulative_interest
     if deposit:
-        return scaled_balance * spot_market.cumulative_deposit_interest // precision_decrease
-    product = scaled_balance * spot_market.cumulative_borrow_interest
+        return product // precision_decrease
     return -(-product // precision_decrease)
 
 
@@ -856,7 +871,7 @@ def _margin_pass(
         amount = signed_token_amount(sp, market)
         value = get_strict_token_value(amount, market.decimals, strict_price)
         if market.market_index == QUOTE_SPOT_MARKET_INDEX:
-            deposit = is_variant(sp.balance_type, "Deposit")
+            deposit = is_deposit(sp.balance_type)
             for t in totals:
                 t.add_quote_balance(value, deposit)
             continue

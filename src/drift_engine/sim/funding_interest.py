@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from drift_engine.core import funding
+from drift_engine.core.program_math import token_amount_at
 from drift_engine.core.types import MarketType
 from drift_engine.sim import liquidation, rules
 from drift_engine.sim.records import (
@@ -534,7 +535,7 @@ class FundingInterestMixin:
         """`accrue_interest(ts)` once the clock stands at `ts`: `_accrue_market` of every
         spot market in index order, in one pass. A holder's signed token amount is
         `rules.signed_token_amount`'s: its balance type read before the accrual (which
-        changes no position), then `rules.token_amount` at the cumulative interest before
+        changes no position), then `program_math.token_amount_at` at the cumulative interest before
         and after it;
         the records, their order and the kept checks' moves are `_accrue_market`'s."""
         out: list[InterestRecord] = []
@@ -570,7 +571,7 @@ class FundingInterestMixin:
             decimals = market.decimals
             deposit_after = market.cumulative_deposit_interest
             borrow_after = market.cumulative_borrow_interest
-            amount = rules.token_amount
+            amount = token_amount_at
             for acct, pos, deposit in holders:
                 scaled = pos.scaled_balance
                 if deposit:

@@ -29,6 +29,8 @@ from driftpy.constants.numeric_constants import (
     SPOT_RATE_PRECISION,
 )
 
+from drift_engine.core.program_math import token_amount_at
+
 PRICE_TIMES_AMM_TO_QUOTE_PRECISION_RATIO = PRICE_PRECISION * AMM_TO_QUOTE_PRECISION_RATIO
 LIQUIDATION_FEE_TO_MARGIN_PRECISION_RATIO = LIQUIDATION_FEE_PRECISION // MARGIN_PRECISION
 THIRTY_DAYS = 30 * 24 * 3600
@@ -287,15 +289,7 @@ def get_token_amount(balance: int, market: Any, deposit: bool) -> int:
 
     (driftpy's `get_token_amount` computes deposits with a float division.)
     """
-    return token_amount(balance, _cumulative(market, deposit), market.decimals, deposit)
-
-
-def token_amount(balance: int, cumulative: int, decimals: int, deposit: bool) -> int:
-    """`get_token_amount` at a given cumulative interest (the market's, or the one it had
-    before an accrual: the simulator's interest pass asks both)."""
-    precision_decrease = 10 ** (19 - decimals)
-    n = balance * cumulative
-    return n // precision_decrease if deposit else div_ceil(n, precision_decrease)
+    return token_amount_at(balance, _cumulative(market, deposit), market.decimals, deposit)
 
 
 def signed_token_amount(pos: Any, market: Any) -> int:
