@@ -24,7 +24,7 @@ No interest accrues in these runs (USDC's cumulative interest stays 1e10).
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from drift_engine.core.errors import OrderValidationError
@@ -124,6 +124,9 @@ def account_cash(sim, k) -> tuple[int, int]:
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=ops, deposit=st.integers(50, 20_000))
+# (found by this test in CI: the closed position's slot, its settled pnl left, is reset
+# for the new position before the fill's undo kept it; the refused fill lost that pnl)
+@example(ops=[("trade", "long", 1), ("trade", "short", 1), ("trade", "long", 979)], deposit=50)
 def test_value_is_conserved_and_positions_stay_on_step(ops, deposit):
     sim = make_sim(default_price_model=DEFAULT_PRICE_MODEL)
     tier = sim.state.perp_fee_structure.fee_tiers[0]

@@ -184,7 +184,11 @@ class AccountsMixin:
                 return pos
         return None
 
-    def _spot_position(self, acct: _Account, index: int) -> Any:
+    def _spot_position(self, acct: _Account, index: int, undo: Any = None) -> Any:
+        """The account's position in spot market `index`, a free slot re-initialized for
+        it when it has none; `undo` (a `_Snapshot`): keeps the slot's fields before they
+        are re-initialized, so a refused action puts back what the slot held (a closed
+        position's leftovers, e.g. its cumulative deposits)."""
         pos = self._find_spot_position(acct.user, index)
         if pos is not None:
             return pos
@@ -193,6 +197,8 @@ class AccountsMixin:
                 # `controller/spot_position.rs`: a free slot is re-initialized for the market
                 from driftpy.types import SpotBalanceType
 
+                if undo is not None:
+                    undo.keep(pos)
                 pos.market_index = index
                 pos.balance_type = SpotBalanceType.Deposit()
                 pos.open_bids = pos.open_asks = 0
@@ -200,13 +206,17 @@ class AccountsMixin:
                 return pos
         raise SimulationError("no free spot position slot (max 8)")
 
-    def _perp_position(self, acct: _Account, index: int) -> Any:
-        """`controller/position.rs::add_new_position` when the market has no position."""
+    def _perp_position(self, acct: _Account, index: int, undo: Any = None) -> Any:
+        """`controller/position.rs::add_new_position` when the market has no position;
+        `undo` (a `_Snapshot`): keeps the free slot's fields before they are reset, so a
+        refused action puts back what the slot held (a closed position's settled pnl)."""
         pos = self._find_perp_position(acct.user, index)
         if pos is not None:
             return pos
         for pos in acct.user.perp_positions:
             if rules.is_perp_position_available(pos):
+                if undo is not None:
+                    undo.keep(pos)
                 for name in list(pos.__dict__):
                     if name != "padding":
                         value = getattr(pos, name)

@@ -262,9 +262,9 @@ class OrdersMixin:
         if self._undo is not None:  # `place_orders`' copy holds no order slot: this one
             self._undo.keep_deep(order)
         pos = (
-            self._perp_position(acct, mkey[1])
+            self._perp_position(acct, mkey[1], snap)
             if mkey[0] is MarketType.PERP
-            else self._spot_position(acct, mkey[1])
+            else self._spot_position(acct, mkey[1], snap)
         )
         snap.keep(order, pos, user)
         order.slot = 0
@@ -473,7 +473,7 @@ class OrdersMixin:
             snap.keep(order)
         if key[0] is MarketType.PERP:
             market = self.perp_markets[key[1]]
-            pos = self._perp_position(acct, key[1])
+            pos = self._perp_position(acct, key[1], snap)
             snap.keep(pos, market, market.amm)
             base_before = pos.base_asset_amount
             # math/matching.rs calculate_fill_for_matched_orders: one quote per match,
@@ -510,8 +510,8 @@ class OrdersMixin:
         else:
             market = self.spot_markets[key[1]]
             usdc = self.spot_markets[QUOTE_SPOT_MARKET_INDEX]
-            bpos = self._spot_position(acct, key[1])
-            qpos = self._spot_position(acct, QUOTE_SPOT_MARKET_INDEX)
+            bpos = self._spot_position(acct, key[1], snap)
+            qpos = self._spot_position(acct, QUOTE_SPOT_MARKET_INDEX, snap)
             snap.keep(bpos, qpos, market, usdc)
             base_before = rules.signed_token_amount(bpos, market)
             maker_long = long if is_maker else not long  # math/matching.rs, as for perps
