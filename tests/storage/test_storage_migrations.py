@@ -67,6 +67,24 @@ def test_migrations_ship_inside_the_package() -> None:
     assert MIGRATIONS_DIR.is_relative_to(Path(__import__("drift_engine").__file__).parent)
 
 
+def test_a_failed_upgrade_leaves_the_database_as_it_was(database_url: str) -> None:
+    """All pending migrations commit as one unit. Alembic's SQLite default commits each
+    migration on its own: a failure midway left a half-upgraded schema, and a second
+    process that read the revision between two commits replayed the next migration
+    ("table engine_commands already exists", seen in CI)."""
+    upgrade(database_url, "0004")
+    engine = make_engine(database_url)
+    with engine.begin() as connection:  # 0006 will find its table taken and fail
+        connection.exec_driver_sql("CREATE TABLE engine_orders (id INTEGER PRIMARY KEY)")
+    engine.dispose()
+    with pytest.raises(Exception, match="engine_orders"):
+        upgrade(database_url)
+    assert current_revision(database_url) == "0004"
+    engine = make_engine(database_url)
+    assert "engine_commands" not in inspect(engine).get_table_names()  # 0005 rolled back
+    engine.dispose()
+
+
 def test_concurrent_first_starts_both_succeed(database_url: str) -> None:
     code = "import sys; from drift_engine.storage import upgrade; upgrade(sys.argv[1])"
     procs = [
@@ -76,7 +94,7 @@ def test_concurrent_first_starts_both_succeed(database_url: str) -> None:
             text=True,
             env=dict(os.environ),
         )
-        for _ in range(2)
+        for _ in range(3)
     ]
     for proc in procs:
         _, err = proc.communicate(timeout=120)

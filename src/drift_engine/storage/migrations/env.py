@@ -39,6 +39,12 @@ def _run(connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=_render_item,
+        # All migrations in one transaction on every database. Alembic's SQLite default
+        # commits after each migration, so a second process that read the old revision
+        # while the first was between migrations replayed the next one ("table already
+        # exists"). Our engine issues BEGIN IMMEDIATE itself (the driver does not commit
+        # before DDL), so SQLite DDL is transactional here and the lock is held to the end.
+        transactional_ddl=True,
     )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
