@@ -32,6 +32,8 @@ from collections import namedtuple
 from collections.abc import Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
+from itertools import repeat
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Table, bindparam, func, insert, or_, select
@@ -121,9 +123,13 @@ class TickVaultWrites:
         from drift_engine.vaults.ledger import check_engine_booking
 
         vaults = _lock_vaults(session, {op[2] for op in self.ops})
-        booked = _booked(session, self.ops, vaults)
+        wanted, held = _wanted(self.ops, vaults)
+        booked = _booked(session, self.ops, vaults, wanted)
         snap_ids = {vaults[op[2]].id for op in self.ops if op[0] == "snapshot"}
         balance = _balances(session, snap_ids, self.marks)
+        if ROWS_ONCE and DRIVER_ROWS and not booked and held == len(wanted):
+            self._flush_fresh(session, vaults, balance)
+            return
         entries: list[tuple[Any, ...]] = []
         snapshots: list[dict[str, Any]] = []
         for kind, engine_id, ref, body, at in self.ops:
@@ -159,6 +165,95 @@ class TickVaultWrites:
             else:
                 session.execute(insert(VaultSnapshotRow.__table__), snapshots)
         self.ops.clear()
+
+    def _flush_fresh(
+        self, session: Session, vaults: dict[Any, Any], balance: dict[int, int]
+    ) -> None:
+        """`flush`'s writes when no key of the batch was booked before it and none twice
+        in it (`ROWS_ONCE`; a backtest's every week): then no entry is a replay, so each
+        is written, and the entry-by-entry loop's look-ups have nothing to find. The held
+        entries are read a booking at a time into the insert's columns (`_EntryColumns`),
+        the checks made on one entry per kind (they read only the kind), the balances
+        moved by each booking's net sum, in the batch's order as before."""
+        from drift_engine.vaults.ledger import check_engine_booking
+
+        columns = _EntryColumns()
+        snapshots: list[tuple[Any, ...]] = []
+        for kind, engine_id, ref, body, at in self.ops:
+            row = vaults[ref]
+            if kind == "snapshot":
+                check_owner(row, engine_id)
+                values = _snapshot_row(row, body, at, balance.get(row.id, 0))
+                snapshots.append(tuple(values[c] for c in SNAPSHOT_COLUMNS))
+                continue
+            if not body:
+                check_engine_booking(row, engine_id, body)
+                continue
+            net, firsts = columns.add(row.id, body, at)
+            check_engine_booking(row, engine_id, firsts)
+            if row.id in balance:
+                balance[row.id] += net
+        if columns.vault_id:
+            _LEDGER_INSERT.run_columns(session, columns.lists())
+        if snapshots:
+            _SNAPSHOT_INSERT.run(session, snapshots)
+        self.ops.clear()
+
+
+#: a flush whose batch books no key booked before it and no key twice (every week of a
+#: backtest) reads its held entries into the ledger insert's columns a booking at a
+#: time (`TickVaultWrites._flush_fresh`, `_EntryColumns`) and processes each column's
+#: values once per object (`DriverInsert.run_columns`); False: the entry-by-entry loop
+#: (`entry_values`, a replay look-up per key) and `DriverInsert.run` (the reference)
+ROWS_ONCE = True
+
+#: a held entry's values (a `NewEntry` or an `EntryRow`), in `_EntryColumns`' order
+_HELD_VALUES = attrgetter(
+    "kind", "amount", "fee", "key", "counterparty_vault_id", "market_index", "memo", "occurred_at"
+)
+_HELD_COUNT = 8
+
+
+class _EntryColumns:
+    """The ledger insert's columns (`ENTRY_COLUMNS`) of a flush's entries, filled a
+    booking at a time: each value what `entry_values` puts in its row."""
+
+    def __init__(self) -> None:
+        self.vault_id: list[int] = []
+        self.values: list[list[Any]] = [[] for _ in range(_HELD_COUNT)]
+        self.booked_at: list[datetime] = []
+
+    def add(self, vault_id: int, body: Sequence[Any], at: datetime) -> tuple[int, list[Any]]:
+        """Add `body`'s entries (booked at `at`); returns their net (`amount - fee`
+        summed) and one entry per kind (the first), in the order the kinds come."""
+        held = list(zip(*map(_HELD_VALUES, body), strict=True))
+        kinds, amounts, fees, occurred = held[0], held[1], held[2], held[7]
+        if not all(occurred):  # `new.occurred_at or at`, as `entry_values`
+            held[7] = tuple(o or at for o in occurred)
+        for column, values in zip(self.values, held, strict=True):
+            column.extend(values)
+        n = len(kinds)
+        self.vault_id.extend(repeat(vault_id, n))
+        self.booked_at.extend(repeat(at, n))
+        # an entry of each kind object, the kinds in the order they first come
+        firsts = dict(zip(map(id, kinds), body, strict=True))
+        return sum(amounts) - sum(fees), list(firsts.values())
+
+    def lists(self) -> list[list[Any]]:
+        """The columns in `ENTRY_COLUMNS` order."""
+        kind, amount, fee, key, counterparty, market, memo, occurred = self.values
+        return [
+            self.vault_id,
+            kind,
+            amount,
+            fee,
+            key,
+            counterparty,
+            market,
+            memo,
+            occurred,
+            self.booked_at,
+        ]
 
 
 def _check_replay(
@@ -241,6 +336,35 @@ class DriverInsert:
                     dict(zip(columns, values, strict=True)) for values in zip(*cols, strict=True)
                 ]
         connection.exec_driver_sql(sql, params)
+
+    def run_columns(self, session: Session, columns: list[list[Any]]) -> None:
+        """`run` of the rows `zip(*columns)` (one list per column, in `columns`' order),
+        each processed column's values processed once per object (the lists hold them,
+        so an id is one object through the call): what Core's executemany sends, which
+        processes every row's value (`run` processes the first of equal values for
+        them all)."""
+        connection = session.connection()
+        sql, positional, processors = self._compile(connection.dialect)
+        if len(columns) != len(self.columns):
+            raise ValueError(f"{len(columns)} columns for {len(self.columns)}")
+        cols = [
+            values if process is None else _per_object(values, process)
+            for values, process in zip(columns, processors, strict=True)
+        ]
+        rows = zip(*cols, strict=True)
+        if positional:
+            params: list[Any] = list(rows)
+        else:
+            params = [dict(zip(self.columns, values, strict=True)) for values in rows]
+        connection.exec_driver_sql(sql, params)
+
+
+def _per_object(values: list[Any], process: Any) -> list[Any]:
+    """`[process(v) for v in values]`, `process` called once per distinct object (by
+    identity: no value is hashed, a datetime's hash is a Python-level zone call)."""
+    ids = list(map(id, values))
+    done = {i: process(v) for i, v in dict(zip(ids, values, strict=True)).items()}
+    return list(map(done.__getitem__, ids))
 
 
 #: a UTC datetime bound to a `UTCDateTime` column on SQLite is written as its
@@ -439,15 +563,29 @@ def compile_statements(session: Session) -> None:
 BOOKED_PROBE = True
 
 
-def _booked(
-    session: Session, ops: list[Op], vaults: dict[Any, Any]
-) -> dict[tuple[int, str], LedgerEntry | NewEntry]:
-    """(vault id, key) -> the entry booked before this batch, for the batch's keys."""
+def _wanted(ops: list[Op], vaults: dict[Any, Any]) -> tuple[set[tuple[int, str]], int]:
+    """The batch's (vault id, key) pairs, and how many entries it books (more than
+    pairs: a key booked twice in it)."""
     wanted: set[tuple[int, str]] = set()
+    n = 0
     for op in ops:
         if op[0] == "book":
             vault_id = vaults[op[2]].id
             wanted.update([(vault_id, e.key) for e in op[3]])
+            n += len(op[3])
+    return wanted, n
+
+
+def _booked(
+    session: Session,
+    ops: list[Op],
+    vaults: dict[Any, Any],
+    wanted: set[tuple[int, str]] | None = None,
+) -> dict[tuple[int, str], LedgerEntry | NewEntry]:
+    """(vault id, key) -> the entry booked before this batch, for the batch's keys
+    (`wanted`: `_wanted`'s pairs, when read already)."""
+    if wanted is None:
+        wanted = _wanted(ops, vaults)[0]
     out: dict[tuple[int, str], LedgerEntry | NewEntry] = {}
     keys = sorted({k for _, k in wanted})
     ids = sorted({v for v, _ in wanted})
