@@ -10,8 +10,9 @@ with the last one taken as one slice of its text, `store.HEARTBEAT_RUNS`), a flu
 reads its vaults with the driver (`bulk.LOCK_DRIVER`, SQLite; reference: the Core
 statement) and a vault's balance from its kept mark (`bulk.BALANCE_MARKS`; reference:
 the SUM over the whole ledger), asks which of its keys are booked before reading their
-entries (`bulk.BOOKED_PROBE`, SQLite; reference: the entries of every key read), and a
-quiet funding hour's payments are booked by `quiet.book_payments` (reference: the
+entries (`bulk.BOOKED_PROBE`, SQLite; reference: the entries of every key read), reads
+a fresh week's entries into the insert's columns a booking at a time (`bulk.ROWS_ONCE`;
+reference: entry by entry), and a quiet funding hour's payments are booked by `quiet.book_payments` (reference: the
 engine's `_drain`). A run of a
 strategy that trades, pays funding and crosses weekly flushes must leave every row of
 every table the same, value for value as the driver reads it back (SQLite: the stored
@@ -130,6 +131,7 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(bulk, "BOOKED_PROBE", fast)
         monkeypatch.setattr(bulk, "LOCK_DRIVER", fast)
         monkeypatch.setattr(bulk, "UTC_TEXT", fast)
+        monkeypatch.setattr(bulk, "ROWS_ONCE", fast)
         monkeypatch.setattr(store, "HEARTBEAT_PIECES", fast)
         monkeypatch.setattr(store, "HEARTBEAT_RUNS", fast)
         monkeypatch.setattr(quiet, "QUIET_BOOKING", fast)
