@@ -12,10 +12,10 @@ statement) and a vault's balance from its kept mark (`bulk.BALANCE_MARKS`; refer
 the SUM over the whole ledger), asks which of its keys are booked before reading their
 entries (`bulk.BOOKED_PROBE`, SQLite; reference: the entries of every key read), reads
 a fresh week's entries into the insert's columns a booking at a time (`bulk.ROWS_ONCE`;
-reference: entry by entry), and a quiet funding hour's payments are booked by `quiet.book_payments` (reference: the
-engine's `_drain`). A run of a
-strategy that trades, pays funding and crosses weekly flushes must leave every row of
-every table the same, value for value as the driver reads it back (SQLite: the stored
+reference: entry by entry), and a quiet funding hour's payments are booked by
+`quiet.book_payments` (reference: the engine's `_drain`). A run of a strategy that
+trades, pays funding and crosses weekly flushes must leave every row of every table the
+same, value for value as the driver reads it back (SQLite: the stored
 text of each datetime), ids and keys included. The wall clocks (booking and recording
 times) are frozen so that they can be compared too; a tick's measured duration is the
 one column left out.

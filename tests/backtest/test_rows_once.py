@@ -23,7 +23,8 @@ from drift_engine.data.models import OracleTick
 from drift_engine.data.synthetic import DEFAULT_ORIGIN
 from drift_engine.storage.testing import throwaway_database_url
 from drift_engine.vaults import bulk
-from tests.backtest.test_bookkeeping_rows import _dump, frozen_walls  # noqa: F401
+from tests.backtest.test_bookkeeping_rows import _dump
+from tests.backtest.test_bookkeeping_rows import frozen_walls as frozen_walls
 from tests.backtest.test_fast_stepping import (
     LIQUIDATION_ONLY,
     LUNA_LABEL,

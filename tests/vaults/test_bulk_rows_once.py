@@ -142,11 +142,13 @@ def test_the_fresh_path_is_taken_and_writes_what_the_loop_writes(db, monkeypatch
         real(self, *a)
 
     monkeypatch.setattr(bulk.TickVaultWrites, "_flush_fresh", counting)
+    funding = NewEntry(EntryKind.FUNDING, -5, "f:1", occurred_at=HOURS[1])
+    interest = (EntryKind.INTEREST, 7, "i:1", 0, 1, None, None, HOURS[1])
     fresh = [
-        ("book", "e0", "e0-vault", [NewEntry(EntryKind.FUNDING, -5, "f:1", occurred_at=HOURS[1])], NOW),
+        ("book", "e0", "e0-vault", [funding], NOW),
         ("snapshot", "e0", "e0-vault", _point(3), NOW),
-        ("book", "e0", "e0-vault", [tuple.__new__(EntryRow, (EntryKind.INTEREST, 7, "i:1", 0, 1, None, None, HOURS[1]))], NOW),
-    ]  # fmt: skip
+        ("book", "e0", "e0-vault", [tuple.__new__(EntryRow, interest)], NOW),
+    ]
     assert _flush(db, fresh, True) == _flush(db, fresh, False)
     assert taken == [3]
     replay = [("book", "e1", "e1-vault", [NewEntry(EntryKind.FILL, 5, "fill:old", fee=1)], NOW)]
