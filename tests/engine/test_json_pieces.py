@@ -7,6 +7,7 @@ identity)."""
 from __future__ import annotations
 
 import json
+import math
 from contextlib import contextmanager
 
 from hypothesis import given, settings
@@ -162,3 +163,52 @@ def test_a_window_a_day_on_is_one_slice_and_the_new_tuples():
         finally:
             store._tuple_text = real
     assert written == hours[168:192]
+
+
+#: a float and values next to it in a tuple: its equal twin (another object of the same
+#: value), the other zero, NaN, the infinities, an int and a bool of an equal value
+_TWINNED = st.floats(allow_nan=True, allow_infinity=True).flatmap(
+    lambda f: st.lists(
+        st.sampled_from(
+            [f, float(repr(f)) if f == f else f, -f, 0.0, -0.0, math.nan, math.inf, -math.inf]
+            + ([int(f), bool(f)] if math.isfinite(f) else [])
+        ),
+        min_size=1,
+        max_size=5,
+    ).map(tuple)
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_TWINNED, min_size=1, max_size=30))
+def test_a_float_twin_takes_the_text_of_the_float_before_it(items):
+    """`FLOAT_TWINS`: a tuple's float equal to the one before it, nonzero, takes its text;
+    both ways the text is `json.dumps`'s, alone and as a long list's items."""
+    for on in (True, False):
+        kept = store.FLOAT_TWINS
+        store.FLOAT_TWINS = on
+        try:
+            for item in items:
+                assert store._tuple_text(item) == json.dumps(item)
+            value = {"sides": tuple(items) * 14}
+            assert JsonPieces().encode(value) == json.dumps(value)
+        finally:
+            store.FLOAT_TWINS = kept
+
+
+def test_a_funding_tuple_formats_its_twin_rate_once(monkeypatch):
+    """The (ts, long, short) tuple of an hour whose two rates are equal (two objects)
+    formats one rate."""
+    formatted = []
+    real = store._float_text
+
+    def counting(value: float) -> str:
+        formatted.append(value)
+        return real(value)
+
+    monkeypatch.setattr(store, "_float_text", counting)
+    monkeypatch.setitem(store._SCALAR_TEXT, float, counting)
+    rate = -2.2919120392292363e-05
+    item = (1769731200, rate, float(repr(rate)))
+    assert store._tuple_text(item) == json.dumps(item)
+    assert formatted == [rate]
