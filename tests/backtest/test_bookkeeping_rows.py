@@ -6,7 +6,8 @@ the reference (`bulk.DRIVER_ROWS = False`) is Core's executemany of dicts, with
 SQLAlchemy's per-row parameter processing. Heartbeat rows
 go as driver tuples with their JSON built from kept pieces (`store.HEARTBEAT_PIECES`;
 reference: Core's executemany, `json.dumps` per row; the funding tuples a row shares
-with the last one taken as one slice of its text, `store.HEARTBEAT_RUNS`), a flush
+with the last one taken as one slice of its text, `store.HEARTBEAT_RUNS`, a tuple's
+twin rates formatted once, `store.FLOAT_TWINS`), a flush
 reads its vaults with the driver (`bulk.LOCK_DRIVER`, SQLite; reference: the Core
 statement) and a vault's balance from its kept mark (`bulk.BALANCE_MARKS`; reference:
 the SUM over the whole ledger), asks which of its keys are booked before reading their
@@ -134,6 +135,7 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(bulk, "ROWS_ONCE", fast)
         monkeypatch.setattr(store, "HEARTBEAT_PIECES", fast)
         monkeypatch.setattr(store, "HEARTBEAT_RUNS", fast)
+        monkeypatch.setattr(store, "FLOAT_TWINS", fast)
         monkeypatch.setattr(quiet, "QUIET_BOOKING", fast)
         monkeypatch.setattr(quiet, "CARRY_SLOTS", fast)
         quiet_hours[fast] = 0

@@ -1,12 +1,15 @@
 """Whole backtests write the same tables with the weekly flush's ledger entries read into
 the insert's columns a booking at a time (`vaults.bulk.ROWS_ONCE`) as with the
-reference (the entry-by-entry loop and `DriverInsert.run`): every row of every table,
+reference (the entry-by-entry loop and `DriverInsert.run`), and with a heartbeat row's
+funding tuples' twin rates formatted once (`engine.store.FLOAT_TWINS`) as with each
+formatted: every row of every table,
 value for value as the driver reads it back (wall clocks frozen, a tick's measured
 duration left out), and the same report. On the bench's kind of data (synthetic
 minutes held short: quiet funding hours, weekly flushes), the real LUNA crash (fills,
 a liquidation; with hourly funding, quiet hours up to it) and the real SOL year held
-delta-neutral (fills, interest, settles: slow). Each run must take the column way at
-least once with the flag on. The drawn batches are in tests/vaults/test_bulk_rows_once.py.
+delta-neutral (fills, interest, settles: slow). With `ROWS_ONCE` on each run must take
+the column way at least once. The drawn batches are in tests/vaults/test_bulk_rows_once.py,
+the drawn tuples in tests/engine/test_json_pieces.py.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from drift_engine.backtest.runner import run_backtest
 from drift_engine.data.bundled import luna_ticks
 from drift_engine.data.models import OracleTick
 from drift_engine.data.synthetic import DEFAULT_ORIGIN
+from drift_engine.engine import store
 from drift_engine.storage.testing import throwaway_database_url
 from drift_engine.vaults import bulk
 from tests.backtest.test_bookkeeping_rows import _dump
@@ -65,36 +69,41 @@ def _case(name: str) -> tuple[Any, int, int, dict[str, Any]]:
     return "delta-neutral", 1_744_588_800, 1_775_001_600, {"source": "bundled"}
 
 
+@pytest.mark.parametrize("flag", ["ROWS_ONCE", "FLOAT_TWINS"])
 @pytest.mark.parametrize(
     "name", ["bench", "luna", "luna-funding", pytest.param("real-sol-year", marks=pytest.mark.slow)]
 )
 def test_a_backtest_writes_the_same_tables_with_rows_once(
-    name: str, frozen_walls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    name: str, flag: str, frozen_walls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    owner = bulk if flag == "ROWS_ONCE" else store
     strategy, start, end, kw = _case(name)
     taken = {False: 0, True: 0}
     real = bulk.TickVaultWrites._flush_fresh
 
     def counting(self: Any, *a: Any) -> None:
-        taken[flag] += 1
+        taken[on] += 1
         real(self, *a)
 
     monkeypatch.setattr(bulk.TickVaultWrites, "_flush_fresh", counting)
     dumps, reports = {}, {}
-    for flag in (False, True):
-        monkeypatch.setattr(bulk, "ROWS_ONCE", flag)
-        where = tmp_path / str(flag)
+    for on in (False, True):
+        monkeypatch.setattr(owner, flag, on)
+        where = tmp_path / str(on)
         where.mkdir()
         with throwaway_database_url("sqlite", where) as url:
-            reports[flag] = run_backtest(strategy, "SOL-PERP", start, end, database_url=url, **kw)
-            dumps[flag] = _dump(url)
-    assert taken[False] == 0 and taken[True] >= 1
+            reports[on] = run_backtest(strategy, "SOL-PERP", start, end, database_url=url, **kw)
+            dumps[on] = _dump(url)
+    if flag == "ROWS_ONCE":
+        assert taken[False] == 0 and taken[True] >= 1
+    else:
+        assert taken[False] >= 1 and taken[True] >= 1
     reference, fresh = dumps[False], dumps[True]
     kinds = {row[2] for row in reference["ledger_entries"]}  # (id, vault_id, kind, ...)
     assert {"luna": {"fill", "liquidation"}, "luna-funding": {"funding", "liquidation"}}.get(
         name, {"funding"}
     ) <= kinds, kinds
-    assert reference["vault_snapshots"]
+    assert reference["vault_snapshots"] and reference["heartbeats"]
     assert reference.keys() == fresh.keys()
     for table in reference:
         assert fresh[table] == reference[table], table
