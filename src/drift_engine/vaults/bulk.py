@@ -225,7 +225,9 @@ class _EntryColumns:
 
     def add(self, vault_id: int, body: Sequence[Any], at: datetime) -> tuple[int, list[Any]]:
         """Add `body`'s entries (booked at `at`); returns their net (`amount - fee`
-        summed) and one entry per kind (the first), in the order the kinds come."""
+        summed) and an entry of each kind object, in the order the kinds first come
+        (what `check_engine_booking` reads of them: its first failing entry is of the
+        first failing kind)."""
         held = list(zip(*map(_HELD_VALUES, body), strict=True))
         kinds, amounts, fees, occurred = held[0], held[1], held[2], held[7]
         if not all(occurred):  # `new.occurred_at or at`, as `entry_values`
@@ -235,7 +237,6 @@ class _EntryColumns:
         n = len(kinds)
         self.vault_id.extend(repeat(vault_id, n))
         self.booked_at.extend(repeat(at, n))
-        # an entry of each kind object, the kinds in the order they first come
         firsts = dict(zip(map(id, kinds), body, strict=True))
         return sum(amounts) - sum(fees), list(firsts.values())
 
