@@ -236,7 +236,7 @@ class JsonPieces:
 
 
 #: in a tuple's text a float equal to the value before it, nonzero (a funding tuple's
-#: short rate, the long one most hours), takes that value's text (`_tuple_text`): equal
+#: short rate, equal to its long rate in most hours), takes that value's text (`_tuple_text`): equal
 #: nonzero floats are the same double, so the same repr; 0.0 and -0.0 (equal, texts
 #: differ) and NaN (unequal to itself) are written each; False: every float formatted,
 #: the reference the tests compare with
