@@ -186,6 +186,9 @@ class DriftEngine:
         self._acted = True
         #: the last full record and what it was built from (`_persist_quiet`)
         self._basis: tuple[Any, ...] | None = None
+        #: the quiet hour's payments `engine.quiet.books_pass` kept for `quiet_step`
+        #: (`engine.quiet.keep_payments`)
+        self._hour_books: tuple[Any, ...] | None = None
         for symbol in strategy.markets():
             board.add(symbol)
         self._resume()

@@ -329,11 +329,16 @@ def events_pass(q: Quiet, ts: int, events: list[Any]) -> bool:
 def books_pass(engine: DriftEngine, q: Quiet, records: list) -> bool:
     """`passes_hour`'s test of the account after the tick's events were applied and the
     simulator wrote `records`: payments only, the strategy's bands, the simulator's
-    bands and equity terms taken again (kept on `q`), no drawdown halt."""
-    booked = _BOOKED_QUIETLY
-    for rec in records:  # payments only: a fill, an order or a liquidation is stepped
-        if rec.kind not in booked:
+    bands and equity terms taken again (kept on `q`), no drawdown halt. `KEPT_HOUR`:
+    the walk over the records also keeps the account's payments for `quiet_step`."""
+    if KEPT_HOUR:
+        if not keep_payments(engine, records):
             return False
+    else:
+        booked = _BOOKED_QUIETLY
+        for rec in records:  # payments only: a fill, an order or a liquidation is stepped
+            if rec.kind not in booked:
+                return False
     if q.funding_aprs and not aprs_pass(q, engine.board):
         return False
     venue = engine.venue
@@ -394,7 +399,9 @@ def quiet_step(engine: DriftEngine, ts: int, equity: int | None = None) -> None:
     engine.stats.steps += 1
     engine._acted = False
     if QUIET_BOOKING:
-        book_payments(engine, ts)
+        kept = engine._hour_books if KEPT_HOUR else None
+        if kept is None or not book_kept(engine, kept):
+            book_payments(engine, ts)
     else:
         engine._drain(ts)
     if equity is None:
@@ -449,12 +456,109 @@ def book_payments(engine: DriftEngine, ts: int) -> None:
             engine._handle(event)
 
 
+#: `books_pass`'s walk over the hour's records also keeps the account's payments
+#: (`keep_payments`) and `quiet_step` books those (`book_kept`) instead of polling the
+#: venue for the same records again; False: `book_payments` (the reference)
+KEPT_HOUR = True
+
+
+def _paper_venue() -> type:
+    """`venues.paper.PaperVenue` (imported on first use: the venue imports the engine's
+    modules)."""
+    global _PAPER_VENUE
+    if _PAPER_VENUE is None:
+        from drift_engine.venues.paper import PaperVenue
+
+        _PAPER_VENUE = PaperVenue
+    return _PAPER_VENUE
+
+
+_PAPER_VENUE: type | None = None
+
+
+def keep_payments(engine: DriftEngine, records: list) -> bool:
+    """`books_pass`'s test of the records (each a payment's kind) in the one walk that
+    also keeps, on `engine._hour_books`, what the venue's `poll_events` would turn into
+    events from them: the account's funding and interest records (`PaperVenue._ours`,
+    the venue's own test), in order, with where they stand in the simulator's records
+    (`book_kept` books them only if `poll_events` would read exactly these). Nothing
+    is kept for a venue that is not exactly a `PaperVenue` (its events are its own)."""
+    engine._hour_books = None
+    booked = _BOOKED_QUIETLY
+    venue = engine.venue
+    keep = type(venue) is _paper_venue()
+    payments = []
+    for rec in records:
+        kind = rec.kind
+        if kind not in booked:
+            return False
+        if keep and (kind == "funding" or kind == "interest") and venue._ours(rec):
+            payments.append(rec)
+    if keep:
+        every = venue.sim.records
+        end = len(every)
+        if not records:
+            engine._hour_books = (end, end, payments, None)
+        elif every[-1] is records[-1]:  # `records` is the simulator's last ones
+            engine._hour_books = (end - len(records), end, payments, records[-1])
+    return True
+
+
+def book_kept(engine: DriftEngine, kept: tuple) -> bool:
+    """`book_payments` of the payments `keep_payments` kept (and then forgets), False
+    (nothing done) unless the venue's `poll_events` would read exactly the records they
+    were kept from (its cursor at their start, no record since, the last the same
+    object), the sink books quietly and the engine is a paper one. The venue's cursor
+    moves past them as `poll_events` moves it; each payment is booked as `book_payments`
+    books the event the venue makes of it: a funding record's `FundingEvent` (the
+    venue's record id, time, market, payment), a USDC interest record's amount, any
+    other interest record's `InterestEvent` (`PaperVenue._interest`) to `_handle`."""
+    engine._hour_books = None
+    start, end, payments, last = kept
+    venue = engine.venue
+    every = venue.sim.records
+    book = getattr(engine.ledger, "book_quiet", None)
+    if (
+        venue._cursor != start
+        or len(every) != end
+        or (last is not None and every[-1] is not last)
+        or book is None
+        or engine.mode is not EngineMode.PAPER
+    ):
+        return False
+    venue._cursor = end  # what `poll_events` leaves
+    stats = engine.stats
+    entries = _entries()
+    funding_key, interest_key = entries.funding_key, entries.interest_key
+    funding, interest = entries.EntryKind.FUNDING, entries.EntryKind.INTEREST
+    for rec in payments:
+        index, at = rec.market_index, rec.ts
+        if rec.kind == "funding":
+            amount = rec.funding_payment
+            if book(funding, amount, funding_key(index or 0, at), index, at):
+                stats.funding += amount
+                engine.strategy.on_funding(FundingEvent(venue._rid(rec), at, index, amount))
+            else:
+                stats.duplicates += 1
+        elif index == QUOTE_SPOT_INDEX:  # (the venue's value of USDC interest: its amount)
+            amount = rec.amount
+            if book(interest, amount, interest_key(index or 0, at), index, at):
+                stats.interest += amount
+            else:
+                stats.duplicates += 1
+        else:
+            engine._handle(venue._interest(rec))
+    return True
+
+
 __all__ = [
     "Quiet",
     "aprs_pass",
+    "book_kept",
     "book_payments",
     "books_pass",
     "events_pass",
+    "keep_payments",
     "passes_hour",
     "quiet_after_step",
     "quiet_step",

@@ -1,0 +1,287 @@
+"""A quiet hour's books from the one walk over its records (`engine.quiet.KEPT_HOUR`,
+ADR-0020 points 98-99) give what `books_pass`'s record test and `book_payments` (the
+venue polled for the same records again) give (`KEPT_HOUR = False`).
+
+Whole backtests both ways (the harness of tests/backtest/test_quiet_run.py): the report
+and its samples, every row of every table (ledger entries with their keys, amounts,
+times and ids; engine records; vault snapshots; heartbeat rows), the ticks `on_tick` saw
+with the engine's bookkeeping, the simulator's records and accounts. Cases: held short
+(the bench's strategy), a strategy entering and leaving, the real LUNA crash (a
+liquidation, a drawdown halt), real SOL minutes, real SOL hours held short and
+delta-neutral (its SOL deposit's interest: the `_handle` branch), and the real SOL year
+delta-neutral (slow). Each run must book hours from kept payments, the reference none.
+
+Hypothesis, on one engine with a paper venue and a batching sink: drawn hours of records
+(every kind, ours and another account's, USDC and SOL interest, zero and out-of-bounds
+amounts, repeated hours whose keys are replays, a record epoch, a record written
+between the decision and the booking, a memory sink) give the same decision, quiet
+step bookings, held rows, balance, totals, keys, stats, strategy calls and cursor."""
+
+from __future__ import annotations
+
+import dataclasses
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from drift_engine.data.synthetic import DEFAULT_ORIGIN
+from drift_engine.engine import DriftEngine
+from drift_engine.engine import quiet as engine_quiet
+from drift_engine.engine.ledger import MemoryLedgerSink, VaultLedgerSink
+from drift_engine.engine.market_board import MarketBoard
+from drift_engine.engine.store import WriteBatch
+from drift_engine.sim import DriftSimulator
+from drift_engine.strategies import DeltaNeutralStrategy
+from drift_engine.vaults.money import MAX_AMOUNT
+from drift_engine.venues.paper import PaperVenue
+from tests.backtest.test_fast_stepping import LUNA_LABEL, LUNA_LONGS, Carry, Hold
+from tests.backtest.test_quiet_run import DAY, SOL_YEAR, _luna, _same, _whole
+
+HOUR = 3_600
+SOL_END = 1_775_001_600  # the bundled file's end (the bench's year)
+
+
+def _both(tmp_path, strategy, market, start, end, params=None, **kw) -> dict:
+    """`_whole` with the hour's books kept (`KEPT_HOUR`) and without, compared; the kept
+    run books hours from kept payments, the reference none."""
+    got: dict[bool, Any] = {}
+    kept: dict[bool, int] = {}
+    book_kept = engine_quiet.book_kept
+    for flag in (True, False):
+        where = tmp_path / ("kept" if flag else "ref")
+        where.mkdir()
+        kept[flag] = 0
+
+        def counted(engine, hour, flag=flag):
+            done = book_kept(engine, hour)
+            kept[flag] += done
+            return done
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(engine_quiet, "KEPT_HOUR", flag)
+            mp.setattr(engine_quiet, "book_kept", counted)
+            got[flag] = _whole(where, True, strategy, market, start, end, params, **kw)
+    assert kept[False] == 0
+    assert kept[True] >= got[True]["quiet"] > 0  # (the lean loop's hours, and the general loop's)
+    _same(got[True], got[False])
+    return got[True]
+
+
+def test_held_short(tmp_path):
+    got = _both(
+        tmp_path, Hold, "SOL-PERP", DEFAULT_ORIGIN, DEFAULT_ORIGIN + 4 * DAY, {"leverage": 2.0},
+        source="synthetic",
+    )  # fmt: skip
+    assert got["quiet"] >= 80
+
+
+def test_entering_and_leaving(tmp_path):
+    got = _both(
+        tmp_path,
+        Carry,
+        "SOL-PERP",
+        DEFAULT_ORIGIN,
+        DEFAULT_ORIGIN + 4 * DAY,
+        {"entry_rate": -0.00003, "exit_rate": -0.000035},
+        source="synthetic",
+        seed=11,
+    )
+    kinds = {row[2][1] for row in got["tables"]["ledger_entries"]}
+    assert {"fill", "funding"} <= kinds
+
+
+@pytest.mark.parametrize(("params", "limits"), LUNA_LONGS)
+def test_real_luna_crash(tmp_path, params, limits):
+    events = _luna(True)
+    got = _both(
+        tmp_path,
+        Hold,
+        "SOL-PERP",
+        events[0].ts,
+        events[-1].ts + 60,
+        params,
+        data=(events, LUNA_LABEL),
+        risk=limits,
+    )
+    if limits.health_floor == 0:
+        assert got["report"]["liquidations"] >= 1
+
+
+def test_real_sol_minutes(tmp_path):
+    start = SOL_YEAR + 30 * DAY
+    _both(
+        tmp_path, Hold, "SOL-PERP", start, start + 9 * DAY, {"leverage": 2.0},
+        source="bundled", bridge_s=60,
+    )  # fmt: skip
+
+
+def test_real_sol_hours(tmp_path):
+    _both(
+        tmp_path, Hold, "SOL-PERP", SOL_YEAR, SOL_YEAR + 14 * DAY, {"leverage": 2.0},
+        source="bundled",
+    )  # fmt: skip
+    (tmp_path / "dn").mkdir()
+    got = _both(
+        tmp_path / "dn", "delta-neutral", "SOL-PERP", SOL_YEAR + 112 * DAY,
+        SOL_YEAR + 133 * DAY, {"settle_every_s": 4 * HOUR}, source="bundled",
+    )  # fmt: skip
+    assert got["report"]["trades"] >= 2
+
+
+@pytest.mark.slow
+def test_real_sol_year_delta_neutral(tmp_path):
+    # the flagship over the whole bundled year (the bench's `--data real --strategy
+    # delta-neutral`): its SOL deposit's interest goes to `_handle` every hour
+    got = _both(tmp_path, "delta-neutral", "SOL-PERP", SOL_YEAR, SOL_END, source="bundled")
+    assert got["quiet"] > 5000
+
+
+# -- one engine, drawn hours of records ---------------------------------------------------
+
+
+class _Ledger:
+    """What a sink reads of its ledger at first use: no entries, an opening balance."""
+
+    def balance(self, vault: Any) -> int:
+        return 10**9
+
+    def entries(self, vault: Any) -> list:
+        return []
+
+
+_KINDS = ["funding_rate", "funding", "interest", "settle_pnl", "fill", "order", "deposit"]
+_amount = st.one_of(
+    st.integers(-(10**7), 10**7), st.sampled_from([0, MAX_AMOUNT + 1, -MAX_AMOUNT - 1])
+)
+_record = st.tuples(
+    st.sampled_from(_KINDS),
+    st.booleans(),  # ours
+    st.sampled_from([0, 1]),  # market index (interest: USDC, SOL)
+    _amount,
+)
+_hour = st.tuples(
+    st.lists(_record, max_size=6),
+    st.integers(0, 3),  # the hour (a repeated one: its keys are replays)
+    st.booleans(),  # a record written between the decision and the booking
+)
+
+
+def _engine(memory: bool, epoch: str) -> tuple[DriftEngine, list]:
+    sim = DriftSimulator({"SOL-PERP": 100_000_000, "SOL": 100_000_000}, ts=DEFAULT_ORIGIN)
+    venue = PaperVenue(sim, epoch=epoch)
+    venue.fund(10**9, DEFAULT_ORIGIN)
+    if memory:
+        sink: Any = MemoryLedgerSink(opening_balance=10**9)
+    else:
+        sink = VaultLedgerSink(_Ledger(), "e1", 7)
+        sink.batch = WriteBatch()
+        sink.load()
+    engine = DriftEngine("e1", DeltaNeutralStrategy({}), venue, sink, MarketBoard(["SOL-PERP"]))
+    heard: list = []
+    engine.strategy.on_funding = heard.append  # type: ignore[method-assign]
+    venue.poll_events(DEFAULT_ORIGIN)  # the funding's deposit record read
+    return engine, heard
+
+
+def _rec(draw: tuple, venue: PaperVenue, n: int, ts: int) -> SimpleNamespace:
+    kind, ours, index, amount = draw
+    return SimpleNamespace(
+        kind=kind,
+        authority=venue._authority if ours else "someone else",
+        sub_account_id=venue.sub_account_id,
+        market_index=index,
+        ts=ts,
+        record_id=f"r{n}",
+        funding_payment=amount,
+        amount=amount,
+    )
+
+
+def _hours(hours: list, kept: bool, memory: bool, epoch: str) -> dict:
+    engine, heard = _engine(memory, epoch)
+    venue, sink = engine.venue, engine.ledger
+    records = venue.sim.records
+    answers: list[Any] = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(engine_quiet, "KEPT_HOUR", kept)
+        for drawn, hour, late in hours:
+            ts = DEFAULT_ORIGIN + (hour + 1) * HOUR
+            mark = len(records)
+            records.extend(_rec(d, venue, mark + i, ts) for i, d in enumerate(drawn))
+            hour_records = records[mark:]
+            if kept:
+                passes = engine_quiet.keep_payments(engine, hour_records)
+            else:
+                passes = all(r.kind in engine_quiet._BOOKED_QUIETLY for r in hour_records)
+            answers.append(passes)
+            if not passes:
+                venue._cursor = len(records)  # (a real step reads them)
+                continue
+            if late:
+                records.append(_rec(("funding", True, 0, 7), venue, len(records), ts))
+            try:
+                engine_quiet.quiet_step(engine, ts, 10**9)
+            except Exception as exc:  # noqa: BLE001 - the error is compared
+                answers.append((type(exc).__name__, str(exc)))
+            answers.append(engine._hour_books)
+    held = [
+        [tuple(e) if isinstance(e, tuple) else dataclasses.astuple(e) for e in w.booking[3]]
+        for w in getattr(getattr(sink, "batch", None), "writes", ())
+        if hasattr(w, "booking")
+    ]
+    return {
+        "answers": answers,
+        "held": held,
+        "held_types": [
+            [type(e).__name__ for e in w.booking[3]]
+            for w in getattr(getattr(sink, "batch", None), "writes", ())
+            if hasattr(w, "booking")
+        ],
+        "balance": sink.balance(),
+        "totals": sink.totals() if not memory else dict(sink._totals),
+        "keys": sorted(sink._known() if not memory else sink._keys),
+        "stats": dataclasses.asdict(engine.stats),
+        "heard": heard,
+        "cursor": venue._cursor,
+        "saved": engine._saved,
+    }
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    hours=st.lists(_hour, min_size=1, max_size=6),
+    memory=st.booleans(),
+    epoch=st.sampled_from(["", "ep1"]),
+)
+def test_drawn_hours_decide_and_book_the_same(hours, memory, epoch):
+    got = _hours(hours, True, memory, epoch)
+    ref = _hours(hours, False, memory, epoch)
+    assert got == ref
+
+
+def test_the_drawn_hours_reach_every_branch():
+    """The property's cases book funding and USDC interest held as rows, count SOL
+    interest, meet replays, and fall back on a record written late."""
+    ours = [("funding", True, 0, 5), ("interest", True, 0, 3), ("interest", True, 1, 2)]
+    calls: dict[str, int] = {"kept": 0, "fallback": 0}
+    book_kept = engine_quiet.book_kept
+
+    def counted(engine, hour):
+        done = book_kept(engine, hour)
+        calls["kept" if done else "fallback"] += 1
+        return done
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(engine_quiet, "book_kept", counted)
+        got = _hours([(ours, 0, False), (ours, 0, False), (ours, 1, True)], True, False, "")
+    assert calls == {"kept": 2, "fallback": 1}
+    # the first hour's funding opens the held write (`book_entry`), its interest joins it
+    # as a row, the second hour replays both keys, the third books its two (the late
+    # record's key is the hour's funding key: a replay)
+    assert got["held_types"] == [["NewEntry", "EntryRow", "EntryRow", "EntryRow"]]
+    assert got["stats"]["duplicates"] == 3 and got["stats"]["interest"] != 0
+    assert len(got["heard"]) == 2
+    assert got == _hours([(ours, 0, False), (ours, 0, False), (ours, 1, True)], False, False, "")
