@@ -479,7 +479,7 @@ _PAPER_VENUE: type | None = None
 def keep_payments(engine: DriftEngine, records: list) -> bool:
     """`books_pass`'s test of the records (each a payment's kind) in the one walk that
     also keeps, on `engine._hour_books`, what the venue's `poll_events` would turn into
-    events from them: the account's funding and interest records (`PaperVenue._ours`,
+    events from them: the account's funding and interest records (`PaperVenue.owns`,
     the venue's own test), in order, with where they stand in the simulator's records
     (`book_kept` books them only if `poll_events` would read exactly these). Nothing
     is kept for a venue that is not exactly a `PaperVenue` (its events are its own)."""
@@ -492,7 +492,7 @@ def keep_payments(engine: DriftEngine, records: list) -> bool:
         kind = rec.kind
         if kind not in booked:
             return False
-        if keep and (kind == "funding" or kind == "interest") and venue._ours(rec):
+        if keep and (kind == "funding" or kind == "interest") and venue.owns(rec):
             payments.append(rec)
     if keep:
         every = venue.sim.records
@@ -512,21 +512,19 @@ def book_kept(engine: DriftEngine, kept: tuple) -> bool:
     moves past them as `poll_events` moves it; each payment is booked as `book_payments`
     books the event the venue makes of it: a funding record's `FundingEvent` (the
     venue's record id, time, market, payment), a USDC interest record's amount, any
-    other interest record's `InterestEvent` (`PaperVenue._interest`) to `_handle`."""
+    other interest record's `InterestEvent` (`PaperVenue.interest_event`) to `_handle`."""
     engine._hour_books = None
     start, end, payments, last = kept
     venue = engine.venue
     every = venue.sim.records
     book = getattr(engine.ledger, "book_quiet", None)
     if (
-        venue._cursor != start
-        or len(every) != end
-        or (last is not None and every[-1] is not last)
+        (last is not None and (len(every) != end or every[-1] is not last))
         or book is None
         or engine.mode is not EngineMode.PAPER
+        or not venue.take_records(start, end)  # (last: it moves the cursor)
     ):
         return False
-    venue._cursor = end  # what `poll_events` leaves
     stats = engine.stats
     entries = _entries()
     funding_key, interest_key = entries.funding_key, entries.interest_key
@@ -537,7 +535,7 @@ def book_kept(engine: DriftEngine, kept: tuple) -> bool:
             amount = rec.funding_payment
             if book(funding, amount, funding_key(index or 0, at), index, at):
                 stats.funding += amount
-                engine.strategy.on_funding(FundingEvent(venue._rid(rec), at, index, amount))
+                engine.strategy.on_funding(venue.funding_event(rec))
             else:
                 stats.duplicates += 1
         elif index == QUOTE_SPOT_INDEX:  # (the venue's value of USDC interest: its amount)
@@ -547,7 +545,7 @@ def book_kept(engine: DriftEngine, kept: tuple) -> bool:
             else:
                 stats.duplicates += 1
         else:
-            engine._handle(venue._interest(rec))
+            engine._handle(venue.interest_event(rec))
     return True
 
 

@@ -166,7 +166,8 @@ class PaperVenue:
         return user_equity(self.sim.user(self.key), self.sim.market_snapshot())
 
     # ------------------------------------------------------------------ events
-    def _rid(self, record: Any) -> str:
+    def record_id(self, record: Any) -> str:
+        """The record's id as this venue's events carry it (the paper epoch first)."""
         return f"{self.epoch}:{record.record_id}" if self.epoch else record.record_id
 
     def _fill(self, rec: Any, liquidation: bool = False) -> FillEvent:
@@ -183,7 +184,7 @@ class PaperVenue:
             cash = rec.realized_pnl
         quote = rec.quote_asset_amount * (-1 if rec.direction is PositionDirection.LONG else 1)
         return FillEvent(
-            record_id=self._rid(rec),
+            record_id=self.record_id(rec),
             ts=rec.ts,
             market_type=rec.market_type,
             market_index=rec.market_index,
@@ -199,7 +200,8 @@ class PaperVenue:
             user_order_id=rec.user_order_id,
         )
 
-    def _ours(self, rec: Any) -> bool:
+    def owns(self, rec: Any) -> bool:
+        """The record is this venue's account's (the records `poll_events` reads)."""
         return getattr(rec, "authority", None) == self._authority and (
             getattr(rec, "sub_account_id", None) == self.sub_account_id
         )
@@ -209,7 +211,7 @@ class PaperVenue:
         out: list[VenueEvent] = []
         end = len(records)
         for rec in records[self._cursor : end]:
-            if not self._ours(rec):
+            if not self.owns(rec):
                 continue
             kind = rec.kind
             if kind == "fill":
@@ -218,11 +220,9 @@ class PaperVenue:
                     continue
                 out.append(self._fill(rec))
             elif kind == "funding":
-                out.append(
-                    FundingEvent(self._rid(rec), rec.ts, rec.market_index, rec.funding_payment)
-                )
+                out.append(self.funding_event(rec))
             elif kind == "interest":
-                out.append(self._interest(rec))
+                out.append(self.interest_event(rec))
             elif kind == "liquidation":
                 out.append(self._liquidation(rec))
             elif kind == "order" and rec.action in ("cancel", "expire", "fill"):
@@ -232,7 +232,7 @@ class PaperVenue:
                 action = {"expire": "expired", "cancel": "cancelled", "fill": "closed"}
                 out.append(
                     OrderUpdate(
-                        self._rid(rec),
+                        self.record_id(rec),
                         rec.ts,
                         rec.user_order_id,
                         rec.order_id,
@@ -243,23 +243,38 @@ class PaperVenue:
         self._cursor = end
         return out
 
+    def funding_event(self, rec: Any) -> FundingEvent:
+        """The event of one of the account's funding records."""
+        return FundingEvent(self.record_id(rec), rec.ts, rec.market_index, rec.funding_payment)
+
+    def take_records(self, start: int, end: int) -> bool:
+        """Move the cursor past the simulator's records [start, end) when `poll_events`
+        would read exactly those (the cursor at `start`, `end` the newest), for a caller
+        that made their events itself (the quiet hour's books, `engine.quiet.book_kept`);
+        False, and nothing moved, otherwise."""
+        if self._cursor != start or len(self.sim.records) != end:
+            return False
+        self._cursor = end
+        return True
+
     def oracle_price(self, market_type: MarketType, market_index: int) -> int:
         return self.sim.oracle_price((market_type, market_index))
 
-    def _interest(self, rec: Any) -> InterestEvent:
+    def interest_event(self, rec: Any) -> InterestEvent:
+        """The event of one of the account's interest records (its value in USDC)."""
         market = self.sim.spot_markets[rec.market_index]
         if rec.market_index == QUOTE_INDEX:
             value = rec.amount
         else:
             price = self.sim.oracle_price((MarketType.SPOT, rec.market_index))
             value = rec.amount * price // 10**market.decimals
-        return InterestEvent(self._rid(rec), rec.ts, rec.market_index, value, rec.amount)
+        return InterestEvent(self.record_id(rec), rec.ts, rec.market_index, value, rec.amount)
 
     def _liquidation(self, rec: Any) -> LiquidationEvent:
         """Cash effect of a perp liquidation: the program's realized PnL of the closed part
         (computed by the simulator as `update_position_and_market` does), fees apart."""
         return LiquidationEvent(
-            record_id=self._rid(rec),
+            record_id=self.record_id(rec),
             ts=rec.ts,
             market_index=rec.market_index,
             amount=rec.realized_pnl,
