@@ -124,7 +124,7 @@ class TickVaultWrites:
 
         vaults = _lock_vaults(session, {op[2] for op in self.ops})
         wanted, held = _wanted(self.ops, vaults)
-        booked = _booked(session, self.ops, vaults, wanted)
+        booked = _booked(session, wanted)
         snap_ids = {vaults[op[2]].id for op in self.ops if op[0] == "snapshot"}
         balance = _balances(session, snap_ids, self.marks)
         if ROWS_ONCE and DRIVER_ROWS and not booked and held == len(wanted):
@@ -578,15 +578,10 @@ def _wanted(ops: list[Op], vaults: dict[Any, Any]) -> tuple[set[tuple[int, str]]
 
 
 def _booked(
-    session: Session,
-    ops: list[Op],
-    vaults: dict[Any, Any],
-    wanted: set[tuple[int, str]] | None = None,
+    session: Session, wanted: set[tuple[int, str]]
 ) -> dict[tuple[int, str], LedgerEntry | NewEntry]:
-    """(vault id, key) -> the entry booked before this batch, for the batch's keys
-    (`wanted`: `_wanted`'s pairs, when read already)."""
-    if wanted is None:
-        wanted = _wanted(ops, vaults)[0]
+    """(vault id, key) -> the entry booked before this batch, for the batch's (vault id,
+    key) pairs (`_wanted`)."""
     out: dict[tuple[int, str], LedgerEntry | NewEntry] = {}
     keys = sorted({k for _, k in wanted})
     ids = sorted({v for v, _ in wanted})
