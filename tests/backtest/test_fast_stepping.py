@@ -13,9 +13,7 @@ price and funding paths (Hypothesis), and the real SOL year."""
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 from hypothesis import given, settings
@@ -26,171 +24,19 @@ from drift_engine.backtest.runner import run_backtest
 from drift_engine.core.program_math import user_equity
 from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
 from drift_engine.data.bundled import luna_ticks
-from drift_engine.data.models import FundingRecord, OracleTick
+from drift_engine.data.models import OracleTick
 from drift_engine.data.synthetic import DEFAULT_ORIGIN
 from drift_engine.risk import RiskLimits
 from drift_engine.sim import DriftSimulator
 from drift_engine.sim.quiet import equity_legs
 from drift_engine.storage.database import Database
-from drift_engine.strategies.base import (
-    DriftStrategy,
-    PlaceOrders,
-    StrategyConfig,
-    StrategySnapshot,
-    StrategyState,
-)
-from drift_engine.strategies.wake import EVERY_TICK, FundingOutside, HealthBelow, NextFunding
 from drift_engine.vaults import VaultRegistry
+from tests.backtest.flag_scenarios import DAY, IGNORED, LIQUIDATION_ONLY, _funding, scenario
 
-DAY = 86_400
-IGNORED = {"wall_seconds", "events_per_second"}
-#: risk limits under which only the venue's liquidation closes a levered position (no
-#: health floor, drawdown halt or leverage cap acts first): the LUNA crash liquidates
-LIQUIDATION_ONLY = RiskLimits(health_floor=0, target_health=1, max_drawdown=1.0, max_leverage=10)
-#: the data label of the real LUNA oracle ticks with a synthetic funding record each hour
-LUNA_LABEL = "real LUNA oracle, 2022-05-09..11; synthetic hourly funding"
-#: (params, limits) of the LUNA crash held long by `Hold`: liquidated (`LIQUIDATION_ONLY`),
-#: and halted on drawdown before that
-LUNA_LONGS = [
-    pytest.param({"leverage": 5.0, "short": False}, LIQUIDATION_ONLY, id="liquidated"),
-    pytest.param({"leverage": 2.0, "short": False}, RiskLimits(max_drawdown=0.3), id="halted"),
-]
-
-
-class LongConfig(StrategyConfig):
-    market: str = "SOL-PERP"
-    leverage: float = 5.0
-    exit_health: int = 0
-
-
-class LongState(StrategyState):
-    entered: bool = False
-    exited: bool = False
-
-
-class LeveragedLong(DriftStrategy[LongConfig, LongState]):
-    """Buys `leverage` x equity of the perp once, closes below `exit_health` (if set)."""
-
-    name: ClassVar[str] = "leveraged-long"
-    config_model = LongConfig
-    state_model = LongState
-
-    def markets(self) -> list[str]:
-        return [self.config.market]
-
-    def _base(self, snap: StrategySnapshot) -> int:
-        m = snap.market(self.config.market)
-        return snap.base(MarketType.PERP, m.perp_market_index)
-
-    def on_tick(self, snap: StrategySnapshot) -> list:
-        cfg, st_ = self.config, self.state
-        m = snap.market(cfg.market)
-        if not st_.entered:
-            st_.entered = True
-            base = int(snap.vault.equity * cfg.leverage) * 10**9 // m.oracle_price
-            base -= base % m.perp_step_size
-            order = OrderIntent(m.perp_market_index, MarketType.PERP, PositionDirection.LONG, base)
-            return [PlaceOrders((order,), reason="enter")]
-        base = self._base(snap)
-        if cfg.exit_health and not st_.exited and base and snap.margin.health < cfg.exit_health:
-            st_.exited = True
-            short = PositionDirection.SHORT
-            order = OrderIntent(m.perp_market_index, MarketType.PERP, short, base, reduce_only=True)
-            return [PlaceOrders((order,), reason="exit")]
-        return []
-
-    def wake_conditions(self, snap: StrategySnapshot) -> tuple:
-        if not self.state.entered:
-            return EVERY_TICK
-        out = [NextFunding(self.config.market)]
-        if self.config.exit_health and not self.state.exited and self._base(snap):
-            out.append(HealthBelow(self.config.exit_health))
-        return tuple(out)
-
-
-class HoldConfig(StrategyConfig):
-    market: str = "SOL-PERP"
-    leverage: float = 1.0
-    short: bool = True
-
-
-class HoldState(StrategyState):
-    entered: bool = False
-    funding: int = 0
-
-
-class Hold(DriftStrategy[HoldConfig, HoldState]):
-    """Opens one position of `leverage` x equity on the first bar and holds it; nothing
-    but a fill wakes it (funding is booked at quiet hours, `on_funding` counts it)."""
-
-    name: ClassVar[str] = "hold"
-    config_model = HoldConfig
-    state_model = HoldState
-
-    def markets(self) -> list[str]:
-        return [self.config.market]
-
-    def on_tick(self, snap: StrategySnapshot) -> list:
-        if self.state.entered:
-            return []
-        self.state.entered = True
-        m = snap.market(self.config.market)
-        base = int(snap.vault.equity * self.config.leverage) * 10**9 // m.oracle_price
-        base -= base % m.perp_step_size
-        side = PositionDirection.SHORT if self.config.short else PositionDirection.LONG
-        return [PlaceOrders((OrderIntent(m.perp_market_index, MarketType.PERP, side, base),), "in")]
-
-    def on_funding(self, payment) -> None:
-        self.state.funding += payment.amount
-
-    def wake_conditions(self, snap: StrategySnapshot) -> tuple:
-        return () if self.state.entered else EVERY_TICK
-
-
-class CarryConfig(StrategyConfig):
-    market: str = "SOL-PERP"
-    entry_rate: float = 0.00001  # hourly fraction: short when the rate is above it
-    exit_rate: float = 0.0  # leave below it
-
-
-class CarryState(StrategyState):
-    short: bool = False
-
-
-class Carry(DriftStrategy[CarryConfig, CarryState]):
-    """Shorts 1x when the hourly funding rate rises above `entry_rate`, closes when it
-    falls below `exit_rate`; wakes only when a funding rate leaves its band."""
-
-    name: ClassVar[str] = "carry"
-    config_model = CarryConfig
-    state_model = CarryState
-
-    def markets(self) -> list[str]:
-        return [self.config.market]
-
-    def on_tick(self, snap: StrategySnapshot) -> list:
-        cfg, st_ = self.config, self.state
-        m = snap.market(cfg.market)
-        base = snap.base(MarketType.PERP, m.perp_market_index)
-        if not st_.short and m.last_funding_ts and m.funding_rate > cfg.entry_rate:
-            st_.short = True
-            size = snap.vault.equity * 10**9 // m.oracle_price
-            size -= size % m.perp_step_size
-            short = PositionDirection.SHORT
-            intent = OrderIntent(m.perp_market_index, MarketType.PERP, short, size)
-            return [PlaceOrders((intent,), "in")]
-        if st_.short and m.funding_rate < cfg.exit_rate and base:
-            st_.short = False
-            buy = PositionDirection.LONG
-            intent = OrderIntent(m.perp_market_index, MarketType.PERP, buy, -base, reduce_only=True)
-            return [PlaceOrders((intent,), "out")]
-        return []
-
-    def wake_conditions(self, snap: StrategySnapshot) -> tuple:
-        cfg = self.config
-        if self.state.short:
-            return (FundingOutside(cfg.market, cfg.exit_rate, math.inf),)
-        return (FundingOutside(cfg.market, -math.inf, cfg.entry_rate),)
+# (moved to flag_scenarios and strategy_kit; other tests import these from here)
+from tests.backtest.flag_scenarios import LUNA_LABEL as LUNA_LABEL
+from tests.backtest.flag_scenarios import LUNA_LONGS as LUNA_LONGS
+from tests.backtest.strategy_kit import Carry, Hold, LeveragedLong
 
 
 def _run(tmp_path: Path, mode: str, strategy, market, start, end, params, **kw):
@@ -233,31 +79,16 @@ def _assert_equal(tmp_path, strategy, market, start, end, params=None, **kw):
 
 
 def test_synthetic_minutes_delta_neutral_in_the_market(tmp_path):
-    report, entries = _assert_equal(
-        tmp_path,
-        "delta-neutral",
-        "SOL-PERP",
-        DEFAULT_ORIGIN,
-        DEFAULT_ORIGIN + 4 * DAY,
-        {"entry_apr": -1.0, "exit_apr": -2.0},
-        source="synthetic",
-    )
+    case = scenario("delta-neutral-in-the-market")
+    report, entries = _assert_equal(tmp_path, *case.args, **case.kw)
     assert report.fills >= 2 and report.funding_payments > 50
     assert sum(1 for e in entries if e[0] == "funding") > 50
 
 
 def test_synthetic_minutes_entries_exits_and_rebalances(tmp_path):
     # a strategy that enters and leaves on the funding signal (an exit window, retries)
-    report, _ = _assert_equal(
-        tmp_path,
-        "delta-neutral",
-        "SOL-PERP",
-        DEFAULT_ORIGIN,
-        DEFAULT_ORIGIN + 6 * DAY,
-        {"entry_apr": 0.0, "exit_apr": 0.0, "exit_window_hours": 1, "lookback_hours": 1},
-        source="synthetic",
-        seed=11,
-    )
+    case = scenario("delta-neutral-in-and-out")
+    report, _ = _assert_equal(tmp_path, *case.args, **case.kw)
     assert report.trades >= 2  # in and out at least once
 
 
@@ -294,30 +125,14 @@ def test_real_luna_crash(tmp_path, leverage, limits, exit_health):
 
 
 def test_real_sol_minutes_with_bridge(tmp_path):
-    start = 1_751_328_000  # 2025-07-01, inside the real SOL year
-    _assert_equal(
-        tmp_path,
-        "delta-neutral",
-        "SOL-PERP",
-        start,
-        start + 3 * DAY,
-        {"entry_apr": -1.0, "exit_apr": -2.0},
-        source="bundled",
-        bridge_s=60,
-    )
+    case = scenario("sol-minutes-delta-neutral")
+    _assert_equal(tmp_path, *case.args, **case.kw)
 
 
 @pytest.mark.slow
 def test_the_real_sol_year(tmp_path):
-    report, _ = _assert_equal(
-        tmp_path,
-        "delta-neutral",
-        "SOL-PERP",
-        1_744_588_800,  # 2025-04-14
-        1_775_001_600,  # 2026-04-01
-        None,
-        source="bundled",
-    )
+    case = scenario("sol-year-delta-neutral")
+    report, _ = _assert_equal(tmp_path, *case.args, **case.kw)
     assert report.funding_hours > 7000
 
 
@@ -353,23 +168,10 @@ def test_quiet_stretches_held_short_synthetic(tmp_path, quiet_hours):
 
 
 def test_quiet_stretches_carry_band(tmp_path, quiet_hours):
-    report, _ = _assert_equal(
-        tmp_path,
-        Carry,
-        "SOL-PERP",
-        DEFAULT_ORIGIN,
-        DEFAULT_ORIGIN + 4 * DAY,
-        {"entry_rate": -0.00003, "exit_rate": -0.000035},
-        source="synthetic",
-        seed=11,
-    )
+    case = scenario("entering-and-leaving")
+    report, _ = _assert_equal(tmp_path, *case.args, **case.kw)
     assert report.fills >= 2 and report.funding_payments > 10  # in and out
     assert quiet_hours
-
-
-def _funding(ts: int, price: int, hourly: float) -> FundingRecord:
-    rate = round(hourly * price * 1000)
-    return FundingRecord(ts, "SOL-PERP", 0, rate, rate, rate, 0, 0, price, price, "synthetic")
 
 
 def _path(start: int, hours: int, prices, rates) -> list:
@@ -411,27 +213,8 @@ def test_funding_alone_drags_the_account_into_liquidation(tmp_path, quiet_hours)
 
 
 def test_real_luna_crash_with_hourly_funding(tmp_path, quiet_hours):
-    ts, prices = luna_ticks()
-    start = ts[0] - 60
-    events: list = []
-    last_hour = None
-    for t, p in zip(ts, prices, strict=True):
-        hour = t - t % 3600
-        if last_hour is not None and hour > last_hour:
-            events.append(_funding(hour, p, 0.0002))  # labelled synthetic funding
-        last_hour = hour
-        events.append(OracleTick(t, "SOL-PERP", p))
-    events.sort(key=lambda e: (e.ts, e.rank))
-    report, entries = _assert_equal(
-        tmp_path,
-        Hold,
-        "SOL-PERP",
-        start,
-        ts[-1] + 60,
-        {"leverage": 5.0, "short": False},
-        data=(events, LUNA_LABEL),
-        risk=LIQUIDATION_ONLY,
-    )
+    case = scenario("luna-liquidated-off-the-hour")
+    report, entries = _assert_equal(tmp_path, *case.args, **case.kw)
     assert report.liquidations >= 1
     assert quiet_hours
 

@@ -7,7 +7,7 @@ False`: every slot read, both holdings valued, the price dict built):
 
 - whole fast backtests, both ways: the report (every `PnlParts` figure, funding hours
   and payments, final equity), every hourly sample, every row of every table, the
-  ticks, accounts and records (`test_quiet_run`'s harness), and the report of per-bar
+  ticks, accounts and records (`flag_scenarios.flag_runs`), and the report of per-bar
   stepping; on synthetic minutes held short and in and out of the market, the real LUNA
   crash (liquidation, drawdown halt), real SOL minutes and real SOL hours (held short,
   and delta-neutral with its spot leg); the kept runs book hours
@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -40,47 +39,54 @@ from drift_engine.backtest.attribution import (
 from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
 from drift_engine.data.models import FundingRecord, OracleTick, SpotRateRecord
 from drift_engine.data.real_hourly import real_hourly
-from drift_engine.data.synthetic import DEFAULT_ORIGIN
 from drift_engine.engine.ports import VenueError
-from drift_engine.risk import RiskLimits
 from drift_engine.sim import DriftSimulator
 from drift_engine.sim.state import SimulationError
 from drift_engine.venues.paper import PaperVenue
-from tests.backtest.test_fast_stepping import (
-    IGNORED,
-    LIQUIDATION_ONLY,
-    LUNA_LABEL,
-    Carry,
-    Hold,
-    LeveragedLong,
-)
+from tests.backtest.flag_scenarios import IGNORED, flag_runs, named, scenario
 from tests.backtest.test_fast_stepping import _run as _bar_run
-from tests.backtest.test_quiet_run import SOL_YEAR, _luna, _whole
-from tests.backtest.test_quiet_run import _same as _same_runs
 
 HOUR = 3_600
-DAY = 24 * HOUR
 
 
 # ------------------------------------------------------------------ whole backtests
 
 
-def _run(tmp_path: Path, kept: bool, *args, **kw) -> dict:
-    """`_whole` (the lean loop on) with `KEPT_BOOKING = kept`, and how many bookings took
-    their holdings from the payments."""
-    where = tmp_path / ("kept" if kept else "reference")
-    where.mkdir()
-    with pytest.MonkeyPatch.context() as mp, _derived() as derived:
-        mp.setattr(at, "KEPT_BOOKING", kept)
-        got = _whole(where, True, *args, **kw)
-    got["derived"] = sum(derived)
-    return got
+#: the scenarios run with payment bookings and without (tests/backtest/flag_scenarios.py)
+SCENARIOS = named(
+    "held-short",
+    "entering-and-leaving",
+    "luna-liquidated",
+    "luna-short",
+    "luna-leveraged-long",
+    "sol-minutes",
+    "sol-hours-held-short",
+    "sol-hours-delta-neutral",
+)
+#: how many bookings must take their holdings from the payments at the least, if not 1
+#: (the held short's hours with a settle_pnl read the account)
+DERIVED = {"held-short": 60}
+#: the short LUNA crash's profit is settled every hour: each booking reads the account
+READS_EVERY_HOUR = {"luna-short"}
+#: the scenarios whose report is also per-bar stepping's
+BAR = {
+    "held-short",
+    "luna-liquidated",
+    "sol-minutes",
+    "sol-hours-held-short",
+    "sol-hours-delta-neutral",
+}
 
 
-@contextlib.contextmanager
-def _derived():
-    """[bool, ...]: for each booking that asked `moved_by` while the block runs, whether
-    it took its holdings from the payments (not None)."""
+def _derived_count(mp: pytest.MonkeyPatch):
+    """How many bookings took their holdings from the payments (`_derived`)."""
+    derived = _spy_moved_by(mp)
+    return lambda: sum(derived)
+
+
+def _spy_moved_by(mp: pytest.MonkeyPatch) -> list[bool]:
+    """[bool, ...]: for each booking that asks `moved_by`, whether it took its holdings
+    from the payments (not None)."""
     derived: list[bool] = []
     moved_by = at.moved_by
 
@@ -89,108 +95,29 @@ def _derived():
         derived.append(out is not None)
         return out
 
+    mp.setattr(at, "moved_by", spy)
+    return derived
+
+
+@contextlib.contextmanager
+def _derived():
+    """`_spy_moved_by` while the block runs."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(at, "moved_by", spy)
-        yield derived
+        yield _spy_moved_by(mp)
 
 
-def _both(
-    tmp_path: Path, strategy, market, start, end, params=None, *, bar=False, derives=True, **kw
-):
-    kept = _run(tmp_path, True, strategy, market, start, end, params, **kw)
-    ref = _run(tmp_path, False, strategy, market, start, end, params, **kw)
-    assert ref["derived"] == 0
-    if derives:
-        assert kept["derived"] > 0  # hours booked from their payments
-    _same_runs(kept, ref)
-    if bar:  # and per-bar stepping's report (samples, parts, final equity ...)
-        report, _ = _bar_run(tmp_path, "bar", strategy, market, start, end, params, **kw)
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_a_backtest_is_the_same_with_payment_bookings(tmp_path, name):
+    runs = flag_runs(tmp_path, name, at, "KEPT_BOOKING", _derived_count)
+    assert runs[False]["spied"] == 0
+    if name not in READS_EVERY_HOUR:  # hours booked from their payments
+        assert runs[True]["spied"] >= DERIVED.get(name, 1)
+    if name in BAR:  # and per-bar stepping's report (samples, parts, final equity ...)
+        case = scenario(name)
+        report, _ = _bar_run(tmp_path, "bar", *case.args, **case.kw)
         for f in dataclasses.fields(report):
             if f.name not in IGNORED:
-                assert kept["report"][f.name] == getattr(report, f.name), f.name
-    return kept
-
-
-def test_synthetic_minutes_held_short(tmp_path):
-    got = _both(
-        tmp_path, Hold, "SOL-PERP", DEFAULT_ORIGIN, DEFAULT_ORIGIN + 4 * DAY, {"leverage": 2.0},
-        bar=True, source="synthetic",
-    )  # fmt: skip
-    assert got["quiet"] >= 80 and got["derived"] >= 60  # (hours with a settle_pnl: read)
-    assert len(got["report"]["samples"]) >= 90
-
-
-def test_synthetic_minutes_entering_and_leaving(tmp_path):
-    got = _both(
-        tmp_path,
-        Carry,
-        "SOL-PERP",
-        DEFAULT_ORIGIN,
-        DEFAULT_ORIGIN + 4 * DAY,
-        {"entry_rate": -0.00003, "exit_rate": -0.000035},
-        source="synthetic",
-        seed=11,
-    )
-    assert got["report"]["trades"] >= 1
-
-
-@pytest.mark.parametrize(
-    ("strategy", "params", "limits", "bar"),
-    [
-        (
-            Hold,
-            {"leverage": 5.0, "short": False},
-            LIQUIDATION_ONLY,
-            True,
-        ),
-        # (the short's profit is settled every hour: each booking reads the account)
-        (Hold, {"leverage": 3.0, "short": True}, RiskLimits(max_leverage=10), False),
-        (LeveragedLong, {"leverage": 2.0, "exit_health": 30}, RiskLimits(max_drawdown=0.3), False),
-    ],
-)
-def test_real_luna_crash(tmp_path, strategy, params, limits, bar):
-    events = _luna(True)
-    got = _both(
-        tmp_path,
-        strategy,
-        "SOL-PERP",
-        events[0].ts,
-        events[-1].ts + 60,
-        params,
-        bar=bar,
-        derives=not params.get("short"),
-        data=(events, LUNA_LABEL),
-        risk=limits,
-    )
-    if limits.health_floor == 0:
-        assert got["report"]["liquidations"] >= 1
-
-
-def test_real_sol_minutes(tmp_path):
-    start = SOL_YEAR + 30 * DAY
-    _both(
-        tmp_path, Hold, "SOL-PERP", start, start + 9 * DAY, {"leverage": 2.0}, bar=True,
-        source="bundled", bridge_s=60,
-    )  # fmt: skip
-
-
-def test_real_sol_hours_held_short(tmp_path):
-    # the bundled real hourly data (the lean loop's hours of hourly data, QUIET_BARE)
-    got = _both(
-        tmp_path, Hold, "SOL-PERP", SOL_YEAR, SOL_YEAR + 14 * DAY, {"leverage": 2.0}, bar=True,
-        source="bundled",
-    )  # fmt: skip
-    assert got["quiet"] >= 200
-
-
-def test_real_sol_hours_delta_neutral(tmp_path):
-    # the flagship: a perp short, a spot long (interest on a non-quote leg), hourly
-    # settles (read) and quiet hours of its carry comparison (from their payments)
-    got = _both(
-        tmp_path, "delta-neutral", "SOL-PERP", SOL_YEAR + 112 * DAY, SOL_YEAR + 133 * DAY,
-        {"settle_every_s": 4 * HOUR}, bar=True, source="bundled",
-    )  # fmt: skip
-    assert got["report"]["trades"] >= 2 and got["quiet"] >= 100
+                assert runs[True]["report"][f.name] == getattr(report, f.name), f.name
 
 
 # ------------------------------------------------------------------ on the simulator

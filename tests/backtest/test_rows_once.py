@@ -21,63 +21,30 @@ from typing import Any
 import pytest
 
 from drift_engine.backtest.runner import run_backtest
-from drift_engine.data.bundled import luna_ticks
-from drift_engine.data.models import OracleTick
-from drift_engine.data.synthetic import DEFAULT_ORIGIN
 from drift_engine.engine import store
 from drift_engine.storage.testing import throwaway_database_url
 from drift_engine.vaults import bulk
+from tests.backtest.flag_scenarios import named, scenario
 from tests.backtest.test_bookkeeping_rows import _dump
 from tests.backtest.test_bookkeeping_rows import frozen_walls as frozen_walls
-from tests.backtest.test_fast_stepping import (
-    LIQUIDATION_ONLY,
-    LUNA_LABEL,
-    Hold,
-    LeveragedLong,
-    _funding,
-)
 
-DAY = 86_400
-
-
-def _luna(with_funding: bool) -> list[Any]:
-    ts, prices = luna_ticks()
-    events: list[Any] = []
-    last_hour = None
-    for t, p in zip(ts, prices, strict=True):
-        hour = t - t % 3600
-        if with_funding and last_hour is not None and hour > last_hour:
-            events.append(_funding(hour, p, 0.0002))
-        last_hour = hour
-        events.append(OracleTick(t, "SOL-PERP", p))
-    events.sort(key=lambda e: (e.ts, e.rank))
-    return events
-
-
-def _case(name: str) -> tuple[Any, int, int, dict[str, Any]]:
-    """(strategy, start, end, run_backtest's other arguments) of a named run."""
-    if name == "bench":
-        return Hold, DEFAULT_ORIGIN, DEFAULT_ORIGIN + 16 * DAY, {"source": "synthetic"}
-    if name in ("luna", "luna-funding"):
-        events = _luna(name == "luna-funding")
-        kw: dict[str, Any] = {"data": (events, LUNA_LABEL), "risk": LIQUIDATION_ONLY}
-        if name == "luna":
-            kw["params"] = {"leverage": 5.0, "exit_health": 0}
-            return LeveragedLong, events[0].ts - 60, events[-1].ts + 60, kw
-        kw["params"] = {"leverage": 5.0, "short": False}
-        return Hold, events[0].ts - 60, events[-1].ts + 60, kw
-    return "delta-neutral", 1_744_588_800, 1_775_001_600, {"source": "bundled"}
+#: the ledger kinds each run must book (the bench's kind of data: funding)
+KINDS = {
+    "luna-no-funding": {"fill", "liquidation"},
+    "luna-liquidated-off-the-hour": {"funding", "liquidation"},
+}
 
 
 @pytest.mark.parametrize("flag", ["ROWS_ONCE", "FLOAT_TWINS"])
 @pytest.mark.parametrize(
-    "name", ["bench", "luna", "luna-funding", pytest.param("real-sol-year", marks=pytest.mark.slow)]
+    "name",
+    named("bench", "luna-no-funding", "luna-liquidated-off-the-hour", "sol-year-delta-neutral"),
 )
 def test_a_backtest_writes_the_same_tables_with_rows_once(
     name: str, flag: str, frozen_walls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     owner = bulk if flag == "ROWS_ONCE" else store
-    strategy, start, end, kw = _case(name)
+    case = scenario(name)
     taken = {False: 0, True: 0}
     real = bulk.TickVaultWrites._flush_fresh
 
@@ -92,7 +59,7 @@ def test_a_backtest_writes_the_same_tables_with_rows_once(
         where = tmp_path / str(on)
         where.mkdir()
         with throwaway_database_url("sqlite", where) as url:
-            reports[on] = run_backtest(strategy, "SOL-PERP", start, end, database_url=url, **kw)
+            reports[on] = run_backtest(*case.args, database_url=url, **case.kw)
             dumps[on] = _dump(url)
     if flag == "ROWS_ONCE":
         assert taken[False] == 0 and taken[True] >= 1
@@ -100,9 +67,7 @@ def test_a_backtest_writes_the_same_tables_with_rows_once(
         assert taken[False] >= 1 and taken[True] >= 1
     reference, fresh = dumps[False], dumps[True]
     kinds = {row[2] for row in reference["ledger_entries"]}  # (id, vault_id, kind, ...)
-    assert {"luna": {"fill", "liquidation"}, "luna-funding": {"funding", "liquidation"}}.get(
-        name, {"funding"}
-    ) <= kinds, kinds
+    assert KINDS.get(name, {"funding"}) <= kinds, kinds
     assert reference["vault_snapshots"] and reference["heartbeats"]
     assert reference.keys() == fresh.keys()
     for table in reference:

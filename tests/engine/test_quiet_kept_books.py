@@ -2,7 +2,7 @@
 ADR-0020 points 98-99) give what `books_pass`'s record test and `book_payments` (the
 venue polled for the same records again) give (`KEPT_HOUR = False`).
 
-Whole backtests both ways (the harness of tests/backtest/test_quiet_run.py): the report
+Whole backtests both ways (`flag_runs` of tests/backtest/flag_scenarios.py): the report
 and its samples, every row of every table (ledger entries with their keys, amounts,
 times and ids; engine records; vault snapshots; heartbeat rows), the ticks `on_tick` saw
 with the engine's bookkeeping, the simulator's records and accounts. Cases: held short
@@ -37,106 +37,34 @@ from drift_engine.sim import DriftSimulator
 from drift_engine.strategies import DeltaNeutralStrategy
 from drift_engine.vaults.money import MAX_AMOUNT
 from drift_engine.venues.paper import PaperVenue
-from tests.backtest.test_fast_stepping import LUNA_LABEL, LUNA_LONGS, Carry, Hold
-from tests.backtest.test_quiet_run import DAY, SOL_YEAR, _luna, _same, _whole
+from tests.backtest.flag_scenarios import BOOKKEEPING, flag_runs, named
 
 HOUR = 3_600
-SOL_END = 1_775_001_600  # the bundled file's end (the bench's year)
+#: the scenarios run with the hour's books kept and without (tests/backtest/flag_scenarios.py)
+SCENARIOS = named(*BOOKKEEPING, "sol-year-delta-neutral")
 
 
-def _both(tmp_path, strategy, market, start, end, params=None, **kw) -> dict:
-    """`_whole` with the hour's books kept (`KEPT_HOUR`) and without, compared; the kept
-    run books hours from kept payments, the reference none."""
-    got: dict[bool, Any] = {}
-    kept: dict[bool, int] = {}
+def _kept_hours(mp: pytest.MonkeyPatch):
+    """Counts the hours booked from kept payments (`book_kept` says it booked them)."""
+    kept = [0]
     book_kept = engine_quiet.book_kept
-    for flag in (True, False):
-        where = tmp_path / ("kept" if flag else "ref")
-        where.mkdir()
-        kept[flag] = 0
 
-        def counted(engine, hour, flag=flag):
-            done = book_kept(engine, hour)
-            kept[flag] += done
-            return done
+    def counted(engine, hour):
+        done = book_kept(engine, hour)
+        kept[0] += done
+        return done
 
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(engine_quiet, "KEPT_HOUR", flag)
-            mp.setattr(engine_quiet, "book_kept", counted)
-            got[flag] = _whole(where, True, strategy, market, start, end, params, **kw)
-    assert kept[False] == 0
-    assert kept[True] >= got[True]["quiet"] > 0  # (the lean loop's hours, and the general loop's)
-    _same(got[True], got[False])
-    return got[True]
+    mp.setattr(engine_quiet, "book_kept", counted)
+    return lambda: kept[0]
 
 
-def test_held_short(tmp_path):
-    got = _both(
-        tmp_path, Hold, "SOL-PERP", DEFAULT_ORIGIN, DEFAULT_ORIGIN + 4 * DAY, {"leverage": 2.0},
-        source="synthetic",
-    )  # fmt: skip
-    assert got["quiet"] >= 80
-
-
-def test_entering_and_leaving(tmp_path):
-    got = _both(
-        tmp_path,
-        Carry,
-        "SOL-PERP",
-        DEFAULT_ORIGIN,
-        DEFAULT_ORIGIN + 4 * DAY,
-        {"entry_rate": -0.00003, "exit_rate": -0.000035},
-        source="synthetic",
-        seed=11,
-    )
-    kinds = {row[2][1] for row in got["tables"]["ledger_entries"]}
-    assert {"fill", "funding"} <= kinds
-
-
-@pytest.mark.parametrize(("params", "limits"), LUNA_LONGS)
-def test_real_luna_crash(tmp_path, params, limits):
-    events = _luna(True)
-    got = _both(
-        tmp_path,
-        Hold,
-        "SOL-PERP",
-        events[0].ts,
-        events[-1].ts + 60,
-        params,
-        data=(events, LUNA_LABEL),
-        risk=limits,
-    )
-    if limits.health_floor == 0:
-        assert got["report"]["liquidations"] >= 1
-
-
-def test_real_sol_minutes(tmp_path):
-    start = SOL_YEAR + 30 * DAY
-    _both(
-        tmp_path, Hold, "SOL-PERP", start, start + 9 * DAY, {"leverage": 2.0},
-        source="bundled", bridge_s=60,
-    )  # fmt: skip
-
-
-def test_real_sol_hours(tmp_path):
-    _both(
-        tmp_path, Hold, "SOL-PERP", SOL_YEAR, SOL_YEAR + 14 * DAY, {"leverage": 2.0},
-        source="bundled",
-    )  # fmt: skip
-    (tmp_path / "dn").mkdir()
-    got = _both(
-        tmp_path / "dn", "delta-neutral", "SOL-PERP", SOL_YEAR + 112 * DAY,
-        SOL_YEAR + 133 * DAY, {"settle_every_s": 4 * HOUR}, source="bundled",
-    )  # fmt: skip
-    assert got["report"]["trades"] >= 2
-
-
-@pytest.mark.slow
-def test_real_sol_year_delta_neutral(tmp_path):
-    # the flagship over the whole bundled year (the bench's `--data real --strategy
-    # delta-neutral`): its SOL deposit's interest goes to `_handle` every hour
-    got = _both(tmp_path, "delta-neutral", "SOL-PERP", SOL_YEAR, SOL_END, source="bundled")
-    assert got["quiet"] > 5000
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_a_backtest_is_the_same_with_the_hours_books_kept(tmp_path, name):
+    # the kept run books hours from kept payments (the lean loop's hours, and the
+    # general loop's), the reference none
+    runs = flag_runs(tmp_path, name, engine_quiet, "KEPT_HOUR", _kept_hours)
+    assert runs[False]["spied"] == 0
+    assert runs[True]["spied"] >= runs[True]["quiet"] > 0
 
 
 # -- one engine, drawn hours of records ---------------------------------------------------

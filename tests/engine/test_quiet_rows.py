@@ -1,7 +1,7 @@
 """A quiet hour's payments held as rows (`VaultLedgerSink.book_quiet`, ADR-0020 session
 10, points 71-72) give what `book_entry` and a `NewEntry` give (`QUIET_ROWS = False`).
 
-Whole backtests both ways (the harness of tests/backtest/test_quiet_run.py): the report
+Whole backtests both ways (`flag_runs` of tests/backtest/flag_scenarios.py): the report
 and its samples, every row of every table (ledger entries with their keys, amounts,
 times and ids; engine records; vault snapshots with their cash; heartbeat rows), the
 ticks `on_tick` saw with the engine's bookkeeping, the simulator's records and accounts.
@@ -22,7 +22,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drift_engine.data.synthetic import DEFAULT_ORIGIN
 from drift_engine.engine import ledger as sink_module
 from drift_engine.engine.ledger import VaultLedgerSink
 from drift_engine.engine.store import WriteBatch
@@ -31,8 +30,7 @@ from drift_engine.vaults import bulk
 from drift_engine.vaults.entries import EntryRow, NewEntry, common_form
 from drift_engine.vaults.errors import IdempotencyConflictError
 from drift_engine.vaults.money import MAX_AMOUNT
-from tests.backtest.test_fast_stepping import LUNA_LABEL, LUNA_LONGS, Carry, Hold
-from tests.backtest.test_quiet_run import DAY, SOL_YEAR, _luna, _same, _whole
+from tests.backtest.flag_scenarios import BOOKKEEPING, flag_runs, named
 from tests.vaults.conftest import database_url  # noqa: F401 - a fixture (two_dbs')
 from tests.vaults.test_bulk_tick_writes import (  # noqa: F401 - two_dbs: a fixture
     NOW,
@@ -43,104 +41,34 @@ from tests.vaults.test_bulk_tick_writes import (  # noqa: F401 - two_dbs: a fixt
     two_dbs,
 )
 
-HOUR = 3_600
+#: the scenarios run with rows held and without (tests/backtest/flag_scenarios.py)
+SCENARIOS = named(*BOOKKEEPING)
+#: how many rows a run must hold at the least (funding and interest of most of the
+#: held short's 96 hours)
+HELD = {"held-short": 150}
 
 
-def _both(tmp_path, strategy, market, start, end, params=None, **kw) -> dict:
-    """`_whole` with rows held (`QUIET_ROWS`) and without, compared; the rows run held
-    some, the reference none."""
-    got: dict[bool, Any] = {}
-    held: dict[bool, int] = {}
+def _held_rows(mp: pytest.MonkeyPatch):
+    """Counts the rows the run's flushes were given held (`EntryRow`s)."""
+    held = [0]
     flush = bulk.TickVaultWrites.flush
-    for rows in (True, False):
-        where = tmp_path / ("rows" if rows else "ref")
-        where.mkdir()
-        held[rows] = 0
 
-        def counted(self, session, rows=rows):
-            for op in self.ops:
-                if op[0] == "book":
-                    held[rows] += sum(type(e) is EntryRow for e in op[3])
-            return flush(self, session)
+    def counted(self, session):
+        for op in self.ops:
+            if op[0] == "book":
+                held[0] += sum(type(e) is EntryRow for e in op[3])
+        return flush(self, session)
 
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(sink_module, "QUIET_ROWS", rows)
-            mp.setattr(bulk.TickVaultWrites, "flush", counted)
-            got[rows] = _whole(where, True, strategy, market, start, end, params, **kw)
-    assert held[False] == 0
-    assert held[True] > 0
-    _same(got[True], got[False])
-    return got[True] | {"held": held[True]}
+    mp.setattr(bulk.TickVaultWrites, "flush", counted)
+    return lambda: held[0]
 
 
-def test_held_short(tmp_path):
-    got = _both(
-        tmp_path, Hold, "SOL-PERP", DEFAULT_ORIGIN, DEFAULT_ORIGIN + 4 * DAY, {"leverage": 2.0},
-        source="synthetic",
-    )  # fmt: skip
-    assert got["held"] >= 150  # funding and interest of most of the 96 hours
-    assert len(got["tables"]["vault_snapshots"]) >= 4
-
-
-def test_entering_and_leaving(tmp_path):
-    # a carry strategy in and out on its funding band: fills booked between quiet hours
-    got = _both(
-        tmp_path,
-        Carry,
-        "SOL-PERP",
-        DEFAULT_ORIGIN,
-        DEFAULT_ORIGIN + 4 * DAY,
-        {"entry_rate": -0.00003, "exit_rate": -0.000035},
-        source="synthetic",
-        seed=11,
-    )
-    kinds = {row[2][1] for row in got["tables"]["ledger_entries"]}
-    assert {"fill", "funding"} <= kinds
-
-
-@pytest.mark.parametrize(("params", "limits"), LUNA_LONGS)
-def test_real_luna_crash(tmp_path, params, limits):
-    events = _luna(True)
-    got = _both(
-        tmp_path,
-        Hold,
-        "SOL-PERP",
-        events[0].ts,
-        events[-1].ts + 60,
-        params,
-        data=(events, LUNA_LABEL),
-        risk=limits,
-    )
-    if limits.health_floor == 0:
-        assert got["report"]["liquidations"] >= 1
-
-
-def test_real_sol_minutes(tmp_path):
-    start = SOL_YEAR + 30 * DAY
-    _both(
-        tmp_path,
-        Hold,
-        "SOL-PERP",
-        start,
-        start + 9 * DAY,
-        {"leverage": 2.0},
-        source="bundled",
-        bridge_s=60,
-    )
-
-
-def test_real_sol_hours(tmp_path):
-    # the bundled real hourly data, held short and the flagship delta-neutral
-    _both(
-        tmp_path, Hold, "SOL-PERP", SOL_YEAR, SOL_YEAR + 14 * DAY, {"leverage": 2.0},
-        source="bundled",
-    )  # fmt: skip
-    (tmp_path / "dn").mkdir()
-    got = _both(
-        tmp_path / "dn", "delta-neutral", "SOL-PERP", SOL_YEAR + 112 * DAY,
-        SOL_YEAR + 133 * DAY, {"settle_every_s": 4 * HOUR}, source="bundled",
-    )  # fmt: skip
-    assert got["report"]["trades"] >= 2
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_a_backtest_is_the_same_with_rows_held(tmp_path, name):
+    # the rows run held some, the reference none
+    runs = flag_runs(tmp_path, name, sink_module, "QUIET_ROWS", _held_rows)
+    assert runs[False]["spied"] == 0
+    assert runs[True]["spied"] >= HELD.get(name, 1)
 
 
 # -- the sink itself ---------------------------------------------------------------------
