@@ -43,7 +43,7 @@ from drift_engine.storage.database import Database
 from drift_engine.storage.models import Base
 from drift_engine.storage.testing import throwaway_database_url
 from drift_engine.vaults import VaultRegistry, bulk
-from tests.backtest.test_fast_stepping import Hold
+from tests.backtest.strategy_kit import Hold
 
 DAY = 86_400
 WALL = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)

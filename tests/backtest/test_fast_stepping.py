@@ -32,10 +32,6 @@ from drift_engine.sim.quiet import equity_legs
 from drift_engine.storage.database import Database
 from drift_engine.vaults import VaultRegistry
 from tests.backtest.flag_scenarios import DAY, IGNORED, LIQUIDATION_ONLY, _funding, scenario
-
-# (moved to flag_scenarios and strategy_kit; other tests import these from here)
-from tests.backtest.flag_scenarios import LUNA_LABEL as LUNA_LABEL
-from tests.backtest.flag_scenarios import LUNA_LONGS as LUNA_LONGS
 from tests.backtest.strategy_kit import Carry, Hold, LeveragedLong
 
 

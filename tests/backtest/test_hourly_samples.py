@@ -18,8 +18,8 @@ from drift_engine.backtest.runner import FUNDING_GRACE_S
 from drift_engine.data.models import OracleTick
 from drift_engine.data.pipeline import open_market_data
 from drift_engine.risk import RiskLimits
-from tests.backtest.test_fast_stepping import Hold, _funding
-from tests.backtest.test_quiet_run import SOL_YEAR, _whole
+from tests.backtest.flag_scenarios import SOL_YEAR, _funding, _whole
+from tests.backtest.strategy_kit import Hold
 
 HOUR = 3_600
 DAY = 24 * HOUR

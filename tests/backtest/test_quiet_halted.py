@@ -24,8 +24,16 @@ from drift_engine.backtest.runner import run_backtest
 from drift_engine.data.synthetic import DEFAULT_ORIGIN
 from drift_engine.engine.engine import DriftEngine, EngineState
 from drift_engine.risk import RiskLimits
-from tests.backtest.test_fast_stepping import LIQUIDATION_ONLY, LUNA_LABEL, Hold, _assert_equal
-from tests.backtest.test_quiet_run import SOL_YEAR, _luna, _tables, _whole
+from tests.backtest.flag_scenarios import (
+    LIQUIDATION_ONLY,
+    LUNA_LABEL,
+    SOL_YEAR,
+    _luna,
+    _tables,
+    _whole,
+)
+from tests.backtest.strategy_kit import Hold
+from tests.backtest.test_fast_stepping import _assert_equal
 
 DAY = 86_400
 

@@ -27,7 +27,9 @@ from drift_engine.data.models import OracleTick
 from drift_engine.data.synthetic import DEFAULT_ORIGIN
 from drift_engine.fastforward import EventTape, plan_skip, truncate
 from drift_engine.sim import DriftSimulator
-from tests.backtest.test_fast_stepping import IGNORED, Hold, _run
+from tests.backtest.flag_scenarios import IGNORED
+from tests.backtest.strategy_kit import Hold
+from tests.backtest.test_fast_stepping import _run
 from tests.backtest.test_hour_batch import PERP, SPOT, tapes
 
 DAY = 86_400
@@ -121,7 +123,7 @@ def _two_market_tape() -> list:
     """Minutes of SOL-PERP and BTC-PERP (markets neither symbol's ticks move for the
     other), hourly SOL-PERP funding; BTC-PERP is quiet in hours 4-7 (a skip there
     applies SOL-PERP only) and ticks first in odd hours' ticks."""
-    from tests.backtest.test_fast_stepping import _funding as funding
+    from tests.backtest.flag_scenarios import _funding as funding
 
     events = []
     for i in range(1, 10 * 60 + 1):
@@ -188,7 +190,7 @@ def _spread_tape(hours: int, seed: int) -> list:
     not its extreme), hourly funding."""
     import numpy as np
 
-    from tests.backtest.test_fast_stepping import _funding as funding
+    from tests.backtest.flag_scenarios import _funding as funding
 
     rng = np.random.default_rng(seed)
     events, price = [], 100_000_000

@@ -29,12 +29,6 @@ from drift_engine.data.synthetic import DEFAULT_ORIGIN
 from drift_engine.risk import RiskLimits
 from drift_engine.sim import stretch
 from tests.backtest.flag_scenarios import DAY, HOUR, Scenario, _funding, _whole, flag_runs, named
-
-# (the harness moved to flag_scenarios; other tests import these from here)
-from tests.backtest.flag_scenarios import SOL_YEAR as SOL_YEAR
-from tests.backtest.flag_scenarios import _luna as _luna
-from tests.backtest.flag_scenarios import _same as _same
-from tests.backtest.flag_scenarios import _tables as _tables
 from tests.backtest.strategy_kit import Hold
 from tests.backtest.test_run_end import _offset_path
 

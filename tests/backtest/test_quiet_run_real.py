@@ -30,9 +30,9 @@ from drift_engine.data.bundled import luna_ticks
 from drift_engine.data.models import OracleTick
 from drift_engine.engine.engine import EngineState
 from drift_engine.risk import RiskLimits
-from tests.backtest.test_fast_stepping import LIQUIDATION_ONLY, Carry, Hold, LeveragedLong, _funding
+from tests.backtest.flag_scenarios import LIQUIDATION_ONLY, SOL_YEAR, _funding, _same, _whole
+from tests.backtest.strategy_kit import Carry, Hold, LeveragedLong
 from tests.backtest.test_quiet_halted import _assert_same as _same_but_skips
-from tests.backtest.test_quiet_run import SOL_YEAR, _same, _whole
 
 HOUR = 3_600
 DAY = 24 * HOUR

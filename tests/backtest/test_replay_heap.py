@@ -12,7 +12,8 @@ import gc
 import drift_engine.backtest.runner as runner
 from drift_engine.backtest.runner import run_backtest
 from drift_engine.data.synthetic import DEFAULT_ORIGIN
-from tests.backtest.test_fast_stepping import Hold, _run
+from tests.backtest.strategy_kit import Hold
+from tests.backtest.test_fast_stepping import _run
 
 HOUR = 3_600
 IGNORED = {"wall_seconds", "events_per_second"}

@@ -25,7 +25,9 @@ from drift_engine.heartbeat import HeartbeatDataCollector
 from drift_engine.risk import RiskLimits
 from drift_engine.storage.database import Database
 from drift_engine.vaults import VaultRegistry
-from tests.backtest.test_fast_stepping import Hold, _assert_equal, _funding
+from tests.backtest.flag_scenarios import _funding
+from tests.backtest.strategy_kit import Hold
+from tests.backtest.test_fast_stepping import _assert_equal
 
 HOUR = 3_600
 DAY = 24 * HOUR

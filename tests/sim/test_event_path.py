@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 
 from drift_engine.data.models import FundingRecord, OracleTick, SpotRateRecord
 from drift_engine.sim import DriftSimulator, LiquidationRecord, liquidation, simulator
-from tests.backtest.test_fast_stepping import LUNA_LABEL, LUNA_LONGS, Hold
-from tests.backtest.test_quiet_run import _luna, _same, _whole
+from tests.backtest.flag_scenarios import LUNA_LABEL, LUNA_LONGS, _luna, _same, _whole
+from tests.backtest.strategy_kit import Hold
 
 from .conftest import BASE, PRICE, QUOTE, SOL, T0, limit, make_sim, perp, spot
 

@@ -38,8 +38,17 @@ from drift_engine.data.models import FundingRecord, OracleTick
 from drift_engine.data.synthetic import DEFAULT_ORIGIN
 from drift_engine.sim import DriftSimulator, funding_interest, liquidation
 from drift_engine.sim.state import SimulationError
-from tests.backtest.test_fast_stepping import LIQUIDATION_ONLY, LUNA_LABEL, Hold
-from tests.backtest.test_quiet_run import DAY, HOUR, SOL_YEAR, _luna, _same, _whole
+from tests.backtest.flag_scenarios import (
+    DAY,
+    HOUR,
+    LIQUIDATION_ONLY,
+    LUNA_LABEL,
+    SOL_YEAR,
+    _luna,
+    _same,
+    _whole,
+)
+from tests.backtest.strategy_kit import Hold
 
 from .conftest import BASE, PRICE, QUOTE, SOL, T0, make_sim, perp, spot
 from .test_event_path import ACCOUNT, EVENTS, _events, _setup

@@ -39,15 +39,10 @@ from drift_engine.risk import RiskLimits
 from drift_engine.sim import DriftSimulator
 from drift_engine.sim.quiet import quiet_bands
 from drift_engine.storage.testing import throwaway_database_url
+from tests.backtest.flag_scenarios import IGNORED, LIQUIDATION_ONLY
+from tests.backtest.strategy_kit import Hold, LeveragedLong
 from tests.backtest.test_bookkeeping_rows import _dump, frozen_walls  # noqa: F401
-from tests.backtest.test_fast_stepping import (
-    IGNORED,
-    LIQUIDATION_ONLY,
-    Hold,
-    LeveragedLong,
-    _luna_events,
-    _path,
-)
+from tests.backtest.test_fast_stepping import _luna_events, _path
 
 HOUR = 3600
 PERP = (MarketType.PERP, 0)

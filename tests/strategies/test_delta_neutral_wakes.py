@@ -30,7 +30,7 @@ from drift_engine.sim import rules
 from drift_engine.strategies import delta_neutral as dn
 from drift_engine.strategies.base import MarketSnapshot
 from drift_engine.strategies.wake import FundingOutside, NextFunding, NextSpotRate, fired
-from tests.backtest.test_quiet_run import SOL_YEAR, _whole
+from tests.backtest.flag_scenarios import SOL_YEAR, _whole
 from tests.strategies.test_delta_neutral import market, snap
 
 HOUR = 3_600

@@ -33,7 +33,7 @@ from drift_engine.strategies.wake import (
     NextSpotRate,
     fired,
 )
-from tests.backtest.test_quiet_run import SOL_YEAR
+from tests.backtest.flag_scenarios import SOL_YEAR
 from tests.strategies.test_delta_neutral import market, snap
 from tests.strategies.test_delta_neutral_wakes import BOTH, run_counting
 
