@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from itertools import repeat
 from operator import attrgetter
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Table, bindparam, func, insert, or_, select
 from sqlalchemy.orm import Session
@@ -413,8 +414,8 @@ def _utc_text(process: Any) -> Any:
 class DriverStatement(DriverInsert):
     """`DriverInsert` of a statement built beforehand (an UPDATE ... WHERE of named
     bind parameters): `params` are its parameter names in the compiled statement's
-    positional order, each processed per row by the compiled statement's own bind
-    processors (those Core's executemany applies). Compiled once per dialect, not per
+    positional order, each processed per row by its parameter's bind processor (the one
+    Core's executemany applies: `_statement_processor`). Compiled once per dialect, not per
     database engine (SQLAlchemy's statement cache is one per engine: a new runner's
     first tick that writes engine records compiled the UPDATE, ~1 ms)."""
 
@@ -429,9 +430,21 @@ class DriverStatement(DriverInsert):
             names = tuple(compiled.positiontup) if dialect.positional else None
             if names is not None and names != self.columns:
                 raise AssertionError(f"unexpected parameter order {names!r}")
-            processors = tuple(compiled._bind_processors.get(p) for p in self.columns)
+            processors = tuple(
+                _statement_processor(compiled.binds[p], dialect) for p in self.columns
+            )
             done = self._compiled[dialect.name] = (compiled.string, names, processors)
         return done
+
+
+def _statement_processor(param: Any, dialect: Any) -> Any:
+    """The bind processor Core applies to the compiled statement's parameter `param`
+    (its `BindParameter`, `compiled.binds`): its type's dialect implementation's
+    `bind_processor`, the public form of what the compiled statement keeps per name
+    (`SQLCompiler._bind_processors`: the same call, memoized per dialect); None for no
+    processing. (That map also leaves out literal-execute parameters and holds a tuple
+    for a tuple-typed one: the statements sent this way have neither.)"""
+    return param.type.dialect_impl(dialect).bind_processor(dialect)
 
 
 _LEDGER_INSERT = DriverInsert(LedgerEntryRow.__table__, ENTRY_COLUMNS)
@@ -502,12 +515,7 @@ def _vault_rows(connection: Any, ids: list[int], names: list[str]) -> list[Any]:
         where.append(f"vaults.name IN ({', '.join('?' * len(names))})")
     if not where:
         return []
-    dialect = connection.dialect
-    processors = [
-        (i, p)
-        for i, c in enumerate(VaultRow.__table__.c)
-        if (p := c.type._cached_result_processor(dialect, None)) is not None
-    ]
+    processors = _vault_processors(connection.dialect)
     sql = _VAULT_SELECT.format(" OR ".join(where))
     out = []
     for raw in connection.exec_driver_sql(sql, (*ids, *names)):
@@ -516,6 +524,25 @@ def _vault_rows(connection: Any, ids: list[int], names: list[str]) -> list[Any]:
             values[i] = process(values[i])
         out.append(_VaultRow._make(values))
     return out
+
+
+def _vault_processors(dialect: Any) -> list[tuple[int, Any]]:
+    """(position, result processor) of each column of `vaults` that has one on `dialect`:
+    its type's dialect implementation's `result_processor` for no DBAPI type code
+    (SQLite's cursor gives none), what Core applies to the column's values. Made once
+    per dialect object (Core memoizes the same call on the dialect, privately)."""
+    done = _VAULT_PROCESSORS.get(dialect)
+    if done is None:
+        done = _VAULT_PROCESSORS[dialect] = [
+            (i, p)
+            for i, c in enumerate(VaultRow.__table__.c)
+            if (p := c.type.dialect_impl(dialect).result_processor(dialect, None)) is not None
+        ]
+    return done
+
+
+#: dialect -> `_vault_processors` (weak: a dialect goes with its database engine)
+_VAULT_PROCESSORS: WeakKeyDictionary[Any, list[tuple[int, Any]]] = WeakKeyDictionary()
 
 
 def _lock_statement() -> Any:
