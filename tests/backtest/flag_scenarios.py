@@ -63,6 +63,8 @@ WALL = {
 LIQUIDATION_ONLY = RiskLimits(health_floor=0, target_health=1, max_drawdown=1.0, max_leverage=10)
 #: the data label of the real LUNA oracle ticks with a synthetic funding record each hour
 LUNA_LABEL = "real LUNA oracle, 2022-05-09..11; synthetic hourly funding"
+#: the data label of the real LUNA oracle ticks alone
+LUNA_ONLY_LABEL = "real LUNA oracle, 2022-05-09..11; no funding"
 #: (params, limits) of the LUNA crash held long by `Hold`: liquidated (`LIQUIDATION_ONLY`),
 #: and halted on drawdown before that
 LUNA_LONGS = [
@@ -298,9 +300,8 @@ def _bundled(start: int, end: int, strategy: Any, params: Any, *checks: Any, **k
 
 
 def _luna_without_funding() -> Scenario:
-    # (the funding label kept, though no funding record is in it)
     events = _luna(False, funding=False)
-    kw = {"data": (events, LUNA_LABEL), "risk": LIQUIDATION_ONLY}
+    kw = {"data": (events, LUNA_ONLY_LABEL), "risk": LIQUIDATION_ONLY}
     params = {"leverage": 5.0, "exit_health": 0}
     return Scenario(LeveragedLong, events[0].ts - 60, events[-1].ts + 60, params, kw)
 
