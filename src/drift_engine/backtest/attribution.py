@@ -30,11 +30,13 @@ kept (`_marked`): step 1 needs it and the previous step 2 computed it at the sam
 so each booking values the old holdings once and the new ones once. A booking of payments
 alone (a quiet funding hour: funding, interest) takes the new holdings from the old ones
 moved by what the records say instead of reading every slot, and the new value from the
-old one and each leg's change (`KEPT_BOOKING`; ADR-0020 points 69-70). So the five parts add
-up to the final value minus the initial capital exactly, by construction; what the tests
-check is that each part also equals what was booked elsewhere (funding = the vault
-ledger's FUNDING entries, fees = the ledger's fill fees) and that the tracked holdings are
-the account's.
+old one and each leg's change (`KEPT_BOOKING`; ADR-0020 points 69-70); a check whose new
+records are payments only books them the short way (`HOUR_ATTRIBUTION`: one walk for
+the account's and the payments test, the jump taken from the payments; points 100-101).
+So the five parts add up to the final value minus the initial capital exactly, by
+construction; what the tests check is that each part also equals what was booked
+elsewhere (funding = the vault ledger's FUNDING entries, fees = the ledger's fill fees)
+and that the tracked holdings are the account's.
 """
 
 from __future__ import annotations
@@ -64,7 +66,8 @@ _PERP, _SPOT = MarketType.PERP, MarketType.SPOT
 KEPT_BOOKING = True
 
 #: a check whose new records are payments only, the holdings last read or booked at
-#: the check's start, books them the short way (`_book_hour`): one walk for the
+#: the check's start (`KEPT_BOOKING`'s kept read: without it every check takes the
+#: general way), books them the short way (`_book_hour`): one walk for the
 #: account's test and the payments test (no list of the account's records, no second
 #: walk in `_read`), `moved_by`, one pass over the holdings (their values at the prices
 #: now, each moved leg's change) and the parts (funding, interest, the rest to
