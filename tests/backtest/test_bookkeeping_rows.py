@@ -34,6 +34,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+import drift_engine.backtest.attribution as attribution
 import drift_engine.engine.quiet as quiet
 import drift_engine.engine.store as store
 import drift_engine.vaults.registry as registry
@@ -138,6 +139,7 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(store, "FLOAT_TWINS", fast)
         monkeypatch.setattr(quiet, "QUIET_BOOKING", fast)
         monkeypatch.setattr(quiet, "CARRY_SLOTS", fast)
+        monkeypatch.setattr(attribution, "HOUR_ATTRIBUTION", fast)
         quiet_hours[fast] = 0
         where = tmp_path / str(fast)
         where.mkdir()

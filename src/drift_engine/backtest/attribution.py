@@ -30,11 +30,13 @@ kept (`_marked`): step 1 needs it and the previous step 2 computed it at the sam
 so each booking values the old holdings once and the new ones once. A booking of payments
 alone (a quiet funding hour: funding, interest) takes the new holdings from the old ones
 moved by what the records say instead of reading every slot, and the new value from the
-old one and each leg's change (`KEPT_BOOKING`; ADR-0020 points 69-70). So the five parts add
-up to the final value minus the initial capital exactly, by construction; what the tests
-check is that each part also equals what was booked elsewhere (funding = the vault
-ledger's FUNDING entries, fees = the ledger's fill fees) and that the tracked holdings are
-the account's.
+old one and each leg's change (`KEPT_BOOKING`; ADR-0020 points 69-70); a check whose new
+records are payments only books them the short way (`HOUR_ATTRIBUTION`: one walk for
+the account's and the payments test, the jump taken from the payments; points 100-101).
+So the five parts add up to the final value minus the initial capital exactly, by
+construction; what the tests check is that each part also equals what was booked
+elsewhere (funding = the vault ledger's FUNDING entries, fees = the ledger's fill fees)
+and that the tracked holdings are the account's.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ from drift_engine.core.program_math import trunc_div
 from drift_engine.core.types import MarketType
 
 QUOTE_INDEX = 0
+#: the market types read once: an enum member's look-up on its class costs ~1,000
+#: instructions (Python 3.11), a module global's ~80; the same objects
+_PERP, _SPOT = MarketType.PERP, MarketType.SPOT
 
 #: a booking whose records since the last one are payments (`_PAYMENTS`) takes the
 #: account's new holdings from the last ones moved by its payments (`moved_by`: a funding
@@ -59,6 +64,19 @@ QUOTE_INDEX = 0
 #: with `holdings_of_user`, both holdings valued) and `value()` building the price dict:
 #: the reference
 KEPT_BOOKING = True
+
+#: a check whose new records are payments only, the holdings last read or booked at
+#: the check's start (`KEPT_BOOKING`'s kept read: without it every check takes the
+#: general way), books them the short way (`_book_hour`): one walk for the
+#: account's test and the payments test (no list of the account's records, no second
+#: walk in `_read`), `moved_by`, one pass over the holdings (their values at the prices
+#: now, each moved leg's change) and the parts (funding, interest, the rest to
+#: rounding) without `_read`, `_close` and `_explain`; anything else (a non-payment
+#: record, a holding `moved_by` cannot move, another User object) takes `check`'s
+#: general way. `value()` tests its marks against the simulator's prices by their
+#: resolved keys, without a `_price` call per mark. False: the general way for every
+#: check, `value()` as `KEPT_BOOKING` has it (the reference)
+HOUR_ATTRIBUTION = True
 
 #: records that move no holding but by what they say: a funding rate update (none: a
 #: position's funding moves its quote when settled, which is a `funding` record), a
@@ -78,7 +96,7 @@ def leg_value(market_type: MarketType, index: int, decimals: int, amount: int, q
     `core.program_math` implements them (the same as `user_equity`): a perp's pnl
     `trunc(base x price / 1e9) + quote`, a spot balance's `get_token_value` (a borrow
     floors), USDC at $1."""
-    if market_type is MarketType.PERP:
+    if market_type is _PERP:
         # `program_math.perp_base_value_and_pnl(position, price)[1]` without building a
         # position and the call (twice per funding hour per leg; a Hypothesis test holds
         # the two equal): the pnl is the quote alone when flat, else
@@ -95,7 +113,7 @@ def holdings_of(positions: Any) -> Holdings:
     """The value-bearing part of a venue's positions (`DriftPosition`s)."""
     out: Holdings = {}
     for p in positions:
-        quote = p.quote_asset_amount if p.market_type is MarketType.PERP else 0
+        quote = p.quote_asset_amount if p.market_type is _PERP else 0
         if p.base_asset_amount == 0 and quote == 0:
             continue
         out[(p.market_type, p.market_index, p.decimals)] = (p.base_asset_amount, quote)
@@ -114,14 +132,14 @@ def holdings_of_user(user: Any, spot_markets: Any) -> Holdings:
     for pp in user.perp_positions:
         base, quote = pp.base_asset_amount, pp.quote_asset_amount
         if base != 0 or quote != 0:
-            out[(MarketType.PERP, pp.market_index, 9)] = (base, quote)
+            out[(_PERP, pp.market_index, 9)] = (base, quote)
     for sp in user.spot_positions:
         if sp.scaled_balance == 0:
             continue
         market = spot_markets[sp.market_index]
         amount = program_math.signed_token_amount(sp, market)
         if amount != 0:
-            out[(MarketType.SPOT, sp.market_index, market.decimals)] = (amount, 0)
+            out[(_SPOT, sp.market_index, market.decimals)] = (amount, 0)
     return out
 
 
@@ -145,7 +163,7 @@ def leg_change(key: tuple[MarketType, int, int], old: tuple[int, int] | None,
         return 0 if old is None else -leg_value(market_type, index, decimals, *old, price)
     if old is None:
         return leg_value(market_type, index, decimals, *new, price)
-    if market_type is MarketType.PERP:
+    if market_type is _PERP:
         if new[0] == old[0]:
             return new[1] - old[1]
     elif index == QUOTE_INDEX:
@@ -164,14 +182,14 @@ def moved_by(holdings: Holdings, records: list[Any], spot_markets: Any) -> Holdi
     for r in records:
         kind = r.kind
         if kind == "funding":
-            key = (MarketType.PERP, r.market_index, 9)
+            key = (_PERP, r.market_index, 9)
             held = out.get(key)
             if held is None:
                 return None
             held = out[key] = (held[0], held[1] + r.funding_payment)
         elif kind == "interest":
             index = r.market_index
-            key = (MarketType.SPOT, index, spot_markets[index].decimals)
+            key = (_SPOT, index, spot_markets[index].decimals)
             held = out.get(key)
             if held is None:
                 return None
@@ -249,7 +267,7 @@ class PnlAttribution:
             price_key = self._price_keys[key]
         except KeyError:
             market_type, index, _ = key
-            if market_type is MarketType.SPOT and index == QUOTE_INDEX:
+            if market_type is _SPOT and index == QUOTE_INDEX:
                 price_key = None
             else:  # raises as `sim.symbol` does for a market the simulator does not hold
                 price_key = self.sim._key(self.sim.symbol((market_type, index)))
@@ -269,6 +287,17 @@ class PnlAttribution:
 
     def value(self) -> int:
         """The account's value now (the holdings last seen, at the current prices)."""
+        if HOUR_ATTRIBUTION:
+            # each mark's key was priced through `_price`, which resolved its price key:
+            # `_price` of each mark without the call
+            keys, now = self._price_keys, self._sim_prices
+            for k, p in self._marks.items():
+                price_key = keys[k]
+                if (1 if price_key is None else now[price_key]) != p:
+                    break
+            else:  # priced as when last booked (a backtest's hourly sample)
+                return self._marked
+            return self._value(self._holdings, self._prices(self._holdings))
         if KEPT_BOOKING:
             # `_marks` holds a price for each holding (the dict test below), so the marks
             # price by price are that test without building the dict
@@ -301,6 +330,8 @@ class PnlAttribution:
         if n < self._cursor:  # a rolled-back place_orders removed records it had not kept
             self._cursor = n
             return
+        if HOUR_ATTRIBUTION and self._book_hour(records, n):
+            return
         ours = [
             r
             for r in records[self._cursor : n]
@@ -310,6 +341,113 @@ class PnlAttribution:
         self._cursor = n
         if ours:
             self._book(ours)
+
+    def _book_hour(self, records: list[Any], n: int) -> bool:
+        """`check` of `records[cursor:n]` when they are payments only and the holdings
+        were last read or booked at the cursor (`_kept`'s count), the User and its slot
+        lists the same objects. One walk (`_hour_payments`) is the general way's filter
+        (authority and sub-account) and `_read`'s payments test; the account's payments
+        move the holdings (`moved_by`, as `_read` takes them) and `_book_moves` books
+        them as `_book` and `_close` do. With none of the account's, nothing is booked
+        (the general way books nothing either) and the kept count moves to `n`: the
+        holdings stand, as `_read` would find (payments only since). False, nothing
+        changed: the general way decides (a non-payment record, a holding `moved_by`
+        cannot move)."""
+        start = self._cursor
+        kept = self._kept
+        if kept is None or kept[3] != start:
+            return False
+        sim = self.sim
+        user = sim.user(self.venue.key)
+        perp_list, spot_list = user.perp_positions, user.spot_positions
+        if user is not kept[0] or perp_list is not kept[1] or spot_list is not kept[2]:
+            return False
+        payments = self._hour_payments(records, start, n)
+        if payments is None:
+            return False
+        ours = payments[0]
+        if ours:
+            after = moved_by(self._holdings, ours, sim.spot_markets)
+            if after is None:
+                return False
+            self._book_moves(after, *payments[1:])
+        self._cursor = n
+        self._kept = (user, perp_list, spot_list, n)
+        return True
+
+    def _hour_payments(
+        self, records: list[Any], start: int, n: int
+    ) -> tuple[list[Any], int, int, list[Any]] | None:
+        """One walk over `records[start:n]`: None unless each is a payment (`_PAYMENTS`);
+        else the account's records (`check`'s filter), their funding sum, how many are
+        funding payments, and their interest records, in order."""
+        authority, sub = self._authority, self._sub
+        payments = _PAYMENTS
+        ours: list[Any] = []
+        funding = count = 0
+        interest: list[Any] = []
+        for r in records[start:n]:
+            kind = r.kind
+            if kind not in payments:
+                return None
+            if (
+                getattr(r, "authority", None) == authority
+                and getattr(r, "sub_account_id", None) == sub
+            ):
+                ours.append(r)
+                if kind == "funding":
+                    funding += r.funding_payment
+                    count += 1
+                elif kind == "interest":
+                    interest.append(r)
+        return ours, funding, count, interest
+
+    def _book_moves(self, after: Holdings, funding: int, count: int, interest: list[Any]) -> None:
+        """`_book` and `_close` of payments that moved the holdings to `after` (their
+        keys: `moved_by` moves held legs only). Each old leg is valued at the price now
+        (read by its resolved price key: `_price` resolved each held key when it was
+        marked). The jump is `leg_change` summed over the legs, taken the short way: a
+        perp's base stays (funding moves its quote), so its change is its payments and
+        the perps' together are `funding`; USDC's is its interest amounts (also their
+        value, `_interest_value`); another balance's is `leg_change` of the balance, its
+        interest valued by `_interest_value`. The price move since the last marks goes
+        to price/basis, funding and interest to their parts, the rest of the jump (a
+        balance's accruals valued one by one) to rounding (no trade); the new holdings,
+        their marks and marked value are kept."""
+        before = self._holdings
+        keys, prices = self._price_keys, self._sim_prices
+        marks: dict[tuple[MarketType, int, int], int] = {}
+        value_before = 0
+        for k, old in before.items():
+            price_key = keys[k]
+            p = marks[k] = 1 if price_key is None else prices[price_key]
+            value_before += leg_value(k[0], k[1], k[2], old[0], old[1], p)
+        jump = funding
+        earned = 0
+        moved: set[tuple[MarketType, int, int]] | None = None
+        for r in interest:
+            index = r.market_index
+            if index == QUOTE_INDEX:
+                earned += r.amount
+                jump += r.amount
+                continue
+            earned += self._interest_value(r, before, marks)
+            key = (_SPOT, index, self.sim.spot_markets[index].decimals)  # (`moved_by`'s)
+            if moved is None:
+                moved = set()
+            if key not in moved:
+                moved.add(key)
+                jump += leg_change(key, before[key], after[key], marks[key])
+        parts = self.parts
+        parts.funding += funding
+        self.funding_payments += count
+        parts.interest += earned
+        rest = jump - funding - earned
+        parts.rounding += rest
+        parts.price_basis += value_before - self._marked + rest
+        self._holdings = after
+        self._marks = marks
+        self._marked = value_before + jump
 
     def _book(self, records: list[Any]) -> None:
         if not KEPT_BOOKING:
@@ -459,16 +597,14 @@ class PnlAttribution:
     def _interest_value(self, record: Any, before: Holdings, prices: dict) -> int:
         if record.market_index == QUOTE_INDEX:
             return record.amount
-        key = next(
-            (k for k in before if k[0] is MarketType.SPOT and k[1] == record.market_index), None
-        )
+        key = next((k for k in before if k[0] is _SPOT and k[1] == record.market_index), None)
         if key is None:
             return 0
         amount, _ = before[key]
         price = prices[key]
-        return leg_value(
-            MarketType.SPOT, key[1], key[2], amount + record.amount, 0, price
-        ) - leg_value(MarketType.SPOT, key[1], key[2], amount, 0, price)
+        return leg_value(_SPOT, key[1], key[2], amount + record.amount, 0, price) - leg_value(
+            _SPOT, key[1], key[2], amount, 0, price
+        )
 
     def finish(self) -> int:
         """Book what is pending and the last marks; returns the final account value."""

@@ -1,0 +1,307 @@
+"""A check of payments only booked in one walk (`backtest.attribution.HOUR_ATTRIBUTION`,
+ADR-0020 points 100-101) gives what the general way gives (`HOUR_ATTRIBUTION = False`:
+the records filtered into a list, `_read`, `_book`, `_close`, `_explain`).
+
+- Whole fast backtests both ways (`test_quiet_run`'s harness): the report (every
+  attribution part, funding hours and payments, final equity, every hourly sample),
+  every row of every table, the ticks, the simulator's records and account; on the
+  bench's kind of data (synthetic minutes held short), a carry strategy entering and
+  leaving (fills: the general way), the real LUNA crash (a liquidation; a drawdown
+  halt), real SOL hours delta-neutral (interest on its SOL leg) and the whole real SOL
+  year delta-neutral (slow). The flag-on run books most quiet hours in the one walk,
+  the reference none.
+- On the simulator itself (Hypothesis): prices, funding, interest rates, hours of
+  interest accrued, perp and spot orders, settle_pnl, deposits and withdrawals, each
+  checked or left for a later check (several hours of interest on one balance in one
+  booking: a rest to rounding), with and without auto-settle: after every step the same
+  parts, holdings, marks, marked value, counters and cursor, and the holdings are the
+  account's; with another account's deposits between.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from drift_engine.backtest import attribution as at
+from drift_engine.backtest.attribution import PnlAttribution, holdings_of_user
+from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
+from drift_engine.data.models import FundingRecord, OracleTick, SpotRateRecord
+from drift_engine.data.synthetic import DEFAULT_ORIGIN
+from drift_engine.engine.ports import VenueError
+from drift_engine.sim import DriftSimulator
+from drift_engine.sim.state import SimulationError
+from drift_engine.venues.paper import PaperVenue
+from tests.backtest.test_fast_stepping import LUNA_LABEL, LUNA_LONGS, Carry, Hold
+from tests.backtest.test_quiet_run import DAY, SOL_YEAR, _luna, _same, _whole
+
+HOUR = 3_600
+SOL_END = 1_775_001_600  # the bundled file's end (the bench's year)
+
+# ------------------------------------------------------------------ whole backtests
+
+
+@contextlib.contextmanager
+def _walked():
+    """[int]: how many checks `_book_hour` took while the block runs."""
+    taken = [0]
+    book_hour = PnlAttribution._book_hour
+
+    def spy(self, records, n):
+        done = book_hour(self, records, n)
+        taken[0] += done
+        return done
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(PnlAttribution, "_book_hour", spy)
+        yield taken
+
+
+def _both(tmp_path: Path, strategy, market, start, end, params=None, **kw) -> dict:
+    """`_whole` (the lean loop on) with `HOUR_ATTRIBUTION` on and off, compared."""
+    got: dict[bool, dict] = {}
+    walked: dict[bool, int] = {}
+    for flag in (True, False):
+        where = tmp_path / ("hour" if flag else "reference")
+        where.mkdir()
+        with pytest.MonkeyPatch.context() as mp, _walked() as taken:
+            mp.setattr(at, "HOUR_ATTRIBUTION", flag)
+            got[flag] = _whole(where, True, strategy, market, start, end, params, **kw)
+        walked[flag] = taken[0]
+    assert walked[False] == 0
+    # most quiet hours in the one walk (an hour whose profit is settled, a settle_pnl
+    # record, takes the general way)
+    assert walked[True] * 2 > got[True]["quiet"] > 0
+    _same(got[True], got[False])
+    got[True]["walked"] = walked[True]
+    return got[True]
+
+
+def test_synthetic_minutes_held_short(tmp_path):
+    got = _both(
+        tmp_path, Hold, "SOL-PERP", DEFAULT_ORIGIN, DEFAULT_ORIGIN + 4 * DAY, {"leverage": 2.0},
+        source="synthetic",
+    )  # fmt: skip
+    assert got["quiet"] >= 80 and len(got["report"]["samples"]) >= 90
+
+
+def test_synthetic_minutes_entering_and_leaving(tmp_path):
+    got = _both(
+        tmp_path,
+        Carry,
+        "SOL-PERP",
+        DEFAULT_ORIGIN,
+        DEFAULT_ORIGIN + 4 * DAY,
+        {"entry_rate": -0.00003, "exit_rate": -0.000035},
+        source="synthetic",
+        seed=11,
+    )
+    assert got["report"]["trades"] >= 1
+
+
+@pytest.mark.parametrize(("params", "limits"), LUNA_LONGS)
+def test_real_luna_crash(tmp_path, params, limits):
+    events = _luna(True)
+    got = _both(
+        tmp_path,
+        Hold,
+        "SOL-PERP",
+        events[0].ts,
+        events[-1].ts + 60,
+        params,
+        data=(events, LUNA_LABEL),
+        risk=limits,
+    )
+    if limits.health_floor == 0:
+        assert got["report"]["liquidations"] >= 1
+
+
+def test_real_sol_hours_delta_neutral(tmp_path):
+    # a perp short and a spot long: interest on a non-quote leg, hourly settles (a
+    # settle_pnl record: the general way) and quiet hours of payments (the one walk)
+    got = _both(
+        tmp_path, "delta-neutral", "SOL-PERP", SOL_YEAR + 112 * DAY, SOL_YEAR + 133 * DAY,
+        {"settle_every_s": 4 * HOUR}, source="bundled",
+    )  # fmt: skip
+    assert got["report"]["trades"] >= 2 and got["report"]["interest"] != 0
+
+
+@pytest.mark.slow
+def test_real_sol_year_delta_neutral(tmp_path):
+    # the bench's `--data real --strategy delta-neutral`
+    got = _both(tmp_path, "delta-neutral", "SOL-PERP", SOL_YEAR, SOL_END, source="bundled")
+    assert got["quiet"] > 5000
+
+
+# ------------------------------------------------------------------ on the simulator
+
+T0 = 1_751_328_000  # 2025-07-01 00:00 UTC
+CAPITAL = 10_000_000_000
+PRICE = 150_000_000
+
+
+def _as(flag: bool, fn, *args):
+    """`fn(*args)` with `HOUR_ATTRIBUTION = flag`."""
+    was = at.HOUR_ATTRIBUTION
+    at.HOUR_ATTRIBUTION = flag
+    try:
+        return fn(*args)
+    finally:
+        at.HOUR_ATTRIBUTION = was
+
+
+def _state(pnl: PnlAttribution) -> tuple:
+    return (
+        pnl.parts,
+        pnl._holdings,
+        pnl._marks,
+        pnl._marked,
+        pnl.funding_hours,
+        pnl.funding_payments,
+        pnl.last_funding_ts,
+        pnl._cursor,
+    )
+
+
+_op = st.one_of(
+    st.tuples(st.just("price"), st.sampled_from(["SOL-PERP", "SOL"]), st.integers(-300, 300)),
+    st.tuples(st.just("funding"), st.integers(-2_000_000, 2_000_000)),
+    st.tuples(
+        st.just("rate"),
+        st.sampled_from(["USDC", "SOL"]),
+        st.sampled_from(["0", "0.01", "0.05", "0.3"]),
+        st.sampled_from(["0", "0.03", "0.08", "0.9"]),
+    ),
+    st.tuples(st.just("accrue"), st.integers(1, 48)),  # hours of interest
+    st.tuples(
+        st.sampled_from(["perp", "spot"]),
+        st.sampled_from(["long", "short"]),
+        st.integers(1, 3_000),  # x 0.01 SOL
+    ),
+    st.tuples(st.just("settle")),
+    st.tuples(
+        st.sampled_from(["deposit", "withdraw"]),
+        st.sampled_from(["USDC", "SOL"]),
+        st.integers(1, 10**10),
+    ),
+    st.tuples(st.just("other"), st.integers(1, 10**9)),  # another account's deposit
+)
+
+
+def _setup(auto_settle: bool):
+    sim = DriftSimulator({"SOL-PERP": PRICE, "SOL": PRICE}, ts=T0, auto_settle_pnl=auto_settle)
+    for market, deposit, borrow in (("USDC", "0.05", "0.08"), ("SOL", "0.006", "0.03")):
+        sim.apply(SpotRateRecord(T0, market, None, Decimal(deposit), Decimal(borrow)))
+    venue = PaperVenue(sim, sub_account_id=0)
+    venue.fund(CAPITAL, T0)
+    other = PaperVenue(sim, sub_account_id=1)
+    other.fund(CAPITAL, T0)
+    hour = _as(True, PnlAttribution, sim, venue, CAPITAL)
+    ref = _as(False, PnlAttribution, sim, venue, CAPITAL)
+    return sim, venue, other, hour, ref
+
+
+def _step(sim, venue, other, step, ts: int, prices: dict) -> tuple[int, object]:
+    """Applies one drawn step; returns (the time, the market event to feed or None)."""
+    kind = step[0]
+    if kind == "price":
+        market = step[1]
+        prices[market] = max(1_000_000, prices[market] + prices[market] * step[2] // 10_000)
+        return ts, OracleTick(ts, market, prices[market], "synthetic")
+    if kind == "funding":
+        ts = (ts // HOUR + 1) * HOUR + 5  # the next hour's update, just after the hour
+        p = prices["SOL-PERP"]
+        return ts, FundingRecord(ts, "SOL-PERP", 0, step[1], step[1], step[1], 0, 0, p, p,
+                                 "synthetic")  # fmt: skip
+    if kind == "rate":
+        return ts, SpotRateRecord(ts, step[1], None, Decimal(step[2]), Decimal(step[3]))
+    if kind == "accrue":
+        ts += step[1] * HOUR
+        sim.accrue_interest(ts)
+    elif kind in ("perp", "spot"):
+        index = 0 if kind == "perp" else 1
+        market_type = MarketType.PERP if kind == "perp" else MarketType.SPOT
+        intent = OrderIntent(index, market_type, PositionDirection(step[1]), step[2] * 10**7)
+        with contextlib.suppress(VenueError):  # refused (margin): nothing changed
+            venue.place([intent], ts)
+    elif kind == "settle":
+        sim.settle_pnl(venue.key, "SOL-PERP", ts)
+    elif kind == "other":
+        other.fund(step[1], ts)
+    else:
+        amount = step[2] if step[1] == "USDC" else step[2] * 100
+        with contextlib.suppress(SimulationError, VenueError):
+            getattr(sim, kind)(venue.key, step[1], amount, ts)
+    return ts, None
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.tuples(_op, st.booleans()), min_size=1, max_size=30),
+    st.booleans(),
+)
+def test_drawn_steps_book_what_the_general_way_books(steps, auto_settle):
+    sim, venue, other, hour, ref = _setup(auto_settle)
+    prices = {"SOL-PERP": PRICE, "SOL": PRICE}
+    ts = T0
+    with _walked() as walked:
+        for step, checked in steps:
+            ts += 600
+            ts, event = _step(sim, venue, other, step, ts, prices)
+            if event is not None:
+                sim.apply(event)
+                _as(True, hour.apply, event)
+                _as(False, ref.apply, event)
+            elif checked:
+                _as(True, hour.check)
+                _as(False, ref.check)
+            assert _state(hour) == _state(ref)
+            if checked:
+                assert _as(True, hour.value) == _as(False, ref.value)
+        assert _as(True, hour.finish) == _as(False, ref.finish)
+    assert _state(hour) == _state(ref)
+    assert hour.holdings() == holdings_of_user(sim.user(venue.key), sim.spot_markets)
+    assert hour.parts.total == hour.finish() - CAPITAL
+    assert walked[0] <= len(steps) + 1
+
+
+def test_a_hedged_week_of_hours_takes_the_one_walk():
+    """Spot long + perp short through a week of hourly funding and prices, interest on
+    both legs, no auto-settle: every hour in the one walk, the same state as the
+    general way at every hour; an hour left unchecked with two accruals on one balance
+    books a rest to rounding the same way."""
+    sim, venue, other, hour, ref = _setup(False)
+    prices = {"SOL-PERP": PRICE, "SOL": PRICE}
+    size = 1000 * 10**7
+    venue.place(
+        [
+            OrderIntent(1, MarketType.SPOT, PositionDirection.LONG, size),
+            OrderIntent(0, MarketType.PERP, PositionDirection.SHORT, size),
+        ],
+        T0 + 1,
+    )
+    _as(True, hour.check)
+    _as(False, ref.check)
+    ts = T0 + 1
+    with _walked() as walked:
+        for h in range(7 * 24):
+            for step in (("price", "SOL", 7 - h % 13), ("price", "SOL-PERP", h % 11 - 5),
+                         ("funding", 300_000 - 5_000 * (h % 97))):  # fmt: skip
+                ts, event = _step(sim, venue, other, step, ts, prices)
+                sim.apply(event)
+                _as(True, hour.apply, event)
+                _as(False, ref.apply, event)
+            assert _state(hour) == _state(ref)
+        sim.accrue_interest(ts + HOUR)
+        sim.accrue_interest(ts + 2 * HOUR)
+        _as(True, hour.check)
+        _as(False, ref.check)
+        assert _state(hour) == _state(ref)
+    assert walked[0] == 7 * 24 + 1
+    assert hour.parts.interest > 0 and hour.parts.funding != 0
+    assert hour.holdings() == holdings_of_user(sim.user(venue.key), sim.spot_markets)
