@@ -37,8 +37,16 @@ from drift_engine.engine.ports import VenueError
 from drift_engine.sim import DriftSimulator
 from drift_engine.sim.state import SimulationError
 from drift_engine.venues.paper import PaperVenue
-from tests.backtest.test_fast_stepping import LUNA_LABEL, LUNA_LONGS, Carry, Hold
-from tests.backtest.test_quiet_run import DAY, SOL_YEAR, _luna, _same, _whole
+from tests.backtest.flag_scenarios import (
+    DAY,
+    LUNA_LABEL,
+    LUNA_LONGS,
+    SOL_YEAR,
+    _luna,
+    _same,
+    _whole,
+)
+from tests.backtest.strategy_kit import Carry, Hold
 
 HOUR = 3_600
 SOL_END = 1_775_001_600  # the bundled file's end (the bench's year)
