@@ -213,13 +213,6 @@ class DeltaNeutralStrategy(CarryStrategy[DeltaNeutralConfig, DeltaNeutralState])
             tags=("delta-neutral", what, "spot" if spot else "perp"),
         )
 
-    def _holding(self, m: MarketSnapshot, spot: int, perp: int) -> bool:
-        """A leg of at least its minimum order size is held; dust below it (e.g. interest
-        on a sold deposit) is flat."""
-        return abs(perp) >= m.perp_min_order_size or abs(spot) >= self._spot_to_base(
-            m.spot_min_order_size, m
-        )
-
     def _common_step(self, m: MarketSnapshot) -> int:
         """A base step (1e9) that is a multiple of both legs' step sizes."""
         spot_step_base = max(1, self._spot_to_base(m.spot_step_size, m))
@@ -386,7 +379,10 @@ class DeltaNeutralStrategy(CarryStrategy[DeltaNeutralConfig, DeltaNeutralState])
         if m is None:
             return []
         spot, perp = self._legs(snapshot, m)
-        holding = self._holding(m, spot, perp)
+        # Dust below a leg's minimum order size (e.g. interest on a sold deposit) is flat.
+        holding = abs(perp) >= m.perp_min_order_size or abs(spot) >= self._spot_to_base(
+            m.spot_min_order_size, m
+        )
         ts = snapshot.ts
         mine = snapshot.working_orders(MarketType.PERP, m.perp_market_index)
         if m.spot_market_index is not None:
@@ -576,7 +572,10 @@ class DeltaNeutralStrategy(CarryStrategy[DeltaNeutralConfig, DeltaNeutralState])
         if m is None or snapshot.working_orders():
             return EVERY_TICK
         spot, perp = self._legs(snapshot, m)
-        holding = self._holding(m, spot, perp)
+        # Inline, as in on_tick (a method call here costs ~0.2% of a backtest's instructions).
+        holding = abs(perp) >= m.perp_min_order_size or abs(spot) >= self._spot_to_base(
+            m.spot_min_order_size, m
+        )
         ts = snapshot.ts
         can_act = self._can_act(ts)
         out: list[WakeCondition] = []
