@@ -36,18 +36,15 @@ from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
 from drift_engine.strategies.base import (
     HOURS_PER_YEAR,
     Action,
-    DriftStrategy,
-    FillEvent,
-    FundingEvent,
     MarketSnapshot,
     OrderRejected,
     PlaceOrders,
     SettlePnl,
     StrategyConfig,
     StrategySnapshot,
-    StrategyState,
     UnhedgedExposure,
 )
+from drift_engine.strategies.carry import CarryState, CarryStrategy, check_thresholds, round_down
 from drift_engine.strategies.wake import (
     EVERY_TICK,
     AtTime,
@@ -156,23 +153,12 @@ class DeltaNeutralConfig(StrategyConfig):
 
     @model_validator(mode="after")
     def _thresholds(self) -> DeltaNeutralConfig:
-        if self.exit_apr > self.entry_apr:
-            raise ValueError("exit_apr must not exceed entry_apr")
+        check_thresholds(self)
         return self
 
 
-class DeltaNeutralState(StrategyState):
+class DeltaNeutralState(CarryState):
     side: Side = "flat"
-    below_exit_since: int | None = None
-    entered_at: int | None = None
-    last_action_ts: int | None = None
-    last_action: str = ""
-    entries: int = 0
-    exits: int = 0
-    rebalances: int = 0
-    fills: int = 0
-    funding_earned: int = 0  # micro-USDC
-    fees_paid: int = 0  # micro-USDC
     residual_since: int | None = None  # legs out of balance since (unix s)
     residual_action: str = ""  # "hedge" | "unwind" while a residual exists
     hedges: int = 0
@@ -181,11 +167,7 @@ class DeltaNeutralState(StrategyState):
     last_settle_ts: int | None = None
 
 
-def _round_down(value: int, step: int) -> int:
-    return value - value % step if step > 1 else value
-
-
-class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState]):
+class DeltaNeutralStrategy(CarryStrategy[DeltaNeutralConfig, DeltaNeutralState]):
     name: ClassVar[str] = "delta-neutral"
     config_model = DeltaNeutralConfig
     state_model = DeltaNeutralState
@@ -210,6 +192,26 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
         if m.spot_market_index is not None:
             spot = self._spot_to_base(snap.base(MarketType.SPOT, m.spot_market_index), m)
         return spot, perp
+
+    @staticmethod
+    def _order(
+        m: MarketSnapshot,
+        leg: MarketType,
+        direction: PositionDirection,
+        base: int,
+        what: str,
+        reduce_only: bool = False,
+    ) -> OrderIntent:
+        """An order on `m`'s `leg` (spot or perp), tagged with what it does and the leg."""
+        spot = leg == MarketType.SPOT
+        return OrderIntent(
+            market_index=m.spot_market_index if spot else m.perp_market_index,
+            market_type=leg,
+            direction=direction,
+            base_asset_amount=base,
+            reduce_only=reduce_only,
+            tags=("delta-neutral", what, "spot" if spot else "perp"),
+        )
 
     def _common_step(self, m: MarketSnapshot) -> int:
         """A base step (1e9) that is a multiple of both legs' step sizes."""
@@ -241,14 +243,6 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
             return -apr - m.spot_borrow_apr - self.config.borrow_buffer_apr
         return 0.0
 
-    def _can_act(self, ts: int) -> bool:
-        last = self.state.last_action_ts
-        return last is None or ts - last >= self.config.retry_after_s
-
-    def _mark(self, ts: int, what: str) -> None:
-        self.state.last_action_ts = ts
-        self.state.last_action = what
-
     # ------------------------------------------------------------------ actions
     def _entry(
         self, snap: StrategySnapshot, m: MarketSnapshot, side: Side, why: str = ""
@@ -256,26 +250,14 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
         notional = int(snap.vault.equity * self.config.target_leverage)  # micro-USDC
         if notional <= 0 or m.oracle_price <= 0 or m.spot_market_index is None:
             return []
-        base = _round_down(notional * BASE_PRECISION // m.oracle_price, self._common_step(m))
+        base = round_down(notional * BASE_PRECISION // m.oracle_price, self._common_step(m))
         spot_amount = self._base_to_spot(base, m)
         if base < m.perp_min_order_size or spot_amount < m.spot_min_order_size:
             return []
         spot_dir = PositionDirection.LONG if side == "long_carry" else PositionDirection.SHORT
         orders = (
-            OrderIntent(
-                market_index=m.spot_market_index,
-                market_type=MarketType.SPOT,
-                direction=spot_dir,
-                base_asset_amount=spot_amount,
-                tags=("delta-neutral", "entry", "spot"),
-            ),
-            OrderIntent(
-                market_index=m.perp_market_index,
-                market_type=MarketType.PERP,
-                direction=spot_dir.opposite,
-                base_asset_amount=base,
-                tags=("delta-neutral", "entry", "perp"),
-            ),
+            self._order(m, MarketType.SPOT, spot_dir, spot_amount, "entry"),
+            self._order(m, MarketType.PERP, spot_dir.opposite, base, "entry"),
         )
         return [PlaceOrders(orders, reason=f"enter {side}" + (f": {why}" if why else ""))]
 
@@ -291,27 +273,15 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
                 else -(spot // m.spot_step_size) * m.spot_step_size
             )
             if spot != 0 and size >= m.spot_min_order_size:
+                direction = PositionDirection.SHORT if spot > 0 else PositionDirection.LONG
                 orders.append(
-                    OrderIntent(
-                        market_index=m.spot_market_index,
-                        market_type=MarketType.SPOT,
-                        direction=PositionDirection.SHORT if spot > 0 else PositionDirection.LONG,
-                        base_asset_amount=size,
-                        reduce_only=True,
-                        tags=("delta-neutral", "exit", "spot"),
-                    )
+                    self._order(m, MarketType.SPOT, direction, size, "exit", reduce_only=True)
                 )
         perp = snap.base(MarketType.PERP, m.perp_market_index)
         if perp != 0:
+            direction = PositionDirection.LONG if perp < 0 else PositionDirection.SHORT
             orders.append(
-                OrderIntent(
-                    market_index=m.perp_market_index,
-                    market_type=MarketType.PERP,
-                    direction=PositionDirection.LONG if perp < 0 else PositionDirection.SHORT,
-                    base_asset_amount=abs(perp),
-                    reduce_only=True,
-                    tags=("delta-neutral", "exit", "perp"),
-                )
+                self._order(m, MarketType.PERP, direction, abs(perp), "exit", reduce_only=True)
             )
         return [PlaceOrders(tuple(orders), reason=reason)] if orders else []
 
@@ -324,9 +294,9 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
         direction = PositionDirection.SHORT if net > 0 else PositionDirection.LONG
         lagging_is_perp = abs(perp) < abs(spot)
         use_perp = lagging_is_perp != unwind or m.spot_market_index is None
-        tag = ("delta-neutral", "unwind" if unwind else "hedge")
+        what = "unwind" if unwind else "hedge"
         if use_perp:
-            size = _round_down(abs(net), m.perp_step_size)
+            size = round_down(abs(net), m.perp_step_size)
             if unwind:
                 size = min(size, abs(perp))
             if size < m.perp_min_order_size and not unwind:
@@ -334,28 +304,14 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
             if size == 0:
                 return None
             reduce = unwind or (perp != 0 and (perp > 0) != (net < 0) and size <= abs(perp))
-            return OrderIntent(
-                market_index=m.perp_market_index,
-                market_type=MarketType.PERP,
-                direction=direction,
-                base_asset_amount=size,
-                reduce_only=reduce,
-                tags=(*tag, "perp"),
-            )
-        size = _round_down(self._base_to_spot(abs(net), m), m.spot_step_size)
+            return self._order(m, MarketType.PERP, direction, size, what, reduce_only=reduce)
+        size = round_down(self._base_to_spot(abs(net), m), m.spot_step_size)
         held = abs(snap.base(MarketType.SPOT, m.spot_market_index))
         if unwind:
             size = min(size, held - held % m.spot_step_size)
         if size == 0 or (size < m.spot_min_order_size and not unwind):
             return None
-        return OrderIntent(
-            market_index=m.spot_market_index,
-            market_type=MarketType.SPOT,
-            direction=direction,
-            base_asset_amount=size,
-            reduce_only=unwind,
-            tags=(*tag, "spot"),
-        )
+        return self._order(m, MarketType.SPOT, direction, size, what, reduce_only=unwind)
 
     def _out_of_balance(self, m: MarketSnapshot, spot: int, perp: int) -> bool:
         net = spot + perp
@@ -461,24 +417,15 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
             )
             actions = self._entry(snapshot, m, side, why)
             if actions:
-                st.side = side
-                st.entered_at = ts
-                st.below_exit_since = None
-                st.entries += 1
-                self._mark(ts, f"enter {side}")
+                self._entered(ts, side)
             return actions
 
         # In a carry position (or trying to be).
         if holding and snapshot.margin.health < cfg.min_health:
             return self._exit(snapshot, m, f"health {snapshot.margin.health} < {cfg.min_health}")
         carry = self.expected_carry(m, st.side)
-        if carry is not None and carry < cfg.exit_apr:
-            if st.below_exit_since is None:
-                st.below_exit_since = ts
-            if ts - st.below_exit_since >= cfg.exit_window_hours * 3600:
-                return self._exit(snapshot, m, f"carry {carry:.2%} below {cfg.exit_apr:.2%}")
-        elif st.below_exit_since is not None:
-            st.below_exit_since = None
+        if self._exit_due(carry, ts):
+            return self._exit(snapshot, m, f"carry {carry:.2%} below {cfg.exit_apr:.2%}")
         if not holding:
             # Entry never filled (both legs expired): back to flat; the next tick decides.
             st.side = "flat"
@@ -493,22 +440,10 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
         return self._maybe_settle(snapshot, m)
 
     def _exit(self, snap: StrategySnapshot, m: MarketSnapshot, reason: str) -> list[Action]:
-        st = self.state
-        st.side = "flat"
-        st.entered_at = None
-        st.below_exit_since = None
-        st.residual_since = None
-        st.residual_action = ""
-        st.exits += 1
-        self._mark(snap.ts, f"exit: {reason}")
+        self._exited(snap.ts, reason)
+        self.state.residual_since = None
+        self.state.residual_action = ""
         return self._exit_orders(snap, m, f"exit: {reason}")
-
-    def on_fill(self, fill: FillEvent) -> None:
-        self.state.fills += 1
-        self.state.fees_paid += fill.fee
-
-    def on_funding(self, payment: FundingEvent) -> None:
-        self.state.funding_earned += payment.amount
 
     def on_rejected(self, rejection: OrderRejected) -> None:
         """An entry the venue refused placed nothing: back to flat (retry after
@@ -637,6 +572,7 @@ class DeltaNeutralStrategy(DriftStrategy[DeltaNeutralConfig, DeltaNeutralState])
         if m is None or snapshot.working_orders():
             return EVERY_TICK
         spot, perp = self._legs(snapshot, m)
+        # Inline, as in on_tick (a method call here costs ~0.2% of a backtest's instructions).
         holding = abs(perp) >= m.perp_min_order_size or abs(spot) >= self._spot_to_base(
             m.spot_min_order_size, m
         )

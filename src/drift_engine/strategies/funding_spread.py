@@ -34,15 +34,12 @@ from pydantic import Field, model_validator
 from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
 from drift_engine.strategies.base import (
     Action,
-    DriftStrategy,
-    FillEvent,
-    FundingEvent,
     MarketSnapshot,
     PlaceOrders,
     StrategyConfig,
     StrategySnapshot,
-    StrategyState,
 )
+from drift_engine.strategies.carry import CarryState, CarryStrategy, check_thresholds, round_down
 from drift_engine.strategies.wake import (
     EVERY_TICK,
     AtTime,
@@ -80,27 +77,12 @@ class FundingSpreadConfig(StrategyConfig):
     def _consistent(self) -> FundingSpreadConfig:
         if self.market == self.other_market:
             raise ValueError("market and other_market must differ")
-        if self.exit_apr > self.entry_apr:
-            raise ValueError("exit_apr must not exceed entry_apr")
+        check_thresholds(self)
         return self
 
 
-class FundingSpreadState(StrategyState):
+class FundingSpreadState(CarryState):
     side: Side = "flat"
-    below_exit_since: int | None = None
-    entered_at: int | None = None
-    last_action_ts: int | None = None
-    last_action: str = ""
-    entries: int = 0
-    exits: int = 0
-    rebalances: int = 0
-    fills: int = 0
-    funding_earned: int = 0  # micro-USDC
-    fees_paid: int = 0  # micro-USDC
-
-
-def _round_down(value: int, step: int) -> int:
-    return value - value % step if step > 1 else value
 
 
 def _notional(base: int, price: int) -> int:
@@ -108,7 +90,7 @@ def _notional(base: int, price: int) -> int:
     return abs(base) * price // BASE_PRECISION
 
 
-class FundingSpreadStrategy(DriftStrategy[FundingSpreadConfig, FundingSpreadState]):
+class FundingSpreadStrategy(CarryStrategy[FundingSpreadConfig, FundingSpreadState]):
     name: ClassVar[str] = "funding-spread"
     config_model = FundingSpreadConfig
     state_model = FundingSpreadState
@@ -144,14 +126,6 @@ class FundingSpreadStrategy(DriftStrategy[FundingSpreadConfig, FundingSpreadStat
         base_b = snap.base(MarketType.PERP, b.perp_market_index)
         return abs(base_a) >= a.perp_min_order_size or abs(base_b) >= b.perp_min_order_size
 
-    def _can_act(self, ts: int) -> bool:
-        last = self.state.last_action_ts
-        return last is None or ts - last >= self.config.retry_after_s
-
-    def _mark(self, ts: int, what: str) -> None:
-        self.state.last_action_ts = ts
-        self.state.last_action = what
-
     # ------------------------------------------------------------------ orders
     @staticmethod
     def _order(m: MarketSnapshot, direction: PositionDirection, base: int, *tags: str,
@@ -169,8 +143,8 @@ class FundingSpreadStrategy(DriftStrategy[FundingSpreadConfig, FundingSpreadStat
         self, snap: StrategySnapshot, a: MarketSnapshot, b: MarketSnapshot, side: Side
     ) -> list[Action]:
         notional = int(snap.vault.equity * self.config.target_leverage)  # micro-USDC
-        base_a = _round_down(notional * BASE_PRECISION // a.oracle_price, a.perp_step_size)
-        base_b = _round_down(notional * BASE_PRECISION // b.oracle_price, b.perp_step_size)
+        base_a = round_down(notional * BASE_PRECISION // a.oracle_price, a.perp_step_size)
+        base_b = round_down(notional * BASE_PRECISION // b.oracle_price, b.perp_step_size)
         if base_a < a.perp_min_order_size or base_b < b.perp_min_order_size:
             return []
         dir_a = PositionDirection.SHORT if side == "short_a" else PositionDirection.LONG
@@ -205,7 +179,7 @@ class FundingSpreadStrategy(DriftStrategy[FundingSpreadConfig, FundingSpreadStat
         b_sign = 1 if self.state.side == "short_a" else -1
         target_b = b_sign * (n_a * BASE_PRECISION // b.oracle_price)
         change = target_b - base_b
-        size = _round_down(abs(change), b.perp_step_size)
+        size = round_down(abs(change), b.perp_step_size)
         if size < b.perp_min_order_size:
             return []
         direction = PositionDirection.LONG if change > 0 else PositionDirection.SHORT
@@ -242,23 +216,14 @@ class FundingSpreadStrategy(DriftStrategy[FundingSpreadConfig, FundingSpreadStat
                 return []
             actions = self._entry(snapshot, a, b, side)
             if actions:
-                st.side = side
-                st.entered_at = ts
-                st.below_exit_since = None
-                st.entries += 1
-                self._mark(ts, f"enter {side}")
+                self._entered(ts, side)
             return actions
 
         if holding and snapshot.margin.health < cfg.min_health:
             return self._exit(snapshot, a, b, f"health {snapshot.margin.health} < {cfg.min_health}")
         carry = self.carry(a, b, st.side)
-        if carry is not None and carry < cfg.exit_apr:
-            if st.below_exit_since is None:
-                st.below_exit_since = ts
-            if ts - st.below_exit_since >= cfg.exit_window_hours * 3600:
-                return self._exit(snapshot, a, b, f"carry {carry:.2%} below {cfg.exit_apr:.2%}")
-        elif st.below_exit_since is not None:
-            st.below_exit_since = None
+        if self._exit_due(carry, ts):
+            return self._exit(snapshot, a, b, f"carry {carry:.2%} below {cfg.exit_apr:.2%}")
         if not holding:
             if self._can_act(ts):  # the entry never filled: decide afresh next tick
                 st.side = "flat"
@@ -275,20 +240,8 @@ class FundingSpreadStrategy(DriftStrategy[FundingSpreadConfig, FundingSpreadStat
     def _exit(
         self, snap: StrategySnapshot, a: MarketSnapshot, b: MarketSnapshot, reason: str
     ) -> list[Action]:
-        st = self.state
-        st.side = "flat"
-        st.entered_at = None
-        st.below_exit_since = None
-        st.exits += 1
-        self._mark(snap.ts, f"exit: {reason}")
+        self._exited(snap.ts, reason)
         return self._close_orders(snap, a, b, f"exit: {reason}")
-
-    def on_fill(self, fill: FillEvent) -> None:
-        self.state.fills += 1
-        self.state.fees_paid += fill.fee
-
-    def on_funding(self, payment: FundingEvent) -> None:
-        self.state.funding_earned += payment.amount
 
     # ------------------------------------------------------------------ wake conditions
     def wake_conditions(self, snapshot: StrategySnapshot) -> tuple[WakeCondition, ...]:

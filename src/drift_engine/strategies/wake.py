@@ -51,6 +51,16 @@ if TYPE_CHECKING:
     from drift_engine.strategies.base import MarketSnapshot, StrategySnapshot
 
 
+def _invalid(c: PriceOutside | FundingOutside | FundingAprOutside, what: str) -> ValueError:
+    """The error for condition `c` built with `what` wrong (raised by its __post_init__,
+    which keeps its checks inline: conditions are built on every step)."""
+    return ValueError(f"{type(c).__name__}({c.market}): {what}")
+
+
+def _band(c: PriceOutside | FundingOutside | FundingAprOutside) -> str:
+    return f"low {c.low} > high {c.high}"
+
+
 @dataclass(frozen=True, slots=True)
 class EveryTick:
     """Wake on every tick: the safe default."""
@@ -80,7 +90,7 @@ class PriceOutside:
 
     def __post_init__(self) -> None:
         if self.low > self.high:
-            raise ValueError(f"PriceOutside({self.market}): low {self.low} > high {self.high}")
+            raise _invalid(self, _band(self))
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +114,9 @@ class FundingOutside:
 
     def __post_init__(self) -> None:
         if self.low > self.high:
-            raise ValueError(f"FundingOutside({self.market}): low {self.low} > high {self.high}")
+            raise _invalid(self, _band(self))
         if self.side not in (None, "long", "short"):
-            raise ValueError(f"FundingOutside({self.market}): side {self.side!r}")
+            raise _invalid(self, f"side {self.side!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,12 +144,9 @@ class FundingAprOutside:
 
     def __post_init__(self) -> None:
         if self.lookback < 1 or not self.low <= self.high:
-            raise ValueError(
-                f"FundingAprOutside({self.market}): lookback {self.lookback}, "
-                f"[{self.low}, {self.high}]"
-            )
+            raise _invalid(self, f"lookback {self.lookback}, [{self.low}, {self.high}]")
         if self.side not in (None, "long", "short"):
-            raise ValueError(f"FundingAprOutside({self.market}): side {self.side!r}")
+            raise _invalid(self, f"side {self.side!r}")
 
     def outside(self, m: MarketSnapshot) -> bool:
         """The condition holds for market snapshot `m` (one holding the new records)."""
@@ -180,9 +187,8 @@ def fired(
             if now.ts >= c.ts:
                 return True
         elif isinstance(c, NextFunding):
-            before = declared.markets.get(c.market)
-            after = now.markets.get(c.market)
-            if before is None or after is None or after.last_funding_ts > before.last_funding_ts:
+            pair = _before_after(c.market, declared, now)
+            if pair is None or _new_record(*pair):
                 return True
         elif isinstance(c, PriceOutside):
             m = now.markets.get(c.market)
@@ -192,36 +198,51 @@ def fired(
             if now.margin.health < c.health:
                 return True
         elif isinstance(c, FundingOutside):
-            before = declared.markets.get(c.market)
-            after = now.markets.get(c.market)
-            if before is None or after is None:
+            pair = _before_after(c.market, declared, now)
+            if pair is None:
                 return True
+            before, after = pair
             if c.side is None:
                 rate = after.funding_rate
             else:
                 rate = after.funding_rate_long if c.side == "long" else after.funding_rate_short
-            if after.last_funding_ts > before.last_funding_ts and not c.low <= rate <= c.high:
+            if _new_record(before, after) and not c.low <= rate <= c.high:
                 return True
         elif isinstance(c, NextSpotRate):
-            before = declared.markets.get(c.market)
-            after = now.markets.get(c.market)
-            if (
-                before is None
-                or after is None
-                or after.spot_deposit_apr != before.spot_deposit_apr
-                or after.spot_borrow_apr != before.spot_borrow_apr
-            ):
+            pair = _before_after(c.market, declared, now)
+            if pair is None or _new_spot_rate(*pair):
                 return True
         elif isinstance(c, FundingAprOutside):
-            before = declared.markets.get(c.market)
-            after = now.markets.get(c.market)
-            if before is None or after is None:
-                return True
-            if after.last_funding_ts > before.last_funding_ts and c.outside(after):
+            pair = _before_after(c.market, declared, now)
+            if pair is None or (_new_record(*pair) and c.outside(pair[1])):
                 return True
         else:
             raise TypeError(f"unknown wake condition {c!r}")
     return False
+
+
+def _before_after(
+    market: str, declared: StrategySnapshot, now: StrategySnapshot
+) -> tuple[MarketSnapshot, MarketSnapshot] | None:
+    """`market` in the declaring snapshot and now; None if either lacks it (fired)."""
+    before = declared.markets.get(market)
+    after = now.markets.get(market)
+    if before is None or after is None:
+        return None
+    return before, after
+
+
+def _new_record(before: MarketSnapshot, after: MarketSnapshot) -> bool:
+    """A funding record newer than the declaring snapshot's has arrived."""
+    return after.last_funding_ts > before.last_funding_ts
+
+
+def _new_spot_rate(before: MarketSnapshot, after: MarketSnapshot) -> bool:
+    """The spot leg's deposit or borrow APR has changed (a rate update)."""
+    return (
+        after.spot_deposit_apr != before.spot_deposit_apr
+        or after.spot_borrow_apr != before.spot_borrow_apr
+    )
 
 
 __all__ = [
