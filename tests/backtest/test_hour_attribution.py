@@ -2,13 +2,14 @@
 ADR-0020 points 100-101) gives what the general way gives (`HOUR_ATTRIBUTION = False`:
 the records filtered into a list, `_read`, `_book`, `_close`, `_explain`).
 
-- Whole fast backtests both ways (`test_quiet_run`'s harness): the report (every
-  attribution part, funding hours and payments, final equity, every hourly sample),
-  every row of every table, the ticks, the simulator's records and account; on the
-  bench's kind of data (synthetic minutes held short), a carry strategy entering and
-  leaving (fills: the general way), the real LUNA crash (a liquidation; a drawdown
-  halt), real SOL hours delta-neutral (interest on its SOL leg) and the whole real SOL
-  year delta-neutral (slow). The flag-on run books most quiet hours in the one walk,
+- Whole fast backtests both ways (`flag_runs`, tests/backtest/flag_scenarios.py): the
+  report (every attribution part, funding hours and payments, final equity, every
+  hourly sample), every row of every table, the ticks, the simulator's records and
+  account; on the bookkeeping scenarios (`BOOKKEEPING`: synthetic minutes held short,
+  the bench's kind, and a carry strategy entering and leaving, fills taking the general
+  way; the real LUNA crash liquidated and halted; real SOL minutes; real SOL hours held
+  short and delta-neutral, interest on its SOL leg) and the whole real SOL year
+  delta-neutral (slow). The flag-on run books most quiet hours in the one walk,
   the reference none.
 - On the simulator itself (Hypothesis): prices, funding, interest rates, hours of
   interest accrued, perp and spot orders, settle_pnl, deposits and withdrawals, each
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -32,31 +32,26 @@ from drift_engine.backtest import attribution as at
 from drift_engine.backtest.attribution import PnlAttribution, holdings_of_user
 from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
 from drift_engine.data.models import FundingRecord, OracleTick, SpotRateRecord
-from drift_engine.data.synthetic import DEFAULT_ORIGIN
 from drift_engine.engine.ports import VenueError
 from drift_engine.sim import DriftSimulator
 from drift_engine.sim.state import SimulationError
 from drift_engine.venues.paper import PaperVenue
-from tests.backtest.flag_scenarios import (
-    DAY,
-    LUNA_LABEL,
-    LUNA_LONGS,
-    SOL_YEAR,
-    _luna,
-    _same,
-    _whole,
-)
-from tests.backtest.strategy_kit import Carry, Hold
+from tests.backtest.flag_scenarios import BOOKKEEPING, flag_runs, named
 
 HOUR = 3_600
-SOL_END = 1_775_001_600  # the bundled file's end (the bench's year)
 
 # ------------------------------------------------------------------ whole backtests
 
+#: the runs of a quiet hour's bookkeeping (tests/backtest/flag_scenarios.py), the real
+#: SOL year delta-neutral (slow) among them
+SCENARIOS = named(*BOOKKEEPING, "sol-year-delta-neutral")
+#: the scenarios whose held short settles its profit in most hours (real SOL held short:
+#: a settle_pnl record in ~190 of ~335 hours); such an hour takes the general way
+SETTLED = {"sol-minutes", "sol-hours-held-short"}
 
-@contextlib.contextmanager
-def _walked():
-    """[int]: how many checks `_book_hour` took while the block runs."""
+
+def _walks(mp: pytest.MonkeyPatch):
+    """Counts the checks `_book_hour` took (the one walk)."""
     taken = [0]
     book_hour = PnlAttribution._book_hour
 
@@ -65,85 +60,27 @@ def _walked():
         taken[0] += done
         return done
 
+    mp.setattr(PnlAttribution, "_book_hour", spy)
+    return lambda: taken[0]
+
+
+@contextlib.contextmanager
+def _walked():
+    """`_walks` while the block runs: yields how to read the count."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(PnlAttribution, "_book_hour", spy)
-        yield taken
+        yield _walks(mp)
 
 
-def _both(tmp_path: Path, strategy, market, start, end, params=None, **kw) -> dict:
-    """`_whole` (the lean loop on) with `HOUR_ATTRIBUTION` on and off, compared."""
-    got: dict[bool, dict] = {}
-    walked: dict[bool, int] = {}
-    for flag in (True, False):
-        where = tmp_path / ("hour" if flag else "reference")
-        where.mkdir()
-        with pytest.MonkeyPatch.context() as mp, _walked() as taken:
-            mp.setattr(at, "HOUR_ATTRIBUTION", flag)
-            got[flag] = _whole(where, True, strategy, market, start, end, params, **kw)
-        walked[flag] = taken[0]
-    assert walked[False] == 0
-    # most quiet hours in the one walk (an hour whose profit is settled, a settle_pnl
-    # record, takes the general way)
-    assert walked[True] * 2 > got[True]["quiet"] > 0
-    _same(got[True], got[False])
-    got[True]["walked"] = walked[True]
-    return got[True]
-
-
-def test_synthetic_minutes_held_short(tmp_path):
-    got = _both(
-        tmp_path, Hold, "SOL-PERP", DEFAULT_ORIGIN, DEFAULT_ORIGIN + 4 * DAY, {"leverage": 2.0},
-        source="synthetic",
-    )  # fmt: skip
-    assert got["quiet"] >= 80 and len(got["report"]["samples"]) >= 90
-
-
-def test_synthetic_minutes_entering_and_leaving(tmp_path):
-    got = _both(
-        tmp_path,
-        Carry,
-        "SOL-PERP",
-        DEFAULT_ORIGIN,
-        DEFAULT_ORIGIN + 4 * DAY,
-        {"entry_rate": -0.00003, "exit_rate": -0.000035},
-        source="synthetic",
-        seed=11,
-    )
-    assert got["report"]["trades"] >= 1
-
-
-@pytest.mark.parametrize(("params", "limits"), LUNA_LONGS)
-def test_real_luna_crash(tmp_path, params, limits):
-    events = _luna(True)
-    got = _both(
-        tmp_path,
-        Hold,
-        "SOL-PERP",
-        events[0].ts,
-        events[-1].ts + 60,
-        params,
-        data=(events, LUNA_LABEL),
-        risk=limits,
-    )
-    if limits.health_floor == 0:
-        assert got["report"]["liquidations"] >= 1
-
-
-def test_real_sol_hours_delta_neutral(tmp_path):
-    # a perp short and a spot long: interest on a non-quote leg, hourly settles (a
-    # settle_pnl record: the general way) and quiet hours of payments (the one walk)
-    got = _both(
-        tmp_path, "delta-neutral", "SOL-PERP", SOL_YEAR + 112 * DAY, SOL_YEAR + 133 * DAY,
-        {"settle_every_s": 4 * HOUR}, source="bundled",
-    )  # fmt: skip
-    assert got["report"]["trades"] >= 2 and got["report"]["interest"] != 0
-
-
-@pytest.mark.slow
-def test_real_sol_year_delta_neutral(tmp_path):
-    # the bench's `--data real --strategy delta-neutral`
-    got = _both(tmp_path, "delta-neutral", "SOL-PERP", SOL_YEAR, SOL_END, source="bundled")
-    assert got["quiet"] > 5000
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_a_backtest_is_the_same_with_the_hours_attribution_in_one_walk(tmp_path, name):
+    runs = flag_runs(tmp_path, name, at, "HOUR_ATTRIBUTION", _walks)
+    assert runs[False]["spied"] == 0
+    if name in SETTLED:
+        assert runs[True]["spied"] > 0
+    else:  # most quiet hours in the one walk
+        assert runs[True]["spied"] * 2 > runs[True]["quiet"] > 0
+    if name == "sol-hours-delta-neutral":  # (its SOL leg's interest: `leg_change`)
+        assert runs[True]["report"]["interest"] != 0
 
 
 # ------------------------------------------------------------------ on the simulator
@@ -275,7 +212,7 @@ def test_drawn_steps_book_what_the_general_way_books(steps, auto_settle):
     assert _state(hour) == _state(ref)
     assert hour.holdings() == holdings_of_user(sim.user(venue.key), sim.spot_markets)
     assert hour.parts.total == hour.finish() - CAPITAL
-    assert walked[0] <= len(steps) + 1
+    assert walked() <= len(steps) + 1
 
 
 def test_a_hedged_week_of_hours_takes_the_one_walk():
@@ -310,6 +247,6 @@ def test_a_hedged_week_of_hours_takes_the_one_walk():
         _as(True, hour.check)
         _as(False, ref.check)
         assert _state(hour) == _state(ref)
-    assert walked[0] == 7 * 24 + 1
+    assert walked() == 7 * 24 + 1
     assert hour.parts.interest > 0 and hour.parts.funding != 0
     assert hour.holdings() == holdings_of_user(sim.user(venue.key), sim.spot_markets)
