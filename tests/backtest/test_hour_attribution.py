@@ -22,7 +22,6 @@ the records filtered into a list, `_read`, `_book`, `_close`, `_explain`).
 from __future__ import annotations
 
 import contextlib
-from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -31,14 +30,17 @@ from hypothesis import strategies as st
 from drift_engine.backtest import attribution as at
 from drift_engine.backtest.attribution import PnlAttribution, holdings_of_user
 from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
-from drift_engine.data.models import FundingRecord, OracleTick, SpotRateRecord
-from drift_engine.engine.ports import VenueError
-from drift_engine.sim import DriftSimulator
-from drift_engine.sim.state import SimulationError
-from drift_engine.venues.paper import PaperVenue
+from tests.backtest.attribution_steps import (
+    CAPITAL,
+    HOUR,
+    OPS,
+    OTHER,
+    PRICE,
+    T0,
+    apply_step,
+    funded_simulator,
+)
 from tests.backtest.flag_scenarios import BOOKKEEPING, flag_runs, named
-
-HOUR = 3_600
 
 # ------------------------------------------------------------------ whole backtests
 
@@ -85,10 +87,6 @@ def test_a_backtest_is_the_same_with_the_hours_attribution_in_one_walk(tmp_path,
 
 # ------------------------------------------------------------------ on the simulator
 
-T0 = 1_751_328_000  # 2025-07-01 00:00 UTC
-CAPITAL = 10_000_000_000
-PRICE = 150_000_000
-
 
 def _as(flag: bool, fn, *args):
     """`fn(*args)` with `HOUR_ATTRIBUTION = flag`."""
@@ -113,76 +111,15 @@ def _state(pnl: PnlAttribution) -> tuple:
     )
 
 
-_op = st.one_of(
-    st.tuples(st.just("price"), st.sampled_from(["SOL-PERP", "SOL"]), st.integers(-300, 300)),
-    st.tuples(st.just("funding"), st.integers(-2_000_000, 2_000_000)),
-    st.tuples(
-        st.just("rate"),
-        st.sampled_from(["USDC", "SOL"]),
-        st.sampled_from(["0", "0.01", "0.05", "0.3"]),
-        st.sampled_from(["0", "0.03", "0.08", "0.9"]),
-    ),
-    st.tuples(st.just("accrue"), st.integers(1, 48)),  # hours of interest
-    st.tuples(
-        st.sampled_from(["perp", "spot"]),
-        st.sampled_from(["long", "short"]),
-        st.integers(1, 3_000),  # x 0.01 SOL
-    ),
-    st.tuples(st.just("settle")),
-    st.tuples(
-        st.sampled_from(["deposit", "withdraw"]),
-        st.sampled_from(["USDC", "SOL"]),
-        st.integers(1, 10**10),
-    ),
-    st.tuples(st.just("other"), st.integers(1, 10**9)),  # another account's deposit
-)
+#: the account's steps and another sub-account's deposits
+_op = st.one_of(OPS, OTHER)
 
 
 def _setup(auto_settle: bool):
-    sim = DriftSimulator({"SOL-PERP": PRICE, "SOL": PRICE}, ts=T0, auto_settle_pnl=auto_settle)
-    for market, deposit, borrow in (("USDC", "0.05", "0.08"), ("SOL", "0.006", "0.03")):
-        sim.apply(SpotRateRecord(T0, market, None, Decimal(deposit), Decimal(borrow)))
-    venue = PaperVenue(sim, sub_account_id=0)
-    venue.fund(CAPITAL, T0)
-    other = PaperVenue(sim, sub_account_id=1)
-    other.fund(CAPITAL, T0)
+    sim, (venue, other) = funded_simulator(auto_settle, others=1)
     hour = _as(True, PnlAttribution, sim, venue, CAPITAL)
     ref = _as(False, PnlAttribution, sim, venue, CAPITAL)
     return sim, venue, other, hour, ref
-
-
-def _step(sim, venue, other, step, ts: int, prices: dict) -> tuple[int, object]:
-    """Applies one drawn step; returns (the time, the market event to feed or None)."""
-    kind = step[0]
-    if kind == "price":
-        market = step[1]
-        prices[market] = max(1_000_000, prices[market] + prices[market] * step[2] // 10_000)
-        return ts, OracleTick(ts, market, prices[market], "synthetic")
-    if kind == "funding":
-        ts = (ts // HOUR + 1) * HOUR + 5  # the next hour's update, just after the hour
-        p = prices["SOL-PERP"]
-        return ts, FundingRecord(ts, "SOL-PERP", 0, step[1], step[1], step[1], 0, 0, p, p,
-                                 "synthetic")  # fmt: skip
-    if kind == "rate":
-        return ts, SpotRateRecord(ts, step[1], None, Decimal(step[2]), Decimal(step[3]))
-    if kind == "accrue":
-        ts += step[1] * HOUR
-        sim.accrue_interest(ts)
-    elif kind in ("perp", "spot"):
-        index = 0 if kind == "perp" else 1
-        market_type = MarketType.PERP if kind == "perp" else MarketType.SPOT
-        intent = OrderIntent(index, market_type, PositionDirection(step[1]), step[2] * 10**7)
-        with contextlib.suppress(VenueError):  # refused (margin): nothing changed
-            venue.place([intent], ts)
-    elif kind == "settle":
-        sim.settle_pnl(venue.key, "SOL-PERP", ts)
-    elif kind == "other":
-        other.fund(step[1], ts)
-    else:
-        amount = step[2] if step[1] == "USDC" else step[2] * 100
-        with contextlib.suppress(SimulationError, VenueError):
-            getattr(sim, kind)(venue.key, step[1], amount, ts)
-    return ts, None
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -197,7 +134,7 @@ def test_drawn_steps_book_what_the_general_way_books(steps, auto_settle):
     with _walked() as walked:
         for step, checked in steps:
             ts += 600
-            ts, event = _step(sim, venue, other, step, ts, prices)
+            ts, event = apply_step(sim, venue, other, step, ts, prices)
             if event is not None:
                 sim.apply(event)
                 _as(True, hour.apply, event)
@@ -237,7 +174,7 @@ def test_a_hedged_week_of_hours_takes_the_one_walk():
         for h in range(7 * 24):
             for step in (("price", "SOL", 7 - h % 13), ("price", "SOL-PERP", h % 11 - 5),
                          ("funding", 300_000 - 5_000 * (h % 97))):  # fmt: skip
-                ts, event = _step(sim, venue, other, step, ts, prices)
+                ts, event = apply_step(sim, venue, other, step, ts, prices)
                 sim.apply(event)
                 _as(True, hour.apply, event)
                 _as(False, ref.apply, event)

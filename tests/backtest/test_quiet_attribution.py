@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -37,12 +36,11 @@ from drift_engine.backtest.attribution import (
     leg_value,
 )
 from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
-from drift_engine.data.models import FundingRecord, OracleTick, SpotRateRecord
+from drift_engine.data.models import OracleTick
 from drift_engine.data.real_hourly import real_hourly
-from drift_engine.engine.ports import VenueError
 from drift_engine.sim import DriftSimulator
-from drift_engine.sim.state import SimulationError
 from drift_engine.venues.paper import PaperVenue
+from tests.backtest.attribution_steps import CAPITAL, OPS, PRICE, T0, apply_step, funded_simulator
 from tests.backtest.flag_scenarios import IGNORED, flag_runs, named, scenario
 from tests.backtest.test_fast_stepping import _run as _bar_run
 
@@ -122,17 +120,9 @@ def test_a_backtest_is_the_same_with_payment_bookings(tmp_path, name):
 
 # ------------------------------------------------------------------ on the simulator
 
-T0 = 1_751_328_000  # 2025-07-01 00:00 UTC
-CAPITAL = 10_000_000_000
-PRICE = 150_000_000
-
 
 def _setup(auto_settle: bool) -> tuple[DriftSimulator, PaperVenue, PnlAttribution, PnlAttribution]:
-    sim = DriftSimulator({"SOL-PERP": PRICE, "SOL": PRICE}, ts=T0, auto_settle_pnl=auto_settle)
-    for market, deposit, borrow in (("USDC", "0.05", "0.08"), ("SOL", "0.006", "0.03")):
-        sim.apply(SpotRateRecord(T0, market, None, Decimal(deposit), Decimal(borrow)))
-    venue = PaperVenue(sim, sub_account_id=0)
-    venue.fund(CAPITAL, T0)
+    sim, (venue,) = funded_simulator(auto_settle)
     kept = _as(True, PnlAttribution, sim, venue, CAPITAL)
     ref = _as(False, PnlAttribution, sim, venue, CAPITAL)
     return sim, venue, kept, ref
@@ -158,33 +148,9 @@ def _same(sim, venue, kept, ref, sample: bool) -> None:
         assert _as(True, kept.value) == _as(False, ref.value)
 
 
-op = st.one_of(
-    st.tuples(st.just("price"), st.sampled_from(["SOL-PERP", "SOL"]), st.integers(-300, 300)),
-    st.tuples(st.just("funding"), st.integers(-2_000_000, 2_000_000)),
-    st.tuples(
-        st.just("rate"),
-        st.sampled_from(["USDC", "SOL"]),
-        st.sampled_from(["0", "0.01", "0.05", "0.3"]),
-        st.sampled_from(["0", "0.03", "0.08", "0.9"]),
-    ),
-    st.tuples(st.just("accrue"), st.integers(1, 48)),  # hours of interest
-    st.tuples(
-        st.sampled_from(["perp", "spot"]),
-        st.sampled_from(["long", "short"]),
-        st.integers(1, 3_000),  # x 0.01 SOL
-    ),
-    st.tuples(st.just("settle")),
-    st.tuples(
-        st.sampled_from(["deposit", "withdraw"]),
-        st.sampled_from(["USDC", "SOL"]),
-        st.integers(1, 10**10),
-    ),
-)
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    st.lists(op, min_size=1, max_size=30),
+    st.lists(OPS, min_size=1, max_size=30),
     st.lists(st.booleans(), min_size=30, max_size=30),
     st.booleans(),
 )
@@ -194,34 +160,7 @@ def test_payment_bookings_book_what_reading_the_account_books(ops, samples, auto
     ts = T0
     for step, sample in zip(ops, samples, strict=False):
         ts += 600
-        event = None
-        kind = step[0]
-        if kind == "price":
-            market = step[1]
-            prices[market] = max(1_000_000, prices[market] + prices[market] * step[2] // 10_000)
-            event = OracleTick(ts, market, prices[market], "synthetic")
-        elif kind == "funding":
-            ts = (ts // HOUR + 1) * HOUR + 5  # the next hour's update, just after the hour
-            p = prices["SOL-PERP"]
-            event = FundingRecord(ts, "SOL-PERP", 0, step[1], step[1], step[1], 0, 0, p, p,
-                                  "synthetic")  # fmt: skip
-        elif kind == "rate":
-            event = SpotRateRecord(ts, step[1], None, Decimal(step[2]), Decimal(step[3]))
-        elif kind == "accrue":
-            ts += step[1] * HOUR
-            sim.accrue_interest(ts)
-        elif kind in ("perp", "spot"):
-            index = 0 if kind == "perp" else 1
-            market_type = MarketType.PERP if kind == "perp" else MarketType.SPOT
-            intent = OrderIntent(index, market_type, PositionDirection(step[1]), step[2] * 10**7)
-            with contextlib.suppress(VenueError):  # refused (margin): nothing changed
-                venue.place([intent], ts)
-        elif kind == "settle":
-            sim.settle_pnl(venue.key, "SOL-PERP", ts)
-        else:
-            amount = step[2] if step[1] == "USDC" else step[2] * 100
-            with contextlib.suppress(SimulationError, VenueError):
-                getattr(sim, kind)(venue.key, step[1], amount, ts)
+        ts, event = apply_step(sim, venue, None, step, ts, prices)
         if event is not None:
             sim.apply(event)
             _as(True, kept.apply, event)
