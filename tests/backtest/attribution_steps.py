@@ -5,16 +5,18 @@ and one with it off and compares them after every step.
 A step is a price move, a funding update, a spot rate change, hours of interest, a
 perp or spot order, a settle_pnl, a deposit or withdrawal, or (`OTHER`) another
 sub-account's deposit; `apply_step` carries one out and says which market event (if
-any) the attributions are to be fed."""
+any) the attributions are to be fed; `flag_switch` runs a call with the flag on or off."""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from hypothesis import strategies as st
 
+from drift_engine.backtest import attribution
 from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
 from drift_engine.data.models import FundingRecord, OracleTick, SpotRateRecord
 from drift_engine.engine.ports import VenueError
@@ -106,3 +108,19 @@ def apply_step(
         with contextlib.suppress(SimulationError, VenueError):
             getattr(sim, kind)(venue.key, step[1], amount, ts)
     return ts, None
+
+
+def flag_switch(flag: str) -> Callable[..., Any]:
+    """`call(on, fn, *args)`: `fn(*args)` with `backtest.attribution.<flag>` set to `on`
+    (put back after), so one attribution is always fed with the flag on and its twin
+    with it off."""
+
+    def call(on: bool, fn: Callable[..., Any], *args: Any) -> Any:
+        was = getattr(attribution, flag)
+        setattr(attribution, flag, on)
+        try:
+            return fn(*args)
+        finally:
+            setattr(attribution, flag, was)
+
+    return call

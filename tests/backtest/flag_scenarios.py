@@ -22,9 +22,10 @@ comparisons (fast against per-bar stepping; tables with the wall clocks frozen).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -420,6 +421,13 @@ def named(*names: str) -> list:
 
 #: a spy: installs its counting patches on `mp` for one run; returns how to read the count
 Spy = Callable[[pytest.MonkeyPatch], Callable[[], int]]
+
+
+@contextlib.contextmanager
+def spying(spy: Callable[[pytest.MonkeyPatch], Any]) -> Iterator[Any]:
+    """`spy`'s patches while the block runs; yields what `spy` returned (its count)."""
+    with pytest.MonkeyPatch.context() as mp:
+        yield spy(mp)
 
 
 def flag_runs(

@@ -21,8 +21,6 @@ the records filtered into a list, `_read`, `_book`, `_close`, `_explain`).
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -38,9 +36,10 @@ from tests.backtest.attribution_steps import (
     PRICE,
     T0,
     apply_step,
+    flag_switch,
     funded_simulator,
 )
-from tests.backtest.flag_scenarios import BOOKKEEPING, flag_runs, named
+from tests.backtest.flag_scenarios import BOOKKEEPING, flag_runs, named, spying
 
 # ------------------------------------------------------------------ whole backtests
 
@@ -66,13 +65,6 @@ def _walks(mp: pytest.MonkeyPatch):
     return lambda: taken[0]
 
 
-@contextlib.contextmanager
-def _walked():
-    """`_walks` while the block runs: yields how to read the count."""
-    with pytest.MonkeyPatch.context() as mp:
-        yield _walks(mp)
-
-
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_a_backtest_is_the_same_with_the_hours_attribution_in_one_walk(tmp_path, name):
     runs = flag_runs(tmp_path, name, at, "HOUR_ATTRIBUTION", _walks)
@@ -87,15 +79,8 @@ def test_a_backtest_is_the_same_with_the_hours_attribution_in_one_walk(tmp_path,
 
 # ------------------------------------------------------------------ on the simulator
 
-
-def _as(flag: bool, fn, *args):
-    """`fn(*args)` with `HOUR_ATTRIBUTION = flag`."""
-    was = at.HOUR_ATTRIBUTION
-    at.HOUR_ATTRIBUTION = flag
-    try:
-        return fn(*args)
-    finally:
-        at.HOUR_ATTRIBUTION = was
+#: `fn(*args)` with `HOUR_ATTRIBUTION` on or off
+_as = flag_switch("HOUR_ATTRIBUTION")
 
 
 def _state(pnl: PnlAttribution) -> tuple:
@@ -131,7 +116,7 @@ def test_drawn_steps_book_what_the_general_way_books(steps, auto_settle):
     sim, venue, other, hour, ref = _setup(auto_settle)
     prices = {"SOL-PERP": PRICE, "SOL": PRICE}
     ts = T0
-    with _walked() as walked:
+    with spying(_walks) as walked:
         for step, checked in steps:
             ts += 600
             ts, event = apply_step(sim, venue, other, step, ts, prices)
@@ -170,7 +155,7 @@ def test_a_hedged_week_of_hours_takes_the_one_walk():
     _as(True, hour.check)
     _as(False, ref.check)
     ts = T0 + 1
-    with _walked() as walked:
+    with spying(_walks) as walked:
         for h in range(7 * 24):
             for step in (("price", "SOL", 7 - h % 13), ("price", "SOL-PERP", h % 11 - 5),
                          ("funding", 300_000 - 5_000 * (h % 97))):  # fmt: skip

@@ -21,7 +21,6 @@ False`: every slot read, both holdings valued, the price dict built):
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 
 import pytest
@@ -40,11 +39,21 @@ from drift_engine.data.models import OracleTick
 from drift_engine.data.real_hourly import real_hourly
 from drift_engine.sim import DriftSimulator
 from drift_engine.venues.paper import PaperVenue
-from tests.backtest.attribution_steps import CAPITAL, OPS, PRICE, T0, apply_step, funded_simulator
-from tests.backtest.flag_scenarios import IGNORED, flag_runs, named, scenario
+from tests.backtest.attribution_steps import (
+    CAPITAL,
+    OPS,
+    PRICE,
+    T0,
+    apply_step,
+    flag_switch,
+    funded_simulator,
+)
+from tests.backtest.flag_scenarios import IGNORED, flag_runs, named, scenario, spying
 from tests.backtest.test_fast_stepping import _run as _bar_run
 
 HOUR = 3_600
+#: `fn(*args)` with `KEPT_BOOKING` on or off
+_as = flag_switch("KEPT_BOOKING")
 
 
 # ------------------------------------------------------------------ whole backtests
@@ -97,13 +106,6 @@ def _spy_moved_by(mp: pytest.MonkeyPatch) -> list[bool]:
     return derived
 
 
-@contextlib.contextmanager
-def _derived():
-    """`_spy_moved_by` while the block runs."""
-    with pytest.MonkeyPatch.context() as mp:
-        yield _spy_moved_by(mp)
-
-
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_a_backtest_is_the_same_with_payment_bookings(tmp_path, name):
     runs = flag_runs(tmp_path, name, at, "KEPT_BOOKING", _derived_count)
@@ -126,16 +128,6 @@ def _setup(auto_settle: bool) -> tuple[DriftSimulator, PaperVenue, PnlAttributio
     kept = _as(True, PnlAttribution, sim, venue, CAPITAL)
     ref = _as(False, PnlAttribution, sim, venue, CAPITAL)
     return sim, venue, kept, ref
-
-
-def _as(kept: bool, fn, *args):
-    """`fn(*args)` with `KEPT_BOOKING = kept`."""
-    was = at.KEPT_BOOKING
-    at.KEPT_BOOKING = kept
-    try:
-        return fn(*args)
-    finally:
-        at.KEPT_BOOKING = was
 
 
 def _same(sim, venue, kept, ref, sample: bool) -> None:
@@ -193,7 +185,7 @@ def test_a_hedged_week_books_its_hours_from_the_payments():
     )
     _as(True, kept.check)
     _as(False, ref.check)
-    with _derived() as derived:
+    with spying(_spy_moved_by) as derived:
         for r in records[1:]:
             for event in (
                 OracleTick(r.ts, "SOL", r.oracle_price_twap + 17_000, "real"),
