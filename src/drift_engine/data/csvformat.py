@@ -559,24 +559,31 @@ def parse_file(
         fmt = sniff(path_str, first.rstrip("\r\n"))
         fh.seek(0)
         try:
-            if fmt == "drift_funding":
-                return parse_drift_funding(path_str, fh, market)
-            if fmt == "drift_candle":
-                return parse_drift_candles(path_str, fh, market, resolution)
-            meta, records = iter_own_records(path_str, fh)
-            series = ParsedSeries(path_str, meta["market"], meta["kind"], meta["source"])
-            for line, record in records:
-                series.records.append(record)
-                series.lines.append(line)
-            if series.kind == KIND_CANDLE and series.records:
-                series.resolution = series.records[0].resolution
-            if market is not None and market != series.market:
-                raise DataFileError(
-                    path_str, 1, None, f"file is for {series.market!r}, not {market!r}"
-                )
-            return [series]
+            return parse_stream(path_str, fh, fmt, market=market, resolution=resolution)
         except UnicodeDecodeError as exc:
             raise DataFileError(path_str, 0, None, f"not a UTF-8 text file ({exc})") from None
+
+
+def parse_stream(
+    path_str: str, fh: IO[str], fmt: str, *, market: str | None, resolution: int | None
+) -> list[ParsedSeries]:
+    """Parse the text of a file `sniff` took for `fmt` (a Drift funding or candle CSV,
+    else our own format): one reader for a file on disk and for the text of a packed
+    (gzip) one. Our format's series must be for `market` when one is asked."""
+    if fmt == "drift_funding":
+        return parse_drift_funding(path_str, fh, market)
+    if fmt == "drift_candle":
+        return parse_drift_candles(path_str, fh, market, resolution)
+    meta, records = iter_own_records(path_str, fh)
+    series = ParsedSeries(path_str, meta["market"], meta["kind"], meta["source"])
+    for line, record in records:
+        series.records.append(record)
+        series.lines.append(line)
+    if series.kind == KIND_CANDLE and series.records:
+        series.resolution = series.records[0].resolution
+    if market is not None and market != series.market:
+        raise DataFileError(path_str, 1, None, f"file is for {series.market!r}, not {market!r}")
+    return [series]
 
 
 # -- writing our format --------------------------------------------------------------------
@@ -654,6 +661,7 @@ __all__ = [
     "iter_own_records",
     "meta_line",
     "parse_file",
+    "parse_stream",
     "record_cells",
     "check_symbol",
     "sniff",

@@ -32,14 +32,11 @@ from drift_engine.data import published
 from drift_engine.data.csvformat import (
     DataFileError,
     ParsedSeries,
-    iter_own_records,
-    parse_drift_candles,
-    parse_drift_funding,
     parse_file,
+    parse_stream,
     sniff,
 )
 from drift_engine.data.importer import DriftHistoricalImporter
-from drift_engine.data.models import KIND_CANDLE
 from drift_engine.data.store import LocalStore, StoreEntry
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -100,20 +97,7 @@ def read_file(
     if not packed:
         return parse_file(path_str, market=market, resolution=resolution)
     fh = io.StringIO(text, newline="")
-    if fmt == "drift_funding":
-        return parse_drift_funding(path_str, fh, market)
-    if fmt == "drift_candle":
-        return parse_drift_candles(path_str, fh, market, resolution)
-    meta, records = iter_own_records(path_str, fh)
-    series = ParsedSeries(path_str, meta["market"], meta["kind"], meta["source"])
-    for line, record in records:
-        series.records.append(record)
-        series.lines.append(line)
-    if series.kind == KIND_CANDLE and series.records:
-        series.resolution = series.records[0].resolution
-    if market is not None and market != series.market:
-        raise DataFileError(path_str, 1, None, f"file is for {series.market!r}, not {market!r}")
-    return [series]
+    return parse_stream(path_str, fh, fmt, market=market, resolution=resolution)
 
 
 def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
