@@ -10,6 +10,7 @@ deposits == negative pnl") and its acceleration of shortages under $50
 
 from __future__ import annotations
 
+from drift_engine.core.steps import round_down_to_step, round_up_to_step
 from drift_engine.sim import rules
 
 QUOTE = PRICE = 10**6
@@ -94,11 +95,11 @@ def test_max_pct_to_liquidate_program_vector_and_pacing():
 
 
 def test_standardize_rounds_to_the_step_each_way():
-    assert rules.standardize(1_234_567_891, 10**7) == 1_230_000_000
-    assert rules.standardize_ceil(1_234_567_891, 10**7) == 1_240_000_000
-    assert rules.standardize_ceil(1_230_000_000, 10**7) == 1_230_000_000
-    assert rules.standardize(1_230_000_000, 10**7) == 1_230_000_000
-    assert rules.standardize(9_999_999, 10**7) == 0 and rules.standardize_ceil(1, 10**7) == 10**7
+    assert round_down_to_step(1_234_567_891, 10**7) == 1_230_000_000
+    assert round_up_to_step(1_234_567_891, 10**7) == 1_240_000_000
+    assert round_up_to_step(1_230_000_000, 10**7) == 1_230_000_000
+    assert round_down_to_step(1_230_000_000, 10**7) == 1_230_000_000
+    assert round_down_to_step(9_999_999, 10**7) == 0 and round_up_to_step(1, 10**7) == 10**7
 
 
 def test_liquidation_math_stays_in_integers():

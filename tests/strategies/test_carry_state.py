@@ -19,7 +19,6 @@ from drift_engine.strategies import (
     FundingSpreadState,
     FundingSpreadStrategy,
 )
-from drift_engine.strategies.carry import round_down
 
 DN_SAVED = (
     '{"side":"long_carry","below_exit_since":7,"entered_at":5,"last_action_ts":9,'
@@ -97,9 +96,3 @@ def test_each_state_keeps_its_own_sides():
     st = FundingSpreadState()
     with pytest.raises(ValidationError):
         st.side = "long_carry"
-
-
-def test_round_down():
-    assert [round_down(v, 10) for v in (0, 9, 10, 19, 25)] == [0, 0, 10, 10, 20]
-    assert round_down(7, 1) == 7
-    assert round_down(7, 0) == 7

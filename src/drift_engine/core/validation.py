@@ -31,6 +31,7 @@ from driftpy.constants.numeric_constants import QUOTE_SPOT_MARKET_INDEX
 
 from drift_engine.core.errors import OrderValidationError
 from drift_engine.core.markets import MarketCatalog, MarketSpec, UnknownMarketError
+from drift_engine.core.steps import round_down_to_step
 from drift_engine.core.types import MarketType, OrderIntent
 
 #: Market statuses under which only reduce-only orders are accepted.
@@ -57,10 +58,6 @@ def check_market_open(market: MarketSpec, reduce_only: bool) -> None:
         f"{market.symbol} ({market.market_type.value} {market.market_index}) has status "
         f"{market.status}, which takes {allowed}",
     )
-
-
-def round_down_to_step(amount: int, step: int) -> int:
-    return amount - amount % step if step > 0 else amount
 
 
 def check_size(
@@ -172,6 +169,5 @@ __all__ = [
     "check_reduce_only",
     "check_size",
     "market_for",
-    "round_down_to_step",
     "validate_intent",
 ]

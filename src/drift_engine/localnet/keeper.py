@@ -53,6 +53,7 @@ from drift_engine.core.auction import (
     standardize_price_i64,
 )
 from drift_engine.core.errors import OrderValidationError
+from drift_engine.core.steps import round_down_to_step
 from drift_engine.core.types import (
     MarketType,
     OrderIntent,
@@ -64,7 +65,6 @@ from drift_engine.core.types import (
 from drift_engine.core.validation import validate_intent
 from drift_engine.localnet.chain import ProgramError
 from drift_engine.localnet.config import LocalnetConfig
-from drift_engine.sim import rules
 from drift_engine.sim.simulator import InsufficientCollateralError
 
 PPM = 1_000_000
@@ -421,7 +421,7 @@ class Keeper:
         if room <= 0:
             return 0, 0
         size = min(remaining, room * unit // oracle)
-        size = rules.standardize(size, step)
+        size = round_down_to_step(size, step)
         while size > 0:
             notional = already + size * oracle // unit
             quote = model.taker_price(oracle, long, notional, tick)

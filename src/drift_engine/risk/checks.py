@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from drift_engine.core.steps import round_down_to_step, round_up_to_step
 from drift_engine.core.types import DriftPosition, MarketType, OrderIntent, PositionDirection
 from drift_engine.risk.limits import RiskLimits
 from drift_engine.strategies.base import StrategySnapshot
@@ -321,10 +322,10 @@ def reduce_orders(
         size = abs(p.base_asset_amount)
         if fraction < 1.0:
             size = int(size * fraction)
-            size = -(-size // step) * step  # round up to a step: cut at least `fraction`
+            size = round_up_to_step(size, step)  # cut at least `fraction`
             size = min(size, abs(p.base_asset_amount))
         elif p.market_type is MarketType.SPOT and p.base_asset_amount > 0:
-            size -= size % step  # sell whole steps; dust below a step stays
+            size = round_down_to_step(size, step)  # sell whole steps; dust below a step stays
         if size < min_size or size == 0:
             continue
         direction = PositionDirection.SHORT if p.base_asset_amount > 0 else PositionDirection.LONG

@@ -27,6 +27,7 @@ from drift_engine.core.program_math import (
     spot_asset_weight,
     spot_liability_weight,
 )
+from drift_engine.core.steps import round_up_to_step
 from drift_engine.core.types import MarketType
 from drift_engine.sim import rules
 from drift_engine.sim.records import LiquidationRecord
@@ -464,7 +465,7 @@ class LiquidationMixin:
                 oracle,
                 market.if_liquidation_fee,
             )
-            to_cover = rules.standardize_ceil(
+            to_cover = round_up_to_step(
                 rules.base_to_cover_margin_shortage(
                     shortage, ratio_with_buffer, liquidator_fee, if_fee_rate, oracle
                 ),
@@ -483,7 +484,7 @@ class LiquidationMixin:
                 break
             value_all = user_base * oracle // rules.PRICE_TIMES_AMM_TO_QUOTE_PRECISION_RATIO
             min_base = 0 if value_all > 50 * rules.QUOTE_PRECISION else user_base
-            amount = rules.standardize_ceil(min(user_base, max(allowed, min_base)), step)
+            amount = round_up_to_step(min(user_base, max(allowed, min_base)), step)
             value = amount * oracle // rules.PRICE_TIMES_AMM_TO_QUOTE_PRECISION_RATIO
             liq_fee = value * liquidator_fee // rules.LIQUIDATION_FEE_PRECISION
             if_fee = value * if_fee_rate // rules.LIQUIDATION_FEE_PRECISION

@@ -19,6 +19,7 @@ from driftpy.types import OrderStatus, OrderType, PositionDirection
 from drift_engine.core import fees
 from drift_engine.core.errors import OrderValidationError
 from drift_engine.core.program_math import is_high_leverage_mode
+from drift_engine.core.steps import round_down_to_step
 from drift_engine.core.types import MarketType, OrderIntent, PostOnly
 from drift_engine.core.types import OrderType as IntentOrderType
 from drift_engine.core.types import PositionDirection as Direction
@@ -71,7 +72,7 @@ class OrdersMixin:
         position = self._position_base(acct, key)
         if (long and position >= 0) or (not long and position <= 0):
             return 0
-        return rules.standardize(min(size, abs(position)), self._step(key))
+        return round_down_to_step(min(size, abs(position)), self._step(key))
 
     def place_order(self, key: UserKey | None, intent: OrderIntent, ts: int) -> OrderResult:
         """Validate and place an order; takers fill now, limit orders may rest.
@@ -388,7 +389,7 @@ class OrdersMixin:
                     )
                     continue
             if cap is not None:
-                size = rules.standardize(min(size, cap), step)
+                size = round_down_to_step(min(size, cap), step)
                 if size == 0:
                     break
                 cap -= size

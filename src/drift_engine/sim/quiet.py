@@ -38,6 +38,9 @@ MarketKey = tuple[MarketType, int]
 PRICE_PRECISION = 10**6
 BASE_PRECISION = 10**9
 QUOTE_INDEX = 0
+#: the market types read once: an enum member's look-up on its class costs ~80 ns on
+#: Python 3.11 (`EnumType.__getattr__`), a module global's ~10; the same objects
+_PERP, _SPOT = MarketType.PERP, MarketType.SPOT
 
 
 def _trunc_div(a: int, b: int) -> int:
@@ -171,7 +174,7 @@ def _legs(markets: Any, spot_positions: Any, perp_positions: Any) -> EquityLegs 
         if sp.market_index == QUOTE_INDEX:
             const += amount * PRICE_PRECISION // scale
             continue
-        spots.append(((MarketType.SPOT, sp.market_index), amount, scale))
+        spots.append(((_SPOT, sp.market_index), amount, scale))
     for pp in perp_positions:
         if _perp_position_is_available(pp):
             continue
@@ -188,7 +191,7 @@ def _legs(markets: Any, spot_positions: Any, perp_positions: Any) -> EquityLegs 
         )
         const += pp.quote_asset_amount + program_math.funding_payment(cumulative, pp)
         if pp.base_asset_amount != 0:
-            perps.append(((MarketType.PERP, pp.market_index), pp.base_asset_amount))
+            perps.append(((_PERP, pp.market_index), pp.base_asset_amount))
     return EquityLegs(const, tuple(perps), tuple(spots))
 
 
@@ -211,7 +214,7 @@ def quiet_bands(
     for _, s in sens.values():
         total += s
     prices = sim._prices
-    quote = (MarketType.SPOT, QUOTE_INDEX)
+    quote = (_SPOT, QUOTE_INDEX)
     bands: dict[MarketKey, tuple[int, int]] = {quote: (prices[quote], prices[quote])}
     if total <= 0:
         return bands

@@ -462,14 +462,3 @@ def max_pct_to_liquidate(
     max_freed = total * pct // LIQUIDATION_PCT_PRECISION
     freeable = max(0, max_freed - liquidation_margin_freed)
     return freeable * LIQUIDATION_PCT_PRECISION // margin_shortage
-
-
-def standardize_ceil(amount: int, step: int) -> int:
-    """`math/orders.rs::standardize_base_asset_amount_ceil`."""
-    r = amount % step
-    return amount if r == 0 else amount + step - r
-
-
-def standardize(amount: int, step: int) -> int:
-    """`math/orders.rs::standardize_base_asset_amount` (round down to the step)."""
-    return amount - amount % step

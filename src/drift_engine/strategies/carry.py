@@ -55,11 +55,6 @@ C = TypeVar("C", bound=StrategyConfig)
 S = TypeVar("S", bound=CarryState)
 
 
-def round_down(value: int, step: int) -> int:
-    """`value` down to a whole number of `step`s (a step of 0 or 1: as it is)."""
-    return value - value % step if step > 1 else value
-
-
 def check_thresholds(cfg: CarryThresholds) -> None:
     """A config whose exit threshold is above its entry threshold would enter and
     leave at once: refused."""
@@ -116,4 +111,4 @@ class CarryStrategy(DriftStrategy[C, S]):
         self.state.funding_earned += payment.amount
 
 
-__all__ = ["CarryState", "CarryStrategy", "CarryThresholds", "check_thresholds", "round_down"]
+__all__ = ["CarryState", "CarryStrategy", "CarryThresholds", "check_thresholds"]

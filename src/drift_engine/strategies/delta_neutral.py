@@ -32,6 +32,7 @@ from typing import ClassVar, Literal
 from driftpy.constants.numeric_constants import ONE_YEAR
 from pydantic import Field, model_validator
 
+from drift_engine.core.steps import round_down_to_step, round_up_to_step
 from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
 from drift_engine.strategies.base import (
     HOURS_PER_YEAR,
@@ -44,7 +45,7 @@ from drift_engine.strategies.base import (
     StrategySnapshot,
     UnhedgedExposure,
 )
-from drift_engine.strategies.carry import CarryState, CarryStrategy, check_thresholds, round_down
+from drift_engine.strategies.carry import CarryState, CarryStrategy, check_thresholds
 from drift_engine.strategies.wake import (
     EVERY_TICK,
     AtTime,
@@ -250,7 +251,7 @@ class DeltaNeutralStrategy(CarryStrategy[DeltaNeutralConfig, DeltaNeutralState])
         notional = int(snap.vault.equity * self.config.target_leverage)  # micro-USDC
         if notional <= 0 or m.oracle_price <= 0 or m.spot_market_index is None:
             return []
-        base = round_down(notional * BASE_PRECISION // m.oracle_price, self._common_step(m))
+        base = round_down_to_step(notional * BASE_PRECISION // m.oracle_price, self._common_step(m))
         spot_amount = self._base_to_spot(base, m)
         if base < m.perp_min_order_size or spot_amount < m.spot_min_order_size:
             return []
@@ -268,9 +269,9 @@ class DeltaNeutralStrategy(CarryStrategy[DeltaNeutralConfig, DeltaNeutralState])
             # Sell whole steps of a deposit (interest dust below a step stays); buy back a
             # borrow rounded up to a step so none of it is left owing.
             size = (
-                spot - spot % m.spot_step_size
+                round_down_to_step(spot, m.spot_step_size)
                 if spot > 0
-                else -(spot // m.spot_step_size) * m.spot_step_size
+                else round_up_to_step(-spot, m.spot_step_size)
             )
             if spot != 0 and size >= m.spot_min_order_size:
                 direction = PositionDirection.SHORT if spot > 0 else PositionDirection.LONG
@@ -296,7 +297,7 @@ class DeltaNeutralStrategy(CarryStrategy[DeltaNeutralConfig, DeltaNeutralState])
         use_perp = lagging_is_perp != unwind or m.spot_market_index is None
         what = "unwind" if unwind else "hedge"
         if use_perp:
-            size = round_down(abs(net), m.perp_step_size)
+            size = round_down_to_step(abs(net), m.perp_step_size)
             if unwind:
                 size = min(size, abs(perp))
             if size < m.perp_min_order_size and not unwind:
@@ -305,10 +306,10 @@ class DeltaNeutralStrategy(CarryStrategy[DeltaNeutralConfig, DeltaNeutralState])
                 return None
             reduce = unwind or (perp != 0 and (perp > 0) != (net < 0) and size <= abs(perp))
             return self._order(m, MarketType.PERP, direction, size, what, reduce_only=reduce)
-        size = round_down(self._base_to_spot(abs(net), m), m.spot_step_size)
+        size = round_down_to_step(self._base_to_spot(abs(net), m), m.spot_step_size)
         held = abs(snap.base(MarketType.SPOT, m.spot_market_index))
         if unwind:
-            size = min(size, held - held % m.spot_step_size)
+            size = min(size, round_down_to_step(held, m.spot_step_size))
         if size == 0 or (size < m.spot_min_order_size and not unwind):
             return None
         return self._order(m, MarketType.SPOT, direction, size, what, reduce_only=unwind)

@@ -31,6 +31,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
+from drift_engine.core.steps import round_down_to_step
 from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
 from drift_engine.strategies.base import (
     Action,
@@ -39,7 +40,7 @@ from drift_engine.strategies.base import (
     StrategyConfig,
     StrategySnapshot,
 )
-from drift_engine.strategies.carry import CarryState, CarryStrategy, check_thresholds, round_down
+from drift_engine.strategies.carry import CarryState, CarryStrategy, check_thresholds
 from drift_engine.strategies.wake import (
     EVERY_TICK,
     AtTime,
@@ -143,8 +144,8 @@ class FundingSpreadStrategy(CarryStrategy[FundingSpreadConfig, FundingSpreadStat
         self, snap: StrategySnapshot, a: MarketSnapshot, b: MarketSnapshot, side: Side
     ) -> list[Action]:
         notional = int(snap.vault.equity * self.config.target_leverage)  # micro-USDC
-        base_a = round_down(notional * BASE_PRECISION // a.oracle_price, a.perp_step_size)
-        base_b = round_down(notional * BASE_PRECISION // b.oracle_price, b.perp_step_size)
+        base_a = round_down_to_step(notional * BASE_PRECISION // a.oracle_price, a.perp_step_size)
+        base_b = round_down_to_step(notional * BASE_PRECISION // b.oracle_price, b.perp_step_size)
         if base_a < a.perp_min_order_size or base_b < b.perp_min_order_size:
             return []
         dir_a = PositionDirection.SHORT if side == "short_a" else PositionDirection.LONG
@@ -179,7 +180,7 @@ class FundingSpreadStrategy(CarryStrategy[FundingSpreadConfig, FundingSpreadStat
         b_sign = 1 if self.state.side == "short_a" else -1
         target_b = b_sign * (n_a * BASE_PRECISION // b.oracle_price)
         change = target_b - base_b
-        size = round_down(abs(change), b.perp_step_size)
+        size = round_down_to_step(abs(change), b.perp_step_size)
         if size < b.perp_min_order_size:
             return []
         direction = PositionDirection.LONG if change > 0 else PositionDirection.SHORT
