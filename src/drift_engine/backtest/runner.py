@@ -62,6 +62,13 @@ FUNDING_GRACE_S = 300
 #: (`heap.frozen_set_up`, ADR-0026); False: collected as any heap (the reference)
 FREEZE_SET_UP = True
 
+#: a backtest into a scratch database (no `database_url`: deleted when the run ends)
+#: writes what its report reads back (the vault and its ledger) and the engine's record
+#: and events, the record only at the start and the end (`DriftEngine.saves_records`),
+#: and no heartbeat rows or daily vault snapshots: nothing reads them before the file is
+#: deleted (ADR-0027); False: it writes them all as a kept database (`--db`) does
+SCRATCH_LEAN = True
+
 
 def parse_date(text: str) -> int:
     """ISO date or datetime (UTC) -> unix seconds."""
@@ -157,7 +164,10 @@ def run_backtest(
     every bar, the reference the fast path is tested equal to. Fast stepping computes
     margin exactly at every step it takes (`margin_refresh_move` is then 0). Ledger
     entries, engine records and vault snapshots are held in memory and committed in
-    one transaction per simulated week (`WRITE_EVERY_S`) and at the end.
+    one transaction per simulated week (`WRITE_EVERY_S`) and at the end. Without a
+    `database_url` the run's database is a scratch file deleted at its end, and it
+    gets only what the report reads back (no heartbeat rows or daily vault snapshots,
+    the engine record only at the start and the end: `SCRATCH_LEAN`, ADR-0027).
     """
     if stepping not in ("fast", "bar"):
         raise ValueError(f"stepping must be 'fast' or 'bar', not {stepping!r}")
@@ -195,6 +205,8 @@ def run_backtest(
         engine = stack.add_engine(f"backtest-{strategy}-{market}", strat, capital, limits=risk)
         engine.venue.margin_refresh_move = 0.0 if stepping == "fast" else margin_refresh_move
         engine.persist_every_s = 24 * HOUR
+        lean = SCRATCH_LEAN and tmp is not None  # (a scratch database: nobody reads it)
+        engine.saves_records = not lean  # (the record: at the start and the end)
         # one transaction per simulated week for bookings, records and snapshots
         batch = WriteBatch()
         stack.store.batch = batch
@@ -283,7 +295,8 @@ def run_backtest(
             snapshot_every_s=24 * HOUR,
             record_every_s=24 * HOUR,
             on_tick=on_tick,
-            snapshotter=VaultSnapshotter(stack.registry, batch=batch),
+            snapshotter=None if lean else VaultSnapshotter(stack.registry, batch=batch),
+            store=None if lean else stack.store,  # (the heartbeat rows' store)
             commands=None,  # nobody queues operator commands into a backtest's database
         )
         hb.markets.append(pnl)  # after the simulator: sees each event's records at once

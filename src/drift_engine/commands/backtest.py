@@ -140,7 +140,10 @@ def backtest(
     as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object."),
     plot: str | None = typer.Option(None, "--plot", help="Write a chart: FILE.html or FILE.png."),
     database_url: str | None = typer.Option(
-        None, "--db", help="Keep the run's vaults and ledger in this database (default: temp)."
+        None,
+        "--db",
+        help="Keep the run's vaults, ledger, daily vault snapshots and heartbeat rows in "
+        "this database (default: a temporary one, with only what the report reads).",
     ),
 ) -> None:
     """Backtest a strategy on the simulator with the real engine and vault ledger."""

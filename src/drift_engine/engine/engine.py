@@ -171,6 +171,11 @@ class DriftEngine:
         self.stats = EngineStats()
         self.started = False
         self.persist_every_s = persist_every_s
+        #: False: the record is saved only when `persist` is called (start, an operator
+        #: command, a failure, the run's end), not after each step or quiet hour: a
+        #: backtest into a scratch database, where nothing reads it before the run ends
+        #: (ADR-0027)
+        self.saves_records = True
         self._saved: tuple[Any, ...] = ()
         self._saved_ts = 0
         self._margin: DriftMarginMetrics | None = None  # the last snapshot's
@@ -266,6 +271,8 @@ class DriftEngine:
         basis), so only the strategy state, the last tick and the high-water mark can
         differ from it; those three are replaced, the rest (config, limits, margin,
         orders, unhedged exposure) is the basis's. Without a valid basis: `_maybe_persist`."""
+        if not self.saves_records:
+            return
         basis = self._basis
         if (
             basis is None
@@ -300,7 +307,10 @@ class DriftEngine:
 
     def _maybe_persist(self) -> None:
         """Save when anything a restart needs changed (state, strategy state, bookings),
-        else at most every `persist_every_s` of engine time (last tick, high-water mark)."""
+        else at most every `persist_every_s` of engine time (last tick, high-water mark);
+        never when the engine `saves_records` only on `persist`."""
+        if not self.saves_records:
+            return
         key = (
             self.state.value,
             self.strategy.dump_state(),

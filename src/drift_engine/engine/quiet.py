@@ -156,9 +156,10 @@ class Quiet:
         else:  # (a dict of `passes_hour`'s own: nothing else holds it)
             bands = next_bands
         until = self.strategy_until
-        save = engine._saved_ts + engine.persist_every_s  # `wake_at`
-        if until is None or save < until:
-            until = save
+        if engine.saves_records:  # the next record save (`wake_at`)
+            save = engine._saved_ts + engine.persist_every_s
+            if until is None or save < until:
+                until = save
         return until, bands, legs
 
     def wake_at(self, ts: int) -> None:
@@ -212,7 +213,8 @@ def quiet_after_step(
     )
     if q.legs is None:
         return None
-    q.wake_at(engine._saved_ts + engine.persist_every_s)
+    if engine.saves_records:  # the record is saved on time: a wake
+        q.wake_at(engine._saved_ts + engine.persist_every_s)
     return q
 
 
