@@ -11,7 +11,9 @@ hours (held short, delta-neutral). Each run must
 hold rows, the reference none. Hypothesis, on the sink itself: drawn bookings (amounts
 at and past the money bounds, zero, repeated keys, record writes and other writes
 between them) give the same answers, errors, balance, totals, keys and held values
-both ways; `common_form` says True only for values `NewEntry` accepts."""
+both ways; `common_form` says True only for values `NewEntry` accepts, and True for
+every payment of the common form (bounds included: a narrower test would only slow the
+quiet hour, and only this catches it)."""
 
 from __future__ import annotations
 
@@ -27,7 +29,15 @@ from drift_engine.engine.ledger import VaultLedgerSink
 from drift_engine.engine.store import WriteBatch
 from drift_engine.storage.enums import EntryKind
 from drift_engine.vaults import bulk
-from drift_engine.vaults.entries import EntryRow, NewEntry, common_form
+from drift_engine.vaults.entries import (
+    KINDS_WITH_FEES,
+    MAX_KEY_LENGTH,
+    SIGN_RULES,
+    EntryRow,
+    NewEntry,
+    Sign,
+    common_form,
+)
 from drift_engine.vaults.errors import IdempotencyConflictError
 from drift_engine.vaults.money import MAX_AMOUNT
 from tests.backtest.flag_scenarios import BOOKKEEPING, flag_runs, named
@@ -195,6 +205,41 @@ def test_common_form_says_true_only_for_what_new_entry_accepts(kind, amount, fee
     row = EntryRow(kind, amount, key, fee, None, None, None, at)
     assert row.net == entry.net
     assert tuple(row) == tuple(getattr(entry, name) for name in EntryRow._fields)
+
+
+#: the kinds of any sign (`common_form`'s kinds), and those of them that carry a fee
+_ANY_SIGN = [k for k in EntryKind if SIGN_RULES[k] is Sign.ANY]
+_FEE_KINDS = [k for k in _ANY_SIGN if k in KINDS_WITH_FEES]
+_TIMES = [None, datetime(2025, 1, 1, tzinfo=UTC)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(_ANY_SIGN),
+    st.integers(-MAX_AMOUNT, MAX_AMOUNT),
+    st.integers(1, MAX_KEY_LENGTH),
+    st.sampled_from(_TIMES),
+)
+def test_common_form_takes_every_payment_of_the_common_form(kind, amount, length, at):
+    # the other way round: a quiet hour's payment (no fee) of any amount in the money
+    # bounds but 0, any key up to the longest and an aware time (or none) is decided
+    # without `NewEntry` (a narrower test would route every payment to the slow check)
+    if amount:
+        assert common_form(kind, amount, 0, "k" * length, at)
+    else:
+        assert not common_form(kind, 0, 0, "k" * length, at)  # (an empty entry: refused)
+
+
+@pytest.mark.parametrize("kind", _FEE_KINDS)
+@pytest.mark.parametrize(
+    ("amount", "fee"),
+    [(MAX_AMOUNT, 0), (-MAX_AMOUNT, 0), (0, MAX_AMOUNT), (0, -MAX_AMOUNT), (1, 1), (-5, 3)],
+)
+def test_common_form_takes_fills_at_the_money_bounds(kind, amount, fee) -> None:
+    # a fee on a kind that carries one, amounts and fees at the bounds, a fee alone
+    key = "k" * MAX_KEY_LENGTH
+    assert common_form(kind, amount, fee, key, _TIMES[1])
+    NewEntry(kind=kind, amount=amount, fee=fee, key=key, occurred_at=_TIMES[1])._check()
 
 
 # -- the flush: held rows as `NewEntry`s ----------------------------------------------
