@@ -303,10 +303,10 @@ def test_a_quiet_carries_the_comparison():
     assert engine_quiet._risk_and_wakes(engine, None, q) == []
     assert q.funding_aprs == [cond] and not q.funding_bands and not q.funding_wakes
     q.next_bands, q.next_legs = {}, object()
-    after = q.after_hour(SimpleNamespace(_saved_ts=0, persist_every_s=60, saves_records=True))
+    after = q.after_hour(SimpleNamespace(next_save=lambda: 60))
     assert after is not None and after.funding_aprs == [cond]
     assert after.until == 60  # the next record save wakes the engine
     q.next_bands, q.next_legs = {}, object()
     # an engine that saves its record only on `persist` (a scratch backtest): no wake
-    after = q.after_hour(SimpleNamespace(_saved_ts=0, persist_every_s=60, saves_records=False))
+    after = q.after_hour(SimpleNamespace(next_save=lambda: None))
     assert after is not None and after.funding_aprs == [cond] and after.until is None

@@ -263,6 +263,12 @@ class DriftEngine:
         )
         self._saved_ts = self.last_ts
 
+    def next_save(self) -> int | None:
+        """The engine time by which the record is next saved on time (`_maybe_persist`'s
+        `persist_every_s`), a wake for fast stepping; None when it `saves_records` only on
+        `persist`."""
+        return self._saved_ts + self.persist_every_s if self.saves_records else None
+
     def _persist_quiet(self) -> None:
         """`_maybe_persist` after a quiet funding hour (`engine.quiet.quiet_step`), at the
         same moments and with the same record, built for less. Since the last full record

@@ -156,10 +156,9 @@ class Quiet:
         else:  # (a dict of `passes_hour`'s own: nothing else holds it)
             bands = next_bands
         until = self.strategy_until
-        if engine.saves_records:  # the next record save (`wake_at`)
-            save = engine._saved_ts + engine.persist_every_s
-            if until is None or save < until:
-                until = save
+        save = engine.next_save()  # (`wake_at`)
+        if save is not None and (until is None or save < until):
+            until = save
         return until, bands, legs
 
     def wake_at(self, ts: int) -> None:
@@ -213,8 +212,9 @@ def quiet_after_step(
     )
     if q.legs is None:
         return None
-    if engine.saves_records:  # the record is saved on time: a wake
-        q.wake_at(engine._saved_ts + engine.persist_every_s)
+    save = engine.next_save()  # the record is saved on time: a wake
+    if save is not None:
+        q.wake_at(save)
     return q
 
 
