@@ -67,10 +67,27 @@ def quick_data_dir(environ: Mapping[str, str] | None = None) -> Path | None:
     return data_dir
 
 
+#: the file of `drift-engine demo`'s database in the data directory (reset at every start;
+#: `--demo` of `engines`, `vaults` and `dashboard` reads it)
+DEMO_DATABASE = "demo.db"
+
+
+def demo_database_path(data_dir: str | Path) -> Path:
+    """The demo's database file in `data_dir`."""
+    return Path(data_dir) / DEMO_DATABASE
+
+
+def demo_database_url(data_dir: str | Path) -> str:
+    """The SQLAlchemy URL of the demo's database in `data_dir`."""
+    return f"sqlite:///{demo_database_path(data_dir)}"
+
+
 def quick_database_url(*, demo: bool, environ: Mapping[str, str] | None = None) -> str | None:
     """The SQLite URL a command reads (`demo.db` for `--demo`, else the default
     database file) when `quick_data_dir` knows the data directory; else None."""
     data_dir = quick_data_dir(environ)
     if data_dir is None:
         return None
-    return f"sqlite:///{data_dir / ('demo.db' if demo else 'drift_engine.db')}"
+    if demo:
+        return demo_database_url(data_dir)
+    return f"sqlite:///{data_dir / 'drift_engine.db'}"

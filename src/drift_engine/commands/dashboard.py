@@ -37,9 +37,10 @@ def dashboard(
         usage("--demo and --database-url name two databases; give one", "--demo")
     if demo:
         from drift_engine.config import ConfigError, load_settings
+        from drift_engine.settings_quick import demo_database_url
 
         try:
-            database_url = f"sqlite:///{load_settings().data_dir / 'demo.db'}"
+            database_url = demo_database_url(load_settings().data_dir)
         except ConfigError as exc:
             usage(exc)
 

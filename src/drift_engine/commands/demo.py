@@ -44,6 +44,7 @@ from drift_engine.commands.runinfo import (
 )
 from drift_engine.commands.stopping import StopSignal, stopping_line
 from drift_engine.data.models import DEFAULT_SEED
+from drift_engine.settings_quick import demo_database_path
 
 HOUR = 3600
 DEMO_ENGINES = (("dn-sol", "SOL-PERP"), ("dn-btc", "BTC-PERP"))
@@ -173,7 +174,7 @@ def demo(
     except (ValueError, KeyError) as exc:
         usage(exc.args[0] if exc.args else exc, "--source")
     sock = None if no_dashboard else _reserve_dashboard(port, settings)
-    path = Path(settings.data_dir) / "demo.db"
+    path = demo_database_path(settings.data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)

@@ -56,13 +56,13 @@ def _url() -> str:
     explicit = _options["database_url"]
     if isinstance(explicit, str):
         return explicit
-    from drift_engine.settings_quick import quick_database_url
+    from drift_engine.settings_quick import demo_database_url, quick_database_url
 
     quick = quick_database_url(demo=bool(_options["demo"]))  # exact, without pydantic
     if quick is not None:
         return quick
     if _options["demo"]:
-        return f"sqlite:///{_settings().data_dir / 'demo.db'}"
+        return demo_database_url(_settings().data_dir)
     return _settings().resolved_database_url
 
 

@@ -26,6 +26,7 @@ from rich.table import Table
 
 from drift_engine.commands.errors import fail, usage
 from drift_engine.config import ConfigError, Settings, load_settings
+from drift_engine.settings_quick import demo_database_url
 from drift_engine.storage import Database
 from drift_engine.vaults import (
     EngineBoundVaultError,
@@ -85,7 +86,7 @@ def _main(
         usage("--demo and --database-url name two databases; give one", "--demo")
     if demo:
         try:
-            database_url = f"sqlite:///{load_settings().data_dir / 'demo.db'}"
+            database_url = demo_database_url(load_settings().data_dir)
         except ConfigError as exc:
             usage(exc)
     _options["database_url"] = database_url
