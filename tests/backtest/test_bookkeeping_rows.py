@@ -14,7 +14,9 @@ the SUM over the whole ledger), asks which of its keys are booked before reading
 entries (`bulk.BOOKED_PROBE`, SQLite; reference: the entries of every key read), reads
 a fresh week's entries into the insert's columns a booking at a time (`bulk.ROWS_ONCE`;
 reference: entry by entry), and a quiet funding hour's payments are booked by
-`quiet.book_payments` (reference: the engine's `_drain`). A run of a strategy that
+`quiet.book_payments` (reference: the engine's `_drain`); SQLite binds each None through
+the adapter `make_engine` registers (`storage.engine.NULL_ADAPTER`; reference: the
+driver's own look-ups). A run of a strategy that
 trades, pays funding and crosses weekly flushes must leave every row of every table the
 same, value for value as the driver reads it back (SQLite: the stored
 text of each datetime), ids and keys included. The wall clocks (booking and recording
@@ -37,6 +39,7 @@ from sqlalchemy import text
 import drift_engine.backtest.attribution as attribution
 import drift_engine.engine.quiet as quiet
 import drift_engine.engine.store as store
+import drift_engine.storage.engine as storage_engine
 import drift_engine.vaults.registry as registry
 from drift_engine.backtest.runner import run_backtest
 from drift_engine.data.synthetic import DEFAULT_ORIGIN
@@ -137,6 +140,7 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(store, "HEARTBEAT_PIECES", fast)
         monkeypatch.setattr(store, "HEARTBEAT_RUNS", fast)
         monkeypatch.setattr(store, "FLOAT_TWINS", fast)
+        monkeypatch.setattr(storage_engine, "NULL_ADAPTER", fast)
         monkeypatch.setattr(quiet, "QUIET_BOOKING", fast)
         monkeypatch.setattr(quiet, "CARRY_SLOTS", fast)
         monkeypatch.setattr(attribution, "HOUR_ATTRIBUTION", fast)

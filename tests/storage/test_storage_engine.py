@@ -104,3 +104,40 @@ def test_readers_do_not_block_on_a_writer(tmp_path: Path) -> None:
 )
 def test_normalize_url(url: str, driver: str) -> None:
     assert normalize_url(url).drivername == driver
+
+
+@pytest.mark.parametrize("adapted", [True, False])
+def test_a_none_is_stored_as_null_with_or_without_the_null_adapter(
+    adapted: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`NULL_ADAPTER`: `make_engine` registers an adapter for None (or removes it); either
+    way every None a statement binds (Core's executemany and the driver's own) is stored
+    as NULL, and other values as they were."""
+    import sqlite3
+
+    import drift_engine.storage.engine as storage_engine
+
+    monkeypatch.setattr(storage_engine, "NULL_ADAPTER", adapted)
+    engine = make_engine(f"sqlite:///{tmp_path}/n.db")
+    key = (type(None), sqlite3.PrepareProtocol)
+    assert (key in sqlite3.adapters) is adapted
+    rows = [(1, None, "a", None), (2, 7, None, 2.5), (None, None, None, None)]
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (a INTEGER, b INTEGER, c TEXT, d REAL)")
+        connection.exec_driver_sql("INSERT INTO t VALUES (?, ?, ?, ?)", rows)
+        connection.execute(
+            text("INSERT INTO t VALUES (:a, :b, :c, :d)"), [{"a": 3, "b": None, "c": "", "d": 0.0}]
+        )
+        got = connection.exec_driver_sql(
+            "SELECT a, b, c, d, typeof(a), typeof(b), typeof(c), typeof(d) FROM t ORDER BY rowid"
+        ).fetchall()
+    engine.dispose()
+    assert [tuple(r[:4]) for r in got] == [*rows, (3, None, "", 0.0)]
+    kinds = [r[4:] for r in got]
+    assert kinds[0] == ("integer", "null", "text", "null")
+    assert kinds[2] == ("null", "null", "null", "null")
+    assert kinds[3] == ("integer", "null", "text", "real")
+    # the next engine made registers it again, as shipped
+    monkeypatch.setattr(storage_engine, "NULL_ADAPTER", True)
+    make_engine(f"sqlite:///{tmp_path}/m.db").dispose()
+    assert key in sqlite3.adapters
