@@ -24,13 +24,6 @@ from drift_engine.strategies.base import HOURS_PER_YEAR, MarketSnapshot
 FUNDING_HISTORY_HOURS = 168
 FUNDING_RATE_BUFFER = 10**3
 
-#: `apply` takes a funding record in its own frame: `hourly_rate` and `hourly_sides`
-#: (one scale, `twap * FUNDING_RATE_BUFFER`, the same divisions) and `add_funding`'s
-#: appends without the three calls and the sides' tuple (issue 14: one record an hour of
-#: a quiet replay); the same floats and history; False: `add_funding(market, ts,
-#: hourly_rate(event), *hourly_sides(event))` (the reference)
-FUNDING_ONCE = True
-
 #: Spot market that hedges each perp ("SOL-PERP" -> "SOL"; Drift lists BTC as wBTC).
 _SPOT_FOR_BASE = {"BTC": "wBTC", "ETH": "wETH"}
 
@@ -263,29 +256,7 @@ class MarketBoard:
         if kind == "oracle":
             self.set_price(event.market, event.price, event.ts)
         elif kind == "funding":
-            if not FUNDING_ONCE:
-                self.add_funding(event.market, event.ts, hourly_rate(event), *hourly_sides(event))
-                return
-            # the rates as `hourly_rate` and `hourly_sides` give them (read in their order,
-            # before the market is looked up), then `add_funding`
-            twap = event.oracle_price_twap
-            if twap:
-                rate = event.funding_rate / (twap * FUNDING_RATE_BUFFER)
-                scale = twap * FUNDING_RATE_BUFFER
-                rate_long = event.funding_rate_long / scale
-                rate_short = event.funding_rate_short / scale
-            else:
-                rate = rate_long = rate_short = 0.0
-            m = self._markets.get(event.market)
-            if m is None:
-                return
-            ts = event.ts
-            if ts > self.last_ts:
-                self.last_ts = ts
-            m.history.append((ts, rate))
-            m.sides.append((ts, rate_long, rate_short))
-            m.funding_stale = True
-            m.dirty = True
+            self.add_funding(event.market, event.ts, hourly_rate(event), *hourly_sides(event))
         elif kind == "spot_rate":
             self.set_spot_rates(event.market, float(event.deposit_rate), float(event.borrow_rate))
         elif kind == "candle":

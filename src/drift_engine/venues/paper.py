@@ -46,7 +46,6 @@ from drift_engine.engine.ports import (
     VenueError,
     VenueEvent,
 )
-from drift_engine.sim.simulator import DriftSimulator
 from drift_engine.strategies.base import FillEvent, FundingEvent
 
 QUOTE_INDEX = 0
@@ -285,14 +284,6 @@ class PaperVenue:
         )
 
 
-#: `SimulatorFeed.apply` finds a funding record's perp market by the simulator's symbol
-#: map (`_by_symbol`, `perp_markets`: what `sim.perp_market`'s `_key` reads, without its
-#: two calls and the KeyError it raises for a market not simulated) when the simulator is
-#: a `DriftSimulator` and the market a name (issue 14: one record an hour of a quiet
-#: replay); False: `sim.perp_market(event.market)` (the reference)
-FEED_FUNDING = True
-
-
 class SimulatorFeed:
     """Feeds market events to the simulator (a heartbeat `MarketSink`) and keeps the
     board's open interest in step with the simulated perp markets."""
@@ -305,15 +296,6 @@ class SimulatorFeed:
     def apply(self, event: Any) -> None:
         self.records += len(self.sim.apply(event))
         if self.board is not None and event.kind == "funding":
-            market = event.market
-            sim = self.sim
-            if FEED_FUNDING and type(market) is str and type(sim) is DriftSimulator:
-                # `sim.perp_market(market)`: `_key`'s look-up, a KeyError as a miss
-                key = sim._by_symbol.get(market.upper())
-                perp = None if key is None else sim.perp_markets.get(key[1])
-                if perp is not None:
-                    self.board.set_open_interest(market, perp.amm.base_asset_amount_long)
-                return
             try:
                 market = self.sim.perp_market(event.market)
             except KeyError:
