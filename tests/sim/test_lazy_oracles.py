@@ -105,9 +105,7 @@ def _moved(on: bool):
 
 def test_an_entry_stored_after_a_lazy_move_is_read_and_an_unpriced_id_raises():
     lazy, ref = _moved(True), _moved(False)
-    oracles = next(iter(lazy._drifts.values())).client.account_subscriber.cache[
-        "oracle_price_data"
-    ]
+    oracles = next(iter(lazy._drifts.values())).client.account_subscriber.cache["oracle_price_data"]
     assert type(oracles) is _Oracles and oracles.prices  # (the perp and SOL: one oracle)
     assert not oracles.keys() & oracles.prices.keys()  # (no entry made yet)
     assert _reads(lazy) == _reads(ref)  # (made on the read)
