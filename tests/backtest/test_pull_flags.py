@@ -70,4 +70,4 @@ def test_a_backtest_is_the_same_with_ticks_made_through_their_slots(tmp_path, na
 def test_a_backtest_is_the_same_with_oracle_entries_made_when_read(tmp_path, name):
     runs = flag_runs(tmp_path, name, accounts, "LAZY_ORACLES", _lazy_moves)
     assert runs[False]["spied"] == 0
-    assert runs[True]["spied"] > 100
+    assert runs[True]["spied"] > 50  # (held short: its 4 days' hourly moves)
