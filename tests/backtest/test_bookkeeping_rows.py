@@ -37,8 +37,10 @@ import pytest
 from sqlalchemy import text
 
 import drift_engine.backtest.attribution as attribution
+import drift_engine.data.columns as columns
 import drift_engine.engine.quiet as quiet
 import drift_engine.engine.store as store
+import drift_engine.sim.accounts as sim_accounts
 import drift_engine.storage.engine as storage_engine
 import drift_engine.vaults.registry as registry
 from drift_engine.backtest.runner import run_backtest
@@ -144,6 +146,8 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(quiet, "QUIET_BOOKING", fast)
         monkeypatch.setattr(quiet, "CARRY_SLOTS", fast)
         monkeypatch.setattr(attribution, "HOUR_ATTRIBUTION", fast)
+        monkeypatch.setattr(columns, "TICK_SLOTS", fast)
+        monkeypatch.setattr(sim_accounts, "LAZY_ORACLES", fast)
         quiet_hours[fast] = 0
         where = tmp_path / str(fast)
         where.mkdir()

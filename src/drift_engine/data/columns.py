@@ -30,6 +30,31 @@ from drift_engine.data.models import KIND_ORACLE, MarketEvent, OracleTick
 #: rows per chunk a converter aims at (a day of minute prices is 1,440)
 CHUNK_ROWS = 16_384
 
+#: `LazyEvents` makes a row's `OracleTick` through its slots (`_tick`: the object made
+#: by `object.__new__`, each field stored by its slot's descriptor, as
+#: `core.frozen.set_by_slots` does) instead of the frozen dataclass's `__init__`, and a
+#: slice reads its rows in one loop; the same objects (issue 14: two ticks an hour of a
+#: quiet replay); False: `OracleTick(...)` per row and `_row` per sliced row (the
+#: reference)
+TICK_SLOTS = True
+
+_new_object = object.__new__
+_set_ts, _set_market, _set_price, _set_source = (
+    OracleTick.__dict__[name].__set__ for name in ("ts", "market", "price", "source")
+)
+
+
+def _tick(ts: int, market: str, price: int, source: str) -> OracleTick:
+    """`OracleTick(ts, market, price, source)` without the generated `__init__`: a
+    frozen dataclass stores each field through `object.__setattr__`, ~2x the slot's own
+    store (the class is slotted, has no `__post_init__` and no other field)."""
+    tick = _new_object(OracleTick)
+    _set_ts(tick, ts)
+    _set_market(tick, market)
+    _set_price(tick, price)
+    _set_source(tick, source)
+    return tick
+
 
 class Codes:
     """Market names and source labels of one stream, numbered as they first appear."""
@@ -265,6 +290,8 @@ class LazyEvents:
 
     def __getitem__(self, i: Any) -> Any:
         if isinstance(i, slice):
+            if TICK_SLOTS:
+                return self._rows(i)
             return [self._row(j) for j in range(*i.indices(len(self)))]
         if i < 0:
             i += len(self)
@@ -272,12 +299,44 @@ class LazyEvents:
                 raise IndexError("LazyEvents index out of range")
         return self._row(i)
 
+    def _rows(self, s: slice) -> list[Any]:
+        """`[self._row(j) for j in the slice]` in one loop (`TICK_SLOTS`): the columns
+        and codes read once, each tick made by `_tick`."""
+        cols, codes = self.cols, self.codes
+        objects, time, market, price, source = (
+            cols.objects,
+            cols.time,
+            cols.market,
+            cols.price,
+            cols.source,
+        )
+        markets, sources = codes.markets, codes.sources
+        get = objects.get
+        out = []
+        for j in range(*s.indices(len(time))):
+            e = get(j)
+            out.append(
+                e
+                if e is not None
+                else _tick(
+                    time.item(j), markets[market.item(j)], price.item(j), sources[source.item(j)]
+                )
+            )
+        return out
+
     def _row(self, i: int) -> Any:
         cols = self.cols
         e = cols.objects.get(i)
         if e is not None:
             return e
         codes = self.codes
+        if TICK_SLOTS:
+            return _tick(
+                cols.time.item(i),
+                codes.markets[cols.market.item(i)],
+                cols.price.item(i),
+                codes.sources[cols.source.item(i)],
+            )
         return OracleTick(
             cols.time.item(i),
             codes.markets[cols.market.item(i)],

@@ -34,6 +34,34 @@ from drift_engine.sim.state import (
     _Account,
 )
 
+#: a price move leaves each DriftClient's oracle cache entry of the moved market to be
+#: made when driftpy reads it (`_Oracles`), instead of making it at every move: the
+#: simulator's own rules read its price dicts, driftpy's margin math (a vault snapshot,
+#: `venue.margin`) reads the cache, which a quiet hour of a scratch backtest never does
+#: (issue 14); the entry read is the one the move would have stored (equal: the same
+#: `oracle_price_data(price, 0)`); False: every move stores the entry (the reference)
+LAZY_ORACLES = True
+
+
+class _Oracles(dict):
+    """A DriftClient's oracle cache (`cache["oracle_price_data"]`: oracle id ->
+    `DataAndSlot` of an `OraclePriceData`) with `LAZY_ORACLES`' moves in it: a moved
+    oracle's entry is taken out and its price kept in `prices`; driftpy reads the cache
+    by key only (`get_oracle_price_data_and_slot`), and a missing key is `__missing__`'s,
+    which makes the entry as `_set_prices` makes it, stores and returns it. An entry
+    stored later (`_push_price`, `OfflineDrift._put_oracle`) is read before a kept
+    price, as it would overwrite the move's; an id never priced raises KeyError."""
+
+    __slots__ = ("prices",)
+
+    def __init__(self, entries: dict) -> None:
+        super().__init__(entries)
+        self.prices: dict[Any, int] = {}
+
+    def __missing__(self, oid: Any) -> Any:
+        entry = self[oid] = DataAndSlot(0, oracle_price_data(self.prices[oid], 0))
+        return entry
+
 
 class AccountsMixin:
     """Accounts, positions, deposits and oracle prices of `DriftSimulator`."""
@@ -407,6 +435,9 @@ class AccountsMixin:
         """The one writer of oracle prices: the simulator's price dicts (which the margin
         math's `MarketSnapshot` reads), the market's `last_oracle_price` and every
         DriftClient's oracle cache, for each of `keys` (no matching)."""
+        if LAZY_ORACLES:
+            self._set_prices_lazily(keys, price)
+            return
         entry = DataAndSlot(0, oracle_price_data(price, 0))
         caches = [
             d.client.account_subscriber.cache["oracle_price_data"] for d in self._drifts.values()
@@ -419,6 +450,27 @@ class AccountsMixin:
             hist.last_oracle_price = price
             for cache in caches:
                 cache[oid] = entry
+
+    def _set_prices_lazily(self, keys: Any, price: int) -> None:
+        """`_set_prices` with each DriftClient's entry left to `_Oracles` (`LAZY_ORACLES`):
+        a cache that is not one yet becomes one (its entries kept), then each moved
+        oracle's entry is taken out of it and its price kept."""
+        caches = []
+        for d in self._drifts.values():
+            cache = d.client.account_subscriber.cache
+            oracles = cache["oracle_price_data"]
+            if type(oracles) is not _Oracles:
+                oracles = cache["oracle_price_data"] = _Oracles(oracles)
+            caches.append(oracles)
+        prices, slots = self._prices, self._price_slots
+        for key in keys:
+            side, index, market, perp, oid = slots[key]
+            prices[key] = side[index] = price
+            hist = market.amm.historical_oracle_data if perp else market.historical_oracle_data
+            hist.last_oracle_price = price
+            for oracles in caches:
+                oracles.pop(oid, None)
+                oracles.prices[oid] = price
 
 
 __all__ = ["AccountsMixin"]
