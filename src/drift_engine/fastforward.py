@@ -26,6 +26,7 @@ import numpy as np
 
 from drift_engine.core.types import MarketType
 from drift_engine.heartbeat import HeartbeatResult
+from drift_engine.sim import stretch
 from drift_engine.tape import CHUNK, EventTape
 
 MarketKey = tuple[MarketType, int]
@@ -785,7 +786,16 @@ def _hour_equity(
             best = top
             if top > hwm:  # the exact highest: the bars' end prices
                 movers = plan.movers.get(key, ())
-                lo_b, hi_b, standing = tape.index().bar_ends(movers).range(start, stop)
+                table = tape.index().hours()
+                if (
+                    stretch.HOUR_BAR_ENDS
+                    and start == table.gap_start[h]
+                    and stop == table.tick_start[h]
+                ):
+                    lows, highs, stands = table.gap_ends(movers)  # (every hour's gap at once)
+                    lo_b, hi_b, standing = lows[h], highs[h], stands[h]
+                else:
+                    lo_b, hi_b, standing = tape.index().bar_ends(movers).range(start, stop)
                 if standing:
                     lo_b, hi_b = min(lo_b, p), max(hi_b, p)
                 best = max(legs.at_price(lo_b), legs.at_price(hi_b))

@@ -30,6 +30,7 @@ range queries.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -47,27 +48,71 @@ class TapeIndex:
         self.bound = bound
         self.sym = sym
         self.price = price
+        self.nsym = nsym
         self._hours: HourTable | None = None
         self._bar_ends: dict[tuple[int, ...], BarEnds] = {}
+        if LEAN_INDEX:
+            return  # (each array built when first read)
+        self._next_other()
+        self._tick_no()
+        self._per_symbol()
+
+    # (`LEAN_INDEX`: built when first read; a quiet hour's `HourTable` reads `tick_no`
+    # alone. The reference builds each with the index: then the instance's own value is
+    # read, not these)
+    @functools.cached_property
+    def next_other(self) -> np.ndarray:
+        self._next_other()
+        return self.__dict__["next_other"]
+
+    @functools.cached_property
+    def tick_no(self) -> np.ndarray:
+        self._tick_no()
+        return self.__dict__["tick_no"]
+
+    @functools.cached_property
+    def last(self) -> list[np.ndarray]:
+        self._per_symbol()
+        return self.__dict__["last"]
+
+    @functools.cached_property
+    def lo(self) -> list[list[np.ndarray]]:
+        self._per_symbol()
+        return self.__dict__["lo"]
+
+    @functools.cached_property
+    def hi(self) -> list[list[np.ndarray]]:
+        self._per_symbol()
+        return self.__dict__["hi"]
+
+    def _next_other(self) -> None:
         # the next non-price event: the k-th of them, k counting those before (a cumsum
         # of the contiguous mask: cheaper than a minimum.accumulate over the reversed)
+        sym, n = self.sym, self.n
         is_other = sym < 0
         before = np.cumsum(is_other, dtype=np.int64)
         before -= is_other
-        self.next_other = np.append(np.flatnonzero(is_other), n)[before]
+        self.__dict__["next_other"] = np.append(np.flatnonzero(is_other), n)[before]
+
+    def _tick_no(self) -> None:
+        bound, n = self.bound, self.n
         changes = np.empty(n, np.int64)
         if n:
             changes[0] = 0
             np.not_equal(bound[1:], bound[:-1], out=changes[1:])
-        self.tick_no = np.cumsum(changes)
-        self.last: list[np.ndarray] = []
-        self.lo: list[list[np.ndarray]] = []
-        self.hi: list[list[np.ndarray]] = []
-        for sid in range(nsym):
+        self.__dict__["tick_no"] = np.cumsum(changes)
+
+    def _per_symbol(self) -> None:
+        sym, price = self.sym, self.price
+        last: list[np.ndarray] = []
+        lo: list[list[np.ndarray]] = []
+        hi: list[list[np.ndarray]] = []
+        for sid in range(self.nsym):
             mine = sym == sid
-            self.last.append(_last_of(mine))
-            self.lo.append([np.where(mine, price, I64_MAX)])
-            self.hi.append([np.where(mine, price, I64_MIN)])
+            last.append(_last_of(mine))
+            lo.append([np.where(mine, price, I64_MAX)])
+            hi.append([np.where(mine, price, I64_MIN)])
+        self.__dict__.update(last=last, lo=lo, hi=hi)
 
     def price_range(self, sid: int, a: int, b: int) -> tuple[int, int]:
         """(lowest, highest) price of symbol `sid` over events [a, b) (b > a); (I64_MAX,
@@ -87,6 +132,13 @@ class TapeIndex:
             self._hours = HourTable(self)
         return self._hours
 
+
+#: a `TapeIndex` builds its arrays when first read and a `HourTable` reads each symbol's
+#: events alone (its extremes over the symbol's prices, its last events by bisection),
+#: not the index's full-length per-symbol arrays (`last`, `lo`, `hi`) nor `next_other`,
+#: which a quiet hour does not read; False: every array built with the index and the
+#: table read from them (the reference)
+LEAN_INDEX = True
 
 #: `TapeIndex.last` by counting (`_last_of`: a cumsum and a gather); False: a running
 #: maximum of the positions (`np.maximum.accumulate`, ~5x slower: the reference)
@@ -165,15 +217,22 @@ class HourTable:
         self.tick_hi: list[list[int]] = []
         apply: list[list[int]] = [[] for _ in self.head]
         apply_sid: dict[int, int] = {}  # event -> its symbol
-        for sid in range(len(index.lo)):
-            lo = _segments(np.minimum, index.lo[sid][0], cuts, empty, I64_MAX)
-            hi = _segments(np.maximum, index.hi[sid][0], cuts, empty, I64_MIN)
+        lean = LEAN_INDEX
+        for sid in range(index.nsym):
+            if lean:  # (`_own_segments`: the symbol's events alone)
+                lo, hi, last_at = _own_segments(index, sid, cuts)
+                in_tick = last_at(tick_last) >= tick_start
+                last = np.where(has_gap, last_at(last_bar), -1)
+            else:
+                lo = _segments(np.minimum, index.lo[sid][0], cuts, empty, I64_MAX)
+                hi = _segments(np.maximum, index.hi[sid][0], cuts, empty, I64_MIN)
+                in_tick = index.last[sid][tick_last] >= tick_start
+                last = np.where(has_gap, index.last[sid][last_bar], -1)
             self.gap_lo.append(lo[0::3].tolist())
             self.tick_lo.append(lo[1::3].tolist())
             self.gap_hi.append(hi[0::3].tolist())
             self.tick_hi.append(hi[1::3].tolist())
-            self.in_tick.append((index.last[sid][tick_last] >= tick_start).tolist())
-            last = np.where(has_gap, index.last[sid][last_bar], -1)
+            self.in_tick.append(in_tick.tolist())
             mine = last >= gap_start
             for h, i in zip(np.flatnonzero(mine).tolist(), last[mine].tolist(), strict=True):
                 apply[h].append(i)
@@ -182,6 +241,67 @@ class HourTable:
             a.sort()
         self.apply = apply
         self.apply_sids: list[list[int]] = [[apply_sid[i] for i in a] for a in apply]
+        # (the index's arrays, not the index: the index holds the table)
+        self._tape = (index.bound, index.sym, index.price)
+        self._gap_ends: dict[tuple[int, ...], tuple[list[int], list[int], list[bool]]] = {}
+
+    def gap_ends(self, movers: tuple[int, ...]) -> tuple[list[int], list[int], list[bool]]:
+        """Per hour, `BarEnds(index, movers).range(gap_start[h], tick_start[h])` of its
+        gap (lowest, highest, standing; (I64_MAX, I64_MIN, True) for an empty one), all
+        hours at once (`HOUR_BAR_ENDS`; built once per chunk and set). A gap is whole
+        bars, so the bar-end events in it are those of the symbols' events in it whose
+        next one is in another bar or is none (the chunk's last): `BarEnds`' set."""
+        got = self._gap_ends.get(movers)
+        if got is None:
+            got = self._gap_ends[movers] = _gap_ends(self, movers)
+        return got
+
+
+#: `fastforward._hour_equity` reads a gap's bar-end extremes from the chunk's `HourTable`
+#: (`HourTable.gap_ends`: every hour's at once, from the movers' events alone); False:
+#: `BarEnds` (full-length arrays of the chunk and sparse tables: the reference)
+HOUR_BAR_ENDS = True
+
+
+def _gap_ends(table: HourTable, movers: tuple[int, ...]) -> tuple[list[int], list[int], list[bool]]:
+    """`HourTable.gap_ends`: the movers' events (`at`), those that end a bar for them
+    (`ends`, their prices `end_price`), each gap's slice of them found by bisection, its
+    extremes by `reduceat` and the standing price by the first mover event at or after
+    the gap's start."""
+    bound, sym, price = table._tape
+    n = len(bound)
+    mover = sym == movers[0] if movers else np.zeros(n, bool)
+    for sid in movers[1:]:
+        mover |= sym == sid
+    at = np.flatnonzero(mover)
+    if len(at):
+        at_bound = bound.take(at)
+        ends = at[np.append(at_bound[1:] != at_bound[:-1], True)]
+    else:
+        ends = at
+    gap_start = np.asarray(table.gap_start, np.int64)
+    gap_stop = np.asarray(table.tick_start, np.int64)
+    first = np.searchsorted(ends, gap_start, "left")
+    stop = np.searchsorted(ends, gap_stop, "left")
+    empty = first >= stop
+    # (a sentinel after the last end: every cut a valid index; its segments unused)
+    end_price = np.append(price.take(ends), 0)
+    if len(first):
+        cuts = np.stack([first, stop], axis=1).ravel()
+        low = np.minimum.reduceat(end_price, cuts)[0::2]
+        high = np.maximum.reduceat(end_price, cuts)[0::2]
+        low[empty] = I64_MAX
+        high[empty] = I64_MIN
+    else:
+        low = high = np.zeros(0, np.int64)
+    # the first mover event at or after each gap's start (n: none)
+    k = np.searchsorted(at, gap_start, "left")
+    nxt = np.append(at, n)[k]
+    at_gap = np.minimum(nxt, max(n - 1, 0))
+    standing = (nxt >= gap_stop) | (
+        bound.take(at_gap) != bound.take(np.minimum(gap_start, max(n - 1, 0)))
+    )
+    return low.tolist(), high.tolist(), standing.tolist()
 
 
 class BarEnds:
@@ -213,6 +333,32 @@ class BarEnds:
         j = self.next_mover.item(a)
         standing = j >= b or self.bound.item(j) != self.bound.item(a)
         return low, high, standing
+
+
+def _own_segments(index: TapeIndex, sid: int, cuts: np.ndarray) -> tuple[Any, Any, Any]:
+    """`_segments` of `index.lo[sid][0]` and `index.hi[sid][0]` over `cuts` (min and max
+    of the symbol's prices over each segment, (I64_MAX, I64_MIN) over none of them, the
+    last segment none) and `index.last[sid]` read at given positions (the symbol's last
+    event at or before each, -1 before its first), from the symbol's events alone
+    (`at`, ascending): a segment [cuts[i], cuts[i+1]) holds its events at[c[i]:c[i+1]],
+    `c` the cuts' ranks among them (`cuts` are non-decreasing, so `c` is)."""
+    at = np.flatnonzero(index.sym == sid)
+    if len(cuts) == 0:
+        lo = hi = np.zeros(0, np.int64)
+    else:
+        c = np.searchsorted(at, cuts, "left")
+        own = np.append(index.price.take(at), 0)  # (a sentinel: every rank a valid index)
+        none = np.append(c[1:] == c[:-1], True)
+        lo = np.minimum.reduceat(own, c)
+        hi = np.maximum.reduceat(own, c)
+        lo[none] = I64_MAX
+        hi[none] = I64_MIN
+    ranked = np.concatenate((np.array([-1], np.int64), at))
+
+    def last_at(pos: np.ndarray) -> np.ndarray:
+        return ranked[np.searchsorted(at, pos, "right")]
+
+    return lo, hi, last_at
 
 
 def _segments(
