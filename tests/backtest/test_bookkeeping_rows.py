@@ -14,9 +14,10 @@ the SUM over the whole ledger), asks which of its keys are booked before reading
 entries (`bulk.BOOKED_PROBE`, SQLite; reference: the entries of every key read), reads
 a fresh week's entries into the insert's columns a booking at a time (`bulk.ROWS_ONCE`;
 reference: entry by entry), and a quiet funding hour's payments are booked by
-`quiet.book_payments` (reference: the engine's `_drain`). A run of a strategy that
-trades, pays funding and crosses weekly flushes must leave every row of every table the
-same, value for value as the driver reads it back (SQLite: the stored
+`quiet.book_payments` (reference: the engine's `_drain`), each held with less work
+(`ledger.QUIET_LEAN`; reference: `common_form`, `_count` and `_ts` per booking). A
+run of a strategy that trades, pays funding and crosses weekly flushes must leave every
+row of every table the same, value for value as the driver reads it back (SQLite: the stored
 text of each datetime), ids and keys included. The wall clocks (booking and recording
 times) are frozen so that they can be compared too; a tick's measured duration is the
 one column left out.
@@ -35,6 +36,7 @@ import pytest
 from sqlalchemy import text
 
 import drift_engine.backtest.attribution as attribution
+import drift_engine.engine.ledger as ledger
 import drift_engine.engine.quiet as quiet
 import drift_engine.engine.store as store
 import drift_engine.vaults.registry as registry
@@ -140,6 +142,7 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(quiet, "QUIET_BOOKING", fast)
         monkeypatch.setattr(quiet, "CARRY_SLOTS", fast)
         monkeypatch.setattr(attribution, "HOUR_ATTRIBUTION", fast)
+        monkeypatch.setattr(ledger, "QUIET_LEAN", fast)
         quiet_hours[fast] = 0
         where = tmp_path / str(fast)
         where.mkdir()
