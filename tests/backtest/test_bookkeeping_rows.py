@@ -15,7 +15,8 @@ entries (`bulk.BOOKED_PROBE`, SQLite; reference: the entries of every key read),
 a fresh week's entries into the insert's columns a booking at a time (`bulk.ROWS_ONCE`;
 reference: entry by entry) leaving out the columns None in all of them
 (`bulk.NULLS_LEFT_OUT`; reference: every column bound), a UTC datetime's text written
-from its fields (`bulk.UTC_FIELDS`; reference: `isoformat`), and a quiet funding hour's
+from its fields (`bulk.UTC_FIELDS`; reference: `isoformat`), written before its keys
+are read (`bulk.FRESH_FIRST`; reference: after), and a quiet funding hour's
 payments are booked by `quiet.book_payments` (reference: the engine's `_drain`), each
 held with less work (`ledger.QUIET_LEAN`; reference: `common_form`, `_count` and `_ts`
 per booking). A run of a strategy that trades, pays funding and crosses weekly flushes
@@ -140,6 +141,7 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(bulk, "ROWS_ONCE", fast)
         monkeypatch.setattr(bulk, "NULLS_LEFT_OUT", fast)
         monkeypatch.setattr(bulk, "UTC_FIELDS", fast)
+        monkeypatch.setattr(bulk, "FRESH_FIRST", fast)
         monkeypatch.setattr(store, "HEARTBEAT_PIECES", fast)
         monkeypatch.setattr(store, "HEARTBEAT_RUNS", fast)
         monkeypatch.setattr(store, "FLOAT_TWINS", fast)

@@ -1,14 +1,17 @@
 """A flush's ledger INSERT without the columns that are None in all its entries
 (`vaults.bulk.NULLS_LEFT_OUT`) and a UTC datetime's text written from its fields
 (`vaults.bulk.UTC_FIELDS`) against their references (every column bound; `isoformat`'s
-text cut).
+text cut), and a batch written the column way before its keys are read, in a savepoint
+(`vaults.bulk.FRESH_FIRST`; reference: the keys read first).
 
 Hypothesis draws batches of fresh bookings (the column way, `_flush_fresh`: a backtest's
 every week) whose counterparty, market and memo are None in all, some or none of the
 entries, with snapshots between them, and the batches of
 tests/vaults/test_bulk_rows_once.py (replays, conflicts, refused kinds): both ways write
 the same rows (every column as the driver reads it back) or refuse with the same error.
-The statement without columns is the table's INSERT of the others (no parameter
+With `FRESH_FIRST` a fresh batch is written without the keys' read, and one with a
+key booked before (or refused) is rolled back and written (or refused) the reference
+way. The statement without columns is the table's INSERT of the others (no parameter
 added), and only nullable columns without a default are left out. A UTC datetime's
 text is the column's own bind processor's for drawn times (years 1 to 9999,
 microseconds); other values go to that processor. The whole backtests are in
@@ -109,7 +112,7 @@ def _flush(db: Database, ops: list[tuple], flag: str, on: bool) -> Any:
     return out
 
 
-@pytest.mark.parametrize("flag", ["NULLS_LEFT_OUT", "UTC_FIELDS"])
+@pytest.mark.parametrize("flag", ["NULLS_LEFT_OUT", "UTC_FIELDS", "FRESH_FIRST"])
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=st.one_of(_fresh_ops(), _ops()))
 def test_a_flush_writes_the_same_rows_or_errors(db: Database, flag: str, ops) -> None:
@@ -194,3 +197,38 @@ def test_other_values_go_to_the_column_processor(value: Any) -> None:
         mp.setattr(bulk, "UTC_TEXT", False)
         want = _PROCESS(value)
     assert _PROCESS(value) == want
+
+
+def test_a_fresh_batch_is_written_before_its_keys_are_read(db: Database, monkeypatch) -> None:
+    """Fresh keys: written at the first try, no keys read. A key booked before: the try
+    is rolled back (no row of it left, the ids the same) and the keys are read; a replay
+    of the same event is skipped, another event under that key refused, as the
+    reference does."""
+    reads = []
+    real = bulk._booked
+
+    def counted(session: Any, wanted: Any) -> Any:
+        reads.append(len(wanted))
+        return real(session, wanted)
+
+    monkeypatch.setattr(bulk, "_booked", counted)
+    fresh = [
+        tuple.__new__(EntryRow, (EntryKind.FUNDING, 5, f"funding:0:{i}", 0, 0, None, None, NOW))
+        for i in range(4)
+    ]
+    ops = [("book", "e0", "e0-vault", fresh, NOW)]
+    assert _flush(db, ops, "FRESH_FIRST", True) == _flush(db, ops, "FRESH_FIRST", False)
+    assert reads == [4]  # (the reference's read only)
+    # the fill booked before the batch, again (a replay) and as another event
+    for amount, fee in ((5, 1), (6, 1)):
+        again = NewEntry(EntryKind.FILL, amount, "fill:old", fee=fee)
+        ops = [("book", "e1", "e1-vault", [*fresh, again], NOW)]
+        reads.clear()
+        on, off = _flush(db, ops, "FRESH_FIRST", True), _flush(db, ops, "FRESH_FIRST", False)
+        assert on == off and reads == [5, 5]
+        if amount == 5:
+            keys = [str(r) for r in on["ledger_entries"]]
+            assert sum("'fill:old'" in k for k in keys) == 1  # the replay skipped
+            assert sum("'funding:0:" in k for k in keys) == 4
+        else:
+            assert on[0].__name__ == "IdempotencyConflictError"

@@ -125,9 +125,22 @@ class TickVaultWrites:
 
         vaults = _lock_vaults(session, {op[2] for op in self.ops})
         wanted, held = _wanted(self.ops, vaults)
-        booked = _booked(session, wanted)
-        snap_ids = {vaults[op[2]].id for op in self.ops if op[0] == "snapshot"}
-        balance = _balances(session, snap_ids, self.marks)
+        if (
+            FRESH_FIRST
+            and ROWS_ONCE
+            and DRIVER_ROWS
+            and held == len(wanted)
+            and session.connection().dialect.name == "sqlite"
+        ):
+            snap_ids = {vaults[op[2]].id for op in self.ops if op[0] == "snapshot"}
+            balance = _balances(session, snap_ids, self.marks)
+            if self._fresh_first(session, vaults, dict(balance)):
+                return
+            booked = _booked(session, wanted)
+        else:
+            booked = _booked(session, wanted)
+            snap_ids = {vaults[op[2]].id for op in self.ops if op[0] == "snapshot"}
+            balance = _balances(session, snap_ids, self.marks)
         if ROWS_ONCE and DRIVER_ROWS and not booked and held == len(wanted):
             self._flush_fresh(session, vaults, balance)
             return
@@ -166,6 +179,28 @@ class TickVaultWrites:
             else:
                 session.execute(insert(VaultSnapshotRow.__table__), snapshots)
         self.ops.clear()
+
+    def _fresh_first(
+        self, session: Session, vaults: dict[Any, Any], balance: dict[int, int]
+    ) -> bool:
+        """`_flush_fresh` tried before the keys are read (`FRESH_FIRST`, SQLite) inside a
+        savepoint: True when it wrote the batch. The ledger's unique (vault, key) refuses
+        an entry whose key was booked before, so a batch that writes has none (the
+        read would have found none and chosen this way). Anything it raises (that
+        refusal, or a check the reference may meet after another error) rolls its rows
+        back, ids included (SQLite gives the next id after the highest row), and
+        returns False: `flush` then reads the keys and goes the reference way, which
+        raises its own error or books the replays."""
+        connection = session.connection()
+        connection.exec_driver_sql("SAVEPOINT fresh_first")
+        try:
+            self._flush_fresh(session, vaults, balance)
+        except Exception:  # noqa: BLE001 - the reference way decides
+            connection.exec_driver_sql("ROLLBACK TO SAVEPOINT fresh_first")
+            connection.exec_driver_sql("RELEASE SAVEPOINT fresh_first")
+            return False
+        connection.exec_driver_sql("RELEASE SAVEPOINT fresh_first")
+        return True
 
     def _flush_fresh(
         self, session: Session, vaults: dict[Any, Any], balance: dict[int, int]
@@ -207,6 +242,13 @@ class TickVaultWrites:
 #: values once per object (`DriverInsert.run_columns`); False: the entry-by-entry loop
 #: (`entry_values`, a replay look-up per key) and `DriverInsert.run` (the reference)
 ROWS_ONCE = True
+
+#: on SQLite a flush whose batch books no key twice writes it the column way first, in a
+#: savepoint, before reading which of its keys are booked (`_fresh_first`): the
+#: ledger's unique (vault, key) refuses a key booked before, and only then are the keys
+#: read and the reference way taken (a backtest's week: ~2.3M instructions of reading
+#: 336 keys saved); False: the keys read first (the reference)
+FRESH_FIRST = True
 
 #: a held entry's values (a `NewEntry` or an `EntryRow`), in `_EntryColumns`' order
 _HELD_VALUES = attrgetter(
