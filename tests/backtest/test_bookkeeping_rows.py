@@ -13,12 +13,16 @@ statement) and a vault's balance from its kept mark (`bulk.BALANCE_MARKS`; refer
 the SUM over the whole ledger), asks which of its keys are booked before reading their
 entries (`bulk.BOOKED_PROBE`, SQLite; reference: the entries of every key read), reads
 a fresh week's entries into the insert's columns a booking at a time (`bulk.ROWS_ONCE`;
-reference: entry by entry), and a quiet funding hour's payments are booked by
-`quiet.book_payments` (reference: the engine's `_drain`); SQLite binds each None through
-the adapter `make_engine` registers (`storage.engine.NULL_ADAPTER`; reference: the
-driver's own look-ups). A run of a strategy that
-trades, pays funding and crosses weekly flushes must leave every row of every table the
-same, value for value as the driver reads it back (SQLite: the stored
+reference: entry by entry) leaving out the columns None in all of them
+(`bulk.NULLS_LEFT_OUT`; reference: every column bound), a UTC datetime's text written
+from its fields (`bulk.UTC_FIELDS`; reference: `isoformat`), written before its keys
+are read (`bulk.FRESH_FIRST`; reference: after), and a quiet funding hour's
+payments are booked by `quiet.book_payments` (reference: the engine's `_drain`), each
+held with less work (`ledger.QUIET_LEAN`; reference: `common_form`, `_count` and `_ts`
+per booking); SQLite binds each None through the adapter `make_engine` registers
+(`storage.engine.NULL_ADAPTER`; reference: the driver's own look-ups). A run of a
+strategy that trades, pays funding and crosses weekly flushes must leave every row of
+every table the same, value for value as the driver reads it back (SQLite: the stored
 text of each datetime), ids and keys included. The wall clocks (booking and recording
 times) are frozen so that they can be compared too; a tick's measured duration is the
 one column left out.
@@ -38,6 +42,7 @@ from sqlalchemy import text
 
 import drift_engine.backtest.attribution as attribution
 import drift_engine.data.columns as columns
+import drift_engine.engine.ledger as ledger
 import drift_engine.engine.quiet as quiet
 import drift_engine.engine.store as store
 import drift_engine.sim.accounts as sim_accounts
@@ -139,6 +144,9 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(bulk, "LOCK_DRIVER", fast)
         monkeypatch.setattr(bulk, "UTC_TEXT", fast)
         monkeypatch.setattr(bulk, "ROWS_ONCE", fast)
+        monkeypatch.setattr(bulk, "NULLS_LEFT_OUT", fast)
+        monkeypatch.setattr(bulk, "UTC_FIELDS", fast)
+        monkeypatch.setattr(bulk, "FRESH_FIRST", fast)
         monkeypatch.setattr(store, "HEARTBEAT_PIECES", fast)
         monkeypatch.setattr(store, "HEARTBEAT_RUNS", fast)
         monkeypatch.setattr(store, "FLOAT_TWINS", fast)
@@ -148,6 +156,7 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(attribution, "HOUR_ATTRIBUTION", fast)
         monkeypatch.setattr(columns, "TICK_SLOTS", fast)
         monkeypatch.setattr(sim_accounts, "LAZY_ORACLES", fast)
+        monkeypatch.setattr(ledger, "QUIET_LEAN", fast)
         quiet_hours[fast] = 0
         where = tmp_path / str(fast)
         where.mkdir()

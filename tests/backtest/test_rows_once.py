@@ -1,6 +1,10 @@
 """Whole backtests write the same tables with the weekly flush's ledger entries read into
 the insert's columns a booking at a time (`vaults.bulk.ROWS_ONCE`) as with the
-reference (the entry-by-entry loop and `DriverInsert.run`), and with a heartbeat row's
+reference (the entry-by-entry loop and `DriverInsert.run`), with the columns None in
+every entry of a flush left out of its INSERT (`bulk.NULLS_LEFT_OUT`) and a UTC
+datetime's text written from its fields (`bulk.UTC_FIELDS`) as bound and formatted by
+`isoformat`, a fresh week written before its keys are read (`bulk.FRESH_FIRST`) as
+after, and with a heartbeat row's
 funding tuples' twin rates formatted once (`engine.store.FLOAT_TWINS`) as with each
 formatted: every row of every table,
 value for value as the driver reads it back (wall clocks frozen, a tick's measured
@@ -35,7 +39,9 @@ KINDS = {
 }
 
 
-@pytest.mark.parametrize("flag", ["ROWS_ONCE", "FLOAT_TWINS"])
+@pytest.mark.parametrize(
+    "flag", ["ROWS_ONCE", "FLOAT_TWINS", "NULLS_LEFT_OUT", "UTC_FIELDS", "FRESH_FIRST"]
+)
 @pytest.mark.parametrize(
     "name",
     named("bench", "luna-no-funding", "luna-liquidated-off-the-hour", "sol-year-delta-neutral"),
@@ -43,7 +49,7 @@ KINDS = {
 def test_a_backtest_writes_the_same_tables_with_rows_once(
     name: str, flag: str, frozen_walls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    owner = bulk if flag == "ROWS_ONCE" else store
+    owner = store if flag == "FLOAT_TWINS" else bulk
     case = scenario(name)
     taken = {False: 0, True: 0}
     real = bulk.TickVaultWrites._flush_fresh
