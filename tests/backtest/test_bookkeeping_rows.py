@@ -19,13 +19,11 @@ from its fields (`bulk.UTC_FIELDS`; reference: `isoformat`), written before its 
 are read (`bulk.FRESH_FIRST`; reference: after), and a quiet funding hour's
 payments are booked by `quiet.book_payments` (reference: the engine's `_drain`), each
 held with less work (`ledger.QUIET_LEAN`; reference: `common_form`, `_count` and `_ts`
-per booking); SQLite binds each None through the adapter `make_engine` registers
-(`storage.engine.NULL_ADAPTER`; reference: the driver's own look-ups). A run of a
-strategy that trades, pays funding and crosses weekly flushes must leave every row of
-every table the same, value for value as the driver reads it back (SQLite: the stored
-text of each datetime), ids and keys included. The wall clocks (booking and recording
-times) are frozen so that they can be compared too; a tick's measured duration is the
-one column left out.
+per booking). A run of a strategy that trades, pays funding and crosses weekly flushes
+must leave every row of every table the same, value for value as the driver reads it
+back (SQLite: the stored text of each datetime), ids and keys included. The wall clocks
+(booking and recording times) are frozen so that they can be compared too; a tick's
+measured duration is the one column left out.
 """
 
 from __future__ import annotations
@@ -46,7 +44,6 @@ import drift_engine.engine.ledger as ledger
 import drift_engine.engine.quiet as quiet
 import drift_engine.engine.store as store
 import drift_engine.sim.accounts as sim_accounts
-import drift_engine.storage.engine as storage_engine
 import drift_engine.vaults.registry as registry
 from drift_engine.backtest.runner import run_backtest
 from drift_engine.data.synthetic import DEFAULT_ORIGIN
@@ -150,7 +147,6 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(store, "HEARTBEAT_PIECES", fast)
         monkeypatch.setattr(store, "HEARTBEAT_RUNS", fast)
         monkeypatch.setattr(store, "FLOAT_TWINS", fast)
-        monkeypatch.setattr(storage_engine, "NULL_ADAPTER", fast)
         monkeypatch.setattr(quiet, "QUIET_BOOKING", fast)
         monkeypatch.setattr(quiet, "CARRY_SLOTS", fast)
         monkeypatch.setattr(attribution, "HOUR_ATTRIBUTION", fast)

@@ -9,13 +9,10 @@ SQLite settings and why:
   waiting — the busy timeout cannot help there. Read transactions use a deferred BEGIN.
 - `synchronous=FULL`: a commit is on disk before it returns (the ledger holds money).
 - `foreign_keys=ON`: SQLite leaves them off unless asked.
-- A None parameter is bound as NULL through an adapter found at the driver's first look-up
-  (`NULL_ADAPTER`).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -95,34 +92,11 @@ def sqlite_file(url: str | URL) -> Path | None:
     return Path(database)
 
 
-#: SQLite binds a None parameter through an adapter registered for None (`_null`, found
-#: by the driver's first look-up, in its adapters' dict) that returns None, which the
-#: driver binds as NULL, as before; False: no such adapter (the reference). Without one,
-#: Python 3.11's driver looks for `__adapt__` on its protocol type, which raises and
-#: formats an AttributeError, then for `__conform__` on None, before it binds the NULL:
-#: ~2,000 instructions for each None bound (a ledger row binds two or three; a weekly
-#: flush of a backtest ~700). Registered (or removed) process-wide by `make_engine`.
-NULL_ADAPTER = True
-
-
-def _null(_value: None) -> None:
-    return None
-
-
-def _adapt_none() -> None:
-    """Register `_null` as the driver's adapter for None (`NULL_ADAPTER`), or remove it."""
-    if NULL_ADAPTER:
-        sqlite3.register_adapter(type(None), _null)
-    else:
-        sqlite3.adapters.pop((type(None), sqlite3.PrepareProtocol), None)
-
-
 def make_engine(url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Engine:
     """A SQLAlchemy engine for `url`; SQLite files get WAL, busy timeout and IMMEDIATE writes."""
     parsed = normalize_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_pre_ping=True)
-    _adapt_none()
     _create_sqlite_parent_dir(parsed)
     engine = create_engine(parsed)
     _install_sqlite_hooks(engine, busy_timeout_ms)
