@@ -29,6 +29,9 @@ from drift_engine.storage.enums import EntryKind
 from drift_engine.vaults.entries import MAX_KEY_LENGTH
 from drift_engine.vaults.money import MAX_AMOUNT
 from tests.backtest.flag_scenarios import BOOKKEEPING, flag_runs, named
+from tests.engine.sink_fakes import FakeLedger as _Ledger
+from tests.engine.sink_fakes import other_write as _other
+from tests.engine.sink_fakes import record_write as _record
 
 SCENARIOS = named(*BOOKKEEPING)
 T0 = 1_700_000_000 - 1_700_000_000 % 3_600
@@ -68,29 +71,6 @@ def test_a_backtest_is_the_same_with_lean_bookings(tmp_path, name):
 
 # -- the sink itself ---------------------------------------------------------------------
 
-
-class _Ledger:
-    """What a sink reads of its ledger at first use: no entries, an opening balance."""
-
-    def __init__(self, opening: int) -> None:
-        self.opening = opening
-
-    def balance(self, vault: Any) -> int:
-        return self.opening
-
-    def entries(self, vault: Any) -> list:
-        return []
-
-
-def _other(s: Any) -> None:  # a write that reads the ledger (no `ledger_free`)
-    pass
-
-
-def _record(s: Any) -> None:  # an engine record's write
-    pass
-
-
-_record.ledger_free = True  # type: ignore[attr-defined]
 
 _amounts = st.one_of(
     st.integers(-(10**9), 10**9),
