@@ -199,3 +199,32 @@ def test_occurred_at_is_the_timestamp_in_utc(times):
         for ts in times:
             at, want = sink._occurred_at(ts), datetime.fromtimestamp(ts, UTC)
             assert (at, at.tzinfo, at.fold, type(at)) == (want, UTC, want.fold, datetime)
+
+
+@pytest.mark.parametrize(
+    ("times", "made"),
+    [
+        ([T0, T0, T0 + 3_600, T0 + 7_200, T0 + 7_200], 1),  # the same hour, the next hours
+        ([T0, T0 + 3_601], 2),  # not an hour on: made
+        ([T0, T0 - 3_600], 2),  # an hour back: made
+        ([T0, float(T0 + 3_600)], 2),  # a float time: made as `_ts` makes it
+        ([T0, T0 + 7_200], 2),  # two hours on: made
+    ],
+)
+def test_an_hour_on_is_the_last_time_plus_an_hour(monkeypatch, times, made):
+    """`_occurred_at` (`QUIET_LEAN`): the datetime of an int time exactly an hour after
+    the last one is the last one plus an hour, no `_ts` call; every other time, a
+    float one included, is `_ts`'s; the value is `_ts`'s either way (zone and fold)."""
+    calls: list[Any] = []
+    real = sink_module._ts
+
+    def counted(t: Any) -> datetime:
+        calls.append(t)
+        return real(t)
+
+    monkeypatch.setattr(sink_module, "_ts", counted)
+    sink = VaultLedgerSink(_Ledger(0), "e1", 7)
+    got = [sink._occurred_at(t) for t in times]
+    assert got == [real(t) for t in times]
+    assert [(d.tzinfo, d.fold) for d in got] == [(UTC, 0)] * len(times)
+    assert len(calls) == made

@@ -116,8 +116,11 @@ def _run(steps: list, rows: bool, opening: int, loaded: bool) -> dict:
                 _, kind, amount, hour, index = step
                 ts = 1_700_000_000 + hour * 3_600
                 key = f"{kind.value}:{index or 0}:{ts}"
-                try:
-                    answers.append(sink.book_quiet(kind, amount, key, index, ts))
+                try:  # (the reference: `book_entry` itself, which `book_quiet` promises)
+                    if rows:
+                        answers.append(sink.book_quiet(kind, amount, key, index, ts))
+                    else:
+                        answers.append(sink.book_entry(kind, amount, 0, key, index, None, ts))
                 except Exception as exc:  # noqa: BLE001 - the error is compared
                     answers.append((type(exc).__name__, str(exc)))
             elif step[0] == "load":
