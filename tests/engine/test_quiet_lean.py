@@ -109,6 +109,7 @@ def _run(steps: list, lean: bool, opening: int, loaded: bool) -> dict:
     answers: list[Any] = []
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(sink_module, "QUIET_LEAN", lean)
+        mp.setattr(sink_module, "_QUIET_FORM", None)  # (taken again: `_quiet_form` runs)
         for step in steps:
             if step[0] == "book":
                 _, kind, amount, hour, index, pad = step

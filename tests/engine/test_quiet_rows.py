@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from drift_engine.engine import ledger as sink_module
@@ -167,6 +167,16 @@ def _run(steps: list, rows: bool, opening: int, loaded: bool) -> dict:
     st.lists(_step, max_size=30),
     st.integers(-(10**12), 10**12),
     st.booleans(),
+)
+@example(  # a restored sink meets a replayed key with another amount: refused both ways
+    [
+        ("load",),
+        ("replay",),
+        ("book", EntryKind.FUNDING, 7, 0, 0),
+        ("book", EntryKind.FUNDING, 5, 0, 0),
+    ],
+    0,
+    True,
 )
 def test_book_quiet_is_book_entry(steps, opening, loaded):
     assert _run(steps, True, opening, loaded) == _run(steps, False, opening, loaded)
