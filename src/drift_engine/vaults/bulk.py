@@ -396,7 +396,7 @@ class DriverInsert:
         sql, positional, processors = self._compile(connection.dialect)
         if len(columns) != len(self.columns):
             raise ValueError(f"{len(columns)} columns for {len(self.columns)}")
-        if NULLS_LEFT_OUT and columns[0]:
+        if NULLS_LEFT_OUT and columns[0] and connection.dialect.name == "sqlite":
             out = tuple(
                 i
                 for i in self._nullable(connection.dialect)
@@ -490,7 +490,9 @@ def _per_object(values: list[Any], process: Any) -> list[Any]:
 #: (`DriverInsert.run_columns`: nullable, no default, None bound as NULL; a backtest's
 #: counterparty and memo): the same rows, NULL there, without the driver's adaptation
 #: of a None parameter (not one of the types sqlite3 binds as they are: ~3.3k
-#: instructions each, two per entry); False: every column bound (the reference)
+#: instructions each, two per entry); on SQLite only (psycopg binds a None as it is, and
+#: a PostgreSQL flush keeps the one INSERT `compile_statements` compiled ahead); False:
+#: every column bound (the reference)
 NULLS_LEFT_OUT = True
 
 #: a UTC datetime bound to a `UTCDateTime` column on SQLite is written as its
