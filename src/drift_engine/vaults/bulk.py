@@ -125,22 +125,18 @@ class TickVaultWrites:
 
         vaults = _lock_vaults(session, {op[2] for op in self.ops})
         wanted, held = _wanted(self.ops, vaults)
+        snap_ids = {vaults[op[2]].id for op in self.ops if op[0] == "snapshot"}
+        balance = _balances(session, snap_ids, self.marks)
         if (
             FRESH_FIRST
             and ROWS_ONCE
             and DRIVER_ROWS
             and held == len(wanted)
             and session.connection().dialect.name == "sqlite"
+            and self._fresh_first(session, vaults, dict(balance))
         ):
-            snap_ids = {vaults[op[2]].id for op in self.ops if op[0] == "snapshot"}
-            balance = _balances(session, snap_ids, self.marks)
-            if self._fresh_first(session, vaults, dict(balance)):
-                return
-            booked = _booked(session, wanted)
-        else:
-            booked = _booked(session, wanted)
-            snap_ids = {vaults[op[2]].id for op in self.ops if op[0] == "snapshot"}
-            balance = _balances(session, snap_ids, self.marks)
+            return
+        booked = _booked(session, wanted)
         if ROWS_ONCE and DRIVER_ROWS and not booked and held == len(wanted):
             self._flush_fresh(session, vaults, balance)
             return
@@ -396,6 +392,7 @@ class DriverInsert:
         sql, positional, processors = self._compile(connection.dialect)
         if len(columns) != len(self.columns):
             raise ValueError(f"{len(columns)} columns for {len(self.columns)}")
+        names = self.columns
         if NULLS_LEFT_OUT and columns[0] and connection.dialect.name == "sqlite":
             out = tuple(
                 i
@@ -403,23 +400,10 @@ class DriverInsert:
                 if columns[i][0] is None and columns[i].count(None) == len(columns[i])
             )
             without = self._compile_without(connection.dialect, out) if out else None
-            if without is not None:
+            if without is not None:  # the statement, columns and names without them
                 sql, positional, processors = without
                 columns = [values for i, values in enumerate(columns) if i not in out]
-                names: tuple[str, ...] = tuple(
-                    c for i, c in enumerate(self.columns) if i not in out
-                )
-                cols = [
-                    values if process is None else _per_object(values, process)
-                    for values, process in zip(columns, processors, strict=True)
-                ]
-                rows = zip(*cols, strict=True)
-                if positional:
-                    params = list(rows)
-                else:
-                    params = [dict(zip(names, values, strict=True)) for values in rows]
-                connection.exec_driver_sql(sql, params)
-                return
+                names = tuple(c for i, c in enumerate(self.columns) if i not in out)
         cols = [
             values if process is None else _per_object(values, process)
             for values, process in zip(columns, processors, strict=True)
@@ -428,7 +412,7 @@ class DriverInsert:
         if positional:
             params: list[Any] = list(rows)
         else:
-            params = [dict(zip(self.columns, values, strict=True)) for values in rows]
+            params = [dict(zip(names, values, strict=True)) for values in rows]
         connection.exec_driver_sql(sql, params)
 
     def _nullable(self, dialect: Any) -> tuple[int, ...]:
