@@ -98,3 +98,32 @@ def frozen_set_up() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+#: a replay's generation-0 threshold (`rare_young_collections`): CPython's default is 700
+REPLAY_YOUNG_THRESHOLD = 50_000
+
+
+@contextmanager
+def rare_young_collections(threshold: int = REPLAY_YOUNG_THRESHOLD) -> Iterator[None]:
+    """A backtest's replay with generation 0 collected once `threshold` objects are new,
+    not 700, and the process's thresholds back after it.
+
+    A young collection walks every container made since the last one and what each
+    refers to. In the replay those are mostly alive: the chunk's tables (`TapeRows`,
+    `HourTable`: lists of ~20k events' facts) and the week's held rows, until the chunk
+    or the flush lets them go; the hours' own objects are freed by reference counting.
+    The bench's 30-day replay triggered 11 young collections, 7.8 M instructions (1.5 %
+    of the replay), mostly walking those lists; at 50,000 it triggers none. Cyclic
+    garbage is still collected, once 50,000 objects are new (a few MB), as CPython's
+    policy does at 700. A process whose automatic collection is off (threshold 0) or
+    higher already keeps its thresholds."""
+    old = gc.get_threshold()
+    if old[0] == 0 or old[0] >= threshold:
+        yield
+        return
+    gc.set_threshold(threshold, *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)

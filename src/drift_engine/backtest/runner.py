@@ -42,7 +42,7 @@ from drift_engine.data.pipeline import DEFAULT_SEED, SOURCES, MarketData, open_m
 from drift_engine.engine.engine import EngineState
 from drift_engine.engine.paper import PaperStack, VaultSnapshotter
 from drift_engine.engine.store import WriteBatch
-from drift_engine.heap import frozen_set_up
+from drift_engine.heap import frozen_set_up, rare_young_collections
 from drift_engine.risk import RiskLimits
 from drift_engine.strategies import DriftStrategy, strategy_class
 
@@ -61,6 +61,11 @@ FUNDING_GRACE_S = 300
 #: the replay runs with the set-up's heap frozen out of the garbage collections
 #: (`heap.frozen_set_up`, ADR-0026); False: collected as any heap (the reference)
 FREEZE_SET_UP = True
+
+#: the replay collects generation 0 once 50,000 objects are new instead of 700
+#: (`heap.rare_young_collections`, ADR-0026): each young collection walked the tape's
+#: per-chunk lists; False: the process's thresholds (the reference)
+RARE_YOUNG_GC = True
 
 #: a backtest into a scratch database (no `database_url`: deleted when the run ends)
 #: writes what its report reads back (the vault and its ledger) and the engine's record
@@ -305,7 +310,10 @@ def run_backtest(
             return None if progress is None else last["progress"] + progress_every_s
 
         wall0 = time.perf_counter()
-        with frozen_set_up() if FREEZE_SET_UP else contextlib.nullcontext():
+        with (
+            frozen_set_up() if FREEZE_SET_UP else contextlib.nullcontext(),
+            rare_young_collections() if RARE_YOUNG_GC else contextlib.nullcontext(),
+        ):
             hb.run_events(
                 interval_s=interval_s,
                 until=end,
