@@ -44,6 +44,7 @@ import drift_engine.engine.ledger as ledger
 import drift_engine.engine.quiet as quiet
 import drift_engine.engine.store as store
 import drift_engine.sim.accounts as sim_accounts
+import drift_engine.sim.quiet as sim_quiet
 import drift_engine.vaults.registry as registry
 from drift_engine.backtest.runner import run_backtest
 from drift_engine.data.synthetic import DEFAULT_ORIGIN
@@ -149,6 +150,7 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(store, "FLOAT_TWINS", fast)
         monkeypatch.setattr(quiet, "QUIET_BOOKING", fast)
         monkeypatch.setattr(quiet, "CARRY_SLOTS", fast)
+        monkeypatch.setattr(sim_quiet, "KEPT_TERMS", fast)
         monkeypatch.setattr(attribution, "HOUR_ATTRIBUTION", fast)
         monkeypatch.setattr(columns, "TICK_SLOTS", fast)
         monkeypatch.setattr(sim_accounts, "LAZY_ORACLES", fast)

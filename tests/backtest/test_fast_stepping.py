@@ -408,6 +408,15 @@ def test_every_quiet_hours_legs_read_from_the_kept_slots_are_every_slots_legs(
         return legs, slots
 
     monkeypatch.setattr(engine_quiet, "refresh_legs", checked)
+    real_terms = sim_quiet.kept_terms  # (`sim.quiet.KEPT_TERMS`: the same legs, checked so)
+
+    def checked_terms(sim, key, slots):
+        legs, slots = real_terms(sim, key, slots)
+        assert legs == sim_quiet.equity_legs(sim, key)
+        kept.append(slots is not None)
+        return legs, slots
+
+    monkeypatch.setattr(engine_quiet, "kept_terms", checked_terms)
     hours = 3 * 24
     rng = np.random.default_rng(8)
     prices = 100_000_000 * np.exp(

@@ -50,7 +50,8 @@ from drift_engine.engine.ledger import _entries
 from drift_engine.engine.market_board import hourly_rate, hourly_sides
 from drift_engine.engine.ports import InterestEvent
 from drift_engine.risk.checks import HealthFloor, HealthHalt, MaxDrawdown
-from drift_engine.sim.quiet import equity_legs, kept_legs, quiet_bands, refresh_legs
+from drift_engine.sim import quiet as sim_quiet
+from drift_engine.sim.quiet import equity_legs, kept_legs, kept_terms, quiet_bands, refresh_legs
 from drift_engine.strategies.base import FundingEvent
 from drift_engine.strategies.wake import (
     AtTime,
@@ -359,7 +360,10 @@ def books_pass(engine: DriftEngine, q: Quiet, records: list) -> bool:
     # the equity terms after the hour's payments: the next stretch's high-water mark
     # and drawdown scan, and the equity now (`EquityLegs.at` is `user_equity` exactly)
     if CARRY_SLOTS:  # the slots the last hour's legs were read from, read again
-        legs, q.slots = refresh_legs(sim, user_key, q.slots)
+        if sim_quiet.KEPT_TERMS:  # (with what they read besides their amounts kept)
+            legs, q.slots = kept_terms(sim, user_key, q.slots)
+        else:
+            legs, q.slots = refresh_legs(sim, user_key, q.slots)
     else:
         legs = equity_legs(sim, user_key)
     q.next_legs = legs

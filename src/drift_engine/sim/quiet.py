@@ -105,6 +105,9 @@ class LegSlots:
     spots: tuple[Any, ...]
     perps: tuple[Any, ...]
     mark: int
+    #: `kept_terms`: what `_legs` reads of these slots besides their amounts (`_terms_of`);
+    #: None: not kept (`refresh_legs` reads them)
+    terms: Any = None
 
 
 def kept_legs(sim: Any, user_key: Any) -> tuple[EquityLegs | None, LegSlots | None]:
@@ -156,6 +159,135 @@ def refresh_legs(
         return None, None
     slots.mark = len(records)  # the same slots, read at this record count
     return _legs(markets, slots.spots, slots.perps), slots
+
+
+#: a quiet hour's equity legs are read from the slots `refresh_legs` would read with
+#: what those slots' terms read besides them kept (`kept_terms`: each slot's market,
+#: leg key, balance type and decimals' powers, checked as unchanged); False:
+#: `refresh_legs` finds them again per slot (the reference)
+KEPT_TERMS = True
+
+
+def kept_terms(
+    sim: Any, user_key: Any, slots: LegSlots | None
+) -> tuple[EquityLegs | None, LegSlots | None]:
+    """`refresh_legs(sim, user_key, slots)`, the same legs, with each kept slot's term
+    computed from what `_terms_of` kept of it when `refresh_legs` last read the slots
+    (`_from_terms`: `_legs`' arithmetic, inline); anything it cannot answer so (no terms
+    kept, another slot list or market, a record that is not a payment, a market in
+    settlement) takes `refresh_legs`, whose slots' terms are then kept."""
+    terms = None if slots is None else slots.terms
+    if terms is not None:
+        legs = _from_terms(sim, user_key, slots, terms)
+        if legs is not None:
+            return legs, slots
+    legs, slots = refresh_legs(sim, user_key, slots)
+    if slots is not None:
+        slots.terms = None if legs is None else _terms_of(sim, slots)
+    return legs, slots
+
+
+def _terms_of(sim: Any, slots: LegSlots) -> tuple | None:
+    """(the market snapshot, per spot slot (position, market index, market, balance type,
+    deposit, decimals, 10^decimals, 10^(19 - decimals), leg key), per perp slot
+    (position, market index, market, status, leg key)): what `_legs` reads of the slots
+    besides their amounts. None when a slot's market is not loaded (`_legs` raises)."""
+    markets = sim.market_snapshot()
+    spots = []
+    for sp in slots.spots:
+        index = sp.market_index
+        market = markets.spot_markets.get(index)
+        if market is None:
+            return None
+        kind, decimals = sp.balance_type, market.decimals
+        deposit = program_math.is_deposit(kind)
+        pd = 10 ** (19 - decimals)
+        spots.append((sp, index, market, kind, deposit, decimals, 10**decimals, pd, (_SPOT, index)))
+    perps = []
+    for pp in slots.perps:
+        index = pp.market_index
+        market = markets.perp_markets.get(index)
+        if market is None:
+            return None
+        perps.append((pp, index, market, market.status, (_PERP, index)))
+    return markets, tuple(spots), tuple(perps)
+
+
+def _from_terms(sim: Any, user_key: Any, slots: LegSlots, terms: tuple) -> EquityLegs | None:
+    """`refresh_legs`' legs from the kept `terms` (`_terms_of`), or None when it cannot
+    answer so: `refresh_legs`' tests of the account, its slot lists and the records since
+    (payments only), then `_legs` per slot with the market, balance type and decimals
+    checked as the kept ones (a market in settlement, LP shares or another quote market
+    give None: `_legs`' None, which `refresh_legs` gives then)."""
+    records = sim.records
+    mark = slots.mark
+    user = sim.user(user_key)
+    if (
+        user is not slots.user
+        or user.spot_positions is not slots.spot_list
+        or user.perp_positions is not slots.perp_list
+        or len(records) < mark
+    ):
+        return None
+    kept = _SLOTS_KEPT
+    for rec in records[mark:]:
+        if rec.kind not in kept:
+            return None
+    markets, spots, perps = terms
+    if sim.market_snapshot() is not markets or markets.spot_price(QUOTE_INDEX) != PRICE_PRECISION:
+        return None
+    const = 0
+    spot_legs = []
+    spot_markets = markets.spot_markets
+    for sp, index, market, kind, deposit, decimals, scale, pd, key in spots:
+        scaled = sp.scaled_balance
+        if scaled == 0 and sp.open_orders == 0:  # `_spot_position_is_available`
+            continue
+        if (
+            sp.market_index != index
+            or spot_markets.get(index) is not market
+            or sp.balance_type is not kind
+            or market.decimals != decimals
+        ):
+            return None
+        # `signed_token_amount` (`token_amount_at`: deposits floor, borrows ceil)
+        if deposit:
+            amount = scaled * market.cumulative_deposit_interest // pd
+        else:
+            amount = -(-(scaled * market.cumulative_borrow_interest) // pd)
+            amount = -amount
+        if amount == 0:
+            continue
+        if index == QUOTE_INDEX:
+            const += amount * PRICE_PRECISION // scale
+            continue
+        spot_legs.append((key, amount, scale))
+    perp_legs = []
+    perp_markets = markets.perp_markets
+    payment = program_math.funding_payment
+    for pp, index, market, status, key in perps:
+        base = pp.base_asset_amount
+        if base == 0 and _perp_position_is_available(pp):
+            continue
+        if (
+            pp.market_index != index
+            or perp_markets.get(index) is not market
+            or market.status is not status
+            or pp.lp_shares > 0
+            or market.quote_spot_market_index != QUOTE_INDEX
+        ):
+            return None
+        amm = market.amm
+        cumulative = (
+            amm.cumulative_funding_rate_long if base > 0 else amm.cumulative_funding_rate_short
+        )
+        const += pp.quote_asset_amount
+        if cumulative != pp.last_cumulative_funding_rate:  # (else `funding_payment` is 0)
+            const += payment(cumulative, pp)
+        if base != 0:
+            perp_legs.append((key, base))
+    slots.mark = len(records)
+    return EquityLegs(const, tuple(perp_legs), tuple(spot_legs))
 
 
 def _legs(markets: Any, spot_positions: Any, perp_positions: Any) -> EquityLegs | None:
@@ -243,4 +375,12 @@ def quiet_bands(
     return bands
 
 
-__all__ = ["EquityLegs", "LegSlots", "equity_legs", "kept_legs", "quiet_bands", "refresh_legs"]
+__all__ = [
+    "EquityLegs",
+    "LegSlots",
+    "equity_legs",
+    "kept_legs",
+    "kept_terms",
+    "quiet_bands",
+    "refresh_legs",
+]
