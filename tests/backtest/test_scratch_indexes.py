@@ -148,15 +148,20 @@ def test_the_reads_by_vault_are_the_same_without_the_index(tmp_path_factory, ent
 
 
 def test_the_balances_read_by_id_only_without_the_index(tmp_path: Path) -> None:
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine, event
 
     for lean, want in ((True, bulk._SINCE_MARK_BY_ID), (False, bulk._SINCE_MARK)):
         path = _scratch_file(tmp_path, lean, f"{lean}.db")
         engine = create_engine(f"sqlite:///{path}")
+        sent: list[str] = []
+        event.listen(engine, "before_cursor_execute", lambda *a, sent=sent: sent.append(a[2]))
         try:
             with engine.connect() as c:
                 assert bulk._since_mark(c) == want
-                assert bulk._since_mark(c) == want  # (asked once per engine)
+                sent.clear()
+                assert bulk._since_mark(c) == want and sent == []  # (asked once per engine)
+                got = bulk._balances_from_marks(c, {2, 1}, bulk.BalanceMarks())
+                assert got == {1: 0, 2: 0} and sent == [want, want]
         finally:
             engine.dispose()
     shutil.rmtree(tmp_path, ignore_errors=True)
