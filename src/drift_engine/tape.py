@@ -45,7 +45,7 @@ class EventTape:
         self.price = np.zeros(0, np.int64)
         self.is_price = np.zeros(0, bool)
         self._index: Any = None
-        self._rows: TapeRows | None = None
+        self._rows: TapeRows | TapeItems | None = None
 
     def index(self) -> Any:
         """The `sim.stretch.TapeIndex` of the arrays as they stand (built once per chunk)."""
@@ -55,12 +55,12 @@ class EventTape:
             self._index = TapeIndex(self.bound, self.sym, self.price, len(self.symbols))
         return self._index
 
-    def rows(self) -> TapeRows:
+    def rows(self) -> TapeRows | TapeItems:
         """`TapeRows` of the arrays as they stand (built once per chunk; `TapeItems`
         when `ROWS_BY_ITEM`)."""
         if self._rows is None:
             if ROWS_BY_ITEM:
-                self._rows = TapeItems(self.bound, self.sym, self.index())  # type: ignore[assignment]
+                self._rows = TapeItems(self.bound, self.sym, self.index())
             else:
                 self._rows = TapeRows(self.bound, self.sym, self.index().next_other)
         return self._rows
