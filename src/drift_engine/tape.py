@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import operator
 from collections.abc import Iterator
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,7 @@ class EventTape:
         self.price = np.zeros(0, np.int64)
         self.is_price = np.zeros(0, bool)
         self._index: Any = None
-        self._rows: TapeRows | None = None
+        self._rows: TapeRows | TapeItems | None = None
 
     def index(self) -> Any:
         """The `sim.stretch.TapeIndex` of the arrays as they stand (built once per chunk)."""
@@ -54,10 +55,14 @@ class EventTape:
             self._index = TapeIndex(self.bound, self.sym, self.price, len(self.symbols))
         return self._index
 
-    def rows(self) -> TapeRows:
-        """`TapeRows` of the arrays as they stand (built once per chunk)."""
+    def rows(self) -> TapeRows | TapeItems:
+        """`TapeRows` of the arrays as they stand (built once per chunk; `TapeItems`
+        when `ROWS_BY_ITEM`)."""
         if self._rows is None:
-            self._rows = TapeRows(self.bound, self.sym, self.index().next_other)
+            if ROWS_BY_ITEM:
+                self._rows = TapeItems(self.bound, self.sym, self.index())
+            else:
+                self._rows = TapeRows(self.bound, self.sym, self.index().next_other)
         return self._rows
 
     def __len__(self) -> int:
@@ -177,4 +182,78 @@ class TapeRows:
         self.next_other: list[int] = next_other.tolist()
 
 
-__all__ = ["CHUNK", "EventTape", "TapeRows"]
+#: `EventTape.rows` is a `TapeItems`: the same facts read an element at a time from the
+#: tape's arrays (a chunk's rows are read at a few events near its edges: ~10 chunks of
+#: a year's 65, a few reads each), not five lists of every event of the chunk
+#: (`tolist`: a Python int per event, ~5M instructions a build); False: `TapeRows`
+#: (the reference)
+ROWS_BY_ITEM = True
+
+
+class _Items:
+    """A read-only list view of a 1-d integer array: an element is the array's
+    `item(i)` (a Python int, as `tolist` makes it), a slice its `tolist()`. What the
+    readers of `TapeRows`' lists do with them: index, slice, `len`, `bisect`."""
+
+    __slots__ = ("_array",)
+
+    def __init__(self, array: np.ndarray) -> None:
+        self._array = array
+
+    def __len__(self) -> int:
+        return len(self._array)
+
+    def __getitem__(self, i: Any) -> Any:
+        if type(i) is int:
+            return self._array.item(i)
+        return self._array[i].tolist()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._array.tolist())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _Items):
+            other = other._array.tolist()
+        return self._array.tolist() == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"_Items({self._array.tolist()!r})"
+
+
+class TapeItems:
+    """`TapeRows`' facts (`bound`, `sym`, `tick_no`, `tick_end`, `next_other`: the same
+    values) as `_Items` over numpy arrays, each made when first read (`ROWS_BY_ITEM`)."""
+
+    def __init__(self, bound: np.ndarray, sym: np.ndarray, index: Any) -> None:
+        self.bound = _Items(bound)
+        self.sym = _Items(sym)
+        self._index = index  # (`next_other` is built by the index when first read)
+
+    @cached_property
+    def next_other(self) -> _Items:
+        return _Items(self._index.next_other)
+
+    @cached_property
+    def _ticks(self) -> tuple[_Items, _Items]:
+        bound = self.bound._array
+        n = len(bound)
+        starts = np.flatnonzero(bound[1:] != bound[:-1]) + 1  # first event of each new tick
+        ends = np.append(starts, n)
+        tick = np.zeros(n, np.int64)
+        tick[starts] = 1
+        tick_no = np.cumsum(tick)
+        tick_end = ends[tick_no] if n else np.zeros(0, np.int64)
+        return _Items(tick_no), _Items(tick_end)
+
+    @property
+    def tick_no(self) -> _Items:
+        return self._ticks[0]
+
+    @property
+    def tick_end(self) -> _Items:
+        return self._ticks[1]
+
+
+__all__ = ["CHUNK", "EventTape", "TapeItems", "TapeRows"]

@@ -805,6 +805,36 @@ _SINCE_MARK = (
 )
 
 
+#: `_SINCE_MARK` read over the table's ids (`NOT INDEXED`: the entries above the mark,
+#: the same sum and highest id) in a database made without the ledger's `vault_id`
+#: index (a scratch database, `storage.scratch.LEAN_SCRATCH_INDEXES`), where SQLite
+#: would otherwise read the vault's entries through the unique (vault_id, key) index:
+#: every entry of the vault, a flush after flush longer scan
+_SINCE_MARK_BY_ID = (
+    "SELECT COALESCE(SUM(amount - fee), 0), MAX(id) FROM ledger_entries NOT INDEXED "
+    "WHERE vault_id = ? AND id > ?"
+)
+
+#: the index on the ledger's `vault_id` that `_SINCE_MARK` is read through
+_VAULT_INDEX = "ix_ledger_entries_vault_id"
+
+#: engine -> the SQL `_balances_from_marks` reads with (`_since_mark`)
+_SINCE_SQL: WeakKeyDictionary[Any, str] = WeakKeyDictionary()
+
+
+def _since_mark(connection: Any) -> str:
+    """`_SINCE_MARK`, or `_SINCE_MARK_BY_ID` when the database has no `_VAULT_INDEX`
+    (asked once per engine)."""
+    db = connection.engine
+    sql = _SINCE_SQL.get(db)
+    if sql is None:
+        has = connection.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (_VAULT_INDEX,)
+        ).first()
+        sql = _SINCE_SQL[db] = _SINCE_MARK if has is not None else _SINCE_MARK_BY_ID
+    return sql
+
+
 def _balances_from_marks(
     connection: Any, vault_ids: set[int], marks: BalanceMarks
 ) -> dict[int, int]:
@@ -812,9 +842,10 @@ def _balances_from_marks(
     db = connection.engine
     kept = marks.marks
     out: dict[int, int] = {}
+    since = _since_mark(connection)
     for vault_id in sorted(vault_ids):
         at, balance = kept.get((db, vault_id), (0, 0))
-        total, top = connection.exec_driver_sql(_SINCE_MARK, (vault_id, at)).one()
+        total, top = connection.exec_driver_sql(since, (vault_id, at)).one()
         balance += int(total)
         out[vault_id] = balance
         if top is not None:
