@@ -1,10 +1,10 @@
 """The funding record's one pass with its payments inline (`sim.funding_interest.
-PAYMENT_INLINE`: each position's funding payment, kept-check carry and settlement
-without `funding.funding_payment`, `_perp_quote_moved` and `_funding_paid`;
-`INTEREST_INLINE`: each holder's interest without `token_amount_at` and
-`_interest_paid`; `RATE_INLINE`: the market's update and 24 h average without
-`_funding_written` and `new_twap`) gives what the calls give (the flags False, the
-reference):
+PAYMENT_INLINE`: each position's kept-check carry and settlement without
+`_perp_quote_moved` and `_funding_paid`; `INTEREST_INLINE`: each holder's interest
+without `_interest_paid`; `RATE_INLINE`: the market's update without
+`_funding_written`; the rules' own numbers (`funding.funding_payment`,
+`token_amount_at`, `funding.new_twap`) still called) gives what the calls give (the
+flags False, the reference):
 
 - on the simulator (Hypothesis, `test_event_path`'s scenarios: a levered perp long or
   short, a resting order, a spot long, drawn ticks, funding records and USDC rate
@@ -16,8 +16,7 @@ reference):
 - interest on USDC and SOL deposits and a SOL borrow of two accounts, each way of the
   kept check; with the USDC kept at another quote price the check is dropped;
 - funding updates at uneven times (a second, an hour, a day and more apart: the 24 h
-  average's weights and its clamp) with rates of both signs;
-- the payment's integers against `funding.funding_payment` on drawn rates and bases.
+  average's weights and its clamp) with rates of both signs.
 
 The whole backtests both ways are tests/backtest/test_pull_flags.py.
 """
@@ -32,7 +31,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from solders.pubkey import Pubkey
 
-from drift_engine.core import funding
 from drift_engine.data.models import FundingRecord, OracleTick
 from drift_engine.sim import DriftSimulator, funding_interest, liquidation
 from drift_engine.sim.state import SimulationError
@@ -196,23 +194,3 @@ def test_funding_updates_at_uneven_times(short):
     averages = {fast.perp_markets[0].amm.last24h_avg_funding_rate}
     assert fast.perp_markets[0].amm.last_funding_rate_ts == ts
     assert averages != {0}
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    now=st.integers(-(10**13), 10**13),
-    last=st.integers(-(10**13), 10**13),
-    base=st.integers(-(10**14), 10**14).filter(bool),
-)
-def test_the_payment_integers(now, last, base):
-    # `_funding_event`'s inline payment: the magnitude floored by the three divisors at
-    # once, signed as `_funding_payment` and `_trunc_div` sign it
-    class Pos:
-        last_cumulative_funding_rate = last
-        base_asset_amount = base
-
-    delta = now - last
-    payment = abs(delta) * abs(base) // funding_interest._PAYMENT_DIVISOR
-    if (base > 0) == (delta > 0):
-        payment = -payment
-    assert payment == funding.funding_payment(now, Pos)

@@ -57,35 +57,29 @@ INTEREST_PASS = True
 #: (ADR-0020 point 88); False: `_settle_position_pnl` at every position (the reference)
 PNL_TEST = True
 
-#: `_funding_event` settles each position's funding with its payment, the kept check's
-#: carry and the settlement's writes inline: `funding.funding_payment`'s integers (the
-#: three floors of a non-negative product are one floor by their product), then
-#: `_perp_quote_moved` (`_exact_terms`, `_carry`) and `_funding_paid` (its record, the
-#: quote and break-even moves of `rules.update_quote_asset_and_break_even_amount` for a
-#: position with a base) without their calls: ten calls a funding hour (issue 14);
-#: False: those calls (the reference)
+#: `_funding_event` settles each position's funding with the kept check's carry and the
+#: settlement's writes inline: `_perp_quote_moved` (`_exact_terms`, `_carry`) and
+#: `_funding_paid` (its record, the quote and break-even moves of
+#: `rules.update_quote_asset_and_break_even_amount` for a position with a base) without
+#: their calls; the payment is still `funding.funding_payment`'s (a program rule is
+#: kept in one place; issue 14); False: those calls (the reference)
 PAYMENT_INLINE = True
 
-#: `_accrue_all` books each holder's interest inline: its token amounts as
-#: `program_math.token_amount_at` reads them, the kept check as `_interest_paid` carries
-#: it (`_quote_balance_moved`, `_exact_terms`, `_carry`, with conditionals for their
-#: `max` calls) and its record, without those seven calls a funding hour (issue 14);
-#: False: `token_amount_at` and `_interest_paid` per holder (the reference)
+#: `_accrue_all` books each holder's interest inline: the kept check as `_interest_paid`
+#: carries it (`_quote_balance_moved`, `_exact_terms`, `_carry`, with conditionals for
+#: their `max` calls) and its record, without those calls; the token amounts are still
+#: `program_math.token_amount_at`'s (issue 14); False: `_interest_paid` per holder (the
+#: reference)
 INTEREST_INLINE = True
 
 #: `_funding_event` writes the market's funding update inline: `_funding_written`'s
-#: writes and record, with its 24 h average (`funding.new_twap`, `weighted_average`,
-#: `_trunc_div`) computed in place, without those calls a funding hour (issue 14);
-#: False: `_funding_written` (the reference)
+#: writes and record without its call; the 24 h average is still `funding.new_twap`'s
+#: (a program rule is kept in one place; issue 14); False: `_funding_written` (the
+#: reference)
 RATE_INLINE = True
 
 #: `_funding_written`'s 24 h average period (`new_twap`'s `period`)
 _DAY = 24 * 3600
-
-#: `funding._funding_payment`'s two divisors and `funding_payment_in_quote_precision`'s
-_PAYMENT_DIVISOR = (
-    funding.PRICE_PRECISION * funding.FUNDING_RATE_BUFFER * funding.AMM_TO_QUOTE_PRECISION_RATIO
-)
 
 
 class FundingInterestMixin:
@@ -384,27 +378,10 @@ class FundingInterestMixin:
             amm.last_funding_rate = rate
             amm.last_funding_rate_long = rate_long
             amm.last_funding_rate_short = rate_short
-            # `funding.new_twap(rate, ts, amm.last24h_avg_funding_rate,
-            # amm.last_funding_rate_ts, 24 * 3600)`: `weighted_average` of the rate and the
-            # average by the time since the last update and the rest of the day
-            average = amm.last24h_avg_funding_rate
-            since_last = ts - amm.last_funding_rate_ts
-            if since_last < 0:
-                since_last = 0
-            from_start = _DAY - since_last
-            if from_start < 1:
-                from_start = 1
-            if since_last:  # (`weighted_average`: its weight2 is at least 1)
-                prev, latest = rate * since_last, average * from_start
-                bias = 0
-                if from_start > 1:
-                    bias = -1 if latest < prev else 1 if latest > prev else 0
-                total = prev + latest
-                average = abs(total) // (since_last + from_start)  # `_trunc_div`
-                if total < 0:
-                    average = -average
-                if average != 0 or bias >= 0:
-                    average += bias
+            # the 24 h average stays the rule's own (`funding.new_twap`, as the reference)
+            average = funding.new_twap(
+                rate, ts, amm.last24h_avg_funding_rate, amm.last_funding_rate_ts, _DAY
+            )
             amm.last24h_avg_funding_rate = average
             amm.last_funding_rate_ts = ts
             amm.last_funding_oracle_twap = oracle_twap
@@ -464,11 +441,7 @@ class FundingInterestMixin:
                     now, step = amm.cumulative_funding_rate_short, amm.last_funding_rate_short
                 last = pos.last_cumulative_funding_rate
                 delta = now - last
-                # `funding.funding_payment(now, pos)`: the magnitude floored, then signed
-                # (longs pay when the delta is positive)
-                payment = abs(delta) * abs(base) // _PAYMENT_DIVISOR
-                if (base > 0) == (delta > 0):
-                    payment = -payment
+                payment = payment_of(now, pos)  # (the rule's own: 0 when delta is 0)
                 safe = acct.safe
                 if charged and safe is not None:  # `_funding_moved`
                     moved = payment
@@ -717,15 +690,15 @@ class FundingInterestMixin:
             deposit_after = market.cumulative_deposit_interest
             borrow_after = market.cumulative_borrow_interest
             if INTEREST_INLINE:
-                precision = 10 ** (19 - decimals)  # (`token_amount_at`'s)
+                amount = token_amount_at  # (the rule's own, as the reference reads it)
                 for acct, pos, deposit in holders:
                     scaled = pos.scaled_balance
-                    if deposit:  # `token_amount_at`: a deposit floors
-                        before = scaled * deposit_before // precision
-                        delta = scaled * deposit_after // precision - before
-                    else:  # minus a borrow's token amount (its ceiling): the floor of minus
-                        before = -(scaled * borrow_before) // precision
-                        delta = -(scaled * borrow_after) // precision - before
+                    if deposit:
+                        before = amount(scaled, deposit_before, decimals, True)
+                        delta = amount(scaled, deposit_after, decimals, True) - before
+                    else:  # a borrow's signed amount is minus its token amount
+                        before = -amount(scaled, borrow_before, decimals, False)
+                        delta = -amount(scaled, borrow_after, decimals, False) - before
                     # `_interest_paid`: the kept check carried or dropped, then the record
                     if charged:
                         safe = acct.safe
