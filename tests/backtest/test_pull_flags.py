@@ -8,19 +8,32 @@
   database's daily vault snapshots read the cache (`venue.margin`), as do the LUNA
   crash's liquidations and halts.
 
+- `sim.funding_interest.PAYMENT_INLINE`: the funding record's one pass settles each
+  position's funding with its payment, kept-check carry and writes inline (reference:
+  `funding.funding_payment`, `_perp_quote_moved`, `_funding_paid`).
+- `sim.funding_interest.RATE_INLINE`: the market's funding update and its 24 h average
+  written inline (reference: `_funding_written`, `funding.new_twap`).
+- `sim.funding_interest.INTEREST_INLINE`: the interest pass books each holder inline
+  (reference: `token_amount_at` and `_interest_paid`).
+- `engine.market_board.APPLY_INLINE`: the board feeds ticks and funding records inline
+  (reference: `set_price`, `add_funding` of `hourly_rate` and `hourly_sides`).
+
 Whole fast backtests both ways (`flag_runs`, tests/backtest/flag_scenarios.py): the
 report and every sample, every table's rows, the ticks, the heartbeat's counters, the
 simulator's records, account and prices. With the flag on the fast path is taken, with
-it off never. The focused tests of both paths are tests/data/test_lazy_ticks.py and
-tests/sim/test_lazy_oracles.py.
+it off never. The focused tests are tests/data/test_lazy_ticks.py,
+tests/sim/test_lazy_oracles.py, tests/sim/test_funding_inline.py and
+tests/engine/test_board_apply_inline.py.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from drift_engine.core import funding
 from drift_engine.data import columns
-from drift_engine.sim import accounts
+from drift_engine.engine import market_board
+from drift_engine.sim import accounts, funding_interest
 from tests.backtest.flag_scenarios import flag_runs, named
 
 
@@ -71,3 +84,61 @@ def test_a_backtest_is_the_same_with_oracle_entries_made_when_read(tmp_path, nam
     runs = flag_runs(tmp_path, name, accounts, "LAZY_ORACLES", _lazy_moves)
     assert runs[False]["spied"] == 0
     assert runs[True]["spied"] > 50  # (held short: its 4 days' hourly moves)
+
+
+def _calls(owner, name: str):
+    """A spy counting the calls of `owner.name` (a function or method)."""
+
+    def spy(mp: pytest.MonkeyPatch):
+        calls = [0]
+        real = getattr(owner, name)
+
+        def counted(*args, **kw):
+            calls[0] += 1
+            return real(*args, **kw)
+
+        mp.setattr(owner, name, counted)
+        return lambda: calls[0]
+
+    return spy
+
+
+@pytest.mark.parametrize(
+    "name",
+    named("held-short", "luna-liquidated", "sol-hours-delta-neutral", "sol-year-delta-neutral"),
+)
+def test_a_backtest_is_the_same_with_payments_inline(tmp_path, name):
+    # the reference's `funding_payment` calls: each hour's settlement in the pass
+    runs = flag_runs(
+        tmp_path, name, funding_interest, "PAYMENT_INLINE", _calls(funding, "funding_payment")
+    )
+    assert runs[False]["spied"] > runs[True]["spied"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    named(
+        "held-short", "entering-and-leaving", "sol-hours-delta-neutral", "sol-year-delta-neutral"
+    ),
+)
+def test_a_backtest_is_the_same_with_interest_inline(tmp_path, name):
+    spy = _calls(funding_interest.FundingInterestMixin, "_interest_paid")
+    runs = flag_runs(tmp_path, name, funding_interest, "INTEREST_INLINE", spy)
+    assert runs[False]["spied"] > runs[True]["spied"]
+
+
+@pytest.mark.parametrize(
+    "name", named("held-short", "entering-and-leaving", "luna-halted", "sol-minutes")
+)
+def test_a_backtest_is_the_same_with_the_board_fed_inline(tmp_path, name):
+    runs = flag_runs(
+        tmp_path, name, market_board, "APPLY_INLINE", _calls(market_board, "hourly_sides")
+    )
+    assert runs[True]["spied"] < runs[False]["spied"]
+    assert runs[False]["spied"] > 50
+
+
+@pytest.mark.parametrize("name", named("held-short", "luna-liquidated", "sol-hours-delta-neutral"))
+def test_a_backtest_is_the_same_with_the_funding_update_inline(tmp_path, name):
+    runs = flag_runs(tmp_path, name, funding_interest, "RATE_INLINE", _calls(funding, "new_twap"))
+    assert runs[False]["spied"] > runs[True]["spied"]

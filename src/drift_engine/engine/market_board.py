@@ -22,6 +22,13 @@ from drift_engine.core.types import MarketType
 from drift_engine.strategies.base import HOURS_PER_YEAR, MarketSnapshot
 
 FUNDING_HISTORY_HOURS = 168
+
+#: `MarketBoard.apply` feeds an oracle tick and a funding record inline: `set_price`'s
+#: writes, and `hourly_rate` / `hourly_sides` (their one scale) with `add_funding`'s,
+#: without those calls and the sides' tuple (two ticks and a record a funding hour,
+#: issue 14); False: `set_price`, and `add_funding` of `hourly_rate` and `hourly_sides`
+#: (the reference)
+APPLY_INLINE = True
 FUNDING_RATE_BUFFER = 10**3
 
 #: Spot market that hedges each perp ("SOL-PERP" -> "SOL"; Drift lists BTC as wBTC).
@@ -254,9 +261,48 @@ class MarketBoard:
         """Feed one data event (OracleTick, FundingRecord, SpotRateRecord, Candle)."""
         kind = getattr(event, "kind", None)
         if kind == "oracle":
-            self.set_price(event.market, event.price, event.ts)
+            if not APPLY_INLINE:
+                self.set_price(event.market, event.price, event.ts)
+                return
+            # `set_price(event.market, event.price, event.ts)`
+            symbol, price, ts = event.market, event.price, event.ts
+            if ts > self.last_ts:
+                self.last_ts = ts
+            m = self._markets.get(symbol)
+            if m is not None:
+                pending = m.pending
+                pending["oracle_price"] = price
+                pending["spot_oracle_price"] = price
+                m.dirty = True
+                return
+            perp = self._spot_to_perp.get(symbol.upper())
+            if perp is not None:
+                m = self._markets[perp]
+                m.pending["spot_oracle_price"] = price
+                m.dirty = True
         elif kind == "funding":
-            self.add_funding(event.market, event.ts, hourly_rate(event), *hourly_sides(event))
+            if not APPLY_INLINE:
+                self.add_funding(event.market, event.ts, hourly_rate(event), *hourly_sides(event))
+                return
+            # `hourly_rate(event)` and `hourly_sides(event)` (one scale, the same float
+            # divisions), then `add_funding` with both sides given
+            twap = event.oracle_price_twap
+            if twap:
+                scale = twap * FUNDING_RATE_BUFFER
+                rate = event.funding_rate / scale
+                long, short = event.funding_rate_long / scale, event.funding_rate_short / scale
+            else:
+                rate, long, short = 0.0, 0.0, 0.0
+            m = self._markets.get(event.market)
+            if m is None:
+                return
+            ts = event.ts
+            if ts > self.last_ts:
+                self.last_ts = ts
+            m.history.append((ts, rate))
+            m.sides.append((ts, long, short))
+            m.funding_stale = True
+            m.dirty = True
         elif kind == "spot_rate":
             self.set_spot_rates(event.market, float(event.deposit_rate), float(event.borrow_rate))
         elif kind == "candle":

@@ -15,6 +15,7 @@ from drift_engine.core import funding
 from drift_engine.core.program_math import token_amount_at
 from drift_engine.core.types import MarketType
 from drift_engine.sim import liquidation, rules
+from drift_engine.sim.liquidation import _ONE, _QUOTE, _WEIGHT_ONE
 from drift_engine.sim.records import (
     FundingPaymentRecord,
     FundingRateRecord,
@@ -55,6 +56,30 @@ INTEREST_PASS = True
 #: `rules.unrealized_pnl` does; a loss or a claimable gain goes to `_settle_position_pnl`
 #: (ADR-0020 point 88); False: `_settle_position_pnl` at every position (the reference)
 PNL_TEST = True
+
+#: `_funding_event` settles each position's funding with the kept check's carry and the
+#: settlement's writes inline: `_perp_quote_moved` (`_exact_terms`, `_carry`) and
+#: `_funding_paid` (its record, the quote and break-even moves of
+#: `rules.update_quote_asset_and_break_even_amount` for a position with a base) without
+#: their calls; the payment is still `funding.funding_payment`'s (a program rule is
+#: kept in one place; issue 14); False: those calls (the reference)
+PAYMENT_INLINE = True
+
+#: `_accrue_all` books each holder's interest inline: the kept check as `_interest_paid`
+#: carries it (`_quote_balance_moved`, `_exact_terms`, `_carry`, with conditionals for
+#: their `max` calls) and its record, without those calls; the token amounts are still
+#: `program_math.token_amount_at`'s (issue 14); False: `_interest_paid` per holder (the
+#: reference)
+INTEREST_INLINE = True
+
+#: `_funding_event` writes the market's funding update inline: `_funding_written`'s
+#: writes and record without its call; the 24 h average is still `funding.new_twap`'s
+#: (a program rule is kept in one place; issue 14); False: `_funding_written` (the
+#: reference)
+RATE_INLINE = True
+
+#: `_funding_written`'s 24 h average period (`new_twap`'s `period`)
+_DAY = 24 * 3600
 
 
 class FundingInterestMixin:
@@ -347,11 +372,46 @@ class FundingInterestMixin:
         rate_short = getattr(event, "funding_rate_short", None)
         rate_long = rate if rate_long is None else rate_long
         rate_short = rate if rate_short is None else rate_short
-        self.records.append(
-            self._funding_written(
-                pm, key[1], ts, rate, rate_long, rate_short, oracle_twap, mark_twap
+        if RATE_INLINE:  # `_funding_written(pm, key[1], ts, rate, ...)`
+            amm.cumulative_funding_rate_long += rate_long
+            amm.cumulative_funding_rate_short += rate_short
+            amm.last_funding_rate = rate
+            amm.last_funding_rate_long = rate_long
+            amm.last_funding_rate_short = rate_short
+            # the 24 h average stays the rule's own (`funding.new_twap`, as the reference)
+            average = funding.new_twap(
+                rate, ts, amm.last24h_avg_funding_rate, amm.last_funding_rate_ts, _DAY
             )
-        )
+            amm.last24h_avg_funding_rate = average
+            amm.last_funding_rate_ts = ts
+            amm.last_funding_oracle_twap = oracle_twap
+            hist = amm.historical_oracle_data
+            hist.last_oracle_price_twap = oracle_twap
+            hist.last_oracle_price_twap_ts = ts
+            amm.last_mark_price_twap = mark_twap
+            amm.last_mark_price_twap_ts = ts
+            pm.next_funding_rate_record_id += 1
+            self._seq += 1  # `_next_seq`
+            self.records.append(
+                FundingRateRecord(
+                    self._seq,
+                    ts,
+                    key[1],
+                    rate,
+                    rate_long,
+                    rate_short,
+                    amm.cumulative_funding_rate_long,
+                    amm.cumulative_funding_rate_short,
+                    oracle_twap,
+                    mark_twap,
+                )
+            )
+        else:
+            self.records.append(
+                self._funding_written(
+                    pm, key[1], ts, rate, rate_long, rate_short, oracle_twap, mark_twap
+                )
+            )
         index = key[1]
         exposed = self._exposed.get(key)
         if not exposed:
@@ -362,6 +422,7 @@ class FundingInterestMixin:
         charged = liquidation.CHARGED_SLACK
         encoded, encoded_stats = self._encoded, self._encoded_stats
         payment_of = funding.funding_payment
+        quote_decimals = self.spot_markets[QUOTE_SPOT_MARKET_INDEX].decimals
         for acct in list(exposed):
             encoded.pop(acct.key, None)  # `_changed(acct)`
             encoded_stats.pop(acct.authority, None)
@@ -373,7 +434,61 @@ class FundingInterestMixin:
             if pos is None:
                 continue
             base = pos.base_asset_amount
-            if base != 0:
+            if base != 0 and PAYMENT_INLINE:
+                if base > 0:
+                    now, step = amm.cumulative_funding_rate_long, amm.last_funding_rate_long
+                else:
+                    now, step = amm.cumulative_funding_rate_short, amm.last_funding_rate_short
+                last = pos.last_cumulative_funding_rate
+                delta = now - last
+                payment = payment_of(now, pos)  # (the rule's own: 0 when delta is 0)
+                safe = acct.safe
+                if charged and safe is not None:  # `_funding_moved`
+                    moved = payment
+                    if last != now - step:
+                        moved -= payment_of(now - step, pos)
+                    if moved:  # `_perp_quote_moved`: `_exact_terms`, then `_carry`
+                        if (
+                            safe[3][_QUOTE] == _ONE
+                            and quote_decimals == 6
+                            and pm.unrealized_pnl_maintenance_asset_weight == _WEIGHT_ONE
+                            and pm.quote_spot_market_index == QUOTE_SPOT_MARKET_INDEX
+                        ):
+                            tc, req = safe[4]
+                            tc += moved
+                            acct.safe = (tc - req, safe[1], safe[2], safe[3], (tc, req), safe[5])
+                        else:
+                            acct.safe = None
+                if delta:  # `_funding_paid` with this payment
+                    acct.user.cumulative_perp_funding += payment
+                    self._seq += 1  # `_next_seq`
+                    record = FundingPaymentRecord(
+                        self._seq,
+                        ts,
+                        acct.authority,
+                        acct.key[1],
+                        pm.market_index,
+                        payment,
+                        base,
+                        last,
+                        amm.cumulative_funding_rate_long,
+                        amm.cumulative_funding_rate_short,
+                    )
+                    pos.last_cumulative_funding_rate = now
+                    if payment:  # `rules.update_quote_asset_and_break_even_amount` (a base)
+                        pos.quote_asset_amount += payment
+                        amm.quote_asset_amount += payment
+                        pos.quote_break_even_amount += payment
+                        if base > 0:
+                            amm.quote_break_even_amount_long += payment
+                        else:
+                            amm.quote_break_even_amount_short += payment
+                    amm.net_unsettled_funding_pnl -= payment
+                    if not charged:
+                        acct.safe = None
+                    self.records.append(record)
+                    out.append(record)
+            elif base != 0:
                 if base > 0:
                     now, step = amm.cumulative_funding_rate_long, amm.last_funding_rate_long
                 else:
@@ -541,6 +656,7 @@ class FundingInterestMixin:
         and after it;
         the records, their order and the kept checks' moves are `_accrue_market`'s."""
         out: list[InterestRecord] = []
+        charged = liquidation.CHARGED_SLACK
         all_rates = self._rates
         exposed_by = self._exposed
         markets = self.spot_markets
@@ -573,6 +689,61 @@ class FundingInterestMixin:
             decimals = market.decimals
             deposit_after = market.cumulative_deposit_interest
             borrow_after = market.cumulative_borrow_interest
+            if INTEREST_INLINE:
+                amount = token_amount_at  # (the rule's own, as the reference reads it)
+                for acct, pos, deposit in holders:
+                    scaled = pos.scaled_balance
+                    if deposit:
+                        before = amount(scaled, deposit_before, decimals, True)
+                        delta = amount(scaled, deposit_after, decimals, True) - before
+                    else:  # a borrow's signed amount is minus its token amount
+                        before = -amount(scaled, borrow_before, decimals, False)
+                        delta = -amount(scaled, borrow_after, decimals, False) - before
+                    # `_interest_paid`: the kept check carried or dropped, then the record
+                    if charged:
+                        safe = acct.safe
+                        if delta and safe is not None:  # `_quote_balance_moved`
+                            if (
+                                index == QUOTE_SPOT_MARKET_INDEX  # (then `market` is USDC)
+                                and safe[3][_QUOTE] == _ONE  # `_exact_terms`
+                                and decimals == 6
+                            ):
+                                after = before + delta
+                                d_tc = (after if after > 0 else 0) - (before if before > 0 else 0)
+                                d_req = (-after if after < 0 else 0) - (
+                                    -before if before < 0 else 0
+                                )
+                                if d_tc or d_req:  # `_carry`
+                                    tc, req = safe[4]
+                                    tc += d_tc
+                                    req += d_req
+                                    acct.safe = (
+                                        tc - req,
+                                        safe[1],
+                                        safe[2],
+                                        safe[3],
+                                        (tc, req),
+                                        safe[5],
+                                    )
+                            else:
+                                acct.safe = None
+                    else:
+                        acct.safe = None
+                    if delta:
+                        self._seq += 1  # `_next_seq`
+                        record = InterestRecord(
+                            self._seq,
+                            ts,
+                            acct.authority,
+                            acct.key[1],
+                            index,
+                            delta,
+                            deposit_after,
+                            borrow_after,
+                        )
+                        self.records.append(record)
+                        out.append(record)
+                continue
             amount = token_amount_at
             for acct, pos, deposit in holders:
                 scaled = pos.scaled_balance
