@@ -9,12 +9,13 @@
   crash's liquidations and halts.
 
 - `sim.funding_interest.PAYMENT_INLINE`: the funding record's one pass settles each
-  position's funding with its payment, kept-check carry and writes inline (reference:
-  `funding.funding_payment`, `_perp_quote_moved`, `_funding_paid`).
-- `sim.funding_interest.RATE_INLINE`: the market's funding update and its 24 h average
-  written inline (reference: `_funding_written`, `funding.new_twap`).
+  position's funding with its kept-check carry and writes inline (reference:
+  `_perp_quote_moved`, `_funding_paid`; the payment is `funding.funding_payment`'s
+  both ways).
+- `sim.funding_interest.RATE_INLINE`: the market's funding update written inline
+  (reference: `_funding_written`; the 24 h average is `funding.new_twap`'s both ways).
 - `sim.funding_interest.INTEREST_INLINE`: the interest pass books each holder inline
-  (reference: `token_amount_at` and `_interest_paid`).
+  (reference: `_interest_paid`; the amounts are `token_amount_at`'s both ways).
 - `engine.market_board.APPLY_INLINE`: the board feeds ticks and funding records inline
   (reference: `set_price`, `add_funding` of `hourly_rate` and `hourly_sides`).
 
@@ -30,7 +31,6 @@ from __future__ import annotations
 
 import pytest
 
-from drift_engine.core import funding
 from drift_engine.data import columns
 from drift_engine.engine import market_board
 from drift_engine.sim import accounts, funding_interest
@@ -108,10 +108,9 @@ def _calls(owner, name: str):
     named("held-short", "luna-liquidated", "sol-hours-delta-neutral", "sol-year-delta-neutral"),
 )
 def test_a_backtest_is_the_same_with_payments_inline(tmp_path, name):
-    # the reference's `funding_payment` calls: each hour's settlement in the pass
-    runs = flag_runs(
-        tmp_path, name, funding_interest, "PAYMENT_INLINE", _calls(funding, "funding_payment")
-    )
+    # the reference's `_funding_paid` calls: each hour's settlement in the pass
+    spy = _calls(funding_interest.FundingInterestMixin, "_funding_paid")
+    runs = flag_runs(tmp_path, name, funding_interest, "PAYMENT_INLINE", spy)
     assert runs[False]["spied"] > runs[True]["spied"]
 
 
@@ -140,5 +139,6 @@ def test_a_backtest_is_the_same_with_the_board_fed_inline(tmp_path, name):
 
 @pytest.mark.parametrize("name", named("held-short", "luna-liquidated", "sol-hours-delta-neutral"))
 def test_a_backtest_is_the_same_with_the_funding_update_inline(tmp_path, name):
-    runs = flag_runs(tmp_path, name, funding_interest, "RATE_INLINE", _calls(funding, "new_twap"))
+    spy = _calls(funding_interest.FundingInterestMixin, "_funding_written")
+    runs = flag_runs(tmp_path, name, funding_interest, "RATE_INLINE", spy)
     assert runs[False]["spied"] > runs[True]["spied"]
