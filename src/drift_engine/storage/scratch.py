@@ -34,7 +34,8 @@ _template: dict[tuple[int, bool], Path] = {}
 LEAN_SCRATCH_INDEXES = True
 
 #: indexes a scratch database is made without (`LEAN_SCRATCH_INDEXES`): each one a
-#: prefix of another index of its table, so no query's result can change
+#: prefix of another index of its table, so no query's set of rows can change (an
+#: unordered read's order may: the run's reads are sums, or ordered by id)
 REDUNDANT_INDEXES = ("ix_ledger_entries_vault_id",)
 
 
