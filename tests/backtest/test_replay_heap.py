@@ -26,18 +26,24 @@ HOUR = 3_600
 IGNORED = {"wall_seconds", "events_per_second"}
 
 
-def _frozen_during(**kw) -> tuple[list[int], object]:
-    seen: list[int] = []
+def _seen_during(read, hours: int = 12, **kw) -> tuple[list, object]:
+    """`read()` at every hour's progress call of a short backtest (the last call comes
+    after the replay), and the report."""
+    seen: list = []
     report = run_backtest(
         Hold,
         "SOL-PERP",
         DEFAULT_ORIGIN,
-        DEFAULT_ORIGIN + 12 * HOUR,
-        progress=lambda _p: seen.append(gc.get_freeze_count()),
+        DEFAULT_ORIGIN + hours * HOUR,
+        progress=lambda _p: seen.append(read()),
         progress_every_s=HOUR,
         **kw,
     )
     return seen, report
+
+
+def _frozen_during(**kw) -> tuple[list[int], object]:
+    return _seen_during(gc.get_freeze_count, **kw)
 
 
 def test_the_replay_runs_with_the_set_up_heap_frozen():
@@ -65,15 +71,7 @@ def test_a_process_that_froze_keeps_its_freeze():
 def test_the_replay_collects_generation_0_rarely_and_restores_the_thresholds():
     before = gc.get_threshold()
     assert before[0] < REPLAY_YOUNG_THRESHOLD
-    seen: list[tuple[int, ...]] = []
-    run_backtest(
-        Hold,
-        "SOL-PERP",
-        DEFAULT_ORIGIN,
-        DEFAULT_ORIGIN + 12 * HOUR,
-        progress=lambda _p: seen.append(gc.get_threshold()),
-        progress_every_s=HOUR,
-    )
+    seen, _report = _seen_during(gc.get_threshold)
     # inside the replay: generation 0 at 50,000, the older generations as they were
     assert len(seen) >= 12
     assert set(seen[:-1]) == {(REPLAY_YOUNG_THRESHOLD, *before[1:])}
@@ -83,15 +81,7 @@ def test_the_replay_collects_generation_0_rarely_and_restores_the_thresholds():
 def test_the_replay_keeps_the_process_thresholds_with_the_flag_off(monkeypatch):
     monkeypatch.setattr(runner, "RARE_YOUNG_GC", False)
     before = gc.get_threshold()
-    seen: list[tuple[int, ...]] = []
-    run_backtest(
-        Hold,
-        "SOL-PERP",
-        DEFAULT_ORIGIN,
-        DEFAULT_ORIGIN + 3 * HOUR,
-        progress=lambda _p: seen.append(gc.get_threshold()),
-        progress_every_s=HOUR,
-    )
+    seen, _report = _seen_during(gc.get_threshold, hours=3)
     assert seen and set(seen) == {before}
 
 
