@@ -74,24 +74,32 @@ def _updates(name: str = "update_funding") -> Iterator[dict[int, int]]:
 _FLAGS = ("FUNDING_EVENT", "INTEREST_PASS", "PNL_TEST")
 
 
-def _apply(
-    sim: DriftSimulator, event: Any, one_pass: bool, interest: bool = True, pnl: bool = True
-) -> Any:
-    """`sim.apply(event)` with `FUNDING_EVENT = one_pass`, `INTEREST_PASS = interest` and
-    `PNL_TEST = pnl`: its records, or its error."""
-    old = [getattr(funding_interest, name) for name in _FLAGS]
-    for name, value in zip(_FLAGS, (one_pass, interest, pnl), strict=True):
+def apply_with(sim: DriftSimulator, event: Any, flags: dict[str, bool]) -> Any:
+    """`sim.apply(event)` with `sim.funding_interest`'s module flags set as `flags` for
+    the call: its records, or its error."""
+    old = {name: getattr(funding_interest, name) for name in flags}
+    for name, value in flags.items():
         setattr(funding_interest, name, value)
     try:
         return sim.apply(event)
     except SimulationError as exc:
         return repr(exc)
     finally:
-        for name, value in zip(_FLAGS, old, strict=True):
+        for name, value in old.items():
             setattr(funding_interest, name, value)
 
 
-def _state(sim: DriftSimulator, k: Any) -> tuple:
+def _apply(
+    sim: DriftSimulator, event: Any, one_pass: bool, interest: bool = True, pnl: bool = True
+) -> Any:
+    """`sim.apply(event)` with `FUNDING_EVENT = one_pass`, `INTEREST_PASS = interest` and
+    `PNL_TEST = pnl`: its records, or its error."""
+    return apply_with(sim, event, dict(zip(_FLAGS, (one_pass, interest, pnl), strict=True)))
+
+
+def sim_state(sim: DriftSimulator, k: Any) -> tuple:
+    """What a funding event may change: records, accounts, markets, kept checks, the
+    maintenance calculation, the clock and the record sequence."""
     return (
         sim.records,
         sim.account_bytes(),
@@ -100,7 +108,11 @@ def _state(sim: DriftSimulator, k: Any) -> tuple:
         [acct.safe for acct in sim._accounts.values()],
         sim.maintenance(k),
         sim.now,
+        sim._seq,
     )
+
+
+_state = sim_state
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -32,41 +32,22 @@ from hypothesis import strategies as st
 from solders.pubkey import Pubkey
 
 from drift_engine.data.models import FundingRecord, OracleTick
-from drift_engine.sim import DriftSimulator, funding_interest, liquidation
-from drift_engine.sim.state import SimulationError
+from drift_engine.sim import DriftSimulator, liquidation
 
 from .conftest import BASE, PRICE, QUOTE, SOL, T0, make_sim, perp, spot
 from .test_event_path import ACCOUNT, EVENTS, _events, _setup
+from .test_funding_event import apply_with, sim_state
 
 _FLAGS = ("PAYMENT_INLINE", "INTEREST_INLINE", "RATE_INLINE")
 _SETTINGS = ("auto_settle_pnl", "settle_funding_on_update", "pnl_pool_excess")
 
 
 def _apply(sim: DriftSimulator, event: Any, inline: bool) -> Any:
-    """`sim.apply(event)` with both flags `inline`: its records, or its error."""
-    old = [getattr(funding_interest, name) for name in _FLAGS]
-    for name in _FLAGS:
-        setattr(funding_interest, name, inline)
-    try:
-        return sim.apply(event)
-    except SimulationError as exc:
-        return repr(exc)
-    finally:
-        for name, value in zip(_FLAGS, old, strict=True):
-            setattr(funding_interest, name, value)
+    """`sim.apply(event)` with the three flags `inline`: its records, or its error."""
+    return apply_with(sim, event, dict.fromkeys(_FLAGS, inline))
 
 
-def _state(sim: DriftSimulator, k: Any) -> tuple:
-    return (
-        sim.records,
-        sim.account_bytes(),
-        sim.perp_markets,
-        sim.spot_markets,
-        [acct.safe for acct in sim._accounts.values()],
-        sim.maintenance(k),
-        sim.now,
-        sim._seq,
-    )
+_state = sim_state
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
