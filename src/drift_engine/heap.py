@@ -117,7 +117,10 @@ def rare_young_collections(threshold: int = REPLAY_YOUNG_THRESHOLD) -> Iterator[
     of the replay), mostly walking those lists; at 50,000 it triggers none. Cyclic
     garbage is still collected, once 50,000 objects are new (a few MB), as CPython's
     policy does at 700. A process whose automatic collection is off (threshold 0) or
-    higher already keeps its thresholds."""
+    higher already keeps its thresholds. Replays on threads of one process share the
+    thresholds: the first to enter raises them, the others find them raised and leave
+    them, and the first puts them back when it ends (the others then run at 700: slower,
+    never different)."""
     old = gc.get_threshold()
     if old[0] == 0 or old[0] >= threshold:
         yield
