@@ -12,8 +12,6 @@
   position's funding with its kept-check carry and writes inline (reference:
   `_perp_quote_moved`, `_funding_paid`; the payment is `funding.funding_payment`'s
   both ways).
-- `sim.funding_interest.RATE_INLINE`: the market's funding update written inline
-  (reference: `_funding_written`; the 24 h average is `funding.new_twap`'s both ways).
 - `sim.funding_interest.INTEREST_INLINE`: the interest pass books each holder inline
   (reference: `_interest_paid`; the amounts are `token_amount_at`'s both ways).
 - `engine.market_board.APPLY_INLINE`: the board feeds ticks and funding records inline
@@ -135,10 +133,3 @@ def test_a_backtest_is_the_same_with_the_board_fed_inline(tmp_path, name):
     )
     assert runs[True]["spied"] < runs[False]["spied"]
     assert runs[False]["spied"] > 50
-
-
-@pytest.mark.parametrize("name", named("held-short", "luna-liquidated", "sol-hours-delta-neutral"))
-def test_a_backtest_is_the_same_with_the_funding_update_inline(tmp_path, name):
-    spy = _calls(funding_interest.FundingInterestMixin, "_funding_written")
-    runs = flag_runs(tmp_path, name, funding_interest, "RATE_INLINE", spy)
-    assert runs[False]["spied"] > runs[True]["spied"]

@@ -1,10 +1,9 @@
 """The funding record's one pass with its payments inline (`sim.funding_interest.
 PAYMENT_INLINE`: each position's kept-check carry and settlement without
 `_perp_quote_moved` and `_funding_paid`; `INTEREST_INLINE`: each holder's interest
-without `_interest_paid`; `RATE_INLINE`: the market's update without
-`_funding_written`; the rules' own numbers (`funding.funding_payment`,
-`token_amount_at`, `funding.new_twap`) still called) gives what the calls give (the
-flags False, the reference):
+without `_interest_paid`; the rules' own numbers (`funding.funding_payment`,
+`token_amount_at`) still called) gives what the calls give (the flags False, the
+reference):
 
 - on the simulator (Hypothesis, `test_event_path`'s scenarios: a levered perp long or
   short, a resting order, a spot long, drawn ticks, funding records and USDC rate
@@ -38,7 +37,7 @@ from .conftest import BASE, PRICE, QUOTE, SOL, T0, make_sim, perp, spot
 from .test_event_path import ACCOUNT, EVENTS, _events, _setup
 from .test_funding_event import apply_with, sim_state
 
-_FLAGS = ("PAYMENT_INLINE", "INTEREST_INLINE", "RATE_INLINE")
+_FLAGS = ("PAYMENT_INLINE", "INTEREST_INLINE")
 _SETTINGS = ("auto_settle_pnl", "settle_funding_on_update", "pnl_pool_excess")
 
 

@@ -72,15 +72,6 @@ PAYMENT_INLINE = True
 #: reference)
 INTEREST_INLINE = True
 
-#: `_funding_event` writes the market's funding update inline: `_funding_written`'s
-#: writes and record without its call; the 24 h average is still `funding.new_twap`'s
-#: (a program rule is kept in one place; issue 14); False: `_funding_written` (the
-#: reference)
-RATE_INLINE = True
-
-#: `_funding_written`'s 24 h average period (`new_twap`'s `period`)
-_DAY = 24 * 3600
-
 
 class FundingInterestMixin:
     """Funding, PnL settlement and spot interest of `DriftSimulator`."""
@@ -372,46 +363,11 @@ class FundingInterestMixin:
         rate_short = getattr(event, "funding_rate_short", None)
         rate_long = rate if rate_long is None else rate_long
         rate_short = rate if rate_short is None else rate_short
-        if RATE_INLINE:  # `_funding_written(pm, key[1], ts, rate, ...)`
-            amm.cumulative_funding_rate_long += rate_long
-            amm.cumulative_funding_rate_short += rate_short
-            amm.last_funding_rate = rate
-            amm.last_funding_rate_long = rate_long
-            amm.last_funding_rate_short = rate_short
-            # the 24 h average stays the rule's own (`funding.new_twap`, as the reference)
-            average = funding.new_twap(
-                rate, ts, amm.last24h_avg_funding_rate, amm.last_funding_rate_ts, _DAY
+        self.records.append(
+            self._funding_written(
+                pm, key[1], ts, rate, rate_long, rate_short, oracle_twap, mark_twap
             )
-            amm.last24h_avg_funding_rate = average
-            amm.last_funding_rate_ts = ts
-            amm.last_funding_oracle_twap = oracle_twap
-            hist = amm.historical_oracle_data
-            hist.last_oracle_price_twap = oracle_twap
-            hist.last_oracle_price_twap_ts = ts
-            amm.last_mark_price_twap = mark_twap
-            amm.last_mark_price_twap_ts = ts
-            pm.next_funding_rate_record_id += 1
-            self._seq += 1  # `_next_seq`
-            self.records.append(
-                FundingRateRecord(
-                    self._seq,
-                    ts,
-                    key[1],
-                    rate,
-                    rate_long,
-                    rate_short,
-                    amm.cumulative_funding_rate_long,
-                    amm.cumulative_funding_rate_short,
-                    oracle_twap,
-                    mark_twap,
-                )
-            )
-        else:
-            self.records.append(
-                self._funding_written(
-                    pm, key[1], ts, rate, rate_long, rate_short, oracle_twap, mark_twap
-                )
-            )
+        )
         index = key[1]
         exposed = self._exposed.get(key)
         if not exposed:
