@@ -14,8 +14,8 @@
   both ways).
 - `sim.funding_interest.INTEREST_INLINE`: the interest pass books each holder inline
   (reference: `_interest_paid`; the amounts are `token_amount_at`'s both ways).
-- `engine.market_board.APPLY_INLINE`: the board feeds ticks and funding records inline
-  (reference: `set_price`, `add_funding` of `hourly_rate` and `hourly_sides`).
+- `engine.market_board.APPLY_INLINE`: the board feeds funding records inline
+  (reference: `add_funding` of `hourly_rate` and `hourly_sides`).
 
 Whole fast backtests both ways (`flag_runs`, tests/backtest/flag_scenarios.py): the
 report and every sample, every table's rows, the ticks, the heartbeat's counters, the

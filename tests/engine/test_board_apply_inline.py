@@ -1,6 +1,6 @@
-"""`MarketBoard.apply` with its oracle ticks and funding records fed inline
-(`engine.market_board.APPLY_INLINE`) leaves what `set_price` and `add_funding` of
-`hourly_rate` and `hourly_sides` leave (the flag False, the reference): drawn events of
+"""`MarketBoard.apply` with its funding records fed inline (`engine.market_board.
+APPLY_INLINE`; oracle ticks go through `set_price` both ways) leaves what `add_funding`
+of `hourly_rate` and `hourly_sides` leaves (the flag False, the reference): drawn events of
 the perp, its spot leg under each name, a market not on the board, TWAPs of zero,
 times going back, candles and spot rates; after every event the same pending and
 published values, histories, sides, flags and time, the same snapshot when read, and
