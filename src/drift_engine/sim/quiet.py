@@ -130,6 +130,27 @@ def kept_legs(sim: Any, user_key: Any) -> tuple[EquityLegs | None, LegSlots | No
 _SLOTS_KEPT = frozenset({"funding_rate", "funding", "interest"})
 
 
+def _slots_current(sim: Any, user_key: Any, slots: LegSlots) -> bool:
+    """No slot of `slots` can have come into use since they were read: the same account
+    and slot lists, and every record written since their mark a payment
+    (`_SLOTS_KEPT`). `refresh_legs` and `kept_terms` read the kept slots only then."""
+    records = sim.records
+    user = sim.user(user_key)
+    if (
+        user is not slots.user
+        or user.spot_positions is not slots.spot_list
+        or user.perp_positions is not slots.perp_list
+        or len(records) < slots.mark
+    ):
+        return False
+    kept = _SLOTS_KEPT
+    # (a loop, not `all` of a generator: this runs every quiet hour)
+    for rec in records[slots.mark :]:  # noqa: SIM110
+        if rec.kind not in kept:
+            return False
+    return True
+
+
 def refresh_legs(
     sim: Any, user_key: Any, slots: LegSlots | None
 ) -> tuple[EquityLegs | None, LegSlots | None]:
@@ -138,22 +159,9 @@ def refresh_legs(
     use since: the same account and slot lists, and every record written since a
     payment (`_SLOTS_KEPT`). Each kept slot is read as `kept_legs` reads it (its
     availability and amount again), so a slot that went out of use is left out."""
-    if slots is None:
+    if slots is None or not _slots_current(sim, user_key, slots):
         return kept_legs(sim, user_key)
     records = sim.records
-    mark = slots.mark
-    user = sim.user(user_key)
-    if (
-        user is not slots.user
-        or user.spot_positions is not slots.spot_list
-        or user.perp_positions is not slots.perp_list
-        or len(records) < mark
-    ):
-        return kept_legs(sim, user_key)
-    kept = _SLOTS_KEPT
-    for rec in records[mark:]:
-        if rec.kind not in kept:
-            return kept_legs(sim, user_key)
     markets = sim.market_snapshot()
     if markets.spot_price(QUOTE_INDEX) != PRICE_PRECISION:
         return None, None
@@ -219,20 +227,9 @@ def _from_terms(sim: Any, user_key: Any, slots: LegSlots, terms: tuple) -> Equit
     (payments only), then `_legs` per slot with the market, balance type and decimals
     checked as the kept ones (a market in settlement, LP shares or another quote market
     give None: `_legs`' None, which `refresh_legs` gives then)."""
-    records = sim.records
-    mark = slots.mark
-    user = sim.user(user_key)
-    if (
-        user is not slots.user
-        or user.spot_positions is not slots.spot_list
-        or user.perp_positions is not slots.perp_list
-        or len(records) < mark
-    ):
+    if not _slots_current(sim, user_key, slots):
         return None
-    kept = _SLOTS_KEPT
-    for rec in records[mark:]:
-        if rec.kind not in kept:
-            return None
+    records = sim.records
     markets, spots, perps = terms
     if sim.market_snapshot() is not markets or markets.spot_price(QUOTE_INDEX) != PRICE_PRECISION:
         return None
