@@ -16,10 +16,11 @@ simulator settles each hour with its own rules, the engine books it without a re
 Data preparation is timed apart, as the others' is: `open_market_data` opens the year and
 its events are made as column chunks (`data.columns`: the price arrays as generated, no
 object per tick) before the timer, as NautilusTrader's bars are built before
-`engine.run()`; bars/s is bars of the year / CPU seconds of `run_backtest`'s replay (CPU,
-not wall: the machine is shared), and likewise of `engine.run()` / `cerebro.run()` for
-the others. The product path (`drift-engine backtest`: the data made as the replay reads
-it) is timed too and printed beside it, with the preparation's seconds.
+`engine.run()`; bars/s is bars of the year / CPU seconds of `run_backtest`'s replay and the
+run's end up to its last flush (`timing_replays`; CPU, not wall: the machine is shared),
+and likewise of `engine.run()` / `cerebro.run()` for the others. The product path
+(`drift-engine backtest`: the data made as the replay reads it) is timed too and printed
+beside it, with the preparation's seconds.
 
 --compare installs NautilusTrader and backtrader, each into its own venv under
 --venv-dir (pip, the package registry; nothing touches this project's venv), writes the
@@ -146,25 +147,35 @@ def counting_quiet_hours() -> Iterator[list[int]]:
 
 @contextmanager
 def timing_replays() -> Iterator[list[float]]:
-    """[s, ...]: the CPU seconds of each replay (`run_events`, the data's preparation
-    and the report outside it) run while the block runs."""
+    """[s, ...]: the CPU seconds of each replay run while the block runs: from the start
+    of `run_events` to the report's read of the ledger (`runner._ledger_figures`), so the
+    run's end is in it (the last snapshot, the engine's record, and the flush of what the
+    replay left held: a change that holds writes longer cannot move their cost out of
+    the figure). The data's preparation and the report's figures are outside it."""
+    from drift_engine.backtest import runner
     from drift_engine.heartbeat import HeartbeatDataCollector
 
     run_events = HeartbeatDataCollector.run_events
+    ledger_figures = runner._ledger_figures
     cpu: list[float] = []
+    started: list[float] = []
 
     def timed(self: Any, **kw: Any) -> Any:
-        c0 = time.process_time()
-        try:
-            return run_events(self, **kw)
-        finally:
-            cpu.append(time.process_time() - c0)
+        started.append(time.process_time())
+        return run_events(self, **kw)
+
+    def read(*args: Any, **kw: Any) -> Any:
+        if started:
+            cpu.append(time.process_time() - started.pop())
+        return ledger_figures(*args, **kw)
 
     HeartbeatDataCollector.run_events = timed  # type: ignore[method-assign]
+    runner._ledger_figures = read
     try:
         yield cpu
     finally:
         HeartbeatDataCollector.run_events = run_events  # type: ignore[method-assign]
+        runner._ledger_figures = ledger_figures
 
 
 def run_ours(events: Any, label: str, start: int, end: int, stepping: str) -> dict:
