@@ -39,6 +39,7 @@ import pytest
 from sqlalchemy import text
 
 import drift_engine.backtest.attribution as attribution
+import drift_engine.backtest.runner as runner
 import drift_engine.data.columns as columns
 import drift_engine.engine.ledger as ledger
 import drift_engine.engine.quiet as quiet
@@ -157,6 +158,7 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(sim_accounts, "LAZY_ORACLES", fast)
         monkeypatch.setattr(ledger, "QUIET_LEAN", fast)
         monkeypatch.setattr(tape, "ROWS_BY_ITEM", fast)
+        monkeypatch.setattr(runner, "SAMPLE_INLINE", fast)
         quiet_hours[fast] = 0
         where = tmp_path / str(fast)
         where.mkdir()

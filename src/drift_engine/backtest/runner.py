@@ -74,6 +74,12 @@ RARE_YOUNG_GC = True
 #: deleted (ADR-0027); False: it writes them all as a kept database (`--db`) does
 SCRATCH_LEAN = True
 
+#: the hourly sample (`run_backtest`'s `on_tick`) answers `sample_due` on the hour's
+#: funding update without the call, reads the account once for `holds_perp` and the
+#: health's liquidation test, and asks `health_now` without `health()`'s call; False:
+#: `sample_due`, `health()` and a look-up each (the reference)
+SAMPLE_INLINE = True
+
 
 def parse_date(text: str) -> int:
     """ISO date or datetime (UTC) -> unix seconds."""
@@ -287,7 +293,25 @@ def run_backtest(
             if ts - last["flush"] >= WRITE_EVERY_S:
                 last["flush"] = ts
                 flush()
-            if sample_due(ts):
+            if SAMPLE_INLINE:
+                # `sample_due(ts)` where it is True on the hour's funding update (a new
+                # clock hour, the update in it: either way of its answer holds)
+                last_ts, funded = last["sample"], pnl.last_funding_ts
+                hour = ts // HOUR
+                if (
+                    last_ts is not None
+                    and funded is not None
+                    and funded // HOUR == hour
+                    and last_ts // HOUR != hour
+                ) or sample_due(ts):
+                    last["sample"] = ts
+                    user = sim.user(user_key)  # (one look-up for both tests)
+                    in_market = holds_perp(user)
+                    value, funding = pnl.value(), pnl.parts.funding
+                    # `health()`
+                    now = 0 if is_being_liquidated(user) else sim.health_now(user_key)
+                    samples.append(Sample(ts, value, funding, in_market, now))
+            elif sample_due(ts):
                 last["sample"] = ts
                 in_market = holds_perp(sim.user(user_key))
                 samples.append(Sample(ts, pnl.value(), pnl.parts.funding, in_market, health()))
