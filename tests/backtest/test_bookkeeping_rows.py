@@ -153,6 +153,7 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(quiet, "CARRY_SLOTS", fast)
         monkeypatch.setattr(sim_quiet, "KEPT_TERMS", fast)
         monkeypatch.setattr(attribution, "HOUR_ATTRIBUTION", fast)
+        monkeypatch.setattr(attribution, "HOUR_FUSED", fast)
         monkeypatch.setattr(columns, "TICK_SLOTS", fast)
         monkeypatch.setattr(sim_accounts, "LAZY_ORACLES", fast)
         monkeypatch.setattr(ledger, "QUIET_LEAN", fast)
