@@ -45,6 +45,7 @@ import drift_engine.engine.ledger as ledger
 import drift_engine.engine.quiet as quiet
 import drift_engine.engine.store as store
 import drift_engine.sim.accounts as sim_accounts
+import drift_engine.sim.funding_interest as funding_interest
 import drift_engine.sim.quiet as sim_quiet
 import drift_engine.tape as tape
 import drift_engine.vaults.registry as registry
@@ -154,8 +155,10 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(quiet, "CARRY_SLOTS", fast)
         monkeypatch.setattr(sim_quiet, "KEPT_TERMS", fast)
         monkeypatch.setattr(attribution, "HOUR_ATTRIBUTION", fast)
+        monkeypatch.setattr(attribution, "HOUR_FUSED", fast)
         monkeypatch.setattr(columns, "TICK_SLOTS", fast)
         monkeypatch.setattr(sim_accounts, "LAZY_ORACLES", fast)
+        monkeypatch.setattr(funding_interest, "PULL_PLAIN", fast)
         monkeypatch.setattr(ledger, "QUIET_LEAN", fast)
         monkeypatch.setattr(tape, "ROWS_BY_ITEM", fast)
         monkeypatch.setattr(runner, "SAMPLE_INLINE", fast)

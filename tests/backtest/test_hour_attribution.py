@@ -52,16 +52,33 @@ SETTLED = {"sol-minutes", "sol-hours-held-short"}
 
 
 def _walks(mp: pytest.MonkeyPatch):
-    """Counts the checks `_book_hour` took (the one walk)."""
+    """Counts the checks `_book_hour` took (the one walk), and those `_check_hour` took
+    itself (`HOUR_FUSED`: the one walk in one function, without `check`)."""
     taken = [0]
-    book_hour = PnlAttribution._book_hour
+    book_hour, check_hour, check = (
+        PnlAttribution._book_hour,
+        PnlAttribution._check_hour,
+        PnlAttribution.check,
+    )
+    general = [0]
 
     def spy(self, records, n):
         done = book_hour(self, records, n)
         taken[0] += done
         return done
 
+    def spy_check(self):
+        general[0] += 1
+        return check(self)
+
+    def spy_hour(self):
+        before = general[0]
+        check_hour(self)
+        taken[0] += general[0] == before
+
     mp.setattr(PnlAttribution, "_book_hour", spy)
+    mp.setattr(PnlAttribution, "check", spy_check)
+    mp.setattr(PnlAttribution, "_check_hour", spy_hour)
     return lambda: taken[0]
 
 

@@ -16,13 +16,16 @@
   (reference: `_interest_paid`; the amounts are `token_amount_at`'s both ways).
 - `engine.market_board.APPLY_INLINE`: the board feeds funding records inline
   (reference: `add_funding` of `hourly_rate` and `hourly_sides`).
+- `sim.funding_interest.PULL_PLAIN`: the funding record's fields read as attributes,
+  an oracle tick's moved keys found in a loop and written by `_set_prices_lazily`
+  (reference: `getattr` per field, the comprehension, `_set_prices`).
 
 Whole fast backtests both ways (`flag_runs`, tests/backtest/flag_scenarios.py): the
 report and every sample, every table's rows, the ticks, the heartbeat's counters, the
 simulator's records, account and prices. With the flag on the fast path is taken, with
 it off never. The focused tests are tests/data/test_lazy_ticks.py,
-tests/sim/test_lazy_oracles.py, tests/sim/test_funding_inline.py and
-tests/engine/test_board_apply_inline.py.
+tests/sim/test_lazy_oracles.py, tests/sim/test_funding_inline.py,
+tests/engine/test_board_apply_inline.py and tests/sim/test_pull_plain.py.
 """
 
 from __future__ import annotations
@@ -131,5 +134,16 @@ def test_a_backtest_is_the_same_with_the_board_fed_inline(tmp_path, name):
     runs = flag_runs(
         tmp_path, name, market_board, "APPLY_INLINE", _calls(market_board, "hourly_sides")
     )
+    assert runs[True]["spied"] < runs[False]["spied"]
+    assert runs[False]["spied"] > 50
+
+
+@pytest.mark.parametrize(
+    "name", named("held-short", "entering-and-leaving", "luna-liquidated", "sol-minutes")
+)
+def test_a_backtest_is_the_same_with_the_pulls_plain_reads(tmp_path, name):
+    # the reference's `_set_prices` calls: each oracle tick's move, from `apply`
+    spy = _calls(accounts.AccountsMixin, "_set_prices")
+    runs = flag_runs(tmp_path, name, funding_interest, "PULL_PLAIN", spy)
     assert runs[True]["spied"] < runs[False]["spied"]
     assert runs[False]["spied"] > 50

@@ -32,7 +32,8 @@ alone (a quiet funding hour: funding, interest) takes the new holdings from the 
 moved by what the records say instead of reading every slot, and the new value from the
 old one and each leg's change (`KEPT_BOOKING`; ADR-0020 points 69-70); a check whose new
 records are payments only books them the short way (`HOUR_ATTRIBUTION`: one walk for
-the account's and the payments test, the jump taken from the payments; points 100-101).
+the account's and the payments test, the jump taken from the payments; points 100-101),
+and after a market event in one function without the calls between (`HOUR_FUSED`).
 So the five parts add up to the final value minus the initial capital exactly, by
 construction; what the tests check is that each part also equals what was booked
 elsewhere (funding = the vault ledger's FUNDING entries, fees = the ledger's fill fees)
@@ -77,6 +78,14 @@ KEPT_BOOKING = True
 #: resolved keys, without a `_price` call per mark. False: the general way for every
 #: check, `value()` as `KEPT_BOOKING` has it (the reference)
 HOUR_ATTRIBUTION = True
+
+#: `apply`'s check after a market event takes `_book_hour` in one function
+#: (`_check_hour`): `check`'s tests, the User read from the simulator's account dict,
+#: the payments walk with `moved_by`'s moves, and `_book_moves`' booking, without the
+#: calls between them (~7 a funding hour); each leg is still valued by `leg_value`,
+#: `leg_change` and `_interest_value`. Anything `_book_hour` would refuse goes to
+#: `check` whole, before anything changed. False: `check` (the reference)
+HOUR_FUSED = True
 
 #: records that move no holding but by what they say: a funding rate update (none: a
 #: position's funding moves its quote when settled, which is a `funding` record), a
@@ -320,7 +329,115 @@ class PnlAttribution:
             self.funding_hours += 1
             self.last_funding_ts = event.ts
         if len(self.sim.records) != self._cursor:  # else `check` has nothing to do
+            if HOUR_FUSED and HOUR_ATTRIBUTION:
+                self._check_hour()
+            else:
+                self.check()
+
+    def _check_hour(self) -> None:
+        """`check` with `_book_hour`'s short way in this one function (`HOUR_FUSED`):
+        the same tests in the same order, `moved_by`'s moves in the payments walk (a
+        failure of either leaves everything as it was, and `check` decides whole), then
+        `_book_moves`' booking. Every value is `leg_value`'s, `leg_change`'s or
+        `_interest_value`'s, as in `_book_moves`."""
+        sim = self.sim
+        records = sim.records
+        n = len(records)
+        start = self._cursor
+        kept = self._kept
+        if n <= start or kept is None or kept[3] != start:
+            self.check()  # (nothing new, a roll-back, or no kept read: `check`'s way)
+            return
+        acct = sim._accounts.get(self.venue.key)  # `sim.user(key)`
+        if acct is None:
+            self.check()  # (raises as `sim.user` does)
+            return
+        user = acct.user
+        perp_list, spot_list = user.perp_positions, user.spot_positions
+        if user is not kept[0] or perp_list is not kept[1] or spot_list is not kept[2]:
             self.check()
+            return
+        # `_hour_payments`, each of the account's records moving the holdings as
+        # `moved_by` moves them
+        authority, sub = self._authority, self._sub
+        payments = _PAYMENTS
+        spot_markets = sim.spot_markets
+        after: Holdings | None = None
+        funding = count = 0
+        interest: list[Any] = []
+        for r in records[start:n]:
+            kind = r.kind
+            if kind not in payments:
+                self.check()
+                return
+            if (
+                getattr(r, "authority", None) == authority
+                and getattr(r, "sub_account_id", None) == sub
+            ):
+                if after is None:
+                    after = dict(self._holdings)
+                if kind == "funding":
+                    payment = r.funding_payment
+                    funding += payment
+                    count += 1
+                    key = (_PERP, r.market_index, 9)
+                    held = after.get(key)
+                    if held is None:
+                        self.check()
+                        return
+                    held = after[key] = (held[0], held[1] + payment)
+                elif kind == "interest":
+                    interest.append(r)
+                    index = r.market_index
+                    key = (_SPOT, index, spot_markets[index].decimals)
+                    held = after.get(key)
+                    if held is None:
+                        self.check()
+                        return
+                    held = after[key] = (held[0] + r.amount, 0)
+                else:  # (a funding rate record of the account: `moved_by` refuses it)
+                    self.check()
+                    return
+                if held[0] == 0 and held[1] == 0:
+                    self.check()
+                    return
+        if after is not None:  # `_book_moves(after, funding, count, interest)`
+            before = self._holdings
+            keys, prices = self._price_keys, self._sim_prices
+            marks: dict[tuple[MarketType, int, int], int] = {}
+            value_before = 0
+            for k, old in before.items():
+                price_key = keys[k]
+                p = marks[k] = 1 if price_key is None else prices[price_key]
+                value_before += leg_value(k[0], k[1], k[2], old[0], old[1], p)
+            jump = funding
+            earned = 0
+            moved: set[tuple[MarketType, int, int]] | None = None
+            for r in interest:
+                index = r.market_index
+                if index == QUOTE_INDEX:
+                    earned += r.amount
+                    jump += r.amount
+                    continue
+                earned += self._interest_value(r, before, marks)
+                key = (_SPOT, index, spot_markets[index].decimals)
+                if moved is None:
+                    moved = set()
+                if key not in moved:
+                    moved.add(key)
+                    jump += leg_change(key, before[key], after[key], marks[key])
+            parts = self.parts
+            parts.funding += funding
+            self.funding_payments += count
+            parts.interest += earned
+            rest = jump - funding - earned
+            parts.rounding += rest
+            parts.price_basis += value_before - self._marked + rest
+            self._holdings = after
+            self._marks = marks
+            self._marked = value_before + jump
+        self._cursor = n
+        self._kept = (user, perp_list, spot_list, n)
 
     def check(self) -> None:
         records = self.sim.records

@@ -72,6 +72,14 @@ PAYMENT_INLINE = True
 #: reference)
 INTEREST_INLINE = True
 
+#: the hour tick's reads without calls: `_funding_event` reads the record's rate, its
+#: long and short rates and its TWAPs as attributes (an `AttributeError` sends it to the
+#: `getattr` reads), and `simulator.DriftSimulator.apply`'s oracle tick finds its moved
+#: keys in a loop (no comprehension's frame) and writes them with `_set_prices_lazily`
+#: when `accounts.LAZY_ORACLES` is on (what `_set_prices` calls then); False: `getattr`
+#: with None for each field, the comprehension and `_set_prices` (the reference)
+PULL_PLAIN = True
+
 
 class FundingInterestMixin:
     """Funding, PnL settlement and spot interest of `DriftSimulator`."""
@@ -333,7 +341,19 @@ class FundingInterestMixin:
         ts = event.ts
         key = self._by_symbol.get(event.market.upper()) if FUNDING_EVENT else None
         pm = self.perp_markets.get(key[1]) if key is not None and key[0] is _PERP else None
-        rate = getattr(event, "funding_rate", None)
+        given = None
+        if PULL_PLAIN:
+            try:  # (the fields of a `data.models.FundingRecord`)
+                given = (
+                    event.funding_rate,
+                    event.oracle_price_twap,
+                    event.mark_price_twap,
+                    event.funding_rate_long,
+                    event.funding_rate_short,
+                )
+            except AttributeError:
+                given = None
+        rate = getattr(event, "funding_rate", None) if given is None else given[0]
         if (
             pm is None
             or type(ts) is not int
@@ -357,10 +377,15 @@ class FundingInterestMixin:
                     out.extend(records)
         # `update_funding(market, event)` from its `_advance` on (the clock stands at ts)
         amm = pm.amm
-        oracle_twap = getattr(event, "oracle_price_twap", None) or self._prices[key]
-        mark_twap = getattr(event, "mark_price_twap", None) or oracle_twap
-        rate_long = getattr(event, "funding_rate_long", None)
-        rate_short = getattr(event, "funding_rate_short", None)
+        if given is not None:
+            oracle_twap = given[1] or self._prices[key]
+            mark_twap = given[2] or oracle_twap
+            rate_long, rate_short = given[3], given[4]
+        else:
+            oracle_twap = getattr(event, "oracle_price_twap", None) or self._prices[key]
+            mark_twap = getattr(event, "mark_price_twap", None) or oracle_twap
+            rate_long = getattr(event, "funding_rate_long", None)
+            rate_short = getattr(event, "funding_rate_short", None)
         rate_long = rate if rate_long is None else rate_long
         rate_short = rate if rate_short is None else rate_short
         self.records.append(

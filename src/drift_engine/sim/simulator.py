@@ -72,7 +72,7 @@ from drift_engine.core.offline import OfflineDrift
 from drift_engine.core.program import FieldCachedEncoder
 from drift_engine.core.program_math import MarketSnapshot
 from drift_engine.core.types import MarketType
-from drift_engine.sim import liquidation
+from drift_engine.sim import accounts, funding_interest, liquidation
 from drift_engine.sim.accounts import AccountsMixin
 from drift_engine.sim.funding_interest import FundingInterestMixin
 from drift_engine.sim.liquidation import (
@@ -266,9 +266,20 @@ class DriftSimulator(
             else:  # `_move_oracle`
                 self.now = ts
                 prices = self._prices
-                moved = [k for k in keys if prices[k] != price]
-                if moved:
-                    self._set_prices(moved, price)
+                if funding_interest.PULL_PLAIN:  # (the pull's plain reads, with the record's)
+                    moved = []
+                    for k in keys:
+                        if prices[k] != price:
+                            moved.append(k)
+                    if moved:
+                        if accounts.LAZY_ORACLES:
+                            self._set_prices_lazily(moved, price)
+                        else:
+                            self._set_prices(moved, price)
+                else:
+                    moved = [k for k in keys if prices[k] != price]
+                    if moved:
+                        self._set_prices(moved, price)
                 resting = self._resting
                 out = []
                 for key in keys:
