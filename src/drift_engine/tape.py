@@ -116,6 +116,9 @@ class EventTape:
         """`refill` from column chunks: the same `want` events, arrays from arrays."""
         from drift_engine.data.columns import LazyEvents, join
 
+        if REFILL_ONCE:
+            self._refill_joined(want)
+            return
         codes, chunks = self._columns
         parts, have = [self._spill], len(self._spill)
         while have < want:
@@ -155,6 +158,71 @@ class EventTape:
         self.buf = LazyEvents(codes, join([old.rows(pos, len(old)), more]))
         self._extend(pos, time, sym, price)
 
+    def _refill_joined(self, want: int) -> None:
+        """`_refill_columns` with one copy of the rows (`REFILL_ONCE`): the unread rows
+        and the `want` new ones (from the spill and the chunks read) joined at once; the
+        rest of the last piece read stays a view of it (the spill, copied when it goes on
+        the tape); the arrays made over all the tape's rows from its columns (`time` is
+        the columns' own). The unread rows' symbols, prices and bounds come out as they
+        were: a market's symbol id never changes once given."""
+        from drift_engine.data.columns import LazyEvents, join
+
+        codes, chunks = self._columns
+        old, pos = self.buf.cols, self.pos
+        last = self._spill
+        parts, have = [old.rows(pos, len(old))], len(last)
+        while have < want:
+            chunk = next(chunks, None)
+            if chunk is None:
+                break
+            parts.append(last)
+            last = chunk
+            have += len(chunk)
+        # (the last piece's rows past the `want` new ones stay where they are: the spill)
+        cut = len(last) - max(have - want, 0)
+        parts.append(last.rows(0, cut))
+        self._spill = last.rows(cut, len(last))
+        if have < want:
+            self.exhausted = True
+        cols = join(parts)
+        oracle = cols.rank == 0
+        codes_at = cols.market[oracle]
+        sym = np.full(len(cols), -1, np.int32)
+        if len(codes_at):
+            ids = self.symbols
+            sym_of = self._sym_of
+            if len(sym_of) < len(codes.markets):
+                sym_of = np.concatenate(
+                    [sym_of, np.full(len(codes.markets) - len(sym_of), -1, np.int32)]
+                )
+            if (sym_of[codes_at] < 0).any():  # (the unread rows' codes all have ids)
+                seen, first = np.unique(codes_at, return_index=True)
+                for code in seen[np.argsort(first)].tolist():  # first seen first
+                    name = codes.markets[code]
+                    if name not in ids:
+                        ids[name] = len(ids)
+                    sym_of[code] = ids[name]
+            self._sym_of = sym_of
+            sym[oracle] = sym_of[codes_at]
+        self.buf = LazyEvents(codes, cols)
+        time = cols.time
+        interval = self.interval_s
+        self.pos = 0
+        self.time = time
+        self.bound = -(-time // interval) * interval
+        self.sym = sym
+        self.price = np.where(oracle, cols.price, 0)
+        self.is_price = sym >= 0
+        self._index = None
+        self._rows = None
+
+
+#: `EventTape._refill_columns` copies each row once (`_refill_joined`: the unread rows
+#: and the new ones joined together, the arrays made over the result; the spill left a
+#: view of its chunk), not three or four times (the spill and the chunks joined, that
+#: joined to the unread rows, `_extend`'s four arrays joined to theirs, and the spill
+#: copied again at the next refill); False: the reference
+REFILL_ONCE = True
 
 _TIME = operator.attrgetter("time")
 _MARKET = operator.attrgetter("market")

@@ -162,6 +162,7 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(ledger, "QUIET_LEAN", fast)
         monkeypatch.setattr(tape, "ROWS_BY_ITEM", fast)
         monkeypatch.setattr(runner, "SAMPLE_INLINE", fast)
+        monkeypatch.setattr(tape, "REFILL_ONCE", fast)
         quiet_hours[fast] = 0
         where = tmp_path / str(fast)
         where.mkdir()
