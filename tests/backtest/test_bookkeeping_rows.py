@@ -54,6 +54,7 @@ from drift_engine.data.synthetic import DEFAULT_ORIGIN
 from drift_engine.storage.database import Database
 from drift_engine.storage.models import Base
 from drift_engine.storage.testing import throwaway_database_url
+from drift_engine.strategies import base as strategies_base
 from drift_engine.vaults import VaultRegistry, bulk
 from tests.backtest.strategy_kit import Hold
 
@@ -163,6 +164,7 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(tape, "ROWS_BY_ITEM", fast)
         monkeypatch.setattr(runner, "SAMPLE_INLINE", fast)
         monkeypatch.setattr(tape, "REFILL_ONCE", fast)
+        monkeypatch.setattr(strategies_base, "PLAIN_ASSIGNMENT", fast)
         quiet_hours[fast] = 0
         where = tmp_path / str(fast)
         where.mkdir()
