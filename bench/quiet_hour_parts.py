@@ -28,7 +28,9 @@ nothing.
   replay (a side with a full collection the other lacks is no A/B). Two runs of one side differ by
   ~0.06 %; a wall-clock A/B on this shared machine cannot resolve a cut of a few per
   cent (ADR-0020 point 83). Needs valgrind (with its headers) and a C compiler;
-  ~50x slower than a plain run: use `--days 30`.
+  ~50x slower than a plain run: use `--days 30`. `--count-end` counts on after the
+  replay up to the end of the run's last flush (the commit of what the replay left
+  held): a flag that holds writes longer moves their cost there.
 
 `--data bench` is `backtest_speed.py`'s synthetic minute year with its hold-short
 strategy; `--data real` the bundled real SOL-PERP hourly year (2025-04-14 -> 2026-04-01).
@@ -187,10 +189,25 @@ def _counted_child(args: argparse.Namespace) -> int:
         try:
             return run_events(self, **kw)
         finally:
-            shim.cg_stop()
+            if not args.count_end:  # (else stopped after the run's last flush)
+                shim.cg_stop()
             ran[:] = [g["collections"] - b for g, b in zip(gc.get_stats(), before, strict=True)]
 
     HeartbeatDataCollector.run_events = counted  # type: ignore[method-assign]
+    if args.count_end:
+        from drift_engine.engine.store import WriteBatch
+
+        batch_run = WriteBatch.run
+
+        def counted_end(self: Any, session: Any, **kw: Any) -> Any:
+            # the count goes on after the replay up to the end of the run's last flush
+            try:
+                return batch_run(self, session, **kw)
+            finally:
+                if ran:
+                    shim.cg_stop()
+
+        WriteBatch.run = counted_end  # type: ignore[method-assign]
     for name in _REPLAY_IMPORTS:  # imported by the replay on first use: not its own work
         importlib.import_module(name)
     report, _ = _run(args.data, args.strategy, args.days)
@@ -232,6 +249,7 @@ def _instructions_ab(args: argparse.Namespace) -> int:
                 str(args.days),
                 "--callgrind-side",
                 side,
+                *(["--count-end"] if args.count_end else []),
             ]
             done = subprocess.run(cmd, env=env, capture_output=True, text=True)
             collected = re.search(r"Collected : (\d+)", done.stderr)
@@ -260,6 +278,11 @@ def main() -> int:
     ap.add_argument("--ab", metavar="MODULE:FLAG[,...]")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--instructions", action="store_true", help="with --ab: callgrind counts")
+    ap.add_argument(
+        "--count-end",
+        action="store_true",
+        help="with --instructions: count on after the replay up to the end of its last flush",
+    )
     ap.add_argument("--callgrind-side", choices=("A", "B"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.callgrind_side:

@@ -4,7 +4,8 @@ reference (the entry-by-entry loop and `DriverInsert.run`), with the columns Non
 every entry of a flush left out of its INSERT (`bulk.NULLS_LEFT_OUT`) and a UTC
 datetime's text written from its fields (`bulk.UTC_FIELDS`) as bound and formatted by
 `isoformat`, a fresh week written before its keys are read (`bulk.FRESH_FIRST`) as
-after, and with a heartbeat row's
+after, its rows sent as INSERTs of many rows (`bulk.VALUES_ROWS`) as by one
+executemany, and with a heartbeat row's
 funding tuples' twin rates formatted once (`engine.store.FLOAT_TWINS`) as with each
 formatted: every row of every table,
 value for value as the driver reads it back (wall clocks frozen, a tick's measured
@@ -40,7 +41,8 @@ KINDS = {
 
 
 @pytest.mark.parametrize(
-    "flag", ["ROWS_ONCE", "FLOAT_TWINS", "NULLS_LEFT_OUT", "UTC_FIELDS", "FRESH_FIRST"]
+    "flag",
+    ["ROWS_ONCE", "FLOAT_TWINS", "NULLS_LEFT_OUT", "UTC_FIELDS", "FRESH_FIRST", "VALUES_ROWS"],
 )
 @pytest.mark.parametrize(
     "name",
