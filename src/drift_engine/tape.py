@@ -136,7 +136,17 @@ class EventTape:
         time = more.time
         oracle = more.rank == 0
         codes_at = more.market[oracle]
-        sym = np.full(len(more), -1, np.int32)
+        sym = self._symbols(codes, oracle, codes_at)
+        price = np.where(oracle, more.price, 0)
+        old = self.buf.cols
+        self.buf = LazyEvents(codes, join([old.rows(pos, len(old)), more]))
+        self._extend(pos, time, sym, price)
+
+    def _symbols(self, codes: Any, oracle: np.ndarray, codes_at: np.ndarray) -> np.ndarray:
+        """Each row's symbol id (-1: not a price) from its market code (`codes_at`: the
+        codes of the `oracle` rows): a market not seen before gets the next id, first
+        seen first (the same ids every run), kept in `symbols` and `_sym_of`."""
+        sym = np.full(len(oracle), -1, np.int32)
         if len(codes_at):
             ids = self.symbols
             sym_of = self._sym_of
@@ -144,7 +154,7 @@ class EventTape:
                 sym_of = np.concatenate(
                     [sym_of, np.full(len(codes.markets) - len(sym_of), -1, np.int32)]
                 )
-            if (sym_of[codes_at] < 0).any():
+            if (sym_of[codes_at] < 0).any():  # (a refill's unread rows all have ids)
                 seen, first = np.unique(codes_at, return_index=True)
                 for code in seen[np.argsort(first)].tolist():  # first seen first
                     name = codes.markets[code]
@@ -153,10 +163,7 @@ class EventTape:
                     sym_of[code] = ids[name]
             self._sym_of = sym_of
             sym[oracle] = sym_of[codes_at]
-        price = np.where(oracle, more.price, 0)
-        old = self.buf.cols
-        self.buf = LazyEvents(codes, join([old.rows(pos, len(old)), more]))
-        self._extend(pos, time, sym, price)
+        return sym
 
     def _refill_joined(self, want: int) -> None:
         """`_refill_columns` with one copy of the rows (`REFILL_ONCE`): the unread rows
@@ -187,23 +194,7 @@ class EventTape:
         cols = join(parts)
         oracle = cols.rank == 0
         codes_at = cols.market[oracle]
-        sym = np.full(len(cols), -1, np.int32)
-        if len(codes_at):
-            ids = self.symbols
-            sym_of = self._sym_of
-            if len(sym_of) < len(codes.markets):
-                sym_of = np.concatenate(
-                    [sym_of, np.full(len(codes.markets) - len(sym_of), -1, np.int32)]
-                )
-            if (sym_of[codes_at] < 0).any():  # (the unread rows' codes all have ids)
-                seen, first = np.unique(codes_at, return_index=True)
-                for code in seen[np.argsort(first)].tolist():  # first seen first
-                    name = codes.markets[code]
-                    if name not in ids:
-                        ids[name] = len(ids)
-                    sym_of[code] = ids[name]
-            self._sym_of = sym_of
-            sym[oracle] = sym_of[codes_at]
+        sym = self._symbols(codes, oracle, codes_at)
         self.buf = LazyEvents(codes, cols)
         time = cols.time
         interval = self.interval_s

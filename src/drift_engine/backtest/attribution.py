@@ -401,41 +401,8 @@ class PnlAttribution:
                 if held[0] == 0 and held[1] == 0:
                     self.check()
                     return
-        if after is not None:  # `_book_moves(after, funding, count, interest)`
-            before = self._holdings
-            keys, prices = self._price_keys, self._sim_prices
-            marks: dict[tuple[MarketType, int, int], int] = {}
-            value_before = 0
-            for k, old in before.items():
-                price_key = keys[k]
-                p = marks[k] = 1 if price_key is None else prices[price_key]
-                value_before += leg_value(k[0], k[1], k[2], old[0], old[1], p)
-            jump = funding
-            earned = 0
-            moved: set[tuple[MarketType, int, int]] | None = None
-            for r in interest:
-                index = r.market_index
-                if index == QUOTE_INDEX:
-                    earned += r.amount
-                    jump += r.amount
-                    continue
-                earned += self._interest_value(r, before, marks)
-                key = (_SPOT, index, spot_markets[index].decimals)
-                if moved is None:
-                    moved = set()
-                if key not in moved:
-                    moved.add(key)
-                    jump += leg_change(key, before[key], after[key], marks[key])
-            parts = self.parts
-            parts.funding += funding
-            self.funding_payments += count
-            parts.interest += earned
-            rest = jump - funding - earned
-            parts.rounding += rest
-            parts.price_basis += value_before - self._marked + rest
-            self._holdings = after
-            self._marks = marks
-            self._marked = value_before + jump
+        if after is not None:
+            self._book_moves(after, funding, count, interest)
         self._cursor = n
         self._kept = (user, perp_list, spot_list, n)
 
