@@ -5,7 +5,9 @@ and one with it off and compares them after every step.
 A step is a price move, a funding update, a spot rate change, hours of interest, a
 perp or spot order, a settle_pnl, a deposit or withdrawal, or (`OTHER`) another
 sub-account's deposit; `apply_step` carries one out and says which market event (if
-any) the attributions are to be fed; `flag_switch` runs a call with the flag on or off."""
+any) the attributions are to be fed; `flag_switch` runs a call with the flag on or off,
+`attribution_pair` makes the two attributions over one funded simulator, and
+`count_fused_hours` counts the hours `_check_hour` (`HOUR_FUSED`) booked itself."""
 
 from __future__ import annotations
 
@@ -124,3 +126,34 @@ def flag_switch(flag: str) -> Callable[..., Any]:
             setattr(attribution, flag, was)
 
     return call
+
+
+def attribution_pair(flag: str, auto_settle: bool) -> tuple:
+    """(simulator, venue, another sub-account's venue, the attribution made with `flag`
+    on, its twin made with it off), over `funded_simulator(auto_settle, others=1)`."""
+    sim, (venue, other) = funded_simulator(auto_settle, others=1)
+    switch = flag_switch(flag)
+    on = switch(True, attribution.PnlAttribution, sim, venue, CAPITAL)
+    off = switch(False, attribution.PnlAttribution, sim, venue, CAPITAL)
+    return sim, venue, other, on, off
+
+
+def count_fused_hours(mp: Any, count: list[int]) -> None:
+    """Spies on `PnlAttribution.check` and `_check_hour` (through `mp`, a pytest
+    MonkeyPatch): `count[0]` grows by one for each `_check_hour` that returned without
+    calling `check` (the hour booked by the one function)."""
+    pnl = attribution.PnlAttribution
+    check_hour, check = pnl._check_hour, pnl.check
+    general = [0]
+
+    def spy_check(self: Any) -> Any:
+        general[0] += 1
+        return check(self)
+
+    def spy_hour(self: Any) -> None:
+        before = general[0]
+        check_hour(self)
+        count[0] += general[0] == before
+
+    mp.setattr(pnl, "check", spy_check)
+    mp.setattr(pnl, "_check_hour", spy_hour)

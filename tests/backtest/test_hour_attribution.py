@@ -36,8 +36,9 @@ from tests.backtest.attribution_steps import (
     PRICE,
     T0,
     apply_step,
+    attribution_pair,
+    count_fused_hours,
     flag_switch,
-    funded_simulator,
 )
 from tests.backtest.flag_scenarios import BOOKKEEPING, flag_runs, named, spying
 
@@ -55,30 +56,15 @@ def _walks(mp: pytest.MonkeyPatch):
     """Counts the checks `_book_hour` took (the one walk), and those `_check_hour` took
     itself (`HOUR_FUSED`: the one walk in one function, without `check`)."""
     taken = [0]
-    book_hour, check_hour, check = (
-        PnlAttribution._book_hour,
-        PnlAttribution._check_hour,
-        PnlAttribution.check,
-    )
-    general = [0]
+    book_hour = PnlAttribution._book_hour
 
     def spy(self, records, n):
         done = book_hour(self, records, n)
         taken[0] += done
         return done
 
-    def spy_check(self):
-        general[0] += 1
-        return check(self)
-
-    def spy_hour(self):
-        before = general[0]
-        check_hour(self)
-        taken[0] += general[0] == before
-
     mp.setattr(PnlAttribution, "_book_hour", spy)
-    mp.setattr(PnlAttribution, "check", spy_check)
-    mp.setattr(PnlAttribution, "_check_hour", spy_hour)
+    count_fused_hours(mp, taken)
     return lambda: taken[0]
 
 
@@ -118,10 +104,7 @@ _op = st.one_of(OPS, OTHER)
 
 
 def _setup(auto_settle: bool):
-    sim, (venue, other) = funded_simulator(auto_settle, others=1)
-    hour = _as(True, PnlAttribution, sim, venue, CAPITAL)
-    ref = _as(False, PnlAttribution, sim, venue, CAPITAL)
-    return sim, venue, other, hour, ref
+    return attribution_pair("HOUR_ATTRIBUTION", auto_settle)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -30,34 +30,22 @@ from drift_engine.core.types import MarketType, OrderIntent, PositionDirection
 from drift_engine.data.models import FundingRecord
 from drift_engine.sim.state import SimulationError
 from tests.backtest.attribution_steps import (
-    CAPITAL,
     OPS,
     OTHER,
     PRICE,
     T0,
     apply_step,
+    attribution_pair,
+    count_fused_hours,
     flag_switch,
-    funded_simulator,
 )
 from tests.backtest.flag_scenarios import BOOKKEEPING, flag_runs, spying
 
 
 def _fused(mp: pytest.MonkeyPatch):
     """Counts the checks `_check_hour` booked itself (it returned without `check`)."""
-    fused, general = [0], [0]
-    check_hour, check = PnlAttribution._check_hour, PnlAttribution.check
-
-    def spy_check(self):
-        general[0] += 1
-        return check(self)
-
-    def spy_hour(self):
-        before = general[0]
-        check_hour(self)
-        fused[0] += general[0] == before
-
-    mp.setattr(PnlAttribution, "check", spy_check)
-    mp.setattr(PnlAttribution, "_check_hour", spy_hour)
+    fused = [0]
+    count_fused_hours(mp, fused)
     return lambda: fused[0]
 
 
@@ -89,10 +77,7 @@ def _state(pnl: PnlAttribution) -> tuple:
 
 
 def _setup(auto_settle: bool):
-    sim, (venue, other) = funded_simulator(auto_settle, others=1)
-    fused = _as(True, PnlAttribution, sim, venue, CAPITAL)
-    ref = _as(False, PnlAttribution, sim, venue, CAPITAL)
-    return sim, venue, other, fused, ref
+    return attribution_pair("HOUR_FUSED", auto_settle)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
