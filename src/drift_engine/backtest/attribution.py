@@ -81,8 +81,8 @@ HOUR_ATTRIBUTION = True
 
 #: `apply`'s check after a market event takes `_book_hour` in one function
 #: (`_check_hour`): `check`'s tests, the User read from the simulator's account dict,
-#: the payments walk with `moved_by`'s moves, and `_book_moves`' booking, without the
-#: calls between them (~7 a funding hour); each leg is still valued by `leg_value`,
+#: the payments walk with `moved_by`'s moves, then `_book_moves`, without the calls
+#: between them (~6 a funding hour); each leg is still valued by `leg_value`,
 #: `leg_change` and `_interest_value`. Anything `_book_hour` would refuse goes to
 #: `check` whole, before anything changed. False: `check` (the reference)
 HOUR_FUSED = True
