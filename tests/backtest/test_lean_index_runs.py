@@ -46,15 +46,17 @@ def _gap_ends(mp: pytest.MonkeyPatch):
 
 
 def _own(mp: pytest.MonkeyPatch):
-    """Counts the tables built from each symbol's events alone (`_own_segments`)."""
+    """Counts the tables built from each symbol's events alone (`_own_segments`, or
+    `_own_ranks` under `TABLE_LEAN`)."""
     built = [0]
-    own = stretch._own_segments
+    for name in ("_own_segments", "_own_ranks"):
+        own = getattr(stretch, name)
 
-    def spy(*args):
-        built[0] += 1
-        return own(*args)
+        def spy(*args, _own=own):
+            built[0] += 1
+            return _own(*args)
 
-    mp.setattr(stretch, "_own_segments", spy)
+        mp.setattr(stretch, name, spy)
     return lambda: built[0]
 
 

@@ -210,16 +210,20 @@ class HourTable:
         # segment bounds for reduceat: [gap_start, tick_start), [tick_start, head), then
         # [head, next gap_start) (unused); every bound < n, non-decreasing
         cuts = np.stack([gap_start, tick_start, head], axis=1).ravel()
-        empty = np.append(cuts[1:] == cuts[:-1], True)
+        lean = LEAN_INDEX
+        ranks = lean and TABLE_LEAN
+        if not ranks:  # (the reference's segments alone read it)
+            empty = np.append(cuts[1:] == cuts[:-1], True)
         self.gap_lo: list[list[int]] = []
         self.gap_hi: list[list[int]] = []
         self.tick_lo: list[list[int]] = []
         self.tick_hi: list[list[int]] = []
         apply: list[list[int]] = [[] for _ in self.head]
         apply_sid: dict[int, int] = {}  # event -> its symbol
-        lean = LEAN_INDEX
         for sid in range(index.nsym):
-            if lean:  # (`_own_segments`: the symbol's events alone)
+            if ranks:  # (`_own_ranks`: `lean`'s, read from the cuts' ranks)
+                lo, hi, in_tick, last = _own_ranks(index, sid, cuts, tick_end)
+            elif lean:  # (`_own_segments`: the symbol's events alone)
                 lo, hi, last_at = _own_segments(index, sid, cuts)
                 in_tick = last_at(tick_last) >= tick_start
                 last = np.where(has_gap, last_at(last_bar), -1)
@@ -256,6 +260,14 @@ class HourTable:
             got = self._gap_ends[movers] = _gap_ends(self, movers)
         return got
 
+
+#: `HourTable` reads a symbol's extremes, last event in each gap and presence in each
+#: hour tick from the ranks of the hours' cuts among the symbol's events
+#: (`_own_ranks`), not two more bisections of every hour (`_own_segments`' `last_at`),
+#: and takes its prices without an `append` copy, nor a copy of its positions with -1
+#: in front; the reference's `empty` cuts are not made; False: `_own_segments` (the
+#: reference)
+TABLE_LEAN = True
 
 #: `fastforward._hour_equity` reads a gap's bar-end extremes from the chunk's `HourTable`
 #: (`HourTable.gap_ends`: every hour's at once, from the movers' events alone); False:
@@ -359,6 +371,42 @@ def _own_segments(index: TapeIndex, sid: int, cuts: np.ndarray) -> tuple[Any, An
         return ranked[np.searchsorted(at, pos, "right")]
 
     return lo, hi, last_at
+
+
+def _own_ranks(
+    index: TapeIndex, sid: int, cuts: np.ndarray, tick_end: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`HourTable`'s `lo`, `hi`, `in_tick` and `last` of symbol `sid` as the lean path
+    makes them with `_own_segments` (`TABLE_LEAN`), from the ranks `c` of the cuts
+    among the symbol's events alone: a gap's last bar ends right before its hour's tick
+    starts, so the symbol's last event before the tick start's rank (`c[1::3]`) is its
+    last in the gap when that is at or after the gap's start (the table's test; an hour
+    without a gap has none); the tick [tick_start, tick_end) has an event of the symbol
+    iff the rank of its end is past its start's, and a tick ends where the next hour's
+    gap starts (`c[3::3]`; the last hour's end ranked apart). The prices go straight
+    into an array one longer than the events (no `append` copy): its last slot is read
+    only into a segment that is empty or the unused last one, both overwritten or
+    never read."""
+    at = np.flatnonzero(index.sym == sid)
+    if len(cuts) == 0:
+        none = np.zeros(0, np.int64)
+        return none, none, np.zeros(0, bool), none
+    c = np.searchsorted(at, cuts, "left")
+    own = np.empty(len(at) + 1, index.price.dtype)  # (every rank a valid index)
+    index.price.take(at, out=own[:-1], mode="clip")  # (no buffer: `at` is in range)
+    lo = np.minimum.reduceat(own, c)
+    hi = np.maximum.reduceat(own, c)
+    empty = c[1:] == c[:-1]  # (the last segment, [last head, end), is never read)
+    lo[:-1][empty] = I64_MAX
+    hi[:-1][empty] = I64_MIN
+    start_rank = c[1::3]
+    end_rank = np.append(c[3::3], at.searchsorted(tick_end[-1], "left"))
+    in_tick = end_rank > start_rank
+    if len(at):  # (rank 0: no event before; `take(-1)` then not read)
+        last = np.where(start_rank > 0, at.take(start_rank - 1), -1)
+    else:
+        last = np.full(len(start_rank), -1, np.int64)
+    return lo, hi, in_tick, last
 
 
 def _segments(
