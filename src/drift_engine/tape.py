@@ -154,6 +154,8 @@ class EventTape:
                 sym_of = np.concatenate(
                     [sym_of, np.full(len(codes.markets) - len(sym_of), -1, np.int32)]
                 )
+            if SYMBOLS_ONCE and self._known_symbols(sym, oracle, codes_at, sym_of):
+                return sym
             if (sym_of[codes_at] < 0).any():  # (a refill's unread rows all have ids)
                 seen, first = np.unique(codes_at, return_index=True)
                 for code in seen[np.argsort(first)].tolist():  # first seen first
@@ -164,6 +166,19 @@ class EventTape:
             self._sym_of = sym_of
             sym[oracle] = sym_of[codes_at]
         return sym
+
+    def _known_symbols(
+        self, sym: np.ndarray, oracle: np.ndarray, codes_at: np.ndarray, sym_of: np.ndarray
+    ) -> bool:
+        """`_symbols` when every market of `codes_at` has its id (`SYMBOLS_ONCE`): each
+        row's id read once, by `take`, and written into `sym`; False (nothing written)
+        when a market is new: then the reference's way gives it its id."""
+        mapped = sym_of.take(codes_at)
+        if (mapped < 0).any():
+            return False
+        self._sym_of = sym_of
+        sym[oracle] = mapped
+        return True
 
     def _refill_joined(self, want: int) -> None:
         """`_refill_columns` with one copy of the rows (`REFILL_ONCE`): the unread rows
@@ -214,6 +229,12 @@ class EventTape:
 #: joined to the unread rows, `_extend`'s four arrays joined to theirs, and the spill
 #: copied again at the next refill); False: the reference
 REFILL_ONCE = True
+
+#: `EventTape._symbols` reads each price row's symbol id once, by `take`, when every
+#: market of the refill has its id (every refill but the first few): the reference's
+#: fancy indexing of a refill's ~20k rows twice (the check and the write) cost ~0.9M
+#: instructions a chunk; False: `sym_of[codes_at]` twice (the reference)
+SYMBOLS_ONCE = True
 
 _TIME = operator.attrgetter("time")
 _MARKET = operator.attrgetter("market")

@@ -166,6 +166,7 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(runner, "SAMPLE_INLINE", fast)
         monkeypatch.setattr(tape, "REFILL_ONCE", fast)
         monkeypatch.setattr(stretch, "TABLE_LEAN", fast)
+        monkeypatch.setattr(tape, "SYMBOLS_ONCE", fast)
         monkeypatch.setattr(strategies_base, "PLAIN_ASSIGNMENT", fast)
         quiet_hours[fast] = 0
         where = tmp_path / str(fast)
