@@ -42,7 +42,16 @@ KINDS = {
 
 @pytest.mark.parametrize(
     "flag",
-    ["ROWS_ONCE", "FLOAT_TWINS", "NULLS_LEFT_OUT", "UTC_FIELDS", "FRESH_FIRST", "VALUES_ROWS"],
+    [
+        "ROWS_ONCE",
+        "FLOAT_TWINS",
+        "NULLS_LEFT_OUT",
+        "UTC_FIELDS",
+        "FRESH_FIRST",
+        "VALUES_ROWS",
+        "UTC_DAYS",
+        "SHARED_COLUMNS",
+    ],
 )
 @pytest.mark.parametrize(
     "name",

@@ -404,6 +404,15 @@ class DriverInsert:
                 sql, positional, processors = without
                 columns = [values for i, values in enumerate(columns) if i not in out]
                 names = tuple(c for i, c in enumerate(self.columns) if i not in out)
+        if (
+            SHARED_COLUMNS
+            and VALUES_ROWS
+            and positional
+            and len(columns[0]) >= 2
+            and connection.dialect.name == "sqlite"
+            and _values_shared(connection, sql, columns, processors)
+        ):
+            return
         cols = [
             values if process is None else _per_object(values, process)
             for values, process in zip(columns, processors, strict=True)
@@ -493,6 +502,86 @@ def _values_rows(connection: Any, sql: str, width: int, params: list[Any]) -> li
         chunk = params[start : start + size]
         connection.exec_driver_sql(_many_rows(sql, len(chunk)), tuple(chain.from_iterable(chunk)))
     return []
+
+
+#: on SQLite `DriverInsert.run_columns` binds a column whose values are all equal once
+#: per statement, not once a row (`_values_shared`: numbered parameters, `?1` in every
+#: row; a backtest's week: the vault, the fee, the market and the booking time), and
+#: fills each statement's parameters from the columns by slice (`flat[j::width]`), not
+#: by zipping them into a tuple a row and chaining those: the same rows, ~2.5k
+#: instructions a ledger row less (three integers and a text bound, a column processed
+#: once per object, a row's tuple made); False: every value bound, the rows zipped
+#: and chained (`_values_rows`, the reference)
+SHARED_COLUMNS = True
+
+#: the exact types of an unprocessed column's values that `_values_shared` binds once
+#: when equal: equal ones bind the same (the processed columns' values: the processor
+#: of the first stands for equal ones, as in `DriverInsert.run`)
+_SHARED_TYPES = (int, str)
+
+
+def _values_shared(
+    connection: Any, sql: str, columns: list[list[Any]], processors: tuple[Any, ...]
+) -> bool:
+    """`run_columns`' rows (`columns`: at least two rows, unprocessed, one list per
+    column of the one-row INSERT `sql`) written with each column whose values are all
+    equal bound once (its first value, processed), the others a row at a time, in
+    statements of as many rows as `_MOST_PARAMETERS` allows, in order (the same ids).
+    False (nothing written) when no column or every column is shared."""
+    n = len(columns[0])
+    if any(len(values) != n for values in columns):
+        raise ValueError("columns of different lengths")  # (what zip's strict raises)
+    head: list[Any] = []
+    shared: list[int] = []
+    varying: list[list[Any]] = []
+    for j, (values, process) in enumerate(zip(columns, processors, strict=True)):
+        first = values[0]
+        if (process is not None or type(first) in _SHARED_TYPES) and values.count(first) == n:
+            shared.append(j)
+            head.append(first if process is None else process(first))
+        else:
+            varying.append(values if process is None else _per_object(values, process))
+    if not shared or not varying:
+        return False
+    width = len(varying)
+    size = (_MOST_PARAMETERS - len(head)) // width
+    for start in range(0, n, size):
+        rows = min(size, n - start)
+        flat: list[Any] = [None] * (rows * width)
+        for k, values in enumerate(varying):
+            flat[k::width] = values[start : start + rows]
+        connection.exec_driver_sql(
+            _shared_rows(sql, len(columns), tuple(shared), rows), (*head, *flat)
+        )
+    return True
+
+
+def _shared_rows(sql: str, columns: int, shared: tuple[int, ...], rows: int) -> str:
+    """The one-row INSERT `sql` (`... VALUES (?, ...)` of `columns` columns) of `rows`
+    rows with numbered parameters: column `shared[i]` is `?{i + 1}` in every row, the
+    others numbered on from there a row at a time, in column order."""
+    key = (sql, shared, rows)
+    many = _SHARED_ROWS.get(key)
+    if many is None:
+        head, _, _ = sql.rpartition(" VALUES ")
+        width = columns - len(shared)
+        texts = []
+        for r in range(rows):
+            k = len(shared) + r * width
+            row = []
+            for j in range(columns):
+                if j in shared:
+                    row.append(f"?{shared.index(j) + 1}")
+                else:
+                    k += 1
+                    row.append(f"?{k}")
+            texts.append(f"({', '.join(row)})")
+        many = _SHARED_ROWS[key] = f"{head} VALUES {', '.join(texts)}"
+    return many
+
+
+#: (one-row SQL, shared columns, rows) -> `_shared_rows`' INSERT
+_SHARED_ROWS: dict[tuple[str, tuple[int, ...], int], str] = {}
 
 
 def _many_rows(sql: str, rows: int) -> str:
