@@ -153,14 +153,31 @@ def test_only_equal_ints_and_strs_or_processed_values_are_shared() -> None:
     assert shared([[0.0, -0.0], [(1,), (1,)], [1, 2]], (None, None, None)) is None
     # every column shared (two equal rows): the reference way
     assert shared([[1, 1], ["a", "a"], [2, 2]], (None, None, None)) is None
-    # an int and an equal bool: bound as the first
-    sql, params = shared([[1, True], ["a", "b"], [3, 4]], (None, None, None))
+    # an int and an equal bool or float, a str and an equal subclass: a row at a time
+    assert shared([[1, True], [1, 1.0], [3, 4]], (None, None, None)) is None
+    assert shared([["a", type("S", (str,), {})("a")], [1, 2], [3, 4]], (None,) * 3) is None
+    # equal ints: bound once, as the first
+    sql, params = shared([[1, 1], ["a", "b"], [3, 4]], (None, None, None))
     assert sql.startswith("INSERT INTO t (a, b, c) VALUES (?1, ?2, ?3)") and params == (
         1,
         "a",
         3,
         "b",
         4,
+    )
+    # equal in all rows but the last, or all but the first: a row at a time
+    assert shared([[1, 1, 2], [1, 2, 3], [4, 5, 6]], (None,) * 3) is None
+    assert shared([[2, 1, 1], [1, 2, 3], [4, 5, 6]], (None,) * 3) is None
+    assert (
+        shared(
+            [
+                [at0 := datetime(2026, 1, 1, tzinfo=UTC), at0, at0.replace(hour=1)],
+                [1, 2, 3],
+                [4, 5, 6],
+            ],
+            (str, None, None),
+        )
+        is None
     )
     # a processed column: its first value processed once for all
     seen: list[Any] = []
@@ -169,7 +186,7 @@ def test_only_equal_ints_and_strs_or_processed_values_are_shared() -> None:
         seen.append(v)
         return f"<{v}>"
 
-    at = datetime(2026, 1, 1, tzinfo=UTC)
+    at = datetime(2026, 1, 2, tzinfo=UTC)
     sql, params = shared([[at, at.replace()], [1, 2], ["x", "y"]], (process, None, None))
     assert params == (f"<{at}>", 1, "x", 2, "y") and seen == [at]
     with pytest.raises(ValueError, match="lengths"):

@@ -515,8 +515,9 @@ def _values_rows(connection: Any, sql: str, width: int, params: list[Any]) -> li
 SHARED_COLUMNS = True
 
 #: the exact types of an unprocessed column's values that `_values_shared` binds once
-#: when equal: equal ones bind the same (the processed columns' values: the processor
-#: of the first stands for equal ones, as in `DriverInsert.run`)
+#: when all are equal and of one of them: equal ones bind the same (not so an int and
+#: an equal float or bool; 0.0 and -0.0). A processed column's values are shared when
+#: equal: the processor of the first stands for equal ones, as in `DriverInsert.run`
 _SHARED_TYPES = (int, str)
 
 
@@ -536,7 +537,16 @@ def _values_shared(
     varying: list[list[Any]] = []
     for j, (values, process) in enumerate(zip(columns, processors, strict=True)):
         first = values[0]
-        if (process is not None or type(first) in _SHARED_TYPES) and values.count(first) == n:
+        if process is None:  # (ints, strs: every one of the first's type and equal to it)
+            same = (
+                type(first) in _SHARED_TYPES
+                and values[-1] == first
+                and values.count(first) == n
+                and len(set(map(type, values))) == 1
+            )
+        else:  # (its first value processed stands for the equal ones)
+            same = values[-1] == first and values.count(first) == n
+        if same:
             shared.append(j)
             head.append(first if process is None else process(first))
         else:
