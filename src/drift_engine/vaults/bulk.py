@@ -14,7 +14,8 @@ in the batch's order and writes the same rows with:
   cash is that plus the entries ahead of it in the batch (what `balance_of` would read
   at its place in the sequence);
 - one executemany INSERT of the entries in batch order (the same ids as one by one;
-  on SQLite INSERTs of many rows each, `VALUES_ROWS`), one of the snapshots.
+  on SQLite INSERTs of many rows each, `VALUES_ROWS`, a column equal in every row
+  bound once per statement, `SHARED_COLUMNS`), one of the snapshots.
 Keys, amounts, times and checks are unchanged; tests/vaults/test_bulk_tick_writes.py
 compares every row with the ORM path.
 
