@@ -5,7 +5,9 @@ every entry of a flush left out of its INSERT (`bulk.NULLS_LEFT_OUT`) and a UTC
 datetime's text written from its fields (`bulk.UTC_FIELDS`) as bound and formatted by
 `isoformat`, a fresh week written before its keys are read (`bulk.FRESH_FIRST`) as
 after, its rows sent as INSERTs of many rows (`bulk.VALUES_ROWS`) as by one
-executemany, and with a heartbeat row's
+executemany, a column equal in every row bound once per statement
+(`bulk.SHARED_COLUMNS`) as in every row, a UTC datetime's text from its day's text
+(`bulk.UTC_DAYS`) as from its fields, and with a heartbeat row's
 funding tuples' twin rates formatted once (`engine.store.FLOAT_TWINS`) as with each
 formatted: every row of every table,
 value for value as the driver reads it back (wall clocks frozen, a tick's measured
@@ -42,7 +44,16 @@ KINDS = {
 
 @pytest.mark.parametrize(
     "flag",
-    ["ROWS_ONCE", "FLOAT_TWINS", "NULLS_LEFT_OUT", "UTC_FIELDS", "FRESH_FIRST", "VALUES_ROWS"],
+    [
+        "ROWS_ONCE",
+        "FLOAT_TWINS",
+        "NULLS_LEFT_OUT",
+        "UTC_FIELDS",
+        "FRESH_FIRST",
+        "VALUES_ROWS",
+        "UTC_DAYS",
+        "SHARED_COLUMNS",
+    ],
 )
 @pytest.mark.parametrize(
     "name",

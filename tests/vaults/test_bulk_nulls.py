@@ -112,7 +112,9 @@ def _flush(db: Database, ops: list[tuple], flag: str, on: bool) -> Any:
     return out
 
 
-@pytest.mark.parametrize("flag", ["NULLS_LEFT_OUT", "UTC_FIELDS", "FRESH_FIRST"])
+@pytest.mark.parametrize(
+    "flag", ["NULLS_LEFT_OUT", "UTC_FIELDS", "FRESH_FIRST", "UTC_DAYS", "SHARED_COLUMNS"]
+)
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=st.one_of(_fresh_ops(), _ops()))
 def test_a_flush_writes_the_same_rows_or_errors(db: Database, flag: str, ops) -> None:

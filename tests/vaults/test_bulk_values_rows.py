@@ -119,6 +119,7 @@ def test_the_chunks_are_inserts_of_many_rows(db: Database, monkeypatch) -> None:
     n = 2 * size + 3
     with monkeypatch.context() as mp:
         mp.setattr(bulk.DriverInsert, "run_columns", run_columns)
+        mp.setattr(bulk, "SHARED_COLUMNS", False)  # (its statements: test_bulk_shared_columns)
         _same(db, _batch(n, bound=False))
     chunk, rest = f"{8 * size} tuple {8 * size}", f"{8 * 3} tuple {8 * 3}"
     assert sent == [chunk, chunk, rest, f"8 list {n}"], sent  # (on, then the reference)

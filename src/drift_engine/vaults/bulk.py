@@ -14,7 +14,8 @@ in the batch's order and writes the same rows with:
   cash is that plus the entries ahead of it in the batch (what `balance_of` would read
   at its place in the sequence);
 - one executemany INSERT of the entries in batch order (the same ids as one by one;
-  on SQLite INSERTs of many rows each, `VALUES_ROWS`), one of the snapshots.
+  on SQLite INSERTs of many rows each, `VALUES_ROWS`, a column equal in every row
+  bound once per statement, `SHARED_COLUMNS`), one of the snapshots.
 Keys, amounts, times and checks are unchanged; tests/vaults/test_bulk_tick_writes.py
 compares every row with the ORM path.
 
@@ -404,6 +405,15 @@ class DriverInsert:
                 sql, positional, processors = without
                 columns = [values for i, values in enumerate(columns) if i not in out]
                 names = tuple(c for i, c in enumerate(self.columns) if i not in out)
+        if (
+            SHARED_COLUMNS
+            and VALUES_ROWS
+            and positional
+            and len(columns[0]) >= 2
+            and connection.dialect.name == "sqlite"
+            and _values_shared(connection, sql, columns, processors)
+        ):
+            return
         cols = [
             values if process is None else _per_object(values, process)
             for values, process in zip(columns, processors, strict=True)
@@ -495,6 +505,96 @@ def _values_rows(connection: Any, sql: str, width: int, params: list[Any]) -> li
     return []
 
 
+#: on SQLite `DriverInsert.run_columns` binds a column whose values are all equal once
+#: per statement, not once a row (`_values_shared`: numbered parameters, `?1` in every
+#: row; a backtest's week: the vault, the fee, the market and the booking time), and
+#: fills each statement's parameters from the columns by slice (`flat[j::width]`), not
+#: by zipping them into a tuple a row and chaining those: the same rows, ~2.5k
+#: instructions a ledger row less (three integers and a text bound, a column processed
+#: once per object, a row's tuple made); False: every value bound, the rows zipped
+#: and chained (`_values_rows`, the reference)
+SHARED_COLUMNS = True
+
+#: the exact types of an unprocessed column's values that `_values_shared` binds once
+#: when all are equal and of one of them: equal ones bind the same (not so an int and
+#: an equal float or bool; 0.0 and -0.0). A processed column's values are shared when
+#: equal: the processor of the first stands for equal ones, as in `DriverInsert.run`
+_SHARED_TYPES = (int, str)
+
+
+def _values_shared(
+    connection: Any, sql: str, columns: list[list[Any]], processors: tuple[Any, ...]
+) -> bool:
+    """`run_columns`' rows (`columns`: at least two rows, unprocessed, one list per
+    column of the one-row INSERT `sql`) written with each column whose values are all
+    equal bound once (its first value, processed), the others a row at a time, in
+    statements of as many rows as `_MOST_PARAMETERS` allows, in order (the same ids).
+    False (nothing written) when no column or every column is shared."""
+    n = len(columns[0])
+    if any(len(values) != n for values in columns):
+        raise ValueError("columns of different lengths")  # (what zip's strict raises)
+    head: list[Any] = []
+    shared: list[int] = []
+    varying: list[list[Any]] = []
+    for j, (values, process) in enumerate(zip(columns, processors, strict=True)):
+        first = values[0]
+        if process is None:  # (ints, strs: every one of the first's type and equal to it)
+            same = (
+                type(first) in _SHARED_TYPES
+                and values[-1] == first
+                and values.count(first) == n
+                and len(set(map(type, values))) == 1
+            )
+        else:  # (its first value processed stands for the equal ones)
+            same = values[-1] == first and values.count(first) == n
+        if same:
+            shared.append(j)
+            head.append(first if process is None else process(first))
+        else:
+            varying.append(values if process is None else _per_object(values, process))
+    if not shared or not varying:
+        return False
+    width = len(varying)
+    size = (_MOST_PARAMETERS - len(head)) // width
+    for start in range(0, n, size):
+        rows = min(size, n - start)
+        flat: list[Any] = [None] * (rows * width)
+        for k, values in enumerate(varying):
+            flat[k::width] = values[start : start + rows]
+        connection.exec_driver_sql(
+            _shared_rows(sql, len(columns), tuple(shared), rows), (*head, *flat)
+        )
+    return True
+
+
+def _shared_rows(sql: str, columns: int, shared: tuple[int, ...], rows: int) -> str:
+    """The one-row INSERT `sql` (`... VALUES (?, ...)` of `columns` columns) of `rows`
+    rows with numbered parameters: column `shared[i]` is `?{i + 1}` in every row, the
+    others numbered on from there a row at a time, in column order."""
+    key = (sql, shared, rows)
+    many = _SHARED_ROWS.get(key)
+    if many is None:
+        head, _, _ = sql.rpartition(" VALUES ")
+        width = columns - len(shared)
+        texts = []
+        for r in range(rows):
+            k = len(shared) + r * width
+            row = []
+            for j in range(columns):
+                if j in shared:
+                    row.append(f"?{shared.index(j) + 1}")
+                else:
+                    k += 1
+                    row.append(f"?{k}")
+            texts.append(f"({', '.join(row)})")
+        many = _SHARED_ROWS[key] = f"{head} VALUES {', '.join(texts)}"
+    return many
+
+
+#: (one-row SQL, shared columns, rows) -> `_shared_rows`' INSERT
+_SHARED_ROWS: dict[tuple[str, tuple[int, ...], int], str] = {}
+
+
 def _many_rows(sql: str, rows: int) -> str:
     """The one-row INSERT `sql` (`... VALUES (?, ...)`) of `rows` rows."""
     many = _MANY_ROWS.get((sql, rows))
@@ -546,6 +646,21 @@ UTC_FIELDS = True
 #: second, microsecond)
 _UTC_FIELDS = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 
+#: `_utc_text` writes a UTC datetime's date once per day (`_DAY_TEXT`, by its ordinal)
+#: and its hour, minute and second from a table of the two-digit texts (`_TWO_DIGITS`):
+#: the same text as `_UTC_FIELDS`, without its seven integer conversions (each a
+#: `%0Nd` of an int: ~8k instructions a datetime, ~8.8k datetimes a backtest's year,
+#: one a funding hour); False: `_UTC_FIELDS` (the reference)
+UTC_DAYS = True
+
+#: "00" .. "99": a time field's text in `SQLITE_DATETIME_FORMAT` (`%02d` of 0-99)
+_TWO_DIGITS = tuple(f"{i:02d}" for i in range(100))
+
+#: a date's ordinal -> its "YYYY-MM-DD " (`_UTC_FIELDS`' date and the space): a year's
+#: hours share 365 of them. Emptied when it holds `_DAYS_KEPT` (a long run's days)
+_DAY_TEXT: dict[int, str] = {}
+_DAYS_KEPT = 4096
+
 
 def _bind_processor(type_: Any, dialect: Any) -> Any:
     """The bind processor Core applies for a column of `type_`, a `UTCDateTime` on
@@ -573,6 +688,21 @@ def _utc_text(process: Any) -> Any:
 
     def text(value: Any) -> Any:
         if UTC_TEXT and type(value) is datetime and value.tzinfo is UTC:
+            if UTC_FIELDS and UTC_DAYS:
+                ordinal = value.toordinal()
+                day = _DAY_TEXT.get(ordinal)
+                if day is None:
+                    if len(_DAY_TEXT) >= _DAYS_KEPT:
+                        _DAY_TEXT.clear()
+                    day = _DAY_TEXT[ordinal] = (
+                        f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
+                    )
+                micro = value.microsecond
+                two = _TWO_DIGITS
+                return (
+                    f"{day}{two[value.hour]}:{two[value.minute]}:{two[value.second]}."
+                    f"{f'{micro:06d}' if micro else '000000'}"
+                )
             if UTC_FIELDS:
                 return _UTC_FIELDS % (
                     value.year,
