@@ -46,6 +46,7 @@ import drift_engine.engine.quiet as quiet
 import drift_engine.engine.store as store
 import drift_engine.sim.accounts as sim_accounts
 import drift_engine.sim.funding_interest as funding_interest
+import drift_engine.sim.liquidation as liquidation
 import drift_engine.sim.quiet as sim_quiet
 import drift_engine.sim.stretch as stretch
 import drift_engine.tape as tape
@@ -168,6 +169,7 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(stretch, "TABLE_LEAN", fast)
         monkeypatch.setattr(tape, "SYMBOLS_ONCE", fast)
         monkeypatch.setattr(strategies_base, "PLAIN_ASSIGNMENT", fast)
+        monkeypatch.setattr(liquidation, "HEALTH_BOX", fast)
         quiet_hours[fast] = 0
         where = tmp_path / str(fast)
         where.mkdir()

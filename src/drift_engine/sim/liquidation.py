@@ -56,6 +56,16 @@ CHARGED_SLACK = True
 #: real steps; a full calculation costs one margin pass).
 REFRESH_SHARE = 0.125
 
+#: `health_now` answers without `health` when its corners lie inside the last corners
+#: that gave one health: `health` grows with the collateral and falls with the
+#: requirement, so every pair between those corners has that health (the fact
+#: `health_now`'s own corners rest on; it holds for any account, so one box is kept).
+#: False: both corners asked at every sample (the reference)
+HEALTH_BOX = True
+#: (lowest collateral, highest requirement, highest collateral, lowest requirement
+#: before the clamp at 0, their one health) of the last corners that agreed, or None
+_HEALTH_BOX: list[tuple[int, int, int, int, int] | None] = [None]
+
 
 def _margin_shortage(calc: Any) -> int:
     """`MarginCalculation::cross_margin_margin_shortage`: requirement plus the liquidation
@@ -245,6 +255,23 @@ class LiquidationMixin:
                 d_req += b * move
             d_tc = int(d_tc) + 1
             d_req = int(d_req) + 1
+            if HEALTH_BOX:
+                box = _HEALTH_BOX[0]
+                # both corners inside a box whose corners gave one health: that health
+                # (the same monotony the corners' test rests on; `health` not asked)
+                if (
+                    box is not None
+                    and tc - d_tc >= box[0]
+                    and req + d_req <= box[1]
+                    and tc + d_tc <= box[2]
+                    and req - d_req >= box[3]
+                ):
+                    return box[4]
+                low = margin_health(tc - d_tc, req + d_req)
+                if low == margin_health(tc + d_tc, max(0, req - d_req)):
+                    _HEALTH_BOX[0] = (tc - d_tc, req + d_req, tc + d_tc, req - d_req, low)
+                    return low
+                return margin_health(*self._keep(acct))
             low = margin_health(tc - d_tc, req + d_req)
             if low == margin_health(tc + d_tc, max(0, req - d_req)):
                 return low
