@@ -11,8 +11,9 @@ the call sites that use them: `_funding_written`'s `FundingRateRecord`, the one 
   is made by its class's `__init__`, with it on the rate record never is and fewer in
   all (the reference's own calls, where the one pass gives way to them, still make
   theirs by the class);
-- the paper venue's funding events of every funding record, both ways: equal, exactly
-  `FundingEvent`s, with the venue's epoch or without.
+- the paper venue's funding events of every funding record and interest events of
+  USDC and SOL interest records, both ways: equal, exactly `FundingEvent`s and
+  `InterestEvent`s, with the venue's epoch or without.
 
 What a twin makes, class by class: tests/core/test_twin_build.py. Whole backtests both
 ways: tests/backtest/test_pull_flags.py.
@@ -27,11 +28,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drift_engine.core import frozen
+from drift_engine.engine.ports import InterestEvent
 from drift_engine.sim import DriftSimulator, liquidation, records
 from drift_engine.strategies.base import FundingEvent
 from drift_engine.venues.paper import PaperVenue
 
-from .conftest import BASE, QUOTE, T0, make_sim, perp
+from .conftest import BASE, QUOTE, SOL, T0, make_sim, perp, spot
 from .test_event_path import ACCOUNT, EVENTS, _events, _setup
 from .test_funding_event import sim_state
 
@@ -107,4 +109,27 @@ def test_the_venues_funding_events_are_the_reference(epoch):
             mp.setattr(frozen, "TWIN_BUILD", False)
             want = venue.funding_event(rec)
         assert type(got) is FundingEvent and got == want and repr(got) == repr(want)
+        assert got.record_id == (f"{epoch}:{rec.record_id}" if epoch else rec.record_id)
+
+
+@pytest.mark.parametrize("epoch", ["", "e2"])
+def test_the_venues_interest_events_are_the_reference(epoch):
+    sim = make_sim(derive_funding=False)
+    venue = PaperVenue(sim, epoch=epoch)
+    venue.fund(2_000 * QUOTE, T0)
+    sim.set_interest_rates("USDC", 200_000, 300_000, T0)
+    sim.set_interest_rates("SOL", 100_000, 400_000, T0)
+    sim.place_order(venue.key, spot("long", 3 * SOL), T0)  # a SOL deposit
+    sim.place_order(venue.key, spot("short", 1 * SOL), T0)  # (still a deposit)
+    paid = []
+    for day in range(1, 6):
+        paid += sim.accrue_interest(T0 + 86_400 * day)
+    assert {rec.market_index for rec in paid} == {0, 1}
+    for rec in paid:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(frozen, "TWIN_BUILD", True)
+            got = venue.interest_event(rec)
+            mp.setattr(frozen, "TWIN_BUILD", False)
+            want = venue.interest_event(rec)
+        assert type(got) is InterestEvent and got == want and repr(got) == repr(want)
         assert got.record_id == (f"{epoch}:{rec.record_id}" if epoch else rec.record_id)

@@ -22,7 +22,8 @@ T = TypeVar("T", bound=type)
 #: out is exactly the record: frozen, equal, hashed, pickled and `replace`d alike).
 #: About half the cost of `set_by_slots`' descriptor calls for a record of ten fields
 #: (issue 14). The call sites: the funding hour's records (`sim.funding_interest`) and
-#: the paper venue's `FundingEvent`. False: the class itself (the reference)
+#: the paper venue's `FundingEvent` and `InterestEvent`. False: the class itself (the
+#: reference)
 TWIN_BUILD = True
 
 

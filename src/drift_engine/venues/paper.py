@@ -52,8 +52,10 @@ from drift_engine.strategies.base import FillEvent, FundingEvent
 QUOTE_INDEX = 0
 BASE_PRECISION = 10**9
 
-#: the funding hour's `FundingEvent` made through its twin (`core.frozen.TWIN_BUILD`)
+#: the funding hour's `FundingEvent` and `InterestEvent` made through their twins
+#: (`core.frozen.TWIN_BUILD`)
 _FUNDING_EVENT_TWIN = frozen.twin_of(FundingEvent)
+_INTEREST_EVENT_TWIN = frozen.twin_of(InterestEvent)
 
 
 class PaperVenue:
@@ -273,7 +275,8 @@ class PaperVenue:
         else:
             price = self.sim.oracle_price((MarketType.SPOT, rec.market_index))
             value = rec.amount * price // 10**market.decimals
-        return InterestEvent(self.record_id(rec), rec.ts, rec.market_index, value, rec.amount)
+        make = _INTEREST_EVENT_TWIN if frozen.TWIN_BUILD else InterestEvent
+        return make(self.record_id(rec), rec.ts, rec.market_index, value, rec.amount)
 
     def _liquidation(self, rec: Any) -> LiquidationEvent:
         """Cash effect of a perp liquidation: the program's realized PnL of the closed part
