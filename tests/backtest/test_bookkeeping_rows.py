@@ -40,6 +40,7 @@ from sqlalchemy import text
 
 import drift_engine.backtest.attribution as attribution
 import drift_engine.backtest.runner as runner
+import drift_engine.core.frozen as frozen
 import drift_engine.data.columns as columns
 import drift_engine.engine.ledger as ledger
 import drift_engine.engine.quiet as quiet
@@ -162,6 +163,7 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(columns, "TICK_SLOTS", fast)
         monkeypatch.setattr(sim_accounts, "LAZY_ORACLES", fast)
         monkeypatch.setattr(funding_interest, "PULL_PLAIN", fast)
+        monkeypatch.setattr(frozen, "TWIN_BUILD", fast)
         monkeypatch.setattr(ledger, "QUIET_LEAN", fast)
         monkeypatch.setattr(tape, "ROWS_BY_ITEM", fast)
         monkeypatch.setattr(runner, "SAMPLE_INLINE", fast)

@@ -19,22 +19,26 @@
 - `sim.funding_interest.PULL_PLAIN`: the funding record's fields read as attributes,
   an oracle tick's moved keys found in a loop and written by `_set_prices_lazily`
   (reference: `getattr` per field, the comprehension, `_set_prices`).
+- `core.frozen.TWIN_BUILD`: the funding hour's records and the venue's funding event
+  made through their classes' twins (reference: the classes' `set_by_slots` `__init__`).
 
 Whole fast backtests both ways (`flag_runs`, tests/backtest/flag_scenarios.py): the
 report and every sample, every table's rows, the ticks, the heartbeat's counters, the
 simulator's records, account and prices. With the flag on the fast path is taken, with
 it off never. The focused tests are tests/data/test_lazy_ticks.py,
 tests/sim/test_lazy_oracles.py, tests/sim/test_funding_inline.py,
-tests/engine/test_board_apply_inline.py and tests/sim/test_pull_plain.py.
+tests/engine/test_board_apply_inline.py, tests/sim/test_pull_plain.py,
+tests/core/test_twin_build.py and tests/sim/test_twin_records.py.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from drift_engine.core import frozen
 from drift_engine.data import columns
 from drift_engine.engine import market_board
-from drift_engine.sim import accounts, funding_interest
+from drift_engine.sim import accounts, funding_interest, records
 from tests.backtest.flag_scenarios import flag_runs, named
 
 
@@ -146,4 +150,26 @@ def test_a_backtest_is_the_same_with_the_pulls_plain_reads(tmp_path, name):
     spy = _calls(accounts.AccountsMixin, "_set_prices")
     runs = flag_runs(tmp_path, name, funding_interest, "PULL_PLAIN", spy)
     assert runs[True]["spied"] < runs[False]["spied"]
+    assert runs[False]["spied"] > 50
+
+
+def _class_made_rates(mp: pytest.MonkeyPatch):
+    """Counts the `FundingRateRecord`s made by the class's own `__init__`."""
+    made = [0]
+    init = records.FundingRateRecord.__init__
+
+    def counted(self, *args, **kw):
+        made[0] += 1
+        init(self, *args, **kw)
+
+    mp.setattr(records.FundingRateRecord, "__init__", counted)
+    return lambda: made[0]
+
+
+@pytest.mark.parametrize(
+    "name", named("held-short", "luna-liquidated", "sol-hours-delta-neutral", "sol-minutes")
+)
+def test_a_backtest_is_the_same_with_the_hours_records_made_by_twins(tmp_path, name):
+    runs = flag_runs(tmp_path, name, frozen, "TWIN_BUILD", _class_made_rates)
+    assert runs[True]["spied"] == 0
     assert runs[False]["spied"] > 50

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drift_engine.core import funding
+from drift_engine.core import frozen, funding
 from drift_engine.core.program_math import token_amount_at
 from drift_engine.core.types import MarketType
 from drift_engine.sim import liquidation, rules
@@ -30,6 +30,11 @@ from drift_engine.sim.state import (
     _rate_to_spot_precision,
     _Rates,
 )
+
+#: the funding hour's three records made through their twins (`core.frozen.TWIN_BUILD`)
+_RATE_TWIN = frozen.twin_of(FundingRateRecord)
+_PAYMENT_TWIN = frozen.twin_of(FundingPaymentRecord)
+_INTEREST_TWIN = frozen.twin_of(InterestRecord)
 
 #: the market types read once: an enum member's look-up on its class costs ~80 ns on
 #: Python 3.11 (`EnumType.__getattr__`), a module global's ~10; the same objects
@@ -201,7 +206,7 @@ class FundingInterestMixin:
         amm.last_mark_price_twap = mark_twap
         amm.last_mark_price_twap_ts = ts
         pm.next_funding_rate_record_id += 1
-        return FundingRateRecord(
+        return (_RATE_TWIN if frozen.TWIN_BUILD else FundingRateRecord)(
             self._next_seq(),
             ts,
             index,
@@ -443,7 +448,7 @@ class FundingInterestMixin:
                 if delta:  # `_funding_paid` with this payment
                     acct.user.cumulative_perp_funding += payment
                     self._seq += 1  # `_next_seq`
-                    record = FundingPaymentRecord(
+                    record = (_PAYMENT_TWIN if frozen.TWIN_BUILD else FundingPaymentRecord)(
                         self._seq,
                         ts,
                         acct.authority,
@@ -712,7 +717,7 @@ class FundingInterestMixin:
                         acct.safe = None
                     if delta:
                         self._seq += 1  # `_next_seq`
-                        record = InterestRecord(
+                        record = (_INTEREST_TWIN if frozen.TWIN_BUILD else InterestRecord)(
                             self._seq,
                             ts,
                             acct.authority,

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from drift_engine.core import frozen
 from drift_engine.core.margin import DriftMarginMonitor
 from drift_engine.core.program_math import user_equity
 from drift_engine.core.types import (
@@ -50,6 +51,11 @@ from drift_engine.strategies.base import FillEvent, FundingEvent
 
 QUOTE_INDEX = 0
 BASE_PRECISION = 10**9
+
+#: the funding hour's `FundingEvent` and `InterestEvent` made through their twins
+#: (`core.frozen.TWIN_BUILD`)
+_FUNDING_EVENT_TWIN = frozen.twin_of(FundingEvent)
+_INTEREST_EVENT_TWIN = frozen.twin_of(InterestEvent)
 
 
 class PaperVenue:
@@ -245,7 +251,8 @@ class PaperVenue:
 
     def funding_event(self, rec: Any) -> FundingEvent:
         """The event of one of the account's funding records."""
-        return FundingEvent(self.record_id(rec), rec.ts, rec.market_index, rec.funding_payment)
+        make = _FUNDING_EVENT_TWIN if frozen.TWIN_BUILD else FundingEvent
+        return make(self.record_id(rec), rec.ts, rec.market_index, rec.funding_payment)
 
     def take_records(self, start: int, end: int) -> bool:
         """Move the cursor past the simulator's records [start, end) when `poll_events`
@@ -268,7 +275,8 @@ class PaperVenue:
         else:
             price = self.sim.oracle_price((MarketType.SPOT, rec.market_index))
             value = rec.amount * price // 10**market.decimals
-        return InterestEvent(self.record_id(rec), rec.ts, rec.market_index, value, rec.amount)
+        make = _INTEREST_EVENT_TWIN if frozen.TWIN_BUILD else InterestEvent
+        return make(self.record_id(rec), rec.ts, rec.market_index, value, rec.amount)
 
     def _liquidation(self, rec: Any) -> LiquidationEvent:
         """Cash effect of a perp liquidation: the program's realized PnL of the closed part
