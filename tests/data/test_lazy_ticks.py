@@ -3,7 +3,8 @@ reference (`OracleTick(...)` per row, `_row` per sliced row): every index and sl
 drawn chunks (oracle ticks of several markets and sources, funding records, spot rates
 and candles among them) gives equal events of the same types, in the same order, the
 non-tick rows the chunk's own objects; a tick made the fast way is an `OracleTick` like
-any other (equal, same hash, frozen, pickled, `replace`d, its properties)."""
+any other (equal, same hash, frozen, pickled, `replace`d, its properties). Both with the
+tick made through its twin (`core.frozen.TWIN_BUILD`) and through its slots' descriptors."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from drift_engine.core import frozen
 from drift_engine.data import columns
 from drift_engine.data.columns import Codes, LazyEvents, from_events
 from drift_engine.data.models import Candle, FundingRecord, OracleTick, SpotRateRecord
@@ -22,13 +24,13 @@ from drift_engine.data.models import Candle, FundingRecord, OracleTick, SpotRate
 T0 = 1_767_225_600
 
 
-def _read(on: bool, lazy: LazyEvents, key) -> object:
-    was = columns.TICK_SLOTS
-    columns.TICK_SLOTS = on
+def _read(on: bool, lazy: LazyEvents, key, twin: bool = True) -> object:
+    was, was_twin = columns.TICK_SLOTS, frozen.TWIN_BUILD
+    columns.TICK_SLOTS, frozen.TWIN_BUILD = on, twin
     try:
         return lazy[key]
     finally:
-        columns.TICK_SLOTS = was
+        columns.TICK_SLOTS, frozen.TWIN_BUILD = was, was_twin
 
 
 def _same(a: object, b: object) -> None:
@@ -77,6 +79,7 @@ def test_property_every_index_and_slice_is_the_reference(rows, data):
     n = len(events)
     for i in list(range(-n, n)):
         _same(_read(True, lazy, i), _read(False, lazy, i))
+        _same(_read(True, lazy, i, twin=False), _read(False, lazy, i))
         _same(_read(True, lazy, i), events[i])
     for _ in range(10):
         lo = data.draw(st.one_of(st.none(), st.integers(-n - 3, n + 3)))
@@ -85,10 +88,12 @@ def test_property_every_index_and_slice_is_the_reference(rows, data):
         key = slice(lo, hi, step)
         got, ref = _read(True, lazy, key), _read(False, lazy, key)
         _same(got, ref)
+        _same(_read(True, lazy, key, twin=False), ref)
         _same(got, events[key])
 
 
-def test_a_fast_tick_is_an_oracle_tick_like_any_other():
+@pytest.mark.parametrize("twin", [True, False], ids=["twin", "slots"])
+def test_a_fast_tick_is_an_oracle_tick_like_any_other(twin):
     codes = Codes()
     events = [
         OracleTick(T0, "SOL", 98_352_586, "synthetic"),
@@ -96,7 +101,7 @@ def test_a_fast_tick_is_an_oracle_tick_like_any_other():
         OracleTick(T0 + 60, "SOL-PERP", 7),
     ]
     lazy = LazyEvents(codes, next(from_events(codes, events)))
-    fast = _read(True, lazy, slice(None))
+    fast = _read(True, lazy, slice(None), twin=twin)
     assert fast[1] is lazy.cols.objects[1]  # (a chunk's own object, not a copy)
     tick = fast[0]
     assert tick == events[0] and hash(tick) == hash(events[0])
@@ -110,3 +115,17 @@ def test_a_fast_tick_is_an_oracle_tick_like_any_other():
     assert repr(tick) == repr(events[0])
     with pytest.raises(IndexError):
         _read(True, lazy, -4)
+
+
+def test_the_twin_makes_the_ticks_when_the_flag_is_on(monkeypatch):
+    """With `TWIN_BUILD` the tick comes from its twin's `__init__`, not the slots' stores
+    (a spy on the descriptor store path: never called); off, the reference's path."""
+    codes = Codes()
+    events = [OracleTick(T0, "SOL", 1, "real"), OracleTick(T0 + 60, "SOL", 2, "real")]
+    lazy = LazyEvents(codes, next(from_events(codes, events)))
+    calls = []
+    monkeypatch.setattr(
+        columns, "_new_object", lambda cls: calls.append(cls) or object.__new__(cls)
+    )
+    assert _read(True, lazy, slice(None)) == events and calls == []
+    assert _read(True, lazy, slice(None), twin=False) == events and len(calls) == 2

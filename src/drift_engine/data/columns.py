@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from drift_engine.core import frozen
 from drift_engine.data.models import KIND_ORACLE, MarketEvent, OracleTick
 
 #: rows per chunk a converter aims at (a day of minute prices is 1,440)
@@ -44,10 +45,19 @@ _set_ts, _set_market, _set_price, _set_source = (
 )
 
 
+#: an `OracleTick` made through its twin (`core.frozen.TWIN_BUILD`: a plain slotted
+#: class of its layout whose `__init__` stores each slot, then takes the tick's class)
+_TICK_TWIN = frozen.twin_of(OracleTick)
+
+
 def _tick(ts: int, market: str, price: int, source: str) -> OracleTick:
     """`OracleTick(ts, market, price, source)` without the generated `__init__`: a
     frozen dataclass stores each field through `object.__setattr__`, ~2x the slot's own
-    store (the class is slotted, has no `__post_init__` and no other field)."""
+    store (the class is slotted, has no `__post_init__` and no other field). With
+    `frozen.TWIN_BUILD` through the tick's twin: plain slot stores, not the slots'
+    descriptor calls (two ticks a replayed hour)."""
+    if frozen.TWIN_BUILD:
+        return _TICK_TWIN(ts, market, price, source)
     tick = _new_object(OracleTick)
     _set_ts(tick, ts)
     _set_market(tick, market)
