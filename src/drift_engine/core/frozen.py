@@ -12,7 +12,7 @@ several per fill (issue #14).
 from __future__ import annotations
 
 from dataclasses import MISSING, fields
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T", bound=type)
 
@@ -34,28 +34,9 @@ def set_by_slots(cls: T) -> T:
     refused: none of the classes it is used on has them); the instance is still frozen
     (assignment raises), and compares, hashes, pickles and `replace`s as before
     (tests/core/test_frozen_init.py)."""
-    params = cls.__dataclass_params__  # type: ignore[attr-defined]
-    if not (params.frozen and "__slots__" in cls.__dict__):
-        raise TypeError(f"{cls.__name__}: only for frozen, slotted dataclasses")
-    if hasattr(cls, "__post_init__"):
-        raise TypeError(f"{cls.__name__}: has a __post_init__")
-    names, body, space = [], [], {}
-    for i, f in enumerate(fields(cls)):
-        if not f.init or f.default_factory is not MISSING:
-            raise TypeError(f"{cls.__name__}.{f.name}: init=False or a default_factory")
-        space[f"_set{i}"] = cls.__dict__[f.name].__set__
-        if f.default is MISSING:
-            names.append(f.name)
-        else:
-            space[f"_default{i}"] = f.default
-            names.append(f"{f.name}=_default{i}")
-        body.append(f"    _set{i}(self, {f.name})")
-    source = f"def __init__(self, {', '.join(names)}):\n" + "\n".join(body or ["    pass"])
-    exec(source, space)  # noqa: S102 - the source is built from the class's field names
-    init = space["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__module__ = cls.__module__
-    cls.__init__ = init  # type: ignore[misc]
+    _refuse(cls)
+    space = {f"_set{i}": cls.__dict__[f.name].__set__ for i, f in enumerate(fields(cls))}
+    cls.__init__ = _made_init(cls, space, "    _set{i}(self, {name})")  # type: ignore[misc]
     return cls
 
 
@@ -66,27 +47,10 @@ def twin_of(cls: type) -> type:
     that assignment only between classes of the same layout, so a `cls` it does not fit
     fails here, at import, not on a hot path. Only for the frozen, slotted dataclasses
     `set_by_slots` takes, with no base but `object`."""
-    params = cls.__dataclass_params__  # type: ignore[attr-defined]
-    if not (params.frozen and "__slots__" in cls.__dict__) or cls.__bases__ != (object,):
-        raise TypeError(f"{cls.__name__}: only for frozen, slotted dataclasses on object")
-    if hasattr(cls, "__post_init__"):
-        raise TypeError(f"{cls.__name__}: has a __post_init__")
-    names, body, space = [], [], {"_cls": cls}
-    for i, f in enumerate(fields(cls)):
-        if not f.init or f.default_factory is not MISSING:
-            raise TypeError(f"{cls.__name__}.{f.name}: init=False or a default_factory")
-        if f.default is MISSING:
-            names.append(f.name)
-        else:
-            space[f"_default{i}"] = f.default
-            names.append(f"{f.name}=_default{i}")
-        body.append(f"    self.{f.name} = {f.name}")
-    body.append("    self.__class__ = _cls")
-    source = f"def __init__(self, {', '.join(names)}):\n" + "\n".join(body)
-    exec(source, space)  # noqa: S102 - the source is built from the class's field names
-    init = space["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__module__ = cls.__module__
+    _refuse(cls)
+    if cls.__bases__ != (object,):
+        raise TypeError(f"{cls.__name__}: only for dataclasses on object")
+    init = _made_init(cls, {"_cls": cls}, "    self.{name} = {name}", "    self.__class__ = _cls")
     twin = type(
         f"{cls.__name__}Twin",
         (object,),
@@ -95,6 +59,42 @@ def twin_of(cls: type) -> type:
     probe = object.__new__(twin)
     probe.__class__ = cls  # (raises here if the layouts differ)
     return twin
+
+
+def _refuse(cls: type) -> None:
+    """Raise TypeError for a class neither maker serves: not a frozen, slotted
+    dataclass, or one with a `__post_init__`."""
+    params = getattr(cls, "__dataclass_params__", None)
+    if params is None or not (params.frozen and "__slots__" in cls.__dict__):
+        raise TypeError(f"{cls.__name__}: only for frozen, slotted dataclasses")
+    if hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__}: has a __post_init__")
+
+
+def _made_init(cls: type, space: dict, store: str, last: str = "") -> Any:
+    """An `__init__` with the frozen, slotted dataclass `cls`'s parameters, order and
+    defaults whose body stores each field by the line `store` (formatted with the
+    field's position `i` and `name`), then runs `last`; compiled in `space` (the names
+    the lines use). Refuses a field with `init=False` or a `default_factory` (neither
+    maker serves them)."""
+    names, body = [], []
+    for i, f in enumerate(fields(cls)):
+        if not f.init or f.default_factory is not MISSING:
+            raise TypeError(f"{cls.__name__}.{f.name}: init=False or a default_factory")
+        if f.default is MISSING:
+            names.append(f.name)
+        else:
+            space[f"_default{i}"] = f.default
+            names.append(f"{f.name}=_default{i}")
+        body.append(store.format(i=i, name=f.name))
+    if last:
+        body.append(last)
+    source = f"def __init__(self, {', '.join(names)}):\n" + "\n".join(body or ["    pass"])
+    exec(source, space)  # noqa: S102 - the source is built from the class's field names
+    init = space["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__module__ = cls.__module__
+    return init
 
 
 __all__ = ["TWIN_BUILD", "set_by_slots", "twin_of"]
