@@ -430,6 +430,24 @@ def spying(spy: Callable[[pytest.MonkeyPatch], Any]) -> Iterator[Any]:
         yield spy(mp)
 
 
+def calls_of(owner: Any, *names: str) -> Spy:
+    """A spy counting the calls of `owner`'s functions or methods `names`, summed."""
+
+    def spy(mp: pytest.MonkeyPatch) -> Callable[[], int]:
+        calls = [0]
+        for name in names:
+            real = getattr(owner, name)
+
+            def counted(*args: Any, _real: Any = real, **kw: Any) -> Any:
+                calls[0] += 1
+                return _real(*args, **kw)
+
+            mp.setattr(owner, name, counted)
+        return lambda: calls[0]
+
+    return spy
+
+
 def flag_runs(
     tmp_path: Path, case: str | Scenario, owner: Any, flag: str, spy: Spy | None = None
 ) -> dict[bool, dict]:

@@ -17,7 +17,7 @@ import pytest
 
 from drift_engine.sim import stretch
 from drift_engine.sim.stretch import HourTable
-from tests.backtest.flag_scenarios import flag_runs, named
+from tests.backtest.flag_scenarios import calls_of, flag_runs, named
 
 SCENARIOS = named(
     "bench",
@@ -45,19 +45,9 @@ def _gap_ends(mp: pytest.MonkeyPatch):
     return lambda: read[0]
 
 
-def _own(mp: pytest.MonkeyPatch):
-    """Counts the tables built from each symbol's events alone (`_own_segments`, or
-    `_own_ranks` under `TABLE_LEAN`)."""
-    built = [0]
-    for name in ("_own_segments", "_own_ranks"):
-        own = getattr(stretch, name)
-
-        def spy(*args, _own=own):
-            built[0] += 1
-            return _own(*args)
-
-        mp.setattr(stretch, name, spy)
-    return lambda: built[0]
+#: counts the tables built from each symbol's events alone (`_own_segments`, or
+#: `_own_ranks` under `TABLE_LEAN`)
+_own = calls_of(stretch, "_own_segments", "_own_ranks")
 
 
 @pytest.mark.parametrize("name", SCENARIOS)

@@ -39,20 +39,7 @@ from drift_engine.core import frozen
 from drift_engine.data import columns
 from drift_engine.engine import market_board
 from drift_engine.sim import accounts, funding_interest, records
-from tests.backtest.flag_scenarios import flag_runs, named
-
-
-def _ticks(mp: pytest.MonkeyPatch):
-    """Counts the ticks `_tick` made."""
-    made = [0]
-    tick = columns._tick
-
-    def spy(*args):
-        made[0] += 1
-        return tick(*args)
-
-    mp.setattr(columns, "_tick", spy)
-    return lambda: made[0]
+from tests.backtest.flag_scenarios import calls_of, flag_runs, named
 
 
 def _lazy_moves(mp: pytest.MonkeyPatch):
@@ -70,7 +57,7 @@ def _lazy_moves(mp: pytest.MonkeyPatch):
 
 @pytest.mark.parametrize("name", named("held-short", "bench", "sol-minutes"))
 def test_a_backtest_is_the_same_with_ticks_made_through_their_slots(tmp_path, name):
-    runs = flag_runs(tmp_path, name, columns, "TICK_SLOTS", _ticks)
+    runs = flag_runs(tmp_path, name, columns, "TICK_SLOTS", calls_of(columns, "_tick"))
     assert runs[False]["spied"] == 0
     assert runs[True]["spied"] > 100
 
@@ -91,30 +78,13 @@ def test_a_backtest_is_the_same_with_oracle_entries_made_when_read(tmp_path, nam
     assert runs[True]["spied"] > 50  # (held short: its 4 days' hourly moves)
 
 
-def _calls(owner, name: str):
-    """A spy counting the calls of `owner.name` (a function or method)."""
-
-    def spy(mp: pytest.MonkeyPatch):
-        calls = [0]
-        real = getattr(owner, name)
-
-        def counted(*args, **kw):
-            calls[0] += 1
-            return real(*args, **kw)
-
-        mp.setattr(owner, name, counted)
-        return lambda: calls[0]
-
-    return spy
-
-
 @pytest.mark.parametrize(
     "name",
     named("held-short", "luna-liquidated", "sol-hours-delta-neutral", "sol-year-delta-neutral"),
 )
 def test_a_backtest_is_the_same_with_payments_inline(tmp_path, name):
     # the reference's `_funding_paid` calls: each hour's settlement in the pass
-    spy = _calls(funding_interest.FundingInterestMixin, "_funding_paid")
+    spy = calls_of(funding_interest.FundingInterestMixin, "_funding_paid")
     runs = flag_runs(tmp_path, name, funding_interest, "PAYMENT_INLINE", spy)
     assert runs[False]["spied"] > runs[True]["spied"]
 
@@ -126,7 +96,7 @@ def test_a_backtest_is_the_same_with_payments_inline(tmp_path, name):
     ),
 )
 def test_a_backtest_is_the_same_with_interest_inline(tmp_path, name):
-    spy = _calls(funding_interest.FundingInterestMixin, "_interest_paid")
+    spy = calls_of(funding_interest.FundingInterestMixin, "_interest_paid")
     runs = flag_runs(tmp_path, name, funding_interest, "INTEREST_INLINE", spy)
     assert runs[False]["spied"] > runs[True]["spied"]
 
@@ -136,7 +106,7 @@ def test_a_backtest_is_the_same_with_interest_inline(tmp_path, name):
 )
 def test_a_backtest_is_the_same_with_the_board_fed_inline(tmp_path, name):
     runs = flag_runs(
-        tmp_path, name, market_board, "APPLY_INLINE", _calls(market_board, "hourly_sides")
+        tmp_path, name, market_board, "APPLY_INLINE", calls_of(market_board, "hourly_sides")
     )
     assert runs[True]["spied"] < runs[False]["spied"]
     assert runs[False]["spied"] > 50
@@ -147,7 +117,7 @@ def test_a_backtest_is_the_same_with_the_board_fed_inline(tmp_path, name):
 )
 def test_a_backtest_is_the_same_with_the_pulls_plain_reads(tmp_path, name):
     # the reference's `_set_prices` calls: each oracle tick's move, from `apply`
-    spy = _calls(accounts.AccountsMixin, "_set_prices")
+    spy = calls_of(accounts.AccountsMixin, "_set_prices")
     runs = flag_runs(tmp_path, name, funding_interest, "PULL_PLAIN", spy)
     assert runs[True]["spied"] < runs[False]["spied"]
     assert runs[False]["spied"] > 50

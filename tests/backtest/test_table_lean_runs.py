@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from drift_engine.sim import stretch
-from tests.backtest.flag_scenarios import flag_runs, named
+from tests.backtest.flag_scenarios import calls_of, flag_runs, named
 
 SCENARIOS = named(
     "bench",
@@ -25,21 +25,8 @@ SCENARIOS = named(
 )
 
 
-def _ranks(mp: pytest.MonkeyPatch):
-    """Counts the symbols' rows made from the cuts' ranks (`_own_ranks`)."""
-    built = [0]
-    ranks = stretch._own_ranks
-
-    def spy(*args):
-        built[0] += 1
-        return ranks(*args)
-
-    mp.setattr(stretch, "_own_ranks", spy)
-    return lambda: built[0]
-
-
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_a_backtest_is_the_same_with_the_table_from_ranks(tmp_path, name):
-    runs = flag_runs(tmp_path, name, stretch, "TABLE_LEAN", _ranks)
+    runs = flag_runs(tmp_path, name, stretch, "TABLE_LEAN", calls_of(stretch, "_own_ranks"))
     assert runs[False]["spied"] == 0
     assert runs[True]["spied"] > 0

@@ -267,13 +267,10 @@ class LiquidationMixin:
                     and req - d_req >= box[3]
                 ):
                     return box[4]
-                low = margin_health(tc - d_tc, req + d_req)
-                if low == margin_health(tc + d_tc, max(0, req - d_req)):
-                    _HEALTH_BOX[0] = (tc - d_tc, req + d_req, tc + d_tc, req - d_req, low)
-                    return low
-                return margin_health(*self._keep(acct))
             low = margin_health(tc - d_tc, req + d_req)
             if low == margin_health(tc + d_tc, max(0, req - d_req)):
+                if HEALTH_BOX:  # (these corners agreed: the next box)
+                    _HEALTH_BOX[0] = (tc - d_tc, req + d_req, tc + d_tc, req - d_req, low)
                 return low
         return margin_health(*self._keep(acct))
 
