@@ -69,11 +69,13 @@ class EventTape:
         return len(self.buf) - self.pos
 
     def refill(self, want: int = CHUNK) -> None:
-        """Keep at least `want` events ahead (unless the data ends) with their arrays."""
+        """Keep at least `want` events ahead (unless the data ends) with their arrays:
+        when fewer than `want // 4` are left, read `want` more (column chunks under
+        `LONG_READ`: `LONG_READS` times that)."""
         if self.exhausted or len(self.buf) - self.pos >= max(1, want // 4):
             return
         if self._columns is not None:
-            self._refill_columns(want)
+            self._refill_columns(LONG_READS * want if LONG_READ else want)
             return
         pos = self.pos
         more = list(itertools.islice(self._events, want))
@@ -229,6 +231,17 @@ class EventTape:
 #: joined to the unread rows, `_extend`'s four arrays joined to theirs, and the spill
 #: copied again at the next refill); False: the reference
 REFILL_ONCE = True
+
+#: a refill from column chunks reads `LONG_READS` times `want` new rows (still when fewer
+#: than `want // 4` are left, so `fastforward`'s tests of "no refill on the way" hold as
+#: they are): the rows left unread at a refill (a quarter of each read of `want`) were
+#: joined, indexed and put in the chunk's `HourTable` again at the next one, and each
+#: chunk's fixed work (the table, its plan, ~100 numpy calls) was done 65 times in the
+#: bench's year, ~17 with four; False: reads of `want` rows (the reference)
+LONG_READ = True
+
+#: how many times `want` rows a long read (`LONG_READ`) takes
+LONG_READS = 4
 
 #: `EventTape._symbols` reads each price row's symbol id once, by `take`, when every
 #: market of the refill has its id (every refill but the first few): the reference's

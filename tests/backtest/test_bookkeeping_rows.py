@@ -170,6 +170,7 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(tape, "REFILL_ONCE", fast)
         monkeypatch.setattr(stretch, "TABLE_LEAN", fast)
         monkeypatch.setattr(tape, "SYMBOLS_ONCE", fast)
+        monkeypatch.setattr(tape, "LONG_READ", fast)
         monkeypatch.setattr(strategies_base, "PLAIN_ASSIGNMENT", fast)
         monkeypatch.setattr(liquidation, "HEALTH_BOX", fast)
         quiet_hours[fast] = 0

@@ -10,9 +10,11 @@ from pathlib import Path
 from unittest.mock import patch
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from drift_engine import tape as tape_module
 from drift_engine.backtest.runner import run_backtest
 from drift_engine.data.columns import EventStream, LazyEvents, join
 from drift_engine.data.pipeline import open_market_data
@@ -70,7 +72,15 @@ def _chunks_hold_the_events(case, data_dir=None) -> None:
 
 
 def _tapes_equal(case, wants, data_dir=None) -> None:
-    """Refill both tapes by the same amounts, consuming part of each chunk between."""
+    """Refill both tapes by the same amounts, consuming part of each chunk between (the
+    columns' reads of `want` rows, as the objects': `tape.LONG_READ` off; its long reads
+    are held to these by tests/data/test_long_read.py)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tape_module, "LONG_READ", False)
+        _refilled_alike(case, wants, data_dir)
+
+
+def _refilled_alike(case, wants, data_dir=None) -> None:
     a = EventTape(iter(list(_open(case, data_dir).events)), 60)
     stream = _open(case, data_dir).events
     b = EventTape(stream, 60)

@@ -130,6 +130,7 @@ def test_the_flag_picks_the_path(monkeypatch):
     monkeypatch.setattr(
         EventTape, "_refill_joined", lambda self, want: (calls.append(want), joined(self, want))
     )
+    monkeypatch.setattr(tape_module, "LONG_READ", False)  # (reads of `want` rows)
     for flag, expect in ((True, [10]), (False, [])):
         calls.clear()
         monkeypatch.setattr(tape_module, "REFILL_ONCE", flag)

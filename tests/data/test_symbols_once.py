@@ -71,6 +71,7 @@ def test_a_refill_of_known_markets_takes_the_ids_once(monkeypatch):
             lambda *a, _c=calls, _u=unique, **k: (_c["unique"].append(1), _u(*a, **k))[1],
         )
         monkeypatch.setattr(tape_module, "SYMBOLS_ONCE", once)
+        monkeypatch.setattr(tape_module, "LONG_READ", False)  # (reads of 16 rows)
         tape = EventTape(_stream(events, 7), 60)
         for _ in range(8):
             tape.refill(16)
