@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from drift_engine.data.models import FundingRecord
 from drift_engine.sim import DriftSimulator, funding_interest, liquidation
 
-from .conftest import AT_ORACLE, PRICE, QUOTE, T0, make_sim, spot
+from .conftest import AT_ORACLE, PRICE, QUOTE, T0, spot
 from .test_event_path import ACCOUNT, EVENTS, _events, _setup
 from .test_funding_event import apply_with, sim_state
 
