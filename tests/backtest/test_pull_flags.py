@@ -19,6 +19,10 @@
 - `sim.funding_interest.PULL_PLAIN`: the funding record's fields read as attributes,
   an oracle tick's moved keys found in a loop and written by `_set_prices_lazily`
   (reference: `getattr` per field, the comprehension, `_set_prices`).
+- `sim.funding_interest.HOUR_PLAN`: a funding record's key and perp market from a
+  plan made at its name's first record, the spot markets walked in the order kept at
+  construction, the rate update without `_funding_written`'s call (reference: the
+  look-ups, `sorted` and the call an hour).
 - `core.frozen.TWIN_BUILD`: the funding hour's records and the venue's funding event
   made through their classes' twins (reference: the classes' `set_by_slots` `__init__`).
 
@@ -28,7 +32,8 @@ simulator's records, account and prices. With the flag on the fast path is taken
 it off never. The focused tests are tests/data/test_lazy_ticks.py,
 tests/sim/test_lazy_oracles.py, tests/sim/test_funding_inline.py,
 tests/engine/test_board_apply_inline.py, tests/sim/test_pull_plain.py,
-tests/core/test_twin_build.py and tests/sim/test_twin_records.py.
+tests/sim/test_hour_plan.py, tests/core/test_twin_build.py and
+tests/sim/test_twin_records.py.
 """
 
 from __future__ import annotations
@@ -120,6 +125,18 @@ def test_a_backtest_is_the_same_with_the_pulls_plain_reads(tmp_path, name):
     spy = calls_of(accounts.AccountsMixin, "_set_prices")
     runs = flag_runs(tmp_path, name, funding_interest, "PULL_PLAIN", spy)
     assert runs[True]["spied"] < runs[False]["spied"]
+    assert runs[False]["spied"] > 50
+
+
+@pytest.mark.parametrize(
+    "name",
+    named("held-short", "entering-and-leaving", "luna-liquidated", "sol-year-delta-neutral"),
+)
+def test_a_backtest_is_the_same_with_the_hours_plan(tmp_path, name):
+    # the reference's `_funding_written` calls: each hour's rate update
+    spy = calls_of(funding_interest.FundingInterestMixin, "_funding_written")
+    runs = flag_runs(tmp_path, name, funding_interest, "HOUR_PLAN", spy)
+    assert runs[True]["spied"] == 0
     assert runs[False]["spied"] > 50
 
 

@@ -85,6 +85,16 @@ INTEREST_INLINE = True
 #: with None for each field, the comprehension and `_set_prices` (the reference)
 PULL_PLAIN = True
 
+#: the funding hour's plumbing done once: `apply` finds a funding record's market key and
+#: perp market in a plan made at the market name's first record (`_funding_plan`; no
+#: `str.upper` nor symbol look-ups an hour), `_accrue_all` walks the spot markets in the
+#: index order kept at construction (no `sorted`, no key tuple built an hour), and
+#: `_funding_event` makes the market's rate update without the call (`_funding_written`'s
+#: writes and record; the 24h average is still `funding.new_twap`'s); names, markets and
+#: their accounts are fixed at construction (ADR-0028: no rule's arithmetic here);
+#: False: the look-ups, `sorted` and the call an hour (the reference)
+HOUR_PLAN = True
+
 
 class FundingInterestMixin:
     """Funding, PnL settlement and spot interest of `DriftSimulator`."""
@@ -331,7 +341,16 @@ class FundingInterestMixin:
                 self._settle_position_pnl(acct, pm, pos, index, ts)
         return out
 
-    def _funding_event(self, event: Any) -> list[Any]:
+    def _funding_plan(self, name: str) -> tuple[Any, Any] | None:
+        """`apply`'s plan of a funding record for market `name` (`HOUR_PLAN`): its key
+        and its perp market (None for a spot market: `_funding_event` then takes the
+        reference, which refuses it), or None for a market not simulated."""
+        key = self._by_symbol.get(name.upper())
+        if key is None:
+            return None
+        return key, (self.perp_markets.get(key[1]) if key[0] is _PERP else None)
+
+    def _funding_event(self, event: Any, plan: tuple[Any, Any] | None = None) -> list[Any]:
         """`apply`'s funding branch for a simulated market (the caller checked the name):
         `accrue_interest(event.ts)` then `update_funding(event.market, event)`. With
         `FUNDING_EVENT`, the usual hour (a perp market, a given rate, a funding time
@@ -342,10 +361,14 @@ class FundingInterestMixin:
         record, then per exposed account `_changed`, the position's funding move into
         the kept check (`_funding_moved`), its settlement (`_settle_position_funding`)
         and its pnl (`_settle_position_pnl`); the position's payment is computed once
-        (the move and the settlement read the same cumulative rate and position)."""
+        (the move and the settlement read the same cumulative rate and position).
+        `plan` is `apply`'s (`HOUR_PLAN`): the market's key and perp market."""
         ts = event.ts
-        key = self._by_symbol.get(event.market.upper()) if FUNDING_EVENT else None
-        pm = self.perp_markets.get(key[1]) if key is not None and key[0] is _PERP else None
+        if plan is not None:
+            key, pm = plan
+        else:
+            key = self._by_symbol.get(event.market.upper()) if FUNDING_EVENT else None
+            pm = self.perp_markets.get(key[1]) if key is not None and key[0] is _PERP else None
         given = None
         if PULL_PLAIN:
             try:  # (the fields of a `data.models.FundingRecord`)
@@ -393,12 +416,45 @@ class FundingInterestMixin:
             rate_short = getattr(event, "funding_rate_short", None)
         rate_long = rate if rate_long is None else rate_long
         rate_short = rate if rate_short is None else rate_short
-        self.records.append(
-            self._funding_written(
-                pm, key[1], ts, rate, rate_long, rate_short, oracle_twap, mark_twap
-            )
-        )
         index = key[1]
+        if HOUR_PLAN:  # `_funding_written`'s writes and record, without its call
+            amm.cumulative_funding_rate_long += rate_long
+            amm.cumulative_funding_rate_short += rate_short
+            amm.last_funding_rate = rate
+            amm.last_funding_rate_long = rate_long
+            amm.last_funding_rate_short = rate_short
+            amm.last24h_avg_funding_rate = funding.new_twap(
+                rate, ts, amm.last24h_avg_funding_rate, amm.last_funding_rate_ts, 24 * 3600
+            )
+            amm.last_funding_rate_ts = ts
+            amm.last_funding_oracle_twap = oracle_twap
+            hist = amm.historical_oracle_data
+            hist.last_oracle_price_twap = oracle_twap
+            hist.last_oracle_price_twap_ts = ts
+            amm.last_mark_price_twap = mark_twap
+            amm.last_mark_price_twap_ts = ts
+            pm.next_funding_rate_record_id += 1
+            self._seq += 1  # `_next_seq`
+            self.records.append(
+                (_RATE_TWIN if frozen.TWIN_BUILD else FundingRateRecord)(
+                    self._seq,
+                    ts,
+                    index,
+                    rate,
+                    rate_long,
+                    rate_short,
+                    amm.cumulative_funding_rate_long,
+                    amm.cumulative_funding_rate_short,
+                    oracle_twap,
+                    mark_twap,
+                )
+            )
+        else:
+            self.records.append(
+                self._funding_written(
+                    pm, index, ts, rate, rate_long, rate_short, oracle_twap, mark_twap
+                )
+            )
         exposed = self._exposed.get(key)
         if not exposed:
             return out
@@ -646,14 +702,20 @@ class FundingInterestMixin:
         all_rates = self._rates
         exposed_by = self._exposed
         markets = self.spot_markets
-        for index in sorted(markets):
+        plan = HOUR_PLAN
+        for entry in self._spot_order if plan else sorted(markets):
+            if plan:  # (the spot markets in index order with their keys, kept at construction)
+                index, spot_key, market = entry
+            else:
+                index = entry
+                market = markets[index]
+                spot_key = (_SPOT, index)
             rates = all_rates.get(index)
-            market = markets[index]
             if rates is None or (rates.deposit <= 0 and rates.borrow <= 0):
                 market.last_interest_ts = max(market.last_interest_ts, ts)
                 continue
             holders = []
-            exposed = exposed_by.get((_SPOT, index))
+            exposed = exposed_by.get(spot_key)
             if exposed:
                 for acct in exposed:
                     for pos in acct.user.spot_positions:  # `_find_spot_position`

@@ -216,6 +216,11 @@ class DriftSimulator(
         #: `apply`: an oracle event's market name -> the linked keys it moves (None: a
         #: market not simulated); names and links are fixed at construction
         self._event_keys: dict[str, tuple[MarketKey, ...] | None] = {}
+        #: `apply`: a funding record's market name -> (its key, its perp market or None
+        #: for a spot one), None for a market not simulated; and the spot markets in index
+        #: order with their keys, for the hour's interest (`funding_interest.HOUR_PLAN`)
+        self._funding_plans: dict[str, tuple[MarketKey, Any] | None] = {}
+        self._spot_order = tuple((i, (MarketType.SPOT, i), spots[i]) for i in sorted(spots))
 
         self._price_models = {self._key(sym): model for sym, model in (price_models or {}).items()}
         self._default_price_model = default_price_model
@@ -286,9 +291,19 @@ class DriftSimulator(
                     if resting.get(key):
                         out.extend(self._match_resting(key, ts))
         elif kind == "funding":
-            if event.market.upper() not in self._by_symbol:
-                return []
-            out = self._funding_event(event)
+            if funding_interest.HOUR_PLAN and funding_interest.FUNDING_EVENT:
+                name = event.market
+                try:
+                    plan = self._funding_plans[name]
+                except KeyError:
+                    plan = self._funding_plans[name] = self._funding_plan(name)
+                if plan is None:
+                    return []
+                out = self._funding_event(event, plan)
+            else:
+                if event.market.upper() not in self._by_symbol:
+                    return []
+                out = self._funding_event(event)
         elif kind == "spot_rate":
             if event.market.upper() not in self._by_symbol:
                 return []
