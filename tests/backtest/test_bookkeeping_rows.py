@@ -19,11 +19,12 @@ from its fields (`bulk.UTC_FIELDS`; reference: `isoformat`), written before its 
 are read (`bulk.FRESH_FIRST`; reference: after), and a quiet funding hour's
 payments are booked by `quiet.book_payments` (reference: the engine's `_drain`), each
 held with less work (`ledger.QUIET_LEAN`; reference: `common_form`, `_count` and `_ts`
-per booking). A run of a strategy that trades, pays funding and crosses weekly flushes
-must leave every row of every table the same, value for value as the driver reads it
-back (SQLite: the stored text of each datetime), ids and keys included. The wall clocks
-(booking and recording times) are frozen so that they can be compared too; a tick's
-measured duration is the one column left out.
+per booking), the usual hour's two with one call of the sink (`quiet.HOUR_PAIR`;
+reference: one booking each). A run of a strategy that trades, pays funding and
+crosses weekly flushes must leave every row of every table the same, value for value as
+the driver reads it back (SQLite: the stored text of each datetime), ids and keys
+included. The wall clocks (booking and recording times) are frozen so that they can be
+compared too; a tick's measured duration is the one column left out.
 """
 
 from __future__ import annotations
@@ -156,6 +157,7 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(store, "HEARTBEAT_RUNS", fast)
         monkeypatch.setattr(store, "FLOAT_TWINS", fast)
         monkeypatch.setattr(quiet, "QUIET_BOOKING", fast)
+        monkeypatch.setattr(quiet, "HOUR_PAIR", fast)
         monkeypatch.setattr(quiet, "CARRY_SLOTS", fast)
         monkeypatch.setattr(sim_quiet, "KEPT_TERMS", fast)
         monkeypatch.setattr(attribution, "HOUR_ATTRIBUTION", fast)

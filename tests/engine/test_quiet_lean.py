@@ -39,9 +39,16 @@ T0 = 1_700_000_000 - 1_700_000_000 % 3_600
 
 def _hours_added(mp: pytest.MonkeyPatch):
     """Counts the run's `_ts` calls (the datetimes not made by adding an hour) and its
-    bookings through `book_quiet`: returns (bookings - `_ts` calls)."""
+    bookings through `book_quiet` (two for a pair `book_quiet_two` held:
+    `engine.quiet.HOUR_PAIR`): returns (bookings - `_ts` calls)."""
     counts = {"ts": 0, "quiet": 0}
     ts, quiet = sink_module._ts, VaultLedgerSink.book_quiet
+    two = VaultLedgerSink.book_quiet_two
+
+    def counted_two(self: Any, *a: Any) -> bool:
+        done = two(self, *a)
+        counts["quiet"] += 2 * done
+        return done
 
     def counted_ts(t: int) -> datetime:
         counts["ts"] += 1
@@ -53,6 +60,7 @@ def _hours_added(mp: pytest.MonkeyPatch):
 
     mp.setattr(sink_module, "_ts", counted_ts)
     mp.setattr(VaultLedgerSink, "book_quiet", counted_quiet)
+    mp.setattr(VaultLedgerSink, "book_quiet_two", counted_two)
     return lambda: (counts["quiet"], counts["ts"])
 
 

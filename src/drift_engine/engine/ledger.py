@@ -416,6 +416,78 @@ class VaultLedgerSink:
                         return True
         return self.book_entry(kind, amount, 0, key, market_index, None, ts)
 
+    def book_quiet_two(
+        self,
+        kind: Any,
+        amount: int,
+        key: str,
+        market_index: int | None,
+        kind2: Any,
+        amount2: int,
+        key2: str,
+        market_index2: int | None,
+        ts: int,
+    ) -> bool:
+        """`book_quiet` of two payments of one time `ts` (a quiet hour's USDC interest,
+        then its funding payment: `engine.quiet.HOUR_PAIR`), True when both were held
+        as `book_quiet` holds them on its lean way (`QUIET_LEAN`): the same rows in the
+        same order, known keys, totals and balance. The sink's state, the held write
+        and the booking time are asked once for both, as nothing between the two
+        bookings changes them. False, nothing changed, when either would take another
+        way (a key known or the two equal, a zero amount, values the inline form test
+        does not pass, a kind not counted yet, no held write): the caller books each
+        with `book_quiet`."""
+        known, totals, balance = self._keys, self._totals, self._balance
+        if (
+            not QUIET_ROWS
+            or not QUIET_LEAN
+            or self.batch is None
+            or self._replay
+            or known is None
+            or totals is None
+            or balance is None
+            or not amount
+            or not amount2
+            or key in known
+            or key2 in known
+            or key == key2
+        ):
+            return False
+        most, any_sign, longest, entry_row = _QUIET_FORM or _quiet_form()
+        # `common_form`'s test of each, as `book_quiet` makes it inline
+        if not (
+            type(amount) is int
+            and -most <= amount <= most
+            and kind in any_sign
+            and key
+            and len(key) <= longest
+            and type(amount2) is int
+            and -most <= amount2 <= most
+            and kind2 in any_sign
+            and key2
+            and len(key2) <= longest
+        ):
+            return False
+        counted, counted2 = totals.get(kind), totals.get(kind2)
+        if counted is None or counted2 is None:
+            return False
+        held = self._held_entries()
+        if held is None:
+            return False
+        at = self._occurred_at(ts)
+        held.append(tuple.__new__(entry_row, (kind, amount, key, 0, market_index, None, None, at)))
+        known.add(key)
+        counted[0] += amount
+        counted[2] += 1
+        held.append(
+            tuple.__new__(entry_row, (kind2, amount2, key2, 0, market_index2, None, None, at))
+        )
+        known.add(key2)
+        counted2[0] += amount2
+        counted2[2] += 1
+        self._balance = balance + amount + amount2
+        return True
+
     def load(self) -> None:
         """Read the balance and the booked keys now, so that what follows needs no
         database read (and cannot fail half way)."""

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 from drift_engine.core.types import MarketType
 from drift_engine.engine.engine import QUOTE_SPOT_INDEX, EngineMode
-from drift_engine.engine.ledger import _entries
+from drift_engine.engine.ledger import VaultLedgerSink, _entries
 from drift_engine.engine.market_board import hourly_rate, hourly_sides
 from drift_engine.engine.ports import InterestEvent
 from drift_engine.risk.checks import HealthFloor, HealthHalt, MaxDrawdown
@@ -564,7 +564,9 @@ def book_kept(engine: DriftEngine, kept: tuple) -> bool:
     moves past them as `poll_events` moves it; each payment is booked as `book_payments`
     books the event the venue makes of it: a funding record's `FundingEvent` (the
     venue's record id, time, market, payment), a USDC interest record's amount, any
-    other interest record's `InterestEvent` (`PaperVenue.interest_event`) to `_handle`."""
+    other interest record's `InterestEvent` (`PaperVenue.interest_event`) to `_handle`;
+    the usual hour's two (USDC interest, then funding) with one call of the sink
+    (`HOUR_PAIR`)."""
     engine._hour_books = None
     start, end, payments, last = kept
     venue = engine.venue
@@ -578,6 +580,15 @@ def book_kept(engine: DriftEngine, kept: tuple) -> bool:
     ):
         return False
     funding, interest = _payment_kinds()
+    if HOUR_PAIR and len(payments) == 2:
+        first, second = payments
+        if (
+            first.kind == "interest"
+            and first.market_index == QUOTE_SPOT_INDEX
+            and second.kind == "funding"
+        ):
+            _book_pair(engine, book, funding, interest, first, venue.funding_event(second))
+            return True
     for rec in payments:
         if rec.kind == "funding":
             _book_funding(engine, book, funding, venue.funding_event(rec))
@@ -586,6 +597,53 @@ def book_kept(engine: DriftEngine, kept: tuple) -> bool:
         else:
             engine._handle(venue.interest_event(rec))
     return True
+
+
+#: `book_kept` of the usual quiet hour's two payments (its USDC interest, then its funding
+#: payment) books both rows with one `book_quiet_two` call of the sink (`_book_pair`):
+#: the sink's state, held write and booking time asked once, not once a row; then the
+#: same stats and `on_funding` as `_book_usdc_interest` and `_book_funding`. Anything
+#: `book_quiet_two` does not hold goes to those two, in order. False: each payment
+#: through its own (the reference)
+HOUR_PAIR = True
+
+
+def _book_pair(
+    engine: DriftEngine, book: Any, funding: Any, interest: Any, rec: Any, event: FundingEvent
+) -> None:
+    """`_book_usdc_interest` of the USDC interest record `rec`, then `_book_funding` of the
+    funding `event`, both of one time (`HOUR_PAIR`): through the sink's `book_quiet_two`
+    (a `VaultLedgerSink`, exactly) when it holds both (the keys made by the same key
+    functions; each new, so each booking answers True), else through those two. The
+    event is made before the interest is booked (the reference makes it after: making
+    it changes nothing)."""
+    kind_i, key_i = interest
+    kind_f, key_f = funding
+    amount_i, index_i, at_i = rec.amount, rec.market_index, rec.ts
+    index, at, amount = event.market_index, event.ts, event.amount
+    sink = engine.ledger
+    if (
+        type(sink) is VaultLedgerSink  # (exactly: a subclass's `book_quiet` is its own)
+        and at == at_i
+        and sink.book_quiet_two(
+            kind_i,
+            amount_i,
+            key_i(index_i or 0, at_i),
+            index_i,
+            kind_f,
+            amount,
+            key_f(index or 0, at),
+            index,
+            at,
+        )
+    ):
+        stats = engine.stats
+        stats.interest += amount_i
+        stats.funding += amount
+        engine.strategy.on_funding(event)
+        return
+    _book_usdc_interest(engine.stats, book, interest, amount_i, index_i, at_i)
+    _book_funding(engine, book, funding, event)
 
 
 __all__ = [
