@@ -165,6 +165,7 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(columns, "TICK_SLOTS", fast)
         monkeypatch.setattr(sim_accounts, "LAZY_ORACLES", fast)
         monkeypatch.setattr(funding_interest, "PULL_PLAIN", fast)
+        monkeypatch.setattr(funding_interest, "HOUR_PLAN", fast)
         monkeypatch.setattr(frozen, "TWIN_BUILD", fast)
         monkeypatch.setattr(ledger, "QUIET_LEAN", fast)
         monkeypatch.setattr(tape, "ROWS_BY_ITEM", fast)
