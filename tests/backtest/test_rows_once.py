@@ -29,6 +29,7 @@ import pytest
 
 from drift_engine.backtest.runner import run_backtest
 from drift_engine.engine import store
+from drift_engine.storage import engine as storage_engine
 from drift_engine.storage.testing import throwaway_database_url
 from drift_engine.vaults import bulk
 from tests.backtest.flag_scenarios import named, scenario
@@ -53,6 +54,8 @@ KINDS = {
         "VALUES_ROWS",
         "UTC_DAYS",
         "SHARED_COLUMNS",
+        "DRIVER_CURSOR",
+        "HELD_TUPLES",
     ],
 )
 @pytest.mark.parametrize(
@@ -62,7 +65,7 @@ KINDS = {
 def test_a_backtest_writes_the_same_tables_with_rows_once(
     name: str, flag: str, frozen_walls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    owner = store if flag == "FLOAT_TWINS" else bulk
+    owner = {"FLOAT_TWINS": store, "DRIVER_CURSOR": storage_engine}.get(flag, bulk)
     case = scenario(name)
     taken = {False: 0, True: 0}
     real = bulk.TickVaultWrites._flush_fresh

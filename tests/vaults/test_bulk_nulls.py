@@ -31,6 +31,7 @@ from test_bulk_rows_once import HOURS, NOW, _ops, _point
 from test_bulk_rows_once import db as db  # a fixture
 
 from drift_engine.storage import Database
+from drift_engine.storage import engine as storage_engine
 from drift_engine.storage.models import LedgerEntryRow, UTCDateTime
 from drift_engine.vaults import EntryKind, NewEntry, bulk
 from drift_engine.vaults.entries import EntryRow
@@ -91,7 +92,7 @@ def _flush(db: Database, ops: list[tuple], flag: str, on: bool) -> Any:
     the snapshots (then rolled back), or the error it raised."""
     out: Any = None
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(bulk, flag, on)
+        mp.setattr(storage_engine if flag == "DRIVER_CURSOR" else bulk, flag, on)
         try:
             with db.write() as s:
                 writes = bulk.TickVaultWrites(bulk.BalanceMarks())
@@ -113,7 +114,16 @@ def _flush(db: Database, ops: list[tuple], flag: str, on: bool) -> Any:
 
 
 @pytest.mark.parametrize(
-    "flag", ["NULLS_LEFT_OUT", "UTC_FIELDS", "FRESH_FIRST", "UTC_DAYS", "SHARED_COLUMNS"]
+    "flag",
+    [
+        "NULLS_LEFT_OUT",
+        "UTC_FIELDS",
+        "FRESH_FIRST",
+        "UTC_DAYS",
+        "SHARED_COLUMNS",
+        "DRIVER_CURSOR",
+        "HELD_TUPLES",
+    ],
 )
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=st.one_of(_fresh_ops(), _ops()))
@@ -148,7 +158,10 @@ def test_the_columns_none_in_every_entry_are_left_out(db: Database, monkeypatch)
         for i, k in enumerate([EntryKind.INTEREST, EntryKind.FUNDING] * 3)
     ]
     ops = [("book", "e0", "e0-vault", body, NOW)]
-    on, off = _flush(db, ops, "NULLS_LEFT_OUT", True), _flush(db, ops, "NULLS_LEFT_OUT", False)
+    with pytest.MonkeyPatch.context() as mp:  # (the statements seen on the connection)
+        mp.setattr(storage_engine, "DRIVER_CURSOR", False)
+        on = _flush(db, ops, "NULLS_LEFT_OUT", True)
+        off = _flush(db, ops, "NULLS_LEFT_OUT", False)
     assert on == off and len(on["ledger_entries"]) >= 6
     left, whole = sent[0], sent[1]
     assert "memo" not in left and "counterparty_vault_id" not in left

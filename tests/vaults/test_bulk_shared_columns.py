@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -110,6 +111,12 @@ class _Sent:
 
     def exec_driver_sql(self, sql: str, params: tuple) -> None:
         self.sent.append((sql, params))
+
+    @property
+    def connection(self) -> Any:
+        """The DBAPI connection `storage.engine.DRIVER_CURSOR` executes on (its cursors record)."""
+        cursor = SimpleNamespace(execute=self.exec_driver_sql)
+        return SimpleNamespace(dbapi_connection=SimpleNamespace(cursor=lambda: cursor))
 
 
 ONE = "INSERT INTO t (a, b, c) VALUES (?, ?, ?)"

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from drift_engine.core.errors import DriftEngineError
 
@@ -26,6 +26,36 @@ DEFAULT_BUSY_TIMEOUT_MS = 30_000
 
 # Execution option read by the "begin" hook: "IMMEDIATE" (write) or "DEFERRED" (read).
 SQLITE_BEGIN_OPTION = "drift_engine_sqlite_begin"
+
+#: on SQLite the statements SQLAlchemy would only pass to the driver (the "begin" hook's
+#: BEGIN; a flush's savepoint, vaults' read and INSERTs of the column way,
+#: `vaults.bulk`) are executed by a cursor of the connection's own DBAPI connection
+#: (`driver_sql`): the same statements in the same transaction, without SQLAlchemy's
+#: execution around each (~100k instructions a statement: its context, result and
+#: events); False: `Connection.exec_driver_sql` (the reference)
+DRIVER_CURSOR = True
+
+
+def driver_sql(connection: Any, sql: str, params: tuple[Any, ...] = ()) -> Any:
+    """`connection.exec_driver_sql(sql, params)` of one SQLite statement; with
+    `DRIVER_CURSOR` executed by a cursor of its DBAPI connection, which is returned
+    (its rows are the driver's tuples: no type processing, as `exec_driver_sql`'s).
+    The driver leaves transactions to the "begin" hook's BEGIN (`isolation_level =
+    None`), so a statement after it is in its transaction and commits or rolls back
+    with it. A driver error is raised as SQLAlchemy raises it (`DBAPIError.instance`:
+    its `IntegrityError`, `OperationalError`, ..., the driver's error as `orig`), so
+    callers catch the same types either way."""
+    if not DRIVER_CURSOR:
+        return connection.exec_driver_sql(sql, params)
+    try:
+        return connection.connection.dbapi_connection.cursor().execute(sql, params)
+    except Exception as exc:
+        dbapi_error = connection.dialect.loaded_dbapi.Error
+        if isinstance(exc, dbapi_error):
+            raise DBAPIError.instance(
+                sql, params, exc, dbapi_error, dialect=connection.dialect
+            ) from exc
+        raise
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -129,4 +159,4 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
         mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "IMMEDIATE")
         if mode not in ("IMMEDIATE", "DEFERRED"):
             raise ValueError(f"{SQLITE_BEGIN_OPTION}: {mode!r} is not IMMEDIATE or DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        driver_sql(connection, f"BEGIN {mode}")

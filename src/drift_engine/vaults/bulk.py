@@ -42,6 +42,7 @@ from sqlalchemy import Table, bindparam, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from drift_engine.core.types import DriftPosition
+from drift_engine.storage.engine import driver_sql
 from drift_engine.storage.enums import SnapshotSource
 from drift_engine.storage.models import (
     LedgerEntryRow,
@@ -56,7 +57,7 @@ from drift_engine.vaults.booking import (
     entry_row,
     entry_values,
 )
-from drift_engine.vaults.entries import LedgerEntry, NewEntry
+from drift_engine.vaults.entries import EntryRow, LedgerEntry, NewEntry
 from drift_engine.vaults.errors import (
     InvalidAmountError,
     UnknownVaultError,
@@ -125,18 +126,25 @@ class TickVaultWrites:
         from drift_engine.vaults.ledger import check_engine_booking
 
         vaults = _lock_vaults(session, {op[2] for op in self.ops})
-        wanted, held = _wanted(self.ops, vaults)
+        if HELD_TUPLES:  # (the pairs themselves only when the keys are read)
+            wanted: set[tuple[int, str]] | None = None
+            pairs, held = _pair_count(self.ops, vaults)
+        else:
+            wanted, held = _wanted(self.ops, vaults)
+            pairs = len(wanted)
         snap_ids = {vaults[op[2]].id for op in self.ops if op[0] == "snapshot"}
         balance = _balances(session, snap_ids, self.marks)
         if (
             FRESH_FIRST
             and ROWS_ONCE
             and DRIVER_ROWS
-            and held == len(wanted)
+            and held == pairs
             and session.connection().dialect.name == "sqlite"
             and self._fresh_first(session, vaults, dict(balance))
         ):
             return
+        if wanted is None:
+            wanted, held = _wanted(self.ops, vaults)
         booked = _booked(session, wanted)
         if ROWS_ONCE and DRIVER_ROWS and not booked and held == len(wanted):
             self._flush_fresh(session, vaults, balance)
@@ -189,14 +197,14 @@ class TickVaultWrites:
         returns False: `flush` then reads the keys and goes the reference way, which
         raises its own error or books the replays."""
         connection = session.connection()
-        connection.exec_driver_sql("SAVEPOINT fresh_first")
+        _driver_sql(connection, "SAVEPOINT fresh_first")
         try:
             self._flush_fresh(session, vaults, balance)
         except Exception:  # noqa: BLE001 - the reference way decides
-            connection.exec_driver_sql("ROLLBACK TO SAVEPOINT fresh_first")
-            connection.exec_driver_sql("RELEASE SAVEPOINT fresh_first")
+            _driver_sql(connection, "ROLLBACK TO SAVEPOINT fresh_first")
+            _driver_sql(connection, "RELEASE SAVEPOINT fresh_first")
             return False
-        connection.exec_driver_sql("RELEASE SAVEPOINT fresh_first")
+        _driver_sql(connection, "RELEASE SAVEPOINT fresh_first")
         return True
 
     def _flush_fresh(
@@ -254,6 +262,54 @@ _HELD_VALUES = attrgetter(
 _HELD_COUNT = 8
 
 
+#: a flush reads its held entries' columns by transposing the tuples of the `EntryRow`s
+#: (a backtest's week but its first payment; `zip(*rows)`, `_entry_rows`) instead of
+#: reading eight attributes an entry, finds the last entry of each kind by its place,
+#: and counts the batch's distinct (vault, key) pairs a vault's set of keys at a time
+#: (`_pair_count`; the pairs themselves are made only when the keys are read); False:
+#: `_HELD_VALUES` an entry, a pair a row (the reference)
+HELD_TUPLES = True
+
+
+def _entry_rows(body: Sequence[Any]) -> list[tuple[Any, ...]] | None:
+    """`body`'s columns in `EntryRow`'s field order: an `EntryRow` (exactly: a subclass
+    may read otherwise) as its tuple, any other entry (a `NewEntry`: a week's first
+    payment, booked before the sink held rows) read by attribute into one; None when
+    the entries are not all of eight fields (the reference reads them, and raises what
+    it raises for a tuple made short)."""
+    rows = list(body)
+    types = list(map(type, rows))
+    try:
+        if types.count(EntryRow) != len(rows):
+            for i, kind in enumerate(types):
+                if kind is not EntryRow:
+                    rows[i] = _ROW_VALUES(rows[i])
+        columns = list(zip(*rows, strict=True))
+    except Exception:  # noqa: BLE001 - (entries of different lengths, an attribute missing)
+        return None
+    return columns if len(columns) == _HELD_COUNT else None
+
+
+#: an entry's values in `EntryRow`'s field order, read by attribute
+_ROW_VALUES = attrgetter(*EntryRow._fields)
+
+
+def _pair_count(ops: list[Op], vaults: dict[Any, Any]) -> tuple[int, int]:
+    """`_wanted`'s (how many pairs, how many entries) without the pairs: a vault's
+    distinct keys counted in one set (pairs of different vaults are different)."""
+    keys: dict[int, set[str]] = {}
+    n = 0
+    for op in ops:
+        if op[0] == "book":
+            vault_id = vaults[op[2]].id
+            keys.setdefault(vault_id, set()).update(map(_KEY, op[3]))
+            n += len(op[3])
+    return sum(map(len, keys.values())), n
+
+
+_KEY = attrgetter("key")
+
+
 class _EntryColumns:
     """The ledger insert's columns (`ENTRY_COLUMNS`) of a flush's entries, filled a
     booking at a time: each value what `entry_values` puts in its row."""
@@ -265,10 +321,15 @@ class _EntryColumns:
 
     def add(self, vault_id: int, body: Sequence[Any], at: datetime) -> tuple[int, list[Any]]:
         """Add `body`'s entries (booked at `at`); returns their net (`amount - fee`
-        summed) and an entry of each kind object, in the order the kinds first come
-        (what `check_engine_booking` reads of them: its first failing entry is of the
-        first failing kind)."""
-        held = list(zip(*map(_HELD_VALUES, body), strict=True))
+        summed) and an entry of each kind object (its last), in the order the kinds
+        first come (what `check_engine_booking` reads of them: its first failing entry
+        is of the first failing kind)."""
+        rows = HELD_TUPLES and _entry_rows(body)
+        if rows:  # (`EntryRow`'s field order)
+            kind, amount, key, fee, market, counterparty, memo, at_ = rows
+            held = [kind, amount, fee, key, counterparty, market, memo, at_]
+        else:
+            held = list(zip(*map(_HELD_VALUES, body), strict=True))
         kinds, amounts, fees, occurred = held[0], held[1], held[2], held[7]
         if not all(occurred):  # `new.occurred_at or at`, as `entry_values`
             held[7] = tuple(o or at for o in occurred)
@@ -277,6 +338,11 @@ class _EntryColumns:
         n = len(kinds)
         self.vault_id.extend(repeat(vault_id, n))
         self.booked_at.extend(repeat(at, n))
+        if rows:  # (a kind object's last entry found by its place from the end: no pair a row)
+            ids = list(map(id, kinds))
+            last = ids[::-1]
+            firsts = [body[n - 1 - last.index(k)] for k in dict.fromkeys(ids)]
+            return sum(amounts) - sum(fees), firsts
         firsts = dict(zip(map(id, kinds), body, strict=True))
         return sum(amounts) - sum(fees), list(firsts.values())
 
@@ -476,6 +542,12 @@ class DriverInsert:
         return done
 
 
+#: a flush's statements of the column way (`_fresh_first`'s savepoint, `_values_shared`'s
+#: INSERTs, `_vault_rows`' SELECT) go to the DBAPI cursor with
+#: `storage.engine.DRIVER_CURSOR` (`driver_sql`; False there: `exec_driver_sql`)
+_driver_sql = driver_sql
+
+
 #: on SQLite `DriverInsert.run_columns` sends its rows as INSERTs of many rows each
 #: (`_values_rows`: `VALUES (...), (...), ...`, the rows in order, so the same ids):
 #: SQLite starts, ends and resets a statement once per chunk instead of once a row, and
@@ -561,8 +633,8 @@ def _values_shared(
         flat: list[Any] = [None] * (rows * width)
         for k, values in enumerate(varying):
             flat[k::width] = values[start : start + rows]
-        connection.exec_driver_sql(
-            _shared_rows(sql, len(columns), tuple(shared), rows), (*head, *flat)
+        _driver_sql(
+            connection, _shared_rows(sql, len(columns), tuple(shared), rows), (*head, *flat)
         )
     return True
 
@@ -826,7 +898,7 @@ def _vault_rows(connection: Any, ids: list[int], names: list[str]) -> list[Any]:
     processors = _vault_processors(connection.dialect)
     sql = _VAULT_SELECT.format(" OR ".join(where))
     out = []
-    for raw in connection.exec_driver_sql(sql, (*ids, *names)):
+    for raw in _driver_sql(connection, sql, (*ids, *names)):
         values = list(raw)
         for i, process in processors:
             values[i] = process(values[i])
