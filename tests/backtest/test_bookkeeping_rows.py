@@ -51,6 +51,7 @@ import drift_engine.sim.funding_interest as funding_interest
 import drift_engine.sim.liquidation as liquidation
 import drift_engine.sim.quiet as sim_quiet
 import drift_engine.sim.stretch as stretch
+import drift_engine.storage.engine as storage_engine
 import drift_engine.tape as tape
 import drift_engine.vaults.registry as registry
 from drift_engine.backtest.runner import run_backtest
@@ -153,6 +154,8 @@ def test_a_backtest_writes_the_same_rows_with_driver_rows_as_with_core(
         monkeypatch.setattr(bulk, "NULLS_LEFT_OUT", fast)
         monkeypatch.setattr(bulk, "UTC_FIELDS", fast)
         monkeypatch.setattr(bulk, "FRESH_FIRST", fast)
+        monkeypatch.setattr(bulk, "HELD_TUPLES", fast)
+        monkeypatch.setattr(storage_engine, "DRIVER_CURSOR", fast)
         monkeypatch.setattr(store, "HEARTBEAT_PIECES", fast)
         monkeypatch.setattr(store, "HEARTBEAT_RUNS", fast)
         monkeypatch.setattr(store, "FLOAT_TWINS", fast)

@@ -21,8 +21,7 @@
   (reference: `getattr` per field, the comprehension, `_set_prices`).
 - `sim.funding_interest.HOUR_PLAN`: a funding record's key and perp market from a
   plan made at its name's first record, the spot markets walked in the order kept at
-  construction, the rate update without `_funding_written`'s call (reference: the
-  look-ups, `sorted` and the call an hour).
+  construction (reference: the look-ups and `sorted` an hour).
 - `core.frozen.TWIN_BUILD`: the funding hour's records and the venue's funding event
   made through their classes' twins (reference: the classes' `set_by_slots` `__init__`).
 
@@ -133,11 +132,11 @@ def test_a_backtest_is_the_same_with_the_pulls_plain_reads(tmp_path, name):
     named("held-short", "entering-and-leaving", "luna-liquidated", "sol-year-delta-neutral"),
 )
 def test_a_backtest_is_the_same_with_the_hours_plan(tmp_path, name):
-    # the reference's `_funding_written` calls: each hour's rate update
-    spy = calls_of(funding_interest.FundingInterestMixin, "_funding_written")
+    # the plans made: one per market name with the flag (not one an hour), none without
+    spy = calls_of(funding_interest.FundingInterestMixin, "_funding_plan")
     runs = flag_runs(tmp_path, name, funding_interest, "HOUR_PLAN", spy)
-    assert runs[True]["spied"] == 0
-    assert runs[False]["spied"] > 50
+    assert 0 < runs[True]["spied"] <= 3
+    assert runs[False]["spied"] == 0
 
 
 def _class_made_rates(mp: pytest.MonkeyPatch):

@@ -1,8 +1,7 @@
 """The funding hour's plumbing done once (`sim.funding_interest.HOUR_PLAN`: `apply` finds
 a funding record's key and perp market in a plan made at the name's first record,
-`_accrue_all` walks the spot markets in the order kept at construction, `_funding_event`
-makes the rate update without `_funding_written`'s call) gives what the reference gives
-(the look-ups, `sorted` and the call an hour):
+and `_accrue_all` walks the spot markets in the order kept at construction) gives what
+the reference gives (the look-ups and `sorted` an hour):
 
 - on the simulator (Hypothesis, `test_event_path`'s scenarios: a levered perp long or
   short, a resting order, a spot long; drawn ticks, funding records and rate updates),

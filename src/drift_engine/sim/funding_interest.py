@@ -87,12 +87,11 @@ PULL_PLAIN = True
 
 #: the funding hour's plumbing done once: `apply` finds a funding record's market key and
 #: perp market in a plan made at the market name's first record (`_funding_plan`; no
-#: `str.upper` nor symbol look-ups an hour), `_accrue_all` walks the spot markets in the
-#: index order kept at construction (no `sorted`, no key tuple built an hour), and
-#: `_funding_event` makes the market's rate update without the call (`_funding_written`'s
-#: writes and record; the 24h average is still `funding.new_twap`'s); names, markets and
-#: their accounts are fixed at construction (ADR-0028: no rule's arithmetic here);
-#: False: the look-ups, `sorted` and the call an hour (the reference)
+#: `str.upper` nor symbol look-ups an hour), and `_accrue_all` walks the spot markets in
+#: the index order kept at construction (no `sorted`, no key tuple built an hour); names,
+#: markets and their accounts are fixed at construction; the rate update is still
+#: `_funding_written`'s (ADR-0028: no rule's arithmetic here); False: the look-ups and
+#: `sorted` an hour (the reference)
 HOUR_PLAN = True
 
 
@@ -417,44 +416,11 @@ class FundingInterestMixin:
         rate_long = rate if rate_long is None else rate_long
         rate_short = rate if rate_short is None else rate_short
         index = key[1]
-        if HOUR_PLAN:  # `_funding_written`'s writes and record, without its call
-            amm.cumulative_funding_rate_long += rate_long
-            amm.cumulative_funding_rate_short += rate_short
-            amm.last_funding_rate = rate
-            amm.last_funding_rate_long = rate_long
-            amm.last_funding_rate_short = rate_short
-            amm.last24h_avg_funding_rate = funding.new_twap(
-                rate, ts, amm.last24h_avg_funding_rate, amm.last_funding_rate_ts, 24 * 3600
+        self.records.append(
+            self._funding_written(
+                pm, index, ts, rate, rate_long, rate_short, oracle_twap, mark_twap
             )
-            amm.last_funding_rate_ts = ts
-            amm.last_funding_oracle_twap = oracle_twap
-            hist = amm.historical_oracle_data
-            hist.last_oracle_price_twap = oracle_twap
-            hist.last_oracle_price_twap_ts = ts
-            amm.last_mark_price_twap = mark_twap
-            amm.last_mark_price_twap_ts = ts
-            pm.next_funding_rate_record_id += 1
-            self._seq += 1  # `_next_seq`
-            self.records.append(
-                (_RATE_TWIN if frozen.TWIN_BUILD else FundingRateRecord)(
-                    self._seq,
-                    ts,
-                    index,
-                    rate,
-                    rate_long,
-                    rate_short,
-                    amm.cumulative_funding_rate_long,
-                    amm.cumulative_funding_rate_short,
-                    oracle_twap,
-                    mark_twap,
-                )
-            )
-        else:
-            self.records.append(
-                self._funding_written(
-                    pm, index, ts, rate, rate_long, rate_short, oracle_twap, mark_twap
-                )
-            )
+        )
         exposed = self._exposed.get(key)
         if not exposed:
             return out
