@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from drift_engine import tape as tape_module
 from drift_engine.sim.stretch import TapeIndex
 from drift_engine.tape import EventTape
-from tests.data.test_refill_once import BARS, _events, _stream
+from tests.data.test_refill_once import BARS, WANTS, _events, _stream
 
 
 def _gapped(events: list, gaps: list[int]) -> list:
@@ -91,7 +91,7 @@ def _walk(monkeypatch, long: bool, events: list, rows: int, reads: list, times: 
     BARS,
     st.integers(0, 80),
     st.integers(1, 40),
-    st.lists(st.tuples(st.integers(1, 60), st.integers(0, 60)), min_size=1, max_size=8),
+    WANTS,
     st.lists(st.integers(0, 180), max_size=6),
     st.integers(2, 5),
 )

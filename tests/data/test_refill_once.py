@@ -31,6 +31,9 @@ BARS = st.lists(
     max_size=80,
 )
 
+#: the reads: (want, events taken after each refill), one per refill
+WANTS = st.lists(st.tuples(st.integers(1, 60), st.integers(0, 60)), min_size=1, max_size=8)
+
 
 def _events(bars: list, late: int) -> list:
     out = []
@@ -86,7 +89,7 @@ def _same(a: dict, b: dict) -> None:
     BARS,
     st.integers(0, 80),
     st.integers(1, 40),
-    st.lists(st.tuples(st.integers(1, 60), st.integers(0, 60)), min_size=1, max_size=8),
+    WANTS,
 )
 def test_a_tape_refilled_with_one_copy_is_the_reference(bars, late, rows, wants):
     with pytest.MonkeyPatch.context() as monkeypatch:

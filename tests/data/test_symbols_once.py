@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from drift_engine import tape as tape_module
 from drift_engine.tape import EventTape
-from tests.data.test_refill_once import BARS, _events, _same, _state, _stream
+from tests.data.test_refill_once import BARS, WANTS, _events, _same, _state, _stream
 
 
 def _states(monkeypatch, once: bool, refill_once: bool, events, rows, wants) -> list:
@@ -35,7 +35,7 @@ def _states(monkeypatch, once: bool, refill_once: bool, events, rows, wants) -> 
     BARS,
     st.integers(0, 80),
     st.integers(1, 40),
-    st.lists(st.tuples(st.integers(1, 60), st.integers(0, 60)), min_size=1, max_size=8),
+    WANTS,
     st.booleans(),
 )
 def test_symbols_read_once_are_the_reference(bars, late, rows, wants, refill_once):
