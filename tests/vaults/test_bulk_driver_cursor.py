@@ -94,7 +94,7 @@ def test_the_column_way_sends_its_statements_to_the_driver_cursor(
     """With `DRIVER_CURSOR` the savepoint, the vaults' read and the INSERTs go to the DBAPI
     cursor, none through `exec_driver_sql`; without it all of them go that way."""
     seen: dict[bool, list[str]] = {True: [], False: []}
-    real = bulk._driver_sql
+    real = bulk.driver_sql
 
     def spying(connection: Any, sql: str, params: tuple = ()) -> Any:
         execute = connection.exec_driver_sql
@@ -110,7 +110,7 @@ def test_the_column_way_sends_its_statements_to_the_driver_cursor(
         seen[bool(through)].append(sql.split()[0])
         return out
 
-    monkeypatch.setattr(bulk, "_driver_sql", spying)
+    monkeypatch.setattr(bulk, "driver_sql", spying)
     for on in (True, False):
         _written(db, _week(100, 10), DRIVER_CURSOR=on)
         kinds = seen[not on]
@@ -128,7 +128,7 @@ def test_a_failure_in_the_middle_of_the_column_way_rolls_its_rows_back(
     again: no key was booked), the ids as without the failure."""
     body = _week(200)
     want = _written(db, body, DRIVER_CURSOR=on)
-    real = bulk._driver_sql
+    real = bulk.driver_sql
     inserts = []
 
     def failing(connection: Any, sql: str, params: tuple = ()) -> Any:
@@ -138,7 +138,7 @@ def test_a_failure_in_the_middle_of_the_column_way_rolls_its_rows_back(
                 raise RuntimeError("the disk is full")
         return real(connection, sql, params)
 
-    monkeypatch.setattr(bulk, "_driver_sql", failing)
+    monkeypatch.setattr(bulk, "driver_sql", failing)
     assert _written(db, body, DRIVER_CURSOR=on) == want
     assert len(inserts) > 2 and inserts[2] == inserts[0] and len(want) == len(body)
 
@@ -229,10 +229,10 @@ def test_a_driver_error_is_raised_as_sqlalchemy_raises_it(db: Database) -> None:
                 with db.write() as s:
                     c = s.connection()
                     with pytest.raises(IntegrityError) as refused:
-                        bulk._driver_sql(
+                        bulk.driver_sql(
                             c, "INSERT INTO ledger_entries SELECT * FROM ledger_entries"
                         )
-                    rows = bulk._driver_sql(c, "SELECT COUNT(*) FROM ledger_entries")
+                    rows = bulk.driver_sql(c, "SELECT COUNT(*) FROM ledger_entries")
                     got[on] = (
                         type(refused.value),
                         type(refused.value.orig),

@@ -197,14 +197,14 @@ class TickVaultWrites:
         returns False: `flush` then reads the keys and goes the reference way, which
         raises its own error or books the replays."""
         connection = session.connection()
-        _driver_sql(connection, "SAVEPOINT fresh_first")
+        driver_sql(connection, "SAVEPOINT fresh_first")
         try:
             self._flush_fresh(session, vaults, balance)
         except Exception:  # noqa: BLE001 - the reference way decides
-            _driver_sql(connection, "ROLLBACK TO SAVEPOINT fresh_first")
-            _driver_sql(connection, "RELEASE SAVEPOINT fresh_first")
+            driver_sql(connection, "ROLLBACK TO SAVEPOINT fresh_first")
+            driver_sql(connection, "RELEASE SAVEPOINT fresh_first")
             return False
-        _driver_sql(connection, "RELEASE SAVEPOINT fresh_first")
+        driver_sql(connection, "RELEASE SAVEPOINT fresh_first")
         return True
 
     def _flush_fresh(
@@ -542,12 +542,6 @@ class DriverInsert:
         return done
 
 
-#: a flush's statements of the column way (`_fresh_first`'s savepoint, `_values_shared`'s
-#: INSERTs, `_vault_rows`' SELECT) go to the DBAPI cursor with
-#: `storage.engine.DRIVER_CURSOR` (`driver_sql`; False there: `exec_driver_sql`)
-_driver_sql = driver_sql
-
-
 #: on SQLite `DriverInsert.run_columns` sends its rows as INSERTs of many rows each
 #: (`_values_rows`: `VALUES (...), (...), ...`, the rows in order, so the same ids):
 #: SQLite starts, ends and resets a statement once per chunk instead of once a row, and
@@ -633,9 +627,7 @@ def _values_shared(
         flat: list[Any] = [None] * (rows * width)
         for k, values in enumerate(varying):
             flat[k::width] = values[start : start + rows]
-        _driver_sql(
-            connection, _shared_rows(sql, len(columns), tuple(shared), rows), (*head, *flat)
-        )
+        driver_sql(connection, _shared_rows(sql, len(columns), tuple(shared), rows), (*head, *flat))
     return True
 
 
@@ -898,7 +890,7 @@ def _vault_rows(connection: Any, ids: list[int], names: list[str]) -> list[Any]:
     processors = _vault_processors(connection.dialect)
     sql = _VAULT_SELECT.format(" OR ".join(where))
     out = []
-    for raw in _driver_sql(connection, sql, (*ids, *names)):
+    for raw in driver_sql(connection, sql, (*ids, *names)):
         values = list(raw)
         for i, process in processors:
             values[i] = process(values[i])
