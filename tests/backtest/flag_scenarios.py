@@ -448,6 +448,25 @@ def calls_of(owner: Any, *names: str) -> Spy:
     return spy
 
 
+def answers_of(owner: Any, name: str) -> Spy:
+    """A spy summing the answers of `owner`'s function or method `name`: how many of its
+    calls said True (it did its work, e.g. a fast path that took the case)."""
+
+    def spy(mp: pytest.MonkeyPatch) -> Callable[[], int]:
+        said = [0]
+        real = getattr(owner, name)
+
+        def counted(*args: Any, **kw: Any) -> Any:
+            answer = real(*args, **kw)
+            said[0] += answer
+            return answer
+
+        mp.setattr(owner, name, counted)
+        return lambda: said[0]
+
+    return spy
+
+
 def flag_runs(
     tmp_path: Path, case: str | Scenario, owner: Any, flag: str, spy: Spy | None = None
 ) -> dict[bool, dict]:

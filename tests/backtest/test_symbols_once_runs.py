@@ -14,7 +14,7 @@ import pytest
 
 from drift_engine import tape
 from drift_engine.tape import EventTape
-from tests.backtest.flag_scenarios import flag_runs, named
+from tests.backtest.flag_scenarios import answers_of, flag_runs, named
 
 SCENARIOS = named(
     "bench",
@@ -29,18 +29,8 @@ SCENARIOS = named(
 MANY_CHUNKS = {"bench", "delta-neutral-in-and-out"}
 
 
-def _known(mp: pytest.MonkeyPatch):
-    """Counts the refills whose ids were read once (`_known_symbols` answered True)."""
-    taken = [0]
-    known = EventTape._known_symbols
-
-    def spy(self, *args):
-        got = known(self, *args)
-        taken[0] += got
-        return got
-
-    mp.setattr(EventTape, "_known_symbols", spy)
-    return lambda: taken[0]
+#: counts the refills whose ids were read once (`_known_symbols` answered True)
+_known = answers_of(EventTape, "_known_symbols")
 
 
 @pytest.mark.parametrize("name", SCENARIOS)

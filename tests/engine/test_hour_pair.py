@@ -26,7 +26,7 @@ from drift_engine.engine.ledger import VaultLedgerSink
 from drift_engine.engine.store import WriteBatch
 from drift_engine.vaults import entries
 from drift_engine.vaults.money import MAX_AMOUNT
-from tests.backtest.flag_scenarios import BOOKKEEPING, flag_runs, named
+from tests.backtest.flag_scenarios import BOOKKEEPING, answers_of, flag_runs, named
 from tests.engine.test_quiet_kept_books import _hours, _Ledger
 
 SCENARIOS = named(*BOOKKEEPING)
@@ -35,18 +35,8 @@ SCENARIOS = named(*BOOKKEEPING)
 _HELD = {"held-short", "sol-minutes", "sol-hours-held-short"}
 
 
-def _pairs(mp: pytest.MonkeyPatch):
-    """Counts the hours whose two payments `book_quiet_two` held."""
-    held = [0]
-    two = VaultLedgerSink.book_quiet_two
-
-    def counted(self, *args):
-        done = two(self, *args)
-        held[0] += done
-        return done
-
-    mp.setattr(VaultLedgerSink, "book_quiet_two", counted)
-    return lambda: held[0]
+#: counts the hours whose two payments `book_quiet_two` held
+_pairs = answers_of(VaultLedgerSink, "book_quiet_two")
 
 
 @pytest.mark.parametrize("name", SCENARIOS)

@@ -37,25 +37,15 @@ from drift_engine.sim import DriftSimulator
 from drift_engine.strategies import DeltaNeutralStrategy
 from drift_engine.vaults.money import MAX_AMOUNT
 from drift_engine.venues.paper import PaperVenue
-from tests.backtest.flag_scenarios import BOOKKEEPING, flag_runs, named
+from tests.backtest.flag_scenarios import BOOKKEEPING, answers_of, flag_runs, named
 
 HOUR = 3_600
 #: the scenarios run with the hour's books kept and without (tests/backtest/flag_scenarios.py)
 SCENARIOS = named(*BOOKKEEPING, "sol-year-delta-neutral")
 
 
-def _kept_hours(mp: pytest.MonkeyPatch):
-    """Counts the hours booked from kept payments (`book_kept` says it booked them)."""
-    kept = [0]
-    book_kept = engine_quiet.book_kept
-
-    def counted(engine, hour):
-        done = book_kept(engine, hour)
-        kept[0] += done
-        return done
-
-    mp.setattr(engine_quiet, "book_kept", counted)
-    return lambda: kept[0]
+#: counts the hours booked from kept payments (`book_kept` says it booked them)
+_kept_hours = answers_of(engine_quiet, "book_kept")
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
