@@ -405,6 +405,17 @@ BOOKKEEPING = (
     "sol-hours-delta-neutral",
 )
 
+#: the runs of the column tape's reads (its refills, symbol ids and chunks): the bench's
+#: year of synthetic minutes, held short and in and out, real SOL minutes and real SOL
+#: hours held short
+TAPE_READS = (
+    "bench",
+    "held-short",
+    "delta-neutral-in-and-out",
+    "sol-minutes",
+    "sol-hours-held-short",
+)
+
 
 def scenario(name: str) -> Scenario:
     return SCENARIOS[name]()

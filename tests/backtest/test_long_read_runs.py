@@ -18,15 +18,9 @@ import pytest
 
 from drift_engine import tape
 from drift_engine.tape import EventTape
-from tests.backtest.flag_scenarios import calls_of, flag_runs, named
+from tests.backtest.flag_scenarios import TAPE_READS, calls_of, flag_runs, named
 
-SCENARIOS = named(
-    "bench",
-    "held-short",
-    "delta-neutral-in-and-out",
-    "sol-minutes",
-    "sol-hours-held-short",
-)
+SCENARIOS = named(*TAPE_READS)
 
 
 @pytest.mark.parametrize("name", SCENARIOS)

@@ -14,15 +14,9 @@ import pytest
 
 from drift_engine import tape
 from drift_engine.tape import EventTape
-from tests.backtest.flag_scenarios import answers_of, flag_runs, named
+from tests.backtest.flag_scenarios import TAPE_READS, answers_of, flag_runs, named
 
-SCENARIOS = named(
-    "bench",
-    "held-short",
-    "delta-neutral-in-and-out",
-    "sol-minutes",
-    "sol-hours-held-short",
-)
+SCENARIOS = named(*TAPE_READS)
 
 #: the scenarios refilled after their first chunk (the others fit one refill: there the
 #: first refill meets new markets and takes the reference's way)
